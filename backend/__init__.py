@@ -1,0 +1,111 @@
+"""Shuangsui (双随): the Flask application."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask, g, send_from_directory
+
+import schemas.base  # noqa: F401 - Chinese validation messages, before any schema is built
+from backend import config as config_module
+from backend.db import Database
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the app. ``config`` overrides the environment (tests pass their own)."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(config_module.from_environment())
+    if config:
+        app.config.update(config)
+    config_module.check_production(app.config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO if not app.config.get("TESTING") else logging.WARNING)
+
+    Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        Path(app.config["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+    db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"])
+    app.extensions["shuangsui.db"] = db
+    app.extensions["shuangsui.session"] = get_session
+    _init_tokens(app)
+    _init_jobs(app, db)
+    _init_api(app)
+    _init_static(app)
+    _init_cli(app)
+
+    @app.teardown_appcontext
+    def _close_session(_exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    return app
+
+
+def get_session():
+    """The request's database session (one per app context)."""
+    from flask import current_app
+
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["shuangsui.db"].session()
+    return g.db_session
+
+
+def _init_tokens(app: Flask) -> None:
+    from backend.auth.services import LoginPolicy, RefreshPolicy
+    from backend.auth.tokens import TokenSettings
+
+    c = app.config
+    app.extensions["shuangsui.tokens"] = TokenSettings(c["SECRET_KEY"], c["JWT_ISSUER"], c["JWT_AUDIENCE"],
+                                                       c["ACCESS_TOKEN_MINUTES"])
+    app.extensions["shuangsui.refresh"] = RefreshPolicy(c["REFRESH_TOKEN_DAYS"], c["REFRESH_FAMILY_DAYS"])
+    app.extensions["shuangsui.login"] = LoginPolicy(c["LOGIN_MAX_FAILURES"], c["LOGIN_WINDOW_MINUTES"])
+
+
+def _init_jobs(app: Flask, db: Database) -> None:
+    from backend.jobs.services import InlineQueue, RqQueue
+
+    if app.config.get("REDIS_URL") and not app.config.get("JOBS_FORCE_INLINE"):
+        queue = RqQueue(app.config["REDIS_URL"], app.config.get("RQ_QUEUE"))
+    else:
+        queue = InlineQueue(db, app.config["MEDIA_DIR"], dict(app.config), threaded=app.config["JOBS_INLINE_THREAD"])
+    app.extensions["shuangsui.jobs"] = queue
+
+
+def _init_api(app: Flask) -> None:
+    from backend.api import ShuangsuiApi, register_error_handlers
+    from backend.routes import register_blueprints
+
+    api = ShuangsuiApi(app)
+    app.extensions["shuangsui.api"] = api
+    register_error_handlers(app)
+    register_blueprints(api)
+
+
+def _init_static(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    swagger_dir = swagger_ui_bundle.swagger_ui_path
+    pwa_dir = app.config["PWA_DIR"]
+
+    @app.get("/api/docs/static/<path:filename>")
+    def swagger_static(filename):
+        return send_from_directory(swagger_dir, filename)
+
+    @app.get("/")
+    def pwa_index():
+        return send_from_directory(pwa_dir, "index.html")
+
+    @app.get("/<path:filename>")
+    def pwa_file(filename):
+        return send_from_directory(pwa_dir, filename)
+
+
+def _init_cli(app: Flask) -> None:
+    from backend.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,78 @@
+"""flask-smorest wiring: the Api with our error shape, pagination, blueprint helper."""
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import jsonify
+from flask_smorest import Api, Blueprint
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from backend.errors import DomainError, http_error_body
+from schemas.base import ErrorSchema
+
+log = logging.getLogger(__name__)
+
+
+class ShuangsuiApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages")
+        body = http_error_body(error.code or 500, errors=errors, message=data.get("message"))
+        if error.code == 422 and isinstance(errors, dict):
+            body["message"] = "提交的数据有误：" + _first_error(errors)
+        return body, error.code, data.get("headers", {})
+
+
+def _first_error(errors) -> str:
+    """The first leaf message of a nested webargs error dict, with its field path."""
+    path = []
+    node = errors
+    while isinstance(node, dict) and node:
+        key = next(iter(node))
+        if key not in ("json", "query", "form", "files", "headers", "view_args", "_schema"):
+            path.append(str(key))
+        node = node[key]
+    while isinstance(node, list) and node:
+        node = node[0]
+    text = str(node) if node else "格式有误"
+    return f"{'.'.join(path)}：{text}" if path else text
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(err: DomainError):
+        return jsonify(err.to_dict()), err.status
+
+    @app.errorhandler(OperationalError)
+    def _db_busy(err: OperationalError):
+        if "locked" in str(err.orig).lower():
+            return jsonify(http_error_body(503)), 503
+        log.exception("database error")
+        return jsonify(http_error_body(500)), 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        if isinstance(err, HTTPException):
+            return app.extensions["shuangsui.api"].handle_http_exception(err)
+        log.exception("unhandled error")
+        return jsonify(http_error_body(500)), 500
+
+
+def paginate(session: Session, stmt, args: dict, *, scalars: bool = True) -> dict:
+    """Run ``stmt`` for one page; return the page envelope (items are ORM rows or tuples)."""
+    page, size = args.get("page", 1), args.get("page_size", 20)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.execute(stmt.limit(size).offset((page - 1) * size))
+    items = rows.scalars().all() if scalars else rows.all()
+    return {"items": items, "total": total, "page": page, "page_size": size,
+            "pages": max(1, math.ceil(total / size)) if total else 0}
+
+
+def blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
+    return Blueprint(name, import_name, url_prefix=url_prefix, description=description)

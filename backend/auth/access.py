@@ -1,0 +1,129 @@
+"""Who may call what. Every API view declares its rule with ``@requires`` or ``@public``.
+
+The rule is attached to the view function (``_access``) so that a test can walk the
+URL map and prove that no endpoint was left without one.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable
+
+from flask import current_app, g, request
+
+from backend.actor import Actor
+from backend.auth.roles import Role
+from backend.errors import Forbidden, NotAuthenticated
+
+PUBLIC = "public"
+ANY_USER = "any_user"
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def client_address() -> str:
+    return (request.access_route[0] if request.access_route else request.remote_addr) or "?"
+
+
+def authenticate(required: bool) -> Actor | None:
+    """Resolve the caller from the bearer token; checks freeze and token version on every call."""
+    from backend.auth import services  # local import: services import models
+
+    if "actor" in g:
+        return g.actor
+    token = _bearer()
+    if token is None:
+        if required:
+            raise NotAuthenticated()
+        g.actor = None
+        return None
+    user = services.user_for_access_token(current_app.extensions["shuangsui.session"](),
+                                          current_app.extensions["shuangsui.tokens"], token)
+    g.actor = Actor.of_user(user, address=client_address())
+    g.user = user
+    return g.actor
+
+
+def current_actor() -> Actor:
+    actor = g.get("actor")
+    if actor is None:
+        raise NotAuthenticated()
+    return actor
+
+
+def optional_actor() -> Actor | None:
+    return authenticate(required=False)
+
+
+def _document(wrapper, roles_text: str, secured: bool) -> None:
+    apidoc = getattr(wrapper, "_apidoc", None)
+    if apidoc is None:
+        apidoc = wrapper._apidoc = {}
+    manual = apidoc.setdefault("manual_doc", {})
+    if secured:
+        manual["security"] = [{"bearerAuth": []}]
+    manual["description"] = (manual.get("description", "") + f"\n\n权限：{roles_text}").strip()
+
+
+def requires(*roles: Role | str) -> Callable:
+    """Only callers with one of ``roles`` (or any logged-in user with ``ANY_USER``)."""
+    allowed = frozenset(Role(r) if r != ANY_USER else r for r in roles)
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            actor = authenticate(required=True)
+            if ANY_USER not in allowed and Role(actor.role) not in allowed:
+                raise Forbidden(f"当前角色（{Role(actor.role).label}）无权执行此操作", code="forbidden.role")
+            return fn(*args, **kwargs)
+
+        wrapper._access = allowed
+        text = "任何已登录用户" if ANY_USER in allowed else "、".join(
+            Role(r).label for r in sorted(allowed, key=lambda r: list(Role).index(Role(r))))
+        _document(wrapper, text, secured=True)
+        return wrapper
+
+    return decorate
+
+
+def public(fn):
+    """Readable without login (a logged-in caller is still recognised)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        authenticate(required=False)
+        return fn(*args, **kwargs)
+
+    wrapper._access = frozenset({PUBLIC})
+    _document(wrapper, "公开（无需登录）", secured=False)
+    return wrapper
+
+
+def is_sysadmin(actor: Actor) -> bool:
+    return actor.role == Role.SYSADMIN
+
+
+def ensure_role(actor: Actor, roles: Iterable[Role]) -> None:
+    if Role(actor.role) not in set(roles):
+        raise Forbidden(f"当前角色（{Role(actor.role).label}）无权执行此操作", code="forbidden.role")
+
+
+def ensure_department(actor: Actor, department_id: int | None, what: str = "数据") -> None:
+    """System admins and supervisors see every department; everyone else only their own."""
+    if actor.role == Role.SYSADMIN:
+        return
+    if department_id is None or actor.department_id != department_id:
+        raise Forbidden(f"只能访问本部门的{what}", code="forbidden.department")
+
+
+def department_scope(actor: Actor, requested: int | None) -> int | None:
+    """The department a list is limited to: None means all (sysadmin, supervisor)."""
+    if actor.role in (Role.SYSADMIN, Role.SUPERVISOR):
+        return requested
+    if requested is not None and requested != actor.department_id:
+        raise Forbidden("只能查看本部门的数据", code="forbidden.department")
+    return actor.department_id

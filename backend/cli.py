@@ -1,0 +1,189 @@
+"""The ``shuangsui`` command: Flask's CLI around the app, plus the project's own groups."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from backend.actor import Actor
+
+
+def _create_app():
+    from backend import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False,
+             help="双随 Shuangsui：双随机、一公开监管系统")
+def main():
+    pass
+
+
+def db_handle():
+    return current_app.extensions["shuangsui.db"]
+
+
+# --- db ------------------------------------------------------------------------------------
+@click.group("db", help="数据库迁移")
+def db_group():
+    pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision):
+    """升级数据库结构到 REVISION（默认最新）"""
+    from backend import migrate
+
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"数据库已升级到 {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+@with_appcontext
+def db_downgrade(revision):
+    """回退数据库结构到 REVISION（默认回退一步；base 为全部回退）"""
+    from backend import migrate
+
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"数据库已回退到 {revision}")
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check():
+    """检查模型与迁移是否一致"""
+    from backend import migrate
+
+    migrate.check(current_app.config["DATABASE_URL"])
+    click.echo("模型与数据库结构一致")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message):
+    """（开发用）按模型差异生成新的迁移脚本"""
+    from backend import migrate
+
+    migrate.revision(current_app.config["DATABASE_URL"], message)
+
+
+# --- users ---------------------------------------------------------------------------------
+@click.group("user", help="账号管理")
+def user_group():
+    pass
+
+
+@user_group.command("create")
+@click.option("--username", required=True)
+@click.option("--display-name", required=True)
+@click.option("--role", required=True, type=click.Choice(["sysadmin", "dept_admin", "planner", "inspector",
+                                                          "supervisor"]))
+@click.option("--department", "department_code", default=None, help="部门代码，如 SAMR")
+@click.option("--region", "region_code", default=None)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def user_create(username, display_name, role, department_code, region_code, password):
+    """新建账号（命令行操作记入审计日志）"""
+    from sqlalchemy import select
+
+    from backend.auth import services
+    from backend.directory.models import Department
+    from backend.errors import DomainError
+
+    with db_handle().session_scope() as session:
+        department_id = None
+        if department_code:
+            department_id = session.scalar(select(Department.id).where(Department.code == department_code))
+            if department_id is None:
+                raise click.ClickException(f"部门代码 {department_code} 不存在")
+        try:
+            user = services.create_user(session, Actor.system(), {
+                "username": username, "display_name": display_name, "role": role, "password": password,
+                "department_id": department_id, "region_code": region_code})
+        except DomainError as exc:
+            raise click.ClickException(exc.message)
+        click.echo(f"已创建账号 {user.username}（id {user.id}）")
+
+
+# --- audit ---------------------------------------------------------------------------------
+@click.group("audit", help="审计日志")
+def audit_group():
+    pass
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify():
+    """逐条校验审计哈希链，指出第一处断裂"""
+    from backend.audit.services import verify_chain
+
+    with db_handle().session_scope() as session:
+        report = verify_chain(session)
+    if report.ok:
+        click.echo(f"审计链完整：共 {report.checked} 条记录")
+        return
+    click.echo(f"审计链断裂：{report.reason}（已校验 {report.checked} 条完好记录）", err=True)
+    sys.exit(1)
+
+
+# --- jobs ----------------------------------------------------------------------------------
+@click.group("jobs", help="后台任务")
+def jobs_group():
+    pass
+
+
+@jobs_group.command("worker")
+@click.option("--burst", is_flag=True, help="处理完队列即退出")
+@with_appcontext
+def jobs_worker(burst):
+    """启动 rq 工作进程（需要 REDIS_URL）"""
+    from rq import Worker
+
+    queue = current_app.extensions["shuangsui.jobs"]
+    if queue.backend != "rq":
+        raise click.ClickException("未设置 REDIS_URL：后台任务在应用进程内执行，无需单独的工作进程")
+    Worker([queue.queue], connection=queue.connection).work(burst=burst)
+
+
+@jobs_group.command("failed")
+@with_appcontext
+def jobs_failed():
+    """列出失败的后台任务"""
+    from backend.jobs.services import jobs_query
+
+    with db_handle().session_scope() as session:
+        rows = session.scalars(jobs_query("failed")).all()
+        for job in rows:
+            click.echo(f"{job.id}  {job.name}  第 {job.attempts} 次  {job.error_code}: {job.error}")
+        click.echo(f"共 {len(rows)} 个失败任务")
+
+
+# groups contributed by domains: (module, attribute)
+DOMAIN_COMMANDS = [
+    ("backend.directory.cli", "import_command"),
+    ("backend.directory.cli", "export_command"),
+    ("backend.demo.cli", "demo_group"),
+    ("backend.draws.cli", "draw_group"),
+]
+
+
+def register_commands(app) -> None:
+    for command in (db_group, user_group, audit_group, jobs_group):
+        app.cli.add_command(command)
+    for module_name, attr in DOMAIN_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        if hasattr(module, attr):
+            app.cli.add_command(getattr(module, attr))

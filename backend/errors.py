@@ -1,0 +1,105 @@
+"""Domain errors and the one error shape of the API.
+
+Every error the API returns looks like::
+
+    {"status": 422, "code": "validation_error", "message": "提交的数据有误", "errors": {...}}
+
+``code`` is stable and machine-readable; ``message`` is Simplified Chinese for people;
+``errors`` holds per-field or per-row details where there are some.
+Services raise ``DomainError`` subclasses; one handler maps them to HTTP.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "请求有误"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 status: int | None = None, errors: Any = None, details: dict | None = None):
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.errors = errors
+        self.details = details or {}
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict:
+        body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "validation_error"
+    message = "提交的数据有误"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "auth.required"
+    message = "请先登录"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    message = "没有权限执行此操作"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    message = "记录不存在"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    message = "与现有数据冲突"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+    message = "操作过于频繁，请稍后再试"
+
+
+class Busy(DomainError):
+    status = 503
+    code = "busy"
+    message = "系统繁忙，请稍后重试"
+
+
+HTTP_MESSAGES = {
+    400: ("bad_request", "请求有误"),
+    401: ("auth.required", "请先登录"),
+    403: ("forbidden", "没有权限执行此操作"),
+    404: ("not_found", "请求的地址或记录不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    406: ("not_acceptable", "无法提供请求的格式"),
+    409: ("conflict", "与现有数据冲突"),
+    412: ("precondition_failed", "数据已被他人修改，请刷新后重试"),
+    413: ("too_large", "上传的内容过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+    422: ("validation_error", "提交的数据有误"),
+    428: ("precondition_required", "请求缺少版本信息"),
+    429: ("too_many_requests", "操作过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器内部错误，请联系管理员"),
+    503: ("busy", "系统繁忙，请稍后重试"),
+}
+
+
+def http_error_body(status: int, errors: Any = None, message: str | None = None, code: str | None = None) -> dict:
+    default_code, default_message = HTTP_MESSAGES.get(status, ("error", "请求失败"))
+    body: dict[str, Any] = {"status": status, "code": code or default_code, "message": message or default_message}
+    if errors:
+        body["errors"] = errors
+    return body

@@ -1,0 +1,25 @@
+"""Job functions by name. A job function takes (ctx: JobContext, **params) and returns a JSON-able result."""
+from __future__ import annotations
+
+from typing import Callable
+
+JOBS: dict[str, Callable] = {}
+
+
+def job(name: str):
+    def register(fn):
+        JOBS[name] = fn
+        return fn
+    return register
+
+
+def load_all() -> None:
+    """Import the modules that define jobs (each domain's ``jobs`` module)."""
+    import importlib
+
+    for module in ("backend.jobs.builtin", "backend.directory.jobs"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a domain without jobs yet
+            if exc.name != module:
+                raise

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+
+from backend import get_session
+from backend.api import blueprint, paginate
+from backend.auth.access import ANY_USER, current_actor, requires
+from backend.auth.roles import Role
+from backend.errors import Forbidden
+from backend.jobs import services
+from schemas.base import page_of
+from schemas.system import JobArgs, JobOut, SelfCheckIn
+
+blp = blueprint("jobs", __name__, "/api/v1/jobs", "后台任务")
+
+
+@blp.route("/")
+class Jobs(MethodView):
+    @requires(ANY_USER)
+    @blp.arguments(JobArgs, location="query")
+    @blp.response(200, page_of(JobOut))
+    def get(self, args):
+        """后台任务列表：系统管理员看全部（含失败任务），其他人只看自己提交的"""
+        actor = current_actor()
+        mine = None if actor.role == Role.SYSADMIN else actor.user_id
+        return paginate(get_session(), services.jobs_query(args.get("status"), mine), args)
+
+
+@blp.route("/<string:job_id>")
+class JobDetail(MethodView):
+    @requires(ANY_USER)
+    @blp.response(200, JobOut)
+    def get(self, job_id):
+        """任务状态与进度"""
+        job = services.get_job(get_session(), job_id)
+        actor = current_actor()
+        if actor.role != Role.SYSADMIN and job.created_by != actor.user_id:
+            raise Forbidden("只能查看自己提交的后台任务", code="forbidden.owner")
+        return job
+
+
+@blp.route("/<string:job_id>/retry")
+class JobRetry(MethodView):
+    @requires(Role.SYSADMIN)
+    @blp.response(202, JobOut)
+    def post(self, job_id):
+        """重新执行失败的任务"""
+        session = get_session()
+        job = services.retry_job(session, current_app.extensions["shuangsui.jobs"], current_actor(), job_id)
+        return job
+
+
+@blp.route("/selfcheck")
+class JobSelfCheck(MethodView):
+    @requires(Role.SYSADMIN)
+    @blp.arguments(SelfCheckIn)
+    @blp.response(202, JobOut)
+    def post(self, data):
+        """提交一个自检任务，检验后台任务队列是否工作"""
+        return services.enqueue(get_session(), current_app.extensions["shuangsui.jobs"], "system.selfcheck",
+                                {"steps": data["steps"], "fail_times": data["fail_times"]}, current_actor(),
+                                max_attempts=data["max_attempts"])

@@ -1,0 +1,1 @@
+"""The wire contract: marshmallow schemas per domain, and the generated openapi.json."""

@@ -1,0 +1,92 @@
+"""Shared schema pieces: Chinese validation messages, pagination, the error shape."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+# --- Chinese default messages for every field and validator used in the API -------------
+fields.Field.default_error_messages.update({
+    "required": "必填项",
+    "null": "不能为空",
+    "validator_failed": "取值无效",
+})
+Schema._default_error_messages.update({"type": "数据类型有误", "unknown": "不允许的字段"})
+_FIELD_MESSAGES = {
+    fields.String: {"invalid": "应为文本", "invalid_utf8": "不是有效的 UTF-8 文本"},
+    fields.Integer: {"invalid": "应为整数", "too_large": "数值过大"},
+    fields.Float: {"invalid": "应为数字", "special": "不允许特殊数值"},
+    fields.Decimal: {"invalid": "应为数字", "special": "不允许特殊数值"},
+    fields.Boolean: {"invalid": "应为是/否"},
+    fields.List: {"invalid": "应为列表"},
+    fields.Tuple: {"invalid": "应为元组"},
+    fields.Dict: {"invalid": "应为对象"},
+    fields.Nested: {"type": "应为对象"},
+    fields.UUID: {"invalid_uuid": "不是有效的 UUID"},
+    fields.Email: {"invalid": "不是有效的电子邮件地址"},
+    fields.URL: {"invalid": "不是有效的网址"},
+    fields.Enum: {"unknown": "取值必须是：{choices}"},
+}
+for _cls, _msgs in _FIELD_MESSAGES.items():
+    _cls.default_error_messages = {**_cls.default_error_messages, **_msgs}
+for _cls in (fields.DateTime, fields.Date, fields.Time, fields.NaiveDateTime, fields.AwareDateTime):
+    _cls.default_error_messages = {**_cls.default_error_messages,
+                                   "invalid": "日期时间格式有误", "format": "无法格式化日期时间",
+                                   "invalid_awareness": "日期时间须带时区"}
+validate.Range.message_min = "不能{min_op} {{min}}"
+validate.Range.message_max = "不能{max_op} {{max}}"
+validate.Range.message_all = "应在 {{min}} 与 {{max}} 之间"
+validate.Range.message_gte = "小于"
+validate.Range.message_gt = "小于或等于"
+validate.Range.message_lte = "大于"
+validate.Range.message_lt = "大于或等于"
+validate.Length.message_min = "长度不能少于 {min}"
+validate.Length.message_max = "长度不能超过 {max}"
+validate.Length.message_all = "长度应在 {min} 与 {max} 之间"
+validate.Length.message_equal = "长度应为 {equal}"
+validate.OneOf.default_message = "取值必须是：{choices}"
+validate.Regexp.default_message = "格式不正确"
+validate.Email.default_message = "不是有效的电子邮件地址"
+
+
+class BaseSchema(Schema):
+    """Request bodies refuse unknown fields (a typo must not silently do nothing)."""
+
+
+class QuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class PageArgs(QuerySchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
+                          metadata={"description": "页码，从 1 开始"})
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200),
+                               metadata={"description": "每页条数（1–200）"})
+
+
+_page_schemas: dict[type, type] = {}
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """A page envelope ``{items, total, page, page_size, pages}`` around ``item_schema``."""
+    if item_schema not in _page_schemas:
+        name = item_schema.__name__.removesuffix("Schema") + "Page"
+        _page_schemas[item_schema] = type(name, (Schema,), {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "total": fields.Integer(required=True, metadata={"description": "总条数"}),
+            "page": fields.Integer(required=True),
+            "page_size": fields.Integer(required=True),
+            "pages": fields.Integer(required=True, metadata={"description": "总页数"}),
+        })
+    return _page_schemas[item_schema]
+
+
+class ErrorSchema(Schema):
+    status = fields.Integer(metadata={"description": "HTTP 状态码"})
+    code = fields.String(metadata={"description": "稳定的错误代码，如 validation_error、auth.invalid_credentials"})
+    message = fields.String(metadata={"description": "中文错误说明"})
+    errors = fields.Dict(metadata={"description": "字段或行的错误详情"})
+    details = fields.Dict(metadata={"description": "附加信息"})
+
+
+class MessageSchema(Schema):
+    message = fields.String()

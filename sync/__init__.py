@@ -1,0 +1,1 @@
+"""The offline-sync engine, pure Python (no Flask). For now: canonical JSON and digests."""

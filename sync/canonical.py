@@ -1,0 +1,51 @@
+"""RFC 8785 canonical JSON and SHA-256 digests, shared by the audit chain, signatures and the draw."""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import uuid
+from typing import Any
+
+import rfc8785
+
+
+def plain(value: Any) -> Any:
+    """Turn values JSON does not know (datetimes, decimals, enums, UUIDs, sets) into JSON ones."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(v) for v in value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime cannot be canonicalised")
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return value
+    return value
+
+
+def canonical_json(value: Any) -> bytes:
+    return rfc8785.dumps(plain(value))
+
+
+def digest(value: Any) -> str:
+    """SHA-256 hex of the canonical JSON of ``value``."""
+    return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha256(data).hexdigest()

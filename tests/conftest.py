@@ -1,0 +1,136 @@
+"""Test fixtures (Flask tutorial + Warehouse style).
+
+* Every test that touches the database runs once per backend: SQLite always, and
+  PostgreSQL when ``DATABASE_URL`` points at one (CI sets it).
+* The schema comes from the Alembic migrations, once per backend and test process.
+* Each test runs inside one transaction that is rolled back at the end; services may
+  commit freely (their commits release savepoints).
+* ``committed_db`` gives a test real commits (concurrency, rq workers, triggers) and
+  empties the tables afterwards.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from backend import create_app
+from backend import migrate
+from backend.db import Base, Database
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL.startswith("postgresql") else [])
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+TEST_SECRET = "test-secret-key-for-the-test-suite-only-0123456789"
+
+
+def _pg_url_for(name: str) -> str:
+    url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+                   if PG_URL.startswith("postgresql://") else PG_URL)
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _create_pg_database(name: str) -> str:
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return _pg_url_for(name)
+
+
+def new_database_url(backend: str, tmp_path_factory, label: str) -> str:
+    """A fresh, empty database of the given backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / (label + '.db')}"
+    return _create_pg_database(f"ss_{label}_{WORKER}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request, tmp_path_factory) -> Database:
+    url = new_database_url(request.param, tmp_path_factory, "t")
+    migrate.upgrade(url)
+    db = Database(url)
+    yield db
+    db.engine.dispose()
+
+
+def make_test_app(database: Database, tmp_path, **extra):
+    config = {
+        "TESTING": True, "DATABASE": database, "DATABASE_URL": database.url, "SECRET_KEY": TEST_SECRET,
+        "MEDIA_DIR": str(tmp_path / "media"), "JOBS_INLINE_THREAD": False, "REDIS_URL": None,
+        "LOGIN_MAX_FAILURES": 5,
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database, tmp_path_factory):
+    return make_test_app(database, tmp_path_factory.mktemp("app"))
+
+
+@pytest.fixture()
+def db_session(app, database):
+    """One rolled-back transaction per test; the app's sessions join it through savepoints."""
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    original = database.sessionmaker
+    database.sessionmaker = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                                         expire_on_commit=False)
+    session = database.sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+        database.sessionmaker = original
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture()
+def client(app, db_session):
+    return app.test_client()
+
+
+@pytest.fixture()
+def committed_db(database):
+    """Real commits; all tables emptied afterwards."""
+    yield database
+    truncate_all(database)
+
+
+def truncate_all(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER USER"))
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER USER"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+
+
+@pytest.fixture()
+def factory(db_session):
+    from tests.factories import Factory
+
+    return Factory(db_session)
+
+
+@pytest.fixture()
+def auth(app, factory):
+    from tests.factories import AuthActions
+
+    return AuthActions(app, factory)
+
+
+@pytest.fixture()
+def unique():
+    return lambda prefix="x": f"{prefix}{uuid.uuid4().hex[:8]}"

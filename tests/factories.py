@@ -1,0 +1,109 @@
+"""Test data factories (Warehouse style): small, explicit, each returns a flushed row."""
+from __future__ import annotations
+
+import itertools
+import random
+
+from backend.auth.models import User
+from backend.auth.passwords import hash_password
+from backend.auth.roles import Role
+from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
+                                      Target)
+from backend.directory.rules import USCC_ALPHABET, tags_text, uscc_check_char
+
+PASSWORD = "Passw0rd!"
+PASSWORD_HASH = hash_password(PASSWORD)  # once: argon2 is deliberately slow
+_seq = itertools.count(1)
+
+
+def make_uscc(rng: random.Random | None = None, region: str = "411203") -> str:
+    rng = rng or random.Random()
+    body = "91" + region + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
+    return body + uscc_check_char(body)
+
+
+class Factory:
+    def __init__(self, session):
+        self.session = session
+        self.rng = random.Random(42)
+
+    def _add(self, obj):
+        self.session.add(obj)
+        self.session.flush()
+        return obj
+
+    def region(self, code: str = "411203", name: str = "陕州区", level: str = "county", parent_code=None) -> Region:
+        existing = self.session.get(Region, code)
+        return existing or self._add(Region(code=code, name=name, level=level, parent_code=parent_code))
+
+    def department(self, code: str | None = None, name: str | None = None) -> Department:
+        n = next(_seq)
+        code = code or f"D{n:04d}"
+        return self._add(Department(code=code, name=name or f"测试部门{code}", short_name=code[:8]))
+
+    def user(self, role: Role | str = Role.PLANNER, department: Department | None = None, *,
+             username: str | None = None, inspector: Inspector | None = None, status: str = "active") -> User:
+        role = Role(role)
+        if department is None and role not in (Role.SYSADMIN, Role.SUPERVISOR):
+            department = inspector.department if inspector else self.department()
+        n = next(_seq)
+        return self._add(User(username=username or f"{role.value}{n}", display_name=f"测试{role.label}{n}",
+                              password_hash=PASSWORD_HASH, role=role.value,
+                              department_id=department.id if department else None,
+                              inspector_id=inspector.id if inspector else None, status=status))
+
+    def item(self, department: Department | None = None, *, kind: str = "general", code: str | None = None,
+             check_points: int = 2, **fields) -> Item:
+        department = department or self.department()
+        n = next(_seq)
+        item = Item(code=code or f"IT-{n:05d}", category=fields.pop("category", "登记事项检查"),
+                    name=fields.pop("name", f"测试抽查事项{n}"), object_types=fields.pop("object_types", ["enterprise"]),
+                    kind=kind, methods=fields.pop("methods", ["onsite"]), legal_basis=fields.pop("legal_basis", "《条例》"),
+                    department_id=department.id, ratio_cap_percent=fields.pop("ratio_cap_percent", 5 if kind == "general" else None),
+                    **fields)
+        for i in range(check_points):
+            item.check_points.append(CheckPoint(seq=i + 1, text=f"检查内容{i + 1}", answer_type="compliance"))
+        return self._add(item)
+
+    def target(self, *, risk_class: str | None = "B", status: str = "active", region: Region | None = None,
+               department: Department | None = None, tags: list[str] | None = None, **fields) -> Target:
+        uscc = fields.pop("uscc", None) or make_uscc(self.rng)
+        n = next(_seq)
+        return self._add(Target(code=fields.pop("code", uscc), uscc=uscc, name=fields.pop("name", f"测试企业{n}有限公司"),
+                                type=fields.pop("type", "enterprise"), risk_class=risk_class, status=status,
+                                region_code=region.code if region else None, tags_text=tags_text(tags or []),
+                                department_id=department.id if department else None, **fields))
+
+    def inspector(self, department: Department | None = None, *, status: str = "active", **fields) -> Inspector:
+        department = department or self.department()
+        n = next(_seq)
+        return self._add(Inspector(department_id=department.id, cert_no=fields.pop("cert_no", f"{department.code}-{n:06d}"),
+                                   name=fields.pop("name", f"检查员{n}"), status=status, **fields))
+
+    def conflict(self, inspector: Inspector, target: Target, reason: str = "亲属关系") -> InspectorConflict:
+        return self._add(InspectorConflict(inspector_id=inspector.id, target_id=target.id, reason=reason))
+
+    def expert(self, department: Department | None = None, **fields) -> Expert:
+        department = department or self.department()
+        n = next(_seq)
+        return self._add(Expert(code=fields.pop("code", f"EX-{n:05d}"), name=fields.pop("name", f"专家{n}"),
+                                department_id=department.id, **fields))
+
+
+class AuthActions:
+    """Log in as anyone: tokens are issued directly (login itself is tested separately)."""
+
+    def __init__(self, app, factory: Factory):
+        self.app, self.factory = app, factory
+
+    def token(self, user: User) -> str:
+        from backend.auth.tokens import issue_access_token
+
+        return issue_access_token(self.app.extensions["shuangsui.tokens"], user)[0]
+
+    def headers(self, user: User) -> dict:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def as_role(self, role: Role | str, department: Department | None = None, **kw) -> tuple[User, dict]:
+        user = self.factory.user(role, department, **kw)
+        return user, self.headers(user)
