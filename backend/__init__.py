@@ -14,6 +14,8 @@ from backend.db import Database
 
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment (tests pass their own)."""
+    import backend.models  # noqa: F401 - every mapper known before the first query
+
     app = Flask(__name__, static_folder=None)
     app.config.update(config_module.from_environment())
     if config:

@@ -187,3 +187,7 @@ def register_commands(app) -> None:
             raise
         if hasattr(module, attr):
             app.cli.add_command(getattr(module, attr))
+
+
+if __name__ == "__main__":  # python -m backend.cli
+    main()

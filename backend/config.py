@@ -27,6 +27,7 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'shuangsui.db'}",
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE") or "shuangsui",
         "MEDIA_DIR": os.environ.get("MEDIA_DIR") or str(INSTANCE / "media"),
         "PWA_DIR": os.environ.get("PWA_DIR") or str(ROOT / "pwa" / "public"),
         # tokens
@@ -61,6 +62,17 @@ def from_environment() -> dict:
             },
         },
         "PAGINATION_MAX_PAGE_SIZE": 200,
+        # default sampling ratio per credit-risk class (Henan 2021: 1% / 2% / 10% / 30%; A at least 1);
+        # "U" is for targets not yet classified. A task starts from these and may change them.
+        "RISK_RATIOS": {
+            "A": {"num": 1, "den": 100, "min": 1},
+            "B": {"num": 2, "den": 100},
+            "C": {"num": 10, "den": 100},
+            "D": {"num": 30, "den": 100},
+            "U": {"num": 3, "den": 100},
+        },
+        # one business is in principle checked at most once a year per item; cities cap visits a year
+        "MAX_VISITS_PER_YEAR": _int("MAX_VISITS_PER_YEAR", 4),
         "JSON_AS_ASCII": False,
     }
 

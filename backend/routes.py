@@ -9,6 +9,10 @@ BLUEPRINTS = [
     ("backend.auth.routes", "users_blp"),
     ("backend.directory.routes", "blp"),
     ("backend.directory.io_routes", "blp"),
+    ("backend.plans.routes", "blp"),
+    ("backend.plans.routes", "public_blp"),
+    ("backend.draws.routes", "blp"),
+    ("backend.draws.routes", "public_blp"),
     ("backend.audit.routes", "blp"),
     ("backend.jobs.routes", "blp"),
 ]

@@ -134,3 +134,16 @@ def auth(app, factory):
 @pytest.fixture()
 def unique():
     return lambda prefix="x": f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The real Redis (CI sets REDIS_URL; the test script starts one if needed)."""
+    import redis
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError as exc:  # a failure, not a skip: CI must run this
+        pytest.fail(f"这些测试需要真实的 Redis（REDIS_URL={url}）：{exc}")
+    return url

@@ -98,7 +98,8 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     last_id = 0
     while True:
         rows: Iterable[AuditEntry] = session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)).all()
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+            .execution_options(populate_existing=True)).all()
         if not rows:
             break
         for entry in rows:
@@ -109,8 +110,7 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             if entry_hash(entry.prev_hash, _hashed_fields(entry)) != entry.hash:
                 return ChainReport(False, checked, entry.id, f"第 {entry.id} 条记录的内容与其哈希不符（记录被改动）")
             prev_hash, expected_id, checked, last_id = entry.hash, entry.id + 1, checked + 1, entry.id
-        session.expunge_all()
-    head = session.get(AuditHead, 1)
+    head = session.get(AuditHead, 1, populate_existing=True)
     if head is None:
         return ChainReport(False, checked, None, "审计链头记录缺失")
     if head.seq != checked or head.hash != prev_hash:

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Command two: run the whole test suite. SQLite always; PostgreSQL and Redis too — the ones
+# named by DATABASE_URL / REDIS_URL, or the local ones when they are running.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh --browser
+scripts/services.sh
+if [ -z "${DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
+  export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test
+fi
+if [ -z "${REDIS_URL:-}" ]; then
+  export REDIS_URL=redis://127.0.0.1:6379/0
+fi
+echo "==> 测试数据库：SQLite${DATABASE_URL:+ 与 $DATABASE_URL}；Redis：$REDIS_URL"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" -q "$@"
