@@ -17,14 +17,28 @@ from schemas.base import ErrorSchema
 log = logging.getLogger(__name__)
 
 
+# the few English texts webargs itself produces
+_WEBARGS_MESSAGES = {"Invalid JSON body.": "请求体不是有效的 JSON"}
+
+
+def _translate(errors):
+    if isinstance(errors, dict):
+        return {k: _translate(v) for k, v in errors.items()}
+    if isinstance(errors, list):
+        return [_translate(v) for v in errors]
+    if isinstance(errors, str):
+        return _WEBARGS_MESSAGES.get(errors, errors)
+    return errors
+
+
 class ShuangsuiApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
-        errors = data.get("errors") or data.get("messages")
+        errors = _translate(data.get("errors") or data.get("messages"))
         body = http_error_body(error.code or 500, errors=errors, message=data.get("message"))
-        if error.code == 422 and isinstance(errors, dict):
+        if error.code in (400, 422) and isinstance(errors, dict):
             body["message"] = "提交的数据有误：" + _first_error(errors)
         return body, error.code, data.get("headers", {})
 

@@ -43,11 +43,18 @@ def _create_pg_database(name: str) -> str:
     return _pg_url_for(name)
 
 
+def drop_pg_database(url: str) -> None:
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def new_database_url(backend: str, tmp_path_factory, label: str) -> str:
     """A fresh, empty database of the given backend."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / (label + '.db')}"
-    return _create_pg_database(f"ss_{label}_{WORKER}")
+    return _create_pg_database(f"ss_{label}_{WORKER}_{os.getpid()}")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -57,6 +64,8 @@ def database(request, tmp_path_factory) -> Database:
     db = Database(url)
     yield db
     db.engine.dispose()
+    if request.param == "postgresql":
+        drop_pg_database(url)
 
 
 def make_test_app(database: Database, tmp_path, **extra):

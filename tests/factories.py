@@ -107,3 +107,31 @@ class AuthActions:
     def as_role(self, role: Role | str, department: Department | None = None, **kw) -> tuple[User, dict]:
         user = self.factory.user(role, department, **kw)
         return user, self.headers(user)
+
+
+# --- directory helpers (tests/api/directory) -----------------------------------------------------------
+
+def make_reg_no(rng: random.Random | None = None, region: str = "411203") -> str:
+    """A 15-digit registration number with a valid GB 15624 check digit."""
+    from backend.directory.rules import reg_no_check_digit
+
+    rng = rng or random.Random()
+    body = region + "".join(rng.choice("0123456789") for _ in range(8))
+    return body + reg_no_check_digit(body)
+
+
+def item_history(factory: Factory, target: Target, item: Item, on, source: str | None = "测试"):
+    """The last inspection of ``target`` for ``item`` (target_item_history)."""
+    from backend.directory.models import TargetItemHistory
+
+    return factory._add(TargetItemHistory(target_id=target.id, item_id=item.id, last_inspected_on=on, source=source))
+
+
+def audit_actions(session, entity_type: str, entity_id) -> list[str]:
+    """The audit actions recorded for one entity, oldest first."""
+    from sqlalchemy import select
+
+    from backend.audit.models import AuditEntry
+
+    return list(session.scalars(select(AuditEntry.action).where(
+        AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id)).order_by(AuditEntry.id)))

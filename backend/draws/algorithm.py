@@ -21,7 +21,6 @@ import hashlib
 import heapq
 import hmac
 import itertools
-import math
 import multiprocessing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,6 +165,10 @@ def commitment(
     plan_hash = _sha256_hex(canonical_json(plan))
     targets_hash = _lines_hash([f"{s}|{i}" for s, i in targets])
     inspectors_hash = _lines_hash([f"{d}|{i}" for d, i in inspectors])
+    return _commit(task, plan_hash, targets_hash, inspectors_hash)
+
+
+def _commit(task: str, plan_hash: str, targets_hash: str, inspectors_hash: str) -> Commitment:
     text = f"{ALGORITHM}|commit|{task}\n{plan_hash}\n{targets_hash}\n{inspectors_hash}"
     return Commitment(plan_hash, targets_hash, inspectors_hash, _sha256_hex(text.encode("utf-8")))
 
@@ -297,7 +300,7 @@ class _Plan:
     group_load: int
 
 
-def _check_code(value: Any, path: str, error: type[DrawError] = None) -> str:
+def _check_code(value: Any, path: str, error: type[DrawError] | None = None) -> str:
     def fail(reason: str) -> DrawError:
         return (error or InvalidInput)(path, reason)
 
@@ -317,6 +320,11 @@ def _int(value: Any, path: str, minimum: int) -> int:
 
 
 _RULE_KEYS = {"num", "den", "min", "cap"}
+
+
+def validate_plan(plan: Any) -> None:
+    """Raise InvalidPlan if ``plan`` cannot be drawn (checked again by ``draw``)."""
+    _validate_plan(plan)
 
 
 def _validate_plan(plan: Any) -> _Plan:
@@ -558,12 +566,11 @@ def record_inputs(record: Mapping) -> tuple[dict[str, list[str]], dict[str, list
 
 
 def record_commitment(record: Mapping) -> Commitment:
-    return commitment(
-        record["task"],
-        record["plan"],
-        ((t["stratum"], t["id"]) for t in record["targets"]),
-        ((i["dept"], i["id"]) for i in record["inspectors"]),
-    )
+    """The commitment of a record's task, plan, targets and inspectors."""
+    plan_hash = _sha256_hex(canonical_json(record["plan"]))
+    targets_hash = _lines_hash([f"{t['stratum']}|{t['id']}" for t in record["targets"]])
+    inspectors_hash = _lines_hash([f"{i['dept']}|{i['id']}" for i in record["inspectors"]])
+    return _commit(record["task"], plan_hash, targets_hash, inspectors_hash)
 
 
 def compute_record(record: Mapping, reserve: Callable[[int, int], int] | int | None = None) -> dict:

@@ -62,15 +62,15 @@ def _year_bounds(year: int) -> tuple[dt.date, dt.datetime]:
 def target_filter_clauses(filters: dict) -> list:
     clauses = [Target.retired_at.is_(None)]
     if filters.get("regions"):
-        clauses.append(or_(*[Target.region_code.like(f"{code}%") for code in filters["regions"]]))
+        clauses.append(or_(*[Target.region_code.startswith(code, autoescape=True) for code in filters["regions"]]))
     if filters.get("industries"):
-        clauses.append(or_(*[Target.industry_code.like(f"{code}%") for code in filters["industries"]]))
+        clauses.append(or_(*[Target.industry_code.startswith(code, autoescape=True) for code in filters["industries"]]))
     if filters.get("types"):
         clauses.append(Target.type.in_(filters["types"]))
     if filters.get("risk_classes"):
         clauses.append(Target.risk_class.in_(filters["risk_classes"]))
     if filters.get("tags"):
-        clauses.append(or_(*[Target.tags_text.like(f"%,{tag},%") for tag in filters["tags"]]))
+        clauses.append(or_(*[Target.tags_text.contains(f",{tag},", autoescape=True) for tag in filters["tags"]]))
     return clauses
 
 

@@ -29,6 +29,7 @@ class Inspection(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     target = relationship("Target", lazy="joined")
+    task = relationship("Task", lazy="joined")
 
 
 class InspectionMember(Base):

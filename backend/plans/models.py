@@ -39,6 +39,7 @@ class Plan(Base):
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    retire_reason: Mapped[str | None] = mapped_column(Text)
 
     lead_department = relationship("Department", lazy="joined")
     departments: Mapped[list["PlanDepartment"]] = relationship(cascade="all, delete-orphan",
@@ -132,6 +133,9 @@ class Task(Base):
     # bumped by every draw attempt inside its transaction: the row lock that lets one of two
     # concurrent draws win
     draw_seq: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -51,3 +51,9 @@ def test_openapi_and_swagger_ui_are_served_locally(client):
     html = page.get_data(as_text=True)
     assert "/api/docs/static/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
     assert client.get("/api/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_malformed_json_is_explained_in_chinese(client):
+    r = client.post("/api/v1/auth/login", data="{not json", content_type="application/json")
+    assert r.status_code in (400, 422)
+    assert r.json["errors"]["json"] == ["请求体不是有效的 JSON"] and "JSON" in r.json["message"]

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from backend import migrate
-from tests.conftest import BACKENDS, new_database_url
+from tests.conftest import BACKENDS, drop_pg_database, new_database_url
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -19,3 +19,5 @@ def test_upgrade_check_downgrade(backend, tmp_path_factory):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(url)  # and up again from nothing
     engine.dispose()
+    if backend == "postgresql":
+        drop_pg_database(url)

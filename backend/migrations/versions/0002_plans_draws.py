@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 01:16:25.101530
+Create Date: 2026-11-23 01:35:19.346409
 """
 from alembic import op
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('approved_at', backend.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('published_at', backend.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('retired_at', backend.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('retire_reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['approved_by'], ['user_account.id'], name=op.f('fk_plan_approved_by_user_account')),
     sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_plan_created_by_user_account')),
     sa.ForeignKeyConstraint(['lead_department_id'], ['department.id'], name=op.f('fk_plan_lead_department_id_department')),
@@ -109,10 +110,14 @@ def upgrade() -> None:
     sa.Column('draw_date', sa.Date(), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('draw_seq', sa.Integer(), nullable=False),
+    sa.Column('cancel_reason', sa.Text(), nullable=True),
+    sa.Column('cancelled_at', backend.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_by', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('created_at', backend.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', backend.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['plan_batch.id'], name=op.f('fk_task_batch_id_plan_batch')),
+    sa.ForeignKeyConstraint(['cancelled_by'], ['user_account.id'], name=op.f('fk_task_cancelled_by_user_account')),
     sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_task_created_by_user_account')),
     sa.ForeignKeyConstraint(['lead_department_id'], ['department.id'], name=op.f('fk_task_lead_department_id_department')),
     sa.ForeignKeyConstraint(['plan_id'], ['plan.id'], name=op.f('fk_task_plan_id_plan')),

@@ -1,0 +1,34 @@
+"""Access rules as plain functions (no Flask): services and routes share them."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from backend.actor import Actor
+from backend.auth.roles import Role
+from backend.errors import Forbidden
+
+
+def is_sysadmin(actor: Actor) -> bool:
+    return actor.role == Role.SYSADMIN
+
+
+def ensure_role(actor: Actor, roles: Iterable[Role]) -> None:
+    if Role(actor.role) not in set(roles):
+        raise Forbidden(f"当前角色（{Role(actor.role).label}）无权执行此操作", code="forbidden.role")
+
+
+def ensure_department(actor: Actor, department_id: int | None, what: str = "数据") -> None:
+    """For changes: a system admin acts on every department, everyone else only on their own."""
+    if actor.role == Role.SYSADMIN:
+        return
+    if department_id is None or actor.department_id != department_id:
+        raise Forbidden(f"只能访问本部门的{what}", code="forbidden.department")
+
+
+def department_scope(actor: Actor, requested: int | None) -> int | None:
+    """The department a list is limited to: None means all (sysadmin, supervisor)."""
+    if actor.role in (Role.SYSADMIN, Role.SUPERVISOR):
+        return requested
+    if requested is not None and requested != actor.department_id:
+        raise Forbidden("只能查看本部门的数据", code="forbidden.department")
+    return actor.department_id

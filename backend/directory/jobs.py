@@ -1,0 +1,79 @@
+"""Background jobs of the lists: import an uploaded file, export a list to a file.
+
+Uploaded files are in the media folder under their SHA-256 (``backend.media.storage``), so an rq
+worker in another process reads the same bytes the request stored. An export writes its file
+there too and returns its hash and Chinese file name in the job result.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from backend.directory import imports, io
+from backend.errors import DomainError
+from backend.jobs.registry import job
+from backend.media import storage
+
+
+def _progress_for(ctx):
+    """Progress reporter for the import's transaction.
+
+    On PostgreSQL the job row is updated from another connection while the import's transaction
+    runs. On SQLite that would make the import's own write fail (a reader's snapshot cannot
+    become a writer once another connection has written), so there only the final figures are
+    reported, after the transaction has ended.
+    """
+    if ctx.db.dialect != "sqlite":
+        return ctx.progress
+
+    def final_only(done, total=None, message=None, force=False):
+        if force:
+            ctx.progress(done, total, message, force=True)
+    return final_only
+
+
+def _media_dir(ctx) -> str:
+    media_dir = ctx.media_dir or (ctx.config or {}).get("MEDIA_DIR")
+    if not media_dir:
+        raise DomainError("未配置文件存储目录（MEDIA_DIR）", code="import.no_media_dir", status=500)
+    return media_dir
+
+
+@job("directory.import")
+def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None = None, dry_run: bool = False,
+               department_id: int | None = None):
+    """Import the stored upload ``sha256`` into the list ``kind`` (all rows or none)."""
+    path = storage.path_for(_media_dir(ctx), sha256)
+    if not path.is_file():
+        raise DomainError("上传的文件已不存在，请重新上传", code="import.file_missing", status=410)
+    ctx.progress(0, None, "开始校验", force=True)
+    with ctx.db.session_scope() as session:
+        return imports.import_file(
+            session, ctx.actor, kind, path, file_name=file_name, fmt=format, sha256=sha256, dry_run=dry_run,
+            default_department_id=department_id, progress=_progress_for(ctx),
+            max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500))
+
+
+@job("directory.export")
+def export_job(ctx, kind: str, format: str = "xlsx", filters: dict | None = None):
+    """Export the list ``kind`` (filtered and scoped for the job's creator) to a file in the media folder."""
+    media_dir = _media_dir(ctx)
+    spec = io.spec_for(kind, "export.unknown_list")
+    tmp_dir = Path(media_dir) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix=f".{format}")
+    try:
+        with ctx.db.session_scope() as session:
+            total = io.export_count(session, ctx.actor, kind, filters or {})
+            ctx.progress(0, total, f"正在导出{spec.title}", force=True)
+            with os.fdopen(fd, "wb") as out:
+                rows = io.export_to(out, session, ctx.actor, kind, format, filters or {},
+                                    progress=lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条"))
+        sha256, size = storage.store_file(media_dir, tmp_path, move=True)
+    finally:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+    ctx.progress(rows, rows, f"导出完成：共 {rows} 条", force=True)
+    return {"list": kind, "list_title": spec.title, "format": format, "file_name": spec.file_name(format),
+            "sha256": sha256, "size": size, "rows": rows, "filters": filters or {}}

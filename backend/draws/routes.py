@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from flask import Response, current_app
+from flask.views import MethodView
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from backend import get_session
+from backend.api import blueprint, paginate
+from backend.auth.access import current_actor, public, requires
+from backend.auth.roles import Role
+from backend.draws import services
+from backend.draws.models import Draw, InspectionGroup
+from backend.inspections.models import Inspection
+from backend.inspections.services import my_inspections_query
+from backend.plans import services as plans
+from schemas.base import page_of
+from schemas.draws import (DrawOut, GroupOut, InspectionOut, MyInspectionArgs, PreviewOut, RecordArgs, RedrawIn,
+                           ReplaceIn, SeedIn)
+
+blp = blueprint("draws", __name__, "/api/v1", "摇号抽取与检查分组")
+public_blp = blueprint("public_draws", __name__, "/api/public", "公开：摇号记录")
+
+RUNNERS = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER)
+READERS = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.SUPERVISOR)
+
+
+def _settings() -> services.DrawSettings:
+    return services.DrawSettings(max_visits=current_app.config.get("MAX_VISITS_PER_YEAR"))
+
+
+@blp.route("/tasks/<int:task_id>/draws")
+class TaskDraws(MethodView):
+    @requires(*READERS)
+    @blp.response(200, DrawOut(many=True))
+    def get(self, task_id):
+        """任务的全部摇号（含被重新抽取取代的）"""
+        session = get_session()
+        plans.read_task(session, current_actor(), task_id)
+        return session.scalars(select(Draw).where(Draw.task_id == task_id).order_by(Draw.seq)).all()
+
+
+@blp.route("/tasks/<int:task_id>/draw/preview")
+class DrawPreview(MethodView):
+    @requires(*RUNNERS)
+    @blp.response(200, PreviewOut)
+    def get(self, task_id):
+        """预览：按当前名录可抽取、排除、应抽取的数量（不冻结、不产生随机数）"""
+        return services.preview(get_session(), current_actor(), task_id, _settings())
+
+
+@blp.route("/tasks/<int:task_id>/draw/commit")
+class DrawCommit(MethodView):
+    @requires(*RUNNERS)
+    @blp.response(201, DrawOut)
+    def post(self, task_id):
+        """冻结抽取名单并公布承诺值（此时尚无任何随机数）"""
+        return services.commit(get_session(), current_actor(), task_id, _settings())
+
+
+@blp.route("/tasks/<int:task_id>/draw/seed")
+class DrawSeed(MethodView):
+    @requires(*RUNNERS)
+    @blp.arguments(SeedIn)
+    @blp.response(200, DrawOut)
+    def post(self, data, task_id):
+        """录入随机数（现场掷骰或系统随机数）并完成抽取：对象、分组、人员、回避替换、组长"""
+        return services.seed_and_draw(get_session(), current_actor(), task_id, _settings(), source=data["source"],
+                                      dice=data["dice"], witnesses=data["witnesses"])
+
+
+@blp.route("/tasks/<int:task_id>/draw/redraw")
+class DrawRedraw(MethodView):
+    @requires(*RUNNERS)
+    @blp.arguments(RedrawIn)
+    @blp.response(201, DrawOut)
+    def post(self, data, task_id):
+        """重新抽取（须说明理由；原摇号保留并公开，标记为已被取代）"""
+        return services.redraw(get_session(), current_actor(), task_id, _settings(), reason=data["reason"])
+
+
+@blp.route("/tasks/<int:task_id>/groups")
+class TaskGroups(MethodView):
+    @requires(*READERS)
+    @blp.response(200, GroupOut(many=True))
+    def get(self, task_id):
+        """当前有效摇号的检查组：成员与检查对象"""
+        session = get_session()
+        task = plans.read_task(session, current_actor(), task_id)
+        draw = services.current_draw(session, task, ("drawn",))
+        if draw is None:
+            return []
+        groups = session.scalars(select(InspectionGroup).options(selectinload(InspectionGroup.members))
+                                 .where(InspectionGroup.draw_id == draw.id).order_by(InspectionGroup.number)).all()
+        by_group: dict[int, list] = {}
+        for inspection in session.scalars(select(Inspection).where(Inspection.draw_id == draw.id)
+                                          .order_by(Inspection.position)):
+            by_group.setdefault(inspection.group_id, []).append(inspection)
+        return [{"id": g.id, "number": g.number, "leader_id": g.leader_id, "members": g.members,
+                 "inspections": by_group.get(g.id, [])} for g in groups]
+
+
+@blp.route("/inspections/<int:inspection_id>/replace")
+class InspectionReplace(MethodView):
+    @requires(*RUNNERS)
+    @blp.arguments(ReplaceIn)
+    @blp.response(201, InspectionOut)
+    def post(self, data, inspection_id):
+        """对象已关闭或无法联系：按备选名单顺序替换（记入审计）"""
+        return services.replace_target(get_session(), current_actor(), inspection_id,
+                                       reason_code=data["reason_code"], note=data["note"])
+
+
+@blp.route("/my/inspections")
+class MyInspections(MethodView):
+    @requires(Role.INSPECTOR)
+    @blp.arguments(MyInspectionArgs, location="query")
+    @blp.response(200, page_of(InspectionOut))
+    def get(self, args):
+        """我的检查任务：本人所在检查组的检查对象（回避的除外，替补的包含）"""
+        return paginate(get_session(), my_inspections_query(current_actor(), args.get("status")), args)
+
+
+# --- public ----------------------------------------------------------------------------------
+
+@public_blp.route("/draws/<string:task_code>")
+class PublicDraws(MethodView):
+    @public
+    @public_blp.response(200, DrawOut(many=True))
+    def get(self, task_code):
+        """任务的全部摇号：承诺值、随机数、种子与结果（无需登录）"""
+        return services.public_draws(get_session(), task_code)[1]
+
+
+@public_blp.route("/draws/<string:task_code>/record")
+class PublicDrawRecord(MethodView):
+    @public
+    @public_blp.arguments(RecordArgs, location="query")
+    @public_blp.response(200, description="摇号记录（与 draw-vectors.json 的条目同形，另含名称与日期），可用 "
+                                          "`shuangsui draw verify` 或 /draw/verify.html 复核")
+    def get(self, args, task_code):
+        """公开的摇号记录（JSON），任何人可下载复核"""
+        session = get_session()
+        draw = services.get_public_draw(session, task_code, args.get("seq"))
+        chunks = services.record_json_chunks(session, draw)
+        filename = f"draw-{task_code}-{draw.seq}.json"
+        return Response(chunks, mimetype="application/json",
+                        headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -1,0 +1,483 @@
+"""A task's draw (DRAW.md): commit, seed and draw, re-draw, replace a target, publish the record.
+
+Every step is one transaction and one or more audit entries. Two draws of one task at the
+same time: the first to change the task's status wins (a conditional UPDATE that takes the
+row lock); the other finds the status changed and is refused. A draw that cannot complete
+(too few inspectors, no replacement left) rolls back everything it did; the attempt, with
+its seed, is then logged on its own.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from typing import Any, Iterator
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from backend.actor import Actor
+from backend.audit import services as audit
+from backend.db import utcnow
+from backend.directory.models import Department, Inspector, Target
+from backend.draws import algorithm, lists
+from backend.draws.eligibility import EXCLUSION_REASONS, freeze
+from backend.draws.models import Draw, GroupMember, InspectionGroup, TargetReplacement
+from backend.errors import Conflict, DomainError, InvalidInput, NotFound
+from backend.inspections.models import Inspection, InspectionMember
+from backend.plans import services as plans
+from backend.plans.models import Task
+from sync.canonical import digest
+
+DICE_RE = re.compile(r"^[0-9]{20,200}$")
+REPLACE_REASONS = {"closed": "已关闭停业", "unreachable": "通过登记的住所（经营场所）无法联系",
+                   "deregistered": "已注销/吊销/迁出"}
+_CHUNK = 5000
+
+
+@dataclasses.dataclass
+class DrawSettings:
+    max_visits: int | None = None
+    processes: int | None = None     # ticket ranking in forked processes (jobs, CLI, bench only)
+
+
+class DrawFailed(DomainError):
+    status = 422
+    code = "draw.failed"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _editable_task(session: Session, actor: Actor, task_id: Any) -> Task:
+    task = plans.get_task(session, task_id)
+    plans.ensure_task_editor(actor, task)
+    return task
+
+
+def _claim(session: Session, task: Task, from_statuses: tuple[str, ...], to_status: str) -> Task:
+    """Move the task's status atomically; the loser of a race gets 409."""
+    claim = (update(Task).where(Task.id == task.id, Task.status.in_(from_statuses))
+             .values(status=to_status, draw_seq=Task.draw_seq + 1).execution_options(synchronize_session=False))
+    try:
+        result = session.execute(claim)
+    except OperationalError as exc:
+        # SQLite: our read snapshot is older than another writer's commit. Start afresh: the
+        # claim then waits for that writer and sees what it did.
+        if session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc.orig).lower():
+            raise
+        session.rollback()
+        result = session.execute(claim)
+    if result.rowcount != 1:
+        session.rollback()
+        raise Conflict("该任务正在摇号或已经摇号，请刷新后查看结果", code="draw.concurrent")
+    return session.get(Task, task.id, populate_existing=True)
+
+
+def _department_codes(task: Task) -> list[str]:
+    return sorted(r.department.code for r in task.departments if r.members_per_group >= 1)
+
+
+def current_draw(session: Session, task: Task, statuses=("committed", "drawn")) -> Draw | None:
+    return session.scalar(select(Draw).where(Draw.task_id == task.id, Draw.status.in_(statuses))
+                          .order_by(Draw.seq.desc()).limit(1))
+
+
+def draw_summary(draw: Draw) -> dict:
+    return {"task": draw.task.code, "seq": draw.seq, "status": draw.status, "commitment": draw.commitment,
+            "seed": draw.seed, "dice": draw.dice, "seed_source": draw.seed_source,
+            "counts": draw.counts, "reason": draw.reason}
+
+
+# --- step 1: freeze and commit -------------------------------------------------------------
+
+def preview(session: Session, actor: Actor, task_id: Any, settings: DrawSettings) -> dict:
+    """What a draw would take now: eligible and excluded per stratum, k per stratum, inspectors needed."""
+    task = _editable_task(session, actor, task_id)
+    plan = plans.draw_plan_object(task)
+    eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
+    return _counts(plan, eligible)
+
+
+def _counts(plan: dict, eligible) -> dict:
+    counts = eligible.counts()
+    k = {s: algorithm.stratum_size(len(eligible.targets.get(s, [])), rule) for s, rule in sorted(plan["strata"].items())}
+    total = sum(k.values())
+    groups = -(-total // plan["group_load"]) if plan["group_load"] else 0
+    counts["selected"] = k
+    counts["groups"] = groups
+    counts["inspectors_needed"] = {d: groups * m for d, m in sorted(plan["members"].items())}
+    return counts
+
+
+def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings, *, reason: str | None = None,
+           replacing: Draw | None = None) -> Draw:
+    """Freeze the eligible lists and publish the commitment, before any randomness exists."""
+    task = _editable_task(session, actor, task_id)
+    if replacing is None:
+        if task.status != "confirmed":
+            if task.status in ("committed", "drawn"):
+                raise Conflict("该任务已冻结名单或已摇号；如需重新抽取，请填写理由后申请重新抽取",
+                               code="draw.already_committed")
+            plans.ensure_drawable(task)
+        task = _claim(session, task, ("confirmed",), "committed")
+    plan = plans.draw_plan_object(task)
+    try:
+        algorithm._validate_plan(plan)
+    except algorithm.DrawError as exc:
+        raise InvalidInput(exc.message, code=exc.code, details=exc.details)
+    eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
+    target_lines = [f"{s}|{code}" for s in sorted(eligible.targets) for code in eligible.targets[s]]
+    inspector_lines = [f"{d}|{cert}" for d in sorted(eligible.inspectors) for cert in eligible.inspectors[d]]
+    c = algorithm.commitment(task.code, plan, lists.pairs(target_lines), lists.pairs(inspector_lines))
+    seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
+    draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,
+                plan_hash=c.plan_hash, targets_hash=c.targets_hash, inspectors_hash=c.inspectors_hash,
+                commitment=c.commitment, counts=_counts(plan, eligible), committed_by=actor.user_id,
+                reason=reason)
+    session.add(draw)
+    session.flush()
+    lists.store(session, draw.id, "targets", target_lines)
+    lists.store(session, draw.id, "inspectors", inspector_lines)
+    lists.store(session, draw.id, "conflicts", [f"{i}|{e}" for i, e in eligible.conflicts])
+    lists.store(session, draw.id, "excluded", [f"{r}|{code}" for r, code in eligible.excluded])
+    audit.record(session, actor, "draw.commit", "draw", f"{task.code}#{seq}",
+                 after={"commitment": c.commitment, "plan_hash": c.plan_hash, "targets_hash": c.targets_hash,
+                        "inspectors_hash": c.inspectors_hash},
+                 detail={"task": task.code, "seq": seq, "counts": draw.counts, "reason": reason},
+                 department_id=task.lead_department_id)
+    session.commit()
+    return draw
+
+
+# --- steps 2-7: seed and draw --------------------------------------------------------------
+
+def _digits(source: str, dice: str | None) -> str:
+    if source == "dice":
+        dice = (dice or "").replace(" ", "")
+        if not DICE_RE.match(dice):
+            raise InvalidInput("骰子数字须为 20 至 200 位 0–9 的数字", code="draw.bad_dice",
+                               errors={"dice": ["须为至少 20 位数字"]})
+        return dice
+    if source == "csprng":
+        return "".join(str(secrets.randbelow(10)) for _ in range(20))
+    raise InvalidInput("随机数来源须为 dice（现场掷骰）或 csprng（系统随机数）", code="draw.bad_source")
+
+
+def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings, *, source: str,
+                  dice: str | None = None, witnesses: list[str] | None = None) -> Draw:
+    task = _editable_task(session, actor, task_id)
+    if task.status != "committed":
+        if task.status == "drawn":
+            raise Conflict("该任务已经摇号", code="draw.already_drawn")
+        raise Conflict("请先冻结抽取名单并公布承诺值，再录入随机数", code="draw.not_committed")
+    digits = _digits(source, dice)
+    if source == "dice" and not witnesses:
+        raise InvalidInput("现场摇号须登记见证人姓名", code="draw.no_witnesses", errors={"witnesses": ["必填项"]})
+    task = _claim(session, task, ("committed",), "drawn")
+    draw = current_draw(session, task, ("committed",))
+    seed = algorithm.seed_from(draw.commitment, digits)
+    targets = lists.grouped(lists.load(session, draw.id, "targets"))
+    inspectors = lists.grouped(lists.load(session, draw.id, "inspectors"))
+    conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
+    try:
+        result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
+                                processes=settings.processes)
+    except algorithm.DrawError as exc:
+        session.rollback()
+        _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc)
+        raise DrawFailed(exc.message, code=exc.code, details=exc.details)
+    draw.status, draw.seed_source, draw.dice, draw.seed = "drawn", source, digits, seed
+    draw.witnesses = list(witnesses or [])
+    draw.drawn_by, draw.drawn_at = actor.user_id, utcnow()
+    draw.result = result.to_record_result()
+    lists.store(session, draw.id, "reserve",
+                [f"{s}|{code}" for s in sorted(result.target_reserve) for code in result.target_reserve[s]])
+    lists.store(session, draw.id, "insp_reserve",
+                [f"{d}|{c}" for d in sorted(result.inspector_reserve) for c in result.inspector_reserve[d]])
+    _save_assignments(session, task, draw, result)
+    audit.record(session, actor, "draw.seed", "draw", f"{task.code}#{draw.seq}",
+                 after={"seed": seed, "dice": digits, "source": source},
+                 detail={"task": task.code, "seq": draw.seq, "commitment": draw.commitment,
+                         "witnesses": draw.witnesses, "pressed_by": actor.label if source == "csprng" else None},
+                 department_id=task.lead_department_id)
+    audit.record(session, actor, "draw.result", "draw", f"{task.code}#{draw.seq}", after=draw.result,
+                 detail={"task": task.code, "seq": draw.seq, "groups": len(result.groups),
+                         "selected": {s: len(v) for s, v in result.selected.items()},
+                         "replacements": len(result.replacements)},
+                 department_id=task.lead_department_id)
+    session.commit()
+    return draw
+
+
+def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc) -> None:
+    """Every seed ever generated is logged, also when the draw could not complete."""
+    audit.record(session, actor, "draw.failed", "draw", f"{task.code}#{draw.seq}",
+                 detail={"task": task.code, "seq": draw.seq, "seed": seed, "dice": digits, "source": source,
+                         "witnesses": list(witnesses or []), "error": exc.code, "message": exc.message,
+                         "details": exc.details},
+                 department_id=task.lead_department_id)
+    session.commit()
+
+
+def _ids_by(session: Session, column, key_column, keys: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i:i + _CHUNK]
+        out.update(session.execute(select(key_column, column).where(key_column.in_(chunk))).all())
+    return out
+
+
+def _save_assignments(session: Session, task: Task, draw: Draw, result: algorithm.DrawResult) -> None:
+    stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
+    target_ids = _ids_by(session, Target.id, Target.code, list(stratum_of))
+    certs = sorted({c for g in result.groups for ms in g.members.values() for c in ms}
+                   | {r.in_ for r in result.replacements})
+    inspector_ids = _ids_by(session, Inspector.id, Inspector.cert_no, certs)
+    dept_ids = dict(session.execute(select(Department.code, Department.id)
+                                    .where(Department.code.in_(list(draw.plan["members"])))).all())
+    group_ids: list[int] = []
+    if result.groups:
+        group_ids = list(session.scalars(
+            insert(InspectionGroup).returning(InspectionGroup.id, sort_by_parameter_order=True),
+            [{"draw_id": draw.id, "task_id": task.id, "number": n, "leader_id": inspector_ids[g.leader]}
+             for n, g in enumerate(result.groups)]))
+    members, inspections = [], []
+    for n, g in enumerate(result.groups):
+        for d, certs_d in g.members.items():
+            for pos, cert in enumerate(certs_d):
+                members.append({"group_id": group_ids[n], "inspector_id": inspector_ids[cert],
+                                "department_id": dept_ids[d], "position": pos})
+    for n, g in enumerate(result.groups):
+        for p, code in enumerate(g.targets):
+            inspections.append({"task_id": task.id, "draw_id": draw.id, "group_id": group_ids[n],
+                                "target_id": target_ids[code], "stratum": stratum_of[code],
+                                "position": p * len(result.groups) + n, "status": "assigned"})
+    for i in range(0, len(members), _CHUNK):
+        session.execute(insert(GroupMember), members[i:i + _CHUNK])
+    for i in range(0, len(inspections), _CHUNK):
+        session.execute(insert(Inspection), inspections[i:i + _CHUNK])
+    if result.replacements:
+        wanted = [target_ids[r.target] for r in result.replacements]
+        inspection_ids = dict(session.execute(
+            select(Inspection.target_id, Inspection.id).where(Inspection.draw_id == draw.id,
+                                                              Inspection.target_id.in_(wanted))).all())
+        session.execute(insert(InspectionMember), [
+            {"inspection_id": inspection_ids[target_ids[r.target]], "department_id": dept_ids[r.dept],
+             "out_inspector_id": inspector_ids[r.out], "in_inspector_id": inspector_ids[r.in_]}
+            for r in result.replacements])
+
+
+# --- re-draw and target replacement --------------------------------------------------------
+
+def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings, *, reason: str) -> Draw:
+    """A new draw with a reason. The earlier one stays, public, marked superseded; never silently replaced."""
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise InvalidInput("重新抽取须说明理由（至少 4 个字）", code="draw.reason_required",
+                           errors={"reason": ["请填写理由"]})
+    task = _editable_task(session, actor, task_id)
+    if task.status not in ("committed", "drawn"):
+        raise Conflict("该任务尚未摇号，无需重新抽取", code="draw.nothing_to_redraw")
+    previous = current_draw(session, task)
+    started = session.scalar(select(func.count()).select_from(Inspection).where(
+        Inspection.draw_id == previous.id, Inspection.status.in_(("in_progress", "completed"))))
+    if started:
+        raise Conflict(f"已有 {started} 户检查已经开始或完成，不能重新抽取", code="draw.inspections_started")
+    task = _claim(session, task, ("committed", "drawn"), "committed")
+    previous.status, previous.superseded_reason = "superseded", reason
+    session.execute(update(Inspection).where(Inspection.draw_id == previous.id, Inspection.status == "assigned")
+                    .values(status="superseded", updated_at=utcnow()).execution_options(synchronize_session=False))
+    audit.record(session, actor, "draw.supersede", "draw", f"{task.code}#{previous.seq}",
+                 detail={"task": task.code, "seq": previous.seq, "reason": reason},
+                 department_id=task.lead_department_id)
+    return commit(session, actor, task.id, settings, reason=reason, replacing=previous)
+
+
+def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason_code: str,
+                   note: str | None = None) -> Inspection:
+    """A drawn target found closed or unreachable: the next one of its stratum's reserve, in order."""
+    if reason_code not in REPLACE_REASONS:
+        raise InvalidInput("替换原因须为：" + "、".join(f"{k}（{v}）" for k, v in REPLACE_REASONS.items()),
+                           code="draw.bad_replace_reason", errors={"reason_code": ["取值无效"]})
+    inspection = session.get(Inspection, inspection_id) if isinstance(inspection_id, int) else None
+    if inspection is None:
+        raise NotFound("检查记录不存在", code="inspection.not_found")
+    task = _editable_task(session, actor, inspection.task_id)
+    draw = session.get(Draw, inspection.draw_id)
+    if draw.status != "drawn" or inspection.status != "assigned":
+        raise Conflict("只有已抽取、尚未开始检查的对象可以替换", code="draw.not_replaceable")
+    out_code = inspection.target.code
+    used = set(session.scalars(select(TargetReplacement.in_code).where(TargetReplacement.draw_id == draw.id)))
+    reserve = [code for s, code in lists.pairs(lists.load(session, draw.id, "reserve"))
+               if s == inspection.stratum and code not in used]
+    if not reserve:
+        raise Conflict(f"分层 {inspection.stratum} 的备选名单已用完，无法替换", code="draw.reserve_exhausted")
+    in_code = reserve[0]
+    target = session.scalar(select(Target).where(Target.code == in_code))
+    inspection.status = "replaced"
+    new = Inspection(task_id=task.id, draw_id=draw.id, group_id=inspection.group_id, target_id=target.id,
+                     stratum=inspection.stratum, position=inspection.position, status="assigned")
+    session.add(new)
+    session.add(TargetReplacement(draw_id=draw.id, stratum=inspection.stratum, out_code=out_code, in_code=in_code,
+                                  reason_code=reason_code, note=note, replaced_by=actor.user_id))
+    session.flush()
+    recusals = _recuse_for_new_target(session, draw, new, in_code)
+    audit.record(session, actor, "draw.replace_target", "draw", f"{task.code}#{draw.seq}",
+                 detail={"task": task.code, "stratum": inspection.stratum, "out": out_code, "in": in_code,
+                         "reason": reason_code, "note": note, "recusals": recusals},
+                 department_id=task.lead_department_id)
+    session.commit()
+    return new
+
+
+def _recuse_for_new_target(session: Session, draw: Draw, inspection: Inspection, code: str) -> list[dict]:
+    """Step 6 for a target that came from the reserve: same rule, continuing the departments' reserves."""
+    conflicted = {i for i, e in lists.pairs(lists.load(session, draw.id, "conflicts")) if e == code}
+    if not conflicted:
+        return []
+    group = session.get(InspectionGroup, inspection.group_id)
+    members = sorted(group.members, key=lambda m: (m.inspector.department.code, m.position))
+    used_in = set(session.scalars(select(Inspector.cert_no).join(
+        InspectionMember, InspectionMember.in_inspector_id == Inspector.id).join(
+        Inspection, Inspection.id == InspectionMember.inspection_id).where(Inspection.draw_id == draw.id)))
+    reserve = lists.grouped(lists.load(session, draw.id, "insp_reserve"))
+    done = []
+    for member in members:
+        cert, dept = member.inspector.cert_no, member.inspector.department.code
+        if cert not in conflicted:
+            continue
+        choice = next((c for c in reserve.get(dept, []) if c not in used_in and c not in conflicted), None)
+        if choice is None:
+            raise Conflict(f"部门 {dept} 的备选检查人员中没有可替换 {cert} 回避的人员", code="draw.no_replacement")
+        used_in.add(choice)
+        in_id = session.scalar(select(Inspector.id).where(Inspector.cert_no == choice))
+        session.add(InspectionMember(inspection_id=inspection.id, department_id=member.department_id,
+                                     out_inspector_id=member.inspector_id, in_inspector_id=in_id))
+        done.append({"dept": dept, "out": cert, "in": choice})
+    return done
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def task_by_code(session: Session, code: str) -> Task:
+    task = session.scalar(select(Task).where(Task.code == code))
+    if task is None:
+        raise NotFound("任务不存在", code="task.not_found")
+    return task
+
+
+def public_draws(session: Session, task_code: str) -> tuple[Task, list[Draw]]:
+    task = task_by_code(session, task_code)
+    draws = session.scalars(select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)).all()
+    if not draws:
+        raise NotFound("该任务尚未公布摇号信息", code="draw.not_found")
+    return task, draws
+
+
+def get_public_draw(session: Session, task_code: str, seq: int | None = None) -> Draw:
+    task, draws = public_draws(session, task_code)
+    if seq is None:
+        live = [d for d in draws if d.status in ("committed", "drawn")]
+        return (live or draws)[-1]
+    for d in draws:
+        if d.seq == seq:
+            return d
+    raise NotFound(f"该任务没有第 {seq} 次摇号", code="draw.not_found")
+
+
+def record_header(session: Session, draw: Draw) -> dict:
+    """Everything of the published record but the long lists."""
+    task = draw.task
+    users = _user_labels(session, [draw.committed_by, draw.drawn_by])
+    departments = dict(session.execute(select(Department.code, Department.name)
+                                       .where(Department.code.in_(list(draw.plan["members"])))).all())
+    names: dict[str, dict[str, str]] = {"targets": {}, "inspectors": {}}
+    if draw.result:
+        codes = [c for g in draw.result["groups"] for c in g["targets"]]
+        replaced = session.execute(select(TargetReplacement).where(TargetReplacement.draw_id == draw.id)).scalars().all()
+        codes += [r.in_code for r in replaced]
+        for i in range(0, len(codes), _CHUNK):
+            names["targets"].update(session.execute(select(Target.code, Target.name)
+                                                    .where(Target.code.in_(codes[i:i + _CHUNK]))).all())
+        certs = sorted({c for g in draw.result["groups"] for ms in g["members"].values() for c in ms}
+                       | {r["in"] for r in draw.result["replacements"]})
+        for i in range(0, len(certs), _CHUNK):
+            names["inspectors"].update(session.execute(select(Inspector.cert_no, Inspector.name)
+                                                       .where(Inspector.cert_no.in_(certs[i:i + _CHUNK]))).all())
+        target_replacements = [{"stratum": r.stratum, "out": r.out_code, "in": r.in_code, "reason": r.reason_code,
+                                "reason_label": REPLACE_REASONS[r.reason_code], "at": r.replaced_at.isoformat()}
+                               for r in replaced]
+    else:
+        target_replacements = []
+    return {
+        "algorithm": draw.algorithm, "task": task.code, "plan": draw.plan,
+        "commitment": draw.commitment, "dice": draw.dice, "seed": draw.seed, "result": draw.result,
+        "draw": {"seq": draw.seq, "status": draw.status, "committed_at": draw.committed_at.isoformat(),
+                 "committed_by": users.get(draw.committed_by), "drawn_at": draw.drawn_at.isoformat() if draw.drawn_at else None,
+                 "drawn_by": users.get(draw.drawn_by), "seed_source": draw.seed_source, "witnesses": draw.witnesses,
+                 "reason": draw.reason, "superseded_reason": draw.superseded_reason, "counts": draw.counts,
+                 "plan_hash": draw.plan_hash, "targets_hash": draw.targets_hash,
+                 "inspectors_hash": draw.inspectors_hash},
+        "task_info": {"name": task.name, "plan_code": task.plan.code, "plan_name": task.plan.name,
+                      "lead_department": task.lead_department.name, "start_date": _iso(task.start_date),
+                      "end_date": _iso(task.end_date), "draw_date": _iso(task.draw_date)},
+        "departments": departments,
+        "names": names,
+        "target_replacements": target_replacements,
+        "exclusion_reasons": EXCLUSION_REASONS,
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _user_labels(session: Session, ids: list[int | None]) -> dict[int, str]:
+    from backend.auth.models import User
+
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return {}
+    return {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def record(session: Session, draw: Draw) -> dict:
+    """The full published record (a dict; for very large draws use ``record_json_chunks``)."""
+    header = record_header(session, draw)
+    header["targets"] = [{"id": code, "stratum": s} for s, code in lists.pairs(lists.load(session, draw.id, "targets"))]
+    header["inspectors"] = [{"id": c, "dept": d} for d, c in lists.pairs(lists.load(session, draw.id, "inspectors"))]
+    header["conflicts"] = [[i, e] for i, e in lists.pairs(lists.load(session, draw.id, "conflicts"))]
+    header["excluded"] = [{"id": code, "reason": r} for r, code in lists.pairs(lists.load(session, draw.id, "excluded"))]
+    return header
+
+
+def record_json_chunks(session: Session, draw: Draw) -> Iterator[str]:
+    """The published record as JSON text, streamed. Reads the database now; the returned
+    iterator only decompresses and formats, so it may run after the session is gone."""
+    import json
+
+    header = record_header(session, draw)
+    blobs = {kind: lists.raw(session, draw.id, kind) for kind in ("targets", "inspectors", "conflicts", "excluded")}
+    dump = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+
+    def chunks() -> Iterator[str]:
+        yield "{" + dump(header)[1:-1]
+        for key, make in (
+            ("targets", lambda a, b: {"id": b, "stratum": a}),
+            ("inspectors", lambda a, b: {"id": b, "dept": a}),
+            ("conflicts", lambda a, b: [a, b]),
+            ("excluded", lambda a, b: {"id": b, "reason": a}),
+        ):
+            yield f',"{key}":['
+            rows = lists.pairs(lists.unpack(blobs[key]))
+            for i in range(0, len(rows), 20000):
+                yield ("," if i else "") + ",".join(dump(make(a, b)) for a, b in rows[i:i + 20000])
+            yield "]"
+        yield "}"
+
+    return chunks()
+
+
+def digest_of_result(draw: Draw) -> str | None:
+    return digest(draw.result) if draw.result else None

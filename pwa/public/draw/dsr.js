@@ -1,0 +1,629 @@
+// The verifiable draw, algorithm "dsr/v1" (docs/draw.md), for the browser: WebCrypto
+// (crypto.subtle HMAC SHA-256 and SHA-256) and nothing else. This is a port of
+// backend/draws/algorithm.py and backend/draws/verify.py; both give the same result and
+// the same differences (in the same words) for the same record.
+//
+// Usable as an ES module from the page (verify.js) and from tests:
+//   import { verifyRecord, ticket, canonicalJSON } from "./dsr.js";
+
+export const ALGORITHM = "dsr/v1";
+
+const encoder = new TextEncoder();
+const BATCH = 4096; // HMACs in flight at once (Promise.all)
+const FORBIDDEN = /[|\n\r]/;
+
+function subtle() {
+  const c = globalThis.crypto;
+  if (!c || !c.subtle) {
+    throw new Error("此浏览器环境不支持 WebCrypto（需要 HTTPS 或 localhost）");
+  }
+  return c.subtle;
+}
+
+// ------------------------------------------------------------------ primitives
+
+export function toHex(buffer) {
+  const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer);
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+  return s;
+}
+
+export async function sha256Hex(text) {
+  const data = typeof text === "string" ? encoder.encode(text) : text;
+  return toHex(await subtle().digest("SHA-256", data));
+}
+
+export async function hmacKey(seed) {
+  return subtle().importKey("raw", encoder.encode(seed), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+// ticket(seed, p1, p2, ...) = HMAC-SHA256(key = UTF-8(seed), msg = UTF-8("dsr/v1|p1|p2|...")), 32 bytes
+export async function ticket(seed, ...parts) {
+  const key = await hmacKey(seed);
+  const msg = [ALGORITHM, ...parts].join("|");
+  return new Uint8Array(await subtle().sign("HMAC", key, encoder.encode(msg)));
+}
+
+// Unsigned big-endian comparison of two byte arrays.
+export function compareBytes(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+// Code point order (Python's str order), which differs from JS's UTF-16 code unit order
+// for characters above U+FFFF against U+E000..U+FFFF.
+export function compareCodePoints(a, b) {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x !== y) {
+      if (x >= 0xd800 && y >= 0xd800) {
+        x += x >= 0xe000 ? -0x800 : 0x2000;
+        y += y >= 0xe000 ? -0x800 : 0x2000;
+      }
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+function sortCodePoints(strings) {
+  strings.sort(); // UTF-16 order: the same as code point order without surrogates
+  if (strings.some((s) => SURROGATE.test(s))) strings.sort(compareCodePoints);
+  return strings;
+}
+
+// RFC 8785 (JCS) canonical JSON of a parsed JSON value.
+export function canonicalJSON(value) {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "number":
+      if (!Number.isFinite(value)) throw new Error(`${value} 不能用 JSON 表示`);
+      return JSON.stringify(value); // ECMAScript number serialisation, as RFC 8785 requires
+    case "string":
+      if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)) {
+        throw new Error("字符串含有不成对的代理项");
+      }
+      return JSON.stringify(value);
+    case "object": {
+      if (Array.isArray(value)) return "[" + value.map(canonicalJSON).join(",") + "]";
+      const keys = Object.keys(value).sort(); // UTF-16 code units, as RFC 8785 requires
+      return "{" + keys.map((k) => canonicalJSON(k) + ":" + canonicalJSON(value[k])).join(",") + "}";
+    }
+    default:
+      throw new Error(`无法规范化 ${typeof value}`);
+  }
+}
+
+async function linesHash(lines) {
+  return sha256Hex(sortCodePoints(lines).join("\n"));
+}
+
+// targets: [[stratum, id], ...]; inspectors: [[dept, id], ...]
+export async function commitment(task, plan, targets, inspectors) {
+  const planHash = await sha256Hex(canonicalJSON(plan));
+  const targetsHash = await linesHash(targets.map(([s, i]) => s + "|" + i));
+  const inspectorsHash = await linesHash(inspectors.map(([d, i]) => d + "|" + i));
+  const c = await sha256Hex(`${ALGORITHM}|commit|${task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
+  return { planHash, targetsHash, inspectorsHash, commitment: c };
+}
+
+export async function seedFrom(commitmentHex, digits) {
+  return sha256Hex(`${ALGORITHM}|seed|${commitmentHex}|${digits}`);
+}
+
+// ------------------------------------------------------------------ errors
+
+export class DrawError extends Error {
+  constructor(code, message, details = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+const tooFewInspectors = (dept, have, need) =>
+  new DrawError("draw.too_few_inspectors", `部门 ${dept} 可抽取的检查人员不足：现有 ${have} 人，需要 ${need} 人`,
+    { dept, have, need });
+const noReplacement = (group, target, dept, inspector) =>
+  new DrawError("draw.no_replacement",
+    `第 ${group + 1} 组（编号 ${group}）：部门 ${dept} 的检查人员 ${inspector} 须回避检查对象 ` +
+    `${target}，但该部门的备选人员中已没有可替换的人员`, { group, target, dept, inspector });
+const invalidPlan = (field, reason) =>
+  new DrawError("draw.invalid_plan", `抽查方案无效：${field} ${reason}`, { field, reason });
+const invalidInput = (field, reason, extra = {}) =>
+  new DrawError("draw.invalid_input", `抽取名单无效：${field} ${reason}`, { field, reason, ...extra });
+
+// ------------------------------------------------------------------ plan
+
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function checkCode(value, path, make = invalidInput) {
+  if (typeof value !== "string" || value === "") throw make(path, "必须是非空字符串");
+  if (FORBIDDEN.test(value)) throw make(path, "不能包含 “|” 或换行符");
+  return value;
+}
+
+function int(value, path, minimum) {
+  if (typeof value !== "number" || !Number.isInteger(value)) throw invalidPlan(path, "必须是整数");
+  if (value < minimum) throw invalidPlan(path, `不能小于 ${minimum}`);
+  return value;
+}
+
+const RULE_KEYS = new Set(["num", "den", "min", "cap"]);
+const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+
+export function validatePlan(plan) {
+  if (!isObject(plan)) throw invalidPlan("plan", "必须是对象");
+  const strata = plan.strata;
+  if (!isObject(strata) || Object.keys(strata).length === 0) {
+    throw invalidPlan("plan.strata", "必须是非空对象（分层 → 比例）");
+  }
+  const rules = Object.create(null);
+  for (const [name, rule] of Object.entries(strata)) {
+    const path = `plan.strata.${name}`;
+    checkCode(name, path, invalidPlan);
+    if (!isObject(rule)) throw invalidPlan(path, "必须是对象");
+    const unknown = sortCodePoints(Object.keys(rule).filter((k) => !RULE_KEYS.has(k)));
+    if (unknown.length) throw invalidPlan(`${path}.${unknown[0]}`, "不是可识别的字段（只允许 num、den、min、cap）");
+    for (const key of ["num", "den"]) if (!has(rule, key)) throw invalidPlan(`${path}.${key}`, "缺失");
+    const clean = { num: int(rule.num, `${path}.num`, 0), den: int(rule.den, `${path}.den`, 1) };
+    for (const key of ["min", "cap"]) if (has(rule, key)) clean[key] = int(rule[key], `${path}.${key}`, 0);
+    rules[name] = clean;
+  }
+  const members = plan.members;
+  if (!isObject(members) || Object.keys(members).length === 0) {
+    throw invalidPlan("plan.members", "必须是非空对象（部门 → 每组人数）");
+  }
+  const m = Object.create(null);
+  for (const [dept, count] of Object.entries(members)) {
+    checkCode(dept, `plan.members.${dept}`, invalidPlan);
+    m[dept] = int(count, `plan.members.${dept}`, 0);
+  }
+  const lead = plan.lead;
+  if (typeof lead !== "string" || lead === "") throw invalidPlan("plan.lead", "必须是牵头部门代码");
+  if (!has(m, lead)) throw invalidPlan("plan.lead", `牵头部门 ${lead} 不在 plan.members 中`);
+  if (m[lead] < 1) throw invalidPlan(`plan.members.${lead}`, "牵头部门每组至少 1 人");
+  if (!has(plan, "group_load")) throw invalidPlan("plan.group_load", "缺失");
+  const groupLoad = int(plan.group_load, "plan.group_load", 1);
+  return { strata: rules, lead, members: m, groupLoad };
+}
+
+// k = min(N, cap, max(min, ceil(num * N / den))), in exact integers (BigInt).
+export function stratumSize(n, rule) {
+  const N = BigInt(n);
+  const num = BigInt(rule.num);
+  const den = BigInt(rule.den);
+  let k = (num * N + den - 1n) / den;
+  const min = BigInt(rule.min ?? 0);
+  if (min > k) k = min;
+  if (rule.cap !== undefined && BigInt(rule.cap) < k) k = BigInt(rule.cap);
+  if (N < k) k = N;
+  return Number(k);
+}
+
+// ------------------------------------------------------------------ ranking
+
+// 6 leading bytes as an exact number: a fast first comparison.
+function head(t) {
+  return ((t[0] * 256 + t[1]) * 256 + t[2]) * 16777216 + ((t[3] << 16) | (t[4] << 8) | t[5]);
+}
+
+function compareEntries(a, b) {
+  return a.head - b.head || compareBytes(a.t, b.t) || compareCodePoints(a.id, b.id);
+}
+
+// The n smallest (ticket, id) of ids in ticket order; equal ticket: smaller id first.
+// Entries above the n-th smallest seen so far are dropped at once; the buffer of the
+// others is cut back to n whenever it holds 2n.
+export async function rankSmallest(key, prefixParts, ids, n, onProgress) {
+  if (n <= 0) return [];
+  const s = subtle();
+  const prefix = [ALGORITHM, ...prefixParts, ""].join("|");
+  const limit = Math.max(2 * n, 4096);
+  let buf = [];
+  let bound = null;
+  for (let a = 0; a < ids.length; a += BATCH) {
+    const batch = ids.slice(a, a + BATCH);
+    const sigs = await Promise.all(batch.map((id) => s.sign("HMAC", key, encoder.encode(prefix + id))));
+    for (let j = 0; j < sigs.length; j++) {
+      const t = new Uint8Array(sigs[j]);
+      const h = head(t);
+      if (bound === null || h < bound.head || (h === bound.head && compareBytes(t, bound.t) <= 0)) {
+        buf.push({ head: h, t, id: batch[j] });
+        if (buf.length >= limit) {
+          buf.sort(compareEntries);
+          buf.length = n;
+          bound = buf[n - 1];
+        }
+      }
+    }
+    if (onProgress) onProgress(Math.min(a + BATCH, ids.length), ids.length);
+  }
+  buf.sort(compareEntries);
+  if (buf.length > n) buf.length = n;
+  return buf;
+}
+
+async function orderAll(key, prefixParts, ids) {
+  return (await rankSmallest(key, prefixParts, ids, ids.length)).map((e) => e.id);
+}
+
+// ------------------------------------------------------------------ draw
+
+// targets: {stratum: [ids]}, inspectors: {dept: [ids]}, conflicts: [[inspector, target]].
+// Returns the record's result object {selected, groups, replacements}.
+// options.reserve: number of reserve targets per stratum to rank as well (default 0:
+// the page only verifies), options.onProgress(stage, done, total).
+export async function draw(task, plan, targets, inspectors, conflicts, seed, options = {}) {
+  const progress = options.onProgress || (() => {});
+  checkCode(task, "task");
+  const p = validatePlan(plan);
+
+  let total = 0;
+  const seenTargets = new Set();
+  for (const [s, ids] of Object.entries(targets)) {
+    if (ids.length && !has(p.strata, s)) {
+      throw invalidInput(`targets[${s}]`, `分层 ${s} 不在抽查方案 plan.strata 中`, { stratum: s });
+    }
+    total += ids.length;
+    for (const id of ids) seenTargets.add(id);
+  }
+  if (seenTargets.size !== total) duplicate("targets", targets);
+  let inspectorCount = 0;
+  const seenInspectors = new Set();
+  for (const [d, ids] of Object.entries(inspectors)) {
+    if (ids.length && !has(p.members, d)) {
+      throw invalidInput(`inspectors[${d}]`, `部门 ${d} 不在抽查方案 plan.members 中`, { dept: d });
+    }
+    inspectorCount += ids.length;
+    for (const id of ids) seenInspectors.add(id);
+  }
+  if (seenInspectors.size !== inspectorCount) duplicate("inspectors", inspectors);
+  for (const ids of Object.values(inspectors)) for (const id of ids) checkCode(id, "inspectors.id");
+
+  const key = await hmacKey(seed);
+
+  // 3. targets
+  const strata = sortCodePoints(Object.keys(p.strata));
+  const selected = Object.create(null);
+  const reserve = options.reserve || 0;
+  for (const s of strata) {
+    const ids = targets[s] || [];
+    const k = stratumSize(ids.length, p.strata[s]);
+    const r = Math.max(0, Math.min(ids.length - k, reserve));
+    const ranked = await rankSmallest(key, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t));
+    selected[s] = ranked.slice(0, k).map((e) => e.id);
+  }
+  for (const s of strata) for (const id of selected[s]) checkCode(id, "targets.id");
+
+  // 4. groups of targets
+  const order = await orderAll(key, ["asg", task], strata.flatMap((s) => selected[s]));
+  const nGroups = Math.ceil(order.length / p.groupLoad);
+  const allDepts = sortCodePoints(Object.keys(p.members));
+  const depts = allDepts.filter((d) => p.members[d] > 0);
+
+  // 5. inspectors
+  for (const d of allDepts) {
+    const have = (inspectors[d] || []).length;
+    const need = nGroups * p.members[d];
+    if (have < need) throw tooFewInspectors(d, have, need);
+  }
+  const drawn = Object.create(null);
+  const inspectorReserve = Object.create(null);
+  for (const d of allDepts) {
+    const ranked = await orderAll(key, ["insp", task, d], inspectors[d] || []);
+    const need = nGroups * p.members[d];
+    drawn[d] = ranked.slice(0, need);
+    inspectorReserve[d] = ranked.slice(need);
+  }
+  progress("检查组", 0, nGroups);
+  const groups = [];
+  for (let g = 0; g < nGroups; g++) {
+    const members = Object.create(null);
+    for (const d of depts) members[d] = drawn[d].slice(g * p.members[d], (g + 1) * p.members[d]);
+    // 7. leader: smallest "lead" ticket among the lead department's members as drawn
+    const leads = await rankSmallest(key, ["lead", task, String(g)], members[p.lead], 1);
+    const groupTargets = [];
+    for (let i = g; i < order.length; i += nGroups) groupTargets.push(order[i]);
+    groups.push({ targets: groupTargets, members, leader: leads[0].id });
+  }
+  progress("检查组", nGroups, nGroups);
+
+  // 6. recusal
+  const conflicted = new Map();
+  for (const [i, e] of conflicts) {
+    if (!conflicted.has(i)) conflicted.set(i, new Set());
+    conflicted.get(i).add(e);
+  }
+  const hasConflict = (i, e) => conflicted.has(i) && conflicted.get(i).has(e);
+  const replacements = [];
+  const used = Object.create(null);
+  for (const d of depts) used[d] = new Set();
+  if (conflicted.size) {
+    groups.forEach((group, g) => {
+      for (const e of group.targets) {
+        for (const d of depts) {
+          for (const i of group.members[d]) {
+            if (!hasConflict(i, e)) continue;
+            const c = inspectorReserve[d].find((x) => !used[d].has(x) && !hasConflict(x, e));
+            if (c === undefined) throw noReplacement(g, e, d, i);
+            used[d].add(c);
+            replacements.push({ group: g, target: e, dept: d, out: i, in: c });
+          }
+        }
+      }
+    });
+  }
+  return { selected, groups, replacements };
+}
+
+function duplicate(path, lists) {
+  const seen = new Map();
+  for (const key of sortCodePoints(Object.keys(lists))) {
+    for (const id of lists[key]) {
+      if (seen.has(id)) throw invalidInput(path, `编号 ${id} 重复出现（${seen.get(id)}、${key}）`, { id });
+      seen.set(id, key);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ verify
+
+const MAX_SHAPE_COMPLAINTS = 20;
+
+function show(value) {
+  if (typeof value === "string") return value;
+  const text = JSON.stringify(value);
+  return text.length <= 80 ? text : text.slice(0, 77) + "...";
+}
+
+function typeName(v) {
+  if (v === null) return "null";
+  if (typeof v === "boolean") return "布尔值";
+  if (typeof v === "number") return "数字";
+  if (typeof v === "string") return "字符串";
+  if (Array.isArray(v)) return "数组";
+  if (typeof v === "object") return "对象";
+  return typeof v;
+}
+
+class Shape {
+  constructor() {
+    this.complaints = [];
+  }
+  full() {
+    return this.complaints.length >= MAX_SHAPE_COMPLAINTS;
+  }
+  check(value, path, kind, name) {
+    const ok =
+      kind === "object" ? isObject(value)
+      : kind === "array" ? Array.isArray(value)
+      : kind === "int" ? typeof value === "number" && Number.isInteger(value)
+      : typeof value === kind;
+    if (!ok && !this.full()) this.complaints.push(`${path}: 格式错误，应为${name}，实为${typeName(value)}`);
+    return ok;
+  }
+  key(obj, key, path, kind, name) {
+    const full = path ? `${path}.${key}` : key;
+    if (!has(obj, key)) {
+      if (!this.full()) this.complaints.push(`${full}: 缺失`);
+      return null;
+    }
+    return this.check(obj[key], full, kind, name) ? obj[key] : null;
+  }
+  strings(value, path) {
+    if (this.check(value, path, "array", "字符串数组")) {
+      for (let i = 0; i < value.length; i++) {
+        if (this.full()) return;
+        this.check(value[i], `${path}[${i}]`, "string", "字符串");
+      }
+    }
+  }
+}
+
+function shapeOfInputs(record) {
+  const s = new Shape();
+  s.key(record, "task", "", "string", "字符串");
+  s.key(record, "plan", "", "object", "对象");
+  for (const [name, groupKey] of [["targets", "stratum"], ["inspectors", "dept"]]) {
+    const items = s.key(record, name, "", "array", "数组") || [];
+    for (let n = 0; n < items.length; n++) {
+      if (s.full()) break;
+      const path = `${name}[${n}]`;
+      if (s.check(items[n], path, "object", "对象")) {
+        s.key(items[n], "id", path, "string", "字符串");
+        s.key(items[n], groupKey, path, "string", "字符串");
+      }
+    }
+  }
+  const conflicts = s.key(record, "conflicts", "", "array", "数组") || [];
+  for (let n = 0; n < conflicts.length; n++) {
+    if (s.full()) break;
+    const pair = conflicts[n];
+    if (s.check(pair, `conflicts[${n}]`, "array", "[检查人员编号, 检查对象编号] 数组") && pair.length !== 2) {
+      s.complaints.push(`conflicts[${n}]: 格式错误，应恰有 2 项，实有 ${pair.length} 项`);
+    } else if (Array.isArray(pair)) {
+      s.strings(pair, `conflicts[${n}]`);
+    }
+  }
+  for (const name of ["commitment", "dice", "seed"]) s.key(record, name, "", "string", "字符串");
+  return s.complaints;
+}
+
+function shapeOfResult(result) {
+  const s = new Shape();
+  if (!s.check(result, "result", "object", "对象")) return s.complaints;
+  const selected = s.key(result, "selected", "result", "object", "对象") || {};
+  for (const [stratum, ids] of Object.entries(selected)) s.strings(ids, `result.selected.${stratum}`);
+  const groups = s.key(result, "groups", "result", "array", "数组") || [];
+  for (let g = 0; g < groups.length; g++) {
+    if (s.full()) break;
+    const path = `result.groups[${g}]`;
+    const group = groups[g];
+    if (!s.check(group, path, "object", "对象")) continue;
+    const targets = s.key(group, "targets", path, "array", "字符串数组");
+    if (targets !== null) s.strings(targets, `${path}.targets`);
+    const members = s.key(group, "members", path, "object", "对象") || {};
+    for (const [dept, ids] of Object.entries(members)) s.strings(ids, `${path}.members.${dept}`);
+    s.key(group, "leader", path, "string", "字符串");
+  }
+  const replacements = s.key(result, "replacements", "result", "array", "数组") || [];
+  for (let n = 0; n < replacements.length; n++) {
+    if (s.full()) break;
+    const path = `result.replacements[${n}]`;
+    if (s.check(replacements[n], path, "object", "对象")) {
+      s.key(replacements[n], "group", path, "int", "整数");
+      for (const key of ["target", "dept", "out", "in"]) s.key(replacements[n], key, path, "string", "字符串");
+    }
+  }
+  return s.complaints;
+}
+
+function compareList(path, recorded, computed, out) {
+  const n = recorded.length;
+  const m = computed.length;
+  for (let i = 0; i < Math.min(n, m); i++) {
+    if (recorded[i] !== computed[i]) {
+      out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算为 ${show(computed[i])}`);
+      return;
+    }
+  }
+  if (n > m) out.push(`${path}: 记录有 ${n} 项，重新计算只有 ${m} 项（多出 ${show(recorded[m])} 等）`);
+  else if (n < m) out.push(`${path}: 记录只有 ${n} 项，重新计算有 ${m} 项（缺少 ${show(computed[n])} 等）`);
+}
+
+function compareKeys(path, recorded, computed, what, out) {
+  const r = Object.keys(recorded);
+  const c = Object.keys(computed);
+  for (const key of sortCodePoints(c.filter((k) => !has(recorded, k)))) {
+    out.push(`${path}.${key}: 记录中缺少该${what}，重新计算有 ${computed[key].length} 项`);
+  }
+  for (const key of sortCodePoints(r.filter((k) => !has(computed, k)))) {
+    out.push(`${path}.${key}: 记录中多出该${what}，重新计算没有`);
+  }
+  return sortCodePoints(r.filter((k) => has(computed, k)));
+}
+
+function compareResult(recorded, computed, out) {
+  for (const s of compareKeys("result.selected", recorded.selected, computed.selected, "分层", out)) {
+    compareList(`result.selected.${s}`, recorded.selected[s], computed.selected[s], out);
+  }
+  const rg = recorded.groups;
+  const cg = computed.groups;
+  if (rg.length !== cg.length) out.push(`result.groups: 记录有 ${rg.length} 组，重新计算有 ${cg.length} 组`);
+  for (let g = 0; g < Math.min(rg.length, cg.length); g++) {
+    const path = `result.groups[${g}]`;
+    compareList(`${path}.targets`, rg[g].targets, cg[g].targets, out);
+    for (const d of compareKeys(`${path}.members`, rg[g].members, cg[g].members, "部门", out)) {
+      compareList(`${path}.members.${d}`, rg[g].members[d], cg[g].members[d], out);
+    }
+    if (rg[g].leader !== cg[g].leader) {
+      out.push(`${path}.leader: 记录为 ${rg[g].leader}，重新计算为 ${cg[g].leader}`);
+    }
+  }
+  const rr = recorded.replacements;
+  const cr = computed.replacements;
+  for (let n = 0; n < Math.min(rr.length, cr.length); n++) {
+    for (const key of ["group", "target", "dept", "out", "in"]) {
+      if (rr[n][key] !== cr[n][key]) {
+        out.push(`result.replacements[${n}].${key}: 记录为 ${show(rr[n][key])}，重新计算为 ${show(cr[n][key])}`);
+      }
+    }
+  }
+  if (rr.length > cr.length) {
+    out.push(`result.replacements: 记录有 ${rr.length} 项回避替换，重新计算只有 ${cr.length} 项（多出 ${show(rr[cr.length])}）`);
+  } else if (rr.length < cr.length) {
+    out.push(`result.replacements: 记录只有 ${rr.length} 项回避替换，重新计算有 ${cr.length} 项（缺少 ${show(cr[rr.length])}）`);
+  }
+}
+
+function recordInputs(record) {
+  const targets = Object.create(null);
+  for (const t of record.targets) (targets[t.stratum] ||= []).push(t.id);
+  const inspectors = Object.create(null);
+  for (const i of record.inspectors) (inspectors[i.dept] ||= []).push(i.id);
+  return { targets, inspectors, conflicts: record.conflicts.map((c) => [c[0], c[1]]) };
+}
+
+// Redo a published record. Never throws: returns {ok, differences, commitment, seed,
+// result}, where commitment is recomputed from the inputs, seed from the record's
+// commitment and dice, and result (if it could be computed) from the record's seed.
+export async function verifyRecord(record, options = {}) {
+  const report = { ok: false, differences: [], commitment: null, seed: null, result: null };
+  try {
+    await verifyInto(record, report, options);
+  } catch (exc) {
+    report.differences.push(`记录: 无法验证（${exc && exc.name}: ${exc && exc.message}）`);
+  }
+  report.ok = report.differences.length === 0;
+  return report;
+}
+
+async function verifyInto(record, report, options) {
+  const out = report.differences;
+  const progress = options.onProgress || (() => {});
+  if (!isObject(record)) {
+    out.push("记录: 应为 JSON 对象");
+    return;
+  }
+  if (record.algorithm !== ALGORITHM) {
+    const shown = has(record, "algorithm") ? `记录为 ${show(record.algorithm)}` : "缺失";
+    out.push(`algorithm: ${shown}，本验证程序只支持 ${ALGORITHM}`);
+    return;
+  }
+  let complaints = shapeOfInputs(record);
+  if (complaints.length) {
+    out.push(...complaints);
+    return;
+  }
+  try {
+    canonicalJSON(record.plan);
+  } catch (exc) {
+    out.push(`plan: 无法按 RFC 8785 规范化（${exc.message}）`);
+    return;
+  }
+  progress("承诺值", 0, 1);
+  const c = (await commitment(
+    record.task,
+    record.plan,
+    record.targets.map((t) => [t.stratum, t.id]),
+    record.inspectors.map((i) => [i.dept, i.id]),
+  )).commitment;
+  report.commitment = c;
+  if (record.commitment !== c) {
+    out.push(`commitment: 记录为 ${record.commitment}，由 task、plan、targets、inspectors 重新计算为 ${c}`);
+  }
+  const seed = await seedFrom(record.commitment, record.dice);
+  report.seed = seed;
+  if (record.seed !== seed) out.push(`seed: 记录为 ${record.seed}，由 commitment 与 dice 重新计算为 ${seed}`);
+
+  complaints = has(record, "result") ? shapeOfResult(record.result) : ["result: 缺失"];
+  if (complaints.length) {
+    out.push(...complaints);
+    return;
+  }
+  const { targets, inspectors, conflicts } = recordInputs(record);
+  let computed;
+  try {
+    computed = await draw(record.task, record.plan, targets, inspectors, conflicts, record.seed, { onProgress: progress });
+  } catch (exc) {
+    if (exc instanceof DrawError) {
+      out.push(`result: 无法重新计算抽取结果：${exc.message}`);
+      return;
+    }
+    throw exc;
+  }
+  report.result = computed;
+  compareResult(record.result, computed, out);
+}

@@ -1,0 +1,262 @@
+// The public draw-record verifier page (verify.html). The algorithm lives in dsr.js;
+// this file loads a record (?record=<same-origin url>, a chosen file or pasted JSON),
+// runs verifyRecord and shows the record and the verdict. All record text goes into
+// the page through textContent, never as HTML.
+
+import { ALGORITHM, verifyRecord } from "./dsr.js";
+
+const MATCH_TEXT = "验证通过：与公布结果一致";
+const SHOW_FIRST = 100; // groups / ids shown before a "show all" button
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function setVerdict(status, text) {
+  const v = $("verdict");
+  v.dataset.status = status;
+  v.textContent = text;
+}
+
+// ------------------------------------------------------------------ loading
+
+async function loadFromUrl(param) {
+  let url;
+  try {
+    url = new URL(param, location.href);
+  } catch {
+    throw new Error(`记录地址无效：${param}`);
+  }
+  if (url.origin !== location.origin) throw new Error("只能加载本站的记录地址（出于安全考虑，不加载其他网站的内容）");
+  setStatus(`正在下载记录：${url.pathname}${url.search}`);
+  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`无法下载记录（HTTP ${response.status}）：${url.pathname}`);
+  const text = await response.text();
+  return parse(text);
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch (exc) {
+    throw new Error(`不是有效的 JSON：${exc.message}`);
+  }
+}
+
+// ------------------------------------------------------------------ verifying
+
+let running = false;
+
+async function run(data) {
+  if (running) return;
+  running = true;
+  $("verify-button").disabled = true;
+  $("records").replaceChildren();
+  setVerdict("running", "");
+  try {
+    const records = isObject(data) && Array.isArray(data.draws) && !("result" in data) ? data.draws : [data];
+    const reports = [];
+    for (let n = 0; n < records.length; n++) {
+      const label = records.length > 1 ? `第 ${n + 1} 条记录：` : "";
+      const started = performance.now();
+      let lastPaint = 0;
+      const report = await verifyRecord(records[n], {
+        onProgress(stage, done, total) {
+          const now = performance.now();
+          if (now - lastPaint > 100 || done === total) {
+            lastPaint = now;
+            setStatus(`${label}正在计算 ${stage}：${done.toLocaleString("zh-CN")} / ${total.toLocaleString("zh-CN")}`);
+          }
+        },
+      });
+      report.seconds = (performance.now() - started) / 1000;
+      reports.push(report);
+      $("records").append(renderRecord(records[n], report, records.length > 1 ? n : null));
+    }
+    const failed = reports.filter((r) => !r.ok);
+    const seconds = reports.reduce((a, r) => a + r.seconds, 0);
+    setStatus(`计算完成，用时 ${seconds.toFixed(1)} 秒。`);
+    if (!failed.length) {
+      setVerdict("match", records.length > 1 ? `${MATCH_TEXT}（共 ${records.length} 条记录）` : MATCH_TEXT);
+    } else {
+      const first = failed[0];
+      const others = first.differences.length - 1;
+      const prefix = records.length > 1 ? `${failed.length} / ${records.length} 条记录未通过。` : "";
+      setVerdict("mismatch",
+        `验证未通过：${prefix}${first.differences[0]}${others ? `（另有 ${others} 处不同）` : ""}`);
+    }
+  } catch (exc) {
+    setStatus("");
+    setVerdict("error", `无法验证：${exc.message}`);
+  } finally {
+    running = false;
+    $("verify-button").disabled = false;
+  }
+}
+
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+// ------------------------------------------------------------------ rendering
+
+function mark(recorded, computed) {
+  if (computed === null || computed === undefined) return null;
+  return recorded === computed
+    ? el("span", { class: "match-mark" }, " ✓ 一致")
+    : el("span", { class: "mismatch-mark" }, ` ✗ 重新计算为 ${computed}`);
+}
+
+function idList(ids) {
+  const list = el("ol", { class: "ids" });
+  const add = (from, to) => {
+    for (let i = from; i < to; i++) list.append(el("li", {}, ids[i]));
+  };
+  add(0, Math.min(ids.length, SHOW_FIRST));
+  if (ids.length <= SHOW_FIRST) return list;
+  const more = el("button", { type: "button" }, `显示全部 ${ids.length} 个`);
+  more.addEventListener("click", () => {
+    add(SHOW_FIRST, ids.length);
+    more.remove();
+  });
+  return el("div", {}, list, more);
+}
+
+function countBy(items, key) {
+  const counts = new Map();
+  for (const item of items) {
+    if (isObject(item)) counts.set(item[key], (counts.get(item[key]) || 0) + 1);
+  }
+  return counts;
+}
+
+function renderRecord(record, report, index) {
+  const section = el("section", { class: "record", dataset: { index: index ?? 0 } });
+  const title = isObject(record) && typeof record.task === "string" ? `任务 ${record.task}` : "记录";
+  section.append(el("h2", {}, index === null ? title : `${index + 1}. ${title}`));
+  section.append(el("p", { class: `record-verdict ${report.ok ? "ok" : "bad"}` },
+    report.ok ? MATCH_TEXT : `验证未通过：共 ${report.differences.length} 处不同`));
+  if (!report.ok) {
+    const shown = report.differences.slice(0, 200);
+    section.append(el("ol", { class: "differences" }, shown.map((d) => el("li", {}, d))));
+    if (report.differences.length > shown.length) {
+      section.append(el("p", {}, `……其余 ${report.differences.length - shown.length} 处未列出`));
+    }
+  }
+  if (!isObject(record)) return section;
+
+  const str = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? null));
+  section.append(el("h3", {}, "承诺与随机种子"),
+    el("dl", { class: "facts" },
+      el("dt", {}, "算法"), el("dd", {}, el("code", {}, str(record.algorithm)), record.algorithm === ALGORITHM ? "" : " ✗ 不支持"),
+      el("dt", {}, "任务编号"), el("dd", {}, str(record.task)),
+      el("dt", {}, "承诺值（commitment）"), el("dd", {}, el("code", {}, str(record.commitment)), mark(record.commitment, report.commitment)),
+      el("dt", {}, "骰子数字（dice）"), el("dd", {}, el("code", {}, str(record.dice))),
+      el("dt", {}, "随机种子（seed）"), el("dd", {}, el("code", {}, str(record.seed)), mark(record.seed, report.seed)),
+    ));
+
+  if (Array.isArray(record.targets) && Array.isArray(record.inspectors)) {
+    const t = countBy(record.targets, "stratum");
+    const i = countBy(record.inspectors, "dept");
+    section.append(el("h3", {}, "候选名单"),
+      el("p", {}, `检查对象 ${record.targets.length} 个（${[...t].map(([k, v]) => `${k}：${v}`).join("，")}）；`,
+        `检查人员 ${record.inspectors.length} 人（${[...i].map(([k, v]) => `${k}：${v}`).join("，")}）；`,
+        `申报回避 ${Array.isArray(record.conflicts) ? record.conflicts.length : 0} 项。`));
+  }
+
+  const result = isObject(record.result) ? record.result : null;
+  if (!result) return section;
+  if (isObject(result.selected)) {
+    section.append(el("h3", {}, "抽中的检查对象（按签的顺序）"));
+    for (const [stratum, ids] of Object.entries(result.selected)) {
+      if (!Array.isArray(ids)) continue;
+      const details = el("details", {}, el("summary", {}, `分层 ${stratum}：${ids.length} 个`));
+      details.append(idList(ids));
+      section.append(details);
+    }
+  }
+  if (Array.isArray(result.groups)) {
+    section.append(el("h3", {}, `检查组（${result.groups.length} 组）`));
+    const depts = [...new Set(result.groups.flatMap((g) => (isObject(g) && isObject(g.members) ? Object.keys(g.members) : [])))];
+    const table = el("table", { class: "groups" },
+      el("thead", {}, el("tr", {}, el("th", {}, "组"), el("th", {}, "组长"), depts.map((d) => el("th", {}, `${d} 成员`)), el("th", {}, "检查对象"))));
+    const body = el("tbody");
+    const row = (g, n) => {
+      if (!isObject(g)) return el("tr", {}, el("td", {}, String(n)), el("td", { colspan: depts.length + 2 }, "（格式错误）"));
+      const members = isObject(g.members) ? g.members : {};
+      return el("tr", {},
+        el("td", {}, String(n)),
+        el("td", { class: "mono" }, str(g.leader)),
+        depts.map((d) => el("td", { class: "mono" }, Array.isArray(members[d]) ? members[d].join("、") : "")),
+        el("td", { class: "mono" }, Array.isArray(g.targets) ? g.targets.join("、") : ""));
+    };
+    const addRows = (from, to) => {
+      for (let n = from; n < to; n++) body.append(row(result.groups[n], n));
+    };
+    addRows(0, Math.min(result.groups.length, SHOW_FIRST));
+    table.append(body);
+    section.append(table);
+    if (result.groups.length > SHOW_FIRST) {
+      const more = el("button", { type: "button" }, `显示全部 ${result.groups.length} 组`);
+      more.addEventListener("click", () => {
+        addRows(SHOW_FIRST, result.groups.length);
+        more.remove();
+      });
+      section.append(more);
+    }
+  }
+  if (Array.isArray(result.replacements)) {
+    section.append(el("h3", {}, `回避替换（${result.replacements.length} 项）`));
+    if (result.replacements.length) {
+      section.append(el("table", { class: "replacements" },
+        el("thead", {}, el("tr", {}, ["组", "检查对象", "部门", "回避人员", "替换人员"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, result.replacements.map((r) => el("tr", {},
+          isObject(r) ? ["group", "target", "dept", "out", "in"].map((k) => el("td", { class: "mono" }, str(r[k])))
+            : el("td", { colspan: 5 }, "（格式错误）"))))));
+    } else {
+      section.append(el("p", {}, "无。"));
+    }
+  }
+  return section;
+}
+
+// ------------------------------------------------------------------ wiring
+
+$("load-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const file = $("file").files[0];
+    const text = $("paste").value.trim() ? $("paste").value : file ? await file.text() : null;
+    if (text === null) {
+      setVerdict("error", "请先选择记录文件或粘贴记录 JSON");
+      return;
+    }
+    await run(parse(text));
+  } catch (exc) {
+    setVerdict("error", `无法验证：${exc.message}`);
+  }
+});
+
+const recordParam = new URLSearchParams(location.search).get("record");
+if (recordParam) {
+  loadFromUrl(recordParam).then(run, (exc) => {
+    setStatus("");
+    setVerdict("error", `无法验证：${exc.message}`);
+  });
+}

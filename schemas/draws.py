@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from backend.draws.models import DRAW_STATUSES
+from backend.draws.services import REPLACE_REASONS
+from backend.inspections.models import INSPECTION_STATUSES
+from schemas.base import BaseSchema, PageArgs, QuerySchema
+
+
+class DrawOut(BaseSchema):
+    task = fields.Function(lambda d: d.task.code)
+    seq = fields.Integer(metadata={"description": "第几次摇号（1 为首次；重新抽取依次递增）"})
+    status = fields.String(metadata={"enum": list(DRAW_STATUSES)})
+    status_label = fields.Function(lambda d: DRAW_STATUSES.get(d.status, d.status))
+    algorithm = fields.String()
+    plan = fields.Dict()
+    plan_hash = fields.String()
+    targets_hash = fields.String()
+    inspectors_hash = fields.String()
+    commitment = fields.String(metadata={"description": "承诺值：在任何随机数产生之前公布"})
+    counts = fields.Dict(metadata={"description": "各分层可抽取、排除（按原因）、应抽取数，需要的检查人员数"})
+    committed_at = fields.DateTime()
+    seed_source = fields.String(allow_none=True, metadata={"enum": ["dice", "csprng"]})
+    dice = fields.String(allow_none=True)
+    witnesses = fields.List(fields.String(), allow_none=True)
+    seed = fields.String(allow_none=True)
+    drawn_at = fields.DateTime(allow_none=True)
+    result = fields.Dict(allow_none=True)
+    reason = fields.String(allow_none=True)
+    superseded_reason = fields.String(allow_none=True)
+    record_url = fields.Function(lambda d: f"/api/public/draws/{d.task.code}/record?seq={d.seq}")
+    verify_url = fields.Function(
+        lambda d: f"/draw/verify.html?record=/api/public/draws/{d.task.code}/record%3Fseq%3D{d.seq}")
+
+
+class PreviewOut(BaseSchema):
+    targets = fields.Dict(metadata={"description": "各分层可抽取的对象数"})
+    excluded = fields.Dict(metadata={"description": "按原因排除的对象数"})
+    inspectors = fields.Dict(metadata={"description": "各部门可抽取的检查人员数"})
+    conflicts = fields.Integer()
+    selected = fields.Dict(metadata={"description": "各分层应抽取数 k"})
+    groups = fields.Integer()
+    inspectors_needed = fields.Dict()
+
+
+class CommitIn(BaseSchema):
+    pass
+
+
+class SeedIn(BaseSchema):
+    source = fields.String(required=True, validate=validate.OneOf(["dice", "csprng"]),
+                           metadata={"description": "dice：现场掷骰录入；csprng：无现场仪式时由服务器随机数生成（记录操作人）"})
+    dice = fields.String(load_default=None, validate=validate.Length(max=250),
+                         metadata={"description": "见证人掷出的数字，至少 20 位"})
+    witnesses = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=None,
+                            validate=validate.Length(max=20))
+
+
+class RedrawIn(BaseSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ReplaceIn(BaseSchema):
+    reason_code = fields.String(required=True, validate=validate.OneOf(list(REPLACE_REASONS)))
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class MemberOut(BaseSchema):
+    inspector_id = fields.Integer()
+    cert_no = fields.Function(lambda m: m.inspector.cert_no)
+    name = fields.Function(lambda m: m.inspector.name)
+    department = fields.Function(lambda m: m.inspector.department.code)
+    department_name = fields.Function(lambda m: m.inspector.department.name)
+
+
+class InspectionOut(BaseSchema):
+    id = fields.Integer()
+    task_id = fields.Integer()
+    task_code = fields.Function(lambda i: i.task.code)
+    task_name = fields.Function(lambda i: i.task.name)
+    group_id = fields.Integer()
+    stratum = fields.String()
+    position = fields.Integer()
+    status = fields.String(metadata={"enum": list(INSPECTION_STATUSES)})
+    status_label = fields.Function(lambda i: INSPECTION_STATUSES.get(i.status, i.status))
+    target_id = fields.Integer()
+    target_code = fields.Function(lambda i: i.target.code)
+    target_name = fields.Function(lambda i: i.target.name)
+    target_address = fields.Function(lambda i: i.target.address)
+
+
+class GroupOut(BaseSchema):
+    id = fields.Integer()
+    number = fields.Integer()
+    leader_id = fields.Integer()
+    members = fields.List(fields.Nested(MemberOut))
+    inspections = fields.List(fields.Nested(InspectionOut))
+
+
+class MyInspectionArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(list(INSPECTION_STATUSES)))
+
+
+class RecordArgs(QuerySchema):
+    seq = fields.Integer(validate=validate.Range(min=1), metadata={"description": "第几次摇号；缺省为当前有效的一次"})

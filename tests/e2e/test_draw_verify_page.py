@@ -1,0 +1,231 @@
+"""The public draw verifier page (pwa/public/draw/verify.html) in headless Chromium.
+
+pwa/public is served by Python's http.server on a free port; records are served by
+Playwright routes under /records/. The JavaScript verifier must agree with the Python
+one: same verdict and the same differences, word for word.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import http.server
+import json
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import rfc8785
+from playwright.sync_api import sync_playwright
+
+from backend.draws.verify import verify_record
+from tests.e2e.browser import launch_chromium
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).parents[2]
+PUBLIC = ROOT / "pwa" / "public"
+VECTORS = json.loads((ROOT / "tests" / "data" / "draw-vectors.json").read_text(encoding="utf-8"))
+CASES = VECTORS["draws"]
+MATCH = "验证通过：与公布结果一致"
+DONE = '#verdict[data-status="match"], #verdict[data-status="mismatch"], #verdict[data-status="error"]'
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=PUBLIC))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server)
+    pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.records = {}
+
+    def serve(route):
+        body = pg.records.get(urlparse(route.request.url).path)
+        if body is None:
+            route.fulfill(status=404, body="not found")
+        else:
+            route.fulfill(status=200, content_type="application/json; charset=utf-8", body=body)
+
+    pg.route(lambda url: urlparse(url).path.startswith("/records/"), serve)
+    yield pg
+    context.close()
+    assert errors == []
+
+
+def publish(page, name, data):
+    path = f"/records/{name}.json"
+    page.records[path] = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return path
+
+
+def open_record(page, path):
+    page.goto(f"/draw/verify.html?record={path}")
+    page.wait_for_selector(DONE, timeout=60_000)
+    return page.inner_text("#verdict")
+
+
+@pytest.mark.parametrize("n", range(len(CASES)), ids=[c["task"] for c in CASES])
+def test_vector_record_matches(page, n):
+    case = CASES[n]
+    assert open_record(page, publish(page, f"case-{n}", case)) == MATCH
+    section = page.locator(".record")
+    text = section.inner_text()
+    for value in (case["task"], case["commitment"], case["dice"], case["seed"]):
+        assert value in text
+    assert f"检查组（{len(case['result']['groups'])} 组）" in text
+    assert f"回避替换（{len(case['result']['replacements'])} 项）" in text
+    first = case["result"]["groups"][0]
+    assert first["leader"] in page.locator("table.groups tbody tr").first.inner_text()
+    for rep in case["result"]["replacements"]:
+        assert rep["in"] in page.locator("table.replacements").inner_text()
+    for stratum, ids in case["result"]["selected"].items():
+        assert f"分层 {stratum}：{len(ids)} 个" in text
+
+
+def test_tampered_record_shows_the_difference(page):
+    record = copy.deepcopy(CASES[1])
+    right = record["result"]["groups"][2]["leader"]
+    record["result"]["groups"][2]["leader"] = "SAMR-000000"
+    verdict = open_record(page, publish(page, "tampered", record))
+    assert page.get_attribute("#verdict", "data-status") == "mismatch"
+    assert verdict == f"验证未通过：result.groups[2].leader: 记录为 SAMR-000000，重新计算为 {right}"
+    assert "验证未通过：共 1 处不同" in page.locator(".record").inner_text()
+
+
+def test_changed_dice_shows_the_seed_first(page):
+    record = copy.deepcopy(CASES[0])
+    record["dice"] = "0" * 20
+    verdict = open_record(page, publish(page, "dice", record))
+    assert verdict.startswith("验证未通过：seed: 记录为 ")
+
+
+def test_vectors_file_with_several_records(page):
+    assert open_record(page, publish(page, "vectors", VECTORS)) == f"{MATCH}（共 {len(CASES)} 条记录）"
+    assert page.locator(".record").count() == len(CASES)
+
+
+def test_pasted_record(page):
+    page.goto("/draw/verify.html")
+    page.fill("#paste", json.dumps(CASES[0]))
+    page.click("#verify-button")
+    page.wait_for_selector(DONE)
+    assert page.inner_text("#verdict") == MATCH
+
+
+def test_chosen_file(page, tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(CASES[1], ensure_ascii=False), encoding="utf-8")
+    page.goto("/draw/verify.html")
+    page.set_input_files("#file", str(path))
+    page.click("#verify-button")
+    page.wait_for_selector(DONE)
+    assert page.inner_text("#verdict") == MATCH
+
+
+def test_bad_inputs(page):
+    assert open_record(page, publish(page, "broken", "{not json")).startswith("无法验证：不是有效的 JSON")
+    assert open_record(page, "/records/missing.json") == "无法验证：无法下载记录（HTTP 404）：/records/missing.json"
+    page.goto("/draw/verify.html?record=https://example.org/record.json")
+    page.wait_for_selector(DONE)
+    assert page.inner_text("#verdict").startswith("无法验证：只能加载本站的记录地址")
+
+
+def _tampered_records():
+    base = CASES[1]
+
+    def make(change):
+        record = copy.deepcopy(base)
+        change(record)
+        return record
+
+    sel = base["result"]["selected"]
+    return {
+        "swapped": make(lambda r: r["result"]["selected"]["C"].reverse()),
+        "removed-candidate": make(lambda r: r["targets"].pop(0)),
+        "removed-selected": make(lambda r: r.update(targets=[t for t in r["targets"] if t["id"] != sel["B"][0]])),
+        "dice": make(lambda r: r.update(dice="1" * 20)),
+        "leader": make(lambda r: r["result"]["groups"][3].update(leader="x")),
+        "replacement": make(lambda r: r["result"]["replacements"][0].update(group=1, out="EPB-1")),
+        "no-replacements": make(lambda r: r["result"].update(replacements=[])),
+        "extra-group": make(lambda r: r["result"]["groups"].append(r["result"]["groups"][0])),
+        "missing-stratum": make(lambda r: r["result"]["selected"].pop("A")),
+        "members": make(lambda r: r["result"]["groups"][0]["members"].update(EPB=[], XYZ=["a"])),
+        "bad-plan": make(lambda r: r["plan"].update(group_load=0)),
+        "too-few": make(lambda r: r.update(inspectors=r["inspectors"][:10])),
+        "shape": make(lambda r: (r.pop("seed"), r["targets"][2].update(id=7), r["conflicts"].append(["a"]))),
+        "algorithm": make(lambda r: r.update(algorithm="dsr/v0")),
+        "not-object": [],
+        "unicode": make(lambda r: (r["plan"].update(note="检查 𝒳 \u2028 é", 中文={"b": 1, "a": [True, None, 0.5]}),
+                                   r["result"]["groups"][0].update(leader="\U0001d4b3"))),
+    }
+
+
+def test_javascript_and_python_verifiers_agree(page):
+    page.goto("/draw/verify.html")
+    records = _tampered_records()
+    got = page.evaluate(
+        """async (records) => {
+            const { verifyRecord } = await import('/draw/dsr.js');
+            const out = {};
+            for (const [name, record] of Object.entries(records)) out[name] = (await verifyRecord(record)).differences;
+            return out;
+        }""",
+        records,
+    )
+    for name, record in records.items():
+        expected = verify_record(record).differences
+        assert expected, name
+        assert got[name] == expected, name
+
+
+def test_javascript_primitives(page):
+    page.goto("/draw/verify.html")
+    objects = [
+        {"b": 1, "a": [True, False, None], "": "x", "é": "\u0007\u001f\"\\/", "\U0001f600": 1, "\uffff": 2},
+        {"strata": {"A": {"num": 1, "den": 100, "min": 1}}, "lead": "SAMR", "members": {"SAMR": 2}, "group_load": 5},
+        [0, -0.0, 1e21, 1.5, -7, 123456789012345, 0.1, 1e-7],
+        "中文\u2028\u2029",
+    ]
+    got = page.evaluate(
+        """async ([tickets, objects]) => {
+            const m = await import('/draw/dsr.js');
+            const out = { tickets: [], canonical: objects.map((o) => m.canonicalJSON(o)) };
+            for (const t of tickets) out.tickets.push(m.toHex(await m.ticket(t.seed, ...t.parts)));
+            out.sizes = [[381, {num: 3, den: 100}], [0, {num: 1, den: 100, min: 5}], [1000, {num: 30, den: 100, cap: 40}],
+                         [300, {num: 1, den: 100, min: 5}], [1e12 + 1, {num: 1, den: 3}]].map(([n, r]) => m.stratumSize(n, r));
+            out.order = ["é", "\\uffff", "z", "\\ud83d\\ude00", "e"].sort(m.compareCodePoints);
+            out.seed = await m.seedFrom("ab", "123");
+            return out;
+        }""",
+        [VECTORS["tickets"], objects],
+    )
+    assert got["tickets"] == [t["ticket"] for t in VECTORS["tickets"]]
+    assert got["canonical"] == [rfc8785.dumps(o).decode("utf-8") for o in objects]
+    assert got["sizes"] == [12, 0, 40, 5, 333333333334]
+    assert got["order"] == sorted(["é", "\uffff", "z", "\U0001f600", "e"])
+    assert got["seed"] == hashlib.sha256(b"dsr/v1|seed|ab|123").hexdigest()

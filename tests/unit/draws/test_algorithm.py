@@ -1,0 +1,403 @@
+"""The draw algorithm dsr/v1: the shared test vectors bit for bit, then the rules."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from backend.draws.algorithm import (
+    ALGORITHM,
+    DrawError,
+    InvalidInput,
+    InvalidPlan,
+    NoReplacement,
+    TooFewInspectors,
+    canonical_json,
+    commitment,
+    compute_record,
+    draw,
+    rank_smallest,
+    record_inputs,
+    seed_from,
+    stratum_size,
+    ticket,
+    ticketer,
+)
+
+VECTORS = json.loads((Path(__file__).parents[2] / "data" / "draw-vectors.json").read_text(encoding="utf-8"))
+CASES = VECTORS["draws"]
+SEED = "5" * 64
+PLAN = {"strata": {"all": {"num": 1, "den": 2}}, "lead": "SAMR", "members": {"SAMR": 1, "TAX": 1}, "group_load": 2}
+
+
+def ids(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i:04d}" for i in range(n)]
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+@pytest.mark.parametrize("vector", VECTORS["tickets"], ids=lambda v: "|".join(v["parts"]))
+def test_ticket_vectors(vector):
+    assert VECTORS["algorithm"] == ALGORITHM
+    assert ticket(vector["seed"], *vector["parts"]).hex() == vector["ticket"]
+    *prefix, last = vector["parts"]
+    assert ticketer(vector["seed"], *prefix)(last).hex() == vector["ticket"]
+    assert ticketer(vector["seed"])("|".join(vector["parts"])).hex() == vector["ticket"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["task"])
+def test_draw_vectors(case):
+    record = compute_record({k: case[k] for k in ("algorithm", "task", "plan", "targets", "inspectors", "conflicts",
+                                                  "dice")})
+    assert record["commitment"] == case["commitment"]
+    assert record["seed"] == case["seed"]
+    assert record["result"] == case["result"]
+    # the result's JSON is the published one, key order aside
+    assert canonical_json(record["result"]) == canonical_json(case["result"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["task"])
+def test_draw_vectors_step_by_step(case):
+    c = commitment(case["task"], case["plan"], ((t["stratum"], t["id"]) for t in case["targets"]),
+                   ((i["dept"], i["id"]) for i in case["inspectors"]))
+    assert c.plan_hash == hashlib.sha256(canonical_json(case["plan"])).hexdigest()
+    assert c.commitment == case["commitment"]
+    assert seed_from(c.commitment, case["dice"]) == case["seed"]
+    targets, inspectors, conflicts = record_inputs(case)
+    result = draw(case["task"], case["plan"], targets, inspectors, conflicts, case["seed"])
+    assert result.to_record_result() == case["result"]
+    # invariants the record does not show
+    for s, selected in result.selected.items():
+        n = len(targets.get(s, ()))
+        k = stratum_size(n, case["plan"]["strata"][s])
+        assert len(selected) == k == len(case["result"]["selected"][s])
+        assert len(result.target_reserve[s]) == min(n - k, max(20, -(-k // 5)))
+        t = ticketer(case["seed"], "ent", case["task"])
+        order = sorted(targets[s], key=lambda i: (t(i), i))
+        assert selected + result.target_reserve[s] == order[: len(selected) + len(result.target_reserve[s])]
+    for d, reserve in result.inspector_reserve.items():
+        drawn = [i for g in result.groups for i in g.members.get(d, [])]
+        assert sorted(drawn + reserve) == sorted(inspectors[d])
+        assert not set(drawn) & set(reserve)
+
+
+def test_vectors_pin_ceil_cap_min_and_one_replacement():
+    """What the vectors settle (see docs/draw.md): ceil, not round; cap and min apply;
+    a recusal takes the first reserve inspector without a conflict."""
+    case = CASES[1]
+    sizes = {s: len(v) for s, v in case["result"]["selected"].items()}
+    n = {s: sum(t["stratum"] == s for t in case["targets"]) for s in sizes}
+    assert n == {"A": 378, "B": 381, "C": 383, "D": 358}
+    assert sizes == {"A": 4, "B": 12, "C": 39, "D": 40}  # B: 11.43 -> 12; D: 107.4 capped at 40
+    assert case["result"]["replacements"] == [{"group": 0, "target": "914310002AJBUR7HBF", "dept": "EPB",
+                                               "out": "EPB-094729", "in": "EPB-704918"}]
+
+
+def test_ticket_is_plain_hmac_sha256():
+    msg = "dsr/v1|ent|任务-1|91110000600037341L".encode()
+    assert ticket("随机种子", "ent", "任务-1", "91110000600037341L") == hmac.new("随机种子".encode(), msg, "sha256").digest()
+    long_seed = "x" * 100  # longer than a SHA-256 block: hashed first, as HMAC says
+    assert ticketer(long_seed, "a")("b") == hmac.new(long_seed.encode(), b"dsr/v1|a|b", "sha256").digest()
+    assert ticketer("", "a")("b") == hmac.new(b"", b"dsr/v1|a|b", "sha256").digest()
+
+
+# --------------------------------------------------------------------------- commitment and seed
+
+
+def test_commitment_sorts_lines_by_code_point_and_ignores_order():
+    plan = {"b": 1, "a": [True, None, "中"]}
+    targets = [("A", "2"), ("AB", "1"), ("A", "10")]
+    inspectors = [("SAMR", "x"), ("EPB", "y")]
+    c = commitment("T", plan, targets, inspectors)
+    # lines sorted as whole strings: "AB|1" < "A|10" < "A|2" because "B" < "|"
+    lines = "AB|1\nA|10\nA|2"
+    assert c.targets_hash == hashlib.sha256(lines.encode()).hexdigest()
+    assert c.inspectors_hash == hashlib.sha256(b"EPB|y\nSAMR|x").hexdigest()
+    assert c.plan_hash == hashlib.sha256(b'{"a":[true,null,"\xe4\xb8\xad"],"b":1}').hexdigest()
+    text = f"dsr/v1|commit|T\n{c.plan_hash}\n{c.targets_hash}\n{c.inspectors_hash}"
+    assert c.commitment == hashlib.sha256(text.encode()).hexdigest()
+    assert commitment("T", dict(reversed(plan.items())), reversed(targets), reversed(inspectors)) == c
+    assert commitment("T", plan, targets[1:], inspectors).commitment != c.commitment
+
+
+def test_commitment_of_nothing():
+    c = commitment("T", PLAN, [], [])
+    assert c.targets_hash == c.inspectors_hash == hashlib.sha256(b"").hexdigest()
+
+
+def test_seed_from():
+    assert seed_from("ab", "123") == hashlib.sha256(b"dsr/v1|seed|ab|123").hexdigest()
+
+
+# --------------------------------------------------------------------------- stratum size
+
+
+@pytest.mark.parametrize(
+    ("n", "rule", "k"),
+    [
+        (100, {"num": 3, "den": 100}, 3),
+        (101, {"num": 3, "den": 100}, 4),  # ceil(3.03)
+        (381, {"num": 3, "den": 100}, 12),
+        (10, {"num": 1, "den": 100}, 1),  # ceil(0.1)
+        (0, {"num": 1, "den": 100, "min": 5}, 0),  # never more than N
+        (3, {"num": 1, "den": 100, "min": 5}, 3),
+        (300, {"num": 1, "den": 100, "min": 5}, 5),
+        (1000, {"num": 30, "den": 100, "cap": 40}, 40),
+        (1000, {"num": 1, "den": 100, "min": 50, "cap": 40}, 40),  # cap beats min
+        (50, {"num": 0, "den": 1}, 0),
+        (50, {"num": 3, "den": 2}, 50),  # a ratio above 1 takes everyone
+        (10**12 + 1, {"num": 1, "den": 3}, 333333333334),  # integers, no float rounding
+        (1000, {"num": 1, "den": 100, "cap": 0}, 0),
+    ],
+)
+def test_stratum_size(n, rule, k):
+    assert stratum_size(n, rule) == k
+
+
+@pytest.mark.parametrize("rule", [{"num": 1, "den": 0}, {"num": -1, "den": 5}, {"num": 1, "den": 5, "min": -1},
+                                  {"num": 1.5, "den": 5}, {"num": True, "den": 5}, {"den": 5}])
+def test_stratum_size_rejects_bad_rules(rule):
+    with pytest.raises(InvalidPlan) as err:
+        stratum_size(10, rule)
+    assert err.value.code == "draw.invalid_plan"
+
+
+# --------------------------------------------------------------------------- draw
+
+
+def small(**changes):
+    plan = copy.deepcopy(PLAN)
+    plan.update(changes)
+    return plan
+
+
+def test_empty_stratum_and_reserve_sizes():
+    plan = small(strata={"A": {"num": 1, "den": 2, "min": 3}, "B": {"num": 1, "den": 10}})
+    r = draw("T", plan, {"A": ids("a", 10)}, {"SAMR": ids("s", 5), "TAX": ids("t", 5)}, [], SEED)
+    assert r.selected["B"] == [] and r.target_reserve["B"] == [] and r.eligible == {"A": 10, "B": 0}
+    assert len(r.selected["A"]) == 5 and len(r.target_reserve["A"]) == 5  # min(N-k, max(20, ...))
+    assert [len(g.targets) for g in r.groups] == [2, 2, 1]
+    assert r.to_record_result()["selected"] == {"A": r.selected["A"], "B": []}
+    r2 = draw("T", plan, {"A": ids("a", 10)}, {"SAMR": ids("s", 5), "TAX": ids("t", 5)}, [], SEED, reserve=2)
+    assert r2.selected == r.selected and r2.target_reserve["A"] == r.target_reserve["A"][:2]
+    r3 = draw("T", plan, {"A": ids("a", 10)}, {"SAMR": ids("s", 5), "TAX": ids("t", 5)}, [], SEED,
+              reserve=lambda n, k: n)
+    assert r3.target_reserve["A"] == r.target_reserve["A"]
+    many = draw("T", small(strata={"A": {"num": 1, "den": 2}}), {"A": ids("a", 400)},
+                {"SAMR": ids("s", 100), "TAX": ids("t", 100)}, [], SEED)
+    assert len(many.target_reserve["A"]) == 40  # ceil(200 / 5)
+
+
+def test_everything_excluded_is_not_an_error():
+    r = draw("T", PLAN, {}, {}, [("x", "y")], SEED)
+    assert r.selected == {"all": []} and r.groups == [] and r.replacements == []
+    assert r.inspector_reserve == {"SAMR": [], "TAX": []}
+    assert r.to_record_result() == {"selected": {"all": []}, "groups": [], "replacements": []}
+
+
+def test_too_few_inspectors_names_dept_have_need():
+    with pytest.raises(TooFewInspectors) as err:
+        draw("T", small(members={"SAMR": 1, "TAX": 2}), {"all": ids("a", 10)},
+             {"SAMR": ids("s", 9), "TAX": ids("t", 4)}, [], SEED)
+    e = err.value
+    assert isinstance(e, DrawError)
+    assert e.code == "draw.too_few_inspectors"
+    assert e.details == {"dept": "TAX", "have": 4, "need": 6}  # 5 selected / 2 per group = 3 groups x 2
+    assert e.message == "部门 TAX 可抽取的检查人员不足：现有 4 人，需要 6 人"
+    with pytest.raises(TooFewInspectors) as err:  # a department with nobody at all
+        draw("T", PLAN, {"all": ids("a", 4)}, {"SAMR": ids("s", 9)}, [], SEED)
+    assert err.value.details == {"dept": "TAX", "have": 0, "need": 1}
+
+
+def find_replacement_case():
+    """A drawn member with a conflict, and the first reserve inspector with a conflict too."""
+    targets = {"all": ids("e", 8)}
+    inspectors = {"SAMR": ids("s", 4), "TAX": ids("t", 6)}
+    r = draw("T", PLAN, targets, inspectors, [], SEED)
+    group = r.groups[1]
+    target = group.targets[1]
+    out = group.members["TAX"][0]
+    first, second = r.inspector_reserve["TAX"][:2]
+    return targets, inspectors, r, target, out, first, second
+
+
+def test_recusal_takes_the_next_reserve_inspector_without_conflict():
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    conflicts = [(out, target), (first, target), (out, "not-selected"), ("nobody", target)]
+    r = draw("T", PLAN, targets, inspectors, conflicts, SEED)
+    assert [x.to_record() for x in r.replacements] == [
+        {"group": 1, "target": target, "dept": "TAX", "out": out, "in": second}
+    ]
+    # members stay as drawn, the leader too; only that target's visit changes
+    assert r.groups == plain.groups
+    assert r.inspector_reserve == plain.inspector_reserve
+
+
+def test_a_replacement_is_used_once():
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    other = plain.groups[1].targets[0]
+    r = draw("T", PLAN, targets, inspectors, [(out, target), (out, other)], SEED)
+    # group order, then target order: `other` comes first in group 1
+    assert [(x.target, x.in_) for x in r.replacements] == [(other, first), (target, second)]
+
+
+def test_leader_recused_stays_leader_and_leader_uses_drawn_members():
+    plan = small(members={"SAMR": 2, "TAX": 1})
+    targets = {"all": ids("e", 6)}
+    inspectors = {"SAMR": ids("s", 8), "TAX": ids("t", 3)}
+    r = draw("T", plan, targets, inspectors, [], SEED)
+    g = r.groups[0]
+    lead = ticketer(SEED, "lead", "T", "0")
+    assert g.leader == min(g.members["SAMR"], key=lambda i: (lead(i), i))
+    conflicts = [(g.leader, e) for e in g.targets]
+    r2 = draw("T", plan, targets, inspectors, conflicts, SEED)
+    assert r2.groups[0].leader == g.leader
+    assert [x.out for x in r2.replacements] == [g.leader] * len(g.targets)
+    assert len({x.in_ for x in r2.replacements}) == len(g.targets)
+
+
+def test_no_replacement_left():
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    reserve = plain.inspector_reserve["TAX"]
+    with pytest.raises(NoReplacement) as err:
+        draw("T", PLAN, targets, inspectors, [(out, target)] + [(i, target) for i in reserve], SEED)
+    e = err.value
+    assert e.code == "draw.no_replacement"
+    assert e.details == {"group": 1, "target": target, "dept": "TAX", "inspector": out}
+    assert target in e.message and out in e.message and "TAX" in e.message
+
+
+def test_tie_break_by_id(monkeypatch):
+    """Equal tickets never happen with HMAC; force them to check the rule."""
+    import backend.draws.algorithm as algorithm
+
+    class Same:
+        def __init__(self, *args):
+            pass
+
+        def copy(self):
+            return self
+
+        def update(self, data):
+            pass
+
+        def digest(self):
+            return b"\0" * 32
+
+    monkeypatch.setattr(algorithm, "_states", lambda seed, parts: (Same, Same))
+    assert rank_smallest(SEED, ("ent",), ["b", "c", "a", "ab"], 3) == [(b"\0" * 32, x) for x in ("a", "ab", "b")]
+    assert algorithm._order(SEED, ("x",), ["é", "z", "e"]) == ["e", "z", "é"]  # code point order
+
+
+def test_ranking_is_partial_and_matches_full_sort():
+    population = [f"9144{i:014d}" for i in range(20_000)]
+    t = ticketer(SEED, "ent", "T")
+    full = sorted((t(i), i) for i in population)
+    for k in (0, 1, 7, 5000, 20_000, 30_000):
+        assert rank_smallest(SEED, ("ent", "T"), population, k) == full[:k]
+
+
+def test_rank_smallest_in_processes_gives_the_same_answer():
+    population = [f"9144{i:014d}" for i in range(120_000)]
+    one = rank_smallest(SEED, ("ent", "T"), population, 3000)
+    assert rank_smallest(SEED, ("ent", "T"), population, 3000, processes=2) == one
+    assert rank_smallest(SEED, ("ent", "T"), population, 3000, processes=3) == one
+
+
+def test_input_order_does_not_matter():
+    case = CASES[1]
+    targets, inspectors, conflicts = record_inputs(case)
+    rng = random.Random(7)
+    shuffled_t = {s: rng.sample(v, len(v)) for s, v in reversed(list(targets.items()))}
+    shuffled_i = {d: rng.sample(v, len(v)) for d, v in reversed(list(inspectors.items()))}
+    shuffled_c = rng.sample(conflicts, len(conflicts)) + conflicts[:3]  # duplicates are harmless
+    plan = dict(reversed(list(case["plan"].items())))
+    r = draw(case["task"], plan, shuffled_t, shuffled_i, shuffled_c, case["seed"])
+    assert r.to_record_result() == case["result"]
+
+
+def test_filtering_first_equals_skipping_afterwards():
+    population = ids("e", 300)
+    excluded = set(population[::3])
+    t = ticketer(SEED, "ent", "T")
+    everyone = [i for _, i in sorted((t(i), i) for i in population)]
+    r = draw("T", small(members={"SAMR": 1}), {"all": [i for i in population if i not in excluded]},
+             {"SAMR": ids("s", 200)}, [], SEED)
+    assert r.selected["all"] == [i for i in everyone if i not in excluded][:100]
+
+
+# --------------------------------------------------------------------------- invalid input
+
+
+@pytest.mark.parametrize(
+    ("plan", "field"),
+    [
+        ("x", "plan"),
+        (small(lead="EPB"), "plan.lead"),
+        (small(lead=None), "plan.lead"),
+        (small(members={"SAMR": 0, "TAX": 1}), "plan.members.SAMR"),
+        (small(members={"SAMR": 1, "TAX": -1}), "plan.members.TAX"),
+        (small(members={"SAMR": "2"}), "plan.members.SAMR"),
+        (small(members={}), "plan.members"),
+        (small(group_load=0), "plan.group_load"),
+        (small(group_load=2.5), "plan.group_load"),
+        ({k: v for k, v in PLAN.items() if k != "group_load"}, "plan.group_load"),
+        (small(strata={}), "plan.strata"),
+        (small(strata=[]), "plan.strata"),
+        (small(strata={"A": {"num": 1, "den": 0}}), "plan.strata.A.den"),
+        (small(strata={"A": {"num": 1, "den": -3}}), "plan.strata.A.den"),
+        (small(strata={"A": {"num": -1, "den": 3}}), "plan.strata.A.num"),
+        (small(strata={"A": {"num": 1, "den": 3, "cap": -1}}), "plan.strata.A.cap"),
+        (small(strata={"A": {"num": 1, "den": 3, "min": "2"}}), "plan.strata.A.min"),
+        (small(strata={"A": {"num": 1, "den": 3, "mim": 2}}), "plan.strata.A.mim"),
+        (small(strata={"A": {"den": 3}}), "plan.strata.A.num"),
+        (small(strata={"A": 0.05}), "plan.strata.A"),
+        (small(strata={"A|B": {"num": 1, "den": 3}}), "plan.strata.A|B"),
+    ],
+)
+def test_invalid_plan(plan, field):
+    with pytest.raises(InvalidPlan) as err:
+        draw("T", plan, {}, {}, [], SEED)
+    assert err.value.code == "draw.invalid_plan"
+    assert err.value.details["field"] == field
+    assert err.value.message.startswith("抽查方案无效：")
+
+
+def test_extra_plan_fields_are_allowed_and_committed():
+    plan = small(name="2026 年第一批", items=["SC-1"])
+    r = draw("T", plan, {"all": ids("a", 4)}, {"SAMR": ids("s", 2), "TAX": ids("t", 2)}, [], SEED)
+    assert len(r.groups) == 1
+    assert commitment("T", plan, [], []).plan_hash != commitment("T", PLAN, [], []).plan_hash
+
+
+@pytest.mark.parametrize(
+    ("task", "targets", "inspectors", "field"),
+    [
+        ("T", {"all": ["a", "b", "a"]}, {}, "targets"),
+        ("T", {"all": ["a"], "X": ["b"]}, {}, "targets[X]"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "TAX": ["s1"]}, "inspectors"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "EPB": ["e1"]}, "inspectors[EPB]"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s|1"], "TAX": ["t"]}, "inspectors.id"),
+        ("T", {"all": ["a\n"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id"),
+        ("T|1", {}, {}, "task"),
+        ("", {}, {}, "task"),
+    ],
+)
+def test_invalid_input(task, targets, inspectors, field):
+    with pytest.raises(InvalidInput) as err:
+        draw(task, PLAN, targets, inspectors, [], SEED)
+    assert err.value.code == "draw.invalid_input"
+    assert err.value.details["field"] == field
+
+
+def test_compute_record_rejects_other_algorithms():
+    case = {**CASES[0], "algorithm": "dsr/v2"}
+    with pytest.raises(DrawError):
+        compute_record(case)

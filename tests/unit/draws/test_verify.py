@@ -1,0 +1,361 @@
+"""The record verifier and `shuangsui draw verify FILE`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from backend.draws.algorithm import compute_record
+from backend.draws.cli import verify_command
+from backend.draws.verify import verify_record
+
+VECTORS_PATH = Path(__file__).parents[2] / "data" / "draw-vectors.json"
+VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+CASES = VECTORS["draws"]
+CONFLICTS = CASES[1]  # the case with a replacement
+
+
+def tampered(case=CONFLICTS):
+    return copy.deepcopy(case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["task"])
+def test_vectors_match(case):
+    report = verify_record(case)
+    assert report.ok, report.differences
+    assert report.differences == []
+    assert report.commitment == case["commitment"] and report.seed == case["seed"]
+
+
+def test_extra_keys_are_ignored():
+    record = tampered()
+    record.update(name="某某", witnesses=["张三"], excluded=[{"id": "x", "reason": "deregistered"}])
+    record["result"]["reserve"] = {"A": []}
+    record["result"]["groups"][0]["names"] = {}
+    assert verify_record(record).ok
+
+
+def test_swapped_selected_target():
+    record = tampered()
+    sel = record["result"]["selected"]["C"]
+    sel[2], sel[3] = sel[3], sel[2]
+    report = verify_record(record)
+    assert not report.ok
+    assert report.differences[0] == f"result.selected.C[2]: 记录为 {sel[2]}，重新计算为 {sel[3]}"
+    assert len(report.differences) == 1  # groups are not affected by order within a stratum
+
+
+def test_selected_target_replaced_by_another_candidate():
+    record = tampered()
+    chosen = set(record["result"]["selected"]["A"])
+    other = next(t["id"] for t in record["targets"] if t["stratum"] == "A" and t["id"] not in chosen)
+    original = record["result"]["selected"]["A"][1]
+    record["result"]["selected"]["A"][1] = other
+    for g in record["result"]["groups"]:
+        g["targets"] = [other if t == original else t for t in g["targets"]]
+    report = verify_record(record)
+    assert report.differences[0] == f"result.selected.A[1]: 记录为 {other}，重新计算为 {original}"
+
+
+def test_changed_dice():
+    record = tampered()
+    record["dice"] = "1" + record["dice"][1:]
+    report = verify_record(record)
+    assert not report.ok
+    assert report.differences[0].startswith(f"seed: 记录为 {CONFLICTS['seed']}，由 commitment 与 dice 重新计算为 ")
+    assert report.commitment == CONFLICTS["commitment"]
+
+
+def test_dice_and_seed_both_redone_with_the_result_kept():
+    record = tampered()
+    record["dice"] = "9" * 20
+    record["seed"] = compute_record(record)["seed"]  # consistent seed, but the published result is the old one
+    report = verify_record(record)
+    assert report.differences[0].startswith("result.selected.A[0]: 记录为 ")
+
+
+def test_candidate_removed_after_commitment():
+    record = tampered()
+    unselected = {i for v in record["result"]["selected"].values() for i in v}
+    record["targets"] = [t for t in record["targets"] if t["id"] not in unselected][:-1] + [
+        t for t in record["targets"] if t["id"] in unselected
+    ]
+    report = verify_record(record)
+    assert not report.ok
+    assert report.differences[0].startswith(f"commitment: 记录为 {CONFLICTS['commitment']}，由 task、plan、targets、")
+    # consistent sampling: removing someone not drawn changes nothing else
+    assert len(report.differences) == 1
+
+
+def test_selected_candidate_removed_after_commitment():
+    record = tampered()
+    gone = record["result"]["selected"]["B"][0]
+    record["targets"] = [t for t in record["targets"] if t["id"] != gone]
+    report = verify_record(record)
+    assert report.differences[0].startswith("commitment: ")
+    assert any(d.startswith("result.selected.B[0]: 记录为 " + gone) for d in report.differences)
+
+
+@pytest.mark.parametrize("field", ["plan", "inspectors"])
+def test_changed_plan_or_roster_breaks_the_commitment(field):
+    record = tampered()
+    if field == "plan":
+        record["plan"]["group_load"] = 6
+    else:
+        record["inspectors"][0]["dept"] = "EPB" if record["inspectors"][0]["dept"] != "EPB" else "HRSS"
+    assert verify_record(record).differences[0].startswith("commitment: ")
+
+
+def test_another_leader():
+    record = tampered()
+    group = record["result"]["groups"][2]
+    right = group["leader"]
+    group["leader"] = "SAMR-000000"
+    report = verify_record(record)
+    assert report.differences == [f"result.groups[2].leader: 记录为 SAMR-000000，重新计算为 {right}"]
+
+
+def test_swapped_group_members():
+    record = tampered(CASES[0])
+    members = record["result"]["groups"][1]["members"]["SAMR"]
+    members.reverse()
+    report = verify_record(record)
+    assert report.differences[0] == f"result.groups[1].members.SAMR[0]: 记录为 {members[0]}，重新计算为 {members[1]}"
+
+
+def test_changed_replacement():
+    record = tampered()
+    rep = record["result"]["replacements"][0]
+    right = rep["in"]
+    rep["in"] = "EPB-971842"
+    report = verify_record(record)
+    assert report.differences == [f"result.replacements[0].in: 记录为 EPB-971842，重新计算为 {right}"]
+
+
+def test_missing_and_extra_replacement():
+    record = tampered()
+    record["result"]["replacements"] = []
+    first = verify_record(record).differences[0]
+    assert first.startswith("result.replacements: 记录只有 0 项回避替换，重新计算有 1 项（缺少 ")
+    record = tampered()
+    record["result"]["replacements"].append(dict(record["result"]["replacements"][0], group=3))
+    assert verify_record(record).differences[0].startswith("result.replacements: 记录有 2 项回避替换，重新计算只有 1 项")
+
+
+def test_group_count_and_list_lengths():
+    record = tampered()
+    record["result"]["groups"].pop()
+    record["result"]["selected"]["D"].pop()
+    differences = verify_record(record).differences
+    assert differences[0].startswith("result.selected.D: 记录只有 39 项，重新计算有 40 项（缺少 ")
+    assert differences[1] == "result.groups: 记录有 18 组，重新计算有 19 组"
+
+
+def test_order_of_differences():
+    record = tampered()
+    record["algorithm"] = "dsr/v2"
+    assert verify_record(record).differences == ["algorithm: 记录为 dsr/v2，本验证程序只支持 dsr/v1"]
+    record = tampered()
+    record["targets"].pop()
+    record["dice"] = "0" * 20
+    record["result"]["groups"][0]["leader"] = "x"
+    differences = verify_record(record).differences
+    assert differences[0].startswith("commitment: ")
+    assert differences[1].startswith("seed: ")
+    assert differences[-1].startswith("result.groups[0].leader: ")
+
+
+def test_unsatisfiable_record_is_reported():
+    record = tampered()
+    record["inspectors"] = [i for i in record["inspectors"] if i["dept"] != "HRSS"][:]
+    differences = verify_record(record).differences
+    assert differences[0].startswith("commitment: ")
+    assert differences[-1] == "result: 无法重新计算抽取结果：部门 HRSS 可抽取的检查人员不足：现有 0 人，需要 19 人"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "complaint"),
+    [
+        (lambda r: r.pop("task"), "task: 缺失"),
+        (lambda r: r.update(targets={"a": 1}), "targets: 格式错误，应为数组，实为对象"),
+        (lambda r: r["targets"].__setitem__(3, "91"), "targets[3]: 格式错误，应为对象，实为字符串"),
+        (lambda r: r["targets"][3].__setitem__("id", 5), "targets[3].id: 格式错误，应为字符串，实为数字"),
+        (lambda r: r["inspectors"][0].pop("dept"), "inspectors[0].dept: 缺失"),
+        (lambda r: r["conflicts"].__setitem__(0, ["a"]), "conflicts[0]: 格式错误，应恰有 2 项，实有 1 项"),
+        (lambda r: r["conflicts"].__setitem__(0, ["a", None]), "conflicts[0][1]: 格式错误，应为字符串，实为null"),
+        (lambda r: r.update(seed=None), "seed: 格式错误，应为字符串，实为null"),
+        (lambda r: r.update(plan=[]), "plan: 格式错误，应为对象，实为数组"),
+        (lambda r: r.pop("result"), "result: 缺失"),
+        (lambda r: r.update(result=[]), "result: 格式错误，应为对象，实为数组"),
+        (lambda r: r["result"].pop("groups"), "result.groups: 缺失"),
+        (lambda r: r["result"]["selected"].update(A="x"), "result.selected.A: 格式错误，应为字符串数组，实为字符串"),
+        (lambda r: r["result"]["groups"][1]["members"].update(EPB=[1]),
+         "result.groups[1].members.EPB[0]: 格式错误，应为字符串，实为数字"),
+        (lambda r: r["result"]["groups"][1].update(leader=None), "result.groups[1].leader: 格式错误，应为字符串，实为null"),
+        (lambda r: r["result"]["replacements"][0].update(group="0"),
+         "result.replacements[0].group: 格式错误，应为整数，实为字符串"),
+        (lambda r: r["result"]["replacements"][0].update(group=True),
+         "result.replacements[0].group: 格式错误，应为整数，实为布尔值"),
+        (lambda r: r["plan"].update(group_load=float("nan")), "plan: 无法按 RFC 8785 规范化"),
+    ],
+)
+def test_malformed_records_are_reported_not_raised(mutate, complaint):
+    record = tampered()
+    mutate(record)
+    report = verify_record(record)
+    assert not report.ok
+    assert any(d.startswith(complaint) for d in report.differences), report.differences
+
+
+@pytest.mark.parametrize("value", [None, [], "record", 3, {}])
+def test_not_a_record(value):
+    report = verify_record(value)
+    assert not report.ok and report.differences[0] in ("记录: 应为 JSON 对象", "algorithm: 缺失，本验证程序只支持 dsr/v1")
+
+
+def test_random_damage_never_raises():
+    rng = random.Random(2026)
+    junk = [None, True, 0, -1, 2.5, "", "x", [], {}, ["a", "b"], {"id": 1}, 10**30]
+
+    def paths(obj, prefix=()):
+        yield prefix
+        if isinstance(obj, dict):
+            for k, v in list(obj.items())[:6]:
+                yield from paths(v, (*prefix, k))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj[:3]):
+                yield from paths(v, (*prefix, i))
+
+    base = tampered(CASES[0])
+    all_paths = [p for p in paths(base) if p]
+    for _ in range(300):
+        record = copy.deepcopy(base)
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice(all_paths)
+            node = record
+            try:
+                for key in path[:-1]:
+                    node = node[key]
+                if rng.random() < 0.3 and isinstance(node, dict):
+                    node.pop(path[-1], None)
+                else:
+                    node[path[-1]] = copy.deepcopy(rng.choice(junk))
+            except (KeyError, IndexError, TypeError):
+                continue
+        report = verify_record(record)
+        assert report.ok == (report.differences == [])
+        # every problem is a named complaint, never the catch-all for an internal error
+        assert not any(d.startswith("记录: 无法验证") for d in report.differences), (record, report.differences)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def write(tmp_path, data, name="record.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["task"])
+def test_cli_match(runner, tmp_path, case):
+    result = runner.invoke(verify_command, [write(tmp_path, case)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "MATCH\n"
+
+
+def test_cli_accepts_a_byte_order_mark(runner, tmp_path):
+    result = runner.invoke(verify_command, [write(tmp_path, "\ufeff" + json.dumps(CASES[0]))])
+    assert result.exit_code == 0 and result.output == "MATCH\n"
+
+
+def test_cli_stdin(runner):
+    result = runner.invoke(verify_command, ["-"], input=json.dumps(CASES[0]))
+    assert result.exit_code == 0 and result.output == "MATCH\n"
+
+
+def test_cli_mismatch_prints_first_difference_and_count(runner, tmp_path):
+    record = tampered()
+    record["dice"] = "0" * 20
+    record["result"]["groups"][0]["leader"] = "x"
+    result = runner.invoke(verify_command, [write(tmp_path, record)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("seed: 记录为 ") and lines[0].endswith("（另有 1 处不同）")
+
+
+def test_cli_vectors_file(runner):
+    result = runner.invoke(verify_command, [str(VECTORS_PATH)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"draws[{n}] {c['task']}: MATCH" for n, c in enumerate(CASES)
+    ] + [f"MATCH（{len(CASES)} 条记录全部一致）"]
+
+
+def test_cli_vectors_file_with_a_bad_entry(runner, tmp_path):
+    data = copy.deepcopy(VECTORS)
+    data["draws"][1]["result"]["replacements"][0]["out"] = "EPB-1"
+    data["draws"].append("junk")
+    result = runner.invoke(verify_command, [write(tmp_path, data)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == f"draws[0] {CASES[0]['task']}: MATCH"
+    assert lines[1].startswith(f"draws[1] {CASES[1]['task']}: result.replacements[0].out: 记录为 EPB-1，")
+    assert lines[2] == "draws[2]: 记录: 应为 JSON 对象"
+    assert lines[3] == "不一致：3 条记录中 2 条未通过验证"
+
+
+@pytest.mark.parametrize("text", ["{not json", "", '{"a": 1'])
+def test_cli_invalid_json_exits_2(runner, tmp_path, text):
+    result = runner.invoke(verify_command, [write(tmp_path, text)])
+    assert result.exit_code == 2
+    assert "不是有效的 JSON" in result.output
+
+
+def test_cli_unreadable_file_exits_2(runner, tmp_path):
+    result = runner.invoke(verify_command, [str(tmp_path / "missing.json")])
+    assert result.exit_code == 2
+    assert "无法读取文件" in result.output
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
+    result = runner.invoke(verify_command, [str(tmp_path / "bin.json")])
+    assert result.exit_code == 2
+
+
+def test_cli_valid_json_that_is_not_a_record_exits_1(runner, tmp_path):
+    result = runner.invoke(verify_command, [write(tmp_path, "[1, 2]")])
+    assert result.exit_code == 1
+    assert result.output == "记录: 应为 JSON 对象\n"
+
+
+# --------------------------------------------------------------------------- the checker in docs/draw.md
+
+
+def test_standalone_verifier_in_the_docs(tmp_path):
+    """docs/draw.md lists a short checker for readers; it must stay true."""
+    import subprocess
+    import sys
+
+    doc = (Path(__file__).parents[3] / "docs" / "draw.md").read_text(encoding="utf-8")
+    code = doc.split("<!-- standalone-verifier -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "check.py"
+    script.write_text(code, encoding="utf-8")
+    for n, case in enumerate(CASES):
+        path = write(tmp_path, case, f"case-{n}.json")
+        out = subprocess.run([sys.executable, str(script), path], capture_output=True, text=True, check=True)
+        assert out.stdout == "commitment True seed True result True\n"
+    bad = tampered()
+    bad["result"]["groups"][0]["leader"] = "x"
+    out = subprocess.run([sys.executable, str(script), write(tmp_path, bad, "bad.json")], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout == "commitment True seed True result False\n"

@@ -1,0 +1,213 @@
+"""The demo county: valid identifiers, a full item list, a roster every draw can use, working
+accounts, the same data for the same seed, and no second seeding without --force."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.audit.models import AuditEntry
+from backend.auth.models import User
+from backend.demo import data
+from backend.demo.seed import build_demo, seed_demo
+from backend.directory import rules
+from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
+                                      Target, TargetItemHistory)
+from backend.errors import InvalidInput
+from tests.conftest import make_test_app
+
+TODAY = dt.date(2026, 6, 15)
+SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
+
+
+@pytest.fixture()
+def seeded(database, db_session):
+    return seed_demo(database, **SMALL)
+
+
+def test_departments_and_regions(seeded, db_session):
+    depts = db_session.scalars(select(Department)).all()
+    assert len(depts) >= 12
+    assert {"SAMR", "TAX", "PSB", "HRSS", "MOHURD", "MEE", "MEM", "MCT", "NHC", "FIRE"} <= {d.code for d in depts}
+    assert all(rules.DEPT_CODE_RE.match(d.code) and d.name and d.region_code == data.COUNTY_CODE for d in depts)
+    regions = {r.code: r for r in db_session.scalars(select(Region))}
+    assert regions["410000"].level == "province" and regions["411200"].parent_code == "410000"
+    assert regions["411203"].name == "陕州区" and regions["411203"].parent_code == "411200"
+    towns = [r for r in regions.values() if r.level == "town"]
+    assert len(towns) >= 10 and all(re.fullmatch(r"411203\d{3}", t.code) and t.parent_code == "411203" for t in towns)
+
+
+def test_every_identifier_is_valid_and_unique(seeded, db_session):
+    targets = db_session.scalars(select(Target)).all()
+    assert len(targets) == 500 and seeded.counts["targets"] == 500
+    with_uscc = [t for t in targets if t.uscc]
+    assert all(rules.uscc_problem(t.uscc) is None for t in with_uscc)
+    assert all(t.uscc[2:8] == data.COUNTY_CODE and t.code == t.uscc for t in with_uscc)
+    assert len({t.uscc[8:17] for t in with_uscc}) == len(with_uscc)  # organisation codes unique
+    prefix = {"enterprise": "91", "branch": "91", "individual": "92", "cooperative": "93"}
+    assert all(t.uscc[:2] == prefix[t.type] for t in with_uscc)
+    types = Counter(t.type for t in targets)
+    assert types["individual"] >= 3 and types["cooperative"] >= 1 and types["enterprise"] > 400
+    reg_only = [t for t in targets if t.uscc is None and t.reg_no]
+    assert reg_only and all(rules.reg_no_problem(t.reg_no) is None and t.code == t.reg_no for t in reg_only)
+    directory = [t for t in targets if t.type not in rules.REGISTERED_TYPES]
+    assert {t.type for t in directory} >= {"product", "project"}
+    assert all(t.uscc is None and t.reg_no is None and re.fullmatch(r"[A-Z]{2}-411203-[0-9-]+", t.code)
+               for t in directory)
+
+
+def test_targets_look_like_a_county(seeded, db_session):
+    targets = db_session.scalars(select(Target)).all()
+    towns = {t.code for t in data.TOWNS}
+    samr = db_session.scalar(select(Department.id).where(Department.code == "SAMR"))
+    for t in targets:
+        assert t.region_code in towns and t.address.startswith(data.AREA_PREFIX)
+        assert t.status in rules.TARGET_STATUSES and t.risk_class in (None, *rules.RISK_CLASSES)
+        assert t.industry_code and rules.INDUSTRY_RE.match(t.industry_code)
+        if t.latitude is not None:
+            assert 34.5 < t.latitude < 34.9 and 110.85 < t.longitude < 111.45 and t.datum in rules.DATUMS
+        if t.type in rules.REGISTERED_TYPES:
+            assert t.department_id == samr and t.legal_rep and t.phone
+    businesses = [t for t in targets if t.type in rules.REGISTERED_TYPES]
+    risk = Counter(t.risk_class for t in businesses)
+    assert risk["B"] > risk["A"] > risk["C"] > risk["D"] > 0
+    assert Counter(t.status for t in targets)["active"] > 0.85 * len(targets)
+    assert {"GCJ-02", "WGS-84"} <= {t.datum for t in targets}
+    assert any("食品经营" in t.tags for t in targets) and any("特种设备使用" in t.tags for t in targets)
+    history = db_session.scalars(select(TargetItemHistory)).all()
+    assert history and all(dt.date(2026, 1, 1) <= h.last_inspected_on <= TODAY for h in history)
+
+
+def test_item_list(seeded, db_session):
+    items = db_session.scalars(select(Item)).unique().all()
+    assert len(items) >= 60
+    assert len({i.department_id for i in items}) >= 12
+    categories = {i.category for i in items}
+    assert {"登记事项检查", "信息公示检查", "食品安全检查", "特种设备安全检查", "发票管理检查", "排污许可检查",
+            "安全生产检查", "消防安全检查"} <= categories
+    for item in items:
+        assert item.legal_basis.startswith("《") and item.name.endswith("检查")
+        assert item.methods and set(item.methods) <= set(rules.METHODS)
+        assert item.object_types and set(item.object_types) <= set(rules.TARGET_TYPES)
+        if item.kind == "general":
+            assert item.ratio_cap_percent is not None and 0 < item.ratio_cap_percent <= 100
+        else:
+            assert item.kind == "key" and item.ratio_cap_percent is None
+        points = item.check_points
+        assert 3 <= len(points) <= 6 and [p.seq for p in points] == list(range(1, len(points) + 1))
+        for p in points:
+            assert p.answer_type in rules.ANSWER_TYPES
+            assert (p.answer_type in ("choice", "multi")) == bool(p.options)
+    assert db_session.scalar(select(func.count()).select_from(CheckPoint)) == seeded.counts["check_points"]
+    licence = next(i for i in items if i.name == "营业执照（登记证）规范使用情况的检查")
+    assert "《市场主体登记管理条例》第三十六条" in licence.legal_basis and licence.kind == "general"
+
+
+def test_roster_every_draw_can_use(seeded, db_session):
+    assert seeded.counts["inspectors"] == 128 and seeded.notes  # 120 asked: raised to 8 per department
+    inspectors = db_session.scalars(select(Inspector)).unique().all()
+    active = Counter(i.department.code for i in inspectors if i.status == "active")
+    assert set(active) == set(data.DEPARTMENT_CODES)
+    assert all(n >= data.MIN_INSPECTORS_PER_DEPARTMENT for n in active.values())
+    assert all(re.fullmatch(rf"{i.department.code}-411203-\d{{4}}", i.cert_no) for i in inspectors)
+    assert len({i.cert_no for i in inspectors}) == len(inspectors)
+    assert all(i.name and i.position and i.qualifications and i.expertise for i in inspectors)
+    conflicts = db_session.scalars(select(InspectorConflict)).all()
+    assert len(conflicts) >= 3 and all(c.reason for c in conflicts)
+    assert db_session.scalar(select(func.count()).select_from(Expert)) == 20
+
+
+def test_bigger_roster_favours_samr():
+    demo = build_demo(targets=100, inspectors=300, seed=1, today=TODAY)
+    per_dept = Counter(i["department"] for i in demo.inspectors)
+    assert sum(per_dept.values()) == 300 and per_dept.most_common(1)[0][0] == "SAMR"
+    assert min(per_dept.values()) >= data.MIN_INSPECTORS_PER_DEPARTMENT
+
+
+def test_one_audit_entry_for_the_seeding(seeded, db_session):
+    entries = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "demo.seed")).all()
+    assert len(entries) == 1
+    assert entries[0].actor_label == "demo-seed" and entries[0].detail["counts"]["targets"] == 500
+
+
+def test_demo_accounts_log_in(seeded, client, db_session):
+    users = {u.username: u for u in db_session.scalars(select(User)).unique()}
+    roles = {u.role for u in users.values()}
+    assert roles == {"sysadmin", "dept_admin", "planner", "inspector", "supervisor"}
+    for account in seeded.accounts:
+        assert account.created and account.password == data.DEMO_PASSWORD
+        r = client.post("/api/v1/auth/login", json={"username": account.username, "password": account.password})
+        assert r.status_code == 200, r.json
+        assert r.json["user"]["role"] == account.role
+    inspector_user = users["samr_inspector"]
+    linked = db_session.get(Inspector, inspector_user.inspector_id)
+    assert linked.department.code == "SAMR" and linked.status == "active" and linked.name == inspector_user.display_name
+    tax = users["tax_inspector"]
+    assert db_session.get(Inspector, tax.inspector_id).department.code == "TAX"
+    assert users["tax_admin"].department.code == "TAX" and users["samr_planner"].department.code == "SAMR"
+    assert users["admin"].department_id is None and users["supervisor"].department_id is None
+
+
+def test_same_seed_same_data(seeded, db_session):
+    again = build_demo(**SMALL)
+    assert again == build_demo(**SMALL)
+    stored = db_session.execute(select(Target.code, Target.name, Target.risk_class).order_by(Target.id)).all()
+    assert [tuple(r) for r in stored] == [(t["code"], t["name"], t["risk_class"]) for t in again.targets]
+    certs = db_session.scalars(select(Inspector.cert_no).order_by(Inspector.id)).all()
+    assert certs == [i["cert_no"] for i in again.inspectors]
+    other = build_demo(**{**SMALL, "seed": 12})
+    assert [t["code"] for t in other.targets] != [t["code"] for t in again.targets]
+
+
+def test_too_few_targets_is_refused():
+    with pytest.raises(InvalidInput):
+        build_demo(targets=10)
+
+
+def test_cli_refuses_to_seed_twice_without_force(app, database, db_session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "seed", "--targets", "200", "--inspectors", "130", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert "samr_inspector" in result.output and data.DEMO_PASSWORD in result.output
+    assert db_session.scalar(select(func.count()).select_from(Target)) == 200
+
+    again = runner.invoke(args=["demo", "seed", "--targets", "200", "--seed", "5"])
+    assert again.exit_code == 1 and "已有数据" in again.output and "--force" in again.output
+    assert data.DEMO_PASSWORD not in again.output
+
+    skip = runner.invoke(args=["demo", "seed", "--if-empty"])
+    assert skip.exit_code == 0 and "跳过" in skip.output
+    assert db_session.scalar(select(func.count()).select_from(Target)) == 200
+
+    forced = runner.invoke(args=["demo", "seed", "--targets", "200", "--inspectors", "130", "--seed", "5", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "已存在而跳过" in forced.output and "账号已存在" in forced.output
+    assert db_session.scalar(select(func.count()).select_from(Target)) == 200  # same seed: nothing new
+    more = runner.invoke(args=["demo", "seed", "--targets", "100", "--seed", "6", "--force"])
+    assert more.exit_code == 0, more.output
+    assert db_session.scalar(select(func.count()).select_from(Target)) > 200
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "demo.seed")) == 3
+
+
+def test_cli_refuses_production(database, db_session, tmp_path):
+    app = make_test_app(database, tmp_path, ENV_NAME="production")
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--targets", "100"])
+    assert result.exit_code == 1 and "生产环境" in result.output
+    assert db_session.scalar(select(func.count()).select_from(Target)) == 0
+
+
+def test_force_links_a_free_inspector_when_the_usual_one_is_taken(seeded, database, db_session):
+    user = db_session.scalar(select(User).where(User.username == "samr_inspector"))
+    user.username = "samr_inspector_old"  # the account was renamed; its inspector stays linked to it
+    db_session.flush()
+    again = seed_demo(database, **SMALL, force=True)
+    created = {a.username: a for a in again.accounts if a.created}
+    assert set(created) == {"samr_inspector"} and again.counts["targets"] == 0
+    fresh = db_session.scalar(select(User).where(User.username == "samr_inspector"))
+    linked = db_session.get(Inspector, fresh.inspector_id)
+    assert fresh.inspector_id != user.inspector_id and linked.department.code == "SAMR"
+    assert linked.status == "active" and fresh.display_name == linked.name
+    assert created["samr_inspector"].inspector_cert_no == linked.cert_no
