@@ -112,3 +112,21 @@ class Database:
 
 def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+def bulk_insert(session: Session, table, rows: list[dict], chunk: int = 5000) -> None:
+    """Insert many rows at once: COPY on PostgreSQL, executemany elsewhere. Every row has every column given."""
+    if not rows:
+        return
+    from sqlalchemy import insert
+
+    if session.get_bind().dialect.name == "postgresql":
+        columns = list(rows[0])
+        raw = session.connection().connection.driver_connection
+        names = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.__tablename__}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in columns))
+        return
+    for i in range(0, len(rows), chunk):
+        session.execute(insert(table), rows[i:i + chunk])

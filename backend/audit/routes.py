@@ -15,7 +15,7 @@ from schemas.system import AuditArgs, AuditOut, ChainReportOut
 blp = blueprint("audit", __name__, "/api/v1/audit", "审计日志（全程留痕）")
 
 
-@blp.route("/")
+@blp.route("")
 class AuditList(MethodView):
     @requires(Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN)
     @blp.arguments(AuditArgs, location="query")

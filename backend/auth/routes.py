@@ -83,7 +83,7 @@ class MyPassword(MethodView):
         return {"message": "密码已修改"}
 
 
-@users_blp.route("/")
+@users_blp.route("")
 class Users(MethodView):
     @requires(Role.SYSADMIN, Role.DEPT_ADMIN)
     @users_blp.arguments(UserArgs, location="query")

@@ -5,8 +5,9 @@ How an import runs (``import_file``):
 * the file is streamed row by row; each cell is cleaned by its column's parser (``io.py``), then
   the row is checked against compact state loaded once (natural key → id, department codes,
   region codes) and against the keys already seen in the file (duplicates name both rows);
-* valid rows are written optimistically in chunks (SQLAlchemy Core ``insert``/``update``
-  executemany, ~2,000 rows a statement) inside ONE transaction; at the first bad row writing
+* valid rows are written optimistically in chunks of ~2,000 rows (SQLAlchemy Core ``insert`` /
+  ``update`` executemany; on PostgreSQL ``COPY``, see ``BulkWriter``) inside ONE transaction,
+  never one ORM object per row; at the first bad row writing
   stops, checking goes on to the end so that every bad row is reported (up to
   ``max_errors``, all of them counted), and the transaction is rolled back: nothing changes;
 * a row whose natural key exists updates it; columns absent from the file are left alone;
@@ -59,6 +60,21 @@ def ok(value) -> bool:
     return value is not None and value is not INVALID
 
 
+def _write_errors() -> tuple:
+    """Database errors a write can meet when someone else changes the list at the same time."""
+    errors: list = [IntegrityError, DataError]
+    try:  # COPY goes through psycopg directly, so its errors are not wrapped by SQLAlchemy
+        import psycopg
+
+        errors += [psycopg.errors.IntegrityError, psycopg.errors.DataError]
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        pass
+    return tuple(errors)
+
+
+WRITE_ERRORS = _write_errors()
+
+
 class BadRows(DomainError):
     status = 422
     code = "import.bad_rows"
@@ -81,20 +97,21 @@ class BulkWriter:
 
     def __init__(self, session: Session, use_copy: bool = True):
         self.session = session
-        self.use_copy = use_copy and session.get_bind().dialect.name == "postgresql"
+        self.dialect = session.get_bind().dialect.name
+        self.use_copy = use_copy and self.dialect == "postgresql"
         self._temp: dict[tuple, str] = {}
 
     def _driver(self):
         return self.session.connection().connection.driver_connection
 
-    def _copy(self, cursor, table_name: str, table, columns: list[str], rows: list[dict], names=None) -> None:
+    def _copy(self, cursor, table_name: str, table, columns: list[str], rows: list[dict]) -> None:
         from psycopg.types.json import Json
 
         from sqlalchemy import JSON
 
         quote = self.session.get_bind().dialect.identifier_preparer.quote
         json_cols = {c for c in columns if c in table.c and isinstance(table.c[c].type, JSON)}
-        target = ", ".join(quote(c) for c in (names or columns))
+        target = ", ".join(quote(c) for c in columns)
         with cursor.copy(f"COPY {quote(table_name)} ({target}) FROM STDIN") as copy:
             if json_cols:
                 for row in rows:
@@ -176,7 +193,7 @@ class Importer:
         self.now = utcnow()
         self.seen: dict[str, int] = {}
         self.created = self.updated = self.unchanged = 0
-        self.insert_columns = [c for c in self.defaults]
+        self._not_null_defaults = [(c, d) for c, d in self.defaults.items() if d is not None]
         self.update_columns = self._update_columns()
 
     def _update_columns(self) -> list[str]:
@@ -250,8 +267,11 @@ class Importer:
             if dept_id is not None and dept_id != own:
                 problems.append((header, f"只能导入本部门的{self.what}（本行为“{self.dept_name.get(dept_id, ref)}”）"))
             if not is_new and existing_owner[0] != own:
-                problems.append((None, f"该{self.what}属于其他部门（{self.dept_name.get(existing_owner[0], '未指定')}），"
-                                       "不能通过本部门导入修改"))
+                if existing_owner[0] is None:
+                    problems.append((None, f"该{self.what}未指定部门，只有系统管理员可以通过导入修改"))
+                else:
+                    problems.append((None, f"该{self.what}属于其他部门（{self.dept_name.get(existing_owner[0])}），"
+                                           "不能通过本部门导入修改"))
             rec["department_id"] = own
             return
         if dept_id is None and ref is INVALID:
@@ -261,7 +281,7 @@ class Importer:
         elif is_new:
             rec["department_id"] = self.default_department_id
             if required and self.default_department_id is None:
-                problems.append((header, f"不能为空：请填写{self.what}所属的部门"))
+                problems.append((header, f"不能为空，请填写{self.what}所属的部门（部门代码或全称）"))
         else:
             rec["department_id"] = KEEP
 
@@ -270,13 +290,23 @@ class Importer:
 
     # writing -----------------------------------------------------------------------------------------
     def insert_values(self, rec: dict) -> dict:
-        values = {}
-        for col, default in self.defaults.items():
-            v = rec.get(col, default)
-            values[col] = default if v is None and default is not None else v
+        get = rec.get
+        values = {col: get(col, default) for col, default in self.defaults.items()}
+        for col, default in self._not_null_defaults:
+            if values[col] is None:
+                values[col] = default
         if self.timestamps:
             values["created_at"] = values["updated_at"] = self.now
         return values
+
+    def _pk_in(self, column, keys: list):
+        """``column IN keys``; on PostgreSQL ``= ANY(array)``: one parameter instead of 2,000."""
+        if self.bulk.dialect == "postgresql":
+            from sqlalchemy import any_
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))
+        return column.in_(keys)
 
     def _compare(self, old: list[dict]) -> list[dict]:
         """The updates that change something, as executemany parameters (``_pk`` and the columns)."""
@@ -285,10 +315,8 @@ class Importer:
             return []
         table = self.table
         pk = table.c[self.pk]
-        current = {}
-        for row in self.session.execute(select(pk, *[table.c[c] for c in cols])
-                                        .where(pk.in_([r["_id"] for r in old]))):
-            current[row[0]] = row
+        current = {row[0]: row for row in self.session.execute(
+            select(pk, *[table.c[c] for c in cols]).where(self._pk_in(pk, [r["_id"] for r in old]))).all()}
         changes = []
         for rec in old:
             cur = current.get(rec["_id"])
@@ -303,7 +331,6 @@ class Importer:
                 elif new != cur[i]:
                     changed = True
                 values[col] = new
-            rec["_changed"] = changed
             if changed:
                 if self.timestamps:
                     values["updated_at"] = self.now
@@ -521,7 +548,7 @@ class InspectorImporter(Importer):
             for cid, ins_id, target_id, reason, retired_at in self.session.execute(
                     select(InspectorConflict.id, InspectorConflict.inspector_id, InspectorConflict.target_id,
                            InspectorConflict.reason, InspectorConflict.retired_at)
-                    .where(InspectorConflict.inspector_id.in_([r["_id"] for r in old]))):
+                    .where(self._pk_in(InspectorConflict.inspector_id, [r["_id"] for r in old]))):
                 existing.setdefault(ins_id, {})[target_id] = (cid, reason, retired_at)
         inserts, updates = [], []
         for rec in new + old:
@@ -646,7 +673,7 @@ class ItemImporter(Importer):
             for cp_id, item_id, seq, text, answer_type, options, retired_at in self.session.execute(
                     select(CheckPoint.id, CheckPoint.item_id, CheckPoint.seq, CheckPoint.text, CheckPoint.answer_type,
                            CheckPoint.options, CheckPoint.retired_at)
-                    .where(CheckPoint.item_id.in_([r["_id"] for r in old]))):
+                    .where(self._pk_in(CheckPoint.item_id, [r["_id"] for r in old]))):
                 existing.setdefault(item_id, {})[seq] = (cp_id, text, answer_type, options, retired_at)
         inserts, updates = [], []
         for rec in new + old:
@@ -849,6 +876,10 @@ class _Scan:
                     else:
                         rec[field] = None
                     continue
+                if "\x00" in value:  # PostgreSQL text cannot hold NUL
+                    problems.append((header, "含有不可见的控制字符（NUL），请删除后重试"))
+                    rec[field] = INVALID
+                    continue
                 try:
                     rec[field] = parse(value)
                 except io.CellError as err:
@@ -921,10 +952,11 @@ def import_file(session: Session, actor: Actor, kind: str, path: str | Path, *, 
                 scan, importer = one_pass(True, True, "写入")
         else:
             scan, importer = one_pass(not dry_run, True, "校验" if dry_run else "校验并写入")
-    except (IntegrityError, DataError) as exc:
+    except WRITE_ERRORS as exc:
         session.rollback()
         raise Conflict("写入时与数据库中的数据冲突（可能有人正在同时修改名录），未导入任何数据，请稍后重试",
-                       code="import.conflict", details={**summary, "reason": type(exc.orig).__name__}) from None
+                       code="import.conflict",
+                       details={**summary, "reason": type(getattr(exc, "orig", exc)).__name__}) from None
     except BaseException:
         session.rollback()
         raise
@@ -954,10 +986,11 @@ def import_file(session: Session, actor: Actor, kind: str, path: str | Path, *, 
                  department_id=actor.department_id if actor.role != Role.SYSADMIN else default_department_id)
     try:
         session.commit()
-    except (IntegrityError, DataError) as exc:
+    except WRITE_ERRORS as exc:
         session.rollback()
         raise Conflict("写入时与数据库中的数据冲突（可能有人正在同时修改名录），未导入任何数据，请稍后重试",
-                       code="import.conflict", details={**summary, "reason": type(exc.orig).__name__}) from None
+                       code="import.conflict",
+                       details={**summary, "reason": type(getattr(exc, "orig", exc)).__name__}) from None
     summary["seconds"] = round(time.monotonic() - started, 3)
     report(scan.rows, scan.rows, f"导入完成：新增 {importer.created} 条，更新 {importer.updated} 条，"
                                  f"未变 {importer.unchanged} 条", force=True)
@@ -968,9 +1001,13 @@ def department_id_for(session: Session, code: str | None) -> int | None:
     """A department's id from its code (CLI ``--department``, the upload form); None for None."""
     if not code:
         return None
-    dept_id = session.scalar(select(Department.id).where(Department.code == code.strip().upper()))
-    if dept_id is None:
-        dept_id = session.scalar(select(Department.id).where(Department.name == code.strip()))
-    if dept_id is None:
+    row = session.execute(select(Department.id, Department.name, Department.retired_at)
+                          .where(Department.code == code.strip().upper())).first()
+    if row is None:
+        row = session.execute(select(Department.id, Department.name, Department.retired_at)
+                              .where(Department.name == code.strip())).first()
+    if row is None:
         raise DomainError(f"部门“{code}”不存在", code="import.unknown_department", status=422)
-    return dept_id
+    if row.retired_at is not None:
+        raise DomainError(f"部门“{row.name}”已停用", code="import.retired_department", status=422)
+    return row.id

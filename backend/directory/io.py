@@ -73,7 +73,7 @@ def format_of(file_name: str | None) -> str:
 _NUMBERING_RE = re.compile(r"^(?:\d{1,3}[、.．]|[（(]\d{1,3}[)）])\s*")
 _LIST_SPLIT_RE = re.compile(r"[，,；;、\s]+")
 _PHONE_RE = re.compile(r"^[0-9+\-()（）\s转,，/]{3,32}$")
-DIRECTORY_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_.\-]{0,31}$")
+DIRECTORY_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_.\-]{0,31}$")  # as directory/services.py (名录代码、专家编号)
 ITEM_CODE_RE = re.compile(r"^\S{1,32}$")
 TAGS_MAX = 500
 
@@ -201,9 +201,11 @@ def p_percent(value: str) -> Decimal:
         number = Decimal(text)
     except InvalidOperation:
         raise CellError("应为百分数，如 5 或 5%") from None
+    if not number.is_finite():
+        raise CellError("应为百分数，如 5 或 5%")
     if not (Decimal(0) < number <= Decimal(100)):
         raise CellError("应大于 0 且不超过 100")
-    if number.as_tuple().exponent < -3:  # Numeric(6, 3)
+    if number != number.quantize(Decimal("0.001")):  # Numeric(6, 3)
         raise CellError("最多保留 3 位小数")
     return number
 
@@ -740,6 +742,9 @@ class CsvTable(Table):
         self._file.close()
 
 
+XLSX_MAX_UNPACKED = 1 << 30  # a zip bomb is refused before openpyxl reads it
+
+
 class XlsxTable(Table):
     def __init__(self, path: str | Path):
         from openpyxl import load_workbook
@@ -747,6 +752,14 @@ class XlsxTable(Table):
         if not zipfile.is_zipfile(path):
             raise FileProblem("文件不是有效的 XLSX 文件（可能是改了扩展名的其他文件，或设置了打开密码）",
                               code="import.bad_file")
+        try:
+            with zipfile.ZipFile(path) as z:
+                unpacked = sum(info.file_size for info in z.infolist())
+        except (zipfile.BadZipFile, OSError):
+            raise FileProblem("XLSX 文件已损坏，无法打开", code="import.bad_file") from None
+        if unpacked > XLSX_MAX_UNPACKED:
+            raise FileProblem(f"XLSX 文件解压后超过 {XLSX_MAX_UNPACKED >> 20} MB，请拆分后分批导入（或另存为 CSV）",
+                              code="import.too_large")
         self._fh = open(path, "rb")  # a file object: stored uploads have no extension for openpyxl to check
         try:
             self._wb = load_workbook(self._fh, read_only=True, data_only=True)
@@ -999,7 +1012,7 @@ def _query_for(actor, kind: str, filters: dict):
 
 
 def _export_source(kind: str):
-    """(model, natural key column, selected columns, row → record) of a list."""
+    """(model, natural key column that orders and pages the export, selected columns) of a list."""
     from backend.directory.models import Department, Expert, Inspector, Item, Region, Target
 
     if kind == "targets":

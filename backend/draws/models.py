@@ -86,7 +86,7 @@ class GroupMember(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("inspection_group.id"), index=True)
     inspector_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"), index=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    department_id: Mapped[int] = mapped_column()                 # the inspector's (repeated for queries)
     position: Mapped[int] = mapped_column(Integer)               # order as drawn within the department
 
     inspector = relationship("Inspector", lazy="joined")

@@ -13,13 +13,14 @@ import re
 import secrets
 from typing import Any, Iterator
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, any_, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import utcnow
+from backend.db import bulk_insert, utcnow
 from backend.directory.models import Department, Inspector, Target
 from backend.draws import algorithm, lists
 from backend.draws.eligibility import EXCLUSION_REASONS, freeze
@@ -28,7 +29,8 @@ from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
-from sync.canonical import digest
+from backend.draws.eligibility import split_by_prefix
+from sync.canonical import digest, sha256_hex
 
 DICE_RE = re.compile(r"^[0-9]{20,200}$")
 REPLACE_REASONS = {"closed": "已关闭停业", "unreachable": "通过登记的住所（经营场所）无法联系",
@@ -91,6 +93,16 @@ def draw_summary(draw: Draw) -> dict:
 
 # --- step 1: freeze and commit -------------------------------------------------------------
 
+def commitment_of_lines(task_code: str, plan: dict, target_lines: list[str],
+                        inspector_lines: list[str]) -> algorithm.Commitment:
+    """DRAW.md step 1 from lines already sorted in code point order (no list is rebuilt)."""
+    plan_hash = sha256_hex(algorithm.canonical_json(plan))
+    targets_hash = sha256_hex("\n".join(target_lines))
+    inspectors_hash = sha256_hex("\n".join(inspector_lines))
+    text = f"{algorithm.ALGORITHM}|commit|{task_code}\n{plan_hash}\n{targets_hash}\n{inspectors_hash}"
+    return algorithm.Commitment(plan_hash, targets_hash, inspectors_hash, sha256_hex(text))
+
+
 def preview(session: Session, actor: Actor, task_id: Any, settings: DrawSettings) -> dict:
     """What a draw would take now: eligible and excluded per stratum, k per stratum, inspectors needed."""
     task = _editable_task(session, actor, task_id)
@@ -101,7 +113,7 @@ def preview(session: Session, actor: Actor, task_id: Any, settings: DrawSettings
 
 def _counts(plan: dict, eligible) -> dict:
     counts = eligible.counts()
-    k = {s: algorithm.stratum_size(len(eligible.targets.get(s, [])), rule) for s, rule in sorted(plan["strata"].items())}
+    k = {s: algorithm.stratum_size(counts["targets"].get(s, 0), rule) for s, rule in sorted(plan["strata"].items())}
     total = sum(k.values())
     groups = -(-total // plan["group_load"]) if plan["group_load"] else 0
     counts["selected"] = k
@@ -127,9 +139,7 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     except algorithm.DrawError as exc:
         raise InvalidInput(exc.message, code=exc.code, details=exc.details)
     eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
-    target_lines = [f"{s}|{code}" for s in sorted(eligible.targets) for code in eligible.targets[s]]
-    inspector_lines = [f"{d}|{cert}" for d in sorted(eligible.inspectors) for cert in eligible.inspectors[d]]
-    c = algorithm.commitment(task.code, plan, lists.pairs(target_lines), lists.pairs(inspector_lines))
+    c = commitment_of_lines(task.code, plan, eligible.target_lines, eligible.inspector_lines)
     seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
     draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,
                 plan_hash=c.plan_hash, targets_hash=c.targets_hash, inspectors_hash=c.inspectors_hash,
@@ -137,10 +147,10 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
                 reason=reason)
     session.add(draw)
     session.flush()
-    lists.store(session, draw.id, "targets", target_lines)
-    lists.store(session, draw.id, "inspectors", inspector_lines)
+    lists.store(session, draw.id, "targets", eligible.target_lines)
+    lists.store(session, draw.id, "inspectors", eligible.inspector_lines)
     lists.store(session, draw.id, "conflicts", [f"{i}|{e}" for i, e in eligible.conflicts])
-    lists.store(session, draw.id, "excluded", [f"{r}|{code}" for r, code in eligible.excluded])
+    lists.store(session, draw.id, "excluded", eligible.excluded_lines)
     audit.record(session, actor, "draw.commit", "draw", f"{task.code}#{seq}",
                  after={"commitment": c.commitment, "plan_hash": c.plan_hash, "targets_hash": c.targets_hash,
                         "inspectors_hash": c.inspectors_hash},
@@ -177,8 +187,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
     task = _claim(session, task, ("committed",), "drawn")
     draw = current_draw(session, task, ("committed",))
     seed = algorithm.seed_from(draw.commitment, digits)
-    targets = lists.grouped(lists.load(session, draw.id, "targets"))
-    inspectors = lists.grouped(lists.load(session, draw.id, "inspectors"))
+    targets = split_by_prefix(lists.load(session, draw.id, "targets"))
+    inspectors = split_by_prefix(lists.load(session, draw.id, "inspectors"))
     conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
     try:
         result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
@@ -221,19 +231,24 @@ def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, ex
 
 
 def _ids_by(session: Session, column, key_column, keys: list[str]) -> dict[str, int]:
+    """{key: id} for many keys: one array parameter on PostgreSQL, IN lists in chunks elsewhere."""
+    if not keys:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = any_(literal(list(keys), ARRAY(String)))
+        return dict(session.execute(select(key_column, column).where(key_column == wanted)).all())
     out: dict[str, int] = {}
     for i in range(0, len(keys), _CHUNK):
-        chunk = keys[i:i + _CHUNK]
-        out.update(session.execute(select(key_column, column).where(key_column.in_(chunk))).all())
+        out.update(session.execute(select(key_column, column).where(key_column.in_(keys[i:i + _CHUNK]))).all())
     return out
 
 
 def _save_assignments(session: Session, task: Task, draw: Draw, result: algorithm.DrawResult) -> None:
+    """Groups, their members and one inspection per selected target, in few statements."""
     stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
-    target_ids = _ids_by(session, Target.id, Target.code, list(stratum_of))
-    certs = sorted({c for g in result.groups for ms in g.members.values() for c in ms}
-                   | {r.in_ for r in result.replacements})
-    inspector_ids = _ids_by(session, Inspector.id, Inspector.cert_no, certs)
+    few = sorted({g.leader for g in result.groups} | {r.out for r in result.replacements}
+                 | {r.in_ for r in result.replacements})
+    inspector_ids = _ids_by(session, Inspector.id, Inspector.cert_no, few)
     dept_ids = dict(session.execute(select(Department.code, Department.id)
                                     .where(Department.code.in_(list(draw.plan["members"])))).all())
     group_ids: list[int] = []
@@ -242,30 +257,57 @@ def _save_assignments(session: Session, task: Task, draw: Draw, result: algorith
             insert(InspectionGroup).returning(InspectionGroup.id, sort_by_parameter_order=True),
             [{"draw_id": draw.id, "task_id": task.id, "number": n, "leader_id": inspector_ids[g.leader]}
              for n, g in enumerate(result.groups)]))
-    members, inspections = [], []
-    for n, g in enumerate(result.groups):
-        for d, certs_d in g.members.items():
-            for pos, cert in enumerate(certs_d):
-                members.append({"group_id": group_ids[n], "inspector_id": inspector_ids[cert],
-                                "department_id": dept_ids[d], "position": pos})
-    for n, g in enumerate(result.groups):
-        for p, code in enumerate(g.targets):
-            inspections.append({"task_id": task.id, "draw_id": draw.id, "group_id": group_ids[n],
-                                "target_id": target_ids[code], "stratum": stratum_of[code],
-                                "position": p * len(result.groups) + n, "status": "assigned"})
-    for i in range(0, len(members), _CHUNK):
-        session.execute(insert(GroupMember), members[i:i + _CHUNK])
-    for i in range(0, len(inspections), _CHUNK):
-        session.execute(insert(Inspection), inspections[i:i + _CHUNK])
+    members = [(cert, group_ids[n], dept_ids[d], pos) for n, g in enumerate(result.groups)
+               for d, certs in g.members.items() for pos, cert in enumerate(certs)]
+    inspections = [(code, group_ids[n], stratum_of[code], p * len(result.groups) + n)
+                   for n, g in enumerate(result.groups) for p, code in enumerate(g.targets)]
+    _insert_keyed(session, GroupMember, "inspector", "cert_no", "inspector_id", members,
+                  ("group_id", "department_id", "position"), {})
+    now = utcnow()
+    _insert_keyed(session, Inspection, "target", "code", "target_id", inspections,
+                  ("group_id", "stratum", "position"),
+                  {"task_id": task.id, "draw_id": draw.id, "status": "assigned", "created_at": now, "updated_at": now})
     if result.replacements:
-        wanted = [target_ids[r.target] for r in result.replacements]
+        target_ids = _ids_by(session, Target.id, Target.code, sorted({r.target for r in result.replacements}))
         inspection_ids = dict(session.execute(
             select(Inspection.target_id, Inspection.id).where(Inspection.draw_id == draw.id,
-                                                              Inspection.target_id.in_(wanted))).all())
+                                                              Inspection.target_id.in_(list(target_ids.values())))
+        ).all())
         session.execute(insert(InspectionMember), [
             {"inspection_id": inspection_ids[target_ids[r.target]], "department_id": dept_ids[r.dept],
              "out_inspector_id": inspector_ids[r.out], "in_inspector_id": inspector_ids[r.in_]}
             for r in result.replacements])
+
+
+_PG_ARRAY_TYPES = {int: "bigint[]", str: "text[]"}
+
+
+def _insert_keyed(session: Session, model, parent: str, parent_key: str, id_column: str, rows: list[tuple],
+                  columns: tuple[str, ...], constants: dict) -> None:
+    """Insert rows given as (parent key, *columns), turning each key (a code) into the parent's id.
+
+    PostgreSQL: one INSERT … SELECT joining the keys, passed as arrays, to the parent table.
+    Elsewhere: look the ids up in chunks, then insert many rows.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        names = ["k", *columns]
+        arrays = list(zip(*rows))
+        casts = ", ".join(f"CAST(:a{i} AS {_PG_ARRAY_TYPES[type(arrays[i][0])]})" for i in range(len(names)))
+        consts = ", ".join(f":c_{k}" for k in constants)
+        target_columns = ", ".join([id_column, *columns, *constants])
+        sql = (f"INSERT INTO {model.__tablename__} ({target_columns}) "
+               f"SELECT p.id, {', '.join('x.' + c for c in columns)}{', ' + consts if consts else ''} "
+               f"FROM unnest({casts}) AS x({', '.join(names)}) JOIN {parent} p ON p.{parent_key} = x.k")
+        params = {f"a{i}": list(a) for i, a in enumerate(arrays)} | {f"c_{k}": v for k, v in constants.items()}
+        inserted = session.execute(text(sql), params).rowcount
+        if inserted != len(rows):
+            raise RuntimeError(f"{model.__tablename__}: {len(rows) - inserted} keys not found in {parent}")
+        return
+    parent_model = {"target": Target, "inspector": Inspector}[parent]
+    ids = _ids_by(session, parent_model.id, getattr(parent_model, parent_key), sorted({r[0] for r in rows}))
+    bulk_insert(session, model, [{id_column: ids[r[0]], **dict(zip(columns, r[1:])), **constants} for r in rows])
 
 
 # --- re-draw and target replacement --------------------------------------------------------

@@ -15,7 +15,7 @@ from schemas.system import JobArgs, JobOut, SelfCheckIn
 blp = blueprint("jobs", __name__, "/api/v1/jobs", "后台任务")
 
 
-@blp.route("/")
+@blp.route("")
 class Jobs(MethodView):
     @requires(ANY_USER)
     @blp.arguments(JobArgs, location="query")

@@ -74,7 +74,7 @@ def test_changes_through_the_api_are_audited(client, factory, auth, db_session):
     dept = factory.department()
     _, headers = auth.as_role(Role.DEPT_ADMIN, dept)
     before = db_session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
-    r = client.post("/api/v1/users/", json={"username": "officer-zhang", "display_name": "张三",
+    r = client.post("/api/v1/users", json={"username": "officer-zhang", "display_name": "张三",
                                             "password": "Str0ng!pass", "role": "inspector",
                                             "department_id": dept.id}, headers=headers)
     assert r.status_code == 201, r.json
@@ -86,12 +86,12 @@ def test_changes_through_the_api_are_audited(client, factory, auth, db_session):
 def test_audit_list_is_scoped(client, factory, auth):
     dept, other = factory.department(), factory.department()
     _, headers = auth.as_role(Role.DEPT_ADMIN, dept)
-    r = client.get(f"/api/v1/audit/?department_id={other.id}", headers=headers)
+    r = client.get(f"/api/v1/audit?department_id={other.id}", headers=headers)
     assert r.status_code == 403 and r.json["code"] == "forbidden.department"
-    r = client.get("/api/v1/audit/", headers=headers)
+    r = client.get("/api/v1/audit", headers=headers)
     assert r.status_code == 200 and all(e["department_id"] == dept.id for e in r.json["items"])
     _, planner = auth.as_role(Role.PLANNER, dept)
-    assert client.get("/api/v1/audit/", headers=planner).status_code == 403
+    assert client.get("/api/v1/audit", headers=planner).status_code == 403
 
 
 def test_audit_verify_cli(app, db_session, database):

@@ -180,6 +180,11 @@ def _tampered_records():
         "shape": make(lambda r: (r.pop("seed"), r["targets"][2].update(id=7), r["conflicts"].append(["a"]))),
         "algorithm": make(lambda r: r.update(algorithm="dsr/v0")),
         "not-object": [],
+        "duplicate": make(lambda r: r["targets"].append({"id": r["targets"][0]["id"], "stratum": "D"})),
+        "separator": make(lambda r: r["inspectors"][5].update(id="SAMR|1")),
+        "unknown-dept": make(lambda r: r["inspectors"].append({"id": "X-1", "dept": "XYZ"})),
+        "empty-stratum": make(lambda r: (r["plan"]["strata"].update(E={"num": 1, "den": 2, "min": 3}),
+                                         r.update(targets=[t for t in r["targets"] if t["stratum"] != "B"]))),
         "unicode": make(lambda r: (r["plan"].update(note="检查 𝒳 \u2028 é", 中文={"b": 1, "a": [True, None, 0.5]}),
                                    r["result"]["groups"][0].update(leader="\U0001d4b3"))),
     }

@@ -28,7 +28,7 @@ def test_inline_job_retries_then_fails_and_is_listed(client, auth):
     assert ok["status"] == "done" and ok["attempts"] == 2
     bad = client.get(f"/api/v1/jobs/{bad['id']}", headers=headers).json
     assert bad["status"] == "failed" and bad["attempts"] == 2 and bad["error_code"] == "job.selfcheck_failed"
-    failed = client.get("/api/v1/jobs/?status=failed", headers=headers).json
+    failed = client.get("/api/v1/jobs?status=failed", headers=headers).json
     assert bad["id"] in [j["id"] for j in failed["items"]]
 
 
@@ -39,7 +39,7 @@ def test_jobs_are_private_to_their_creator(client, auth):
     r = client.get(f"/api/v1/jobs/{job['id']}", headers=planner)
     assert r.status_code == 403
     assert client.post("/api/v1/jobs/selfcheck", json={}, headers=planner).status_code == 403
-    assert client.get("/api/v1/jobs/?status=failed", headers=planner).json["items"] == []
+    assert client.get("/api/v1/jobs?status=failed", headers=planner).json["items"] == []
 
 
 def test_rq_worker_runs_jobs_with_retries_on_real_redis(committed_db, redis_url, tmp_path):
@@ -66,7 +66,7 @@ def test_rq_worker_runs_jobs_with_retries_on_real_redis(committed_db, redis_url,
     assert flaky["status"] == "done" and flaky["attempts"] == 2, worker.stderr[-6000:]
     broken = client.get(f"/api/v1/jobs/{broken['id']}", headers=headers).json
     assert broken["status"] == "failed" and broken["attempts"] == 2, broken
-    failed = client.get("/api/v1/jobs/?status=failed", headers=headers).json["items"]
+    failed = client.get("/api/v1/jobs?status=failed", headers=headers).json["items"]
     assert [j["id"] for j in failed] == [broken["id"]]
 
     from rq.registry import FailedJobRegistry

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 01:35:19.346409
+Create Date: 2026-11-23 01:50:23.926969
 """
 from alembic import op
 import sqlalchemy as sa
@@ -238,7 +238,6 @@ def upgrade() -> None:
     sa.Column('inspector_id', sa.Integer(), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_group_member_department_id_department')),
     sa.ForeignKeyConstraint(['group_id'], ['inspection_group.id'], name=op.f('fk_group_member_group_id_inspection_group')),
     sa.ForeignKeyConstraint(['inspector_id'], ['inspector.id'], name=op.f('fk_group_member_inspector_id_inspector')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_group_member')),
@@ -259,17 +258,13 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', backend.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', backend.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['draw_id'], ['draw.id'], name=op.f('fk_inspection_draw_id_draw')),
     sa.ForeignKeyConstraint(['group_id'], ['inspection_group.id'], name=op.f('fk_inspection_group_id_inspection_group')),
     sa.ForeignKeyConstraint(['target_id'], ['target.id'], name=op.f('fk_inspection_target_id_target')),
-    sa.ForeignKeyConstraint(['task_id'], ['task.id'], name=op.f('fk_inspection_task_id_task')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inspection')),
     sa.UniqueConstraint('draw_id', 'target_id', name=op.f('uq_inspection_draw_id_target_id'))
     )
     with op.batch_alter_table('inspection', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_inspection_draw_id'), ['draw_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_group_id'), ['group_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inspection_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_target_id'), ['target_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_task_id'), ['task_id'], unique=False)
 
@@ -303,9 +298,7 @@ def downgrade() -> None:
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inspection_task_id'))
         batch_op.drop_index(batch_op.f('ix_inspection_target_id'))
-        batch_op.drop_index(batch_op.f('ix_inspection_status'))
         batch_op.drop_index(batch_op.f('ix_inspection_group_id'))
-        batch_op.drop_index(batch_op.f('ix_inspection_draw_id'))
 
     op.drop_table('inspection')
     with op.batch_alter_table('group_member', schema=None) as batch_op:

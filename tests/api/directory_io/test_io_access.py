@@ -201,3 +201,12 @@ def test_broken_csv_quoting_is_a_row_error_not_a_crash(client, world, a_uscc):
     if r.status_code == 202:
         job = finished_job(client, world.admin_headers, r)
         assert job["status"] == "failed" and job["error_code"].startswith("import.")
+
+
+def test_options_in_the_query_string_or_the_form(client, world, db_session, a_uscc):
+    r = client.post("/api/v1/imports/targets?dry_run=true", headers=world.admin_headers,
+                    data={"file": (io.BytesIO(good_csv(a_uscc)), "a.csv")}, content_type="multipart/form-data")
+    assert finished_job(client, world.admin_headers, r)["result"]["dry_run"] is True
+    r = upload(client, world.admin_headers, "targets", good_csv(a_uscc), dry_run="maybe")
+    assert r.status_code == 422 and r.json["code"] == "validation_error"
+    assert db_session.scalar(select(func.count()).select_from(Target)) == 0

@@ -99,7 +99,7 @@ def test_one_bad_uscc_changes_nothing_and_names_the_row(client, db_session, worl
     assert audit_entries(db_session, "targets.import") == []
 
 
-def test_bad_rows_after_written_chunks_roll_everything_back(db_session, world, tmp_path, monkeypatch):
+def test_bad_rows_after_written_chunks_roll_everything_back(db_session, database, world, tmp_path, monkeypatch):
     """Rows are written in chunks before the bad one is met; the whole import is still undone.
     Progress is reported along the way."""
     import pytest
@@ -115,10 +115,11 @@ def test_bad_rows_after_written_chunks_roll_everything_back(db_session, world, t
     path.write_bytes(csv_bytes([TARGET_HEADER, *rows]))
     calls = []
     with pytest.raises(imports.BadRows) as err:
-        imports.import_file(db_session, Actor.system(), "targets", path, file_name="t.csv", chunk_size=2,
-                            progress=lambda *a, **k: calls.append((a, k)))
+        imports.import_file(database.session(), Actor.system(), "targets", path, file_name="t.csv", chunk_size=2,
+                            progress=lambda *a, **k: calls.append((a, k)))  # its own session: it rolls back
     assert err.value.details["errors"][0]["message"] == "第 7 行：行政区划代码 999999 不存在，请先在系统中登记"
     assert db_session.scalar(select(func.count()).select_from(Target).where(Target.uscc.in_(codes))) == 0
+    assert db_session.get(Department, world.dept.id) is not None  # the test's own rows are still there
     assert [a[0] for a, _ in calls] == [2, 4, 6, 6] and calls[-1][1] == {"force": True}
     assert calls[0][0][2].startswith("校验并写入：已处理 2 行")
 
@@ -318,3 +319,33 @@ def test_experts_departments_and_regions(client, db_session, world):
         ["专家编号", "姓名", "工作单位", "专业领域", "状态"], ["zj-1", "王五", "某检验所", "特种设备、压力容器", "在库"]])))
     expert = db_session.scalar(select(Expert).where(Expert.code == "ZJ-1"))
     assert expert.department_id == world.dept.id and expert.fields == ["特种设备", "压力容器"]
+
+
+def test_bulk_path_for_hundreds_of_rows_inserts_and_updates(db_session, database, world, tmp_path):
+    """On PostgreSQL chunks of 200+ rows go through COPY (JSON columns included); the result is the
+    same as the executemany path (which SQLite always takes)."""
+    from backend.actor import Actor
+    from backend.directory import imports
+
+    n = imports.COPY_MIN_ROWS + 50
+    header = ["执法证号", "姓名", "所属部门", "执法资格", "专业特长", "状态"]
+    rows = [[f"豫C{i:05d}", f"人员{i}", world.dept.code, "行政执法证、食品检查员", "食品", "在岗"] for i in range(n)]
+    path = tmp_path / "ins.csv"
+    path.write_bytes(csv_bytes([header, *rows]))
+    result = imports.import_file(database.session(), Actor.system(), "inspectors", path, file_name="ins.csv")
+    assert result["created"] == n
+    for row in rows[::2]:
+        row[3], row[5] = "行政执法证", "调离"
+    path.write_bytes(csv_bytes([header, *rows]))
+    result = imports.import_file(database.session(), Actor.system(), "inspectors", path, file_name="ins.csv")
+    assert (result["updated"], result["unchanged"]) == ((n + 1) // 2, n // 2)
+    db_session.expire_all()
+    first, second = (db_session.scalar(select(Inspector).where(Inspector.cert_no == c)) for c in ("豫C00000", "豫C00001"))
+    assert (first.qualifications, first.status) == (["行政执法证"], "transferred")
+    assert (second.qualifications, second.status, second.expertise) == (["行政执法证", "食品检查员"], "active", ["食品"])
+    codes = usccs(n, seed=41)
+    path.write_bytes(csv_bytes([TARGET_HEADER, *target_rows(codes, world.dept.code)]))
+    assert imports.import_file(database.session(), Actor.system(), "targets", path, file_name="t.csv")["created"] == n
+    target = db_session.scalar(select(Target).where(Target.uscc == codes[-1]))
+    assert target.created_at is not None and target.created_at.tzinfo is not None and target.tags == ["食品经营", "连锁"]
+    assert (target.latitude, target.longitude) == (34.7206, 111.1035)

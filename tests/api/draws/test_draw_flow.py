@@ -147,10 +147,11 @@ def _drawn_lead_members(db_session, s, dice="31415926535897932384"):
 
     plan = draw_plan_object(s.task)
     eligible = freeze(db_session, s.task, sorted(plan["members"]))
-    c = algorithm.commitment(s.task.code, plan, [(st, i) for st, ids in eligible.targets.items() for i in ids],
-                             [(d, i) for d, ids in eligible.inspectors.items() for i in ids])
+    c = algorithm.commitment(s.task.code, plan, [tuple(x.split("|")) for x in eligible.target_lines],
+                             [tuple(x.split("|")) for x in eligible.inspector_lines])
     seed_hex = algorithm.seed_from(c.commitment, dice)
-    order = algorithm._order(seed_hex, ("insp", s.task.code, s.lead.code), eligible.inspectors[s.lead.code])
+    lead = [x.split("|")[1] for x in eligible.inspector_lines if x.startswith(s.lead.code + "|")]
+    order = algorithm._order(seed_hex, ("insp", s.task.code, s.lead.code), lead)
     return c.commitment, order
 
 

@@ -311,6 +311,16 @@ def test_rank_smallest_in_processes_gives_the_same_answer():
     assert rank_smallest(SEED, ("ent", "T"), population, 3000, processes=3) == one
 
 
+def test_draw_in_processes_gives_the_same_result():
+    plan = small(strata={"all": {"num": 1, "den": 100}}, group_load=50)
+    targets = {"all": [f"9144{i:014d}" for i in range(110_000)]}
+    inspectors = {"SAMR": ids("s", 30), "TAX": ids("t", 30)}
+    one = draw("T", plan, targets, inspectors, [], SEED)
+    two = draw("T", plan, targets, inspectors, [], SEED, processes=2)
+    assert len(one.selected["all"]) == 1100
+    assert two == one
+
+
 def test_input_order_does_not_matter():
     case = CASES[1]
     targets, inspectors, conflicts = record_inputs(case)

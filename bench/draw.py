@@ -1,0 +1,257 @@
+"""Benchmark: a task's whole draw from 1,000,000 targets, on PostgreSQL and on SQLite.
+
+    .venv/bin/python bench/draw.py [--targets 1000000] [--postgres URL] [--sqlite PATH] [--only pg|sqlite]
+
+For each database: build a fresh one (migrations), load 1,000,000 targets in four risk
+strata A/B/C/D (20/50/25/5 %) drawn at 1/2/5/12 % (about 3 % overall), 40 departments
+with 800 inspectors each, all taking part (lead: 2 per group, the others 1; 100 targets
+per group), 2,000 declared conflicts and 10,000 "inspected this year" rows. Then, in a
+fresh process (so that its memory is the draw's own):
+
+* commit: freeze (query ids and strata only), commitment, store the frozen lists;
+* seed and draw: load the frozen lists, tickets, groups, inspectors, recusal, leaders,
+  and save groups, members and inspections — one transaction each, as the API does;
+* the tickets alone: one ticket per candidate target and inspector, same code, same run;
+* peak memory of that process (ru_maxrss);
+* ``shuangsui draw verify`` of the published record (a file of about 60 MB), as a command.
+
+Prints figures; it is not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STRATA = {"A": (0.20, {"num": 1, "den": 100, "min": 1}), "B": (0.50, {"num": 2, "den": 100}),
+          "C": (0.25, {"num": 5, "den": 100}), "D": (0.05, {"num": 12, "den": 100})}
+DEPARTMENTS = 40
+PER_DEPARTMENT = 800
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _uscc(rng: random.Random, seen: set) -> str:
+    from backend.directory.rules import uscc_check_char
+
+    while True:
+        body = "91411203" + "".join(rng.choices(ALPHABET, k=9))
+        if body not in seen:
+            seen.add(body)
+            return body + uscc_check_char(body)
+
+
+def build(url: str, n_targets: int) -> int:
+    """A fresh database with the data; returns the task id."""
+    from sqlalchemy import insert
+
+    from backend import migrate
+    from backend.db import Database, utcnow
+    from backend.directory.models import (Department, Inspector, InspectorConflict, Item, Region, Target,
+                                          TargetItemHistory)
+    from backend.plans.models import Plan, PlanDepartment, PlanItem, Task, TaskDepartment, TaskItem
+
+    migrate.upgrade(url)
+    db = Database(url)
+    rng = random.Random(2026)
+    now = utcnow()
+    t0 = time.perf_counter()
+    with db.session_scope() as s:
+        s.add(Region(code="411203", name="陕州区", level="county"))
+        s.flush()
+        s.execute(insert(Department), [{"code": f"D{d:02d}", "name": f"部门{d:02d}", "created_at": now,
+                                        "updated_at": now} for d in range(1, DEPARTMENTS + 1)])
+        dept_ids = {code: i for i, code in s.execute(Department.__table__.select().with_only_columns(
+            Department.id, Department.code))}
+        item = Item(code="IT-1", category="登记事项检查", name="营业执照规范使用情况的检查", object_types=["enterprise"],
+                    kind="key", methods=["onsite"], legal_basis="《市场主体登记管理条例》", department_id=dept_ids["D01"])
+        s.add(item)
+        s.flush()
+        s.execute(insert(Inspector), [{"department_id": dept_ids[f"D{d:02d}"], "cert_no": f"D{d:02d}-{i:05d}",
+                                       "name": f"检查员{d:02d}{i:05d}", "status": "active", "created_at": now,
+                                       "updated_at": now, "qualifications": [], "expertise_text": ""}
+                                      for d in range(1, DEPARTMENTS + 1) for i in range(PER_DEPARTMENT)])
+        seen: set = set()
+        classes = [c for c, (share, _) in STRATA.items() for _ in range(int(share * 100))]
+        rows = ((_uscc(rng, seen), rng.choice(classes)) for _ in range(n_targets))
+        _load_targets(s, db, rows, dept_ids["D01"], now)
+        target_ids = [i for (i,) in s.execute(Target.__table__.select().with_only_columns(Target.id)
+                                              .order_by(Target.id).limit(20000))]
+        s.execute(insert(TargetItemHistory), [{"target_id": t, "item_id": item.id,
+                                               "last_inspected_on": dt.date(2026, 3, 1)} for t in target_ids[:10000]])
+        inspector_ids = [i for (i,) in s.execute(Inspector.__table__.select().with_only_columns(Inspector.id)
+                                                 .limit(4000))]
+        s.execute(insert(InspectorConflict), [{"inspector_id": rng.choice(inspector_ids),
+                                               "target_id": t, "reason": "亲属关系", "declared_at": now}
+                                              for t in rng.sample(target_ids[10000:], 2000)])
+        plan = Plan(code="JH-2026-BENCH", year=2026, name="基准测试计划", kind="joint",
+                    lead_department_id=dept_ids["D01"], status="published", ratio_rules={})
+        plan.departments = [PlanDepartment(department_id=i, role="lead" if c == "D01" else "participant")
+                            for c, i in dept_ids.items()]
+        plan.items = [PlanItem(item_id=item.id, department_id=dept_ids["D01"])]
+        s.add(plan)
+        s.flush()
+        task = Task(code="SS-2026-BENCH", name="百万户联合抽查", plan_id=plan.id, lead_department_id=dept_ids["D01"],
+                    status="confirmed", strata_mode="risk", strata={k: rule for k, (_, rule) in STRATA.items()},
+                    exclusions={"inspected_this_year": True, "a_class_exempt": True}, group_load=100,
+                    start_date=dt.date(2026, 4, 1))
+        task.departments = [TaskDepartment(department_id=i, role="lead" if c == "D01" else "participant",
+                                           members_per_group=2 if c == "D01" else 1, status="confirmed")
+                            for c, i in dept_ids.items()]
+        task.items = [TaskItem(item_id=item.id, department_id=dept_ids["D01"])]
+        s.add(task)
+        s.flush()
+        task_id = task.id
+    print(f"  data loaded in {time.perf_counter() - t0:.1f} s", flush=True)
+    db.engine.dispose()
+    return task_id
+
+
+def _load_targets(session, db, rows, dept_id, now) -> None:
+    from sqlalchemy import insert
+
+    from backend.directory.models import Target
+
+    if db.dialect == "postgresql":
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cur, cur.copy("COPY target (code, uscc, name, type, risk_class, status, tags_text, "
+                                           "department_id, created_at, updated_at) FROM STDIN") as copy:
+            for n, (code, risk) in enumerate(rows):
+                copy.write_row((code, code, f"企业{n}", "enterprise", risk, "active", "", dept_id, now, now))
+        return
+    batch = []
+    for n, (code, risk) in enumerate(rows):
+        batch.append({"code": code, "uscc": code, "name": f"企业{n}", "type": "enterprise", "risk_class": risk,
+                      "status": "active", "tags_text": "", "department_id": dept_id, "created_at": now,
+                      "updated_at": now})
+        if len(batch) == 20000:
+            session.execute(insert(Target), batch)
+            batch = []
+    if batch:
+        session.execute(insert(Target), batch)
+
+
+def run_draw(url: str, task_id: int, record_path: str, processes: int | None) -> dict:
+    """In a fresh process: the draw as the API runs it, then the tickets alone."""
+    import backend.models  # noqa: F401
+    from backend.actor import Actor
+    from backend.db import Database
+    from backend.draws import algorithm, lists, services
+
+    db = Database(url)
+    actor = Actor.system("bench")
+    settings = services.DrawSettings(processes=processes)
+    figures: dict = {}
+    t0 = time.perf_counter()
+    with db.session_scope() as s:
+        draw = services.commit(s, actor, task_id, settings)
+        draw_id, commitment = draw.id, draw.commitment
+    t1 = time.perf_counter()
+    with db.session_scope() as s:
+        draw = services.seed_and_draw(s, actor, task_id, settings, source="dice", dice="31415926535897932384",
+                                      witnesses=["公证员"])
+        figures["selected"] = sum(len(v) for v in draw.result["selected"].values())
+        figures["groups"] = len(draw.result["groups"])
+        figures["replacements"] = len(draw.result["replacements"])
+        figures["eligible"] = sum(draw.counts["targets"].values())
+        seed = draw.seed
+    t2 = time.perf_counter()
+    figures.update(commit_s=t1 - t0, seed_and_draw_s=t2 - t1, whole_draw_s=t2 - t0)
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with db.session_scope() as s:
+        targets = [code for _, code in lists.pairs(lists.load(s, draw_id, "targets"))]
+        inspectors = lists.grouped(lists.load(s, draw_id, "inspectors"))
+        t3 = time.perf_counter()
+        ticket = algorithm.ticketer(seed, "ent", "SS-2026-BENCH")
+        for code in targets:
+            ticket(code)
+        for dept, certs in inspectors.items():
+            ticket = algorithm.ticketer(seed, "insp", "SS-2026-BENCH", dept)
+            for cert in certs:
+                ticket(cert)
+        figures["tickets_alone_s"] = time.perf_counter() - t3
+        draw = s.get(services.Draw, draw_id)
+        with open(record_path, "w", encoding="utf-8") as out:
+            for chunk in services.record_json_chunks(s, draw):
+                out.write(chunk)
+    figures["commitment"] = commitment
+    db.engine.dispose()
+    return figures
+
+
+def measure(label: str, url: str, n_targets: int, processes: int | None) -> None:
+    print(f"== {label}: {url}", flush=True)
+    task_id = build(url, n_targets)
+    with tempfile.TemporaryDirectory() as tmp:
+        record = os.path.join(tmp, "record.json")
+        out = subprocess.run([sys.executable, __file__, "--run-draw", url, str(task_id), record,
+                              str(processes or 0)], capture_output=True, text=True, check=False)
+        if out.returncode:
+            print(out.stderr[-3000:])
+            raise SystemExit(1)
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        size = os.path.getsize(record) / 1e6
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp}
+        t0 = time.perf_counter()
+        verify = subprocess.run([str(ROOT / ".venv/bin/shuangsui"), "draw", "verify", record], env=env,
+                                capture_output=True, text=True)
+        verify_s = time.perf_counter() - t0
+    ratio = figures["whole_draw_s"] / figures["tickets_alone_s"]
+    print(f"  eligible {figures['eligible']:,}, selected {figures['selected']:,} in {figures['groups']} groups, "
+          f"{figures['replacements']} recusal replacements")
+    print(f"  commit (freeze + commitment + store)   {figures['commit_s']:6.2f} s")
+    print(f"  seed and draw (+ save assignments)     {figures['seed_and_draw_s']:6.2f} s")
+    print(f"  whole draw                              {figures['whole_draw_s']:6.2f} s   (goal ≤ 3 s on PostgreSQL)")
+    print(f"  tickets alone                           {figures['tickets_alone_s']:6.2f} s   "
+          f"whole / tickets = {ratio:.2f} (goal ≤ 2)")
+    print(f"  peak memory of the draw process         {figures['peak_rss_mb']:6.0f} MB  (goal ≤ 500 MB)")
+    print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   "
+          f"{verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else verify.stderr[-200:]} "
+          f"(goal ≤ 5 s)", flush=True)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--run-draw":
+        url, task_id, record, processes = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) or None
+        print(json.dumps(run_draw(url, task_id, record, processes)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
+                        help="an existing database to connect to; the benchmark creates ss_bench_draw beside it")
+    parser.add_argument("--sqlite", default=None, help="file for the SQLite run (default: a temporary file)")
+    parser.add_argument("--only", choices=["pg", "sqlite"])
+    parser.add_argument("--processes", type=int, default=0, help="rank tickets in this many processes (jobs/CLI)")
+    args = parser.parse_args()
+    if args.only != "sqlite":
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "ss_bench_draw" WITH (FORCE)'))
+            conn.execute(text('CREATE DATABASE "ss_bench_draw"'))
+        url = make_url(args.postgres).set(database="ss_bench_draw").render_as_string(hide_password=False)
+        measure("PostgreSQL", url, args.targets, args.processes)
+    if args.only != "pg":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = args.sqlite or os.path.join(tmp, "bench.db")
+            if os.path.exists(path):
+                os.remove(path)
+            measure("SQLite", f"sqlite:///{path}", args.targets, args.processes)
+
+
+if __name__ == "__main__":
+    main()
