@@ -171,7 +171,6 @@ DOMAIN_COMMANDS = [
     ("backend.directory.cli", "import_command"),
     ("backend.directory.cli", "export_command"),
     ("backend.demo.cli", "demo_group"),
-    ("backend.draws.commands", "draw_group"),
 ]
 
 
@@ -187,6 +186,16 @@ def register_commands(app) -> None:
             raise
         if hasattr(module, attr):
             app.cli.add_command(getattr(module, attr))
+
+
+def _add_app_free_commands() -> None:
+    """Commands anyone may run without a database or configuration (a citizen verifying a draw)."""
+    from backend.draws.commands import draw_group
+
+    main.add_command(draw_group)
+
+
+_add_app_free_commands()
 
 
 if __name__ == "__main__":  # python -m backend.cli

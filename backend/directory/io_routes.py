@@ -17,17 +17,17 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from flask import current_app, request, send_file
 from flask.views import MethodView
-from marshmallow import fields, validate
+from flask_smorest.fields import Upload
+from marshmallow import ValidationError, fields, validate
 
 from backend import get_session
 from backend.api import blueprint
 from backend.auth.access import ANY_USER, current_actor, public, requires
 from backend.auth.roles import Role
 from backend.directory import imports, io
-from backend.errors import DomainError, Forbidden, NotFound
+from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.jobs import services as jobs
 from backend.media import storage
-from flask_smorest.fields import Upload
 from schemas.base import QuerySchema
 from schemas.system import JobOut
 
@@ -36,7 +36,6 @@ blp = blueprint("directory_io", __name__, "/api/v1", "名录导入导出：CSV/X
 LIST_CHOICES = "、".join(io.LIST_KINDS)
 STAFF = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.SUPERVISOR)
 EXPORT_DIRECT_MAX_ROWS = 20000
-LIST_FILTERS = ("type", "risk_class", "status")
 
 
 # --- schemas (query and form of these endpoints only) -------------------------------------------------
@@ -52,10 +51,6 @@ class ImportArgs(QuerySchema):
 
 def _upload_options(args: dict) -> dict:
     """The query's options, completed by the same fields sent in the multipart form."""
-    from marshmallow import ValidationError
-
-    from backend.errors import InvalidInput
-
     form = {k: request.form[k] for k in ("dry_run", "department") if request.form.get(k) not in (None, "")}
     if not form:
         return args
@@ -72,40 +67,28 @@ class UploadFiles(QuerySchema):
 
 
 class ExportArgs(QuerySchema):
+    """The file format; the other query parameters are the list's own filters (validated as there)."""
+
     format = fields.String(load_default="xlsx", validate=validate.OneOf(["csv", "xlsx"]),
-                           metadata={"description": "文件格式：xlsx（默认）或 csv"})
-    q = fields.String(validate=validate.Length(max=100))
-    department_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
-    region = fields.String(validate=validate.Length(max=12))
-    type = fields.List(fields.String(validate=validate.Length(max=32)), metadata={"description": "可重复或用逗号分隔"})
-    risk_class = fields.List(fields.String(validate=validate.Length(max=8)))
-    status = fields.List(fields.String(validate=validate.Length(max=32)))
-    unclassified = fields.Boolean()
-    tag = fields.String(validate=validate.Length(max=32))
-    industry = fields.String(validate=validate.Length(max=8))
-    has_location = fields.Boolean()
-    include_retired = fields.Boolean(load_default=False)
-    category = fields.String(validate=validate.Length(max=64))
-    kind = fields.String(validate=validate.Length(max=16), metadata={"description": "抽查事项：key 或 general"})
-    method = fields.String(validate=validate.Length(max=32))
-    object_type = fields.String(validate=validate.Length(max=32))
-    expertise = fields.String(validate=validate.Length(max=32))
-    qualification = fields.String(validate=validate.Length(max=64))
-    field = fields.String(validate=validate.Length(max=32))
-    parent_code = fields.String(validate=validate.Length(max=12))
-    prefix = fields.String(validate=validate.Length(max=12))
-    level = fields.String(validate=validate.Length(max=16))
+                           metadata={"description": "文件格式：xlsx（默认）或 csv。其余查询参数即该名录列表接口的筛选条件"
+                                                    "（如 GET /api/v1/targets 的 region、risk_class、status…），含义相同"})
 
 
-def _filters(args: dict) -> dict:
-    filters = {k: v for k, v in args.items() if k != "format" and v is not None}
-    for key in LIST_FILTERS:
-        if key in filters:
-            values = [p.strip() for v in filters[key] for p in str(v).split(",") if p.strip()]
-            if values:
-                filters[key] = values
-            else:
-                filters.pop(key)
+def _list_filters(kind: str) -> dict:
+    """The query's filters, parsed by the list endpoint's own schema (same names, same checks)."""
+    from schemas import directory as schemas
+
+    schema = {"targets": schemas.TargetArgs, "inspectors": schemas.InspectorArgs, "experts": schemas.ExpertArgs,
+              "items": schemas.ItemArgs, "departments": schemas.DepartmentArgs, "regions": schemas.RegionArgs}[kind]
+    raw = {k: v for k, v in request.args.items() if k != "format"}
+    try:
+        filters = schema().load(raw)
+    except ValidationError as err:
+        field, messages = next(iter(err.messages.items()))
+        first = messages[0] if isinstance(messages, list) else messages
+        raise InvalidInput(f"提交的数据有误：{field}：{first}", errors={"query": err.messages}) from None
+    for key in ("page", "page_size"):
+        filters.pop(key, None)
     return filters
 
 
@@ -214,7 +197,7 @@ class Export(MethodView):
         """
         actor = current_actor()
         spec = _spec(list_name, "export.unknown_list")
-        filters = _filters(args)
+        filters = _list_filters(spec.kind)
         session = get_session()
         total = io.export_count(session, actor, spec.kind, filters)
         limit = int(current_app.config.get("EXPORT_DIRECT_MAX_ROWS") or EXPORT_DIRECT_MAX_ROWS)
@@ -240,7 +223,7 @@ class Export(MethodView):
         """提交后台导出任务（数据量大时）；完成后从 /api/v1/exports/files/<任务 id> 下载"""
         actor = current_actor()
         spec = _spec(list_name, "export.unknown_list")
-        filters = _filters(args)
+        filters = _list_filters(spec.kind)
         session = get_session()
         io.export_count(session, actor, spec.kind, filters)  # access and filters are checked now, not in the job
         queue = current_app.extensions["shuangsui.jobs"]

@@ -8,10 +8,11 @@ others there are, and exits 1. An unreadable file or invalid JSON exits 2.
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 
 import click
+import orjson
 
 from backend.draws.verify import verify_record
 
@@ -39,7 +40,7 @@ def verify_command(file: str) -> None:
         click.echo(f"无法读取文件 {file}：{exc}", err=True)
         sys.exit(2)
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)  # several times faster than json on a record of a million targets
     except ValueError as exc:
         click.echo(f"文件 {file} 不是有效的 JSON：{exc}", err=True)
         sys.exit(2)
@@ -58,6 +59,7 @@ def verify_command(file: str) -> None:
         click.echo(f"MATCH（{total} 条记录全部一致）")
         return
 
-    report = verify_record(data)
+    # a command line process may fork: rank the tickets on every core
+    report = verify_record(data, processes=os.cpu_count())
     click.echo(_summary(report))
     sys.exit(0 if report.ok else 1)

@@ -51,17 +51,17 @@ class VerifyReport:
         return self.differences[0] if self.differences else None
 
 
-def verify_record(record: Any) -> VerifyReport:
+def verify_record(record: Any, processes: int | None = None) -> VerifyReport:
     report = VerifyReport(ok=False)
     try:
-        _verify(record, report)
+        _verify(record, report, processes)
     except Exception as exc:  # noqa: BLE001 - the verifier reports, it never raises
         report.differences.append(f"记录: 无法验证（{type(exc).__name__}: {exc}）")
     report.ok = not report.differences
     return report
 
 
-def _verify(record: Any, report: VerifyReport) -> None:
+def _verify(record: Any, report: VerifyReport, processes: int | None = None) -> None:
     out = report.differences
     if not isinstance(record, Mapping):
         out.append("记录: 应为 JSON 对象")
@@ -98,7 +98,8 @@ def _verify(record: Any, report: VerifyReport) -> None:
         return
     targets, inspectors, conflicts = record_inputs(record)
     try:
-        computed = draw(record["task"], record["plan"], targets, inspectors, conflicts, record["seed"], reserve=0)
+        computed = draw(record["task"], record["plan"], targets, inspectors, conflicts, record["seed"], reserve=0,
+                        processes=processes)
     except DrawError as exc:
         out.append(f"result: 无法重新计算抽取结果：{exc.message}")
         return

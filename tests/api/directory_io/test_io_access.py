@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from backend.auth.roles import Role
 from backend.directory.models import Target
-from tests.api.directory_io.conftest import csv_bytes, finished_job, upload, xlsx_bytes
+from tests.api.directory_io.helpers import csv_bytes, finished_job, upload, xlsx_bytes
 
 HEADER = ["统一社会信用代码", "检查对象名称", "对象类型"]
 

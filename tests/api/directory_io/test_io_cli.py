@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
 from backend.directory.models import Target
-from tests.api.directory_io.conftest import csv_bytes, read_xlsx
+from tests.api.directory_io.helpers import csv_bytes, read_xlsx
 from tests.factories import make_uscc
 
 HEADER = ["统一社会信用代码", "检查对象名称", "对象类型", "信用风险分类", "行政区划代码"]

@@ -12,7 +12,7 @@ from backend.audit.models import AuditEntry
 from backend.directory import io as dio
 from backend.directory.models import Target
 from backend.auth.roles import Role
-from tests.api.directory_io.conftest import finished_job, read_csv, read_xlsx, upload
+from tests.api.directory_io.helpers import finished_job, read_csv, read_xlsx, upload
 
 
 def disposition_name(response) -> str:
@@ -166,3 +166,13 @@ def test_exports_write_no_audit_and_change_nothing(client, db_session, world, fa
     client.get("/api/v1/exports/targets", headers=world.admin_headers)
     assert db_session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) == before
     assert db_session.scalar(select(Target).limit(1)) is not None
+
+
+def test_export_filters_are_checked_like_the_list(client, world, factory):
+    _make_lists(factory, world)
+    r = client.get("/api/v1/exports/targets?risk_class=E", headers=world.admin_headers)
+    assert r.status_code == 422 and r.json["code"] == "validation_error" and "risk_class" in r.json["message"]
+    rows = read_csv(client.get("/api/v1/exports/targets?format=csv&risk_class=B,C&status=active",
+                               headers=world.admin_headers).data)
+    assert len(rows) == 3  # header + the two active B-class targets
+    assert client.post("/api/v1/exports/targets?region=x", headers=world.admin_headers).status_code == 422

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.audit.models import AuditEntry
 from backend.directory.models import CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region, Target
 from backend.directory.rules import uscc_check_char
-from tests.api.directory_io.conftest import csv_bytes, finished_job, upload, xlsx_bytes
+from tests.api.directory_io.helpers import csv_bytes, finished_job, upload, xlsx_bytes
 from tests.factories import make_uscc
 
 TARGET_HEADER = ["统一社会信用代码", "检查对象名称", "对象类型", "住所（经营场所）", "行政区划代码", "信用风险分类", "标签",

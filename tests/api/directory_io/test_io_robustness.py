@@ -13,7 +13,7 @@ from backend.actor import Actor
 from backend.directory import imports
 from backend.directory import io as dio
 from backend.errors import DomainError
-from tests.api.directory_io.conftest import csv_bytes, xlsx_bytes
+from tests.api.directory_io.helpers import csv_bytes, xlsx_bytes
 from tests.factories import make_uscc
 
 NOISE = ["", " ", "A", "0", "-1", "1e309", "nan", "inf", "=1+1", "'=x", "\n", "a|b|c", "|", "：", "%", "101",
