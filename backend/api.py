@@ -7,11 +7,11 @@ import math
 from flask import jsonify
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from backend.errors import DomainError, http_error_body
+from backend.errors import DomainError, InvalidInput, http_error_body
 from schemas.base import ErrorSchema
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,64 @@ def _first_error(errors) -> str:
     return f"{'.'.join(path)}：{text}" if path else text
 
 
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _bad_value(value, depth: int = 0) -> str | None:
+    """Why a decoded JSON value or query value cannot be stored anywhere, or None."""
+    if depth > 32:
+        return "嵌套层级过深"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "文本中含有空字符（\\u0000）"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "文本中含有无效的 Unicode 字符（孤立的代理码点）"
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INT:
+            return "整数超出允许范围"
+    elif isinstance(value, float):
+        if value != value or abs(value) > _MAX_SAFE_INT:  # NaN, infinities, absurd sizes
+            return "数值超出允许范围"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reason = _bad_value(key, depth + 1) or _bad_value(item, depth + 1)
+            if reason:
+                return reason
+    elif isinstance(value, list):
+        for item in value:
+            reason = _bad_value(item, depth + 1)
+            if reason:
+                return reason
+    return None
+
+
+def screen_request_values() -> None:
+    """Refuse, before any parsing, text no database can keep and numbers no client can represent."""
+    from flask import request
+
+    reason = None
+    for key, values in request.args.lists():
+        reason = reason or _bad_value(key) or next(filter(None, map(_bad_value, values)), None)
+    if request.is_json and request.content_length:
+        body = request.get_json(silent=True)
+        reason = reason or _bad_value(body)
+    if reason:
+        raise InvalidInput(f"提交的数据有误：{reason}", code="validation_error")
+
+
 def register_error_handlers(app) -> None:
+    app.before_request(screen_request_values)
+
+    @app.errorhandler(DataError)
+    def _db_data_error(err: DataError):
+        # the database is the last guard: a value it cannot store is the caller's error, not ours
+        log.warning("value refused by the database: %s", err.orig)
+        return jsonify(http_error_body(422, message="提交的数值超出范围或格式不正确", code="invalid_value")), 422
+
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError):
         return jsonify(err.to_dict()), err.status
