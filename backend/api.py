@@ -61,35 +61,35 @@ def _first_error(errors) -> str:
 _MAX_SAFE_INT = 2**53 - 1
 
 
-def _bad_value(value, depth: int = 0) -> str | None:
-    """Why a decoded JSON value or query value cannot be stored anywhere, or None."""
+def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | None:
+    """(where, why) a decoded JSON or query value cannot be stored anywhere, or None."""
     if depth > 32:
-        return "嵌套层级过深"
+        return path, "嵌套层级过深"
     if isinstance(value, str):
         if "\x00" in value:
-            return "文本中含有空字符（\\u0000）"
+            return path, "不能包含控制字符（空字符 \\u0000）"
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return "文本中含有无效的 Unicode 字符（孤立的代理码点）"
+            return path, "含有无效的 Unicode 字符（孤立的代理码点）"
     elif isinstance(value, bool):
         return None
     elif isinstance(value, int):
         if abs(value) > _MAX_SAFE_INT:
-            return "整数超出允许范围"
+            return path, "整数超出允许范围"
     elif isinstance(value, float):
         if value != value or abs(value) > _MAX_SAFE_INT:  # NaN, infinities, absurd sizes
-            return "数值超出允许范围"
+            return path, "数值超出允许范围"
     elif isinstance(value, dict):
         for key, item in value.items():
-            reason = _bad_value(key, depth + 1) or _bad_value(item, depth + 1)
-            if reason:
-                return reason
+            found = _bad_value(key, path, depth + 1) or _bad_value(item, (*path, str(key)), depth + 1)
+            if found:
+                return found
     elif isinstance(value, list):
-        for item in value:
-            reason = _bad_value(item, depth + 1)
-            if reason:
-                return reason
+        for index, item in enumerate(value):
+            found = _bad_value(item, (*path, str(index)), depth + 1)
+            if found:
+                return found
     return None
 
 
@@ -97,14 +97,23 @@ def screen_request_values() -> None:
     """Refuse, before any parsing, text no database can keep and numbers no client can represent."""
     from flask import request
 
-    reason = None
+    found, location = None, None
     for key, values in request.args.lists():
-        reason = reason or _bad_value(key) or next(filter(None, map(_bad_value, values)), None)
-    if request.is_json and request.content_length:
-        body = request.get_json(silent=True)
-        reason = reason or _bad_value(body)
-    if reason:
-        raise InvalidInput(f"提交的数据有误：{reason}", code="validation_error")
+        found = _bad_value(key, (key,)) or next(filter(None, (_bad_value(v, (key,)) for v in values)), None)
+        if found:
+            location = "query"
+            break
+    if found is None and request.is_json and request.content_length:
+        found, location = _bad_value(request.get_json(silent=True)), "json"
+    if found:
+        path, reason = found
+        errors: dict = {}
+        node = errors.setdefault(location, {})
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1] if path else "_schema"] = [reason]
+        where = ".".join(path)
+        raise InvalidInput(f"提交的数据有误：{where + '：' if where else ''}{reason}", errors=errors)
 
 
 def register_error_handlers(app) -> None:

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
 from backend.directory.models import CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region, Target
-from backend.directory.rules import uscc_check_char
 from tests.api.directory_io.helpers import csv_bytes, finished_job, upload, xlsx_bytes
 from tests.factories import make_uscc
 
