@@ -769,14 +769,14 @@ class RegionImporter(Importer):
                 problems.append((None, "该行政区划已停用，不能通过导入修改；如需修改请先在系统中恢复"))
             rec["_id"] = code if (code in self.regions or code in self.regions_retired) else None
             if rec.get("level") is None:
-                rec["level"] = region_level_for(code) if rec["_id"] is None else KEEP
+                rec["level"] = rules.region_level_for(code) if rec["_id"] is None else KEEP
             elif ok(rec["level"]) and (rec["level"] == "town") != (len(code) == 9):
                 problems.append(("级别", "9 位代码为乡镇/街道，6 位代码为县级及以上"))
         else:
             rec["_id"] = None
         parent = rec.get("parent_code")
         if ok(parent) and ok(code):
-            if parent == code or len(parent) > len(code) or not code.startswith(region_prefix(parent)):
+            if parent == code or len(parent) > len(code) or not code.startswith(rules.region_prefix(parent)):
                 problems.append(("上级区划代码", f"{parent} 不是 {code} 的上级区划"))
         if not problems:
             self.rows.append((rowno, rec))
@@ -794,28 +794,9 @@ class RegionImporter(Importer):
                 problems.append((rowno, [("上级区划代码", reason)]))
         if problems:
             return
-        ordered = sorted((rec for _, rec in self.rows), key=lambda r: (len(region_prefix(r["code"])), r["code"]))
+        ordered = sorted((rec for _, rec in self.rows), key=lambda r: (len(rules.region_prefix(r["code"])), r["code"]))
         for start in range(0, len(ordered), CHUNK):
             Importer.flush(self, ordered[start:start + CHUNK], write)
-
-
-def region_prefix(code: str) -> str:
-    """The code prefix shared by a region and everything under it: 410000 → 41, 411200 → 4112."""
-    if len(code) != 6:
-        return code
-    while len(code) > 2 and code.endswith("00"):
-        code = code[:-2]
-    return code
-
-
-def region_level_for(code: str) -> str:
-    if len(code) == 9:
-        return "town"
-    if code.endswith("0000"):
-        return "province"
-    if code.endswith("00"):
-        return "city"
-    return "county"
 
 
 IMPORTERS: dict[str, type[Importer]] = {cls.kind: cls for cls in (

@@ -72,6 +72,25 @@ DEPT_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 INDUSTRY_RE = re.compile(r"^[A-T](\d{2}(\d{1,2})?)?$")
 
 
+def region_prefix(code: str) -> str:
+    """The code prefix shared by a region and everything under it: 410000 → 41, 411200 → 4112."""
+    if len(code) != 6:
+        return code
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+def region_level_for(code: str) -> str:
+    if len(code) == 9:
+        return "town"
+    if code.endswith("0000"):
+        return "province"
+    if code.endswith("00"):
+        return "city"
+    return "county"
+
+
 def label_to_code(mapping: dict[str, str], value: str) -> str | None:
     """Accept either the code or its Chinese label (imports use the labels)."""
     value = value.strip()

@@ -236,27 +236,8 @@ def _json_list_contains(column, value: str, whole: bool = True):
     return or_(text.contains(value, autoescape=True), text.contains(escaped, autoescape=True))
 
 
-def region_prefix(code: str) -> str:
-    """The code prefix shared by a region and everything under it: 410000 → 41, 411200 → 4112."""
-    if len(code) != 6:
-        return code
-    while len(code) > 2 and code.endswith("00"):
-        code = code[:-2]
-    return code
-
-
-def region_level_for(code: str) -> str:
-    if len(code) == 9:
-        return "town"
-    if code.endswith("0000"):
-        return "province"
-    if code.endswith("00"):
-        return "city"
-    return "county"
-
-
 def _region_filter(column, value: str):
-    return column.startswith(region_prefix(value), autoescape=True)
+    return column.startswith(rules.region_prefix(value), autoescape=True)
 
 
 def _set_retired(session: Session, actor: Actor, obj, retired: bool, reason: str | None, *, entity: str,
@@ -305,7 +286,7 @@ def _check_region_parent(session: Session, code: str, parent_code: str | None) -
     if parent_code is None:
         return
     parent = _active_region(session, parent_code, "region", "parent_code")
-    if parent.code == code or len(parent.code) > len(code) or not code.startswith(region_prefix(parent.code)):
+    if parent.code == code or len(parent.code) > len(code) or not code.startswith(rules.region_prefix(parent.code)):
         raise _invalid("region.bad_parent", "parent_code", f"“{parent.name}”（{parent.code}）不是 {code} 的上级区划")
 
 
@@ -318,7 +299,7 @@ def create_region(session: Session, actor: Actor, data: dict) -> Region:
     if existing is not None:
         raise Conflict(f"行政区划代码 {code} 已存在：“{existing.name}”{_retired_suffix(existing)}",
                        code="region.duplicate_code", details={"existing_code": existing.code})
-    level = data.get("level") or region_level_for(code)
+    level = data.get("level") or rules.region_level_for(code)
     _check_enum(level, rules.REGION_LEVELS, "level", "级别", "region")
     _check_region_parent(session, code, data.get("parent_code"))
     region = Region(code=code, name=data["name"], level=level, parent_code=data.get("parent_code"))

@@ -247,15 +247,20 @@ def _code_of(dept: Department | None) -> str | None:
     return dept.code if dept is not None else None
 
 
-def get_plan(session: Session, plan_id: Any, *, lock: bool = False) -> Plan:
-    if not _valid_id(plan_id):
-        raise NotFound("计划不存在", code="plan.not_found")
+def _get(session: Session, model, row_id: Any, lock: bool, message: str, code: str):
+    """A row by id (row-locked when asked), or 404 with the given message."""
+    if not _valid_id(row_id):
+        raise NotFound(message, code=code)
     if lock:
-        _lock(session, Plan, plan_id)
-    plan = session.get(Plan, plan_id, populate_existing=lock)
-    if plan is None:
-        raise NotFound("计划不存在", code="plan.not_found")
-    return plan
+        _lock(session, model, row_id)
+    row = session.get(model, row_id, populate_existing=lock)
+    if row is None:
+        raise NotFound(message, code=code)
+    return row
+
+
+def get_plan(session: Session, plan_id: Any, *, lock: bool = False) -> Plan:
+    return _get(session, Plan, plan_id, lock, "计划不存在", "plan.not_found")
 
 
 def read_plan(session: Session, actor: Actor, plan_id: Any) -> Plan:
@@ -713,14 +718,7 @@ def ensure_drawable(task: Task) -> None:
 
 
 def get_task(session: Session, task_id: Any, *, lock: bool = False) -> Task:
-    if not _valid_id(task_id):
-        raise NotFound("任务不存在", code="task.not_found")
-    if lock:
-        _lock(session, Task, task_id)
-    task = session.get(Task, task_id, populate_existing=lock)
-    if task is None:
-        raise NotFound("任务不存在", code="task.not_found")
-    return task
+    return _get(session, Task, task_id, lock, "任务不存在", "task.not_found")
 
 
 def read_task(session: Session, actor: Actor, task_id: Any) -> Task:

@@ -13,9 +13,8 @@ import pytest
 
 from backend.auth.roles import Role
 from tests.api.test_access_matrix import PUBLIC, ROWS, Row, World, _id
+from tests.hostile import HOSTILE_VALUES
 
-HOSTILE_VALUES = [None, "", "x" * 5000, -1, 2**63, 1e308, True, [], {}, "\x00", "\ud800", "😀" * 50,
-                  ["a", 1, None], {"nested": {"deep": [1, {"x": None}]}}, "2026-13-45", "../../etc/passwd"]
 HOSTILE_BODIES = ["not json at all", "[]", "12", '{"a":', '"text"', "null"]
 HOSTILE_QUERIES = ["?page=0", "?page=abc", "?page_size=100000", "?page=99999999999999999999",
                    "?department_id=abc", "?q=" + "%25" * 300, "?status=%00", "?since=yesterday",

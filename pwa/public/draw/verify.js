@@ -146,6 +146,14 @@ function countBy(items, key) {
   return counts;
 }
 
+// times are stored in UTC and shown in Beijing time
+function beijingTime(iso) {
+  if (typeof iso !== "string") return null;
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  return when.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) + "（北京时间）";
+}
+
 function renderRecord(record, report, index) {
   const section = el("section", { class: "record", dataset: { index: index ?? 0 } });
   const title = isObject(record) && typeof record.task === "string" ? `任务 ${record.task}` : "记录";
@@ -162,6 +170,36 @@ function renderRecord(record, report, index) {
   if (!isObject(record)) return section;
 
   const str = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? null));
+  // names and dates the app publishes beside the core fields (optional; never part of the check)
+  const names = isObject(record.names) ? record.names : {};
+  const named = (kind) => (id) => {
+    const name = isObject(names[kind]) && typeof names[kind][id] === "string" ? names[kind][id] : null;
+    return name ? `${name}（${id}）` : str(id);
+  };
+  const targetName = named("targets");
+  const inspectorName = named("inspectors");
+  const info = isObject(record.task_info) ? record.task_info : null;
+  const draw = isObject(record.draw) ? record.draw : null;
+  if (info || draw) {
+    const facts = [];
+    const add = (label, value) => { if (value) facts.push(el("dt", {}, label), el("dd", {}, str(value))); };
+    if (info) {
+      add("任务名称", info.name);
+      add("所属计划", info.plan_name && `${info.plan_name}（${info.plan_code}）`);
+      add("牵头部门", info.lead_department);
+      add("检查期间", info.start_date && `${info.start_date} 至 ${info.end_date || "—"}`);
+    }
+    if (draw) {
+      add("第几次摇号", draw.seq && `第 ${draw.seq} 次${draw.status === "superseded" ? "（已被重新抽取取代）" : ""}`);
+      add("重新抽取理由", draw.reason);
+      add("取代理由", draw.superseded_reason);
+      add("公布承诺值时间", beijingTime(draw.committed_at));
+      add("摇号时间", beijingTime(draw.drawn_at));
+      add("随机数来源", draw.seed_source === "dice" ? "现场掷骰" : draw.seed_source === "csprng" ? `系统随机数（操作人：${draw.drawn_by || "—"}）` : null);
+      add("见证人", Array.isArray(draw.witnesses) && draw.witnesses.length ? draw.witnesses.join("、") : null);
+    }
+    if (facts.length) section.append(el("h3", {}, "任务与摇号"), el("dl", { class: "facts" }, facts));
+  }
   section.append(el("h3", {}, "承诺与随机种子"),
     el("dl", { class: "facts" },
       el("dt", {}, "算法"), el("dd", {}, el("code", {}, str(record.algorithm)), record.algorithm === ALGORITHM ? "" : " ✗ 不支持"),
@@ -202,9 +240,9 @@ function renderRecord(record, report, index) {
       const members = isObject(g.members) ? g.members : {};
       return el("tr", {},
         el("td", {}, String(n)),
-        el("td", { class: "mono" }, str(g.leader)),
-        depts.map((d) => el("td", { class: "mono" }, Array.isArray(members[d]) ? members[d].join("、") : "")),
-        el("td", { class: "mono" }, Array.isArray(g.targets) ? g.targets.join("、") : ""));
+        el("td", {}, inspectorName(g.leader)),
+        depts.map((d) => el("td", {}, Array.isArray(members[d]) ? members[d].map(inspectorName).join("、") : "")),
+        el("td", {}, Array.isArray(g.targets) ? g.targets.map(targetName).join("、") : ""));
     };
     const addRows = (from, to) => {
       for (let n = from; n < to; n++) body.append(row(result.groups[n], n));

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 
 import pytest
@@ -13,6 +12,7 @@ from backend.auth.roles import Role
 from backend.db import utcnow
 from backend.directory.models import Target
 from tests.factories import audit_actions, item_history, make_reg_no, make_uscc
+from tests.hostile import send_junk
 
 USCC = make_uscc(random.Random(7))
 REG_NO = make_reg_no(random.Random(7))
@@ -355,18 +355,6 @@ def test_unknown_target_ids(client, auth):
 
 
 # --- no input gives a 500 --------------------------------------------------------------------------
-
-JUNK = [None, True, -1, 2**63, 1e308, "", "x" * 5000, "\x00", "\ud800", [1], {"a": 1}, "NaN"]
-
-
-def send_junk(client, method, url, keys, headers):
-    """Each key alone with each junk value (sent as raw JSON so that lone surrogates get through)."""
-    for key in keys:
-        for value in JUNK:
-            r = getattr(client, method)(url, data=json.dumps({key: value}), content_type="application/json",
-                                        headers=headers)
-            assert r.status_code < 500, (method, url, key, value, r.json)
-            assert r.json.get("message") if r.status_code >= 400 else True
 
 
 def test_no_input_gives_a_500(client, auth, world, factory):
