@@ -1,4 +1,4 @@
-"""The verifiable draw, algorithm ``dsr/v1`` (shared/DRAW.md, explained in docs/draw.md).
+"""The verifiable draw, algorithm ``dsr/v1`` (docs/dsr-v1.md, explained in docs/draw.md).
 
 Pure Python: the standard library and ``rfc8785`` only, no Flask, no database. Every
 function here is deterministic: the same inputs give the same output on any machine,

@@ -1,4 +1,4 @@
-"""Check a published draw record (shared/DRAW.md, docs/draw.md) by redoing it.
+"""Check a published draw record (docs/dsr-v1.md, docs/draw.md) by redoing it.
 
 ``verify_record`` takes a record as parsed from JSON, whoever made it, and never raises
 on bad input: a malformed record gives ``ok=False`` and a complaint. Each step is
