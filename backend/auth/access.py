@@ -12,7 +12,7 @@ from flask import current_app, g, request
 
 from backend.actor import Actor
 from backend.auth.roles import Role
-from backend.auth.rules import department_scope, ensure_department, ensure_role, is_sysadmin  # noqa: F401
+from backend.auth.rules import department_scope, ensure_department, ensure_role  # noqa: F401
 from backend.errors import Forbidden, NotAuthenticated
 
 PUBLIC = "public"

@@ -8,10 +8,6 @@ from backend.auth.roles import Role
 from backend.errors import Forbidden
 
 
-def is_sysadmin(actor: Actor) -> bool:
-    return actor.role == Role.SYSADMIN
-
-
 def ensure_role(actor: Actor, roles: Iterable[Role]) -> None:
     if Role(actor.role) not in set(roles):
         raise Forbidden(f"当前角色（{Role(actor.role).label}）无权执行此操作", code="forbidden.role")

@@ -13,8 +13,7 @@ import re
 import secrets
 from typing import Any, Iterator
 
-from sqlalchemy import String, any_, func, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -30,7 +29,7 @@ from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
 from backend.draws.eligibility import split_by_prefix
-from sync.canonical import digest, sha256_hex
+from sync.canonical import sha256_hex
 
 DICE_RE = re.compile(r"^[0-9]{20,200}$")
 REPLACE_REASONS = {"closed": "已关闭停业", "unreachable": "通过登记的住所（经营场所）无法联系",
@@ -85,12 +84,6 @@ def current_draw(session: Session, task: Task, statuses=("committed", "drawn")) 
                           .order_by(Draw.seq.desc()).limit(1))
 
 
-def draw_summary(draw: Draw) -> dict:
-    return {"task": draw.task.code, "seq": draw.seq, "status": draw.status, "commitment": draw.commitment,
-            "seed": draw.seed, "dice": draw.dice, "seed_source": draw.seed_source,
-            "counts": draw.counts, "reason": draw.reason}
-
-
 # --- step 1: freeze and commit -------------------------------------------------------------
 
 def commitment_of_lines(task_code: str, plan: dict, target_lines: list[str],
@@ -135,7 +128,7 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
         task = _claim(session, task, ("confirmed",), "committed")
     plan = plans.draw_plan_object(task)
     try:
-        algorithm._validate_plan(plan)
+        algorithm.validate_plan(plan)
     except algorithm.DrawError as exc:
         raise InvalidInput(exc.message, code=exc.code, details=exc.details)
     eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
@@ -231,12 +224,7 @@ def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, ex
 
 
 def _ids_by(session: Session, column, key_column, keys: list[str]) -> dict[str, int]:
-    """{key: id} for many keys: one array parameter on PostgreSQL, IN lists in chunks elsewhere."""
-    if not keys:
-        return {}
-    if session.get_bind().dialect.name == "postgresql":
-        wanted = any_(literal(list(keys), ARRAY(String)))
-        return dict(session.execute(select(key_column, column).where(key_column == wanted)).all())
+    """{key: id}, looked up in chunks of IN lists."""
     out: dict[str, int] = {}
     for i in range(0, len(keys), _CHUNK):
         out.update(session.execute(select(key_column, column).where(key_column.in_(keys[i:i + _CHUNK]))).all())
@@ -484,16 +472,6 @@ def _user_labels(session: Session, ids: list[int | None]) -> dict[int, str]:
     return {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
-def record(session: Session, draw: Draw) -> dict:
-    """The full published record (a dict; for very large draws use ``record_json_chunks``)."""
-    header = record_header(session, draw)
-    header["targets"] = [{"id": code, "stratum": s} for s, code in lists.pairs(lists.load(session, draw.id, "targets"))]
-    header["inspectors"] = [{"id": c, "dept": d} for d, c in lists.pairs(lists.load(session, draw.id, "inspectors"))]
-    header["conflicts"] = [[i, e] for i, e in lists.pairs(lists.load(session, draw.id, "conflicts"))]
-    header["excluded"] = [{"id": code, "reason": r} for r, code in lists.pairs(lists.load(session, draw.id, "excluded"))]
-    return header
-
-
 def record_json_chunks(session: Session, draw: Draw) -> Iterator[str]:
     """The published record as JSON text, streamed. Reads the database now; the returned
     iterator only decompresses and formats, so it may run after the session is gone."""
@@ -519,7 +497,3 @@ def record_json_chunks(session: Session, draw: Draw) -> Iterator[str]:
         yield "}"
 
     return chunks()
-
-
-def digest_of_result(draw: Draw) -> str | None:
-    return digest(draw.result) if draw.result else None
