@@ -8,9 +8,10 @@ from backend.auth.roles import Role
 from backend.errors import Forbidden
 
 
-def ensure_role(actor: Actor, roles: Iterable[Role]) -> None:
-    if Role(actor.role) not in set(roles):
-        raise Forbidden(f"当前角色（{Role(actor.role).label}）无权执行此操作", code="forbidden.role")
+def ensure_role(actor: Actor, roles: Iterable[Role | str]) -> None:
+    if actor.role not in {Role(r).value for r in roles}:
+        label = Role(actor.role).label if actor.role in {r.value for r in Role} else str(actor.role)
+        raise Forbidden(f"当前角色（{label}）无权执行此操作", code="forbidden.role")
 
 
 def ensure_department(actor: Actor, department_id: int | None, what: str = "数据") -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from backend.actor import Actor
 from backend.audit import services as audit
+from backend.auth.rules import ensure_role
 from backend.auth.roles import Role
 from backend.db import utcnow
 from backend.directory import rules
@@ -132,15 +133,9 @@ def _ensure_not_retired(obj, what: str, code: str) -> None:
         raise Conflict(f"该{what}已停用，不能修改；如需修改请先恢复", code=code)
 
 
-def _ensure_role(actor: Actor, roles) -> None:
-    if actor.role not in {Role(r).value for r in roles}:
-        label = Role(actor.role).label if actor.role in {r.value for r in Role} else str(actor.role)
-        raise Forbidden(f"当前角色（{label}）无权执行此操作", code="forbidden.role")
-
-
 def _ensure_department_writer(actor: Actor, department_id: int | None, what: str) -> None:
     """System admin anywhere; a department admin only in their own department."""
-    _ensure_role(actor, (Role.SYSADMIN, Role.DEPT_ADMIN))
+    ensure_role(actor, (Role.SYSADMIN, Role.DEPT_ADMIN))
     if actor.role == Role.SYSADMIN:
         return
     if department_id is None or department_id != actor.department_id:
@@ -149,7 +144,7 @@ def _ensure_department_writer(actor: Actor, department_id: int | None, what: str
 
 def _ensure_department_reader(actor: Actor, department_id: int | None, what: str) -> None:
     """System admin and supervisor read every department; department admin and planner their own."""
-    _ensure_role(actor, (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER))
+    ensure_role(actor, (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER))
     if actor.role in ALL_DEPARTMENTS:
         return
     if department_id is None or department_id != actor.department_id:
@@ -158,7 +153,7 @@ def _ensure_department_reader(actor: Actor, department_id: int | None, what: str
 
 def _department_scope(actor: Actor, requested: int | None, what: str) -> int | None:
     """The department a list is limited to; None means all (system admin, supervisor)."""
-    _ensure_role(actor, (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER))
+    ensure_role(actor, (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER))
     if actor.role in ALL_DEPARTMENTS:
         return requested
     if requested is not None and requested != actor.department_id:
@@ -291,7 +286,7 @@ def _check_region_parent(session: Session, code: str, parent_code: str | None) -
 
 
 def create_region(session: Session, actor: Actor, data: dict) -> Region:
-    _ensure_role(actor, (Role.SYSADMIN,))
+    ensure_role(actor, (Role.SYSADMIN,))
     code = data["code"]
     if not rules.REGION_CODE_RE.match(code):
         raise _invalid("region.bad_code", "code", "行政区划代码应为 6 位或 9 位数字")
@@ -311,7 +306,7 @@ def create_region(session: Session, actor: Actor, data: dict) -> Region:
 
 
 def update_region(session: Session, actor: Actor, code: str, data: dict) -> Region:
-    _ensure_role(actor, (Role.SYSADMIN,))
+    ensure_role(actor, (Role.SYSADMIN,))
     region = get_region(session, code)
     _ensure_not_retired(region, "行政区划", "region.retired")
     before = region_snapshot(region)
@@ -327,7 +322,7 @@ def update_region(session: Session, actor: Actor, code: str, data: dict) -> Regi
 
 
 def set_region_retired(session: Session, actor: Actor, code: str, retired: bool, reason: str | None = None) -> Region:
-    _ensure_role(actor, (Role.SYSADMIN,))
+    ensure_role(actor, (Role.SYSADMIN,))
     region = get_region(session, code)
     return _set_retired(session, actor, region, retired, reason, entity="region", entity_id=region.code,
                         snapshot=region_snapshot, department_id=None)
@@ -366,7 +361,7 @@ def _check_department_unique(session: Session, code: str | None, name: str | Non
 
 
 def create_department(session: Session, actor: Actor, data: dict) -> Department:
-    _ensure_role(actor, (Role.SYSADMIN,))
+    ensure_role(actor, (Role.SYSADMIN,))
     code = data["code"].upper()
     if not rules.DEPT_CODE_RE.match(code):
         raise _invalid("department.bad_code", "code", "部门代码应以大写字母开头，由大写字母、数字和下划线组成，2–16 位")
@@ -383,7 +378,7 @@ def create_department(session: Session, actor: Actor, data: dict) -> Department:
 
 
 def update_department(session: Session, actor: Actor, department_id: int, data: dict) -> Department:
-    _ensure_role(actor, (Role.SYSADMIN,))
+    ensure_role(actor, (Role.SYSADMIN,))
     dept = get_department(session, department_id)
     _ensure_not_retired(dept, "部门", "department.retired")
     before = department_snapshot(dept)
@@ -402,7 +397,7 @@ def update_department(session: Session, actor: Actor, department_id: int, data: 
 
 def set_department_retired(session: Session, actor: Actor, department_id: int, retired: bool,
                            reason: str | None = None) -> Department:
-    _ensure_role(actor, (Role.SYSADMIN,))
+    ensure_role(actor, (Role.SYSADMIN,))
     dept = get_department(session, department_id)
     return _set_retired(session, actor, dept, retired, reason, entity="department", entity_id=dept.id,
                         snapshot=department_snapshot, department_id=dept.id)
@@ -644,12 +639,12 @@ STAFF_READERS = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.SUPERVISOR)
 
 
 def get_target(session: Session, actor: Actor, target_id: int) -> Target:
-    _ensure_role(actor, STAFF_READERS)
+    ensure_role(actor, STAFF_READERS)
     return _get(session, Target, target_id, "检查对象", "target.not_found")
 
 
 def targets_query(actor: Actor, filters: dict):
-    _ensure_role(actor, STAFF_READERS)
+    ensure_role(actor, STAFF_READERS)
     stmt = select(Target)
     if not filters.get("include_retired"):
         stmt = stmt.where(Target.retired_at.is_(None))
@@ -743,7 +738,7 @@ def _check_target_unique(session: Session, values: dict, exclude_id: int | None)
 
 
 def _ensure_target_writer(actor: Actor, department_id: int | None) -> None:
-    _ensure_role(actor, (Role.SYSADMIN, Role.DEPT_ADMIN))
+    ensure_role(actor, (Role.SYSADMIN, Role.DEPT_ADMIN))
     if actor.role == Role.SYSADMIN:
         return
     if department_id is None or department_id != actor.department_id:
@@ -751,7 +746,7 @@ def _ensure_target_writer(actor: Actor, department_id: int | None) -> None:
 
 
 def create_target(session: Session, actor: Actor, data: dict) -> Target:
-    _ensure_role(actor, (Role.SYSADMIN, Role.DEPT_ADMIN))
+    ensure_role(actor, (Role.SYSADMIN, Role.DEPT_ADMIN))
     department_id = data.get("department_id")
     if actor.role != Role.SYSADMIN:  # a department admin's targets are maintained by their department
         department_id = department_id or actor.department_id

@@ -207,12 +207,17 @@ def plan_department_ids(plan: Plan) -> set[int]:
     return {row.department_id for row in plan.departments} | {plan.lead_department_id}
 
 
-def ensure_plan_reader(actor: Actor, plan: Plan) -> None:
+def _ensure_reader(actor: Actor, department_ids: set[int], what: str) -> None:
+    """Sysadmins and supervisors read all; planners and dept admins what their department leads or joins."""
     ensure_role(actor, READERS)
     if actor.role in READ_ALL:
         return
-    if actor.department_id is None or actor.department_id not in plan_department_ids(plan):
-        raise Forbidden("只能查看本部门牵头或参与的计划", code="forbidden.department")
+    if actor.department_id is None or actor.department_id not in department_ids:
+        raise Forbidden(f"只能查看本部门牵头或参与的{what}", code="forbidden.department")
+
+
+def ensure_plan_reader(actor: Actor, plan: Plan) -> None:
+    _ensure_reader(actor, plan_department_ids(plan), "计划")
 
 
 def ensure_plan_editor(actor: Actor, plan: Plan) -> None:
@@ -650,11 +655,7 @@ def task_department_ids(task: Task) -> set[int]:
 
 
 def ensure_task_reader(actor: Actor, task: Task) -> None:
-    ensure_role(actor, READERS)
-    if actor.role in READ_ALL:
-        return
-    if actor.department_id is None or actor.department_id not in task_department_ids(task):
-        raise Forbidden("只能查看本部门牵头或参与的任务", code="forbidden.department")
+    _ensure_reader(actor, task_department_ids(task), "任务")
 
 
 def ensure_task_editor(actor: Actor, task: Task) -> None:
