@@ -31,6 +31,9 @@ from typing import Any
 import rfc8785
 
 ALGORITHM = "dsr/v1"
+# why a drawn target may be replaced from its stratum's reserve (DRAW.md step 3); a business
+# unreachable at its registered address is not replaced: that is a result, published as such
+TARGET_REPLACEMENT_REASONS = {"closed": "已关闭停业", "deregistered": "已注销", "revoked": "已吊销"}
 
 _BLOCK = 64  # SHA-256 block size, bytes
 _IPAD = bytes(b ^ 0x36 for b in range(256))

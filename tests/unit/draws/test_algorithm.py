@@ -80,7 +80,7 @@ def test_draw_vectors_step_by_step(case):
         assert len(selected) == k == len(case["result"]["selected"][s])
         assert len(result.target_reserve[s]) == min(n - k, max(20, -(-k // 5)))
         t = ticketer(case["seed"], "ent", case["task"])
-        order = sorted(targets[s], key=lambda i: (t(i), i))
+        order = sorted(targets.get(s, []), key=lambda i: (t(i), i))
         assert selected + result.target_reserve[s] == order[: len(selected) + len(result.target_reserve[s])]
     for d, reserve in result.inspector_reserve.items():
         drawn = [i for g in result.groups for i in g.members.get(d, [])]

@@ -46,8 +46,9 @@ def test_swapped_selected_target():
     sel[2], sel[3] = sel[3], sel[2]
     report = verify_record(record)
     assert not report.ok
-    assert report.differences[0] == f"result.selected.C[2]: 记录为 {sel[2]}，重新计算为 {sel[3]}"
-    assert len(report.differences) == 1  # groups are not affected by order within a stratum
+    # both positions, and nothing else: groups are not affected by order within a stratum
+    assert report.differences == [f"result.selected.C[2]: 记录为 {sel[2]}，重新计算为 {sel[3]}",
+                                  f"result.selected.C[3]: 记录为 {sel[3]}，重新计算为 {sel[2]}"]
 
 
 def test_selected_target_replaced_by_another_candidate():
@@ -139,21 +140,40 @@ def test_changed_replacement():
 
 def test_missing_and_extra_replacement():
     record = tampered()
+    right = record["result"]["replacements"][0]
     record["result"]["replacements"] = []
-    first = verify_record(record).differences[0]
-    assert first.startswith("result.replacements: 记录只有 0 项回避替换，重新计算有 1 项（缺少 ")
+    assert verify_record(record).differences == [
+        "result.replacements: 记录只有 0 项回避替换，重新计算有 1 项",
+        f"result.replacements[0]: 记录中缺少 {json.dumps(right, ensure_ascii=False, separators=(',', ':'))}"]
     record = tampered()
-    record["result"]["replacements"].append(dict(record["result"]["replacements"][0], group=3))
-    assert verify_record(record).differences[0].startswith("result.replacements: 记录有 2 项回避替换，重新计算只有 1 项")
+    record["result"]["replacements"] += [dict(right, group=3), dict(right, group=4)]
+    assert verify_record(record).differences == [
+        "result.replacements: 记录有 3 项回避替换，重新计算只有 1 项",
+        f'result.replacements[1]: 记录中多出 {{"group":3,"target":"{right["target"]}","dept":"EPB",'
+        f'"out":"{right["out"]}","in":"{right["in"]}"}}',
+        f'result.replacements[2]: 记录中多出 {{"group":4,"target":"{right["target"]}","dept":"EPB",'
+        f'"out":"{right["out"]}","in":"{right["in"]}"}}']
 
 
 def test_group_count_and_list_lengths():
     record = tampered()
-    record["result"]["groups"].pop()
-    record["result"]["selected"]["D"].pop()
-    differences = verify_record(record).differences
-    assert differences[0].startswith("result.selected.D: 记录只有 39 项，重新计算有 40 项（缺少 ")
-    assert differences[1] == "result.groups: 记录有 18 组，重新计算有 19 组"
+    last = record["result"]["groups"].pop()
+    gone = record["result"]["selected"]["D"].pop()
+    record["result"]["selected"]["C"] += ["X1", "X2"]
+    assert verify_record(record).differences == [
+        "result.selected.C: 记录有 41 项，重新计算只有 39 项",
+        "result.selected.C[39]: 记录为 X1，重新计算没有该项",
+        "result.selected.C[40]: 记录为 X2，重新计算没有该项",
+        "result.selected.D: 记录只有 39 项，重新计算有 40 项",
+        f"result.selected.D[39]: 记录中缺少，重新计算为 {gone}",
+        "result.groups: 记录有 18 组，重新计算有 19 组",
+        f"result.groups[18]: 记录中缺少该组，重新计算有 {len(last['targets'])} 个检查对象",
+    ]
+    record = tampered()
+    record["result"]["groups"] += [record["result"]["groups"][0]] * 2
+    assert verify_record(record).differences == ["result.groups: 记录有 21 组，重新计算有 19 组",
+                                                 "result.groups[19]: 记录中多出该组，重新计算没有",
+                                                 "result.groups[20]: 记录中多出该组，重新计算没有"]
 
 
 def test_order_of_differences():
@@ -210,6 +230,65 @@ def test_malformed_records_are_reported_not_raised(mutate, complaint):
     report = verify_record(record)
     assert not report.ok
     assert any(d.startswith(complaint) for d in report.differences), report.differences
+
+
+def test_every_shape_complaint_is_listed():
+    """No cap: 30 bad targets, 25 bad group target lists and 3 bad replacements give 58 named complaints."""
+    record = tampered()
+    for n in range(30):
+        record["targets"][n]["id"] = n
+    assert verify_record(record).differences == [
+        f"targets[{n}].id: 格式错误，应为字符串，实为数字" for n in range(30)]
+    record = tampered()
+    groups = record["result"]["groups"]
+    for g in range(19):
+        groups[g]["targets"] = [1, None]
+    groups[0].pop("targets")
+    groups[1]["targets"] = "x"
+    record["result"]["replacements"] = ["r", {"group": 1.5}, 7]
+    differences = verify_record(record).differences
+    assert differences[:3] == ["result.groups[0].targets: 缺失", "result.groups[1].targets: 格式错误，应为字符串数组，实为字符串",
+                               "result.groups[2].targets[0]: 格式错误，应为字符串，实为数字"]
+    assert differences[3] == "result.groups[2].targets[1]: 格式错误，应为字符串，实为null"
+    assert differences[-1] == "result.replacements[2]: 格式错误，应为对象，实为数字"
+    assert len(differences) == 2 + 17 * 2 + 1 + 5 + 1
+    assert not any(d.startswith("记录: 无法验证") for d in differences)
+
+
+def test_missing_and_extra_stratum():
+    record = tampered()
+    b = record["result"]["selected"].pop("B")
+    record["result"]["selected"]["E"] = ["x"]
+    assert verify_record(record).differences == ["result.selected.B: 记录中缺少该分层，重新计算有 12 项",
+                                                 "result.selected.E: 记录中多出该分层，重新计算没有"]
+    assert len(b) == 12
+
+
+def test_extra_and_missing_department_in_a_group():
+    record = tampered()
+    members = record["result"]["groups"][4]["members"]
+    members.pop("EPB")
+    members["XYZ"] = []
+    assert verify_record(record).differences == ["result.groups[4].members.EPB: 记录中缺少该部门，重新计算有 1 项",
+                                                 "result.groups[4].members.XYZ: 记录中多出该部门，重新计算没有"]
+
+
+def test_every_difference_of_every_group_is_listed():
+    record = tampered()
+    rights = []
+    for g in (1, 5, 9):
+        rights.append(record["result"]["groups"][g]["leader"])
+        record["result"]["groups"][g]["leader"] = f"L{g}"
+    record["result"]["groups"][9]["targets"] = list(reversed(record["result"]["groups"][9]["targets"]))
+    differences = verify_record(record).differences
+    t = tampered()["result"]["groups"][9]["targets"]
+    assert differences == [
+        f"result.groups[1].leader: 记录为 L1，重新计算为 {rights[0]}",
+        f"result.groups[5].leader: 记录为 L5，重新计算为 {rights[1]}",
+        *[f"result.groups[9].targets[{i}]: 记录为 {t[-1 - i]}，重新计算为 {t[i]}" for i in range(len(t))
+          if t[i] != t[-1 - i]],
+        f"result.groups[9].leader: 记录为 L9，重新计算为 {rights[2]}",
+    ]
 
 
 @pytest.mark.parametrize("value", [None, [], "record", 3, {}])
@@ -284,15 +363,17 @@ def test_cli_stdin(runner):
     assert result.exit_code == 0 and result.output == "MATCH\n"
 
 
-def test_cli_mismatch_prints_first_difference_and_count(runner, tmp_path):
+def test_cli_mismatch_prints_every_difference(runner, tmp_path):
     record = tampered()
     record["dice"] = "0" * 20
     record["result"]["groups"][0]["leader"] = "x"
+    record["result"]["groups"][1]["leader"] = "y"
     result = runner.invoke(verify_command, [write(tmp_path, record)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("seed: 记录为 ") and lines[0].endswith("（另有 1 处不同）")
+    assert lines == ["不一致：共 3 处不同", *verify_record(record).differences]
+    assert lines[1].startswith("seed: 记录为 ")
+    assert lines[2].startswith("result.groups[0].leader: 记录为 x，") and lines[3].startswith("result.groups[1].")
 
 
 def test_cli_vectors_file(runner):
@@ -306,14 +387,17 @@ def test_cli_vectors_file(runner):
 def test_cli_vectors_file_with_a_bad_entry(runner, tmp_path):
     data = copy.deepcopy(VECTORS)
     data["draws"][1]["result"]["replacements"][0]["out"] = "EPB-1"
+    data["draws"][1]["result"]["replacements"][0]["in"] = "EPB-2"
     data["draws"].append("junk")
     result = runner.invoke(verify_command, [write(tmp_path, data)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0] == f"draws[0] {CASES[0]['task']}: MATCH"
-    assert lines[1].startswith(f"draws[1] {CASES[1]['task']}: result.replacements[0].out: 记录为 EPB-1，")
-    assert lines[2] == "draws[2]: 记录: 应为 JSON 对象"
-    assert lines[3] == "不一致：3 条记录中 2 条未通过验证"
+    assert lines[1] == f"draws[1] {CASES[1]['task']}: 不一致：共 2 处不同"
+    assert lines[2].startswith("  result.replacements[0].out: 记录为 EPB-1，")
+    assert lines[3].startswith("  result.replacements[0].in: 记录为 EPB-2，")
+    assert lines[4] == f"draws[2] {CASES[2]['task']}: MATCH"
+    assert lines[5:] == ["draws[3]: 不一致：共 1 处不同", "  记录: 应为 JSON 对象", "不一致：4 条记录中 2 条未通过验证"]
 
 
 @pytest.mark.parametrize("text", ["{not json", "", '{"a": 1'])
@@ -335,7 +419,7 @@ def test_cli_unreadable_file_exits_2(runner, tmp_path):
 def test_cli_valid_json_that_is_not_a_record_exits_1(runner, tmp_path):
     result = runner.invoke(verify_command, [write(tmp_path, "[1, 2]")])
     assert result.exit_code == 1
-    assert result.output == "记录: 应为 JSON 对象\n"
+    assert result.output == "不一致：共 1 处不同\n记录: 应为 JSON 对象\n"
 
 
 # --------------------------------------------------------------------------- the checker in docs/draw.md
