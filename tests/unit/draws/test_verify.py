@@ -434,12 +434,18 @@ def test_standalone_verifier_in_the_docs(tmp_path):
     code = doc.split("<!-- standalone-verifier -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     script = tmp_path / "check.py"
     script.write_text(code, encoding="utf-8")
-    for n, case in enumerate(CASES):
-        path = write(tmp_path, case, f"case-{n}.json")
-        out = subprocess.run([sys.executable, str(script), path], capture_output=True, text=True, check=True)
-        assert out.stdout == "commitment True seed True result True\n"
+    from tests.unit.draws.test_verify_facts import honest
+
+    def run(record, name):
+        return subprocess.run([sys.executable, str(script), write(tmp_path, record, name)], capture_output=True,
+                              text=True, check=True).stdout
+
+    for n, case in enumerate([*CASES, honest()]):
+        assert run(case, f"case-{n}.json") == "commitment True seed True result True replacements True\n"
     bad = tampered()
     bad["result"]["groups"][0]["leader"] = "x"
-    out = subprocess.run([sys.executable, str(script), write(tmp_path, bad, "bad.json")], capture_output=True,
-                         text=True, check=True)
-    assert out.stdout == "commitment True seed True result False\n"
+    assert run(bad, "bad.json") == "commitment True seed True result False replacements True\n"
+    for n, (key, value) in enumerate([("in", "x"), ("out", "x"), ("reason", "unreachable")]):
+        bad = honest()
+        bad["target_replacements"][1][key] = value
+        assert run(bad, f"bad-{n}.json") == "commitment True seed True result True replacements False\n"
