@@ -347,37 +347,45 @@ def test_filtering_first_equals_skipping_afterwards():
 
 
 @pytest.mark.parametrize(
-    ("plan", "field"),
+    ("plan", "field", "reason"),
     [
-        ("x", "plan"),
-        (small(lead="EPB"), "plan.lead"),
-        (small(lead=None), "plan.lead"),
-        (small(members={"SAMR": 0, "TAX": 1}), "plan.members.SAMR"),
-        (small(members={"SAMR": 1, "TAX": -1}), "plan.members.TAX"),
-        (small(members={"SAMR": "2"}), "plan.members.SAMR"),
-        (small(members={}), "plan.members"),
-        (small(group_load=0), "plan.group_load"),
-        (small(group_load=2.5), "plan.group_load"),
-        ({k: v for k, v in PLAN.items() if k != "group_load"}, "plan.group_load"),
-        (small(strata={}), "plan.strata"),
-        (small(strata=[]), "plan.strata"),
-        (small(strata={"A": {"num": 1, "den": 0}}), "plan.strata.A.den"),
-        (small(strata={"A": {"num": 1, "den": -3}}), "plan.strata.A.den"),
-        (small(strata={"A": {"num": -1, "den": 3}}), "plan.strata.A.num"),
-        (small(strata={"A": {"num": 1, "den": 3, "cap": -1}}), "plan.strata.A.cap"),
-        (small(strata={"A": {"num": 1, "den": 3, "min": "2"}}), "plan.strata.A.min"),
-        (small(strata={"A": {"num": 1, "den": 3, "mim": 2}}), "plan.strata.A.mim"),
-        (small(strata={"A": {"den": 3}}), "plan.strata.A.num"),
-        (small(strata={"A": 0.05}), "plan.strata.A"),
-        (small(strata={"A|B": {"num": 1, "den": 3}}), "plan.strata.A|B"),
+        ("x", "plan", "必须是对象"),
+        (small(lead="EPB"), "plan.lead", "牵头部门 EPB 不在 plan.members 中"),
+        (small(lead=None), "plan.lead", "必须是牵头部门代码"),
+        (small(lead=""), "plan.lead", "必须是牵头部门代码"),
+        (small(members={"SAMR": 0, "TAX": 1}), "plan.members.SAMR", "牵头部门每组至少 1 人"),
+        (small(members={"SAMR": 1, "TAX": -1}), "plan.members.TAX", "不能小于 0"),
+        (small(members={"SAMR": "2"}), "plan.members.SAMR", "必须是整数"),
+        (small(members={"SAMR": True}), "plan.members.SAMR", "必须是整数"),
+        (small(members={}), "plan.members", "必须是非空对象（部门 → 每组人数）"),
+        (small(members=["SAMR"]), "plan.members", "必须是非空对象（部门 → 每组人数）"),
+        (small(members={"SAMR": 1, "T\rX": 1}), "plan.members.T\rX", "不能包含 “|” 或换行符"),
+        (small(members={"SAMR": 1, "": 1}), "plan.members.", "必须是非空字符串"),
+        (small(group_load=0), "plan.group_load", "不能小于 1"),
+        (small(group_load=2.5), "plan.group_load", "必须是整数"),
+        ({k: v for k, v in PLAN.items() if k != "group_load"}, "plan.group_load", "缺失"),
+        (small(strata={}), "plan.strata", "必须是非空对象（分层 → 比例）"),
+        (small(strata=[]), "plan.strata", "必须是非空对象（分层 → 比例）"),
+        (small(strata={"A": {"num": 1, "den": 0}}), "plan.strata.A.den", "不能小于 1"),
+        (small(strata={"A": {"num": 1, "den": -3}}), "plan.strata.A.den", "不能小于 1"),
+        (small(strata={"A": {"num": -1, "den": 3}}), "plan.strata.A.num", "不能小于 0"),
+        (small(strata={"A": {"num": 1, "den": 3, "cap": -1}}), "plan.strata.A.cap", "不能小于 0"),
+        (small(strata={"A": {"num": 1, "den": 3, "min": "2"}}), "plan.strata.A.min", "必须是整数"),
+        (small(strata={"A": {"num": 1, "den": 3, "mim": 2, "cax": 1}}), "plan.strata.A.cax",
+         "不是可识别的字段（只允许 num、den、min、cap）"),
+        (small(strata={"A": {"den": 3}}), "plan.strata.A.num", "缺失"),
+        (small(strata={"A": {"num": 3}}), "plan.strata.A.den", "缺失"),
+        (small(strata={"A": 0.05}), "plan.strata.A", "必须是对象"),
+        (small(strata={"A|B": {"num": 1, "den": 3}}), "plan.strata.A|B", "不能包含 “|” 或换行符"),
+        (small(strata={"A\nB": {"num": 1, "den": 3}}), "plan.strata.A\nB", "不能包含 “|” 或换行符"),
     ],
 )
-def test_invalid_plan(plan, field):
+def test_invalid_plan(plan, field, reason):
     with pytest.raises(InvalidPlan) as err:
         draw("T", plan, {}, {}, [], SEED)
     assert err.value.code == "draw.invalid_plan"
-    assert err.value.details["field"] == field
-    assert err.value.message.startswith("抽查方案无效：")
+    assert err.value.details == {"field": field, "reason": reason}
+    assert err.value.message == f"抽查方案无效：{field} {reason}"
 
 
 def test_extra_plan_fields_are_allowed_and_committed():
@@ -388,26 +396,123 @@ def test_extra_plan_fields_are_allowed_and_committed():
 
 
 @pytest.mark.parametrize(
-    ("task", "targets", "inspectors", "field"),
+    ("task", "targets", "inspectors", "field", "reason"),
     [
-        ("T", {"all": ["a", "b", "a"]}, {}, "targets"),
-        ("T", {"all": ["a"], "X": ["b"]}, {}, "targets[X]"),
-        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "TAX": ["s1"]}, "inspectors"),
-        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "EPB": ["e1"]}, "inspectors[EPB]"),
-        ("T", {"all": ["a"]}, {"SAMR": ["s|1"], "TAX": ["t"]}, "inspectors.id"),
-        ("T", {"all": ["a\n"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id"),
-        ("T|1", {}, {}, "task"),
-        ("", {}, {}, "task"),
+        ("T", {"all": ["a", "b", "a"]}, {}, "targets", "编号 a 重复出现（all、all）"),
+        ("T", {"all": ["a"], "X": ["b"]}, {}, "targets[X]", "分层 X 不在抽查方案 plan.strata 中"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "TAX": ["s1"]}, "inspectors", "编号 s1 重复出现（SAMR、TAX）"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "EPB": ["e1"]}, "inspectors[EPB]", "部门 EPB 不在抽查方案 plan.members 中"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s|1"], "TAX": ["t"]}, "inspectors.id", "不能包含 “|” 或换行符"),
+        ("T", {"all": ["a\n"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id", "不能包含 “|” 或换行符"),
+        ("T", {"all": ["a\r"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id", "不能包含 “|” 或换行符"),
+        ("T", {"all": [""]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id", "必须是非空字符串"),
+        ("T|1", {}, {}, "task", "不能包含 “|” 或换行符"),
+        ("", {}, {}, "task", "必须是非空字符串"),
+        (None, {}, {}, "task", "必须是非空字符串"),
     ],
 )
-def test_invalid_input(task, targets, inspectors, field):
+def test_invalid_input(task, targets, inspectors, field, reason):
     with pytest.raises(InvalidInput) as err:
         draw(task, PLAN, targets, inspectors, [], SEED)
     assert err.value.code == "draw.invalid_input"
-    assert err.value.details["field"] == field
+    assert err.value.details["field"] == field and err.value.details["reason"] == reason
+    assert err.value.message == f"抽取名单无效：{field} {reason}"
+
+
+def test_empty_lists_of_unknown_strata_and_departments_are_harmless():
+    r = draw("T", PLAN, {"all": ids("a", 4), "X": []}, {"SAMR": ids("s", 2), "TAX": ids("t", 2), "EPB": []}, [], SEED)
+    assert r.selected == {"all": r.selected["all"]} and len(r.groups) == 1
+
+
+def test_a_department_sending_nobody_is_not_in_the_groups():
+    plan = small(members={"SAMR": 1, "TAX": 1, "EPB": 0})
+    r = draw("T", plan, {"all": ids("a", 4)}, {"SAMR": ids("s", 2), "TAX": ids("t", 2), "EPB": ids("e", 3)}, [], SEED)
+    assert [sorted(g.members) for g in r.groups] == [["SAMR", "TAX"]]
+    assert r.inspector_reserve["EPB"] == sorted(ids("e", 3), key=ticketer(SEED, "insp", "T", "EPB"))
+
+
+def test_exactly_enough_inspectors():
+    r = draw("T", small(members={"SAMR": 1, "TAX": 2}), {"all": ids("a", 10)},
+             {"SAMR": ids("s", 3), "TAX": ids("t", 6)}, [], SEED)  # 3 groups: 3 and 6 needed
+    assert len(r.groups) == 3 and r.inspector_reserve == {"SAMR": [], "TAX": []}
+    assert sorted(i for g in r.groups for i in g.members["TAX"]) == ids("t", 6)
+
+
+def test_stratum_size_rejects_a_bad_count():
+    for n in (-1, True, 1.0, "3"):
+        with pytest.raises(InvalidInput) as err:
+            stratum_size(n, {"num": 1, "den": 2})
+        assert err.value.details == {"field": "N", "reason": "必须是非负整数"}
 
 
 def test_compute_record_rejects_other_algorithms():
     case = {**CASES[0], "algorithm": "dsr/v2"}
     with pytest.raises(DrawError):
         compute_record(case)
+
+
+# --------------------------------------------------------------------------- the forked ranking
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """Count the processes rank_smallest starts (the fork path), passing everything through."""
+    import multiprocessing
+
+    import backend.draws.algorithm as algorithm
+
+    started: list[tuple] = []
+    real = multiprocessing.get_context
+
+    class Context:
+        def __init__(self, method):
+            self.ctx = real(method)
+
+        def Pipe(self, *args, **kwargs):  # noqa: N802 - multiprocessing's name
+            return self.ctx.Pipe(*args, **kwargs)
+
+        def Process(self, *args, **kwargs):  # noqa: N802
+            started.append(kwargs["args"])
+            return self.ctx.Process(*args, **kwargs)
+
+    monkeypatch.setattr(algorithm.multiprocessing, "get_context", Context)
+    return started
+
+
+def test_forked_ranking_runs_and_every_slice_counts(forks):
+    """Rank everyone (k = N): an id lost at a slice boundary, or a slice ranked twice, shows."""
+    population = [f"9144{i:014d}" for i in range(100_000)]  # exactly the threshold: forked
+    everyone = rank_smallest(SEED, ("ent", "T"), population, len(population))
+    assert forks == []
+    for processes in (2, 3):
+        forks.clear()
+        assert rank_smallest(SEED, ("ent", "T"), population, len(population), processes=processes) == everyone
+        assert len(forks) == processes - 1  # the last slice is ranked in this process
+        slices = [(s.a, s.b) for _, _, _, s, _ in forks]
+        assert slices[0][0] == 0 and all(b == a2 for (_, b), (a2, _) in zip(slices, slices[1:]))
+    forks.clear()
+    assert rank_smallest(SEED, ("ent", "T"), population, 5, processes=2) == everyone[:5]
+    assert len(forks) == 1
+
+
+def test_forked_ranking_only_when_it_can_help(forks, monkeypatch):
+    import backend.draws.algorithm as algorithm
+
+    population = [f"9144{i:014d}" for i in range(100_000)]
+    assert rank_smallest(SEED, ("ent", "T"), population[:99_999], 3, processes=2) == \
+        rank_smallest(SEED, ("ent", "T"), population[:99_999], 3)
+    assert rank_smallest(SEED, ("ent", "T"), population, 0, processes=2) == []
+    assert rank_smallest(SEED, ("ent", "T"), population, 3, processes=1) == \
+        rank_smallest(SEED, ("ent", "T"), population, 3)
+    assert forks == []  # under 100,000 ids, k = 0 or one process: no fork
+    monkeypatch.setattr(algorithm.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert len(rank_smallest(SEED, ("ent", "T"), population, 3, processes=2)) == 3
+    assert forks == []  # no fork start method (not Linux): one process
+
+
+def test_draw_error_text():
+    e = TooFewInspectors("TAX", 1, 2)
+    assert str(e) == e.message == "部门 TAX 可抽取的检查人员不足：现有 1 人，需要 2 人"
+    assert repr(e) == ("TooFewInspectors('draw.too_few_inspectors', '部门 TAX 可抽取的检查人员不足：现有 1 人，需要 2 人', "
+                       "{'dept': 'TAX', 'have': 1, 'need': 2})")
+    assert DrawError("x").code == "draw.error"
