@@ -55,11 +55,14 @@ _REASONS_TEXT = "、".join(f"{k}（{v}）" for k, v in TARGET_REPLACEMENT_REASON
 
 @dataclass
 class VerifyReport:
-    ok: bool
     differences: list[str] = field(default_factory=list)
     commitment: str | None = None  # recomputed from the record's inputs
     seed: str | None = None  # recomputed from the record's commitment and dice
     seeded: bool = True  # False: a record published before the seed, checked for its commitment alone
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
 
     @property
     def verdict(self) -> str:
@@ -70,12 +73,11 @@ class VerifyReport:
 
 
 def verify_record(record: Any, processes: int | None = None) -> VerifyReport:
-    report = VerifyReport(ok=False)
+    report = VerifyReport()
     try:
         _verify(record, report, processes)
     except Exception as exc:  # noqa: BLE001 - the verifier reports, it never raises
         report.differences.append(f"记录: 无法验证（{type(exc).__name__}: {exc}）")
-    report.ok = not report.differences
     return report
 
 
@@ -131,11 +133,9 @@ def _verify(record: Any, report: VerifyReport, processes: int | None = None) -> 
         return
     replaced = record.get("target_replacements") or []
     targets, inspectors, conflicts = record_inputs(record)
-    # the reserve as far as the replacements reach: the n-th replacement of s takes the n-th of s's reserve
-    reach = max(Counter(r["stratum"] for r in replaced).values(), default=0)
-    try:
+    try:  # with the reserve as far as the replacements can reach
         computed = draw(record["task"], record["plan"], targets, inspectors, conflicts, record["seed"],
-                        reserve=reach, processes=processes)
+                        reserve=len(replaced), processes=processes)
     except DrawError as exc:
         out.append(f"result: 无法重新计算抽取结果：{exc.message}")
         return

@@ -707,14 +707,11 @@ async function verifyInto(record, report, options) {
     return;
   }
   const replaced = record.target_replacements || [];
-  const counts = new Map();
-  for (const r of replaced) counts.set(r.stratum, (counts.get(r.stratum) || 0) + 1);
-  const reach = Math.max(0, ...counts.values());
   const { targets, inspectors, conflicts } = recordInputs(record);
   let computed;
-  try {
+  try { // with the reserve as far as the replacements can reach
     computed = await draw(record.task, record.plan, targets, inspectors, conflicts, record.seed,
-      { onProgress: progress, reserve: reach });
+      { onProgress: progress, reserve: replaced.length });
   } catch (exc) {
     if (exc instanceof DrawError) {
       out.push(`result: 无法重新计算抽取结果：${exc.message}`);

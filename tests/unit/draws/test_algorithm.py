@@ -28,6 +28,7 @@ from backend.draws.algorithm import (
     stratum_size,
     ticket,
     ticketer,
+    validate_plan,
 )
 
 VECTORS = json.loads((Path(__file__).parents[2] / "data" / "draw-vectors.json").read_text(encoding="utf-8"))
@@ -161,12 +162,21 @@ def test_stratum_size(n, rule, k):
     assert stratum_size(n, rule) == k
 
 
-@pytest.mark.parametrize("rule", [{"num": 1, "den": 0}, {"num": -1, "den": 5}, {"num": 1, "den": 5, "min": -1},
-                                  {"num": 1.5, "den": 5}, {"num": True, "den": 5}, {"den": 5}])
-def test_stratum_size_rejects_bad_rules(rule):
+@pytest.mark.parametrize(("rule", "field"), [
+    ({"num": 1, "den": 0}, "den"), ({"num": -1, "den": 5}, "num"), ({"num": 1, "den": 5, "min": -1}, "min"),
+    ({"num": 1, "den": 5, "cap": -1}, "cap"), ({"num": 1.5, "den": 5}, "num"), ({"num": True, "den": 5}, "num"),
+    ({"den": 5}, "num"), ({"num": 5}, "den")])
+def test_stratum_size_rejects_bad_rules(rule, field):
     with pytest.raises(InvalidPlan) as err:
         stratum_size(10, rule)
-    assert err.value.code == "draw.invalid_plan"
+    assert err.value.code == "draw.invalid_plan" and err.value.details["field"] == field
+
+
+def test_min_and_cap_may_be_zero():
+    assert stratum_size(10, {"num": 1, "den": 2, "min": 0, "cap": 0}) == 0
+    validate_plan(small(strata={"A": {"num": 0, "den": 1, "min": 0, "cap": 0}}))  # no error
+    with pytest.raises(InvalidPlan):
+        validate_plan(small(strata={"A": {"num": 0, "den": 0}}))
 
 
 # --------------------------------------------------------------------------- draw
@@ -271,7 +281,8 @@ def test_no_replacement_left():
     e = err.value
     assert e.code == "draw.no_replacement"
     assert e.details == {"group": 1, "target": target, "dept": "TAX", "inspector": out}
-    assert target in e.message and out in e.message and "TAX" in e.message
+    assert e.message == (f"第 2 组（编号 1）：部门 TAX 的检查人员 {out} 须回避检查对象 {target}，"
+                         "但该部门的备选人员中已没有可替换的人员")
 
 
 def test_tie_break_by_id(monkeypatch):
@@ -447,8 +458,88 @@ def test_stratum_size_rejects_a_bad_count():
 
 def test_compute_record_rejects_other_algorithms():
     case = {**CASES[0], "algorithm": "dsr/v2"}
-    with pytest.raises(DrawError):
+    with pytest.raises(InvalidInput) as err:
         compute_record(case)
+    assert err.value.details == {"field": "algorithm", "reason": "只支持 dsr/v1"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["task"])
+def test_compute_record_gives_the_whole_core_record(case):
+    inputs = {k: case[k] for k in ("task", "plan", "targets", "inspectors", "conflicts", "dice")}
+    assert compute_record(inputs) == {k: v for k, v in case.items() if k != "name"}
+
+
+def test_value_objects_are_frozen():
+    import dataclasses
+
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    r = draw("T", PLAN, targets, inspectors, [(out, target)], SEED)
+    for obj, name in ((commitment("T", PLAN, [], []), "commitment"), (r.replacements[0], "out")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, "x")
+
+
+def test_reserve_sizes():
+    plan = small(strata={"A": {"num": 1, "den": 2}})
+    people = {"SAMR": ids("s", 200), "TAX": ids("t", 200)}
+    big = draw("T", plan, {"A": ids("a", 402)}, people, [], SEED)  # k = 201: ceil(201 / 5) = 41
+    assert len(big.selected["A"]) == 201 and len(big.target_reserve["A"]) == 41
+    none = draw("T", plan, {"A": ids("a", 10)}, people, [], SEED, reserve=0)
+    assert none.target_reserve == {"A": []}
+    negative = draw("T", plan, {"A": ids("a", 10)}, people, [], SEED, reserve=lambda n, k: -3)
+    assert negative.target_reserve == {"A": []}
+    everyone = draw("T", plan, {"A": ids("a", 10)}, people, [], SEED, reserve=lambda n, k: 10 * n)
+    assert len(everyone.target_reserve["A"]) == 5
+
+
+def test_equal_tickets_past_the_first_cut(monkeypatch):
+    """The bound is the n-th smallest ticket seen: an equal ticket with a smaller id still gets in."""
+    import backend.draws.algorithm as algorithm
+
+    class Same:
+        def __init__(self, *args):
+            pass
+
+        def copy(self):
+            return self
+
+        def update(self, data):
+            pass
+
+        def digest(self):
+            return b"\0" * 32
+
+    monkeypatch.setattr(algorithm, "_states", lambda seed, parts: (Same, Same))
+    many = [f"z{i:05d}" for i in range(5000)] + ["b", "a"]  # past the 4,096 buffer, then smaller ids
+    assert [i for _, i in rank_smallest(SEED, ("ent",), many, 3)] == ["a", "b", "z00000"]
+
+
+def test_an_error_in_a_forked_ranking_reaches_the_caller(monkeypatch):
+    import os
+
+    import backend.draws.algorithm as algorithm
+
+    parent = os.getpid()
+    real = algorithm._smallest
+
+    def failing(seed, parts, ids, n):
+        if os.getpid() != parent:
+            raise ValueError("in the child")
+        return real(seed, parts, ids, n)
+
+    monkeypatch.setattr(algorithm, "_smallest", failing)
+    population = [f"9144{i:014d}" for i in range(100_000)]
+    with pytest.raises(ValueError, match="in the child"):
+        rank_smallest(SEED, ("ent", "T"), population, 3, processes=2)
+
+    def dying(seed, parts, ids, n):
+        if os.getpid() != parent:
+            os._exit(3)  # a child that dies without a word: the parent is told, never left waiting
+        return real(seed, parts, ids, n)
+
+    monkeypatch.setattr(algorithm, "_smallest", dying)
+    with pytest.raises(EOFError):
+        rank_smallest(SEED, ("ent", "T"), population, 3, processes=2)
 
 
 # --------------------------------------------------------------------------- the forked ranking

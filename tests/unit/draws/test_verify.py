@@ -221,7 +221,7 @@ def test_unsatisfiable_record_is_reported():
          "result.replacements[0].group: 格式错误，应为整数，实为字符串"),
         (lambda r: r["result"]["replacements"][0].update(group=True),
          "result.replacements[0].group: 格式错误，应为整数，实为布尔值"),
-        (lambda r: r["plan"].update(group_load=float("nan")), "plan: 无法按 RFC 8785 规范化"),
+        (lambda r: r["plan"].update(group_load=float("nan")), "plan: 无法按 RFC 8785 规范化（"),
     ],
 )
 def test_malformed_records_are_reported_not_raised(mutate, complaint):
@@ -230,6 +230,7 @@ def test_malformed_records_are_reported_not_raised(mutate, complaint):
     report = verify_record(record)
     assert not report.ok
     assert any(d.startswith(complaint) for d in report.differences), report.differences
+    assert all(d.endswith("）") for d in report.differences if d.startswith("plan: 无法按"))
 
 
 def test_every_shape_complaint_is_listed():
@@ -295,6 +296,7 @@ def test_every_difference_of_every_group_is_listed():
 def test_not_a_record(value):
     report = verify_record(value)
     assert not report.ok and report.differences[0] in ("记录: 应为 JSON 对象", "algorithm: 缺失，本验证程序只支持 dsr/v1")
+    assert report.seeded and report.commitment is None and report.seed is None
 
 
 def test_random_damage_never_raises():
@@ -449,3 +451,104 @@ def test_standalone_verifier_in_the_docs(tmp_path):
         bad = honest()
         bad["target_replacements"][1][key] = value
         assert run(bad, f"bad-{n}.json") == "commitment True seed True result True replacements False\n"
+
+
+# --------------------------------------------------------------------------- every complaint, word for word
+
+
+def _set(path, value):
+    def change(record):
+        node = record
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return change
+
+
+def _drop(path):
+    def change(record):
+        node = record
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return change
+
+
+@pytest.mark.parametrize(("change", "complaints"), [
+    (_set(("task",), 7), ["task: 格式错误，应为字符串，实为数字"]),
+    (_set(("plan",), "p"), ["plan: 格式错误，应为对象，实为字符串"]),
+    (_set(("targets",), ("a",)), ["targets: 格式错误，应为数组，实为tuple"]),
+    (_drop(("inspectors",)), ["inspectors: 缺失"]),
+    (_set(("inspectors", 1), None), ["inspectors[1]: 格式错误，应为对象，实为null"]),
+    (_set(("inspectors", 1, "dept"), ["SAMR"]), ["inspectors[1].dept: 格式错误，应为字符串，实为数组"]),
+    (_set(("conflicts",), {}), ["conflicts: 格式错误，应为数组，实为对象"]),
+    (_set(("conflicts", 0), "x|y"), ["conflicts[0]: 格式错误，应为[检查人员编号, 检查对象编号] 数组，实为字符串"]),
+    (_set(("conflicts", 0), ["a", "b", "c"]), ["conflicts[0]: 格式错误，应恰有 2 项，实有 3 项"]),
+    (_set(("conflicts", 0), [1, True]), ["conflicts[0][0]: 格式错误，应为字符串，实为数字",
+                                         "conflicts[0][1]: 格式错误，应为字符串，实为布尔值"]),
+    (_set(("commitment",), None), ["commitment: 格式错误，应为字符串，实为null"]),
+    (_set(("dice",), 31415926535897932384), ["dice: 格式错误，应为字符串，实为数字"]),
+    (_drop(("seed",)), ["seed: 缺失"]),
+    (_set(("result", "selected"), []), ["result.selected: 格式错误，应为对象，实为数组"]),
+    (_drop(("result", "selected")), ["result.selected: 缺失"]),
+    (_set(("result", "groups"), {}), ["result.groups: 格式错误，应为数组，实为对象"]),
+    (_set(("result", "groups", 3), "g"), ["result.groups[3]: 格式错误，应为对象，实为字符串"]),
+    (_set(("result", "groups", 3, "members"), []), ["result.groups[3].members: 格式错误，应为对象，实为数组"]),
+    (_drop(("result", "groups", 3, "leader")), ["result.groups[3].leader: 缺失"]),
+    (_set(("result", "groups", 3, "leader"), 1), ["result.groups[3].leader: 格式错误，应为字符串，实为数字"]),
+    (_set(("result", "replacements"), None), ["result.replacements: 格式错误，应为数组，实为null"]),
+    (_drop(("result", "replacements")), ["result.replacements: 缺失"]),
+    (_set(("result", "replacements", 0), []), ["result.replacements[0]: 格式错误，应为对象，实为数组"]),
+    (_set(("result", "replacements", 0, "in"), 0), ["result.replacements[0].in: 格式错误，应为字符串，实为数字"]),
+    (_drop(("result", "replacements", 0, "dept")), ["result.replacements[0].dept: 缺失"]),
+])
+def test_every_complaint_word_for_word(change, complaints):
+    record = tampered()
+    change(record)
+    assert verify_record(record).differences == complaints
+
+
+@pytest.mark.parametrize("key", ["id", "stratum"])
+def test_every_target_malformed_the_same_way(key):
+    record = tampered()
+    for t in record["targets"]:
+        t[key] = 0
+    differences = verify_record(record).differences
+    assert differences == [f"targets[{n}].{key}: 格式错误，应为字符串，实为数字" for n in range(len(record["targets"]))]
+
+
+@pytest.mark.parametrize(("present", "complaints"), [
+    ({"seed": "ab"}, ["dice: 格式错误，应为字符串，实为null"]),
+    ({"result": {}}, ["dice: 格式错误，应为字符串，实为null", "seed: 格式错误，应为字符串，实为null"]),
+    ({"dice": "1" * 20}, ["seed: 格式错误，应为字符串，实为null"]),
+])
+def test_any_of_dice_seed_result_makes_a_seeded_record(present, complaints):
+    record = tampered()
+    record.update({"dice": None, "seed": None, "result": None, **present})
+    report = verify_record(record)
+    assert report.differences == complaints and report.seeded
+
+
+def test_long_and_non_ascii_values_are_shown_whole_up_to_200_characters():
+    record = tampered()
+    rep = dict(record["result"]["replacements"][0], target="企业" * 100)
+    record["result"]["replacements"].append(rep)
+    shown = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
+    assert len(shown) > 200
+    assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {shown[:197]}..."
+    rep["target"] = "企" * (200 - len(shown) + 200)  # exactly 200 characters
+    exact = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
+    assert len(exact) == 200
+    assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {exact}"
+
+
+def test_an_internal_error_is_reported_not_raised(monkeypatch):
+    import backend.draws.verify as verify
+
+    def broken(record):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(verify, "record_commitment", broken)
+    report = verify_record(tampered())
+    assert not report.ok and report.differences == ["记录: 无法验证（RuntimeError: boom）"]
+    assert report.verdict == "验证未通过：共 1 处不同"

@@ -48,7 +48,7 @@ def test_honest_replacements_match():
     record["target_replacements"][0].update(reason_label="已关闭停业", at="2026-04-02T01:00:00+00:00")
     report = verify_record(record)
     assert report.ok and report.differences == [] and report.seeded
-    assert report.verdict == MATCH_TEXT
+    assert report.verdict == MATCH_TEXT == "验证通过：与公布结果一致"
 
 
 @pytest.mark.parametrize("value", [None, []])
