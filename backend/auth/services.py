@@ -27,10 +27,6 @@ from backend.auth.tokens import (TokenSettings, decode_access_token, hash_refres
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
-__all__ = ["LoginPolicy", "RefreshPolicy", "TokenPair", "login", "rotate_refresh_token", "logout",
-           "start_session", "user_for_access_token"]
-
-
 @dataclasses.dataclass
 class RefreshPolicy:
     token_days: int = 14
@@ -59,7 +55,8 @@ def _end_reads(session: Session) -> None:
 
 # --- login and tokens ---------------------------------------------------------------------
 
-_INVALID_CREDENTIALS = ("用户名或密码错误", "auth.invalid_credentials")
+def _bad_credentials() -> NotAuthenticated:
+    return NotAuthenticated("用户名或密码错误", code="auth.invalid_credentials")
 
 
 def _frozen() -> NotAuthenticated:
@@ -95,7 +92,7 @@ def login(session: Session, settings: TokenSettings, refresh: RefreshPolicy, pol
         if user is not None:
             throttle.alert_if_besieged(session, policy, user, address, attempt.at)
         session.commit()  # the failure must count even though we refuse
-        raise NotAuthenticated(_INVALID_CREDENTIALS[0], code=_INVALID_CREDENTIALS[1])
+        raise _bad_credentials()
     # still active, and the password still the one just verified
     values = {"last_login_at": attempt.at, **({"password_hash": new_hash} if new_hash else {})}
     current = session.execute(update(User).where(User.id == user.id, User.status == "active",
@@ -107,7 +104,7 @@ def login(session: Session, settings: TokenSettings, refresh: RefreshPolicy, pol
             attempt.success = False
         session.commit()
         if not attempt.success:
-            raise NotAuthenticated(_INVALID_CREDENTIALS[0], code=_INVALID_CREDENTIALS[1])
+            raise _bad_credentials()
         raise _frozen()
     pair = start_session(session, settings, refresh, user, device_label=device_label)
     audit.record(session, Actor.of_user(user, address), "auth.login", "user", user.id,
