@@ -9,7 +9,8 @@ from backend.db import Base, UTCDateTime
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained (全程留痕). ``id`` is the chain position, 1, 2, 3, … without gaps."""
+    """Append-only (triggers), hash-chained under the audit key (全程留痕). ``id`` is the chain position,
+    1, 2, 3, … without gaps."""
 
     __tablename__ = "audit_entry"
 
