@@ -39,6 +39,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"])
     app.extensions["shuangsui.db"] = db
     app.extensions["shuangsui.session"] = get_session
+    from backend.audit.keys import configure, settings_from_config
+    configure(db.engine, settings_from_config(app.config))
     _init_tokens(app)
     _init_jobs(app, db)
     _init_api(app)

@@ -85,6 +85,12 @@ def from_environment() -> dict:
         # one business is in principle checked at most once a year per item; cities cap visits a year
         "MAX_VISITS_PER_YEAR": _int("MAX_VISITS_PER_YEAR", 4),
         "JSON_AS_ASCII": False,
+        # the audit chain's key (HMAC) and anchors, kept outside the database (docs/operations.md)
+        "AUDIT_KEY": os.environ.get("AUDIT_KEY") or None,
+        "AUDIT_KEY_FILE": os.environ.get("AUDIT_KEY_FILE") or str(INSTANCE / "audit.key"),
+        "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE") or str(INSTANCE / "audit-anchors.jsonl"),
+        "AUDIT_ANCHOR_EVERY": _int("AUDIT_ANCHOR_EVERY", 100),
+        "AUDIT_ANCHOR_MINUTES": _int("AUDIT_ANCHOR_MINUTES", 10),
     }
 
 

@@ -456,7 +456,23 @@ def record_header(session: Session, draw: Draw) -> dict:
         "names": names,
         "target_replacements": target_replacements,
         "exclusion_reasons": EXCLUSION_REASONS,
+        "audit_anchor": _audit_anchor(session, task, draw),
     }
+
+
+def _audit_anchor(session: Session, task: Task, draw: Draw) -> dict:
+    """The audit chain's head when the draw was committed and when it was drawn (not part of dsr/v1):
+    anyone keeping the record holds a point of the chain that its keepers cannot move later."""
+    from backend.audit.models import AuditEntry
+
+    out: dict[str, dict | None] = {"commit": None, "seed": None}
+    for moment, action in (("commit", "draw.commit"), ("seed", "draw.result")):
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == action,
+                                                         AuditEntry.entity_id == f"{task.code}#{draw.seq}")
+                                .order_by(AuditEntry.id.desc()).limit(1)).first()
+        if entry is not None:
+            out[moment] = {"seq": entry.id, "hash": entry.hash, "at": _iso(entry.at)}
+    return out
 
 
 def _iso(value):

@@ -1,6 +1,6 @@
 """auth: failed refreshes counted beside logins, unknown addresses stored as NULL, the login alert
 
-Revision ID: 0003_auth
+Revision ID: 0003
 Revises: 0002
 """
 from alembic import op
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import backend.db
 
 
-revision = '0003_auth'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

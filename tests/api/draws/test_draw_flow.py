@@ -57,21 +57,30 @@ def test_full_draw_is_verifiable_and_assigns_groups(client, scenario, db_session
 
 
 def test_members_see_their_inspections(client, scenario, auth):
-    s = scenario()
+    s = scenario()  # 7 groups of 2 businesses: 2 of the lead's 16 inspectors and 1 of the other's 9 in each
     commit(client, s)
     draw = seed(client, s).json
-    group = draw["result"]["groups"][0]
-    cert = group["members"][s.lead.code][0]
-    inspector = next(i for i in s.inspectors[s.lead.code] if i.cert_no == cert)
-    _, headers = auth.as_role(Role.INSPECTOR, s.lead, inspector=inspector)
-    mine = client.get("/api/v1/my/inspections", headers=headers).json
-    assert sorted(i["target_code"] for i in mine["items"]) == sorted(group["targets"])
-    assert all(i["task_code"] == s.task.code for i in mine["items"])
-    _, stranger = auth.as_role(Role.INSPECTOR, s.lead, inspector=s.inspectors[s.lead.code][-1]) \
-        if s.inspectors[s.lead.code][-1].cert_no not in {c for g in draw["result"]["groups"]
-                                                           for c in g["members"][s.lead.code]} else (None, None)
-    if stranger:
-        assert client.get("/api/v1/my/inspections", headers=stranger).json["items"] == []
+    groups = draw["result"]["groups"]
+    by_cert = {i.cert_no: i for roster in s.inspectors.values() for i in roster}
+    drawn = [c for g in groups for certs in g["members"].values() for c in certs]
+    strangers = [i for cert, i in by_cert.items() if cert not in drawn]
+    assert len(groups) == 7 and len(drawn) == len(set(drawn)) == 21 and len(strangers) == 25 - 21
+
+    def mine(inspector):
+        _, headers = auth.as_role(Role.INSPECTOR, inspector=inspector)
+        r = client.get("/api/v1/my/inspections", headers=headers)
+        assert r.status_code == 200, r.json
+        return r.json
+
+    for group in groups:
+        assert len(group["targets"]) == 2
+        for cert in [c for certs in group["members"].values() for c in certs]:
+            page = mine(by_cert[cert])
+            assert page["total"] == 2 and sorted(i["target_code"] for i in page["items"]) == sorted(group["targets"])
+            assert [i["task_code"] for i in page["items"]] == [s.task.code] * 2
+    for stranger in strangers:
+        page = mine(stranger)
+        assert page["items"] == [] and page["total"] == 0
 
 
 def test_commitment_is_shown_before_randomness(client, scenario):
