@@ -23,11 +23,12 @@ from backend.audit import services as audit
 from backend.auth.rules import ensure_department, ensure_role
 from backend.db import utcnow
 from backend.directory.models import Department, Item
-from backend.errors import Conflict
+from backend.errors import Conflict, InvalidInput
 from backend.plans.common import *  # noqa: F401,F403  (re-exported)
 from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, READ_ALL, READERS, _code_of, _dept_label,
                                   _departments, _ensure_reader, _flush_unique, _get, _ids, _invalid, _is_int,
-                                  _next_code, _text, _valid_id, clean_ratio_rules)
+                                  _next_code, _text, _valid_id, cap_violations,
+                                  clean_ratio_rules)
 from backend.plans.models import PLAN_STATUSES, Plan, PlanBatch, PlanDepartment, PlanItem, PlanVersion, Task
 from backend.plans.tasks import *  # noqa: F401,F403  (re-exported)
 from backend.plans.tasks import (TASK_EDITABLE, TASK_READ_ONLY_REASONS, _apply_task,  # noqa: F401
@@ -217,6 +218,12 @@ def update_plan(session: Session, actor: Actor, plan_id: Any, data: Mapping) -> 
         plan.description = _text(data["description"], "description", "plan.bad_description", "说明",
                                  required=False)
     _apply_plan(session, plan, data, lead=lead, new=False)
+    if published:
+        try:
+            _ensure_within_caps(plan)   # a published plan stays one that tasks can be made from
+        except InvalidInput:
+            session.rollback()
+            raise
     after = plan_snapshot(plan)
     if after == before:
         session.rollback()  # nothing changed: no version, no audit entry
@@ -432,6 +439,31 @@ def _ensure_complete(plan: Plan) -> None:
         if row.item.retired_at is not None:
             raise Conflict(f"抽查事项「{row.item.name}」（{row.item.code}）已停用，请先从计划中移除",
                            code="plan.item_retired")
+    _ensure_within_caps(plan)
+
+
+MAX_NAMED = 5   # violations spelled out in the message; all of them are in details
+
+
+def _ensure_within_caps(plan: Plan) -> None:
+    """The plan's own ratios within the cap of every general item in it, each offending item named.
+
+    Strata the plan leaves to the configured defaults are checked when a task takes them
+    (``task.ratio_above_cap``): a task may set its own ratios.
+    """
+    found = cap_violations(plan.ratio_rules or {}, [row.item for row in plan.items])
+    if not found:
+        return
+    parts = [f"一般检查事项「{v['name']}」（{v['item']}）的抽查比例上限为 {v['cap_percent']}%，"
+             f"分层 {v['stratum']} 的比例 {v['num']}/{v['den']} 超过了上限" for v in found[:MAX_NAMED]]
+    more = f"；另有 {len(found) - MAX_NAMED} 处" if len(found) > MAX_NAMED else ""
+    errors: dict[str, list[str]] = {}
+    for v in found:
+        errors.setdefault(f"ratio_rules.{v['stratum']}", []).append(
+            f"不能超过 {v['cap_percent']}%（事项「{v['name']}」（{v['item']}））")
+    raise InvalidInput("计划的抽取比例超过了事项的抽查比例上限：" + "；".join(parts) + more
+                       + "。请调低比例或调整事项后再审批、公布",
+                       code="plan.ratio_above_cap", errors=errors, details={"violations": found})
 
 
 def retire_plan(session: Session, actor: Actor, plan_id: Any, reason: str | None = None) -> Plan:
