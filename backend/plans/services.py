@@ -31,8 +31,7 @@ from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, READ_ALL, READ
                                   clean_ratio_rules)
 from backend.plans.models import PLAN_STATUSES, Plan, PlanBatch, PlanDepartment, PlanItem, PlanVersion, Task
 from backend.plans.tasks import *  # noqa: F401,F403  (re-exported)
-from backend.plans.tasks import (TASK_EDITABLE, TASK_READ_ONLY_REASONS, _apply_task,  # noqa: F401
-                                 _ensure_task_editable, _task_content)
+from backend.plans.tasks import TASK_EDITABLE, TASK_READ_ONLY_REASONS, _apply_task, _task_content  # noqa: F401
 
 def plan_department_ids(plan: Plan) -> set[int]:
     return {row.department_id for row in plan.departments} | {plan.lead_department_id}

@@ -32,7 +32,7 @@ from backend.plans.models import TASK_DEPT_STATUSES, TASK_STATUSES, Plan, Task, 
 
 TASK_EDITABLE = frozenset({"draft", "consulting", "declined", "confirmed"})
 TASK_READ_ONLY_REASONS = {
-    "committed": "任务已冻结抽取名单，不能再修改",
+    "committed": "任务已冻结抽取名单，不能再修改；如摇号无法进行或未能完成，可说明理由重新开放任务（draw/reopen）",
     "drawn": "任务已完成摇号抽取，不能再修改",
     "cancelled": "任务已撤销，不能再修改",
 }
@@ -176,7 +176,8 @@ def create_task(session: Session, actor: Actor, data: Mapping, default_ratios: M
     return task
 
 
-def _ensure_task_editable(task: Task) -> None:
+def ensure_task_editable(task: Task) -> None:
+    """Draft, consulting, declined or confirmed; otherwise 409 ``task.read_only`` with the reason."""
     if task.status in TASK_READ_ONLY_REASONS:
         raise Conflict(TASK_READ_ONLY_REASONS[task.status], code="task.read_only")
     if task.status not in TASK_EDITABLE:  # pragma: no cover - unknown status written elsewhere
@@ -187,7 +188,7 @@ def update_task(session: Session, actor: Actor, task_id: Any, data: Mapping, def
     """Edit a task; after it was sent, an edit returns it to draft (the 会审 starts again on send)."""
     task = get_task(session, task_id, lock=True)
     ensure_task_editor(actor, task)
-    _ensure_task_editable(task)
+    ensure_task_editable(task)
     if "code" in data and data["code"] != task.code:
         raise Conflict("任务编号创建后不能修改", code="task.code_locked")
     if "plan_id" in data and data["plan_id"] != task.plan_id:
@@ -456,7 +457,7 @@ def send_task(session: Session, actor: Actor, task_id: Any) -> Task:
     """To the participating departments for 会审: all pending; with none, confirmed at once."""
     task = get_task(session, task_id, lock=True)
     ensure_task_editor(actor, task)
-    _ensure_task_editable(task)
+    ensure_task_editable(task)
     if task.status not in ("draft", "declined"):
         raise Conflict(f"任务当前状态为「{TASK_STATUSES.get(task.status, task.status)}」，不能发送会审",
                        code="task.bad_status")
@@ -523,7 +524,9 @@ def cancel_task(session: Session, actor: Actor, task_id: Any, reason: Any) -> Ta
     task = get_task(session, task_id, lock=True)
     ensure_task_editor(actor, task)
     if task.status in ("committed", "drawn"):
-        raise Conflict("任务已冻结名单或已抽取，不能撤销", code="task.read_only")
+        raise Conflict("任务已冻结名单或已抽取，不能撤销" + ("；如摇号无法进行或未能完成，可先说明理由重新开放任务"
+                                                            if task.status == "committed" else ""),
+                       code="task.read_only")
     if task.status == "cancelled":
         raise Conflict("任务已撤销", code="task.read_only")
     reason = _text(reason, "reason", "task.reason_required", "撤销理由", max_len=2000)
