@@ -66,15 +66,19 @@ def _invalid(code: str, message: str, field: str = "experts") -> InvalidInput:
 
 
 def set_experts(session: Session, actor: Actor, task_id: Any, entries: list[Mapping]) -> list[TaskExpert]:
-    """Replace the task's attached experts (lead department; before the draw only).
+    """Replace the task's attached experts (lead department; not while a commitment awaits its seed).
 
     Each entry: ``{expert_id, group}``. The expert must be active, not retired, and kept by one
     of the task's departments; an expert may serve several groups, once each. Does not reset
     the 会审: who advises a group is the lead department's call, and it is public in the record.
+    A draw's experts are those its plan names: on a drawn task a change applies to a re-draw
+    only (so that a re-draw with fewer groups is not stuck on an expert of a group that is gone).
     """
     task = plans.get_task(session, task_id, lock=True)
     plans.ensure_task_editor(actor, task)
-    plans.ensure_task_editable(task)
+    if task.status != "drawn":
+        # committed: the pending commitment names the experts already (reopen the task first)
+        plans.ensure_task_editable(task)
     if not isinstance(entries, (list, tuple)):
         raise _invalid("task.bad_expert", "专家应为列表")
     if len(entries) > MAX_ATTACHED:

@@ -135,3 +135,24 @@ def test_recusals_follow_the_groups_and_the_targets_brought_in():
     assert recusals(plan, result, conflicts, [(1, "T9")]) == [{"group": 0, "expert": "EX-1", "target": "T2"},
                                                               {"group": 1, "expert": "EX-2", "target": "T9"}]
     assert recusals({}, result, conflicts) == [] and recusals(plan, None, conflicts) == []
+
+
+def test_a_drawn_tasks_experts_change_for_a_redraw_only(client, scenario, factory, db_session):
+    s = small(scenario)
+    first, second = factory.expert(s.lead), factory.expert(s.lead)
+    put_experts(client, s, [{"expert_id": first.id, "group": 1}])
+    committed = commit(client, s).json
+    assert put_experts(client, s, []).json["code"] == "task.read_only"      # the commitment awaits its seed
+    seed(client, s)
+    # the directory shrinks: a re-draw would have one group, and group 1 would be gone
+    for target in s.targets[2:]:
+        target.status = "deregistered"
+    db_session.flush()
+    r = client.post(f"/api/v1/tasks/{s.task.id}/draw/redraw", json={"reason": "名录库有误"}, headers=s.headers)
+    assert r.status_code == 422 and r.json["details"]["reasons"][0]["code"] == "draw.expert_group_missing"
+    r = put_experts(client, s, [{"expert_id": second.id, "group": 0}])
+    assert r.status_code == 200 and r.json["committed"] == committed["plan"]["experts"]   # the draw is unchanged
+    record = client.get(f"/api/public/draws/{s.task.code}/record").get_json()
+    assert record["plan"]["experts"] == [{"group": 1, "id": first.code}] and verify_record(record).ok
+    r = client.post(f"/api/v1/tasks/{s.task.id}/draw/redraw", json={"reason": "名录库有误"}, headers=s.headers)
+    assert r.status_code == 201 and r.json["plan"]["experts"] == [{"group": 0, "id": second.code}]
