@@ -86,9 +86,7 @@ class DrawReopen(MethodView):
     @blp.response(200, DrawOut)
     def post(self, data, task_id):
         """重新开放已冻结名单、未能完成摇号的任务（须说明理由；该次摇号保留并公开，标记为已放弃）"""
-        session = get_session()
-        task = services.reopen(session, current_actor(), task_id, reason=data["reason"])
-        return session.scalars(select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq.desc())).first()
+        return services.reopen(get_session(), current_actor(), task_id, reason=data["reason"])
 
 
 @blp.route("/tasks/<int:task_id>/experts")

@@ -352,8 +352,8 @@ def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     return commit(session, actor, task.id, settings, reason=reason, replacing=previous)
 
 
-def reopen(session: Session, actor: Actor, task_id: Any, *, reason: str) -> Task:
-    """A committed task whose draw cannot or did not complete goes back to ``confirmed``.
+def reopen(session: Session, actor: Actor, task_id: Any, *, reason: str) -> Draw:
+    """A committed task whose draw cannot or did not complete goes back to ``confirmed``; returns the draw.
 
     The draw stays public, marked ``abandoned`` with the reason, who and when; its failed seeds
     stay with it. The task may then be edited (which returns it to draft and to the 会审) or
@@ -382,7 +382,7 @@ def reopen(session: Session, actor: Actor, task_id: Any, *, reason: str) -> Task
     audit.record(session, actor, "task.reopen", "task", task.id, before=before, after=plans.task_snapshot(task),
                  detail={"reason": reason, "draw_seq": draw.seq}, department_id=task.lead_department_id)
     session.commit()
-    return task
+    return draw
 
 
 def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason_code: str,
