@@ -25,6 +25,7 @@ from sqlalchemy import select
 from backend.actor import Actor
 from backend.auth.roles import Role
 from backend.db import utcnow
+from backend.directory.models import ExpertConflict
 from backend.draws import services as draws
 from backend.inspections.models import Inspection
 from backend.jobs.models import Job
@@ -127,6 +128,9 @@ ROWS = [
     Row("GET", "/api/v1/experts/{expert}", STAFF_READ, (DA, P)),
     Row("PATCH", "/api/v1/experts/{expert}", ADMINS, (DA,), body={"title": "高级工程师"}),
     Row("POST", "/api/v1/experts/{expert}/retire", ADMINS, (DA,), body={"retired": True}),
+    Row("GET", "/api/v1/experts/{expert}/conflicts", STAFF_READ, (DA, P)),
+    Row("POST", "/api/v1/experts/{expert}/conflicts", ADMINS, (DA,), body={"target_id": "{target2}", "reason": "亲属"}),
+    Row("POST", "/api/v1/experts/{expert}/conflicts/{expert_conflict}/retire", ADMINS, (DA,), body={"retired": True}),
     # import, export, templates
     Row("POST", "/api/v1/imports/departments", frozenset({S}), upload=True),
     Row("GET", "/api/v1/exports/inspectors", STAFF_READ, (DA, P), query="?department_id={A}"),
@@ -160,6 +164,10 @@ ROWS = [
     Row("POST", "/api/v1/tasks/{task}/draw/commit", RUNNERS, (DA, P), "B", body={}, state="confirmed"),
     Row("POST", "/api/v1/tasks/{task}/draw/seed", RUNNERS, (DA, P), "B", body={"source": "csprng"}, state="committed"),
     Row("POST", "/api/v1/tasks/{task}/draw/redraw", RUNNERS, (DA, P), "B", body={"reason": "测试重新抽取"}),
+    Row("POST", "/api/v1/tasks/{task}/draw/reopen", RUNNERS, (DA, P), "B", body={"reason": "测试重新开放"},
+        state="committed"),
+    Row("GET", "/api/v1/tasks/{task}/experts", STAFF_READ, (DA, P)),
+    Row("PUT", "/api/v1/tasks/{task}/experts", RUNNERS, (DA, P), "B", body={"experts": []}),
     Row("GET", "/api/v1/tasks/{task}/groups", STAFF_READ, (DA, P)),
     Row("POST", "/api/v1/inspections/{inspection}/replace", RUNNERS, (DA, P), "B", body={"reason_code": "closed"}),
     Row("GET", "/api/v1/my/inspections", frozenset({I})),
@@ -200,6 +208,8 @@ class World:
         target = factory.target(department=s.lead)
         inspector = s.inspectors[s.lead.code][0]
         conflict = factory.conflict(inspector, target)
+        expert = factory.expert(s.lead)
+        expert_conflict = factory._add(ExpertConflict(expert_id=expert.id, target_id=target.id, reason="亲属"))
         region = factory.region()
         self.users: dict = {}
         self.linked_inspector = {"A": s.inspectors[s.lead.code][-1], "B": s.inspectors[s.other.code][-1],
@@ -211,9 +221,9 @@ class World:
             "A": s.lead.id, "B": s.other.id, "user": factory.user(P, s.lead).id, "job": job.id, "region": region.code,
             "item": item.id, "check_point": item.check_points[0].id, "target": target.id,
             "target2": s.targets[1].id, "inspector": inspector.id, "conflict": conflict.id,
-            "expert": factory.expert(s.lead).id, "plan": s.task.plan_id, "plan_code": s.task.plan.code,
-            "task": s.task.id, "task_code": s.task.code, "inspection": inspection, "plan_item": s.item.id,
-            "n": next(_numbers),
+            "expert": expert.id, "expert_conflict": expert_conflict.id, "plan": s.task.plan_id,
+            "plan_code": s.task.plan.code, "task": s.task.id, "task_code": s.task.code, "inspection": inspection,
+            "plan_item": s.item.id, "n": next(_numbers),
         }
         self.made = {"draft_plan": lambda: self._plan("draft"), "approved_plan": lambda: self._plan("approved"),
                      "export_job": self._export_job}
