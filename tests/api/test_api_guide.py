@@ -186,8 +186,8 @@ def _main(argv: list[str]) -> int:
     url = f"sqlite:///{tmp / 'guide.db'}"
     migrate.upgrade(url)
     database = Database(url)
+    app = make_test_app(database, tmp)  # before the seed: it configures the audit key
     seed_demo_county(database)
-    app = make_test_app(database, tmp)
     examples, files = guide.parse(GUIDE.read_text(encoding="utf-8"))
     bad = 0
     for n, o in enumerate(guide.run(app.test_client(), examples, files)):

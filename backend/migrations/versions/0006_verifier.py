@@ -1,14 +1,14 @@
 """draw.dice_entered: the dice as the witnesses' digits were typed in, beside the digits used
 
-Revision ID: 0003_verifier
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_verifier'
-down_revision = '0002'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
