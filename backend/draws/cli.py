@@ -16,7 +16,7 @@ import sys
 import click
 import orjson
 
-from backend.draws.verify import COMMITTED_TEXT, verify_record
+from backend.draws.verify import verify_record
 
 __all__ = ["verify_command"]
 
@@ -24,7 +24,7 @@ __all__ = ["verify_command"]
 def _lines(report, indent: str = "") -> list[str]:
     """The verdict, then every difference."""
     if report.ok:
-        return ["MATCH" if report.seeded else f"COMMITMENT MATCH：{COMMITTED_TEXT}"]
+        return ["MATCH" if report.seeded else f"COMMITMENT MATCH：{report.verdict}"]
     return [f"不一致：共 {len(report.differences)} 处不同"] + [indent + d for d in report.differences]
 
 

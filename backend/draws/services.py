@@ -226,7 +226,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                                 processes=settings.processes)
     except algorithm.DrawError as exc:
         session.rollback()
-        _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc)
+        _log_failure(session, actor, task, draw, source, (digits, dice if source == "dice" else None), seed,
+                     witnesses, exc)
         raise DrawFailed(exc.message + "。该随机数与失败原因已公开记录；请说明理由重新开放任务后重新冻结名单",
                          code=exc.code, details=exc.details)
     draw.status, draw.seed_source, draw.dice, draw.seed = "drawn", source, digits, seed
@@ -253,11 +254,12 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
     return draw
 
 
-def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc) -> None:
+def _log_failure(session, actor, task, draw, source, dice: tuple[str, str | None], seed, witnesses, exc) -> None:
     """Every seed ever generated is logged, also when the draw could not complete: in the audit
     log, and with the draw (public), which is ``failed`` from now on."""
     draw = session.get(Draw, draw.id, populate_existing=True)
-    attempt = {"at": utcnow().isoformat(), "source": source, "dice": digits, "seed": seed,
+    digits, entered = dice
+    attempt = {"at": utcnow().isoformat(), "source": source, "dice": digits, "dice_entered": entered, "seed": seed,
                "witnesses": list(witnesses or []), "pressed_by": actor.label if source == "csprng" else None,
                "error": exc.code, "message": exc.message, "details": exc.details}
     draw.failed_attempts = [*(draw.failed_attempts or []), attempt]

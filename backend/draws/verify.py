@@ -59,6 +59,7 @@ class VerifyReport:
     commitment: str | None = None  # recomputed from the record's inputs
     seed: str | None = None  # recomputed from the record's commitment and dice
     seeded: bool = True  # False: a record published before the seed, checked for its commitment alone
+    failed_attempts: int = 0  # seeds the record says could not complete the draw, each redone
 
     @property
     def ok(self) -> bool:
@@ -69,7 +70,11 @@ class VerifyReport:
         """One line: the match, the commitment-only match, or how many differences."""
         if not self.ok:
             return f"验证未通过：共 {len(self.differences)} 处不同"
-        return MATCH_TEXT if self.seeded else COMMITTED_TEXT
+        if self.seeded:
+            return MATCH_TEXT
+        if self.failed_attempts:
+            return f"承诺值一致；公布的 {self.failed_attempts} 个随机数经重新计算确实无法完成抽取，尚无抽取结果"
+        return COMMITTED_TEXT
 
 
 def verify_record(record: Any, processes: int | None = None) -> VerifyReport:
@@ -118,6 +123,7 @@ def _verify(record: Any, report: VerifyReport, processes: int | None = None) -> 
         for name in _HASHES:
             if name in facts and facts[name] != getattr(c, name):
                 out.append(f"draw.{name}: 记录为 {_show(facts[name])}，重新计算为 {getattr(c, name)}")
+        _check_failed_attempts(record, facts.get("failed_attempts"), report, processes)
     if not report.seeded:
         return
 
@@ -141,6 +147,8 @@ def _verify(record: Any, report: VerifyReport, processes: int | None = None) -> 
         return
     _compare_result(record["result"], computed.to_record_result(), out)
     _check_target_replacements(replaced, computed, out)
+    if "expert_recusals" in record:
+        _check_expert_recusals(record, computed, replaced, out)
 
 
 # --------------------------------------------------------------------------- shape
@@ -359,3 +367,72 @@ def _check_target_replacements(replaced: list, computed: DrawResult, out: list[s
         current[s].discard(gone)
         current[s].add(came)
         taken_out[gone] = n
+
+
+# --------------------------------------------------------------------------- the app's further facts
+
+
+def _check_failed_attempts(record: Mapping, attempts: Any, report: VerifyReport, processes: int | None) -> None:
+    """``draw.failed_attempts``: each seed is SHA-256 of the commitment and its dice, and the draw redone
+    with it fails, for the reason published (docs/draw.md, "When a draw cannot run, or fails")."""
+    if attempts is None:
+        return
+    out = report.differences
+    s = _Shape()
+    if s.check(attempts, "draw.failed_attempts", list, "数组"):
+        for n, attempt in enumerate(attempts):
+            path = f"draw.failed_attempts[{n}]"
+            if s.check(attempt, path, Mapping, "对象"):
+                for key in ("dice", "seed", "error"):
+                    s.key(attempt, key, path, str, "字符串")
+    if s.complaints:
+        out.extend(s.complaints)
+        return
+    targets, inspectors, conflicts = record_inputs(record)
+    for n, attempt in enumerate(attempts):
+        path = f"draw.failed_attempts[{n}]"
+        seed = seed_from(record["commitment"], attempt["dice"])
+        if attempt["seed"] != seed:
+            out.append(f"{path}.seed: 记录为 {attempt['seed']}，由 commitment 与 dice 重新计算为 {seed}")
+        try:
+            draw(record["task"], record["plan"], targets, inspectors, conflicts, attempt["seed"], reserve=0,
+                 processes=processes)
+        except DrawError as exc:
+            if exc.code != attempt["error"]:
+                out.append(f"{path}.error: 记录为 {attempt['error']}，重新计算为 {exc.code}（{exc.message}）")
+        else:
+            out.append(f"{path}.error: 记录为 {attempt['error']}，但用该随机种子重新计算可以完成抽取")
+    report.failed_attempts = len(attempts)
+
+
+def _check_expert_recusals(record: Mapping, computed: DrawResult, replaced: list, out: list[str]) -> None:
+    """``expert_recusals``: each expert of ``plan.experts`` steps aside for every target of their group
+    (as drawn, then those brought in from the reserve, in order) they declared a conflict with in
+    ``expert_conflicts`` (docs/draw.md, "Experts")."""
+    s = _Shape()
+    experts = record["plan"].get("experts", [])
+    if s.check(experts, "plan.experts", list, "数组"):
+        for n, entry in enumerate(experts):
+            if s.check(entry, f"plan.experts[{n}]", Mapping, "对象"):
+                s.key(entry, "group", f"plan.experts[{n}]", int, "整数")
+                s.key(entry, "id", f"plan.experts[{n}]", str, "字符串")
+    pairs = s.key(record, "expert_conflicts", "", list, "数组") if "expert_conflicts" in record else []
+    for n, pair in enumerate(pairs or ()):
+        if s.check(pair, f"expert_conflicts[{n}]", list, "[专家编号, 检查对象编号] 数组") and len(pair) != 2:
+            s.complaints.append(f"expert_conflicts[{n}]: 格式错误，应恰有 2 项，实有 {len(pair)} 项")
+        elif isinstance(pair, list):
+            s.strings(pair, f"expert_conflicts[{n}]")
+    recorded = s.key(record, "expert_recusals", "", list, "数组")
+    if s.complaints:
+        out.extend(s.complaints)
+        return
+    conflicted = {(e, t) for e, t in pairs}
+    group_of = {t: g for g, group in enumerate(computed.groups) for t in group.targets}
+    targets = {g: list(group.targets) for g, group in enumerate(computed.groups)}
+    for rep in replaced:  # a target brought in takes the group of the one it replaces
+        if rep["out"] in group_of:
+            group_of[rep["in"]] = group_of[rep["out"]]
+            targets[group_of[rep["out"]]].append(rep["in"])
+    expected = [{"group": e["group"], "expert": e["id"], "target": t}
+                for e in experts for t in targets.get(e["group"], []) if (e["id"], t) in conflicted]
+    _compare_list("expert_recusals", recorded, expected, out)

@@ -215,6 +215,7 @@ def _tampered_records():
                                                          target_replacements=[{"stratum": "A"}]))),
         "draw-hashes": make(lambda r: r.update(draw={"plan_hash": "0", "targets_hash": 1, "seq": 2})),
         "seed-without-result": make(lambda r: r.update(result=None)),
+        **{f"failed-{n}": record for n, record in enumerate(_failed_and_expert_records(bad=True))},
     }
 
 
@@ -282,7 +283,33 @@ def _honest_records():
     committed = copy.deepcopy(base)
     committed.update(dice=None, seed=None, result=None, target_replacements=[],
                      draw={"seq": 1, "status": "committed", "committed_at": "2026-04-01T02:00:00+00:00"})
-    return {"replaced": replaced, "committed": committed, "edge": CASES[2]}
+    good = _failed_and_expert_records(bad=False)
+    return {"replaced": replaced, "committed": committed, "edge": CASES[2], "failed": good[0], "experts": good[1]}
+
+
+def _failed_and_expert_records(bad: bool) -> list:
+    """The unit tests' failed draw and draw with experts; damaged in every way they check if ``bad``."""
+    from tests.unit.draws import test_verify_facts as facts
+
+    if not bad:
+        return [facts.failed(), facts.with_experts()]
+    out = []
+    for change in (lambda r: r.update(conflicts=CASES[1]["conflicts"]),
+                   lambda r: r["draw"]["failed_attempts"][0].update(error="draw.too_few_inspectors"),
+                   lambda r: r["draw"]["failed_attempts"][0].update(dice="9" * 20),
+                   lambda r: r["draw"].update(failed_attempts=[7, {"dice": 1}])):
+        record = facts.failed()
+        change(record)
+        out.append(record)
+    for change in (lambda r: r["expert_recusals"].pop(),
+                   lambda r: r["expert_recusals"].reverse(),
+                   lambda r: r.update(expert_conflicts=[["EX-1"], ["EX-1", 5], "x"]),
+                   lambda r: r.update(expert_recusals={}),
+                   lambda r: r["plan"].update(experts=[{"group": "0", "id": 1}, "EX"])):
+        record = facts.with_experts()
+        change(record)
+        out.append(record)
+    return out
 
 
 def test_javascript_and_python_agree_on_honest_records(page):

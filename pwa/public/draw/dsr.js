@@ -634,7 +634,11 @@ function recordInputs(record) {
 // The one-line verdict of a report (the same words as the Python VerifyReport.verdict).
 export function verdictOf(report) {
   if (!report.ok) return `验证未通过：共 ${report.differences.length} 处不同`;
-  return report.seeded ? MATCH_TEXT : COMMITTED_TEXT;
+  if (report.seeded) return MATCH_TEXT;
+  if (report.failedAttempts) {
+    return `承诺值一致；公布的 ${report.failedAttempts} 个随机数经重新计算确实无法完成抽取，尚无抽取结果`;
+  }
+  return COMMITTED_TEXT;
 }
 
 // Redo a published record. Never throws: returns {ok, seeded, differences, commitment,
@@ -642,7 +646,8 @@ export function verdictOf(report) {
 // commitment and dice, and result (if it could be computed) from the record's seed.
 // seeded is false for a record published before the seed, checked for its commitment alone.
 export async function verifyRecord(record, options = {}) {
-  const report = { ok: false, seeded: true, differences: [], commitment: null, seed: null, result: null };
+  const report = { ok: false, seeded: true, failedAttempts: 0, differences: [], commitment: null, seed: null,
+    result: null };
   try {
     await verifyInto(record, report, options);
   } catch (exc) {
@@ -693,6 +698,7 @@ async function verifyInto(record, report, options) {
         out.push(`draw.${name}: 记录为 ${show(record.draw[name])}，重新计算为 ${c[mine]}`);
       }
     }
+    await checkFailedAttempts(record, record.draw.failed_attempts, report);
   }
   if (!report.seeded) return;
 
@@ -722,4 +728,110 @@ async function verifyInto(record, report, options) {
   report.result = computed;
   compareResult(record.result, computed, out);
   checkTargetReplacements(replaced, computed, out);
+  if (has(record, "expert_recusals")) checkExpertRecusals(record, computed, replaced, out);
+}
+
+// ------------------------------------------------------------------ the app's further facts
+
+// draw.failed_attempts: each seed is SHA-256 of the commitment and its dice, and the draw redone
+// with it fails, for the reason published.
+async function checkFailedAttempts(record, attempts, report) {
+  if (attempts === undefined || attempts === null) return;
+  const out = report.differences;
+  const s = new Shape();
+  if (s.check(attempts, "draw.failed_attempts", "array", "数组")) {
+    attempts.forEach((attempt, n) => {
+      const path = `draw.failed_attempts[${n}]`;
+      if (s.check(attempt, path, "object", "对象")) {
+        for (const key of ["dice", "seed", "error"]) s.key(attempt, key, path, "string", "字符串");
+      }
+    });
+  }
+  if (s.complaints.length) {
+    out.push(...s.complaints);
+    return;
+  }
+  const { targets, inspectors, conflicts } = recordInputs(record);
+  for (let n = 0; n < attempts.length; n++) {
+    const path = `draw.failed_attempts[${n}]`;
+    const attempt = attempts[n];
+    const seed = await seedFrom(record.commitment, attempt.dice);
+    if (attempt.seed !== seed) out.push(`${path}.seed: 记录为 ${attempt.seed}，由 commitment 与 dice 重新计算为 ${seed}`);
+    try {
+      await draw(record.task, record.plan, targets, inspectors, conflicts, attempt.seed);
+      out.push(`${path}.error: 记录为 ${attempt.error}，但用该随机种子重新计算可以完成抽取`);
+    } catch (exc) {
+      if (!(exc instanceof DrawError)) throw exc;
+      if (exc.code !== attempt.error) out.push(`${path}.error: 记录为 ${attempt.error}，重新计算为 ${exc.code}（${exc.message}）`);
+    }
+  }
+  report.failedAttempts = attempts.length;
+}
+
+// expert_recusals: each expert of plan.experts steps aside for every target of their group (as
+// drawn, then those brought in from the reserve, in order) they declared a conflict with.
+function checkExpertRecusals(record, computed, replaced, out) {
+  const s = new Shape();
+  const experts = has(record.plan, "experts") ? record.plan.experts : [];
+  if (s.check(experts, "plan.experts", "array", "数组")) {
+    experts.forEach((entry, n) => {
+      if (s.check(entry, `plan.experts[${n}]`, "object", "对象")) {
+        s.key(entry, "group", `plan.experts[${n}]`, "int", "整数");
+        s.key(entry, "id", `plan.experts[${n}]`, "string", "字符串");
+      }
+    });
+  }
+  const pairs = has(record, "expert_conflicts") ? s.key(record, "expert_conflicts", "", "array", "数组") : [];
+  (pairs || []).forEach((pair, n) => {
+    if (s.check(pair, `expert_conflicts[${n}]`, "array", "[专家编号, 检查对象编号] 数组") && pair.length !== 2) {
+      s.complaints.push(`expert_conflicts[${n}]: 格式错误，应恰有 2 项，实有 ${pair.length} 项`);
+    } else if (Array.isArray(pair)) {
+      s.strings(pair, `expert_conflicts[${n}]`);
+    }
+  });
+  const recorded = s.key(record, "expert_recusals", "", "array", "数组");
+  if (s.complaints.length) {
+    out.push(...s.complaints);
+    return;
+  }
+  const conflicted = new Set(pairs.map(([e, t]) => JSON.stringify([e, t])));
+  const groupOf = new Map();
+  const targets = new Map();
+  computed.groups.forEach((group, g) => {
+    targets.set(g, [...group.targets]);
+    for (const t of group.targets) groupOf.set(t, g);
+  });
+  for (const rep of replaced) { // a target brought in takes the group of the one it replaces
+    if (groupOf.has(rep.out)) {
+      const g = groupOf.get(rep.out);
+      groupOf.set(rep.in, g);
+      targets.get(g).push(rep.in);
+    }
+  }
+  const expected = [];
+  for (const e of experts) {
+    for (const t of targets.get(e.group) || []) {
+      if (conflicted.has(JSON.stringify([e.id, t]))) expected.push({ group: e.group, expert: e.id, target: t });
+    }
+  }
+  compareObjectList("expert_recusals", recorded, expected, out);
+}
+
+// compareList for lists of objects (compared as canonical JSON)
+function compareObjectList(path, recorded, computed, out) {
+  const key = (v) => canonicalJSON(v);
+  const n = recorded.length;
+  const m = computed.length;
+  for (let i = 0; i < Math.min(n, m); i++) {
+    if (key(recorded[i]) !== key(computed[i])) {
+      out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算为 ${show(computed[i])}`);
+    }
+  }
+  if (n > m) {
+    out.push(`${path}: 记录有 ${n} 项，重新计算只有 ${m} 项`);
+    for (let i = m; i < n; i++) out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算没有该项`);
+  } else if (n < m) {
+    out.push(`${path}: 记录只有 ${n} 项，重新计算有 ${m} 项`);
+    for (let i = n; i < m; i++) out.push(`${path}[${i}]: 记录中缺少，重新计算为 ${show(computed[i])}`);
+  }
 }

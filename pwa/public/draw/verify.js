@@ -216,6 +216,17 @@ function renderRecord(record, report, index) {
         `申报回避 ${Array.isArray(record.conflicts) ? record.conflicts.length : 0} 项。`));
   }
 
+  const attempts = draw && Array.isArray(draw.failed_attempts) ? draw.failed_attempts : [];
+  if (attempts.length) {
+    section.append(el("h3", {}, `未能完成抽取的随机数（${attempts.length} 个）`),
+      el("p", { class: "hint" }, "每个随机数都已公开；验证程序用它重新计算，核对抽取确实因所述原因无法完成。"),
+      el("table", { class: "failed-attempts" },
+        el("thead", {}, el("tr", {}, ["时间", "骰子数字", "随机种子", "原因"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, attempts.map((a) => el("tr", {}, isObject(a)
+          ? [el("td", {}, beijingTime(a.at) || ""), el("td", { class: "mono" }, str(a.dice)),
+            el("td", { class: "mono" }, str(a.seed)), el("td", {}, `${str(a.error)}${a.message ? `：${a.message}` : ""}`)]
+          : el("td", { colspan: 4 }, "（格式错误）"))))));
+  }
   const result = isObject(record.result) ? record.result : null;
   if (!result) return section;
   if (isObject(result.selected)) {
@@ -268,6 +279,15 @@ function renderRecord(record, report, index) {
     } else {
       section.append(el("p", {}, "无。"));
     }
+  }
+  const recusals = Array.isArray(record.expert_recusals) ? record.expert_recusals : [];
+  if (recusals.length) {
+    section.append(el("h3", {}, `专家回避（${recusals.length} 项）`),
+      el("table", { class: "expert-recusals" },
+        el("thead", {}, el("tr", {}, ["组", "专家", "检查对象"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, recusals.map((r) => el("tr", {}, isObject(r)
+          ? [el("td", {}, str(r.group)), el("td", { class: "mono" }, str(r.expert)), el("td", {}, targetName(r.target))]
+          : el("td", { colspan: 3 }, "（格式错误）"))))));
   }
   const replaced = Array.isArray(record.target_replacements) ? record.target_replacements : [];
   section.append(el("h3", {}, `检查对象替换（${replaced.length} 项）`));

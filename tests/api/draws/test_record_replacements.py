@@ -244,3 +244,25 @@ def test_my_inspections_of_one_task(client, scenario, auth):
     assert client.get(f"{url}?task_id={other.task.id}", headers=headers).json["items"] == []
     for bad in ("0", "x", str(2**31)):
         assert client.get(f"{url}?task_id={bad}", headers=headers).status_code == 422
+
+
+def test_a_failed_draw_record_verifies_its_failed_seed(client, scenario, factory, tmp_path):
+    s = scenario(risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}}, inspectors=(2, 1), group_load=2)
+    for inspector in s.inspectors[s.lead.code]:
+        factory.conflict(inspector, s.targets[0])
+    commit(client, s)
+    r = seed(client, s, "31415 92653 58979 32384")
+    assert r.status_code == 422 and r.json["code"] == "draw.no_replacement"
+    record = record_of(client, s)
+    [attempt] = record["draw"]["failed_attempts"]
+    assert attempt["dice"] == "31415926535897932384" and attempt["dice_entered"] == "31415 92653 58979 32384"
+    report = verify_record(record)
+    assert report.ok and not report.seeded and report.failed_attempts == 1
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(verify_command, [str(path)])
+    assert result.exit_code == 0
+    assert result.output == "COMMITMENT MATCH：承诺值一致；公布的 1 个随机数经重新计算确实无法完成抽取，尚无抽取结果\n"
+    record["conflicts"] = []  # as if nobody had declared a conflict: that seed would have worked
+    assert verify_record(record).differences == [
+        "draw.failed_attempts[0].error: 记录为 draw.no_replacement，但用该随机种子重新计算可以完成抽取"]

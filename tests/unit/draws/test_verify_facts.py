@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from backend.draws.algorithm import draw, record_commitment, record_inputs
+from backend.draws.algorithm import compute_record, draw, record_commitment, record_inputs
 from backend.draws.cli import verify_command
 from backend.draws.verify import COMMITTED_TEXT, MATCH_TEXT, verify_record
 
@@ -241,3 +241,119 @@ def test_cli_lists_every_replacement_difference(tmp_path):
     result = run_cli(tmp_path, record)
     assert result.exit_code == 1
     assert result.output.splitlines() == ["不一致：共 3 处不同", *verify_record(record).differences]
+
+
+# --------------------------------------------------------------------------- failed seeds and experts
+
+
+def failed():
+    """A draw whose seed could not complete: every EPB inspector must step aside for one target."""
+    record = committed()
+    target = CASE["result"]["replacements"][0]["target"]
+    record["conflicts"] = [[i["id"], target] for i in CASE["inspectors"] if i["dept"] == "EPB"]
+    record["draw"] = {"seq": 1, "status": "failed", "failed_attempts": [
+        {"at": "2026-04-01T02:00:00+00:00", "source": "dice", "dice": CASE["dice"], "seed": CASE["seed"],
+         "witnesses": ["公证员王某"], "error": "draw.no_replacement", "message": "…", "details": {}}]}
+    return record
+
+
+def test_failed_seeds_are_redone():
+    report = verify_record(failed())
+    assert report.ok and not report.seeded and report.failed_attempts == 1
+    assert report.verdict == "承诺值一致；公布的 1 个随机数经重新计算确实无法完成抽取，尚无抽取结果"
+
+
+def test_a_failed_seed_that_would_have_worked_or_failed_otherwise():
+    record = failed()
+    record["conflicts"] = CASE["conflicts"]  # with the real declarations the draw completes
+    assert verify_record(record).differences == [
+        "draw.failed_attempts[0].error: 记录为 draw.no_replacement，但用该随机种子重新计算可以完成抽取"]
+    record = failed()
+    record["draw"]["failed_attempts"][0]["error"] = "draw.too_few_inspectors"
+    [difference] = verify_record(record).differences
+    assert difference.startswith("draw.failed_attempts[0].error: 记录为 draw.too_few_inspectors，重新计算为 "
+                                 "draw.no_replacement（第 1 组（编号 0）：部门 EPB 的检查人员 ")
+    record = failed()
+    record["draw"]["failed_attempts"][0]["dice"] = "9" * 20
+    [difference] = verify_record(record).differences
+    assert difference.startswith(f"draw.failed_attempts[0].seed: 记录为 {CASE['seed']}，由 commitment 与 dice 重新计算为 ")
+
+
+@pytest.mark.parametrize(("attempts", "complaints"), [
+    ("x", ["draw.failed_attempts: 格式错误，应为数组，实为字符串"]),
+    ([7], ["draw.failed_attempts[0]: 格式错误，应为对象，实为数字"]),
+    ([{"dice": "1", "seed": None}], ["draw.failed_attempts[0].seed: 格式错误，应为字符串，实为null",
+                                     "draw.failed_attempts[0].error: 缺失"]),
+])
+def test_malformed_failed_attempts(attempts, complaints):
+    record = failed()
+    record["draw"]["failed_attempts"] = attempts
+    report = verify_record(record)
+    assert report.differences == complaints and report.failed_attempts == 0
+
+
+def with_experts():
+    """CASE with two experts committed in the plan, their conflicts, a replacement into group 2."""
+    inputs = {k: copy.deepcopy(CASE[k]) for k in ("task", "plan", "targets", "inspectors", "conflicts", "dice")}
+    inputs["plan"]["experts"] = [{"group": 0, "id": "EX-1"}, {"group": 2, "id": "EX-2"}]
+    record = compute_record(inputs)
+    targets, inspectors, conflicts = record_inputs(record)
+    reserve = draw(record["task"], record["plan"], targets, inspectors, conflicts, record["seed"],
+                   reserve=3).target_reserve
+    groups = record["result"]["groups"]
+    g2 = groups[2]["targets"]
+    out = g2[0]
+    stratum = next(t["stratum"] for t in record["targets"] if t["id"] == out)
+    brought = reserve[stratum][0]
+    record["target_replacements"] = [{"stratum": stratum, "out": out, "in": brought, "reason": "closed"}]
+    record["expert_conflicts"] = [["EX-1", groups[0]["targets"][1]], ["EX-1", g2[1]], ["EX-2", g2[1]],
+                                  ["EX-2", brought]]
+    record["expert_recusals"] = [{"group": 0, "expert": "EX-1", "target": groups[0]["targets"][1]},
+                                 {"group": 2, "expert": "EX-2", "target": g2[1]},
+                                 {"group": 2, "expert": "EX-2", "target": brought}]
+    return record
+
+
+def test_expert_recusals_are_redone():
+    record = with_experts()
+    assert verify_record(record).ok
+    right = copy.deepcopy(record["expert_recusals"])
+    record["expert_recusals"].pop()
+    show = json.dumps(right[2], ensure_ascii=False, separators=(",", ":"))
+    assert verify_record(record).differences == ["expert_recusals: 记录只有 2 项，重新计算有 3 项",
+                                                 f"expert_recusals[2]: 记录中缺少，重新计算为 {show}"]
+    record["expert_recusals"] = [right[1], right[0], right[2]]
+    assert [d.split(":")[0] for d in verify_record(record).differences] == ["expert_recusals[0]", "expert_recusals[1]"]
+    record = with_experts()
+    record["expert_conflicts"].append(["EX-2", record["result"]["groups"][1]["targets"][0]])  # another group's
+    assert verify_record(record).ok
+
+
+@pytest.mark.parametrize(("change", "complaints"), [
+    (lambda r: r.update(expert_recusals={}), ["expert_recusals: 格式错误，应为数组，实为对象"]),
+    (lambda r: r.update(expert_conflicts=[["EX-1"]]), ["expert_conflicts[0]: 格式错误，应恰有 2 项，实有 1 项"]),
+    (lambda r: r.update(expert_conflicts=[["EX-1", 5]]), ["expert_conflicts[0][1]: 格式错误，应为字符串，实为数字"]),
+    (lambda r: r.update(expert_conflicts="x"), ["expert_conflicts: 格式错误，应为数组，实为字符串"]),
+    (lambda r: r.update(expert_conflicts=["x"]),
+     ["expert_conflicts[0]: 格式错误，应为[专家编号, 检查对象编号] 数组，实为字符串"]),
+])
+def test_malformed_expert_facts(change, complaints):
+    record = with_experts()
+    change(record)
+    assert verify_record(record).differences == complaints
+
+
+def test_malformed_committed_experts():
+    inputs = {k: copy.deepcopy(CASE[k]) for k in ("task", "plan", "targets", "inspectors", "conflicts", "dice")}
+    inputs["plan"]["experts"] = [{"group": "0", "id": 1}, "EX"]
+    record = compute_record(inputs)
+    record["expert_recusals"] = []
+    assert verify_record(record).differences == ["plan.experts[0].group: 格式错误，应为整数，实为字符串",
+                                                 "plan.experts[0].id: 格式错误，应为字符串，实为数字",
+                                                 "plan.experts[1]: 格式错误，应为对象，实为字符串"]
+    inputs["plan"]["experts"] = {"group": 0}
+    record = compute_record(inputs)
+    record["expert_recusals"] = []
+    assert verify_record(record).differences == ["plan.experts: 格式错误，应为数组，实为对象"]
+    record.pop("expert_recusals")  # without recusals published there is nothing to check
+    assert verify_record(record).ok
