@@ -540,6 +540,9 @@ def test_long_and_non_ascii_values_are_shown_whole_up_to_200_characters():
     exact = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
     assert len(exact) == 200
     assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {exact}"
+    rep["target"] += "业"  # 201: cut
+    longer = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
+    assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {longer[:197]}..."
 
 
 def test_an_internal_error_is_reported_not_raised(monkeypatch):
