@@ -3,15 +3,24 @@
 Plain SQLAlchemy 2 (no Flask-SQLAlchemy): the engine and session factory live on the
 app, a request gets one session on ``g``, and jobs and the CLI open their own with
 ``session_scope``. Services receive a session; they never import Flask.
+
+SQLite allows one writer at a time. A transaction that starts by reading and then writes
+fails at once (SQLITE_BUSY, without waiting) when another connection wrote in between, so
+every session that may write is a *write session*: on SQLite its transactions begin with
+``BEGIN IMMEDIATE``, which takes the write lock up front and waits for it (busy timeout).
+Read-only sessions (GET requests) begin ``DEFERRED`` and read from a WAL snapshot without
+waiting for anyone. PostgreSQL ignores the difference.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import weakref
 from typing import Iterator
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -56,11 +65,17 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
 
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for the write lock before giving up
+_BEGIN_OPTION = "shuangsui_sqlite_begin"
+_WRITE = "shuangsui_write"
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+                               **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection, _record):
@@ -70,16 +85,65 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # a write session takes the write lock now and waits for it (busy timeout); a reader defers
+            mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+class ShuangsuiSession(Session):
+    """A session that knows whether it may write (``info["shuangsui_write"]``).
+
+    On SQLite a write session's connections carry the execution option that makes the
+    engine's ``begin`` listener emit ``BEGIN IMMEDIATE``. A session bound to a connection
+    (the per-test transaction) is left alone: it only ever opens savepoints.
+    """
+
+    def get_bind(self, mapper=None, **kwargs):
+        bind = super().get_bind(mapper, **kwargs)
+        if self.info.get(_WRITE) and isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            return _immediate(bind)
+        return bind
+
+
+_immediate_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _immediate(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions begin IMMEDIATE; one per engine."""
+    if engine.get_execution_options().get(_BEGIN_OPTION) == "IMMEDIATE":
+        return engine
+    found = _immediate_engines.get(engine)
+    if found is None:
+        found = _immediate_engines[engine] = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    return found
+
+
+def set_write(session: Session, write: bool = True) -> None:
+    """Mark ``session`` as one that will write (before its first query)."""
+    session.info[_WRITE] = write
+
+
+def is_write_session(session: Session) -> bool:
+    return bool(session.info.get(_WRITE))
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database refused for now (SQLite's lock, PostgreSQL's deadlock or serialisation failure)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 class Database:
@@ -88,18 +152,21 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
-        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(bind=self.engine, class_=ShuangsuiSession, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self) -> Session:
-        return self.sessionmaker()
+    def session(self, *, write: bool = True) -> Session:
+        """A new session; ``write=False`` for one that only reads (it never waits for writers)."""
+        session = self.sessionmaker()
+        set_write(session, write)
+        return session
 
     @contextlib.contextmanager
-    def session_scope(self) -> Iterator[Session]:
-        session = self.sessionmaker()
+    def session_scope(self, *, write: bool = True) -> Iterator[Session]:
+        session = self.session(write=write)
         try:
             yield session
             session.commit()
