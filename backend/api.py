@@ -13,7 +13,6 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from backend.db import is_busy
 from backend.errors import DomainError, InvalidInput, http_error_body
 from schemas.base import ErrorSchema
 
@@ -231,9 +230,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_busy(err: OperationalError):
-        if is_busy(err):
-            log.warning("database busy after waiting: %s", err.orig)
-            return jsonify(http_error_body(503)), 503, {"Retry-After": "1"}
+        if "locked" in str(err.orig).lower():
+            return jsonify(http_error_body(503)), 503
         log.exception("database error")
         return jsonify(http_error_body(500)), 500
 

@@ -82,6 +82,8 @@ def security_headers(response):
         response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Pragma", "no-cache")
         response.vary.add("Authorization")
+    if response.status_code == 503:  # busy or unavailable for now: nothing was done, ask again shortly
+        response.headers.setdefault("Retry-After", "1")
     return response
 
 
