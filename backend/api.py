@@ -147,16 +147,15 @@ def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | N
 
 
 def _read_body_first() -> None:
-    """Read a writing request's whole body before any database work: a slow upload must not
-    hold SQLite's write lock (a write request takes it at its first query)."""
+    """Read a writing request's form body before any database work: a slow upload must not hold
+    SQLite's write lock (a write request takes it at its first query). JSON bodies are read by the
+    screening below; raw streams (resumable uploads) are the view's, which ends its transaction
+    before reading them."""
     from flask import request
 
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
+            "multipart/form-data", "application/x-www-form-urlencoded"):
         request.form  # noqa: B018 - parses the body (files to temporary files)
-    else:
-        request.get_data(cache=True)
 
 
 def screen_request_values() -> None:

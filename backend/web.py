@@ -4,7 +4,8 @@
   that it needed the write lock (the last guard behind ``BEGIN IMMEDIATE`` for writers).
 * ``security_headers`` puts a strict Content-Security-Policy (same origin only, no inline
   script or style), anti-framing, no-sniff and no-referrer on every answer, and
-  ``Cache-Control: no-store`` on token answers and on everything answered to a logged-in caller.
+  ``Cache-Control: no-store`` on token answers and on everything answered to a logged-in caller
+  (unless the view chose ``private`` caching itself).
 * ``RowIdConverter`` replaces Flask's ``int`` converter: a path id outside 1..2**31-1 (the
   range of an id column) reaches the view as 0, which is never a row, so the view answers its
   own 404 ("账号不存在", ``task.not_found``…) and the database never sees an unstorable number.
@@ -78,9 +79,14 @@ def security_headers(response):
     """``after_request``: the same protective headers on every answer."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.headers.get("Authorization") or request.path.startswith(TOKEN_PATHS):
+    logged_in = bool(request.headers.get("Authorization"))
+    # a view may keep its own "private" caching (immutable content-addressed photos stay in the
+    # browser's cache only); any other answer to a logged-in caller, and every token answer, is never stored
+    if request.path.startswith(TOKEN_PATHS) or (
+            logged_in and not (response.cache_control.private or response.cache_control.no_store)):
         response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Pragma", "no-cache")
+        response.headers["Pragma"] = "no-cache"
+    if logged_in:
         response.vary.add("Authorization")
     if response.status_code == 503:  # busy or unavailable for now: nothing was done, ask again shortly
         response.headers.setdefault("Retry-After", "1")

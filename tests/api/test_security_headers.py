@@ -82,3 +82,26 @@ def test_development_server_does_not_tell_its_version(app, db_session):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_view_may_keep_private_caching_but_not_public(database, tmp_path, auth, db_session):
+    """Immutable private content (a photo by its SHA-256) may stay in the browser's own cache; a view
+    that marks an answer to a logged-in caller public is overruled."""
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database, tmp_path)
+
+    @app.get("/_test/private")
+    def _private():
+        return {}, 200, {"Cache-Control": "private, max-age=31536000, immutable"}
+
+    @app.get("/_test/public")
+    def _public():
+        return {}, 200, {"Cache-Control": "public, max-age=3600"}
+
+    _, headers = auth.as_role(Role.PLANNER)
+    client = app.test_client()
+    assert client.get("/_test/private", headers=headers).headers["Cache-Control"] == \
+        "private, max-age=31536000, immutable"
+    assert client.get("/_test/public", headers=headers).headers["Cache-Control"] == "no-store"
+    assert client.get("/_test/public").headers["Cache-Control"] == "public, max-age=3600"
