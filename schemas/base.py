@@ -69,11 +69,13 @@ def QueryId(**kwargs) -> fields.Integer:
 
 
 def bound_integers(field: fields.Field, name: str | None) -> None:
-    """Give every integer inside ``field`` the range of an integer column, unless it has one.
+    """Give every integer inside ``field`` the range of an integer column where it has no bound.
 
     Called for every field of every request schema (``on_bind_field``), so no integer reaches
-    a query or a column unbounded, however the schema was written: ids get 1..2**31-1, other
-    integers -(2**31-1)..2**31-1. A field's own narrower range is kept.
+    a query or a column unbounded, however the schema was written: a missing minimum or maximum
+    becomes that of an integer column (ids: 1..2**31-1, others: -(2**31-1)..2**31-1). A field's
+    own bounds are kept (a byte count may go beyond 2**31 when its column is a BIGINT), except
+    that an id never goes below 1.
     """
     if isinstance(field, fields.List):
         bound_integers(field.inner, name)
@@ -84,16 +86,17 @@ def bound_integers(field: fields.Field, name: str | None) -> None:
         bound_integers(field.value_field, None)
     if not isinstance(field, fields.Integer):
         return
-    low, high = (1, MAX_INT) if is_id_name(name) else (-MAX_INT, MAX_INT)
+    is_id = is_id_name(name)
     ranges = [v for v in field.validators if isinstance(v, validate.Range)]
-    has_low = any(r.min is not None and r.min >= low for r in ranges)
-    has_high = any(r.max is not None and r.max <= high for r in ranges)
+    has_low = any(r.min is not None and (r.min >= 1 or not is_id) for r in ranges)
+    has_high = any(r.max is not None for r in ranges)
     if has_low and has_high:
         return
-    error = ID_ERROR if low == 1 else INT_ERROR
+    low, high = (1, MAX_INT) if is_id else (-MAX_INT, MAX_INT)
     # a new list: bound copies of a field share the declared field's validators list
     field.validators = [*field.validators, validate.Range(min=None if has_low else low,
-                                                          max=None if has_high else high, error=error)]
+                                                          max=None if has_high else high,
+                                                          error=ID_ERROR if is_id else INT_ERROR)]
 
 
 class _BoundedIntegers(Schema):
