@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import weakref
 from typing import Iterator
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
@@ -99,39 +98,6 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-class ShuangsuiSession(Session):
-    """A session that knows whether it may write (``info["shuangsui_write"]``).
-
-    On SQLite a write session's connections carry the execution option that makes the
-    engine's ``begin`` listener emit ``BEGIN IMMEDIATE``. A session bound to a connection
-    (the per-test transaction) is left alone: it only ever opens savepoints.
-    """
-
-    def get_bind(self, mapper=None, **kwargs):
-        bind = super().get_bind(mapper, **kwargs)
-        if self.info.get(_WRITE) and isinstance(bind, Engine) and bind.dialect.name == "sqlite":
-            return _immediate(bind)
-        return bind
-
-
-_immediate_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
-def _immediate(engine: Engine) -> Engine:
-    """The same engine (same pool) whose transactions begin IMMEDIATE; one per engine."""
-    if engine.get_execution_options().get(_BEGIN_OPTION) == "IMMEDIATE":
-        return engine
-    found = _immediate_engines.get(engine)
-    if found is None:
-        found = _immediate_engines[engine] = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-    return found
-
-
-def set_write(session: Session, write: bool = True) -> None:
-    """Mark ``session`` as one that will write (before its first query)."""
-    session.info[_WRITE] = write
-
-
 def is_write_session(session: Session) -> bool:
     return bool(session.info.get(_WRITE))
 
@@ -152,16 +118,22 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
-        self.sessionmaker = sessionmaker(bind=self.engine, class_=ShuangsuiSession, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def session(self, *, write: bool = True) -> Session:
-        """A new session; ``write=False`` for one that only reads (it never waits for writers)."""
-        session = self.sessionmaker()
-        set_write(session, write)
+        """A new session; ``write=False`` for one that only reads (it never waits for writers).
+
+        A write session's connections carry the execution option that makes the engine's
+        ``begin`` listener emit ``BEGIN IMMEDIATE`` on SQLite (SQLAlchemy applies session-wide
+        execution options to each connection before beginning its transaction). A session bound
+        to a connection already in a transaction (the per-test transaction) only opens savepoints.
+        """
+        session = self.sessionmaker(execution_options={_BEGIN_OPTION: "IMMEDIATE"} if write else None)
+        session.info[_WRITE] = write
         return session
 
     @contextlib.contextmanager
