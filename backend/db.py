@@ -32,6 +32,11 @@ NAMING = {
 }
 
 
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for the write lock before giving up
+_BEGIN_OPTION = "shuangsui_sqlite_begin"
+_WRITE = "shuangsui_write"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -62,11 +67,6 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
-
-
-SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for the write lock before giving up
-_BEGIN_OPTION = "shuangsui_sqlite_begin"
-_WRITE = "shuangsui_write"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
