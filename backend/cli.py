@@ -216,6 +216,7 @@ DOMAIN_COMMANDS = [
     ("backend.directory.cli", "import_command"),
     ("backend.directory.cli", "export_command"),
     ("backend.demo.cli", "demo_group"),
+    ("backend.publication.cli", "calendar_group"),
 ]
 
 

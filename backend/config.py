@@ -84,6 +84,11 @@ def from_environment() -> dict:
         },
         # one business is in principle checked at most once a year per item; cities cap visits a year
         "MAX_VISITS_PER_YEAR": _int("MAX_VISITS_PER_YEAR", 4),
+        # GPS check of a record (backend/inspections/geo.py): flagged farther than radius + the fix's accuracy
+        # from the registered location, coarser than the threshold, or this many minutes from the record's time
+        "GPS_RADIUS_M": _int("GPS_RADIUS_M", 300),
+        "GPS_COARSE_ACCURACY_M": _int("GPS_COARSE_ACCURACY_M", 100),
+        "GPS_MAX_SKEW_MINUTES": _int("GPS_MAX_SKEW_MINUTES", 30),
         "JSON_AS_ASCII": False,
         # the audit chain's key (HMAC) and anchors, kept outside the database (docs/operations.md)
         "AUDIT_KEY": os.environ.get("AUDIT_KEY") or None,

@@ -177,6 +177,11 @@ ROWS = [
     Row("GET", "/api/public/plans/{plan_code}/versions", PUBLIC),
     Row("GET", "/api/public/draws/{task_code}", PUBLIC),
     Row("GET", "/api/public/draws/{task_code}/record", PUBLIC),
+    # the working-day calendar: public years, the notice import (system admins), due dates (anyone logged in)
+    Row("GET", "/api/public/calendar/2026", PUBLIC),
+    Row("POST", "/api/v1/calendar/import", frozenset({S}), body={
+        "year": 2031, "title": "测试通知", "holidays": [{"name": "元旦", "from": "2031-01-01", "to": "2031-01-01"}]}),
+    Row("GET", "/api/v1/calendar/due", ALL, query="?from=2026-02-13&days=20"),
 ]
 
 
