@@ -171,6 +171,7 @@ DOMAIN_COMMANDS = [
     ("backend.directory.cli", "import_command"),
     ("backend.directory.cli", "export_command"),
     ("backend.demo.cli", "demo_group"),
+    ("backend.media.cli", "media_group"),
 ]
 
 
