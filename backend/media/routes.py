@@ -40,10 +40,9 @@ _TUS_DOC = {
         {"in": "header", "name": "Upload-Metadata", "schema": {"type": "string"},
          "description": "（tus 方式）逗号分隔的“键 Base64值”：sha256（必填，十六进制）、filetype（必填）、filename、kind"},
     ],
-    "requestBody": {"content": {
-        "application/json": {"schema": UploadIn},
-        OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"},
-                        "description": "（tus creation-with-upload）请求体即文件开头的字节"}}},
+    "requestBody": {"description": "JSON 声明；或 tus 请求头声明，请求体为空或为文件开头的字节（creation-with-upload）",
+                    "content": {"application/json": {"schema": UploadIn},
+                                OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}},
 }
 
 
@@ -152,6 +151,11 @@ class Uploads(MethodView):
         """开始一次上传（文件已存储时直接返回其信息）"""
         session, settings, actor = get_session(), _settings(), current_actor()
         declared = _declaration()
+        if (request.mimetype == OFFSET_STREAM and request.content_length == declared["length"]
+                and declared["length"] <= services.WHOLE_MAX_BYTES):  # a photo in one request: no session
+            state = services.store_whole(session, settings, actor, stream=_Body(request.stream), queue=_queue(),
+                                         **declared)
+            return _state_response(state, 200 if state.deduplicated else 201)
         state = services.create_upload(session, settings, actor, **declared)
         if state.complete:
             return _state_response(state, 200)

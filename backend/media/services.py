@@ -42,6 +42,7 @@ from backend.media.models import Media, MediaRef, Upload
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 READ_CHUNK = 256 * 1024
 PROCESSED_KINDS = ("photo",)          # kinds a job processes; the others are ready when stored
+WHOLE_MAX_BYTES = 4 * 1024 * 1024     # a POST carrying a whole file up to this size is stored with no session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +84,7 @@ class UploadState:
     offset: int
     length: int
     media: Media | None = None
+    deduplicated: bool = False    # the file was already stored: nothing was uploaded
 
     @property
     def id(self) -> str | None:
@@ -119,26 +121,42 @@ def clean_filename(name) -> str | None:
 
 # --- uploads -------------------------------------------------------------------------------------------
 
-def create_upload(session: Session, settings: MediaSettings, actor: Actor, *, sha256: str, length: int,
-                  media_type: str, filename: str | None = None, kind: str | None = None) -> UploadState:
-    """Start (or find again) an upload of a declared file. A file already stored needs no upload."""
+def _declared(settings: MediaSettings, actor: Actor, *, sha256, length, media_type, filename=None,
+              kind=None) -> Upload:
+    """The client's declaration, checked (hash format, type whitelist, size limit), as an unsaved session."""
     sha256 = normalise_hash(sha256)
     if not isinstance(length, int) or isinstance(length, bool) or length < 1 or length > 2**53:
         raise InvalidInput("文件长度应为正整数（字节）", code="upload.bad_length")
     media_type = checks.normalise_type(media_type)
     kind = checks.kind_for(media_type, kind)
     checks.check_length(kind, length, settings.limits)
-    now = utcnow()
+    return Upload(id=None, user_id=actor.user_id, sha256=sha256, length=length, media_type=media_type, kind=kind,
+                  filename=clean_filename(filename))
 
+
+def _stored(session: Session, sha256: str) -> UploadState | None:
+    """Content-addressed: the same bytes are stored once. A stored file is touched (its grace restarts)."""
     media = session.get(Media, sha256)
-    if media is not None:  # content-addressed: the same bytes are stored once
-        media.touched_at = now
-        session.commit()
-        return UploadState(None, media.size, media.size, media)
+    if media is None:
+        return None
+    media.touched_at = utcnow()
+    session.commit()
+    return UploadState(None, media.size, media.size, media, deduplicated=True)
 
-    upload = session.scalar(select(Upload).where(Upload.user_id == actor.user_id, Upload.sha256 == sha256,
-                                                 Upload.length == length, Upload.media_type == media_type,
-                                                 Upload.kind == kind, Upload.expires_at > now)
+
+def create_upload(session: Session, settings: MediaSettings, actor: Actor, *, sha256: str, length: int,
+                  media_type: str, filename: str | None = None, kind: str | None = None) -> UploadState:
+    """Start (or find again) an upload of a declared file. A file already stored needs no upload."""
+    declared = _declared(settings, actor, sha256=sha256, length=length, media_type=media_type, filename=filename,
+                         kind=kind)
+    stored = _stored(session, declared.sha256)
+    if stored is not None:
+        return stored
+    now = utcnow()
+    upload = session.scalar(select(Upload).where(Upload.user_id == actor.user_id, Upload.sha256 == declared.sha256,
+                                                 Upload.length == declared.length,
+                                                 Upload.media_type == declared.media_type,
+                                                 Upload.kind == declared.kind, Upload.expires_at > now)
                             .order_by(Upload.created_at.desc()).limit(1))
     if upload is not None:  # the client lost our answer and asks again: same session, same offset
         offset = _size(settings.part_path(upload))
@@ -150,15 +168,46 @@ def create_upload(session: Session, settings: MediaSettings, actor: Actor, *, sh
     if open_count >= settings.max_open_uploads:
         raise TooManyRequests(f"未完成的上传过多（{open_count} 个），请先完成或取消已有上传",
                               code="upload.too_many")
-    upload_id = uuid.uuid4().hex
-    upload = Upload(id=upload_id, user_id=actor.user_id, sha256=sha256, length=length, media_type=media_type,
-                    kind=kind, filename=clean_filename(filename), tmp_name=upload_id, created_at=now,
-                    expires_at=now + settings.upload_expiry)
+    upload = declared
+    upload.id = upload.tmp_name = uuid.uuid4().hex
+    upload.created_at, upload.expires_at = now, now + settings.upload_expiry
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     settings.part_path(upload).touch(exist_ok=False)
     session.add(upload)
     session.commit()
-    return UploadState(upload, 0, length)
+    return UploadState(upload, 0, upload.length)
+
+
+def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stream: BinaryIO, queue,
+                **declaration) -> UploadState:
+    """One request holding the whole (small) file: checked and stored with no session row.
+
+    Nothing is kept when the body is cut short (the client sends it again); resumable uploads
+    create a session first (``create_upload``) and send the bytes with ``append``.
+    """
+    declared = _declared(settings, actor, **declaration)
+    stored = _stored(session, declared.sha256)
+    if stored is not None:
+        return stored
+    session.commit()  # hold no transaction while the body arrives
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.uploads_dir / f"whole-{uuid.uuid4().hex}"
+    try:
+        with open(path, "w+b") as file:
+            received = 0
+            while chunk := stream.read(min(READ_CHUNK, declared.length - received + 1)):
+                received += len(chunk)
+                if received > declared.length:
+                    raise InvalidInput(f"上传内容超出声明的文件长度（{declared.length} 字节）",
+                                       code="upload.beyond_length", details={"length": declared.length})
+                file.write(chunk)
+            if received < declared.length:
+                raise DomainError(f"请求体不完整：收到 {received} / {declared.length} 字节，请重新发送",
+                                  code="upload.incomplete_chunk", details={"offset": 0})
+            media = _finish(session, settings, actor, declared, path, file, queue, known_new=True)
+    finally:
+        path.unlink(missing_ok=True)
+    return UploadState(None, declared.length, declared.length, media)
 
 
 def _size(path: Path) -> int | None:
@@ -244,15 +293,16 @@ def append(session: Session, settings: MediaSettings, actor: Actor, upload_id: s
                               code="upload.incomplete_chunk", details={"offset": new_offset})
         if new_offset < upload.length:
             return UploadState(upload, new_offset, upload.length)
-        media = _finish(session, settings, actor, upload, part, queue)
+        media = _finish(session, settings, actor, upload, part.path, part.file, queue)
     return UploadState(None, upload.length, upload.length, media)
 
 
 def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path,
             error: DomainError, actual: str | None = None) -> DomainError:
     path.unlink(missing_ok=True)
-    session.execute(delete(Upload).where(Upload.id == upload.id))
-    audit.record(session, actor, "upload.refused", "upload", upload.id, department_id=actor.department_id,
+    if upload.id is not None:
+        session.execute(delete(Upload).where(Upload.id == upload.id))
+    audit.record(session, actor, "upload.refused", "upload", upload.id or upload.sha256, department_id=actor.department_id,
                  detail={"code": error.code, "declared_sha256": upload.sha256, "actual_sha256": actual,
                          "kind": upload.kind, "media_type": upload.media_type, "length": upload.length,
                          "filename": upload.filename})
@@ -260,30 +310,33 @@ def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     return error
 
 
-def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, part: _Locked,
-            queue) -> Media:
-    """The last byte has arrived: hash, check, store, record, and hand photos to the processing job."""
+def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path, file: BinaryIO,
+            queue, known_new: bool = False) -> Media:
+    """The last byte has arrived: hash, check, store, record, and hand photos to the processing job.
+
+    ``upload`` is the session (or, for ``store_whole``, an unsaved declaration); ``file`` is open on ``path``.
+    """
     from backend.jobs import services as jobs
 
-    part.file.seek(0)
+    file.seek(0)
     digest = hashlib.sha256()
-    while chunk := part.file.read(storage.CHUNK):
+    while chunk := file.read(storage.CHUNK):
         digest.update(chunk)
     actual = digest.hexdigest()
     if actual != upload.sha256:
-        raise _refuse(session, settings, actor, upload, part.path, DomainError(
+        raise _refuse(session, settings, actor, upload, path, DomainError(
             "文件校验失败：收到的内容与声明的 SHA-256 不一致，已丢弃，请重新上传", code="upload.hash_mismatch",
             status=422, details={"declared": upload.sha256, "actual": actual}), actual)
     try:
-        facts = checks.check_file(part.path, upload.kind, upload.media_type, settings.limits)
+        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits)
     except MediaRefused as refused:
-        raise _refuse(session, settings, actor, upload, part.path, refused, actual) from None
+        raise _refuse(session, settings, actor, upload, path, refused, actual) from None
 
-    storage.place_file(settings.media_dir, part.path, actual)
+    storage.place_file(settings.media_dir, path, actual)
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS
     job = None
-    media = session.get(Media, actual)
+    media = None if known_new else session.get(Media, actual)  # (a clash is caught at commit)
     if media is None:
         media = Media(sha256=actual, kind=upload.kind, media_type=upload.media_type, size=upload.length,
                       filename=upload.filename, width=facts.width, height=facts.height,
@@ -295,16 +348,18 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
                                   queue.backend)
     else:
         media.touched_at = now
-    session.execute(delete(Upload).where(Upload.id == upload.id))
+    if upload.id is not None:
+        session.execute(delete(Upload).where(Upload.id == upload.id))
     audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
                  detail={"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
                          "filename": upload.filename, "width": facts.width, "height": facts.height,
-                         "job": job.id if job else None})
+                         "upload": upload.id, "job": job.id if job else None})
     try:
         session.commit()
     except IntegrityError:  # another request stored the same bytes a moment ago
         session.rollback()
-        session.execute(delete(Upload).where(Upload.id == upload.id))
+        if upload.id is not None:
+            session.execute(delete(Upload).where(Upload.id == upload.id))
         session.commit()
         media, job = session.get(Media, actual), None
     if job is not None:

@@ -113,6 +113,30 @@ def test_creation_with_upload_stores_a_photo_in_one_request(uploader):
     assert uploader.head_media(files.sha(data)).status_code == 200
 
 
+def test_a_whole_file_in_one_request_that_is_cut_keeps_nothing(uploader, app):
+    data = files.photo(seed=18)
+    meta = {"Upload-Length": str(len(data)), "Content-Type": OCTETS}
+    import base64
+
+    meta["Upload-Metadata"] = (f"sha256 {base64.b64encode(files.sha(data).encode()).decode()},"
+                               f"filetype {base64.b64encode(b'image/jpeg').decode()}")
+    r = uploader.client.post("/api/uploads", input_stream=io.BytesIO(data[:50_000]), headers={**uploader.headers, **meta},
+                             environ_overrides={"CONTENT_LENGTH": str(len(data))})
+    assert r.status_code == 400 and r.json["code"] == "upload.incomplete_chunk"
+    from pathlib import Path
+
+    assert not list((Path(app.config["MEDIA_DIR"]) / "uploads").glob("whole-*"))
+    assert uploader.create_tus(data, body=data).status_code == 201   # sent again: stored
+    assert uploader.create_tus(data, body=data).status_code == 200   # and again: already there
+
+
+def test_a_wrong_hash_in_one_request_is_refused(uploader, media_dir):
+    data = files.photo(seed=19)
+    r = uploader.create_tus(data, body=data, sha256=files.sha(b"other"))
+    assert r.status_code == 422 and r.json["code"] == "upload.hash_mismatch"
+    assert not storage.exists(media_dir, files.sha(data))
+
+
 def test_tus_creation_then_patch_and_partial_first_bytes(uploader):
     data = files.photo(seed=7)
     r = uploader.create_tus(data, body=data[:5000])
@@ -128,9 +152,12 @@ def test_asking_again_for_the_same_file_resumes_the_same_session(uploader):
     again = uploader.create(data)  # the client lost the first answer
     assert again.status_code == 201 and again.json["id"] == first.json["id"]
     assert again.headers["Upload-Offset"] == "4096"
-    # creation-with-upload of the whole file again: the body is not applied at the wrong place
-    tus = uploader.create_tus(data, body=data)
+    # creation-with-upload of a part again: the body is not applied at the wrong place
+    tus = uploader.create_tus(data, body=data[:1000])
     assert tus.json["id"] == first.json["id"] and tus.headers["Upload-Offset"] == "4096"
+    # the whole (small) file in one request is simply stored
+    whole = uploader.create_tus(data, body=data)
+    assert whole.status_code == 201 and whole.json["complete"] is True and whole.json["id"] is None
 
 
 def test_an_upload_of_someone_else_is_refused(uploader, auth, client):
