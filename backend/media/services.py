@@ -523,6 +523,8 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
     expired upload sessions with their bytes. Anything referenced stays. One audit entry per run."""
     now = now or utcnow()
     cutoff = now - settings.orphan_grace
+    if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
+        session.execute(update(Media).where(Media.sha256 == "").values(touched_at=now))
     unreferenced = ~exists().where(MediaRef.sha256 == Media.sha256)
     candidates = list(session.scalars(select(Media.sha256).where(Media.touched_at < cutoff, unreferenced)))
     deleted: list[tuple[str, str | None, str | None]] = []

@@ -103,3 +103,58 @@ def test_photos_are_processed_by_an_rq_worker_when_redis_is_configured(committed
         assert media.status == "ready" and media.exif_gps["lat"] == 34.7751389 and media.thumb_sha256
     assert client.head(f"/api/media/{sha}", headers=headers).headers["X-Media-Status"] == "ready"
     app.extensions["shuangsui.jobs"].queue.delete(delete_jobs=True)
+
+
+def test_a_cleanup_running_while_a_push_references_the_file_keeps_it(committed_db, tmp_path):
+    """The push's transaction references an old orphan and is still open when the clean-up starts."""
+    import datetime as dt
+
+    from sqlalchemy import select, update
+
+    from backend.actor import Actor
+    from backend.db import utcnow
+    from backend.draws import services as draws
+    from backend.inspections.models import Inspection
+    from backend.media.models import Media
+    from tests.api.draws.conftest import build_scenario
+
+    app = make_test_app(committed_db, tmp_path)
+    settings = services.MediaSettings.from_config(app.config)
+    data = files.pdf()
+    sha = storage.store_bytes(settings.media_dir, data)
+    with committed_db.session_scope() as session:
+        factory = Factory(session)
+        scenario = build_scenario(factory, AuthActions(app, factory), risk=("D",), per_class=1,
+                                  strata={"D": {"num": 1, "den": 1}}, inspectors=(2, 1), members=(1, 1))
+        actor = Actor.of_user(factory.user(Role.SYSADMIN))
+        session.commit()
+        draws.commit(session, actor, scenario.task.id, draws.DrawSettings())
+        draws.seed_and_draw(session, actor, scenario.task.id, draws.DrawSettings(), source="csprng")
+        inspection_id = session.scalar(select(Inspection.id).where(Inspection.task_id == scenario.task.id))
+        session.add(Media(sha256=sha, kind="pdf", media_type="application/pdf", size=len(data), status="ready",
+                          touched_at=utcnow() - dt.timedelta(days=30), created_at=utcnow() - dt.timedelta(days=30)))
+
+    push = committed_db.session()
+    services.add_references(push, [sha], inspection_id, Actor.system())   # not committed yet
+    result = {}
+
+    def clean():
+        with committed_db.session_scope() as session:
+            result.update(services.cleanup(session, settings, Actor.system()))
+
+    cleaner = threading.Thread(target=clean)
+    cleaner.start()
+    time.sleep(1.0)            # the clean-up is now waiting for the push's lock
+    push.commit()
+    push.close()
+    cleaner.join(timeout=60)
+    assert result["media_deleted"] == 0
+    with committed_db.session_scope() as session:
+        assert session.get(Media, sha) is not None and services.references(session, sha) == [inspection_id]
+    assert storage.exists(settings.media_dir, sha)
+    with committed_db.session_scope() as session:  # once unreferenced and old, it does go
+        services.remove_references(session, [sha], inspection_id, Actor.system())
+        session.execute(update(Media).values(touched_at=utcnow() - dt.timedelta(days=30)))
+    with committed_db.session_scope() as session:
+        assert services.cleanup(session, settings, Actor.system())["media_deleted"] == 1
+    assert not storage.exists(settings.media_dir, sha)
