@@ -103,7 +103,7 @@ class Facts:
 def check_file(path, kind: str, media_type: str, limits: Limits) -> Facts:
     """Check a complete file by its content; raise MediaRefused with a Chinese reason."""
     if kind in ("photo", "signature"):
-        return _check_image(path, media_type, limits.max_pixels[kind])
+        return _check_image(path, media_type, limits.max_pixels[kind], max(limits.max_pixels.values()))
     if kind == "pdf":
         _check_pdf(path)
     else:
@@ -111,11 +111,13 @@ def check_file(path, kind: str, media_type: str, limits: Limits) -> Facts:
     return Facts()
 
 
-def _check_image(path, media_type: str, max_pixels: int) -> Facts:
+def _check_image(path, media_type: str, max_pixels: int, process_limit: int) -> Facts:
     expected = IMAGE_TYPES[media_type]
     label = expected.replace("WEBP", "WebP")
     ImageFile.LOAD_TRUNCATED_IMAGES = False
-    Image.MAX_IMAGE_PIXELS = max_pixels    # above it Pillow warns (made an error here), above twice it refuses
+    # Pillow's own guard, one value for the whole process (the processing job opens photos too): above it
+    # Pillow warns (made an error here), above twice it refuses; the kind's own limit is checked below
+    Image.MAX_IMAGE_PIXELS = process_limit
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -120,3 +120,21 @@ def test_a_signature_is_a_small_png(uploader, media_dir):
 def test_an_oversize_photo_is_refused(uploader):
     r = uploader.create(b"x", "image/jpeg", sha256="f" * 64, length=15 * 1024 * 1024 + 1)
     assert r.status_code == 413 and r.json["code"] == "media.too_large"
+
+
+def test_a_signature_checked_first_does_not_lower_the_limit_for_photos(app, uploader, db_session):
+    import io
+
+    from PIL import Image
+
+    from backend.actor import Actor
+    from backend.media import services
+
+    big = io.BytesIO()
+    Image.new("RGB", (3000, 3000), (90, 120, 30)).save(big, "JPEG", quality=50)  # 9 MP: over twice a signature's
+    assert uploader.upload(big.getvalue(), "image/jpeg").status_code == 200
+    # a signature is checked (another request) before the photo's processing job runs
+    assert uploader.upload(files.png(), "image/png", kind="signature").status_code == 200
+    services.process(db_session, services.MediaSettings.from_config(app.config), files.sha(big.getvalue()),
+                     Actor.system())
+    assert services.info(db_session, files.sha(big.getvalue())).status == "ready"
