@@ -150,6 +150,22 @@ def upload_two_requests(client: Client, data: bytes) -> float:
     return time.perf_counter() - t0
 
 
+def cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) of gunicorn's workers so far, from /proc."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
@@ -227,6 +243,7 @@ def main() -> None:
         time.sleep(1)
 
         runs = []
+        cpu_start, photos_sent = cpu_seconds(server.pid), 0
         for run in range(args.runs):
             heads, posts, pairs = [], [], []
             for _ in range(args.photos):
@@ -234,6 +251,7 @@ def main() -> None:
                 heads.append(h)
                 posts.append(p)
                 pairs.append(h + p)
+                photos_sent += 1
                 time.sleep(args.pace)
             runs.append((pct(pairs, 50), heads, posts, pairs))
             print(f"paced run {run + 1}: one photo every {args.pace} s, load average {os.getloadavg()[0]:.1f}")
@@ -243,6 +261,10 @@ def main() -> None:
         report("HEAD then upload (the pair)", pairs)
         report("  HEAD /api/media/<sha256> → 404", heads)
         report("  POST /api/uploads with the photo → 201", posts)
+        cpu = (cpu_seconds(server.pid) - cpu_start) / photos_sent * 1000
+        print(f"  gunicorn workers' CPU per photo: {cpu:.1f} ms"
+              + (" (the two requests only: processing runs in the rq worker)" if args.jobs == "rq"
+                 else " (the two requests and the photo's processing job)"))
 
         pairs = [sum(upload_one(client, variant(photo, next(counter)))) for _ in range(args.photos)]
         print("back to back (processing of earlier photos competes for the cores)")

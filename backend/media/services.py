@@ -183,13 +183,12 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
     """One request holding the whole (small) file: checked and stored with no session row.
 
     Nothing is kept when the body is cut short (the client sends it again); resumable uploads
-    create a session first (``create_upload``) and send the bytes with ``append``.
+    create a session first (``create_upload``) and send the bytes with ``append``. The fast path of a
+    photo (the client has just asked ``HEAD``): no look-up before the insert, which catches a clash.
     """
     declared = _declared(settings, actor, **declaration)
-    stored = _stored(session, declared.sha256)
-    if stored is not None:
-        return stored
-    session.commit()  # hold no transaction while the body arrives
+    if dialect_of(session) == "sqlite":
+        session.commit()  # a SQLite reader cannot write later once another writer has committed: end it
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     path = settings.uploads_dir / f"whole-{uuid.uuid4().hex}"
     try:
@@ -204,10 +203,11 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
             if received < declared.length:
                 raise DomainError(f"请求体不完整：收到 {received} / {declared.length} 字节，请重新发送",
                                   code="upload.incomplete_chunk", details={"offset": 0})
-            media = _finish(session, settings, actor, declared, path, file, queue, known_new=True)
+            # the client asked HEAD just before: a clash with stored bytes is rare and caught by the insert
+            media, new = _finish(session, settings, actor, declared, path, file, queue, known_new=True)
     finally:
         path.unlink(missing_ok=True)
-    return UploadState(None, declared.length, declared.length, media)
+    return UploadState(None, declared.length, declared.length, media, deduplicated=not new)
 
 
 def _size(path: Path) -> int | None:
@@ -293,7 +293,7 @@ def append(session: Session, settings: MediaSettings, actor: Actor, upload_id: s
                               code="upload.incomplete_chunk", details={"offset": new_offset})
         if new_offset < upload.length:
             return UploadState(upload, new_offset, upload.length)
-        media = _finish(session, settings, actor, upload, part.path, part.file, queue)
+        media, _new = _finish(session, settings, actor, upload, part.path, part.file, queue)
     return UploadState(None, upload.length, upload.length, media)
 
 
@@ -311,10 +311,11 @@ def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
 
 
 def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path, file: BinaryIO,
-            queue, known_new: bool = False) -> Media:
+            queue, known_new: bool = False) -> tuple[Media, bool]:
     """The last byte has arrived: hash, check, store, record, and hand photos to the processing job.
 
     ``upload`` is the session (or, for ``store_whole``, an unsaved declaration); ``file`` is open on ``path``.
+    Returns the file's row and whether this upload stored it (False: the same bytes were there already).
     """
     from backend.jobs import services as jobs
 
@@ -336,35 +337,37 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS
     job = None
-    media = None if known_new else session.get(Media, actual)  # (a clash is caught at commit)
-    if media is None:
-        media = Media(sha256=actual, kind=upload.kind, media_type=upload.media_type, size=upload.length,
-                      filename=upload.filename, width=facts.width, height=facts.height,
-                      status="processing" if processed else "ready", uploaded_by=actor.user_id,
-                      created_at=now, touched_at=now, processed_at=None if processed else now)
-        session.add(media)
-        if processed:
-            job = jobs.create_job(session, "media.process", {"sha256": actual}, actor, settings.job_attempts,
-                                  queue.backend)
-    else:
-        media.touched_at = now
-    if upload.id is not None:
-        session.execute(delete(Upload).where(Upload.id == upload.id))
-    audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
-                 detail={"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
-                         "filename": upload.filename, "width": facts.width, "height": facts.height,
-                         "upload": upload.id, "job": job.id if job else None})
     try:
+        media = None if known_new else session.get(Media, actual)
+        if media is None:
+            media = Media(sha256=actual, kind=upload.kind, media_type=upload.media_type, size=upload.length,
+                          filename=upload.filename, width=facts.width, height=facts.height,
+                          status="processing" if processed else "ready", uploaded_by=actor.user_id,
+                          created_at=now, touched_at=now, processed_at=None if processed else now)
+            session.add(media)
+            if processed:
+                job = jobs.create_job(session, "media.process", {"sha256": actual}, actor, settings.job_attempts,
+                                      queue.backend)
+        else:
+            media.touched_at = now
+        if upload.id is not None:
+            session.execute(delete(Upload).where(Upload.id == upload.id))
+        audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
+                     detail={"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
+                             "filename": upload.filename, "width": facts.width, "height": facts.height,
+                             "upload": upload.id, "job": job.id if job else None})
         session.commit()
-    except IntegrityError:  # another request stored the same bytes a moment ago
+    except IntegrityError:  # the same bytes are stored already (another request, a moment ago)
         session.rollback()
         if upload.id is not None:
             session.execute(delete(Upload).where(Upload.id == upload.id))
+        media = session.get(Media, actual)
+        media.touched_at = utcnow()
         session.commit()
-        media, job = session.get(Media, actual), None
+        return media, False
     if job is not None:
         queue.submit(job.id, job.max_attempts)
-    return media
+    return media, True
 
 
 def abort_upload(session: Session, settings: MediaSettings, actor: Actor, upload_id: str) -> None:
