@@ -57,6 +57,19 @@ def from_environment() -> dict:
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,
         "IMPORT_MAX_ERRORS": _int("IMPORT_MAX_ERRORS", 500),
+        # media: photos, signatures, PDFs, audio and video clips (docs/sync.md, "Photos and attachments")
+        "MEDIA_PHOTO_MAX_BYTES": _int("MEDIA_PHOTO_MAX_BYTES", 15 * 1024 * 1024),
+        "MEDIA_PHOTO_MAX_PIXELS": _int("MEDIA_PHOTO_MAX_PIXELS", 50_000_000),
+        "MEDIA_SIGNATURE_MAX_BYTES": _int("MEDIA_SIGNATURE_MAX_BYTES", 1024 * 1024),
+        "MEDIA_SIGNATURE_MAX_PIXELS": _int("MEDIA_SIGNATURE_MAX_PIXELS", 4_000_000),
+        "MEDIA_PDF_MAX_BYTES": _int("MEDIA_PDF_MAX_BYTES", 20 * 1024 * 1024),
+        "MEDIA_AUDIO_MAX_BYTES": _int("MEDIA_AUDIO_MAX_BYTES", 30 * 1024 * 1024),
+        "MEDIA_VIDEO_MAX_BYTES": _int("MEDIA_VIDEO_MAX_BYTES", 200 * 1024 * 1024),
+        "MEDIA_THUMB_EDGE": _int("MEDIA_THUMB_EDGE", 320),            # thumbnail: longest edge in pixels
+        "MEDIA_PUBLIC_MAX_EDGE": _int("MEDIA_PUBLIC_MAX_EDGE", 2560),  # copy for publication, metadata stripped
+        "MEDIA_UPLOAD_EXPIRY_HOURS": _int("MEDIA_UPLOAD_EXPIRY_HOURS", 72),  # an unfinished upload session
+        "MEDIA_MAX_OPEN_UPLOADS": _int("MEDIA_MAX_OPEN_UPLOADS", 50),        # unfinished sessions per user
+        "MEDIA_ORPHAN_GRACE_DAYS": _int("MEDIA_ORPHAN_GRACE_DAYS", 7),      # unreferenced files kept this long
         "TIMEZONE": "Asia/Shanghai",
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",

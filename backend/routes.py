@@ -17,6 +17,7 @@ BLUEPRINTS = [
     ("backend.jobs.routes", "blp"),
     ("backend.publication.routes", "blp"),
     ("backend.publication.routes", "public_blp"),
+    ("backend.media.routes", "blp"),
 ]
 
 
