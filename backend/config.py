@@ -46,6 +46,15 @@ def from_environment() -> dict:
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,
         "IMPORT_MAX_ERRORS": _int("IMPORT_MAX_ERRORS", 500),
+        # what one imported file may hold (backend/directory/readers.py, docs/api.md)
+        "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 200_000),
+        "IMPORT_MAX_COLUMNS": _int("IMPORT_MAX_COLUMNS", 256),
+        "IMPORT_MAX_CELL_CHARS": _int("IMPORT_MAX_CELL_CHARS", 65_536),
+        "IMPORT_MAX_ROW_CHARS": _int("IMPORT_MAX_ROW_CHARS", 262_144),
+        "IMPORT_XLSX_MAX_UNPACKED_MB": _int("IMPORT_XLSX_MAX_UNPACKED_MB", 256),
+        "IMPORT_XLSX_MAX_SHARED_STRINGS_MB": _int("IMPORT_XLSX_MAX_SHARED_STRINGS_MB", 64),
+        "IMPORT_XLSX_MAX_MEMBERS": _int("IMPORT_XLSX_MAX_MEMBERS", 500),
+        "IMPORT_XLSX_MAX_RATIO": _int("IMPORT_XLSX_MAX_RATIO", 100),
         "TIMEZONE": "Asia/Shanghai",
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",
