@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from backend.directory import rules
 from backend.directory.readers import (  # noqa: F401 - the readers, re-exported for the importers
-    CsvTable, FileProblem, Limits, Table, XlsxTable, cell_text, clean, open_table, precheck)
+    FileProblem, Limits, Table, cell_text, clean, open_table, precheck)
 from backend.errors import DomainError
 
 # --- errors ---------------------------------------------------------------------------------------
