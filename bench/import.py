@@ -14,7 +14,7 @@ CPU second of that process, steadier on a shared machine (PostgreSQL's own work 
   2. import the same file again (all rows unchanged: read and compare, no writes)
   3. import a file where every risk class changed (all rows UPDATE)
   4. the same first import with ``strategy="two_pass"`` into a second fresh database (comparison)
-  5. import an XLSX of --xlsx-rows new targets
+  5. import an XLSX of --xlsx-rows new targets (shared strings, as Excel writes it)
   6. export all targets to CSV and to XLSX
 
 It prints figures; it is not a test.
@@ -346,13 +346,44 @@ def do_hostile(url: str, path: str) -> dict:
     try:
         imports.import_file(session, Actor.system("bench"), "targets", path, file_name="hostile.xlsx", dry_run=True)
         outcome = "imported (not refused)"
-    except FileProblem as exc:
+    except (FileProblem, imports.BadRows) as exc:
         outcome = f"refused: {exc.code}"
     finally:
         seconds = time.perf_counter() - started
         session.close()
         db.engine.dispose()
     return {"outcome": f"{outcome} after {seconds * 1000:.1f} ms in import_file"}
+
+
+def worst_xlsx(path: Path, rows: int = 20_000) -> None:
+    """Under 10 MB and within every default limit, made to cost a reader memory: 64 MB of shared strings
+    (3.1 million distinct short ones) and rows of 15 cells pointing at them at random."""
+    import zipfile
+
+    sys.path.insert(0, str(ROOT))
+    from tests.api.directory_io.helpers import CONTENT_TYPES, MAIN_NS, PACKAGE_RELS, WORKBOOK, WORKBOOK_RELS
+
+    parts, size, count = [], 0, 0
+    while size < 64 * 1024 * 1024 - 4096:
+        entry = f"<si><t>{count:x}</t></si>"
+        parts.append(entry)
+        size += len(entry)
+        count += 1
+    rng = random.Random(7)
+    sheet = [f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}"><sheetData>',
+             '<row r="1">' + "".join(f'<c r="{chr(65 + c)}1" t="inlineStr"><is><t>{h}</t></is></c>'
+                                     for c, h in enumerate(HEADER)) + "</row>"]
+    for r in range(2, rows + 2):
+        sheet.append(f'<row r="{r}">' + "".join(f'<c r="{chr(65 + c)}{r}" t="s"><v>{rng.randrange(count)}</v></c>'
+                                                for c in range(len(HEADER))) + "</row>")
+    sheet.append("</sheetData></worksheet>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", PACKAGE_RELS),
+                           ("xl/workbook.xml", WORKBOOK), ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+                           ("xl/worksheets/sheet1.xml", "".join(sheet))):
+            z.writestr(name, data)
+        z.writestr("xl/sharedStrings.xml", f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN_NS}">'
+                   + "".join(parts) + "</sst>")
 
 
 def sparse_xlsx(path: Path) -> None:
@@ -403,6 +434,14 @@ def compare_readers(args, work: Path) -> None:
     print(f"hostile XLSX: {hostile.stat().st_size / 1024 / 1024:.1f} MB, shared strings unpack to 1,000 MiB, one row")
     url = fresh_database(args, args.db_name + "_hostile")
     result = run_step("  import (dry run, as the job does)", "do_hostile", url=url, path=str(hostile))
+    print(f"  → {result.get('outcome')}")
+    worst = work / "worst.xlsx"
+    worst_xlsx(worst)
+    print(f"worst case within the limits: {worst.stat().st_size / 1024 / 1024:.1f} MB, 64 MB of shared strings "
+          "(3.1 million), 20,000 rows")
+    for reader in readers:
+        run_step(f"  read with {reader}", "do_read", path=str(worst), reader=reader)
+    result = run_step("  import (dry run, as the job does)", "do_hostile", url=url, path=str(worst))
     print(f"  → {result.get('outcome')}")
     drop_database(args, args.db_name + "_hostile")
     if "calamine" in readers:
@@ -496,7 +535,7 @@ def main() -> None:
         drop_database(args, args.db_name + "_2")
     if args.xlsx_rows:
         xlsx_path = work / "检查对象_bench.xlsx"
-        write_xlsx(xlsx_path, args.xlsx_rows, start=args.rows)
+        write_xlsx_shared(xlsx_path, args.xlsx_rows, start=args.rows)  # as Excel saves it: shared strings
         run_step("5. XLSX import, all new", "do_import", tm, url=url, path=str(xlsx_path), use_copy=copy)
     if not args.no_export:
         run_step("6a. export all targets to CSV", "do_export", tm, url=url, path=str(work / "export.csv"), fmt="csv")

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import warnings
@@ -26,6 +27,7 @@ from backend.directory.models import Target
 from backend.jobs.models import Job
 from tests.api.directory_io.helpers import (csv_bytes, failed_job, finished_job, hostile_xlsx, sheet_xml, upload,
                                             xlsx_bytes, xlsx_from_parts)
+from tests.factories import make_uscc
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADER = ["统一社会信用代码", "检查对象名称", "对象类型"]
@@ -84,8 +86,8 @@ def test_the_job_refuses_the_zip_bomb_too(database, db_session, world, bomb, mon
     import openpyxl
 
     monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("parsed before checking the size"))
-    with pytest.raises(dio.FileProblem) as err:
-        imports.import_file(database.session(), Actor.system(), "targets", bomb, file_name="名录.xlsx")
+    with database.session() as session, pytest.raises(dio.FileProblem) as err:
+        imports.import_file(session, Actor.system(), "targets", bomb, file_name="名录.xlsx")
     assert err.value.code == "import.file_too_large_unpacked"
 
 
@@ -211,9 +213,6 @@ def _xlsx(rows):
 
 @pytest.mark.parametrize("make", [_csv, _xlsx], ids=["csv", "xlsx"])
 def test_rows_beyond_the_limit_are_refused(client, world, db_session, limit, make):
-    from tests.factories import make_uscc
-    import random
-
     rng = random.Random(5)
     limit("IMPORT_MAX_ROWS", 3)
     data, name = make([HEADER, *[[make_uscc(rng), f"公司{i}", "企业"] for i in range(4)]])
