@@ -16,9 +16,10 @@ an XML part can declare entities that expand without end. Every limit here is co
     buffer plus an offset array, never a Python object per string) and the first worksheet, fed
     in 64 KiB pieces from ``zipfile`` (which stops at each member's declared size and checks its
     CRC). Neither openpyxl nor python-calamine reads an upload: openpyxl's read-only mode streams
-    but holds every shared string as a Python object and runs at ~5,000 rows/s; calamine is fast but
-    loads the whole sheet as a dense grid, and a 1 KB file with cells A1 and XFD1048576 makes it
-    allocate 512 GB and abort the process (bench/import.py --readers).
+    but holds every shared string as a Python object (a 9.5 MB file within the limits takes it past
+    500 MB) and is 2–5× slower; calamine is fast but loads the whole sheet as a dense grid, and a
+    1.6 KB file with cells in A1 and XFD1048576 makes it allocate 512 GiB and abort the process
+    (docs/decisions.md, bench/import.py --readers).
   Both refuse, with a stable code and a Chinese message, more than ``max_rows`` data rows, a cell
   longer than ``max_cell_chars``, a row wider than ``max_columns`` or longer than ``max_row_chars``.
 
