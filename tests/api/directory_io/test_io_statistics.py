@@ -13,11 +13,12 @@ from sqlalchemy import text
 
 from backend import migrate
 from backend.actor import Actor
+from backend.audit.keys import AuditSettings, configure as configure_audit
 from backend.db import Database
 from backend.demo.seed import seed_demo
 from backend.directory import imports
 from tests.api.directory_io.helpers import csv_bytes
-from tests.conftest import PG_URL, drop_pg_database, new_database_url
+from tests.conftest import PG_URL, TEST_AUDIT_KEY, drop_pg_database, new_database_url
 from tests.factories import make_uscc
 
 
@@ -28,6 +29,7 @@ def pg(tmp_path_factory):
     url = new_database_url("postgresql", tmp_path_factory, "stats")
     migrate.upgrade(url)
     db = Database(url)
+    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
     yield db
     db.engine.dispose()
     drop_pg_database(url)
