@@ -36,7 +36,8 @@ FENCE = re.compile(r"^```(.*)$")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*|\[\d+\])*)\s*\}\}")
 STATUS_LINE = re.compile(r"^//\s*(\d{3})\b(?P<rest>[^→]*)(?:→\s*(?P<name>[A-Za-z_]\w*))?\s*$")
 REQUEST_LINE = re.compile(r"^(GET|POST|PATCH|PUT|DELETE) (/\S*)$")
-MENTION = re.compile(r"\b(GET|POST|PATCH|PUT|DELETE) (/api/[^\s`|)，,；;]+)")
+MENTION = re.compile(r"\b(GET|POST|PATCH|PUT|DELETE|HEAD)[ \t]+(/api/[^\s`|)，,；;]+)")
+NOT_API = ("/api/openapi.json", "/api/docs")  # the contract and its browser, not endpoints
 ANY = "…"
 
 
@@ -323,11 +324,11 @@ def rule_pattern(rule: str) -> re.Pattern:
 
 
 def app_endpoints(app) -> list[tuple[str, str]]:
-    """(METHOD, rule) of every API endpoint under /api/v1 and /api/public."""
+    """(METHOD, rule) of every API endpoint under /api/ (HEAD only where it is not GET's twin)."""
     out = set()
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(("/api/v1/", "/api/public/")):
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
+        if rule.rule.startswith("/api/") and not rule.rule.startswith(NOT_API):
+            for method in rule.methods - {"OPTIONS"} - ({"HEAD"} if "GET" in rule.methods else set()):
                 out.add((method, rule.rule))
     return sorted(out)
 
@@ -342,8 +343,10 @@ def mentions(text: str) -> list[tuple[int, str, str]]:
 
 
 def match_endpoint(endpoints: list[tuple[str, str]], method: str, path: str) -> tuple[str, str] | None:
+    """The endpoint a request or a mention names; HEAD names GET's twin where there is no HEAD of its own."""
     path = PLACEHOLDER.sub("x", path)
-    for m, rule in endpoints:
-        if m == method and rule_pattern(rule).match(path):
-            return m, rule
+    for wanted in (method, "GET") if method == "HEAD" else (method,):
+        for m, rule in endpoints:
+            if m == wanted and rule_pattern(rule).match(path):
+                return m, rule
     return None
