@@ -177,6 +177,8 @@ def _main(argv: list[str]) -> int:
     """Run the guide on a fresh SQLite demo county; print each example's problems (and answers asked for)."""
     import tempfile
 
+    from sqlalchemy.orm import sessionmaker
+
     from backend import migrate
     from backend.db import Database
     from tests.conftest import make_test_app
@@ -187,6 +189,12 @@ def _main(argv: list[str]) -> int:
     migrate.upgrade(url)
     database = Database(url)
     app = make_test_app(database, tmp)  # before the seed: it configures the audit key
+    # as the db_session fixture does: one connection, the app's sessions as savepoints in it
+    # (the test app runs jobs inline, inside the request that queued them)
+    connection = database.engine.connect()
+    connection.begin()
+    database.sessionmaker = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                                         expire_on_commit=False)
     seed_demo_county(database)
     examples, files = guide.parse(GUIDE.read_text(encoding="utf-8"))
     bad = 0
