@@ -18,7 +18,12 @@ so every difference names a broken link, in this order:
 6. ``target_replacements`` (absent = none): the n-th replacement of a stratum brings in
    the n-th target of that stratum's reserve, takes out a target that is in the draw at
    that moment (selected, or brought in earlier and not yet taken out), for a reason
-   dsr/v1 allows (closed, deregistered, revoked).
+   dsr/v1 allows (closed, deregistered, revoked);
+7. the app's further facts, when the record has them: each seed of
+   ``draw.failed_attempts`` is SHA-256 of the commitment and its dice and the draw redone
+   with it fails for the ``error`` given (checked in step 2's place, also without a result);
+   ``expert_recusals`` is what ``plan.experts``, ``expert_conflicts``, the groups and the
+   target replacements give.
 
 Every difference is listed, one line each, in Chinese, starting with the field path,
 e.g. ``result.groups[2].leader: 记录为 X，重新计算为 Y``; a list differing in several
