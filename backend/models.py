@@ -5,7 +5,7 @@ from backend.db import Base  # noqa: F401
 from backend.directory import models as directory_models  # noqa: F401
 from backend.jobs import models as job_models  # noqa: F401
 
-MODEL_MODULES = ["backend.plans.models", "backend.draws.models", "backend.inspections.models"]
+MODEL_MODULES = ["backend.plans.models", "backend.draws.models", "backend.inspections.models", "sync.models"]
 
 
 def _load_optional() -> None:

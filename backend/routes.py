@@ -15,6 +15,7 @@ BLUEPRINTS = [
     ("backend.draws.routes", "public_blp"),
     ("backend.audit.routes", "blp"),
     ("backend.jobs.routes", "blp"),
+    ("backend.inspections.sync_routes", "blp"),
 ]
 
 

@@ -124,6 +124,7 @@ def truncate_all(database: Database) -> None:
             for name in tables:
                 conn.execute(text(f'DELETE FROM "{name}"'))
         conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+        conn.execute(text("INSERT INTO sync_head (id, seq) VALUES (1, 0)"))
 
 
 @pytest.fixture()

@@ -145,6 +145,11 @@ ROWS = [
     Row("GET", "/api/v1/tasks/{task}/groups", STAFF_READ, (DA, P)),
     Row("POST", "/api/v1/inspections/{inspection}/replace", RUNNERS, (DA, P), "B", body={"reason_code": "closed"}),
     Row("GET", "/api/v1/my/inspections", frozenset({I})),
+    # the officers' phones
+    Row("POST", "/api/sync/push", frozenset({I}), body={
+        "client_id": "0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e",
+        "mutations": [{"id": 1, "name": "section.set", "args": {"inspection_id": "{inspection}"}}]}),
+    Row("GET", "/api/sync/pull", frozenset({I}), query="?client_id=0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e"),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),

@@ -1,0 +1,1 @@
+"""Publication: the working-day calendar and deadlines (publishing itself comes later)."""
