@@ -316,3 +316,41 @@ class Client:
         r = self._send("HEAD", location, headers={"Tus-Resumable": "1.0.0"})
         self._ok(r, 200, 204)
         return int(r.headers["upload-offset"])
+
+    # --- signing (what the phone shows is what it signs) --------------------------------------------
+
+    def section_hash(self, inspection_id: int, department_id: int) -> str:
+        from sync.canonical import section_hash
+
+        doc = self.docs["inspection"][inspection_id]
+        code = next(m["department_code"] for m in doc["group"]["members"] if m["department_id"] == department_id)
+        section = self.section(inspection_id, department_id)
+        return section_hash(inspection_id, code, section["content"] if section else {})
+
+    def record_hash(self, inspection_id: int) -> str:
+        from sync.canonical import record_hash
+
+        doc = self.docs["inspection"][inspection_id]
+        sections = {}
+        for m in doc["group"]["members"]:
+            s = self.section(inspection_id, m["department_id"])
+            sections.setdefault(m["department_code"], s["signed_hash"] if s and s["status"] == "signed" else None)
+        task = self.docs["task"][doc["task_id"]]
+        return record_hash(inspection_id, task["code"], doc["target"]["code"], sections, doc["record"]["content"])
+
+    def sign_section(self, inspection_id: int, department_id: int, *, signer: dict | None = None,
+                     strokes: list | None = None) -> int:
+        args = {"inspection_id": inspection_id, "department_id": department_id, "signature_id": str(uuid.uuid4()),
+                "content_hash": self.section_hash(inspection_id, department_id),
+                "strokes": strokes or [{"points": [[0, 0, 0], [10, 12, 16]]}]}
+        if signer:
+            args["signer"] = signer
+        return self.enqueue("section.sign", args)
+
+    def sign_record(self, inspection_id: int, *, signer: dict | None = None) -> int:
+        args = {"inspection_id": inspection_id, "signature_id": str(uuid.uuid4()),
+                "content_hash": self.docs["inspection"][inspection_id]["record"]["content_hash"],
+                "strokes": [{"points": [[0, 0, 0], [5, 8, 20]]}]}
+        if signer:
+            args["signer"] = signer
+        return self.enqueue("record.sign", args)

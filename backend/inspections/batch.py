@@ -248,6 +248,8 @@ class FieldBatch:
         touched = sorted(self.summary["inspections"])
         detail = {"inspections": touched[:200], "signatures": len(self.new_signatures),
                   "conflicts": len(self.new_conflicts), "flags": len(self.new_flags)}
+        if self.summary.get("resolutions"):
+            detail["resolutions"] = self.summary["resolutions"][:100]
         if outcome is not None:
             detail.update(outcome)
         audit.record(session, self.actor, "sync.push", "sync_client", detail.get("client_id"), detail=detail,

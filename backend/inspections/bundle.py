@@ -19,7 +19,7 @@ from backend.draws.models import InspectionGroup
 from backend.inspections import deadlines
 from backend.inspections.access import GONE_REASONS, Participation, participation
 from backend.inspections.checks import flags_of
-from backend.inspections.content import section_hash
+from sync.canonical import section_hash
 from backend.inspections.models import (INSPECTION_STATUSES, Conflict, Inspection, Record, Section, SectionAnswer,
                                         Signature)
 from backend.inspections.rules import RECORD_STATES, RESULT_CATEGORIES, SECTION_STATUSES

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backend.inspections import checks
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
-from backend.inspections.content import record_hash, section_hash
+from sync.canonical import record_hash, section_hash
 from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check, section_check
 from backend.inspections.models import Conflict, Signature
 from sync.engine import Context, Refused
@@ -320,6 +320,9 @@ def conflict_resolve(ctx: Context, args: dict) -> dict:
                 else target.apply(plan, ctx.client_id))
     conflict.status, conflict.choice, conflict.note = "resolved", choice, note
     conflict.resolved_by, conflict.resolved_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
+    batch.summary.setdefault("resolutions", []).append(
+        {"conflict_id": conflict.id, "inspection_id": state.inspection.id, "path": conflict.path, "choice": choice,
+         "note": note})
     batch.touched(state)
     return {"status": "applied", "inspection_id": state.inspection.id, "revs": revs}
 
