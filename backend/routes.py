@@ -16,6 +16,7 @@ BLUEPRINTS = [
     ("backend.audit.routes", "blp"),
     ("backend.jobs.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
+    ("backend.inspections.routes", "blp"),
 ]
 
 

@@ -64,3 +64,64 @@ class PullOut(BaseSchema):
     last_mutation_id = fields.Integer()
     server_time = fields.String()
     changes = fields.List(fields.Nested(ChangeOut))
+
+
+# --- the office side of the inspection record ----------------------------------------------------------
+
+class InspectionListArgs(QuerySchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    task_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    status = fields.String(validate=validate.OneOf(["assigned", "in_progress", "completed", "replaced", "superseded"]))
+    deadline_state = fields.String(validate=validate.OneOf(["on_track", "due_soon", "overdue"]),
+                                   metadata={"description": "公示期限状态：按期 / 5 个工作日内到期 / 已逾期"})
+
+
+class InspectionRowOut(BaseSchema):
+    id = fields.Integer()
+    task_id = fields.Integer()
+    group_id = fields.Integer()
+    status = fields.String()
+    target_code = fields.Function(lambda i: i.target.code)
+    target_name = fields.Function(lambda i: i.target.name)
+    started_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_on = fields.Date(allow_none=True)
+    publication_due_on = fields.Date(allow_none=True)
+    due_provisional = fields.Boolean()
+    published_at = fields.DateTime(allow_none=True)
+
+
+class RecordPatchIn(BaseSchema):
+    fields = fields.Dict(required=True, metadata={"description": "{路径: 值}，路径见 docs/sync.md 的 record.set"})
+
+
+class ResolveIn(BaseSchema):
+    choice = fields.String(required=True, validate=validate.OneOf(["server", "client"]))
+    note = fields.String(validate=validate.Length(max=500))
+
+
+class EmptyIn(BaseSchema):
+    pass
+
+
+class ActionOut(BaseSchema):
+    status = fields.String()
+    inspection_id = fields.Integer()
+    content_hash = fields.String()
+    publication_due_on = fields.String()
+    due_provisional = fields.Boolean()
+    revs = fields.Dict()
+    etag = fields.String()
+
+
+class TaskPublicationOut(BaseSchema):
+    task_id = fields.Integer()
+    task_code = fields.String()
+    inspections = fields.Integer()
+    by_status = fields.Dict()
+    by_deadline_state = fields.Dict()
+    latest_due_on = fields.String(allow_none=True)
+    provisional = fields.Boolean()
+    state = fields.String(allow_none=True)
+    state_label = fields.String(allow_none=True)

@@ -150,6 +150,14 @@ ROWS = [
         "client_id": "0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e",
         "mutations": [{"id": 1, "name": "section.set", "args": {"inspection_id": "{inspection}"}}]}),
     Row("GET", "/api/sync/pull", frozenset({I}), query="?client_id=0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e"),
+    # the inspection record on the office side (writes: the group's lead, checked in the service)
+    Row("GET", "/api/v1/inspections", STAFF_READ, query="?task_id={task}"),
+    Row("GET", "/api/v1/inspections/{inspection}", ALL, (DA, P), positive=frozenset({S, SV, DA, P})),
+    Row("PATCH", "/api/v1/inspections/{inspection}/record", frozenset({I}), body={"fields": {"opinion": "意见"}}),
+    Row("POST", "/api/v1/inspections/{inspection}/conflicts/1/resolve", frozenset({I}), body={"choice": "server"}),
+    Row("POST", "/api/v1/inspections/{inspection}/record/finalize", frozenset({I}), body={}),
+    Row("POST", "/api/v1/inspections/{inspection}/record/submit", frozenset({I}), body={}),
+    Row("GET", "/api/v1/tasks/{task}/publication", STAFF_READ, (DA, P)),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),
