@@ -20,7 +20,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(config_module.from_environment())
     if config:
         app.config.update(config)
-    config_module.check_production(app.config)
+    app.config["SECRET_KEY"] = config_module.resolve_secret_key(app.config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO if not app.config.get("TESTING") else logging.WARNING)
@@ -29,9 +29,18 @@ def create_app(config: Mapping | None = None) -> Flask:
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.config["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
+    if app.config.get("TRUSTED_PROXIES", 0) > 0:
+        # only behind that many proxies is X-Forwarded-For (and -Proto) the client's own; else ignored
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
+
     db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"])
     app.extensions["shuangsui.db"] = db
     app.extensions["shuangsui.session"] = get_session
+    from backend.audit.keys import configure, settings_from_config
+    configure(db.engine, settings_from_config(app.config))
     _init_tokens(app)
     _init_jobs(app, db)
     _init_api(app)
@@ -58,14 +67,17 @@ def get_session():
 
 
 def _init_tokens(app: Flask) -> None:
-    from backend.auth.services import LoginPolicy, RefreshPolicy
+    from backend.auth.services import RefreshPolicy
+    from backend.auth.throttle import LoginPolicy
     from backend.auth.tokens import TokenSettings
 
     c = app.config
     app.extensions["shuangsui.tokens"] = TokenSettings(c["SECRET_KEY"], c["JWT_ISSUER"], c["JWT_AUDIENCE"],
                                                        c["ACCESS_TOKEN_MINUTES"])
     app.extensions["shuangsui.refresh"] = RefreshPolicy(c["REFRESH_TOKEN_DAYS"], c["REFRESH_FAMILY_DAYS"])
-    app.extensions["shuangsui.login"] = LoginPolicy(c["LOGIN_MAX_FAILURES"], c["LOGIN_WINDOW_MINUTES"])
+    app.extensions["shuangsui.login"] = LoginPolicy(
+        max_failures=c["LOGIN_MAX_FAILURES"], window_minutes=c["LOGIN_WINDOW_MINUTES"],
+        address_max_failures=c["LOGIN_ADDRESS_MAX_FAILURES"], alert_failures=c["LOGIN_ALERT_FAILURES"])
 
 
 def _init_jobs(app: Flask, db: Database) -> None:

@@ -127,7 +127,7 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError):
-        return jsonify(err.to_dict()), err.status
+        return jsonify(err.to_dict()), err.status, err.headers
 
     @app.errorhandler(OperationalError)
     def _db_busy(err: OperationalError):

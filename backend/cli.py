@@ -120,15 +120,34 @@ def audit_group():
 
 
 @audit_group.command("verify")
+@click.option("--record", "records", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="已下载的摇号记录（JSON）：一并核对记录中的审计链锚点（可多次给出）")
 @with_appcontext
-def audit_verify():
-    """逐条校验审计哈希链，指出第一处断裂"""
+def audit_verify(records):
+    """逐条校验审计哈希链并核对锚点，指出第一处断裂；链完整时在锚点文件中记下当前链头"""
+    import json
+    from pathlib import Path
+
+    from backend.audit import anchors
+    from backend.audit.keys import settings_for
     from backend.audit.services import verify_chain
 
+    extra = []
+    for path in records:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"无法读取摇号记录 {path}：{exc}")
+        for one in (data.get("draws") or [data]) if isinstance(data, dict) else []:
+            if isinstance(one, dict):
+                extra += anchors.from_record(one, Path(path).name)
     with db_handle().session_scope() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, extra_anchors=extra)
+        settings = settings_for(session)
     if report.ok:
-        click.echo(f"审计链完整：共 {report.checked} 条记录")
+        anchored = report.head_seq and anchors.append(settings, report.head_seq, report.head_hash, report.legacy_seq)
+        click.echo(f"审计链完整：共 {report.checked} 条记录，核对锚点 {report.anchors} 个"
+                   + (f"；已在锚点文件中记下第 {report.head_seq} 条" if anchored else ""))
         return
     click.echo(f"审计链断裂：{report.reason}（已校验 {report.checked} 条完好记录）", err=True)
     sys.exit(1)

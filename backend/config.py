@@ -7,9 +7,12 @@ jobs in-process and files in a folder under ``instance/``.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+# keys that were ever published (the repository's old development default): refused everywhere
+PUBLIC_KEYS = frozenset({"dev-insecure-secret-key-change-me"})
+MIN_KEY_LENGTH = 32
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("SHUANGSUI_INSTANCE", ROOT / "instance"))
@@ -24,7 +27,11 @@ def from_environment() -> dict:
     """Read the settings from the environment (called once per app)."""
     return {
         "ENV_NAME": os.environ.get("SHUANGSUI_ENV", "development"),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        # unset: the embedded default makes a random key on first start and keeps it in SECRET_KEY_FILE
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SECRET_KEY_FILE": os.environ.get("SECRET_KEY_FILE") or str(INSTANCE / "secret_key"),
+        # how many reverse proxies in front of the app append X-Forwarded-For / -Proto (0: trust none)
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'shuangsui.db'}",
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE") or "shuangsui",
@@ -38,9 +45,13 @@ def from_environment() -> dict:
         "REFRESH_FAMILY_DAYS": _int("REFRESH_FAMILY_DAYS", 30),
         "JWT_ISSUER": "shuangsui",
         "JWT_AUDIENCE": "shuangsui-api",
-        # login throttling: this many failures for one account or one address within the window
+        # login throttling (docs/api.md "Logging in"): failures of one account from one address before
+        # the delays start; failures of one address (all accounts) and of one account (all addresses,
+        # an admin alert) within the window
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_WINDOW_MINUTES": _int("LOGIN_WINDOW_MINUTES", 15),
+        "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 20),
+        "LOGIN_ALERT_FAILURES": _int("LOGIN_ALERT_FAILURES", 50),
         # jobs: "inline" runs them in this process; with REDIS_URL set they go to rq
         "JOBS_INLINE_THREAD": os.environ.get("JOBS_INLINE_THREAD", "1") == "1",
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
@@ -74,12 +85,64 @@ def from_environment() -> dict:
         # one business is in principle checked at most once a year per item; cities cap visits a year
         "MAX_VISITS_PER_YEAR": _int("MAX_VISITS_PER_YEAR", 4),
         "JSON_AS_ASCII": False,
+        # the audit chain's key (HMAC) and anchors, kept outside the database (docs/operations.md)
+        "AUDIT_KEY": os.environ.get("AUDIT_KEY") or None,
+        "AUDIT_KEY_FILE": os.environ.get("AUDIT_KEY_FILE") or str(INSTANCE / "audit.key"),
+        "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE") or str(INSTANCE / "audit-anchors.jsonl"),
+        "AUDIT_ANCHOR_EVERY": _int("AUDIT_ANCHOR_EVERY", 100),
+        "AUDIT_ANCHOR_MINUTES": _int("AUDIT_ANCHOR_MINUTES", 10),
     }
 
 
 def check_production(config) -> None:
-    """A production start refuses the default secret key and a short one."""
-    if config.get("ENV_NAME") == "production":
-        key = config.get("SECRET_KEY") or ""
-        if key == DEFAULT_SECRET_KEY or len(key) < 32:
-            raise RuntimeError("生产环境必须设置 SECRET_KEY（至少 32 个字符），拒绝使用默认密钥启动")
+    """Production needs an explicit SECRET_KEY: several instances must share it, so no key file."""
+    if config.get("ENV_NAME") == "production" and not config.get("SECRET_KEY"):
+        raise RuntimeError(f"生产环境必须设置 SECRET_KEY（至少 {MIN_KEY_LENGTH} 个字符）")
+
+
+def resolve_secret_key(config) -> str:
+    """The key that signs tokens: SECRET_KEY if set, else the instance's own key file.
+
+    A key that was ever public (the repository's old default) or shorter than 32 characters is
+    refused in every mode: nothing that serves requests may sign with a key anyone can read.
+    """
+    check_production(config)
+    key = config.get("SECRET_KEY")
+    if not key:
+        key = load_or_create_key_file(Path(config["SECRET_KEY_FILE"]))
+    if key in PUBLIC_KEYS:
+        raise RuntimeError("SECRET_KEY 是代码仓库中公开过的默认密钥，拒绝启动：请删除该设置（将自动生成随机密钥）"
+                           "或换成随机生成的密钥")
+    if len(key) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"SECRET_KEY 过短：至少 {MIN_KEY_LENGTH} 个字符，拒绝启动")
+    return key
+
+
+def load_or_create_key_file(path: Path) -> str:
+    """Read the key file, or create it with a random key, readable by its owner only.
+
+    Created under a temporary name and linked into place, so processes starting at the same time
+    (several gunicorn workers) agree on one key and never read a half-written file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        finally:
+            temp.unlink(missing_ok=True)
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise RuntimeError(f"密钥文件 {path} 的权限过宽（{oct(mode & 0o777)}），只能由所有者读写：chmod 600 {path}")
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise RuntimeError(f"密钥文件 {path} 为空：删除它后重新启动将生成新的密钥")
+    return key

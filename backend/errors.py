@@ -27,6 +27,10 @@ class DomainError(Exception):
         self.details = details or {}
         super().__init__(self.message)
 
+    @property
+    def headers(self) -> dict:
+        return {}
+
     def to_dict(self) -> dict:
         body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
         if self.errors is not None:
@@ -67,9 +71,20 @@ class Conflict(DomainError):
 
 
 class TooManyRequests(DomainError):
+    """429 with ``Retry-After`` (seconds), also given as ``details.retry_after``."""
+
     status = 429
     code = "too_many_requests"
     message = "操作过于频繁，请稍后再试"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60, **kwargs):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, **kwargs)
+        self.details.setdefault("retry_after", self.retry_after)
+
+    @property
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Busy(DomainError):

@@ -57,6 +57,7 @@ def build(url: str, n_targets: int) -> int:
     from sqlalchemy import insert
 
     from backend import migrate
+    from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database, utcnow
     from backend.directory.models import (Department, Inspector, InspectorConflict, Item, Region, Target,
                                           TargetItemHistory)
@@ -64,6 +65,7 @@ def build(url: str, n_targets: int) -> int:
 
     migrate.upgrade(url)
     db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     rng = random.Random(2026)
     now = utcnow()
     t0 = time.perf_counter()
@@ -160,9 +162,11 @@ def _undraw(db, task_id: int) -> None:
 def run_draw(url: str, task_id: int, record_path: str, processes: int | None, repeat: int = 3) -> dict:
     """In a fresh process: the draw as the API runs it (best of ``repeat``), then the tickets alone."""
     import backend.models  # noqa: F401
+    from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
 
     db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     runs = []
     for n in range(repeat):
         if n:

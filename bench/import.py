@@ -158,10 +158,12 @@ def fresh_database(args, name: str) -> str:
 
 
 def seed(url: str) -> None:
+    from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
     from backend.directory.models import Department, Region
 
     db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     with db.session_scope() as s:
         s.add(Region(code="410000", name="河南省", level="province"))
         s.add(Region(code="411200", name="三门峡市", level="city", parent_code="410000"))
@@ -197,10 +199,12 @@ def _measure(queue, fn_name: str, kwargs: dict) -> None:
 
 def do_import(url: str, path: str, strategy: str = "optimistic", use_copy: bool = True) -> dict:
     from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
     from backend.directory import imports
 
     db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     session = db.session()
     try:
         result = imports.import_file(session, Actor.system("bench"), "targets", path, file_name=Path(path).name,
@@ -214,10 +218,12 @@ def do_import(url: str, path: str, strategy: str = "optimistic", use_copy: bool 
 
 def do_export(url: str, path: str, fmt: str) -> dict:
     from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
     from backend.directory import io
 
     db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     session = db.session()
     try:
         with open(path, "wb") as out:

@@ -20,7 +20,8 @@ class RefreshIn(BaseSchema):
 
 
 class LogoutIn(BaseSchema):
-    refresh_token = fields.String(load_default=None)
+    refresh_token = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+        "description": "可选：另一登录的刷新令牌（须属于本人），一并退出；本次登录总会退出"})
 
 
 class UserOut(BaseSchema):
@@ -38,6 +39,8 @@ class UserOut(BaseSchema):
     status = fields.String(metadata={"enum": ["active", "frozen"]})
     created_at = fields.DateTime()
     last_login_at = fields.DateTime(allow_none=True)
+    login_alert_at = fields.DateTime(allow_none=True, metadata={
+        "description": "最近一次因失败登录过多（所有地址合计）触发管理员告警的时间；见审计日志 auth.lockout_alert"})
 
 
 class TokenOut(BaseSchema):

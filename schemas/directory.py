@@ -311,6 +311,11 @@ class ItemFields(BaseSchema):
                                        metadata={"description": "抽查比例上限（%），仅一般检查事项"})
     frequency = OptionalText(64, metadata={"description": "抽查频次"})
     remark = OptionalText(2000, multiline=True, metadata={"description": "备注"})
+    required_qualifications = fields.List(
+        Text(validate=validate.Length(min=1, max=64, error=_length_error(64))),
+        validate=[validate.Length(max=20, error="执法资质不能超过 20 项"), _unique("执法资质")],
+        metadata={"description": "执法资质要求：检查主体部门参加抽查的人员须具备全部所列资质（与人员的 qualifications "
+                                 "逐字比对）；不填即无要求"})
 
     @validates_schema
     def _key_has_no_cap(self, data, **kwargs):
@@ -363,6 +368,8 @@ class ItemOut(BaseSchema):
     ratio_cap_percent = fields.Float(allow_none=True)
     frequency = fields.String(allow_none=True)
     remark = fields.String(allow_none=True)
+    required_qualifications = fields.Function(lambda item: list(item.required_qualifications or []),
+                                              metadata={"description": "执法资质要求"})
     retired = _retired
     retired_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
@@ -635,6 +642,21 @@ class ExpertOut(BaseSchema):
     retired_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class ExpertConflictOut(BaseSchema):
+    id = fields.Integer()
+    expert_id = fields.Integer()
+    expert_code = fields.Function(lambda c: c.expert.code)
+    expert_name = fields.Function(lambda c: c.expert.name)
+    department_id = fields.Function(lambda c: c.expert.department_id)
+    target_id = fields.Integer()
+    target_code = fields.Function(lambda c: c.target.code)
+    target_name = fields.Function(lambda c: c.target.name)
+    reason = fields.String()
+    declared_at = fields.DateTime()
+    retired = _retired
+    retired_at = fields.DateTime(allow_none=True)
 
 
 class ExpertArgs(ListArgs):

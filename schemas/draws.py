@@ -29,19 +29,93 @@ class DrawOut(BaseSchema):
     result = fields.Dict(allow_none=True)
     reason = fields.String(allow_none=True)
     superseded_reason = fields.String(allow_none=True)
+    failed_attempts = fields.Function(
+        lambda d: list(d.failed_attempts or []),
+        metadata={"description": "未能完成抽取的随机数（每个都公开）：at、source、dice、seed、witnesses、error、message、details"})
+    abandoned_reason = fields.String(allow_none=True, metadata={"description": "重新开放任务、放弃本次摇号的理由"})
+    abandoned_at = fields.DateTime(allow_none=True)
     record_url = fields.Function(lambda d: f"/api/public/draws/{d.task.code}/record?seq={d.seq}")
     verify_url = fields.Function(
         lambda d: f"/draw/verify.html?record=/api/public/draws/{d.task.code}/record%3Fseq%3D{d.seq}")
 
 
+class ReasonOut(BaseSchema):
+    code = fields.String(metadata={"description": "稳定的原因代码，如 draw.too_few_inspectors"})
+    message = fields.String(metadata={"description": "中文说明"})
+    details = fields.Dict(metadata={"description": "原因的数据，如 {dept, have, need}"})
+
+
+class PreviewDepartmentOut(BaseSchema):
+    code = fields.String()
+    name = fields.String()
+    members_per_group = fields.Integer()
+    available = fields.Integer(metadata={"description": "可抽取的检查人员数（在岗、具备所需执法资质）"})
+    needed = fields.Integer(metadata={"description": "需要的人数：检查组数 × 每组人数"})
+    unqualified = fields.Integer(metadata={"description": "因不具备所需执法资质而未纳入的在岗人员数"})
+    required_qualifications = fields.List(fields.String(), metadata={"description": "本部门事项要求的执法资质"})
+
+
 class PreviewOut(BaseSchema):
+    can_draw = fields.Boolean(metadata={"description": "现在能否冻结名单并摇号；为 false 时 reasons 说明原因"})
+    reasons = fields.List(fields.Nested(ReasonOut), metadata={"description": "不能摇号的原因（冻结名单时同样拒绝）"})
+    warnings = fields.List(fields.Nested(ReasonOut),
+                           metadata={"description": "能摇号，但可能失败的情形（如回避替换人员可能不足）"})
+    departments = fields.List(fields.Nested(PreviewDepartmentOut),
+                              metadata={"description": "各部门可抽取与需要的检查人员数"})
     targets = fields.Dict(metadata={"description": "各分层可抽取的对象数"})
     excluded = fields.Dict(metadata={"description": "按原因排除的对象数"})
     inspectors = fields.Dict(metadata={"description": "各部门可抽取的检查人员数"})
+    unqualified = fields.Dict(metadata={"description": "各部门因不具备所需执法资质而未纳入的人数"})
     conflicts = fields.Integer()
     selected = fields.Dict(metadata={"description": "各分层应抽取数 k"})
     groups = fields.Integer()
     inspectors_needed = fields.Dict()
+
+
+class ReopenIn(BaseSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "重新开放的理由（至少 4 个字），随摇号记录公开"})
+
+
+class TaskExpertIn(BaseSchema):
+    expert_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    group = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=99_999),
+                           metadata={"description": "检查组编号（从 0 开始，与摇号记录一致）"})
+
+
+class TaskExpertsIn(BaseSchema):
+    experts = fields.List(fields.Nested(TaskExpertIn), required=True, validate=validate.Length(max=200),
+                          metadata={"description": "选派的全部专家（整体替换；空列表即不选派）"})
+
+
+class TaskExpertOut(BaseSchema):
+    group = fields.Integer(attribute="group_number")
+    expert_id = fields.Integer()
+    code = fields.Function(lambda r: r.expert.code)
+    name = fields.Function(lambda r: r.expert.name)
+    organization = fields.Function(lambda r: r.expert.organization)
+    title = fields.Function(lambda r: r.expert.title)
+    department_code = fields.Function(lambda r: r.expert.department.code)
+    attached_at = fields.DateTime()
+
+
+class ExpertRefOut(BaseSchema):
+    group = fields.Integer()
+    id = fields.String(metadata={"description": "专家编号"})
+
+
+class ExpertRecusalOut(BaseSchema):
+    group = fields.Integer()
+    expert = fields.String(metadata={"description": "专家编号"})
+    target = fields.String(metadata={"description": "须回避的检查对象代码"})
+
+
+class TaskExpertsOut(BaseSchema):
+    task = fields.String()
+    experts = fields.List(fields.Nested(TaskExpertOut), metadata={"description": "当前选派（摇号前可修改）"})
+    committed = fields.List(fields.Nested(ExpertRefOut), allow_none=True,
+                            metadata={"description": "当前摇号承诺值中的专家（plan.experts）；尚未冻结名单为 null"})
+    recusals = fields.List(fields.Nested(ExpertRecusalOut), metadata={"description": "摇号后：专家须回避的检查对象"})
 
 
 class CommitIn(BaseSchema):

@@ -20,12 +20,15 @@ from sqlalchemy.orm import sessionmaker
 
 from backend import create_app
 from backend import migrate
+from backend.audit.keys import AuditSettings
+from backend.audit.keys import configure as configure_audit
 from backend.db import Base, Database
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL.startswith("postgresql") else [])
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEST_SECRET = "test-secret-key-for-the-test-suite-only-0123456789"
+TEST_AUDIT_KEY = "test-audit-key-for-the-test-suite-only-0123456789"
 
 
 def _pg_url_for(name: str) -> str:
@@ -62,6 +65,7 @@ def database(request, tmp_path_factory) -> Database:
     url = new_database_url(request.param, tmp_path_factory, "t")
     migrate.upgrade(url)
     db = Database(url)
+    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))  # also for tests without an app
     yield db
     db.engine.dispose()
     if request.param == "postgresql":
@@ -73,6 +77,9 @@ def make_test_app(database: Database, tmp_path, **extra):
         "TESTING": True, "DATABASE": database, "DATABASE_URL": database.url, "SECRET_KEY": TEST_SECRET,
         "MEDIA_DIR": str(tmp_path / "media"), "JOBS_INLINE_THREAD": False, "REDIS_URL": None,
         "LOGIN_MAX_FAILURES": 5,
+        # the audit key of the suite; no anchor file (each test rolls back what an anchor would record):
+        # the tests of anchoring pass their own
+        "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None,
     }
     config.update(extra)
     return create_app(config)
@@ -114,16 +121,26 @@ def committed_db(database):
 
 
 def truncate_all(database: Database) -> None:
+    """Empty every table. The audit tables refuse DELETE by trigger: a test-only path lifts them."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as conn:
         if database.dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER USER"))
+            for table in ("audit_entry", "audit_head"):
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER USER"))
+            conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+            for table in ("audit_entry", "audit_head"):
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         else:
+            triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                         "AND tbl_name IN ('audit_entry', 'audit_head')")).all()
+            for name, _sql in triggers:
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
             for name in tables:
                 conn.execute(text(f'DELETE FROM "{name}"'))
-        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+            conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+            for _name, sql in triggers:
+                conn.execute(text(sql))
         conn.execute(text("INSERT INTO sync_head (id, seq) VALUES (1, 0)"))
 
 

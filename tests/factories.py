@@ -91,15 +91,25 @@ class Factory:
 
 
 class AuthActions:
-    """Log in as anyone: tokens are issued directly (login itself is tested separately)."""
+    """Log in as anyone without the password: a login (refresh family) is opened directly
+    (login itself is tested separately). With no factory, it is committed in its own session."""
 
-    def __init__(self, app, factory: Factory):
+    def __init__(self, app, factory: Factory | None):
         self.app, self.factory = app, factory
 
-    def token(self, user: User) -> str:
-        from backend.auth.tokens import issue_access_token
+    def pair(self, user: User):
+        from backend.auth.services import start_session
 
-        return issue_access_token(self.app.extensions["shuangsui.tokens"], user)[0]
+        args = (self.app.extensions["shuangsui.tokens"], self.app.extensions["shuangsui.refresh"], user)
+        if self.factory is not None:
+            pair = start_session(self.factory.session, *args)
+            self.factory.session.flush()
+            return pair
+        with self.app.extensions["shuangsui.db"].session_scope() as session:
+            return start_session(session, *args)
+
+    def token(self, user: User) -> str:
+        return self.pair(user).access_token
 
     def headers(self, user: User) -> dict:
         return {"Authorization": f"Bearer {self.token(user)}"}

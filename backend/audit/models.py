@@ -9,7 +9,8 @@ from backend.db import Base, UTCDateTime
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained (全程留痕). ``id`` is the chain position, 1, 2, 3, … without gaps."""
+    """Append-only (triggers), hash-chained under the audit key (全程留痕). ``id`` is the chain position,
+    1, 2, 3, … without gaps."""
 
     __tablename__ = "audit_entry"
 
@@ -30,10 +31,16 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """One row: the chain's last position and hash. Updating it serialises appends."""
+    """One row: the chain's last position and hash. Updating it serialises appends.
+
+    Triggers let it move only one step forward, onto the entry just appended.
+    ``legacy_seq``: entries up to this position were hashed before the chain was keyed
+    (plain SHA-256); set once by the migration that keyed the chain, never changed.
+    """
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    legacy_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

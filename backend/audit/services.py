@@ -1,21 +1,34 @@
 """The audit chain: append one entry per change, verify the whole chain.
 
-entry.hash = SHA-256( prev_hash + "\\n" + canonical JSON of the entry's fields )
+entry.hash = HMAC-SHA256( audit key, prev_hash + "\\n" + canonical JSON of the entry's fields )
 
-Appends are serialised by updating the single ``audit_head`` row first (a row lock on
+The key lives outside the database (``backend.audit.keys``), so the chain cannot be
+extended or re-hashed from the database alone. Entries written before the chain was
+keyed (positions up to ``audit_head.legacy_seq``) keep their plain SHA-256 hashes; the
+first keyed entry covers the last of them through its ``prev_hash``.
+
+Appends are serialised by touching the single ``audit_head`` row first (a row lock on
 PostgreSQL, the write lock on SQLite), so two transactions can never take the same
 position. The entry is written in the same transaction as the change it records: a
-change that rolls back leaves no entry, and no change commits without one.
+change that rolls back leaves no entry, and no change commits without one. Triggers
+refuse UPDATE and DELETE on ``audit_entry`` and let ``audit_head`` move only one step
+forward, onto the entry just appended. The head is also anchored outside the database
+(``backend.audit.anchors``), which ``verify`` checks.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from typing import Any, Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
+from backend.audit import anchors
+from backend.audit.anchors import Anchor
+from backend.audit.keys import settings_for
 from backend.audit.models import AuditEntry, AuditHead
 from backend.db import utcnow
 from sync.canonical import canonical_json, digest, plain, sha256_hex
@@ -44,8 +57,12 @@ def changed_fields(before: dict | None, after: dict | None, limit: int = 40) -> 
     return out
 
 
-def entry_hash(prev_hash: str, fields: dict) -> str:
-    return sha256_hex(prev_hash.encode() + b"\n" + canonical_json(fields))
+def entry_hash(prev_hash: str, fields: dict, key: bytes | None) -> str:
+    """HMAC-SHA256 under the audit key; plain SHA-256 (``key`` None) for entries from before the key."""
+    message = prev_hash.encode() + b"\n" + canonical_json(fields)
+    if key is None:
+        return sha256_hex(message)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _hashed_fields(entry: AuditEntry) -> dict:
@@ -61,6 +78,7 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
            before: dict | None = None, after: dict | None = None, detail: dict | None = None,
            department_id: int | None = None) -> AuditEntry:
     """Append one entry for a change made in ``session``'s transaction."""
+    settings = settings_for(session)
     info = dict(detail or {})
     changes = changed_fields(before, after)
     if changes:
@@ -68,8 +86,10 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
     if actor.address:
         info.setdefault("address", actor.address)
     session.flush()
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    # touch the head first: the lock that serialises appends (the triggers let this no-op through)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
     seq, prev = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    seq += 1
     entry = AuditEntry(
         id=seq, at=utcnow(), actor_id=actor.user_id,
         actor_label=actor.label, action=action, entity_type=entity_type,
@@ -77,10 +97,13 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
         before_digest=snapshot_digest(before), after_digest=snapshot_digest(after),
         detail=plain(info) or None, prev_hash=prev,
     )
-    entry.hash = entry_hash(prev, _hashed_fields(entry))
+    entry.hash = entry_hash(prev, _hashed_fields(entry), settings.key)
     session.add(entry)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
     session.flush()
+    # the head moves one step, onto the entry just written (the only move the triggers allow)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=entry.hash))
+    if anchors.is_due(settings, seq, action):
+        anchors.mark_due(session, settings)
     return entry
 
 
@@ -90,12 +113,39 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     reason: str | None = None
+    anchors: int = 0                 # anchors compared with the chain
+    head_seq: int | None = None
+    head_hash: str | None = None
+    legacy_seq: int = 0
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the chain from the start; name the first broken link."""
-    prev_hash, expected_id, checked = GENESIS, 1, 0
-    last_id = 0
+def verify_chain(session: Session, batch: int = 5000, extra_anchors: Iterable[Anchor] = ()) -> ChainReport:
+    """Walk the chain from the start; name the first broken link.
+
+    Each entry must follow the one before (position, ``prev_hash``), carry the hash of its
+    own fields under the audit key (plain SHA-256 up to ``legacy_seq``), and match every
+    anchor taken at its position; the head must be the last entry; no anchor may lie
+    beyond it.
+    """
+    settings = settings_for(session)
+    head = session.get(AuditHead, 1, populate_existing=True)
+    if head is None:
+        return ChainReport(False, 0, None, "审计链头记录缺失")
+    legacy = head.legacy_seq
+    file_anchors, file_problem = anchors.read(settings)
+    known = file_anchors + list(extra_anchors)
+    by_seq: dict[int, list[Anchor]] = {}
+    for a in known:
+        by_seq.setdefault(a.seq, []).append(a)
+    # the keyed chain starts after legacy_seq; an anchor records where, and that must not move
+    moved = [a for a in file_anchors if a.legacy_seq is not None and a.legacy_seq != legacy]
+    boundary_break = min((min(a.legacy_seq, legacy) + 1 for a in moved), default=None)
+
+    def report(ok, checked, broken_at=None, reason=None):
+        return ChainReport(ok, checked, broken_at, reason, anchors=len(known), head_seq=head.seq,
+                           head_hash=head.hash, legacy_seq=legacy)
+
+    prev_hash, expected_id, checked, last_id, last_good_anchor = GENESIS, 1, 0, 0, 0
     while True:
         rows: Iterable[AuditEntry] = session.scalars(
             select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
@@ -104,16 +154,37 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             break
         for entry in rows:
             if entry.id != expected_id:
-                return ChainReport(False, checked, expected_id, f"第 {expected_id} 条记录缺失（下一条是第 {entry.id} 条）")
+                return report(False, checked, expected_id, f"第 {expected_id} 条记录缺失（下一条是第 {entry.id} 条）")
+            if boundary_break is not None and entry.id >= boundary_break:
+                return report(False, checked, entry.id,
+                              f"审计链头记录的旧格式记录数（{legacy}）与锚点记下的（{moved[0].legacy_seq}）不符："
+                              f"第 {entry.id} 条起的记录不可信")
             if entry.prev_hash != prev_hash:
-                return ChainReport(False, checked, entry.id, f"第 {entry.id} 条记录的前序哈希与第 {entry.id - 1} 条不符")
-            if entry_hash(entry.prev_hash, _hashed_fields(entry)) != entry.hash:
-                return ChainReport(False, checked, entry.id, f"第 {entry.id} 条记录的内容与其哈希不符（记录被改动）")
+                return report(False, checked, entry.id, f"第 {entry.id} 条记录的前序哈希与第 {entry.id - 1} 条不符")
+            key = None if entry.id <= legacy else settings.key
+            if not hmac.compare_digest(entry_hash(entry.prev_hash, _hashed_fields(entry), key), entry.hash):
+                return report(False, checked, entry.id,
+                              f"第 {entry.id} 条记录的内容与其哈希不符（记录被改动或伪造：没有审计密钥算不出正确的哈希）")
+            for a in by_seq.get(entry.id, ()):
+                if a.hash != entry.hash:
+                    return report(False, checked, entry.id,
+                                  f"第 {entry.id} 条记录与{a.source}（{a.at}）不符：第 {last_good_anchor + 1} 至第 "
+                                  f"{entry.id} 条之间的记录被改写后重新计算了哈希")
+            if entry.id in by_seq:
+                last_good_anchor = entry.id
             prev_hash, expected_id, checked, last_id = entry.hash, entry.id + 1, checked + 1, entry.id
-    head = session.get(AuditHead, 1, populate_existing=True)
-    if head is None:
-        return ChainReport(False, checked, None, "审计链头记录缺失")
     if head.seq != checked or head.hash != prev_hash:
-        return ChainReport(False, checked, checked + 1 if head.seq > checked else checked,
-                           f"审计链头（第 {head.seq} 条）与实际最后一条记录（第 {checked} 条）不符，记录可能被删除")
-    return ChainReport(True, checked)
+        return report(False, checked, checked + 1 if head.seq > checked else checked,
+                      f"审计链头（第 {head.seq} 条）与实际最后一条记录（第 {checked} 条）不符，记录可能被删除")
+    if boundary_break is not None:
+        return report(False, checked, boundary_break,
+                      f"审计链头记录的旧格式记录数（{legacy}）与锚点记下的（{moved[0].legacy_seq}）不符")
+    beyond = [a for a in known if a.seq > checked]
+    if beyond:
+        last = max(beyond, key=lambda a: a.seq)
+        return report(False, checked, checked + 1,
+                      f"第 {checked + 1} 至第 {last.seq} 条记录已不存在，但{last.source}（{last.at}）记下链已到第 "
+                      f"{last.seq} 条：链尾被删除，链头被移回")
+    if file_problem:
+        return report(False, checked, None, file_problem)
+    return report(True, checked)

@@ -26,8 +26,16 @@ def _bearer() -> str | None:
     return None
 
 
-def client_address() -> str:
-    return (request.access_route[0] if request.access_route else request.remote_addr) or "?"
+def client_address() -> str | None:
+    """The caller's IP address: the connecting peer, or, behind ``TRUSTED_PROXIES`` proxies, the
+    address they forwarded (ProxyFix, in ``create_app``). None when it is not a valid address."""
+    from backend.auth.throttle import normalise_address
+
+    address = normalise_address(request.remote_addr)
+    if address is None:  # a proxy forwarded garbage: the peer that connected is all we know
+        original = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR")
+        address = normalise_address(original)
+    return address
 
 
 def authenticate(required: bool) -> Actor | None:
@@ -42,10 +50,11 @@ def authenticate(required: bool) -> Actor | None:
             raise NotAuthenticated()
         g.actor = None
         return None
-    user = services.user_for_access_token(current_app.extensions["shuangsui.session"](),
-                                          current_app.extensions["shuangsui.tokens"], token)
+    user, session_id = services.user_for_access_token(current_app.extensions["shuangsui.session"](),
+                                                      current_app.extensions["shuangsui.tokens"], token)
     g.actor = Actor.of_user(user, address=client_address())
     g.user = user
+    g.session_id = session_id
     return g.actor
 
 
@@ -54,6 +63,11 @@ def current_actor() -> Actor:
     if actor is None:
         raise NotAuthenticated()
     return actor
+
+
+def current_session_id() -> str | None:
+    """The login (refresh-token family) the caller's access token belongs to."""
+    return g.get("session_id")
 
 
 def optional_actor() -> Actor | None:

@@ -25,6 +25,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # when failed logins from all addresses last reached the alert ceiling (docs/api.md "Logging in")
+    login_alert_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     department = relationship("Department", lazy="joined")
 
@@ -52,12 +54,15 @@ class RefreshToken(Base):
 
 
 class LoginAttempt(Base):
+    """One login, or one failed refresh (``kind``); what the throttles count."""
+
     __tablename__ = "login_attempt"
     __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),
                       Index("ix_login_attempt_address_at", "address", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="login", server_default="login")  # login | refresh
     username: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))  # a valid IP address, or NULL when unknown
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth import services
-from backend.auth.access import ANY_USER, client_address, current_actor, public, requires
+from backend.auth.access import ANY_USER, client_address, current_actor, current_session_id, public, requires
 from backend.auth.roles import Role
 from schemas.auth import (FreezeIn, LoginIn, LogoutIn, PasswordIn, RefreshIn, TokenOut, UserArgs, UserCreate,
                           UserOut, UserUpdate)
@@ -32,7 +32,7 @@ class Login(MethodView):
     @blp.arguments(LoginIn)
     @blp.response(200, TokenOut)
     @blp.alt_response(401, description="用户名或密码错误 / 账号已冻结")
-    @blp.alt_response(429, description="登录失败次数过多")
+    @blp.alt_response(429, description="登录失败次数过多（见 Retry-After）")
     def post(self, data):
         """登录，取得访问令牌与刷新令牌"""
         return _pair(services.login(get_session(), _ext("tokens"), _ext("refresh"), _ext("login"),
@@ -45,9 +45,11 @@ class Refresh(MethodView):
     @public
     @blp.arguments(RefreshIn)
     @blp.response(200, TokenOut)
+    @blp.alt_response(401, description="刷新令牌无效、已过期、所属登录已结束或被重复使用")
+    @blp.alt_response(429, description="本地址刷新失败次数过多（见 Retry-After）")
     def post(self, data):
         """用刷新令牌换一对新令牌（旧刷新令牌随即失效；重复使用将注销该设备）"""
-        return _pair(services.rotate_refresh_token(get_session(), _ext("tokens"), _ext("refresh"),
+        return _pair(services.rotate_refresh_token(get_session(), _ext("tokens"), _ext("refresh"), _ext("login"),
                                                    data["refresh_token"], client_address()))
 
 
@@ -57,8 +59,8 @@ class Logout(MethodView):
     @blp.arguments(LogoutIn)
     @blp.response(200, MessageSchema)
     def post(self, data):
-        """退出登录（吊销该设备的刷新令牌）"""
-        services.logout(get_session(), current_actor(), data["refresh_token"])
+        """退出登录：本次登录的访问令牌与刷新令牌立即失效（另给 refresh_token 时其所属登录也一并退出）"""
+        services.logout(get_session(), current_actor(), current_session_id(), data["refresh_token"])
         return {"message": "已退出登录"}
 
 

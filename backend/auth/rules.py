@@ -23,9 +23,12 @@ def ensure_department(actor: Actor, department_id: int | None, what: str = "数�
 
 
 def department_scope(actor: Actor, requested: int | None) -> int | None:
-    """The department a list is limited to: None means all (sysadmin, supervisor)."""
+    """The department a list is limited to: None means all (sysadmin, supervisor only).
+
+    Anyone else sees their own department; an account of such a role left without one
+    (a supervisor's account given another role, say) sees nothing rather than everything."""
     if actor.role in (Role.SYSADMIN, Role.SUPERVISOR):
         return requested
-    if requested is not None and requested != actor.department_id:
+    if actor.department_id is None or (requested is not None and requested != actor.department_id):
         raise Forbidden("只能查看本部门的数据", code="forbidden.department")
     return actor.department_id

@@ -1,34 +1,36 @@
-"""Accounts, login, token rotation, freezing. No Flask here."""
+"""Accounts, login, token rotation, freezing. No Flask here.
+
+Password hashing is slow on purpose (argon2, ~0.2 s): it never runs inside a write transaction.
+Login, refresh, password changes and account creation read first (and end that transaction),
+do the slow work, then write in one short transaction whose first statement is a write, so
+SQLite takes its write lock at the start instead of upgrading a read half-way.
+"""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.audit import services as audit
+from backend.auth import throttle
 from backend.auth.models import LoginAttempt, RefreshToken, User
 from backend.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from backend.auth.roles import Role
+from backend.auth.throttle import LoginPolicy, normalise_address
 from backend.auth.tokens import (TokenSettings, decode_access_token, hash_refresh_token, issue_access_token,
                                  new_refresh_token)
 from backend.db import utcnow
-from backend.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
-
+from backend.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
 @dataclasses.dataclass
 class RefreshPolicy:
     token_days: int = 14
     family_days: int = 30
-
-
-@dataclasses.dataclass
-class LoginPolicy:
-    max_failures: int = 5
-    window_minutes: int = 15
 
 
 @dataclasses.dataclass
@@ -46,40 +48,75 @@ def user_snapshot(user: User) -> dict:
             "inspector_id": user.inspector_id, "phone": user.phone, "status": user.status}
 
 
+def _end_reads(session: Session) -> None:
+    """End the transaction the reads so far opened (nothing is pending), before slow work."""
+    session.commit()
+
+
 # --- login and tokens ---------------------------------------------------------------------
 
-def _throttle(session: Session, policy: LoginPolicy, username: str, address: str) -> None:
-    since = utcnow() - dt.timedelta(minutes=policy.window_minutes)
-    by_user = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
-    by_address = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.address == address, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
-    if by_user >= policy.max_failures or by_address >= policy.max_failures * 4:
-        raise TooManyRequests(f"登录失败次数过多，请 {policy.window_minutes} 分钟后再试",
-                              code="auth.too_many_attempts")
+def _bad_credentials() -> NotAuthenticated:
+    return NotAuthenticated("用户名或密码错误", code="auth.invalid_credentials")
+
+
+def _frozen() -> NotAuthenticated:
+    return NotAuthenticated("账号已被冻结，请联系管理员", code="auth.account_frozen")
 
 
 def login(session: Session, settings: TokenSettings, refresh: RefreshPolicy, policy: LoginPolicy, *,
-          username: str, password: str, address: str, device_label: str | None = None) -> TokenPair:
-    username = username.strip()
-    _throttle(session, policy, username, address)
+          username: str, password: str, address: str | None, device_label: str | None = None) -> TokenPair:
+    username = username.strip()[:64]
+    address = normalise_address(address)
+    # 1. reads: is this account open to this address, and what is its password hash
+    wait = throttle.login_wait(session, policy, username, address, utcnow())
     user = session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else None, password)
-    session.add(LoginAttempt(username=username[:64], address=address[:64], success=ok and user is not None))
-    if not ok or user is None:
+    stored = user.password_hash if user else None
+    _end_reads(session)
+    if wait:
+        raise throttle.too_many(wait)
+    # 2. the slow part, outside any transaction
+    ok = verify_password(stored, password) and user is not None
+    new_hash = hash_password(password) if ok and needs_rehash(stored) else None
+    # 3. one short write; its first statement takes the write lock
+    attempt = LoginAttempt(kind="login", username=username, address=address, success=ok, at=utcnow())
+    session.add(attempt)
+    session.flush()
+    if user is not None:  # one attempt of an account at a time (a row lock on PostgreSQL)
+        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    # again under the lock: attempts that raced this one count too
+    wait = throttle.login_wait(session, policy, username, address, attempt.at, exclude_id=attempt.id)
+    if wait:
+        session.rollback()
+        raise throttle.too_many(wait)
+    if not ok:
+        if user is not None:
+            throttle.alert_if_besieged(session, policy, user, address, attempt.at)
         session.commit()  # the failure must count even though we refuse
-        raise NotAuthenticated("用户名或密码错误", code="auth.invalid_credentials")
-    if not user.is_active:
+        raise _bad_credentials()
+    # still active, and the password still the one just verified
+    values = {"last_login_at": attempt.at, **({"password_hash": new_hash} if new_hash else {})}
+    current = session.execute(update(User).where(User.id == user.id, User.status == "active",
+                                                 User.password_hash == stored).values(**values)
+                              .execution_options(synchronize_session=False)).rowcount
+    session.refresh(user)
+    if not current:
+        if user.password_hash != stored:  # changed while we were verifying: the old one no longer opens
+            attempt.success = False
         session.commit()
-        raise NotAuthenticated("账号已被冻结，请联系管理员", code="auth.account_frozen")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    pair = _issue_pair(session, settings, refresh, user, family_id=str(uuid.uuid4()), device_label=device_label)
+        if not attempt.success:
+            raise _bad_credentials()
+        raise _frozen()
+    pair = start_session(session, settings, refresh, user, device_label=device_label)
     audit.record(session, Actor.of_user(user, address), "auth.login", "user", user.id,
                  detail={"device": device_label}, department_id=user.department_id)
     session.commit()
     return pair
+
+
+def start_session(session: Session, settings: TokenSettings, refresh: RefreshPolicy, user: User, *,
+                  device_label: str | None = None) -> TokenPair:
+    """A new login (a refresh-token family) for ``user``; the caller commits."""
+    return _issue_pair(session, settings, refresh, user, family_id=str(uuid.uuid4()), device_label=device_label)
 
 
 def _issue_pair(session: Session, settings: TokenSettings, refresh: RefreshPolicy, user: User, *, family_id: str,
@@ -90,69 +127,121 @@ def _issue_pair(session: Session, settings: TokenSettings, refresh: RefreshPolic
     expires = min(now + dt.timedelta(days=refresh.token_days), family_expires_at)
     session.add(RefreshToken(user_id=user.id, family_id=family_id, token_hash=token_hash, device_label=device_label,
                              expires_at=expires, family_expires_at=family_expires_at))
-    access, access_exp = issue_access_token(settings, user)
+    access, access_exp = issue_access_token(settings, user, family_id)
     return TokenPair(access, access_exp, token, expires, user)
 
 
-def rotate_refresh_token(session: Session, settings: TokenSettings, refresh: RefreshPolicy, token: str,
-                         address: str) -> TokenPair:
-    """Trade a refresh token for a new pair. A token used twice revokes its whole family."""
-    row = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token)))
-    if row is None:
-        raise NotAuthenticated("刷新令牌无效，请重新登录", code="auth.refresh_invalid")
-    user = session.get(User, row.user_id)
+def rotate_refresh_token(session: Session, settings: TokenSettings, refresh: RefreshPolicy, policy: LoginPolicy,
+                         token: str, address: str | None) -> TokenPair:
+    """Trade a refresh token for a new pair.
+
+    A token spent by rotation and presented again while its login is still live was copied:
+    the login ends (one audit entry per login, however often it is replayed). A token whose
+    login ended (logout, freezing, a password change) is simply refused. Failures count
+    against the caller's address.
+    """
+    address = normalise_address(address)
+    token_hash = hash_refresh_token(token)
+    wait = throttle.address_wait(session, policy, "refresh", address, utcnow())
+    _end_reads(session)
+    if wait:
+        raise throttle.too_many(wait, "刷新令牌")
     now = utcnow()
-    if row.used_at is not None or row.revoked_at is not None:
-        if row.revoked_reason != "reuse":
-            _revoke_family(session, row.family_id, "reuse")
-            audit.record(session, Actor.of_user(user, address), "auth.refresh_reuse", "user", user.id,
-                         detail={"family": row.family_id}, department_id=user.department_id)
-            session.commit()
-        raise NotAuthenticated("刷新令牌已被使用过，为安全起见该设备已退出登录，请重新登录",
-                               code="auth.refresh_reused")
-    if row.expires_at <= now:
-        raise NotAuthenticated("登录已过期，请重新登录", code="auth.refresh_expired")
-    if not user.is_active:
-        raise NotAuthenticated("账号已被冻结，请联系管理员", code="auth.account_frozen")
-    row.used_at = now
-    pair = _issue_pair(session, settings, refresh, user, family_id=row.family_id, device_label=row.device_label,
-                       family_expires_at=row.family_expires_at)
+    # claim the token: the first statement is the write
+    claimed = session.execute(
+        update(RefreshToken).where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None),
+                                   RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+    row = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+                         .execution_options(populate_existing=True))
+    user = session.get(User, row.user_id, populate_existing=True) if row is not None else None
+    username = user.username if user else ""
+    if claimed and user.is_active:
+        pair = _issue_pair(session, settings, refresh, user, family_id=row.family_id, device_label=row.device_label,
+                           family_expires_at=row.family_expires_at)
+        session.commit()
+        return pair
+    if claimed:
+        session.rollback()  # frozen meanwhile: leave the token as it was
+        error = _frozen()
+    else:
+        error = _refused_refresh(session, row, user, address, now)
+    session.add(LoginAttempt(kind="refresh", username=username, address=address, success=False, at=utcnow()))
     session.commit()
-    return pair
+    raise error
 
 
-def logout(session: Session, actor: Actor, token: str | None) -> None:
+def _refused_refresh(session: Session, row: RefreshToken | None, user: User | None, address: str | None,
+                     now: dt.datetime) -> NotAuthenticated:
+    if row is None:
+        return NotAuthenticated("刷新令牌无效，请重新登录", code="auth.refresh_invalid")
+    reused = NotAuthenticated("刷新令牌已被使用过，为安全起见该设备已退出登录，请重新登录", code="auth.refresh_reused")
+    if row.revoked_at is not None:
+        if row.revoked_reason == "reuse":
+            return reused
+        return NotAuthenticated("该登录已结束（已退出、账号被冻结或密码已修改），请重新登录", code="auth.refresh_revoked")
+    if row.expires_at <= now:
+        return NotAuthenticated("登录已过期，请重新登录", code="auth.refresh_expired")
+    if row.used_at is None:  # not spent, not revoked, not expired, yet not claimed: cannot happen
+        return NotAuthenticated("刷新令牌无效，请重新登录", code="auth.refresh_invalid")
+    # spent by rotation while its login is live: a copy is in use. End the login; tell once.
+    if _revoke_family(session, row.family_id, "reuse"):
+        audit.record(session, Actor.of_user(user, address), "auth.refresh_reuse", "user", user.id,
+                     detail={"family": row.family_id}, department_id=user.department_id)
+    return reused
+
+
+def logout(session: Session, actor: Actor, session_id: str | None, token: str | None = None) -> None:
+    """End the caller's login (its access token stops at once), and the login of ``token`` if it is theirs."""
+    if session_id:
+        _revoke_family(session, session_id, "logout", user_id=actor.user_id)
     if token:
-        row = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token)))
-        if row is not None and row.user_id == actor.user_id:
-            _revoke_family(session, row.family_id, "logout")
+        family = session.scalar(select(RefreshToken.family_id).where(
+            RefreshToken.token_hash == hash_refresh_token(token), RefreshToken.user_id == actor.user_id))
+        if family is not None and family != session_id:
+            _revoke_family(session, family, "logout", user_id=actor.user_id)
     audit.record(session, actor, "auth.logout", "user", actor.user_id, department_id=actor.department_id)
     session.commit()
 
 
-def _revoke_family(session: Session, family_id: str, reason: str) -> None:
-    session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow(), revoked_reason=reason))
+def _revoke_family(session: Session, family_id: str, reason: str, user_id: int | None = None) -> int:
+    """Revoke what is left of a login; the number of tokens revoked (0: it had ended already)."""
+    stmt = update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+    if user_id is not None:
+        stmt = stmt.where(RefreshToken.user_id == user_id)
+    return session.execute(stmt.values(revoked_at=utcnow(), revoked_reason=reason)
+                           .execution_options(synchronize_session=False)).rowcount
 
 
 def _revoke_user(session: Session, user_id: int, reason: str) -> None:
     session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow(), revoked_reason=reason))
+                    .values(revoked_at=utcnow(), revoked_reason=reason)
+                    .execution_options(synchronize_session=False))
 
 
-def user_for_access_token(session: Session, settings: TokenSettings, token: str) -> User:
+def user_for_access_token(session: Session, settings: TokenSettings, token: str) -> tuple[User, str]:
+    """The account and the login (``sid``) an access token stands for, checked against the database."""
     claims = decode_access_token(settings, token)
     try:
-        user = session.get(User, int(claims["sub"]))
+        user_id = int(claims["sub"])
     except (TypeError, ValueError):
-        user = None
-    if user is None:
+        user_id = None
+    row = None
+    if user_id is not None and abs(user_id) < 2**63:
+        live = select(RefreshToken.id).where(
+            RefreshToken.family_id == claims["sid"], RefreshToken.user_id == User.id,
+            RefreshToken.revoked_at.is_(None), RefreshToken.family_expires_at > utcnow()).exists()
+        row = session.execute(select(User, live).where(User.id == user_id)).first()
+    if row is None:
         raise NotAuthenticated("登录凭证无效，请重新登录", code="auth.token_invalid")
+    user, session_live = row
     if not user.is_active:
-        raise NotAuthenticated("账号已被冻结，请联系管理员", code="auth.account_frozen")
+        raise _frozen()
     if claims.get("tv") != user.token_version:
         raise NotAuthenticated("登录凭证已失效，请重新登录", code="auth.token_revoked")
-    return user
+    if not session_live:
+        raise NotAuthenticated("该登录已结束（已退出或被注销），请重新登录", code="auth.token_revoked")
+    return user, claims["sid"]
 
 
 # --- account management --------------------------------------------------------------------
@@ -208,15 +297,24 @@ def create_user(session: Session, actor: Actor, data: dict) -> User:
     problem = password_problem(data["password"])
     if problem:
         raise InvalidInput(problem, code="auth.weak_password", errors={"password": [problem]})
+    duplicate = Conflict(f"用户名“{data['username']}”已存在", code="user.duplicate_username")
     if session.scalar(select(User.id).where(User.username == data["username"])):
-        raise Conflict(f"用户名“{data['username']}”已存在", code="user.duplicate_username")
+        raise duplicate
     _check_links(session, data)
+    _end_reads(session)
+    password_hash = hash_password(data["password"])  # slow: outside any transaction
     user = User(username=data["username"], display_name=data["display_name"], role=role.value,
-                password_hash=hash_password(data["password"]), department_id=data.get("department_id"),
+                password_hash=password_hash, department_id=data.get("department_id"),
                 region_code=data.get("region_code"), inspector_id=data.get("inspector_id"),
                 phone=data.get("phone"), status="active", token_version=1)
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        if session.scalar(select(User.id).where(User.username == data["username"])):
+            raise duplicate  # taken while the password was being hashed
+        raise
     audit.record(session, actor, "user.create", "user", user.id, after=user_snapshot(user),
                  department_id=user.department_id)
     session.commit()
@@ -279,13 +377,23 @@ def set_frozen(session: Session, actor: Actor, user_id: int, frozen: bool, reaso
 def set_password(session: Session, actor: Actor, user_id: int, new_password: str,
                  old_password: str | None = None) -> None:
     user = get_user(session, actor, user_id)
-    if actor.user_id == user_id and not verify_password(user.password_hash, old_password or ""):
+    stored = user.password_hash
+    _end_reads(session)
+    # the slow part, outside any transaction
+    if actor.user_id == user_id and not verify_password(stored, old_password or ""):
         raise InvalidInput("原密码不正确", code="auth.wrong_password", errors={"old_password": ["原密码不正确"]})
     problem = password_problem(new_password)
     if problem:
         raise InvalidInput(problem, code="auth.weak_password", errors={"password": [problem]})
-    user.password_hash = hash_password(new_password)
-    user.token_version += 1
+    new_hash = hash_password(new_password)
+    # a short write, only if nobody changed the password meanwhile
+    changed = session.execute(
+        update(User).where(User.id == user_id, User.password_hash == stored)
+        .values(password_hash=new_hash, token_version=User.token_version + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if not changed:
+        session.rollback()
+        raise Conflict("密码刚被修改过，请刷新后重试", code="user.password_changed")
     _revoke_user(session, user.id, "password")
     audit.record(session, actor, "user.password", "user", user.id, department_id=user.department_id)
     session.commit()

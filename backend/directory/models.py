@@ -57,6 +57,8 @@ class Item(TimestampMixin, Base):
     object_types: Mapped[list] = mapped_column(JSON, default=list)     # 检查对象 (target types)
     kind: Mapped[str] = mapped_column(String(8))                       # key 重点 | general 一般
     methods: Mapped[list] = mapped_column(JSON, default=list)          # 检查方式
+    # 执法资质 an inspector must hold to be drawn for this item's department (all of them)
+    required_qualifications: Mapped[list] = mapped_column(JSON, default=list)
     legal_basis: Mapped[str] = mapped_column(Text, default="")         # 检查依据
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)  # 检查主体
     ratio_cap_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))  # general items only
@@ -193,3 +195,20 @@ class Expert(TimestampMixin, Base):
     @property
     def fields(self) -> list[str]:
         return tags_from_text(self.fields_text)
+
+
+class ExpertConflict(Base):
+    """A declared conflict of interest of an expert: they take no part in inspecting the target (回避)."""
+
+    __tablename__ = "expert_conflict"
+    __table_args__ = (UniqueConstraint("expert_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    declared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    expert: Mapped[Expert] = relationship(lazy="joined")
+    target: Mapped[Target] = relationship(lazy="joined")

@@ -5,7 +5,7 @@
 | regions, departments | public | system admin |
 | items, check points | public | system admin; department admin of the item's department |
 | targets | system admin, department admin, planner, supervisor (every department) | system admin; admin of the maintaining department |
-| inspectors, conflicts, experts | system admin, supervisor: all; department admin, planner: own department | system admin; admin of that department |
+| inspectors, experts and their conflicts | system admin, supervisor: all; department admin, planner: own department | system admin; admin of that department |
 | /me/inspector | the inspector themself | — |
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, public, requires
 from backend.auth.roles import Role
-from backend.directory import services
+from backend.directory import experts, services
 from schemas.base import page_of
 from schemas.directory import (CheckPointIn, CheckPointOut, CheckPointUpdate, ConflictIn, ConflictOut, DepartmentArgs,
-                               DepartmentIn, DepartmentOut, DepartmentUpdate, ExpertArgs, ExpertIn, ExpertOut,
-                               ExpertUpdate, InspectorArgs, InspectorDetailOut, InspectorIn, InspectorOut,
+                               DepartmentIn, DepartmentOut, DepartmentUpdate, ExpertArgs, ExpertConflictOut, ExpertIn,
+                               ExpertOut, ExpertUpdate, InspectorArgs, InspectorDetailOut, InspectorIn, InspectorOut,
                                InspectorUpdate, ItemArgs, ItemDetailOut, ItemIn, ItemOut, ItemUpdate, RegionArgs,
                                RegionIn, RegionOut, RegionUpdate, RetireIn, SubListArgs, TargetArgs, TargetHistoryOut,
                                TargetIn, TargetOut, TargetUpdate)
@@ -398,3 +398,31 @@ class ExpertRetire(MethodView):
         """停用或恢复专家"""
         return services.set_expert_retired(get_session(), current_actor(), expert_id, data["retired"],
                                            data["reason"])
+
+
+@blp.route("/experts/<int:expert_id>/conflicts")
+class ExpertConflicts(MethodView):
+    @requires(*STAFF)
+    @blp.arguments(SubListArgs, location="query")
+    @blp.response(200, ExpertConflictOut(many=True))
+    def get(self, args, expert_id):
+        """该专家申报的利害关系（参加检查组时须回避的检查对象）"""
+        return experts.expert_conflicts(get_session(), current_actor(), expert_id, args["include_retired"])
+
+    @requires(*ADMINS)
+    @blp.arguments(ConflictIn)
+    @blp.response(201, ExpertConflictOut)
+    def post(self, data, expert_id):
+        """申报利害关系：该专家不参加对此对象的检查（回避）"""
+        return experts.declare_expert_conflict(get_session(), current_actor(), expert_id, data)
+
+
+@blp.route("/experts/<int:expert_id>/conflicts/<int:conflict_id>/retire")
+class ExpertConflictRetire(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(RetireIn)
+    @blp.response(200, ExpertConflictOut)
+    def post(self, data, expert_id, conflict_id):
+        """撤销或恢复专家的利害关系申报"""
+        return experts.set_expert_conflict_retired(get_session(), current_actor(), expert_id, conflict_id,
+                                                   data["retired"], data["reason"])

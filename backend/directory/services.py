@@ -74,7 +74,8 @@ def item_snapshot(item: Item) -> dict:
             "object_types": list(item.object_types or []), "kind": item.kind, "methods": list(item.methods or []),
             "legal_basis": item.legal_basis, "department_id": item.department_id,
             "ratio_cap_percent": _percent(item.ratio_cap_percent), "frequency": item.frequency,
-            "remark": item.remark, "retired_at": _when(item.retired_at),
+            "remark": item.remark, "required_qualifications": list(item.required_qualifications or []),
+            "retired_at": _when(item.retired_at),
             "check_points": [check_point_snapshot(cp) for cp in item.check_points]}
 
 
@@ -406,7 +407,7 @@ def set_department_retired(session: Session, actor: Actor, department_id: int, r
 # --- items and check points ------------------------------------------------------------------------
 
 ITEM_KEYS = ("code", "category", "name", "object_types", "kind", "methods", "legal_basis", "department_id",
-             "ratio_cap_percent", "frequency", "remark")
+             "ratio_cap_percent", "frequency", "remark", "required_qualifications")
 CHECK_POINT_KEYS = ("seq", "text", "answer_type", "options", "required", "guidance")
 
 
@@ -484,7 +485,8 @@ def create_item(session: Session, actor: Actor, data: dict) -> Item:
     dept = _writable_department(session, actor, data.get("department_id"), "item", "抽查事项")
     values = {key: data.get(key) for key in ITEM_KEYS}
     values.update(department_id=dept.id, object_types=list(data.get("object_types") or []),
-                  methods=list(data.get("methods") or []), legal_basis=data.get("legal_basis") or "")
+                  methods=list(data.get("methods") or []), legal_basis=data.get("legal_basis") or "",
+                  required_qualifications=list(data.get("required_qualifications") or []))
     _check_item_rules(values)
     _check_item_code(session, values["code"], None)
     item = Item(**values)
@@ -524,6 +526,7 @@ def update_item(session: Session, actor: Actor, item_id: int, data: dict) -> Ite
     values = {key: data.get(key, getattr(item, key)) for key in ITEM_KEYS}
     values["object_types"] = list(values["object_types"] or [])
     values["methods"] = list(values["methods"] or [])
+    values["required_qualifications"] = list(values["required_qualifications"] or [])
     _check_item_rules(values)
     if "code" in data:
         _check_item_code(session, data["code"], item.id)

@@ -1,7 +1,10 @@
 """Step 1 of the draw: who is eligible. Ids and strata only, streamed: no ORM object per candidate.
 
-Targets: the task's directed filters (region, industry, type, risk class, tags) pick the
-candidates; exclusions decided before the draw then remove some, each with a reason code:
+Targets: only targets of a type that one of the task's items applies to (the items'
+``object_types``, together) are candidates; the task's directed filters (region, industry,
+type, risk class, tags) narrow them further. A target of a type only some of the items apply
+to is a candidate: it is inspected for those items only. Exclusions decided before the draw
+then remove some candidates, each with a reason code:
 
 | reason               | meaning                                                            |
 | -------------------- | ------------------------------------------------------------------ |
@@ -13,14 +16,19 @@ candidates; exclusions decided before the draw then remove some, each with a rea
 | a_class_exempt       | A class outside the random plan (无事不扰)                           |
 | no_stratum           | its risk class has no stratum in this task                          |
 
-Inspectors: active, not retired, of each department that sends members. Declared
-conflicts between eligible inspectors and eligible targets go into the record (step 6).
+Inspectors: active, not retired, of each department that sends members, and holding every
+qualification (执法资质) that the department's items in the task require
+(``Item.required_qualifications``): a member inspects all of the department's items at each
+target of the group. Inspectors left out for a missing qualification are counted per
+department (``unqualified``). Declared conflicts between eligible inspectors and eligible
+targets go into the record (step 6).
 """
 from __future__ import annotations
 
 import bisect
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -47,10 +55,12 @@ class Eligible:
     excluded_lines: list[str]                # "reason|code"
     inspector_lines: list[str]               # "dept|certificate no."
     conflicts: list[tuple[str, str]]         # (certificate no., target code), sorted
+    unqualified: dict[str, int] = dataclasses.field(default_factory=dict)  # dept → left out for qualifications
 
     def counts(self) -> dict:
         return {"targets": _count_prefixes(self.target_lines), "excluded": _count_prefixes(self.excluded_lines),
-                "inspectors": _count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts)}
+                "inspectors": _count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts),
+                "unqualified": dict(sorted(self.unqualified.items()))}
 
 
 def _count_prefixes(lines: list[str]) -> dict[str, int]:
@@ -102,6 +112,22 @@ def target_filter_clauses(filters: dict) -> list:
     return clauses
 
 
+def object_types(task: Task) -> list[str]:
+    """The target types one of the task's items applies to (检查对象), sorted."""
+    return sorted({kind for row in task.items for kind in (row.item.object_types or [])})
+
+
+def required_qualifications(task: Task) -> dict[str, list[str]]:
+    """{department code: qualifications} that the department's items in the task require; only
+    departments with a requirement."""
+    out: dict[str, set[str]] = {}
+    for row in task.items:
+        wanted = {q.strip() for q in (row.item.required_qualifications or []) if isinstance(q, str) and q.strip()}
+        if wanted:
+            out.setdefault(row.item.department.code, set()).update(wanted)
+    return {dept: sorted(quals) for dept, quals in sorted(out.items())}
+
+
 def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | None = None):
     """SELECT of one line per candidate: "stratum|code", or "!reason|code" when excluded."""
     year = year or (task.start_date.year if task.start_date else dt.date.today().year)
@@ -131,7 +157,7 @@ def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | No
     whens.append((stratum.not_in(strata or ["-"]),
                   case((stratum == "A", literal("!a_class_exempt")), else_=literal("!no_stratum"))))
     line = (case(*whens, else_=stratum) + literal("|") + Target.code).label("line")
-    return select(line).where(*target_filter_clauses(task.filters or {}))
+    return select(line).where(*target_filter_clauses(task.filters or {}), Target.type.in_(object_types(task)))
 
 
 def fetch_lines(session: Session, stmt) -> list[str]:
@@ -149,11 +175,29 @@ def fetch_lines(session: Session, stmt) -> list[str]:
     return lines
 
 
-def inspector_lines(session: Session, department_codes: list[str]) -> list[str]:
+def inspector_lines(session: Session, department_codes: list[str],
+                    required: Mapping[str, list[str]] | None = None) -> tuple[list[str], dict[str, int]]:
+    """Sorted "dept|cert" lines of the eligible inspectors, and per department how many were left
+    out for lacking a required qualification."""
+    required = {d: set(q) for d, q in (required or {}).items() if q}
+    columns = [Department.code, Inspector.cert_no]
+    if required:
+        columns.append(Inspector.qualifications)
     rows = session.execute(
-        select(Department.code, Inspector.cert_no).join(Department, Department.id == Inspector.department_id)
+        select(*columns).join(Department, Department.id == Inspector.department_id)
         .where(Department.code.in_(department_codes), Inspector.status == "active", Inspector.retired_at.is_(None)))
-    return sorted(f"{dept}|{cert}" for dept, cert in rows)
+    lines, unqualified = [], {}
+    for row in rows:
+        dept, cert = row[0], row[1]
+        wanted = required.get(dept)
+        if wanted:
+            held = {q.strip() for q in (row[2] or []) if isinstance(q, str)}
+            if not wanted <= held:
+                unqualified[dept] = unqualified.get(dept, 0) + 1
+                continue
+        lines.append(f"{dept}|{cert}")
+    lines.sort()
+    return lines, unqualified
 
 
 def declared_conflicts(session: Session, inspectors: list[str], targets: list[str]) -> list[tuple[str, str]]:
@@ -182,5 +226,5 @@ def freeze(session: Session, task: Task, department_codes: list[str], *, max_vis
     excluded.sort()
     targets = lines[cut:]
     del lines
-    inspectors = inspector_lines(session, department_codes)
-    return Eligible(targets, excluded, inspectors, declared_conflicts(session, inspectors, targets))
+    inspectors, unqualified = inspector_lines(session, department_codes, required_qualifications(task))
+    return Eligible(targets, excluded, inspectors, declared_conflicts(session, inspectors, targets), unqualified)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.db import Base, UTCDateTime, utcnow
 
 DRAW_STATUSES = {"committed": "已冻结并公布承诺值", "drawn": "已抽取", "superseded": "已被重新抽取取代",
+                 "failed": "摇号未能完成（待重新开放任务）", "abandoned": "已放弃（任务已重新开放）",
                  "void": "已作废"}
 
 
@@ -42,6 +43,12 @@ class Draw(Base):
     # why this draw replaced the one before (a re-draw); why it was superseded
     reason: Mapped[str | None] = mapped_column(Text)
     superseded_reason: Mapped[str | None] = mapped_column(Text)
+    # seeds entered that could not complete the draw (every seed is public): dice, seed, error, time
+    failed_attempts: Mapped[list | None] = mapped_column(JSON)
+    # a committed draw given up when its task was reopened: it stays public, with the reason
+    abandoned_reason: Mapped[str | None] = mapped_column(Text)
+    abandoned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    abandoned_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     task = relationship("Task", lazy="joined")
 
@@ -106,3 +113,23 @@ class TargetReplacement(Base):
     note: Mapped[str | None] = mapped_column(Text)
     replaced_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TaskExpert(Base):
+    """An expert of the 专家名录库 attached by the lead department to one group (by number) of a task.
+
+    Attached before the commitment: the draw's plan object names them, so they are committed
+    with the lists and cannot be chosen after the targets are known.
+    """
+
+    __tablename__ = "task_expert"
+    __table_args__ = (UniqueConstraint("task_id", "expert_id", "group_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"), index=True)
+    group_number: Mapped[int] = mapped_column(Integer)           # 0, 1, 2, … as in the record
+    attached_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    attached_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    expert = relationship("Expert", lazy="joined")

@@ -9,14 +9,14 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, public, requires
 from backend.auth.roles import Role
-from backend.draws import services
+from backend.draws import experts, services
 from backend.draws.models import Draw, InspectionGroup
 from backend.inspections.models import Inspection
 from backend.inspections.services import my_inspections_query
 from backend.plans import services as plans
 from schemas.base import page_of
 from schemas.draws import (DrawOut, GroupOut, InspectionOut, MyInspectionArgs, PreviewOut, RecordArgs, RedrawIn,
-                           ReplaceIn, SeedIn)
+                           ReopenIn, ReplaceIn, SeedIn, TaskExpertsIn, TaskExpertsOut)
 
 blp = blueprint("draws", __name__, "/api/v1", "摇号抽取与检查分组")
 public_blp = blueprint("public_draws", __name__, "/api/public", "公开：摇号记录")
@@ -77,6 +77,34 @@ class DrawRedraw(MethodView):
     def post(self, data, task_id):
         """重新抽取（须说明理由；原摇号保留并公开，标记为已被取代）"""
         return services.redraw(get_session(), current_actor(), task_id, _settings(), reason=data["reason"])
+
+
+@blp.route("/tasks/<int:task_id>/draw/reopen")
+class DrawReopen(MethodView):
+    @requires(*RUNNERS)
+    @blp.arguments(ReopenIn)
+    @blp.response(200, DrawOut)
+    def post(self, data, task_id):
+        """重新开放已冻结名单、未能完成摇号的任务（须说明理由；该次摇号保留并公开，标记为已放弃）"""
+        return services.reopen(get_session(), current_actor(), task_id, reason=data["reason"])
+
+
+@blp.route("/tasks/<int:task_id>/experts")
+class TaskExperts(MethodView):
+    @requires(*READERS)
+    @blp.response(200, TaskExpertsOut)
+    def get(self, task_id):
+        """任务选派的专家（按检查组）与摇号后的回避"""
+        return experts.task_experts(get_session(), current_actor(), task_id)
+
+    @requires(*RUNNERS)
+    @blp.arguments(TaskExpertsIn)
+    @blp.response(200, TaskExpertsOut)
+    def put(self, data, task_id):
+        """牵头部门从专家名录库选派专家到检查组（冻结名单前；随承诺值公开）"""
+        session = get_session()
+        experts.set_experts(session, current_actor(), task_id, data["experts"])
+        return experts.task_experts(session, current_actor(), task_id)
 
 
 @blp.route("/tasks/<int:task_id>/groups")

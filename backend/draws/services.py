@@ -2,9 +2,15 @@
 
 Every step is one transaction and one or more audit entries. Two draws of one task at the
 same time: the first to change the task's status wins (a conditional UPDATE that takes the
-row lock); the other finds the status changed and is refused. A draw that cannot complete
-(too few inspectors, no replacement left) rolls back everything it did; the attempt, with
-its seed, is then logged on its own.
+row lock); the other finds the status changed and is refused.
+
+A task that cannot be drawn (``feasibility.assess``: too few inspectors, an expert attached to
+a group that will not exist, …) is refused at the commit, which then freezes nothing. A seed
+whose draw cannot complete (recusal finds no replacement: it depends on the seed) rolls back
+everything the draw did; the attempt, with its seed, is then logged on its own and published
+with the draw, which becomes ``failed``: its commitment is spent, so no second seed is taken
+for it. The planner reopens the task with a reason (``reopen``): the draw stays public,
+marked ``abandoned``, and the task is ``confirmed`` again, editable and ready to commit anew.
 """
 from __future__ import annotations
 
@@ -20,10 +26,10 @@ from sqlalchemy.orm import Session
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import bulk_insert, utcnow
-from backend.directory.models import Department, Inspector, Target
-from backend.draws import algorithm, lists
+from backend.directory.models import Department, Expert, Inspector, Target
+from backend.draws import algorithm, experts, feasibility, lists
 from backend.draws.eligibility import EXCLUSION_REASONS, freeze
-from backend.draws.models import Draw, GroupMember, InspectionGroup, TargetReplacement
+from backend.draws.models import DRAW_STATUSES, Draw, GroupMember, InspectionGroup, TargetReplacement
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
@@ -47,6 +53,13 @@ class DrawSettings:
 class DrawFailed(DomainError):
     status = 422
     code = "draw.failed"
+
+
+class CannotDraw(DomainError):
+    """The task cannot be drawn now; ``details.reasons`` says why (the preview's reasons)."""
+
+    status = 422
+    code = "draw.cannot_draw"
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -98,22 +111,13 @@ def commitment_of_lines(task_code: str, plan: dict, target_lines: list[str],
 
 
 def preview(session: Session, actor: Actor, task_id: Any, settings: DrawSettings) -> dict:
-    """What a draw would take now: eligible and excluded per stratum, k per stratum, inspectors needed."""
+    """What a draw would take now (nothing frozen, no randomness): eligible and excluded per stratum,
+    k per stratum, per department inspectors available and needed, whether the draw can run
+    (``can_draw``) and if not why (``reasons``), and what might still make it fail (``warnings``)."""
     task = _editable_task(session, actor, task_id)
-    plan = plans.draw_plan_object(task)
+    plan = experts.draw_plan(session, task)
     eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
-    return _counts(plan, eligible)
-
-
-def _counts(plan: dict, eligible) -> dict:
-    counts = eligible.counts()
-    k = {s: algorithm.stratum_size(counts["targets"].get(s, 0), rule) for s, rule in sorted(plan["strata"].items())}
-    total = sum(k.values())
-    groups = -(-total // plan["group_load"]) if plan["group_load"] else 0
-    counts["selected"] = k
-    counts["groups"] = groups
-    counts["inspectors_needed"] = {d: groups * m for d, m in sorted(plan["members"].items())}
-    return counts
+    return feasibility.assess(task, plan, eligible, experts.attached(session, task))
 
 
 def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings, *, reason: str | None = None,
@@ -127,17 +131,20 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
                                code="draw.already_committed")
             plans.ensure_drawable(task)
         task = _claim(session, task, ("confirmed",), "committed")
-    plan = plans.draw_plan_object(task)
-    try:
-        algorithm.validate_plan(plan)
-    except algorithm.DrawError as exc:
-        raise InvalidInput(exc.message, code=exc.code, details=exc.details)
+    plan = experts.draw_plan(session, task)
     eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
+    attached = experts.attached(session, task)
+    verdict = feasibility.assess(task, plan, eligible, attached)
+    reasons = [r for r in verdict["reasons"] if r["code"] != "draw.already_committed"]  # we moved the status
+    if reasons:
+        session.rollback()   # the status claim, and a re-draw's superseding: nothing is frozen
+        raise CannotDraw("不能摇号：" + "；".join(r["message"] for r in reasons),
+                         details={"reasons": reasons, "warnings": verdict["warnings"]})
     c = commitment_of_lines(task.code, plan, eligible.target_lines, eligible.inspector_lines)
     seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
     draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,
                 plan_hash=c.plan_hash, targets_hash=c.targets_hash, inspectors_hash=c.inspectors_hash,
-                commitment=c.commitment, counts=_counts(plan, eligible), committed_by=actor.user_id,
+                commitment=c.commitment, counts=_stored_counts(verdict), committed_by=actor.user_id,
                 reason=reason)
     session.add(draw)
     session.flush()
@@ -145,13 +152,22 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     lists.store(session, draw.id, "inspectors", eligible.inspector_lines)
     lists.store(session, draw.id, "conflicts", [f"{i}|{e}" for i, e in eligible.conflicts])
     lists.store(session, draw.id, "excluded", eligible.excluded_lines)
+    if plan.get("experts"):
+        lists.store(session, draw.id, "expert_conflicts", experts.frozen_conflicts(
+            session, sorted({e["id"] for e in plan["experts"]}), eligible.target_lines))
     audit.record(session, actor, "draw.commit", "draw", f"{task.code}#{seq}",
                  after={"commitment": c.commitment, "plan_hash": c.plan_hash, "targets_hash": c.targets_hash,
                         "inspectors_hash": c.inspectors_hash},
-                 detail={"task": task.code, "seq": seq, "counts": draw.counts, "reason": reason},
+                 detail={"task": task.code, "seq": seq, "counts": draw.counts, "reason": reason,
+                         "experts": plan.get("experts", []), "warnings": verdict["warnings"]},
                  department_id=task.lead_department_id)
     session.commit()
     return draw
+
+
+def _stored_counts(verdict: dict) -> dict:
+    """The preview's figures kept with the draw (and published with it), without the verdict."""
+    return {k: v for k, v in verdict.items() if k not in ("reasons", "warnings", "can_draw")}
 
 
 # --- steps 2-7: seed and draw --------------------------------------------------------------
@@ -175,6 +191,10 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
         if task.status == "drawn":
             raise Conflict("该任务已经摇号", code="draw.already_drawn")
         raise Conflict("请先冻结抽取名单并公布承诺值，再录入随机数", code="draw.not_committed")
+    spent = current_draw(session, task, ("committed", "failed"))
+    if spent is not None and spent.status == "failed":
+        raise Conflict("本次摇号未能完成，其承诺值已使用（失败的随机数已公开）；请说明理由重新开放任务后重新冻结名单，"
+                       "或申请重新抽取", code="draw.seed_failed", details={"seq": spent.seq})
     digits = _digits(source, dice)
     if source == "dice" and not witnesses:
         raise InvalidInput("现场摇号须登记见证人姓名", code="draw.no_witnesses", errors={"witnesses": ["必填项"]})
@@ -190,7 +210,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
     except algorithm.DrawError as exc:
         session.rollback()
         _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc)
-        raise DrawFailed(exc.message, code=exc.code, details=exc.details)
+        raise DrawFailed(exc.message + "。该随机数与失败原因已公开记录；请说明理由重新开放任务后重新冻结名单",
+                         code=exc.code, details=exc.details)
     draw.status, draw.seed_source, draw.dice, draw.seed = "drawn", source, digits, seed
     draw.witnesses = list(witnesses or [])
     draw.drawn_by, draw.drawn_at = actor.user_id, utcnow()
@@ -222,7 +243,14 @@ def announce_inspections(session: Session, task_id: int, where, reason: str) -> 
 
 
 def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc) -> None:
-    """Every seed ever generated is logged, also when the draw could not complete."""
+    """Every seed ever generated is logged, also when the draw could not complete: in the audit
+    log, and with the draw (public), which is ``failed`` from now on."""
+    draw = session.get(Draw, draw.id, populate_existing=True)
+    attempt = {"at": utcnow().isoformat(), "source": source, "dice": digits, "seed": seed,
+               "witnesses": list(witnesses or []), "pressed_by": actor.label if source == "csprng" else None,
+               "error": exc.code, "message": exc.message, "details": exc.details}
+    draw.failed_attempts = [*(draw.failed_attempts or []), attempt]
+    draw.status = "failed"
     audit.record(session, actor, "draw.failed", "draw", f"{task.code}#{draw.seq}",
                  detail={"task": task.code, "seq": draw.seq, "seed": seed, "dice": digits, "source": source,
                          "witnesses": list(witnesses or []), "error": exc.code, "message": exc.message,
@@ -317,7 +345,7 @@ def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     task = _editable_task(session, actor, task_id)
     if task.status not in ("committed", "drawn"):
         raise Conflict("该任务尚未摇号，无需重新抽取", code="draw.nothing_to_redraw")
-    previous = current_draw(session, task)
+    previous = current_draw(session, task, ("committed", "drawn", "failed"))
     started = session.scalar(select(func.count()).select_from(Inspection).where(
         Inspection.draw_id == previous.id, Inspection.status.in_(("in_progress", "completed"))))
     if started:
@@ -331,6 +359,39 @@ def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
                  department_id=task.lead_department_id)
     announce_inspections(session, task.id, Inspection.draw_id == previous.id, "superseded")
     return commit(session, actor, task.id, settings, reason=reason, replacing=previous)
+
+
+def reopen(session: Session, actor: Actor, task_id: Any, *, reason: str) -> Draw:
+    """A committed task whose draw cannot or did not complete goes back to ``confirmed``; returns the draw.
+
+    The draw stays public, marked ``abandoned`` with the reason, who and when; its failed seeds
+    stay with it. The task may then be edited (which returns it to draft and to the 会审) or
+    committed again (a new commitment, ``seq`` + 1). A drawn task is redrawn instead.
+    """
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise InvalidInput("重新开放任务须说明理由（至少 4 个字）", code="draw.reason_required",
+                           errors={"reason": ["请填写理由"]})
+    task = _editable_task(session, actor, task_id)
+    if task.status != "committed":
+        if task.status == "drawn":
+            raise Conflict("该任务已完成摇号；如需重新抽取，请说明理由申请重新抽取", code="draw.not_reopenable")
+        raise Conflict("只有已冻结名单、尚未完成摇号的任务可以重新开放", code="draw.not_reopenable")
+    before = plans.task_snapshot(task)
+    task = _claim(session, task, ("committed",), "confirmed")
+    draw = current_draw(session, task, ("committed", "failed"))
+    was = draw.status
+    draw.status, draw.abandoned_reason = "abandoned", reason
+    draw.abandoned_at, draw.abandoned_by = utcnow(), actor.user_id
+    audit.record(session, actor, "draw.abandon", "draw", f"{task.code}#{draw.seq}",
+                 before={"status": was}, after={"status": "abandoned"},
+                 detail={"task": task.code, "seq": draw.seq, "reason": reason, "commitment": draw.commitment,
+                         "failed_attempts": len(draw.failed_attempts or [])},
+                 department_id=task.lead_department_id)
+    audit.record(session, actor, "task.reopen", "task", task.id, before=before, after=plans.task_snapshot(task),
+                 detail={"reason": reason, "draw_seq": draw.seq}, department_id=task.lead_department_id)
+    session.commit()
+    return draw
 
 
 def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason_code: str,
@@ -429,7 +490,7 @@ def get_public_draw(session: Session, task_code: str, seq: int | None = None) ->
 def record_header(session: Session, draw: Draw) -> dict:
     """Everything of the published record but the long lists."""
     task = draw.task
-    users = _user_labels(session, [draw.committed_by, draw.drawn_by])
+    users = _user_labels(session, [draw.committed_by, draw.drawn_by, draw.abandoned_by])
     departments = dict(session.execute(select(Department.code, Department.name)
                                        .where(Department.code.in_(list(draw.plan["members"])))).all())
     names: dict[str, dict[str, str]] = {"targets": {}, "inspectors": {}}
@@ -453,20 +514,56 @@ def record_header(session: Session, draw: Draw) -> dict:
     return {
         "algorithm": draw.algorithm, "task": task.code, "plan": draw.plan,
         "commitment": draw.commitment, "dice": draw.dice, "seed": draw.seed, "result": draw.result,
-        "draw": {"seq": draw.seq, "status": draw.status, "committed_at": draw.committed_at.isoformat(),
+        "draw": {"seq": draw.seq, "status": draw.status, "status_label": DRAW_STATUSES.get(draw.status, draw.status),
+                 "committed_at": draw.committed_at.isoformat(),
                  "committed_by": users.get(draw.committed_by), "drawn_at": draw.drawn_at.isoformat() if draw.drawn_at else None,
                  "drawn_by": users.get(draw.drawn_by), "seed_source": draw.seed_source, "witnesses": draw.witnesses,
                  "reason": draw.reason, "superseded_reason": draw.superseded_reason, "counts": draw.counts,
                  "plan_hash": draw.plan_hash, "targets_hash": draw.targets_hash,
-                 "inspectors_hash": draw.inspectors_hash},
+                 "inspectors_hash": draw.inspectors_hash,
+                 # seeds that could not complete this draw, and why it was given up (every seed is public)
+                 "failed_attempts": list(draw.failed_attempts or []),
+                 "abandoned_reason": draw.abandoned_reason,
+                 "abandoned_at": draw.abandoned_at.isoformat() if draw.abandoned_at else None,
+                 "abandoned_by": users.get(draw.abandoned_by)},
         "task_info": {"name": task.name, "plan_code": task.plan.code, "plan_name": task.plan.name,
                       "lead_department": task.lead_department.name, "start_date": _iso(task.start_date),
-                      "end_date": _iso(task.end_date), "draw_date": _iso(task.draw_date)},
+                      "end_date": _iso(task.end_date), "draw_date": _iso(task.draw_date),
+                      "experts": _expert_facts(session, draw.plan)},
+        "expert_conflicts": [list(p) for p in lists.pairs(lists.load(session, draw.id, "expert_conflicts"))],
+        "expert_recusals": experts.draw_recusals(session, draw),
         "departments": departments,
         "names": names,
         "target_replacements": target_replacements,
         "exclusion_reasons": EXCLUSION_REASONS,
+        "audit_anchor": _audit_anchor(session, task, draw),
     }
+
+
+def _audit_anchor(session: Session, task: Task, draw: Draw) -> dict:
+    """The audit chain's head when the draw was committed and when it was drawn (not part of dsr/v1):
+    anyone keeping the record holds a point of the chain that its keepers cannot move later."""
+    from backend.audit.models import AuditEntry
+
+    out: dict[str, dict | None] = {"commit": None, "seed": None}
+    for moment, action in (("commit", "draw.commit"), ("seed", "draw.result")):
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == action,
+                                                         AuditEntry.entity_id == f"{task.code}#{draw.seq}")
+                                .order_by(AuditEntry.id.desc()).limit(1)).first()
+        if entry is not None:
+            out[moment] = {"seq": entry.id, "hash": entry.hash, "at": _iso(entry.at)}
+    return out
+
+
+def _expert_facts(session: Session, plan: dict) -> list[dict]:
+    """The experts the committed plan names, with their names and organisations."""
+    entries = plan.get("experts") or []
+    if not entries:
+        return []
+    known = {e.code: e for e in session.scalars(select(Expert).where(Expert.code.in_({x["id"] for x in entries})))}
+    return [{"group": x["group"], "id": x["id"], "name": known[x["id"]].name if x["id"] in known else None,
+             "organization": known[x["id"]].organization if x["id"] in known else None,
+             "title": known[x["id"]].title if x["id"] in known else None} for x in entries]
 
 
 def _iso(value):

@@ -1,30 +1,92 @@
 """The app factory, configuration, the error shape, the API documents."""
 from __future__ import annotations
 
+import os
+import stat
+
+import jwt
 import pytest
 
 from backend import create_app
-from backend.config import DEFAULT_SECRET_KEY
+from backend.auth.models import User
+from backend.auth.roles import Role
+from tests.conftest import TEST_SECRET
+
+# the development default that used to sit in backend/config.py: public, so never a signing key
+OLD_PUBLIC_KEY = "dev-insecure-secret-key-change-me"
 
 
-def test_production_refuses_the_default_secret(tmp_path):
+def _bare_config(tmp_path, **extra):
+    return {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path),
+            "SECRET_KEY_FILE": str(tmp_path / "instance" / "secret_key"), **extra}
+
+
+def test_production_refuses_a_missing_public_or_short_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):  # no key file in production: instances share the key
+        create_app(_bare_config(tmp_path, ENV_NAME="production"))
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app({"ENV_NAME": "production", "SECRET_KEY": DEFAULT_SECRET_KEY,
-                    "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path)})
+        create_app(_bare_config(tmp_path, ENV_NAME="production", SECRET_KEY=OLD_PUBLIC_KEY))
     with pytest.raises(RuntimeError):
-        create_app({"ENV_NAME": "production", "SECRET_KEY": "short",
-                    "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path)})
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "x" * 40,
-                      "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path)})
+        create_app(_bare_config(tmp_path, ENV_NAME="production", SECRET_KEY="short"))
+    app = create_app(_bare_config(tmp_path, ENV_NAME="production", SECRET_KEY="x" * 40))
     assert app.config["ENV_NAME"] == "production"
+
+
+def test_the_public_default_key_is_refused_in_every_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", OLD_PUBLIC_KEY)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(_bare_config(tmp_path))
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(_bare_config(tmp_path, SECRET_KEY=OLD_PUBLIC_KEY))
+
+
+def test_embedded_default_makes_its_own_key_once_owner_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app(_bare_config(tmp_path))
+    key_file = tmp_path / "instance" / "secret_key"
+    key = app.extensions["shuangsui.tokens"].secret
+    assert key == key_file.read_text().strip() and len(key) >= 32 and key != OLD_PUBLIC_KEY
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    # the next start (or the CLI, or another worker) signs with the same key
+    assert create_app(_bare_config(tmp_path)).extensions["shuangsui.tokens"].secret == key
+    # another instance directory gets another key
+    other = create_app(_bare_config(tmp_path, SECRET_KEY_FILE=str(tmp_path / "other" / "secret_key")))
+    assert other.extensions["shuangsui.tokens"].secret != key
+    # a key file others can read is refused
+    os.chmod(key_file, 0o644)
+    with pytest.raises(RuntimeError, match="权限"):
+        create_app(_bare_config(tmp_path))
+
+
+def test_a_token_forged_with_the_old_public_key_is_refused_by_the_default_app(
+        database, db_session, factory, tmp_path, monkeypatch):
+    """The issue's attack: sign `sub` of an admin (with its live login and the right `tv`) with the old key."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app({"TESTING": True, "DATABASE": database, "DATABASE_URL": database.url,
+                      "MEDIA_DIR": str(tmp_path / "media"), "JOBS_INLINE_THREAD": False, "REDIS_URL": None,
+                      "SECRET_KEY_FILE": str(tmp_path / "instance" / "secret_key")})
+    from tests.factories import AuthActions
+
+    admin = factory.user(Role.SYSADMIN)
+    genuine = AuthActions(app, factory).pair(admin)
+    claims = jwt.decode(genuine.access_token, options={"verify_signature": False})
+    forged = jwt.encode(claims, OLD_PUBLIC_KEY, algorithm="HS256")
+    client = app.test_client()
+    r = client.get("/api/v1/users", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json["code"] == "auth.token_invalid"
+    also_forged = jwt.encode(claims, TEST_SECRET, algorithm="HS256")  # nor a key from the test suite
+    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {also_forged}"}).status_code == 401
+    r = client.get("/api/v1/users", headers={"Authorization": f"Bearer {genuine.access_token}"})
+    assert r.status_code == 200 and admin.id in [u["id"] for u in r.json["items"]]
+    assert db_session.get(User, admin.id).role == "sysadmin"
 
 
 def test_config_mapping_overrides_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ACCESS_TOKEN_MINUTES", "7")
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path)})
+    app = create_app(_bare_config(tmp_path))
     assert app.config["ACCESS_TOKEN_MINUTES"] == 7
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path),
-                      "ACCESS_TOKEN_MINUTES": 3})
+    app = create_app(_bare_config(tmp_path, ACCESS_TOKEN_MINUTES=3))
     assert app.config["ACCESS_TOKEN_MINUTES"] == 3
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
-from backend.auth.models import RefreshToken
+from backend.auth.models import LoginAttempt, RefreshToken
 from backend.auth.roles import Role
 from tests.factories import PASSWORD
 
@@ -102,3 +102,136 @@ def test_bad_login_body_gets_field_errors(client):
     assert "password" in r.json["errors"]["json"]
     r = client.post("/api/v1/auth/login", data="not json", content_type="application/json")
     assert r.status_code in (400, 422) and r.json["message"]
+
+
+# --- an access token lives and dies with its login (issue 6, 1.5) ----------------------------------------------
+
+def _bearer(tokens) -> dict:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def test_logout_stops_the_access_token_at_once(client, factory):
+    user = factory.user(Role.INSPECTOR)
+    tokens = login(client, user.username).json
+    other_device = login(client, user.username).json
+    assert client.get("/api/v1/auth/me", headers=_bearer(tokens)).status_code == 200
+    assert client.post("/api/v1/auth/logout", json={}, headers=_bearer(tokens)).status_code == 200
+    me = client.get("/api/v1/auth/me", headers=_bearer(tokens))
+    assert me.status_code == 401 and me.json["code"] == "auth.token_revoked"
+    # the login is over even though no refresh token was sent with the logout
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 401 and refreshed.json["code"] == "auth.refresh_revoked"
+    # another device's login is another login
+    assert client.get("/api/v1/auth/me", headers=_bearer(other_device)).status_code == 200
+    assert client.post("/api/v1/auth/logout", json={}, headers=_bearer(tokens)).status_code == 401
+
+
+def test_reuse_revocation_stops_the_access_tokens_of_that_login(client, factory):
+    user = factory.user(Role.INSPECTOR)
+    first = login(client, user.username).json
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json
+    assert client.get("/api/v1/auth/me", headers=_bearer(second)).status_code == 200
+    reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.json["code"] == "auth.refresh_reused"
+    for tokens in (first, second):
+        me = client.get("/api/v1/auth/me", headers=_bearer(tokens))
+        assert me.status_code == 401 and me.json["code"] == "auth.token_revoked"
+
+
+def test_an_access_token_without_a_login_is_refused(client, factory, app):
+    import jwt
+
+    from backend.auth.tokens import issue_access_token
+
+    user = factory.user(Role.SYSADMIN)
+    settings = app.extensions["shuangsui.tokens"]
+    made_up = issue_access_token(settings, user, "no-such-login")[0]
+    assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {made_up}"}).status_code == 401
+    claims = jwt.decode(made_up, options={"verify_signature": False})
+    del claims["sid"]
+    no_sid = jwt.encode(claims, settings.secret, algorithm="HS256")
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {no_sid}"})
+    assert r.status_code == 401 and r.json["code"] == "auth.token_invalid"
+
+
+# --- a spent refresh token is not always a theft (issue 6, 1.6) -------------------------------------------------
+
+def _audit_count(db_session, action: str) -> int:
+    return db_session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
+
+
+def _ended_logins(client, factory, auth):
+    """Refresh tokens whose login ended without any theft: (how, token)."""
+    dept = factory.department()
+    _, admin = auth.as_role(Role.DEPT_ADMIN, dept)
+    out = []
+    user = factory.user(Role.INSPECTOR, dept)
+    tokens = login(client, user.username).json
+    client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=_bearer(tokens))
+    out.append(("logout", tokens["refresh_token"]))
+    # rotated, then logged out: the spent token comes back
+    user = factory.user(Role.INSPECTOR, dept)
+    first = login(client, user.username).json
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json
+    client.post("/api/v1/auth/logout", json={}, headers=_bearer(second))
+    out.append(("rotated, then logout", first["refresh_token"]))
+    user = factory.user(Role.INSPECTOR, dept)
+    tokens = login(client, user.username).json
+    client.post(f"/api/v1/users/{user.id}/freeze", json={"frozen": True}, headers=admin)
+    out.append(("frozen", tokens["refresh_token"]))
+    user = factory.user(Role.INSPECTOR, dept)
+    tokens = login(client, user.username).json
+    assert client.post(f"/api/v1/users/{user.id}/password", json={"password": "Another-pass-1"},
+                       headers=admin).status_code == 200
+    out.append(("password reset", tokens["refresh_token"]))
+    user = factory.user(Role.INSPECTOR, dept)
+    tokens = login(client, user.username).json
+    assert client.post("/api/v1/auth/me/password", json={"password": "Another-pass-1", "old_password": PASSWORD},
+                       headers=_bearer(tokens)).status_code == 200
+    out.append(("own password change", tokens["refresh_token"]))
+    return out
+
+
+def test_tokens_of_ended_logins_are_refused_without_alarm(client, factory, auth, db_session):
+    ended = _ended_logins(client, factory, auth)
+    before = _audit_count(db_session, "auth.refresh_reuse")
+    for how, token in ended:
+        for _ in range(2):
+            r = client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+            assert r.status_code == 401 and r.json["code"] == "auth.refresh_revoked", (how, r.json)
+    assert _audit_count(db_session, "auth.refresh_reuse") == before
+
+
+def test_a_copied_token_ends_its_login_with_one_audit_entry_however_often_replayed(client, factory, db_session):
+    user = factory.user(Role.INSPECTOR)
+    first = login(client, user.username).json
+    client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    codes = [client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json["code"]
+             for _ in range(5)]
+    assert codes == ["auth.refresh_reused"] * 5
+    entries = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.refresh_reuse",
+                                                          AuditEntry.entity_id == str(user.id))).all()
+    assert len(entries) == 1
+
+
+def test_refresh_failures_are_throttled_per_address_and_bound_what_a_client_writes(client, factory, db_session):
+    user = factory.user(Role.INSPECTOR)
+    tokens = login(client, user.username).json
+    client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=_bearer(tokens))
+    audit_before = db_session.scalar(select(func.count()).select_from(AuditEntry))
+    answers = [client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+               for _ in range(25)]
+    assert [r.status_code for r in answers] == [401] * 20 + [429] * 5
+    limited = answers[-1]
+    assert limited.json["code"] == "auth.too_many_attempts"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 15 * 60
+    assert limited.json["details"]["retry_after"] == int(limited.headers["Retry-After"])
+    # made-up tokens count too; another address is not affected
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": "made-up-token-123"}).status_code == 429
+    elsewhere = client.post("/api/v1/auth/refresh", json={"refresh_token": "made-up-token-123"},
+                            environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert elsewhere.status_code == 401 and elsewhere.json["code"] == "auth.refresh_invalid"
+    # what 27 replays wrote: 21 throttle rows, no audit entry
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
+    rows = db_session.scalar(select(func.count()).select_from(LoginAttempt).where(LoginAttempt.kind == "refresh"))
+    assert rows == 21

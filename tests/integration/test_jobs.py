@@ -7,7 +7,7 @@ import sys
 import uuid
 
 from backend.auth.roles import Role
-from tests.conftest import TEST_SECRET, make_test_app
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, make_test_app
 from tests.factories import Factory
 
 
@@ -32,14 +32,36 @@ def test_inline_job_retries_then_fails_and_is_listed(client, auth):
     assert bad["id"] in [j["id"] for j in failed["items"]]
 
 
-def test_jobs_are_private_to_their_creator(client, auth):
-    _, admin = auth.as_role(Role.SYSADMIN)
-    job = client.post("/api/v1/jobs/selfcheck", json={}, headers=admin).json
-    _, planner = auth.as_role(Role.PLANNER)
-    r = client.get(f"/api/v1/jobs/{job['id']}", headers=planner)
-    assert r.status_code == 403
+def test_jobs_are_private_to_their_creator(client, auth, factory):
+    from backend.jobs.models import Job
+
+    admin_user, admin = auth.as_role(Role.SYSADMIN)
+    done = client.post("/api/v1/jobs/selfcheck", json={}, headers=admin).json
+    failed = client.post("/api/v1/jobs/selfcheck", json={"fail_times": 3, "max_attempts": 1}, headers=admin).json
+    assert [client.get(f"/api/v1/jobs/{j['id']}", headers=admin).json["status"] for j in (done, failed)] \
+        == ["done", "failed"]
+    dept = factory.department()
+    planner_user, planner = auth.as_role(Role.PLANNER, dept)
+    other_user, _ = auth.as_role(Role.PLANNER, dept)
+    own = {status: factory._add(Job(id=uuid.uuid4().hex, name="directory.export", status=status, params={},
+                                    created_by=planner_user.id)).id for status in ("done", "failed")}
+    others = factory._add(Job(id=uuid.uuid4().hex, name="directory.export", status="failed", params={},
+                              created_by=other_user.id)).id
+
+    r = client.get(f"/api/v1/jobs/{done['id']}", headers=planner)
+    assert r.status_code == 403 and r.json["code"] == "forbidden.owner"
+    assert client.get(f"/api/v1/jobs/{others}", headers=planner).status_code == 403
+    assert client.get(f"/api/v1/jobs/{own['failed']}", headers=planner).json["id"] == own["failed"]
+    assert client.get(f"/api/v1/jobs/{others}", headers=admin).json["id"] == others
     assert client.post("/api/v1/jobs/selfcheck", json={}, headers=planner).status_code == 403
-    assert client.get("/api/v1/jobs?status=failed", headers=planner).json["items"] == []
+    ids = lambda query, headers: [j["id"] for j in client.get(f"/api/v1/jobs{query}",  # noqa: E731
+                                                              headers=headers).json["items"]]
+    # a user lists their own jobs, and only those; the system admin lists everyone's
+    assert sorted(ids("", planner)) == sorted(own.values())
+    assert ids("?status=failed", planner) == [own["failed"]]
+    assert {done["id"], failed["id"], own["done"], own["failed"], others} <= set(ids("?page_size=200", admin))
+    assert {failed["id"], own["failed"], others} <= set(ids("?status=failed&page_size=200", admin))
+    assert done["id"] not in ids("?status=failed&page_size=200", admin)
 
 
 def test_rq_worker_runs_jobs_with_retries_on_real_redis(committed_db, redis_url, tmp_path):
@@ -57,7 +79,7 @@ def test_rq_worker_runs_jobs_with_retries_on_real_redis(committed_db, redis_url,
     assert flaky["status"] == "queued" and flaky["backend"] == "rq"
 
     env = {**os.environ, "DATABASE_URL": committed_db.url, "REDIS_URL": redis_url, "RQ_QUEUE": queue_name,
-           "SECRET_KEY": TEST_SECRET, "MEDIA_DIR": str(tmp_path / "media")}
+           "SECRET_KEY": TEST_SECRET, "AUDIT_KEY": TEST_AUDIT_KEY, "MEDIA_DIR": str(tmp_path / "media")}
     worker = subprocess.run([sys.executable, "-m", "backend.cli", "jobs", "worker", "--burst"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert worker.returncode == 0, worker.stderr[-3000:]

@@ -57,21 +57,30 @@ def test_full_draw_is_verifiable_and_assigns_groups(client, scenario, db_session
 
 
 def test_members_see_their_inspections(client, scenario, auth):
-    s = scenario()
+    s = scenario()  # 7 groups of 2 businesses: 2 of the lead's 16 inspectors and 1 of the other's 9 in each
     commit(client, s)
     draw = seed(client, s).json
-    group = draw["result"]["groups"][0]
-    cert = group["members"][s.lead.code][0]
-    inspector = next(i for i in s.inspectors[s.lead.code] if i.cert_no == cert)
-    _, headers = auth.as_role(Role.INSPECTOR, s.lead, inspector=inspector)
-    mine = client.get("/api/v1/my/inspections", headers=headers).json
-    assert sorted(i["target_code"] for i in mine["items"]) == sorted(group["targets"])
-    assert all(i["task_code"] == s.task.code for i in mine["items"])
-    _, stranger = auth.as_role(Role.INSPECTOR, s.lead, inspector=s.inspectors[s.lead.code][-1]) \
-        if s.inspectors[s.lead.code][-1].cert_no not in {c for g in draw["result"]["groups"]
-                                                           for c in g["members"][s.lead.code]} else (None, None)
-    if stranger:
-        assert client.get("/api/v1/my/inspections", headers=stranger).json["items"] == []
+    groups = draw["result"]["groups"]
+    by_cert = {i.cert_no: i for roster in s.inspectors.values() for i in roster}
+    drawn = [c for g in groups for certs in g["members"].values() for c in certs]
+    strangers = [i for cert, i in by_cert.items() if cert not in drawn]
+    assert len(groups) == 7 and len(drawn) == len(set(drawn)) == 21 and len(strangers) == 25 - 21
+
+    def mine(inspector):
+        _, headers = auth.as_role(Role.INSPECTOR, inspector=inspector)
+        r = client.get("/api/v1/my/inspections", headers=headers)
+        assert r.status_code == 200, r.json
+        return r.json
+
+    for group in groups:
+        assert len(group["targets"]) == 2
+        for cert in [c for certs in group["members"].values() for c in certs]:
+            page = mine(by_cert[cert])
+            assert page["total"] == 2 and sorted(i["target_code"] for i in page["items"]) == sorted(group["targets"])
+            assert [i["task_code"] for i in page["items"]] == [s.task.code] * 2
+    for stranger in strangers:
+        page = mine(stranger)
+        assert page["items"] == [] and page["total"] == 0
 
 
 def test_commitment_is_shown_before_randomness(client, scenario):
@@ -89,19 +98,19 @@ def test_task_not_confirmed_by_all_cannot_be_drawn(client, scenario, db_session)
     assert db_session.scalar(select(func.count()).select_from(Draw)) == 0
 
 
-def test_too_few_inspectors_names_the_department_and_saves_nothing(client, scenario, db_session):
+def test_too_few_inspectors_names_the_department_and_freezes_nothing(client, scenario, db_session):
     s = scenario(inspectors=(20, 3))  # 7 groups × 1 member needed from the other department
-    assert commit(client, s).status_code == 201
-    r = seed(client, s)
-    assert r.status_code == 422 and r.json["code"] == "draw.too_few_inspectors"
-    assert r.json["details"] == {"dept": s.other.code, "have": 3, "need": 7}
+    r = commit(client, s)
+    assert r.status_code == 422 and r.json["code"] == "draw.cannot_draw"
+    [why] = r.json["details"]["reasons"]
+    assert why["code"] == "draw.too_few_inspectors"
+    assert {k: why["details"][k] for k in ("dept", "have", "need")} == {"dept": s.other.code, "have": 3, "need": 7}
     assert s.other.code in r.json["message"] and "3" in r.json["message"] and "7" in r.json["message"]
+    assert db_session.scalar(select(func.count()).select_from(Draw)) == 0
     assert db_session.scalar(select(func.count()).select_from(Inspection)) == 0
-    assert db_session.scalar(select(func.count()).select_from(InspectionGroup)) == 0
-    draw = db_session.scalar(select(Draw).execution_options(populate_existing=True))
-    assert draw.status == "committed" and draw.seed is None
-    failed = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "draw.failed")).one()
-    assert failed.detail["seed"] and failed.detail["error"] == "draw.too_few_inspectors"
+    db_session.refresh(s.task)
+    assert s.task.status == "confirmed"
+    assert not db_session.scalars(select(AuditEntry).where(AuditEntry.action.like("draw.%"))).all()
 
 
 def test_empty_stratum_and_everything_excluded(client, scenario, factory, db_session):
@@ -181,11 +190,17 @@ def test_no_replacement_left_fails_clearly(client, scenario, factory, db_session
     s = scenario(risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}}, inspectors=(2, 1), group_load=2)
     for inspector in s.inspectors[s.lead.code]:
         factory.conflict(inspector, s.targets[0])
-    commit(client, s)
+    assert commit(client, s).status_code == 201   # the preview cannot know who the seed will draw
     r = seed(client, s)
     assert r.status_code == 422 and r.json["code"] == "draw.no_replacement"
     assert r.json["details"]["dept"] == s.lead.code and r.json["details"]["target"] == s.targets[0].code
     assert db_session.scalar(select(func.count()).select_from(Inspection)) == 0
+    draw = db_session.scalar(select(Draw).execution_options(populate_existing=True))
+    assert draw.status == "failed" and draw.seed is None and draw.result is None
+    [attempt] = draw.failed_attempts
+    assert attempt["error"] == "draw.no_replacement" and attempt["dice"] == "31415926535897932384"
+    failed = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "draw.failed")).one()
+    assert failed.detail["seed"] == attempt["seed"] and failed.detail["error"] == "draw.no_replacement"
 
 
 def test_redraw_needs_a_reason_is_logged_and_public(client, scenario, db_session):

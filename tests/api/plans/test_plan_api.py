@@ -307,3 +307,53 @@ def test_plan_model_state_after_publish(w, db_session):
     row = db_session.get(Plan, plan["id"])
     db_session.refresh(row)
     assert row.status == "published" and row.published_at is not None and row.version == 1
+
+
+# --- issue 6 §3.2: ratios above an item's cap are refused at approval, naming the item ----------
+
+def test_ratios_above_an_items_cap_are_not_approved(w, audit_of):
+    """item_general is capped at 5 %, item_part at 10 %: 30 % in D and 8 % in C exceed them."""
+    plan = w.create_plan(ratio_rules={"A": {"num": 1, "den": 100, "min": 1}, "C": {"num": 8, "den": 100},
+                                      "D": {"num": 30, "den": 100}})
+    url = f"/api/v1/plans/{plan['id']}"
+    e = w.err("post", url + "/approve", "lead_admin", status=422, code="plan.ratio_above_cap")
+    general, part = w.item_general, w.item_part
+    assert general.name in e["message"] and general.code in e["message"] and part.code in e["message"]
+    assert sorted((v["item"], v["stratum"]) for v in e["details"]["violations"]) == sorted(
+        [(general.code, "C"), (general.code, "D"), (part.code, "D")])
+    assert set(e["errors"]) == {"ratio_rules.C", "ratio_rules.D"}
+    assert w.ok("get", url, "lead_planner")["status"] == "draft"
+    assert audit_of("plan", plan["id"], "plan.approve") == []
+    # within every cap (5 % is the tightest): approved, published, and a task can be made from it
+    w.ok("patch", url, "lead_planner", {"ratio_rules": {"A": {"num": 1, "den": 100, "min": 1},
+                                                        "C": {"num": 5, "den": 100}, "D": {"num": 1, "den": 20}}})
+    w.ok("post", url + "/approve", "lead_admin")
+    published = w.ok("post", url + "/publish", "lead_admin")
+    task = w.create_task(published, strata={"C": {"num": 5, "den": 100}, "D": {"num": 5, "den": 100}})
+    assert task["strata"]["C"] == published["ratio_rules"]["C"]
+
+
+def test_a_cap_lowered_after_approval_stops_publishing(w, db_session):
+    plan = w.create_plan()            # D 5/100: within item_general's 5 %
+    url = f"/api/v1/plans/{plan['id']}"
+    w.ok("post", url + "/approve", "lead_admin")
+    w.item_general.ratio_cap_percent = 3
+    db_session.flush()
+    e = w.err("post", url + "/publish", "lead_admin", status=422, code="plan.ratio_above_cap")
+    assert w.item_general.code in e["message"] and "3%" in e["message"]
+    assert w.ok("get", url, "lead_planner")["status"] == "approved"
+
+
+def test_a_published_plan_is_not_adjusted_above_a_cap(w, db_session, factory):
+    plan = w.published_plan()
+    url = f"/api/v1/plans/{plan['id']}"
+    e = w.err("patch", url, "lead_planner", {"ratio_rules": {"D": {"num": 1, "den": 10}}, "reason": "提高比例"},
+              422, "plan.ratio_above_cap")
+    assert w.item_general.code in e["message"]
+    low = factory.item(w.lead, kind="general", ratio_cap_percent=0.5)
+    e = w.err("patch", url, "lead_planner", {"item_ids": [i["item_id"] for i in plan["items"]] + [low.id],
+                                             "reason": "增加事项"}, 422, "plan.ratio_above_cap")
+    assert low.code in e["message"] and "0.5%" in e["message"]
+    after = w.ok("get", url, "lead_planner")
+    assert after["version"] == 1 and after["ratio_rules"] == plan["ratio_rules"]
+    assert db_session.query(PlanVersion).filter_by(plan_id=plan["id"]).count() == 0

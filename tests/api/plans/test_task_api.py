@@ -128,7 +128,9 @@ def test_strata_default_from_the_plan_then_the_settings(w, app):
     assert sorted(directed["strata"]) == ["C", "D"]
     flat = w.create_task(plan, departments=[], item_ids=[w.item_key.id], strata=None, strata_mode="all")
     assert flat["strata"] == {"all": defaults["U"]}
-    plan2 = w.published_plan(ratio_rules={"all": {"num": 7, "den": 100, "cap": 500}})
+    # 7 % is within item_part's 10 % (item_general's 5 % would refuse the plan: plan.ratio_above_cap)
+    plan2 = w.published_plan(ratio_rules={"all": {"num": 7, "den": 100, "cap": 500}},
+                             item_ids=[w.item_key.id, w.item_part.id])
     flat2 = w.create_task(plan2, departments=[], item_ids=[w.item_key.id], strata=None, strata_mode="all")
     assert flat2["strata"] == {"all": {"num": 7, "den": 100, "cap": 500}}
     w.err("post", "/api/v1/tasks", "lead_planner",
@@ -165,7 +167,8 @@ def test_the_cap_of_general_items(w):
 
 def test_fractional_caps_use_exact_arithmetic(w, factory):
     item = factory.item(w.lead, kind="general", ratio_cap_percent="2.5")
-    plan = w.published_plan(kind="department", participant_department_ids=[], item_ids=[item.id])
+    plan = w.published_plan(kind="department", participant_department_ids=[], item_ids=[item.id],
+                            ratio_rules={"A": {"num": 1, "den": 100, "min": 1}})   # within the 2.5 % cap
     base = dict(departments=[], item_ids=[item.id])
     w.create_task(plan, strata={k: {"num": 1, "den": 40} for k in "ABCDU"}, **base)            # exactly 2.5%
     w.err("post", "/api/v1/tasks", "lead_planner",

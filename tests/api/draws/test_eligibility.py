@@ -1,0 +1,116 @@
+"""Issue 6 §3.3 and §3.7: who may be drawn. Targets: only of a type one of the task's items
+applies to. Inspectors: only those holding every qualification their department's items require."""
+from __future__ import annotations
+
+from backend.draws.verify import verify_record
+from backend.plans.models import PlanItem, TaskItem
+from tests.api.draws.test_draw_flow import commit, seed
+
+
+def record(client, s):
+    return client.get(f"/api/public/draws/{s.task.code}/record").get_json()
+
+
+def test_only_targets_of_a_type_the_items_apply_to_are_candidates(client, scenario, factory, db_session):
+    s = scenario(risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}}, inspectors=(8, 4))
+    s.item.object_types = ["enterprise", "branch", "individual"]
+    tag = [f"场景{s.lead.code}"]
+    wanted = {kind: factory.target(risk_class="D", tags=tag, type=kind) for kind in ("branch", "individual")}
+    others = {kind: factory.target(risk_class="D", tags=tag, type=kind)
+              for kind in ("cooperative", "product", "project", "activity")}
+    db_session.flush()
+    p = client.get(f"/api/v1/tasks/{s.task.id}/draw/preview", headers=s.headers).json
+    assert p["targets"] == {"D": 4} and p["excluded"] == {}
+    assert commit(client, s).status_code == 201
+    rec = record(client, s)
+    ids = {t["id"] for t in rec["targets"]}
+    assert ids == {t.code for t in s.targets} | {t.code for t in wanted.values()}
+    assert not ids & {t.code for t in others.values()}
+    assert not {e["id"] for e in rec["excluded"]} & {t.code for t in others.values()}   # not candidates at all
+
+
+def test_the_items_types_are_taken_together(client, scenario, factory, db_session):
+    """A target of a type only one item applies to is a candidate (inspected for that item only)."""
+    s = scenario(risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}}, inspectors=(8, 4))
+    products = factory.item(s.other, kind="key", object_types=["product"])
+    factory._add(PlanItem(plan_id=s.task.plan_id, item_id=products.id, department_id=s.other.id))
+    factory._add(TaskItem(task_id=s.task.id, item_id=products.id, department_id=s.other.id))
+    tag = [f"场景{s.lead.code}"]
+    product = factory.target(risk_class="D", tags=tag, type="product")
+    project = factory.target(risk_class="D", tags=tag, type="project")
+    db_session.expire(s.task, ["items"])
+    assert commit(client, s).status_code == 201
+    ids = {t["id"] for t in record(client, s)["targets"]}
+    assert product.code in ids and project.code not in ids and {t.code for t in s.targets} <= ids
+
+
+def test_the_task_filter_on_types_narrows_the_items_types(client, scenario, factory, db_session):
+    s = scenario(risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}}, inspectors=(8, 4))
+    s.item.object_types = ["enterprise", "individual"]
+    s.task.filters = {**s.task.filters, "types": ["individual", "product"]}
+    person = factory.target(risk_class="D", tags=[f"场景{s.lead.code}"], type="individual")
+    factory.target(risk_class="D", tags=[f"场景{s.lead.code}"], type="product")
+    db_session.flush()
+    assert commit(client, s).status_code == 201
+    assert [t["id"] for t in record(client, s)["targets"]] == [person.code]
+
+
+def test_only_inspectors_holding_the_required_qualifications_are_drawn(client, scenario, factory, db_session):
+    s = scenario(risk=("D",), per_class=4, strata={"D": {"num": 1, "den": 1}}, inspectors=(0, 4), group_load=2)
+    s.item.required_qualifications = ["食品安全执法资格", "行政执法证"]
+    both = [factory.inspector(s.lead, qualifications=["行政执法证", "食品安全执法资格", "特种设备"])
+            for _ in range(4)]
+    one = [factory.inspector(s.lead, qualifications=["行政执法证"]) for _ in range(3)]
+    none = [factory.inspector(s.lead, qualifications=[]) for _ in range(2)]
+    db_session.flush()
+    # 2 groups × 2 lead members: the 4 holding both qualifications are enough, the other 5 are left out
+    p = client.get(f"/api/v1/tasks/{s.task.id}/draw/preview", headers=s.headers).json
+    lead = next(d for d in p["departments"] if d["code"] == s.lead.code)
+    assert (lead["available"], lead["needed"], lead["unqualified"]) == (4, 4, 5)
+    assert lead["required_qualifications"] == ["行政执法证", "食品安全执法资格"]   # code point order
+    other = next(d for d in p["departments"] if d["code"] == s.other.code)
+    assert (other["available"], other["unqualified"], other["required_qualifications"]) == (4, 0, [])
+    assert p["can_draw"] is True and p["unqualified"] == {s.lead.code: 5}
+    assert commit(client, s).status_code == 201
+    assert seed(client, s).status_code == 200
+    rec = record(client, s)
+    drawn_lead = {i["id"] for i in rec["inspectors"] if i["dept"] == s.lead.code}
+    assert drawn_lead == {i.cert_no for i in both}
+    assert not drawn_lead & {i.cert_no for i in one + none}
+    assert rec["draw"]["counts"]["unqualified"] == {s.lead.code: 5} and verify_record(rec).ok
+
+
+def test_too_few_qualified_inspectors_is_a_reason_not_to_draw(client, scenario, factory, db_session):
+    s = scenario(risk=("D",), per_class=4, strata={"D": {"num": 1, "den": 1}}, inspectors=(0, 4), group_load=2)
+    s.item.required_qualifications = ["食品安全执法资格"]
+    for quals in (["食品安全执法资格"], ["食品安全执法资格"], ["食品安全执法资格"], [], ["药品"]):
+        factory.inspector(s.lead, qualifications=quals)
+    db_session.flush()
+    r = commit(client, s)
+    assert r.status_code == 422 and r.json["code"] == "draw.cannot_draw"
+    [why] = r.json["details"]["reasons"]
+    assert why["code"] == "draw.too_few_inspectors"
+    assert {k: why["details"][k] for k in ("dept", "have", "need", "unqualified")} == {
+        "dept": s.lead.code, "have": 3, "need": 4, "unqualified": 2}
+    assert "食品安全执法资格" in why["message"] and "资质" in why["message"]
+
+
+def test_items_take_required_qualifications_through_the_api(client, factory, auth):
+    from backend.auth.roles import Role
+
+    dept = factory.department()
+    _, admin = auth.as_role(Role.DEPT_ADMIN, dept)
+    body = {"code": "QUAL-1", "category": "食品安全检查", "name": "食品经营许可情况的检查", "object_types": ["enterprise"],
+            "kind": "key", "methods": ["onsite"], "legal_basis": "《食品安全法》",
+            "required_qualifications": [" 食品安全执法资格 "]}
+    r = client.post("/api/v1/items", json=body, headers=admin)
+    assert r.status_code == 201, r.json
+    assert r.json["required_qualifications"] == ["食品安全执法资格"]
+    item_id = r.json["id"]
+    r = client.patch(f"/api/v1/items/{item_id}", json={"required_qualifications": ["食品安全执法资格", "行政执法证"]},
+                     headers=admin)
+    assert r.status_code == 200 and r.json["required_qualifications"] == ["食品安全执法资格", "行政执法证"]
+    assert client.get(f"/api/v1/items/{item_id}").json["required_qualifications"] == ["食品安全执法资格", "行政执法证"]
+    for bad in (["a", "a"], [""], ["x" * 65], "食品"):
+        r = client.patch(f"/api/v1/items/{item_id}", json={"required_qualifications": bad}, headers=admin)
+        assert r.status_code == 422, (bad, r.json)
