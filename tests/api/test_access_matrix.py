@@ -39,6 +39,7 @@ PUBLIC = "public"
 STAFF_READ = frozenset({S, DA, P, SV})
 RUNNERS = frozenset({S, DA, P})
 ADMINS = frozenset({S, DA})
+IF_MATCH_ANY = (("If-Match", "*"),)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Row:
     positive: frozenset | None = None   # roles checked for being let through (default: all allowed)
     state: str = "drawn"          # the scenario task's status: draft, consulting, confirmed, committed, drawn
     upload: bool = False          # send the list's import template as the multipart field "file"
+    headers: tuple = ()           # extra request headers, as (name, value) pairs
 
 
 ROWS = [
@@ -179,13 +181,12 @@ ROWS = [
     # the inspection record on the office side (writes: the group's lead, checked in the service)
     Row("GET", "/api/v1/inspections", STAFF_READ, query="?task_id={task}"),
     Row("GET", "/api/v1/inspections/{inspection}", ALL, (DA, P), positive=frozenset({S, SV, DA, P})),
-    # (only the group's lead gets through, in the state each step needs: tests/field/test_office.py)
-    Row("PATCH", "/api/v1/inspections/{inspection}/record", frozenset({I}), body={"fields": {"opinion": "意见"}},
-        positive=frozenset()),
-    Row("POST", "/api/v1/inspections/{inspection}/conflicts/1/resolve", frozenset({I}), body={"choice": "server"},
-        positive=frozenset()),
-    Row("POST", "/api/v1/inspections/{inspection}/record/finalize", frozenset({I}), body={}, positive=frozenset()),
-    Row("POST", "/api/v1/inspections/{inspection}/record/submit", frozenset({I}), body={}, positive=frozenset()),
+    # (only the group's lead; the officer of A leads {led_*} inspections, each at the stage its step needs)
+    Row("PATCH", "/api/v1/inspections/{led_draft}/record", frozenset({I}), body={"fields": {"opinion": "意见"}}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_conflict}/conflicts/{open_conflict}/resolve", frozenset({I}),
+        body={"choice": "server"}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_finalizable}/record/finalize", frozenset({I}), body={}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_submittable}/record/submit", frozenset({I}), body={}, headers=IF_MATCH_ANY),
     Row("GET", "/api/v1/tasks/{task}/publication", STAFF_READ, (DA, P)),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
@@ -242,7 +243,12 @@ class World:
             "plan_item": s.item.id, "n": next(_numbers),
         }
         self.made = {"draft_plan": lambda: self._plan("draft"), "approved_plan": lambda: self._plan("approved"),
-                     "export_job": self._export_job}
+                     "export_job": self._export_job,
+                     "led_draft": lambda: self._led("draft")["inspection"],
+                     "led_conflict": lambda: self._led("conflict")["inspection"],
+                     "open_conflict": lambda: self._led_conflict["conflict"],
+                     "led_finalizable": lambda: self._led("finalizable")["inspection"],
+                     "led_submittable": lambda: self._led("submittable")["inspection"]}
 
     def user(self, role, dept: str):
         key = (role, dept)
@@ -265,6 +271,25 @@ class World:
                             PlanDepartment(department_id=s.other.id, role="participant")]
         plan.items = [PlanItem(item_id=s.item.id, department_id=s.lead.id)]
         return self.factory._add(plan).id
+
+    def _led(self, stage: str) -> dict:
+        """An inspection the officer of A leads, at ``stage`` of the merge (every participant has an account)."""
+        from tests.field.builders import led_inspection
+
+        lead = self.linked_inspector["A"]
+        self.user(I, "A")
+        out = led_inspection(self.session, self.values["inspection"], lead, stage)
+        from backend.inspections.access import participation
+        from backend.inspections.models import Inspection as Insp
+
+        part = participation(self.session, [self.session.get(Insp, out["inspection"])])[out["inspection"]]
+        for p in part.participants:
+            if p.user_id is None:
+                self.factory.user(I, self.session.get(type(lead), p.inspector_id).department,
+                                  inspector=self.session.get(type(lead), p.inspector_id))
+        if stage == "conflict":
+            self._led_conflict = out
+        return out
 
     def _export_job(self) -> str:
         r = self.client.post("/api/v1/exports/inspectors?format=csv", headers=self.headers(DA, "A"))
@@ -310,6 +335,7 @@ _numbers = itertools.count(1)
 def _call(client, world, row: Row, role=None, dept: str = "A", anonymous: bool = False):
     """The row's request as ``role`` of ``dept`` (no token when ``anonymous``)."""
     headers = {} if anonymous else world.headers(role, dept)
+    headers.update(dict(row.headers))
     url = world.fill(row.path + row.query, role, dept)
     kwargs = {"headers": headers}
     if row.upload:
