@@ -118,6 +118,9 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
         SyncMutation.client_id == client_id,
         SyncMutation.mutation_id.in_([m.id for m in mutations if m.id <= last])))} if mutations[0].id <= last else {}
     ctx = Context(session, user_id, client_id, batch)
+    prepare = getattr(batch, "prepare", None)
+    if prepare is not None:  # let the domain load, in a few queries, what the new mutations name
+        prepare([m for m in mutations if m.id > last])
     results: list[dict] = []
     rows: list[dict] = []
     stopped = None

@@ -11,14 +11,14 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import utcnow
 from backend.directory.models import CheckPoint, Item, Target
 from backend.inspections.access import Participation, participation
-from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec
+from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
 from backend.inspections.models import Conflict, Flag, Inspection, Record, Section, SectionAnswer, Signature
 from backend.plans.models import Task, TaskItem
 from sync import changes
@@ -104,6 +104,7 @@ class FieldBatch:
         self.session, self.actor, self.settings = session, actor, settings or {}
         self.inspections: dict[int, InspectionState | None] = {}
         self.catalogues: dict[tuple[int, int], Catalogue] = {}
+        self.checkers: dict[tuple[int, int], Any] = {}
         self.new_signatures: list[Signature] = []
         self.new_conflicts: list[Conflict] = []
         self.new_flags: list[Flag] = []
@@ -117,7 +118,8 @@ class FieldBatch:
         wanted = [i for i in dict.fromkeys(inspection_ids) if i not in self.inspections]
         if not wanted:
             return
-        rows = list(self.session.scalars(select(Inspection).where(Inspection.id.in_(wanted))))
+        rows = list(self.session.scalars(select(Inspection).where(Inspection.id.in_(wanted))
+                                         .options(lazyload(Inspection.task))))
         parts = participation(self.session, rows)
         tasks = {t.id: t for t in self.session.scalars(select(Task).where(Task.id.in_({r.task_id for r in rows})))}
         for iid in wanted:
@@ -168,6 +170,24 @@ class FieldBatch:
         if key not in self.catalogues:
             self.catalogues[key] = load_catalogue(self.session, task_id, department_id)
         return self.catalogues[key]
+
+    def section_checker(self, task_id: int, department_id: int):
+        """``path → check`` for one department's section, remembered (every section of a task has the same paths)."""
+        key = (task_id, department_id)
+        if key not in self.checkers:
+            catalogue, known = self.catalogue(task_id, department_id), {}
+
+            def check(path: str):
+                if path not in known:
+                    known[path] = section_check(catalogue, path)
+                return known[path]
+            self.checkers[key] = check
+        return self.checkers[key]
+
+    def prepare(self, mutations) -> None:
+        """Load what the mutations about to be applied name (not those being replayed)."""
+        self.prefetch([m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
+                       and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31])
 
     def target_place(self, state: InspectionState) -> dict | None:
         t: Target = state.inspection.target

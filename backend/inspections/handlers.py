@@ -14,7 +14,7 @@ from backend.inspections import checks
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
-from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check, section_check
+from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check
 from backend.inspections.models import Conflict, Signature
 from sync.engine import Context, Refused
 from sync.fields import FieldWrite, plan_merge
@@ -161,8 +161,7 @@ def section_set(ctx: Context, args: dict) -> dict:
     section = batch.section(state, department_id)
     if section.status == "signed":
         raise Refused("section.signed", "本部门的检查内容已签名，不能再修改；如需修改，请先撤回签名")
-    catalogue = batch.catalogue(state.task.id, department_id)
-    writes, errors = parse_writes(args.get("fields"), lambda p: section_check(catalogue, p))
+    writes, errors = parse_writes(args.get("fields"), batch.section_checker(state.task.id, department_id))
     if errors:
         raise Refused("validation_error", "检查内容有误：" + "；".join(f"{k}：{v[0]}" for k, v in list(errors.items())[:3]),
                       errors=errors)
