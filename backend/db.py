@@ -3,6 +3,13 @@
 Plain SQLAlchemy 2 (no Flask-SQLAlchemy): the engine and session factory live on the
 app, a request gets one session on ``g``, and jobs and the CLI open their own with
 ``session_scope``. Services receive a session; they never import Flask.
+
+SQLite allows one writer at a time. A transaction that starts by reading and then writes
+fails at once (SQLITE_BUSY, without waiting) when another connection wrote in between, so
+every session that may write is a *write session*: on SQLite its transactions begin with
+``BEGIN IMMEDIATE``, which takes the write lock up front and waits for it (busy timeout).
+Read-only sessions (GET requests) begin ``DEFERRED`` and read from a WAL snapshot without
+waiting for anyone. PostgreSQL ignores the difference.
 """
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from typing import Iterator
 import orjson
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -23,6 +31,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for the write lock before giving up
+_BEGIN_OPTION = "shuangsui_sqlite_begin"
+_WRITE = "shuangsui_write"
 
 
 class Base(DeclarativeBase):
@@ -68,7 +81,8 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+                               **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection, _record):
@@ -78,16 +92,32 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # a write session takes the write lock now and waits for it (busy timeout); a reader defers
+            mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def is_write_session(session: Session) -> bool:
+    return bool(session.info.get(_WRITE))
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database refused for now (SQLite's lock, PostgreSQL's deadlock or serialisation failure)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 class Database:
@@ -102,12 +132,21 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self) -> Session:
-        return self.sessionmaker()
+    def session(self, *, write: bool = True) -> Session:
+        """A new session; ``write=False`` for one that only reads (it never waits for writers).
+
+        A write session's connections carry the execution option that makes the engine's
+        ``begin`` listener emit ``BEGIN IMMEDIATE`` on SQLite (SQLAlchemy applies session-wide
+        execution options to each connection before beginning its transaction). A session bound
+        to a connection already in a transaction (the per-test transaction) only opens savepoints.
+        """
+        session = self.sessionmaker(execution_options={_BEGIN_OPTION: "IMMEDIATE"} if write else None)
+        session.info[_WRITE] = write
+        return session
 
     @contextlib.contextmanager
-    def session_scope(self) -> Iterator[Session]:
-        session = self.sessionmaker()
+    def session_scope(self, *, write: bool = True) -> Iterator[Session]:
+        session = self.session(write=write)
         try:
             yield session
             session.commit()
