@@ -47,7 +47,7 @@ class LossyProxy:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     @staticmethod
-    def _read_message(sock) -> bytes | None:
+    def _read_message(sock, head_only: bool = False) -> bytes | None:
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
@@ -55,6 +55,9 @@ class LossyProxy:
                 return None
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
+        status_line = head.split(b"\r\n", 1)[0]
+        if head_only or status_line[9:12] in (b"204", b"304"):  # answers that carry no body
+            return head + b"\r\n\r\n"
         length = 0
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
@@ -85,14 +88,16 @@ class LossyProxy:
             request = b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n" + body
             with socket.create_connection(self.upstream) as up:
                 up.sendall(request)
-                answer = self._read_message(up)
+                answer = self._read_message(up, head_only=request.startswith(b"HEAD "))
             if answer is None:
                 return
             if lose_answer:  # the server acted; the client never hears of it
                 with self.lock:
                     self.counts["lost_answers"] += 1
                 return
-            conn.sendall(answer)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"connection:")]
+            conn.sendall(b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n" + body)
 
     def close(self):
         self.running = False
