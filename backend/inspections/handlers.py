@@ -218,6 +218,7 @@ def section_sign(ctx: Context, args: dict) -> dict:
     if image:
         batch.add_media(state.inspection.id, {image})
     section.status, section.signed_hash, section.dirty = "signed", content_hash, True
+    batch.new_flags.extend(checks.missing_fix_flags(state, department_id, section.values, section.revs))
     return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash}
 
 
