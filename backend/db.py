@@ -168,12 +168,16 @@ def bulk_insert(session: Session, table, rows: list[dict], chunk: int = 5000) ->
     from sqlalchemy import insert
 
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import JSON
+
         columns = list(rows[0])
+        as_json = {c.name for c in table.__table__.columns if isinstance(c.type, JSON)} & set(columns)
         raw = session.connection().connection.driver_connection
         names = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cursor, cursor.copy(f'COPY "{table.__tablename__}" ({names}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row(tuple(row[c] for c in columns))
+                copy.write_row(tuple(_json_dumps(row[c]) if c in as_json and row[c] is not None else row[c]
+                                     for c in columns))
         return
     for i in range(0, len(rows), chunk):
         session.execute(insert(table), rows[i:i + chunk])

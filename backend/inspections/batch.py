@@ -10,12 +10,12 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import utcnow
+from backend.db import bulk_insert, utcnow
 from backend.directory.models import CheckPoint, Item, Target
 from backend.inspections.access import Participation, participation
 from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
@@ -213,7 +213,7 @@ class FieldBatch:
 
     def finish(self, session: Session, outcome=None) -> None:
         now = utcnow()
-        new_sections, answer_inserts, answer_updates = [], [], []
+        new_sections, answer_inserts, answer_updates, touched = [], [], [], []
         for state in self.inspections.values():
             if state is None or not state.changed:
                 continue
@@ -234,10 +234,7 @@ class FieldBatch:
                 record.row.state, record.row.content_hash = record.state, record.content_hash
                 record.row.version = (record.row.version or 1) + 1
                 record.row.updated_at = now
-            inspection = state.inspection
-            if inspection.status == "assigned":
-                inspection.status, inspection.started_at = "in_progress", now
-            inspection.updated_at = now
+            touched.append(state.inspection.id)
         if new_sections:
             session.add_all(new_sections)
             session.flush()
@@ -256,8 +253,13 @@ class FieldBatch:
                         s.point_times[cp] = now
                 s.dirty_points.clear()
                 s.dirty = False
+        if touched:  # one statement for all: started when first written, changed now
+            session.execute(update(Inspection).where(Inspection.id.in_(touched)).values(
+                status=case((Inspection.status == "assigned", "in_progress"), else_=Inspection.status),
+                started_at=func.coalesce(Inspection.started_at, now), updated_at=now)
+                .execution_options(synchronize_session=False))
         if answer_inserts:
-            session.execute(insert(SectionAnswer), answer_inserts)
+            bulk_insert(session, SectionAnswer, answer_inserts)
         if answer_updates:
             session.execute(update(SectionAnswer), answer_updates)
         session.add_all(self.new_signatures)
