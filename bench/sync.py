@@ -185,7 +185,6 @@ def service_push(url: str, data: dict, rounds: int) -> None:
     from backend.db import Database
     from backend.inspections import syncing
     from backend.inspections.models import Section, SectionAnswer
-    from sync import protocol
 
     db = Database(url)
     configure_audit(db.engine, AuditSettings.ephemeral())

@@ -78,7 +78,7 @@ class RecordState:
         self.content_hash = row.content_hash if row else None
         self.dirty = False
 
-    def apply(self, plan: MergePlan, client_id: str) -> dict[str, int]:
+    def apply(self, plan: MergePlan, client_id: str, user_id: int | None = None) -> dict[str, int]:
         if not plan.changes:
             return {}
         self.rev += 1
