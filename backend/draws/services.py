@@ -35,6 +35,7 @@ from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
 from backend.draws.eligibility import split_by_prefix
+from sync import changes
 from sync.canonical import sha256_hex
 
 DICE_RE = re.compile(r"^[0-9]{20,200}$")
@@ -230,8 +231,15 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                          "selected": {s: len(v) for s, v in result.selected.items()},
                          "replacements": len(result.replacements)},
                  department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.draw_id == draw.id, "draw")
     session.commit()
     return draw
+
+
+def announce_inspections(session: Session, task_id: int, where, reason: str) -> None:
+    """Tell the officers' phones (the sync change sequence) that these inspections changed. Call last."""
+    ids = list(session.scalars(select(Inspection.id).where(where).order_by(Inspection.id)))
+    changes.append_inspections(session, ids, task_id, reason)
 
 
 def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc) -> None:
@@ -349,6 +357,7 @@ def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     audit.record(session, actor, "draw.supersede", "draw", f"{task.code}#{previous.seq}",
                  detail={"task": task.code, "seq": previous.seq, "reason": reason},
                  department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.draw_id == previous.id, "superseded")
     return commit(session, actor, task.id, settings, reason=reason, replacing=previous)
 
 
@@ -418,6 +427,7 @@ def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason
                  detail={"task": task.code, "stratum": inspection.stratum, "out": out_code, "in": in_code,
                          "reason": reason_code, "note": note, "recusals": recusals},
                  department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.id.in_([inspection.id, new.id]), "replaced")
     session.commit()
     return new
 
