@@ -231,8 +231,11 @@ def register_error_handlers(app) -> None:
     def _db_busy(err: OperationalError):
         if "locked" in str(err.orig).lower():
             return jsonify(http_error_body(503)), 503
+        # the database went away mid-request (a dropped connection, a restart): nothing was committed,
+        # and the same request may be sent again
         log.exception("database error")
-        return jsonify(http_error_body(500)), 500
+        return jsonify(http_error_body(503, code="db.unavailable",
+                                       message="数据库暂时不可用，本次操作未生效，请稍后重试")), 503
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 from typing import Iterator
 
+import orjson
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -69,7 +70,14 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
 
+def _json_dumps(value) -> str:
+    """JSON columns are written with orjson (several times faster than json: a push writes thousands)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, **kwargs) -> Engine:
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
@@ -160,12 +168,16 @@ def bulk_insert(session: Session, table, rows: list[dict], chunk: int = 5000) ->
     from sqlalchemy import insert
 
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import JSON
+
         columns = list(rows[0])
+        as_json = {c.name for c in table.__table__.columns if isinstance(c.type, JSON)} & set(columns)
         raw = session.connection().connection.driver_connection
         names = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cursor, cursor.copy(f'COPY "{table.__tablename__}" ({names}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row(tuple(row[c] for c in columns))
+                copy.write_row(tuple(_json_dumps(row[c]) if c in as_json and row[c] is not None else row[c]
+                                     for c in columns))
         return
     for i in range(0, len(rows), chunk):
         session.execute(insert(table), rows[i:i + chunk])

@@ -18,6 +18,8 @@ BLUEPRINTS = [
     ("backend.publication.routes", "blp"),
     ("backend.publication.routes", "public_blp"),
     ("backend.media.routes", "blp"),
+    ("backend.inspections.sync_routes", "blp"),
+    ("backend.inspections.routes", "blp"),
 ]
 
 

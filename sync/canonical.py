@@ -49,3 +49,28 @@ def sha256_hex(data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode()
     return hashlib.sha256(data).hexdigest()
+
+
+# --- what a signature covers (docs/sync.md §Signatures) -------------------------------------------------
+
+CONTENT_VERSION = 1
+
+
+def section_document(inspection_id: int, department_code: str, values: dict) -> dict:
+    """A department's section as signed: its flat ``path → value`` content, photo hashes included."""
+    return {"v": CONTENT_VERSION, "kind": "section", "inspection_id": inspection_id,
+            "department": department_code, "content": values}
+
+
+def section_hash(inspection_id: int, department_code: str, values: dict) -> str:
+    return digest(section_document(inspection_id, department_code, values))
+
+
+def record_document(inspection_id: int, task_code: str, target_code: str, sections: dict, values: dict) -> dict:
+    """The merged record as signed. ``sections``: department code → its signed section hash (None if unsigned)."""
+    return {"v": CONTENT_VERSION, "kind": "record", "inspection_id": inspection_id, "task": task_code,
+            "target": target_code, "sections": sections, "content": values}
+
+
+def record_hash(inspection_id: int, task_code: str, target_code: str, sections: dict, values: dict) -> str:
+    return digest(record_document(inspection_id, task_code, target_code, sections, values))

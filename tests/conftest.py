@@ -141,6 +141,7 @@ def truncate_all(database: Database) -> None:
             conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
             for _name, sql in triggers:
                 conn.execute(text(sql))
+        conn.execute(text("INSERT INTO sync_head (id, seq) VALUES (1, 0)"))
 
 
 @pytest.fixture()

@@ -34,6 +34,7 @@ from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
 from backend.draws.eligibility import split_by_prefix
+from sync import changes
 from sync.canonical import sha256_hex
 
 DICE_MIN, DICE_MAX = 20, 200
@@ -250,8 +251,15 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                          "selected": {s: len(v) for s, v in result.selected.items()},
                          "replacements": len(result.replacements)},
                  department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.draw_id == draw.id, "draw")
     session.commit()
     return draw
+
+
+def announce_inspections(session: Session, task_id: int, where, reason: str) -> None:
+    """Tell the officers' phones (the sync change sequence) that these inspections changed. Call last."""
+    ids = list(session.scalars(select(Inspection.id).where(where).order_by(Inspection.id)))
+    changes.append_inspections(session, ids, task_id, reason)
 
 
 def _log_failure(session, actor, task, draw, source, dice: tuple[str, str | None], seed, witnesses, exc) -> None:
@@ -370,6 +378,7 @@ def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     audit.record(session, actor, "draw.supersede", "draw", f"{task.code}#{previous.seq}",
                  detail={"task": task.code, "seq": previous.seq, "reason": reason},
                  department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.draw_id == previous.id, "superseded")
     return commit(session, actor, task.id, settings, reason=reason, replacing=previous)
 
 
@@ -433,6 +442,7 @@ def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason
     reserve = [code for s, code in lists.pairs(lists.load(session, draw.id, "reserve")) if s == stratum]
     used = session.scalar(select(func.count()).select_from(TargetReplacement)
                           .where(TargetReplacement.draw_id == draw.id, TargetReplacement.stratum == stratum))
+    touched = [inspection.id]  # every inspection replaced or brought in, for the phones
     while True:
         if used >= len(reserve):
             raise Conflict(f"分层 {stratum} 的备选名单已用完（共 {len(reserve)} 个），无法替换",
@@ -447,6 +457,7 @@ def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason
         session.add(TargetReplacement(draw_id=draw.id, stratum=stratum, out_code=out_code, in_code=in_code,
                                       reason_code=reason_code, note=note, replaced_by=actor.user_id))
         session.flush()
+        touched.append(new.id)
         audit.record(session, actor, "draw.replace_target", "draw", f"{task.code}#{draw.seq}",
                      detail={"task": task.code, "stratum": stratum, "out": out_code, "in": in_code,
                              "reason": reason_code, "note": note, "reserve_position": used},
@@ -461,6 +472,7 @@ def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason
         audit.record(session, actor, "draw.recuse_for_replacement", "draw", f"{task.code}#{draw.seq}",
                      detail={"task": task.code, "target": in_code, "recusals": recusals},
                      department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.id.in_(touched), "replaced")
     session.commit()
     return new
 

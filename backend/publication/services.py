@@ -253,10 +253,15 @@ def import_notice(session: Session, actor: Actor, notice: Notice, *, replace: bo
         session.rollback()
         raise Conflict(f"{notice.year} 年的节假日安排正被他人同时导入，请稍后重试", code="calendar.concurrent") from exc
     action = "replaced" if existing is not None else "created"
+    work_calendar(session).forget()
+    from backend.inspections.deadlines import recompute_after_import
+
+    moved = recompute_after_import(session, notice.year)
     record(session, actor, f"calendar.{'replace' if existing is not None else 'import'}", "calendar_year",
            notice.year, before=before, after=after,
            detail={"file_name": file_name, "sha256": digest, "source": source, "title": notice.title,
-                   "restdays": len(notice.rest_days), "workdays": len(notice.workdays)})
+                   "restdays": len(notice.rest_days), "workdays": len(notice.workdays),
+                   "deadlines_recomputed": moved})
     session.commit()
     work_calendar(session).forget()
     return {**year_view(session, notice.year), "action": action}

@@ -42,6 +42,7 @@ RUNNERS = frozenset({S, DA, P})
 ADMINS = frozenset({S, DA})
 UPLOADERS = frozenset({S, DA, P, I})
 TUS = (("Tus-Resumable", "1.0.0"),)
+IF_MATCH_ANY = (("If-Match", "*"),)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +177,21 @@ ROWS = [
     Row("GET", "/api/v1/tasks/{task}/groups", STAFF_READ, (DA, P)),
     Row("POST", "/api/v1/inspections/{inspection}/replace", RUNNERS, (DA, P), "B", body={"reason_code": "closed"}),
     Row("GET", "/api/v1/my/inspections", frozenset({I})),
+    # the officers' phones
+    Row("POST", "/api/sync/push", frozenset({I}), body={
+        "client_id": "0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e",
+        "mutations": [{"id": 1, "name": "section.set", "args": {"inspection_id": "{inspection}"}}]}),
+    Row("GET", "/api/sync/pull", frozenset({I}), query="?client_id=0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e"),
+    # the inspection record on the office side (writes: the group's lead, checked in the service)
+    Row("GET", "/api/v1/inspections", STAFF_READ, query="?task_id={task}"),
+    Row("GET", "/api/v1/inspections/{inspection}", ALL, (DA, P), positive=frozenset({S, SV, DA, P})),
+    # (only the group's lead; the officer of A leads {led_*} inspections, each at the stage its step needs)
+    Row("PATCH", "/api/v1/inspections/{led_draft}/record", frozenset({I}), body={"fields": {"opinion": "意见"}}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_conflict}/conflicts/{open_conflict}/resolve", frozenset({I}),
+        body={"choice": "server"}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_finalizable}/record/finalize", frozenset({I}), body={}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_submittable}/record/submit", frozenset({I}), body={}, headers=IF_MATCH_ANY),
+    Row("GET", "/api/v1/tasks/{task}/publication", STAFF_READ, (DA, P)),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),
@@ -247,7 +263,12 @@ class World:
             "plan_item": s.item.id, "n": next(_numbers),
         }
         self.made = {"draft_plan": lambda: self._plan("draft"), "approved_plan": lambda: self._plan("approved"),
-                     "export_job": self._export_job}
+                     "export_job": self._export_job,
+                     "led_draft": lambda: self._led("draft")["inspection"],
+                     "led_conflict": lambda: self._led("conflict")["inspection"],
+                     "open_conflict": lambda: self._led_conflict["conflict"],
+                     "led_finalizable": lambda: self._led("finalizable")["inspection"],
+                     "led_submittable": lambda: self._led("submittable")["inspection"]}
         self.made["media"] = lambda: self._media()["media"]
         self.made["new_sha"] = lambda: hashlib.sha256(uuid.uuid4().bytes).hexdigest()
 
@@ -272,6 +293,25 @@ class World:
                             PlanDepartment(department_id=s.other.id, role="participant")]
         plan.items = [PlanItem(item_id=s.item.id, department_id=s.lead.id)]
         return self.factory._add(plan).id
+
+    def _led(self, stage: str) -> dict:
+        """An inspection the officer of A leads, at ``stage`` of the merge (every participant has an account)."""
+        from tests.field.builders import led_inspection
+
+        lead = self.linked_inspector["A"]
+        self.user(I, "A")
+        out = led_inspection(self.session, self.values["inspection"], lead, stage)
+        from backend.inspections.access import participation
+        from backend.inspections.models import Inspection as Insp
+
+        part = participation(self.session, [self.session.get(Insp, out["inspection"])])[out["inspection"]]
+        for p in part.participants:
+            if p.user_id is None:
+                self.factory.user(I, self.session.get(type(lead), p.inspector_id).department,
+                                  inspector=self.session.get(type(lead), p.inspector_id))
+        if stage == "conflict":
+            self._led_conflict = out
+        return out
 
     def _media(self) -> dict:
         """A stored photo used by the world's inspection, which A's linked officer takes part in."""

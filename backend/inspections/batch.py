@@ -1,0 +1,309 @@
+"""The state one push works on: inspections, sections and records loaded once, written once.
+
+Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
+statements, then the push's one audit entry, then the change rows (last: the change sequence's
+lock is held from there to commit).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session, lazyload, selectinload
+
+from backend.actor import Actor
+from backend.audit import services as audit
+from backend.db import bulk_insert, utcnow
+from backend.directory.models import CheckPoint, Item, Target
+from backend.inspections.access import Participation, participation
+from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
+from backend.inspections.models import Conflict, Flag, Inspection, Record, Section, SectionAnswer, Signature
+from backend.plans.models import Task, TaskItem
+from sync import changes
+from sync.fields import MergePlan, apply_plan
+
+POINT_FIELD_NAMES = ("value", *POINT_FIELDS)
+
+
+class SectionState:
+    """A section as a flat path → value map with its revisions; new until first written."""
+
+    def __init__(self, inspection_id: int, department_id: int, row: Section | None,
+                 answers: dict[int, tuple[dict, dict, dt.datetime]]):
+        self.inspection_id, self.department_id, self.row = inspection_id, department_id, row
+        self.values: dict[str, Any] = dict(row.data) if row else {}
+        self.revs: dict[str, list] = dict(row.revs) if row else {}
+        self.rev = row.rev if row else 0
+        self.status = row.status if row else "open"
+        self.signed_hash = row.signed_hash if row else None
+        self.stored_points = set(answers)
+        self.point_times = {cp: t for cp, (_d, _r, t) in answers.items()}
+        for cp, (data, revs, _t) in answers.items():
+            for f, v in data.items():
+                self.values[f"points.{cp}.{f}"] = v
+            for f, r in revs.items():
+                self.revs[f"points.{cp}.{f}"] = r
+        self.dirty_points: set[int] = set()
+        self.dirty = False
+        self.writer_id: int | None = None
+
+    def apply(self, plan: MergePlan, client_id: str, user_id: int) -> dict[str, int]:
+        if not plan.changes:
+            return {}
+        self.rev += 1
+        out = apply_plan(self.values, self.revs, plan, self.rev, client_id)
+        for path in plan.changes:
+            if path.startswith("points."):
+                self.dirty_points.add(int(path.split(".")[1]))
+        self.dirty, self.writer_id = True, user_id
+        return out
+
+    def meta(self, source: dict) -> dict:
+        return {k: v for k, v in source.items() if not k.startswith("points.")}
+
+    def point(self, source: dict, cp: int) -> dict:
+        prefix = f"points.{cp}."
+        return {f: source[prefix + f] for f in POINT_FIELD_NAMES if prefix + f in source}
+
+
+class RecordState:
+    def __init__(self, inspection_id: int, row: Record | None):
+        self.inspection_id, self.row = inspection_id, row
+        self.values: dict[str, Any] = dict(row.data) if row else {}
+        self.revs: dict[str, list] = dict(row.revs) if row else {}
+        self.rev = row.rev if row else 0
+        self.state = row.state if row else "draft"
+        self.content_hash = row.content_hash if row else None
+        self.dirty = False
+
+    def apply(self, plan: MergePlan, client_id: str, user_id: int | None = None) -> dict[str, int]:
+        if not plan.changes:
+            return {}
+        self.rev += 1
+        self.dirty = True
+        return apply_plan(self.values, self.revs, plan, self.rev, client_id)
+
+
+@dataclasses.dataclass
+class InspectionState:
+    inspection: Inspection
+    task: Task
+    part: Participation
+    sections: dict[int, SectionState] = dataclasses.field(default_factory=dict)
+    record: RecordState | None = None
+    signatures: list[Signature] | None = None
+    changed: bool = False
+
+
+class FieldBatch:
+    """Everything one push reads and writes about inspections."""
+
+    def __init__(self, session: Session, actor: Actor, settings: dict | None = None):
+        self.session, self.actor, self.settings = session, actor, settings or {}
+        self.inspections: dict[int, InspectionState | None] = {}
+        self.catalogues: dict[tuple[int, int], Catalogue] = {}
+        self.checkers: dict[tuple[int, int], Any] = {}
+        self.new_signatures: list[Signature] = []
+        self.new_conflicts: list[Conflict] = []
+        self.new_flags: list[Flag] = []
+        self.media: dict[int, set[str]] = {}
+        self.summary: dict[str, Any] = {"inspections": set()}
+
+    # --- loading --------------------------------------------------------------------------------
+
+    def prefetch(self, inspection_ids: list[int]) -> None:
+        """Load several inspections (and their sections and records) in a few queries."""
+        wanted = [i for i in dict.fromkeys(inspection_ids) if i not in self.inspections]
+        if not wanted:
+            return
+        rows = list(self.session.scalars(select(Inspection).where(Inspection.id.in_(wanted))
+                                         .options(lazyload(Inspection.task))))
+        parts = participation(self.session, rows)
+        tasks = {t.id: t for t in self.session.scalars(select(Task).where(Task.id.in_({r.task_id for r in rows})))}
+        for iid in wanted:
+            self.inspections[iid] = None
+        for row in rows:
+            self.inspections[row.id] = InspectionState(row, tasks[row.task_id], parts[row.id])
+        ids = [r.id for r in rows]
+        if not ids:
+            return
+        sections = list(self.session.scalars(select(Section).where(Section.inspection_id.in_(ids))))
+        answers: dict[int, dict] = {}
+        if sections:
+            for a in self.session.execute(
+                    select(SectionAnswer.section_id, SectionAnswer.check_point_id, SectionAnswer.data,
+                           SectionAnswer.revs, SectionAnswer.first_at)
+                    .where(SectionAnswer.section_id.in_([s.id for s in sections]))):
+                answers.setdefault(a.section_id, {})[a.check_point_id] = (a.data, a.revs, a.first_at)
+        for s in sections:
+            self.inspections[s.inspection_id].sections[s.department_id] = SectionState(
+                s.inspection_id, s.department_id, s, answers.get(s.id, {}))
+        for r in self.session.scalars(select(Record).where(Record.inspection_id.in_(ids))):
+            self.inspections[r.inspection_id].record = RecordState(r.inspection_id, r)
+
+    def inspection(self, inspection_id: int) -> InspectionState | None:
+        if inspection_id not in self.inspections:
+            self.prefetch([inspection_id])
+        return self.inspections[inspection_id]
+
+    def section(self, state: InspectionState, department_id: int) -> SectionState:
+        if department_id not in state.sections:
+            state.sections[department_id] = SectionState(state.inspection.id, department_id, None, {})
+        return state.sections[department_id]
+
+    def record(self, state: InspectionState) -> RecordState:
+        if state.record is None:
+            state.record = RecordState(state.inspection.id, None)
+        return state.record
+
+    def signatures(self, state: InspectionState) -> list[Signature]:
+        if state.signatures is None:
+            state.signatures = list(self.session.scalars(
+                select(Signature).where(Signature.inspection_id == state.inspection.id)
+                .order_by(Signature.created_at)))
+        return state.signatures
+
+    def catalogue(self, task_id: int, department_id: int) -> Catalogue:
+        key = (task_id, department_id)
+        if key not in self.catalogues:
+            self.catalogues[key] = load_catalogue(self.session, task_id, department_id)
+        return self.catalogues[key]
+
+    def section_checker(self, task_id: int, department_id: int):
+        """``path → check`` for one department's section, remembered (every section of a task has the same paths)."""
+        key = (task_id, department_id)
+        if key not in self.checkers:
+            catalogue, known = self.catalogue(task_id, department_id), {}
+
+            def check(path: str):
+                if path not in known:
+                    known[path] = section_check(catalogue, path)
+                return known[path]
+            self.checkers[key] = check
+        return self.checkers[key]
+
+    def prepare(self, mutations) -> None:
+        """Load what the mutations about to be applied name (not those being replayed)."""
+        self.prefetch([m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
+                       and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31])
+
+    def target_place(self, state: InspectionState) -> dict | None:
+        t: Target = state.inspection.target
+        if t.latitude is None or t.longitude is None:
+            return None
+        return {"latitude": t.latitude, "longitude": t.longitude, "datum": t.datum or "GCJ-02"}
+
+    # --- recording ------------------------------------------------------------------------------
+
+    def touched(self, state: InspectionState) -> None:
+        state.changed = True
+        self.summary["inspections"].add(state.inspection.id)
+
+    def add_signature(self, state: InspectionState, signature: Signature) -> None:
+        self.signatures(state).append(signature)
+        self.new_signatures.append(signature)
+        self.touched(state)
+
+    def add_media(self, inspection_id: int, sha256s) -> None:
+        self.media.setdefault(inspection_id, set()).update(sha256s)
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def finish(self, session: Session, outcome=None) -> None:
+        now = utcnow()
+        new_sections, answer_inserts, answer_updates, touched = [], [], [], []
+        for state in self.inspections.values():
+            if state is None or not state.changed:
+                continue
+            for s in state.sections.values():
+                if not s.dirty:
+                    continue
+                if s.row is None:
+                    s.row = Section(inspection_id=s.inspection_id, department_id=s.department_id, created_at=now)
+                    new_sections.append(s.row)
+                s.row.data, s.row.revs = s.meta(s.values), s.meta(s.revs)
+                s.row.rev, s.row.status, s.row.signed_hash, s.row.updated_at = s.rev, s.status, s.signed_hash, now
+            record = state.record
+            if record is not None and record.dirty:
+                if record.row is None:
+                    record.row = Record(inspection_id=state.inspection.id)
+                    session.add(record.row)
+                record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
+                record.row.state, record.row.content_hash = record.state, record.content_hash
+                record.row.version = (record.row.version or 1) + 1
+                record.row.updated_at = now
+            touched.append(state.inspection.id)
+        if new_sections:
+            session.add_all(new_sections)
+            session.flush()
+        for state in self.inspections.values():
+            if state is None or not state.changed:
+                continue
+            for s in state.sections.values():
+                for cp in s.dirty_points:
+                    row = {"section_id": s.row.id, "check_point_id": cp, "data": s.point(s.values, cp),
+                           "revs": s.point(s.revs, cp), "updated_at": now, "updated_by": s.writer_id}
+                    if cp in s.stored_points:
+                        answer_updates.append(row)
+                    else:
+                        answer_inserts.append({**row, "first_at": now})
+                        s.stored_points.add(cp)
+                        s.point_times[cp] = now
+                s.dirty_points.clear()
+                s.dirty = False
+        if touched:  # one statement for all: started when first written, changed now
+            session.execute(update(Inspection).where(Inspection.id.in_(touched)).values(
+                status=case((Inspection.status == "assigned", "in_progress"), else_=Inspection.status),
+                started_at=func.coalesce(Inspection.started_at, now), updated_at=now)
+                .execution_options(synchronize_session=False))
+        if answer_inserts:
+            bulk_insert(session, SectionAnswer, answer_inserts)
+        if answer_updates:
+            session.execute(update(SectionAnswer), answer_updates)
+        session.add_all(self.new_signatures)
+        session.add_all(self.new_conflicts)
+        session.add_all(self.new_flags)
+        session.flush()
+        self._write_media_refs(session)
+        touched = sorted(self.summary["inspections"])
+        detail = {"inspections": touched[:200], "signatures": len(self.new_signatures),
+                  "conflicts": len(self.new_conflicts), "flags": len(self.new_flags)}
+        if self.summary.get("resolutions"):
+            detail["resolutions"] = self.summary["resolutions"][:100]
+        if outcome is not None:
+            detail.update(outcome)
+        audit.record(session, self.actor, "sync.push", "sync_client", detail.get("client_id"), detail=detail,
+                     department_id=self.actor.department_id)
+        changes.append(session, [changes.Change("inspection", iid, self.inspections[iid].inspection.task_id, "push")
+                                 for iid in touched])
+
+    def _write_media_refs(self, session: Session) -> None:
+        if not self.media:
+            return
+        try:
+            from backend.media import services as media
+        except ImportError:  # pragma: no cover - media package not installed
+            return
+        add = getattr(media, "add_references", None)
+        if add is None:
+            return
+        for inspection_id, hashes in self.media.items():
+            add(session, sorted(hashes), inspection_id, self.actor)
+
+
+def load_catalogue(session: Session, task_id: int, department_id: int) -> Catalogue:
+    """The items of a task one department checks, with their (current) check points."""
+    items = list(session.scalars(
+        select(Item).join(TaskItem, TaskItem.item_id == Item.id)
+        .where(TaskItem.task_id == task_id, TaskItem.department_id == department_id)
+        .options(selectinload(Item.check_points))))
+    points = {cp.id: PointSpec(cp.id, item.id, cp.answer_type, tuple(cp.options or ()), cp.required)
+              for item in items for cp in item.check_points if cp.retired_at is None}
+    return Catalogue(department_id, frozenset(i.id for i in items), points, {i.id: i.name for i in items},
+                     {cp.id: cp.text for item in items for cp in item.check_points if cp.retired_at is None})
+
+
+def check_points_of(session: Session, ids) -> dict[int, CheckPoint]:
+    return {cp.id: cp for cp in session.scalars(select(CheckPoint).where(CheckPoint.id.in_(list(ids))))}

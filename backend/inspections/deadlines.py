@@ -1,0 +1,77 @@
+"""Completing an inspection starts its publication clock (20 working days, docs/deadlines.md)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from backend.inspections.checks import today_shanghai
+from backend.inspections.models import Inspection
+
+PUBLICATION_WORKING_DAYS = 20
+DUE_SOON_WORKING_DAYS = 5
+
+
+def _calendar(session: Session):
+    from backend.publication.services import work_calendar
+
+    return work_calendar(session)
+
+
+def completion_time(inspection: Inspection, device_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When the record was completed: the phone's time of the submit, never later than the server's
+    clock nor earlier than the inspection's start (a phone offline for days submits with its own time)."""
+    if device_time is None:
+        return now
+    earliest = inspection.started_at or inspection.created_at or now
+    return min(now, max(device_time, earliest))
+
+
+def complete(session: Session, inspection: Inspection, *, user_id: int | None,
+             device_time: dt.datetime | None = None) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    inspection.status = "completed"
+    inspection.completed_at = completion_time(inspection, device_time, now)
+    inspection.completed_by = user_id
+    inspection.completed_on = today_shanghai(inspection.completed_at)
+    due = _calendar(session).add_working_days(inspection.completed_on, PUBLICATION_WORKING_DAYS)
+    inspection.publication_due_on, inspection.due_provisional = due.day, due.provisional
+
+
+def state_of(session: Session, inspection: Inspection, today: dt.date | None = None,
+             calendar=None) -> dict | None:
+    """{completed_on, due_on, provisional, state, state_label} of a completed inspection, else None."""
+    if inspection.publication_due_on is None:
+        return None
+    calendar = calendar or _calendar(session)
+    today = today or today_shanghai()
+    if inspection.published_at is not None:
+        state = "published"
+    else:
+        state = calendar.deadline_state(inspection.publication_due_on, today, DUE_SOON_WORKING_DAYS)
+    return {"completed_on": inspection.completed_on.isoformat(), "due_on": inspection.publication_due_on.isoformat(),
+            "provisional": inspection.due_provisional, "state": state, "state_label": STATE_LABELS[state]}
+
+
+STATE_LABELS = {"on_track": "按期", "due_soon": "5 个工作日内到期", "overdue": "已逾期", "published": "已公示"}
+
+
+def recompute_after_import(session: Session, year: int) -> int:
+    """A year's notice was imported: deadlines counted through that year with Monday–Friday (provisional), or
+    with the old notice, are counted again. Returns how many due dates moved or became final."""
+    from sqlalchemy import select
+
+    calendar = _calendar(session)
+    moved = 0
+    # a 20-working-day deadline reaches at most ~2 months past its completion day
+    first = dt.date(year - 1, 10, 1)
+    last = dt.date(year, 12, 31)
+    rows = session.scalars(select(Inspection).where(Inspection.completed_on.is_not(None),
+                                                    Inspection.completed_on >= first,
+                                                    Inspection.completed_on <= last))
+    for inspection in rows:
+        due = calendar.add_working_days(inspection.completed_on, PUBLICATION_WORKING_DAYS)
+        if (due.day, due.provisional) != (inspection.publication_due_on, inspection.due_provisional):
+            inspection.publication_due_on, inspection.due_provisional = due.day, due.provisional
+            moved += 1
+    return moved

@@ -1,0 +1,488 @@
+"""The mutations a phone pushes (``docs/sync.md`` §Mutations): section writes and signatures, the lead's merge.
+
+Each handler checks everything first and raises :class:`sync.engine.Refused` with a stable code and
+a Chinese message; only then does it set ``ctx.applying`` and change the batch's state.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.inspections import checks
+from backend.inspections.access import GONE_REASONS, Participant
+from backend.inspections.batch import FieldBatch, InspectionState
+from sync.canonical import record_hash, section_hash
+from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check
+from backend.inspections.models import Conflict, Signature
+from sync.engine import Context, Refused
+from sync.fields import FieldWrite, plan_merge
+
+MAX_STROKES_POINTS = 20000
+
+
+# --- common checks ----------------------------------------------------------------------------------
+
+def _int_arg(args: dict, name: str) -> int:
+    value = args.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**31:
+        raise Refused("validation_error", f"{name} 须为正整数", errors={name: ["须为正整数"]})
+    return value
+
+
+def _only(args: dict, *allowed: str) -> None:
+    extra = set(args) - set(allowed)
+    if extra:
+        raise Refused("validation_error", f"未知参数：{', '.join(sorted(extra))}",
+                      errors={k: ["未知参数"] for k in sorted(extra)})
+
+
+def _reason(args: dict, name: str = "reason", minimum: int = 4) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or len(value.strip()) < minimum or len(value) > 500:
+        raise Refused("validation_error", f"须说明理由（{minimum}–500 个字）", errors={name: ["请填写理由"]})
+    return value.strip()
+
+
+def _state(ctx: Context, args: dict, *, writable: bool = True) -> tuple[InspectionState, Participant]:
+    """The inspection the mutation names, and the pushing officer's part in it."""
+    batch: FieldBatch = ctx.batch
+    state = batch.inspection(_int_arg(args, "inspection_id"))
+    if state is None:
+        raise Refused("inspection.not_found", "检查记录不存在")
+    me = state.part.by_user(ctx.user_id)
+    if me is None:
+        raise Refused("sync.not_participant", "你不是该检查的检查组成员（或已回避），不能修改该检查")
+    status = state.inspection.status
+    if status in GONE_REASONS:
+        raise Refused("inspection.gone", GONE_REASONS[status][1])
+    if writable and status == "completed":
+        raise Refused("inspection.completed", "该检查已提交完成，内容不能再修改")
+    return state, me
+
+
+def _lead(ctx: Context, args: dict) -> tuple[InspectionState, Participant]:
+    state, me = _state(ctx, args)
+    if not me.is_lead:
+        raise Refused("record.lead_only", "只有检查组组长可以汇总、处理冲突和提交检查记录")
+    return state, me
+
+
+def _record_state(ctx: Context, state: InspectionState, *wanted: str) -> None:
+    record = ctx.batch.record(state)
+    if record.state not in wanted:
+        messages = {"draft": "检查记录尚在组长汇总中", "signing": "检查记录已定稿待会签，内容不能修改（组长可退回修改）",
+                    "submitted": "检查记录已提交"}
+        raise Refused(f"record.{record.state}", messages[record.state])
+
+
+def _signer(ctx: Context, args: dict, state: InspectionState, me: Participant) -> tuple[Participant, str]:
+    """Who signs: the pushing officer, or a member who entered their own password on this phone."""
+    if "signer" not in args or args["signer"] is None:
+        return me, "own"
+    verified = ctx.extra.get("signers", {}).get(ctx.mutation_id)
+    if verified is None:
+        raise Refused("signature.signer_invalid", "代签须提供签名人的用户名和密码")
+    if isinstance(verified, Refused):
+        raise verified
+    person = state.part.by_user(verified)
+    if person is None:
+        raise Refused("signature.not_participant", "签名人不是该检查的检查组成员（或已回避）")
+    return person, ("own" if person.user_id == ctx.user_id else "lead_device")
+
+
+def _signature_common(args: dict) -> tuple[str, str, list | None, str | None]:
+    sid, content_hash = args.get("signature_id"), args.get("content_hash")
+    if not isinstance(sid, str) or not UUID_RE.match(sid):
+        raise Refused("validation_error", "signature_id 须为小写 UUID", errors={"signature_id": ["须为小写 UUID"]})
+    if not isinstance(content_hash, str) or not SHA256_RE.match(content_hash):
+        raise Refused("validation_error", "content_hash 须为所签内容的 SHA-256",
+                      errors={"content_hash": ["须为 64 位小写十六进制"]})
+    strokes, image = args.get("strokes"), args.get("image_sha256")
+    if strokes is not None:
+        if not isinstance(strokes, list) or sum(len(s.get("points", [])) if isinstance(s, dict) else 1
+                                                 for s in strokes) > MAX_STROKES_POINTS:
+            raise Refused("validation_error", "签名笔迹格式有误或过大", errors={"strokes": ["格式有误"]})
+    if image is not None and (not isinstance(image, str) or not SHA256_RE.match(image)):
+        raise Refused("validation_error", "image_sha256 须为签名图片的 SHA-256", errors={"image_sha256": ["格式有误"]})
+    if strokes is None and image is None:
+        raise Refused("signature.empty", "签名为空：须有笔迹（strokes）或签名图片（image_sha256）")
+    return sid, content_hash, strokes, image
+
+
+def _new_signature(ctx: Context, state: InspectionState, sid: str) -> None:
+    if any(s.id == sid for s in ctx.batch.signatures(state)) or ctx.batch.session.get(Signature, sid) is not None:
+        raise Refused("signature.duplicate_id", "该签名编号已使用过")
+
+
+def _media_of(values: list) -> set[str]:
+    out: set[str] = set()
+    for v in values:
+        if isinstance(v, list):
+            out.update(x["sha256"] for x in v if isinstance(x, dict) and isinstance(x.get("sha256"), str))
+        elif isinstance(v, dict):
+            out.update(_media_of([v.get("photos")]))
+    return out
+
+
+def _open_conflicts(ctx: Context, state: InspectionState, department_id: int | None = None) -> list[Conflict]:
+    stmt = select(Conflict).where(Conflict.inspection_id == state.inspection.id, Conflict.status == "open")
+    if department_id is not None:
+        stmt = stmt.where(Conflict.scope == "section", Conflict.department_id == department_id)
+    stored = list(ctx.batch.session.scalars(stmt))
+    fresh = [c for c in ctx.batch.new_conflicts if c.inspection_id == state.inspection.id
+             and (department_id is None or (c.scope == "section" and c.department_id == department_id))]
+    return stored + fresh
+
+
+def _conflict_rows(ctx: Context, state: InspectionState, scope: str, department_id: int | None, plan) -> list[dict]:
+    out = []
+    for c in plan.conflicts:
+        ctx.batch.new_conflicts.append(Conflict(
+            inspection_id=state.inspection.id, scope=scope, department_id=department_id, path=c.path,
+            base_rev=c.base_rev, server_value=c.server_value, server_rev=c.server_rev, server_client=c.server_client,
+            client_value=c.client_value, client_user_id=ctx.user_id, client_id=ctx.client_id,
+            mutation_id=ctx.mutation_id, device_time=ctx.device_time))
+        out.append({"path": c.path, "server_rev": c.server_rev})
+    return out
+
+
+# --- sections ---------------------------------------------------------------------------------------
+
+def section_set(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "department_id", "fields")
+    state, me = _state(ctx, args)
+    department_id = _int_arg(args, "department_id")
+    if department_id != me.department_id:
+        raise Refused("section.other_department", "只能填写本部门的检查内容（每个部门只写自己的部分）")
+    _record_state(ctx, state, "draft")
+    batch: FieldBatch = ctx.batch
+    section = batch.section(state, department_id)
+    if section.status == "signed":
+        raise Refused("section.signed", "本部门的检查内容已签名，不能再修改；如需修改，请先撤回签名")
+    writes, errors = parse_writes(args.get("fields"), batch.section_checker(state.task.id, department_id))
+    return _write(ctx, state, section, "section", department_id, writes, errors, "检查内容有误")
+
+
+def _write(ctx: Context, state: InspectionState, target, scope: str, department_id: int | None, writes: list,
+           errors: dict, what: str) -> dict:
+    """Merge checked writes into a section or the record (per-field revisions); conflicts kept for the lead."""
+    if errors:
+        raise Refused("validation_error", f"{what}：" + "；".join(f"{k}：{v[0]}" for k, v in list(errors.items())[:3]),
+                      errors=errors)
+    batch: FieldBatch = ctx.batch
+    plan = plan_merge(target.values, target.revs, writes, ctx.client_id)
+    ctx.applying = True
+    revs = target.apply(plan, ctx.client_id, ctx.user_id)
+    revs.update({p: (target.revs.get(p) or [0])[0] for p in plan.unchanged})
+    conflicts = _conflict_rows(ctx, state, scope, department_id, plan)
+    batch.add_media(state.inspection.id, _media_of([w.value for w in writes]))
+    batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
+    batch.touched(state)
+    result: dict[str, Any] = {"status": "conflict" if conflicts else "applied", "inspection_id": state.inspection.id,
+                              "revs": revs}
+    if conflicts:
+        result["conflicts"] = conflicts
+        result["message"] = f"{len(conflicts)} 个字段与他人修改冲突，已保留服务器上的值并交组长处理"
+    return result
+
+
+def section_sign(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "department_id", "signature_id", "content_hash", "strokes", "image_sha256",
+          "signer")
+    state, me = _state(ctx, args)
+    department_id = _int_arg(args, "department_id")
+    sid, content_hash, strokes, image = _signature_common(args)
+    signer, via = _signer(ctx, args, state, me)
+    if signer.department_id != department_id:
+        raise Refused("section.other_department", "只能为本部门的检查内容签名")
+    _record_state(ctx, state, "draft")
+    batch: FieldBatch = ctx.batch
+    section = batch.section(state, department_id)
+    if section.row is None and not section.dirty:
+        raise Refused("section.empty", "本部门尚未填写任何检查内容，不能签名")
+    dept_code = signer.department_code
+    server_hash = section_hash(state.inspection.id, dept_code, section.values)
+    if content_hash != server_hash:
+        raise Refused("signature.content_changed", "签名时看到的内容与服务器上的不一致（可能有同事刚修改过）；请同步后核对再签名",
+                      details={"server_hash": server_hash})
+    if _open_conflicts(ctx, state, department_id):
+        raise Refused("section.conflicts_open", "本部门的检查内容有未处理的冲突，须由组长处理后再签名")
+    problems = checks.section_problems(batch.catalogue(state.task.id, department_id), section.values)
+    if problems:
+        raise Refused("section.incomplete", "检查内容不完整：" + "；".join(problems[:3]), details={"problems": problems})
+    if any(s.scope == "section" and s.department_id == department_id and s.signer_inspector_id == signer.inspector_id
+           and s.void_at is None for s in batch.signatures(state)):
+        raise Refused("signature.duplicate", f"{signer.name} 已为本部门的检查内容签过名")
+    _new_signature(ctx, state, sid)
+    ctx.applying = True
+    batch.add_signature(state, Signature(
+        id=sid, inspection_id=state.inspection.id, scope="section", department_id=department_id, role="officer",
+        signer_user_id=signer.user_id, signer_inspector_id=signer.inspector_id, signer_name=signer.name,
+        signer_cert_no=signer.cert_no, content_hash=content_hash, strokes=strokes, image_sha256=image, via=via,
+        device_time=ctx.device_time, client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    if image:
+        batch.add_media(state.inspection.id, {image})
+    section.status, section.signed_hash, section.dirty = "signed", content_hash, True
+    batch.new_flags.extend(checks.missing_fix_flags(state, department_id, section.values, section.revs))
+    return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash}
+
+
+def section_unsign(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "department_id", "reason")
+    state, me = _state(ctx, args)
+    department_id = _int_arg(args, "department_id")
+    reason = _reason(args)
+    if not me.is_lead and me.department_id != department_id:
+        raise Refused("section.other_department", "只有本部门检查人员或组长可以撤回该部分的签名")
+    _record_state(ctx, state, "draft")
+    batch: FieldBatch = ctx.batch
+    section = batch.section(state, department_id)
+    if section.status != "signed":
+        raise Refused("section.not_signed", "该部分尚未签名")
+    ctx.applying = True
+    now = dt.datetime.now(dt.timezone.utc)
+    for s in batch.signatures(state):
+        if s.scope == "section" and s.department_id == department_id and s.void_at is None:
+            s.void_at, s.void_reason, s.void_by = now, reason, ctx.user_id
+    section.status, section.signed_hash, section.dirty = "open", None, True
+    batch.touched(state)
+    return {"status": "applied", "inspection_id": state.inspection.id}
+
+
+# --- the merged record -------------------------------------------------------------------------------
+
+def record_set(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "fields")
+    state, _me = _lead(ctx, args)
+    _record_state(ctx, state, "draft")
+    batch: FieldBatch = ctx.batch
+    record = batch.record(state)
+    writes, errors = parse_writes(args.get("fields"), record_check)
+    departments = set(state.part.departments())
+    for w in writes:
+        if w.path == "followups" and w.value:
+            bad = [f["department_id"] for f in w.value if f["department_id"] not in departments]
+            if bad:
+                errors["followups"] = [f"后续处置须由参与本次检查的部门负责（部门 {bad[0]} 未参与）"]
+    return _write(ctx, state, record, "record", None, writes, errors, "汇总内容有误")
+
+
+def current_record_hash(batch: FieldBatch, state: InspectionState) -> str:
+    sections = {}
+    for p in state.part.participants:
+        if p.department_code in sections:
+            continue
+        s = state.sections.get(p.department_id)
+        sections[p.department_code] = s.signed_hash if s is not None and s.status == "signed" else None
+    return record_hash(state.inspection.id, state.task.code, state.inspection.target.code, sections,
+                       batch.record(state).values)
+
+
+def conflict_resolve(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "conflict_id", "choice", "note")
+    state, _me = _lead(ctx, args)
+    _record_state(ctx, state, "draft")
+    conflict_id = _int_arg(args, "conflict_id")
+    choice = args.get("choice")
+    if choice not in ("server", "client"):
+        raise Refused("validation_error", "choice 须为 server（保留服务器上的值）或 client（采用冲突提交的值）",
+                      errors={"choice": ["取值无效"]})
+    note = args.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        raise Refused("validation_error", "note 须为 500 字以内的文字", errors={"note": ["格式有误"]})
+    batch: FieldBatch = ctx.batch
+    conflict = batch.session.get(Conflict, conflict_id)
+    if conflict is None or conflict.inspection_id != state.inspection.id:
+        raise Refused("conflict.not_found", "冲突记录不存在")
+    if conflict.status != "open":
+        raise Refused("conflict.resolved", "该冲突已处理过")
+    target = batch.section(state, conflict.department_id) if conflict.scope == "section" else batch.record(state)
+    if conflict.scope == "section" and target.status == "signed":
+        raise Refused("section.signed", "该部分已签名，须先撤回签名才能处理冲突")
+    ctx.applying = True
+    revs = {}
+    if choice == "client":
+        plan = plan_merge(target.values, target.revs, [FieldWrite(conflict.path, conflict.client_value, 0)],
+                          ctx.client_id)
+        plan.changes.update({c.path: c.client_value for c in plan.conflicts})
+        plan.conflicts.clear()
+        revs = target.apply(plan, ctx.client_id, ctx.user_id)
+    conflict.status, conflict.choice, conflict.note = "resolved", choice, note
+    conflict.resolved_by, conflict.resolved_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
+    batch.summary.setdefault("resolutions", []).append(
+        {"conflict_id": conflict.id, "inspection_id": state.inspection.id, "path": conflict.path, "choice": choice,
+         "note": note})
+    batch.touched(state)
+    return {"status": "applied", "inspection_id": state.inspection.id, "revs": revs}
+
+
+def record_finalize(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "content_hash")
+    state, _me = _lead(ctx, args)
+    _record_state(ctx, state, "draft")
+    batch: FieldBatch = ctx.batch
+    expected = args.get("content_hash")
+    if not isinstance(expected, str) or not SHA256_RE.match(expected):
+        raise Refused("validation_error", "content_hash 须为组长核对过的汇总记录的 SHA-256",
+                      errors={"content_hash": ["格式有误"]})
+    if _open_conflicts(ctx, state):
+        raise Refused("record.conflicts_open", "还有未处理的冲突，处理完才能定稿")
+    problems = checks.record_problems(batch, state)
+    if problems:
+        raise Refused("record.incomplete", "检查记录不完整：" + "；".join(problems[:3]), details={"problems": problems})
+    server_hash = current_record_hash(batch, state)
+    if expected != server_hash:
+        raise Refused("record.content_changed", "组长核对的内容与服务器上的不一致（可能有部门刚更新）；请同步后再定稿",
+                      details={"server_hash": server_hash})
+    ctx.applying = True
+    record = batch.record(state)
+    record.state, record.content_hash, record.dirty = "signing", server_hash, True
+    batch.touched(state)
+    return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": server_hash}
+
+
+def record_reopen(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "reason")
+    state, _me = _lead(ctx, args)
+    reason = _reason(args)
+    _record_state(ctx, state, "signing")
+    ctx.applying = True
+    batch: FieldBatch = ctx.batch
+    now = dt.datetime.now(dt.timezone.utc)
+    for s in batch.signatures(state):
+        if s.scope == "record" and s.void_at is None:
+            s.void_at, s.void_reason, s.void_by = now, reason, ctx.user_id
+    record = batch.record(state)
+    record.state, record.content_hash, record.dirty = "draft", None, True
+    batch.touched(state)
+    return {"status": "applied", "inspection_id": state.inspection.id}
+
+
+def _record_signature_checks(ctx: Context, args: dict, state: InspectionState) -> str:
+    _record_state(ctx, state, "signing")
+    content_hash = args.get("content_hash")
+    if content_hash != ctx.batch.record(state).content_hash:
+        raise Refused("signature.content_changed", "签名时看到的汇总记录与服务器上定稿的不一致；请同步后核对再签名",
+                      details={"server_hash": ctx.batch.record(state).content_hash})
+    return content_hash
+
+
+def record_sign(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "signature_id", "content_hash", "strokes", "image_sha256", "signer")
+    state, me = _state(ctx, args)
+    sid, content_hash, strokes, image = _signature_common(args)
+    signer, via = _signer(ctx, args, state, me)
+    _record_signature_checks(ctx, args, state)
+    batch: FieldBatch = ctx.batch
+    if any(s.scope == "record" and s.role == "officer" and s.signer_inspector_id == signer.inspector_id
+           and s.void_at is None for s in batch.signatures(state)):
+        raise Refused("signature.duplicate", f"{signer.name} 已在汇总记录上签过名")
+    _new_signature(ctx, state, sid)
+    ctx.applying = True
+    batch.add_signature(state, Signature(
+        id=sid, inspection_id=state.inspection.id, scope="record", role="officer", signer_user_id=signer.user_id,
+        signer_inspector_id=signer.inspector_id, signer_name=signer.name, signer_cert_no=signer.cert_no,
+        content_hash=content_hash, strokes=strokes, image_sha256=image, via=via, device_time=ctx.device_time,
+        client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    if image:
+        batch.add_media(state.inspection.id, {image})
+    return {"status": "applied", "inspection_id": state.inspection.id}
+
+
+def record_representative(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "signature_id", "content_hash", "strokes", "image_sha256")
+    state, _me = _lead(ctx, args)
+    sid, content_hash, strokes, image = _signature_common(args)
+    _record_signature_checks(ctx, args, state)
+    batch: FieldBatch = ctx.batch
+    rep = batch.record(state).values.get("representative")
+    if not rep:
+        raise Refused("record.no_representative", "汇总记录中没有被检查对象代表的姓名，不能签名")
+    if any(s.scope == "record" and s.role in ("representative", "witness") and s.void_at is None
+           for s in batch.signatures(state)):
+        raise Refused("signature.duplicate", "被检查对象代表已签名或已记录拒签")
+    _new_signature(ctx, state, sid)
+    ctx.applying = True
+    batch.add_signature(state, Signature(
+        id=sid, inspection_id=state.inspection.id, scope="record", role="representative", signer_name=rep["name"],
+        signer_detail={k: rep.get(k) for k in ("position", "phone") if rep.get(k)}, content_hash=content_hash,
+        strokes=strokes, image_sha256=image, via="lead_device", device_time=ctx.device_time,
+        client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    if image:
+        batch.add_media(state.inspection.id, {image})
+    return {"status": "applied", "inspection_id": state.inspection.id}
+
+
+def record_refusal(ctx: Context, args: dict) -> dict:
+    """The representative refuses to sign: recorded with a witness (who may sign)."""
+    _only(args, "inspection_id", "signature_id", "content_hash", "reason", "witness", "strokes", "image_sha256")
+    state, _me = _lead(ctx, args)
+    reason = _reason(args, minimum=2)
+    sid = args.get("signature_id")
+    if not isinstance(sid, str) or not UUID_RE.match(sid):
+        raise Refused("validation_error", "signature_id 须为小写 UUID", errors={"signature_id": ["须为小写 UUID"]})
+    from backend.inspections.fields import person
+    witness = args.get("witness")
+    problem = person(witness) if witness is not None else "必填项"
+    if problem:
+        raise Refused("validation_error", f"见证人：{problem}", errors={"witness": [problem]})
+    strokes, image = args.get("strokes"), args.get("image_sha256")
+    if image is not None and (not isinstance(image, str) or not SHA256_RE.match(image)):
+        raise Refused("validation_error", "image_sha256 格式有误", errors={"image_sha256": ["格式有误"]})
+    if strokes is not None and not isinstance(strokes, list):
+        raise Refused("validation_error", "strokes 格式有误", errors={"strokes": ["格式有误"]})
+    content_hash = _record_signature_checks(ctx, args, state)
+    batch: FieldBatch = ctx.batch
+    if any(s.scope == "record" and s.role in ("representative", "witness") and s.void_at is None
+           for s in batch.signatures(state)):
+        raise Refused("signature.duplicate", "被检查对象代表已签名或已记录拒签")
+    _new_signature(ctx, state, sid)
+    ctx.applying = True
+    batch.add_signature(state, Signature(
+        id=sid, inspection_id=state.inspection.id, scope="record", role="witness", signer_name=witness["name"],
+        signer_detail={"refusal_reason": reason, **{k: v for k, v in witness.items() if k != "name" and v}},
+        content_hash=content_hash, strokes=strokes, image_sha256=image, via="lead_device",
+        device_time=ctx.device_time, client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    return {"status": "applied", "inspection_id": state.inspection.id}
+
+
+def record_submit(ctx: Context, args: dict) -> dict:
+    _only(args, "inspection_id", "content_hash")
+    state, _me = _lead(ctx, args)
+    content_hash = _record_signature_checks(ctx, args, state)
+    batch: FieldBatch = ctx.batch
+    problems = checks.submit_problems(batch, state)
+    if problems:
+        raise Refused("record.unsigned", "还不能提交：" + "；".join(problems[:3]), details={"problems": problems})
+    missing = checks.missing_media(batch, state)
+    if missing:
+        raise Refused("record.media_missing", f"还有 {len(missing)} 个照片或附件没有上传到服务器，请先同步照片",
+                      details={"missing": sorted(missing)[:50]})
+    ctx.applying = True
+    from backend.inspections import deadlines
+
+    record = batch.record(state)
+    record.state, record.dirty = "submitted", True
+    deadlines.complete(batch.session, state.inspection, user_id=ctx.user_id, device_time=ctx.device_time)
+    batch.touched(state)
+    ctx.extra.setdefault("submitted", []).append(state.inspection.id)
+    return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash,
+            "publication_due_on": state.inspection.publication_due_on.isoformat(),
+            "due_provisional": state.inspection.due_provisional}
+
+
+HANDLERS = {
+    "section.set": section_set,
+    "section.sign": section_sign,
+    "section.unsign": section_unsign,
+    "record.set": record_set,
+    "conflict.resolve": conflict_resolve,
+    "record.finalize": record_finalize,
+    "record.reopen": record_reopen,
+    "record.sign": record_sign,
+    "record.representative": record_representative,
+    "record.refusal": record_refusal,
+    "record.submit": record_submit,
+}

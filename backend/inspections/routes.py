@@ -1,0 +1,102 @@
+"""/api/v1/inspections: the record on the office side; the lead's merge with ETag / If-Match."""
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+
+from backend import get_session
+from backend.api import blueprint, paginate
+from backend.auth.access import ANY_USER, current_actor, requires
+from backend.auth.roles import Role
+from backend.inspections import office
+from schemas.base import page_of
+from schemas.sync import (ActionOut, EmptyIn, InspectionListArgs, InspectionRowOut, RecordPatchIn, ResolveIn,
+                          TaskPublicationOut)
+
+blp = blueprint("inspections", __name__, "/api/v1", "检查记录：组长汇总（办公端）、公示期限")
+STAFF = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER)
+
+
+def _with_etag(session, inspection_id: int, body: dict) -> tuple[dict, int, dict]:
+    tag = office.etag(inspection_id, office.version(session, inspection_id))
+    return {**body, "etag": tag}, 200, {"ETag": tag}
+
+
+@blp.route("/inspections")
+class Inspections(MethodView):
+    @requires(*STAFF)
+    @blp.arguments(InspectionListArgs, location="query")
+    @blp.response(200, page_of(InspectionRowOut))
+    def get(self, args):
+        """检查记录列表：按任务、状态、公示期限状态筛选"""
+        session = get_session()
+        return paginate(session, office.list_query(session, current_actor(), args), args)
+
+
+@blp.route("/inspections/<int:inspection_id>")
+class InspectionDetail(MethodView):
+    @requires(ANY_USER)
+    @blp.response(200, description="检查记录（与手机拉取的文档同形，见 docs/sync.md §4.2），响应头 ETag 为其版本")
+    def get(self, inspection_id):
+        """一户检查的完整记录：各部门部分、签名、冲突、提示、汇总、公示期限"""
+        data, tag = office.read(get_session(), current_actor(), inspection_id)
+        return data, 200, {"ETag": tag, "Cache-Control": "no-store"}
+
+
+@blp.route("/inspections/<int:inspection_id>/record")
+class RecordFields(MethodView):
+    @requires(Role.INSPECTOR)
+    @blp.arguments(RecordPatchIn)
+    @blp.response(200, ActionOut)
+    def patch(self, data, inspection_id):
+        """组长修改汇总记录（须带 If-Match；过期版本返回 412）"""
+        session = get_session()
+        result = office.record_fields(session, current_actor(), inspection_id, request.headers.get("If-Match"),
+                                      data["fields"])
+        return _with_etag(session, inspection_id, result)
+
+
+@blp.route("/inspections/<int:inspection_id>/conflicts/<int:conflict_id>/resolve")
+class ResolveConflict(MethodView):
+    @requires(Role.INSPECTOR)
+    @blp.arguments(ResolveIn)
+    @blp.response(200, ActionOut)
+    def post(self, data, inspection_id, conflict_id):
+        """组长处理冲突：保留服务器上的值（server）或采用冲突提交的值（client），选择记入审计"""
+        session = get_session()
+        result = office.act(session, current_actor(), inspection_id, request.headers.get("If-Match"),
+                            "conflict.resolve", {"conflict_id": conflict_id, **data})
+        return _with_etag(session, inspection_id, result)
+
+
+@blp.route("/inspections/<int:inspection_id>/record/finalize")
+class FinalizeRecord(MethodView):
+    @requires(Role.INSPECTOR)
+    @blp.arguments(EmptyIn)
+    @blp.response(200, ActionOut)
+    def post(self, _data, inspection_id):
+        """组长定稿（之后各成员会签）"""
+        session = get_session()
+        result = office.finalize(session, current_actor(), inspection_id, request.headers.get("If-Match"))
+        return _with_etag(session, inspection_id, result)
+
+
+@blp.route("/inspections/<int:inspection_id>/record/submit")
+class SubmitRecord(MethodView):
+    @requires(Role.INSPECTOR)
+    @blp.arguments(EmptyIn)
+    @blp.response(200, ActionOut)
+    def post(self, _data, inspection_id):
+        """组长提交：检查完成，开始计算 20 个工作日的公示期限"""
+        session = get_session()
+        result = office.submit(session, current_actor(), inspection_id, request.headers.get("If-Match"))
+        return _with_etag(session, inspection_id, result)
+
+
+@blp.route("/tasks/<int:task_id>/publication")
+class TaskPublication(MethodView):
+    @requires(*STAFF)
+    @blp.response(200, TaskPublicationOut)
+    def get(self, task_id):
+        """任务的检查完成与公示期限情况（最晚到期日、按期/即将到期/逾期）"""
+        return office.task_publication(get_session(), current_actor(), task_id)

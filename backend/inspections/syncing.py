@@ -1,0 +1,114 @@
+"""Push and pull for the officers' phones (docs/sync.md): the protocol core in ``sync/``, the domain here."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.actor import Actor
+from backend.auth.models import User
+from backend.auth.passwords import verify_password
+from backend.errors import Forbidden, InvalidInput
+from backend.inspections import bundle
+from backend.inspections.access import involved_inspections, involved_tasks
+from backend.inspections.batch import FieldBatch
+from backend.inspections.handlers import HANDLERS
+from sync import changes, engine, protocol
+from sync.models import SyncClient
+
+
+def _officer(actor: Actor) -> int:
+    if actor.inspector_id is None:
+        raise Forbidden("当前账号未关联执法检查人员，不能同步检查任务", code="forbidden.not_inspector")
+    return actor.inspector_id
+
+
+def parse(body: Any) -> tuple[str, list[protocol.Mutation]]:
+    try:
+        return protocol.parse_push(body)
+    except protocol.BadBatch as exc:
+        raise InvalidInput(exc.message, code="sync.bad_batch", errors=exc.errors) from None
+
+
+def verify_signers(session: Session, mutations: list[protocol.Mutation]) -> dict[int, Any]:
+    """Check the passwords of members who sign on another member's phone, before the write transaction.
+
+    mutation id → the signer's user id, or the Refused to answer with.
+    """
+    out: dict[int, Any] = {}
+    for m in mutations:
+        signer = m.args.get("signer") if isinstance(m.args, dict) else None
+        if signer is None:
+            continue
+        if (not isinstance(signer, dict) or set(signer) != {"username", "password"}
+                or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in signer.values())):
+            out[m.id] = engine.Refused("validation_error", "signer 须为 {username, password}",
+                                       errors={"signer": ["格式有误"]})
+            continue
+        user = session.scalar(select(User).where(User.username == signer["username"].strip()))
+        if not verify_password(user.password_hash if user else None, signer["password"]) or not user.is_active:
+            out[m.id] = engine.Refused("signature.signer_invalid", "签名人的用户名或密码错误（或账号已冻结）")
+            continue
+        out[m.id] = user.id
+    return out
+
+
+def push(session: Session, actor: Actor, client_id: str, mutations: list[protocol.Mutation], *,
+         settings: dict | None = None, signers: dict | None = None, label: str | None = None) -> dict:
+    _officer(actor)
+    batch = FieldBatch(session, actor, settings)
+    try:
+        ctx_extra = {"signers": signers or {}}
+        outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label)
+    except engine.ClientNotYours:
+        raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成", code="sync.client_not_yours") from None
+    session.commit()
+    body = {"client_id": outcome.client_id, "last_mutation_id": outcome.last_mutation_id,
+            "results": outcome.results}
+    if outcome.stopped:
+        body["stopped"] = outcome.stopped
+    return body
+
+
+def _push(session, actor, client_id, mutations, batch, extra, label):
+    handlers = {name: _with_extra(fn, extra) for name, fn in HANDLERS.items()}
+    return engine.push(session, user_id=actor.user_id, client_id=client_id, mutations=mutations,
+                       handlers=handlers, batch=batch, label=label)
+
+
+def _with_extra(fn, extra):
+    def handler(ctx, args):
+        ctx.extra.update(extra)
+        return fn(ctx, args)
+    return handler
+
+
+def pull(session: Session, actor: Actor, *, client_id: str, cursor: str | None, limit: int) -> dict:
+    inspector_id = _officer(actor)
+    problem = protocol.client_id_problem(client_id)
+    if problem:
+        raise InvalidInput(problem, code="sync.bad_client", errors={"client_id": [problem]})
+    try:
+        after = protocol.parse_cursor(cursor)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="sync.bad_cursor", errors={"cursor": [str(exc)]}) from None
+    client = session.get(SyncClient, client_id)
+    if client is not None and client.user_id != actor.user_id:
+        raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成", code="sync.client_not_yours")
+    head = changes.head(session)
+    rows = changes.page(session, after=after, inspections=involved_inspections(inspector_id),
+                        tasks=involved_tasks(inspector_id), limit=limit)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    inspection_ids = list(dict.fromkeys(r.inspection_id for r in rows if r.entity == "inspection"))
+    docs = bundle.inspection_changes(session, actor, inspection_ids)
+    task_ids = {r.task_id for r in rows if r.entity == "task"}
+    task_ids |= {d["data"]["task_id"] for d in docs if d["op"] == "put"}
+    out = bundle.task_changes(session, task_ids) + docs
+    next_cursor = rows[-1].seq if has_more else max([after, head] + [r.seq for r in rows])
+    return {"cursor": str(next_cursor), "has_more": has_more,
+            "last_mutation_id": client.last_mutation_id if client else 0,
+            "server_time": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "changes": out}

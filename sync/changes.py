@@ -1,0 +1,83 @@
+"""The change sequence pulls page by.
+
+``append`` gives each change the next numbers of the single ``sync_head`` row. Taking that row's
+lock (an UPDATE) holds it until the transaction ends, so two transactions can never interleave
+their numbers: sequence order is commit order, and a reader that sees change ``n`` sees every
+change before it. (The usual trap: numbers from a database sequence are handed out at insert time
+and can commit out of order, so a pull that saw 11 may have skipped a 10 still in flight.)
+
+Lock order: the audit head first, then the sync head, always. ``append`` takes the audit head
+itself before the sync head, so a transaction that writes audit entries after appending changes
+cannot deadlock with one that appends after its audit entries. Call it last, just before commit:
+the lock is held from here to the end of the transaction.
+"""
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple
+
+from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from backend.db import utcnow
+from sync.models import SyncChange, SyncHead
+
+
+class Change(NamedTuple):
+    entity: str                      # inspection | task
+    inspection_id: int | None
+    task_id: int | None
+    reason: str | None = None
+
+
+def _lock_heads(session: Session, n: int) -> int:
+    """Reserve ``n`` numbers; return the first. Holds both head row locks until commit."""
+    from backend.audit.models import AuditHead
+
+    session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+    session.execute(update(SyncHead).where(SyncHead.id == 1).values(seq=SyncHead.seq + n))
+    last = session.scalar(select(SyncHead.seq).where(SyncHead.id == 1))
+    return last - n + 1
+
+
+def append(session: Session, changes: Iterable[Change]) -> list[int]:
+    """Append the changes (duplicates within the call collapse to one); return their numbers."""
+    unique = list(dict.fromkeys(changes))
+    if not unique:
+        return []
+    first = _lock_heads(session, len(unique))
+    now = utcnow()
+    rows = [{"seq": first + i, "entity": c.entity, "inspection_id": c.inspection_id, "task_id": c.task_id,
+             "reason": c.reason, "at": now} for i, c in enumerate(unique)]
+    session.execute(insert(SyncChange), rows)
+    return [r["seq"] for r in rows]
+
+
+def append_inspections(session: Session, inspection_ids: list[int], task_id: int, reason: str) -> None:
+    """One change per inspection (bulk: a draw creates thousands)."""
+    from backend.db import bulk_insert
+
+    if not inspection_ids:
+        return
+    first = _lock_heads(session, len(inspection_ids))
+    now = utcnow()
+    bulk_insert(session, SyncChange, [
+        {"seq": first + i, "entity": "inspection", "inspection_id": iid, "task_id": task_id, "reason": reason,
+         "at": now} for i, iid in enumerate(inspection_ids)])
+
+
+def head(session: Session) -> int:
+    return session.scalar(select(SyncHead.seq).where(SyncHead.id == 1)) or 0
+
+
+def page(session: Session, *, after: int, inspections: Select, tasks: Select, limit: int) -> list[SyncChange]:
+    """Changes after ``after`` that concern the given inspections or tasks, in sequence order.
+
+    ``inspections`` and ``tasks`` are selects of ids (what the reader may see). Returns up to
+    ``limit + 1`` rows so the caller can tell whether more remain.
+    """
+    stmt = (select(SyncChange)
+            .where(SyncChange.seq > after,
+                   or_(and_(SyncChange.entity == "inspection", SyncChange.inspection_id.in_(inspections)),
+                       and_(SyncChange.entity == "task", SyncChange.task_id.in_(tasks))))
+            .order_by(SyncChange.seq).limit(limit + 1))
+    return list(session.scalars(stmt))

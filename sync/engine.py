@@ -1,0 +1,191 @@
+"""Applying a push: exactly once, in order, one bad mutation never blocking the queue.
+
+For each mutation of the batch, against the client's ``last_mutation_id``:
+
+* ``id <= last``: already processed; skipped, and answered with what happened the first time;
+* ``id == last + 1``: applied by its handler, and ``last`` advances whatever the outcome:
+  applied, conflict (applied in part; the rest recorded for the team lead) or rejected (with the
+  reason; nothing of it applied);
+* ``id > last + 1``: a gap; the batch stops there (what came before stays applied).
+
+Everything happens in the caller's transaction, which commits once at the end. Two pushes of one
+client are serialised by locking the client's row first (SQLite serialises writers anyway).
+
+Handlers are domain code (``backend.inspections.handlers``): ``handler(ctx, args) -> dict`` returning
+``{"status": "applied"|"conflict", ...}`` or raising :class:`Refused`. A handler checks everything before
+it changes anything and sets ``ctx.applying = True`` when it starts changing state; an unexpected
+error before that point rejects the one mutation (``sync.server_error``), after it fails the push.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any, Callable, Protocol
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from backend.db import utcnow
+from sync.models import SyncClient, SyncMutation
+from sync.protocol import Mutation
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A mutation the server will not apply: bad data, not allowed, or read-only content."""
+
+    def __init__(self, code: str, message: str, *, errors: Any = None, details: dict | None = None):
+        super().__init__(message)
+        self.code, self.message, self.errors, self.details = code, message, errors, details
+
+
+class ClientNotYours(Exception):
+    """The client id is registered to another user."""
+
+
+class Batch(Protocol):
+    """Domain state shared by the handlers of one push; ``finish`` writes what they changed."""
+
+    def finish(self, session: Session, summary: dict) -> None: ...
+
+
+@dataclasses.dataclass
+class Context:
+    session: Session
+    user_id: int
+    client_id: str
+    batch: Any
+    mutation: Mutation | None = None
+    applying: bool = False
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def mutation_id(self) -> int:
+        return self.mutation.id
+
+    @property
+    def device_time(self) -> dt.datetime | None:
+        return self.mutation.device_time
+
+
+@dataclasses.dataclass
+class PushOutcome:
+    client_id: str
+    last_mutation_id: int
+    results: list[dict]
+    stopped: dict | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            key = "replayed" if r.get("replayed") else r["status"]
+            out[key] = out.get(key, 0) + 1
+        return out
+
+
+Handler = Callable[[Context, dict], dict]
+
+
+def claim_client(session: Session, user_id: int, client_id: str, label: str | None = None,
+                 lock: bool = True) -> SyncClient:
+    """The client's row, registered to this user on first use and locked for this transaction (one statement:
+    an insert that, when the row exists, updates it to itself, which takes its lock and returns it)."""
+    dialect = session.get_bind().dialect.name
+    table = SyncClient.__table__
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
+        id=client_id, user_id=user_id, label=label, last_mutation_id=0, created_at=utcnow())
+    if lock:
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_={"id": stmt.excluded.id})
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    session.execute(stmt)
+    client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                            .execution_options(populate_existing=True))
+    if client.user_id != user_id:
+        raise ClientNotYours(client_id)
+    return client
+
+
+def push(session: Session, *, user_id: int, client_id: str, mutations: list[Mutation],
+         handlers: dict[str, Handler], batch: Batch, label: str | None = None) -> PushOutcome:
+    client = claim_client(session, user_id, client_id, label)
+    last = client.last_mutation_id
+    earlier = {m.mutation_id: m for m in session.scalars(select(SyncMutation).where(
+        SyncMutation.client_id == client_id,
+        SyncMutation.mutation_id.in_([m.id for m in mutations if m.id <= last])))} if mutations[0].id <= last else {}
+    ctx = Context(session, user_id, client_id, batch)
+    prepare = getattr(batch, "prepare", None)
+    if prepare is not None:  # let the domain load, in a few queries, what the new mutations name
+        prepare([m for m in mutations if m.id > last])
+    results: list[dict] = []
+    rows: list[dict] = []
+    stopped = None
+    now = utcnow()
+    for m in mutations:
+        if m.id <= last:
+            row = earlier.get(m.id)
+            results.append(_stored_result(m.id, row))
+            continue
+        if m.id > last + 1:
+            stopped = {"code": "sync.gap", "expected": last + 1, "got": m.id,
+                       "message": f"变更编号不连续：服务器期待第 {last + 1} 条，收到第 {m.id} 条；"
+                                  f"请从第 {last + 1} 条开始重新推送"}
+            break
+        result = _apply_one(ctx, handlers, m)
+        results.append(result)
+        rows.append({"client_id": client_id, "mutation_id": m.id, "name": m.name, "status": result["status"],
+                     "code": result.get("code"), "message": result.get("message"),
+                     "result": _stored(result), "inspection_id": result.get("inspection_id"),
+                     "device_time": m.device_time, "applied_at": now})
+        last = m.id
+    outcome = PushOutcome(client_id, last, results, stopped)
+    client.last_push_at = now
+    if label and client.label != label:
+        client.label = label
+    if rows:
+        session.execute(insert(SyncMutation), rows)
+        client.last_mutation_id = last
+        # last: the domain's writes, its audit entry and the change rows (whose lock is held to commit)
+        batch.finish(session, {"client_id": client_id, "from": rows[0]["mutation_id"], "to": last,
+                               **outcome.counts})
+    return outcome
+
+
+def _apply_one(ctx: Context, handlers: dict[str, Handler], m: Mutation) -> dict:
+    ctx.mutation, ctx.applying = m, False
+    handler = handlers.get(m.name)
+    try:
+        if handler is None:
+            raise Refused("sync.unknown_mutation", f"不认识的变更类型“{m.name}”，请升级应用")
+        result = dict(handler(ctx, m.args) or {"status": "applied"})
+    except Refused as exc:
+        result = {"status": "rejected", "code": exc.code, "message": exc.message}
+        if exc.errors:
+            result["errors"] = exc.errors
+        if exc.details:
+            result["details"] = exc.details
+    except Exception:
+        if ctx.applying:
+            raise
+        log.exception("sync mutation %s/%s (%s) failed before applying", ctx.client_id, m.id, m.name)
+        result = {"status": "rejected", "code": "sync.server_error",
+                  "message": "服务器处理这条变更时出错，已记录；这条变更未生效，请联系管理员"}
+    result["id"] = m.id
+    return result
+
+
+_STORED_KEYS = ("status", "code", "message", "errors", "details", "revs", "conflicts", "inspection_id")
+
+
+def _stored(result: dict) -> dict:
+    return {k: result[k] for k in _STORED_KEYS if k in result}
+
+
+def _stored_result(mutation_id: int, row: SyncMutation | None) -> dict:
+    if row is None:  # processed before mutation outcomes were kept
+        return {"id": mutation_id, "status": "applied", "replayed": True}
+    return {**(row.result or {"status": row.status}), "id": mutation_id, "replayed": True}
