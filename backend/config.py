@@ -71,6 +71,10 @@ def from_environment() -> dict:
         "MEDIA_MAX_OPEN_UPLOADS": _int("MEDIA_MAX_OPEN_UPLOADS", 50),        # unfinished sessions per user
         "MEDIA_ORPHAN_GRACE_DAYS": _int("MEDIA_ORPHAN_GRACE_DAYS", 7),      # unreferenced files kept this long
         "TIMEZONE": "Asia/Shanghai",
+        # the PDF 检查记录表: a font file with Chinese glyphs to embed (unset: Noto Sans CJK SC from Debian's
+        # fonts-noto-cjk, else WenQuanYi / AR PL); a collection (.ttc) is searched for its Simplified Chinese face
+        "PDF_FONT": os.environ.get("PDF_FONT") or None,
+        "PDF_FONT_BOLD": os.environ.get("PDF_FONT_BOLD") or None,
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",
         "API_VERSION": "v1",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing: the Python virtualenv and the project (with test extras), and,
-# with --browser, Debian's Chromium and CJK fonts for the end-to-end tests.
+# Install what is missing: the Python virtualenv and the project (with test extras), the Chinese
+# font the PDF record embeds, and, with --browser, Debian's Chromium and poppler-utils for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,12 +18,26 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_install() {  # Debian packages; the package lists are refreshed once if the first try fails
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq "$@" >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$@" >/dev/null; }
+}
+
+# The PDF 检查记录表 embeds a Chinese font: Noto Sans CJK SC from Debian's fonts-noto-cjk (OpenType/CFF,
+# which fpdf2 subsets and embeds), unless PDF_FONT names another font file (docs/decisions.md).
+NOTO=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+if [ -z "${PDF_FONT:-}" ] && [ ! -f "$NOTO" ]; then
+  echo "==> 安装中文字体 fonts-noto-cjk（PDF 检查记录表）"
+  apt_install fonts-noto-cjk || echo "！未能安装 fonts-noto-cjk：PDF 检查记录表暂不可用（其余功能不受影响），" \
+    "可稍后安装，或用环境变量 PDF_FONT 指定含中文字形的字体文件" >&2
+fi
+
+# Tests and benchmarks: Chromium (end-to-end), the CJK font (pages and PDFs), poppler-utils (pdftoppm)
 if [ "${1:-}" = "--browser" ]; then
-  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then
-    echo "==> 安装 Chromium 与中文字体（Debian 软件包）"
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 || {
-      $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+  if [ ! -x /usr/bin/chromium ] || [ ! -f "$NOTO" ] || ! command -v pdftoppm >/dev/null; then
+    echo "==> 安装 Chromium、中文字体与 poppler-utils（Debian 软件包）"
+    apt_install chromium fonts-noto-cjk poppler-utils
   fi
 fi
