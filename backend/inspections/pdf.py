@@ -16,14 +16,18 @@ PDF (same SHA-256) while its thumbnails are unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
+import json
+import logging
 import re
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.enums import TextMode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -92,7 +96,7 @@ def _lh(size: float) -> float:
 class _Pdf(FPDF):
     """A4 pages with the running head, the 草稿 mark on drafts, and "第 n 页 共 m 页"."""
 
-    def __init__(self, fonts: Fonts, *, draft: bool, running_head: str, footer_left: str):
+    def __init__(self, fonts: Fonts, *, draft: bool, running_head: str, footer_left: str, fallback: bool = False):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.set_margins(15, 14, 15)
         self.set_auto_page_break(True, margin=16)
@@ -101,18 +105,27 @@ class _Pdf(FPDF):
         if fonts.bold is not None:
             self.add_font(FONT, "B", fonts.bold.path, collection_font_number=fonts.bold.index)
             self.strong = "B"
+        if fallback and fonts.fallback is not None:   # only when the text has characters the font lacks
+            self.add_font(FONT + "fb", "", fonts.fallback.path, collection_font_number=fonts.fallback.index)
+            self.set_fallback_fonts([FONT + "fb"], exact_match=False)
         self.draft, self.running_head, self.footer_left = draft, running_head, footer_left
         self.alias_nb_pages()
 
     def use(self, size: float = BODY, bold: bool = False) -> None:
         self.set_font(FONT, self.strong if bold else "", size)
 
+    def strong_text(self, bold: bool = True):
+        """Bold text: the bold face when there is one, else the regular one filled and stroked thinly."""
+        if not bold or self.strong:
+            return contextlib.nullcontext()
+        return self.local_context(text_mode=TextMode.FILL_STROKE, line_width=0.16)
+
     def header(self):
         if self.draft:
             self.use(96, bold=True)
             self.set_text_color(235, 222, 222)
             with self.rotation(35, x=self.w / 2, y=self.h / 2):
-                self.text(self.w / 2 - 48, self.h / 2 + 12, "草稿")
+                self.text(self.w / 2 - 34, self.h / 2 + 12, "草稿")
             self.set_text_color(0, 0, 0)
         if self.page_no() > 1:
             self.use(TINY)
@@ -145,7 +158,8 @@ class _Pdf(FPDF):
         self.ensure(_lh(size) + 22)
         self.ln(2.5)
         self.use(size, bold=True)
-        self.multi_cell(WIDTH, _lh(size) + 1, _clean(text), new_x="LMARGIN", new_y="NEXT", align="L")
+        with self.strong_text():
+            self.multi_cell(WIDTH, _lh(size) + 1, _clean(text), new_x="LMARGIN", new_y="NEXT", align="L")
         self.ln(0.8)
 
     def para(self, text: str, size: float = BODY, color: tuple[int, int, int] | None = None) -> None:
@@ -188,9 +202,10 @@ class _Pdf(FPDF):
                 else:
                     self.rect(x, y, cell.width, height)
                 self.use(size, bold=cell.label)
-                for k, line in enumerate(col[start:start + take]):
-                    self.set_xy(x, y + PAD + k * lh)
-                    self.cell(cell.width, lh, line, align=cell.align)
+                with self.strong_text(cell.label):
+                    for k, line in enumerate(col[start:start + take]):
+                        self.set_xy(x, y + PAD + k * lh)
+                        self.cell(cell.width, lh, line, align=cell.align)
                 x += cell.width
             self.set_xy(self.l_margin, y + height)
             start += take
@@ -401,7 +416,7 @@ class _Writer:
         member = next((m for m in self.doc["group"]["members"] if m["department_id"] == department_id), None)
         return member["department_name"] if member else f"部门 {department_id}"
 
-    def kv(self, *pairs: tuple[str, Any], label_w: float = 26.0) -> None:
+    def kv(self, *pairs: tuple[str, Any], label_w: float = 30.0) -> None:
         """A row of label/value pairs sharing the width."""
         value_w = (WIDTH - label_w * len(pairs)) / len(pairs)
         cells = []
@@ -437,7 +452,8 @@ class _Writer:
     def title(self) -> None:
         pdf, doc, task = self.pdf, self.doc, self.data.task
         pdf.use(16, bold=True)
-        pdf.cell(WIDTH, 9, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
+        with pdf.strong_text():
+            pdf.cell(WIDTH, 9, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
         if self.draft:
             pdf.para("（草稿：检查记录尚未提交，仅供组长核对，不作为正式记录）", SMALL, color=(180, 30, 30))
         pdf.ln(2)
@@ -449,10 +465,10 @@ class _Writer:
                                                      + (f"，组长 {lead['name']}" if lead else "")))
         self.kv(("被检查对象", target["name"]))
         self.kv(("统一社会信用代码/注册号", target.get("uscc") or target.get("reg_no") or target.get("code")),
-                ("对象类型", target.get("type_label")), label_w=30)
+                ("对象类型", target.get("type_label")))
         self.kv(("住所地址", target.get("address")))
         contact = target.get("contact") or {}
-        self.kv(("法定代表人（负责人）", contact.get("legal_rep")), ("联系电话", contact.get("phone")), label_w=30)
+        self.kv(("法定代表人（负责人）", contact.get("legal_rep")), ("联系电话", contact.get("phone")))
 
     def visit(self) -> None:
         pdf, content = self.pdf, (self.doc["record"] or {}).get("content") or {}
@@ -461,9 +477,9 @@ class _Writer:
         officers = content.get("officers") or [
             {"name": m["name"], "cert_no": m["cert_no"], "department": m["department_name"]}
             for m in self.doc["group"]["members"]]
-        self.kv(("检查人员（出示执法证件）", "；".join(self.t.person(o) for o in officers)), label_w=36)
+        self.kv(("检查人员及执法证号", "；".join(self.t.person(o) for o in officers)))
         rep = content.get("representative")
-        self.kv(("被检查对象代表", self.t.person(rep) if rep else "—"), label_w=36)
+        self.kv(("被检查对象代表", self.t.person(rep) if rep else "—"))
         outcome = content.get("outcome")
         if outcome:
             self.outcome(outcome, None)
@@ -500,7 +516,7 @@ class _Writer:
         if values.get("arrived_at") or values.get("departed_at"):
             self.kv(("到达时间", self.t.when(values.get("arrived_at"))), ("离开时间", self.t.when(values.get("departed_at"))))
         if values.get("officers"):
-            self.kv(("本部门检查人员", "；".join(self.t.person(o) for o in values["officers"])), label_w=30)
+            self.kv(("本部门检查人员", "；".join(self.t.person(o) for o in values["officers"])))
         if values.get("outcome"):
             self.outcome(values["outcome"], dept_id)
         item_ids = [i["id"] for i in (self.data.departments.get(dept_id) or {}).get("items", [])]
@@ -651,12 +667,12 @@ class _Writer:
         pdf.heading("五、记录信息")
         depts = [self.dept_name(d) for d in self.data.departments] or sorted(
             {m["department_name"] for m in doc["group"]["members"]})
-        self.kv(("检查执行部门", "、".join(depts)), label_w=30)
+        self.kv(("检查执行部门", "、".join(depts)), label_w=44)
         deadline = doc.get("deadline") or {}
         due = deadline.get("due_on") or "—"
         if deadline.get("provisional"):
             due += "（暂定：该年节假日安排尚未公布）"
-        self.kv(("检查完成日期", deadline.get("completed_on") or "—"), ("公示截止日期", due), label_w=30)
+        self.kv(("检查完成日期", deadline.get("completed_on") or "—"), ("公示截止日期", due), label_w=44)
         record = doc["record"] or {}
         self.kv(("记录内容哈希（SHA-256）", record.get("content_hash") or "（尚未定稿）"), label_w=44)
         by_dept = {s["department_id"]: s for s in doc["sections"]}
@@ -676,8 +692,11 @@ def render(session: Session, inspection_id: int, settings: Settings, *, draft: b
     record = data.doc["record"] or {}
     task, target = data.task, data.doc["target"]
     short_hash = (record.get("content_hash") or "")[:16]
+    words = json.dumps([data.doc, task, [(s.signer_name, s.signer_detail) for s in data.signatures]],
+                       ensure_ascii=False, default=str)
     pdf = _Pdf(fonts, draft=draft, running_head=f"{TITLE} · {task['code']} · {target['name']}",
-               footer_left=f"任务 {task['code']}" + (f" · 记录哈希 {short_hash}…" if short_hash else ""))
+               footer_left=f"任务 {task['code']}" + (f" · 记录哈希 {short_hash}…" if short_hash else ""),
+               fallback=bool(fonts.regular.lacks(words)))
     created = data.inspection.completed_at if not draft and data.inspection.completed_at else dt.datetime.now(
         dt.timezone.utc)
     pdf.set_creation_date(created)
@@ -693,4 +712,11 @@ def render(session: Session, inspection_id: int, settings: Settings, *, draft: b
     writer.results()
     writer.signatures()
     writer.facts()
-    return Rendered(bytes(pdf.output()), pdf.pages_count)
+    subset_log = logging.getLogger("fontTools.subset")
+    level = subset_log.level
+    subset_log.setLevel(logging.ERROR)    # "BDF NOT subset; dropped": Zen Hei's bitmap table is not needed
+    try:
+        data = bytes(pdf.output())
+    finally:
+        subset_log.setLevel(level)
+    return Rendered(data, pdf.pages_count)

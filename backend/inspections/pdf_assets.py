@@ -1,9 +1,11 @@
 """What the PDF record is made of besides text: a Chinese font to embed, photo thumbnails, signatures.
 
 * Fonts: ``PDF_FONT`` (and ``PDF_FONT_BOLD``) name font files; unset, the first CJK font found among
-  the usual Debian paths is used (Noto Sans CJK SC from ``fonts-noto-cjk``, installed by
-  ``scripts/setup.sh``; then WenQuanYi, AR PL). A collection (``.ttc``) is searched for its Simplified
-  Chinese face. No font → :class:`FontMissing` (503, a Chinese message, never a 500).
+  the usual Debian paths is used: WenQuanYi Zen Hei (``fonts-wqy-zenhei``, installed by
+  ``scripts/setup.sh``: TrueType outlines, embedded as a CIDFontType2 subset, GB 18030 coverage), then
+  WenQuanYi Micro Hei, AR PL UMing, Noto Sans CJK. A collection (``.ttc``) is searched for its
+  Simplified Chinese face. Characters the font lacks are taken from Noto Sans CJK SC when it is
+  installed (fpdf2's fallback fonts). No font → :class:`FontMissing` (503, a Chinese message, never a 500).
 * Photos: the processing job's thumbnail when it is ready; otherwise a reduced copy of the original,
   made here with Pillow (bounded in pixels, upright, no metadata).
 * Signatures: the uploaded signature image when the server has it, else the stored strokes drawn
@@ -27,21 +29,22 @@ THUMB_EDGE = 320                 # longest edge of a fallback thumbnail, in pixe
 SIGNATURE_BOX = (600, 200)       # signatures are drawn into (or reduced to) this many pixels
 CJK_PROBE = "检查记录表"          # a font without these glyphs cannot set the record
 
-# Debian packages, in order of preference (regular face, bold face)
+# Debian packages, in order of preference (regular face, bold face); docs/decisions.md says why
+NOTO_SANS = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 FONT_CANDIDATES = (
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
-    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"),
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", None),
     ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", None),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", None),
     ("/usr/share/fonts/truetype/arphic/uming.ttc", None),
+    (NOTO_SANS, "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
 )
+FALLBACK = NOTO_SANS    # for characters the chosen font lacks (rare names: CJK Extension B and beyond)
 
 
 class FontMissing(DomainError):
     status = 503
     code = "pdf.font_missing"
     message = ("服务器未安装可用的中文字体，暂时无法生成 PDF 检查记录表。请系统管理员安装中文字体"
-               "（Debian：apt-get install fonts-noto-cjk，或运行 scripts/setup.sh），或用 PDF_FONT 设置字体文件路径")
+               "（Debian：apt-get install fonts-wqy-zenhei，或运行 scripts/setup.sh），或用 PDF_FONT 设置字体文件路径")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,12 +52,17 @@ class FontFace:
     path: str
     index: int          # the face within a collection (0 for a single font)
     name: str
+    codepoints: frozenset = dataclasses.field(default=frozenset(), repr=False, compare=False)
+
+    def lacks(self, text: str) -> set[str]:
+        return {ch for ch in set(text) if ord(ch) >= 0x80 and ord(ch) not in self.codepoints and not ch.isspace()}
 
 
 @dataclasses.dataclass(frozen=True)
 class Fonts:
     regular: FontFace
     bold: FontFace | None
+    fallback: FontFace | None = None
 
 
 def _face(path: str) -> FontFace | None:
@@ -79,24 +87,29 @@ def _face(path: str) -> FontFace | None:
             continue
         if not all(ord(ch) in cmap for ch in CJK_PROBE):
             continue
-        score = (" SC" in name or name.endswith("SC")) * 2 + ("Mono" not in name)
-        scored.append((-score, index, name))
+        score = (" SC" in name or name.endswith("SC")) * 4 + ("Mono" not in name) * 2 + ("Sharp" not in name)
+        scored.append((-score, index, name, cmap))
     if not scored:
         return None
-    _, index, name = min(scored)
-    return FontFace(path, index, name)
+    _, index, name, cmap = min(scored, key=lambda s: s[:2])
+    return FontFace(path, index, name, frozenset(cmap))
 
 
 @functools.lru_cache(maxsize=8)
 def _find(regular: str | None, bold: str | None) -> Fonts | None:
     if regular:
-        face = _face(regular)
-        return Fonts(face, _face(bold) if bold else None) if face else None
-    for path, bold_path in FONT_CANDIDATES:
-        face = _face(path)
-        if face is not None:
-            return Fonts(face, _face(bold_path) if bold_path else None)
-    return None
+        face, bold_face = _face(regular), _face(bold) if bold else None
+    else:
+        face = bold_face = None
+        for path, bold_path in FONT_CANDIDATES:
+            face = _face(path)
+            if face is not None:
+                bold_face = _face(bold_path) if bold_path else None
+                break
+    if face is None:
+        return None
+    fallback = _face(FALLBACK) if face.path != FALLBACK else None
+    return Fonts(face, bold_face, fallback)
 
 
 def find_fonts(regular: str | None = None, bold: str | None = None) -> Fonts:

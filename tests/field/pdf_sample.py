@@ -38,11 +38,22 @@ def scribble(seed: int, strokes: int = 3) -> list[dict]:
     return out
 
 
+OFFICERS = ["张建华", "李晓明", "王志强", "陈静", "刘洋"]
+
+
 def dress(field) -> None:
-    """Give the business, the items and their check points real-looking names."""
+    """Give the business, the task, the departments, the officers, the items and their check points
+    real-looking names."""
+    from backend.directory.models import Inspector
+
     target = field.inspection.target
     for key, value in BUSINESS.items():
         setattr(target, key, value)
+    field.task.name = "2026 年度西工区市场主体登记事项与纳税情况联合抽查"
+    field.lead_dept.name = "洛阳市西工区市场监督管理局"
+    field.other_dept.name = "国家税务总局洛阳市西工区税务局"
+    for name, inspector_id in zip(OFFICERS, sorted(field.members)):
+        field.session.get(Inspector, inspector_id).name = name
     field.lead_item.name, field.lead_item.category = "营业执照（登记证）规范使用情况的检查", "登记事项检查"
     field.lead_item.legal_basis = "《市场主体登记管理条例》第三十六条、第三十七条；《市场主体登记管理条例实施细则》第六十四条"
     field.other_item.category = "税收征管检查"

@@ -231,8 +231,13 @@ def test_refusal_with_witness_outcome_not_public_and_void_signatures(field, db_s
     db_session.add(Signature(id=str(uuid.uuid4()), inspection_id=field.inspection.id, scope="record", role="officer",
                              signer_name="作废的签名人", content_hash="0" * 64, strokes=[{"points": [[0, 0, 0]]}],
                              void_at=rep.created_at, void_reason="退回修改"))
+    field.inspection.target.name = "𠀋𠁎记百货商行"                    # CJK Extension B: from the fallback font
     db_session.flush()
-    text = text_of(pdf.render(db_session, field.inspection.id, pdf.Settings.from_config(app.config)).data)
+    data = pdf.render(db_session, field.inspection.id, pdf.Settings.from_config(app.config)).data
+    text = text_of(data)
+    assert "𠀋𠁎记百货商行" in text
+    assert {str(f.get_object()["/BaseFont"]).split("+")[-1] for page in PdfReader(io.BytesIO(data)).pages
+            for f in page["/Resources"]["/Font"].values()} == {"WenQuanYiZenHei", "NotoSansCJKSC"}
     for expected in ("被检查对象代表拒绝签名", "代表拒绝在记录上签字", "见证人：李见证", "不适合公开", "涉及国家秘密，依法不予公开",
                      "未能实施检查：不配合检查", "负责人拒绝开门", "当事人不配合检查"):
         assert squeeze(expected) in text, expected
@@ -256,7 +261,7 @@ def test_a_missing_font_answers_a_clear_error_and_the_job_can_be_run_again(field
             db_session.refresh(field.inspection)
         r = get_pdf(field, field.lead_user)
         assert r.status_code == 503 and r.json["code"] == "pdf.font_missing", (missing, r.status_code)
-        assert "中文字体" in r.json["message"] and "fonts-noto-cjk" in r.json["message"]
+        assert "中文字体" in r.json["message"] and "fonts-wqy-zenhei" in r.json["message"]
     [job] = db_session.scalars(select(Job).where(Job.name == record_pdf.JOB)).all()
     assert (job.status, job.error_code) == ("failed", "pdf.font_missing")
     # once the font is there, an administrator runs the job again

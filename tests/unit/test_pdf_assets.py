@@ -11,10 +11,17 @@ from backend.media import storage
 from tests.api.media.files import camera_exif, photo, png
 
 
-def test_the_default_font_is_the_simplified_chinese_face_of_noto_sans_cjk():
+def test_the_default_font_is_wenquanyi_zen_hei_with_noto_sans_cjk_sc_for_what_it_lacks():
     fonts = pdf_assets.find_fonts()
-    assert fonts.regular.path.endswith("NotoSansCJK-Regular.ttc") and "CJK SC" in fonts.regular.name
-    assert fonts.bold is not None and "CJK SC" in fonts.bold.name
+    assert fonts.regular.path.endswith("wqy-zenhei.ttc") and fonts.regular.name == "WenQuanYi Zen Hei"
+    assert fonts.regular.index == 0 and fonts.bold is None
+    assert not fonts.regular.lacks("市场监管领域随机抽查检查记录表，㐀（扩展 A）：91310000MA1234567X ±")
+    assert fonts.regular.lacks("𠀋𠁎") == {"𠀋", "𠁎"}                   # CJK Extension B: not in Zen Hei
+    assert fonts.fallback is not None and "CJK SC" in fonts.fallback.name
+    assert not fonts.fallback.lacks("𠀋𠁎")
+    # a collection named explicitly: its Simplified Chinese face
+    noto = pdf_assets.find_fonts(pdf_assets.NOTO_SANS)
+    assert "CJK SC" in noto.regular.name and noto.fallback is None
 
 
 @pytest.mark.parametrize("path", ["/nonexistent/font.ttc", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", __file__])
