@@ -25,19 +25,21 @@ apt_install() {  # Debian packages; the package lists are refreshed once if the 
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$@" >/dev/null; }
 }
 
-# The PDF 检查记录表 embeds a Chinese font: Noto Sans CJK SC from Debian's fonts-noto-cjk (OpenType/CFF,
-# which fpdf2 subsets and embeds), unless PDF_FONT names another font file (docs/decisions.md).
-NOTO=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
-if [ -z "${PDF_FONT:-}" ] && [ ! -f "$NOTO" ]; then
-  echo "==> 安装中文字体 fonts-noto-cjk（PDF 检查记录表）"
-  apt_install fonts-noto-cjk || echo "！未能安装 fonts-noto-cjk：PDF 检查记录表暂不可用（其余功能不受影响），" \
+# The PDF 检查记录表 embeds a Chinese font: WenQuanYi Zen Hei from Debian's fonts-wqy-zenhei (TrueType
+# outlines, GB 18030 coverage), unless PDF_FONT names another font file (docs/decisions.md).
+ZENHEI=/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+if [ -z "${PDF_FONT:-}" ] && [ ! -f "$ZENHEI" ]; then
+  echo "==> 安装中文字体 fonts-wqy-zenhei（PDF 检查记录表）"
+  apt_install fonts-wqy-zenhei || echo "！未能安装 fonts-wqy-zenhei：PDF 检查记录表暂不可用（其余功能不受影响），" \
     "可稍后安装，或用环境变量 PDF_FONT 指定含中文字形的字体文件" >&2
 fi
 
-# Tests and benchmarks: Chromium (end-to-end), the CJK font (pages and PDFs), poppler-utils (pdftoppm)
+# Tests and benchmarks: Chromium and Noto CJK (end-to-end pages; the PDF's font for rare characters),
+# the PDF's font, poppler-utils (pdftoppm)
 if [ "${1:-}" = "--browser" ]; then
-  if [ ! -x /usr/bin/chromium ] || [ ! -f "$NOTO" ] || ! command -v pdftoppm >/dev/null; then
+  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk' || [ ! -f "$ZENHEI" ] \
+      || ! command -v pdftoppm >/dev/null; then
     echo "==> 安装 Chromium、中文字体与 poppler-utils（Debian 软件包）"
-    apt_install chromium fonts-noto-cjk poppler-utils
+    apt_install chromium fonts-noto-cjk fonts-wqy-zenhei poppler-utils
   fi
 fi

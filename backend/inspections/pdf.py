@@ -37,7 +37,8 @@ from backend.directory.rules import ITEM_KINDS, METHODS
 from backend.errors import NotFound
 from backend.inspections import bundle
 from backend.inspections.models import SIGNATURE_ROLES, Inspection, Signature
-from backend.inspections.pdf_assets import Fonts, find_fonts, photo_bytes, signature_image, draw_strokes
+from backend.inspections.pdf_assets import (FontMissing, Fonts, draw_strokes, find_fonts, forget_fonts, photo_bytes,
+                                             signature_image)
 from backend.inspections.rules import (ATTACHMENT_KINDS, FOLLOWUP_ACTIONS, GPS_SOURCES, HANDLING, OUTCOMES,
                                        POINT_RESULTS, RESULT_CATEGORIES)
 
@@ -694,9 +695,13 @@ def render(session: Session, inspection_id: int, settings: Settings, *, draft: b
     short_hash = (record.get("content_hash") or "")[:16]
     words = json.dumps([data.doc, task, [(s.signer_name, s.signer_detail) for s in data.signatures]],
                        ensure_ascii=False, default=str)
-    pdf = _Pdf(fonts, draft=draft, running_head=f"{TITLE} · {task['code']} · {target['name']}",
-               footer_left=f"任务 {task['code']}" + (f" · 记录哈希 {short_hash}…" if short_hash else ""),
-               fallback=bool(fonts.regular.lacks(words)))
+    try:
+        pdf = _Pdf(fonts, draft=draft, running_head=f"{TITLE} · {task['code']} · {target['name']}",
+                   footer_left=f"任务 {task['code']}" + (f" · 记录哈希 {short_hash}…" if short_hash else ""),
+                   fallback=bool(fonts.regular.lacks(words)))
+    except Exception as exc:  # noqa: BLE001 - a font fpdf2 cannot embed (removed meanwhile, an odd format)
+        forget_fonts()
+        raise FontMissing(details={"font": fonts.regular.path, "error": f"{type(exc).__name__}: {exc}"[:300]}) from exc
     created = data.inspection.completed_at if not draft and data.inspection.completed_at else dt.datetime.now(
         dt.timezone.utc)
     pdf.set_creation_date(created)
