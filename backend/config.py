@@ -70,6 +70,15 @@ def from_environment() -> dict:
         "MEDIA_UPLOAD_EXPIRY_HOURS": _int("MEDIA_UPLOAD_EXPIRY_HOURS", 72),  # an unfinished upload session
         "MEDIA_MAX_OPEN_UPLOADS": _int("MEDIA_MAX_OPEN_UPLOADS", 50),        # unfinished sessions per user
         "MEDIA_ORPHAN_GRACE_DAYS": _int("MEDIA_ORPHAN_GRACE_DAYS", 7),      # unreferenced files kept this long
+        # what one imported file may hold (backend/directory/readers.py, docs/api.md)
+        "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 200_000),
+        "IMPORT_MAX_COLUMNS": _int("IMPORT_MAX_COLUMNS", 256),
+        "IMPORT_MAX_CELL_CHARS": _int("IMPORT_MAX_CELL_CHARS", 65_536),
+        "IMPORT_MAX_ROW_CHARS": _int("IMPORT_MAX_ROW_CHARS", 262_144),
+        "IMPORT_XLSX_MAX_UNPACKED_MB": _int("IMPORT_XLSX_MAX_UNPACKED_MB", 256),
+        "IMPORT_XLSX_MAX_SHARED_STRINGS_MB": _int("IMPORT_XLSX_MAX_SHARED_STRINGS_MB", 64),
+        "IMPORT_XLSX_MAX_MEMBERS": _int("IMPORT_XLSX_MAX_MEMBERS", 500),
+        "IMPORT_XLSX_MAX_RATIO": _int("IMPORT_XLSX_MAX_RATIO", 100),
         "TIMEZONE": "Asia/Shanghai",
         # the PDF 检查记录表: a font file with Chinese glyphs to embed (unset: Noto Sans CJK SC from Debian's
         # fonts-noto-cjk, else WenQuanYi / AR PL); a collection (.ttc) is searched for its Simplified Chinese face

@@ -185,7 +185,6 @@ def service_push(url: str, data: dict, rounds: int) -> None:
     from backend.db import Database
     from backend.inspections import syncing
     from backend.inspections.models import Section, SectionAnswer
-    from sync import protocol
 
     db = Database(url)
     configure_audit(db.engine, AuditSettings.ephemeral())
@@ -291,7 +290,7 @@ def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> N
             try:
                 r = phone._send("POST", "/api/sync/push", json_body=body)
                 if r.status != 200 or r.json["results"][0]["status"] != "applied":
-                    errors.append(f"{r.status}")
+                    errors.append(f"{r.status} {r.content[:200]!r}")
             except Exception as exc:  # noqa: BLE001
                 errors.append(repr(exc))
             latencies.append(time.perf_counter() - t0)
@@ -307,6 +306,8 @@ def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> N
     print(f"2. {clients} concurrent clients, one 30-answer section per request, {n} requests:")
     print(f"   {n / wall:.0f} sections/s (goal ≥ 300), p50 {_pct(latencies, 50) * 1000:.0f} ms, "
           f"p99 {_pct(latencies, 99) * 1000:.0f} ms (goal ≤ 100), errors {len(errors)}")
+    for e in errors[:3]:
+        print("   ", e)
 
 
 def pull_backlog(base: str, data: dict) -> None:

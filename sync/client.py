@@ -57,16 +57,27 @@ class HttpTransport:
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method, path, headers, body):
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            self._conn.request(method, self.prefix + path, body=body, headers=headers)
-            r = self._conn.getresponse()
-            content = r.read()
-        except (ConnectionError, http.client.HTTPException, OSError) as exc:
-            self.close()  # whether the server acted is unknown: the caller retries the same request
-            raise NetworkError(str(exc)) from exc
-        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, content)
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self._conn.request(method, self.prefix + path, body=body, headers=headers)
+                r = self._conn.getresponse()
+                content = r.read()
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                self.close()
+                # a kept-alive connection the server had closed while idle: open a new one and send again
+                # (every request of this protocol may be sent twice); otherwise whether the server acted is
+                # unknown, and the caller repeats the same request when it chooses
+                if attempt == 1 and reused and isinstance(exc, (BrokenPipeError, ConnectionResetError,
+                                                                http.client.RemoteDisconnected)):
+                    continue
+                raise NetworkError(str(exc)) from exc
+            if r.getheader("connection", "").lower() == "close":
+                self.close()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, content)
+        raise NetworkError("unreachable")  # pragma: no cover
 
     def close(self):
         if self._conn is not None:

@@ -8,10 +8,9 @@ import jwt
 import pytest
 
 from backend import create_app
-from tests.conftest import TEST_AUDIT_KEY
 from backend.auth.models import User
 from backend.auth.roles import Role
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 
 # the development default that used to sit in backend/config.py: public, so never a signing key
 OLD_PUBLIC_KEY = "dev-insecure-secret-key-change-me"
