@@ -136,6 +136,24 @@ def test_rendering_is_idempotent(field, db_session, app):
     assert db_session.scalars(select(Media).where(Media.kind == "pdf")).all() == [db_session.get(Media, sha)]
 
 
+def test_the_job_emits_a_change_so_a_phone_already_up_to_date_learns_the_pdf(field, db_session, app):
+    led_inspection(db_session, field.inspection.id, db_session.get(Inspector, field.lead_user.inspector_id), "submitted")
+    phone = field.phone(field.lead_user)
+    phone.pull()
+    assert phone.docs["inspection"][field.inspection.id]["record"]["pdf_sha256"] is None
+    assert phone.pull() == 0                                           # up to date
+    from backend.actor import Actor
+    from backend.jobs import services as jobs
+
+    job = jobs.enqueue(db_session, app.extensions["shuangsui.jobs"], record_pdf.JOB,
+                       {"inspection_id": field.inspection.id}, Actor.system("test"))
+    db_session.refresh(job)
+    assert job.status == "done", (job.error_code, job.error)
+    assert phone.pull() >= 1
+    sha = phone.docs["inspection"][field.inspection.id]["record"]["pdf_sha256"]
+    assert sha == job.result["sha256"] and db_session.get(Media, sha).kind == "pdf"
+
+
 def _forty_points(field, factory, db_session):
     item = factory.item(field.lead_dept, kind="key", check_points=40, name="食品经营许可与食品安全管理情况的检查",
                         category="食品安全检查", legal_basis="《食品安全法》第三十三条、第三十五条、第五十三条")
