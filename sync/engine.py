@@ -143,12 +143,11 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
                      "device_time": m.device_time, "applied_at": now})
         last = m.id
     outcome = PushOutcome(client_id, last, results, stopped)
-    client.last_push_at = now
+    client.last_push_at, client.last_mutation_id = now, last
     if label and client.label != label:
         client.label = label
     if rows:
         session.execute(insert(SyncMutation), rows)
-        client.last_mutation_id = last
         # last: the domain's writes, its audit entry and the change rows (whose lock is held to commit)
         batch.finish(session, {"client_id": client_id, "from": rows[0]["mutation_id"], "to": last,
                                **outcome.counts})

@@ -76,6 +76,8 @@ class RecordState:
         self.rev = row.rev if row else 0
         self.state = row.state if row else "draft"
         self.content_hash = row.content_hash if row else None
+        self.submitted_by: int | None = row.submitted_by if row else None
+        self.submitted_at = row.submitted_at if row else None
         self.dirty = False
 
     def apply(self, plan: MergePlan, client_id: str, user_id: int | None = None) -> dict[str, int]:
@@ -168,7 +170,9 @@ class FieldBatch:
     def catalogue(self, task_id: int, department_id: int) -> Catalogue:
         key = (task_id, department_id)
         if key not in self.catalogues:
-            self.catalogues[key] = load_catalogue(self.session, task_id, department_id)
+            task = next((s.task for s in self.inspections.values() if s is not None and s.task.id == task_id), None)
+            self.catalogues[key] = cached_catalogue(self.session, task_id, department_id,
+                                                    task.created_at if task is not None else None)
         return self.catalogues[key]
 
     def section_checker(self, task_id: int, department_id: int):
@@ -232,6 +236,7 @@ class FieldBatch:
                     session.add(record.row)
                 record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
                 record.row.state, record.row.content_hash = record.state, record.content_hash
+                record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
                 record.row.version = (record.row.version or 1) + 1
                 record.row.updated_at = now
             touched.append(state.inspection.id)
@@ -291,6 +296,28 @@ class FieldBatch:
             return
         for inspection_id, hashes in self.media.items():
             add(session, sorted(hashes), inspection_id, self.actor)
+
+
+_CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
+CATALOGUE_SECONDS = 60.0
+
+
+def cached_catalogue(session: Session, task_id: int, department_id: int, created_at=None) -> Catalogue:
+    """A task's checklist changes rarely and every push of the task needs it: kept a minute per process (a check
+    point retired meanwhile is refused by the next push after that; signing checks against the stored rows)."""
+    import time
+
+    if created_at is None:
+        return load_catalogue(session, task_id, department_id)
+    key = (id(session.get_bind().engine), task_id, created_at, department_id)
+    hit = _CATALOGUES.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CATALOGUE_SECONDS:
+        return hit[1]
+    catalogue = load_catalogue(session, task_id, department_id)
+    if len(_CATALOGUES) > 2000:
+        _CATALOGUES.clear()
+    _CATALOGUES[key] = (time.monotonic(), catalogue)
+    return catalogue
 
 
 def load_catalogue(session: Session, task_id: int, department_id: int) -> Catalogue:
