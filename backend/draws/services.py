@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import bulk_insert, utcnow
+from backend.db import analyze, bulk_insert, utcnow
 from backend.directory.models import Department, Expert, Inspector, Target
 from backend.draws import algorithm, experts, feasibility, lists
 from backend.draws.eligibility import EXCLUSION_REASONS, freeze
@@ -253,6 +253,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                  department_id=task.lead_department_id)
     announce_inspections(session, task.id, Inspection.draw_id == draw.id, "draw")
     session.commit()
+    # thousands of rows just written: the planner needs statistics now (autovacuum may be off)
+    analyze(session, "inspection", "inspection_group", "group_member", "inspection_member_override", "sync_change")
     return draw
 
 
