@@ -97,12 +97,6 @@ def inspector_snapshot(inspector: Inspector) -> dict:
             "retired_at": _when(inspector.retired_at)}
 
 
-def conflict_snapshot(conflict: InspectorConflict) -> dict:
-    return {"id": conflict.id, "inspector_id": conflict.inspector_id, "target_id": conflict.target_id,
-            "reason": conflict.reason, "declared_at": _when(conflict.declared_at),
-            "retired_at": _when(conflict.retired_at)}
-
-
 def expert_snapshot(expert: Expert) -> dict:
     return {"id": expert.id, "code": expert.code, "name": expert.name, "organization": expert.organization,
             "title": expert.title, "fields": expert.fields, "phone": expert.phone,
@@ -960,66 +954,6 @@ def set_inspector_retired(session: Session, actor: Actor, inspector_id: int, ret
     _ensure_department_writer(actor, inspector.department_id, "执法检查人员")
     return _set_retired(session, actor, inspector, retired, reason, entity="inspector", entity_id=inspector.id,
                         snapshot=inspector_snapshot, department_id=inspector.department_id)
-
-
-def inspector_conflicts(session: Session, actor: Actor, inspector_id: int, include_retired: bool = False
-                        ) -> list[InspectorConflict]:
-    inspector = get_inspector(session, actor, inspector_id)
-    return _conflicts_of(session, inspector, include_retired)
-
-
-def _conflicts_of(session: Session, inspector: Inspector, include_retired: bool) -> list[InspectorConflict]:
-    stmt = (select(InspectorConflict).options(joinedload(InspectorConflict.target))
-            .where(InspectorConflict.inspector_id == inspector.id))
-    if not include_retired:
-        stmt = stmt.where(InspectorConflict.retired_at.is_(None))
-    return list(session.scalars(stmt.order_by(InspectorConflict.id)).unique())
-
-
-def declare_conflict(session: Session, actor: Actor, inspector_id: int, data: dict) -> InspectorConflict:
-    """Record that the inspector must not inspect a target (回避). A retired declaration is restored."""
-    inspector = _load_inspector(session, inspector_id)
-    _ensure_department_writer(actor, inspector.department_id, "执法检查人员")
-    _ensure_not_retired(inspector, "执法检查人员", "inspector.retired")
-    if data.get("target_id") is not None:
-        target = session.get(Target, data["target_id"]) if 0 < data["target_id"] <= MAX_ID else None
-        field = "target_id"
-    elif data.get("target_code"):
-        target = session.scalar(select(Target).where(Target.code == data["target_code"].strip().upper()))
-        field = "target_code"
-    else:
-        raise _invalid("conflict.target_required", "target_id", "请指定检查对象（target_id 或 target_code）")
-    if target is None:
-        raise _invalid("conflict.unknown_target", field, "检查对象不存在")
-    existing = session.scalar(select(InspectorConflict).where(InspectorConflict.inspector_id == inspector.id,
-                                                              InspectorConflict.target_id == target.id))
-    if existing is not None and existing.retired_at is None:
-        raise Conflict(f"已申报过与“{target.name}”的利害关系", code="conflict.duplicate",
-                       details={"existing_id": existing.id})
-    before = conflict_snapshot(existing) if existing is not None else None
-    if existing is None:
-        conflict = InspectorConflict(inspector_id=inspector.id, target_id=target.id, reason=data["reason"])
-        session.add(conflict)
-    else:
-        conflict = existing
-        conflict.reason, conflict.retired_at, conflict.declared_at = data["reason"], None, utcnow()
-    _flush(session, f"已申报过与“{target.name}”的利害关系", "conflict.duplicate")
-    audit.record(session, actor, "inspector_conflict.declare", "inspector_conflict", conflict.id, before=before,
-                 after=conflict_snapshot(conflict), detail={"target_code": target.code},
-                 department_id=inspector.department_id)
-    session.commit()
-    return conflict
-
-
-def set_conflict_retired(session: Session, actor: Actor, inspector_id: int, conflict_id: int, retired: bool,
-                         reason: str | None = None) -> InspectorConflict:
-    inspector = _load_inspector(session, inspector_id)
-    _ensure_department_writer(actor, inspector.department_id, "执法检查人员")
-    conflict = _get(session, InspectorConflict, conflict_id, "利害关系申报", "conflict.not_found")
-    if conflict.inspector_id != inspector.id:
-        raise NotFound("利害关系申报不存在", code="conflict.not_found")
-    return _set_retired(session, actor, conflict, retired, reason, entity="inspector_conflict",
-                        entity_id=conflict.id, snapshot=conflict_snapshot, department_id=inspector.department_id)
 
 
 # --- experts ---------------------------------------------------------------------------------------
