@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import utcnow
+from backend.db import flush_unique, utcnow
 from backend.directory.models import ExpertConflict, InspectorConflict, Target
 from backend.directory.services import (MAX_ID, _ensure_department_reader, _ensure_department_writer,
-                                        _ensure_not_retired, _flush, _get, _invalid, _load_expert, _load_inspector,
+                                        _ensure_not_retired, _get, _invalid, _load_expert, _load_inspector,
                                         _set_retired, _when)
 from backend.errors import Conflict, NotFound
 
@@ -99,7 +99,7 @@ def declare(session: Session, actor: Actor, kind: Kind, owner_id: int, data: dic
     else:
         conflict = existing
         conflict.reason, conflict.retired_at, conflict.declared_at = data["reason"], None, utcnow()
-    _flush(session, f"已申报过与“{target.name}”的利害关系", "conflict.duplicate")
+    flush_unique(session, f"已申报过与“{target.name}”的利害关系", "conflict.duplicate")
     audit.record(session, actor, f"{kind.entity}.declare", kind.entity, conflict.id, before=before,
                  after=kind.snapshot(conflict), detail={**kind.detail(owner), "target_code": target.code},
                  department_id=owner.department_id)

@@ -5,14 +5,13 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.auth.rules import ensure_role
 from backend.auth.roles import Role
 from backend.directory.models import Department, Item
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.errors import Forbidden, InvalidInput, NotFound
 
 MAX_ID = 2**31 - 1
 RISK_STRATA = ("A", "B", "C", "D", "U")       # "U": targets without a risk class
@@ -78,15 +77,6 @@ def _valid_id(value: Any) -> bool:
 def _lock(session: Session, model, row_id: int) -> None:
     """Take the row lock (PostgreSQL) before reading a row that this transaction will change."""
     session.execute(select(model.id).where(model.id == row_id).with_for_update())
-
-
-def _flush_unique(session: Session, code: str, message: str) -> None:
-    """Flush; a unique violation (two requests took the same code) becomes a 409, not a 500."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(message, code=code) from exc
 
 
 def _next_code(session: Session, column, prefix: str) -> str:

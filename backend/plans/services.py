@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.rules import ensure_department, ensure_role
-from backend.db import utcnow
+from backend.db import flush_unique, utcnow
 from backend.directory.models import Department, Item
-from backend.errors import Conflict, InvalidInput
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.plans.common import *  # noqa: F401,F403  (re-exported)
 from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, READ_ALL, READERS, _code_of, _dept_label,
-                                  _departments, _ensure_reader, _flush_unique, _get, _ids, _invalid, _is_int,
+                                  _departments, _ensure_reader, _get, _ids, _invalid, _is_int,
                                   _next_code, _text, _valid_id, cap_violations,
                                   clean_ratio_rules)
 from backend.plans.models import PLAN_STATUSES, Plan, PlanBatch, PlanDepartment, PlanItem, PlanVersion, Task
@@ -173,7 +173,7 @@ def create_plan(session: Session, actor: Actor, data: Mapping) -> Plan:
     _apply_plan(session, plan, data, lead=lead, new=True)
     plan.code = _plan_code(session, data, year, lead)
     session.add(plan)
-    _flush_unique(session, "plan.code_taken", "计划编号已被占用，请重试")
+    flush_unique(session, "计划编号已被占用，请重试", "plan.code_taken")
     audit.record(session, actor, "plan.create", "plan", plan.id, after=plan_snapshot(plan),
                  department_id=plan.lead_department_id)
     session.commit()
@@ -232,7 +232,7 @@ def update_plan(session: Session, actor: Actor, plan_id: Any, data: Mapping) -> 
                                 changed_by=actor.user_id, changed_at=utcnow()))
         plan.version += 1
         after["version"] = plan.version
-    _flush_unique(session, "plan.code_taken", "计划编号已被占用")
+    flush_unique(session, "计划编号已被占用", "plan.code_taken")
     audit.record(session, actor, "plan.adjust" if published else "plan.update", "plan", plan.id,
                  before=before, after=after, detail={"reason": reason} if published else None,
                  department_id=plan.lead_department_id)

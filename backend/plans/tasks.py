@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.rules import ensure_department, ensure_role
-from backend.db import utcnow
+from backend.db import flush_unique, utcnow
 from backend.directory import rules
 from backend.directory.models import Item
 from backend.errors import Conflict, Forbidden
 from backend.plans.common import (EDITORS, READ_ALL, READERS, RISK_STRATA, STRATA_MODES, _code_of, _dept_label,
-                                  _ensure_reader, _flush_unique, _get, _ids, _invalid, _is_int, _next_code, _text,
+                                  _ensure_reader, _get, _ids, _invalid, _is_int, _next_code, _text,
                                   _valid_id, check_cap, clean_ratio, clean_ratio_rules)
 from backend.plans.models import TASK_DEPT_STATUSES, TASK_STATUSES, Plan, Task, TaskDepartment, TaskItem
 
@@ -169,7 +169,7 @@ def create_task(session: Session, actor: Actor, data: Mapping, default_ratios: M
         if session.scalar(select(Task.id).where(Task.code == task.code)) is not None:
             raise Conflict(f"任务编号 {task.code} 已被使用", code="task.code_taken")
     session.add(task)
-    _flush_unique(session, "task.code_taken", "任务编号已被占用，请重试")
+    flush_unique(session, "任务编号已被占用，请重试", "task.code_taken")
     audit.record(session, actor, "task.create", "task", task.id, after=task_snapshot(task),
                  department_id=task.lead_department_id)
     session.commit()
