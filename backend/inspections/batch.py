@@ -167,6 +167,12 @@ class FieldBatch:
                 .order_by(Signature.created_at)))
         return state.signatures
 
+    def live_signatures(self, state: InspectionState, scope: str, department_id: int | None = None
+                        ) -> list[Signature]:
+        """The signatures on the record (``scope="record"``), or on one department's section, not void."""
+        return [s for s in self.signatures(state) if s.scope == scope and s.void_at is None
+                and (department_id is None or s.department_id == department_id)]
+
     def catalogue(self, task_id: int, department_id: int) -> Catalogue:
         key = (task_id, department_id)
         if key not in self.catalogues:

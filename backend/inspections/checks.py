@@ -104,8 +104,7 @@ def record_problems(batch, state) -> list[str]:
             if section is None or section.status != "signed":
                 problems.append(f"{name}的检查内容尚未签名")
                 continue
-            signed = {s.signer_inspector_id for s in batch.signatures(state) if s.scope == "section"
-                      and s.department_id == dept_id and s.void_at is None}
+            signed = {s.signer_inspector_id for s in batch.live_signatures(state, "section", dept_id)}
             for p in people:
                 if p.inspector_id not in signed:
                     problems.append(f"{p.name}（{name}）尚未在本部门的检查内容上签名")
@@ -124,7 +123,7 @@ def record_problems(batch, state) -> list[str]:
 def submit_problems(batch, state) -> list[str]:
     """Who still has to sign the finalised record."""
     problems = []
-    signatures = [s for s in batch.signatures(state) if s.scope == "record" and s.void_at is None]
+    signatures = batch.live_signatures(state, "record")
     signed = {s.signer_inspector_id for s in signatures if s.role == "officer"}
     for p in state.part.participants:
         if p.inspector_id not in signed:
