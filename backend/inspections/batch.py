@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import bulk_insert, utcnow
-from backend.directory.models import CheckPoint, Item, Target
+from backend.directory.models import Item, Target
 from backend.inspections.access import Participation, participation
 from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
 from backend.inspections.models import Conflict, Flag, Inspection, Record, Section, SectionAnswer, Signature
+from backend.media import services as media
 from backend.plans.models import Task, TaskItem
 from sync import changes
 from sync.fields import MergePlan, apply_plan
@@ -291,17 +292,8 @@ class FieldBatch:
                                  for iid in touched])
 
     def _write_media_refs(self, session: Session) -> None:
-        if not self.media:
-            return
-        try:
-            from backend.media import services as media
-        except ImportError:  # pragma: no cover - media package not installed
-            return
-        add = getattr(media, "add_references", None)
-        if add is None:
-            return
         for inspection_id, hashes in self.media.items():
-            add(session, sorted(hashes), inspection_id, self.actor)
+            media.add_references(session, sorted(hashes), inspection_id, self.actor)
 
 
 _CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
@@ -336,7 +328,3 @@ def load_catalogue(session: Session, task_id: int, department_id: int) -> Catalo
               for item in items for cp in item.check_points if cp.retired_at is None}
     return Catalogue(department_id, frozenset(i.id for i in items), points, {i.id: i.name for i in items},
                      {cp.id: cp.text for item in items for cp in item.check_points if cp.retired_at is None})
-
-
-def check_points_of(session: Session, ids) -> dict[int, CheckPoint]:
-    return {cp.id: cp for cp in session.scalars(select(CheckPoint).where(CheckPoint.id.in_(list(ids))))}

@@ -19,6 +19,7 @@ from backend.draws.models import InspectionGroup
 from backend.inspections import deadlines
 from backend.inspections.access import GONE_REASONS, Participation, participation
 from backend.inspections.checks import flags_of
+from backend.inspections.fields import media_hashes
 from sync.canonical import section_hash
 from backend.inspections.models import (INSPECTION_STATUSES, Conflict, Inspection, Record, Section, SectionAnswer,
                                         Signature)
@@ -134,15 +135,14 @@ def _sections(session: Session, ids: list[int]) -> dict[int, list[dict]]:
 
 def _media_of(session: Session, doc: dict) -> dict:
     """What the server knows of each file the visible record names: whether it arrived, its EXIF fix and time."""
-    from backend.inspections.handlers import _media_of as hashes_in
     from backend.media.models import Media
 
     wanted: set[str] = set()
     for s in doc["sections"]:
-        wanted |= hashes_in([v for k, v in s["content"].items() if k.endswith((".photos", ".attachments"))
+        wanted |= media_hashes([v for k, v in s["content"].items() if k.endswith((".photos", ".attachments"))
                              or k == "outcome"])
     if doc["record"]:
-        wanted |= hashes_in([doc["record"]["content"].get("outcome")])
+        wanted |= media_hashes([doc["record"]["content"].get("outcome")])
     wanted |= {s["image_sha256"] for s in doc["signatures"] if s["image_sha256"]}
     if not wanted:
         return {}

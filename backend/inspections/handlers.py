@@ -14,7 +14,7 @@ from backend.inspections import checks
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
-from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check
+from backend.inspections.fields import SHA256_RE, UUID_RE, media_hashes, parse_writes, person, record_check
 from backend.inspections.models import Conflict, Signature
 from sync.engine import Context, Refused
 from sync.fields import FieldWrite, plan_merge
@@ -146,16 +146,6 @@ def _ensure_no_representative(batch: FieldBatch, state: InspectionState) -> None
         raise Refused("signature.duplicate", "被检查对象代表已签名或已记录拒签")
 
 
-def _media_of(values: list) -> set[str]:
-    out: set[str] = set()
-    for v in values:
-        if isinstance(v, list):
-            out.update(x["sha256"] for x in v if isinstance(x, dict) and isinstance(x.get("sha256"), str))
-        elif isinstance(v, dict):
-            out.update(_media_of([v.get("photos")]))
-    return out
-
-
 def _open_conflicts(ctx: Context, state: InspectionState, department_id: int | None = None) -> list[Conflict]:
     stmt = select(Conflict).where(Conflict.inspection_id == state.inspection.id, Conflict.status == "open")
     if department_id is not None:
@@ -207,7 +197,7 @@ def _write(ctx: Context, state: InspectionState, target, scope: str, department_
     revs = target.apply(plan, ctx.client_id, ctx.user_id)
     revs.update({p: (target.revs.get(p) or [0])[0] for p in plan.unchanged})
     conflicts = _conflict_rows(ctx, state, scope, department_id, plan)
-    batch.add_media(state.inspection.id, _media_of([w.value for w in writes]))
+    batch.add_media(state.inspection.id, media_hashes([w.value for w in writes]))
     batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
     batch.touched(state)
     result: dict[str, Any] = {"status": "conflict" if conflicts else "applied", "inspection_id": state.inspection.id,
@@ -436,7 +426,6 @@ def record_refusal(ctx: Context, args: dict) -> dict:
     state, _me = _lead(ctx, args)
     reason = _reason(args, minimum=2)
     sid = _signature_id(args)
-    from backend.inspections.fields import person
     witness = args.get("witness")
     problem = person(witness) if witness is not None else "必填项"
     if problem:
