@@ -112,7 +112,7 @@ class FieldBatch:
         self.new_conflicts: list[Conflict] = []
         self.new_flags: list[Flag] = []
         self.media: dict[int, set[str]] = {}
-        self.summary: dict[str, Any] = {"inspections": set()}
+        self.resolutions: list[dict] = []          # conflicts resolved, for the push's audit entry
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -210,7 +210,6 @@ class FieldBatch:
 
     def touched(self, state: InspectionState) -> None:
         state.changed = True
-        self.summary["inspections"].add(state.inspection.id)
 
     def add_signature(self, state: InspectionState, signature: Signature) -> None:
         self.signatures(state).append(signature)
@@ -224,10 +223,10 @@ class FieldBatch:
 
     def finish(self, session: Session, outcome=None) -> None:
         now = utcnow()
-        new_sections, answer_inserts, answer_updates, touched = [], [], [], []
-        for state in self.inspections.values():
-            if state is None or not state.changed:
-                continue
+        changed = [s for s in self.inspections.values() if s is not None and s.changed]
+        touched = sorted(state.inspection.id for state in changed)
+        new_sections, answer_inserts, answer_updates = [], [], []
+        for state in changed:
             for s in state.sections.values():
                 if not s.dirty:
                     continue
@@ -246,13 +245,10 @@ class FieldBatch:
                 record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
                 record.row.version = (record.row.version or 1) + 1
                 record.row.updated_at = now
-            touched.append(state.inspection.id)
         if new_sections:
             session.add_all(new_sections)
             session.flush()
-        for state in self.inspections.values():
-            if state is None or not state.changed:
-                continue
+        for state in changed:
             for s in state.sections.values():
                 for cp in s.dirty_points:
                     row = {"section_id": s.row.id, "check_point_id": cp, "data": s.point(s.values, cp),
@@ -279,11 +275,10 @@ class FieldBatch:
         session.add_all(self.new_flags)
         session.flush()
         self._write_media_refs(session)
-        touched = sorted(self.summary["inspections"])
         detail = {"inspections": touched[:200], "signatures": len(self.new_signatures),
                   "conflicts": len(self.new_conflicts), "flags": len(self.new_flags)}
-        if self.summary.get("resolutions"):
-            detail["resolutions"] = self.summary["resolutions"][:100]
+        if self.resolutions:
+            detail["resolutions"] = self.resolutions[:100]
         if outcome is not None:
             detail.update(outcome)
         audit.record(session, self.actor, "sync.push", "sync_client", detail.get("client_id"), detail=detail,

@@ -325,7 +325,7 @@ def conflict_resolve(ctx: Context, args: dict) -> dict:
         revs = target.apply(plan, ctx.client_id, ctx.user_id)
     conflict.status, conflict.choice, conflict.note = "resolved", choice, note
     conflict.resolved_by, conflict.resolved_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
-    batch.summary.setdefault("resolutions", []).append(
+    batch.resolutions.append(
         {"conflict_id": conflict.id, "inspection_id": state.inspection.id, "path": conflict.path, "choice": choice,
          "note": note})
     batch.touched(state)
