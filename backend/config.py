@@ -149,27 +149,32 @@ def resolve_secret_key(config) -> str:
     return key
 
 
-def load_or_create_key_file(path: Path) -> str:
-    """Read the key file, or create it with a random key, readable by its owner only.
+def create_key_file(path: Path, key: str) -> None:
+    """Write ``key`` to the file ``path``, readable by its owner only, unless another process made it first.
 
-    Created under a temporary name and linked into place, so processes starting at the same time
+    Written under a temporary name and linked into place, so processes starting at the same time
     (several gunicorn workers) agree on one key and never read a half-written file.
     """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
-        finally:
-            temp.unlink(missing_ok=True)
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def load_or_create_key_file(path: Path) -> str:
+    """Read the key file, or create it with a random key, readable by its owner only (``create_key_file``)."""
+    if not path.exists():
+        create_key_file(path, secrets.token_urlsafe(48))
     mode = path.stat().st_mode
     if mode & 0o077:
         raise RuntimeError(f"密钥文件 {path} 的权限过宽（{oct(mode & 0o777)}），只能由所有者读写：chmod 600 {path}")

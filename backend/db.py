@@ -20,7 +20,7 @@ from typing import Iterator
 import orjson
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -159,6 +159,18 @@ class Database:
 
 def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+def flush_unique(session: Session, message: str, code: str) -> None:
+    """Flush; a unique constraint hit by a concurrent writer (two requests took the same code) becomes
+    a 409 ``Conflict`` with this message and code, never a 500. The transaction is rolled back."""
+    from backend.errors import Conflict
+
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(message, code=code) from exc
 
 
 def bulk_insert(session: Session, table, rows: list[dict], chunk: int = 5000) -> None:

@@ -581,19 +581,27 @@ class ConflictIn(BaseSchema):
             raise ValidationError("target_id 与 target_code 只能填一个", field_name="target_code")
 
 
-class ConflictOut(BaseSchema):
-    id = fields.Integer()
-    inspector_id = fields.Integer()
-    inspector_name = fields.Function(lambda c: c.inspector.name)
-    inspector_cert_no = fields.Function(lambda c: c.inspector.cert_no)
-    department_id = fields.Function(lambda c: c.inspector.department_id)
-    target_id = fields.Integer()
-    target_code = fields.Function(lambda c: c.target.code)
-    target_name = fields.Function(lambda c: c.target.name)
-    reason = fields.String()
-    declared_at = fields.DateTime()
-    retired = _retired
-    retired_at = fields.DateTime(allow_none=True)
+def _declaration_out(name: str, **person: fields.Field) -> type[BaseSchema]:
+    """A declared conflict (回避) as the API shows it: its id, the person's fields, then the target
+    and the declaration. Inspectors' (``ConflictOut``) and experts' (``ExpertConflictOut``) alike."""
+    return BaseSchema.from_dict({
+        "id": fields.Integer(), **person,
+        "target_id": fields.Integer(),
+        "target_code": fields.Function(lambda c: c.target.code),
+        "target_name": fields.Function(lambda c: c.target.name),
+        "reason": fields.String(),
+        "declared_at": fields.DateTime(),
+        "retired": _retired,
+        "retired_at": fields.DateTime(allow_none=True),
+    }, name=name)
+
+
+ConflictOut = _declaration_out(
+    "ConflictOut",
+    inspector_id=fields.Integer(),
+    inspector_name=fields.Function(lambda c: c.inspector.name),
+    inspector_cert_no=fields.Function(lambda c: c.inspector.cert_no),
+    department_id=fields.Function(lambda c: c.inspector.department_id))
 
 
 class InspectorDetailOut(InspectorOut):
@@ -644,19 +652,12 @@ class ExpertOut(BaseSchema):
     updated_at = fields.DateTime()
 
 
-class ExpertConflictOut(BaseSchema):
-    id = fields.Integer()
-    expert_id = fields.Integer()
-    expert_code = fields.Function(lambda c: c.expert.code)
-    expert_name = fields.Function(lambda c: c.expert.name)
-    department_id = fields.Function(lambda c: c.expert.department_id)
-    target_id = fields.Integer()
-    target_code = fields.Function(lambda c: c.target.code)
-    target_name = fields.Function(lambda c: c.target.name)
-    reason = fields.String()
-    declared_at = fields.DateTime()
-    retired = _retired
-    retired_at = fields.DateTime(allow_none=True)
+ExpertConflictOut = _declaration_out(
+    "ExpertConflictOut",
+    expert_id=fields.Integer(),
+    expert_code=fields.Function(lambda c: c.expert.code),
+    expert_name=fields.Function(lambda c: c.expert.name),
+    department_id=fields.Function(lambda c: c.expert.department_id))
 
 
 class ExpertArgs(ListArgs):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import tempfile
 import weakref
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from backend.config import create_key_file
 
 MIN_KEY_CHARS = 32
 
@@ -62,19 +63,7 @@ def read_or_create_key_file(path: Path, create: bool = True) -> bytes:
     if not path.exists():
         if not create:
             raise RuntimeError(f"审计密钥文件 {path} 不存在：请设置 AUDIT_KEY 或放置密钥文件")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".audit-key-")  # created 0600
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(tmp, path)  # atomic; loses quietly to another process that made it first
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(tmp)
+        create_key_file(path, secrets.token_hex(32))
     key = path.read_text(encoding="ascii").strip()
     if len(key) < MIN_KEY_CHARS:
         raise RuntimeError(f"审计密钥文件 {path} 内容无效（至少 {MIN_KEY_CHARS} 个字符）")

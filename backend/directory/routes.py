@@ -16,7 +16,7 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, public, requires
 from backend.auth.roles import Role
-from backend.directory import experts, services
+from backend.directory import conflicts, services
 from schemas.base import page_of
 from schemas.directory import (CheckPointIn, CheckPointOut, CheckPointUpdate, ConflictIn, ConflictOut, DepartmentArgs,
                                DepartmentIn, DepartmentOut, DepartmentUpdate, ExpertArgs, ExpertConflictOut, ExpertIn,
@@ -324,14 +324,15 @@ class InspectorConflicts(MethodView):
     @blp.response(200, ConflictOut(many=True))
     def get(self, args, inspector_id):
         """该执法人员申报的利害关系（须回避的检查对象）"""
-        return services.inspector_conflicts(get_session(), current_actor(), inspector_id, args["include_retired"])
+        return conflicts.listed(get_session(), current_actor(), conflicts.INSPECTORS, inspector_id,
+                                args["include_retired"])
 
     @requires(*ADMINS)
     @blp.arguments(ConflictIn)
     @blp.response(201, ConflictOut)
     def post(self, data, inspector_id):
         """申报利害关系：该执法人员不得检查此对象（回避）"""
-        return services.declare_conflict(get_session(), current_actor(), inspector_id, data)
+        return conflicts.declare(get_session(), current_actor(), conflicts.INSPECTORS, inspector_id, data)
 
 
 @blp.route("/inspectors/<int:inspector_id>/conflicts/<int:conflict_id>/retire")
@@ -341,8 +342,8 @@ class InspectorConflictRetire(MethodView):
     @blp.response(200, ConflictOut)
     def post(self, data, inspector_id, conflict_id):
         """撤销或恢复利害关系申报"""
-        return services.set_conflict_retired(get_session(), current_actor(), inspector_id, conflict_id,
-                                             data["retired"], data["reason"])
+        return conflicts.set_retired(get_session(), current_actor(), conflicts.INSPECTORS, inspector_id, conflict_id,
+                                     data["retired"], data["reason"])
 
 
 @blp.route("/me/inspector")
@@ -407,14 +408,14 @@ class ExpertConflicts(MethodView):
     @blp.response(200, ExpertConflictOut(many=True))
     def get(self, args, expert_id):
         """该专家申报的利害关系（参加检查组时须回避的检查对象）"""
-        return experts.expert_conflicts(get_session(), current_actor(), expert_id, args["include_retired"])
+        return conflicts.listed(get_session(), current_actor(), conflicts.EXPERTS, expert_id, args["include_retired"])
 
     @requires(*ADMINS)
     @blp.arguments(ConflictIn)
     @blp.response(201, ExpertConflictOut)
     def post(self, data, expert_id):
         """申报利害关系：该专家不参加对此对象的检查（回避）"""
-        return experts.declare_expert_conflict(get_session(), current_actor(), expert_id, data)
+        return conflicts.declare(get_session(), current_actor(), conflicts.EXPERTS, expert_id, data)
 
 
 @blp.route("/experts/<int:expert_id>/conflicts/<int:conflict_id>/retire")
@@ -424,5 +425,5 @@ class ExpertConflictRetire(MethodView):
     @blp.response(200, ExpertConflictOut)
     def post(self, data, expert_id, conflict_id):
         """撤销或恢复专家的利害关系申报"""
-        return experts.set_expert_conflict_retired(get_session(), current_actor(), expert_id, conflict_id,
-                                                   data["retired"], data["reason"])
+        return conflicts.set_retired(get_session(), current_actor(), conflicts.EXPERTS, expert_id, conflict_id,
+                                     data["retired"], data["reason"])

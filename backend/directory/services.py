@@ -23,14 +23,13 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from sqlalchemy import String, cast, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.rules import ensure_role
 from backend.auth.roles import Role
-from backend.db import utcnow
+from backend.db import flush_unique, utcnow
 from backend.directory import rules
 from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
                                       Target, TargetItemHistory)
@@ -95,12 +94,6 @@ def inspector_snapshot(inspector: Inspector) -> dict:
             "position": inspector.position, "qualifications": list(inspector.qualifications or []),
             "expertise": inspector.expertise, "status": inspector.status,
             "retired_at": _when(inspector.retired_at)}
-
-
-def conflict_snapshot(conflict: InspectorConflict) -> dict:
-    return {"id": conflict.id, "inspector_id": conflict.inspector_id, "target_id": conflict.target_id,
-            "reason": conflict.reason, "declared_at": _when(conflict.declared_at),
-            "retired_at": _when(conflict.retired_at)}
 
 
 def expert_snapshot(expert: Expert) -> dict:
@@ -206,15 +199,6 @@ def _tags_text(tags, field: str, domain: str) -> str:
     return text
 
 
-def _flush(session: Session, message: str, code: str) -> None:
-    """Flush; a unique constraint hit by a concurrent writer becomes a 409, never a 500."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(message, code=code) from exc
-
-
 def _like(column, text: str):
     return column.icontains(text, autoescape=True)
 
@@ -300,7 +284,7 @@ def create_region(session: Session, actor: Actor, data: dict) -> Region:
     _check_region_parent(session, code, data.get("parent_code"))
     region = Region(code=code, name=data["name"], level=level, parent_code=data.get("parent_code"))
     session.add(region)
-    _flush(session, f"行政区划代码 {code} 已存在", "region.duplicate_code")
+    flush_unique(session, f"行政区划代码 {code} 已存在", "region.duplicate_code")
     audit.record(session, actor, "region.create", "region", region.code, after=region_snapshot(region))
     session.commit()
     return region
@@ -371,7 +355,7 @@ def create_department(session: Session, actor: Actor, data: dict) -> Department:
     dept = Department(code=code, name=data["name"], short_name=data.get("short_name"),
                       region_code=data.get("region_code"))
     session.add(dept)
-    _flush(session, "部门代码或名称已存在", "department.duplicate_code")
+    flush_unique(session, "部门代码或名称已存在", "department.duplicate_code")
     audit.record(session, actor, "department.create", "department", dept.id, after=department_snapshot(dept),
                  department_id=dept.id)
     session.commit()
@@ -387,7 +371,7 @@ def update_department(session: Session, actor: Actor, department_id: int, data: 
     if data.get("region_code") is not None:
         _active_region(session, data["region_code"], "department")
     _apply(dept, data, ("name", "short_name", "region_code"))
-    _flush(session, "部门名称已存在", "department.duplicate_name")
+    flush_unique(session, "部门名称已存在", "department.duplicate_name")
     after = department_snapshot(dept)
     if after != before:
         audit.record(session, actor, "department.update", "department", dept.id, before=before, after=after,
@@ -507,7 +491,7 @@ def create_item(session: Session, actor: Actor, data: dict) -> Item:
         seqs.add(cp_values["seq"])
         item.check_points.append(CheckPoint(**cp_values))
     session.add(item)
-    _flush(session, f"事项编码 {values['code']} 已存在", "item.duplicate_code")
+    flush_unique(session, f"事项编码 {values['code']} 已存在", "item.duplicate_code")
     audit.record(session, actor, "item.create", "item", item.id, after=item_snapshot(item),
                  department_id=item.department_id)
     session.commit()
@@ -533,7 +517,7 @@ def update_item(session: Session, actor: Actor, item_id: int, data: dict) -> Ite
     for key in ITEM_KEYS:
         if key in data:
             setattr(item, key, values[key])
-    _flush(session, "事项编码已存在", "item.duplicate_code")
+    flush_unique(session, "事项编码已存在", "item.duplicate_code")
     if "department_id" in data:
         session.expire(item, ["department"])
     after = item_snapshot(item)
@@ -590,7 +574,7 @@ def add_check_point(session: Session, actor: Actor, item_id: int, data: dict) ->
     _check_point_rules(values)
     cp = CheckPoint(item_id=item.id, **values)
     session.add(cp)
-    _flush(session, f"序号 {values['seq']} 已被使用", "check_point.duplicate_seq")
+    flush_unique(session, f"序号 {values['seq']} 已被使用", "check_point.duplicate_seq")
     audit.record(session, actor, "check_point.create", "check_point", cp.id, after=check_point_snapshot(cp),
                  detail={"item_id": item.id}, department_id=item.department_id)
     session.commit()
@@ -616,7 +600,7 @@ def update_check_point(session: Session, actor: Actor, item_id: int, check_point
         if key == "required" and values["required"] is None:
             continue
         setattr(cp, key, values[key])
-    _flush(session, "序号已被使用", "check_point.duplicate_seq")
+    flush_unique(session, "序号已被使用", "check_point.duplicate_seq")
     after = check_point_snapshot(cp)
     if after != before:
         audit.record(session, actor, "check_point.update", "check_point", cp.id, before=before, after=after,
@@ -763,7 +747,7 @@ def create_target(session: Session, actor: Actor, data: dict) -> Target:
     _check_target_unique(session, values, None)
     target = Target(**values, tags_text=_tags_text(data.get("tags"), "tags", "target"))
     session.add(target)
-    _flush(session, f"代码 {values['code']} 已登记", "target.duplicate_code")
+    flush_unique(session, f"代码 {values['code']} 已登记", "target.duplicate_code")
     audit.record(session, actor, "target.create", "target", target.id, after=target_snapshot(target),
                  department_id=target.department_id)
     session.commit()
@@ -792,7 +776,7 @@ def update_target(session: Session, actor: Actor, target_id: int, data: dict) ->
         setattr(target, key, values[key])
     if "tags" in data:
         target.tags_text = _tags_text(data["tags"], "tags", "target")
-    _flush(session, "代码已被其他检查对象使用", "target.duplicate_code")
+    flush_unique(session, "代码已被其他检查对象使用", "target.duplicate_code")
     after = target_snapshot(target)
     if after != before:
         audit.record(session, actor, "target.update", "target", target.id, before=before, after=after,
@@ -915,7 +899,7 @@ def create_inspector(session: Session, actor: Actor, data: dict) -> Inspector:
     _check_cert_no(session, values["cert_no"], None)
     inspector = Inspector(**values, expertise_text=_tags_text(data.get("expertise"), "expertise", "inspector"))
     session.add(inspector)
-    _flush(session, f"执法证号 {values['cert_no']} 已登记", "inspector.duplicate_cert_no")
+    flush_unique(session, f"执法证号 {values['cert_no']} 已登记", "inspector.duplicate_cert_no")
     audit.record(session, actor, "inspector.create", "inspector", inspector.id, after=inspector_snapshot(inspector),
                  department_id=inspector.department_id)
     session.commit()
@@ -943,7 +927,7 @@ def update_inspector(session: Session, actor: Actor, inspector_id: int, data: di
         setattr(inspector, key, values[key])
     if "expertise" in data:
         inspector.expertise_text = _tags_text(data["expertise"], "expertise", "inspector")
-    _flush(session, "执法证号已被登记", "inspector.duplicate_cert_no")
+    flush_unique(session, "执法证号已被登记", "inspector.duplicate_cert_no")
     if "department_id" in data:
         session.expire(inspector, ["department"])
     after = inspector_snapshot(inspector)
@@ -960,66 +944,6 @@ def set_inspector_retired(session: Session, actor: Actor, inspector_id: int, ret
     _ensure_department_writer(actor, inspector.department_id, "执法检查人员")
     return _set_retired(session, actor, inspector, retired, reason, entity="inspector", entity_id=inspector.id,
                         snapshot=inspector_snapshot, department_id=inspector.department_id)
-
-
-def inspector_conflicts(session: Session, actor: Actor, inspector_id: int, include_retired: bool = False
-                        ) -> list[InspectorConflict]:
-    inspector = get_inspector(session, actor, inspector_id)
-    return _conflicts_of(session, inspector, include_retired)
-
-
-def _conflicts_of(session: Session, inspector: Inspector, include_retired: bool) -> list[InspectorConflict]:
-    stmt = (select(InspectorConflict).options(joinedload(InspectorConflict.target))
-            .where(InspectorConflict.inspector_id == inspector.id))
-    if not include_retired:
-        stmt = stmt.where(InspectorConflict.retired_at.is_(None))
-    return list(session.scalars(stmt.order_by(InspectorConflict.id)).unique())
-
-
-def declare_conflict(session: Session, actor: Actor, inspector_id: int, data: dict) -> InspectorConflict:
-    """Record that the inspector must not inspect a target (回避). A retired declaration is restored."""
-    inspector = _load_inspector(session, inspector_id)
-    _ensure_department_writer(actor, inspector.department_id, "执法检查人员")
-    _ensure_not_retired(inspector, "执法检查人员", "inspector.retired")
-    if data.get("target_id") is not None:
-        target = session.get(Target, data["target_id"]) if 0 < data["target_id"] <= MAX_ID else None
-        field = "target_id"
-    elif data.get("target_code"):
-        target = session.scalar(select(Target).where(Target.code == data["target_code"].strip().upper()))
-        field = "target_code"
-    else:
-        raise _invalid("conflict.target_required", "target_id", "请指定检查对象（target_id 或 target_code）")
-    if target is None:
-        raise _invalid("conflict.unknown_target", field, "检查对象不存在")
-    existing = session.scalar(select(InspectorConflict).where(InspectorConflict.inspector_id == inspector.id,
-                                                              InspectorConflict.target_id == target.id))
-    if existing is not None and existing.retired_at is None:
-        raise Conflict(f"已申报过与“{target.name}”的利害关系", code="conflict.duplicate",
-                       details={"existing_id": existing.id})
-    before = conflict_snapshot(existing) if existing is not None else None
-    if existing is None:
-        conflict = InspectorConflict(inspector_id=inspector.id, target_id=target.id, reason=data["reason"])
-        session.add(conflict)
-    else:
-        conflict = existing
-        conflict.reason, conflict.retired_at, conflict.declared_at = data["reason"], None, utcnow()
-    _flush(session, f"已申报过与“{target.name}”的利害关系", "conflict.duplicate")
-    audit.record(session, actor, "inspector_conflict.declare", "inspector_conflict", conflict.id, before=before,
-                 after=conflict_snapshot(conflict), detail={"target_code": target.code},
-                 department_id=inspector.department_id)
-    session.commit()
-    return conflict
-
-
-def set_conflict_retired(session: Session, actor: Actor, inspector_id: int, conflict_id: int, retired: bool,
-                         reason: str | None = None) -> InspectorConflict:
-    inspector = _load_inspector(session, inspector_id)
-    _ensure_department_writer(actor, inspector.department_id, "执法检查人员")
-    conflict = _get(session, InspectorConflict, conflict_id, "利害关系申报", "conflict.not_found")
-    if conflict.inspector_id != inspector.id:
-        raise NotFound("利害关系申报不存在", code="conflict.not_found")
-    return _set_retired(session, actor, conflict, retired, reason, entity="inspector_conflict",
-                        entity_id=conflict.id, snapshot=conflict_snapshot, department_id=inspector.department_id)
 
 
 # --- experts ---------------------------------------------------------------------------------------
@@ -1076,7 +1000,7 @@ def create_expert(session: Session, actor: Actor, data: dict) -> Expert:
     _check_expert_code(session, values["code"], None)
     expert = Expert(**values, fields_text=_tags_text(data.get("fields"), "fields", "expert"))
     session.add(expert)
-    _flush(session, f"专家编号 {values['code']} 已登记", "expert.duplicate_code")
+    flush_unique(session, f"专家编号 {values['code']} 已登记", "expert.duplicate_code")
     audit.record(session, actor, "expert.create", "expert", expert.id, after=expert_snapshot(expert),
                  department_id=expert.department_id)
     session.commit()
@@ -1101,7 +1025,7 @@ def update_expert(session: Session, actor: Actor, expert_id: int, data: dict) ->
         setattr(expert, key, values[key])
     if "fields" in data:
         expert.fields_text = _tags_text(data["fields"], "fields", "expert")
-    _flush(session, "专家编号已被登记", "expert.duplicate_code")
+    flush_unique(session, "专家编号已被登记", "expert.duplicate_code")
     if "department_id" in data:
         session.expire(expert, ["department"])
     after = expert_snapshot(expert)

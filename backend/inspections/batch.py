@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import bulk_insert, utcnow
-from backend.directory.models import CheckPoint, Item, Target
+from backend.directory.models import Item, Target
 from backend.inspections.access import Participation, participation
 from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
 from backend.inspections.models import Conflict, Flag, Inspection, Record, Section, SectionAnswer, Signature
+from backend.media import services as media
 from backend.plans.models import Task, TaskItem
 from sync import changes
 from sync.fields import MergePlan, apply_plan
@@ -111,7 +112,7 @@ class FieldBatch:
         self.new_conflicts: list[Conflict] = []
         self.new_flags: list[Flag] = []
         self.media: dict[int, set[str]] = {}
-        self.summary: dict[str, Any] = {"inspections": set()}
+        self.resolutions: list[dict] = []          # conflicts resolved, for the push's audit entry
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -167,6 +168,12 @@ class FieldBatch:
                 .order_by(Signature.created_at)))
         return state.signatures
 
+    def live_signatures(self, state: InspectionState, scope: str, department_id: int | None = None
+                        ) -> list[Signature]:
+        """The signatures on the record (``scope="record"``), or on one department's section, not void."""
+        return [s for s in self.signatures(state) if s.scope == scope and s.void_at is None
+                and (department_id is None or s.department_id == department_id)]
+
     def catalogue(self, task_id: int, department_id: int) -> Catalogue:
         key = (task_id, department_id)
         if key not in self.catalogues:
@@ -203,7 +210,6 @@ class FieldBatch:
 
     def touched(self, state: InspectionState) -> None:
         state.changed = True
-        self.summary["inspections"].add(state.inspection.id)
 
     def add_signature(self, state: InspectionState, signature: Signature) -> None:
         self.signatures(state).append(signature)
@@ -217,10 +223,10 @@ class FieldBatch:
 
     def finish(self, session: Session, outcome=None) -> None:
         now = utcnow()
-        new_sections, answer_inserts, answer_updates, touched = [], [], [], []
-        for state in self.inspections.values():
-            if state is None or not state.changed:
-                continue
+        changed = [s for s in self.inspections.values() if s is not None and s.changed]
+        touched = sorted(state.inspection.id for state in changed)
+        new_sections, answer_inserts, answer_updates = [], [], []
+        for state in changed:
             for s in state.sections.values():
                 if not s.dirty:
                     continue
@@ -239,13 +245,10 @@ class FieldBatch:
                 record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
                 record.row.version = (record.row.version or 1) + 1
                 record.row.updated_at = now
-            touched.append(state.inspection.id)
         if new_sections:
             session.add_all(new_sections)
             session.flush()
-        for state in self.inspections.values():
-            if state is None or not state.changed:
-                continue
+        for state in changed:
             for s in state.sections.values():
                 for cp in s.dirty_points:
                     row = {"section_id": s.row.id, "check_point_id": cp, "data": s.point(s.values, cp),
@@ -272,11 +275,10 @@ class FieldBatch:
         session.add_all(self.new_flags)
         session.flush()
         self._write_media_refs(session)
-        touched = sorted(self.summary["inspections"])
         detail = {"inspections": touched[:200], "signatures": len(self.new_signatures),
                   "conflicts": len(self.new_conflicts), "flags": len(self.new_flags)}
-        if self.summary.get("resolutions"):
-            detail["resolutions"] = self.summary["resolutions"][:100]
+        if self.resolutions:
+            detail["resolutions"] = self.resolutions[:100]
         if outcome is not None:
             detail.update(outcome)
         audit.record(session, self.actor, "sync.push", "sync_client", detail.get("client_id"), detail=detail,
@@ -285,17 +287,8 @@ class FieldBatch:
                                  for iid in touched])
 
     def _write_media_refs(self, session: Session) -> None:
-        if not self.media:
-            return
-        try:
-            from backend.media import services as media
-        except ImportError:  # pragma: no cover - media package not installed
-            return
-        add = getattr(media, "add_references", None)
-        if add is None:
-            return
         for inspection_id, hashes in self.media.items():
-            add(session, sorted(hashes), inspection_id, self.actor)
+            media.add_references(session, sorted(hashes), inspection_id, self.actor)
 
 
 _CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
@@ -330,7 +323,3 @@ def load_catalogue(session: Session, task_id: int, department_id: int) -> Catalo
               for item in items for cp in item.check_points if cp.retired_at is None}
     return Catalogue(department_id, frozenset(i.id for i in items), points, {i.id: i.name for i in items},
                      {cp.id: cp.text for item in items for cp in item.check_points if cp.retired_at is None})
-
-
-def check_points_of(session: Session, ids) -> dict[int, CheckPoint]:
-    return {cp.id: cp for cp in session.scalars(select(CheckPoint).where(CheckPoint.id.in_(list(ids))))}

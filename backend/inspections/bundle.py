@@ -19,6 +19,7 @@ from backend.draws.models import InspectionGroup
 from backend.inspections import deadlines
 from backend.inspections.access import GONE_REASONS, Participation, participation
 from backend.inspections.checks import flags_of
+from backend.inspections.fields import media_hashes
 from sync.canonical import section_hash
 from backend.inspections.models import (INSPECTION_STATUSES, Conflict, Inspection, Record, Section, SectionAnswer,
                                         Signature)
@@ -26,6 +27,7 @@ from backend.inspections.rules import RECORD_STATES, RESULT_CATEGORIES, SECTION_
 from backend.plans.models import Task
 
 RECENT_RESULTS = 3
+MEDIA_CHUNK = 5000     # hashes looked up in one statement (bind parameters are limited)
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
@@ -101,8 +103,8 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
                       if lead_view or me.is_lead or f.department_id == me.department_id],
             "deadline": deadlines.state_of(session, inspection, calendar=calendar),
         }
-        doc["media"] = _media_of(session, doc)
         out.append({"type": "inspection", "id": inspection.id, "op": "put", "data": doc})
+    _add_media(session, [change["data"] for change in out if change["op"] == "put"])
     return out
 
 
@@ -132,25 +134,34 @@ def _sections(session: Session, ids: list[int]) -> dict[int, list[dict]]:
     return out
 
 
-def _media_of(session: Session, doc: dict) -> dict:
-    """What the server knows of each file the visible record names: whether it arrived, its EXIF fix and time."""
-    from backend.inspections.handlers import _media_of as hashes_in
-    from backend.media.models import Media
-
+def _named_media(doc: dict) -> set[str]:
+    """The files the visible record names: photos, attachments, outcome photos, signature images."""
     wanted: set[str] = set()
     for s in doc["sections"]:
-        wanted |= hashes_in([v for k, v in s["content"].items() if k.endswith((".photos", ".attachments"))
-                             or k == "outcome"])
+        wanted |= media_hashes([v for k, v in s["content"].items() if k.endswith((".photos", ".attachments"))
+                                or k == "outcome"])
     if doc["record"]:
-        wanted |= hashes_in([doc["record"]["content"].get("outcome")])
+        wanted |= media_hashes([doc["record"]["content"].get("outcome")])
     wanted |= {s["image_sha256"] for s in doc["signatures"] if s["image_sha256"]}
-    if not wanted:
-        return {}
-    found = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(wanted)))}
-    return {sha: (None if sha not in found else {
-        "status": found[sha].status, "kind": found[sha].kind, "exif_gps": found[sha].exif_gps,
-        "exif_time": _iso(found[sha].exif_time), "thumb_sha256": found[sha].thumb_sha256})
-        for sha in sorted(wanted)}
+    return wanted
+
+
+def _add_media(session: Session, docs: list[dict]) -> None:
+    """``doc["media"]``: what the server knows of each file the document names (whether it arrived, its EXIF
+    fix and time), for all the documents in one query."""
+    from backend.media.models import Media
+
+    named = [_named_media(doc) for doc in docs]
+    wanted = sorted(set().union(*named))
+    found = {}
+    for i in range(0, len(wanted), MEDIA_CHUNK):
+        found.update((m.sha256, m) for m in session.scalars(
+            select(Media).where(Media.sha256.in_(wanted[i:i + MEDIA_CHUNK]))))
+    for doc, hashes in zip(docs, named):
+        doc["media"] = {sha: (None if sha not in found else {
+            "status": found[sha].status, "kind": found[sha].kind, "exif_gps": found[sha].exif_gps,
+            "exif_time": _iso(found[sha].exif_time), "thumb_sha256": found[sha].thumb_sha256})
+            for sha in sorted(hashes)}
 
 
 def _record(record: Record | None) -> dict:

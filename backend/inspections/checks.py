@@ -6,9 +6,11 @@ import logging
 
 from sqlalchemy import select
 
-from backend.inspections.fields import Catalogue
+from backend.inspections import geo
+from backend.inspections.fields import Catalogue, media_hashes
 from backend.inspections.models import Flag
 from backend.inspections.rules import OUTCOME_CATEGORY, OUTCOMES
+from backend.media import services as media
 from sync.protocol import parse_time
 
 log = logging.getLogger(__name__)
@@ -104,8 +106,7 @@ def record_problems(batch, state) -> list[str]:
             if section is None or section.status != "signed":
                 problems.append(f"{name}的检查内容尚未签名")
                 continue
-            signed = {s.signer_inspector_id for s in batch.signatures(state) if s.scope == "section"
-                      and s.department_id == dept_id and s.void_at is None}
+            signed = {s.signer_inspector_id for s in batch.live_signatures(state, "section", dept_id)}
             for p in people:
                 if p.inspector_id not in signed:
                     problems.append(f"{p.name}（{name}）尚未在本部门的检查内容上签名")
@@ -124,7 +125,7 @@ def record_problems(batch, state) -> list[str]:
 def submit_problems(batch, state) -> list[str]:
     """Who still has to sign the finalised record."""
     problems = []
-    signatures = [s for s in batch.signatures(state) if s.scope == "record" and s.void_at is None]
+    signatures = batch.live_signatures(state, "record")
     signed = {s.signer_inspector_id for s in signatures if s.role == "officer"}
     for p in state.part.participants:
         if p.inspector_id not in signed:
@@ -137,13 +138,12 @@ def submit_problems(batch, state) -> list[str]:
 
 
 def referenced_media(batch, state) -> set[str]:
-    from backend.inspections.handlers import _media_of
-
     out: set[str] = set()
     for s in state.sections.values():
-        out |= _media_of([v for k, v in s.values.items() if k.endswith((".photos", ".attachments")) or k == "outcome"])
+        out |= media_hashes([v for k, v in s.values.items() if k.endswith((".photos", ".attachments"))
+                             or k == "outcome"])
     values = batch.record(state).values
-    out |= _media_of([values.get("outcome")])
+    out |= media_hashes([values.get("outcome")])
     out |= {s.image_sha256 for s in batch.signatures(state) if s.image_sha256 and s.void_at is None}
     return out
 
@@ -152,29 +152,13 @@ def missing_media(batch, state) -> set[str]:
     hashes = referenced_media(batch, state)
     if not hashes:
         return set()
-    try:
-        from backend.media import services as media
-        missing = getattr(media, "missing")
-    except (ImportError, AttributeError):
-        return set()
-    return set(missing(batch.session, sorted(hashes)))
+    return set(media.missing(batch.session, sorted(hashes)))
 
 
 # --- flags ---------------------------------------------------------------------------------------------
 
-def _geo():
-    try:
-        from backend.inspections import geo
-    except ImportError:  # pragma: no cover - before the GPS module lands
-        return None
-    return geo
-
-
 def flags_for_writes(batch, state, department_id, writes, plan, revs) -> list[Flag]:
     """Flags for GPS fixes this mutation wrote (far from the registered address, coarse, off in time)."""
-    geo = _geo()
-    if geo is None:
-        return []
     out = []
     place = batch.target_place(state)
     values = (state.sections[department_id].values if department_id is not None

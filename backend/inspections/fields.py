@@ -301,3 +301,15 @@ def parse_writes(raw: Any, check_for: Callable[[str], Check | str]) -> tuple[lis
                 continue
         writes.append(FieldWrite(path, value, base))
     return writes, errors
+
+
+def media_hashes(values: list) -> set[str]:
+    """The SHA-256 of every file these values name: lists of ``{sha256, …}`` (photos, attachments),
+    or an object with ``photos`` (an outcome)."""
+    out: set[str] = set()
+    for v in values:
+        if isinstance(v, list):
+            out.update(x["sha256"] for x in v if isinstance(x, dict) and isinstance(x.get("sha256"), str))
+        elif isinstance(v, dict):
+            out.update(media_hashes([v.get("photos")]))
+    return out

@@ -14,7 +14,7 @@ from backend.inspections import checks
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
-from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check
+from backend.inspections.fields import SHA256_RE, UUID_RE, media_hashes, parse_writes, person, record_check
 from backend.inspections.models import Conflict, Signature
 from sync.engine import Context, Refused
 from sync.fields import FieldWrite, plan_merge
@@ -92,10 +92,15 @@ def _signer(ctx: Context, args: dict, state: InspectionState, me: Participant) -
     return person, ("own" if person.user_id == ctx.user_id else "lead_device")
 
 
-def _signature_common(args: dict) -> tuple[str, str, list | None, str | None]:
-    sid, content_hash = args.get("signature_id"), args.get("content_hash")
+def _signature_id(args: dict) -> str:
+    sid = args.get("signature_id")
     if not isinstance(sid, str) or not UUID_RE.match(sid):
         raise Refused("validation_error", "signature_id 须为小写 UUID", errors={"signature_id": ["须为小写 UUID"]})
+    return sid
+
+
+def _signature_common(args: dict) -> tuple[str, str, list | None, str | None]:
+    sid, content_hash = _signature_id(args), args.get("content_hash")
     if not isinstance(content_hash, str) or not SHA256_RE.match(content_hash):
         raise Refused("validation_error", "content_hash 须为所签内容的 SHA-256",
                       errors={"content_hash": ["须为 64 位小写十六进制"]})
@@ -116,14 +121,29 @@ def _new_signature(ctx: Context, state: InspectionState, sid: str) -> None:
         raise Refused("signature.duplicate_id", "该签名编号已使用过")
 
 
-def _media_of(values: list) -> set[str]:
-    out: set[str] = set()
-    for v in values:
-        if isinstance(v, list):
-            out.update(x["sha256"] for x in v if isinstance(x, dict) and isinstance(x.get("sha256"), str))
-        elif isinstance(v, dict):
-            out.update(_media_of([v.get("photos")]))
-    return out
+def _signature(ctx: Context, state: InspectionState, sid: str, content_hash: str, strokes: list | None,
+               image: str | None, **fields) -> Signature:
+    """A signature pushed by this mutation (``fields``: scope, role, who signs)."""
+    return Signature(id=sid, inspection_id=state.inspection.id, content_hash=content_hash, strokes=strokes,
+                     image_sha256=image, device_time=ctx.device_time, client_id=ctx.client_id,
+                     mutation_id=ctx.mutation_id, **fields)
+
+
+def _officer(signer: Participant, via: str) -> dict:
+    """A member of the group signing: who they are, and on whose phone (``via``)."""
+    return {"role": "officer", "signer_user_id": signer.user_id, "signer_inspector_id": signer.inspector_id,
+            "signer_name": signer.name, "signer_cert_no": signer.cert_no, "via": via}
+
+
+def _void(ctx: Context, signatures: list[Signature], reason: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    for s in signatures:
+        s.void_at, s.void_reason, s.void_by = now, reason, ctx.user_id
+
+
+def _ensure_no_representative(batch: FieldBatch, state: InspectionState) -> None:
+    if any(s.role in ("representative", "witness") for s in batch.live_signatures(state, "record")):
+        raise Refused("signature.duplicate", "被检查对象代表已签名或已记录拒签")
 
 
 def _open_conflicts(ctx: Context, state: InspectionState, department_id: int | None = None) -> list[Conflict]:
@@ -177,7 +197,7 @@ def _write(ctx: Context, state: InspectionState, target, scope: str, department_
     revs = target.apply(plan, ctx.client_id, ctx.user_id)
     revs.update({p: (target.revs.get(p) or [0])[0] for p in plan.unchanged})
     conflicts = _conflict_rows(ctx, state, scope, department_id, plan)
-    batch.add_media(state.inspection.id, _media_of([w.value for w in writes]))
+    batch.add_media(state.inspection.id, media_hashes([w.value for w in writes]))
     batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
     batch.touched(state)
     result: dict[str, Any] = {"status": "conflict" if conflicts else "applied", "inspection_id": state.inspection.id,
@@ -212,16 +232,13 @@ def section_sign(ctx: Context, args: dict) -> dict:
     problems = checks.section_problems(batch.catalogue(state.task.id, department_id), section.values)
     if problems:
         raise Refused("section.incomplete", "检查内容不完整：" + "；".join(problems[:3]), details={"problems": problems})
-    if any(s.scope == "section" and s.department_id == department_id and s.signer_inspector_id == signer.inspector_id
-           and s.void_at is None for s in batch.signatures(state)):
+    if any(s.signer_inspector_id == signer.inspector_id
+           for s in batch.live_signatures(state, "section", department_id)):
         raise Refused("signature.duplicate", f"{signer.name} 已为本部门的检查内容签过名")
     _new_signature(ctx, state, sid)
     ctx.applying = True
-    batch.add_signature(state, Signature(
-        id=sid, inspection_id=state.inspection.id, scope="section", department_id=department_id, role="officer",
-        signer_user_id=signer.user_id, signer_inspector_id=signer.inspector_id, signer_name=signer.name,
-        signer_cert_no=signer.cert_no, content_hash=content_hash, strokes=strokes, image_sha256=image, via=via,
-        device_time=ctx.device_time, client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    batch.add_signature(state, _signature(ctx, state, sid, content_hash, strokes, image, scope="section",
+                                          department_id=department_id, **_officer(signer, via)))
     if image:
         batch.add_media(state.inspection.id, {image})
     section.status, section.signed_hash, section.dirty = "signed", content_hash, True
@@ -242,10 +259,7 @@ def section_unsign(ctx: Context, args: dict) -> dict:
     if section.status != "signed":
         raise Refused("section.not_signed", "该部分尚未签名")
     ctx.applying = True
-    now = dt.datetime.now(dt.timezone.utc)
-    for s in batch.signatures(state):
-        if s.scope == "section" and s.department_id == department_id and s.void_at is None:
-            s.void_at, s.void_reason, s.void_by = now, reason, ctx.user_id
+    _void(ctx, batch.live_signatures(state, "section", department_id), reason)
     section.status, section.signed_hash, section.dirty = "open", None, True
     batch.touched(state)
     return {"status": "applied", "inspection_id": state.inspection.id}
@@ -311,7 +325,7 @@ def conflict_resolve(ctx: Context, args: dict) -> dict:
         revs = target.apply(plan, ctx.client_id, ctx.user_id)
     conflict.status, conflict.choice, conflict.note = "resolved", choice, note
     conflict.resolved_by, conflict.resolved_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
-    batch.summary.setdefault("resolutions", []).append(
+    batch.resolutions.append(
         {"conflict_id": conflict.id, "inspection_id": state.inspection.id, "path": conflict.path, "choice": choice,
          "note": note})
     batch.touched(state)
@@ -350,10 +364,7 @@ def record_reopen(ctx: Context, args: dict) -> dict:
     _record_state(ctx, state, "signing")
     ctx.applying = True
     batch: FieldBatch = ctx.batch
-    now = dt.datetime.now(dt.timezone.utc)
-    for s in batch.signatures(state):
-        if s.scope == "record" and s.void_at is None:
-            s.void_at, s.void_reason, s.void_by = now, reason, ctx.user_id
+    _void(ctx, batch.live_signatures(state, "record"), reason)
     record = batch.record(state)
     record.state, record.content_hash, record.dirty = "draft", None, True
     batch.touched(state)
@@ -376,16 +387,13 @@ def record_sign(ctx: Context, args: dict) -> dict:
     signer, via = _signer(ctx, args, state, me)
     _record_signature_checks(ctx, args, state)
     batch: FieldBatch = ctx.batch
-    if any(s.scope == "record" and s.role == "officer" and s.signer_inspector_id == signer.inspector_id
-           and s.void_at is None for s in batch.signatures(state)):
+    if any(s.role == "officer" and s.signer_inspector_id == signer.inspector_id
+           for s in batch.live_signatures(state, "record")):
         raise Refused("signature.duplicate", f"{signer.name} 已在汇总记录上签过名")
     _new_signature(ctx, state, sid)
     ctx.applying = True
-    batch.add_signature(state, Signature(
-        id=sid, inspection_id=state.inspection.id, scope="record", role="officer", signer_user_id=signer.user_id,
-        signer_inspector_id=signer.inspector_id, signer_name=signer.name, signer_cert_no=signer.cert_no,
-        content_hash=content_hash, strokes=strokes, image_sha256=image, via=via, device_time=ctx.device_time,
-        client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    batch.add_signature(state, _signature(ctx, state, sid, content_hash, strokes, image, scope="record",
+                                          **_officer(signer, via)))
     if image:
         batch.add_media(state.inspection.id, {image})
     return {"status": "applied", "inspection_id": state.inspection.id}
@@ -400,16 +408,13 @@ def record_representative(ctx: Context, args: dict) -> dict:
     rep = batch.record(state).values.get("representative")
     if not rep:
         raise Refused("record.no_representative", "汇总记录中没有被检查对象代表的姓名，不能签名")
-    if any(s.scope == "record" and s.role in ("representative", "witness") and s.void_at is None
-           for s in batch.signatures(state)):
-        raise Refused("signature.duplicate", "被检查对象代表已签名或已记录拒签")
+    _ensure_no_representative(batch, state)
     _new_signature(ctx, state, sid)
     ctx.applying = True
-    batch.add_signature(state, Signature(
-        id=sid, inspection_id=state.inspection.id, scope="record", role="representative", signer_name=rep["name"],
-        signer_detail={k: rep.get(k) for k in ("position", "phone") if rep.get(k)}, content_hash=content_hash,
-        strokes=strokes, image_sha256=image, via="lead_device", device_time=ctx.device_time,
-        client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+    batch.add_signature(state, _signature(
+        ctx, state, sid, content_hash, strokes, image, scope="record", role="representative",
+        signer_name=rep["name"], signer_detail={k: rep.get(k) for k in ("position", "phone") if rep.get(k)},
+        via="lead_device"))
     if image:
         batch.add_media(state.inspection.id, {image})
     return {"status": "applied", "inspection_id": state.inspection.id}
@@ -420,10 +425,7 @@ def record_refusal(ctx: Context, args: dict) -> dict:
     _only(args, "inspection_id", "signature_id", "content_hash", "reason", "witness", "strokes", "image_sha256")
     state, _me = _lead(ctx, args)
     reason = _reason(args, minimum=2)
-    sid = args.get("signature_id")
-    if not isinstance(sid, str) or not UUID_RE.match(sid):
-        raise Refused("validation_error", "signature_id 须为小写 UUID", errors={"signature_id": ["须为小写 UUID"]})
-    from backend.inspections.fields import person
+    sid = _signature_id(args)
     witness = args.get("witness")
     problem = person(witness) if witness is not None else "必填项"
     if problem:
@@ -435,16 +437,13 @@ def record_refusal(ctx: Context, args: dict) -> dict:
         raise Refused("validation_error", "strokes 格式有误", errors={"strokes": ["格式有误"]})
     content_hash = _record_signature_checks(ctx, args, state)
     batch: FieldBatch = ctx.batch
-    if any(s.scope == "record" and s.role in ("representative", "witness") and s.void_at is None
-           for s in batch.signatures(state)):
-        raise Refused("signature.duplicate", "被检查对象代表已签名或已记录拒签")
+    _ensure_no_representative(batch, state)
     _new_signature(ctx, state, sid)
     ctx.applying = True
-    batch.add_signature(state, Signature(
-        id=sid, inspection_id=state.inspection.id, scope="record", role="witness", signer_name=witness["name"],
+    batch.add_signature(state, _signature(
+        ctx, state, sid, content_hash, strokes, image, scope="record", role="witness", signer_name=witness["name"],
         signer_detail={"refusal_reason": reason, **{k: v for k, v in witness.items() if k != "name" and v}},
-        content_hash=content_hash, strokes=strokes, image_sha256=image, via="lead_device",
-        device_time=ctx.device_time, client_id=ctx.client_id, mutation_id=ctx.mutation_id))
+        via="lead_device"))
     return {"status": "applied", "inspection_id": state.inspection.id}
 
 

@@ -40,15 +40,6 @@ def _temporary(media_dir: str | os.PathLike) -> tuple[int, str]:
     return tempfile.mkstemp(dir=tmp_dir, prefix="up-")
 
 
-def _place(media_dir: str | os.PathLike, tmp_path: str, sha256: str) -> None:
-    final = path_for(media_dir, sha256)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        os.unlink(tmp_path)
-    else:
-        os.replace(tmp_path, final)
-
-
 def store_stream(media_dir: str | os.PathLike, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
     """Copy ``stream`` into the store; return (sha256, size). Raises TooLarge past ``max_bytes``."""
     fd, tmp_path = _temporary(media_dir)
@@ -62,7 +53,7 @@ def store_stream(media_dir: str | os.PathLike, stream: BinaryIO, max_bytes: int 
                 h.update(chunk)
                 out.write(chunk)
         sha256 = h.hexdigest()
-        _place(media_dir, tmp_path, sha256)
+        place_file(media_dir, tmp_path, sha256)
         return sha256, size
     except BaseException:
         if os.path.exists(tmp_path):
@@ -97,7 +88,7 @@ def store_file(media_dir: str | os.PathLike, source: str | os.PathLike, *, move:
             shutil.move(os.fspath(source), tmp_path)
         else:
             shutil.copyfile(source, tmp_path)
-        _place(media_dir, tmp_path, sha256)
+        place_file(media_dir, tmp_path, sha256)
     except BaseException:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.auth.rules import ensure_role
 from backend.auth.roles import Role
 from backend.directory.models import Department, Item
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.errors import Forbidden, InvalidInput, NotFound
 
 MAX_ID = 2**31 - 1
 RISK_STRATA = ("A", "B", "C", "D", "U")       # "U": targets without a risk class
@@ -80,15 +79,6 @@ def _lock(session: Session, model, row_id: int) -> None:
     session.execute(select(model.id).where(model.id == row_id).with_for_update())
 
 
-def _flush_unique(session: Session, code: str, message: str) -> None:
-    """Flush; a unique violation (two requests took the same code) becomes a 409, not a 500."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(message, code=code) from exc
-
-
 def _next_code(session: Session, column, prefix: str) -> str:
     existing = session.scalars(select(column).where(column.startswith(prefix, autoescape=True))).all()
     numbers = [int(c[len(prefix):]) for c in existing if c[len(prefix):].isdigit()]
@@ -108,6 +98,22 @@ def _departments(session: Session, ids: list[int], field: str, code: str) -> dic
         if dept.retired_at is not None:
             raise _invalid(code, f"部门{_dept_label(dept)}已停用", field)
     return rows
+
+
+def _sync_rows(rows: list, key: Callable[[Any], Any], wanted: Mapping, update: Callable[[Any, Any], None],
+               create: Callable[[Any, Any], Any]) -> None:
+    """Make a relationship's rows one per key of ``wanted``, by natural key: a row whose key is not
+    wanted is removed, the others get ``update(row, value)``, a missing key ``create(key, value)``,
+    appended in ``wanted``'s order. A key is never deleted and inserted again in one flush."""
+    for row in list(rows):
+        if key(row) in wanted:
+            update(row, wanted[key(row)])
+        else:
+            rows.remove(row)
+    have = {key(row) for row in rows}
+    for k, value in wanted.items():
+        if k not in have:
+            rows.append(create(k, value))
 
 
 # --- ratios (shared by plans and tasks) -------------------------------------------------------
@@ -211,6 +217,19 @@ def _ensure_reader(actor: Actor, department_ids: set[int], what: str) -> None:
         return
     if actor.department_id is None or actor.department_id not in department_ids:
         raise Forbidden(f"只能查看本部门牵头或参与的{what}", code="forbidden.department")
+
+
+def _department_scope(actor: Actor, requested: int | None, what: str) -> int | None:
+    """The department a staff list is limited to: the one asked for (None: all) for sysadmins and
+    supervisors; planners and dept admins their own, and no other."""
+    ensure_role(actor, READERS)
+    if actor.role in READ_ALL:
+        return requested
+    if requested is not None and requested != actor.department_id:
+        raise Forbidden(f"只能查看本部门牵头或参与的{what}", code="forbidden.department")
+    if actor.department_id is None:
+        raise Forbidden(f"账号未归属部门，不能查看{what}", code="forbidden.department")
+    return actor.department_id
 
 
 def _code_of(dept: Department | None) -> str | None:

@@ -21,17 +21,17 @@ from sqlalchemy.orm import Session, selectinload
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.rules import ensure_department, ensure_role
-from backend.db import utcnow
+from backend.db import flush_unique, utcnow
 from backend.directory.models import Department, Item
-from backend.errors import Conflict, InvalidInput
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.plans.common import *  # noqa: F401,F403  (re-exported)
-from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, READ_ALL, READERS, _code_of, _dept_label,
-                                  _departments, _ensure_reader, _flush_unique, _get, _ids, _invalid, _is_int,
-                                  _next_code, _text, _valid_id, cap_violations,
-                                  clean_ratio_rules)
+from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, _code_of, _department_scope, _departments,
+                                  _dept_label, _ensure_reader, _get, _ids, _invalid, _is_int, _next_code, _sync_rows,
+                                  _text, _valid_id, cap_violations, clean_ratio_rules)
 from backend.plans.models import PLAN_STATUSES, Plan, PlanBatch, PlanDepartment, PlanItem, PlanVersion, Task
 from backend.plans.tasks import *  # noqa: F401,F403  (re-exported)
 from backend.plans.tasks import TASK_EDITABLE, TASK_READ_ONLY_REASONS, _apply_task, _task_content  # noqa: F401
+
 
 def plan_department_ids(plan: Plan) -> set[int]:
     return {row.department_id for row in plan.departments} | {plan.lead_department_id}
@@ -81,18 +81,9 @@ def read_plan(session: Session, actor: Actor, plan_id: Any) -> Plan:
 
 def plans_query(actor: Actor, args: Mapping):
     """Staff list: everything for sysadmins and supervisors, else plans the department leads or joins."""
-    ensure_role(actor, READERS)
     stmt = select(Plan).options(selectinload(Plan.departments), selectinload(Plan.items),
                                 selectinload(Plan.batches))
-    requested = args.get("department_id")
-    if actor.role in READ_ALL:
-        department_id = requested
-    else:
-        if requested is not None and requested != actor.department_id:
-            raise Forbidden("只能查看本部门牵头或参与的计划", code="forbidden.department")
-        department_id = actor.department_id
-        if department_id is None:
-            raise Forbidden("账号未归属部门，不能查看计划", code="forbidden.department")
+    department_id = _department_scope(actor, args.get("department_id"), "计划")
     if department_id is not None:
         stmt = stmt.where(_plan_has_department(department_id))
     if not args.get("include_retired"):
@@ -173,7 +164,7 @@ def create_plan(session: Session, actor: Actor, data: Mapping) -> Plan:
     _apply_plan(session, plan, data, lead=lead, new=True)
     plan.code = _plan_code(session, data, year, lead)
     session.add(plan)
-    _flush_unique(session, "plan.code_taken", "计划编号已被占用，请重试")
+    flush_unique(session, "计划编号已被占用，请重试", "plan.code_taken")
     audit.record(session, actor, "plan.create", "plan", plan.id, after=plan_snapshot(plan),
                  department_id=plan.lead_department_id)
     session.commit()
@@ -232,7 +223,7 @@ def update_plan(session: Session, actor: Actor, plan_id: Any, data: Mapping) -> 
                                 changed_by=actor.user_id, changed_at=utcnow()))
         plan.version += 1
         after["version"] = plan.version
-    _flush_unique(session, "plan.code_taken", "计划编号已被占用")
+    flush_unique(session, "计划编号已被占用", "plan.code_taken")
     audit.record(session, actor, "plan.adjust" if published else "plan.update", "plan", plan.id,
                  before=before, after=after, detail={"reason": reason} if published else None,
                  department_id=plan.lead_department_id)
@@ -289,40 +280,22 @@ def _apply_plan(session: Session, plan: Plan, data: Mapping, *, lead: Department
     if not new:
         _ensure_plan_rows_unused(session, plan, set(wanted_roles), set(item_ids),
                                  None if batches is None else {b["seq"] for b in batches})
-    # sync rows by their natural keys (never delete and re-insert one key in a flush)
-    for row in list(plan.departments):
-        if row.department_id not in wanted_roles:
-            plan.departments.remove(row)
-        else:
-            row.role = wanted_roles[row.department_id]
-    have = {r.department_id for r in plan.departments}
-    for dept_id, role in wanted_roles.items():
-        if dept_id not in have:
-            plan.departments.append(PlanDepartment(department_id=dept_id, department=depts[dept_id], role=role))
-    for row in list(plan.items):
-        if row.item_id not in items:
-            plan.items.remove(row)
-        else:
-            row.department_id = items[row.item_id].department_id
-    have = {r.item_id for r in plan.items}
-    for item_id in item_ids:
-        if item_id not in have:
-            item = items[item_id]
-            plan.items.append(PlanItem(item_id=item.id, item=item, department_id=item.department_id))
+    _sync_rows(plan.departments, lambda r: r.department_id, wanted_roles,
+               update=lambda row, role: setattr(row, "role", role),
+               create=lambda dept_id, role: PlanDepartment(department_id=dept_id, department=depts[dept_id],
+                                                           role=role))
+    _sync_rows(plan.items, lambda r: r.item_id, {item_id: items[item_id] for item_id in item_ids},
+               update=lambda row, item: setattr(row, "department_id", item.department_id),
+               create=lambda item_id, item: PlanItem(item_id=item.id, item=item, department_id=item.department_id))
     if batches is not None:
-        by_seq = {b["seq"]: b for b in batches}
-        for row in list(plan.batches):
-            if row.seq not in by_seq:
-                plan.batches.remove(row)
-        have = {r.seq: r for r in plan.batches}
-        for seq, b in by_seq.items():
-            row = have.get(seq)
-            if row is None:
-                plan.batches.append(PlanBatch(seq=seq, name=b["name"], months=b["months"],
-                                              planned_count=b["planned_count"]))
-            else:
-                row.name, row.months, row.planned_count = b["name"], b["months"], b["planned_count"]
+        _sync_rows(plan.batches, lambda r: r.seq, {b["seq"]: b for b in batches}, update=_set_batch,
+                   create=lambda seq, b: PlanBatch(seq=seq, name=b["name"], months=b["months"],
+                                                   planned_count=b["planned_count"]))
         plan.batches.sort(key=lambda r: r.seq)
+
+
+def _set_batch(row: PlanBatch, b: dict) -> None:
+    row.name, row.months, row.planned_count = b["name"], b["months"], b["planned_count"]
 
 
 def _clean_batches(value: Any) -> list[dict]:

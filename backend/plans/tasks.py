@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.rules import ensure_department, ensure_role
-from backend.db import utcnow
+from backend.db import flush_unique, utcnow
 from backend.directory import rules
 from backend.directory.models import Item
 from backend.errors import Conflict, Forbidden
-from backend.plans.common import (EDITORS, READ_ALL, READERS, RISK_STRATA, STRATA_MODES, _code_of, _dept_label,
-                                  _ensure_reader, _flush_unique, _get, _ids, _invalid, _is_int, _next_code, _text,
+from backend.plans.common import (EDITORS, RISK_STRATA, STRATA_MODES, _code_of, _department_scope, _dept_label,
+                                  _ensure_reader, _get, _ids, _invalid, _is_int, _next_code, _sync_rows, _text,
                                   _valid_id, check_cap, clean_ratio, clean_ratio_rules)
 from backend.plans.models import TASK_DEPT_STATUSES, TASK_STATUSES, Plan, Task, TaskDepartment, TaskItem
 
@@ -118,17 +118,8 @@ def read_task(session: Session, actor: Actor, task_id: Any) -> Task:
 
 
 def tasks_query(actor: Actor, args: Mapping):
-    ensure_role(actor, READERS)
     stmt = select(Task).options(selectinload(Task.departments), selectinload(Task.items))
-    requested = args.get("department_id")
-    if actor.role in READ_ALL:
-        department_id = requested
-    else:
-        if requested is not None and requested != actor.department_id:
-            raise Forbidden("只能查看本部门牵头或参与的任务", code="forbidden.department")
-        department_id = actor.department_id
-        if department_id is None:
-            raise Forbidden("账号未归属部门，不能查看任务", code="forbidden.department")
+    department_id = _department_scope(actor, args.get("department_id"), "任务")
     if department_id is not None:
         stmt = stmt.where(or_(Task.lead_department_id == department_id,
                               exists().where(TaskDepartment.task_id == Task.id,
@@ -169,7 +160,7 @@ def create_task(session: Session, actor: Actor, data: Mapping, default_ratios: M
         if session.scalar(select(Task.id).where(Task.code == task.code)) is not None:
             raise Conflict(f"任务编号 {task.code} 已被使用", code="task.code_taken")
     session.add(task)
-    _flush_unique(session, "task.code_taken", "任务编号已被占用，请重试")
+    flush_unique(session, "任务编号已被占用，请重试", "task.code_taken")
     audit.record(session, actor, "task.create", "task", task.id, after=task_snapshot(task),
                  department_id=task.lead_department_id)
     session.commit()
@@ -317,29 +308,17 @@ def _apply_task(session: Session, task: Task, data: Mapping, default_ratios: Map
     # the ratio cap of general items (key items have none)
     check_cap(task.strata, [plan_items[i].item for i in item_ids])
 
-    # sync rows by their natural keys
-    for row in list(task.departments):
-        if row.department_id not in wanted:
-            task.departments.remove(row)
-        else:
-            row.members_per_group = wanted[row.department_id]
-    have = {r.department_id for r in task.departments}
-    for dept_id, m in wanted.items():
-        if dept_id not in have:
-            lead = dept_id == plan.lead_department_id
-            task.departments.append(TaskDepartment(
-                department_id=dept_id, department=plan_depts[dept_id], role="lead" if lead else "participant",
-                members_per_group=m, status="confirmed" if lead else "pending"))
-    for row in list(task.items):
-        if row.item_id not in item_ids:
-            task.items.remove(row)
-        else:
-            row.department_id = plan_items[row.item_id].department_id
-    have = {r.item_id for r in task.items}
-    for item_id in item_ids:
-        if item_id not in have:
-            row = plan_items[item_id]
-            task.items.append(TaskItem(item_id=item_id, item=row.item, department_id=row.department_id))
+    def new_department(dept_id: int, m: int) -> TaskDepartment:
+        lead = dept_id == plan.lead_department_id
+        return TaskDepartment(department_id=dept_id, department=plan_depts[dept_id],
+                              role="lead" if lead else "participant", members_per_group=m,
+                              status="confirmed" if lead else "pending")
+
+    _sync_rows(task.departments, lambda r: r.department_id, wanted,
+               update=lambda row, m: setattr(row, "members_per_group", m), create=new_department)
+    _sync_rows(task.items, lambda r: r.item_id, {item_id: plan_items[item_id] for item_id in item_ids},
+               update=lambda row, p: setattr(row, "department_id", p.department_id),
+               create=lambda item_id, p: TaskItem(item_id=item_id, item=p.item, department_id=p.department_id))
 
 
 def clean_filters(value: Any) -> dict:

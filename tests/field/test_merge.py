@@ -44,6 +44,37 @@ def sign_everything(field, lead):
     return p
 
 
+def finalise(field, lead, values):
+    """The lead writes the record, pulls it and queues record.finalize of what they now see."""
+    lead.set_record(field.inspection.id, values)
+    lead.push()
+    lead.pull()
+    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
+                                     "content_hash": lead.record_hash(field.inspection.id)})
+
+
+def sign_and_finalise(field, lead):
+    """Every section signed, the record written and finalised, the lead's phone pulled: the finalising push."""
+    sign_everything(field, lead)
+    finalise(field, lead, lead_fields())
+    results = lead.push()
+    lead.pull()
+    return results
+
+
+def everyone_signs_on_the_leads_phone(field, lead):
+    """The lead signs the finalised record, then each other member with their own password."""
+    lead.sign_record(field.inspection.id)
+    for user in (field.lead_officer, field.other_officer):
+        lead.sign_record(field.inspection.id, signer={"username": user.username, "password": PASSWORD})
+
+
+def representative_signs_and_submit(field, lead, content_hash):
+    lead.enqueue("record.representative", {"inspection_id": field.inspection.id, "signature_id": str(uuid.uuid4()),
+                                           "content_hash": content_hash, "strokes": [{"points": [[1, 1, 1]]}]})
+    lead.enqueue("record.submit", {"inspection_id": field.inspection.id, "content_hash": content_hash})
+
+
 def test_two_officers_of_one_department_conflict_and_the_lead_resolves(field, db_session):
     cp = field.points(field.lead_item)[0]
     a, b = field.phone(field.lead_officer), field.phone(field.lead_user)
@@ -122,14 +153,7 @@ def test_signing_needs_a_complete_section(field):
 
 def test_the_whole_merge_submits_with_a_due_date(field, db_session):
     lead = field.phone(field.lead_user)
-    sign_everything(field, lead)
-    lead.set_record(field.inspection.id, lead_fields())
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
-    assert lead.push()[0]["status"] == "applied"
-    lead.pull()
+    assert sign_and_finalise(field, lead)[0]["status"] == "applied"
     # every member signs the record: the lead and the other department on their phones,
     # the lead department's second officer on the lead's phone with their own password
     lead.sign_record(field.inspection.id)
@@ -140,10 +164,7 @@ def test_the_whole_merge_submits_with_a_due_date(field, db_session):
         {field.lead_dept.id, field.other_dept.id}          # all members see the record they sign
     other.sign_record(field.inspection.id)
     assert [r["status"] for r in other.push()] == ["applied"]
-    rec = lead.docs["inspection"][field.inspection.id]["record"]
-    lead.enqueue("record.representative", {"inspection_id": field.inspection.id, "signature_id": str(uuid.uuid4()),
-                                           "content_hash": rec["content_hash"], "strokes": [{"points": [[1, 1, 1]]}]})
-    lead.enqueue("record.submit", {"inspection_id": field.inspection.id, "content_hash": rec["content_hash"]})
+    representative_signs_and_submit(field, lead, lead.docs["inspection"][field.inspection.id]["record"]["content_hash"])
     results = lead.push()
     assert [r["status"] for r in results] == ["applied"] * 4, results
     assert results[-1]["publication_due_on"]
@@ -165,14 +186,7 @@ def test_the_whole_merge_submits_with_a_due_date(field, db_session):
 
 def test_a_wrong_password_on_the_leads_phone_signs_nothing(field):
     lead = field.phone(field.lead_user)
-    sign_everything(field, lead)
-    lead.set_record(field.inspection.id, lead_fields())
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
-    lead.push()
-    lead.pull()
+    sign_and_finalise(field, lead)
     lead.sign_record(field.inspection.id, signer={"username": field.lead_officer.username, "password": "wrong"})
     [res] = lead.push()
     assert res["code"] == "signature.signer_invalid"
@@ -180,11 +194,7 @@ def test_a_wrong_password_on_the_leads_phone_signs_nothing(field):
 
 def test_finalising_checks_the_record(field):
     lead = field.phone(field.lead_user)
-    lead.set_record(field.inspection.id, {"result_categories": ["no_problem"]})
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
+    finalise(field, lead, {"result_categories": ["no_problem"]})
     [res] = lead.push()
     assert res["code"] == "record.incomplete"
     text = " ".join(res["details"]["problems"])
@@ -197,19 +207,11 @@ def test_a_failed_point_needs_a_problem_category_and_a_followup(field):
     fill_and_sign(field, field.lead_officer, field.lead_dept, field.lead_item)
     lead.pull()
     lead.sign_section(field.inspection.id, field.lead_dept.id)
-    lead.set_record(field.inspection.id, lead_fields())
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
+    finalise(field, lead, lead_fields())
     [res] = lead.push()
     assert res["code"] == "record.incomplete" and "后续处置" in " ".join(res["details"]["problems"])
-    lead.set_record(field.inspection.id, {"result_categories": ["pending_followup", "other_violation"], "followups": [
+    finalise(field, lead, {"result_categories": ["pending_followup", "other_violation"], "followups": [
         {"id": str(uuid.uuid4()), "action": "rectify", "department_id": field.other_dept.id, "note": "限期七日整改"}]})
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
     assert lead.push()[0]["status"] == "applied"
 
 
@@ -231,25 +233,14 @@ def test_no_inspection_is_a_result_with_evidence(field, db_session):
     jpeg = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 30, 30)).save(jpeg, "JPEG")
     photo = {"id": str(uuid.uuid4()), "sha256": lead.upload(jpeg.getvalue(), "image/jpeg", "门头.jpg")}
-    lead.set_record(field.inspection.id, {"outcome": {"code": "unreachable", "note": "门店已无人", "photos": [photo]},
-                                          "result_categories": ["unreachable"]})
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
+    finalise(field, lead, {"outcome": {"code": "unreachable", "note": "门店已无人", "photos": [photo]},
+                           "result_categories": ["unreachable"]})
     [res] = lead.push()
     assert res["code"] == "record.incomplete" and "定位" in " ".join(res["details"]["problems"])
-    lead.set_record(field.inspection.id, {"outcome": {"code": "unreachable", "note": "门店已无人", "photos": [photo],
-                                                      "gps": GPS}})
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
+    finalise(field, lead, {"outcome": {"code": "unreachable", "note": "门店已无人", "photos": [photo], "gps": GPS}})
     assert lead.push()[0]["status"] == "applied"
     lead.pull()
-    lead.sign_record(field.inspection.id)
-    for user in (field.lead_officer, field.other_officer):
-        lead.sign_record(field.inspection.id, signer={"username": user.username, "password": PASSWORD})
+    everyone_signs_on_the_leads_phone(field, lead)
     lead.enqueue("record.submit", {"inspection_id": field.inspection.id,
                                    "content_hash": lead.docs["inspection"][field.inspection.id]["record"]["content_hash"]})
     results = lead.push()
@@ -258,14 +249,7 @@ def test_no_inspection_is_a_result_with_evidence(field, db_session):
 
 def test_refusal_with_a_witness_and_reopening_voids_signatures(field, db_session):
     lead = field.phone(field.lead_user)
-    sign_everything(field, lead)
-    lead.set_record(field.inspection.id, lead_fields())
-    lead.push()
-    lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
-    lead.push()
-    lead.pull()
+    sign_and_finalise(field, lead)
     h = lead.docs["inspection"][field.inspection.id]["record"]["content_hash"]
     lead.sign_record(field.inspection.id)
     lead.enqueue("record.refusal", {"inspection_id": field.inspection.id, "signature_id": str(uuid.uuid4()),
@@ -312,22 +296,13 @@ def test_a_record_naming_photos_not_yet_uploaded_is_not_submitted(field):
     fill_and_sign(field, field.lead_officer, field.lead_dept, field.lead_item)
     lead.pull()
     lead.sign_section(field.inspection.id, field.lead_dept.id)
-    lead.set_record(field.inspection.id, lead_fields(result_categories=["pending_followup", "other_violation"],
-                                                     followups=[{"id": str(uuid.uuid4()), "action": "rectify",
-                                                                 "department_id": field.other_dept.id}]))
+    finalise(field, lead, lead_fields(result_categories=["pending_followup", "other_violation"],
+                                      followups=[{"id": str(uuid.uuid4()), "action": "rectify",
+                                                  "department_id": field.other_dept.id}]))
     lead.push()
     lead.pull()
-    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
-                                     "content_hash": lead.record_hash(field.inspection.id)})
-    lead.push()
-    lead.pull()
-    lead.sign_record(field.inspection.id)
-    for user in (field.lead_officer, field.other_officer):
-        lead.sign_record(field.inspection.id, signer={"username": user.username, "password": PASSWORD})
-    h = lead.docs["inspection"][field.inspection.id]["record"]["content_hash"]
-    lead.enqueue("record.representative", {"inspection_id": field.inspection.id, "signature_id": str(uuid.uuid4()),
-                                           "content_hash": h, "strokes": [{"points": [[1, 1, 1]]}]})
-    lead.enqueue("record.submit", {"inspection_id": field.inspection.id, "content_hash": h})
+    everyone_signs_on_the_leads_phone(field, lead)
+    representative_signs_and_submit(field, lead, lead.docs["inspection"][field.inspection.id]["record"]["content_hash"])
     results = lead.push()
     assert [r["status"] for r in results] == ["applied"] * 4 + ["rejected"], results
     assert results[-1]["code"] == "record.media_missing" and results[-1]["details"]["missing"] == ["ab" * 32]

@@ -285,8 +285,9 @@ def test_no_replacement_left():
                          "但该部门的备选人员中已没有可替换的人员")
 
 
-def test_tie_break_by_id(monkeypatch):
-    """Equal tickets never happen with HMAC; force them to check the rule."""
+@pytest.fixture
+def equal_tickets(monkeypatch):
+    """Every ticket the same (never happens with HMAC): what is left to order them is the id."""
     import backend.draws.algorithm as algorithm
 
     class Same:
@@ -303,6 +304,12 @@ def test_tie_break_by_id(monkeypatch):
             return b"\0" * 32
 
     monkeypatch.setattr(algorithm, "_states", lambda seed, parts: (Same, Same))
+
+
+def test_tie_break_by_id(equal_tickets):
+    """Equal tickets never happen with HMAC; force them to check the rule."""
+    import backend.draws.algorithm as algorithm
+
     assert rank_smallest(SEED, ("ent",), ["b", "c", "a", "ab"], 3) == [(b"\0" * 32, x) for x in ("a", "ab", "b")]
     assert algorithm._order(SEED, ("x",), ["é", "z", "e"]) == ["e", "z", "é"]  # code point order
 
@@ -492,24 +499,8 @@ def test_reserve_sizes():
     assert len(everyone.target_reserve["A"]) == 5
 
 
-def test_equal_tickets_past_the_first_cut(monkeypatch):
+def test_equal_tickets_past_the_first_cut(equal_tickets):
     """The bound is the n-th smallest ticket seen: an equal ticket with a smaller id still gets in."""
-    import backend.draws.algorithm as algorithm
-
-    class Same:
-        def __init__(self, *args):
-            pass
-
-        def copy(self):
-            return self
-
-        def update(self, data):
-            pass
-
-        def digest(self):
-            return b"\0" * 32
-
-    monkeypatch.setattr(algorithm, "_states", lambda seed, parts: (Same, Same))
     many = [f"z{i:05d}" for i in range(5000)] + ["b", "a"]  # past the 4,096 buffer, then smaller ids
     assert [i for _, i in rank_smallest(SEED, ("ent",), many, 3)] == ["a", "b", "z00000"]
 
