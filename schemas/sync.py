@@ -46,7 +46,8 @@ class PushOut(BaseSchema):
 class PullArgs(QuerySchema):
     client_id = fields.String(required=True)
     cursor = fields.String(load_default=None, metadata={"description": "上次拉取返回的 cursor；首次拉取不带"})
-    limit = fields.Integer(load_default=DEFAULT_PULL_LIMIT, validate=validate.Range(min=1, max=MAX_PULL_LIMIT))
+    limit = fields.Integer(load_default=DEFAULT_PULL_LIMIT, validate=validate.Range(min=1, max=MAX_PULL_LIMIT),
+                           metadata={"description": "一页最多带多少户检查（同一户的多次变化算一户）"})
 
 
 class ChangeOut(BaseSchema):

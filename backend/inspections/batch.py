@@ -214,6 +214,8 @@ class FieldBatch:
     def add_signature(self, state: InspectionState, signature: Signature) -> None:
         self.signatures(state).append(signature)
         self.new_signatures.append(signature)
+        if signature.image_sha256:  # the file is in use: the clean-up keeps it
+            self.add_media(state.inspection.id, {signature.image_sha256})
         self.touched(state)
 
     def add_media(self, inspection_id: int, sha256s) -> None:

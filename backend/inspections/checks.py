@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.inspections import geo
 from backend.inspections.fields import Catalogue, media_hashes
 from backend.inspections.models import Flag
-from backend.inspections.rules import OUTCOME_CATEGORY, OUTCOMES
+from backend.inspections.rules import OUTCOME_CATEGORY, OUTCOMES, PENDING_CHILDREN, RESULT_CATEGORIES
 from backend.media import services as media
 from sync.protocol import parse_time
 
@@ -112,6 +112,8 @@ def record_problems(batch, state) -> list[str]:
                     problems.append(f"{p.name}（{name}）尚未在本部门的检查内容上签名")
     if not categories:
         problems.append("须选择检查结果")
+    if "pending_followup" in categories and not set(categories) & set(PENDING_CHILDREN):
+        problems.append("“发现问题待后续处理”须同时选择具体问题：" + "、".join(RESULT_CATEGORIES[c] for c in PENDING_CHILDREN))
     if _has_fail(state):
         if "no_problem" in categories:
             problems.append("有检查内容不符合，检查结果不能是“未发现问题”")

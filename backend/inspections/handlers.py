@@ -99,11 +99,8 @@ def _signature_id(args: dict) -> str:
     return sid
 
 
-def _signature_common(args: dict) -> tuple[str, str, list | None, str | None]:
-    sid, content_hash = _signature_id(args), args.get("content_hash")
-    if not isinstance(content_hash, str) or not SHA256_RE.match(content_hash):
-        raise Refused("validation_error", "content_hash 须为所签内容的 SHA-256",
-                      errors={"content_hash": ["须为 64 位小写十六进制"]})
+def _marks(args: dict, *, required: bool = True) -> tuple[list | None, str | None]:
+    """A signature's strokes (signature_pad's ``toData()``, bounded) and/or the SHA-256 of its uploaded image."""
     strokes, image = args.get("strokes"), args.get("image_sha256")
     if strokes is not None:
         if not isinstance(strokes, list) or sum(len(s.get("points", [])) if isinstance(s, dict) else 1
@@ -111,8 +108,17 @@ def _signature_common(args: dict) -> tuple[str, str, list | None, str | None]:
             raise Refused("validation_error", "签名笔迹格式有误或过大", errors={"strokes": ["格式有误"]})
     if image is not None and (not isinstance(image, str) or not SHA256_RE.match(image)):
         raise Refused("validation_error", "image_sha256 须为签名图片的 SHA-256", errors={"image_sha256": ["格式有误"]})
-    if strokes is None and image is None:
+    if required and strokes is None and image is None:
         raise Refused("signature.empty", "签名为空：须有笔迹（strokes）或签名图片（image_sha256）")
+    return strokes, image
+
+
+def _signature_common(args: dict) -> tuple[str, str, list | None, str | None]:
+    sid, content_hash = _signature_id(args), args.get("content_hash")
+    if not isinstance(content_hash, str) or not SHA256_RE.match(content_hash):
+        raise Refused("validation_error", "content_hash 须为所签内容的 SHA-256",
+                      errors={"content_hash": ["须为 64 位小写十六进制"]})
+    strokes, image = _marks(args)
     return sid, content_hash, strokes, image
 
 
@@ -239,8 +245,6 @@ def section_sign(ctx: Context, args: dict) -> dict:
     ctx.applying = True
     batch.add_signature(state, _signature(ctx, state, sid, content_hash, strokes, image, scope="section",
                                           department_id=department_id, **_officer(signer, via)))
-    if image:
-        batch.add_media(state.inspection.id, {image})
     section.status, section.signed_hash, section.dirty = "signed", content_hash, True
     batch.new_flags.extend(checks.missing_fix_flags(state, department_id, section.values, section.revs))
     return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash}
@@ -394,8 +398,6 @@ def record_sign(ctx: Context, args: dict) -> dict:
     ctx.applying = True
     batch.add_signature(state, _signature(ctx, state, sid, content_hash, strokes, image, scope="record",
                                           **_officer(signer, via)))
-    if image:
-        batch.add_media(state.inspection.id, {image})
     return {"status": "applied", "inspection_id": state.inspection.id}
 
 
@@ -415,8 +417,6 @@ def record_representative(ctx: Context, args: dict) -> dict:
         ctx, state, sid, content_hash, strokes, image, scope="record", role="representative",
         signer_name=rep["name"], signer_detail={k: rep.get(k) for k in ("position", "phone") if rep.get(k)},
         via="lead_device"))
-    if image:
-        batch.add_media(state.inspection.id, {image})
     return {"status": "applied", "inspection_id": state.inspection.id}
 
 
@@ -430,11 +430,7 @@ def record_refusal(ctx: Context, args: dict) -> dict:
     problem = person(witness) if witness is not None else "必填项"
     if problem:
         raise Refused("validation_error", f"见证人：{problem}", errors={"witness": [problem]})
-    strokes, image = args.get("strokes"), args.get("image_sha256")
-    if image is not None and (not isinstance(image, str) or not SHA256_RE.match(image)):
-        raise Refused("validation_error", "image_sha256 格式有误", errors={"image_sha256": ["格式有误"]})
-    if strokes is not None and not isinstance(strokes, list):
-        raise Refused("validation_error", "strokes 格式有误", errors={"strokes": ["格式有误"]})
+    strokes, image = _marks(args, required=False)   # the witness may sign, or not
     content_hash = _record_signature_checks(ctx, args, state)
     batch: FieldBatch = ctx.batch
     _ensure_no_representative(batch, state)

@@ -19,6 +19,10 @@ from sync import changes, engine, protocol
 from sync.models import SyncClient
 
 
+SCAN_FACTOR = 20     # changes scanned per inspection a page may carry
+MAX_SCAN = 5000
+
+
 def _officer(actor: Actor) -> int:
     if actor.inspector_id is None:
         raise Forbidden("当前账号未关联执法检查人员，不能同步检查任务", code="forbidden.not_inspector")
@@ -105,13 +109,25 @@ def pull(session: Session, actor: Actor, *, client_id: str, cursor: str | None, 
     if client is not None and client.user_id != actor.user_id:
         raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成", code="sync.client_not_yours")
     head = changes.head(session)
+    scan = min(limit * SCAN_FACTOR, MAX_SCAN)
     rows = changes.page(session, after=after, inspections=involved_inspections(inspector_id),
-                        tasks=involved_tasks(inspector_id), limit=limit)
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    inspection_ids = list(dict.fromkeys(r.inspection_id for r in rows if r.entity == "inspection"))
-    docs = bundle.inspection_changes(session, actor, inspection_ids)
-    task_ids = {r.task_id for r in rows if r.entity == "task"}
+                        tasks=involved_tasks(inspector_id), limit=scan)
+    # a page carries at most ``limit`` inspections: changes are scanned in order, and the page ends before
+    # the change that would bring in one inspection too many (many changes to one inspection are one document)
+    inspection_ids: dict[int, None] = {}
+    task_ids: set[int] = set()
+    taken = 0
+    for row in rows[:scan]:
+        if row.entity == "inspection" and row.inspection_id not in inspection_ids:
+            if len(inspection_ids) == limit:
+                break
+            inspection_ids[row.inspection_id] = None
+        elif row.entity == "task":
+            task_ids.add(row.task_id)
+        taken += 1
+    has_more = taken < len(rows)
+    rows = rows[:taken]
+    docs = bundle.inspection_changes(session, actor, list(inspection_ids))
     task_ids |= {d["data"]["task_id"] for d in docs if d["op"] == "put"}
     out = bundle.task_changes(session, task_ids) + docs
     next_cursor = rows[-1].seq if has_more else max([after, head] + [r.seq for r in rows])

@@ -306,3 +306,41 @@ def test_a_record_naming_photos_not_yet_uploaded_is_not_submitted(field):
     results = lead.push()
     assert [r["status"] for r in results] == ["applied"] * 4 + ["rejected"], results
     assert results[-1]["code"] == "record.media_missing" and results[-1]["details"]["missing"] == ["ab" * 32]
+
+
+def test_problems_found_name_which_problem(field):
+    lead = field.phone(field.lead_user)
+    sign_everything(field, lead)
+    followup = [{"id": str(uuid.uuid4()), "action": "rectify", "department_id": field.lead_dept.id}]
+    finalise(field, lead, lead_fields(result_categories=["pending_followup"], followups=followup))
+    [res] = lead.push()
+    assert res["code"] == "record.incomplete" and "须同时选择具体问题" in " ".join(res["details"]["problems"])
+    finalise(field, lead, {"result_categories": ["pending_followup", "unpublished_info"]})
+    assert lead.push()[0]["status"] == "applied"
+
+
+def test_a_witness_signature_is_bounded_and_its_image_kept(field, db_session):
+    import io
+
+    from PIL import Image
+    from sqlalchemy import select
+
+    from backend.media.models import MediaRef
+
+    lead = field.phone(field.lead_user)
+    sign_and_finalise(field, lead)
+    h = lead.docs["inspection"][field.inspection.id]["record"]["content_hash"]
+    png = io.BytesIO()
+    Image.new("RGB", (60, 20), (255, 255, 255)).save(png, "PNG")
+    image = lead.upload(png.getvalue(), "image/png", "witness.png")
+    refusal = {"inspection_id": field.inspection.id, "content_hash": h, "reason": "拒绝签字",
+               "witness": {"name": "李四"}}
+    lead.enqueue("record.refusal", {**refusal, "signature_id": str(uuid.uuid4()),
+                                    "strokes": [{"points": [[0, 0, 0]] * 20001}]})
+    lead.enqueue("record.refusal", {**refusal, "signature_id": str(uuid.uuid4()), "image_sha256": image})
+    results = lead.push()
+    assert results[0]["code"] == "validation_error" and "strokes" in results[0]["errors"]
+    assert results[1]["status"] == "applied"
+    db_session.expire_all()
+    refs = db_session.scalars(select(MediaRef.inspection_id).where(MediaRef.sha256 == image)).all()
+    assert refs == [field.inspection.id]
