@@ -18,6 +18,27 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The officers' app (pwa/): npm ci when package-lock.json changed, npm run build when any source did.
+if ! command -v npm >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
+  echo "==> 安装 Node.js（Debian 软件包，构建掌上执法应用需要 ≥ 20.19）"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq nodejs npm >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+fi
+lock_want=$(sha256sum pwa/package-lock.json | cut -d' ' -f1)
+if [ ! -f pwa/node_modules/.shuangsui-lock ] || [ "$(cat pwa/node_modules/.shuangsui-lock)" != "$lock_want" ]; then
+  echo "==> 安装掌上执法应用的依赖（npm ci）"
+  (cd pwa && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_want" > pwa/node_modules/.shuangsui-lock
+fi
+build_want=$( (cd pwa && find src static index.html vite.config.ts tsconfig.json package.json package-lock.json -type f -print0 \
+  | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
+if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
+  echo "==> 构建掌上执法应用（npm run build → pwa/dist）"
+  (cd pwa && npm run build --silent >/dev/null)
+  echo "$build_want" > pwa/.build-stamp
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then
     echo "==> 安装 Chromium 与中文字体（Debian 软件包）"
