@@ -26,7 +26,6 @@ export default defineConfig({
       filename: "sw.js",
       scope: "/app/",
       manifestFilename: "manifest.webmanifest",
-      includeAssets: ["icons/*.png", "icons/*.svg"],
       manifest: {
         id: "/app/",
         name: "掌上执法 · 双随机、一公开",

@@ -1,0 +1,223 @@
+"""Driving the officers' app (pwa/, served at /app/) in Debian's Chromium: phone-sized contexts with
+service workers, taking the network away (server stopped, page offline, service-worker fetches aborted),
+filling a section, signing, and reading what the server holds."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+PASSWORD = "Demo@2026"
+PHONE = {"viewport": {"width": 360, "height": 640}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai", "service_workers": "allow", "permissions": ["geolocation"]}
+
+
+def phone(browser, *, lat: float, lon: float, accuracy: float = 12.0):
+    ctx = browser.new_context(geolocation={"latitude": lat, "longitude": lon, "accuracy": accuracy}, **PHONE)
+    ctx.set_default_timeout(20000)
+    return ctx
+
+
+def watch(page, errors: list[str]) -> None:
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(250)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/app/")
+    page.wait_for_selector("#login-btn")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-btn")
+    page.wait_for_selector(".task-row")
+    wait_synced(page)
+    # the service worker controls the page before the network is taken away
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=200,
+                           timeout=30000)
+
+
+def wait_synced(page, timeout: float = 60000) -> None:
+    """The header says synced only when the outbox is empty, every photo is on the server and the pull ended."""
+    page.wait_for_selector('#unsent[data-count="0"][data-ok="1"]', timeout=timeout)
+
+
+def sync(page, timeout: float = 60000) -> None:
+    page.goto(page.url.split("/app/")[0] + "/app/sync")
+    page.click("#sync-now")
+    wait_synced(page, timeout)
+
+
+class Network:
+    """The network of one or more browser contexts, and the server behind it."""
+
+    def __init__(self, server, contexts):
+        self.server, self.contexts = server, list(contexts)
+
+    @staticmethod
+    def _abort_worker(route):
+        if route.request.service_worker is not None:
+            route.abort("internetdisconnected")
+        else:
+            route.fallback()
+
+    def down(self) -> None:
+        self.server.stop()
+        for ctx in self.contexts:
+            ctx.route("**/*", self._abort_worker)
+            ctx.set_offline(True)
+
+    def up(self) -> None:
+        self.server.start()
+        for ctx in self.contexts:
+            ctx.unroute("**/*", self._abort_worker)
+            ctx.set_offline(False)
+
+
+def jpeg(width: int = 2400, height: int = 1600, *, orientation: int = 6, seed: int = 0) -> bytes:
+    """A real camera-like JPEG (Pillow): a gradient with text-like blocks, EXIF orientation set."""
+    red = Image.linear_gradient("L").resize((width, height))
+    green = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize((width, height))
+    blue = Image.effect_noise((width, height), 30 + seed)          # sensor noise: every photo its own bytes
+    img = Image.merge("RGB", (red, green, blue))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def draw_signature(page, selector: str = "#sig-canvas") -> None:
+    box = page.locator(selector).bounding_box()
+    x0, y0 = box["x"] + 20, box["y"] + box["height"] / 2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 12):
+        page.mouse.move(x0 + i * 22, y0 + (18 if i % 2 else -18), steps=3)
+    page.mouse.up()
+
+
+def add_photo(page, cp: str, photo: bytes) -> None:
+    before = page.locator(f'.point[data-cp="{cp}"] .thumbs img').count()
+    page.set_input_files(f"#photo-{cp}", files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.wait_for_function(f"document.querySelectorAll('.point[data-cp=\"{cp}\"] .thumbs img').length > {before}",
+                           polling=100)
+
+
+def fill_section(page, base: str, inspection_id: int, photo: bytes, *, fail_first: bool = True) -> int:
+    """The officer's own section: method per item, a result per check point, one 不符合 with its problem,
+    handling and photo (and a photo where the check point asks for one), arrival and departure stamps; the
+    GPS fix comes from the context's geolocation. Returns the number of photos taken."""
+    page.goto(f"{base}/app/i/{inspection_id}/inspect")
+    page.wait_for_selector('#gps-panel:not([data-accuracy=""])')
+    page.click("#stamp-arrive")
+    for item in page.locator(".item-block").all():
+        if item.locator(".method-documents").count():       # 书面检查: the documents reviewed are its evidence
+            item.locator(".method-documents").click()
+            box = item.locator("textarea").first
+            box.fill("增值税发票存根联\n纳税申报表（近三个月）")
+            box.blur()
+        else:
+            item.locator(".method-onsite").first.click()
+    points = page.locator(".point").all()
+    taken = 0
+    for n, point in enumerate(points):
+        cp = point.get_attribute("data-cp")
+        if n == 0 and fail_first:
+            point.locator(".result-fail").click()
+            page.wait_for_selector(f'.point[data-cp="{cp}"][data-result="fail"] .problem-field textarea')
+            point.locator(".problem-field textarea").fill("营业执照未悬挂于经营场所醒目位置")
+            point.locator(".problem-field textarea").blur()
+            point.locator(".handling-rectify").click()
+            add_photo(page, cp, photo)
+            taken += 1
+        else:
+            point.locator(".result-pass").click()
+            page.wait_for_selector(f'.point[data-cp="{cp}"][data-result="pass"]')
+            if point.get_attribute("data-type") == "photo":
+                add_photo(page, cp, jpeg(1600, 1200, orientation=1, seed=n + 10))
+                taken += 1
+    page.click("#stamp-depart")
+    try:
+        page.wait_for_selector("#problems .ok")
+    except Exception:
+        raise AssertionError(page.locator("#problems").inner_text()) from None
+    return taken
+
+
+def sign_section(page, base: str, inspection_id: int) -> str:
+    page.goto(f"{base}/app/i/{inspection_id}/sign")
+    page.wait_for_selector('#sign-hash:not([data-hash=""])')
+    draw_signature(page)
+    signed_hash = page.locator("#sign-hash").get_attribute("data-hash")
+    page.click("#sign-confirm")
+    page.wait_for_selector("text=签名已保存")
+    return signed_hash
+
+
+def unsent(page) -> int:
+    return int(page.locator("#unsent").get_attribute("data-count"))
+
+
+# --- what the server holds -------------------------------------------------------------------------------
+
+def api(base: str, method: str, path: str, *, token: str | None = None, body=None) -> tuple[int, object, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw and r.headers.get_content_type() == "application/json" else None), raw
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw[:1] == b"{" else None), raw
+
+
+def token(base: str, username: str) -> str:
+    status, body, _ = api(base, "POST", "/api/v1/auth/login", body={"username": username, "password": PASSWORD})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def pulled(base: str, username: str) -> dict:
+    """Everything a fresh phone of ``username`` pulls: {"task": {id: doc}, "inspection": {id: doc}}."""
+    from sync.client import Client, HttpTransport
+
+    c = Client(HttpTransport(base))
+    c.login(username, PASSWORD)
+    c.pull()
+    return c.docs
+
+
+def media_bytes(base: str, access: str, sha256: str) -> bytes:
+    status, _, raw = api(base, "GET", f"/api/media/{sha256}", token=access)
+    assert status == 200, (status, raw[:200])
+    return raw
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)

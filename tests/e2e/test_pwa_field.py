@@ -1,0 +1,203 @@
+"""Acceptance of the officers' app (issue 8) in Debian's Chromium against a real server process.
+
+Two officers of two departments work one inspection with no network (the server stopped, the pages
+offline, the service worker's fetches aborted): each reloads the app, fills their section with a photo
+and a GPS fix, signs, closes the app and opens it again, and nothing is lost. The network comes back:
+the sections and the photos reach the server (hashes match). The lead merges on the phone, the members
+sign (one on their own phone, one on the lead's with their password), the representative signs, the
+lead submits: the inspection is completed with its publication due date on the server and on both phones.
+Screenshots of each main screen go to docs/screenshots/.
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+from tests.e2e import pwa_helpers as h
+from tests.e2e.browser import launch_chromium
+from tests.e2e.live_server import LiveServer, prepare_database
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture()
+def server(tmp_path):
+    url = prepare_database(tmp_path)
+    srv = LiveServer(tmp_path, url).start()
+    yield srv
+    srv.stop()
+
+
+def _first_inspection(base: str) -> tuple[int, dict]:
+    docs = h.pulled(base, "samr_lead")
+    inspection = min(docs["inspection"].values(), key=lambda d: d["position"])
+    return inspection["id"], docs
+
+
+def test_two_officers_offline_then_the_lead_submits(server):
+    base = server.url
+    iid, docs = _first_inspection(base)
+    place = docs["inspection"][iid]["target"]["location"]
+    lat, lon = place["lat"], place["lon"]            # standing at the door (a GCJ-02 map point: a few hundred metres off)
+    depts = {d["code"]: d["id"] for d in docs["task"][docs["inspection"][iid]["task_id"]]["departments"]}
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        samr_ctx, tax_ctx = h.phone(browser, lat=lat, lon=lon), h.phone(browser, lat=lat + 0.0004, lon=lon, accuracy=25)
+        samr, tax = samr_ctx.new_page(), tax_ctx.new_page()
+        for page in (samr, tax):
+            h.watch(page, errors)
+        samr.goto(f"{base}/app/")
+        samr.wait_for_selector("#login-btn")
+        h.shot(samr, "01-login")
+        h.login(samr, base, "samr_inspector")
+        h.login(tax, base, "tax_inspector")
+        h.shot(samr, "02-today")
+
+        net = h.Network(server, [samr_ctx, tax_ctx])
+        net.down()
+        photos = {"samr": h.jpeg(seed=1), "tax": h.jpeg(2000, 3000, orientation=1, seed=2)}
+        hashes, taken = {}, {}
+        for name, page in (("samr", samr), ("tax", tax)):
+            page.reload()                                # offline: the shell from the service worker, data from IndexedDB
+            page.wait_for_selector(f'.task-row[data-id="{iid}"]')
+            if name == "samr":
+                page.click(f'.task-row[data-id="{iid}"]')
+                page.wait_for_selector("#biz-name")
+                h.shot(page, "03-business")
+            taken[name] = h.fill_section(page, base, iid, photos[name])
+            if name == "samr":
+                page.locator(".point").first.scroll_into_view_if_needed()
+                h.shot(page, "04-inspect")
+            hashes[name] = h.sign_section(page, base, iid)
+            if name == "samr":
+                h.shot(page, "05-sign")
+            assert h.unsent(page) > 0
+        # close the app and open it again, still offline: nothing lost
+        samr.close()
+        tax.close()
+        samr, tax = samr_ctx.new_page(), tax_ctx.new_page()
+        for name, page in (("samr", samr), ("tax", tax)):
+            h.watch(page, errors)
+            page.goto(f"{base}/app/i/{iid}/inspect")
+            page.wait_for_selector(".point")
+            assert page.locator('.point[data-result="fail"]').count() == 1
+            assert page.locator(".point .thumbs img").count() == taken[name]
+            assert page.locator("text=已签名，待发送").count() == 1
+            page.goto(f"{base}/app/sync")
+            page.wait_for_selector(".record-state")
+            assert page.locator(f'.record-state[data-id="{iid}"]').get_attribute("data-state") == "saved"
+            assert h.unsent(page) >= 3                   # the writes, the signature (and the photos)
+        h.shot(samr, "06-sync-offline")
+
+        net.up()
+        for page in (samr, tax):
+            h.sync(page)
+        assert h.unsent(samr) == 0 and h.unsent(tax) == 0
+        h.shot(samr, "07-sync-done")
+
+        # the server holds both signed sections, and the photos byte for byte
+        lead_docs = h.pulled(base, "samr_lead")
+        doc = lead_docs["inspection"][iid]
+        sections = {s["department_code"]: s for s in doc["sections"]}
+        assert sections["SAMR"]["status"] == "signed" and sections["TAX"]["status"] == "signed"
+        assert sections["SAMR"]["signed_hash"] == hashes["samr"] and sections["TAX"]["signed_hash"] == hashes["tax"]
+        access = h.token(base, "samr_lead")
+        sizes = {}
+        for name, code in (("samr", "SAMR"), ("tax", "TAX")):
+            content = sections[code]["content"]
+            paths = [k for k in content if k.endswith(".photos")]
+            assert sum(len(content[k]) for k in paths) == taken[name]
+            for path in paths:
+                for photo in content[path]:
+                    data = h.media_bytes(base, access, photo["sha256"])
+                    assert h.sha256(data) == photo["sha256"]          # the bytes the phone hashed
+                    img = Image.open(io.BytesIO(data))
+                    assert img.format == "JPEG" and max(img.size) <= 1920
+                    sizes.setdefault(code, []).append(img.size)
+                gps = content[path.replace(".photos", ".gps")]
+                assert gps["datum"] == "WGS-84" and gps["accuracy"] in (12, 25)
+        assert (1280, 1920) in sizes["SAMR"]            # 2400×1600 with EXIF orientation 6: upright, then scaled
+        assert (1280, 1920) in sizes["TAX"]             # 2000×3000 upright: scaled to 1920 on the long edge
+        assert doc["signatures"] and all(s["via"] == "own" for s in doc["signatures"])
+
+        # the lead, on the phone: merge, sign the lead department's section too, finalise
+        lead_ctx = h.phone(browser, lat=lat, lon=lon)
+        lead = lead_ctx.new_page()
+        h.watch(lead, errors)
+        h.login(lead, base, "samr_lead")
+        lead.goto(f"{base}/app/i/{iid}/sign")
+        lead.wait_for_selector(f".sign-target-s{depts['SAMR']}")
+        lead.click(f".sign-target-s{depts['SAMR']}")
+        h.draw_signature(lead)
+        lead.click("#sign-confirm")
+        lead.wait_for_selector("text=签名已保存")
+        h.sync(lead)
+        lead.goto(f"{base}/app/i/{iid}/merge")
+        lead.wait_for_selector('.dept-card[data-dept="TAX"][data-status="signed"]')
+        lead.wait_for_selector('.dept-card[data-dept="SAMR"][data-status="signed"]')
+        lead.click("#visit-from-sections")
+        lead.fill("#rep-name", "王经理")
+        lead.locator("#rep-name").blur()
+        for category in ("pending_followup", "other_violation"):
+            lead.click(f".cat-{category}")
+        lead.click("#add-followup")
+        lead.wait_for_selector(".followup")
+        lead.fill("#opinion", "营业执照未悬挂，已责令限期改正；其余符合")
+        lead.locator("#opinion").blur()
+        lead.wait_for_selector("#record-problems .ok")
+        h.shot(lead, "08-merge")
+        lead.click("#finalize")
+        lead.wait_for_selector('#record-state[data-state="signing"]')
+        h.sync(lead)
+
+        # members sign the record: the SAMR officer on their own phone, the TAX officer on the lead's phone
+        h.sync(samr)
+        samr.goto(f"{base}/app/i/{iid}/sign")
+        samr.wait_for_selector(".sign-target-record, #sign-what")
+        h.draw_signature(samr)
+        samr.click("#sign-confirm")
+        samr.wait_for_selector("text=签名已保存")
+        h.sync(samr)
+        lead.goto(f"{base}/app/i/{iid}/sign")
+        lead.wait_for_selector('#sign-hash:not([data-hash=""])')
+        h.draw_signature(lead)
+        lead.click("#sign-confirm")                          # the lead's own signature
+        lead.wait_for_selector("text=签名已保存")
+        tax_member = next(m for m in doc["group"]["members"] if m["department_code"] == "TAX")
+        lead.click(f".signer-{tax_member['inspector_id']}")
+        lead.fill("#signer-username", "tax_inspector")
+        lead.fill("#signer-password", h.PASSWORD)
+        h.draw_signature(lead)
+        lead.click("#sign-confirm")
+        lead.wait_for_selector("text=签名已保存")
+        lead.goto(f"{base}/app/i/{iid}/merge")
+        lead.wait_for_selector("#rep-sign")
+        h.draw_signature(lead, "#merge #sig-canvas")
+        lead.click("#rep-sign")
+        lead.wait_for_selector("text=代表已签名")
+        lead.click("#submit")
+        lead.click(".van-dialog__confirm")
+        lead.wait_for_selector('#record-state[data-state="submit-pending"]')
+        h.sync(lead)
+        lead.goto(f"{base}/app/i/{iid}/merge")
+        due = lead.locator("#due-on").inner_text(timeout=30000)
+        h.shot(lead, "09-submitted")
+
+        # on the server and on both officers' phones: completed, with its due date
+        final = h.pulled(base, "samr_lead")["inspection"][iid]
+        assert final["status"] == "completed" and final["deadline"]["due_on"] == due
+        vias = {s["signer_name"]: s["via"] for s in final["signatures"] if s["scope"] == "record" and s["role"] == "officer"}
+        assert sorted(vias.values()) == ["lead_device", "own", "own"]
+        for page in (samr, tax):
+            h.sync(page)
+            page.goto(f"{base}/app/i/{iid}")
+            page.wait_for_selector(f"text=公示截止 {due}")
+        samr.goto(f"{base}/app/scan")
+        samr.wait_for_selector("#qr-file")
+        h.shot(samr, "10-scan")
+        browser.close()
+    assert errors == []
