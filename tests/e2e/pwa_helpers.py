@@ -45,13 +45,22 @@ def login(page, base: str, username: str) -> None:
     page.wait_for_selector(".task-row")
     wait_synced(page)
     # the service worker controls the page before the network is taken away
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=200,
-                           timeout=30000)
+    try:
+        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=200,
+                               timeout=30000)
+    except Exception:
+        state = page.evaluate("""async () => { const r = await navigator.serviceWorker.getRegistration();
+            return r ? {installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state, scope: r.scope}
+                     : null; }""")
+        raise AssertionError(f"the service worker does not control {page.url} ({username}): {state}") from None
 
 
 def wait_synced(page, timeout: float = 60000) -> None:
     """The header says synced only when the outbox is empty, every photo is on the server and the pull ended."""
-    page.wait_for_selector('#unsent[data-count="0"][data-ok="1"]', timeout=timeout)
+    try:
+        page.wait_for_selector('#unsent[data-count="0"][data-ok="1"]', timeout=timeout)
+    except Exception:
+        raise AssertionError(f"not synced at {page.url}: {page.locator('body').inner_text()[:1500]}") from None
 
 
 def sync(page, timeout: float = 60000) -> None:
@@ -100,6 +109,7 @@ def jpeg(width: int = 2400, height: int = 1600, *, orientation: int = 6, seed: i
 
 
 def draw_signature(page, selector: str = "#sig-canvas") -> None:
+    page.locator(selector).scroll_into_view_if_needed()
     box = page.locator(selector).bounding_box()
     x0, y0 = box["x"] + 20, box["y"] + box["height"] / 2
     page.mouse.move(x0, y0)
@@ -163,7 +173,7 @@ def sign_section(page, base: str, inspection_id: int) -> str:
     draw_signature(page)
     signed_hash = page.locator("#sign-hash").get_attribute("data-hash")
     page.click("#sign-confirm")
-    page.wait_for_selector("text=签名已保存")
+    wait_text(page, "的签名已保存")
     return signed_hash
 
 
@@ -221,3 +231,21 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def wait_text(page, text: str, timeout: float = 20000) -> None:
+    """Wait for ``text`` on the page; on failure say what the page shows instead."""
+    try:
+        page.wait_for_selector(f"text={text}", timeout=timeout)
+    except Exception:
+        body = page.locator("body").inner_text()
+        raise AssertionError(f"{text!r} not shown at {page.url}; the page shows:\n{body[:1500]}") from None
+
+
+def qr_png(text: str) -> dict:
+    """A business licence's QR code as a photo of it would be: a PNG with a quiet zone (segno)."""
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=8, border=4)
+    return {"name": "执照.png", "mimeType": "image/png", "buffer": buf.getvalue()}

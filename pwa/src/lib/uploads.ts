@@ -40,7 +40,13 @@ async function createSession(meta: PhotoMeta): Promise<{ url: string | null; off
     headers: { ...TUS, "Upload-Length": String(meta.size), "Upload-Metadata": fields.map(([k, v]) => `${k} ${b64(v)}`).join(",") },
   });
   if (r.status === 200) return { url: null, offset: meta.size, done: true };      // already stored
-  if (r.status !== 201) throw new HttpError(r.status, await errorBody(r));
+  if (r.status !== 201) {
+    const err = await errorBody(r);
+    if (r.status < 500 && r.status !== 429 && r.status !== 401) {
+      await mark(meta.sha256, { error: err?.message || `服务器拒绝（${r.status}）` });   // refused: shown, not resent
+    }
+    throw new HttpError(r.status, err);
+  }
   const body = (await r.clone().json().catch(() => null)) as { complete?: boolean } | null;
   if (body?.complete) return { url: null, offset: meta.size, done: true };
   const url = r.headers.get("Location");
@@ -112,6 +118,7 @@ export async function upload(meta: PhotoMeta, progress: Progress = () => {}): Pr
       return upload({ ...meta, upload_url: null, offset: 0 }, progress);
     }
     const err = await errorBody(r);
+    if (r.status >= 500 || r.status === 429) throw new HttpError(r.status, err);   // busy: the same bytes later
     await mark(meta.sha256, { upload_url: null, offset: 0, error: err?.message || `服务器拒绝（${r.status}）` });
     throw new HttpError(r.status, err);
   }
