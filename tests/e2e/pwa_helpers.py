@@ -42,8 +42,11 @@ def login(page, base: str, username: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-btn")
-    page.wait_for_selector(".task-row")
-    wait_synced(page)
+    page.wait_for_selector(".task-row", timeout=60000)
+    if page.locator('#unsent[data-count="0"][data-ok="1"]').count() == 0:
+        sync(page)
+        page.goto(f"{base}/app/")
+        page.wait_for_selector(".task-row")
     # the service worker controls the page before the network is taken away
     try:
         page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=200,
@@ -63,10 +66,21 @@ def wait_synced(page, timeout: float = 60000) -> None:
         raise AssertionError(f"not synced at {page.url}: {page.locator('body').inner_text()[:1500]}") from None
 
 
-def sync(page, timeout: float = 60000) -> None:
+def sync(page, timeout: float = 180.0) -> None:
+    """Press 同步 until the app says synced (on a flaky line each press gets further: nothing is lost)."""
     page.goto(page.url.split("/app/")[0] + "/app/sync")
-    page.click("#sync-now")
-    wait_synced(page, timeout)
+    deadline = time.monotonic() + timeout
+    synced = '#unsent[data-count="0"][data-ok="1"]'
+    while True:
+        page.wait_for_selector("#sync-now:not(.van-button--loading)")
+        page.click("#sync-now")
+        page.wait_for_timeout(150)
+        page.wait_for_selector("#sync-now:not(.van-button--loading)", timeout=60000)   # this attempt ended
+        page.wait_for_timeout(100)
+        if page.locator(synced).count():
+            return
+        if time.monotonic() > deadline:
+            wait_synced(page, 1000)                       # fails, saying what the page shows
 
 
 class Network:

@@ -16,8 +16,11 @@ import pytest
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
+from sqlalchemy import create_engine, text
+
 from tests.e2e import pwa_helpers as h
 from tests.e2e.browser import launch_chromium
+from tests.e2e.flaky_proxy import FlakyProxy
 from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +40,46 @@ def _first_inspection(base: str) -> tuple[int, dict]:
     return inspection["id"], docs
 
 
-def test_two_officers_offline_then_the_lead_submits(server):
-    base = server.url
-    iid, docs = _first_inspection(base)
+def _nothing_doubled(server, iid: int) -> None:
+    """Every mutation a phone sent is recorded once, and the record holds exactly one of each thing."""
+    engine = create_engine(server.config["DATABASE_URL"])
+    with engine.connect() as conn:
+        q = lambda sql, **kw: conn.execute(text(sql), kw).all()  # noqa: E731
+        for client, last, count, top in q("SELECT c.id, c.last_mutation_id, count(m.mutation_id), max(m.mutation_id) "
+                                          "FROM sync_client c JOIN sync_mutation m ON m.client_id = c.id GROUP BY c.id"):
+            assert count == last == top, (client, last, count, top)       # ids 1…N, each applied once
+        assert q("SELECT count(*) FROM inspection_section WHERE inspection_id = :i", i=iid) == [(2,)]
+        sigs = q("SELECT scope, role, signer_inspector_id, count(*) FROM inspection_signature WHERE inspection_id = :i "
+                 "AND void_at IS NULL GROUP BY scope, role, signer_inspector_id", i=iid)
+        assert all(n == 1 for *_, n in sigs), sigs
+        assert sorted((scope, role) for scope, role, _, _ in sigs) == [
+            ("record", "officer")] * 3 + [("record", "representative")] + [("section", "officer")] * 3
+        assert q("SELECT count(*) FROM inspection_conflict WHERE inspection_id = :i", i=iid) == [(0,)]
+        answers = q("SELECT section_id, check_point_id, count(*) FROM section_answer GROUP BY section_id, check_point_id "
+                    "HAVING count(*) > 1")
+        assert answers == []
+        assert q("SELECT sha256, count(*) FROM media GROUP BY sha256 HAVING count(*) > 1") == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize("network", ["direct", "flaky"])
+def test_two_officers_offline_then_the_lead_submits(server, network):
+    """``flaky``: the same run with every sync and upload request, and every answer, lost one time in five."""
+    proxy = FlakyProxy(server.port, drop_request=0.2, drop_response=0.2) if network == "flaky" else None
+    base = proxy.url if proxy else server.url
+    try:
+        _run(server, base, screenshots=proxy is None)
+        if proxy:
+            assert proxy.counts["lost_requests"] and proxy.counts["lost_responses"], proxy.counts
+    finally:
+        if proxy:
+            proxy.close()
+
+
+def _run(server, base: str, *, screenshots: bool) -> None:
+    direct = server.url
+    shot = h.shot if screenshots else (lambda *_: None)
+    iid, docs = _first_inspection(direct)
     place = docs["inspection"][iid]["target"]["location"]
     lat, lon = place["lat"], place["lon"]            # standing at the door (a GCJ-02 map point: a few hundred metres off)
     depts = {d["code"]: d["id"] for d in docs["task"][docs["inspection"][iid]["task_id"]]["departments"]}
@@ -52,10 +92,10 @@ def test_two_officers_offline_then_the_lead_submits(server):
             h.watch(page, errors)
         samr.goto(f"{base}/app/")
         samr.wait_for_selector("#login-btn")
-        h.shot(samr, "01-login")
+        shot(samr, "01-login")
         h.login(samr, base, "samr_inspector")
         h.login(tax, base, "tax_inspector")
-        h.shot(samr, "02-today")
+        shot(samr, "02-today")
 
         net = h.Network(server, [samr_ctx, tax_ctx])
         net.down()
@@ -67,14 +107,14 @@ def test_two_officers_offline_then_the_lead_submits(server):
             if name == "samr":
                 page.click(f'.task-row[data-id="{iid}"]')
                 page.wait_for_selector("#biz-name")
-                h.shot(page, "03-business")
+                shot(page, "03-business")
             taken[name] = h.fill_section(page, base, iid, photos[name])
             if name == "samr":
                 page.locator(".point").first.scroll_into_view_if_needed()
-                h.shot(page, "04-inspect")
+                shot(page, "04-inspect")
             hashes[name] = h.sign_section(page, base, iid)
             if name == "samr":
-                h.shot(page, "05-sign")
+                shot(page, "05-sign")
             assert h.unsent(page) > 0
         # close the app and open it again, still offline: nothing lost
         samr.close()
@@ -91,21 +131,21 @@ def test_two_officers_offline_then_the_lead_submits(server):
             page.wait_for_selector(".record-state")
             assert page.locator(f'.record-state[data-id="{iid}"]').get_attribute("data-state") == "saved"
             assert h.unsent(page) >= 3                   # the writes, the signature (and the photos)
-        h.shot(samr, "06-sync-offline")
+        shot(samr, "06-sync-offline")
 
         net.up()
         for page in (samr, tax):
             h.sync(page)
         assert h.unsent(samr) == 0 and h.unsent(tax) == 0
-        h.shot(samr, "07-sync-done")
+        shot(samr, "07-sync-done")
 
         # the server holds both signed sections, and the photos byte for byte
-        lead_docs = h.pulled(base, "samr_lead")
+        lead_docs = h.pulled(direct, "samr_lead")
         doc = lead_docs["inspection"][iid]
         sections = {s["department_code"]: s for s in doc["sections"]}
         assert sections["SAMR"]["status"] == "signed" and sections["TAX"]["status"] == "signed"
         assert sections["SAMR"]["signed_hash"] == hashes["samr"] and sections["TAX"]["signed_hash"] == hashes["tax"]
-        access = h.token(base, "samr_lead")
+        access = h.token(direct, "samr_lead")
         sizes = {}
         for name, code in (("samr", "SAMR"), ("tax", "TAX")):
             content = sections[code]["content"]
@@ -113,7 +153,7 @@ def test_two_officers_offline_then_the_lead_submits(server):
             assert sum(len(content[k]) for k in paths) == taken[name]
             for path in paths:
                 for photo in content[path]:
-                    data = h.media_bytes(base, access, photo["sha256"])
+                    data = h.media_bytes(direct, access, photo["sha256"])
                     assert h.sha256(data) == photo["sha256"]          # the bytes the phone hashed
                     img = Image.open(io.BytesIO(data))
                     assert img.format == "JPEG" and max(img.size) <= 1920
@@ -149,7 +189,7 @@ def test_two_officers_offline_then_the_lead_submits(server):
         lead.fill("#opinion", "营业执照未悬挂，已责令限期改正；其余符合")
         lead.locator("#opinion").blur()
         lead.wait_for_selector("#record-problems .ok")
-        h.shot(lead, "08-merge")
+        shot(lead, "08-merge")
         lead.click("#finalize")
         lead.wait_for_selector('#record-state[data-state="signing"]')
         h.sync(lead)
@@ -187,10 +227,10 @@ def test_two_officers_offline_then_the_lead_submits(server):
         lead.goto(f"{base}/app/i/{iid}/merge")
         h.wait_text(lead, "公示截止日期")
         due = lead.locator("#due-on").inner_text()
-        h.shot(lead, "09-submitted")
+        shot(lead, "09-submitted")
 
         # on the server and on both officers' phones: completed, with its due date
-        final = h.pulled(base, "samr_lead")["inspection"][iid]
+        final = h.pulled(direct, "samr_lead")["inspection"][iid]
         assert final["status"] == "completed" and final["deadline"]["due_on"] == due
         vias = {s["signer_name"]: s["via"] for s in final["signatures"] if s["scope"] == "record" and s["role"] == "officer"}
         assert sorted(vias.values()) == ["lead_device", "own", "own"]
@@ -209,6 +249,7 @@ def test_two_officers_offline_then_the_lead_submits(server):
         h.wait_text(samr, "二维码中没有找到统一社会信用代码")
         samr.set_input_files("#qr-file", files=[h.qr_png("91411203MA9XY1234L")])
         h.wait_text(samr, "91411203MA9XY1234L 的企业不在你的检查名单上")
-        h.shot(samr, "10-scan")
+        shot(samr, "10-scan")
         browser.close()
     assert errors == []
+    _nothing_doubled(server, iid)
