@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command one: install, migrate, load the demo county (first time only) and serve the app
-# at http://127.0.0.1:5000 on the embedded default (SQLite file, jobs in-process, files on disk).
+# at http://127.0.0.1:5000 on the embedded default (SQLite file, jobs in-process, files on disk),
+# with gunicorn (backend/gunicorn_conf.py). `shuangsui run --dev` is Flask's development server.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, g, send_from_directory
+from flask import Flask, g, has_request_context, request, send_from_directory
 
 import schemas.base  # noqa: F401 - Chinese validation messages, before any schema is built
 from backend import config as config_module
@@ -16,7 +16,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment (tests pass their own)."""
     import backend.models  # noqa: F401 - every mapper known before the first query
 
-    app = Flask(__name__, static_folder=None)
+    from backend.web import ShuangsuiFlask
+
+    # templates: only apidocs/swagger_ui.html, which replaces flask-smorest's page (no inline script)
+    app = ShuangsuiFlask(__name__, static_folder=None, template_folder="apidocs")
     app.config.update(config_module.from_environment())
     if config:
         app.config.update(config)
@@ -43,6 +46,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     configure(db.engine, settings_from_config(app.config))
     _init_tokens(app)
     _init_jobs(app, db)
+    _init_web(app)
     _init_api(app)
     _init_static(app)
     _init_cli(app)
@@ -58,11 +62,19 @@ def create_app(config: Mapping | None = None) -> Flask:
 
 
 def get_session():
-    """The request's database session (one per app context)."""
+    """The request's database session (one per app context).
+
+    GET, HEAD and OPTIONS requests only read: their session never waits for a writer. Any
+    other request (and the CLI) gets a write session, which on SQLite takes the write lock
+    at its first statement and waits its turn (see ``backend.db``).
+    """
     from flask import current_app
 
     if "db_session" not in g:
-        g.db_session = current_app.extensions["shuangsui.db"].session()
+        from backend.web import SAFE_METHODS
+
+        write = g.get("db_write") or not has_request_context() or request.method not in SAFE_METHODS
+        g.db_session = current_app.extensions["shuangsui.db"].session(write=bool(write))
     return g.db_session
 
 
@@ -90,6 +102,12 @@ def _init_jobs(app: Flask, db: Database) -> None:
     app.extensions["shuangsui.jobs"] = queue
 
 
+def _init_web(app: Flask) -> None:
+    from backend.web import init_app
+
+    init_app(app)
+
+
 def _init_api(app: Flask) -> None:
     from backend.api import ShuangsuiApi, register_error_handlers
     from backend.routes import register_blueprints
@@ -106,8 +124,12 @@ def _init_static(app: Flask) -> None:
     swagger_dir = swagger_ui_bundle.swagger_ui_path
     pwa_dir = app.config["PWA_DIR"]
 
+    own_dir = Path(__file__).resolve().parent / "apidocs"
+
     @app.get("/api/docs/static/<path:filename>")
     def swagger_static(filename):
+        if filename == "shuangsui-swagger-init.js":
+            return send_from_directory(own_dir, filename)
         return send_from_directory(swagger_dir, filename)
 
     _init_officer_app(app)

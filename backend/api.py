@@ -1,13 +1,15 @@
 """flask-smorest wiring: the Api with our error shape, pagination, blueprint helper."""
 from __future__ import annotations
 
+import decimal
 import logging
 import math
+import re
 
 from flask import jsonify
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 # the few English texts webargs itself produces
-_WEBARGS_MESSAGES = {"Invalid JSON body.": "请求体不是有效的 JSON"}
+_WEBARGS_MESSAGES = {"Invalid JSON body.": "请求体不是有效的 JSON"}  # = NOT_JSON
 
 
 def _translate(errors):
@@ -31,8 +33,26 @@ def _translate(errors):
     return errors
 
 
+def _json_numbers(_converter, _field, ret, **_kwargs) -> dict:
+    """apispec attribute function: numbers in the contract are JSON numbers.
+
+    apispec writes a Decimal field's bounds and default through the field, as Decimals, which
+    JSON then carries as strings (``"maximum": "100.000"``) and OpenAPI refuses.
+    """
+    fixed = {}
+    for key in ("minimum", "maximum", "default", "multipleOf", "example"):
+        value = ret.get(key)
+        if isinstance(value, decimal.Decimal):
+            fixed[key] = int(value) if value == value.to_integral_value() else float(value)
+    return fixed
+
+
 class ShuangsuiApi(Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(_json_numbers)
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
@@ -59,11 +79,44 @@ def _first_error(errors) -> str:
 
 
 _MAX_SAFE_INT = 2**53 - 1
+MAX_JSON_DEPTH = 32          # objects and arrays inside one another
+MAX_NUMBER_DIGITS = 100      # digits in one JSON number (Python refuses to convert 4,301)
+
+# a JSON string, or the rest of the text when one is never closed (always matches: linear time)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PAIR = re.compile(r"\[\]|\{\}")
+_LONG_NUMBER = re.compile(r"[0-9]{%d,}" % (MAX_NUMBER_DIGITS + 1))
+
+
+NOT_JSON = "请求体不是有效的 JSON"
+
+
+def json_text_problem(text: str) -> str | None:
+    """Why a JSON text must not reach the parser (too deep, a number too long, brackets that
+    do not pair), or None.
+
+    Runs before any parsing, in time linear in the text for each level and without recursion:
+    strings are blanked, then the brackets left are paired off innermost-first, one level per pass.
+    """
+    skeleton = _JSON_STRING.sub('""', text)
+    if _LONG_NUMBER.search(skeleton):
+        return f"数字过长（最多 {MAX_NUMBER_DIGITS} 位）"
+    brackets = _NOT_BRACKET.sub("", skeleton)
+    for _level in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return None
+        brackets, pairs = _PAIR.subn("", brackets)
+        if not pairs:
+            return NOT_JSON  # brackets that never close (or close the wrong kind)
+    if not brackets:
+        return None
+    return f"嵌套层级过深（最多 {MAX_JSON_DEPTH} 层）" if _PAIR.search(brackets) else NOT_JSON
 
 
 def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | None:
     """(where, why) a decoded JSON or query value cannot be stored anywhere, or None."""
-    if depth > 32:
+    if depth > MAX_JSON_DEPTH:
         return path, "嵌套层级过深"
     if isinstance(value, str):
         if "\x00" in value:
@@ -93,10 +146,23 @@ def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | N
     return None
 
 
+def _read_body_first() -> None:
+    """Read a writing request's form body before any database work: a slow upload must not hold
+    SQLite's write lock (a write request takes it at its first query). JSON bodies are read by the
+    screening below; raw streams (resumable uploads) are the view's, which ends its transaction
+    before reading them."""
+    from flask import request
+
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
+            "multipart/form-data", "application/x-www-form-urlencoded"):
+        request.form  # noqa: B018 - parses the body (files to temporary files)
+
+
 def screen_request_values() -> None:
     """Refuse, before any parsing, text no database can keep and numbers no client can represent."""
     from flask import request
 
+    _read_body_first()
     found, location = None, None
     for key, values in request.args.lists():
         found = _bad_value(key, (key,)) or next(filter(None, (_bad_value(v, (key,)) for v in values)), None)
@@ -104,6 +170,12 @@ def screen_request_values() -> None:
             location = "query"
             break
     if found is None and request.is_json and request.content_length:
+        text = request.get_data(cache=True).decode("utf-8", errors="replace")
+        problem = json_text_problem(text)
+        if problem == NOT_JSON:  # as webargs answers other malformed JSON
+            raise DomainError(f"提交的数据有误：{NOT_JSON}", code="bad_request", status=400, errors={"json": [NOT_JSON]})
+        if problem:
+            raise InvalidInput(f"提交的数据有误：{problem}", errors={"json": [problem]})
         found, location = _bad_value(request.get_json(silent=True)), "json"
     if found:
         path, reason = found
@@ -116,6 +188,19 @@ def screen_request_values() -> None:
         raise InvalidInput(f"提交的数据有误：{where + '：' if where else ''}{reason}", errors=errors)
 
 
+def _integrity_answer(err: IntegrityError) -> tuple[int, str, str]:
+    """(status, code, message) for a constraint the database enforced where no rule did."""
+    state = getattr(err.orig, "sqlstate", None) or ""
+    text = str(err.orig).lower()
+    if state == "23505" or "unique" in text:
+        return 409, "conflict.duplicate", "与现有数据重复，请检查后重试"
+    if state == "23503" or "foreign key" in text:
+        return 422, "validation_error.reference", "引用的记录不存在，请检查编号"
+    if state == "23502" or "not null" in text:
+        return 422, "validation_error.required", "缺少必填的数据"
+    return 422, "validation_error.constraint", "提交的数据不符合约束条件"
+
+
 def register_error_handlers(app) -> None:
     app.before_request(screen_request_values)
 
@@ -124,6 +209,19 @@ def register_error_handlers(app) -> None:
         # the database is the last guard: a value it cannot store is the caller's error, not ours
         log.warning("value refused by the database: %s", err.orig)
         return jsonify(http_error_body(422, message="提交的数值超出范围或格式不正确", code="invalid_value")), 422
+
+    @app.errorhandler(OverflowError)
+    def _driver_overflow(err: OverflowError):
+        # SQLite's driver refuses integers beyond 64 bits before the database sees them
+        log.warning("value refused by the database driver: %s", err)
+        return jsonify(http_error_body(422, message="提交的数值超出范围或格式不正确", code="invalid_value")), 422
+
+    @app.errorhandler(IntegrityError)
+    def _db_integrity_error(err: IntegrityError):
+        # a rule the services should have checked first; still the caller's data, never a 500
+        log.warning("constraint enforced by the database: %s", err.orig)
+        status, code, message = _integrity_answer(err)
+        return jsonify(http_error_body(status, message=message, code=code)), status
 
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -21,6 +22,31 @@ def _create_app():
              help="双随 Shuangsui：双随机、一公开监管系统")
 def main():
     pass
+
+
+# --- run ------------------------------------------------------------------------------------
+@click.command("run", help="启动服务：默认用 gunicorn（配置见 backend/gunicorn_conf.py）；--dev 为 Flask 开发服务器")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT") or 5000), show_default="5000 或 $PORT",
+              help="端口")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="gunicorn 工作进程数（默认 2）")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="每个工作进程的线程数（默认 8）")
+@click.option("--dev", is_flag=True, help="用 Flask 开发服务器（代码改动自动重载；仅供开发，勿用于生产）")
+def run_command(host, port, workers, threads, dev):
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from backend.web import QuietRequestHandler
+
+        click.echo(f"==> 开发服务器：http://{host}:{port}（仅供开发）")
+        run_simple(host, port, _create_app(), use_reloader=True, threaded=True, request_handler=QuietRequestHandler)
+        return
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "--bind", f"{host}:{port}"]
+    if workers:
+        argv += ["--workers", str(workers)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    os.execv(sys.executable, argv)
 
 
 def db_handle():
@@ -190,6 +216,8 @@ DOMAIN_COMMANDS = [
     ("backend.directory.cli", "import_command"),
     ("backend.directory.cli", "export_command"),
     ("backend.demo.cli", "demo_group"),
+    ("backend.publication.cli", "calendar_group"),
+    ("backend.media.cli", "media_group"),
 ]
 
 
@@ -212,6 +240,7 @@ def _add_app_free_commands() -> None:
     from backend.draws.commands import draw_group
 
     main.add_command(draw_group)
+    main.add_command(run_command)  # replaces Flask's development-server ``run``
 
 
 _add_app_free_commands()

@@ -59,6 +59,28 @@ def from_environment() -> dict:
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,
         "IMPORT_MAX_ERRORS": _int("IMPORT_MAX_ERRORS", 500),
+        # media: photos, signatures, PDFs, audio and video clips (docs/sync.md, "Photos and attachments")
+        "MEDIA_PHOTO_MAX_BYTES": _int("MEDIA_PHOTO_MAX_BYTES", 15 * 1024 * 1024),
+        "MEDIA_PHOTO_MAX_PIXELS": _int("MEDIA_PHOTO_MAX_PIXELS", 50_000_000),
+        "MEDIA_SIGNATURE_MAX_BYTES": _int("MEDIA_SIGNATURE_MAX_BYTES", 1024 * 1024),
+        "MEDIA_SIGNATURE_MAX_PIXELS": _int("MEDIA_SIGNATURE_MAX_PIXELS", 4_000_000),
+        "MEDIA_PDF_MAX_BYTES": _int("MEDIA_PDF_MAX_BYTES", 20 * 1024 * 1024),
+        "MEDIA_AUDIO_MAX_BYTES": _int("MEDIA_AUDIO_MAX_BYTES", 30 * 1024 * 1024),
+        "MEDIA_VIDEO_MAX_BYTES": _int("MEDIA_VIDEO_MAX_BYTES", 200 * 1024 * 1024),
+        "MEDIA_THUMB_EDGE": _int("MEDIA_THUMB_EDGE", 320),            # thumbnail: longest edge in pixels
+        "MEDIA_PUBLIC_MAX_EDGE": _int("MEDIA_PUBLIC_MAX_EDGE", 2560),  # copy for publication, metadata stripped
+        "MEDIA_UPLOAD_EXPIRY_HOURS": _int("MEDIA_UPLOAD_EXPIRY_HOURS", 72),  # an unfinished upload session
+        "MEDIA_MAX_OPEN_UPLOADS": _int("MEDIA_MAX_OPEN_UPLOADS", 50),        # unfinished sessions per user
+        "MEDIA_ORPHAN_GRACE_DAYS": _int("MEDIA_ORPHAN_GRACE_DAYS", 7),      # unreferenced files kept this long
+        # what one imported file may hold (backend/directory/readers.py, docs/api.md)
+        "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 200_000),
+        "IMPORT_MAX_COLUMNS": _int("IMPORT_MAX_COLUMNS", 256),
+        "IMPORT_MAX_CELL_CHARS": _int("IMPORT_MAX_CELL_CHARS", 65_536),
+        "IMPORT_MAX_ROW_CHARS": _int("IMPORT_MAX_ROW_CHARS", 262_144),
+        "IMPORT_XLSX_MAX_UNPACKED_MB": _int("IMPORT_XLSX_MAX_UNPACKED_MB", 256),
+        "IMPORT_XLSX_MAX_SHARED_STRINGS_MB": _int("IMPORT_XLSX_MAX_SHARED_STRINGS_MB", 64),
+        "IMPORT_XLSX_MAX_MEMBERS": _int("IMPORT_XLSX_MAX_MEMBERS", 500),
+        "IMPORT_XLSX_MAX_RATIO": _int("IMPORT_XLSX_MAX_RATIO", 100),
         "TIMEZONE": "Asia/Shanghai",
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",
@@ -86,6 +108,11 @@ def from_environment() -> dict:
         },
         # one business is in principle checked at most once a year per item; cities cap visits a year
         "MAX_VISITS_PER_YEAR": _int("MAX_VISITS_PER_YEAR", 4),
+        # GPS check of a record (backend/inspections/geo.py): flagged farther than radius + the fix's accuracy
+        # from the registered location, coarser than the threshold, or this many minutes from the record's time
+        "GPS_RADIUS_M": _int("GPS_RADIUS_M", 300),
+        "GPS_COARSE_ACCURACY_M": _int("GPS_COARSE_ACCURACY_M", 100),
+        "GPS_MAX_SKEW_MINUTES": _int("GPS_MAX_SKEW_MINUTES", 30),
         "JSON_AS_ASCII": False,
         # the audit chain's key (HMAC) and anchors, kept outside the database (docs/operations.md)
         "AUDIT_KEY": os.environ.get("AUDIT_KEY") or None,

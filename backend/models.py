@@ -4,8 +4,10 @@ from backend.auth import models as auth_models  # noqa: F401
 from backend.db import Base  # noqa: F401
 from backend.directory import models as directory_models  # noqa: F401
 from backend.jobs import models as job_models  # noqa: F401
+from backend.publication import models as publication_models  # noqa: F401
 
-MODEL_MODULES = ["backend.plans.models", "backend.draws.models", "backend.inspections.models", "sync.models"]
+MODEL_MODULES = ["backend.plans.models", "backend.draws.models", "backend.inspections.models",
+                 "backend.media.models", "sync.models"]
 
 
 def _load_optional() -> None:

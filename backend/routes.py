@@ -15,6 +15,9 @@ BLUEPRINTS = [
     ("backend.draws.routes", "public_blp"),
     ("backend.audit.routes", "blp"),
     ("backend.jobs.routes", "blp"),
+    ("backend.publication.routes", "blp"),
+    ("backend.publication.routes", "public_blp"),
+    ("backend.media.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
     ("backend.inspections.routes", "blp"),
 ]

@@ -6,17 +6,27 @@
 
 Goal: >= 5,000 rows/s and < 300 MB peak memory for 100,000 targets on PostgreSQL.
 
-Each measured step runs in a fresh child process (spawn), so its peak RSS (ru_maxrss) is its own:
-the interpreter, SQLAlchemy, openpyxl and the import itself. Steps:
+Each measured step runs in a fresh child process (spawn), so its peak RSS (VmHWM) is its own:
+the interpreter, SQLAlchemy, openpyxl and the import itself. Beside wall-clock rows/s it prints rows per
+CPU second of that process, steadier on a shared machine (PostgreSQL's own work is not in it). Steps:
 
   1. import the CSV into an empty directory (all rows new: INSERT)
   2. import the same file again (all rows unchanged: read and compare, no writes)
   3. import a file where every risk class changed (all rows UPDATE)
   4. the same first import with ``strategy="two_pass"`` into a second fresh database (comparison)
-  5. import an XLSX of --xlsx-rows new targets
+  5. import an XLSX of --xlsx-rows new targets (shared strings, as Excel writes it)
   6. export all targets to CSV and to XLSX
 
 It prints figures; it is not a test.
+
+    .venv/bin/python bench/import.py --readers [--reader-rows 100000]
+
+compares the XLSX readers instead (each in a fresh process: rows/s and peak RSS) on targets files written
+like Excel (shared strings) and like openpyxl's write-only mode (inline strings): ours
+(backend/directory/readers.py), openpyxl read-only, and python-calamine when installed (dev extra). Then
+the hostile file of issue 6 (2.5 MB, shared strings unpacking to 1,000 MiB, one row) through the import
+(time to the refusal, peak RSS), and python-calamine on a 1 KB XLSX with cells A1 and XFD1048576 under
+a 2 GiB address-space limit (the dense grid it allocates aborts the process).
 """
 from __future__ import annotations
 
@@ -131,6 +141,51 @@ def write_xlsx(path: Path, rows: int, start: int) -> None:
     wb.save(path)
 
 
+def write_xlsx_shared(path: Path, rows: int, start: int) -> None:
+    """The same rows as an XLSX saved by Excel: every text in the shared-strings part (written by hand)."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    from openpyxl.utils import get_column_letter
+
+    rng = random.Random(2026 + start)
+    town_list = towns()
+    letters = [get_column_letter(i) for i in range(1, len(HEADER) + 1)]
+    strings: dict[str, int] = {}
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    sheet = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+             f'<worksheet xmlns="{main}"><dimension ref="A1:{letters[-1]}{rows + 1}"/><sheetData>']
+    for r, values in enumerate([HEADER] + [target_row(i, rng, town_list) for i in range(start, start + rows)], 1):
+        cells = "".join(f'<c r="{letters[c]}{r}" t="s"><v>{strings.setdefault(v, len(strings))}</v></c>'
+                        for c, v in enumerate(values) if v)
+        sheet.append(f'<row r="{r}">{cells}</row>')
+    sheet.append("</sheetData></worksheet>")
+    sst = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{main}" count="{len(strings)}" '
+           f'uniqueCount="{len(strings)}">'] + [f"<si><t>{escape(v)}</t></si>" for v in strings] + ["</sst>"]
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml",
+                   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.'
+                   'openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
+                   'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/'
+                   'xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+                   'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" '
+                   'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                   '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+                   'officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+        z.writestr("_rels/.rels", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="'
+                   'http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+                   f'{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{main}" '
+                   f'xmlns:r="{rels}"><sheets><sheet name="检查对象名录库" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships '
+                   'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" '
+                   f'Type="{rels}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+                   f'Type="{rels}/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", "".join(sheet))
+        z.writestr("xl/sharedStrings.xml", "".join(sst))
+
+
 # --- databases ---------------------------------------------------------------------------------------
 
 def fresh_database(args, name: str) -> str:
@@ -178,6 +233,19 @@ def seed(url: str) -> None:
 
 # --- measured steps (each in a fresh process) ----------------------------------------------------
 
+def peak_rss() -> int:
+    """This process's peak resident set, in bytes. Not ru_maxrss: Linux carries that across exec, so a
+    spawned child would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _measure(queue, fn_name: str, kwargs: dict) -> None:
     sys.path.insert(0, str(ROOT))
     import tracemalloc
@@ -185,6 +253,8 @@ def _measure(queue, fn_name: str, kwargs: dict) -> None:
     use_trace = kwargs.pop("tracemalloc", False)
     if use_trace:
         tracemalloc.start()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     try:
         out = globals()[fn_name](**kwargs)
@@ -192,9 +262,11 @@ def _measure(queue, fn_name: str, kwargs: dict) -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the parent
         out, error = {}, f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
     seconds = time.perf_counter() - started
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = usage.ru_utime + usage.ru_stime - cpu_before
+    peak_rss_mb = peak_rss() / 1024 / 1024
     traced = tracemalloc.get_traced_memory()[1] / 1024 / 1024 if use_trace else None
-    queue.put({"seconds": seconds, "peak_rss_mb": peak_rss_mb, "traced_peak_mb": traced, "error": error, **out})
+    queue.put({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak_rss_mb, "traced_peak_mb": traced, "error": error, **out})
 
 
 def do_import(url: str, path: str, strategy: str = "optimistic", use_copy: bool = True) -> dict:
@@ -234,6 +306,163 @@ def do_export(url: str, path: str, fmt: str) -> dict:
     return {"rows": rows, "size_mb": os.path.getsize(path) / 1024 / 1024}
 
 
+def do_read(path: str, reader: str) -> dict:
+    """Read every row of an XLSX with one reader (nothing else: the reader's own speed and memory)."""
+    rows = 0
+    if reader == "ours":
+        from backend.directory.readers import FileProblem, open_table
+
+        try:
+            with open_table(path, "xlsx") as table:
+                for _ in table.rows():
+                    rows += 1
+        except FileProblem as exc:
+            return {"rows": rows, "outcome": f"refused: {exc.code}: {exc.message}"}
+    elif reader == "openpyxl":
+        from openpyxl import load_workbook
+
+        with open(path, "rb") as f:
+            wb = load_workbook(f, read_only=True, data_only=True)
+            ws = wb.worksheets[0]
+            ws.reset_dimensions()
+            for _ in ws.iter_rows(values_only=True):
+                rows += 1
+            wb.close()
+        rows -= 1
+    else:
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(path)
+        for _ in wb.get_sheet_by_index(0).iter_rows():
+            rows += 1
+        rows -= 1
+    return {"rows": rows}
+
+
+def do_hostile(url: str, path: str) -> dict:
+    """The hostile XLSX through the import (as the job runs it): the refusal, its time and memory."""
+    from backend.actor import Actor
+    from backend.db import Database
+    from backend.directory import imports
+    from backend.audit.keys import AuditSettings, configure as configure_audit
+    from backend.directory.readers import FileProblem
+
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
+    session = db.session()
+    started = time.perf_counter()
+    try:
+        imports.import_file(session, Actor.system("bench"), "targets", path, file_name="hostile.xlsx", dry_run=True)
+        outcome = "imported (not refused)"
+    except (FileProblem, imports.BadRows) as exc:
+        outcome = f"refused: {exc.code}"
+    finally:
+        seconds = time.perf_counter() - started
+        session.close()
+        db.engine.dispose()
+    return {"outcome": f"{outcome} after {seconds * 1000:.1f} ms in import_file"}
+
+
+def worst_xlsx(path: Path, rows: int = 20_000) -> None:
+    """Under 10 MB and within every default limit, made to cost a reader memory: 64 MB of shared strings
+    (3.1 million distinct short ones) and rows of 15 cells pointing at them at random."""
+    import zipfile
+
+    sys.path.insert(0, str(ROOT))
+    from tests.api.directory_io.helpers import CONTENT_TYPES, MAIN_NS, PACKAGE_RELS, WORKBOOK, WORKBOOK_RELS
+
+    parts, size, count = [], 0, 0
+    while size < 64 * 1024 * 1024 - 4096:
+        entry = f"<si><t>{count:x}</t></si>"
+        parts.append(entry)
+        size += len(entry)
+        count += 1
+    rng = random.Random(7)
+    sheet = [f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}"><sheetData>',
+             '<row r="1">' + "".join(f'<c r="{chr(65 + c)}1" t="inlineStr"><is><t>{h}</t></is></c>'
+                                     for c, h in enumerate(HEADER)) + "</row>"]
+    for r in range(2, rows + 2):
+        sheet.append(f'<row r="{r}">' + "".join(f'<c r="{chr(65 + c)}{r}" t="s"><v>{rng.randrange(count)}</v></c>'
+                                                for c in range(len(HEADER))) + "</row>")
+    sheet.append("</sheetData></worksheet>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", PACKAGE_RELS),
+                           ("xl/workbook.xml", WORKBOOK), ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+                           ("xl/worksheets/sheet1.xml", "".join(sheet))):
+            z.writestr(name, data)
+        z.writestr("xl/sharedStrings.xml", f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN_NS}">'
+                   + "".join(parts) + "</sst>")
+
+
+def sparse_xlsx(path: Path) -> None:
+    """1 KB: a cell in A1 and one in XFD1048576."""
+    sys.path.insert(0, str(ROOT))
+    from tests.api.directory_io.helpers import xlsx_from_parts
+
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>'
+             '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>b</t></is></c></row></sheetData></worksheet>')
+    path.write_bytes(xlsx_from_parts(sheet))
+
+
+CALAMINE_SPARSE = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from python_calamine import CalamineWorkbook
+sheet = CalamineWorkbook.from_path(sys.argv[1]).get_sheet_by_index(0)
+print("read", sheet.height, "rows")
+"""
+
+
+def compare_readers(args, work: Path) -> None:
+    try:
+        import python_calamine  # noqa: F401
+        readers = ["ours", "openpyxl", "calamine"]
+    except ImportError:
+        readers = ["ours", "openpyxl"]
+        print("python-calamine is not installed (pip install -e '.[dev]'): compared without it")
+    n = args.reader_rows
+    t = time.perf_counter()
+    files = {"Excel-like (shared strings)": work / "readers_shared.xlsx",
+             "write-only (inline strings)": work / "readers_inline.xlsx"}
+    write_xlsx_shared(files["Excel-like (shared strings)"], n, 0)
+    write_xlsx(files["write-only (inline strings)"], n, 0)
+    print(f"generated two XLSX files of {n:,} targets in {time.perf_counter() - t:.1f} s")
+    for label, path in files.items():
+        print(f"{label}: {path.stat().st_size / 1024 / 1024:.1f} MB")
+        for reader in readers:
+            run_step(f"  read with {reader}", "do_read", path=str(path), reader=reader)
+
+    import subprocess
+
+    sys.path.insert(0, str(ROOT))
+    from tests.api.directory_io.helpers import hostile_xlsx
+
+    hostile = hostile_xlsx(work / "hostile.xlsx", sst_mb=1000)
+    print(f"hostile XLSX: {hostile.stat().st_size / 1024 / 1024:.1f} MB, shared strings unpack to 1,000 MiB, one row")
+    url = fresh_database(args, args.db_name + "_hostile")
+    result = run_step("  import (dry run, as the job does)", "do_hostile", url=url, path=str(hostile))
+    print(f"  → {result.get('outcome')}")
+    worst = work / "worst.xlsx"
+    worst_xlsx(worst)
+    print(f"worst case within the limits: {worst.stat().st_size / 1024 / 1024:.1f} MB, 64 MB of shared strings "
+          "(3.1 million), 20,000 rows")
+    for reader in readers:
+        run_step(f"  read with {reader}", "do_read", path=str(worst), reader=reader)
+    result = run_step("  import (dry run, as the job does)", "do_hostile", url=url, path=str(worst))
+    print(f"  → {result.get('outcome')}")
+    drop_database(args, args.db_name + "_hostile")
+    if "calamine" in readers:
+        sparse = work / "sparse.xlsx"
+        sparse_xlsx(sparse)
+        result = run_step(f"sparse XLSX ({sparse.stat().st_size} bytes, A1 and XFD1048576): ours", "do_read",
+                          path=str(sparse), reader="ours")
+        print(f"  → {result.get('outcome')}")
+        out = subprocess.run([sys.executable, "-c", CALAMINE_SPARSE, str(sparse)], capture_output=True, text=True)
+        first = (out.stderr.strip().splitlines() or [""])[0]
+        print(f"  calamine: exit status {out.returncode}" + (f" — {first}" if out.returncode else f" — {out.stdout}"))
+
+
 def run_step(label: str, fn_name: str, tracemalloc_flag: bool = False, **kwargs) -> dict:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -252,7 +481,9 @@ def run_step(label: str, fn_name: str, tracemalloc_flag: bool = False, **kwargs)
     if result["error"]:
         print(f"{label:<44} FAILED: {result['error']}")
     else:
-        print(f"{label:<44} {rows:>8,} rows {result['seconds']:>7.2f} s {rate:>9,.0f} rows/s  "
+        cpu = result["cpu_seconds"]
+        cpu_rate = f" ({rows / cpu:,.0f}/CPU s)" if cpu and rows else ""
+        print(f"{label:<44} {rows:>8,} rows {result['seconds']:>7.2f} s {rate:>9,.0f} rows/s{cpu_rate}  "
               f"peak RSS {result['peak_rss_mb']:>4.0f} MB{traced}{extra}", flush=True)
     return result
 
@@ -271,13 +502,21 @@ def main() -> None:
                         help="PostgreSQL: write with Core executemany only (no COPY fast path)")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace the Python heap (slower)")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--readers", action="store_true",
+                        help="compare the XLSX readers and run the hostile files instead of the import steps")
+    parser.add_argument("--reader-rows", type=int, default=100_000)
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="ss-bench-")
     args.workdir = args.workdir or tmp.name
     work = Path(args.workdir)
     backend = "SQLite" if args.sqlite else "PostgreSQL"
-    print(f"backend: {backend}   rows: {args.rows:,}   python {sys.version.split()[0]}   cpus {os.cpu_count()}")
+    print(f"backend: {backend}   rows: {args.rows:,}   python {sys.version.split()[0]}   cpus {os.cpu_count()}   "
+          f"load {os.getloadavg()[0]:.1f}")
+    if args.readers:
+        compare_readers(args, work)
+        tmp.cleanup()
+        return
 
     t = time.perf_counter()
     csv_path, changed_path = work / "检查对象_bench.csv", work / "检查对象_bench_changed.csv"
@@ -304,7 +543,7 @@ def main() -> None:
         drop_database(args, args.db_name + "_2")
     if args.xlsx_rows:
         xlsx_path = work / "检查对象_bench.xlsx"
-        write_xlsx(xlsx_path, args.xlsx_rows, start=args.rows)
+        write_xlsx_shared(xlsx_path, args.xlsx_rows, start=args.rows)  # as Excel saves it: shared strings
         run_step("5. XLSX import, all new", "do_import", tm, url=url, path=str(xlsx_path), use_copy=copy)
     if not args.no_export:
         run_step("6a. export all targets to CSV", "do_export", tm, url=url, path=str(work / "export.csv"), fmt="csv")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from backend.auth.roles import Role
-from schemas.base import BaseSchema, PageArgs
+from schemas.base import BaseSchema, Id, PageArgs, QueryId
 
 ROLE_VALUES = [r.value for r in Role]
 
@@ -59,18 +59,18 @@ class UserCreate(BaseSchema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
     role = fields.String(required=True, validate=validate.OneOf(ROLE_VALUES))
-    department_id = fields.Integer(load_default=None)
+    department_id = Id(load_default=None, allow_none=True)
     region_code = fields.String(load_default=None, validate=validate.Length(max=12))
-    inspector_id = fields.Integer(load_default=None)
+    inspector_id = Id(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, validate=validate.Length(max=20))
 
 
 class UserUpdate(BaseSchema):
     display_name = fields.String(validate=validate.Length(min=1, max=64))
     role = fields.String(validate=validate.OneOf(ROLE_VALUES))
-    department_id = fields.Integer(allow_none=True)
+    department_id = Id(allow_none=True)
     region_code = fields.String(allow_none=True, validate=validate.Length(max=12))
-    inspector_id = fields.Integer(allow_none=True)
+    inspector_id = Id(allow_none=True)
     phone = fields.String(allow_none=True, validate=validate.Length(max=20))
 
 
@@ -85,7 +85,7 @@ class PasswordIn(BaseSchema):
 
 
 class UserArgs(PageArgs):
-    department_id = fields.Integer()
+    department_id = QueryId()
     role = fields.String(validate=validate.OneOf(ROLE_VALUES))
     status = fields.String(validate=validate.OneOf(["active", "frozen"]))
     q = fields.String(validate=validate.Length(max=64))

@@ -47,11 +47,69 @@ validate.Regexp.default_message = "格式不正确"
 validate.Email.default_message = "不是有效的电子邮件地址"
 
 
-class BaseSchema(Schema):
+# --- integers the database can store ------------------------------------------------------
+MAX_INT = 2**31 - 1  # PostgreSQL ``integer``: the type of every id and count column
+ID_ERROR = "编号无效（应为 1 至 2147483647 的整数）"
+INT_ERROR = "整数超出允许范围（-2147483647 至 2147483647）"
+
+
+def is_id_name(name: str | None) -> bool:
+    """``id``, ``…_id`` and ``…_ids`` name row ids, which start at 1 (0 is never a row)."""
+    return bool(name) and (name == "id" or name.endswith("_id") or name.endswith("_ids"))
+
+
+def Id(*, strict: bool = True, **kwargs) -> fields.Integer:
+    """A row id: a JSON integer in bodies (``strict``), 1 to 2**31-1."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_INT, error=ID_ERROR), **kwargs)
+
+
+def QueryId(**kwargs) -> fields.Integer:
+    """A row id in a query string (digits)."""
+    return Id(strict=False, **kwargs)
+
+
+def bound_integers(field: fields.Field, name: str | None) -> None:
+    """Give every integer inside ``field`` the range of an integer column where it has no bound.
+
+    Called for every field of every request schema (``on_bind_field``), so no integer reaches
+    a query or a column unbounded, however the schema was written: a missing minimum or maximum
+    becomes that of an integer column (ids: 1..2**31-1, others: -(2**31-1)..2**31-1). A field's
+    own bounds are kept (a byte count may go beyond 2**31 when its column is a BIGINT), except
+    that an id never goes below 1.
+    """
+    if isinstance(field, fields.List):
+        bound_integers(field.inner, name)
+    elif isinstance(field, fields.Tuple):
+        for inner in field.tuple_fields:
+            bound_integers(inner, name)
+    elif isinstance(field, fields.Dict) and field.value_field is not None:
+        bound_integers(field.value_field, None)
+    if not isinstance(field, fields.Integer):
+        return
+    is_id = is_id_name(name)
+    ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+    has_low = any(r.min is not None and (r.min >= 1 or not is_id) for r in ranges)
+    has_high = any(r.max is not None for r in ranges)
+    if has_low and has_high:
+        return
+    low, high = (1, MAX_INT) if is_id else (-MAX_INT, MAX_INT)
+    # a new list: bound copies of a field share the declared field's validators list
+    field.validators = [*field.validators, validate.Range(min=None if has_low else low,
+                                                          max=None if has_high else high,
+                                                          error=ID_ERROR if is_id else INT_ERROR)]
+
+
+class _BoundedIntegers(Schema):
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        bound_integers(field_obj, field_obj.data_key or field_name)
+
+
+class BaseSchema(_BoundedIntegers):
     """Request bodies refuse unknown fields (a typo must not silently do nothing)."""
 
 
-class QuerySchema(Schema):
+class QuerySchema(_BoundedIntegers):
     class Meta:
         unknown = EXCLUDE
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from schemas.base import BaseSchema, PageArgs
+from schemas.base import BaseSchema, PageArgs, QueryId
 
 
 class AuditOut(BaseSchema):
@@ -25,8 +25,8 @@ class AuditArgs(PageArgs):
     action = fields.String(validate=validate.Length(max=64))
     entity_type = fields.String(validate=validate.Length(max=32))
     entity_id = fields.String(validate=validate.Length(max=64))
-    actor_id = fields.Integer()
-    department_id = fields.Integer()
+    actor_id = QueryId()
+    department_id = QueryId()
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
 

@@ -33,9 +33,10 @@ def _lock_heads(session: Session, n: int) -> int:
     """Reserve ``n`` numbers; return the first. Holds both head row locks until commit."""
     from backend.audit.models import AuditHead
 
-    session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
-    session.execute(update(SyncHead).where(SyncHead.id == 1).values(seq=SyncHead.seq + n))
-    last = session.scalar(select(SyncHead.seq).where(SyncHead.id == 1))
+    if session.info.get("audit_head_tx") is not session.get_transaction():  # the audit log appended: held already
+        session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+    last = session.scalar(update(SyncHead).where(SyncHead.id == 1).values(seq=SyncHead.seq + n)
+                          .returning(SyncHead.seq))
     return last - n + 1
 
 

@@ -57,16 +57,27 @@ class HttpTransport:
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method, path, headers, body):
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            self._conn.request(method, self.prefix + path, body=body, headers=headers)
-            r = self._conn.getresponse()
-            content = r.read()
-        except (ConnectionError, http.client.HTTPException, OSError) as exc:
-            self.close()  # whether the server acted is unknown: the caller retries the same request
-            raise NetworkError(str(exc)) from exc
-        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, content)
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self._conn.request(method, self.prefix + path, body=body, headers=headers)
+                r = self._conn.getresponse()
+                content = r.read()
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                self.close()
+                # a kept-alive connection the server had closed while idle: open a new one and send again
+                # (every request of this protocol may be sent twice); otherwise whether the server acted is
+                # unknown, and the caller repeats the same request when it chooses
+                if attempt == 1 and reused and isinstance(exc, (BrokenPipeError, ConnectionResetError,
+                                                                http.client.RemoteDisconnected)):
+                    continue
+                raise NetworkError(str(exc)) from exc
+            if r.getheader("connection", "").lower() == "close":
+                self.close()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, content)
+        raise NetworkError("unreachable")  # pragma: no cover
 
     def close(self):
         if self._conn is not None:
@@ -283,37 +294,51 @@ class Client:
 
     # --- uploads --------------------------------------------------------------------------------
 
-    def upload(self, data: bytes, media_type: str, filename: str = "photo.jpg", chunk: int = 512 * 1024) -> str:
-        """HEAD by SHA-256, then a resumable upload; returns the hash. Resumes where the server stopped."""
+    def upload(self, data: bytes, media_type: str, filename: str = "photo.jpg", chunk: int = 1024 * 1024,
+               whole_limit: int = 4 * 1024 * 1024) -> str:
+        """HEAD by SHA-256, then the upload (docs/sync.md §7); returns the hash. Safe to call again after a cut."""
         sha = hashlib.sha256(data).hexdigest()
         if self._send("HEAD", f"/api/media/{sha}").status == 200:
             return sha
         meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
-                        for k, v in (("sha256", sha), ("filename", filename), ("type", media_type)))
-        r = self._send("POST", "/api/uploads", headers={"Upload-Length": str(len(data)), "Upload-Metadata": meta,
-                                                       "Tus-Resumable": "1.0.0"})
+                        for k, v in (("sha256", sha), ("filetype", media_type), ("filename", filename)))
+        headers = {"Upload-Length": str(len(data)), "Upload-Metadata": meta, "Tus-Resumable": "1.0.0"}
+        if len(data) <= whole_limit:  # the fast path: the whole file in the creating request
+            r = self._send("POST", "/api/uploads", body=data,
+                           headers={**headers, "Content-Type": "application/offset+octet-stream"})
+            self._ok(r, 200, 201)
+            return sha
+        r = self._send("POST", "/api/uploads", headers=headers)
         if r.status == 200:  # the server has it already
             return sha
         self._ok(r, 201)
         location = r.headers["location"]
         offset = int(r.headers.get("upload-offset", "0"))
-        while offset < len(data):
+        while True:
             try:
                 r = self._send("PATCH", location, body=data[offset:offset + chunk],
                                headers={"Upload-Offset": str(offset), "Tus-Resumable": "1.0.0",
                                         "Content-Type": "application/offset+octet-stream"})
             except NetworkError:
-                offset = self.upload_offset(location)
+                offset = self.upload_offset(location, sha)
+                if offset is None:
+                    return sha
                 continue
-            if r.status == 409:
-                offset = self.upload_offset(location)
+            if r.status in (409, 400):
+                offset = self.upload_offset(location, sha)
+                if offset is None:
+                    return sha
                 continue
-            self._ok(r, 204, 200, 201)
-            offset = int(r.headers.get("upload-offset", offset + len(data[offset:offset + chunk])))
-        return sha
+            self._ok(r, 200, 204)
+            if r.status == 200:   # the last byte: checked and stored
+                return sha
+            offset = int(r.headers["upload-offset"])
 
-    def upload_offset(self, location: str) -> int:
+    def upload_offset(self, location: str, sha: str) -> int | None:
+        """Where to resume a cut upload; None when it had finished (its answer was lost)."""
         r = self._send("HEAD", location, headers={"Tus-Resumable": "1.0.0"})
+        if r.status == 404 and self._send("HEAD", f"/api/media/{sha}").status == 200:
+            return None
         self._ok(r, 200, 204)
         return int(r.headers["upload-offset"])
 

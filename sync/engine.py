@@ -90,21 +90,21 @@ class PushOutcome:
 Handler = Callable[[Context, dict], dict]
 
 
-def _insert_ignore(session: Session, table, values: dict) -> None:
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
-    session.execute(stmt.on_conflict_do_nothing())
-
-
 def claim_client(session: Session, user_id: int, client_id: str, label: str | None = None,
                  lock: bool = True) -> SyncClient:
-    """The client's row, registered to this user on first use, locked for this transaction."""
-    _insert_ignore(session, SyncClient.__table__, {"id": client_id, "user_id": user_id, "label": label,
-                                                   "last_mutation_id": 0, "created_at": utcnow()})
-    stmt = select(SyncClient).where(SyncClient.id == client_id).execution_options(populate_existing=True)
+    """The client's row, registered to this user on first use and locked for this transaction (one statement:
+    an insert that, when the row exists, updates it to itself, which takes its lock and returns it)."""
+    dialect = session.get_bind().dialect.name
+    table = SyncClient.__table__
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
+        id=client_id, user_id=user_id, label=label, last_mutation_id=0, created_at=utcnow())
     if lock:
-        stmt = stmt.with_for_update()
-    client = session.scalar(stmt)
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_={"id": stmt.excluded.id})
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    session.execute(stmt)
+    client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                            .execution_options(populate_existing=True))
     if client.user_id != user_id:
         raise ClientNotYours(client_id)
     return client
@@ -118,6 +118,9 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
         SyncMutation.client_id == client_id,
         SyncMutation.mutation_id.in_([m.id for m in mutations if m.id <= last])))} if mutations[0].id <= last else {}
     ctx = Context(session, user_id, client_id, batch)
+    prepare = getattr(batch, "prepare", None)
+    if prepare is not None:  # let the domain load, in a few queries, what the new mutations name
+        prepare([m for m in mutations if m.id > last])
     results: list[dict] = []
     rows: list[dict] = []
     stopped = None
@@ -140,12 +143,11 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
                      "device_time": m.device_time, "applied_at": now})
         last = m.id
     outcome = PushOutcome(client_id, last, results, stopped)
-    client.last_push_at = now
+    client.last_push_at, client.last_mutation_id = now, last
     if label and client.label != label:
         client.label = label
     if rows:
         session.execute(insert(SyncMutation), rows)
-        client.last_mutation_id = last
         # last: the domain's writes, its audit entry and the change rows (whose lock is held to commit)
         batch.finish(session, {"client_id": client_id, "from": rows[0]["mutation_id"], "to": last,
                                **outcome.counts})

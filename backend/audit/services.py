@@ -88,6 +88,7 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
     session.flush()
     # touch the head first: the lock that serialises appends (the triggers let this no-op through)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+    session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
     seq, prev = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     seq += 1
     entry = AuditEntry(

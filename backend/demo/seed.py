@@ -27,7 +27,7 @@ from backend.actor import Actor
 from backend.audit.services import record
 from backend.auth.models import User
 from backend.auth.passwords import hash_password
-from backend.db import Database, utcnow
+from backend.db import Database, analyze, utcnow
 from backend.demo import data
 from backend.directory import rules
 from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
@@ -686,6 +686,9 @@ def seed_demo(db: Database, *, targets: int = 20000, inspectors: int = 300, seed
                   "accounts": [a.username for a in accounts if a.created], "force": force}
         record(session, Actor.system("demo-seed"), "demo.seed", "database", str(seed), detail=detail)
 
+    with db.session_scope() as session:  # statistics for the planner: autovacuum may be off or late
+        analyze(session, *(m.__tablename__ for m in (Region, Department, Item, CheckPoint, Target, Inspector,
+                                                     InspectorConflict, Expert, TargetItemHistory, User)))
     notes = list(demo.notes)
     if field_task:
         from backend.demo.field import seed_field_task

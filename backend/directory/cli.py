@@ -77,7 +77,8 @@ def import_command(kind, file, dry_run, department_code):
             result = imports.import_file(
                 session, Actor.system(), kind, path, file_name=path.name, dry_run=dry_run,
                 default_department_id=department_id, progress=progress,
-                max_errors=int(current_app.config.get("IMPORT_MAX_ERRORS") or 500))
+                max_errors=int(current_app.config.get("IMPORT_MAX_ERRORS") or 500),
+                limits=io.Limits.from_config(current_app.config))
     except imports.BadRows as exc:
         progress.finish()
         click.echo(exc.message, err=True)

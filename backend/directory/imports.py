@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.roles import Role
-from backend.db import utcnow
+from backend.db import analyze, utcnow
 from backend.directory import io, rules
 from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
                                       Target)
@@ -183,6 +183,12 @@ class Importer:
     defaults: dict[str, Any] = {}        # column defaults for new rows
     timestamps = True
     pk = "id"
+    children: tuple = ()                 # other tables an import of this list writes
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables this import may have written (analysed afterwards)."""
+        return (self.table.name, *(t.name for t in self.children))
 
     def __init__(self, session: Session, actor: Actor, present: set[str], default_department_id: int | None,
                  use_copy: bool = True):
@@ -476,6 +482,7 @@ class TargetImporter(Importer):
 class InspectorImporter(Importer):
     kind = "inspectors"
     table = Inspector.__table__
+    children = (InspectorConflict.__table__,)
     what = "执法检查人员"
     field_columns = {"cert_no": "cert_no", "name": "name", "department": "department_id", "position": "position",
                      "region_code": "region_code", "phone": "phone", "qualifications": "qualifications",
@@ -628,6 +635,7 @@ class ExpertImporter(Importer):
 class ItemImporter(Importer):
     kind = "items"
     table = Item.__table__
+    children = (CheckPoint.__table__,)
     what = "抽查事项"
     field_columns = {"code": "code", "category": "category", "name": "name", "object_types": "object_types",
                      "kind": "kind", "methods": "methods", "legal_basis": "legal_basis",
@@ -893,11 +901,13 @@ def import_file(session: Session, actor: Actor, kind: str, path: str | Path, *, 
                 fmt: str | None = None, sha256: str | None = None, dry_run: bool = False,
                 default_department_id: int | None = None, progress: Progress | None = None,
                 max_errors: int = 500, chunk_size: int = CHUNK, strategy: str = "optimistic",
-                use_copy: bool = True) -> dict:
+                use_copy: bool = True, limits: io.Limits | None = None) -> dict:
     """Import ``path`` into the list ``kind``; all rows or none. Returns the counts.
 
     Raises ``BadRows`` (``import.bad_rows``, details hold the numbered rows and reasons) when any row
-    is wrong, ``io.FileProblem`` for a file that cannot be read or whose header is wrong.
+    is wrong, ``io.FileProblem`` for a file that cannot be read, whose header is wrong or that goes
+    beyond ``limits`` (``readers.Limits``: unpacked size, rows, cell length…).
+    On PostgreSQL the written tables are analysed after the commit (``backend.db.analyze``).
     """
     from backend.media.storage import file_sha256
 
@@ -917,7 +927,7 @@ def import_file(session: Session, actor: Actor, kind: str, path: str | Path, *, 
             progress(done, total, message, force=force)
 
     def one_pass(write: bool, compare: bool, label: str) -> tuple[_Scan, Importer]:
-        with io.open_table(path, fmt) as table:
+        with io.open_table(path, fmt, limits) as table:
             columns = spec.resolve(table.headers)
             importer = IMPORTERS[kind](session, actor, {c.field for _, c in columns}, default_department_id,
                                        use_copy=use_copy)
@@ -974,6 +984,7 @@ def import_file(session: Session, actor: Actor, kind: str, path: str | Path, *, 
         raise Conflict("写入时与数据库中的数据冲突（可能有人正在同时修改名录），未导入任何数据，请稍后重试",
                        code="import.conflict",
                        details={**summary, "reason": type(getattr(exc, "orig", exc)).__name__}) from None
+    analyze(session, *importer.tables)  # autovacuum may be off: the planner needs statistics now
     summary["seconds"] = round(time.monotonic() - started, 3)
     report(scan.rows, scan.rows, f"导入完成：新增 {importer.created} 条，更新 {importer.updated} 条，"
                                  f"未变 {importer.unchanged} 条", force=True)

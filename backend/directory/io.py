@@ -6,28 +6,29 @@ value is written back out, whether it is required, an example for the template a
 the 填写说明 sheet. Imports (``imports.py``), exports, templates and the documentation of the
 columns all come from these specs, so they cannot drift apart.
 
-Readers stream rows: CSV in UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode 文本") or
-GB18030/GBK (Excel's default "CSV (逗号分隔)" on Chinese Windows), detected from the bytes; XLSX
-through openpyxl in read-only, values-only mode. Writers stream too: CSV in UTF-8 with a BOM so
-that Excel opens it, XLSX through openpyxl's write-only workbook, from queries read in batches.
+Readers (``readers.py``) stream rows within limits: CSV in UTF-8 (with or without BOM), UTF-16
+(Excel's "Unicode 文本") or GB18030/GBK (Excel's default "CSV (逗号分隔)" on Chinese Windows),
+detected from the bytes; XLSX through our own bounded streaming reader. Writers stream too: CSV in
+UTF-8 with a BOM so that Excel opens it, XLSX through openpyxl's write-only workbook, from queries
+read in batches.
 
 No Flask here.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 import datetime as dt
 import io
 import operator
 import re
-import zipfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from backend.directory import rules
+from backend.directory.readers import (  # noqa: F401 - the readers, re-exported for the importers
+    FileProblem, Limits, Table, cell_text, clean, open_table, precheck)
 from backend.errors import DomainError
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -39,14 +40,6 @@ class CellError(ValueError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-class FileProblem(DomainError):
-    """The file as a whole cannot be read (format, encoding, header)."""
-
-    status = 422
-    code = "import.bad_file"
-    message = "文件无法读取"
 
 
 FORMATS = {
@@ -419,11 +412,11 @@ class ListSpec:
                 parts.append("无法识别的列：" + "、".join(f"“{h}”" for h in unknown))
             if duplicate:
                 parts.append("重复的列：" + "、".join(f"“{h}”" for h in duplicate))
+            problems = {"missing": missing, "unknown": unknown, "duplicate": duplicate,
+                        "any_of": [self.column(f).header for f in self.any_of] if any_missing else [],
+                        "expected": self.headers}
             raise FileProblem(f"{self.title}的表头有误：{'；'.join(parts)}。第 1 行应为表头，请使用导入模板",
-                              code="import.bad_header",
-                              errors={"missing": missing, "unknown": unknown, "duplicate": duplicate,
-                                      "any_of": [self.column(f).header for f in self.any_of] if any_missing else [],
-                                      "expected": self.headers})
+                              code="import.bad_header", errors=problems, details=problems)
         return found
 
 
@@ -613,220 +606,6 @@ def spec_for(kind: str, code: str = "import.unknown_list") -> ListSpec:
     if spec is None:
         raise DomainError(f"没有名为“{kind}”的名录，可选：{'、'.join(LIST_KINDS)}", code=code, status=404)
     return spec
-
-
-# --- readers ---------------------------------------------------------------------------------------------
-
-def _clean(value: str) -> str | None:
-    value = value.strip()
-    if not value:
-        return None
-    if value[0] == "'" and len(value) > 1 and value[1] in "=+-@":  # our own CSV formula guard
-        return value[1:]
-    return value
-
-
-def _xlsx_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    kind = type(value)
-    if kind is str:
-        return _clean(value)
-    if kind is bool:
-        return "是" if value else "否"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        if value.is_integer() and abs(value) < 1e16:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    return _clean(str(value))
-
-
-class Table:
-    """A file opened for reading: ``headers`` and ``rows()`` of (row number, cell texts)."""
-
-    headers: list[str | None]
-    estimated_rows: int | None = None
-
-    def rows(self) -> Iterator[tuple[int, list[str | None]]]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def dicts(self) -> Iterator[tuple[int, dict[str, str | None]]]:
-        """Rows as dicts keyed by header (blank headers are dropped)."""
-        names = [(i, h) for i, h in enumerate(self.headers) if h]
-        for rowno, values in self.rows():
-            yield rowno, {h: values[i] if i < len(values) else None for i, h in names}
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _detect_encoding(path: str | Path) -> str:
-    with open(path, "rb") as f:
-        head = f.read(1 << 20)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < (1 << 20))
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        codecs.getincrementaldecoder("gb18030")().decode(head, final=len(head) < (1 << 20))
-        return "gb18030"
-    except UnicodeDecodeError:
-        raise FileProblem("无法识别文件的字符编码，请将 CSV 另存为 UTF-8 或 GBK 编码", code="import.bad_encoding") from None
-
-
-class CsvTable(Table):
-    def __init__(self, path: str | Path):
-        self.encoding = _detect_encoding(path)
-        self._file = open(path, encoding=self.encoding, newline="")
-        try:
-            first = self._file.readline()
-        except UnicodeDecodeError:
-            self._file.close()
-            raise FileProblem("文件编码有误：第 1 行含有无法识别的字符，请另存为 UTF-8 编码的 CSV",
-                              code="import.bad_encoding") from None
-        if not first.strip():
-            self._file.close()
-            raise FileProblem("文件是空的：第 1 行应为表头", code="import.empty_file")
-        delimiter = "\t" if "\t" in first and "," not in first else ","
-        self._reader = csv.reader(self._file, delimiter=delimiter)
-        self._file.seek(0)  # the decoder is reset and skips a BOM again
-        try:
-            header = next(self._reader)
-        except csv.Error as exc:
-            self._file.close()
-            raise FileProblem(f"第 1 行（表头）CSV 格式有误：{exc}", code="import.bad_file") from None
-        self.headers = [_clean(h) for h in header]
-        self.estimated_rows = self._estimate(path)
-
-    def _estimate(self, path) -> int | None:
-        if self.encoding == "utf-16":
-            return None
-        count = 0
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                count += chunk.count(b"\n")
-        return max(count - 1, 0) or None
-
-    def rows(self):
-        rowno = 1
-        try:
-            for raw in self._reader:
-                rowno += 1
-                # strip each cell; only cells that start with ' (our formula guard) take the slow path
-                yield rowno, [((s if s[0] != "'" else _clean(s)) if (s := v.strip()) else None) if v else None
-                              for v in raw]
-        except UnicodeDecodeError:
-            raise FileProblem(f"文件编码有误：第 {rowno + 1} 行附近含有无法识别的字符（按 {self.encoding} 读取），"
-                              "请另存为 UTF-8 编码的 CSV", code="import.bad_encoding") from None
-        except csv.Error as exc:
-            raise FileProblem(f"第 {rowno + 1} 行 CSV 格式有误：{exc}", code="import.bad_file") from None
-
-    def close(self):
-        self._file.close()
-
-
-XLSX_MAX_UNPACKED = 1 << 30  # a zip bomb is refused before openpyxl reads it
-
-
-class XlsxTable(Table):
-    def __init__(self, path: str | Path):
-        from openpyxl import load_workbook
-
-        if not zipfile.is_zipfile(path):
-            raise FileProblem("文件不是有效的 XLSX 文件（可能是改了扩展名的其他文件，或设置了打开密码）",
-                              code="import.bad_file")
-        try:
-            with zipfile.ZipFile(path) as z:
-                unpacked = sum(info.file_size for info in z.infolist())
-        except (zipfile.BadZipFile, OSError):
-            raise FileProblem("XLSX 文件已损坏，无法打开", code="import.bad_file") from None
-        if unpacked > XLSX_MAX_UNPACKED:
-            raise FileProblem(f"XLSX 文件解压后超过 {XLSX_MAX_UNPACKED >> 20} MB，请拆分后分批导入（或另存为 CSV）",
-                              code="import.too_large")
-        self._fh = open(path, "rb")  # a file object: stored uploads have no extension for openpyxl to check
-        try:
-            self._wb = load_workbook(self._fh, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - any damage to the zip or its XML
-            self._fh.close()
-            raise FileProblem(f"XLSX 文件已损坏或不是 Excel 工作簿，无法打开（{type(exc).__name__}）",
-                              code="import.bad_file") from None
-        try:
-            if not self._wb.worksheets:
-                raise FileProblem("XLSX 文件中没有工作表", code="import.empty_file")
-            ws = self._wb.worksheets[0]
-            self.sheet_title = ws.title
-            max_row = ws.max_row
-            self.estimated_rows = max_row - 1 if max_row else None
-            ws.reset_dimensions()  # dimensions written by other tools are not always right
-            self._iter = ws.iter_rows(values_only=True)
-            header = next(self._iter, None)
-            if header is None or not any(v not in (None, "") for v in header):
-                raise FileProblem(f"工作表“{ws.title}”是空的：第 1 行应为表头", code="import.empty_file")
-            self.headers = [_xlsx_text(v) for v in header]
-        except FileProblem:
-            self.close()
-            raise
-        except Exception as exc:  # noqa: BLE001
-            self.close()
-            raise FileProblem(f"XLSX 文件已损坏，无法读取（{type(exc).__name__}）", code="import.bad_file") from None
-
-    def rows(self):
-        rowno = 1
-        text = _xlsx_text
-        try:
-            for raw in self._iter:
-                rowno += 1
-                yield rowno, [text(v) for v in raw]
-        except FileProblem:
-            raise
-        except Exception as exc:  # noqa: BLE001 - broken XML part in the middle of the sheet
-            raise FileProblem(f"XLSX 文件在第 {rowno + 1} 行附近已损坏，无法读取（{type(exc).__name__}）",
-                              code="import.bad_file") from None
-
-    def close(self):
-        self._wb.close()
-        self._fh.close()
-
-
-def open_table(path: str | Path, fmt: str) -> Table:
-    """Open ``path`` (``csv`` or ``xlsx``) for streaming; file-level problems raise FileProblem."""
-    if Path(path).stat().st_size == 0:
-        raise FileProblem("文件是空的", code="import.empty_file")
-    if fmt == "csv":
-        if zipfile.is_zipfile(path):
-            raise FileProblem("文件内容是 XLSX（Excel 工作簿），但扩展名是 .csv，请改为 .xlsx 后上传", code="import.bad_file")
-        return CsvTable(path)
-    if fmt == "xlsx":
-        return XlsxTable(path)
-    raise DomainError("只能导入 .csv 或 .xlsx 文件", code="import.unsupported_format", status=415)
-
-
-def check_file(path: str | Path, fmt: str, spec: ListSpec) -> list[str]:
-    """What an upload is refused for at once: a file that cannot be read, a wrong header, no data row."""
-    with open_table(path, fmt) as table:
-        columns = spec.resolve(table.headers)
-        idxs = [i for i, _ in columns]
-        for _, values in table.rows():
-            if any(i < len(values) and values[i] is not None for i in idxs):
-                return [h for h in table.headers if h]
-    raise FileProblem("文件中没有数据行（第 1 行为表头，数据从第 2 行开始）", code="import.no_rows")
 
 
 # --- writers ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 * ``POST /api/v1/imports/<list>``: multipart upload (field ``file``, optional ``dry_run``,
   ``department``) → 202 with the job; poll ``GET /api/v1/jobs/<id>`` for progress and the result
-  (counts, or the numbered bad rows under ``result.errors``).
+  (counts, or the numbered bad rows under ``result.errors``). The request only stores the file
+  (content-addressed, within the byte limit) and checks its container (an XLSX's ZIP central
+  directory against the unpacked-size limits); nothing is parsed before the job runs.
 * ``GET /api/v1/exports/<list>?format=csv|xlsx&<list filters>``: a small export as a download.
 * ``POST /api/v1/exports/<list>?format=…&<list filters>`` → 202 job for a big one; then
   ``GET /api/v1/exports/files/<job_id>`` (its creator or a system admin) downloads the file.
@@ -150,6 +152,8 @@ class ImportUpload(MethodView):
         """上传文件导入名录：返回后台任务，轮询 /api/v1/jobs/<id> 查看进度与结果
 
         全部行校验通过才写入，否则不改动任何数据，结果中列出出错的行号和原因。
+        请求只保存文件并检查其容器（XLSX 的压缩目录：解压后大小、压缩比、文件数），表头和数据行在后台任务中读取：
+        表头有误、没有数据行、超过行数或单元格长度上限等，均在任务结果中报告（error_code 为 import.*）。
         检查对象、执法检查人员、专家、抽查事项：系统管理员、部门管理员（本部门）；部门、行政区划：系统管理员。
         """
         actor = current_actor()
@@ -173,7 +177,8 @@ class ImportUpload(MethodView):
             raise _too_large(limit) from None
         if size == 0:
             raise DomainError("上传的文件是空的", code="import.empty_file", status=400)
-        io.check_file(storage.path_for(media_dir, sha256), fmt, spec)  # a wrong header is refused at once
+        # the container only (an XLSX's central directory: sizes, ratio, members); rows are read in the job
+        io.precheck(storage.path_for(media_dir, sha256), fmt, io.Limits.from_config(current_app.config))
         queue = current_app.extensions["shuangsui.jobs"]
         job = jobs.enqueue(session, queue, "directory.import",
                            {"kind": spec.kind, "sha256": sha256, "file_name": file_name, "format": fmt,

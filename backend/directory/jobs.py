@@ -43,7 +43,8 @@ def _media_dir(ctx) -> str:
 @job("directory.import")
 def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None = None, dry_run: bool = False,
                department_id: int | None = None):
-    """Import the stored upload ``sha256`` into the list ``kind`` (all rows or none)."""
+    """Import (or with ``dry_run`` only check) the stored upload ``sha256`` into the list ``kind``, all rows
+    or none. The file is read here, never in the upload request, within ``readers.Limits``."""
     path = storage.path_for(_media_dir(ctx), sha256)
     if not path.is_file():
         raise DomainError("上传的文件已不存在，请重新上传", code="import.file_missing", status=410)
@@ -52,7 +53,8 @@ def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None =
         return imports.import_file(
             session, ctx.actor, kind, path, file_name=file_name, fmt=format, sha256=sha256, dry_run=dry_run,
             default_department_id=department_id, progress=_progress_for(ctx),
-            max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500))
+            max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500),
+            limits=io.Limits.from_config(ctx.config))
 
 
 @job("directory.export")

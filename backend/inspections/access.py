@@ -69,47 +69,45 @@ def involved_tasks(inspector_id: int):
     return select(InspectionGroup.task_id).where(InspectionGroup.id.in_(member_of))
 
 
+def _people(stmt):
+    """Add to a select of inspector ids the person, their department and their active account."""
+    return (stmt.add_columns(Inspector.name, Inspector.cert_no, Inspector.department_id, Department.code,
+                             Department.name.label("department_name"), User.id.label("user_id"))
+            .join(Department, Department.id == Inspector.department_id)
+            .outerjoin(User, (User.inspector_id == Inspector.id) & (User.status == "active")))
+
+
 def participation(session: Session, inspections: list[Inspection]) -> dict[int, Participation]:
-    """Participation of several inspections in a few queries."""
+    """Participation of several inspections in two queries (the groups' members, the recusals)."""
     if not inspections:
         return {}
     group_ids = sorted({i.group_id for i in inspections})
     ids = [i.id for i in inspections]
-    members = session.execute(
-        select(GroupMember.group_id, GroupMember.inspector_id, GroupMember.department_id, GroupMember.position)
+    members = session.execute(_people(
+        select(GroupMember.group_id, GroupMember.inspector_id, GroupMember.position, InspectionGroup.leader_id)
+        .join(InspectionGroup, InspectionGroup.id == GroupMember.group_id)
+        .join(Inspector, Inspector.id == GroupMember.inspector_id))
         .where(GroupMember.group_id.in_(group_ids))).all()
-    leaders = dict(session.execute(select(InspectionGroup.id, InspectionGroup.leader_id)
-                                   .where(InspectionGroup.id.in_(group_ids))).all())
-    overrides = session.execute(select(InspectionMember.inspection_id, InspectionMember.department_id,
-                                       InspectionMember.out_inspector_id, InspectionMember.in_inspector_id)
-                                .where(InspectionMember.inspection_id.in_(ids))).all()
-    inspector_ids = {m.inspector_id for m in members} | {o.in_inspector_id for o in overrides}
-    people = {row.id: row for row in session.execute(
-        select(Inspector.id, Inspector.name, Inspector.cert_no, Inspector.department_id)
-        .where(Inspector.id.in_(inspector_ids)))}
-    users = dict(session.execute(select(User.inspector_id, User.id).where(User.inspector_id.in_(inspector_ids),
-                                                                          User.status == "active")).all())
-    dept_ids = {p.department_id for p in people.values()}
-    depts = {row.id: row for row in session.execute(select(Department.id, Department.code, Department.name)
-                                                     .where(Department.id.in_(dept_ids)))}
+    overrides = session.execute(_people(
+        select(InspectionMember.inspection_id, InspectionMember.out_inspector_id,
+               InspectionMember.in_inspector_id.label("inspector_id"))
+        .join(Inspector, Inspector.id == InspectionMember.in_inspector_id))
+        .where(InspectionMember.inspection_id.in_(ids))).all()
     by_group: dict[int, list] = {}
+    leaders: dict[int, int] = {}
     for m in sorted(members, key=lambda m: (m.group_id, m.department_id, m.position)):
         by_group.setdefault(m.group_id, []).append(m)
+        leaders[m.group_id] = m.leader_id
     out = {}
     for inspection in inspections:
         mine = [o for o in overrides if o.inspection_id == inspection.id]
         recused = {o.out_inspector_id for o in mine}
-        stand_in = {o.out_inspector_id: o.in_inspector_id for o in mine}
-        leader = leaders[inspection.group_id]
+        stand_in = {o.out_inspector_id: o.inspector_id for o in mine}
+        leader = leaders.get(inspection.group_id)
         if leader in recused:
             leader = stand_in[leader]
-        chosen = [m.inspector_id for m in by_group.get(inspection.group_id, []) if m.inspector_id not in recused]
-        chosen += [o.in_inspector_id for o in mine]
-        participants = []
-        for iid in chosen:
-            person = people[iid]
-            dept = depts[person.department_id]
-            participants.append(Participant(iid, person.department_id, dept.code, dept.name, person.cert_no,
-                                            person.name, users.get(iid), iid == leader))
-        out[inspection.id] = Participation(tuple(participants), frozenset(recused), leader)
+        chosen = [m for m in by_group.get(inspection.group_id, []) if m.inspector_id not in recused] + mine
+        participants = tuple(Participant(p.inspector_id, p.department_id, p.code, p.department_name, p.cert_no,
+                                         p.name, p.user_id, p.inspector_id == leader) for p in chosen)
+        out[inspection.id] = Participation(participants, frozenset(recused), leader)
     return out

@@ -10,15 +10,15 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import utcnow
+from backend.db import bulk_insert, utcnow
 from backend.directory.models import CheckPoint, Item, Target
 from backend.inspections.access import Participation, participation
-from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec
+from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
 from backend.inspections.models import Conflict, Flag, Inspection, Record, Section, SectionAnswer, Signature
 from backend.plans.models import Task, TaskItem
 from sync import changes
@@ -78,7 +78,7 @@ class RecordState:
         self.content_hash = row.content_hash if row else None
         self.dirty = False
 
-    def apply(self, plan: MergePlan, client_id: str) -> dict[str, int]:
+    def apply(self, plan: MergePlan, client_id: str, user_id: int | None = None) -> dict[str, int]:
         if not plan.changes:
             return {}
         self.rev += 1
@@ -104,6 +104,7 @@ class FieldBatch:
         self.session, self.actor, self.settings = session, actor, settings or {}
         self.inspections: dict[int, InspectionState | None] = {}
         self.catalogues: dict[tuple[int, int], Catalogue] = {}
+        self.checkers: dict[tuple[int, int], Any] = {}
         self.new_signatures: list[Signature] = []
         self.new_conflicts: list[Conflict] = []
         self.new_flags: list[Flag] = []
@@ -117,7 +118,8 @@ class FieldBatch:
         wanted = [i for i in dict.fromkeys(inspection_ids) if i not in self.inspections]
         if not wanted:
             return
-        rows = list(self.session.scalars(select(Inspection).where(Inspection.id.in_(wanted))))
+        rows = list(self.session.scalars(select(Inspection).where(Inspection.id.in_(wanted))
+                                         .options(lazyload(Inspection.task))))
         parts = participation(self.session, rows)
         tasks = {t.id: t for t in self.session.scalars(select(Task).where(Task.id.in_({r.task_id for r in rows})))}
         for iid in wanted:
@@ -166,8 +168,28 @@ class FieldBatch:
     def catalogue(self, task_id: int, department_id: int) -> Catalogue:
         key = (task_id, department_id)
         if key not in self.catalogues:
-            self.catalogues[key] = load_catalogue(self.session, task_id, department_id)
+            task = next((s.task for s in self.inspections.values() if s is not None and s.task.id == task_id), None)
+            self.catalogues[key] = cached_catalogue(self.session, task_id, department_id,
+                                                    task.created_at if task is not None else None)
         return self.catalogues[key]
+
+    def section_checker(self, task_id: int, department_id: int):
+        """``path → check`` for one department's section, remembered (every section of a task has the same paths)."""
+        key = (task_id, department_id)
+        if key not in self.checkers:
+            catalogue, known = self.catalogue(task_id, department_id), {}
+
+            def check(path: str):
+                if path not in known:
+                    known[path] = section_check(catalogue, path)
+                return known[path]
+            self.checkers[key] = check
+        return self.checkers[key]
+
+    def prepare(self, mutations) -> None:
+        """Load what the mutations about to be applied name (not those being replayed)."""
+        self.prefetch([m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
+                       and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31])
 
     def target_place(self, state: InspectionState) -> dict | None:
         t: Target = state.inspection.target
@@ -193,7 +215,7 @@ class FieldBatch:
 
     def finish(self, session: Session, outcome=None) -> None:
         now = utcnow()
-        new_sections, answer_inserts, answer_updates = [], [], []
+        new_sections, answer_inserts, answer_updates, touched = [], [], [], []
         for state in self.inspections.values():
             if state is None or not state.changed:
                 continue
@@ -214,10 +236,7 @@ class FieldBatch:
                 record.row.state, record.row.content_hash = record.state, record.content_hash
                 record.row.version = (record.row.version or 1) + 1
                 record.row.updated_at = now
-            inspection = state.inspection
-            if inspection.status == "assigned":
-                inspection.status, inspection.started_at = "in_progress", now
-            inspection.updated_at = now
+            touched.append(state.inspection.id)
         if new_sections:
             session.add_all(new_sections)
             session.flush()
@@ -236,8 +255,13 @@ class FieldBatch:
                         s.point_times[cp] = now
                 s.dirty_points.clear()
                 s.dirty = False
+        if touched:  # one statement for all: started when first written, changed now
+            session.execute(update(Inspection).where(Inspection.id.in_(touched)).values(
+                status=case((Inspection.status == "assigned", "in_progress"), else_=Inspection.status),
+                started_at=func.coalesce(Inspection.started_at, now), updated_at=now)
+                .execution_options(synchronize_session=False))
         if answer_inserts:
-            session.execute(insert(SectionAnswer), answer_inserts)
+            bulk_insert(session, SectionAnswer, answer_inserts)
         if answer_updates:
             session.execute(update(SectionAnswer), answer_updates)
         session.add_all(self.new_signatures)
@@ -269,6 +293,28 @@ class FieldBatch:
             return
         for inspection_id, hashes in self.media.items():
             add(session, sorted(hashes), inspection_id, self.actor)
+
+
+_CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
+CATALOGUE_SECONDS = 60.0
+
+
+def cached_catalogue(session: Session, task_id: int, department_id: int, created_at=None) -> Catalogue:
+    """A task's checklist changes rarely and every push of the task needs it: kept a minute per process (a check
+    point retired meanwhile is refused by the next push after that; signing checks against the stored rows)."""
+    import time
+
+    if created_at is None:
+        return load_catalogue(session, task_id, department_id)
+    key = (id(session.get_bind().engine), task_id, created_at, department_id)
+    hit = _CATALOGUES.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CATALOGUE_SECONDS:
+        return hit[1]
+    catalogue = load_catalogue(session, task_id, department_id)
+    if len(_CATALOGUES) > 2000:
+        _CATALOGUES.clear()
+    _CATALOGUES[key] = (time.monotonic(), catalogue)
+    return catalogue
 
 
 def load_catalogue(session: Session, task_id: int, department_id: int) -> Catalogue:

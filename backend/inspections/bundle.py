@@ -96,10 +96,12 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
             "record": _record(record) if (sees_all and (lead_view or me.is_lead or record is not None)) else None,
             "conflicts": [_conflict(c) for c in conflicts.get(inspection.id, [])
                           if lead_view or me.is_lead or (c.scope == "section" and c.department_id == me.department_id)],
-            "flags": [_flag(f) for f in flags.get(inspection.id, [])
+            "flags": [_flag(f, _current_rev(f, sections.get(inspection.id, []), record))
+                      for f in flags.get(inspection.id, [])
                       if lead_view or me.is_lead or f.department_id == me.department_id],
             "deadline": deadlines.state_of(session, inspection, calendar=calendar),
         }
+        doc["media"] = _media_of(session, doc)
         out.append({"type": "inspection", "id": inspection.id, "op": "put", "data": doc})
     return out
 
@@ -130,6 +132,27 @@ def _sections(session: Session, ids: list[int]) -> dict[int, list[dict]]:
     return out
 
 
+def _media_of(session: Session, doc: dict) -> dict:
+    """What the server knows of each file the visible record names: whether it arrived, its EXIF fix and time."""
+    from backend.inspections.handlers import _media_of as hashes_in
+    from backend.media.models import Media
+
+    wanted: set[str] = set()
+    for s in doc["sections"]:
+        wanted |= hashes_in([v for k, v in s["content"].items() if k.endswith((".photos", ".attachments"))
+                             or k == "outcome"])
+    if doc["record"]:
+        wanted |= hashes_in([doc["record"]["content"].get("outcome")])
+    wanted |= {s["image_sha256"] for s in doc["signatures"] if s["image_sha256"]}
+    if not wanted:
+        return {}
+    found = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(wanted)))}
+    return {sha: (None if sha not in found else {
+        "status": found[sha].status, "kind": found[sha].kind, "exif_gps": found[sha].exif_gps,
+        "exif_time": _iso(found[sha].exif_time), "thumb_sha256": found[sha].thumb_sha256})
+        for sha in sorted(wanted)}
+
+
 def _record(record: Record | None) -> dict:
     if record is None:
         return {"state": "draft", "state_label": RECORD_STATES["draft"], "rev": 0, "version": 0, "content": {},
@@ -156,9 +179,18 @@ def _conflict(c: Conflict) -> dict:
             "status": c.status, "choice": c.choice, "resolved_at": _iso(c.resolved_at)}
 
 
-def _flag(f) -> dict:
+def _current_rev(f, sections: list[dict], record: Record | None) -> int | None:
+    if f.department_id is None:
+        return (record.revs.get(f.path) or [None])[0] if record is not None else None
+    section = next((s for s in sections if s["department_id"] == f.department_id), None)
+    return section["revs"].get(f.path) if section else None
+
+
+def _flag(f, current_rev: int | None) -> dict:
+    """``current``: the flagged value is still the one in the record (a later fix does not erase the flag)."""
     return {"id": f.id, "department_id": f.department_id, "path": f.path, "code": f.code, "message": f.message,
-            "detail": f.detail, "rev": f.rev, "created_at": _iso(f.created_at)}
+            "detail": f.detail, "rev": f.rev, "current": f.rev is None or f.rev == current_rev,
+            "created_at": _iso(f.created_at)}
 
 
 def _group(group: InspectionGroup, part: Participation) -> dict:

@@ -204,6 +204,16 @@ def flags_for_writes(batch, state, department_id, writes, plan, revs) -> list[Fl
     return out
 
 
+def missing_fix_flags(state, department_id: int, values: dict, revs: dict) -> list[Flag]:
+    """At signing: the answered check points that carry no GPS fix (one flag for the section, naming them)."""
+    answered = sorted({int(k.split(".")[1]) for k in values if k.startswith("points.") and k.endswith(".result")})
+    missing = [cp for cp in answered if not values.get(f"points.{cp}.gps")]
+    if not missing or values.get("outcome"):
+        return []
+    return [Flag(inspection_id=state.inspection.id, department_id=department_id, path="points", code="gps.missing",
+                 message=f"{len(missing)} 个检查内容没有定位（签名时）", detail={"points": missing}, rev=None)]
+
+
 def flags_of(session, inspection_ids: list[int]) -> dict[int, list[Flag]]:
     out: dict[int, list[Flag]] = {}
     for f in session.scalars(select(Flag).where(Flag.inspection_id.in_(inspection_ids)).order_by(Flag.id)):

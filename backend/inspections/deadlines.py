@@ -13,9 +13,9 @@ DUE_SOON_WORKING_DAYS = 5
 
 
 def _calendar(session: Session):
-    from backend.publication.services import WorkCalendar
+    from backend.publication.services import work_calendar
 
-    return WorkCalendar(session)
+    return work_calendar(session)
 
 
 def completion_time(inspection: Inspection, device_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
@@ -54,3 +54,24 @@ def state_of(session: Session, inspection: Inspection, today: dt.date | None = N
 
 
 STATE_LABELS = {"on_track": "按期", "due_soon": "5 个工作日内到期", "overdue": "已逾期", "published": "已公示"}
+
+
+def recompute_after_import(session: Session, year: int) -> int:
+    """A year's notice was imported: deadlines counted through that year with Monday–Friday (provisional), or
+    with the old notice, are counted again. Returns how many due dates moved or became final."""
+    from sqlalchemy import select
+
+    calendar = _calendar(session)
+    moved = 0
+    # a 20-working-day deadline reaches at most ~2 months past its completion day
+    first = dt.date(year - 1, 10, 1)
+    last = dt.date(year, 12, 31)
+    rows = session.scalars(select(Inspection).where(Inspection.completed_on.is_not(None),
+                                                    Inspection.completed_on >= first,
+                                                    Inspection.completed_on <= last))
+    for inspection in rows:
+        due = calendar.add_working_days(inspection.completed_on, PUBLICATION_WORKING_DAYS)
+        if (due.day, due.provisional) != (inspection.publication_due_on, inspection.due_provisional):
+            inspection.publication_due_on, inspection.due_provisional = due.day, due.provisional
+            moved += 1
+    return moved

@@ -14,7 +14,7 @@ from backend.inspections import checks
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
-from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check, section_check
+from backend.inspections.fields import SHA256_RE, UUID_RE, parse_writes, record_check
 from backend.inspections.models import Conflict, Signature
 from sync.engine import Context, Refused
 from sync.fields import FieldWrite, plan_merge
@@ -161,16 +161,22 @@ def section_set(ctx: Context, args: dict) -> dict:
     section = batch.section(state, department_id)
     if section.status == "signed":
         raise Refused("section.signed", "本部门的检查内容已签名，不能再修改；如需修改，请先撤回签名")
-    catalogue = batch.catalogue(state.task.id, department_id)
-    writes, errors = parse_writes(args.get("fields"), lambda p: section_check(catalogue, p))
+    writes, errors = parse_writes(args.get("fields"), batch.section_checker(state.task.id, department_id))
+    return _write(ctx, state, section, "section", department_id, writes, errors, "检查内容有误")
+
+
+def _write(ctx: Context, state: InspectionState, target, scope: str, department_id: int | None, writes: list,
+           errors: dict, what: str) -> dict:
+    """Merge checked writes into a section or the record (per-field revisions); conflicts kept for the lead."""
     if errors:
-        raise Refused("validation_error", "检查内容有误：" + "；".join(f"{k}：{v[0]}" for k, v in list(errors.items())[:3]),
+        raise Refused("validation_error", f"{what}：" + "；".join(f"{k}：{v[0]}" for k, v in list(errors.items())[:3]),
                       errors=errors)
-    plan = plan_merge(section.values, section.revs, writes, ctx.client_id)
+    batch: FieldBatch = ctx.batch
+    plan = plan_merge(target.values, target.revs, writes, ctx.client_id)
     ctx.applying = True
-    revs = section.apply(plan, ctx.client_id, ctx.user_id)
-    revs.update({p: (section.revs.get(p) or [0])[0] for p in plan.unchanged})
-    conflicts = _conflict_rows(ctx, state, "section", department_id, plan)
+    revs = target.apply(plan, ctx.client_id, ctx.user_id)
+    revs.update({p: (target.revs.get(p) or [0])[0] for p in plan.unchanged})
+    conflicts = _conflict_rows(ctx, state, scope, department_id, plan)
     batch.add_media(state.inspection.id, _media_of([w.value for w in writes]))
     batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
     batch.touched(state)
@@ -219,6 +225,7 @@ def section_sign(ctx: Context, args: dict) -> dict:
     if image:
         batch.add_media(state.inspection.id, {image})
     section.status, section.signed_hash, section.dirty = "signed", content_hash, True
+    batch.new_flags.extend(checks.missing_fix_flags(state, department_id, section.values, section.revs))
     return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash}
 
 
@@ -259,22 +266,7 @@ def record_set(ctx: Context, args: dict) -> dict:
             bad = [f["department_id"] for f in w.value if f["department_id"] not in departments]
             if bad:
                 errors["followups"] = [f"后续处置须由参与本次检查的部门负责（部门 {bad[0]} 未参与）"]
-    if errors:
-        raise Refused("validation_error", "汇总内容有误：" + "；".join(f"{k}：{v[0]}" for k, v in list(errors.items())[:3]),
-                      errors=errors)
-    plan = plan_merge(record.values, record.revs, writes, ctx.client_id)
-    ctx.applying = True
-    revs = record.apply(plan, ctx.client_id)
-    revs.update({p: (record.revs.get(p) or [0])[0] for p in plan.unchanged})
-    conflicts = _conflict_rows(ctx, state, "record", None, plan)
-    batch.add_media(state.inspection.id, _media_of([w.value for w in writes]))
-    batch.new_flags.extend(checks.flags_for_writes(batch, state, None, writes, plan, revs))
-    batch.touched(state)
-    result: dict[str, Any] = {"status": "conflict" if conflicts else "applied", "inspection_id": state.inspection.id,
-                              "revs": revs}
-    if conflicts:
-        result["conflicts"] = conflicts
-    return result
+    return _write(ctx, state, record, "record", None, writes, errors, "汇总内容有误")
 
 
 def current_record_hash(batch: FieldBatch, state: InspectionState) -> str:
@@ -316,8 +308,7 @@ def conflict_resolve(ctx: Context, args: dict) -> dict:
                           ctx.client_id)
         plan.changes.update({c.path: c.client_value for c in plan.conflicts})
         plan.conflicts.clear()
-        revs = (target.apply(plan, ctx.client_id, ctx.user_id) if conflict.scope == "section"
-                else target.apply(plan, ctx.client_id))
+        revs = target.apply(plan, ctx.client_id, ctx.user_id)
     conflict.status, conflict.choice, conflict.note = "resolved", choice, note
     conflict.resolved_by, conflict.resolved_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
     batch.summary.setdefault("resolutions", []).append(

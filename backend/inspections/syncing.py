@@ -59,9 +59,6 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
          settings: dict | None = None, signers: dict | None = None, label: str | None = None) -> dict:
     _officer(actor)
     batch = FieldBatch(session, actor, settings)
-    batch.prefetch([m.args["inspection_id"] for m in mutations
-                    if isinstance(m.args.get("inspection_id"), int) and not isinstance(m.args["inspection_id"], bool)
-                    and 0 < m.args["inspection_id"] < 2**31])
     try:
         ctx_extra = {"signers": signers or {}}
         outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label)

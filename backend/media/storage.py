@@ -111,3 +111,25 @@ def file_sha256(path: str | os.PathLike) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def place_file(media_dir: str | os.PathLike, source: str | os.PathLike, sha256: str) -> Path:
+    """Move ``source``, whose SHA-256 the caller has just computed, into the store (atomic rename)."""
+    final = path_for(media_dir, sha256)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        os.unlink(source)
+    else:
+        os.replace(source, final)
+    return final
+
+
+def remove(media_dir: str | os.PathLike, sha256: str) -> int:
+    """Delete the stored file with this hash; return the bytes freed (0 when it was not there)."""
+    path = path_for(media_dir, sha256)
+    try:
+        size = path.stat().st_size
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return size

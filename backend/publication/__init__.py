@@ -1,1 +1,2 @@
-"""Publication: the working-day calendar and deadlines (publishing itself comes later)."""
+"""Publication (公示): the publication clock now (working days on the PRC calendar, deadlines);
+publishing results comes in a later issue."""

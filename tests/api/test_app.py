@@ -10,7 +10,7 @@ import pytest
 from backend import create_app
 from backend.auth.models import User
 from backend.auth.roles import Role
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 
 # the development default that used to sit in backend/config.py: public, so never a signing key
 OLD_PUBLIC_KEY = "dev-insecure-secret-key-change-me"
@@ -18,7 +18,8 @@ OLD_PUBLIC_KEY = "dev-insecure-secret-key-change-me"
 
 def _bare_config(tmp_path, **extra):
     return {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path),
-            "SECRET_KEY_FILE": str(tmp_path / "instance" / "secret_key"), **extra}
+            "SECRET_KEY_FILE": str(tmp_path / "instance" / "secret_key"),
+            "AUDIT_KEY_FILE": str(tmp_path / "instance" / "audit.key"), "AUDIT_ANCHOR_FILE": None, **extra}
 
 
 def test_production_refuses_a_missing_public_or_short_secret(tmp_path, monkeypatch):
@@ -65,7 +66,9 @@ def test_a_token_forged_with_the_old_public_key_is_refused_by_the_default_app(
     monkeypatch.delenv("SECRET_KEY", raising=False)
     app = create_app({"TESTING": True, "DATABASE": database, "DATABASE_URL": database.url,
                       "MEDIA_DIR": str(tmp_path / "media"), "JOBS_INLINE_THREAD": False, "REDIS_URL": None,
-                      "SECRET_KEY_FILE": str(tmp_path / "instance" / "secret_key")})
+                      "SECRET_KEY_FILE": str(tmp_path / "instance" / "secret_key"),
+                      # the suite's audit settings: this app shares the suite's database engine
+                      "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None})
     from tests.factories import AuthActions
 
     admin = factory.user(Role.SYSADMIN)

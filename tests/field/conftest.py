@@ -77,8 +77,11 @@ class Field:
         return values
 
 
-def build_field(app, client, factory, auth, db_session, *, targets=2, lead_members=2, other_members=1) -> Field:
-    s = build_scenario(factory, auth, risk=("D",), per_class=targets, strata={"D": {"num": 1, "den": 1}},
+def build_field(app, client, factory, auth, db_session, *, targets=2, lead_members=2, other_members=1,
+                reserve=0) -> Field:
+    """A drawn task: ``targets`` businesses in one group, and ``reserve`` more left in the stratum's reserve."""
+    total = targets + reserve
+    s = build_scenario(factory, auth, risk=("D",), per_class=total, strata={"D": {"num": targets, "den": total}},
                        inspectors=(lead_members, other_members), members=(lead_members, other_members),
                        group_load=targets)
     other_item = factory.item(s.other, kind="key", check_points=3, name="纳税申报情况的检查")

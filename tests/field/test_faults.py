@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from backend.auth.tokens import TokenSettings, issue_access_token
 from backend.inspections import batch as batch_module
-from backend.inspections.models import Section, SectionAnswer
+from backend.inspections.models import Section
 from sync import changes
 from sync.client import Client
 from sync.models import SyncChange, SyncClient, SyncMutation

@@ -223,7 +223,13 @@ def test_followups_belong_to_participating_departments(field, factory):
 
 def test_no_inspection_is_a_result_with_evidence(field, db_session):
     lead = field.phone(field.lead_user)
-    photo = {"id": str(uuid.uuid4()), "sha256": "cd" * 32}
+    import io
+
+    from PIL import Image
+
+    jpeg = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(jpeg, "JPEG")
+    photo = {"id": str(uuid.uuid4()), "sha256": lead.upload(jpeg.getvalue(), "image/jpeg", "门头.jpg")}
     lead.set_record(field.inspection.id, {"outcome": {"code": "unreachable", "note": "门店已无人", "photos": [photo]},
                                           "result_categories": ["unreachable"]})
     lead.push()
@@ -297,3 +303,30 @@ def test_completion_uses_the_phones_time_of_submission(field, db_session, when):
     assert deadlines.completion_time(inspection, now + dt.timedelta(days=3), now) == now      # clock ahead
     assert deadlines.completion_time(inspection, dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc), now) == \
         inspection.started_at                                                                  # clock behind
+
+
+def test_a_record_naming_photos_not_yet_uploaded_is_not_submitted(field):
+    lead = field.phone(field.lead_user)
+    fill_and_sign(field, field.other_officer, field.other_dept, field.other_item, result="fail")   # names "ab"*32
+    fill_and_sign(field, field.lead_officer, field.lead_dept, field.lead_item)
+    lead.pull()
+    lead.sign_section(field.inspection.id, field.lead_dept.id)
+    lead.set_record(field.inspection.id, lead_fields(result_categories=["pending_followup", "other_violation"],
+                                                     followups=[{"id": str(uuid.uuid4()), "action": "rectify",
+                                                                 "department_id": field.other_dept.id}]))
+    lead.push()
+    lead.pull()
+    lead.enqueue("record.finalize", {"inspection_id": field.inspection.id,
+                                     "content_hash": lead.record_hash(field.inspection.id)})
+    lead.push()
+    lead.pull()
+    lead.sign_record(field.inspection.id)
+    for user in (field.lead_officer, field.other_officer):
+        lead.sign_record(field.inspection.id, signer={"username": user.username, "password": PASSWORD})
+    h = lead.docs["inspection"][field.inspection.id]["record"]["content_hash"]
+    lead.enqueue("record.representative", {"inspection_id": field.inspection.id, "signature_id": str(uuid.uuid4()),
+                                           "content_hash": h, "strokes": [{"points": [[1, 1, 1]]}]})
+    lead.enqueue("record.submit", {"inspection_id": field.inspection.id, "content_hash": h})
+    results = lead.push()
+    assert [r["status"] for r in results] == ["applied"] * 4 + ["rejected"], results
+    assert results[-1]["code"] == "record.media_missing" and results[-1]["details"]["missing"] == ["ab" * 32]

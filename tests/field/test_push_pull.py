@@ -189,3 +189,51 @@ def test_bad_batches_are_refused_whole(field):
     assert r.status_code == 422 and r.json["code"] == "sync.bad_batch"
     r = field.client.get(f"/api/sync/pull?client_id={cid}&cursor=abc", headers=h)
     assert r.status_code == 422 and r.json["code"] == "sync.bad_cursor"
+
+
+def test_a_replaced_business_leaves_the_phone_with_its_reason(app, client, factory, auth, db_session):
+    from backend.actor import Actor
+    from backend.auth.roles import Role
+    from backend.draws import services as draws
+    from tests.field.conftest import build_field
+
+    field = build_field(app, client, factory, auth, db_session, reserve=2)
+    phone = field.phone(field.lead_officer)
+    phone.pull()
+    assert field.inspection.id in phone.docs["inspection"]
+    planner = factory.user(Role.PLANNER, field.lead_dept)
+    new = draws.replace_target(db_session, Actor.of_user(planner), field.inspection.id, reason_code="closed")
+    phone.pull()
+    assert field.inspection.id not in phone.docs["inspection"]
+    assert phone.tombstones[field.inspection.id]["reason_code"] == "replaced"
+    assert phone.tombstones[field.inspection.id]["reason"]
+    assert phone.docs["inspection"][new.id]["target"]["id"] == new.target_id
+
+
+def test_a_redrawn_task_leaves_the_phones(field, factory, db_session):
+    from backend.actor import Actor
+    from backend.auth.roles import Role
+    from backend.draws import services as draws
+
+    phone = field.phone(field.other_officer)
+    phone.pull()
+    before = set(phone.docs["inspection"])
+    planner = factory.user(Role.PLANNER, field.lead_dept)
+    draws.redraw(db_session, Actor.of_user(planner), field.task.id, draws.DrawSettings(), reason="抽取名单有误，重新抽取")
+    phone.pull()
+    assert before and not (before & set(phone.docs["inspection"]))
+    assert all(phone.tombstones[i]["reason_code"] == "superseded" for i in before)
+    phone.set_section(field.inspection.id, field.other_dept.id, {"note": "已取消的检查"})
+    [res] = phone.push()
+    assert res["status"] == "rejected" and res["code"] == "inspection.gone"
+
+
+def test_a_batch_over_one_megabyte_is_refused_whole(field):
+    h = field.auth.headers(field.lead_officer)
+    big = "很" * 200_000
+    mutations = [{"id": i, "name": "section.set", "args": {"inspection_id": field.inspection.id,
+                                                          "department_id": field.lead_dept.id,
+                                                          "fields": {"note": {"value": big[:2000], "base_rev": 0}},
+                                                          "pad": big}} for i in range(1, 3)]
+    r = field.client.post("/api/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": mutations}, headers=h)
+    assert r.status_code == 413 and r.json["code"] == "sync.batch_too_large" and r.json["message"]

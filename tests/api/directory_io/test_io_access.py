@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from backend.auth.roles import Role
 from backend.directory.models import Target
-from tests.api.directory_io.helpers import csv_bytes, finished_job, upload, xlsx_bytes
+from tests.api.directory_io.helpers import csv_bytes, failed_job, finished_job, upload, xlsx_bytes
 
 HEADER = ["统一社会信用代码", "检查对象名称", "对象类型"]
 
@@ -122,12 +122,13 @@ def test_empty_file(client, world):
 
 
 def test_header_only_and_blank_files(client, world):
+    """Read in the job (the request parses nothing): the job fails with the file's problem."""
     r = upload(client, world.admin_headers, "targets", csv_bytes([HEADER]))
-    assert r.status_code == 422 and r.json["code"] == "import.no_rows"
+    assert failed_job(client, world.admin_headers, r)["error_code"] == "import.no_rows"
     r = upload(client, world.admin_headers, "targets", b"\r\n\r\n", "blank.csv")
-    assert r.status_code == 422 and r.json["code"] == "import.empty_file"
+    assert failed_job(client, world.admin_headers, r)["error_code"] == "import.empty_file"
     r = upload(client, world.admin_headers, "targets", xlsx_bytes([]), "blank.xlsx")
-    assert r.status_code == 422 and r.json["code"] == "import.empty_file"
+    assert failed_job(client, world.admin_headers, r)["error_code"] == "import.empty_file"
 
 
 @pytest.mark.parametrize("name,code,status", [
@@ -166,7 +167,8 @@ def test_xlsx_renamed_to_csv(client, world, a_uscc):
 
 def test_binary_garbage_as_csv(client, world):
     r = upload(client, world.admin_headers, "targets", bytes(range(256)) * 40, "名录.csv")
-    assert r.status_code == 422 and r.json["code"] in ("import.bad_encoding", "import.bad_header", "import.bad_file")
+    job = failed_job(client, world.admin_headers, r)
+    assert job["error_code"] in ("import.bad_encoding", "import.bad_header", "import.bad_file")
 
 
 def test_too_large(app, client, world, monkeypatch, a_uscc):
@@ -178,12 +180,14 @@ def test_too_large(app, client, world, monkeypatch, a_uscc):
 def test_bad_header_lists_what_is_wrong(client, world, db_session):
     r = upload(client, world.admin_headers, "targets",
                csv_bytes([["统一社会信用代码", "企业名字", "对象类型", "对象类型"], ["x", "y", "z", "w"]]))
-    assert r.status_code == 422 and r.json["code"] == "import.bad_header"
-    message = r.json["message"]
+    job = failed_job(client, world.admin_headers, r)
+    assert job["error_code"] == "import.bad_header"
+    message = job["error"]
     assert "缺少必填列：“检查对象名称”" in message and "无法识别的列：“企业名字”" in message and "重复的列：“对象类型”" in message
-    assert r.json["errors"]["unknown"] == ["企业名字"]
+    assert job["result"]["unknown"] == ["企业名字"]
     r = upload(client, world.admin_headers, "targets", csv_bytes([["检查对象名称", "对象类型"], ["y", "企业"]]))
-    assert r.status_code == 422 and "至少需要一列" in r.json["message"]
+    job = failed_job(client, world.admin_headers, r)
+    assert job["error_code"] == "import.bad_header" and "至少需要一列" in job["error"]
     assert db_session.scalar(select(func.count()).select_from(Target)) == 0
 
 

@@ -1,0 +1,590 @@
+"""Media services (no Flask): resumable uploads, stored files, references, processing, clean-up.
+
+The upload protocol is in docs/sync.md ("Photos and attachments"). In short: a session is
+created with the file's declared SHA-256, length and type; bytes are appended at the offset
+the server holds (the size of the session's part file, so no database write per chunk); when
+the last byte arrives the whole file is hashed, checked by kind and, when accepted, moved into
+the content-addressed store and recorded in ``media``. Photos are then processed by a job.
+
+For the sync engine (these neither commit nor audit: the caller's transaction does):
+
+* ``add_references(session, sha256s, inspection_id, actor) -> set[str]``
+* ``remove_references(session, sha256s, inspection_id, actor) -> None``
+* ``missing(session, sha256s) -> set[str]``
+* ``info(session, sha256) -> Media | None``
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import BinaryIO, Iterable, Mapping
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.actor import Actor
+from backend.audit import services as audit
+from backend.auth.roles import Role
+from backend.db import dialect_of, utcnow
+from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests
+from backend.media import checks, processing, storage
+from backend.media.checks import Limits, MediaRefused
+from backend.media.models import Media, MediaRef, Upload
+
+UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+READ_CHUNK = 256 * 1024
+PROCESSED_KINDS = ("photo",)          # kinds a job processes; the others are ready when stored
+WHOLE_MAX_BYTES = 4 * 1024 * 1024     # a POST carrying a whole file up to this size is stored with no session
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaSettings:
+    media_dir: str
+    limits: Limits
+    upload_expiry: dt.timedelta
+    max_open_uploads: int
+    orphan_grace: dt.timedelta
+    thumb_edge: int
+    public_max_edge: int
+    timezone: str
+    job_attempts: int
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "MediaSettings":
+        return cls(media_dir=str(config["MEDIA_DIR"]), limits=Limits.from_config(config),
+                   upload_expiry=dt.timedelta(hours=int(config.get("MEDIA_UPLOAD_EXPIRY_HOURS", 72))),
+                   max_open_uploads=int(config.get("MEDIA_MAX_OPEN_UPLOADS", 50)),
+                   orphan_grace=dt.timedelta(days=int(config.get("MEDIA_ORPHAN_GRACE_DAYS", 7))),
+                   thumb_edge=int(config.get("MEDIA_THUMB_EDGE", 320)),
+                   public_max_edge=int(config.get("MEDIA_PUBLIC_MAX_EDGE", 2560)),
+                   timezone=str(config.get("TIMEZONE", "Asia/Shanghai")),
+                   job_attempts=max(1, int(config.get("JOB_RETRIES", 2))))
+
+    @property
+    def uploads_dir(self) -> Path:
+        return Path(self.media_dir) / "uploads"
+
+    def part_path(self, upload: Upload) -> Path:
+        return self.uploads_dir / upload.tmp_name
+
+
+@dataclasses.dataclass
+class UploadState:
+    """What a client learns about its upload: the session (None once stored) and, when stored, the file."""
+
+    upload: Upload | None
+    offset: int
+    length: int
+    media: Media | None = None
+    deduplicated: bool = False    # the file was already stored: nothing was uploaded
+
+    @property
+    def id(self) -> str | None:
+        return self.upload.id if self.upload else None
+
+    @property
+    def expires_at(self) -> dt.datetime | None:
+        return self.upload.expires_at if self.upload else None
+
+    @property
+    def complete(self) -> bool:
+        return self.media is not None
+
+
+def normalise_hash(value) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not storage.SHA256_RE.match(text):
+        raise InvalidInput("SHA-256 应为 64 位十六进制字符", code="upload.bad_hash")
+    return text
+
+
+def _hashes(values: Iterable) -> list[str]:
+    return sorted({normalise_hash(v) for v in values})
+
+
+def clean_filename(name) -> str | None:
+    """The last part of a client's file name, without control characters, at most 255 characters."""
+    if not isinstance(name, str):
+        return None
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())[:255].strip()
+    return name or None
+
+
+# --- uploads -------------------------------------------------------------------------------------------
+
+def _declared(settings: MediaSettings, actor: Actor, *, sha256, length, media_type, filename=None,
+              kind=None) -> Upload:
+    """The client's declaration, checked (hash format, type whitelist, size limit), as an unsaved session."""
+    sha256 = normalise_hash(sha256)
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1 or length > 2**53:
+        raise InvalidInput("文件长度应为正整数（字节）", code="upload.bad_length")
+    media_type = checks.normalise_type(media_type)
+    kind = checks.kind_for(media_type, kind)
+    checks.check_length(kind, length, settings.limits)
+    return Upload(id=None, user_id=actor.user_id, sha256=sha256, length=length, media_type=media_type, kind=kind,
+                  filename=clean_filename(filename))
+
+
+def _stored(session: Session, sha256: str) -> UploadState | None:
+    """Content-addressed: the same bytes are stored once. A stored file is touched (its grace restarts)."""
+    media = session.get(Media, sha256)
+    if media is None:
+        return None
+    media.touched_at = utcnow()
+    session.commit()
+    return UploadState(None, media.size, media.size, media, deduplicated=True)
+
+
+def create_upload(session: Session, settings: MediaSettings, actor: Actor, *, sha256: str, length: int,
+                  media_type: str, filename: str | None = None, kind: str | None = None) -> UploadState:
+    """Start (or find again) an upload of a declared file. A file already stored needs no upload."""
+    declared = _declared(settings, actor, sha256=sha256, length=length, media_type=media_type, filename=filename,
+                         kind=kind)
+    stored = _stored(session, declared.sha256)
+    if stored is not None:
+        return stored
+    now = utcnow()
+    upload = session.scalar(select(Upload).where(Upload.user_id == actor.user_id, Upload.sha256 == declared.sha256,
+                                                 Upload.length == declared.length,
+                                                 Upload.media_type == declared.media_type,
+                                                 Upload.kind == declared.kind, Upload.expires_at > now)
+                            .order_by(Upload.created_at.desc()).limit(1))
+    if upload is not None:  # the client lost our answer and asks again: same session, same offset
+        offset = _size(settings.part_path(upload))
+        if offset is not None:
+            session.commit()
+            return UploadState(upload, offset, upload.length)
+    open_count = session.scalar(select(func.count()).select_from(Upload)
+                                .where(Upload.user_id == actor.user_id, Upload.expires_at > now))
+    if open_count >= settings.max_open_uploads:
+        raise TooManyRequests(f"未完成的上传过多（{open_count} 个），请先完成或取消已有上传",
+                              code="upload.too_many")
+    upload = declared
+    upload.id = upload.tmp_name = uuid.uuid4().hex
+    upload.created_at, upload.expires_at = now, now + settings.upload_expiry
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    settings.part_path(upload).touch(exist_ok=False)
+    session.add(upload)
+    session.commit()
+    return UploadState(upload, 0, upload.length)
+
+
+def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stream: BinaryIO, queue,
+                **declaration) -> UploadState:
+    """One request holding the whole (small) file: checked and stored with no session row.
+
+    Nothing is kept when the body is cut short (the client sends it again); resumable uploads
+    create a session first (``create_upload``) and send the bytes with ``append``. The fast path of a
+    photo (the client has just asked ``HEAD``): no look-up before the insert, which catches a clash.
+    """
+    declared = _declared(settings, actor, **declaration)
+    if dialect_of(session) == "sqlite":
+        session.commit()  # a SQLite reader cannot write later once another writer has committed: end it
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.uploads_dir / f"whole-{uuid.uuid4().hex}"
+    try:
+        with open(path, "w+b") as file:
+            received = 0
+            while chunk := stream.read(min(READ_CHUNK, declared.length - received + 1)):
+                received += len(chunk)
+                if received > declared.length:
+                    raise InvalidInput(f"上传内容超出声明的文件长度（{declared.length} 字节）",
+                                       code="upload.beyond_length", details={"length": declared.length})
+                file.write(chunk)
+            if received < declared.length:
+                raise DomainError(f"请求体不完整：收到 {received} / {declared.length} 字节，请重新发送",
+                                  code="upload.incomplete_chunk", details={"offset": 0})
+            # the client asked HEAD just before: a clash with stored bytes is rare and caught by the insert
+            media, new = _finish(session, settings, actor, declared, path, file, queue, known_new=True)
+    finally:
+        path.unlink(missing_ok=True)
+    return UploadState(None, declared.length, declared.length, media, deduplicated=not new)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def own_upload(session: Session, actor: Actor, upload_id: str) -> Upload:
+    """The caller's own, unexpired session (another user's is "not found": ids are not shared)."""
+    upload = session.get(Upload, upload_id) if UPLOAD_ID_RE.match(upload_id or "") else None
+    if upload is None or upload.user_id != actor.user_id:
+        raise NotFound("上传会话不存在或已结束", code="upload.not_found")
+    if upload.expires_at <= utcnow():
+        raise DomainError("上传会话已过期，请重新开始上传", code="upload.expired", status=410)
+    return upload
+
+
+def upload_state(session: Session, settings: MediaSettings, actor: Actor, upload_id: str) -> UploadState:
+    upload = own_upload(session, actor, upload_id)
+    offset = _size(settings.part_path(upload))
+    if offset is None:
+        raise NotFound("上传会话不存在或已结束", code="upload.not_found")
+    return UploadState(upload, offset, upload.length)
+
+
+class _Locked:
+    """The session's part file, opened and locked for one writer (flock, across processes)."""
+
+    def __init__(self, path: Path):
+        try:
+            self.file = open(path, "r+b", buffering=0)  # noqa: SIM115 - closed in __exit__
+        except FileNotFoundError:
+            raise NotFound("上传会话不存在或已结束", code="upload.not_found") from None
+        try:
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise Conflict("该文件正在由另一个请求上传，请稍后查询进度（HEAD）再继续", code="upload.locked") from None
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.file.close()  # releases the lock
+
+
+def append(session: Session, settings: MediaSettings, actor: Actor, upload_id: str, *, offset: int,
+           stream: BinaryIO, content_length: int | None, queue) -> UploadState:
+    """Append the body at ``offset`` (which must be the server's); finish the upload on its last byte.
+
+    A body shorter than its Content-Length (the connection was cut) keeps the bytes that arrived,
+    so the client resumes from the offset ``HEAD`` reports.
+    """
+    upload = own_upload(session, actor, upload_id)
+    session.commit()  # hold no transaction while the body arrives
+    if content_length is not None and offset + content_length > upload.length:
+        raise InvalidInput(f"上传内容超出声明的文件长度（{upload.length} 字节）", code="upload.beyond_length",
+                           details={"offset": offset, "length": upload.length})
+    with _Locked(settings.part_path(upload)) as part:
+        size = os.fstat(part.file.fileno()).st_size
+        if offset != size:
+            raise Conflict(f"上传位置不一致：服务器已收到 {size} 字节，请从该位置继续", code="upload.offset_mismatch",
+                           details={"offset": size})
+        part.file.seek(size)
+        room = upload.length - size
+        received = 0
+        while True:
+            chunk = stream.read(min(READ_CHUNK, room - received + 1))
+            if not chunk:
+                break
+            if received + len(chunk) > room:
+                part.file.truncate(size)
+                raise InvalidInput(f"上传内容超出声明的文件长度（{upload.length} 字节）", code="upload.beyond_length",
+                                   details={"offset": size, "length": upload.length})
+            part.file.write(chunk)
+            received += len(chunk)
+        new_offset = size + received
+        if content_length is not None and received < content_length:
+            raise DomainError(f"请求体不完整：收到 {received} 字节，已保存，可从 {new_offset} 继续",
+                              code="upload.incomplete_chunk", details={"offset": new_offset})
+        if new_offset < upload.length:
+            return UploadState(upload, new_offset, upload.length)
+        media, _new = _finish(session, settings, actor, upload, part.path, part.file, queue)
+    return UploadState(None, upload.length, upload.length, media)
+
+
+def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path,
+            error: DomainError, actual: str | None = None) -> DomainError:
+    path.unlink(missing_ok=True)
+    if upload.id is not None:
+        session.execute(delete(Upload).where(Upload.id == upload.id))
+    audit.record(session, actor, "upload.refused", "upload", upload.id or upload.sha256, department_id=actor.department_id,
+                 detail={"code": error.code, "declared_sha256": upload.sha256, "actual_sha256": actual,
+                         "kind": upload.kind, "media_type": upload.media_type, "length": upload.length,
+                         "filename": upload.filename})
+    session.commit()
+    return error
+
+
+def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path, file: BinaryIO,
+            queue, known_new: bool = False) -> tuple[Media, bool]:
+    """The last byte has arrived: hash, check, store, record, and hand photos to the processing job.
+
+    ``upload`` is the session (or, for ``store_whole``, an unsaved declaration); ``file`` is open on ``path``.
+    Returns the file's row and whether this upload stored it (False: the same bytes were there already).
+    """
+    from backend.jobs import services as jobs
+
+    file.seek(0)
+    digest = hashlib.sha256()
+    while chunk := file.read(storage.CHUNK):
+        digest.update(chunk)
+    actual = digest.hexdigest()
+    if actual != upload.sha256:
+        raise _refuse(session, settings, actor, upload, path, DomainError(
+            "文件校验失败：收到的内容与声明的 SHA-256 不一致，已丢弃，请重新上传", code="upload.hash_mismatch",
+            status=422, details={"declared": upload.sha256, "actual": actual}), actual)
+    try:
+        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits)
+    except MediaRefused as refused:
+        raise _refuse(session, settings, actor, upload, path, refused, actual) from None
+
+    storage.place_file(settings.media_dir, path, actual)
+    now = utcnow()
+    processed = upload.kind in PROCESSED_KINDS
+    job = None
+    try:
+        media = None if known_new else session.get(Media, actual)
+        if media is None:
+            media = Media(sha256=actual, kind=upload.kind, media_type=upload.media_type, size=upload.length,
+                          filename=upload.filename, width=facts.width, height=facts.height,
+                          status="processing" if processed else "ready", uploaded_by=actor.user_id,
+                          created_at=now, touched_at=now, processed_at=None if processed else now)
+            session.add(media)
+            if processed:
+                job = jobs.create_job(session, "media.process", {"sha256": actual}, actor, settings.job_attempts,
+                                      queue.backend)
+        else:
+            media.touched_at = now
+        if upload.id is not None:
+            session.execute(delete(Upload).where(Upload.id == upload.id))
+        audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
+                     detail={"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
+                             "filename": upload.filename, "width": facts.width, "height": facts.height,
+                             "upload": upload.id, "job": job.id if job else None})
+        session.commit()
+    except IntegrityError:  # the same bytes are stored already (another request, a moment ago)
+        session.rollback()
+        if upload.id is not None:
+            session.execute(delete(Upload).where(Upload.id == upload.id))
+        media = session.get(Media, actual)
+        media.touched_at = utcnow()
+        session.commit()
+        return media, False
+    if job is not None:
+        queue.submit(job.id, job.max_attempts)
+    return media, True
+
+
+def abort_upload(session: Session, settings: MediaSettings, actor: Actor, upload_id: str) -> None:
+    """Abandon an upload (tus termination): the session and its bytes are deleted."""
+    upload = own_upload(session, actor, upload_id)
+    path = settings.part_path(upload)
+    try:
+        with _Locked(path):
+            path.unlink(missing_ok=True)
+    except NotFound:
+        pass
+    session.execute(delete(Upload).where(Upload.id == upload.id))
+    session.commit()
+
+
+# --- stored files: who knows them, who reads them ------------------------------------------------------
+
+def info(session: Session, sha256: str) -> Media | None:
+    """The stored file with this hash, or None."""
+    try:
+        sha256 = normalise_hash(sha256)
+    except InvalidInput:
+        return None
+    return session.get(Media, sha256)
+
+
+def missing(session: Session, sha256s: Iterable[str]) -> set[str]:
+    """The hashes among ``sha256s`` that the server does not hold (the client must still upload them)."""
+    wanted = _hashes(sha256s)
+    have: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        have.update(session.scalars(select(Media.sha256).where(Media.sha256.in_(wanted[i:i + 500]))))
+    return set(wanted) - have
+
+
+def add_references(session: Session, sha256s: Iterable[str], inspection_id: int, actor: Actor) -> set[str]:
+    """Record that inspection ``inspection_id`` uses these files (a file may be referenced before it
+    arrives). Referenced files are never cleaned up. Returns the hashes not stored yet.
+
+    Part of the caller's transaction: no commit, no audit entry (the caller's change is audited).
+    """
+    wanted = _hashes(sha256s)
+    if not wanted:
+        return set()
+    if dialect_of(session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = utcnow()
+    session.execute(insert(MediaRef).on_conflict_do_nothing(index_elements=["sha256", "inspection_id"]),
+                    [{"sha256": s, "inspection_id": inspection_id, "created_at": now} for s in wanted])
+    # the row lock this takes makes a concurrent clean-up skip these files (it re-checks touched_at)
+    session.execute(update(Media).where(Media.sha256.in_(wanted)).values(touched_at=now)
+                    .execution_options(synchronize_session=False))
+    return missing(session, wanted)
+
+
+def remove_references(session: Session, sha256s: Iterable[str], inspection_id: int, actor: Actor) -> None:
+    """The inspection no longer uses these files; unreferenced, they are kept for the grace period.
+
+    Part of the caller's transaction: no commit, no audit entry.
+    """
+    wanted = _hashes(sha256s)
+    if not wanted:
+        return
+    session.execute(delete(MediaRef).where(MediaRef.inspection_id == inspection_id, MediaRef.sha256.in_(wanted)))
+    session.execute(update(Media).where(Media.sha256.in_(wanted)).values(touched_at=utcnow())
+                    .execution_options(synchronize_session=False))
+
+
+def references(session: Session, sha256: str) -> list[int]:
+    """The inspections that use a file."""
+    return list(session.scalars(select(MediaRef.inspection_id).where(MediaRef.sha256 == normalise_hash(sha256))
+                                .order_by(MediaRef.inspection_id)))
+
+
+def readable(session: Session, actor: Actor, sha256: str) -> Media:
+    """The file, if ``actor`` may read it: its uploader, a system admin or supervisor, an officer who
+    sees an inspection that uses it, or staff of a department taking part in that inspection's task."""
+    media = info(session, sha256)
+    if media is None:
+        raise NotFound("文件不存在", code="media.not_found")
+    if actor.role in (Role.SYSADMIN, Role.SUPERVISOR) or (actor.user_id is not None
+                                                            and media.uploaded_by == actor.user_id):
+        return media
+    if _sees_a_reference(session, actor, media.sha256):
+        return media
+    raise Forbidden("无权查看该文件：只有上传人、可查看引用它的检查记录的人员可以查看", code="forbidden.media")
+
+
+def _sees_a_reference(session: Session, actor: Actor, sha256: str) -> bool:
+    from backend.inspections.models import Inspection
+    from backend.inspections.services import my_inspections_query
+    from backend.plans.models import Task, TaskDepartment
+
+    refs = select(MediaRef.inspection_id).where(MediaRef.sha256 == sha256)
+    if actor.inspector_id is not None:
+        mine = (my_inspections_query(actor).with_only_columns(Inspection.id).order_by(None)
+                .where(Inspection.id.in_(refs)).limit(1))
+        if session.scalar(mine) is not None:
+            return True
+    if actor.role in (Role.DEPT_ADMIN, Role.PLANNER) and actor.department_id is not None:
+        taking_part = exists().where(TaskDepartment.task_id == Task.id,
+                                     TaskDepartment.department_id == actor.department_id)
+        stmt = (select(Inspection.id).join(Task, Task.id == Inspection.task_id)
+                .where(Inspection.id.in_(refs),
+                       or_(Task.lead_department_id == actor.department_id, taking_part)).limit(1))
+        if session.scalar(stmt) is not None:
+            return True
+    return False
+
+
+# --- processing and clean-up (jobs) --------------------------------------------------------------------
+
+def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor) -> dict:
+    """The processing job: EXIF facts into the row, a thumbnail and a copy stripped of metadata.
+
+    The original file is only read. Kinds other than photos need nothing and are marked ready.
+    """
+    media = info(session, sha256)
+    if media is None:
+        return {"sha256": sha256, "skipped": "已不存在"}
+    if media.kind not in PROCESSED_KINDS:
+        if media.status != "ready":
+            media.status, media.processed_at = "ready", utcnow()
+        session.commit()
+        return {"sha256": media.sha256, "status": media.status}
+    path = storage.path_for(settings.media_dir, media.sha256)
+    session.commit()  # no transaction held during the image work
+    try:
+        derived = processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
+                                    default_zone=settings.timezone)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row and in the job
+        media.status, media.error, media.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:1000], utcnow()
+        audit.record(session, actor, "media.process_failed", "media", media.sha256, detail={"error": media.error})
+        session.commit()
+        raise DomainError(f"照片处理失败：{media.error}", code="media.process_failed") from exc
+    facts = derived.facts
+    media.thumb_sha256 = storage.store_bytes(settings.media_dir, derived.thumb)
+    media.public_sha256 = storage.store_bytes(settings.media_dir, derived.public)
+    media.exif_gps, media.exif_time, media.exif_offset = facts.gps, facts.time, facts.offset
+    media.orientation_fixed = derived.orientation_fixed
+    media.status, media.error, media.processed_at = "ready", None, utcnow()
+    audit.record(session, actor, "media.processed", "media", media.sha256,
+                 detail={"thumb_sha256": media.thumb_sha256, "public_sha256": media.public_sha256,
+                         "gps": facts.gps is not None, "exif_time": facts.time,
+                         "orientation_fixed": media.orientation_fixed})
+    session.commit()
+    return {"sha256": media.sha256, "status": "ready", "thumb_sha256": media.thumb_sha256,
+            "public_sha256": media.public_sha256, "gps": facts.gps,
+            "exif_time": facts.time.isoformat() if facts.time else None}
+
+
+def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.datetime | None = None) -> dict:
+    """The scheduled clean-up: files no inspection references, untouched for the grace period, and
+    expired upload sessions with their bytes. Anything referenced stays. One audit entry per run."""
+    now = now or utcnow()
+    cutoff = now - settings.orphan_grace
+    if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
+        session.execute(update(Media).where(Media.sha256 == "").values(touched_at=now))
+    unreferenced = ~exists().where(MediaRef.sha256 == Media.sha256)
+    candidates = list(session.scalars(select(Media.sha256).where(Media.touched_at < cutoff, unreferenced)))
+    deleted: list[tuple[str, str | None, str | None]] = []
+    for i in range(0, len(candidates), 500):
+        # re-checked by the DELETE itself: a reference added meanwhile (it touches the row) keeps the file
+        rows = session.execute(delete(Media).where(Media.sha256.in_(candidates[i:i + 500]),
+                                                   Media.touched_at < cutoff, unreferenced)
+                               .returning(Media.sha256, Media.thumb_sha256, Media.public_sha256)
+                               .execution_options(synchronize_session=False)).all()
+        deleted.extend(tuple(r) for r in rows)
+    expired = list(session.scalars(select(Upload).where(Upload.expires_at <= now)))
+    expired_ids = []
+    for upload in expired:
+        path = settings.part_path(upload)
+        try:
+            with _Locked(path):
+                path.unlink(missing_ok=True)
+        except Conflict:
+            continue  # being written right now: next run
+        except NotFound:
+            pass
+        expired_ids.append(upload.id)
+    if expired_ids:
+        session.execute(delete(Upload).where(Upload.id.in_(expired_ids)))
+    session.commit()
+
+    files, freed = 0, 0
+    for sha in {s for row in deleted for s in row if s}:
+        still_used = session.scalar(select(func.count()).select_from(Media).where(
+            or_(Media.sha256 == sha, Media.thumb_sha256 == sha, Media.public_sha256 == sha)))
+        if not still_used:
+            size = storage.remove(settings.media_dir, sha)
+            files, freed = files + (size > 0), freed + size
+    stray = _remove_stray_parts(session, settings, now)
+    counts = {"media_deleted": len(deleted), "files_deleted": files, "bytes_freed": freed,
+              "uploads_expired": len(expired_ids), "stray_files_deleted": stray,
+              "grace_days": settings.orphan_grace.days}
+    audit.record(session, actor, "media.cleanup", "media", None, detail=counts)
+    session.commit()
+    return counts
+
+
+def _remove_stray_parts(session: Session, settings: MediaSettings, now: dt.datetime) -> int:
+    """Part files without a session and temporary files of the store, left by a crash, once old."""
+    limit = now.timestamp() - settings.upload_expiry.total_seconds()
+    removed = 0
+    for folder, known in ((settings.uploads_dir, True), (Path(settings.media_dir) / "tmp", False)):
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            if not entry.is_file() or entry.stat().st_mtime >= min(limit, time.time() - 3600):
+                continue
+            if known and session.get(Upload, entry.name) is not None:
+                continue
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed

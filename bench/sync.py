@@ -1,0 +1,410 @@
+"""Benchmark: the sync protocol on PostgreSQL (docs/sync.md). Prints figures; it is not a test.
+
+    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http]
+
+Builds a fresh database (migrations) with one drawn joint task: every group has one officer
+of the market department whose part of each inspection has 3 items of 10 check points (30
+answers), plus an officer of the tax department. Then:
+
+1. **one push of 100 mutations**, each a whole 30-answer section (method per item; result,
+   checked, problem, handling and note per check point), through the service layer in one
+   transaction — median of several pushes, each to 100 fresh inspections — next to a **bare bulk
+   insert of the same rows** (100 section rows and 3,000 answer rows, executemany, one
+   transaction) measured in the same run; then **the same push replayed**;
+2. **10 concurrent clients** through gunicorn, each pushing one section per request:
+   sections per second, p50 and p99;
+3. **pull of a 2,000-change backlog** (HTTP, pages of 100 and of 500);
+4. **200 simulated officers** pushing at once through gunicorn (loopback, each one push of
+   its sections then a pull): throughput, p50, p99, errors.
+
+The 200 KB photo figure is bench/media.py's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/ss_bench_sync")
+PASSWORD = "Bench@2026"
+
+
+def _recreate(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{u.database}"'))
+    admin.dispose()
+
+
+def build(url: str, officers: int, per_officer: int) -> dict:
+    """Departments, a 30-check-point checklist, a drawn task with ``officers`` groups, accounts."""
+    from sqlalchemy import select
+
+    from backend import migrate
+    from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure as configure_audit
+    from backend.auth.models import User
+    from backend.auth.passwords import hash_password
+    from backend.db import Database
+    from backend.directory.models import CheckPoint, Department, Inspector, Item, Target
+    from backend.draws import services as draws
+    from backend.draws.models import GroupMember
+    from backend.inspections.models import Inspection
+    from backend.plans.models import Plan, PlanDepartment, PlanItem, Task, TaskDepartment, TaskItem
+    from tests.factories import make_uscc
+    import random
+
+    _recreate(url)
+    migrate.upgrade(url)
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())
+    rng = random.Random(7)
+    pw = hash_password(PASSWORD)
+    with db.session_scope() as s:
+        samr, tax = Department(code="SAMR", name="市场监管局"), Department(code="TAX", name="税务局")
+        s.add_all([samr, tax])
+        s.flush()
+        items = []
+        for n in range(3):
+            item = Item(code=f"IT-{n}", category="登记事项检查", name=f"检查事项{n}", object_types=["enterprise"],
+                        kind="key", methods=["onsite"], legal_basis="《条例》", department_id=samr.id)
+            for k in range(10):
+                item.check_points.append(CheckPoint(seq=k + 1, text=f"检查内容{n}-{k}", answer_type="compliance"))
+            items.append(item)
+        tax_item = Item(code="IT-TAX", category="税务检查", name="纳税申报", object_types=["enterprise"], kind="key",
+                        methods=["onsite"], legal_basis="《税收征收管理法》", department_id=tax.id)
+        tax_item.check_points.append(CheckPoint(seq=1, text="按期申报", answer_type="compliance"))
+        s.add_all(items + [tax_item])
+        s.flush()
+        plan = Plan(code="JH-BENCH", year=2026, name="基准测试计划", kind="joint", lead_department_id=samr.id,
+                    status="published", ratio_rules={})
+        plan.departments = [PlanDepartment(department_id=samr.id, role="lead"),
+                            PlanDepartment(department_id=tax.id, role="participant")]
+        plan.items = [PlanItem(item_id=i.id, department_id=samr.id) for i in items]
+        s.add(plan)
+        s.flush()
+        task = Task(code="SS-BENCH-001", name="基准测试任务", plan_id=plan.id, lead_department_id=samr.id,
+                    status="confirmed", strata_mode="all", strata={"all": {"num": 1, "den": 1}},
+                    exclusions={}, group_load=per_officer, filters={})
+        task.departments = [TaskDepartment(department_id=samr.id, role="lead", members_per_group=1, status="confirmed"),
+                            TaskDepartment(department_id=tax.id, role="participant", members_per_group=1,
+                                           status="confirmed")]
+        task.items = [TaskItem(item_id=i.id, department_id=samr.id) for i in items] + [
+            TaskItem(item_id=tax_item.id, department_id=tax.id)]
+        s.add(task)
+        seen: set = set()
+        for _ in range(officers * per_officer):
+            uscc = make_uscc(rng)
+            while uscc in seen:
+                uscc = make_uscc(rng)
+            seen.add(uscc)
+            s.add(Target(code=uscc, uscc=uscc, name="基准企业", type="enterprise", risk_class="B", status="active",
+                         latitude=34.77, longitude=111.19, datum="GCJ-02"))
+        for d, prefix in ((samr, "S"), (tax, "T")):
+            for n in range(officers):
+                s.add(Inspector(department_id=d.id, cert_no=f"{prefix}{n:05d}", name=f"检查员{prefix}{n}"))
+        s.flush()
+        admin = User(username="bench-admin", display_name="管理员", password_hash=pw, role="sysadmin", status="active")
+        s.add(admin)
+        s.flush()
+        task_id = task.id
+    with db.session_scope() as s:
+        actor = Actor.system("bench")
+        settings = draws.DrawSettings()
+        draws.commit(s, actor, task_id, settings)
+        draws.seed_and_draw(s, actor, task_id, settings, source="csprng")
+    with db.session_scope() as s:
+        members = s.execute(select(GroupMember.inspector_id, Inspector.cert_no, Inspector.department_id)
+                            .join(Inspector, Inspector.id == GroupMember.inspector_id)).all()
+        for inspector_id, cert, dept_id in members:
+            s.add(User(username=f"u{cert}", display_name=cert, password_hash=pw, role="inspector",
+                       department_id=dept_id, inspector_id=inspector_id, status="active"))
+        s.flush()
+        officers_out = []
+        for inspector_id, cert, dept_id in members:
+            if not cert.startswith("S"):
+                continue
+            ids = [i for (i,) in s.execute(select(Inspection.id).join(GroupMember, GroupMember.group_id == Inspection.group_id)
+                                           .where(GroupMember.inspector_id == inspector_id).order_by(Inspection.id))]
+            officers_out.append({"username": f"u{cert}", "inspections": ids})
+        points = {}
+        for it in items:
+            points[it.id] = [cp.id for cp in s.scalars(select(CheckPoint).where(CheckPoint.item_id == it.id)
+                                                        .order_by(CheckPoint.seq))]
+        samr_id = s.scalar(select(Department.id).where(Department.code == "SAMR"))
+    db.engine.dispose()
+    return {"officers": officers_out, "points": points, "samr": samr_id}
+
+
+def section_values(points: dict, n: int) -> dict:
+    values = {}
+    for item_id, cps in points.items():
+        values[f"items.{item_id}.method"] = {"value": "onsite", "base_rev": 0}
+        for cp in cps:
+            values[f"points.{cp}.result"] = {"value": "pass", "base_rev": 0}
+            values[f"points.{cp}.checked"] = {"value": True, "base_rev": 0}
+            values[f"points.{cp}.note"] = {"value": f"现场核查第{n}户，情况正常", "base_rev": 0}
+    return values
+
+
+def mutation(mid: int, inspection_id: int, dept: int, points: dict) -> dict:
+    return {"id": mid, "name": "section.set", "device_time": "2026-04-08T09:30:00+08:00",
+            "args": {"inspection_id": inspection_id, "department_id": dept, "fields": section_values(points, mid)}}
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+# --- 1. one push of 100 sections, service layer ---------------------------------------------------------
+
+def service_push(url: str, data: dict, rounds: int) -> None:
+    from sqlalchemy import insert, select
+
+    from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure as configure_audit
+    from backend.auth.models import User
+    from backend.db import Database
+    from backend.inspections import syncing
+    from backend.inspections.models import Section, SectionAnswer
+
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())
+    big = [o for o in data["officers"] if len(o["inspections"]) >= 100 * rounds]
+    officer = big[0]
+    with db.session_scope() as s:
+        user = s.scalar(select(User).where(User.username == officer["username"]))
+        actor = Actor.of_user(user)
+    pushes, replays, bare = [], [], []
+    client_id = str(uuid.uuid4())
+    for r in range(rounds):
+        ids = officer["inspections"][r * 100:(r + 1) * 100]
+        body = {"client_id": client_id,
+                "mutations": [mutation(r * 100 + k + 1, iid, data["samr"], data["points"]) for k, iid in enumerate(ids)]}
+        raw = json.dumps(body).encode()
+        # the push as the server does it: parse, then apply in one transaction
+        t0 = time.perf_counter()
+        cid, muts = syncing.parse(json.loads(raw))
+        with db.session_scope() as s:
+            syncing.push(s, actor, cid, muts)
+        pushes.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        cid, muts = syncing.parse(json.loads(raw))
+        with db.session_scope() as s:
+            out = syncing.push(s, actor, cid, muts)
+        replays.append(time.perf_counter() - t0)
+        assert all(x.get("replayed") for x in out["results"])
+        # the same rows, bare: 100 sections and their 3,000 answers in one transaction
+        with db.session_scope() as s:
+            sections = s.execute(select(Section.data, Section.revs, Section.rev).where(Section.inspection_id.in_(ids))).all()
+            answers = s.execute(select(SectionAnswer.check_point_id, SectionAnswer.data, SectionAnswer.revs)
+                                .join(Section, Section.id == SectionAnswer.section_id)
+                                .where(Section.inspection_id.in_(ids))).all()
+        scratch_ids = officer["inspections"][-100:]
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:
+            rows = conn.execute(insert(Section).returning(Section.id, sort_by_parameter_order=True), [
+                {"inspection_id": iid, "department_id": data["samr"], "data": d, "revs": rv, "rev": n,
+                 "status": "open"} for iid, (d, rv, n) in zip(scratch_ids, sections)]).scalars().all()
+            per = len(answers) // len(rows)
+            conn.execute(insert(SectionAnswer), [
+                {"section_id": rows[k // per], "check_point_id": cp, "data": d, "revs": rv}
+                for k, (cp, d, rv) in enumerate(answers)])
+            bare.append(time.perf_counter() - t0)
+            conn.rollback()
+    med, med_bare, med_replay = statistics.median(pushes), statistics.median(bare), statistics.median(replays)
+    print(f"1. push of 100 whole sections (30 answers each), service layer, median of {rounds}:")
+    print(f"   push {med * 1000:.0f} ms ({med * 10:.1f} ms a section)   goal ≤ 300 ms")
+    print(f"   bare bulk insert of the same rows {med_bare * 1000:.0f} ms; push / bare = {med / med_bare:.1f}   goal ≤ 3")
+    print(f"   the same push replayed {med_replay * 1000:.0f} ms = 1/{med / med_replay:.0f} of the push   goal ≤ 1/5")
+    db.engine.dispose()
+
+
+# --- HTTP phases ---------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    inst = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    env = {**os.environ, "DATABASE_URL": url, "SHUANGSUI_INSTANCE": str(inst), "MEDIA_DIR": str(inst / "media"),
+           "SHUANGSUI_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads),
+           "SHUANGSUI_ACCESS_LOG": "/dev/null", "SHUANGSUI_LOG_LEVEL": "warning", "REDIS_URL": "",
+           "AUDIT_KEY": "bench-audit-key-" + "x" * 32, "SECRET_KEY": "bench-secret-key-" + "y" * 32,
+           "LOGIN_ACCOUNT_CEILING": "100000"}
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "python:backend.gunicorn_conf"], env=env,
+                            cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, base
+
+
+def _client(base: str, username: str):
+    from sync.client import Client, HttpTransport
+
+    c = Client(HttpTransport(base))
+    c.login(username, PASSWORD)
+    return c
+
+
+def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> None:
+    officers = data["officers"][:clients]
+    phones = [_client(base, o["username"]) for o in officers]
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(clients)
+
+    def run(phone, officer):
+        barrier.wait()
+        for k, iid in enumerate(officer["inspections"][:per_client]):
+            m = mutation(k + 1, iid, data["samr"], data["points"])
+            body = {"client_id": phone.client_id, "mutations": [m]}
+            t0 = time.perf_counter()
+            try:
+                r = phone._send("POST", "/api/sync/push", json_body=body)
+                if r.status != 200 or r.json["results"][0]["status"] != "applied":
+                    errors.append(f"{r.status} {r.content[:200]!r}")
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc))
+            latencies.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=run, args=(p, o)) for p, o in zip(phones, officers)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    n = len(latencies)
+    print(f"2. {clients} concurrent clients, one 30-answer section per request, {n} requests:")
+    print(f"   {n / wall:.0f} sections/s (goal ≥ 300), p50 {_pct(latencies, 50) * 1000:.0f} ms, "
+          f"p99 {_pct(latencies, 99) * 1000:.0f} ms (goal ≤ 100), errors {len(errors)}")
+    for e in errors[:3]:
+        print("   ", e)
+
+
+def pull_backlog(base: str, data: dict) -> None:
+    """A lead whose inspections changed 2,000 times since their last pull."""
+    officer = max(data["officers"], key=lambda o: len(o["inspections"]))
+    writer = _client(base, officer["username"])
+    reader = _client(base, officer["username"])
+    reader.pull()
+    n = 0
+    while n < 2000:
+        for iid in officer["inspections"]:
+            writer.enqueue("section.set", {"inspection_id": iid, "department_id": data["samr"],
+                                           "fields": {"note": {"value": f"第{n}次", "base_rev": 0}}})
+            n += 1
+            if n >= 2000:
+                break
+        writer.push()
+    for limit in (100, 500):
+        fresh = _client(base, officer["username"])
+        fresh.cursor = reader.cursor
+        t0 = time.perf_counter()
+        changes = fresh.pull(limit=limit)
+        took = time.perf_counter() - t0
+        print(f"3. pull of a 2,000-change backlog ({len(officer['inspections'])} inspections), pages of {limit}: "
+              f"{took * 1000:.0f} ms, {changes} documents")
+
+
+def many_officers(base: str, data: dict, n: int) -> None:
+    officers = data["officers"][:n]
+    phones = []
+    for o in officers:
+        phones.append(_client(base, o["username"]))
+    for phone, o in zip(phones, officers):
+        for iid in o["inspections"]:
+            phone.enqueue("section.set", {"inspection_id": iid, "department_id": data["samr"],
+                                          "fields": section_values(data["points"], iid)})
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(len(phones))
+
+    def run(phone):
+        barrier.wait()
+        t0 = time.perf_counter()
+        try:
+            phone.push()
+            phone.pull()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc)[:200])
+        latencies.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in phones]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    wall = time.perf_counter() - t0
+    sections = sum(len(o["inspections"]) for o in officers)
+    print(f"4. {len(phones)} officers at once (each: push {len(officers[0]['inspections'])} sections, then pull): "
+          f"{wall:.1f} s, {sections / wall:.0f} sections/s, per officer p50 {_pct(latencies, 50):.2f} s, "
+          f"p99 {_pct(latencies, 99):.2f} s, errors {len(errors)}")
+    for e in errors[:5]:
+        print("   ", e)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--postgres", default=PG_URL)
+    ap.add_argument("--officers", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--skip-http", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    # one officer leads the big group (the 100-section pushes); the others have 5 businesses each
+    data = build(args.postgres, args.officers, per_officer=5)
+    print(f"built {args.officers} groups in {time.perf_counter() - t0:.1f} s")
+    service_push_on_big(args)
+    if args.skip_http:
+        return
+    proc, base = start_gunicorn(args.postgres, args.workers, args.threads)
+    try:
+        concurrent_pushes(base, data, 10, 5)
+        many_officers(base, {**data, "officers": data["officers"][10:]}, min(args.officers - 10, 190))
+        pull_backlog(base, data)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def service_push_on_big(args) -> None:
+    """Phase 1 on its own database: one officer with 100 × (rounds + 1) businesses."""
+    url = args.postgres.rsplit("/", 1)[0] + "/ss_bench_sync_big"
+    data = build(url, 1, per_officer=100 * (args.rounds + 1))
+    service_push(url, data, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Issue 6 §2.3: after a bulk write the planner has statistics (PostgreSQL, where autovacuum may be off).
+
+PostgreSQL only, in a database of their own with real commits: SQLite keeps no such statistics and
+the helper does nothing there. Like the Redis tests, they fail rather than skip without PostgreSQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from sqlalchemy import text
+
+from backend import migrate
+from backend.actor import Actor
+from backend.audit.keys import AuditSettings, configure as configure_audit
+from backend.db import Database
+from backend.demo.seed import seed_demo
+from backend.directory import imports
+from tests.api.directory_io.helpers import csv_bytes
+from tests.conftest import PG_URL, TEST_AUDIT_KEY, drop_pg_database, new_database_url
+from tests.factories import make_uscc
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory):
+    if not PG_URL.startswith("postgresql"):
+        pytest.fail(f"这些测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：统计信息只在 PostgreSQL 上收集")
+    url = new_database_url("postgresql", tmp_path_factory, "stats")
+    migrate.upgrade(url)
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
+    yield db
+    db.engine.dispose()
+    drop_pg_database(url)
+
+
+def planner_rows(db: Database, table: str) -> tuple[float, int]:
+    """What the planner believes (pg_class.reltuples: -1 until first analysed) and what is there."""
+    with db.engine.connect() as conn:
+        believed = conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table})
+        actual = conn.scalar(text(f'SELECT count(*) FROM "{table}"'))
+        columns = conn.scalar(text("SELECT count(*) FROM pg_stats WHERE tablename = :t"), {"t": table})
+    assert columns > 0, f"{table}: no column statistics"
+    return believed, actual
+
+
+def test_an_import_leaves_statistics_behind(pg, tmp_path):
+    rng = random.Random(63)
+    path = tmp_path / "名录.csv"
+    path.write_bytes(csv_bytes([["统一社会信用代码", "检查对象名称", "对象类型"],
+                                *[[make_uscc(rng), f"统计公司{i}", "企业"] for i in range(300)]]))
+    with pg.session_scope() as session:
+        result = imports.import_file(session, Actor.system(), "targets", path, file_name=path.name)
+    assert result["created"] == 300
+    believed, actual = planner_rows(pg, "target")
+    assert believed == actual >= 300  # a small table is sampled whole: exact
+
+
+def test_the_demo_seed_leaves_statistics_behind(pg):
+    seed_demo(pg, targets=500, inspectors=120, seed=11, today=dt.date(2026, 6, 15), force=True)
+    for table in ("target", "inspector", "item", "check_point", "target_item_history"):
+        believed, actual = planner_rows(pg, table)
+        assert believed == actual > 0, table

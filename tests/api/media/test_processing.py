@@ -1,0 +1,128 @@
+"""The processing job: EXIF orientation, GPS and time; thumbnail; a copy stripped of metadata; original kept."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from PIL import Image, ImageCms
+
+from backend.media import processing, storage
+from tests.api.media import files
+
+
+def test_a_camera_photo_is_turned_upright_and_its_facts_read(uploader, media_dir, db_session):
+    from backend.media import services
+
+    data = files.photo(1200, 800, seed=31, exif=files.camera_exif(orientation=6))
+    sha = files.sha(data)
+    assert uploader.upload(data).status_code == 200
+    media = services.info(db_session, sha)
+    assert media.status == "ready" and media.orientation_fixed is True
+    assert media.exif_gps == {"lat": 34.7751389, "lon": 111.2009028, "datum": "WGS-84", "source": "exif",
+                              "time": "2026-11-20T02:31:05Z"}
+    assert media.exif_time == dt.datetime(2026, 11, 20, 2, 31, 5, tzinfo=dt.timezone.utc)
+    assert media.exif_offset == "+08:00"
+
+    # the original is unchanged evidence: same bytes, EXIF and all
+    assert storage.path_for(media_dir, sha).read_bytes() == data
+    thumb = Image.open(storage.path_for(media_dir, media.thumb_sha256))
+    assert thumb.format == "JPEG" and thumb.size == (213, 320)   # rotated: portrait now
+    public_bytes = storage.path_for(media_dir, media.public_sha256).read_bytes()
+    public = Image.open(io.BytesIO(public_bytes))
+    assert public.size == (800, 1200)
+    assert not public.getexif() and "icc_profile" not in public.info and "exif" not in public.info
+    assert b"TestCam" not in public_bytes and b"GPS" not in public_bytes
+
+
+def test_the_copies_are_served_stripped_and_immutable(uploader, officer):
+    data = files.photo(800, 600, seed=32, exif=files.camera_exif(orientation=1))
+    sha = files.sha(data)
+    uploader.upload(data)
+    client, headers = uploader.client, uploader.headers
+    for suffix in ("/thumb", "/public"):
+        r = client.get(f"/api/media/{sha}{suffix}", headers=headers)
+        assert r.status_code == 200 and r.mimetype == "image/jpeg"
+        assert r.headers["Cache-Control"] == "private, max-age=31536000, immutable"
+        image = Image.open(io.BytesIO(r.data))
+        assert not image.getexif() and "icc_profile" not in image.info
+    original = client.get(f"/api/media/{sha}", headers=headers)
+    assert original.data == data and original.headers["ETag"] == f'"{sha}"'
+    again = client.get(f"/api/media/{sha}", headers={**headers, "If-None-Match": f'"{sha}"'})
+    assert again.status_code == 304
+
+
+def test_an_icc_profile_is_converted_to_srgb_then_dropped(uploader, media_dir, db_session):
+    from backend.media import services
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # any non-sRGB profile
+    data = files.photo(400, 300, seed=33, icc=icc)
+    uploader.upload(data)
+    media = services.info(db_session, files.sha(data))
+    public = Image.open(storage.path_for(media_dir, media.public_sha256))
+    assert "icc_profile" not in public.info
+    assert Image.open(storage.path_for(media_dir, files.sha(data))).info["icc_profile"] == icc
+
+
+def test_southern_western_fixes_and_a_photo_without_a_time_zone():
+    exif = files.camera_exif(lat=(33.0, 51.0, 0.0), lat_ref="S", lon=(151.0, 12.0, 36.0), lon_ref="W", datum=None,
+                             offset=None, taken="2026:02:14 08:00:00")
+    image = Image.open(io.BytesIO(files.photo(64, 48, exif=exif)))
+    facts = processing.read_facts(image, "Asia/Shanghai")
+    assert facts.gps["lat"] == -33.85 and facts.gps["lon"] == -151.21 and facts.gps["datum"] == "WGS-84"
+    assert facts.time == dt.datetime(2026, 2, 14, 0, 0, tzinfo=dt.timezone.utc) and facts.offset is None
+
+
+def test_nonsense_gps_values_give_no_fix():
+    for lat in ((0.0, 0.0, 0.0), (95.0, 0.0, 0.0)):
+        exif = files.camera_exif(lat=lat, lon=(0.0, 0.0, 0.0) if lat[0] == 0 else (111.0, 0.0, 0.0))
+        assert processing.read_facts(Image.open(io.BytesIO(files.photo(64, 48, exif=exif))), "UTC").gps is None
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", "garbage"
+    assert processing.read_gps(exif) is None
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "not a date"
+    assert processing.read_time(exif, "UTC") == (None, None)
+
+
+def test_a_png_with_transparency_gets_a_white_thumbnail(uploader, media_dir, db_session):
+    from backend.media import services
+
+    data = files.png(600, 400)
+    uploader.upload(data, "image/png")
+    media = services.info(db_session, files.sha(data))
+    assert media.status == "ready" and media.exif_gps is None and media.orientation_fixed is False
+    thumb = Image.open(storage.path_for(media_dir, media.thumb_sha256))
+    assert thumb.mode == "RGB" and thumb.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_a_failed_processing_keeps_the_original_and_says_so(uploader, media_dir, db_session, monkeypatch):
+    from backend.jobs.models import Job
+    from backend.media import services
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(processing, "derive", broken)
+    data = files.photo(320, 240, seed=34)
+    assert uploader.upload(data).status_code == 200
+    media = services.info(db_session, files.sha(data))
+    assert media.status == "failed" and "disk on fire" in media.error
+    assert storage.path_for(media_dir, media.sha256).read_bytes() == data
+    assert uploader.head_media(media.sha256).headers["X-Media-Status"] == "failed"
+    r = uploader.client.get(f"/api/media/{media.sha256}/thumb", headers=uploader.headers)
+    assert r.status_code == 404 and r.json["code"] == "media.no_derived"
+    job = db_session.query(Job).filter(Job.name == "media.process").one()
+    assert job.status == "failed" and job.error_code == "media.process_failed"
+
+
+def test_a_thumbnail_asked_for_while_processing_answers_409(uploader, db_session):
+    from backend.media.models import Media
+
+    data = files.pdf()
+    uploader.upload(data, "application/pdf")
+    media = db_session.get(Media, files.sha(data))
+    media.status = "processing"
+    db_session.flush()
+    r = uploader.client.get(f"/api/media/{media.sha256}/public", headers=uploader.headers)
+    assert r.status_code == 409 and r.json["code"] == "media.processing"
