@@ -4241,6 +4241,479 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calendar/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入某年的国务院节假日安排通知（校验后生效；该年已导入时须 replace=true，替换记入审计日志）
+         * @description 权限：系统管理员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CalendarImportIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CalendarImportOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calendar/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 计算某日之后第 N 个工作日（第 0 天不计）及其今天的状态
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description 第 0 天（如办结日期）；日期 YYYY-MM-DD（北京时间的日历日） */
+                    from: string;
+                    /** @description N 个工作日（公示 20，处罚决定 7） */
+                    days?: number;
+                    /** @description 按哪一天判断状态（默认北京时间今天） */
+                    today?: string | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DueOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/calendar/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                year: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 某年的放假日与调休上班日及其来源（管理员导入的通知、chinesecalendar，或暂按周一至周五）
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    year: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CalendarYearOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 开始一次上传（文件已存储时直接返回其信息）
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description （tus 方式）文件长度；与 Upload-Metadata 一起代替 JSON 请求体 */
+                    "Upload-Length"?: number;
+                    /** @description （tus 方式）逗号分隔的“键 Base64值”：sha256（必填，十六进制）、filetype（必填）、filename、kind */
+                    "Upload-Metadata"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            /** @description JSON 声明；或 tus 请求头声明，请求体为空或为文件开头的字节（creation-with-upload） */
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["UploadIn"];
+                    "application/offset+octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description 同样内容的文件已存储，无需上传（complete=true） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UploadOut"];
+                    };
+                };
+                /** @description 上传会话已建立（Location 为会话地址，Upload-Offset 为已收字节）；请求体带有全部字节时文件已存储（complete=true） */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UploadOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * 取消上传
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    upload_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 已取消，已收到的字节已删除 */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        /**
+         * 查询上传进度（断线后据此续传）
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         */
+        head: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    upload_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Upload-Offset：服务器已收到的字节数；Upload-Length：文件长度 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /**
+         * 追加一段字节（Content-Type: application/offset+octet-stream）
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description 本段字节在文件中的起始位置，须等于服务器的 Upload-Offset */
+                    "Upload-Offset": number;
+                };
+                path: {
+                    upload_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/offset+octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description 最后一段：文件已校验并存储（complete=true） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UploadOut"];
+                    };
+                };
+                /** @description 已追加；Upload-Offset 为新的位置 */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.offset_mismatch：位置不一致（先 HEAD 再续传）；upload.locked */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/media/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 下载原件（上传人、系统管理员、监督人员、可查看引用它的检查记录的人员）
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sha256: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 原件（未经任何改动的证据文件） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": string;
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * 按 SHA-256 查询文件是否已存储（上传前先查）
+         * @description 权限：任何已登录用户
+         */
+        head: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sha256: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 服务器已有该文件：Content-Length、Content-Type、ETag，X-Media-Status（processing/ready/failed）、X-Media-Kind */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description 没有该文件：需要上传 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        patch?: never;
+        trace?: never;
+    };
+    "/api/media/{sha256}/thumb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 照片缩略图（已按 EXIF 方向摆正，无元数据）
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sha256: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JPEG 缩略图 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/jpeg": unknown;
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/media/{sha256}/public": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 供公示的照片副本（已摆正，去除全部元数据）
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sha256: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JPEG，无 EXIF/ICC/XMP */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/jpeg": unknown;
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sync/push": {
         parameters: {
             query?: never;
@@ -6037,6 +6510,221 @@ export interface components {
             fail_times: number;
             /** @default 1 */
             max_attempts: number;
+        };
+        HolidayIn: {
+            /** @description 节日名称，如 春节 */
+            name: string;
+            /**
+             * Format: date
+             * @description 放假首日（含）
+             */
+            from: string;
+            /**
+             * Format: date
+             * @description 放假末日（含）；首末日之间每天都是放假日
+             */
+            to: string;
+            /** @description 调休上班日（须为星期六或星期日），可为空 */
+            workdays?: string[];
+        };
+        CalendarImportIn: {
+            year: number;
+            /** @description 通知标题，如 国务院办公厅关于2026年部分节假日安排的通知 */
+            title: string;
+            /**
+             * @description 文号（如有）
+             * @default null
+             */
+            ref: string | null;
+            /**
+             * Format: date
+             * @description 通知发布日期
+             * @default null
+             */
+            issued_on: string | null;
+            holidays: components["schemas"]["HolidayIn"][];
+            /**
+             * @description 该年已导入时是否替换（替换记入审计日志）；内容相同则不变
+             * @default false
+             */
+            replace: boolean;
+        };
+        NoticeOut: {
+            title?: string;
+            ref?: string | null;
+            /** Format: date */
+            issued_on?: string | null;
+            /** Format: date-time */
+            imported_at?: string;
+            file_name?: string | null;
+            sha256?: string;
+            /** @enum {string} */
+            source?: "cli" | "api";
+            imported_by?: string;
+        };
+        CalendarDayOut: {
+            /** Format: date */
+            day?: string;
+            /** @description 星期一 … 星期日 */
+            weekday?: string;
+            /** @description 所属节日 */
+            name?: string | null;
+        };
+        DifferenceOut: {
+            /** Format: date */
+            day?: string;
+            weekday?: string;
+            /**
+             * @description 导入的通知
+             * @enum {string}
+             */
+            notice?: "workday" | "restday";
+            /**
+             * @description chinesecalendar
+             * @enum {string}
+             */
+            library?: "workday" | "restday";
+        };
+        CalendarImportOut: {
+            year?: number;
+            /**
+             * @description notice：管理员导入的通知；chinesecalendar：内置数据；weekdays：尚无该年安排，暂按周一至周五（期限为暂定）
+             * @enum {string}
+             */
+            source?: "notice" | "chinesecalendar" | "weekdays";
+            source_label?: string;
+            /** @description 该年期限是否为暂定 */
+            provisional?: boolean;
+            /** @description chinesecalendar 是否有该年数据 */
+            library_knows_year?: boolean;
+            notice?: (Record<string, never> | null) | components["schemas"]["NoticeOut"];
+            /** @description 放假日（含假期中的周末） */
+            restdays?: components["schemas"]["CalendarDayOut"][];
+            /** @description 调休上班的周末 */
+            workdays?: components["schemas"]["CalendarDayOut"][];
+            /** @description 导入的通知与 chinesecalendar 不一致的日期 */
+            differences_from_library?: components["schemas"]["DifferenceOut"][];
+            /** @enum {string} */
+            action?: "created" | "replaced" | "unchanged";
+        };
+        YearSourceOut: {
+            year?: number;
+            /** @enum {string} */
+            source?: "notice" | "chinesecalendar" | "weekdays";
+            source_label?: string;
+        };
+        DueOut: {
+            /** Format: date */
+            from?: string;
+            days?: number;
+            /**
+             * Format: date
+             * @description 第 N 个工作日（from 之后，不含 from 当天）
+             */
+            due?: string;
+            /** @description 途经尚无节假日安排的年份，按周一至周五暂定 */
+            provisional?: boolean;
+            /** Format: date */
+            today?: string;
+            /** @enum {string} */
+            state?: "on_track" | "due_soon" | "overdue";
+            state_label?: string;
+            /** @description 今天到期限还有几个工作日；逾期为负数 */
+            working_days_left?: number;
+            sources?: components["schemas"]["YearSourceOut"][];
+        };
+        PublicNoticeOut: {
+            title?: string;
+            ref?: string | null;
+            /** Format: date */
+            issued_on?: string | null;
+            /** Format: date-time */
+            imported_at?: string;
+        };
+        CalendarYearOut: {
+            year?: number;
+            /**
+             * @description notice：管理员导入的通知；chinesecalendar：内置数据；weekdays：尚无该年安排，暂按周一至周五（期限为暂定）
+             * @enum {string}
+             */
+            source?: "notice" | "chinesecalendar" | "weekdays";
+            source_label?: string;
+            /** @description 该年期限是否为暂定 */
+            provisional?: boolean;
+            /** @description chinesecalendar 是否有该年数据 */
+            library_knows_year?: boolean;
+            notice?: (Record<string, never> | null) | components["schemas"]["PublicNoticeOut"];
+            /** @description 放假日（含假期中的周末） */
+            restdays?: components["schemas"]["CalendarDayOut"][];
+            /** @description 调休上班的周末 */
+            workdays?: components["schemas"]["CalendarDayOut"][];
+            /** @description 导入的通知与 chinesecalendar 不一致的日期 */
+            differences_from_library?: components["schemas"]["DifferenceOut"][];
+        };
+        UploadIn: {
+            /** @description 文件内容的 SHA-256（十六进制） */
+            sha256: string;
+            /** @description 文件长度（字节） */
+            length: number;
+            /** @description 文件类型：application/pdf、audio/3gpp、audio/amr、audio/m4a、audio/mp4、audio/mpeg、audio/ogg、audio/wav、audio/wave、audio/webm、audio/x-m4a、audio/x-wav、image/jpeg、image/png、image/webp、video/3gpp、video/mp4、video/quicktime、video/webm、video/x-matroska */
+            media_type: string;
+            /**
+             * @description 原文件名（仅供显示）
+             * @default null
+             */
+            filename: string | null;
+            /**
+             * @description 文件类别；签名图片须填 signature，其余可省略（按类型推定）
+             * @default null
+             * @enum {string|null}
+             */
+            kind: "photo" | "signature" | "pdf" | "audio" | "video" | null;
+        };
+        MediaOut: {
+            sha256?: string;
+            /** @enum {string} */
+            kind?: "photo" | "signature" | "pdf" | "audio" | "video";
+            media_type?: string;
+            size?: number;
+            filename?: string | null;
+            width?: number | null;
+            height?: number | null;
+            /**
+             * @description processing 处理中（缩略图等尚未生成）、ready 可用、failed 处理失败（原件仍保存）
+             * @enum {string}
+             */
+            status?: "processing" | "ready" | "failed";
+            /** @description 照片 EXIF 中的定位：{lat, lon, datum, source: exif, alt?, accuracy?, time?} */
+            exif_gps?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Format: date-time
+             * @description 拍摄时间（UTC）
+             */
+            exif_time?: string | null;
+            /** @description 照片自带的时区偏移；为空表示照片未记录时区，按系统时区（北京时间）换算 */
+            exif_offset?: string | null;
+            orientation_fixed?: boolean;
+            thumb_sha256?: string | null;
+            public_sha256?: string | null;
+            uploaded_by?: number | null;
+            /** Format: date-time */
+            created_at?: string;
+            /** Format: date-time */
+            processed_at?: string | null;
+        };
+        UploadOut: {
+            /** @description 上传会话 id；文件已存储时为空 */
+            id?: string | null;
+            /** @description 服务器已收到的字节数（同 Upload-Offset） */
+            offset?: number;
+            length?: number;
+            /** Format: date-time */
+            expires_at?: string | null;
+            /** @description true：文件已存储（media 给出其信息） */
+            complete?: boolean;
+            media?: (Record<string, never> | null) | components["schemas"]["MediaOut"];
         };
         MutationIn: {
             /** @description 本设备的变更编号：从 1 开始，每条加 1 */
