@@ -149,6 +149,15 @@ _APP_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text
               ".png": "image/png", ".svg": "image/svg+xml"}
 
 
+def _app_policy() -> str:
+    from backend.web import CONTENT_SECURITY_POLICY
+
+    return CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+
+
+APP_CONTENT_SECURITY_POLICY = _app_policy()
+
+
 def _init_officer_app(app: Flask) -> None:
     """The officers' app (pwa/dist) under /app/: built files as they are, any other path the app's own
     page (client-side routes), the service worker with the scope /app/ and never cached by HTTP."""
@@ -161,6 +170,8 @@ def _init_officer_app(app: Flask) -> None:
         path = Path(safe_join(str(app_dir), filename) or "")
         suffix = path.suffix.lower()
         response = send_from_directory(app_dir, filename, mimetype=_APP_TYPES.get(suffix), max_age=0)
+        # the site's policy, plus WebAssembly compilation for the QR decoder (never eval of scripts)
+        response.headers["Content-Security-Policy"] = APP_CONTENT_SECURITY_POLICY
         if filename == "sw.js":
             response.headers["Service-Worker-Allowed"] = "/app/"
             response.headers["Cache-Control"] = "no-cache"

@@ -88,7 +88,7 @@ def cold_open(ctx, base: str, throttle: float) -> float:
     cdp = ctx.new_cdp_session(page)
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
     page.goto(f"{base}/app/")
-    page.wait_for_function("performance.getEntriesByName('shuangsui:tasks').length > 0", polling=50, timeout=60000)
+    h.wait_js(page, "performance.getEntriesByName('shuangsui:tasks').length > 0", timeout=60, interval=0.02)
     ms = page.evaluate("performance.getEntriesByName('shuangsui:tasks')[0].startTime")
     page.close()
     return ms
@@ -104,8 +104,7 @@ def open_inspection(ctx, base: str, inspection_id: int, throttle: float) -> floa
     page.click(f'.task-row[data-id="{inspection_id}"]')
     page.wait_for_selector("#biz-name")
     page.click("#start-inspect")
-    page.wait_for_selector(".point .thumbs img, .point", timeout=60000)
-    page.wait_for_function("document.querySelectorAll('.point').length > 0", polling=50)
+    page.wait_for_selector(".point", timeout=60000)
     page.wait_for_timeout(50)
     t1 = page.evaluate("performance.now()")
     shown = page.locator(".point .thumbs img").count()

@@ -1,8 +1,24 @@
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 import vue from "@vitejs/plugin-vue";
 import Components from "unplugin-vue-components/vite";
 import { VantResolver } from "@vant/auto-import-resolver";
 import { VitePWA } from "vite-plugin-pwa";
+
+// Vant's icon font is inlined (woff2 data: URL) but its CSS also names copies on a CDN: government
+// networks reach no CDN and the page's CSP forbids it, so those sources are removed from the built CSS.
+function noRemoteFonts(): Plugin {
+  return {
+    name: "shuangsui-no-remote-fonts",
+    enforce: "post",
+    generateBundle(_options, bundle) {
+      for (const file of Object.values(bundle)) {
+        if (file.type === "asset" && file.fileName.endsWith(".css") && typeof file.source === "string") {
+          file.source = file.source.replace(/,\s*url\((?:https?:)?\/\/[^)]*\)\s*format\("[a-z0-9]+"\)/gi, "");
+        }
+      }
+    },
+  };
+}
 
 // The officers' app is served by Flask under /app/ (backend/__init__.py). `public/` holds the
 // site's public pages (served by Flask at /), so the app's own static files live in `static/`.
@@ -18,6 +34,7 @@ export default defineConfig({
   },
   plugins: [
     vue(),
+    noRemoteFonts(),
     Components({ resolvers: [VantResolver()], dts: false }),
     VitePWA({
       registerType: "prompt",

@@ -53,3 +53,12 @@ def test_an_unbuilt_app_says_how_to_build_it(database, tmp_path):
     client = make_test_app(database, tmp_path, PWA_APP_DIR=str(tmp_path / "nothing")).test_client()
     r = client.get("/app/")
     assert r.status_code == 503 and "scripts/setup.sh" in r.get_data(as_text=True)
+
+
+def test_the_app_may_compile_webassembly_and_nothing_else_more(app_client):
+    """The QR decoder is WebAssembly: the app's pages allow compiling it ('wasm-unsafe-eval'), never eval of
+    scripts; every other page keeps the site's policy."""
+    policy = app_client.get("/app/").headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval'" in policy and "'unsafe-eval'" not in policy.replace("'wasm-unsafe-eval'", "")
+    assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "wasm" not in app_client.get("/").headers["Content-Security-Policy"]

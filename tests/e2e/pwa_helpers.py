@@ -21,13 +21,31 @@ PHONE = {"viewport": {"width": 360, "height": 640}, "device_scale_factor": 1, "i
 
 
 def phone(browser, *, lat: float, lon: float, accuracy: float = 12.0):
+    """A phone: 360×640, touch, Chinese, service workers on, the position granted. The app runs under its
+    Content-Security-Policy (not bypassed): violations are collected by ``watch``."""
     ctx = browser.new_context(geolocation={"latitude": lat, "longitude": lon, "accuracy": accuracy}, **PHONE)
     ctx.set_default_timeout(20000)
     return ctx
 
 
 def watch(page, errors: list[str]) -> None:
+    """Collect uncaught errors and Content-Security-Policy violations of the page."""
     page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    page.on("console", lambda msg: errors.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text else None)
+
+
+def wait_js(page, expression: str, timeout: float = 30.0, interval: float = 0.1):
+    """Poll a JavaScript expression until it is truthy. (Playwright's wait_for_function evaluates its
+    predicate with eval, which the app's CSP forbids; page.evaluate does not need it.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression} stayed false on {page.url}")
+        time.sleep(interval)
 
 
 def shot(page, name: str) -> None:
@@ -49,8 +67,7 @@ def login(page, base: str, username: str) -> None:
         page.wait_for_selector(".task-row")
     # the service worker controls the page before the network is taken away
     try:
-        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", polling=200,
-                               timeout=30000)
+        wait_js(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null")
     except Exception:
         state = page.evaluate("""async () => { const r = await navigator.serviceWorker.getRegistration();
             return r ? {installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state, scope: r.scope}
@@ -136,8 +153,7 @@ def draw_signature(page, selector: str = "#sig-canvas") -> None:
 def add_photo(page, cp: str, photo: bytes) -> None:
     before = page.locator(f'.point[data-cp="{cp}"] .thumbs img').count()
     page.set_input_files(f"#photo-{cp}", files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": photo}])
-    page.wait_for_function(f"document.querySelectorAll('.point[data-cp=\"{cp}\"] .thumbs img').length > {before}",
-                           polling=100)
+    wait_js(page, f"document.querySelectorAll('.point[data-cp=\"{cp}\"] .thumbs img').length > {before}")
 
 
 def fill_section(page, base: str, inspection_id: int, photo: bytes, *, fail_first: bool = True) -> int:
