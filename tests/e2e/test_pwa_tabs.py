@@ -3,7 +3,9 @@ a few seconds here): one tab refreshes at a time and the other picks up the new 
 presented twice would end the login), one tab syncs at a time, nothing is doubled and nobody is logged out."""
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -69,15 +71,17 @@ def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(server):
             assert page.locator("text=登录已失效").count() == 0
         made = a.evaluate(NEXT_ID) - 1
         assert made == 2 * n
+        _logout_needs_everything_sent_or_exported(server, ctx, b, base, iid, points[1])
         browser.close()
     assert errors == []
+    made += 1                                         # the edit made offline before logging out (exported, not sent)
     engine = create_engine(server.config["DATABASE_URL"])
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT c.last_mutation_id, count(m.mutation_id), max(m.mutation_id) FROM sync_client c "
                                  "JOIN sync_mutation m ON m.client_id = c.id GROUP BY c.id")).all()
-        assert rows == [(made, made, made)]           # one client (both tabs), every mutation applied exactly once
+        assert rows == [(made - 1, made - 1, made - 1)]  # one client (both tabs), every mutation sent applied exactly once
         statuses = conn.execute(text("SELECT status, count(*) FROM sync_mutation GROUP BY status")).all()
-        assert statuses == [("applied", made)]
+        assert statuses == [("applied", made - 1)]
         tokens = conn.execute(text("SELECT family_id, count(*), count(revoked_at) FROM refresh_token r "
                                    "JOIN user_account u ON u.id = r.user_id WHERE u.username = 'samr_inspector' "
                                    "GROUP BY family_id")).all()
@@ -86,3 +90,26 @@ def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(server):
         reuse = conn.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'auth.refresh_reuse'")).scalar()
         assert reuse == 0
     engine.dispose()
+
+
+def _logout_needs_everything_sent_or_exported(server, ctx, page, base: str, iid: int, cp: str) -> None:
+    """Offline with an unsent edit: logging out is refused; after exporting the unsent work to a file it is
+    allowed, and the file holds the edit."""
+    net = h.Network(server, [ctx])
+    net.down()
+    page.goto(f"{base}/app/i/{iid}/inspect")
+    page.locator(f'.point[data-cp="{cp}"] .note-field input').fill("离线补充的备注")
+    page.locator(f'.point[data-cp="{cp}"] .note-field input').blur()
+    page.goto(f"{base}/app/sync")
+    page.wait_for_selector('#sync-summary[data-unsent="1"]')
+    page.click("#logout")
+    h.wait_text(page, "请先同步，或先“导出未发送记录”再退出")
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    [mutation] = exported["outbox"]
+    assert exported["kind"] == "shuangsui-outbox-export" and mutation["args"]["fields"][f"points.{cp}.note"]["value"] == "离线补充的备注"
+    page.click("#logout")
+    page.click(".van-dialog__confirm")
+    page.wait_for_selector("#login-btn")
+    net.up()
