@@ -189,6 +189,7 @@ def _run(server, base: str, *, screenshots: bool) -> None:
         lead.fill("#opinion", "营业执照未悬挂，已责令限期改正；其余符合")
         lead.locator("#opinion").blur()
         lead.wait_for_selector("#record-problems .ok")
+        lead.evaluate("window.scrollTo(0, 0)")
         shot(lead, "08-merge")
         lead.click("#finalize")
         lead.wait_for_selector('#record-state[data-state="signing"]')
