@@ -100,6 +100,7 @@ def _logout_needs_everything_sent_or_exported(server, ctx, page, base: str, iid:
     page.goto(f"{base}/app/i/{iid}/inspect")
     page.locator(f'.point[data-cp="{cp}"] .note-field input').fill("离线补充的备注")
     page.locator(f'.point[data-cp="{cp}"] .note-field input').blur()
+    page.wait_for_selector('#unsent[data-count="1"]')                  # saved on the phone
     page.goto(f"{base}/app/sync")
     page.wait_for_selector('#sync-summary[data-unsent="1"]')
     page.click("#logout")
