@@ -72,6 +72,7 @@ def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(server):
         made = a.evaluate(NEXT_ID) - 1
         assert made == 2 * n
         _logout_needs_everything_sent_or_exported(server, ctx, b, base, iid, points[1])
+        _low_storage_is_said(browser, base)
         browser.close()
     assert errors == []
     made += 1                                         # the edit made offline before logging out (exported, not sent)
@@ -114,3 +115,15 @@ def _logout_needs_everything_sent_or_exported(server, ctx, page, base: str, iid:
     page.click(".van-dialog__confirm")
     page.wait_for_selector("#login-btn")
     net.up()
+
+
+def _low_storage_is_said(browser, base: str) -> None:
+    """A phone almost out of storage says so on every screen (navigator.storage.estimate)."""
+    ctx = h.phone(browser, lat=34.72, lon=111.09)
+    ctx.add_init_script("navigator.storage.estimate = async () => ({usage: 1990e6, quota: 2000e6});")
+    page = ctx.new_page()
+    h.login(page, base, "tax_inspector")
+    page.wait_for_selector("#storage-warning")
+    page.goto(f"{base}/app/sync")
+    page.wait_for_selector("#storage-low")
+    ctx.close()
