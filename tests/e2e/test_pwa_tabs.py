@@ -126,4 +126,22 @@ def _low_storage_is_said(browser, base: str) -> None:
     page.wait_for_selector("#storage-warning")
     page.goto(f"{base}/app/sync")
     page.wait_for_selector("#storage-low")
+    _no_inspection_in_two_taps(page, base)
     ctx.close()
+
+
+def _no_inspection_in_two_taps(page, base: str) -> None:
+    """无法联系: choose the case, take the photo — the fix comes with it, and the section may be signed."""
+    page.goto(f"{base}/app/")
+    page.wait_for_selector(".task-row")
+    iid = max(int(row.get_attribute("data-id")) for row in page.locator(".task-row").all())
+    page.goto(f"{base}/app/i/{iid}/inspect")
+    page.wait_for_selector('#gps-panel:not([data-accuracy=""])')
+    page.click("#outcome-btn")                                               # tap one: the case
+    with page.expect_file_chooser() as chooser:
+        page.locator(".van-action-sheet__item").first.click()
+    chooser.value.set_files(files=[{"name": "门店.jpg", "mimeType": "image/jpeg", "buffer": h.jpeg(1200, 900, seed=5)}])
+    page.wait_for_selector("#outcome-card .thumbs img")                       # tap two: the photo
+    h.wait_text(page, "通过登记的住所（经营场所）无法联系")
+    h.wait_text(page, "照片 1 张 · 已定位")
+    page.wait_for_selector("#problems .ok")
