@@ -82,6 +82,10 @@ def from_environment() -> dict:
         "IMPORT_XLSX_MAX_MEMBERS": _int("IMPORT_XLSX_MAX_MEMBERS", 500),
         "IMPORT_XLSX_MAX_RATIO": _int("IMPORT_XLSX_MAX_RATIO", 100),
         "TIMEZONE": "Asia/Shanghai",
+        # the PDF 检查记录表: a font file with Chinese glyphs to embed (unset: Noto Sans CJK SC from Debian's
+        # fonts-noto-cjk, else WenQuanYi / AR PL); a collection (.ttc) is searched for its Simplified Chinese face
+        "PDF_FONT": os.environ.get("PDF_FONT") or None,
+        "PDF_FONT_BOLD": os.environ.get("PDF_FONT_BOLD") or None,
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",
         "API_VERSION": "v1",

@@ -5,6 +5,7 @@ from marshmallow import fields, validate
 from backend.draws.models import DRAW_STATUSES
 from backend.draws.services import REPLACE_REASONS
 from backend.inspections.models import INSPECTION_STATUSES
+from backend.plans.services import MAX_ID
 from schemas.base import BaseSchema, PageArgs, QuerySchema
 
 
@@ -22,7 +23,8 @@ class DrawOut(BaseSchema):
     counts = fields.Dict(metadata={"description": "各分层可抽取、排除（按原因）、应抽取数，需要的检查人员数"})
     committed_at = fields.DateTime()
     seed_source = fields.String(allow_none=True, metadata={"enum": ["dice", "csprng"]})
-    dice = fields.String(allow_none=True)
+    dice = fields.String(allow_none=True, metadata={"description": "所用的骰子数字（种子由它计算）"})
+    dice_entered = fields.String(allow_none=True, metadata={"description": "现场录入的原文（含分隔空格）"})
     witnesses = fields.List(fields.String(), allow_none=True)
     seed = fields.String(allow_none=True)
     drawn_at = fields.DateTime(allow_none=True)
@@ -125,8 +127,9 @@ class CommitIn(BaseSchema):
 class SeedIn(BaseSchema):
     source = fields.String(required=True, validate=validate.OneOf(["dice", "csprng"]),
                            metadata={"description": "dice：现场掷骰录入；csprng：无现场仪式时由服务器随机数生成（记录操作人）"})
-    dice = fields.String(load_default=None, validate=validate.Length(max=250),
-                         metadata={"description": "见证人掷出的数字，至少 20 位"})
+    dice = fields.String(load_default=None, validate=validate.Length(max=1000),
+                         metadata={"description": "见证人掷出的数字：20 至 200 位 0–9 半角数字，数字之间可用空格或换行"
+                                                  "分隔（不计入）；其他字符一律拒绝并指明位置。原文与所用数字都保存并公开"})
     witnesses = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=None,
                             validate=validate.Length(max=20))
 
@@ -136,7 +139,11 @@ class RedrawIn(BaseSchema):
 
 
 class ReplaceIn(BaseSchema):
-    reason_code = fields.String(required=True, validate=validate.OneOf(list(REPLACE_REASONS)))
+    # checked by the service, which explains why "unreachable" is not a reason (it is a result)
+    reason_code = fields.String(required=True, validate=validate.Length(max=32),
+                                metadata={"enum": list(REPLACE_REASONS),
+                                          "description": "closed 已关闭停业 | deregistered 已注销 | revoked 已吊销。"
+                                                         "无法联系的对象不替换，作为检查结果公示"})
     note = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
@@ -166,15 +173,22 @@ class InspectionOut(BaseSchema):
 
 class GroupOut(BaseSchema):
     id = fields.Integer()
-    number = fields.Integer()
-    leader_id = fields.Integer()
+    number = fields.Integer(metadata={"description": "组号，从 0 起，与摇号记录 result.groups 的下标一致"})
+    leader_id = fields.Integer(metadata={"description": "组长的检查人员 id（/inspectors/<id>）"})
+    leader_cert_no = fields.String(metadata={"description": "组长的执法证号，与摇号记录的 leader 相同"})
+    leader_name = fields.String()
     members = fields.List(fields.Nested(MemberOut))
     inspections = fields.List(fields.Nested(InspectionOut))
 
 
 class MyInspectionArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(list(INSPECTION_STATUSES)))
+    task_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "只看这个任务的"})
+
+
+class PublicDrawArgs(PageArgs):
+    pass
 
 
 class RecordArgs(QuerySchema):
-    seq = fields.Integer(validate=validate.Range(min=1), metadata={"description": "第几次摇号；缺省为当前有效的一次"})
+    seq = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "第几次摇号；缺省为当前有效的一次"})

@@ -77,6 +77,11 @@ class InspectionListArgs(QuerySchema):
                                    metadata={"description": "公示期限状态：按期 / 5 个工作日内到期 / 已逾期"})
 
 
+class RecordPdfArgs(QuerySchema):
+    draft = fields.Boolean(load_default=False, metadata={
+        "description": "1：提交前由组长预览草稿（标注“草稿”）；已提交的记录忽略此参数"})
+
+
 class InspectionRowOut(BaseSchema):
     id = fields.Integer()
     task_id = fields.Integer()

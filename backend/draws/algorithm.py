@@ -31,6 +31,9 @@ from typing import Any
 import rfc8785
 
 ALGORITHM = "dsr/v1"
+# why a drawn target may be replaced from its stratum's reserve (DRAW.md step 3); a business
+# unreachable at its registered address is not replaced: that is a result, published as such
+TARGET_REPLACEMENT_REASONS = {"closed": "已关闭停业", "deregistered": "已注销", "revoked": "已吊销"}
 
 _BLOCK = 64  # SHA-256 block size, bytes
 _IPAD = bytes(b ^ 0x36 for b in range(256))
@@ -302,7 +305,7 @@ class _Plan:
     group_load: int
 
 
-def _check_code(value: Any, path: str, error: type[DrawError] | None = None) -> str:
+def _check_code(value: Any, path: str, error: type[DrawError] | None = None) -> None:
     def fail(reason: str) -> DrawError:
         return (error or InvalidInput)(path, reason)
 
@@ -310,7 +313,6 @@ def _check_code(value: Any, path: str, error: type[DrawError] | None = None) -> 
         raise fail("必须是非空字符串")
     if any(c in value for c in _FORBIDDEN):
         raise fail("不能包含 “|” 或换行符")
-    return value
 
 
 def _int(value: Any, path: str, minimum: int) -> int:
@@ -432,13 +434,14 @@ class DrawResult:
 
 
 def _reserve_size(reserve: Callable[[int, int], int] | int | None, n: int, k: int) -> int:
+    """How many to rank after the k drawn (the ranking stops at N by itself)."""
     if reserve is None:
         r = max(20, -(-k // 5))
     elif callable(reserve):
         r = reserve(n, k)
     else:
         r = reserve
-    return max(0, min(n - k, int(r)))
+    return max(0, int(r))
 
 
 def draw(
@@ -461,22 +464,17 @@ def draw(
     p = _validate_plan(plan)
 
     # inputs: every id once, every stratum and department known to the plan
-    total = 0
     for s, ids in targets.items():
         if ids and s not in p.strata:
             raise InvalidInput(f"targets[{s}]", f"分层 {s} 不在抽查方案 plan.strata 中", stratum=s)
-        total += len(ids)
-    all_targets = set(itertools.chain.from_iterable(targets.values()))
-    if len(all_targets) != total:
-        _raise_duplicate("targets", targets)
+    _check_unique("targets", targets)
     for d, ids in inspectors.items():
         if ids and d not in p.members:
             raise InvalidInput(f"inspectors[{d}]", f"部门 {d} 不在抽查方案 plan.members 中", dept=d)
-    all_inspectors = [i for ids in inspectors.values() for i in ids]
-    if len(set(all_inspectors)) != len(all_inspectors):
-        _raise_duplicate("inspectors", inspectors)
-    for i in all_inspectors:
-        _check_code(i, "inspectors.id")
+    _check_unique("inspectors", inspectors)
+    for ids in inspectors.values():
+        for i in ids:
+            _check_code(i, "inspectors.id")
 
     # 3. targets
     strata = sorted(p.strata)
@@ -541,14 +539,14 @@ def draw(
     return DrawResult(selected, target_reserve, groups, replacements, inspector_reserve, eligible)
 
 
-def _raise_duplicate(path: str, lists: Mapping[str, Sequence[str]]) -> None:
+def _check_unique(path: str, lists: Mapping[str, Sequence[str]]) -> None:
+    """Every id once over all the lists; the first repeat (lists in key order) is named."""
     seen: dict[str, str] = {}
     for key in sorted(lists):
         for i in lists[key]:
             if i in seen:
                 raise InvalidInput(path, f"编号 {i} 重复出现（{seen[i]}、{key}）", id=i)
             seen[i] = key
-    raise AssertionError("no duplicate found")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- records

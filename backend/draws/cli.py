@@ -2,8 +2,10 @@
 
 FILE is a record as published (``-`` reads standard input), or a file shaped like
 draw-vectors.json whose ``draws`` list holds several records. Prints ``MATCH`` and
-exits 0 when everything agrees; otherwise prints the first difference and how many
-others there are, and exits 1. An unreadable file or invalid JSON exits 2.
+exits 0 when everything agrees; for a record published before the seed, prints that
+the commitment matches and that there is no seed yet, and exits 0; otherwise prints
+how many differences there are and then every difference, one per line, and exits 1.
+An unreadable file or invalid JSON exits 2.
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ from backend.draws.verify import verify_record
 __all__ = ["verify_command"]
 
 
-def _summary(report) -> str:
+def _lines(report, indent: str = "") -> list[str]:
+    """The verdict, then every difference."""
     if report.ok:
-        return "MATCH"
-    others = len(report.differences) - 1
-    return report.differences[0] + (f"（另有 {others} 处不同）" if others else "")
+        return ["MATCH" if report.seeded else f"COMMITMENT MATCH：{report.verdict}"]
+    return [f"不一致：共 {len(report.differences)} 处不同"] + [indent + d for d in report.differences]
 
 
 @click.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def verify_command(file: str) -> None:
-    """验证公开的抽取记录（dsr/v1）：重新计算承诺值、随机种子与抽取结果并逐项比对。"""
+    """验证公开的抽取记录（dsr/v1）：重新计算承诺值、随机种子与抽取结果并逐项比对，列出全部不同之处。"""
     try:
         if file == "-":
             text = sys.stdin.buffer.read().decode("utf-8-sig")
@@ -50,8 +52,11 @@ def verify_command(file: str) -> None:
         for n, record in enumerate(data["draws"]):
             report = verify_record(record)
             failed += not report.ok
-            label = record.get("task") or record.get("name") if isinstance(record, dict) else None
-            click.echo(f"draws[{n}] {label or ''}: {_summary(report)}".replace(" :", ":"))
+            label = record.get("task") if isinstance(record, dict) else None
+            first, *rest = _lines(report, "  ")
+            click.echo(f"draws[{n}]{' ' + label if isinstance(label, str) and label else ''}: {first}")
+            for line in rest:
+                click.echo(line)
         total = len(data["draws"])
         if failed:
             click.echo(f"不一致：{total} 条记录中 {failed} 条未通过验证")
@@ -61,5 +66,6 @@ def verify_command(file: str) -> None:
 
     # a command line process may fork: rank the tickets on every core
     report = verify_record(data, processes=os.cpu_count())
-    click.echo(_summary(report))
+    for line in _lines(report):
+        click.echo(line)
     sys.exit(0 if report.ok else 1)

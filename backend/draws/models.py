@@ -34,7 +34,8 @@ class Draw(Base):
     committed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # the randomness, entered after the commitment
     seed_source: Mapped[str | None] = mapped_column(String(8))   # dice | csprng
-    dice: Mapped[str | None] = mapped_column(String(200))
+    dice: Mapped[str | None] = mapped_column(String(200))       # the digits used (the seed's input)
+    dice_entered: Mapped[str | None] = mapped_column(Text)       # as typed in, spaces and all
     witnesses: Mapped[list | None] = mapped_column(JSON)
     seed: Mapped[str | None] = mapped_column(String(64))
     drawn_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -84,6 +85,7 @@ class InspectionGroup(Base):
     leader_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"))
 
     members: Mapped[list["GroupMember"]] = relationship(order_by="GroupMember.id")
+    leader = relationship("Inspector", lazy="joined")
 
 
 class GroupMember(Base):
@@ -100,7 +102,8 @@ class GroupMember(Base):
 
 
 class TargetReplacement(Base):
-    """A drawn target found closed or unreachable, replaced by the next one of its stratum's reserve."""
+    """A drawn target found closed, deregistered or revoked, replaced by the next one of its stratum's
+    reserve (DRAW.md step 3). Published, in id order, as the record's ``target_replacements``."""
 
     __tablename__ = "target_replacement"
 
@@ -109,7 +112,7 @@ class TargetReplacement(Base):
     stratum: Mapped[str] = mapped_column(String(16))
     out_code: Mapped[str] = mapped_column(String(32))
     in_code: Mapped[str] = mapped_column(String(32))
-    reason_code: Mapped[str] = mapped_column(String(32))         # closed | unreachable | deregistered
+    reason_code: Mapped[str] = mapped_column(String(32))         # algorithm.TARGET_REPLACEMENT_REASONS
     note: Mapped[str | None] = mapped_column(Text)
     replaced_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

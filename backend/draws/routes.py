@@ -3,20 +3,18 @@ from __future__ import annotations
 from flask import Response, current_app
 from flask.views import MethodView
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, public, requires
 from backend.auth.roles import Role
 from backend.draws import experts, services
-from backend.draws.models import Draw, InspectionGroup
-from backend.inspections.models import Inspection
+from backend.draws.models import Draw
 from backend.inspections.services import my_inspections_query
 from backend.plans import services as plans
-from schemas.base import page_of
-from schemas.draws import (DrawOut, GroupOut, InspectionOut, MyInspectionArgs, PreviewOut, RecordArgs, RedrawIn,
-                           ReopenIn, ReplaceIn, SeedIn, TaskExpertsIn, TaskExpertsOut)
+from schemas.base import PageArgs, page_of
+from schemas.draws import (DrawOut, GroupOut, InspectionOut, MyInspectionArgs, PreviewOut, PublicDrawArgs, RecordArgs,
+                           RedrawIn, ReopenIn, ReplaceIn, SeedIn, TaskExpertsIn, TaskExpertsOut)
 
 blp = blueprint("draws", __name__, "/api/v1", "摇号抽取与检查分组")
 public_blp = blueprint("public_draws", __name__, "/api/public", "公开：摇号记录")
@@ -110,22 +108,14 @@ class TaskExperts(MethodView):
 @blp.route("/tasks/<int:task_id>/groups")
 class TaskGroups(MethodView):
     @requires(*READERS)
-    @blp.response(200, GroupOut(many=True))
-    def get(self, task_id):
-        """当前有效摇号的检查组：成员与检查对象"""
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(GroupOut))
+    def get(self, args, task_id):
+        """当前有效摇号的检查组（分页）：组长、成员与检查对象"""
         session = get_session()
-        task = plans.read_task(session, current_actor(), task_id)
-        draw = services.current_draw(session, task, ("drawn",))
-        if draw is None:
-            return []
-        groups = session.scalars(select(InspectionGroup).options(selectinload(InspectionGroup.members))
-                                 .where(InspectionGroup.draw_id == draw.id).order_by(InspectionGroup.number)).all()
-        by_group: dict[int, list] = {}
-        for inspection in session.scalars(select(Inspection).where(Inspection.draw_id == draw.id)
-                                          .order_by(Inspection.position)):
-            by_group.setdefault(inspection.group_id, []).append(inspection)
-        return [{"id": g.id, "number": g.number, "leader_id": g.leader_id, "members": g.members,
-                 "inspections": by_group.get(g.id, [])} for g in groups]
+        page = paginate(session, services.groups_query(session, current_actor(), task_id), args)
+        page["items"] = services.group_rows(session, page["items"])
+        return page
 
 
 @blp.route("/inspections/<int:inspection_id>/replace")
@@ -134,7 +124,7 @@ class InspectionReplace(MethodView):
     @blp.arguments(ReplaceIn)
     @blp.response(201, InspectionOut)
     def post(self, data, inspection_id):
-        """对象已关闭或无法联系：按备选名单顺序替换（记入审计）"""
+        """对象已关闭停业、注销或吊销：按其分层备选名单的顺序替换（记入审计并公开）；无法联系的不替换"""
         return services.replace_target(get_session(), current_actor(), inspection_id,
                                        reason_code=data["reason_code"], note=data["note"])
 
@@ -146,7 +136,8 @@ class MyInspections(MethodView):
     @blp.response(200, page_of(InspectionOut))
     def get(self, args):
         """我的检查任务：本人所在检查组的检查对象（回避的除外，替补的包含）"""
-        return paginate(get_session(), my_inspections_query(current_actor(), args.get("status")), args)
+        return paginate(get_session(), my_inspections_query(current_actor(), args.get("status"), args.get("task_id")),
+                        args)
 
 
 # --- public ----------------------------------------------------------------------------------
@@ -154,10 +145,12 @@ class MyInspections(MethodView):
 @public_blp.route("/draws/<string:task_code>")
 class PublicDraws(MethodView):
     @public
-    @public_blp.response(200, DrawOut(many=True))
-    def get(self, task_code):
-        """任务的全部摇号：承诺值、随机数、种子与结果（无需登录）"""
-        return services.public_draws(get_session(), task_code)[1]
+    @public_blp.arguments(PublicDrawArgs, location="query")
+    @public_blp.response(200, page_of(DrawOut))
+    def get(self, args, task_code):
+        """任务的全部摇号（分页，按次序）：承诺值、随机数、种子与结果（无需登录）"""
+        session = get_session()
+        return paginate(session, services.public_draws_query(session, task_code), args)
 
 
 @public_blp.route("/draws/<string:task_code>/record")

@@ -15,17 +15,16 @@ marked ``abandoned``, and the task is ``confirmed`` again, editable and ready to
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 from typing import Any, Iterator
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import bulk_insert, utcnow
+from backend.db import analyze, bulk_insert, utcnow
 from backend.directory.models import Department, Expert, Inspector, Target
 from backend.draws import algorithm, experts, feasibility, lists
 from backend.draws.eligibility import EXCLUSION_REASONS, freeze
@@ -38,9 +37,10 @@ from backend.draws.eligibility import split_by_prefix
 from sync import changes
 from sync.canonical import sha256_hex
 
-DICE_RE = re.compile(r"^[0-9]{20,200}$")
-REPLACE_REASONS = {"closed": "已关闭停业", "unreachable": "通过登记的住所（经营场所）无法联系",
-                   "deregistered": "已注销/吊销/迁出"}
+DICE_MIN, DICE_MAX = 20, 200
+DICE_SEPARATORS = " \t\r\n\u3000"  # spaces (also full-width) and line breaks between digits are dropped
+DICE_RULE = f"须为 {DICE_MIN} 至 {DICE_MAX} 位 0–9 的半角数字，数字之间可用空格或换行分隔（分隔符不计入）"
+REPLACE_REASONS = algorithm.TARGET_REPLACEMENT_REASONS  # closed, deregistered, revoked
 _CHUNK = 5000
 
 
@@ -172,13 +172,31 @@ def _stored_counts(verdict: dict) -> dict:
 
 # --- steps 2-7: seed and draw --------------------------------------------------------------
 
+def dice_digits(entered: str | None) -> str:
+    """The digits used from dice as entered: every 0–9 in order; separators dropped; anything else refused."""
+    def bad(problem: str, **details) -> InvalidInput:
+        return InvalidInput(f"骰子数字有误：{problem}。{DICE_RULE}", code="draw.bad_dice",
+                            errors={"dice": [f"{problem}；{DICE_RULE}"]}, details=details)
+
+    digits = []
+    for position, char in enumerate(entered or "", 1):
+        if "0" <= char <= "9":
+            digits.append(char)
+        elif char not in DICE_SEPARATORS:
+            shown = char if char.isprintable() else f"U+{ord(char):04X}"
+            raise bad(f"第 {position} 个字符“{shown}”不是 0–9 的数字", position=position, char=char)
+    if not digits:
+        raise bad("未填写", digits=0)
+    if len(digits) < DICE_MIN:
+        raise bad(f"只有 {len(digits)} 位数字，至少需要 {DICE_MIN} 位", digits=len(digits))
+    if len(digits) > DICE_MAX:
+        raise bad(f"有 {len(digits)} 位数字，最多 {DICE_MAX} 位", digits=len(digits))
+    return "".join(digits)
+
+
 def _digits(source: str, dice: str | None) -> str:
     if source == "dice":
-        dice = (dice or "").replace(" ", "")
-        if not DICE_RE.match(dice):
-            raise InvalidInput("骰子数字须为 20 至 200 位 0–9 的数字", code="draw.bad_dice",
-                               errors={"dice": ["须为至少 20 位数字"]})
-        return dice
+        return dice_digits(dice)
     if source == "csprng":
         return "".join(str(secrets.randbelow(10)) for _ in range(20))
     raise InvalidInput("随机数来源须为 dice（现场掷骰）或 csprng（系统随机数）", code="draw.bad_source")
@@ -209,10 +227,12 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                                 processes=settings.processes)
     except algorithm.DrawError as exc:
         session.rollback()
-        _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc)
+        _log_failure(session, actor, task, draw, source, (digits, dice if source == "dice" else None), seed,
+                     witnesses, exc)
         raise DrawFailed(exc.message + "。该随机数与失败原因已公开记录；请说明理由重新开放任务后重新冻结名单",
                          code=exc.code, details=exc.details)
     draw.status, draw.seed_source, draw.dice, draw.seed = "drawn", source, digits, seed
+    draw.dice_entered = dice if source == "dice" else None
     draw.witnesses = list(witnesses or [])
     draw.drawn_by, draw.drawn_at = actor.user_id, utcnow()
     draw.result = result.to_record_result()
@@ -222,7 +242,7 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                 [f"{d}|{c}" for d in sorted(result.inspector_reserve) for c in result.inspector_reserve[d]])
     _save_assignments(session, task, draw, result)
     audit.record(session, actor, "draw.seed", "draw", f"{task.code}#{draw.seq}",
-                 after={"seed": seed, "dice": digits, "source": source},
+                 after={"seed": seed, "dice": digits, "dice_entered": draw.dice_entered, "source": source},
                  detail={"task": task.code, "seq": draw.seq, "commitment": draw.commitment,
                          "witnesses": draw.witnesses, "pressed_by": actor.label if source == "csprng" else None},
                  department_id=task.lead_department_id)
@@ -233,6 +253,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                  department_id=task.lead_department_id)
     announce_inspections(session, task.id, Inspection.draw_id == draw.id, "draw")
     session.commit()
+    # thousands of rows just written: the planner needs statistics now (autovacuum may be off)
+    analyze(session, "inspection", "inspection_group", "group_member", "inspection_member_override", "sync_change")
     return draw
 
 
@@ -242,11 +264,12 @@ def announce_inspections(session: Session, task_id: int, where, reason: str) -> 
     changes.append_inspections(session, ids, task_id, reason)
 
 
-def _log_failure(session, actor, task, draw, source, digits, seed, witnesses, exc) -> None:
+def _log_failure(session, actor, task, draw, source, dice: tuple[str, str | None], seed, witnesses, exc) -> None:
     """Every seed ever generated is logged, also when the draw could not complete: in the audit
     log, and with the draw (public), which is ``failed`` from now on."""
     draw = session.get(Draw, draw.id, populate_existing=True)
-    attempt = {"at": utcnow().isoformat(), "source": source, "dice": digits, "seed": seed,
+    digits, entered = dice
+    attempt = {"at": utcnow().isoformat(), "source": source, "dice": digits, "dice_entered": entered, "seed": seed,
                "witnesses": list(witnesses or []), "pressed_by": actor.label if source == "csprng" else None,
                "error": exc.code, "message": exc.message, "details": exc.details}
     draw.failed_attempts = [*(draw.failed_attempts or []), attempt]
@@ -396,7 +419,17 @@ def reopen(session: Session, actor: Actor, task_id: Any, *, reason: str) -> Draw
 
 def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason_code: str,
                    note: str | None = None) -> Inspection:
-    """A drawn target found closed or unreachable: the next one of its stratum's reserve, in order."""
+    """A drawn target found closed, deregistered or revoked before the visit (DRAW.md step 3).
+
+    The n-th replacement of a stratum brings in the n-th target of its reserve, strictly in order.
+    A reserve target the directory already shows closed, deregistered or revoked is itself replaced
+    the same way at once; each replacement is logged and published. A business unreachable at its
+    registered address is not replaced: that is a result of the inspection, published as such.
+    Returns the inspection of the target finally brought in."""
+    if reason_code == "unreachable":
+        raise InvalidInput("通过登记的住所（经营场所）无法联系的对象不替换：这是检查结果，应在检查记录中如实记录并公示",
+                           code="draw.unreachable_is_a_result",
+                           errors={"reason_code": ["无法联系不是替换理由，应作为检查结果记录"]})
     if reason_code not in REPLACE_REASONS:
         raise InvalidInput("替换原因须为：" + "、".join(f"{k}（{v}）" for k, v in REPLACE_REASONS.items()),
                            code="draw.bad_replace_reason", errors={"reason_code": ["取值无效"]})
@@ -407,27 +440,41 @@ def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason
     draw = session.get(Draw, inspection.draw_id)
     if draw.status != "drawn" or inspection.status != "assigned":
         raise Conflict("只有已抽取、尚未开始检查的对象可以替换", code="draw.not_replaceable")
-    out_code = inspection.target.code
-    used = set(session.scalars(select(TargetReplacement.in_code).where(TargetReplacement.draw_id == draw.id)))
-    reserve = [code for s, code in lists.pairs(lists.load(session, draw.id, "reserve"))
-               if s == inspection.stratum and code not in used]
-    if not reserve:
-        raise Conflict(f"分层 {inspection.stratum} 的备选名单已用完，无法替换", code="draw.reserve_exhausted")
-    in_code = reserve[0]
-    target = session.scalar(select(Target).where(Target.code == in_code))
-    inspection.status = "replaced"
-    new = Inspection(task_id=task.id, draw_id=draw.id, group_id=inspection.group_id, target_id=target.id,
-                     stratum=inspection.stratum, position=inspection.position, status="assigned")
-    session.add(new)
-    session.add(TargetReplacement(draw_id=draw.id, stratum=inspection.stratum, out_code=out_code, in_code=in_code,
-                                  reason_code=reason_code, note=note, replaced_by=actor.user_id))
-    session.flush()
+    stratum = inspection.stratum
+    reserve = [code for s, code in lists.pairs(lists.load(session, draw.id, "reserve")) if s == stratum]
+    used = session.scalar(select(func.count()).select_from(TargetReplacement)
+                          .where(TargetReplacement.draw_id == draw.id, TargetReplacement.stratum == stratum))
+    touched = [inspection.id]  # every inspection replaced or brought in, for the phones
+    while True:
+        if used >= len(reserve):
+            raise Conflict(f"分层 {stratum} 的备选名单已用完（共 {len(reserve)} 个），无法替换",
+                           code="draw.reserve_exhausted", details={"stratum": stratum, "reserve": len(reserve)})
+        out_code, in_code = inspection.target.code, reserve[used]
+        used += 1
+        target = session.scalar(select(Target).where(Target.code == in_code))
+        inspection.status = "replaced"
+        new = Inspection(task_id=task.id, draw_id=draw.id, group_id=inspection.group_id, target_id=target.id,
+                         stratum=stratum, position=inspection.position, status="assigned")
+        session.add(new)
+        session.add(TargetReplacement(draw_id=draw.id, stratum=stratum, out_code=out_code, in_code=in_code,
+                                      reason_code=reason_code, note=note, replaced_by=actor.user_id))
+        session.flush()
+        touched.append(new.id)
+        audit.record(session, actor, "draw.replace_target", "draw", f"{task.code}#{draw.seq}",
+                     detail={"task": task.code, "stratum": stratum, "out": out_code, "in": in_code,
+                             "reason": reason_code, "note": note, "reserve_position": used},
+                     department_id=task.lead_department_id)
+        if target.status not in REPLACE_REASONS:
+            break
+        # the reserve target is itself unusable: replaced the same way, by the next one
+        inspection, reason_code = new, target.status
+        note = f"名录库显示备选对象 {in_code} {REPLACE_REASONS[target.status]}，按备选名单顺序继续替换"
     recusals = _recuse_for_new_target(session, draw, new, in_code)
-    audit.record(session, actor, "draw.replace_target", "draw", f"{task.code}#{draw.seq}",
-                 detail={"task": task.code, "stratum": inspection.stratum, "out": out_code, "in": in_code,
-                         "reason": reason_code, "note": note, "recusals": recusals},
-                 department_id=task.lead_department_id)
-    announce_inspections(session, task.id, Inspection.id.in_([inspection.id, new.id]), "replaced")
+    if recusals:
+        audit.record(session, actor, "draw.recuse_for_replacement", "draw", f"{task.code}#{draw.seq}",
+                     detail={"task": task.code, "target": in_code, "recusals": recusals},
+                     department_id=task.lead_department_id)
+    announce_inspections(session, task.id, Inspection.id.in_(touched), "replaced")
     session.commit()
     return new
 
@@ -468,6 +515,31 @@ def task_by_code(session: Session, code: str) -> Task:
     return task
 
 
+def groups_query(session: Session, actor: Actor, task_id: Any):
+    """The groups of the task's current draw, by number (none before the draw)."""
+    task = plans.read_task(session, actor, task_id)
+    draw = current_draw(session, task, ("drawn",))
+    return (select(InspectionGroup).options(selectinload(InspectionGroup.members))
+            .where(InspectionGroup.draw_id == (draw.id if draw else None)).order_by(InspectionGroup.number))
+
+
+def group_rows(session: Session, groups: list[InspectionGroup]) -> list[dict]:
+    """Groups as published: leader (row id and certificate number), members, inspections in S order."""
+    by_group: dict[int, list] = {g.id: [] for g in groups}
+    if by_group:
+        for inspection in session.scalars(select(Inspection).where(Inspection.group_id.in_(list(by_group)))
+                                          .order_by(Inspection.position)):
+            by_group[inspection.group_id].append(inspection)
+    return [{"id": g.id, "number": g.number, "leader_id": g.leader_id, "leader_cert_no": g.leader.cert_no,
+             "leader_name": g.leader.name, "members": g.members, "inspections": by_group[g.id]} for g in groups]
+
+
+def public_draws_query(session: Session, task_code: str):
+    """Every draw of the task, oldest first; 404 when the task has none yet."""
+    task, _ = public_draws(session, task_code)
+    return select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)
+
+
 def public_draws(session: Session, task_code: str) -> tuple[Task, list[Draw]]:
     task = task_by_code(session, task_code)
     draws = session.scalars(select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)).all()
@@ -496,7 +568,8 @@ def record_header(session: Session, draw: Draw) -> dict:
     names: dict[str, dict[str, str]] = {"targets": {}, "inspectors": {}}
     if draw.result:
         codes = [c for g in draw.result["groups"] for c in g["targets"]]
-        replaced = session.execute(select(TargetReplacement).where(TargetReplacement.draw_id == draw.id)).scalars().all()
+        replaced = session.scalars(select(TargetReplacement).where(TargetReplacement.draw_id == draw.id)
+                                   .order_by(TargetReplacement.id)).all()
         codes += [r.in_code for r in replaced]
         for i in range(0, len(codes), _CHUNK):
             names["targets"].update(session.execute(select(Target.code, Target.name)
@@ -506,9 +579,10 @@ def record_header(session: Session, draw: Draw) -> dict:
         for i in range(0, len(certs), _CHUNK):
             names["inspectors"].update(session.execute(select(Inspector.cert_no, Inspector.name)
                                                        .where(Inspector.cert_no.in_(certs[i:i + _CHUNK]))).all())
+        # DRAW.md's shape {stratum, out, in, reason}, in the order they happened, plus label, note and time
         target_replacements = [{"stratum": r.stratum, "out": r.out_code, "in": r.in_code, "reason": r.reason_code,
-                                "reason_label": REPLACE_REASONS[r.reason_code], "at": r.replaced_at.isoformat()}
-                               for r in replaced]
+                                "reason_label": REPLACE_REASONS.get(r.reason_code, r.reason_code), "note": r.note,
+                                "at": r.replaced_at.isoformat()} for r in replaced]
     else:
         target_replacements = []
     return {
@@ -517,7 +591,8 @@ def record_header(session: Session, draw: Draw) -> dict:
         "draw": {"seq": draw.seq, "status": draw.status, "status_label": DRAW_STATUSES.get(draw.status, draw.status),
                  "committed_at": draw.committed_at.isoformat(),
                  "committed_by": users.get(draw.committed_by), "drawn_at": draw.drawn_at.isoformat() if draw.drawn_at else None,
-                 "drawn_by": users.get(draw.drawn_by), "seed_source": draw.seed_source, "witnesses": draw.witnesses,
+                 "drawn_by": users.get(draw.drawn_by), "seed_source": draw.seed_source,
+                 "dice_entered": draw.dice_entered, "witnesses": draw.witnesses,
                  "reason": draw.reason, "superseded_reason": draw.superseded_reason, "counts": draw.counts,
                  "plan_hash": draw.plan_hash, "targets_hash": draw.targets_hash,
                  "inspectors_hash": draw.inspectors_hash,

@@ -76,6 +76,8 @@ class RecordState:
         self.rev = row.rev if row else 0
         self.state = row.state if row else "draft"
         self.content_hash = row.content_hash if row else None
+        self.submitted_by: int | None = row.submitted_by if row else None
+        self.submitted_at = row.submitted_at if row else None
         self.dirty = False
 
     def apply(self, plan: MergePlan, client_id: str, user_id: int | None = None) -> dict[str, int]:
@@ -234,6 +236,7 @@ class FieldBatch:
                     session.add(record.row)
                 record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
                 record.row.state, record.row.content_hash = record.state, record.content_hash
+                record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
                 record.row.version = (record.row.version or 1) + 1
                 record.row.updated_at = now
             touched.append(state.inspection.id)

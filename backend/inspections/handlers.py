@@ -465,6 +465,7 @@ def record_submit(ctx: Context, args: dict) -> dict:
 
     record = batch.record(state)
     record.state, record.dirty = "submitted", True
+    record.submitted_by, record.submitted_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
     deadlines.complete(batch.session, state.inspection, user_id=ctx.user_id, device_time=ctx.device_time)
     batch.touched(state)
     ctx.extra.setdefault("submitted", []).append(state.inspection.id)

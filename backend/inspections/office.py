@@ -94,8 +94,11 @@ _STATUS_OF = {
 }
 
 
-def act(session: Session, actor: Actor, inspection_id: int, if_match: str | None, name: str, args: dict) -> dict:
-    """One of the lead's actions as a mutation of the office client, checked against ``If-Match``."""
+def act(session: Session, actor: Actor, inspection_id: int, if_match: str | None, name: str, args: dict, *,
+        queue=None) -> dict:
+    """One of the lead's actions as a mutation of the office client, checked against ``If-Match``.
+
+    ``queue`` renders the PDF of a record this submits (``record_pdf``)."""
     if actor.inspector_id is None:
         raise Forbidden("只有检查组组长可以在此操作（当前账号未关联执法检查人员）", code="forbidden.not_inspector")
     _get(session, inspection_id)
@@ -108,7 +111,7 @@ def act(session: Session, actor: Actor, inspection_id: int, if_match: str | None
     last = session.scalar(select(SyncClient.last_mutation_id).where(SyncClient.id == client_id))
     mutation = protocol.Mutation(last + 1, name, {"inspection_id": inspection_id, **args}, None)
     signers = syncing.verify_signers(session, [mutation])
-    body = syncing.push(session, actor, client_id, [mutation], signers=signers)
+    body = syncing.push(session, actor, client_id, [mutation], signers=signers, queue=queue)
     result = body["results"][0]
     if result["status"] == "rejected":
         status = _STATUS_OF.get(result["code"], 409)
@@ -138,10 +141,11 @@ def finalize(session: Session, actor: Actor, inspection_id: int, if_match: str |
     return act(session, actor, inspection_id, if_match, "record.finalize", {"content_hash": content_hash})
 
 
-def submit(session: Session, actor: Actor, inspection_id: int, if_match: str | None) -> dict:
+def submit(session: Session, actor: Actor, inspection_id: int, if_match: str | None, *, queue=None) -> dict:
     data, _tag = read(session, actor, inspection_id)
     content_hash = (data.get("record") or {}).get("content_hash") or "0" * 64
-    return act(session, actor, inspection_id, if_match, "record.submit", {"content_hash": content_hash})
+    return act(session, actor, inspection_id, if_match, "record.submit", {"content_hash": content_hash},
+               queue=queue)
 
 
 def list_query(session: Session, actor: Actor, args: dict):

@@ -1,17 +1,19 @@
 """/api/v1/inspections: the record on the office side; the lead's merge with ETag / If-Match."""
 from __future__ import annotations
 
-from flask import request
+import io
+
+from flask import Response, current_app, request, send_file
 from flask.views import MethodView
 
 from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import ANY_USER, current_actor, requires
 from backend.auth.roles import Role
-from backend.inspections import office
+from backend.inspections import office, pdf, record_pdf
 from schemas.base import page_of
-from schemas.sync import (ActionOut, EmptyIn, InspectionListArgs, InspectionRowOut, RecordPatchIn, ResolveIn,
-                          TaskPublicationOut)
+from schemas.sync import (ActionOut, EmptyIn, InspectionListArgs, InspectionRowOut, RecordPatchIn, RecordPdfArgs,
+                          ResolveIn, TaskPublicationOut)
 
 blp = blueprint("inspections", __name__, "/api/v1", "检查记录：组长汇总（办公端）、公示期限")
 STAFF = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER)
@@ -89,8 +91,40 @@ class SubmitRecord(MethodView):
     def post(self, _data, inspection_id):
         """组长提交：检查完成，开始计算 20 个工作日的公示期限"""
         session = get_session()
-        result = office.submit(session, current_actor(), inspection_id, request.headers.get("If-Match"))
+        result = office.submit(session, current_actor(), inspection_id, request.headers.get("If-Match"),
+                               queue=current_app.extensions["shuangsui.jobs"])
         return _with_etag(session, inspection_id, result)
+
+
+def _content_disposition(file_name: str, fallback: str) -> str:
+    """``inline`` with an ASCII fallback and the Chinese name as ``filename*`` (RFC 6266, RFC 8187)."""
+    from urllib.parse import quote
+
+    return f'inline; filename="{fallback}"; filename*=UTF-8\'\'{quote(file_name, safe="")}'
+
+
+@blp.route("/inspections/<int:inspection_id>/record.pdf")
+class RecordPdf(MethodView):
+    @requires(ANY_USER)
+    @blp.arguments(RecordPdfArgs, location="query")
+    @blp.doc(responses={
+        "200": {"description": "PDF 检查记录表（Content-Disposition 中为中文文件名）；ETag 为其 SHA-256",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        "304": {"description": "If-None-Match 与当前 PDF 相同"},
+        "409": {"description": "record.not_submitted：尚未提交（组长可加 ?draft=1 预览草稿）"},
+        "503": {"description": "pdf.font_missing：服务器未安装中文字体"}})
+    def get(self, args, inspection_id):
+        """检查记录表 PDF：已提交的记录（组员、参与部门工作人员、系统管理员、监督人员）；提交前组长可预览草稿"""
+        settings = pdf.Settings.from_config(current_app.config)
+        result = record_pdf.fetch(get_session(), current_actor(), inspection_id, settings, draft=args["draft"])
+        source = result.path if result.path is not None else io.BytesIO(result.data)
+        response: Response = send_file(source, mimetype="application/pdf", conditional=not result.draft,
+                                       etag=False if result.draft else result.sha256, max_age=None,
+                                       last_modified=None)
+        response.headers["Content-Disposition"] = _content_disposition(result.file_name, result.fallback)
+        response.headers["Cache-Control"] = "private, no-store" if result.draft else "private, no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @blp.route("/tasks/<int:task_id>/publication")

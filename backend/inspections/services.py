@@ -12,8 +12,9 @@ from backend.inspections.models import Inspection, InspectionMember
 ACTIVE = ("assigned", "in_progress", "completed")
 
 
-def my_inspections_query(actor: Actor, status: str | None = None):
-    """The inspections an officer is assigned to: their groups' targets, minus recusals, plus substitutions."""
+def my_inspections_query(actor: Actor, status: str | None = None, task_id: int | None = None):
+    """The inspections an officer is assigned to: their groups' targets, minus recusals, plus substitutions;
+    of one task if ``task_id`` is given."""
     me = actor.inspector_id
     if me is None:
         raise Forbidden("当前账号未关联执法检查人员，没有检查任务", code="forbidden.not_inspector")
@@ -25,6 +26,8 @@ def my_inspections_query(actor: Actor, status: str | None = None):
                    or_(and_(Inspection.group_id.in_(member_of), Inspection.id.not_in(recused)),
                        Inspection.id.in_(substitute)))
             .order_by(Inspection.task_id, Inspection.group_id, Inspection.position))
+    if task_id is not None:
+        stmt = stmt.where(Inspection.task_id == task_id)
     return stmt
 
 

@@ -35,7 +35,8 @@ class Push(MethodView):
         session = get_session()
         signers = syncing.verify_signers(session, mutations)
         return syncing.push(session, current_actor(), client_id, mutations, settings=current_app.config,
-                            signers=signers, label=request.headers.get("X-Device-Label", "")[:128] or None)
+                            signers=signers, label=request.headers.get("X-Device-Label", "")[:128] or None,
+                            queue=current_app.extensions["shuangsui.jobs"])
 
 
 @blp.route("/pull")

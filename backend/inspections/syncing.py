@@ -11,7 +11,7 @@ from backend.actor import Actor
 from backend.auth.models import User
 from backend.auth.passwords import verify_password
 from backend.errors import Forbidden, InvalidInput
-from backend.inspections import bundle
+from backend.inspections import bundle, record_pdf
 from backend.inspections.access import involved_inspections, involved_tasks
 from backend.inspections.batch import FieldBatch
 from backend.inspections.handlers import HANDLERS
@@ -56,15 +56,22 @@ def verify_signers(session: Session, mutations: list[protocol.Mutation]) -> dict
 
 
 def push(session: Session, actor: Actor, client_id: str, mutations: list[protocol.Mutation], *,
-         settings: dict | None = None, signers: dict | None = None, label: str | None = None) -> dict:
+         settings: dict | None = None, signers: dict | None = None, label: str | None = None,
+         queue=None) -> dict:
+    """Apply a batch (docs/sync.md §3). ``queue``: the job queue that renders the PDF of each record
+    submitted by the batch (the jobs are created in the batch's transaction, started after its commit)."""
     _officer(actor)
     batch = FieldBatch(session, actor, settings)
     try:
-        ctx_extra = {"signers": signers or {}}
+        # "submitted": the handlers append each inspection whose record they submitted (same list object)
+        ctx_extra = {"signers": signers or {}, "submitted": []}
         outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label)
     except engine.ClientNotYours:
         raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成", code="sync.client_not_yours") from None
+    jobs = record_pdf.schedule(session, queue, actor, ctx_extra["submitted"],
+                               attempts=int((settings or {}).get("JOB_RETRIES", 2)))
     session.commit()
+    record_pdf.start(queue, jobs)
     body = {"client_id": outcome.client_id, "last_mutation_id": outcome.last_mutation_id,
             "results": outcome.results}
     if outcome.stopped:

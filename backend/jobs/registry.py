@@ -17,7 +17,8 @@ def load_all() -> None:
     """Import the modules that define jobs (each domain's ``jobs`` module)."""
     import importlib
 
-    for module in ("backend.jobs.builtin", "backend.directory.jobs", "backend.media.jobs"):
+    for module in ("backend.jobs.builtin", "backend.directory.jobs", "backend.media.jobs",
+                   "backend.inspections.jobs"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a domain without jobs yet

@@ -11,6 +11,7 @@ For the sync engine (these neither commit nor audit: the caller's transaction do
 * ``add_references(session, sha256s, inspection_id, actor) -> set[str]``
 * ``remove_references(session, sha256s, inspection_id, actor) -> None``
 * ``missing(session, sha256s) -> set[str]``
+* ``add_generated(session, media_dir, data, *, kind, media_type, filename, actor) -> Media`` (a PDF the server made)
 * ``info(session, sha256) -> Media | None``
 """
 from __future__ import annotations
@@ -423,6 +424,26 @@ def add_references(session: Session, sha256s: Iterable[str], inspection_id: int,
     session.execute(update(Media).where(Media.sha256.in_(wanted)).values(touched_at=now)
                     .execution_options(synchronize_session=False))
     return missing(session, wanted)
+
+
+def add_generated(session: Session, media_dir: str, data: bytes, *, kind: str, media_type: str,
+                  filename: str | None, actor: Actor) -> Media:
+    """Store a file the server made itself (a record's PDF) by its hash and record it, ready at once.
+
+    Part of the caller's transaction: no commit, no audit entry (the caller audits what it made).
+    The same bytes stored before are recorded once (their row is touched).
+    """
+    sha256 = storage.store_bytes(media_dir, data)
+    now = utcnow()
+    media = session.get(Media, sha256)
+    if media is None:
+        media = Media(sha256=sha256, kind=kind, media_type=media_type, size=len(data), filename=clean_filename(filename),
+                      status="ready", uploaded_by=None, created_at=now, processed_at=now, touched_at=now)
+        session.add(media)
+        session.flush()
+    else:
+        media.touched_at = now
+    return media
 
 
 def remove_references(session: Session, sha256s: Iterable[str], inspection_id: int, actor: Actor) -> None:

@@ -191,6 +191,8 @@ ROWS = [
         body={"choice": "server"}, headers=IF_MATCH_ANY),
     Row("POST", "/api/v1/inspections/{led_finalizable}/record/finalize", frozenset({I}), body={}, headers=IF_MATCH_ANY),
     Row("POST", "/api/v1/inspections/{led_submittable}/record/submit", frozenset({I}), body={}, headers=IF_MATCH_ANY),
+    # the record's PDF: as the record (members, staff of the departments taking part, sysadmin, supervisor)
+    Row("GET", "/api/v1/inspections/{led_submitted}/record.pdf", ALL, (DA, P, I)),
     Row("GET", "/api/v1/tasks/{task}/publication", STAFF_READ, (DA, P)),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
@@ -268,7 +270,8 @@ class World:
                      "led_conflict": lambda: self._led("conflict")["inspection"],
                      "open_conflict": lambda: self._led_conflict["conflict"],
                      "led_finalizable": lambda: self._led("finalizable")["inspection"],
-                     "led_submittable": lambda: self._led("submittable")["inspection"]}
+                     "led_submittable": lambda: self._led("submittable")["inspection"],
+                     "led_submitted": lambda: self._led("submitted")["inspection"]}
         self.made["media"] = lambda: self._media()["media"]
         self.made["new_sha"] = lambda: hashlib.sha256(uuid.uuid4().bytes).hexdigest()
 

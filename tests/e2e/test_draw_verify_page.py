@@ -30,7 +30,8 @@ PUBLIC = ROOT / "pwa" / "public"
 VECTORS = json.loads((ROOT / "tests" / "data" / "draw-vectors.json").read_text(encoding="utf-8"))
 CASES = VECTORS["draws"]
 MATCH = "验证通过：与公布结果一致"
-DONE = '#verdict[data-status="match"], #verdict[data-status="mismatch"], #verdict[data-status="error"]'
+DONE = ('#verdict[data-status="match"], #verdict[data-status="mismatch"], #verdict[data-status="error"], '
+        '#verdict[data-status="committed"]')
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -113,15 +114,20 @@ def test_tampered_record_shows_the_difference(page):
     record["result"]["groups"][2]["leader"] = "SAMR-000000"
     verdict = open_record(page, publish(page, "tampered", record))
     assert page.get_attribute("#verdict", "data-status") == "mismatch"
-    assert verdict == f"验证未通过：result.groups[2].leader: 记录为 SAMR-000000，重新计算为 {right}"
-    assert "验证未通过：共 1 处不同" in page.locator(".record").inner_text()
+    assert verdict == "验证未通过：共 1 处不同"
+    assert page.locator(".differences li").all_inner_texts() == [
+        f"result.groups[2].leader: 记录为 SAMR-000000，重新计算为 {right}"]
 
 
 def test_changed_dice_shows_the_seed_first(page):
     record = copy.deepcopy(CASES[0])
     record["dice"] = "0" * 20
+    record["result"]["groups"][1]["leader"] = "x"
     verdict = open_record(page, publish(page, "dice", record))
-    assert verdict.startswith("验证未通过：seed: 记录为 ")
+    differences = page.locator(".differences li").all_inner_texts()
+    assert verdict == f"验证未通过：共 {len(differences)} 处不同" and len(differences) > 1
+    assert differences[0].startswith("seed: 记录为 ")
+    assert differences == verify_record(record).differences  # every one, not the first and a count
 
 
 def test_vectors_file_with_several_records(page):
@@ -187,6 +193,29 @@ def _tampered_records():
                                          r.update(targets=[t for t in r["targets"] if t["stratum"] != "B"]))),
         "unicode": make(lambda r: (r["plan"].update(note="检查 𝒳 \u2028 é", 中文={"b": 1, "a": [True, None, 0.5]}),
                                    r["result"]["groups"][0].update(leader="\U0001d4b3"))),
+        "many-shapes": make(lambda r: [t.update(id=n) for n, t in enumerate(r["targets"][:30])]),
+        "group-targets": make(lambda r: (r["result"]["groups"][0].pop("targets"), r["result"]["groups"][1].update(
+            targets="x"), r["result"]["groups"][2].update(targets=[1, None]))),
+        "extra-stratum": make(lambda r: r["result"]["selected"].update(E=["x"], F=[])),
+        "lists": make(lambda r: (r["result"]["selected"]["C"].extend(["X1", "X2"]), r["result"]["groups"].pop(),
+                                 r["result"]["groups"][2]["targets"].reverse(),
+                                 r["result"]["replacements"].append({"group": 3, "target": "t", "dept": "EPB",
+                                                                     "out": "o", "in": "i"}))),
+        "target-replacements": make(lambda r: r.update(target_replacements=[
+            {"stratum": "C", "out": sel["C"][4], "in": "X", "reason": "closed"},
+            {"stratum": "C", "out": sel["C"][4], "in": "Y", "reason": "unreachable"},
+            {"stratum": "Q", "out": "a", "in": "b", "reason": "closed"},
+            {"stratum": "A", "out": "nobody", "in": "Z", "reason": "revoked"}])),
+        "target-replacements-shape": make(lambda r: r.update(target_replacements=[
+            "x", {"stratum": 1, "out": None}, {"stratum": "A", "out": "a", "in": "b", "reason": "closed", "at": 5}])),
+        "target-replacements-type": make(lambda r: r.update(target_replacements={"a": 1})),
+        "before-seed-changed": make(lambda r: (r.update(dice=None, seed=None, result=None, target_replacements=[]),
+                                               r["targets"].pop())),
+        "before-seed-replaced": make(lambda r: (r.update(dice=None, seed=None, result=None,
+                                                         target_replacements=[{"stratum": "A"}]))),
+        "draw-hashes": make(lambda r: r.update(draw={"plan_hash": "0", "targets_hash": 1, "seq": 2})),
+        "seed-without-result": make(lambda r: r.update(result=None)),
+        **{f"failed-{n}": record for n, record in enumerate(_failed_and_expert_records(bad=True))},
     }
 
 
@@ -234,3 +263,97 @@ def test_javascript_primitives(page):
     assert got["sizes"] == [12, 0, 40, 5, 333333333334]
     assert got["order"] == sorted(["é", "\uffff", "z", "\U0001f600", "e"])
     assert got["seed"] == hashlib.sha256(b"dsr/v1|seed|ab|123").hexdigest()
+
+
+def _honest_records():
+    """Records that pass: with target replacements from the reserve, and before the seed."""
+    from backend.draws.algorithm import draw, record_inputs
+
+    base = CASES[1]
+    targets, inspectors, conflicts = record_inputs(base)
+    reserve = draw(base["task"], base["plan"], targets, inspectors, conflicts, base["seed"], reserve=3).target_reserve
+    sel = base["result"]["selected"]
+    replaced = copy.deepcopy(base)
+    replaced["target_replacements"] = [
+        {"stratum": "C", "out": sel["C"][4], "in": reserve["C"][0], "reason": "closed", "reason_label": "已关闭停业",
+         "at": "2026-04-02T01:30:00+00:00"},
+        {"stratum": "C", "out": reserve["C"][0], "in": reserve["C"][1], "reason": "deregistered"},
+        {"stratum": "A", "out": sel["A"][0], "in": reserve["A"][0], "reason": "revoked"},
+    ]
+    committed = copy.deepcopy(base)
+    committed.update(dice=None, seed=None, result=None, target_replacements=[],
+                     draw={"seq": 1, "status": "committed", "committed_at": "2026-04-01T02:00:00+00:00"})
+    good = _failed_and_expert_records(bad=False)
+    return {"replaced": replaced, "committed": committed, "edge": CASES[2], "failed": good[0], "experts": good[1]}
+
+
+def _failed_and_expert_records(bad: bool) -> list:
+    """The unit tests' failed draw and draw with experts; damaged in every way they check if ``bad``."""
+    from tests.unit.draws import test_verify_facts as facts
+
+    if not bad:
+        return [facts.failed(), facts.with_experts()]
+    out = []
+    for change in (lambda r: r.update(conflicts=CASES[1]["conflicts"]),
+                   lambda r: r["draw"]["failed_attempts"][0].update(error="draw.too_few_inspectors"),
+                   lambda r: r["draw"]["failed_attempts"][0].update(dice="9" * 20),
+                   lambda r: r["draw"].update(failed_attempts=[7, {"dice": 1}])):
+        record = facts.failed()
+        change(record)
+        out.append(record)
+    for change in (lambda r: r["expert_recusals"].pop(),
+                   lambda r: r["expert_recusals"].reverse(),
+                   lambda r: r.update(expert_conflicts=[["EX-1"], ["EX-1", 5], "x"]),
+                   lambda r: r.update(expert_recusals={}),
+                   lambda r: r["plan"].update(experts=[{"group": "0", "id": 1}, "EX"])):
+        record = facts.with_experts()
+        change(record)
+        out.append(record)
+    return out
+
+
+def test_javascript_and_python_agree_on_honest_records(page):
+    page.goto("/draw/verify.html")
+    records = _honest_records()
+    got = page.evaluate(
+        """async (records) => {
+            const { verifyRecord, verdictOf } = await import('/draw/dsr.js');
+            const out = {};
+            for (const [name, record] of Object.entries(records)) {
+                const r = await verifyRecord(record);
+                out[name] = [r.ok, r.seeded, r.differences, verdictOf(r)];
+            }
+            return out;
+        }""",
+        records,
+    )
+    for name, record in records.items():
+        report = verify_record(record)
+        assert report.ok, (name, report.differences)
+        assert got[name] == [True, report.seeded, [], report.verdict], name
+    assert got["committed"][1] is False and got["committed"][3] == "承诺值一致；尚未录入随机数，尚无抽取结果"
+
+
+def test_record_before_the_seed_on_the_page(page):
+    record = _honest_records()["committed"]
+    assert open_record(page, publish(page, "committed", record)) == "承诺值一致；尚未录入随机数，尚无抽取结果"
+    assert page.get_attribute("#verdict", "data-status") == "committed"
+    text = page.locator(".record").inner_text()
+    assert record["commitment"] in text and "（尚未录入随机数）" in text and "✓ 一致" in text
+
+
+def test_target_replacements_on_the_page(page):
+    record = _honest_records()["replaced"]
+    record["draw"] = {"dice_entered": "3141 5926 5358 9793 2384", "seq": 1}
+    record["dice"] = CASES[1]["dice"]
+    assert open_record(page, publish(page, "replaced", record)) == MATCH
+    rows = page.locator("table.target-replacements tbody tr").all_inner_texts()
+    assert len(rows) == 3 and "已关闭停业（closed）" in rows[0] and "2026/4/2 09:30:00（北京时间）" in rows[0]
+    assert record["target_replacements"][1]["in"] in rows[1] and "已注销（deregistered）" in rows[1]
+    assert "检查对象替换（3 项）" in page.locator(".record").inner_text()
+    assert page.inner_text(".dice-entered") == "3141 5926 5358 9793 2384"
+    # the replacement changed to another target: named, every difference listed
+    record["target_replacements"][0]["in"] = record["target_replacements"][2]["in"]
+    verdict = open_record(page, publish(page, "replaced-bad", record))
+    assert verdict == "验证未通过：共 2 处不同"
+    assert page.locator(".differences li").all_inner_texts() == verify_record(record).differences

@@ -27,7 +27,8 @@ def _signature(inspection_id: int, scope: str, p, content_hash: str, department_
 def led_inspection(session, inspection_id: int, lead_inspector, stage: str) -> dict:
     """Make ``lead_inspector`` the lead of the inspection's group and bring it to ``stage``:
     ``draft`` (nothing yet), ``conflict`` (an open conflict on the record), ``finalizable`` (every section
-    signed, the record complete) or ``submittable`` (finalised and signed by everyone)."""
+    signed, the record complete), ``submittable`` (finalised and signed by everyone) or ``submitted``
+    (then submitted: the inspection completed, its publication clock started; no PDF yet)."""
     inspection = session.get(Inspection, inspection_id)
     group = session.get(InspectionGroup, inspection.group_id)
     if not any(m.inspector_id == lead_inspector.id for m in group.members):
@@ -45,7 +46,7 @@ def led_inspection(session, inspection_id: int, lead_inspector, stage: str) -> d
         session.add(Record(inspection_id=inspection_id, data={"opinion": "甲"}, revs={"opinion": [1, None]}, rev=1))
         session.flush()
         out["conflict"] = conflict.id
-    if stage in ("finalizable", "submittable"):
+    if stage in ("finalizable", "submittable", "submitted"):
         part = participation(session, [inspection])[inspection_id]
         for dept_id in part.departments():
             code = part.of_department(dept_id)[0].department_code
@@ -56,7 +57,7 @@ def led_inspection(session, inspection_id: int, lead_inspector, stage: str) -> d
                 session.add(_signature(inspection_id, "section", p, h, dept_id))
         session.add(Record(inspection_id=inspection_id, data=dict(RECORD), revs={k: [1, None] for k in RECORD}, rev=1))
         session.flush()
-        if stage == "submittable":
+        if stage in ("submittable", "submitted"):
             batch = FieldBatch(session, Actor.system())
             state = batch.inspection(inspection_id)
             h = current_record_hash(batch, state)
@@ -65,6 +66,12 @@ def led_inspection(session, inspection_id: int, lead_inspector, stage: str) -> d
             for p in part.participants:
                 session.add(_signature(inspection_id, "record", p, h))
             session.add(_signature(inspection_id, "record", None, h, role="representative"))
+            session.flush()
+        if stage == "submitted":
+            from backend.inspections import deadlines
+
+            session.get(Record, inspection_id).state = "submitted"
+            deadlines.complete(session, inspection, user_id=None)
             session.flush()
     return out
 

@@ -157,6 +157,7 @@ def test_the_whole_merge_submits_with_a_due_date(field, db_session):
         phone.pull()
         doc = phone.docs["inspection"][field.inspection.id]
         assert doc["status"] == "completed" and doc["deadline"]["due_on"] == inspection.publication_due_on.isoformat()
+        assert doc["record"]["state"] == "submitted" and doc["record"]["submitted_at"]
     # completed: nothing more may change
     other.set_section(field.inspection.id, field.other_dept.id, {"note": "事后修改"})
     assert other.push()[0]["code"] == "inspection.completed"

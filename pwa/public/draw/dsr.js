@@ -262,9 +262,10 @@ async function orderAll(key, prefixParts, ids) {
 // ------------------------------------------------------------------ draw
 
 // targets: {stratum: [ids]}, inspectors: {dept: [ids]}, conflicts: [[inspector, target]].
-// Returns the record's result object {selected, groups, replacements}.
-// options.reserve: number of reserve targets per stratum to rank as well (default 0:
-// the page only verifies), options.onProgress(stage, done, total).
+// Returns the record's result object {selected, groups, replacements} and, beside it,
+// targetReserve {stratum: [ids]} (not part of the result).
+// options.reserve: number of reserve targets per stratum to rank as well (default 0),
+// options.onProgress(stage, done, total).
 export async function draw(task, plan, targets, inspectors, conflicts, seed, options = {}) {
   const progress = options.onProgress || (() => {});
   checkCode(task, "task");
@@ -297,6 +298,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   // 3. targets
   const strata = sortCodePoints(Object.keys(p.strata));
   const selected = Object.create(null);
+  const targetReserve = Object.create(null);
   const reserve = options.reserve || 0;
   for (const s of strata) {
     const ids = targets[s] || [];
@@ -304,6 +306,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
     const r = Math.max(0, Math.min(ids.length - k, reserve));
     const ranked = await rankSmallest(key, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t));
     selected[s] = ranked.slice(0, k).map((e) => e.id);
+    targetReserve[s] = ranked.slice(k).map((e) => e.id);
   }
   for (const s of strata) for (const id of selected[s]) checkCode(id, "targets.id");
 
@@ -365,7 +368,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
       }
     });
   }
-  return { selected, groups, replacements };
+  return { selected, groups, replacements, targetReserve };
 }
 
 function duplicate(path, lists) {
@@ -380,12 +383,16 @@ function duplicate(path, lists) {
 
 // ------------------------------------------------------------------ verify
 
-const MAX_SHAPE_COMPLAINTS = 20;
+export const MATCH_TEXT = "验证通过：与公布结果一致";
+export const COMMITTED_TEXT = "承诺值一致；尚未录入随机数，尚无抽取结果";
+export const TARGET_REPLACEMENT_REASONS = { closed: "已关闭停业", deregistered: "已注销", revoked: "已吊销" };
+const REASONS_TEXT = Object.entries(TARGET_REPLACEMENT_REASONS).map(([k, v]) => `${k}（${v}）`).join("、");
+const HASHES = [["plan_hash", "planHash"], ["targets_hash", "targetsHash"], ["inspectors_hash", "inspectorsHash"]];
 
 function show(value) {
   if (typeof value === "string") return value;
   const text = JSON.stringify(value);
-  return text.length <= 80 ? text : text.slice(0, 77) + "...";
+  return text.length <= 200 ? text : text.slice(0, 197) + "...";
 }
 
 function typeName(v) {
@@ -402,44 +409,44 @@ class Shape {
   constructor() {
     this.complaints = [];
   }
-  full() {
-    return this.complaints.length >= MAX_SHAPE_COMPLAINTS;
-  }
   check(value, path, kind, name) {
     const ok =
       kind === "object" ? isObject(value)
       : kind === "array" ? Array.isArray(value)
       : kind === "int" ? typeof value === "number" && Number.isInteger(value)
       : typeof value === kind;
-    if (!ok && !this.full()) this.complaints.push(`${path}: 格式错误，应为${name}，实为${typeName(value)}`);
+    if (!ok) this.complaints.push(`${path}: 格式错误，应为${name}，实为${typeName(value)}`);
     return ok;
   }
   key(obj, key, path, kind, name) {
-    const full = path ? `${path}.${key}` : key;
+    const where = path ? `${path}.${key}` : key;
     if (!has(obj, key)) {
-      if (!this.full()) this.complaints.push(`${full}: 缺失`);
+      this.complaints.push(`${where}: 缺失`);
       return null;
     }
-    return this.check(obj[key], full, kind, name) ? obj[key] : null;
+    return this.check(obj[key], where, kind, name) ? obj[key] : null;
   }
   strings(value, path) {
     if (this.check(value, path, "array", "字符串数组")) {
-      for (let i = 0; i < value.length; i++) {
-        if (this.full()) return;
-        this.check(value[i], `${path}[${i}]`, "string", "字符串");
-      }
+      for (let i = 0; i < value.length; i++) this.check(value[i], `${path}[${i}]`, "string", "字符串");
     }
   }
 }
 
-function shapeOfInputs(record) {
+const absent = (obj, key) => !has(obj, key) || obj[key] === null;
+
+// Published after the commitment, before the seed: no dice, no seed, no result.
+function unseeded(record) {
+  return ["dice", "seed", "result"].every((key) => absent(record, key));
+}
+
+function shapeOfInputs(record, seeded) {
   const s = new Shape();
   s.key(record, "task", "", "string", "字符串");
   s.key(record, "plan", "", "object", "对象");
   for (const [name, groupKey] of [["targets", "stratum"], ["inspectors", "dept"]]) {
     const items = s.key(record, name, "", "array", "数组") || [];
     for (let n = 0; n < items.length; n++) {
-      if (s.full()) break;
       const path = `${name}[${n}]`;
       if (s.check(items[n], path, "object", "对象")) {
         s.key(items[n], "id", path, "string", "字符串");
@@ -449,7 +456,6 @@ function shapeOfInputs(record) {
   }
   const conflicts = s.key(record, "conflicts", "", "array", "数组") || [];
   for (let n = 0; n < conflicts.length; n++) {
-    if (s.full()) break;
     const pair = conflicts[n];
     if (s.check(pair, `conflicts[${n}]`, "array", "[检查人员编号, 检查对象编号] 数组") && pair.length !== 2) {
       s.complaints.push(`conflicts[${n}]: 格式错误，应恰有 2 项，实有 ${pair.length} 项`);
@@ -457,8 +463,20 @@ function shapeOfInputs(record) {
       s.strings(pair, `conflicts[${n}]`);
     }
   }
-  for (const name of ["commitment", "dice", "seed"]) s.key(record, name, "", "string", "字符串");
+  s.key(record, "commitment", "", "string", "字符串");
+  if (seeded) {
+    for (const name of ["dice", "seed"]) s.key(record, name, "", "string", "字符串");
+  } else if (truthy(record.target_replacements)) {
+    s.complaints.push("target_replacements: 记录尚无随机数和抽取结果，不应有替换");
+  }
   return s.complaints;
+}
+
+// Python's truth value of a JSON value
+function truthy(v) {
+  if (Array.isArray(v)) return v.length > 0;
+  if (isObject(v)) return Object.keys(v).length > 0;
+  return Boolean(v);
 }
 
 function shapeOfResult(result) {
@@ -468,19 +486,17 @@ function shapeOfResult(result) {
   for (const [stratum, ids] of Object.entries(selected)) s.strings(ids, `result.selected.${stratum}`);
   const groups = s.key(result, "groups", "result", "array", "数组") || [];
   for (let g = 0; g < groups.length; g++) {
-    if (s.full()) break;
     const path = `result.groups[${g}]`;
     const group = groups[g];
     if (!s.check(group, path, "object", "对象")) continue;
-    const targets = s.key(group, "targets", path, "array", "字符串数组");
-    if (targets !== null) s.strings(targets, `${path}.targets`);
+    if (has(group, "targets")) s.strings(group.targets, `${path}.targets`);
+    else s.complaints.push(`${path}.targets: 缺失`);
     const members = s.key(group, "members", path, "object", "对象") || {};
     for (const [dept, ids] of Object.entries(members)) s.strings(ids, `${path}.members.${dept}`);
     s.key(group, "leader", path, "string", "字符串");
   }
   const replacements = s.key(result, "replacements", "result", "array", "数组") || [];
   for (let n = 0; n < replacements.length; n++) {
-    if (s.full()) break;
     const path = `result.replacements[${n}]`;
     if (s.check(replacements[n], path, "object", "对象")) {
       s.key(replacements[n], "group", path, "int", "整数");
@@ -490,17 +506,33 @@ function shapeOfResult(result) {
   return s.complaints;
 }
 
+function shapeOfTargetReplacements(record) {
+  const s = new Shape();
+  if (absent(record, "target_replacements")) return [];
+  const replaced = s.key(record, "target_replacements", "", "array", "数组") || [];
+  for (let n = 0; n < replaced.length; n++) {
+    const path = `target_replacements[${n}]`;
+    if (s.check(replaced[n], path, "object", "对象")) {
+      for (const key of ["stratum", "out", "in", "reason"]) s.key(replaced[n], key, path, "string", "字符串");
+    }
+  }
+  return s.complaints;
+}
+
+// One line per differing position, then one per item only one side has.
 function compareList(path, recorded, computed, out) {
   const n = recorded.length;
   const m = computed.length;
   for (let i = 0; i < Math.min(n, m); i++) {
-    if (recorded[i] !== computed[i]) {
-      out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算为 ${show(computed[i])}`);
-      return;
-    }
+    if (recorded[i] !== computed[i]) out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算为 ${show(computed[i])}`);
   }
-  if (n > m) out.push(`${path}: 记录有 ${n} 项，重新计算只有 ${m} 项（多出 ${show(recorded[m])} 等）`);
-  else if (n < m) out.push(`${path}: 记录只有 ${n} 项，重新计算有 ${m} 项（缺少 ${show(computed[n])} 等）`);
+  if (n > m) {
+    out.push(`${path}: 记录有 ${n} 项，重新计算只有 ${m} 项`);
+    for (let i = m; i < n; i++) out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算没有该项`);
+  } else if (n < m) {
+    out.push(`${path}: 记录只有 ${n} 项，重新计算有 ${m} 项`);
+    for (let i = n; i < m; i++) out.push(`${path}[${i}]: 记录中缺少，重新计算为 ${show(computed[i])}`);
+  }
 }
 
 function compareKeys(path, recorded, computed, what, out) {
@@ -532,6 +564,10 @@ function compareResult(recorded, computed, out) {
       out.push(`${path}.leader: 记录为 ${rg[g].leader}，重新计算为 ${cg[g].leader}`);
     }
   }
+  for (let g = cg.length; g < rg.length; g++) out.push(`result.groups[${g}]: 记录中多出该组，重新计算没有`);
+  for (let g = rg.length; g < cg.length; g++) {
+    out.push(`result.groups[${g}]: 记录中缺少该组，重新计算有 ${cg[g].targets.length} 个检查对象`);
+  }
   const rr = recorded.replacements;
   const cr = computed.replacements;
   for (let n = 0; n < Math.min(rr.length, cr.length); n++) {
@@ -542,10 +578,49 @@ function compareResult(recorded, computed, out) {
     }
   }
   if (rr.length > cr.length) {
-    out.push(`result.replacements: 记录有 ${rr.length} 项回避替换，重新计算只有 ${cr.length} 项（多出 ${show(rr[cr.length])}）`);
+    out.push(`result.replacements: 记录有 ${rr.length} 项回避替换，重新计算只有 ${cr.length} 项`);
+    for (let n = cr.length; n < rr.length; n++) out.push(`result.replacements[${n}]: 记录中多出 ${show(rr[n])}`);
   } else if (rr.length < cr.length) {
-    out.push(`result.replacements: 记录只有 ${rr.length} 项回避替换，重新计算有 ${cr.length} 项（缺少 ${show(cr[rr.length])}）`);
+    out.push(`result.replacements: 记录只有 ${rr.length} 项回避替换，重新计算有 ${cr.length} 项`);
+    for (let n = rr.length; n < cr.length; n++) out.push(`result.replacements[${n}]: 记录中缺少 ${show(cr[n])}`);
   }
+}
+
+// Step 3's reserve, replayed: strictly in order per stratum, out of the draw as it stands.
+function checkTargetReplacements(replaced, computed, out) {
+  const current = new Map(Object.entries(computed.selected).map(([s, ids]) => [s, new Set(ids)]));
+  const takenOut = new Map();
+  const used = new Map();
+  replaced.forEach((rep, n) => {
+    const path = `target_replacements[${n}]`;
+    const { stratum: s, out: gone, in: came } = rep;
+    if (!has(TARGET_REPLACEMENT_REASONS, rep.reason)) {
+      out.push(`${path}.reason: 记录为 ${rep.reason}，只有 ${REASONS_TEXT} 的对象按备选名单替换`);
+    }
+    if (!current.has(s)) {
+      out.push(`${path}.stratum: 记录为 ${s}，抽查方案中没有该分层`);
+      return;
+    }
+    const reserve = computed.targetReserve[s];
+    const m = used.get(s) || 0;
+    used.set(s, m + 1);
+    if (m >= reserve.length) {
+      out.push(`${path}.in: 记录为 ${came}，分层 ${s} 的备选名单只有 ${reserve.length} 个，没有第 ${m + 1} 个`);
+    } else if (came !== reserve[m]) {
+      out.push(`${path}.in: 记录为 ${came}，应为分层 ${s} 备选名单第 ${m + 1} 个 ${reserve[m]}`);
+    }
+    const draw = current.get(s);
+    if (!draw.has(gone)) {
+      if (takenOut.has(gone)) {
+        out.push(`${path}.out: ${gone} 已在 target_replacements[${takenOut.get(gone)}] 中被替换出，不在抽取名单中`);
+      } else {
+        out.push(`${path}.out: ${gone} 不是分层 ${s} 抽中或替换进入的检查对象`);
+      }
+    }
+    draw.delete(gone);
+    draw.add(came);
+    takenOut.set(gone, n);
+  });
 }
 
 function recordInputs(record) {
@@ -556,11 +631,23 @@ function recordInputs(record) {
   return { targets, inspectors, conflicts: record.conflicts.map((c) => [c[0], c[1]]) };
 }
 
-// Redo a published record. Never throws: returns {ok, differences, commitment, seed,
-// result}, where commitment is recomputed from the inputs, seed from the record's
+// The one-line verdict of a report (the same words as the Python VerifyReport.verdict).
+export function verdictOf(report) {
+  if (!report.ok) return `验证未通过：共 ${report.differences.length} 处不同`;
+  if (report.seeded) return MATCH_TEXT;
+  if (report.failedAttempts) {
+    return `承诺值一致；公布的 ${report.failedAttempts} 个随机数经重新计算确实无法完成抽取，尚无抽取结果`;
+  }
+  return COMMITTED_TEXT;
+}
+
+// Redo a published record. Never throws: returns {ok, seeded, differences, commitment,
+// seed, result}, where commitment is recomputed from the inputs, seed from the record's
 // commitment and dice, and result (if it could be computed) from the record's seed.
+// seeded is false for a record published before the seed, checked for its commitment alone.
 export async function verifyRecord(record, options = {}) {
-  const report = { ok: false, differences: [], commitment: null, seed: null, result: null };
+  const report = { ok: false, seeded: true, failedAttempts: 0, differences: [], commitment: null, seed: null,
+    result: null };
   try {
     await verifyInto(record, report, options);
   } catch (exc) {
@@ -582,7 +669,8 @@ async function verifyInto(record, report, options) {
     out.push(`algorithm: ${shown}，本验证程序只支持 ${ALGORITHM}`);
     return;
   }
-  let complaints = shapeOfInputs(record);
+  report.seeded = !unseeded(record);
+  let complaints = shapeOfInputs(record, report.seeded);
   if (complaints.length) {
     out.push(...complaints);
     return;
@@ -594,29 +682,42 @@ async function verifyInto(record, report, options) {
     return;
   }
   progress("承诺值", 0, 1);
-  const c = (await commitment(
+  const c = await commitment(
     record.task,
     record.plan,
     record.targets.map((t) => [t.stratum, t.id]),
     record.inspectors.map((i) => [i.dept, i.id]),
-  )).commitment;
-  report.commitment = c;
-  if (record.commitment !== c) {
-    out.push(`commitment: 记录为 ${record.commitment}，由 task、plan、targets、inspectors 重新计算为 ${c}`);
+  );
+  report.commitment = c.commitment;
+  if (record.commitment !== c.commitment) {
+    out.push(`commitment: 记录为 ${record.commitment}，由 task、plan、targets、inspectors 重新计算为 ${c.commitment}`);
   }
+  if (isObject(record.draw)) {
+    for (const [name, mine] of HASHES) {
+      if (has(record.draw, name) && record.draw[name] !== c[mine]) {
+        out.push(`draw.${name}: 记录为 ${show(record.draw[name])}，重新计算为 ${c[mine]}`);
+      }
+    }
+    await checkFailedAttempts(record, record.draw.failed_attempts, report);
+  }
+  if (!report.seeded) return;
+
   const seed = await seedFrom(record.commitment, record.dice);
   report.seed = seed;
   if (record.seed !== seed) out.push(`seed: 记录为 ${record.seed}，由 commitment 与 dice 重新计算为 ${seed}`);
 
   complaints = has(record, "result") ? shapeOfResult(record.result) : ["result: 缺失"];
+  complaints.push(...shapeOfTargetReplacements(record));
   if (complaints.length) {
     out.push(...complaints);
     return;
   }
+  const replaced = record.target_replacements || [];
   const { targets, inspectors, conflicts } = recordInputs(record);
   let computed;
-  try {
-    computed = await draw(record.task, record.plan, targets, inspectors, conflicts, record.seed, { onProgress: progress });
+  try { // with the reserve as far as the replacements can reach
+    computed = await draw(record.task, record.plan, targets, inspectors, conflicts, record.seed,
+      { onProgress: progress, reserve: replaced.length });
   } catch (exc) {
     if (exc instanceof DrawError) {
       out.push(`result: 无法重新计算抽取结果：${exc.message}`);
@@ -626,4 +727,111 @@ async function verifyInto(record, report, options) {
   }
   report.result = computed;
   compareResult(record.result, computed, out);
+  checkTargetReplacements(replaced, computed, out);
+  if (has(record, "expert_recusals")) checkExpertRecusals(record, computed, replaced, out);
+}
+
+// ------------------------------------------------------------------ the app's further facts
+
+// draw.failed_attempts: each seed is SHA-256 of the commitment and its dice, and the draw redone
+// with it fails, for the reason published.
+async function checkFailedAttempts(record, attempts, report) {
+  if (attempts === undefined || attempts === null) return;
+  const out = report.differences;
+  const s = new Shape();
+  if (s.check(attempts, "draw.failed_attempts", "array", "数组")) {
+    attempts.forEach((attempt, n) => {
+      const path = `draw.failed_attempts[${n}]`;
+      if (s.check(attempt, path, "object", "对象")) {
+        for (const key of ["dice", "seed", "error"]) s.key(attempt, key, path, "string", "字符串");
+      }
+    });
+  }
+  if (s.complaints.length) {
+    out.push(...s.complaints);
+    return;
+  }
+  const { targets, inspectors, conflicts } = recordInputs(record);
+  for (let n = 0; n < attempts.length; n++) {
+    const path = `draw.failed_attempts[${n}]`;
+    const attempt = attempts[n];
+    const seed = await seedFrom(record.commitment, attempt.dice);
+    if (attempt.seed !== seed) out.push(`${path}.seed: 记录为 ${attempt.seed}，由 commitment 与 dice 重新计算为 ${seed}`);
+    try {
+      await draw(record.task, record.plan, targets, inspectors, conflicts, attempt.seed);
+      out.push(`${path}.error: 记录为 ${attempt.error}，但用该随机种子重新计算可以完成抽取`);
+    } catch (exc) {
+      if (!(exc instanceof DrawError)) throw exc;
+      if (exc.code !== attempt.error) out.push(`${path}.error: 记录为 ${attempt.error}，重新计算为 ${exc.code}（${exc.message}）`);
+    }
+  }
+  report.failedAttempts = attempts.length;
+}
+
+// expert_recusals: each expert of plan.experts steps aside for every target of their group (as
+// drawn, then those brought in from the reserve, in order) they declared a conflict with.
+function checkExpertRecusals(record, computed, replaced, out) {
+  const s = new Shape();
+  const experts = has(record.plan, "experts") ? record.plan.experts : [];
+  if (s.check(experts, "plan.experts", "array", "数组")) {
+    experts.forEach((entry, n) => {
+      if (s.check(entry, `plan.experts[${n}]`, "object", "对象")) {
+        s.key(entry, "group", `plan.experts[${n}]`, "int", "整数");
+        s.key(entry, "id", `plan.experts[${n}]`, "string", "字符串");
+      }
+    });
+  }
+  const pairs = has(record, "expert_conflicts") ? s.key(record, "expert_conflicts", "", "array", "数组") : [];
+  (pairs || []).forEach((pair, n) => {
+    if (s.check(pair, `expert_conflicts[${n}]`, "array", "[专家编号, 检查对象编号] 数组") && pair.length !== 2) {
+      s.complaints.push(`expert_conflicts[${n}]: 格式错误，应恰有 2 项，实有 ${pair.length} 项`);
+    } else if (Array.isArray(pair)) {
+      s.strings(pair, `expert_conflicts[${n}]`);
+    }
+  });
+  const recorded = s.key(record, "expert_recusals", "", "array", "数组");
+  if (s.complaints.length) {
+    out.push(...s.complaints);
+    return;
+  }
+  const conflicted = new Set(pairs.map(([e, t]) => JSON.stringify([e, t])));
+  const groupOf = new Map();
+  const targets = new Map();
+  computed.groups.forEach((group, g) => {
+    targets.set(g, [...group.targets]);
+    for (const t of group.targets) groupOf.set(t, g);
+  });
+  for (const rep of replaced) { // a target brought in takes the group of the one it replaces
+    if (groupOf.has(rep.out)) {
+      const g = groupOf.get(rep.out);
+      groupOf.set(rep.in, g);
+      targets.get(g).push(rep.in);
+    }
+  }
+  const expected = [];
+  for (const e of experts) {
+    for (const t of targets.get(e.group) || []) {
+      if (conflicted.has(JSON.stringify([e.id, t]))) expected.push({ group: e.group, expert: e.id, target: t });
+    }
+  }
+  compareObjectList("expert_recusals", recorded, expected, out);
+}
+
+// compareList for lists of objects (compared as canonical JSON)
+function compareObjectList(path, recorded, computed, out) {
+  const key = (v) => canonicalJSON(v);
+  const n = recorded.length;
+  const m = computed.length;
+  for (let i = 0; i < Math.min(n, m); i++) {
+    if (key(recorded[i]) !== key(computed[i])) {
+      out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算为 ${show(computed[i])}`);
+    }
+  }
+  if (n > m) {
+    out.push(`${path}: 记录有 ${n} 项，重新计算只有 ${m} 项`);
+    for (let i = m; i < n; i++) out.push(`${path}[${i}]: 记录为 ${show(recorded[i])}，重新计算没有该项`);
+  } else if (n < m) {
+    out.push(`${path}: 记录只有 ${n} 项，重新计算有 ${m} 项`);
+    for (let i = n; i < m; i++) out.push(`${path}[${i}]: 记录中缺少，重新计算为 ${show(computed[i])}`);
+  }
 }

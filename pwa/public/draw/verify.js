@@ -3,9 +3,8 @@
 // runs verifyRecord and shows the record and the verdict. All record text goes into
 // the page through textContent, never as HTML.
 
-import { ALGORITHM, verifyRecord } from "./dsr.js";
+import { ALGORITHM, MATCH_TEXT, TARGET_REPLACEMENT_REASONS, verdictOf, verifyRecord } from "./dsr.js";
 
-const MATCH_TEXT = "验证通过：与公布结果一致";
 const SHOW_FIRST = 100; // groups / ids shown before a "show all" button
 
 const $ = (id) => document.getElementById(id);
@@ -92,14 +91,16 @@ async function run(data) {
     const failed = reports.filter((r) => !r.ok);
     const seconds = reports.reduce((a, r) => a + r.seconds, 0);
     setStatus(`计算完成，用时 ${seconds.toFixed(1)} 秒。`);
-    if (!failed.length) {
-      setVerdict("match", records.length > 1 ? `${MATCH_TEXT}（共 ${records.length} 条记录）` : MATCH_TEXT);
+    if (records.length === 1) {
+      // every difference is listed under the record, never only the first
+      const report = reports[0];
+      setVerdict(!report.ok ? "mismatch" : report.seeded ? "match" : "committed", verdictOf(report));
+    } else if (!failed.length) {
+      const early = reports.filter((r) => !r.seeded).length;
+      setVerdict("match", `${MATCH_TEXT}（共 ${records.length} 条记录${early ? `，其中 ${early} 条尚未录入随机数，仅核对承诺值` : ""}）`);
     } else {
-      const first = failed[0];
-      const others = first.differences.length - 1;
-      const prefix = records.length > 1 ? `${failed.length} / ${records.length} 条记录未通过。` : "";
-      setVerdict("mismatch",
-        `验证未通过：${prefix}${first.differences[0]}${others ? `（另有 ${others} 处不同）` : ""}`);
+      const total = failed.reduce((a, r) => a + r.differences.length, 0);
+      setVerdict("mismatch", `验证未通过：${failed.length} / ${records.length} 条记录未通过，共 ${total} 处不同`);
     }
   } catch (exc) {
     setStatus("");
@@ -158,14 +159,9 @@ function renderRecord(record, report, index) {
   const section = el("section", { class: "record", dataset: { index: index ?? 0 } });
   const title = isObject(record) && typeof record.task === "string" ? `任务 ${record.task}` : "记录";
   section.append(el("h2", {}, index === null ? title : `${index + 1}. ${title}`));
-  section.append(el("p", { class: `record-verdict ${report.ok ? "ok" : "bad"}` },
-    report.ok ? MATCH_TEXT : `验证未通过：共 ${report.differences.length} 处不同`));
+  section.append(el("p", { class: `record-verdict ${report.ok ? "ok" : "bad"}` }, verdictOf(report)));
   if (!report.ok) {
-    const shown = report.differences.slice(0, 200);
-    section.append(el("ol", { class: "differences" }, shown.map((d) => el("li", {}, d))));
-    if (report.differences.length > shown.length) {
-      section.append(el("p", {}, `……其余 ${report.differences.length - shown.length} 处未列出`));
-    }
+    section.append(el("ol", { class: "differences" }, report.differences.map((d) => el("li", {}, d))));
   }
   if (!isObject(record)) return section;
 
@@ -205,8 +201,10 @@ function renderRecord(record, report, index) {
       el("dt", {}, "算法"), el("dd", {}, el("code", {}, str(record.algorithm)), record.algorithm === ALGORITHM ? "" : " ✗ 不支持"),
       el("dt", {}, "任务编号"), el("dd", {}, str(record.task)),
       el("dt", {}, "承诺值（commitment）"), el("dd", {}, el("code", {}, str(record.commitment)), mark(record.commitment, report.commitment)),
-      el("dt", {}, "骰子数字（dice）"), el("dd", {}, el("code", {}, str(record.dice))),
-      el("dt", {}, "随机种子（seed）"), el("dd", {}, el("code", {}, str(record.seed)), mark(record.seed, report.seed)),
+      el("dt", {}, "骰子数字（dice）"), el("dd", {}, record.dice === null ? "（尚未录入）" : el("code", {}, str(record.dice))),
+      draw && typeof draw.dice_entered === "string" && draw.dice_entered !== record.dice
+        ? [el("dt", {}, "现场录入"), el("dd", {}, el("code", { class: "dice-entered" }, draw.dice_entered))] : null,
+      el("dt", {}, "随机种子（seed）"), el("dd", {}, record.seed === null ? "（尚未录入随机数）" : [el("code", {}, str(record.seed)), mark(record.seed, report.seed)]),
     ));
 
   if (Array.isArray(record.targets) && Array.isArray(record.inspectors)) {
@@ -218,6 +216,17 @@ function renderRecord(record, report, index) {
         `申报回避 ${Array.isArray(record.conflicts) ? record.conflicts.length : 0} 项。`));
   }
 
+  const attempts = draw && Array.isArray(draw.failed_attempts) ? draw.failed_attempts : [];
+  if (attempts.length) {
+    section.append(el("h3", {}, `未能完成抽取的随机数（${attempts.length} 个）`),
+      el("p", { class: "hint" }, "每个随机数都已公开；验证程序用它重新计算，核对抽取确实因所述原因无法完成。"),
+      el("table", { class: "failed-attempts" },
+        el("thead", {}, el("tr", {}, ["时间", "骰子数字", "随机种子", "原因"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, attempts.map((a) => el("tr", {}, isObject(a)
+          ? [el("td", {}, beijingTime(a.at) || ""), el("td", { class: "mono" }, str(a.dice)),
+            el("td", { class: "mono" }, str(a.seed)), el("td", {}, `${str(a.error)}${a.message ? `：${a.message}` : ""}`)]
+          : el("td", { colspan: 4 }, "（格式错误）"))))));
+  }
   const result = isObject(record.result) ? record.result : null;
   if (!result) return section;
   if (isObject(result.selected)) {
@@ -271,8 +280,34 @@ function renderRecord(record, report, index) {
       section.append(el("p", {}, "无。"));
     }
   }
+  const recusals = Array.isArray(record.expert_recusals) ? record.expert_recusals : [];
+  if (recusals.length) {
+    section.append(el("h3", {}, `专家回避（${recusals.length} 项）`),
+      el("table", { class: "expert-recusals" },
+        el("thead", {}, el("tr", {}, ["组", "专家", "检查对象"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, recusals.map((r) => el("tr", {}, isObject(r)
+          ? [el("td", {}, str(r.group)), el("td", { class: "mono" }, str(r.expert)), el("td", {}, targetName(r.target))]
+          : el("td", { colspan: 3 }, "（格式错误）"))))));
+  }
+  const replaced = Array.isArray(record.target_replacements) ? record.target_replacements : [];
+  section.append(el("h3", {}, `检查对象替换（${replaced.length} 项）`));
+  if (replaced.length) {
+    section.append(el("p", { class: "hint" }, "抽中的对象已关闭停业、注销或吊销时，按其分层备选名单的顺序替换；无法联系的对象不替换，作为检查结果公示。"));
+    const reason = (r) => (has(TARGET_REPLACEMENT_REASONS, r.reason) ? `${TARGET_REPLACEMENT_REASONS[r.reason]}（${r.reason}）` : str(r.reason));
+    section.append(el("table", { class: "target-replacements" },
+      el("thead", {}, el("tr", {}, ["序号", "分层", "替换出", "替换进入", "原因", "时间"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, replaced.map((r, n) => el("tr", {},
+        isObject(r)
+          ? [el("td", {}, String(n)), el("td", { class: "mono" }, str(r.stratum)), el("td", {}, targetName(r.out)),
+            el("td", {}, targetName(r.in)), el("td", {}, reason(r)), el("td", {}, beijingTime(r.at) || "")]
+          : el("td", { colspan: 6 }, "（格式错误）"))))));
+  } else {
+    section.append(el("p", {}, "无。"));
+  }
   return section;
 }
+
+const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
 
 // ------------------------------------------------------------------ wiring
 

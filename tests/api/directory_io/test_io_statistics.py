@@ -62,3 +62,24 @@ def test_the_demo_seed_leaves_statistics_behind(pg):
     for table in ("target", "inspector", "item", "check_point", "target_item_history"):
         believed, actual = planner_rows(pg, table)
         assert believed == actual > 0, table
+
+
+def test_a_draw_leaves_statistics_behind(pg, tmp_path):
+    """The draw writes thousands of inspections at once; the planner knows them right after."""
+    from backend.draws import services as draws
+    from tests.api.draws.conftest import build_scenario
+    from tests.conftest import make_test_app
+    from tests.factories import AuthActions, Factory
+
+    app = make_test_app(pg, tmp_path)
+    with pg.session_scope() as session:
+        factory = Factory(session)
+        s = build_scenario(factory, AuthActions(app, factory), risk=("D",), per_class=300,
+                           strata={"D": {"num": 1, "den": 2}}, inspectors=(80, 40), group_load=5)
+        task_id = s.task.id
+    with pg.session_scope() as session:
+        actor = Actor.system("test")
+        draws.commit(session, actor, task_id, draws.DrawSettings())
+        draws.seed_and_draw(session, actor, task_id, draws.DrawSettings(), source="csprng")
+    estimate, real = planner_rows(pg, "inspection")
+    assert real == 150 and estimate == real

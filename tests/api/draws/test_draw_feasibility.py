@@ -75,7 +75,7 @@ def test_a_failed_seed_is_public_and_the_task_is_reopened_with_a_reason(client, 
     assert r.status_code == 409 and r.json["code"] == "task.read_only" and "重新开放" in r.json["message"]
 
     # the failed seed is public with the draw
-    listed = client.get(f"/api/public/draws/{s.task.code}").json
+    listed = client.get(f"/api/public/draws/{s.task.code}").json["items"]
     assert [(d["seq"], d["status"]) for d in listed] == [(1, "failed")]
     [attempt] = listed[0]["failed_attempts"]
     assert attempt["dice"] == "31415926535897932384" and attempt["error"] == "draw.no_replacement"
@@ -114,7 +114,7 @@ def test_a_failed_seed_is_public_and_the_task_is_reopened_with_a_reason(client, 
     assert second.status_code == 201 and second.json["seq"] == 2
     drawn = seed(client, s, dice="27182818284590452353")
     assert drawn.status_code == 200, drawn.json
-    listed = client.get(f"/api/public/draws/{s.task.code}").json
+    listed = client.get(f"/api/public/draws/{s.task.code}").json["items"]
     assert [(d["seq"], d["status"]) for d in listed] == [(1, "abandoned"), (2, "drawn")]
     assert verify_record(client.get(f"/api/public/draws/{s.task.code}/record").get_json()).ok
     assert draw_actions(db_session) == ["draw.commit", "draw.failed", "draw.abandon", "task.reopen",
@@ -152,7 +152,7 @@ def test_a_redraw_that_cannot_run_changes_nothing(client, scenario, db_session):
     r = client.post(f"/api/v1/tasks/{s.task.id}/draw/redraw", json={"reason": "名录库数据有误"}, headers=s.headers)
     assert r.status_code == 422 and r.json["code"] == "draw.cannot_draw"
     assert r.json["details"]["reasons"][0]["details"]["dept"] == s.other.code
-    draws = client.get(f"/api/public/draws/{s.task.code}").json
+    draws = client.get(f"/api/public/draws/{s.task.code}").json["items"]
     assert [(d["seq"], d["status"]) for d in draws] == [(1, "drawn")] and draws[0]["seed"] == first["seed"]
     assert set(db_session.scalars(select(Inspection.status))) == {"assigned"}
     db_session.refresh(s.task)
@@ -169,6 +169,6 @@ def test_a_failed_draw_may_be_redrawn_with_a_reason(client, scenario, factory):
     assert seed(client, s).status_code == 422
     r = client.post(f"/api/v1/tasks/{s.task.id}/draw/redraw", json={"reason": "重新抽取并公开"}, headers=s.headers)
     assert r.status_code == 201 and r.json["seq"] == 2
-    draws = client.get(f"/api/public/draws/{s.task.code}").json
+    draws = client.get(f"/api/public/draws/{s.task.code}").json["items"]
     assert [(d["seq"], d["status"]) for d in draws] == [(1, "superseded"), (2, "committed")]
     assert draws[0]["failed_attempts"][0]["error"] == "draw.no_replacement"

@@ -47,9 +47,15 @@ def test_full_draw_is_verifiable_and_assigns_groups(client, scenario, db_session
     leader = record["result"]["groups"][0]["leader"]
     assert record["names"]["inspectors"][leader]
 
-    groups = client.get(f"/api/v1/tasks/{s.task.id}/groups", headers=s.headers).json
+    page = client.get(f"/api/v1/tasks/{s.task.id}/groups", headers=s.headers).json
+    assert (page["total"], page["page"], page["pages"]) == (7, 1, 1)
+    groups = page["items"]
     assert [g["number"] for g in groups] == list(range(7))
     assert all(len(g["members"]) == 3 and len(g["inspections"]) == 2 for g in groups)
+    # the leader as the record names it: the certificate number, beside the row id
+    assert [g["leader_cert_no"] for g in groups] == [g["leader"] for g in record["result"]["groups"]]
+    assert all(g["leader_id"] == next(m["inspector_id"] for m in g["members"] if m["cert_no"] == g["leader_cert_no"])
+               for g in groups)
 
     actions = db_session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("draw.%"))
                                  .order_by(AuditEntry.id)).all()
@@ -86,7 +92,7 @@ def test_members_see_their_inspections(client, scenario, auth):
 def test_commitment_is_shown_before_randomness(client, scenario):
     s = scenario()
     r = commit(client, s)
-    public = client.get(f"/api/public/draws/{s.task.code}").json
+    public = client.get(f"/api/public/draws/{s.task.code}").json["items"]
     assert public[0]["commitment"] == r.json["commitment"] and public[0]["seed"] is None
 
 
@@ -215,7 +221,7 @@ def test_redraw_needs_a_reason_is_logged_and_public(client, scenario, db_session
     assert r.json["seq"] == 2 and r.json["reason"].startswith("名录库") and r.json["status"] == "committed"
     second = seed(client, s, dice="27182818284590452353").json
     assert second["seq"] == 2 and second["seed"] != first["seed"]
-    draws = client.get(f"/api/public/draws/{s.task.code}").json
+    draws = client.get(f"/api/public/draws/{s.task.code}").json["items"]
     assert [(d["seq"], d["status"]) for d in draws] == [(1, "superseded"), (2, "drawn")]
     assert draws[0]["superseded_reason"].startswith("名录库")
     old = client.get(f"/api/public/draws/{s.task.code}/record?seq=1").get_json()

@@ -28,6 +28,7 @@ from backend.draws.algorithm import (
     stratum_size,
     ticket,
     ticketer,
+    validate_plan,
 )
 
 VECTORS = json.loads((Path(__file__).parents[2] / "data" / "draw-vectors.json").read_text(encoding="utf-8"))
@@ -80,7 +81,7 @@ def test_draw_vectors_step_by_step(case):
         assert len(selected) == k == len(case["result"]["selected"][s])
         assert len(result.target_reserve[s]) == min(n - k, max(20, -(-k // 5)))
         t = ticketer(case["seed"], "ent", case["task"])
-        order = sorted(targets[s], key=lambda i: (t(i), i))
+        order = sorted(targets.get(s, []), key=lambda i: (t(i), i))
         assert selected + result.target_reserve[s] == order[: len(selected) + len(result.target_reserve[s])]
     for d, reserve in result.inspector_reserve.items():
         drawn = [i for g in result.groups for i in g.members.get(d, [])]
@@ -161,12 +162,21 @@ def test_stratum_size(n, rule, k):
     assert stratum_size(n, rule) == k
 
 
-@pytest.mark.parametrize("rule", [{"num": 1, "den": 0}, {"num": -1, "den": 5}, {"num": 1, "den": 5, "min": -1},
-                                  {"num": 1.5, "den": 5}, {"num": True, "den": 5}, {"den": 5}])
-def test_stratum_size_rejects_bad_rules(rule):
+@pytest.mark.parametrize(("rule", "field"), [
+    ({"num": 1, "den": 0}, "den"), ({"num": -1, "den": 5}, "num"), ({"num": 1, "den": 5, "min": -1}, "min"),
+    ({"num": 1, "den": 5, "cap": -1}, "cap"), ({"num": 1.5, "den": 5}, "num"), ({"num": True, "den": 5}, "num"),
+    ({"den": 5}, "num"), ({"num": 5}, "den")])
+def test_stratum_size_rejects_bad_rules(rule, field):
     with pytest.raises(InvalidPlan) as err:
         stratum_size(10, rule)
-    assert err.value.code == "draw.invalid_plan"
+    assert err.value.code == "draw.invalid_plan" and err.value.details["field"] == field
+
+
+def test_min_and_cap_may_be_zero():
+    assert stratum_size(10, {"num": 1, "den": 2, "min": 0, "cap": 0}) == 0
+    validate_plan(small(strata={"A": {"num": 0, "den": 1, "min": 0, "cap": 0}}))  # no error
+    with pytest.raises(InvalidPlan):
+        validate_plan(small(strata={"A": {"num": 0, "den": 0}}))
 
 
 # --------------------------------------------------------------------------- draw
@@ -271,7 +281,8 @@ def test_no_replacement_left():
     e = err.value
     assert e.code == "draw.no_replacement"
     assert e.details == {"group": 1, "target": target, "dept": "TAX", "inspector": out}
-    assert target in e.message and out in e.message and "TAX" in e.message
+    assert e.message == (f"第 2 组（编号 1）：部门 TAX 的检查人员 {out} 须回避检查对象 {target}，"
+                         "但该部门的备选人员中已没有可替换的人员")
 
 
 def test_tie_break_by_id(monkeypatch):
@@ -347,37 +358,45 @@ def test_filtering_first_equals_skipping_afterwards():
 
 
 @pytest.mark.parametrize(
-    ("plan", "field"),
+    ("plan", "field", "reason"),
     [
-        ("x", "plan"),
-        (small(lead="EPB"), "plan.lead"),
-        (small(lead=None), "plan.lead"),
-        (small(members={"SAMR": 0, "TAX": 1}), "plan.members.SAMR"),
-        (small(members={"SAMR": 1, "TAX": -1}), "plan.members.TAX"),
-        (small(members={"SAMR": "2"}), "plan.members.SAMR"),
-        (small(members={}), "plan.members"),
-        (small(group_load=0), "plan.group_load"),
-        (small(group_load=2.5), "plan.group_load"),
-        ({k: v for k, v in PLAN.items() if k != "group_load"}, "plan.group_load"),
-        (small(strata={}), "plan.strata"),
-        (small(strata=[]), "plan.strata"),
-        (small(strata={"A": {"num": 1, "den": 0}}), "plan.strata.A.den"),
-        (small(strata={"A": {"num": 1, "den": -3}}), "plan.strata.A.den"),
-        (small(strata={"A": {"num": -1, "den": 3}}), "plan.strata.A.num"),
-        (small(strata={"A": {"num": 1, "den": 3, "cap": -1}}), "plan.strata.A.cap"),
-        (small(strata={"A": {"num": 1, "den": 3, "min": "2"}}), "plan.strata.A.min"),
-        (small(strata={"A": {"num": 1, "den": 3, "mim": 2}}), "plan.strata.A.mim"),
-        (small(strata={"A": {"den": 3}}), "plan.strata.A.num"),
-        (small(strata={"A": 0.05}), "plan.strata.A"),
-        (small(strata={"A|B": {"num": 1, "den": 3}}), "plan.strata.A|B"),
+        ("x", "plan", "必须是对象"),
+        (small(lead="EPB"), "plan.lead", "牵头部门 EPB 不在 plan.members 中"),
+        (small(lead=None), "plan.lead", "必须是牵头部门代码"),
+        (small(lead=""), "plan.lead", "必须是牵头部门代码"),
+        (small(members={"SAMR": 0, "TAX": 1}), "plan.members.SAMR", "牵头部门每组至少 1 人"),
+        (small(members={"SAMR": 1, "TAX": -1}), "plan.members.TAX", "不能小于 0"),
+        (small(members={"SAMR": "2"}), "plan.members.SAMR", "必须是整数"),
+        (small(members={"SAMR": True}), "plan.members.SAMR", "必须是整数"),
+        (small(members={}), "plan.members", "必须是非空对象（部门 → 每组人数）"),
+        (small(members=["SAMR"]), "plan.members", "必须是非空对象（部门 → 每组人数）"),
+        (small(members={"SAMR": 1, "T\rX": 1}), "plan.members.T\rX", "不能包含 “|” 或换行符"),
+        (small(members={"SAMR": 1, "": 1}), "plan.members.", "必须是非空字符串"),
+        (small(group_load=0), "plan.group_load", "不能小于 1"),
+        (small(group_load=2.5), "plan.group_load", "必须是整数"),
+        ({k: v for k, v in PLAN.items() if k != "group_load"}, "plan.group_load", "缺失"),
+        (small(strata={}), "plan.strata", "必须是非空对象（分层 → 比例）"),
+        (small(strata=[]), "plan.strata", "必须是非空对象（分层 → 比例）"),
+        (small(strata={"A": {"num": 1, "den": 0}}), "plan.strata.A.den", "不能小于 1"),
+        (small(strata={"A": {"num": 1, "den": -3}}), "plan.strata.A.den", "不能小于 1"),
+        (small(strata={"A": {"num": -1, "den": 3}}), "plan.strata.A.num", "不能小于 0"),
+        (small(strata={"A": {"num": 1, "den": 3, "cap": -1}}), "plan.strata.A.cap", "不能小于 0"),
+        (small(strata={"A": {"num": 1, "den": 3, "min": "2"}}), "plan.strata.A.min", "必须是整数"),
+        (small(strata={"A": {"num": 1, "den": 3, "mim": 2, "cax": 1}}), "plan.strata.A.cax",
+         "不是可识别的字段（只允许 num、den、min、cap）"),
+        (small(strata={"A": {"den": 3}}), "plan.strata.A.num", "缺失"),
+        (small(strata={"A": {"num": 3}}), "plan.strata.A.den", "缺失"),
+        (small(strata={"A": 0.05}), "plan.strata.A", "必须是对象"),
+        (small(strata={"A|B": {"num": 1, "den": 3}}), "plan.strata.A|B", "不能包含 “|” 或换行符"),
+        (small(strata={"A\nB": {"num": 1, "den": 3}}), "plan.strata.A\nB", "不能包含 “|” 或换行符"),
     ],
 )
-def test_invalid_plan(plan, field):
+def test_invalid_plan(plan, field, reason):
     with pytest.raises(InvalidPlan) as err:
         draw("T", plan, {}, {}, [], SEED)
     assert err.value.code == "draw.invalid_plan"
-    assert err.value.details["field"] == field
-    assert err.value.message.startswith("抽查方案无效：")
+    assert err.value.details == {"field": field, "reason": reason}
+    assert err.value.message == f"抽查方案无效：{field} {reason}"
 
 
 def test_extra_plan_fields_are_allowed_and_committed():
@@ -388,26 +407,204 @@ def test_extra_plan_fields_are_allowed_and_committed():
 
 
 @pytest.mark.parametrize(
-    ("task", "targets", "inspectors", "field"),
+    ("task", "targets", "inspectors", "field", "reason"),
     [
-        ("T", {"all": ["a", "b", "a"]}, {}, "targets"),
-        ("T", {"all": ["a"], "X": ["b"]}, {}, "targets[X]"),
-        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "TAX": ["s1"]}, "inspectors"),
-        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "EPB": ["e1"]}, "inspectors[EPB]"),
-        ("T", {"all": ["a"]}, {"SAMR": ["s|1"], "TAX": ["t"]}, "inspectors.id"),
-        ("T", {"all": ["a\n"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id"),
-        ("T|1", {}, {}, "task"),
-        ("", {}, {}, "task"),
+        ("T", {"all": ["a", "b", "a"]}, {}, "targets", "编号 a 重复出现（all、all）"),
+        ("T", {"all": ["a"], "X": ["b"]}, {}, "targets[X]", "分层 X 不在抽查方案 plan.strata 中"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "TAX": ["s1"]}, "inspectors", "编号 s1 重复出现（SAMR、TAX）"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s1"], "EPB": ["e1"]}, "inspectors[EPB]", "部门 EPB 不在抽查方案 plan.members 中"),
+        ("T", {"all": ["a"]}, {"SAMR": ["s|1"], "TAX": ["t"]}, "inspectors.id", "不能包含 “|” 或换行符"),
+        ("T", {"all": ["a\n"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id", "不能包含 “|” 或换行符"),
+        ("T", {"all": ["a\r"]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id", "不能包含 “|” 或换行符"),
+        ("T", {"all": [""]}, {"SAMR": ["s"], "TAX": ["t"]}, "targets.id", "必须是非空字符串"),
+        ("T|1", {}, {}, "task", "不能包含 “|” 或换行符"),
+        ("", {}, {}, "task", "必须是非空字符串"),
+        (None, {}, {}, "task", "必须是非空字符串"),
     ],
 )
-def test_invalid_input(task, targets, inspectors, field):
+def test_invalid_input(task, targets, inspectors, field, reason):
     with pytest.raises(InvalidInput) as err:
         draw(task, PLAN, targets, inspectors, [], SEED)
     assert err.value.code == "draw.invalid_input"
-    assert err.value.details["field"] == field
+    assert err.value.details["field"] == field and err.value.details["reason"] == reason
+    assert err.value.message == f"抽取名单无效：{field} {reason}"
+
+
+def test_empty_lists_of_unknown_strata_and_departments_are_harmless():
+    r = draw("T", PLAN, {"all": ids("a", 4), "X": []}, {"SAMR": ids("s", 2), "TAX": ids("t", 2), "EPB": []}, [], SEED)
+    assert r.selected == {"all": r.selected["all"]} and len(r.groups) == 1
+
+
+def test_a_department_sending_nobody_is_not_in_the_groups():
+    plan = small(members={"SAMR": 1, "TAX": 1, "EPB": 0})
+    r = draw("T", plan, {"all": ids("a", 4)}, {"SAMR": ids("s", 2), "TAX": ids("t", 2), "EPB": ids("e", 3)}, [], SEED)
+    assert [sorted(g.members) for g in r.groups] == [["SAMR", "TAX"]]
+    assert r.inspector_reserve["EPB"] == sorted(ids("e", 3), key=ticketer(SEED, "insp", "T", "EPB"))
+
+
+def test_exactly_enough_inspectors():
+    r = draw("T", small(members={"SAMR": 1, "TAX": 2}), {"all": ids("a", 10)},
+             {"SAMR": ids("s", 3), "TAX": ids("t", 6)}, [], SEED)  # 3 groups: 3 and 6 needed
+    assert len(r.groups) == 3 and r.inspector_reserve == {"SAMR": [], "TAX": []}
+    assert sorted(i for g in r.groups for i in g.members["TAX"]) == ids("t", 6)
+
+
+def test_stratum_size_rejects_a_bad_count():
+    for n in (-1, True, 1.0, "3"):
+        with pytest.raises(InvalidInput) as err:
+            stratum_size(n, {"num": 1, "den": 2})
+        assert err.value.details == {"field": "N", "reason": "必须是非负整数"}
 
 
 def test_compute_record_rejects_other_algorithms():
     case = {**CASES[0], "algorithm": "dsr/v2"}
-    with pytest.raises(DrawError):
+    with pytest.raises(InvalidInput) as err:
         compute_record(case)
+    assert err.value.details == {"field": "algorithm", "reason": "只支持 dsr/v1"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["task"])
+def test_compute_record_gives_the_whole_core_record(case):
+    inputs = {k: case[k] for k in ("task", "plan", "targets", "inspectors", "conflicts", "dice")}
+    assert compute_record(inputs) == {k: v for k, v in case.items() if k != "name"}
+
+
+def test_value_objects_are_frozen():
+    import dataclasses
+
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    r = draw("T", PLAN, targets, inspectors, [(out, target)], SEED)
+    for obj, name in ((commitment("T", PLAN, [], []), "commitment"), (r.replacements[0], "out")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, "x")
+
+
+def test_reserve_sizes():
+    plan = small(strata={"A": {"num": 1, "den": 2}})
+    people = {"SAMR": ids("s", 200), "TAX": ids("t", 200)}
+    big = draw("T", plan, {"A": ids("a", 402)}, people, [], SEED)  # k = 201: ceil(201 / 5) = 41
+    assert len(big.selected["A"]) == 201 and len(big.target_reserve["A"]) == 41
+    none = draw("T", plan, {"A": ids("a", 10)}, people, [], SEED, reserve=0)
+    assert none.target_reserve == {"A": []}
+    negative = draw("T", plan, {"A": ids("a", 10)}, people, [], SEED, reserve=lambda n, k: -3)
+    assert negative.target_reserve == {"A": []}
+    everyone = draw("T", plan, {"A": ids("a", 10)}, people, [], SEED, reserve=lambda n, k: 10 * n)
+    assert len(everyone.target_reserve["A"]) == 5
+
+
+def test_equal_tickets_past_the_first_cut(monkeypatch):
+    """The bound is the n-th smallest ticket seen: an equal ticket with a smaller id still gets in."""
+    import backend.draws.algorithm as algorithm
+
+    class Same:
+        def __init__(self, *args):
+            pass
+
+        def copy(self):
+            return self
+
+        def update(self, data):
+            pass
+
+        def digest(self):
+            return b"\0" * 32
+
+    monkeypatch.setattr(algorithm, "_states", lambda seed, parts: (Same, Same))
+    many = [f"z{i:05d}" for i in range(5000)] + ["b", "a"]  # past the 4,096 buffer, then smaller ids
+    assert [i for _, i in rank_smallest(SEED, ("ent",), many, 3)] == ["a", "b", "z00000"]
+
+
+def test_an_error_in_a_forked_ranking_reaches_the_caller(monkeypatch):
+    import os
+
+    import backend.draws.algorithm as algorithm
+
+    parent = os.getpid()
+    real = algorithm._smallest
+
+    def failing(seed, parts, ids, n):
+        if os.getpid() != parent:
+            raise ValueError("in the child")
+        return real(seed, parts, ids, n)
+
+    monkeypatch.setattr(algorithm, "_smallest", failing)
+    population = [f"9144{i:014d}" for i in range(100_000)]
+    with pytest.raises(ValueError, match="in the child"):
+        rank_smallest(SEED, ("ent", "T"), population, 3, processes=2)
+
+    def dying(seed, parts, ids, n):
+        if os.getpid() != parent:
+            os._exit(3)  # a child that dies without a word: the parent is told, never left waiting
+        return real(seed, parts, ids, n)
+
+    monkeypatch.setattr(algorithm, "_smallest", dying)
+    with pytest.raises(EOFError):
+        rank_smallest(SEED, ("ent", "T"), population, 3, processes=2)
+
+
+# --------------------------------------------------------------------------- the forked ranking
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """Count the processes rank_smallest starts (the fork path), passing everything through."""
+    import multiprocessing
+
+    import backend.draws.algorithm as algorithm
+
+    started: list[tuple] = []
+    real = multiprocessing.get_context
+
+    class Context:
+        def __init__(self, method):
+            self.ctx = real(method)
+
+        def Pipe(self, *args, **kwargs):  # noqa: N802 - multiprocessing's name
+            return self.ctx.Pipe(*args, **kwargs)
+
+        def Process(self, *args, **kwargs):  # noqa: N802
+            started.append(kwargs["args"])
+            return self.ctx.Process(*args, **kwargs)
+
+    monkeypatch.setattr(algorithm.multiprocessing, "get_context", Context)
+    return started
+
+
+def test_forked_ranking_runs_and_every_slice_counts(forks):
+    """Rank everyone (k = N): an id lost at a slice boundary, or a slice ranked twice, shows."""
+    population = [f"9144{i:014d}" for i in range(100_000)]  # exactly the threshold: forked
+    everyone = rank_smallest(SEED, ("ent", "T"), population, len(population))
+    assert forks == []
+    for processes in (2, 3):
+        forks.clear()
+        assert rank_smallest(SEED, ("ent", "T"), population, len(population), processes=processes) == everyone
+        assert len(forks) == processes - 1  # the last slice is ranked in this process
+        slices = [(s.a, s.b) for _, _, _, s, _ in forks]
+        assert slices[0][0] == 0 and all(b == a2 for (_, b), (a2, _) in zip(slices, slices[1:]))
+    for k in (5, 1):
+        forks.clear()
+        assert rank_smallest(SEED, ("ent", "T"), population, k, processes=2) == everyone[:k]
+        assert len(forks) == 1
+
+
+def test_forked_ranking_only_when_it_can_help(forks, monkeypatch):
+    import backend.draws.algorithm as algorithm
+
+    population = [f"9144{i:014d}" for i in range(100_000)]
+    assert rank_smallest(SEED, ("ent", "T"), population[:99_999], 3, processes=2) == \
+        rank_smallest(SEED, ("ent", "T"), population[:99_999], 3)
+    assert rank_smallest(SEED, ("ent", "T"), population, 0, processes=2) == []
+    assert rank_smallest(SEED, ("ent", "T"), population, 3, processes=1) == \
+        rank_smallest(SEED, ("ent", "T"), population, 3)
+    assert forks == []  # under 100,000 ids, k = 0 or one process: no fork
+    monkeypatch.setattr(algorithm.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert len(rank_smallest(SEED, ("ent", "T"), population, 3, processes=2)) == 3
+    assert forks == []  # no fork start method (not Linux): one process
+
+
+def test_draw_error_text():
+    e = TooFewInspectors("TAX", 1, 2)
+    assert str(e) == e.message == "部门 TAX 可抽取的检查人员不足：现有 1 人，需要 2 人"
+    assert repr(e) == ("TooFewInspectors('draw.too_few_inspectors', '部门 TAX 可抽取的检查人员不足：现有 1 人，需要 2 人', "
+                       "{'dept': 'TAX', 'have': 1, 'need': 2})")
+    assert DrawError("x").code == "draw.error"

@@ -46,8 +46,9 @@ def test_swapped_selected_target():
     sel[2], sel[3] = sel[3], sel[2]
     report = verify_record(record)
     assert not report.ok
-    assert report.differences[0] == f"result.selected.C[2]: 记录为 {sel[2]}，重新计算为 {sel[3]}"
-    assert len(report.differences) == 1  # groups are not affected by order within a stratum
+    # both positions, and nothing else: groups are not affected by order within a stratum
+    assert report.differences == [f"result.selected.C[2]: 记录为 {sel[2]}，重新计算为 {sel[3]}",
+                                  f"result.selected.C[3]: 记录为 {sel[3]}，重新计算为 {sel[2]}"]
 
 
 def test_selected_target_replaced_by_another_candidate():
@@ -139,21 +140,40 @@ def test_changed_replacement():
 
 def test_missing_and_extra_replacement():
     record = tampered()
+    right = record["result"]["replacements"][0]
     record["result"]["replacements"] = []
-    first = verify_record(record).differences[0]
-    assert first.startswith("result.replacements: 记录只有 0 项回避替换，重新计算有 1 项（缺少 ")
+    assert verify_record(record).differences == [
+        "result.replacements: 记录只有 0 项回避替换，重新计算有 1 项",
+        f"result.replacements[0]: 记录中缺少 {json.dumps(right, ensure_ascii=False, separators=(',', ':'))}"]
     record = tampered()
-    record["result"]["replacements"].append(dict(record["result"]["replacements"][0], group=3))
-    assert verify_record(record).differences[0].startswith("result.replacements: 记录有 2 项回避替换，重新计算只有 1 项")
+    record["result"]["replacements"] += [dict(right, group=3), dict(right, group=4)]
+    assert verify_record(record).differences == [
+        "result.replacements: 记录有 3 项回避替换，重新计算只有 1 项",
+        f'result.replacements[1]: 记录中多出 {{"group":3,"target":"{right["target"]}","dept":"EPB",'
+        f'"out":"{right["out"]}","in":"{right["in"]}"}}',
+        f'result.replacements[2]: 记录中多出 {{"group":4,"target":"{right["target"]}","dept":"EPB",'
+        f'"out":"{right["out"]}","in":"{right["in"]}"}}']
 
 
 def test_group_count_and_list_lengths():
     record = tampered()
-    record["result"]["groups"].pop()
-    record["result"]["selected"]["D"].pop()
-    differences = verify_record(record).differences
-    assert differences[0].startswith("result.selected.D: 记录只有 39 项，重新计算有 40 项（缺少 ")
-    assert differences[1] == "result.groups: 记录有 18 组，重新计算有 19 组"
+    last = record["result"]["groups"].pop()
+    gone = record["result"]["selected"]["D"].pop()
+    record["result"]["selected"]["C"] += ["X1", "X2"]
+    assert verify_record(record).differences == [
+        "result.selected.C: 记录有 41 项，重新计算只有 39 项",
+        "result.selected.C[39]: 记录为 X1，重新计算没有该项",
+        "result.selected.C[40]: 记录为 X2，重新计算没有该项",
+        "result.selected.D: 记录只有 39 项，重新计算有 40 项",
+        f"result.selected.D[39]: 记录中缺少，重新计算为 {gone}",
+        "result.groups: 记录有 18 组，重新计算有 19 组",
+        f"result.groups[18]: 记录中缺少该组，重新计算有 {len(last['targets'])} 个检查对象",
+    ]
+    record = tampered()
+    record["result"]["groups"] += [record["result"]["groups"][0]] * 2
+    assert verify_record(record).differences == ["result.groups: 记录有 21 组，重新计算有 19 组",
+                                                 "result.groups[19]: 记录中多出该组，重新计算没有",
+                                                 "result.groups[20]: 记录中多出该组，重新计算没有"]
 
 
 def test_order_of_differences():
@@ -201,7 +221,7 @@ def test_unsatisfiable_record_is_reported():
          "result.replacements[0].group: 格式错误，应为整数，实为字符串"),
         (lambda r: r["result"]["replacements"][0].update(group=True),
          "result.replacements[0].group: 格式错误，应为整数，实为布尔值"),
-        (lambda r: r["plan"].update(group_load=float("nan")), "plan: 无法按 RFC 8785 规范化"),
+        (lambda r: r["plan"].update(group_load=float("nan")), "plan: 无法按 RFC 8785 规范化（"),
     ],
 )
 def test_malformed_records_are_reported_not_raised(mutate, complaint):
@@ -210,12 +230,73 @@ def test_malformed_records_are_reported_not_raised(mutate, complaint):
     report = verify_record(record)
     assert not report.ok
     assert any(d.startswith(complaint) for d in report.differences), report.differences
+    assert all(d.endswith("）") for d in report.differences if d.startswith("plan: 无法按"))
+
+
+def test_every_shape_complaint_is_listed():
+    """No cap: 30 bad targets, 25 bad group target lists and 3 bad replacements give 58 named complaints."""
+    record = tampered()
+    for n in range(30):
+        record["targets"][n]["id"] = n
+    assert verify_record(record).differences == [
+        f"targets[{n}].id: 格式错误，应为字符串，实为数字" for n in range(30)]
+    record = tampered()
+    groups = record["result"]["groups"]
+    for g in range(19):
+        groups[g]["targets"] = [1, None]
+    groups[0].pop("targets")
+    groups[1]["targets"] = "x"
+    record["result"]["replacements"] = ["r", {"group": 1.5}, 7]
+    differences = verify_record(record).differences
+    assert differences[:3] == ["result.groups[0].targets: 缺失", "result.groups[1].targets: 格式错误，应为字符串数组，实为字符串",
+                               "result.groups[2].targets[0]: 格式错误，应为字符串，实为数字"]
+    assert differences[3] == "result.groups[2].targets[1]: 格式错误，应为字符串，实为null"
+    assert differences[-1] == "result.replacements[2]: 格式错误，应为对象，实为数字"
+    assert len(differences) == 2 + 17 * 2 + 1 + 5 + 1
+    assert not any(d.startswith("记录: 无法验证") for d in differences)
+
+
+def test_missing_and_extra_stratum():
+    record = tampered()
+    b = record["result"]["selected"].pop("B")
+    record["result"]["selected"]["E"] = ["x"]
+    assert verify_record(record).differences == ["result.selected.B: 记录中缺少该分层，重新计算有 12 项",
+                                                 "result.selected.E: 记录中多出该分层，重新计算没有"]
+    assert len(b) == 12
+
+
+def test_extra_and_missing_department_in_a_group():
+    record = tampered()
+    members = record["result"]["groups"][4]["members"]
+    members.pop("EPB")
+    members["XYZ"] = []
+    assert verify_record(record).differences == ["result.groups[4].members.EPB: 记录中缺少该部门，重新计算有 1 项",
+                                                 "result.groups[4].members.XYZ: 记录中多出该部门，重新计算没有"]
+
+
+def test_every_difference_of_every_group_is_listed():
+    record = tampered()
+    rights = []
+    for g in (1, 5, 9):
+        rights.append(record["result"]["groups"][g]["leader"])
+        record["result"]["groups"][g]["leader"] = f"L{g}"
+    record["result"]["groups"][9]["targets"] = list(reversed(record["result"]["groups"][9]["targets"]))
+    differences = verify_record(record).differences
+    t = tampered()["result"]["groups"][9]["targets"]
+    assert differences == [
+        f"result.groups[1].leader: 记录为 L1，重新计算为 {rights[0]}",
+        f"result.groups[5].leader: 记录为 L5，重新计算为 {rights[1]}",
+        *[f"result.groups[9].targets[{i}]: 记录为 {t[-1 - i]}，重新计算为 {t[i]}" for i in range(len(t))
+          if t[i] != t[-1 - i]],
+        f"result.groups[9].leader: 记录为 L9，重新计算为 {rights[2]}",
+    ]
 
 
 @pytest.mark.parametrize("value", [None, [], "record", 3, {}])
 def test_not_a_record(value):
     report = verify_record(value)
     assert not report.ok and report.differences[0] in ("记录: 应为 JSON 对象", "algorithm: 缺失，本验证程序只支持 dsr/v1")
+    assert report.seeded and report.commitment is None and report.seed is None
 
 
 def test_random_damage_never_raises():
@@ -284,15 +365,17 @@ def test_cli_stdin(runner):
     assert result.exit_code == 0 and result.output == "MATCH\n"
 
 
-def test_cli_mismatch_prints_first_difference_and_count(runner, tmp_path):
+def test_cli_mismatch_prints_every_difference(runner, tmp_path):
     record = tampered()
     record["dice"] = "0" * 20
     record["result"]["groups"][0]["leader"] = "x"
+    record["result"]["groups"][1]["leader"] = "y"
     result = runner.invoke(verify_command, [write(tmp_path, record)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("seed: 记录为 ") and lines[0].endswith("（另有 1 处不同）")
+    assert lines == ["不一致：共 3 处不同", *verify_record(record).differences]
+    assert lines[1].startswith("seed: 记录为 ")
+    assert lines[2].startswith("result.groups[0].leader: 记录为 x，") and lines[3].startswith("result.groups[1].")
 
 
 def test_cli_vectors_file(runner):
@@ -306,14 +389,17 @@ def test_cli_vectors_file(runner):
 def test_cli_vectors_file_with_a_bad_entry(runner, tmp_path):
     data = copy.deepcopy(VECTORS)
     data["draws"][1]["result"]["replacements"][0]["out"] = "EPB-1"
+    data["draws"][1]["result"]["replacements"][0]["in"] = "EPB-2"
     data["draws"].append("junk")
     result = runner.invoke(verify_command, [write(tmp_path, data)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0] == f"draws[0] {CASES[0]['task']}: MATCH"
-    assert lines[1].startswith(f"draws[1] {CASES[1]['task']}: result.replacements[0].out: 记录为 EPB-1，")
-    assert lines[2] == "draws[2]: 记录: 应为 JSON 对象"
-    assert lines[3] == "不一致：3 条记录中 2 条未通过验证"
+    assert lines[1] == f"draws[1] {CASES[1]['task']}: 不一致：共 2 处不同"
+    assert lines[2].startswith("  result.replacements[0].out: 记录为 EPB-1，")
+    assert lines[3].startswith("  result.replacements[0].in: 记录为 EPB-2，")
+    assert lines[4] == f"draws[2] {CASES[2]['task']}: MATCH"
+    assert lines[5:] == ["draws[3]: 不一致：共 1 处不同", "  记录: 应为 JSON 对象", "不一致：4 条记录中 2 条未通过验证"]
 
 
 @pytest.mark.parametrize("text", ["{not json", "", '{"a": 1'])
@@ -335,7 +421,7 @@ def test_cli_unreadable_file_exits_2(runner, tmp_path):
 def test_cli_valid_json_that_is_not_a_record_exits_1(runner, tmp_path):
     result = runner.invoke(verify_command, [write(tmp_path, "[1, 2]")])
     assert result.exit_code == 1
-    assert result.output == "记录: 应为 JSON 对象\n"
+    assert result.output == "不一致：共 1 处不同\n记录: 应为 JSON 对象\n"
 
 
 # --------------------------------------------------------------------------- the checker in docs/draw.md
@@ -350,12 +436,122 @@ def test_standalone_verifier_in_the_docs(tmp_path):
     code = doc.split("<!-- standalone-verifier -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     script = tmp_path / "check.py"
     script.write_text(code, encoding="utf-8")
-    for n, case in enumerate(CASES):
-        path = write(tmp_path, case, f"case-{n}.json")
-        out = subprocess.run([sys.executable, str(script), path], capture_output=True, text=True, check=True)
-        assert out.stdout == "commitment True seed True result True\n"
+    from tests.unit.draws.test_verify_facts import honest
+
+    def run(record, name):
+        return subprocess.run([sys.executable, str(script), write(tmp_path, record, name)], capture_output=True,
+                              text=True, check=True).stdout
+
+    for n, case in enumerate([*CASES, honest()]):
+        assert run(case, f"case-{n}.json") == "commitment True seed True result True replacements True\n"
     bad = tampered()
     bad["result"]["groups"][0]["leader"] = "x"
-    out = subprocess.run([sys.executable, str(script), write(tmp_path, bad, "bad.json")], capture_output=True,
-                         text=True, check=True)
-    assert out.stdout == "commitment True seed True result False\n"
+    assert run(bad, "bad.json") == "commitment True seed True result False replacements True\n"
+    for n, (key, value) in enumerate([("in", "x"), ("out", "x"), ("reason", "unreachable")]):
+        bad = honest()
+        bad["target_replacements"][1][key] = value
+        assert run(bad, f"bad-{n}.json") == "commitment True seed True result True replacements False\n"
+
+
+# --------------------------------------------------------------------------- every complaint, word for word
+
+
+def _set(path, value):
+    def change(record):
+        node = record
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return change
+
+
+def _drop(path):
+    def change(record):
+        node = record
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return change
+
+
+@pytest.mark.parametrize(("change", "complaints"), [
+    (_set(("task",), 7), ["task: 格式错误，应为字符串，实为数字"]),
+    (_set(("plan",), "p"), ["plan: 格式错误，应为对象，实为字符串"]),
+    (_set(("targets",), ("a",)), ["targets: 格式错误，应为数组，实为tuple"]),
+    (_drop(("inspectors",)), ["inspectors: 缺失"]),
+    (_set(("inspectors", 1), None), ["inspectors[1]: 格式错误，应为对象，实为null"]),
+    (_set(("inspectors", 1, "dept"), ["SAMR"]), ["inspectors[1].dept: 格式错误，应为字符串，实为数组"]),
+    (_set(("conflicts",), {}), ["conflicts: 格式错误，应为数组，实为对象"]),
+    (_set(("conflicts", 0), "x|y"), ["conflicts[0]: 格式错误，应为[检查人员编号, 检查对象编号] 数组，实为字符串"]),
+    (_set(("conflicts", 0), ["a", "b", "c"]), ["conflicts[0]: 格式错误，应恰有 2 项，实有 3 项"]),
+    (_set(("conflicts", 0), [1, True]), ["conflicts[0][0]: 格式错误，应为字符串，实为数字",
+                                         "conflicts[0][1]: 格式错误，应为字符串，实为布尔值"]),
+    (_set(("commitment",), None), ["commitment: 格式错误，应为字符串，实为null"]),
+    (_set(("dice",), 31415926535897932384), ["dice: 格式错误，应为字符串，实为数字"]),
+    (_drop(("seed",)), ["seed: 缺失"]),
+    (_set(("result", "selected"), []), ["result.selected: 格式错误，应为对象，实为数组"]),
+    (_drop(("result", "selected")), ["result.selected: 缺失"]),
+    (_set(("result", "groups"), {}), ["result.groups: 格式错误，应为数组，实为对象"]),
+    (_set(("result", "groups", 3), "g"), ["result.groups[3]: 格式错误，应为对象，实为字符串"]),
+    (_set(("result", "groups", 3, "members"), []), ["result.groups[3].members: 格式错误，应为对象，实为数组"]),
+    (_drop(("result", "groups", 3, "leader")), ["result.groups[3].leader: 缺失"]),
+    (_set(("result", "groups", 3, "leader"), 1), ["result.groups[3].leader: 格式错误，应为字符串，实为数字"]),
+    (_set(("result", "replacements"), None), ["result.replacements: 格式错误，应为数组，实为null"]),
+    (_drop(("result", "replacements")), ["result.replacements: 缺失"]),
+    (_set(("result", "replacements", 0), []), ["result.replacements[0]: 格式错误，应为对象，实为数组"]),
+    (_set(("result", "replacements", 0, "in"), 0), ["result.replacements[0].in: 格式错误，应为字符串，实为数字"]),
+    (_drop(("result", "replacements", 0, "dept")), ["result.replacements[0].dept: 缺失"]),
+])
+def test_every_complaint_word_for_word(change, complaints):
+    record = tampered()
+    change(record)
+    assert verify_record(record).differences == complaints
+
+
+@pytest.mark.parametrize("key", ["id", "stratum"])
+def test_every_target_malformed_the_same_way(key):
+    record = tampered()
+    for t in record["targets"]:
+        t[key] = 0
+    differences = verify_record(record).differences
+    assert differences == [f"targets[{n}].{key}: 格式错误，应为字符串，实为数字" for n in range(len(record["targets"]))]
+
+
+@pytest.mark.parametrize(("present", "complaints"), [
+    ({"seed": "ab"}, ["dice: 格式错误，应为字符串，实为null"]),
+    ({"result": {}}, ["dice: 格式错误，应为字符串，实为null", "seed: 格式错误，应为字符串，实为null"]),
+    ({"dice": "1" * 20}, ["seed: 格式错误，应为字符串，实为null"]),
+])
+def test_any_of_dice_seed_result_makes_a_seeded_record(present, complaints):
+    record = tampered()
+    record.update({"dice": None, "seed": None, "result": None, **present})
+    report = verify_record(record)
+    assert report.differences == complaints and report.seeded
+
+
+def test_long_and_non_ascii_values_are_shown_whole_up_to_200_characters():
+    record = tampered()
+    rep = dict(record["result"]["replacements"][0], target="企业" * 100)
+    record["result"]["replacements"].append(rep)
+    shown = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
+    assert len(shown) > 200
+    assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {shown[:197]}..."
+    rep["target"] = "企" * (200 - len(shown) + 200)  # exactly 200 characters
+    exact = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
+    assert len(exact) == 200
+    assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {exact}"
+    rep["target"] += "业"  # 201: cut
+    longer = json.dumps(rep, ensure_ascii=False, separators=(",", ":"))
+    assert verify_record(record).differences[-1] == f"result.replacements[1]: 记录中多出 {longer[:197]}..."
+
+
+def test_an_internal_error_is_reported_not_raised(monkeypatch):
+    import backend.draws.verify as verify
+
+    def broken(record):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(verify, "record_commitment", broken)
+    report = verify_record(tampered())
+    assert not report.ok and report.differences == ["记录: 无法验证（RuntimeError: boom）"]
+    assert report.verdict == "验证未通过：共 1 处不同"
