@@ -25,7 +25,7 @@ from backend.draws.models import GroupMember, InspectionGroup
 from backend.plans.models import Plan, PlanDepartment, PlanItem, Task, TaskDepartment, TaskItem
 
 TOWN = "411203100"                    # 大营镇: the busiest town of the demo county
-ITEMS = {"SAMR": "SAMR-001", "TAX": "TAX-001"}
+ITEMS = {"SAMR": "SAMR-002", "TAX": "TAX-002"}   # not the first items: the API guide's own example task uses those
 TARGETS = 4                           # businesses of the demo group
 LINKS = (("samr_lead", "SAMR", True), ("samr_inspector", "SAMR", False), ("tax_inspector", "TAX", False))
 
@@ -76,7 +76,7 @@ def _write_task(session: Session, code: str, today: dt.date, dept: dict, items: 
     plan.items = [PlanItem(item_id=items[ITEMS[c]].id, department_id=dept[c].id) for c in ITEMS]
     session.add(plan)
     session.flush()
-    task = Task(code=code, name="营业执照使用与发票管理联合检查（演示）", plan_id=plan.id, lead_department_id=samr.id,
+    task = Task(code=code, name="企业名称规范使用与税务登记联合检查（演示）", plan_id=plan.id, lead_department_id=samr.id,
                 status="confirmed", strata_mode="all", filters={"regions": [TOWN], "types": ["enterprise"]},
                 strata={"all": {"num": 1, "den": 100, "min": TARGETS, "cap": TARGETS}},
                 exclusions={"inspected_this_year": True, "a_class_exempt": True}, group_load=TARGETS,

@@ -178,7 +178,7 @@ def fill_section(page, base: str, inspection_id: int, photo: bytes, *, fail_firs
         if n == 0 and fail_first:
             point.locator(".result-fail").click()
             page.wait_for_selector(f'.point[data-cp="{cp}"][data-result="fail"] .problem-field textarea')
-            point.locator(".problem-field textarea").fill("营业执照未悬挂于经营场所醒目位置")
+            point.locator(".problem-field textarea").fill("门头招牌使用的名称与登记名称不一致")
             point.locator(".problem-field textarea").blur()
             point.locator(".handling-rectify").click()
             add_photo(page, cp, photo)

@@ -186,7 +186,7 @@ def _run(server, base: str, *, screenshots: bool) -> None:
             lead.click(f".cat-{category}")
         lead.click("#add-followup")
         lead.wait_for_selector(".followup")
-        lead.fill("#opinion", "营业执照未悬挂，已责令限期改正；其余符合")
+        lead.fill("#opinion", "门头招牌名称与登记不一致，已责令限期改正；其余符合")
         lead.locator("#opinion").blur()
         lead.wait_for_selector("#record-problems .ok")
         lead.evaluate("window.scrollTo(0, 0)")
