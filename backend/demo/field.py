@@ -2,8 +2,8 @@
 the demo officers, so that the officers' app (/app/) opens on real assignments.
 
 The plan, the task and its departments are written as confirmed rows (as if the 会审 had happened);
-the draw is a real one through the draw services (committed lists, a public commitment, a seed from
-the system's random source). The draw picks the officers at random from the roster; the demo accounts
+the draw is a real one through the draw services (committed lists, a public commitment, then dice
+digits made from the date, so that the same demo county always draws the same group). The draw picks the officers at random from the roster; the demo accounts
 ``samr_lead`` (组长), ``samr_inspector`` and ``tax_inspector`` are then linked to the officers drawn into
 group 1, so they log in to that group's businesses. Nothing here runs when the task already exists.
 """
@@ -59,7 +59,11 @@ def seed_field_task(db: Database, today: dt.date) -> FieldDemo:
         actor = Actor.of_user(planner)
         settings = draws.DrawSettings()
         draws.commit(session, actor, task_id, settings)
-        draws.seed_and_draw(session, actor, task_id, settings, source="csprng")
+        # dice from the date: the same demo county always draws the same group. (docs/api.md's guide, run by
+        # tests/api/test_api_guide.py on the demo county of 2026-06-15, links samr_inspector to the leader of
+        # its own task's group 0; with these digits samr_lead is not that officer.)
+        draws.seed_and_draw(session, actor, task_id, settings, source="dice", dice=f"{today:%Y%m%d}" * 3 + "1",
+                            witnesses=["演示数据（自动生成，非真实摇号）"])
     with db.session_scope() as session:
         linked, count = _link_accounts(session, task_id)
     names = "、".join(f"{u}（{c}）" for u, c in linked.items())
