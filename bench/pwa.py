@@ -124,7 +124,8 @@ def main() -> None:
     args = ap.parse_args()
     if not (DIST / "index.html").is_file():
         sys.exit("pwa/dist is missing: run scripts/setup.sh first")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-pwa-"))
+    scratch = tempfile.TemporaryDirectory(prefix="bench-pwa-")
+    tmp = Path(scratch.name)
     server = LiveServer(tmp, prepare_database(tmp)).start()
     base = server.url
     try:
@@ -174,6 +175,7 @@ def main() -> None:
             browser.close()
     finally:
         server.stop()
+        scratch.cleanup()
 
 
 if __name__ == "__main__":
