@@ -132,6 +132,8 @@ def _init_static(app: Flask) -> None:
             return send_from_directory(own_dir, filename)
         return send_from_directory(swagger_dir, filename)
 
+    _init_officer_app(app)
+
     @app.get("/")
     def pwa_index():
         return send_from_directory(pwa_dir, "index.html")
@@ -139,6 +141,64 @@ def _init_static(app: Flask) -> None:
     @app.get("/<path:filename>")
     def pwa_file(filename):
         return send_from_directory(pwa_dir, filename)
+
+
+# MIME types the service worker, the manifest and the QR decoder need, whatever the system's table says
+_APP_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
+              ".webmanifest": "application/manifest+json", ".wasm": "application/wasm", ".json": "application/json",
+              ".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def _app_policy() -> str:
+    from backend.web import CONTENT_SECURITY_POLICY
+
+    return CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+
+
+APP_CONTENT_SECURITY_POLICY = _app_policy()
+
+
+def _init_officer_app(app: Flask) -> None:
+    """The officers' app (pwa/dist) under /app/: built files as they are, any other path the app's own
+    page (client-side routes), the service worker with the scope /app/ and never cached by HTTP."""
+    from flask import abort, redirect, request
+    from werkzeug.security import safe_join
+
+    app_dir = Path(app.config["PWA_APP_DIR"])
+
+    def send(filename: str):
+        path = Path(safe_join(str(app_dir), filename) or "")
+        suffix = path.suffix.lower()
+        response = send_from_directory(app_dir, filename, mimetype=_APP_TYPES.get(suffix), max_age=0)
+        # the site's policy, plus WebAssembly compilation for the QR decoder (never eval of scripts)
+        response.headers["Content-Security-Policy"] = APP_CONTENT_SECURITY_POLICY
+        if filename == "sw.js":
+            response.headers["Service-Worker-Allowed"] = "/app/"
+            response.headers["Cache-Control"] = "no-cache"
+        elif filename.startswith("assets/"):   # names carry their content hash
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/app")
+    def officer_app_root():
+        return redirect("/app/", code=308)
+
+    @app.get("/app/")
+    @app.get("/app/<path:filename>")
+    def officer_app(filename: str = ""):
+        if not (app_dir / "index.html").is_file():
+            return ("<!doctype html><meta charset=utf-8><title>掌上执法</title>"
+                    "<p>掌上执法应用尚未构建：请运行 <code>scripts/setup.sh</code>（或在 pwa/ 中 <code>npm ci &amp;&amp; "
+                    "npm run build</code>）。</p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+        target = safe_join(str(app_dir), filename) if filename else None
+        if target and Path(target).is_file():
+            return send(filename)
+        last = filename.rsplit("/", 1)[-1]
+        if filename.startswith(("assets/", "icons/")) or ("." in last and request.accept_mimetypes.best != "text/html"):
+            abort(404)          # a missing file, not a page of the app
+        return send("index.html")
 
 
 def _init_cli(app: Flask) -> None:

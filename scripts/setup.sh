@@ -34,6 +34,25 @@ if [ -z "${PDF_FONT:-}" ] && [ ! -f "$ZENHEI" ]; then
     "可稍后安装，或用环境变量 PDF_FONT 指定含中文字形的字体文件" >&2
 fi
 
+# The officers' app (pwa/): npm ci when package-lock.json changed, npm run build when any source did.
+if ! command -v npm >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
+  echo "==> 安装 Node.js（Debian 软件包，构建掌上执法应用需要 ≥ 20.19）"
+  apt_install nodejs npm
+fi
+lock_want=$(sha256sum pwa/package-lock.json | cut -d' ' -f1)
+if [ ! -f pwa/node_modules/.shuangsui-lock ] || [ "$(cat pwa/node_modules/.shuangsui-lock)" != "$lock_want" ]; then
+  echo "==> 安装掌上执法应用的依赖（npm ci）"
+  (cd pwa && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_want" > pwa/node_modules/.shuangsui-lock
+fi
+build_want=$( (cd pwa && find src static index.html vite.config.ts tsconfig.json package.json package-lock.json -type f -print0 \
+  | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
+if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
+  echo "==> 构建掌上执法应用（npm run build → pwa/dist）"
+  (cd pwa && npm run build --silent >/dev/null)
+  echo "$build_want" > pwa/.build-stamp
+fi
+
 # Tests and benchmarks: Chromium and Noto CJK (end-to-end pages; the PDF's font for rare characters),
 # the PDF's font, poppler-utils (pdftoppm)
 if [ "${1:-}" = "--browser" ]; then

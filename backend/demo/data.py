@@ -764,6 +764,7 @@ ACCOUNTS: tuple[tuple[str, str, str | None, str, bool], ...] = (
     ("samr_admin", "dept_admin", "SAMR", "市场监管局部门管理员", False),
     ("samr_planner", "planner", "SAMR", "市场监管局计划编制员", False),
     ("samr_inspector", "inspector", "SAMR", "", True),
+    ("samr_lead", "inspector", "SAMR", "", True),   # leads the demo task's group (backend/demo/field.py)
     ("supervisor", "supervisor", None, "联席会议办公室监督员", False),
     ("tax_admin", "dept_admin", "TAX", "税务局部门管理员", False),
     ("tax_inspector", "inspector", "TAX", "", True),

@@ -570,8 +570,10 @@ def _strip(row: dict, *keys: str) -> dict:
 
 
 def seed_demo(db: Database, *, targets: int = 20000, inspectors: int = 300, seed: int = 2026,
-              progress: Progress | None = None, force: bool = False, today: dt.date | None = None) -> DemoSummary:
-    """Write the demo county in one transaction and return what was written."""
+              progress: Progress | None = None, force: bool = False, today: dt.date | None = None,
+              field_task: bool = True) -> DemoSummary:
+    """Write the demo county in one transaction and return what was written; then (``field_task``) draw
+    the demo joint task whose first group the demo officers make (backend/demo/field.py)."""
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     demo = build_demo(targets=targets, inspectors=inspectors, seed=seed, today=today)
@@ -687,8 +689,23 @@ def seed_demo(db: Database, *, targets: int = 20000, inspectors: int = 300, seed
     with db.session_scope() as session:  # statistics for the planner: autovacuum may be off or late
         analyze(session, *(m.__tablename__ for m in (Region, Department, Item, CheckPoint, Target, Inspector,
                                                      InspectorConflict, Expert, TargetItemHistory, User)))
+    notes = list(demo.notes)
+    if field_task:
+        from backend.demo.field import seed_field_task
+
+        field = seed_field_task(db, today or (utcnow() + dt.timedelta(hours=8)).date())
+        say(field.note)
+        notes.append(field.note)
+        counts["field_inspections"] = field.inspections
+        if field.linked:  # the officers' accounts now stand for the officers the draw put in the demo group
+            certs = {}
+            with db.session_scope() as session:
+                for username, cert in field.linked.items():
+                    certs[username] = (cert, session.scalar(select(Inspector.name).where(Inspector.cert_no == cert)))
+            accounts = [dataclasses.replace(a, inspector_cert_no=certs[a.username][0], display_name=certs[a.username][1])
+                        if a.username in certs and a.created else a for a in accounts]
     return DemoSummary(seed=seed, counts=counts, skipped={k: v for k, v in skipped.items() if v}, accounts=accounts,
-                       seconds=time.perf_counter() - started, notes=demo.notes)
+                       seconds=time.perf_counter() - started, notes=notes)
 
 
 def _write_accounts(session: Session, demo: DemoData, dept_ids: dict[str, int],

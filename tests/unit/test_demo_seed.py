@@ -211,3 +211,26 @@ def test_force_links_a_free_inspector_when_the_usual_one_is_taken(seeded, databa
     assert fresh.inspector_id != user.inspector_id and linked.department.code == "SAMR"
     assert linked.status == "active" and fresh.display_name == linked.name
     assert created["samr_inspector"].inspector_cert_no == linked.cert_no
+
+
+def test_the_demo_officers_have_a_drawn_joint_task(seeded, client, db_session):
+    """``./run.sh`` opens the officers' app on real work: the demo officers of 市场监管 and 税务 and
+    their group's lead pull the same drawn businesses, with both departments' checklists."""
+    from sync.client import Client
+    from tests.field.conftest import FlaskTransport
+
+    assert seeded.counts["field_inspections"] == 4
+    seen = {}
+    for username in ("samr_lead", "samr_inspector", "tax_inspector"):
+        phone = Client(FlaskTransport(client))
+        phone.login(username, data.DEMO_PASSWORD)
+        phone.pull()
+        docs = list(phone.docs["inspection"].values())
+        [task] = phone.docs["task"].values()
+        assert task["code"] == "SS-2026-DEMO" and {d["code"] for d in task["departments"]} == {"SAMR", "TAX"}
+        assert all(len(d["items"]) == 1 and d["items"][0]["check_points"] for d in task["departments"])
+        seen[username] = ({d["id"] for d in docs}, {d["me"]["is_lead"] for d in docs})
+    assert seen["samr_lead"][0] == seen["samr_inspector"][0] == seen["tax_inspector"][0] and len(seen["samr_lead"][0]) == 4
+    assert seen["samr_lead"][1] == {True} and seen["samr_inspector"][1] == seen["tax_inspector"][1] == {False}
+    lead = db_session.scalar(select(User).where(User.username == "samr_lead"))
+    assert db_session.get(Inspector, lead.inspector_id).department.code == "SAMR"

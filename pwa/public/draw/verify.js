@@ -326,7 +326,10 @@ $("load-form").addEventListener("submit", async (event) => {
   }
 });
 
-const recordParam = new URLSearchParams(location.search).get("record");
+const params = new URLSearchParams(location.search);
+// ?task=<code> (the officers' app links a task this way): that task's public record
+const taskParam = params.get("task");
+const recordParam = params.get("record") || (taskParam ? `/api/public/draws/${encodeURIComponent(taskParam)}/record` : null);
 if (recordParam) {
   loadFromUrl(recordParam).then(run, (exc) => {
     setStatus("");

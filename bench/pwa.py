@@ -1,0 +1,182 @@
+"""Benchmark: the officers' app (pwa/dist, served at /app/) in Debian's Chromium. Prints figures; not a test.
+
+    .venv/bin/python bench/pwa.py [--runs 5] [--photos 300] [--throttle 4]
+
+Against a real server process (SQLite file, the small demo county with its drawn task), as the demo
+officer ``samr_inspector`` on a 360×640 phone context:
+
+* JavaScript needed for the officer's first screen: every script the page loaded until the task list
+  showed (the entry, its static imports, the list's own chunk), gzipped as a server would send it
+  (budget ≤ 200 KB); the service worker's background precache of the other screens is counted apart;
+* opening the installed app with no network (the server stopped, the page offline, the service
+  worker's fetches aborted) to a usable task list, with Chromium's CPU slowed 4× (CDP
+  Emulation.setCPUThrottlingRate): from navigation start to the list's ``performance.mark``
+  (budget ≤ 1.5 s), median and worst of ``--runs``;
+* the same with 300 photos stored on the phone (ArrayBuffers of camera-sized JPEG bytes, thumbnails and
+  the outbox entries naming them, as the app stores them), and the time to open an inspection with its
+  photos from the list, with 0 and with 300 photos (the app must not slow down).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.e2e import pwa_helpers as h  # noqa: E402
+from tests.e2e.browser import launch_chromium  # noqa: E402
+from tests.e2e.live_server import DIST, LiveServer, prepare_database  # noqa: E402
+
+ADD_PHOTOS = """async ([count, inspections, sections]) => {
+  const db = await new Promise((res, rej) => { const o = indexedDB.open("shuangsui"); o.onsuccess = () => res(o.result); o.onerror = () => rej(o.error); });
+  const rand = (n) => { const b = new Uint8Array(n); for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536))); return b.buffer; };
+  const hex = (buf) => Array.from(new Uint8Array(buf), (x) => x.toString(16).padStart(2, "0")).join("");
+  const kvGet = (tx, key) => new Promise((res) => { const r = tx.objectStore("kv").get(key); r.onsuccess = () => res(r.result ? r.result.value : null); });
+  const lists = {};                      // each mutation names the point's whole list so far, as the app writes it
+  for (let start = 0; start < count; start += 25) {
+    const photos = [];
+    for (let i = start; i < Math.min(count, start + 25); i++) {
+      const data = rand(350000 + (i % 7) * 20000), thumb = rand(14000);
+      photos.push({ sha256: hex(await crypto.subtle.digest("SHA-256", data)), data, thumb, i });
+    }
+    const tx = db.transaction(["kv", "outbox", "photos", "blobs", "thumbs"], "readwrite");
+    let id = (await kvGet(tx, "next_id")) || 1;
+    for (const p of photos) {
+      const [inspection, dept, cp] = sections[p.i % sections.length];
+      const key = `${inspection}/${cp}`;
+      lists[key] = [...(lists[key] || []), { id: crypto.randomUUID(), sha256: p.sha256 }];
+      tx.objectStore("photos").put({ sha256: p.sha256, inspection_id: inspection, type: "image/jpeg", kind: "photo", size: p.data.byteLength,
+        width: 1920, height: 1440, created: new Date().toISOString(), uploaded: 0, offset: 0, upload_url: null, error: null });
+      tx.objectStore("blobs").put({ sha256: p.sha256, data: p.data });
+      tx.objectStore("thumbs").put({ sha256: p.sha256, data: p.thumb });
+      tx.objectStore("outbox").add({ id, name: "section.set", args: { inspection_id: inspection, department_id: dept,
+        fields: { [`points.${cp}.photos`]: { value: lists[key], base_rev: 0 } } },
+        device_time: new Date().toISOString(), inspection_id: inspection, sent_at: null, attempts: 0 });
+      id += 1;
+    }
+    tx.objectStore("kv").put({ key: "next_id", value: id });
+    await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
+  }
+  db.close();
+  return count;
+}"""
+
+
+def gz(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=6))
+
+
+def first_screen_js(page) -> tuple[int, int, list[str]]:
+    names = page.evaluate("""() => [...new Set([
+        ...performance.getEntriesByType('resource').map((e) => e.name),
+        ...[...document.querySelectorAll('script[src], link[rel=modulepreload]')].map((e) => e.src || e.href)])]
+        .filter((u) => u.includes('/app/') && u.endsWith('.js'))""")
+    files = [DIST / n.split("/app/", 1)[1] for n in names]
+    return sum(f.stat().st_size for f in files), sum(gz(f) for f in files), [f.name for f in files]
+
+
+def cold_open(ctx, base: str, throttle: float) -> float:
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+    page.goto(f"{base}/app/")
+    h.wait_js(page, "performance.getEntriesByName('shuangsui:tasks').length > 0", timeout=60, interval=0.02)
+    ms = page.evaluate("performance.getEntriesByName('shuangsui:tasks')[0].startTime")
+    page.close()
+    return ms
+
+
+def open_inspection(ctx, base: str, inspection_id: int, throttle: float) -> float:
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    page.goto(f"{base}/app/")
+    page.wait_for_selector(f'.task-row[data-id="{inspection_id}"]')
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+    t0 = page.evaluate("performance.now()")
+    page.click(f'.task-row[data-id="{inspection_id}"]')
+    page.wait_for_selector("#biz-name")
+    page.click("#start-inspect")
+    page.wait_for_selector(".point", timeout=60000)
+    page.wait_for_timeout(50)
+    t1 = page.evaluate("performance.now()")
+    shown = page.locator(".point .thumbs img").count()
+    page.close()
+    return t1 - t0, shown
+
+
+def stats(values: list[float]) -> str:
+    return f"median {statistics.median(values):7.0f} ms   worst {max(values):7.0f} ms   ({', '.join(f'{v:.0f}' for v in values)})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--photos", type=int, default=300)
+    ap.add_argument("--throttle", type=float, default=4.0)
+    args = ap.parse_args()
+    if not (DIST / "index.html").is_file():
+        sys.exit("pwa/dist is missing: run scripts/setup.sh first")
+    scratch = tempfile.TemporaryDirectory(prefix="bench-pwa-")
+    tmp = Path(scratch.name)
+    server = LiveServer(tmp, prepare_database(tmp)).start()
+    base = server.url
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            ctx = h.phone(browser, lat=34.72, lon=111.09)
+            page = ctx.new_page()
+            h.login(page, base, "samr_inspector")
+            raw, zipped, names = first_screen_js(page)
+            precache = sorted(DIST.glob("assets/*.js"))
+            print(f"JavaScript for the first screen: {zipped / 1024:.1f} KB gzipped ({raw / 1024:.1f} KB raw, "
+                  f"{len(names)} files)   budget 200 KB")
+            print(f"  all screens' JavaScript (precached by the service worker): "
+                  f"{sum(gz(f) for f in precache) / 1024:.1f} KB gzipped; QR decoder WebAssembly "
+                  f"{sum(gz(f) for f in DIST.glob('assets/*.wasm')) / 1024:.1f} KB gzipped (loaded on the scan screen)")
+            docs = h.pulled(base, "samr_inspector")
+            first = min(docs["inspection"].values(), key=lambda d: d["position"])
+            task = docs["task"][first["task_id"]]
+            dept = first["me"]["department_id"]
+            points = [cp["id"] for d in task["departments"] if d["id"] == dept for i in d["items"] for cp in i["check_points"]]
+            sections = [[i["id"], dept, cp] for i in docs["inspection"].values() for cp in points]
+            page.close()
+
+            h.Network(server, [ctx]).down()
+            print(f"Offline, CPU slowed {args.throttle:g}×, {args.runs} runs each:")
+            base_open = [cold_open(ctx, base, args.throttle) for _ in range(args.runs)]
+            print(f"  open the app to a usable task list, 0 photos:    {stats(base_open)}   budget 1500 ms")
+            nav0 = [open_inspection(ctx, base, first["id"], args.throttle) for _ in range(args.runs)]
+            print(f"  list → inspection with its photos, 0 photos:      {stats([t for t, _ in nav0])}")
+            page = ctx.new_page()
+            page.goto(f"{base}/app/")
+            page.wait_for_selector(".task-row")
+            t0 = time.perf_counter()
+            page.evaluate(ADD_PHOTOS, [args.photos, [i for i in docs["inspection"]], sections])
+            stored = time.perf_counter() - t0
+            usage = page.evaluate("navigator.storage.estimate().then((e) => e.usage)")
+            page.close()
+            print(f"  stored {args.photos} photos offline in {stored:.1f} s; origin storage now {usage / 1024 ** 2:.0f} MB")
+            full_open = [cold_open(ctx, base, args.throttle) for _ in range(args.runs)]
+            print(f"  open the app to a usable task list, {args.photos} photos:  {stats(full_open)}   budget 1500 ms")
+            nav = [open_inspection(ctx, base, first["id"], args.throttle) for _ in range(args.runs)]
+            print(f"  list → inspection with its photos, {args.photos} photos:    {stats([t for t, _ in nav])}"
+                  f"   ({nav[-1][1]} thumbnails on that screen)")
+            ratio = statistics.median(full_open) / statistics.median(base_open)
+            print(f"  slowdown with {args.photos} photos: open ×{ratio:.2f}, "
+                  f"inspection ×{statistics.median([t for t, _ in nav]) / statistics.median([t for t, _ in nav0]):.2f}")
+            browser.close()
+    finally:
+        server.stop()
+        scratch.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+// The sync engine, mirroring sync/client.py: uploads, then push the outbox in batches (≤ 100
+// mutations, ≤ 1 MB), then pull until has_more is false. One tab syncs at a time (a Web Lock);
+// tokens are refreshed by api.ts. Nothing leaves the outbox until the server has answered for it.
+import { reactive } from "vue";
+import type { Change, InspectionDoc, Json, MutationResult, PullOut, PushOut, SectionDoc } from "../api/types";
+import { AuthLost, HttpError, NetworkError, currentAuth, deviceLabel, errorBody, request } from "./api";
+import { db, getKV, setKV, type Mutation, type ResultRow } from "./db";
+import { channel, withLock } from "./locks";
+import { clientId, revKey } from "./outbox";
+import { upload } from "./uploads";
+
+export const MAX_MUTATIONS = 100;
+export const MAX_BATCH_BYTES = 1024 * 1024;
+const BACKOFF = [1, 2, 5, 10, 30];
+
+export interface LastSync {
+  at: string;
+  ok: boolean;            // outbox empty, every photo on the server, the last pull ended
+  message: string;
+  code?: string;
+}
+
+export const status = reactive({
+  running: false,
+  phase: "" as "" | "uploads" | "push" | "pull",
+  upload: null as null | { sha256: string; sent: number; total: number; index: number; count: number },
+  online: navigator.onLine,
+  failures: 0,
+  nextRetry: 0,
+});
+
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+function encodeSize(m: Mutation): number {
+  return new TextEncoder().encode(JSON.stringify({ id: m.id, name: m.name, args: m.args, device_time: m.device_time })).length + 1;
+}
+
+/** Batches of at most 100 mutations and under 1 MB, in id order (docs/sync.md §3). */
+export function batches(outbox: Mutation[]): Mutation[][] {
+  const out: Mutation[][] = [];
+  let current: Mutation[] = [];
+  let size = 64;
+  for (const m of outbox) {
+    const n = encodeSize(m);
+    if (current.length && (current.length >= MAX_MUTATIONS || size + n > MAX_BATCH_BYTES - 1024)) {
+      out.push(current);
+      current = [];
+      size = 64;
+    }
+    current.push(m);
+    size += n;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+// --- push -----------------------------------------------------------------------------------------
+
+function patchDoc(doc: InspectionDoc, m: Mutation, res: MutationResult): boolean {
+  // The server applied (some of) the write: show it now, before the next pull brings the document.
+  if (res.status === "rejected") return false;
+  if (m.name === "section.set" || m.name === "record.set") {
+    const fields = m.args.fields as Record<string, { value: Json }>;
+    const conflicting = new Set((res.conflicts || []).map((c) => c.path));
+    const revs = (res.revs || {}) as Record<string, number>;
+    let target: { content: Record<string, Json>; revs: Record<string, number> } | null = null;
+    if (m.name === "section.set") {
+      let s = doc.sections.find((x) => x.department_id === m.args.department_id);
+      if (!s) {
+        const code = doc.group.members.find((x) => x.department_id === m.args.department_id)?.department_code || "";
+        s = { department_id: m.args.department_id as number, department_code: code, status: "open", status_label: "填写中",
+              rev: 0, content: {}, revs: {}, content_hash: "", signed_hash: null, server_times: {}, updated_at: null } as SectionDoc;
+        doc.sections.push(s);
+      }
+      target = s;
+    } else if (doc.record) {
+      target = doc.record;
+    }
+    if (!target) return false;
+    for (const [path, w] of Object.entries(fields)) {
+      if (conflicting.has(path)) continue;
+      if (w.value === null || w.value === undefined) delete target.content[path];
+      else target.content[path] = w.value;
+      if (revs[path] !== undefined) target.revs[path] = revs[path];
+    }
+    return true;
+  }
+  if (m.name === "section.sign" && res.status === "applied") {
+    const s = doc.sections.find((x) => x.department_id === m.args.department_id);
+    if (s) { s.status = "signed"; s.status_label = "已签名（只读）"; s.signed_hash = String(m.args.content_hash); }
+    return true;
+  }
+  return false;
+}
+
+async function storeResults(batch: Mutation[], body: PushOut): Promise<void> {
+  const done = new Map<number, MutationResult>();
+  for (const r of body.results || []) done.set(r.id as number, r as MutationResult);
+  await db.transaction("rw", [db.outbox, db.results, db.revs, db.inspections, db.kv], async () => {
+    const now = new Date().toISOString();
+    for (const m of batch) {
+      const res = done.get(m.id);
+      if (!res) continue;
+      // a password typed on the lead's phone lives only in this outbox entry: gone with it
+      const kept: Mutation = { ...m, args: { ...m.args } };
+      if (kept.args.signer && typeof kept.args.signer === "object") {
+        kept.args.signer = { username: (kept.args.signer as Record<string, Json>).username } as Json;
+      }
+      const row: ResultRow = { id: m.id, name: m.name, inspection_id: m.inspection_id,
+        status: res.status as ResultRow["status"], result: res, mutation: kept, at: now, seen: res.status === "rejected" ? 0 : 1 };
+      await db.results.put(row);
+      await db.outbox.delete(m.id);
+      const revs = (res.revs || {}) as Record<string, number>;
+      if (m.inspection_id !== null && (m.name === "section.set" || m.name === "record.set")) {
+        const dept = m.name === "section.set" ? (m.args.department_id as number) : null;
+        for (const [path, rev] of Object.entries(revs)) {
+          const key = revKey(m.inspection_id, dept, path);
+          const old = await db.revs.get(key);
+          await db.revs.put({ key, rev: Math.max(old?.rev ?? 0, rev) });
+        }
+      }
+      if (m.inspection_id !== null) {
+        const doc = await db.inspections.get(m.inspection_id);
+        if (doc && patchDoc(doc, m, res)) await db.inspections.put(doc);
+      }
+    }
+    await setKV("last_mutation_id", body.last_mutation_id);
+  });
+}
+
+async function push(): Promise<void> {
+  const cid = await clientId();
+  for (;;) {
+    const outbox = await db.outbox.orderBy("id").toArray();
+    if (!outbox.length) return;
+    const [batch] = batches(outbox);
+    const now = new Date().toISOString();
+    await db.transaction("rw", db.outbox, async () => {
+      for (const m of batch) await db.outbox.update(m.id, { sent_at: m.sent_at || now, attempts: m.attempts + 1 });
+    });
+    const r = await request("POST", "/api/sync/push", {
+      json: { client_id: cid, mutations: batch.map((m) => ({ id: m.id, name: m.name, args: m.args, device_time: m.device_time })) },
+      headers: { "X-Device-Label": deviceLabel().replace(/[^\x20-\x7e]/g, "?") },
+      timeout: 60000,
+    });
+    if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
+    const body = (await r.json()) as PushOut;
+    await storeResults(batch, body);
+    if (body.stopped) {
+      const stop = body.stopped as { code?: string; message?: string };
+      throw new HttpError(409, { status: 409, code: stop.code || "sync.gap", message: stop.message || "变更编号不连续" } as never);
+    }
+    if (!(body.results || []).length) throw new HttpError(500, { status: 500, code: "sync.no_progress", message: "服务器未处理任何变更" } as never);
+  }
+}
+
+// --- pull -----------------------------------------------------------------------------------------
+
+async function storeChange(change: Change): Promise<void> {
+  if (change.type === "task") {
+    if (change.op === "put" && change.data) await db.tasks.put(change.data as never);
+    else await db.tasks.delete(change.id);
+    return;
+  }
+  if (change.op === "del") {
+    await db.inspections.delete(change.id);
+    await db.tombstones.put({ id: change.id, reason_code: change.reason_code || "", reason: change.reason || "", at: new Date().toISOString() });
+    return;
+  }
+  const doc = change.data as InspectionDoc;
+  await db.inspections.put(doc);
+  await db.tombstones.delete(change.id);
+  const revs: { key: string; rev: number }[] = [];
+  for (const s of doc.sections) for (const [p, rev] of Object.entries(s.revs)) revs.push({ key: revKey(doc.id, s.department_id, p), rev });
+  if (doc.record) for (const [p, rev] of Object.entries(doc.record.revs)) revs.push({ key: revKey(doc.id, null, p), rev });
+  await db.revs.bulkPut(revs);
+}
+
+async function pull(): Promise<number> {
+  const cid = await clientId();
+  let stored = 0;
+  for (;;) {
+    const cursor = await getKV<string | null>("cursor", null);
+    const q = new URLSearchParams({ client_id: cid, limit: "100" });
+    if (cursor) q.set("cursor", cursor);
+    const r = await request("GET", `/api/sync/pull?${q}`, { timeout: 60000 });
+    if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
+    const body = (await r.json()) as PullOut;
+    // the page and its cursor in one transaction: a cut never skips a change
+    await db.transaction("rw", [db.tasks, db.inspections, db.tombstones, db.revs, db.kv], async () => {
+      for (const c of body.changes || []) await storeChange(c as Change);
+      await setKV("cursor", body.cursor);
+      await setKV("last_mutation_id", body.last_mutation_id);
+      await setKV("server_time", body.server_time);
+    });
+    stored += (body.changes || []).length;
+    if (!body.has_more) return stored;
+  }
+}
+
+// --- uploads --------------------------------------------------------------------------------------
+
+async function uploads(): Promise<number> {
+  const waiting = (await db.photos.where("uploaded").equals(0).toArray()).filter((p) => !p.error);
+  let failed = 0;
+  for (let i = 0; i < waiting.length; i++) {
+    const meta = waiting[i];
+    try {
+      await upload(meta, (sha256, sent, total) => { status.upload = { sha256, sent, total, index: i + 1, count: waiting.length }; });
+    } catch (e) {
+      if (e instanceof NetworkError || e instanceof AuthLost) throw e;
+      if (e instanceof HttpError && (e.status >= 500 || e.status === 429)) throw e;
+      failed++;                               // this file was refused (reason kept on it); the others go on
+    }
+  }
+  status.upload = null;
+  return failed;
+}
+
+// --- one sync -------------------------------------------------------------------------------------
+
+export type Outcome = "synced" | "pending" | "offline" | "error" | "auth" | "busy";
+
+async function record(last: LastSync): Promise<void> {
+  await setKV("last_sync", last);
+  channel?.postMessage({ type: "sync" });
+}
+
+async function runOnce(): Promise<Outcome> {
+  if (!(await currentAuth())?.access) return "auth";
+  status.running = true;
+  try {
+    status.phase = "uploads";
+    const refused = await uploads();
+    status.phase = "push";
+    await push();
+    status.phase = "pull";
+    await pull();
+    const unsent = await db.outbox.count();
+    const photos = await db.photos.where("uploaded").equals(0).count();
+    const ok = unsent === 0 && photos === 0;
+    status.failures = 0;
+    await record({ at: new Date().toISOString(), ok,
+      message: ok ? "已全部发送，服务器已确认" : refused ? `有 ${refused} 张照片被服务器拒绝` : `还有 ${unsent} 条记录、${photos} 张照片未发送` });
+    return ok ? "synced" : "pending";
+  } catch (e) {
+    if (e instanceof AuthLost) {
+      await record({ at: new Date().toISOString(), ok: false, code: e.code, message: "登录已失效，请重新登录后发送（记录都在手机上）" });
+      return "auth";
+    }
+    const offline = e instanceof NetworkError || (e instanceof HttpError && [429, 502, 503, 504].includes(e.status));
+    status.failures += 1;
+    await record({ at: new Date().toISOString(), ok: false, code: e instanceof HttpError ? e.code : "network",
+      message: offline ? "网络不通，记录已保存在手机上，恢复后自动发送" : `同步出错：${(e as Error).message}` });
+    return offline ? "offline" : "error";
+  } finally {
+    status.running = false;
+    status.phase = "";
+    status.upload = null;
+  }
+}
+
+/** Sync now, unless another tab is syncing (then that tab's result shows here too). */
+export async function syncNow(): Promise<Outcome> {
+  if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+  const outcome = (await withLock("sync", runOnce, true)) ?? "busy";
+  if (outcome === "offline" || outcome === "error") {
+    const delay = BACKOFF[Math.min(status.failures - 1, BACKOFF.length - 1)] * 1000;
+    status.nextRetry = Date.now() + delay;
+    retryTimer = setTimeout(() => { void syncNow(); }, delay);
+  }
+  return outcome;
+}
+
+let started = false;
+
+/** Automatic sync: at start, on reconnect, when the app comes back to the front, and every minute. */
+export function startAutoSync(periodMs = 60000): void {
+  if (started) return;
+  started = true;
+  window.addEventListener("online", () => { status.online = true; void syncNow(); });
+  window.addEventListener("offline", () => { status.online = false; });
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") void syncNow(); });
+  setInterval(() => { if (navigator.onLine) void syncNow(); }, periodMs);
+  void syncNow();
+}
+
+export async function lastSync(): Promise<LastSync | null> {
+  return getKV<LastSync | null>("last_sync", null);
+}

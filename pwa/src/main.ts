@@ -1,0 +1,23 @@
+import { createApp } from "vue";
+import "vant/es/toast/style";
+import "vant/es/dialog/style";
+import "vant/es/notify/style";
+import "./style.css";
+import App from "./App.vue";
+import { router } from "./router";
+import { app as state, loadAuth } from "./lib/store";
+
+async function start() {
+  await loadAuth();
+  router.beforeEach((to) => {
+    if (!to.meta.public && !state.auth?.access && !state.auth?.user) return { name: "login" };
+    return true;
+  });
+  createApp(App).use(router).mount("#app");
+  if ("serviceWorker" in navigator && import.meta.env.PROD) {
+    const { registerSW } = await import("virtual:pwa-register");
+    registerSW({ immediate: true });
+  }
+}
+
+void start();

@@ -1,0 +1,111 @@
+"""A real server process for the officers' app tests: the app on a SQLite file and a media folder in a
+temporary directory, served by werkzeug (threaded) in a subprocess the test can stop and start again on
+the same port (the network "going away" and "coming back").
+
+Run as ``python -m tests.e2e.live_server CONFIG.json`` (what :class:`LiveServer` does)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "pwa" / "dist"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_database(tmp: Path, *, today: dt.date | None = None) -> str:
+    """A migrated SQLite file holding a small demo county with its drawn joint task."""
+    from backend import migrate
+    from backend.audit.keys import AuditSettings, configure
+    from backend.db import Database
+    from backend.demo.seed import seed_demo
+
+    url = f"sqlite:///{tmp / 'shuangsui.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    configure(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
+    seed_demo(db, targets=200, inspectors=128, seed=7, today=today)
+    db.engine.dispose()
+    return url
+
+
+class LiveServer:
+    def __init__(self, tmp: Path, database_url: str, *, port: int | None = None, **config):
+        self.tmp, self.port = tmp, port or free_port()
+        self.config = {"DATABASE_URL": database_url, "MEDIA_DIR": str(tmp / "media"), "SECRET_KEY": TEST_SECRET,
+                       "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None, "PWA_APP_DIR": str(DIST),
+                       "JOBS_INLINE_THREAD": False, "REDIS_URL": None, "LOGIN_MAX_FAILURES": 50,
+                       "LOGIN_ADDRESS_MAX_FAILURES": 1000, **config}
+        self.proc: subprocess.Popen | None = None
+        self.log = tmp / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "LiveServer":
+        cfg = self.tmp / "server.json"
+        cfg.write_text(json.dumps({"port": self.port, "config": self.config}))
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_server", str(cfg)], cwd=ROOT, env=env,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{self.url}/api/v1/departments", timeout=2).read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+def _serve(path: str) -> None:
+    from werkzeug.serving import make_server
+
+    from backend import create_app
+
+    spec = json.loads(Path(path).read_text())
+    app = create_app({"TESTING": False, **spec["config"]})
+    server = make_server("127.0.0.1", spec["port"], app, threaded=True)
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])
