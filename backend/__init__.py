@@ -86,7 +86,8 @@ def _init_tokens(app: Flask) -> None:
     c = app.config
     app.extensions["shuangsui.tokens"] = TokenSettings(c["SECRET_KEY"], c["JWT_ISSUER"], c["JWT_AUDIENCE"],
                                                        c["ACCESS_TOKEN_MINUTES"])
-    app.extensions["shuangsui.refresh"] = RefreshPolicy(c["REFRESH_TOKEN_DAYS"], c["REFRESH_FAMILY_DAYS"])
+    app.extensions["shuangsui.refresh"] = RefreshPolicy(c["REFRESH_TOKEN_DAYS"], c["REFRESH_FAMILY_DAYS"],
+                                                        c["REFRESH_RETRY_SECONDS"])
     app.extensions["shuangsui.login"] = LoginPolicy(
         max_failures=c["LOGIN_MAX_FAILURES"], window_minutes=c["LOGIN_WINDOW_MINUTES"],
         address_max_failures=c["LOGIN_ADDRESS_MAX_FAILURES"], alert_failures=c["LOGIN_ALERT_FAILURES"])

@@ -45,6 +45,8 @@ def from_environment() -> dict:
         # a family (one login on one device) at most 30 days
         "REFRESH_TOKEN_DAYS": _int("REFRESH_TOKEN_DAYS", 14),
         "REFRESH_FAMILY_DAYS": _int("REFRESH_FAMILY_DAYS", 30),
+        # a refresh whose answer was lost may be sent again this long after (its unused successor is revoked)
+        "REFRESH_RETRY_SECONDS": _int("REFRESH_RETRY_SECONDS", 60),
         "JWT_ISSUER": "shuangsui",
         "JWT_AUDIENCE": "shuangsui-api",
         # login throttling (docs/api.md "Logging in"): failures of one account from one address before

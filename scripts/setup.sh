@@ -56,7 +56,8 @@ fi
 # Tests and benchmarks: Chromium and Noto CJK (end-to-end pages; the PDF's font for rare characters),
 # the PDF's font, poppler-utils (pdftoppm)
 if [ "${1:-}" = "--browser" ]; then
-  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk' || [ ! -f "$ZENHEI" ] \
+  # (grep without -q reads all of fc-list's output: under pipefail an early exit would fail the pipeline)
+  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -i 'noto.*cjk' >/dev/null || [ ! -f "$ZENHEI" ] \
       || ! command -v pdftoppm >/dev/null; then
     echo "==> 安装 Chromium、中文字体与 poppler-utils（Debian 软件包）"
     apt_install chromium fonts-noto-cjk fonts-wqy-zenhei poppler-utils

@@ -31,6 +31,8 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, 
 class RefreshPolicy:
     token_days: int = 14
     family_days: int = 30
+    # a token spent this recently, whose successor was never used, is a retry whose answer was lost
+    retry_seconds: int = 60
 
 
 @dataclasses.dataclass
@@ -164,11 +166,38 @@ def rotate_refresh_token(session: Session, settings: TokenSettings, refresh: Ref
     if claimed:
         session.rollback()  # frozen meanwhile: leave the token as it was
         error = _frozen()
+    elif user is not None and user.is_active and _lost_answer(session, refresh, row, now):
+        # the answer to this token's rotation never reached the device: its unused successor is revoked
+        # and the device gets a new pair, in the same login
+        pair = _issue_pair(session, settings, refresh, user, family_id=row.family_id, device_label=row.device_label,
+                           family_expires_at=row.family_expires_at)
+        session.commit()
+        return pair
     else:
         error = _refused_refresh(session, row, user, address, now)
     session.add(LoginAttempt(kind="refresh", username=username, address=address, success=False, at=utcnow()))
     session.commit()
     raise error
+
+
+def _lost_answer(session: Session, refresh: RefreshPolicy, row: RefreshToken | None, now: dt.datetime) -> bool:
+    """A token spent by rotation less than ``retry_seconds`` ago, whose successor is the family's only live
+    token and was never used: the device sent it again because the answer was lost (a phone on a bad
+    network). Revokes that successor (``retry``) and says so; anything else is not a retry."""
+    if (row is None or row.used_at is None or row.revoked_at is not None or row.expires_at <= now
+            or now - row.used_at > dt.timedelta(seconds=refresh.retry_seconds)):
+        return False
+    # what the family issued since this token was spent: only its own successor, never used, still live
+    later = [t for t in session.scalars(select(RefreshToken).where(RefreshToken.family_id == row.family_id,
+                                                                   RefreshToken.created_at >= row.used_at))
+             if t.revoked_reason != "retry"]   # an answer lost twice is still the same retry
+    if len(later) != 1 or later[0].used_at is not None or later[0].revoked_at is not None:
+        return False
+    claimed = session.execute(update(RefreshToken).where(RefreshToken.id == later[0].id, RefreshToken.used_at.is_(None),
+                                                         RefreshToken.revoked_at.is_(None))
+                              .values(revoked_at=now, revoked_reason="retry")
+                              .execution_options(synchronize_session=False)).rowcount
+    return bool(claimed)
 
 
 def _refused_refresh(session: Session, row: RefreshToken | None, user: User | None, address: str | None,
@@ -179,6 +208,9 @@ def _refused_refresh(session: Session, row: RefreshToken | None, user: User | No
     if row.revoked_at is not None:
         if row.revoked_reason == "reuse":
             return reused
+        if row.revoked_reason == "retry":
+            return NotAuthenticated("该刷新令牌已被重发的刷新请求替换（上次的应答已丢失），请使用新的令牌或重新登录",
+                                    code="auth.refresh_superseded")
         return NotAuthenticated("该登录已结束（已退出、账号被冻结或密码已修改），请重新登录", code="auth.refresh_revoked")
     if row.expires_at <= now:
         return NotAuthenticated("登录已过期，请重新登录", code="auth.refresh_expired")

@@ -55,11 +55,13 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client, factory, db_sessio
     first = login(client, user.username).json
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert second.status_code == 200 and second.json["refresh_token"] != first["refresh_token"]
-    # the old token again: reuse → the whole family (including the new token) is revoked
+    third = client.post("/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]})
+    assert third.status_code == 200   # the device got its answers and moved on
+    # the old token again: reuse → the whole family (including the newest token) is revoked
     reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.status_code == 401 and reuse.json["code"] == "auth.refresh_reused"
-    third = client.post("/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]})
-    assert third.status_code == 401
+    fourth = client.post("/api/v1/auth/refresh", json={"refresh_token": third.json["refresh_token"]})
+    assert fourth.status_code == 401
     rows = db_session.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id)).all()
     assert rows and all(r.revoked_at is not None or r.used_at is not None for r in rows)
     assert db_session.scalar(select(AuditEntry).where(AuditEntry.action == "auth.refresh_reuse"))
@@ -131,6 +133,7 @@ def test_reuse_revocation_stops_the_access_tokens_of_that_login(client, factory)
     first = login(client, user.username).json
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json
     assert client.get("/api/v1/auth/me", headers=_bearer(second)).status_code == 200
+    client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})   # moved on
     reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.json["code"] == "auth.refresh_reused"
     for tokens in (first, second):
@@ -205,7 +208,8 @@ def test_tokens_of_ended_logins_are_refused_without_alarm(client, factory, auth,
 def test_a_copied_token_ends_its_login_with_one_audit_entry_however_often_replayed(client, factory, db_session):
     user = factory.user(Role.INSPECTOR)
     first = login(client, user.username).json
-    client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json
+    client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})   # moved on
     codes = [client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json["code"]
              for _ in range(5)]
     assert codes == ["auth.refresh_reused"] * 5
@@ -235,3 +239,29 @@ def test_refresh_failures_are_throttled_per_address_and_bound_what_a_client_writ
     assert db_session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
     rows = db_session.scalar(select(func.count()).select_from(LoginAttempt).where(LoginAttempt.kind == "refresh"))
     assert rows == 21
+
+
+def test_a_refresh_whose_answer_was_lost_may_be_sent_again_once_its_successor_is_unused(client, factory, db_session):
+    """A phone on a bad network loses the answer to its refresh and sends the same token again: within the
+    grace and with the successor never used, it gets a new pair (the lost successor is revoked), not a logout."""
+    user = factory.user(Role.INSPECTOR)
+    first = login(client, user.username).json
+    lost = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json   # never arrives
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 200 and again.json["refresh_token"] not in (first["refresh_token"],
+                                                                           lost["refresh_token"])
+    assert client.get("/api/v1/auth/me", headers=_bearer(again.json)).status_code == 200
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})   # lost twice
+    assert again.status_code == 200
+    gone = client.post("/api/v1/auth/refresh", json={"refresh_token": lost["refresh_token"]})
+    assert gone.status_code == 401 and gone.json["code"] == "auth.refresh_superseded"
+    assert not db_session.scalar(select(AuditEntry).where(AuditEntry.action == "auth.refresh_reuse"))
+    # past the grace it is a copy again: the login ends
+    rows = db_session.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id,
+                                                         RefreshToken.used_at.is_not(None))).all()
+    for row in rows:
+        row.used_at -= dt.timedelta(minutes=5)
+    db_session.flush()
+    late = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert late.status_code == 401 and late.json["code"] == "auth.refresh_reused"
+    assert client.get("/api/v1/auth/me", headers=_bearer(again.json)).status_code == 401
