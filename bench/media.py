@@ -96,15 +96,16 @@ def drop_database(admin_url: str, url: str) -> None:
 def officer_token(env: dict) -> str:
     from backend import create_app
     from backend.auth.roles import Role
-    from backend.auth.tokens import issue_access_token
+    from backend.auth.services import start_session
     from tests.factories import Factory
 
-    app = create_app({k: v for k, v in env.items() if k in ("DATABASE_URL", "SECRET_KEY", "MEDIA_DIR")}
+    app = create_app({k: v for k, v in env.items() if k in ("DATABASE_URL", "SECRET_KEY", "MEDIA_DIR", "AUDIT_KEY")}
                      | {"REDIS_URL": None})
     db = app.extensions["shuangsui.db"]
     with db.session_scope() as session:
         user = Factory(session).user(Role.INSPECTOR)
-        token = issue_access_token(app.extensions["shuangsui.tokens"], user)[0]
+        token = start_session(session, app.extensions["shuangsui.tokens"], app.extensions["shuangsui.refresh"],
+                              user, device_label="bench").access_token
     db.engine.dispose()
     return token
 
