@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -70,15 +70,21 @@ def head(session: Session) -> int:
     return session.scalar(select(SyncHead.seq).where(SyncHead.id == 1)) or 0
 
 
-def page(session: Session, *, after: int, inspections: Select, tasks: Select, limit: int) -> list[SyncChange]:
-    """Changes after ``after`` that concern the given inspections or tasks, in sequence order.
+def changed(session: Session, *, after: int, upto: int, inspections: Select, tasks: Select, after_id: int,
+            limit: int) -> tuple[list[int], list[int]]:
+    """The inspections (ids after ``after_id``, in id order, at most ``limit + 1``) and the tasks that changed
+    in (``after``, ``upto``], among those the reader may see (selects of ids).
 
-    ``inspections`` and ``tasks`` are selects of ids (what the reader may see). Returns up to
-    ``limit + 1`` rows so the caller can tell whether more remain.
+    Each is named once however often it changed: a pull sends its current state once. ``upto`` is a number
+    read before: everything up to it has committed (the head's lock), so nothing in the range is missed.
     """
-    stmt = (select(SyncChange)
-            .where(SyncChange.seq > after,
-                   or_(and_(SyncChange.entity == "inspection", SyncChange.inspection_id.in_(inspections)),
-                       and_(SyncChange.entity == "task", SyncChange.task_id.in_(tasks))))
-            .order_by(SyncChange.seq).limit(limit + 1))
-    return list(session.scalars(stmt))
+    in_range = (SyncChange.seq > after) & (SyncChange.seq <= upto)
+    inspection_ids = list(session.scalars(
+        select(SyncChange.inspection_id).where(in_range, SyncChange.entity == "inspection",
+                                               SyncChange.inspection_id.in_(inspections),
+                                               SyncChange.inspection_id > after_id)
+        .group_by(SyncChange.inspection_id).order_by(SyncChange.inspection_id).limit(limit + 1)))
+    task_ids = [] if after_id else list(session.scalars(
+        select(SyncChange.task_id).where(in_range, SyncChange.entity == "task", SyncChange.task_id.in_(tasks))
+        .group_by(SyncChange.task_id)))
+    return inspection_ids, task_ids

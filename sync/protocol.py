@@ -113,10 +113,29 @@ def _first(errors: dict) -> str:
     return f"{key}：{errors[key][0]}"
 
 
-def parse_cursor(value: Any) -> int:
-    """Cursors are the decimal change numbers the server handed out ('' or absent: from the start)."""
+@dataclasses.dataclass(frozen=True)
+class Cursor:
+    """Where a pull stands: every change up to ``after`` is on the phone; a pull under way is sending the
+    things changed in (``after``, ``upto``] in id order, and has sent those up to ``last_id``."""
+
+    after: int = 0
+    upto: int | None = None
+    last_id: int = 0
+
+    def text(self) -> str:
+        return str(self.after) if self.upto is None else f"{self.after}.{self.upto}.{self.last_id}"
+
+
+_CURSOR_RE = re.compile(r"^(\d{1,18})(?:\.(\d{1,18})\.(\d{1,18}))?$")
+
+
+def parse_cursor(value: Any) -> Cursor:
+    """A cursor the server handed out ('' or absent: from the start)."""
     if value in (None, ""):
-        return 0
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+        return Cursor()
+    match = _CURSOR_RE.match(value) if isinstance(value, str) else None
+    if match is None or (match.group(2) is not None and int(match.group(2)) < int(match.group(1))):
         raise ValueError("cursor 无效：请使用上次拉取返回的 cursor，首次拉取不带 cursor")
-    return int(value)
+    if match.group(2) is None:
+        return Cursor(int(match.group(1)))
+    return Cursor(int(match.group(1)), int(match.group(2)), int(match.group(3)))

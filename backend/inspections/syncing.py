@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -19,8 +20,7 @@ from sync import changes, engine, protocol
 from sync.models import SyncClient
 
 
-SCAN_FACTOR = 20     # changes scanned per inspection a page may carry
-MAX_SCAN = 5000
+PUSH_ATTEMPTS = 3
 
 
 def _officer(actor: Actor) -> int:
@@ -65,16 +65,26 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
     """Apply a batch (docs/sync.md §3). ``queue``: the job queue that renders the PDF of each record
     submitted by the batch (the jobs are created in the batch's transaction, started after its commit)."""
     _officer(actor)
-    batch = FieldBatch(session, actor, settings)
-    try:
-        # "submitted": the handlers append each inspection whose record they submitted (same list object)
-        ctx_extra = {"signers": signers or {}, "submitted": []}
-        outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label)
-    except engine.ClientNotYours:
-        raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成", code="sync.client_not_yours") from None
-    jobs = record_pdf.schedule(session, queue, actor, ctx_extra["submitted"],
-                               attempts=int((settings or {}).get("JOB_RETRIES", 2)))
-    session.commit()
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        batch = FieldBatch(session, actor, settings)
+        try:
+            # "submitted": the handlers append each inspection whose record they submitted (same list object)
+            ctx_extra = {"signers": signers or {}, "submitted": []}
+            outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label)
+            jobs = record_pdf.schedule(session, queue, actor, ctx_extra["submitted"],
+                                       attempts=int((settings or {}).get("JOB_RETRIES", 2)))
+            session.commit()
+            break
+        except engine.ClientNotYours:
+            raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成",
+                            code="sync.client_not_yours") from None
+        except IntegrityError:
+            # another phone created the same row a moment before (the first write of one department's
+            # section, or of one check point, from two phones at once): nothing of this push was kept;
+            # applied again, it finds that row and merges into it
+            session.rollback()
+            if attempt == PUSH_ATTEMPTS:
+                raise
     record_pdf.start(queue, jobs)
     body = {"client_id": outcome.client_id, "last_mutation_id": outcome.last_mutation_id,
             "results": outcome.results}
@@ -102,36 +112,25 @@ def pull(session: Session, actor: Actor, *, client_id: str, cursor: str | None, 
     if problem:
         raise InvalidInput(problem, code="sync.bad_client", errors={"client_id": [problem]})
     try:
-        after = protocol.parse_cursor(cursor)
+        at = protocol.parse_cursor(cursor)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="sync.bad_cursor", errors={"cursor": [str(exc)]}) from None
     client = session.get(SyncClient, client_id)
     if client is not None and client.user_id != actor.user_id:
         raise Forbidden("该设备编号（client_id）属于其他账号；请在本设备重新生成", code="sync.client_not_yours")
-    head = changes.head(session)
-    scan = min(limit * SCAN_FACTOR, MAX_SCAN)
-    rows = changes.page(session, after=after, inspections=involved_inspections(inspector_id),
-                        tasks=involved_tasks(inspector_id), limit=scan)
-    # a page carries at most ``limit`` inspections: changes are scanned in order, and the page ends before
-    # the change that would bring in one inspection too many (many changes to one inspection are one document)
-    inspection_ids: dict[int, None] = {}
-    task_ids: set[int] = set()
-    taken = 0
-    for row in rows[:scan]:
-        if row.entity == "inspection" and row.inspection_id not in inspection_ids:
-            if len(inspection_ids) == limit:
-                break
-            inspection_ids[row.inspection_id] = None
-        elif row.entity == "task":
-            task_ids.add(row.task_id)
-        taken += 1
-    has_more = taken < len(rows)
-    rows = rows[:taken]
-    docs = bundle.inspection_changes(session, actor, list(inspection_ids))
-    task_ids |= {d["data"]["task_id"] for d in docs if d["op"] == "put"}
-    out = bundle.task_changes(session, task_ids) + docs
-    next_cursor = rows[-1].seq if has_more else max([after, head] + [r.seq for r in rows])
-    return {"cursor": str(next_cursor), "has_more": has_more,
+    # a pull sends what changed in (after, upto]: upto is fixed by its first page, then pages go by id
+    upto = at.upto if at.upto is not None else changes.head(session)
+    inspection_ids, task_ids = changes.changed(session, after=at.after, upto=upto,
+                                               inspections=involved_inspections(inspector_id),
+                                               tasks=involved_tasks(inspector_id), after_id=at.last_id, limit=limit)
+    has_more = len(inspection_ids) > limit
+    inspection_ids = inspection_ids[:limit]
+    docs = bundle.inspection_changes(session, actor, inspection_ids)
+    tasks = set(task_ids) | {d["data"]["task_id"] for d in docs if d["op"] == "put"}
+    out = bundle.task_changes(session, tasks) + docs
+    next_cursor = (protocol.Cursor(at.after, upto, inspection_ids[-1]) if has_more
+                   else protocol.Cursor(max(at.after, upto))).text()
+    return {"cursor": next_cursor, "has_more": has_more,
             "last_mutation_id": client.last_mutation_id if client else 0,
             "server_time": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
             "changes": out}

@@ -129,7 +129,7 @@ def test_two_pushes_of_one_client_at_once_apply_once(committed_field, committed_
 @pytest.mark.committed
 def test_a_pull_paging_while_others_commit_skips_nothing(committed_field, committed_db, app, monkeypatch):
     """Writers whose transactions overlap (one holds its change numbers while another commits) and a reader
-    paging by one change at a time: every change lands in the page whose cursor range covers it."""
+    paging one inspection at a time: every change lands in the pull whose range covers it."""
     f = committed_field
     real_append = changes.append
     slow = threading.local()
@@ -161,13 +161,21 @@ def test_a_pull_paging_while_others_commit_skips_nothing(committed_field, commit
     reader.pull()        # start at the frontier, where transactions are in flight
     pages = []
 
-    def read():
-        while not stop.is_set():
-            before = int(reader.cursor or 0)
+    def one_pull():
+        """Pages of one inspection until the pull is done: (from, to, the inspections it sent)."""
+        before, seen = int(reader.cursor or 0), set()
+        while True:
             query = f"/api/sync/pull?client_id={reader.client_id}&limit=1" + (f"&cursor={reader.cursor}" if reader.cursor else "")
             body = reader._ok(reader._send("GET", query))
-            pages.append((before, int(body["cursor"]), {c["id"] for c in body["changes"] if c["type"] == "inspection"}))
+            seen |= {c["id"] for c in body["changes"] if c["type"] == "inspection"}
             reader.cursor = body["cursor"]
+            if not body["has_more"]:
+                pages.append((before, int(body["cursor"]), seen))
+                return
+
+    def read():
+        while not stop.is_set():
+            one_pull()
 
     threads = [threading.Thread(target=writer, args=(f["officer"], f["lead_dept"], 0, True)),
                threading.Thread(target=writer, args=(f["lead"], f["lead_dept"], 3, False)),
@@ -180,19 +188,42 @@ def test_a_pull_paging_while_others_commit_skips_nothing(committed_field, commit
     stop.set()
     threads[3].join(60)
     assert not errors, errors
-    # drain
-    while True:
-        before = int(reader.cursor or 0)
-        body = reader._ok(reader._send("GET", f"/api/sync/pull?client_id={reader.client_id}&limit=1&cursor={reader.cursor}"))
-        pages.append((before, int(body["cursor"]), {c["id"] for c in body["changes"] if c["type"] == "inspection"}))
-        reader.cursor = body["cursor"]
-        if not body["has_more"]:
-            break
+    one_pull()   # drain
     with committed_db.session_scope() as session:
         rows = session.execute(select(SyncChange.seq, SyncChange.inspection_id)
                                .where(SyncChange.reason == "push")).all()
     assert len(rows) >= 40
     for seq, inspection_id in rows:
         covering = [p for p in pages if p[0] < seq <= p[1]]
-        assert covering, f"change {seq} fell between pages"
+        assert covering, f"change {seq} fell between pulls"
         assert any(inspection_id in p[2] for p in covering), f"change {seq} (inspection {inspection_id}) was skipped"
+
+
+@pytest.mark.committed
+def test_two_officers_writing_a_new_section_at_once_both_get_through(committed_field, committed_db, app):
+    """The first writes of one department's section from two phones at the same instant: the section row is
+    created once, both writes land (different fields), nobody gets an error."""
+    f = committed_field
+    outcomes = []
+    for inspection_id in f["inspections"]:
+        phones = [_phone(app, f["officer"]), _phone(app, f["lead"])]
+        phones[0].set_section(inspection_id, f["lead_dept"], {"note": "甲"})
+        phones[1].set_section(inspection_id, f["lead_dept"], {"arrived_at": "2026-04-08T09:00:00+08:00"})
+        barrier = threading.Barrier(2)
+
+        def run(phone):
+            barrier.wait()
+            try:
+                outcomes.append([r["status"] for r in phone.push()])
+            except Exception as exc:  # noqa: BLE001
+                outcomes.append(repr(exc))
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in phones]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert outcomes == [["applied"]] * (2 * len(f["inspections"])), outcomes
+    with committed_db.session_scope() as session:
+        sections = session.scalars(select(Section).where(Section.department_id == f["lead_dept"])).all()
+        assert len(sections) == len(f["inspections"]) and all(s.rev == 2 for s in sections)
