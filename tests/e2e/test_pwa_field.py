@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from tests.e2e import pwa_helpers as h
 from tests.e2e.browser import launch_chromium
-from tests.e2e.flaky_proxy import FlakyProxy
+from tests.flaky_proxy import FlakyProxy
 from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-import socket
 import threading
 
 import pytest
@@ -20,88 +19,7 @@ from sync.client import Client, HttpTransport, NetworkError, SyncError
 from sync.models import SyncClient, SyncMutation
 from tests.factories import PASSWORD, AuthActions, Factory
 from tests.field.conftest import build_field
-
-
-class LossyProxy:
-    """Forwards one HTTP/1.1 request per connection; loses requests and answers at random."""
-
-    def __init__(self, upstream: tuple[str, int], rng: random.Random, lose_request=0.2, lose_answer=0.2):
-        self.upstream, self.rng = upstream, rng
-        self.lose_request, self.lose_answer = lose_request, lose_answer
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.counts = {"requests": 0, "lost_requests": 0, "lost_answers": 0}
-        self.lock = threading.Lock()
-        self.running = True
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read_message(sock, head_only: bool = False) -> bytes | None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n", 1)[0]
-        if head_only or status_line[9:12] in (b"204", b"304"):  # answers that carry no body
-            return head + b"\r\n\r\n"
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return None
-            body += chunk
-        return head + b"\r\n\r\n" + body
-
-    def _handle(self, conn):
-        with conn:
-            request = self._read_message(conn)
-            if request is None:
-                return
-            with self.lock:
-                self.counts["requests"] += 1
-                lose_request = self.rng.random() < self.lose_request
-                lose_answer = self.rng.random() < self.lose_answer
-            if lose_request:
-                with self.lock:
-                    self.counts["lost_requests"] += 1
-                return
-            head, _, body = request.partition(b"\r\n\r\n")
-            lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"connection:")]
-            request = b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n" + body
-            with socket.create_connection(self.upstream) as up:
-                up.sendall(request)
-                answer = self._read_message(up, head_only=request.startswith(b"HEAD "))
-            if answer is None:
-                return
-            if lose_answer:  # the server acted; the client never hears of it
-                with self.lock:
-                    self.counts["lost_answers"] += 1
-                return
-            head, _, body = answer.partition(b"\r\n\r\n")
-            lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"connection:")]
-            conn.sendall(b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n" + body)
-
-    def close(self):
-        self.running = False
-        self.sock.close()
+from tests.flaky_proxy import FlakyProxy
 
 
 def _retry(fn, attempts=200):
@@ -136,7 +54,7 @@ def test_a_lossy_network_loses_and_doubles_nothing(committed_db, app, database):
         dept, username = f.lead_dept.id, f.lead_user.username
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    proxy = LossyProxy(("127.0.0.1", server.server_port), random.Random(20261130))
+    proxy = FlakyProxy(server.server_port, flaky=("/api/",), seed=20261130)
     try:
         phone = Client(HttpTransport(f"http://127.0.0.1:{proxy.port}", timeout=10))
         _retry(lambda: phone.login(username, PASSWORD))
@@ -157,7 +75,7 @@ def test_a_lossy_network_loses_and_doubles_nothing(committed_db, app, database):
         _retry(phone.pull)
         assert phone.pending() == 0
         assert all(r["status"] == "applied" for r in phone.results.values())
-        assert proxy.counts["lost_requests"] > 20 and proxy.counts["lost_answers"] > 20, proxy.counts
+        assert proxy.counts["lost_requests"] > 20 and proxy.counts["lost_responses"] > 20, proxy.counts
     finally:
         proxy.close()
         server.shutdown()
