@@ -11,5 +11,10 @@ fi
 if [ -z "${REDIS_URL:-}" ]; then
   export REDIS_URL=redis://127.0.0.1:6379/0
 fi
+if [ -z "${SKIP_STATIC:-}" ]; then   # SKIP_STATIC=1 ./test.sh tests/field: pytest alone
+  echo "==> 静态检查：ruff check、vue-tsc；手机端逻辑单元测试：Vitest"
+  .venv/bin/ruff check --quiet .
+  (cd pwa && npm run --silent check && npx --no-install vitest run --reporter=dot)
+fi
 echo "==> 测试数据库：SQLite${DATABASE_URL:+ 与 $DATABASE_URL}；Redis：$REDIS_URL"
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" -q "$@"

@@ -27,7 +27,6 @@ import argparse
 import base64
 import hashlib
 import http.client
-import io
 import os
 import socket
 import statistics

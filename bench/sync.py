@@ -139,7 +139,7 @@ def build(url: str, officers: int, per_officer: int) -> dict:  # noqa: C901 - on
                        department_id=dept_id, inspector_id=inspector_id, status="active"))
         s.flush()
         officers_out = []
-        for inspector_id, cert, dept_id in members:
+        for inspector_id, cert, _dept_id in members:
             if not cert.startswith("S"):
                 continue
             ids = [i for (i,) in s.execute(select(Inspection.id).join(GroupMember, GroupMember.group_id == Inspection.group_id)

@@ -6,7 +6,7 @@ URL map and prove that no endpoint was left without one.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable
+from typing import Callable
 
 from flask import current_app, g, request
 

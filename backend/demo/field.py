@@ -3,7 +3,8 @@ the demo officers, so that the officers' app (/app/) opens on real assignments.
 
 The plan, the task and its departments are written as confirmed rows (as if the 会审 had happened);
 the draw is a real one through the draw services (committed lists, a public commitment, then dice
-digits made from the date, so that the same demo county always draws the same group). The draw picks the officers at random from the roster; the demo accounts
+digits made from the date, so that the same demo county always draws the same group). The draw picks the officers
+at random from the roster; the demo accounts
 ``samr_lead`` (组长), ``samr_inspector`` and ``tax_inspector`` are then linked to the officers drawn into
 group 1, so they log in to that group's businesses. Nothing here runs when the task already exists.
 """
@@ -18,7 +19,6 @@ from sqlalchemy.orm import Session
 from backend.actor import Actor
 from backend.auth.models import User
 from backend.db import Database
-from backend.demo import data
 from backend.directory.models import Department, Inspector, Item
 from backend.draws import services as draws
 from backend.draws.models import GroupMember, InspectionGroup
@@ -105,7 +105,7 @@ def _link_accounts(session: Session, task_id: int) -> tuple[dict[str, str], int]
                                    .order_by(GroupMember.position)))
     officers = {m.inspector_id: session.get(Inspector, m.inspector_id) for m in members}
     by_dept: dict[str, list[Inspector]] = {}
-    for inspector_id, officer in officers.items():
+    for officer in officers.values():
         by_dept.setdefault(officer.department.code, []).append(officer)
     users = {u.username: u for u in session.scalars(select(User).where(User.username.in_([u for u, _, _ in LINKS])))}
     # free the drawn officers from any other account first (one account per officer)

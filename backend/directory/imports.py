@@ -507,7 +507,7 @@ class InspectorImporter(Importer):
     def _target_keys(self) -> dict[str, int]:
         if self.targets is None:
             self.targets = {}
-            for target_id, code, uscc, reg_no, retired_at in self.session.execute(
+            for target_id, code, uscc, reg_no, _retired_at in self.session.execute(
                     select(Target.id, Target.code, Target.uscc, Target.reg_no, Target.retired_at)):
                 for key in (code, uscc, reg_no):
                     if key:

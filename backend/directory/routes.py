@@ -5,7 +5,8 @@
 | regions, departments | public | system admin |
 | items, check points | public | system admin; department admin of the item's department |
 | targets | system admin, department admin, planner, supervisor (every department) | system admin; admin of the maintaining department |
-| inspectors, experts and their conflicts | system admin, supervisor: all; department admin, planner: own department | system admin; admin of that department |
+| inspectors, experts and their conflicts | system admin, supervisor: all; department admin, planner: own department |
+  system admin; admin of that department |
 | /me/inspector | the inspector themself | — |
 """
 from __future__ import annotations

@@ -264,7 +264,7 @@ def rank_smallest(
             children.append((proc, receive))
         a, b = slices[-1]
         parts = [_smallest(seed, prefix_parts, _Slice(ids, a, b), k)]
-        for proc, receive in children:
+        for _proc, receive in children:
             part = receive.recv()
             if isinstance(part, BaseException):
                 raise part

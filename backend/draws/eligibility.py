@@ -211,7 +211,7 @@ def declared_conflicts(session: Session, inspectors: list[str], targets: list[st
         .where(InspectorConflict.retired_at.is_(None))).all()
     strata = list(_count_prefixes(targets))
     out = set()
-    for dept, cert, code, risk in rows:
+    for dept, cert, code, _risk in rows:
         if contains_line(inspectors, f"{dept}|{cert}") and any(
                 contains_line(targets, f"{s}|{code}") for s in strata):
             out.add((cert, code))

@@ -319,7 +319,7 @@ def _clean_batches(value: Any) -> list[dict]:
         if any(not _is_int(m) or not 1 <= m <= 12 for m in months):
             raise _invalid("plan.bad_batch", f"第 {seq} 批次的月份应为 1 至 12", field)
         count = b.get("planned_count")
-        if count is not None and (not _is_int(count) or not 0 <= count <= MAX_COUNT):
+        if count is not None and (not _is_int(count) or not 0 <= count <= MAX_COUNT):  # noqa: F405
             raise _invalid("plan.bad_batch", f"第 {seq} 批次的计划抽查数不能小于 0", field)
         out.append({"seq": seq, "name": name, "months": sorted(set(months)), "planned_count": count})
     return sorted(out, key=lambda b: b["seq"])

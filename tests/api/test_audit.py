@@ -14,7 +14,7 @@ from backend.actor import Actor
 from backend.audit import anchors
 from backend.audit import keys
 from backend.audit import services as audit
-from backend.audit.models import AuditEntry, AuditHead
+from backend.audit.models import AuditEntry
 from backend.auth.roles import Role
 from sync.canonical import canonical_json
 from tests.conftest import TEST_AUDIT_KEY

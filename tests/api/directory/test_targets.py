@@ -225,7 +225,7 @@ def test_filters_search_order_and_pagination(client, auth, world, factory):
                        longitude=111.2, datum="WGS-84")
     b = factory.target(name="陕州乙公司", region=factory.region("411203"), risk_class="D", department=other,
                        tags=["食品生产", "餐饮外卖"], industry_code="C1311", uscc=make_uscc(rng, "411203"))
-    c = factory.target(name="郑州丙公司", region=factory.region("410100"), risk_class=None, status="deregistered",
+    factory.target(name="郑州丙公司", region=factory.region("410100"), risk_class=None, status="deregistered",
                        uscc=make_uscc(rng, "410100"), legal_rep="李四")
     d = factory.target(name="玩具批次", type="product", uscc=None, code="PRD-1", risk_class="C")
     d.uscc = None
