@@ -25,6 +25,8 @@ function noRemoteFonts(): Plugin {
 export default defineConfig({
   base: "/app/",
   publicDir: "static",
+  // the rules file the server reads too (src/lib/rulebook.ts imports it): the dev server may serve it
+  server: { fs: { allow: [".", "../schemas/field_rules.json"] } },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from backend.inspections.rulebook import VOCABULARY as _FIELD_VOCABULARY
+
 # --- 统一社会信用代码 GB 32100-2015 ---------------------------------------------------------
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -57,10 +59,7 @@ TARGET_STATUSES = {"active": "存续", "closed": "歇业/关闭", "deregistered"
 RISK_CLASSES = {"A": "信用风险低", "B": "信用风险一般", "C": "信用风险较高", "D": "信用风险高"}
 DATUMS = ("WGS-84", "GCJ-02")
 ITEM_KINDS = {"key": "重点检查事项", "general": "一般检查事项"}
-METHODS = {
-    "onsite": "实地检查", "documents": "书面检查", "online": "网络监测", "testing": "检验检测",
-    "agency": "委托专业机构", "adopt": "采信其他部门结果",
-}
+METHODS = _FIELD_VOCABULARY["methods"]   # 检查方式: one source with the phone, schemas/field_rules.json
 ANSWER_TYPES = {"yes_no": "是/否", "compliance": "符合/不符合/不适用", "choice": "单选", "multi": "多选",
                 "text": "文字", "number": "数值", "photo": "照片"}
 INSPECTOR_STATUSES = {"active": "在岗", "on_leave": "休假/请假", "transferred": "调离"}

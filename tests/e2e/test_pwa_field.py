@@ -182,8 +182,10 @@ def _run(server, base: str, *, screenshots: bool) -> None:
         lead.click("#visit-from-sections")
         lead.fill("#rep-name", "王经理")
         lead.locator("#rep-name").blur()
-        for category in ("pending_followup", "other_violation"):
-            lead.click(f".cat-{category}")
+        lead.click(".cat-pending_followup")            # 发现问题待后续处理 alone: the phone says what the server would
+        h.wait_text(lead, "“发现问题待后续处理”须同时选择具体问题")
+        assert lead.locator("#finalize").is_disabled()
+        lead.click(".cat-other_violation")
         lead.click("#add-followup")
         lead.wait_for_selector(".followup")
         lead.fill("#opinion", "门头招牌名称与登记不一致，已责令限期改正；其余符合")
