@@ -137,13 +137,14 @@ def calendar_recount():
 
 
 @calendar_group.command("due")
-@click.argument("start", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("start", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--days", type=click.IntRange(1, 250), default=services.PUBLICATION_DAYS, show_default=True,
               help="N 个工作日（公示 20，处罚决定 7）")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="按哪一天判断状态")
+@click.option("--today", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="按哪一天判断状态（YYYY-MM-DD，默认北京时间今天）")
 @with_appcontext
 def calendar_due(start: dt.datetime, days, today):
-    """START 之后第 N 个工作日（START 当天为第 0 天，不计）"""
+    """DATE（YYYY-MM-DD）之后第 N 个工作日（DATE 当天为第 0 天，不计）及其状态，并列出暂定的日子"""
     try:
         with _db().session_scope() as session:
             view = services.due_view(session, start.date(), days, today.date() if today else beijing_date())
