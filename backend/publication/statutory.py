@@ -162,14 +162,6 @@ class HolidayDays:
     days: tuple[dt.date, ...]       # the statutory rest days, in order
     pending: tuple[dt.date, ...]    # the other days within REACH_DAYS of them, in the year: they wait for the notice
 
-    @property
-    def first(self) -> dt.date:
-        return self.days[0]
-
-    @property
-    def last(self) -> dt.date:
-        return self.days[-1]
-
 
 @lru_cache(maxsize=256)
 def holidays(year: int) -> tuple[HolidayDays, ...]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import sys
 
-import ephem  # noqa: F401  (a developer's tool: see the docstring)
+import ephem  # a developer's tool: see the docstring
 
 UTC8 = 8 * ephem.hour
 LMT = 7 * ephem.hour + 45 * ephem.minute + 40 * ephem.second
