@@ -44,6 +44,16 @@ class CalendarDayOut(Schema):
     name = fields.String(allow_none=True, metadata={"description": "所属节日"})
 
 
+class ProvisionalPeriodOut(Schema):
+    from_ = fields.Date(data_key="from", metadata={"description": "首日（含）"})
+    to = fields.Date(metadata={"description": "末日（含）"})
+    year = fields.Integer(metadata={"description": "在等哪一年的国务院节假日安排通知"})
+    holiday = fields.String(allow_none=True, metadata={"description": "在等哪个节日的放假调休安排；"
+                                                                       "null：该年不在 2000–2100 年，暂按周一至周五"})
+    label = fields.String(metadata={"description": "给人看的一句话，如 2027-02-09 至 2027-02-18：2027 年春节前后，"
+                                                   "放假调休待国务院通知"})
+
+
 class DifferenceOut(Schema):
     day = fields.Date()
     weekday = fields.String()
@@ -69,12 +79,18 @@ class CalendarYearOut(Schema):
     year = fields.Integer()
     source = fields.String(metadata={"enum": list(SOURCE_LABELS),
                                      "description": "notice：管理员导入的通知；chinesecalendar：内置数据；"
-                                                    "weekdays：尚无该年安排，暂按周一至周五（期限为暂定）"})
+                                                    "statutory：该年通知未发布，按《全国年节及纪念日放假办法》的节日"
+                                                    "休息，节日前后的调休待定；weekdays：暂按周一至周五"})
     source_label = fields.String()
-    provisional = fields.Boolean(metadata={"description": "该年期限是否为暂定"})
+    provisional = fields.Boolean(metadata={"description": "该年的放假安排尚未发布（节日前后的日子为暂定）"})
     library_knows_year = fields.Boolean(metadata={"description": "chinesecalendar 是否有该年数据"})
+    law = fields.String(allow_none=True, metadata={"description": "source 为 statutory 时据以计算节日的放假办法"})
+    provisional_periods = fields.List(fields.Nested(ProvisionalPeriodOut),
+                                      metadata={"description": "该年中暂定的日子：放假调休尚待通知（含年末几天，"
+                                                               "若下一年的通知尚未发布）"})
     notice = fields.Nested(PublicNoticeOut, allow_none=True)
-    restdays = fields.List(fields.Nested(CalendarDayOut), metadata={"description": "放假日（含假期中的周末）"})
+    restdays = fields.List(fields.Nested(CalendarDayOut),
+                           metadata={"description": "放假日（含假期中的周末）；statutory 时为法定节日当天"})
     workdays = fields.List(fields.Nested(CalendarDayOut), metadata={"description": "调休上班的周末"})
     differences_from_library = fields.List(fields.Nested(DifferenceOut),
                                            metadata={"description": "导入的通知与 chinesecalendar 不一致的日期"})
@@ -102,7 +118,13 @@ class DueOut(Schema):
     from_ = fields.Date(data_key="from")
     days = fields.Integer()
     due = fields.Date(metadata={"description": "第 N 个工作日（from 之后，不含 from 当天）"})
-    provisional = fields.Boolean(metadata={"description": "途经尚无节假日安排的年份，按周一至周五暂定"})
+    provisional = fields.Boolean(metadata={"description": "途经的日子中有暂定的（放假调休尚待通知），"
+                                                          "见 provisional_periods"})
+    provisional_periods = fields.List(fields.Nested(ProvisionalPeriodOut),
+                                      metadata={"description": "from 之后到 due 之间暂定的日子"})
+    statutory_days = fields.List(fields.Nested(CalendarDayOut),
+                                 metadata={"description": "from 之后到 due 之间按法定节日计为休息日的日子"
+                                                          "（该年通知尚未发布）"})
     today = fields.Date()
     state = fields.String(metadata={"enum": list(STATES)})
     state_label = fields.String()

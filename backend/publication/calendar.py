@@ -1,15 +1,21 @@
 """Working days on the PRC calendar: pure rules, no database, no Flask (docs/deadlines.md).
 
 Everything here takes a *lookup*: a function from a date to a ``DayInfo`` saying whether the day is
-a working day, where that answer comes from, and whether it is provisional (nobody knows the
-year's holiday notice yet, so Monday to Friday was assumed). ``services.WorkCalendar`` builds the
-lookup from admin-imported notices, then ``chinesecalendar``, then Monday to Friday;
-``library_lookup`` and ``weekday_lookup`` here are the two outer layers on their own.
+a working day, where that answer comes from, and whether it is provisional (the notice that arranges the day
+is not known yet). ``services.WorkCalendar`` builds the lookup from admin-imported notices, then
+``chinesecalendar``, then the statutory holidays of 《全国年节及纪念日放假办法》 (``statutory.py``), then Monday
+to Friday; ``library_lookup`` here is the same without the imported notices.
+
+A day is provisional when a notice not known yet may still change it: in a year that neither a notice nor
+chinesecalendar knows, the days within ``statutory.REACH_DAYS`` of a statutory holiday (its make-up days and
+joined weekdays wait for the notice; the statutory days themselves are known rest days), the last days of
+December when the next year is not known (its 元旦 may reach back), and every day of a year outside 2000–2100.
 
 Definitions (the one place they are written in code; docs/deadlines.md says the same in words):
 
 * Day 0 is the given date itself (the completion date). It never counts, whatever kind of day it is.
-* "N working days after D" is the N-th working day strictly after D (N ≥ 1).
+* "N working days after D" is the N-th working day strictly after D (N ≥ 1); it is provisional when a day
+  from D+1 to it is provisional.
 * ``working_days_between(a, b)`` is the number of working days d with a < d ≤ b (negative when b < a),
   so ``working_days_between(d, add_working_days(d, n).day) == n``.
 * The state of a deadline on a given day (``today``, a date in Beijing time):
@@ -27,13 +33,17 @@ from typing import Callable, Iterable
 
 import chinese_calendar
 
+from backend.publication import statutory
+
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 
 # where a day's kind comes from
 SOURCE_NOTICE = "notice"               # an admin-imported State Council notice
 SOURCE_LIBRARY = "chinesecalendar"     # the chinesecalendar package's table
-SOURCE_WEEKDAYS = "weekdays"           # nobody knows the year: Monday to Friday, provisional
+SOURCE_STATUTORY = "statutory"         # no notice yet: the law's holidays rest, the days around them wait
+SOURCE_WEEKDAYS = "weekdays"           # outside 2000–2100: Monday to Friday, provisional
 SOURCE_LABELS = {SOURCE_NOTICE: "管理员导入的国务院通知", SOURCE_LIBRARY: "chinesecalendar 节假日数据",
+                 SOURCE_STATUTORY: "《全国年节及纪念日放假办法》规定的节日（该年放假安排尚未发布，调休待定）",
                  SOURCE_WEEKDAYS: "暂按周一至周五计算（尚无该年节假日安排）"}
 
 STATES = {"on_track": "正常", "due_soon": "即将到期", "overdue": "已逾期"}
@@ -51,12 +61,14 @@ _LIBRARY_NAMES = {h.value: _NOTICE_NAMES.get(h.chinese, h.chinese) for h in chin
 class DayInfo:
     day: dt.date
     workday: bool
-    source: str                      # SOURCE_NOTICE | SOURCE_LIBRARY | SOURCE_WEEKDAYS
+    source: str                      # SOURCE_NOTICE | SOURCE_LIBRARY | SOURCE_STATUTORY | SOURCE_WEEKDAYS
     name: str | None = None          # the holiday the day belongs to (rest day or make-up working day)
+    # (year, holiday) whose notice, not known yet, may still change this day: (2027, "春节")
+    pending: tuple[int, str] | None = None
 
     @property
     def provisional(self) -> bool:
-        return self.source == SOURCE_WEEKDAYS
+        return self.pending is not None or self.source == SOURCE_WEEKDAYS
 
     @property
     def makeup(self) -> bool:
@@ -74,17 +86,37 @@ Lookup = Callable[[dt.date], DayInfo]
 
 @dataclasses.dataclass(frozen=True)
 class Due:
-    """A deadline: the due day and whether it rests on a year nobody knows yet."""
+    """A deadline: the due day and whether a day on the way is provisional (a notice not known yet may move it)."""
 
     day: dt.date
     provisional: bool
 
 
-# --- the two outer layers ---------------------------------------------------------------------
+# --- the outer layers ------------------------------------------------------------------------
 
 def weekday_lookup(day: dt.date) -> DayInfo:
     """Monday to Friday, provisional."""
     return DayInfo(day, day.weekday() < 5, SOURCE_WEEKDAYS)
+
+
+def statutory_day(day: dt.date) -> DayInfo | None:
+    """The law's answer for a year no notice arranges (None outside 2000–2100): a statutory holiday rests (known);
+    another day is Monday to Friday, provisional when it is within reach of a holiday (its arrangement waits for
+    the notice)."""
+    if not statutory.FIRST_YEAR <= day.year <= statutory.LAST_YEAR:
+        return None
+    found = statutory.year_days(day.year).get(day)
+    if found is not None and found[1]:
+        return DayInfo(day, False, SOURCE_STATUTORY, found[0])
+    return DayInfo(day, day.weekday() < 5, SOURCE_STATUTORY, None, (day.year, found[0]) if found else None)
+
+
+def awaiting_next_year(info: DayInfo, knows_year: Callable[[int], bool]) -> DayInfo:
+    """``info``, made provisional when it is a late-December day that the next year's notice may still arrange
+    around its 元旦 and nobody knows that year yet."""
+    if info.pending is None and statutory.awaits_next_new_year(info.day) and not knows_year(info.day.year + 1):
+        return dataclasses.replace(info, pending=(info.day.year + 1, "元旦"))
+    return info
 
 
 def library_years() -> range:
@@ -114,9 +146,14 @@ def library_day(day: dt.date) -> DayInfo | None:
     return DayInfo(day, day.weekday() < 5, SOURCE_LIBRARY)
 
 
+def library_knows(year: int) -> bool:
+    return year in _LIBRARY_YEARS
+
+
 def library_lookup(day: dt.date) -> DayInfo:
-    """chinesecalendar, then Monday to Friday (provisional)."""
-    return library_day(day) or weekday_lookup(day)
+    """chinesecalendar, then the statutory holidays, then Monday to Friday (provisional): every layer but the
+    imported notices."""
+    return awaiting_next_year(library_day(day) or statutory_day(day) or weekday_lookup(day), library_knows)
 
 
 def library_exceptions(year: int) -> list[DayInfo]:
@@ -137,7 +174,7 @@ def is_workday(day: dt.date, lookup: Lookup = library_lookup) -> bool:
 
 def add_working_days(start: dt.date, n: int, lookup: Lookup = library_lookup) -> Due:
     """The N-th working day strictly after ``start`` (day 0, which never counts), and whether any day
-    counted or skipped on the way belongs to a year nobody knows (provisional)."""
+    counted or skipped on the way is provisional."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DAYS:
         raise ValueError(f"n must be an integer from 1 to {MAX_DAYS}, not {n!r}")
     provisional = False
@@ -198,25 +235,25 @@ class YearCounts:
 
     def __init__(self, lookup: Lookup):
         self._lookup = lookup
-        self._years: dict[int, tuple[list[int], bool]] = {}
+        self._years: dict[int, tuple[list[int], list[int]]] = {}
 
     def clear(self) -> None:
         self._years.clear()
 
-    def _year(self, year: int) -> tuple[list[int], bool]:
-        """counts[i]: working days among the year's first i days; whether any day of it is provisional."""
+    def _year(self, year: int) -> tuple[list[int], list[int]]:
+        """counts[i]: working days among the year's first i days; pending[i]: provisional days among them."""
         found = self._years.get(year)
         if found is None:
             day, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-            counts, provisional = [0], False
+            counts, pending = [0], [0]
             while True:
                 info = self._lookup(day)
                 counts.append(counts[-1] + (1 if info.workday else 0))
-                provisional = provisional or info.provisional
+                pending.append(pending[-1] + (1 if info.provisional else 0))
                 if day == end:
                     break
                 day += dt.timedelta(days=1)
-            found = self._years[year] = (counts, provisional)
+            found = self._years[year] = (counts, pending)
         return found
 
     def working_days_between(self, a: dt.date, b: dt.date) -> int:
@@ -235,16 +272,68 @@ class YearCounts:
             raise ValueError(f"n must be an integer from 1 to {MAX_DAYS}, not {n!r}")
         year, position, needed, provisional = start.year, start.timetuple().tm_yday, n, False
         for _ in range(_MAX_SCAN // 365 + 2):
-            counts, year_provisional = self._year(year)
-            if position < len(counts) - 1:          # some day of this year comes after day 0
-                provisional = provisional or year_provisional
+            counts, pending = self._year(year)
             available = counts[-1] - counts[position]
             if available >= needed:
                 index = bisect.bisect_left(counts, counts[position] + needed, lo=position + 1)
+                provisional = provisional or pending[index] > pending[position]
                 return Due(dt.date(year, 1, 1) + dt.timedelta(days=index - 1), provisional)
+            provisional = provisional or pending[-1] > pending[position]
             needed -= available
             year, position = year + 1, 0
         raise ValueError(f"no {n} working days within {_MAX_SCAN} days after {start}")
+
+
+# --- which days are provisional, for people to read -----------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """Consecutive provisional days that wait for the same notice (``holiday`` None: a year outside 2000–2100)."""
+
+    first: dt.date
+    last: dt.date
+    year: int
+    holiday: str | None
+
+    def to_dict(self) -> dict:
+        """As the API gives it (``from_`` is ``from`` there)."""
+        return {"from_": self.first, "to": self.last, "year": self.year, "holiday": self.holiday,
+                "label": self.label}
+
+    @property
+    def label(self) -> str:
+        span = self.first.isoformat() if self.first == self.last else f"{self.first.isoformat()} 至 {self.last.isoformat()}"
+        if self.holiday is None:
+            return f"{span}：{self.year} 年尚无节假日安排，暂按周一至周五计算"
+        return f"{span}：{self.year} 年{self.holiday}前后，放假调休待国务院通知"
+
+
+def days_in(start: dt.date, end: dt.date, lookup: Lookup = library_lookup) -> list[DayInfo]:
+    """The days d with start < d ≤ end (day 0 excluded, as when counting)."""
+    out, day = [], start
+    while day < end:
+        day += dt.timedelta(days=1)
+        out.append(lookup(day))
+    return out
+
+
+def provisional_periods(days: Iterable[DayInfo]) -> list[Period]:
+    """The provisional days among ``days`` (in date order), as runs of consecutive days waiting for the same
+    year's notice; the holidays of a run are joined with 、 (中秋节、国庆节)."""
+    periods: list[Period] = []
+    for info in days:
+        if not info.provisional:
+            continue
+        year, holiday = info.pending or (info.day.year, None)
+        last = periods[-1] if periods else None
+        if (last and last.last + dt.timedelta(days=1) == info.day and last.year == year
+                and (last.holiday is None) == (holiday is None)):
+            names = (last.holiday or "").split("、")
+            joined = "、".join(names + [h for h in (holiday or "").split("、") if h not in names]) or None
+            periods[-1] = dataclasses.replace(last, last=info.day, holiday=joined)
+        else:
+            periods.append(Period(info.day, info.day, year, holiday))
+    return periods
 
 
 def beijing_date(moment: dt.datetime | None = None) -> dt.date:

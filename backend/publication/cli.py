@@ -45,15 +45,21 @@ def _print_year(view: dict) -> None:
         click.echo(f"通知：{notice['title']}{ref}{issued}")
         click.echo(f"导入：{notice['imported_at'].isoformat(timespec='seconds')}  {notice['imported_by']}"
                    f"  {notice.get('file_name') or notice['source']}  SHA-256 {notice['sha256']}")
-    if view["provisional"]:
+    if view["source"] == "statutory":
+        click.echo(f"依据：{view['law']}")
+        click.echo(f"法定节日（{len(view['restdays'])} 天，计为休息日）：")
+        for day in view["restdays"]:
+            click.echo(_day_line(day))
+    elif view["provisional"]:
         click.echo("尚无该年的节假日安排：期限暂按周一至周五计算，标为暂定")
-        return
-    click.echo(f"放假日（{len(view['restdays'])} 天）：")
-    for day in view["restdays"]:
-        click.echo(_day_line(day))
-    click.echo(f"调休上班日（{len(view['workdays'])} 天）：")
-    for day in view["workdays"]:
-        click.echo(_day_line(day))
+    else:
+        click.echo(f"放假日（{len(view['restdays'])} 天）：")
+        for day in view["restdays"]:
+            click.echo(_day_line(day))
+        click.echo(f"调休上班日（{len(view['workdays'])} 天）：")
+        for day in view["workdays"]:
+            click.echo(_day_line(day))
+    _print_periods(view["provisional_periods"])
     differences = view.get("differences_from_library") or []
     if differences:
         click.echo(f"与 chinesecalendar 不一致的日期（{len(differences)} 天）：")
@@ -61,6 +67,13 @@ def _print_year(view: dict) -> None:
             words = {"workday": "上班", "restday": "放假"}
             click.echo(f"  {d['day'].isoformat()} {d['weekday']}  通知：{words[d['notice']]}，"
                        f"chinesecalendar：{words[d['library']]}")
+
+
+def _print_periods(periods: list[dict]) -> None:
+    if periods:
+        click.echo(f"暂定的日子（{len(periods)} 段，其余日子已确定）：")
+        for period in periods:
+            click.echo(f"  {period['label']}")
 
 
 @click.group("calendar", help="工作日日历：导入国务院节假日安排、查看某年、计算期限")
@@ -110,19 +123,41 @@ def calendar_show(year):
     _print_year(view)
 
 
+@calendar_group.command("recount")
+@with_appcontext
+def calendar_recount():
+    """按现在的日历重新计算仍为暂定的公示期限（升级 chinesecalendar 或本程序之后运行；导入通知时会自动重算）"""
+    try:
+        with _db().session_scope() as session:
+            result = services.recount_deadlines(session, Actor.system())
+    except DomainError as exc:
+        _fail(exc)
+    years = "、".join(str(y) for y in result["years"]) or "无"
+    click.echo(f"暂定期限涉及的办结年份：{years}；重新计算后改变的期限：{result['deadlines_recomputed']} 个")
+
+
 @calendar_group.command("due")
-@click.argument("start", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("start", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--days", type=click.IntRange(1, 250), default=services.PUBLICATION_DAYS, show_default=True,
               help="N 个工作日（公示 20，处罚决定 7）")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="按哪一天判断状态")
+@click.option("--today", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="按哪一天判断状态（YYYY-MM-DD，默认北京时间今天）")
 @with_appcontext
 def calendar_due(start: dt.datetime, days, today):
-    """START 之后第 N 个工作日（START 当天为第 0 天，不计）"""
+    """DATE（YYYY-MM-DD）之后第 N 个工作日（DATE 当天为第 0 天，不计）及其状态，并列出暂定的日子"""
     try:
         with _db().session_scope() as session:
             view = services.due_view(session, start.date(), days, today.date() if today else beijing_date())
     except DomainError as exc:
         _fail(exc)
-    mark = "（暂定：途经尚无节假日安排的年份）" if view["provisional"] else ""
+    mark = "（暂定）" if view["provisional"] else ""
     click.echo(f"{start.date().isoformat()} 之后第 {days} 个工作日：{view['due'].isoformat()}{mark}")
+    if view["statutory_days"]:
+        click.echo("按《全国年节及纪念日放假办法》计为休息日（该年放假安排尚未发布）：")
+        for day in view["statutory_days"]:
+            click.echo(_day_line(day))
+    _print_periods(view["provisional_periods"])
+    if view["provisional"]:
+        years = "、".join(str(y) for y in sorted({p["year"] for p in view["provisional_periods"]}))
+        click.echo(f"暂定：待 {years} 年的国务院节假日安排通知导入后确定")
     click.echo(f"截至 {view['today'].isoformat()}：{view['state_label']}，剩余 {view['working_days_left']} 个工作日")

@@ -2,8 +2,11 @@
 year's State Council notice. No Flask; every change is audited.
 
 Layers, for each day: the admin-imported notice of that day's year if there is one, else chinesecalendar's
-table if it knows the year, else Monday to Friday — and then everything computed from that day is
-*provisional*. The rules themselves are in ``calendar.py``; docs/deadlines.md defines them in words.
+table if it knows the year, else the statutory holidays of 《全国年节及纪念日放假办法》 (2000–2100: they rest; the
+days within reach of them wait for the notice and are *provisional*), else Monday to Friday, provisional. A late
+December day is also provisional while the next year is unknown (its 元旦 may reach back). Everything computed
+over a provisional day is provisional. The rules themselves are in ``calendar.py``; docs/deadlines.md defines
+them in words.
 
 How the lead wires it (the inspection record stores only its completion date; a due date is computed
 when it is shown, so that importing a notice later corrects every provisional deadline at once)::
@@ -28,8 +31,9 @@ from backend.auth.rules import ensure_role
 from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput
 from backend.publication import calendar
-from backend.publication.calendar import (SOURCE_LABELS, SOURCE_LIBRARY, SOURCE_NOTICE, SOURCE_WEEKDAYS, STATES,
-                                          DayInfo, Due, beijing_date)
+from backend.publication import statutory
+from backend.publication.calendar import (SOURCE_LABELS, SOURCE_LIBRARY, SOURCE_NOTICE, SOURCE_STATUTORY,
+                                          SOURCE_WEEKDAYS, STATES, DayInfo, Due, beijing_date)
 from backend.publication.models import CalendarDay, CalendarYear
 from backend.publication.notice import MAX_YEAR, MIN_YEAR, Notice, weekday_text
 from sync.canonical import canonical_json, sha256_hex
@@ -45,7 +49,7 @@ class Deadline:
     start: dt.date              # day 0: the completion date (Beijing)
     days: int                   # N working days
     due: dt.date
-    provisional: bool           # a year on the way is known to nobody: Monday to Friday was assumed
+    provisional: bool           # a day on the way waits for a notice nobody knows yet
     state: str | None           # on_track | due_soon | overdue; None when done
     working_days_left: int      # working days from today to the due day; negative when overdue
 
@@ -60,7 +64,8 @@ class Deadline:
 
 
 class WorkCalendar:
-    """The day lookup of one session: imported notices, then chinesecalendar, then Monday to Friday.
+    """The day lookup of one session: imported notices, then chinesecalendar, then the statutory holidays,
+    then Monday to Friday.
 
     An imported year is read from the database once (its few exceptional days) and kept for the life of
     this object; ``work_calendar(session)`` keeps one per session. Callable: it *is* a ``Lookup``.
@@ -87,6 +92,10 @@ class WorkCalendar:
             self._days[year] = {day: DayInfo(day, kind == "workday", SOURCE_NOTICE, name) for day, kind, name in rows}
         return self._days[year]
 
+    def knows_year(self, year: int) -> bool:
+        """An imported notice or chinesecalendar arranges the year."""
+        return self.imported_days(year) is not None or calendar.library_knows(year)
+
     def __call__(self, day: dt.date) -> DayInfo:
         info = self._seen.get(day)
         if info is None:
@@ -94,8 +103,9 @@ class WorkCalendar:
             if imported is not None:
                 info = imported.get(day) or DayInfo(day, day.weekday() < 5, SOURCE_NOTICE)
             else:
-                info = calendar.library_lookup(day)
-            self._seen[day] = info
+                info = (calendar.library_day(day) or calendar.statutory_day(day)
+                        or calendar.weekday_lookup(day))
+            info = self._seen[day] = calendar.awaiting_next_year(info, self.knows_year)
         return info
 
     day = __call__
@@ -103,7 +113,19 @@ class WorkCalendar:
     def source_of(self, year: int) -> str:
         if self.imported_days(year) is not None:
             return SOURCE_NOTICE
-        return SOURCE_LIBRARY if calendar.library_day(dt.date(year, 1, 1)) else SOURCE_WEEKDAYS
+        if calendar.library_knows(year):
+            return SOURCE_LIBRARY
+        return SOURCE_STATUTORY if statutory.FIRST_YEAR <= year <= statutory.LAST_YEAR else SOURCE_WEEKDAYS
+
+    def provisional_periods(self, start: dt.date, end: dt.date) -> list[calendar.Period]:
+        """The provisional days d with start < d ≤ end, as periods: what a deadline from ``start`` due on
+        ``end`` still waits for."""
+        return calendar.provisional_periods(calendar.days_in(start, end, self))
+
+    def statutory_days(self, start: dt.date, end: dt.date) -> list[DayInfo]:
+        """The statutory holidays d with start < d ≤ end counted as rest days of a year without a notice."""
+        return [d for d in calendar.days_in(start, end, self) if d.source == SOURCE_STATUTORY and not d.workday
+                and d.name]
 
     # --- the rules on this calendar ---
     def is_workday(self, day: dt.date) -> bool:
@@ -164,12 +186,18 @@ def year_view(session: Session, year: int) -> dict:
     notice = session.get(CalendarYear, year) if source == SOURCE_NOTICE else None
     if source == SOURCE_NOTICE:
         days = sorted(cal.imported_days(year).values(), key=lambda d: d.day)
+    elif source == SOURCE_STATUTORY:
+        days = [cal(d) for h in statutory.holidays(year) for d in h.days]
+        days = sorted({d.day: d for d in days}.values(), key=lambda d: d.day)
     else:
         days = calendar.library_exceptions(year)
     view = {
         "year": year, "source": source, "source_label": SOURCE_LABELS[source],
-        "provisional": source == SOURCE_WEEKDAYS,
+        "provisional": source in (SOURCE_STATUTORY, SOURCE_WEEKDAYS),
         "library_knows_year": year in calendar.library_years(),
+        "law": statutory.law_for(year).title if source == SOURCE_STATUTORY else None,
+        "provisional_periods": [p.to_dict() for p in cal.provisional_periods(dt.date(year - 1, 12, 31),
+                                                                             dt.date(year, 12, 31))],
         "notice": None,
         "restdays": [_day_dict(d) for d in days if not d.workday],
         "workdays": [_day_dict(d) for d in days if d.workday],
@@ -267,6 +295,27 @@ def import_notice(session: Session, actor: Actor, notice: Notice, *, replace: bo
     return {**year_view(session, notice.year), "action": action}
 
 
+def recount_deadlines(session: Session, actor: Actor) -> dict:
+    """Count again every stored deadline that is still provisional, on the calendar as it is now: after an upgrade
+    of chinesecalendar (a new year in its table) or of these rules, neither of which imports a notice. System
+    admins only; audited. Returns {"years": [...], "deadlines_recomputed": n}."""
+    ensure_role(actor, [Role.SYSADMIN])
+    from backend.inspections.deadlines import recompute_after_import
+    from backend.inspections.models import Inspection
+
+    years = sorted({day.year for day in session.scalars(
+        select(Inspection.completed_on).where(Inspection.due_provisional.is_(True),
+                                              Inspection.completed_on.is_not(None)))})
+    work_calendar(session).forget()
+    # recompute_after_import(year) counts again every deadline completed from 1 October of the year before to
+    # the end of ``year``: a deadline moves once, then stays
+    moved = sum(recompute_after_import(session, year) for year in years)
+    result = {"years": years, "deadlines_recomputed": moved}
+    record(session, actor, "calendar.recount", "calendar_year", None, detail=result)
+    session.commit()
+    return result
+
+
 def due_view(session: Session, start: dt.date, days: int, today: dt.date | None = None) -> dict:
     """``GET /calendar/due``: N working days after ``start``, its state today, and each year's source."""
     check_year(start.year)
@@ -277,6 +326,8 @@ def due_view(session: Session, start: dt.date, days: int, today: dt.date | None 
         raise InvalidInput(f"无法计算：{exc}", code="calendar.bad_days") from exc
     check_year(deadline.due.year)
     return {"from_": start, "days": days, "due": deadline.due, "provisional": deadline.provisional,
+            "provisional_periods": [p.to_dict() for p in cal.provisional_periods(start, deadline.due)],
+            "statutory_days": [_day_dict(d) for d in cal.statutory_days(start, deadline.due)],
             "today": today or beijing_date(), "state": deadline.state, "state_label": deadline.state_label,
             "working_days_left": deadline.working_days_left,
             "sources": [{"year": y, "source": cal.source_of(y), "source_label": SOURCE_LABELS[cal.source_of(y)]}

@@ -105,7 +105,7 @@ def test_between_inverts_add_on_every_day_of_2026():
 
 
 def test_the_fast_counts_agree_with_the_definitions_across_known_and_unknown_years():
-    cal = WorkCalendar(None)          # chinesecalendar, then Monday to Friday: 2003 and 2027 are unknown
+    cal = WorkCalendar(None)          # chinesecalendar, then the statutory holidays: 2003 and 2027 have no notice
     rng = random.Random(11)
     for start, end in [(D(2003, 11, 1), D(2004, 2, 29)), (D(2025, 12, 1), D(2027, 3, 1))]:
         day = start
@@ -115,8 +115,10 @@ def test_the_fast_counts_agree_with_the_definitions_across_known_and_unknown_yea
             other = day + dt.timedelta(days=rng.randint(-400, 400))
             assert cal.working_days_between(day, other) == working_days_between(day, other, cal), (day, other)
             day += dt.timedelta(days=1)
-    assert cal.add_working_days(D(2026, 12, 31), 1) == Due(D(2027, 1, 1), True)
-    assert cal.add_working_days(D(2026, 12, 30), 1) == Due(D(2026, 12, 31), False)
+    assert cal.add_working_days(D(2026, 12, 31), 1) == Due(D(2027, 1, 4), True)     # 1 Jan 2027 rests (元旦)
+    assert cal.add_working_days(D(2026, 12, 30), 1) == Due(D(2026, 12, 31), True)   # 2027's notice may move it
+    assert cal.add_working_days(D(2026, 12, 18), 1) == Due(D(2026, 12, 21), False)
+    assert cal.add_working_days(D(2027, 3, 1), 5) == Due(D(2027, 3, 8), False)      # far from any holiday
     with pytest.raises(ValueError):
         cal.add_working_days(D(2026, 2, 13), 0)
 
@@ -171,20 +173,68 @@ def test_reading_the_library_tables_agrees_with_its_is_workday_on_every_day():
         day += dt.timedelta(days=1)
 
 
-def test_a_year_nobody_knows_is_monday_to_friday_and_provisional():
-    info = library_lookup(D(2027, 1, 1))
-    assert info.workday and info.provisional and info.source == "weekdays"   # surely a holiday, but unknown
+def test_2027_new_years_day_is_not_a_working_day_before_any_2027_notice():
+    for lookup in (library_lookup, WorkCalendar(None)):
+        info = lookup(D(2027, 1, 1))
+        assert not info.workday and not info.provisional and info.source == "statutory" and info.name == "元旦"
+        assert info.holiday                       # a Friday at rest
+        assert add_working_days(D(2026, 12, 31), 1, lookup) == Due(D(2027, 1, 4), True)
+    # the weekend after it waits for the notice (2026's notice made Sun 4 Jan a working day)
+    for day in (D(2027, 1, 2), D(2027, 1, 3), D(2027, 1, 4)):
+        assert library_lookup(day).provisional and library_lookup(day).pending == (2027, "元旦")
+    assert library_lookup(D(2027, 1, 2)).workday is False and library_lookup(D(2027, 1, 4)).workday is True
+
+
+def test_a_year_without_notice_rests_on_the_statutory_holidays_and_waits_around_them():
+    rest = [D(2027, 1, 1), D(2027, 2, 5), D(2027, 2, 8), D(2027, 4, 5), D(2027, 6, 9), D(2027, 9, 15),
+            D(2027, 10, 1)]
+    for day in rest:           # every weekday among 2027's statutory days
+        info = library_lookup(day)
+        assert not info.workday and not info.provisional and info.source == "statutory", day
+    for day in (D(2027, 2, 4), D(2027, 2, 9), D(2027, 2, 13), D(2027, 9, 26), D(2027, 10, 4), D(2027, 10, 9)):
+        info = library_lookup(day)
+        assert info.provisional and info.workday is (day.weekday() < 5), day
+    assert not library_lookup(D(2027, 3, 10)).provisional and library_lookup(D(2027, 3, 10)).workday
+    assert not library_lookup(D(2027, 7, 10)).provisional and not library_lookup(D(2027, 7, 10)).workday
     assert add_working_days(D(2027, 1, 1), 1) == Due(D(2027, 1, 4), True)
-    assert add_working_days(D(2027, 2, 5), 20) == Due(D(2027, 3, 5), True)
-    assert add_working_days(D(2003, 6, 6), 1) == Due(D(2003, 6, 9), True)
+    assert add_working_days(D(2003, 6, 6), 1) == Due(D(2003, 6, 9), False)   # 2003: the law of 1999, no holiday near
+
+
+def test_20_working_days_across_2027_spring_festival_count_the_known_holidays_and_name_the_waiting_days():
+    # 除夕 Fri 5 Feb to 初三 Mon 8 Feb rest: 1–4, 9–12, 15–19, 22–26 Feb, 1–2 Mar (Monday to Friday: 26 Feb)
+    due = add_working_days(D(2027, 1, 29), 20)
+    assert due == Due(D(2027, 3, 2), True)
+    periods = calendar.provisional_periods(calendar.days_in(D(2027, 1, 29), due.day))
+    assert [(p.first, p.last, p.year, p.holiday) for p in periods] == [
+        (D(2027, 1, 30), D(2027, 2, 4), 2027, "春节"), (D(2027, 2, 9), D(2027, 2, 18), 2027, "春节")]
+    assert periods[1].label == "2027-02-09 至 2027-02-18：2027 年春节前后，放假调休待国务院通知"
+
+
+def test_20_working_days_across_2027_national_day():
+    # 国庆 Fri 1 Oct rests (2–3 Oct are a weekend): 27–30 Sep, 4–8, 11–15, 18–22, 25 Oct (Monday to Friday: 22 Oct)
+    due = add_working_days(D(2027, 9, 24), 20)
+    assert due == Due(D(2027, 10, 25), True)
+    periods = calendar.provisional_periods(calendar.days_in(D(2027, 9, 24), due.day))
+    assert [(p.first, p.last, p.holiday) for p in periods] == [
+        (D(2027, 9, 25), D(2027, 9, 30), "中秋节、国庆节"), (D(2027, 10, 4), D(2027, 10, 13), "国庆节")]
 
 
 def test_crossing_into_an_unknown_year_makes_a_deadline_provisional():
-    assert add_working_days(D(2026, 12, 1), 20) == Due(D(2026, 12, 29), False)
-    # 13 working days left in December 2026, then 1, 4–8, 11 January 2027 on Mon–Fri
-    assert add_working_days(D(2026, 12, 14), 20) == Due(D(2027, 1, 11), True)
-    assert add_working_days(D(2026, 12, 30), 1) == Due(D(2026, 12, 31), False)
-    assert add_working_days(D(2026, 12, 31), 1) == Due(D(2027, 1, 1), True)
+    # late December waits for the next year's notice (its 元旦 may reach back: Sat 31 Dec 2011 worked in 2012's)
+    assert add_working_days(D(2026, 12, 1), 14) == Due(D(2026, 12, 21), False)
+    assert add_working_days(D(2026, 12, 1), 20) == Due(D(2026, 12, 29), True)
+    # 13 working days left in December 2026, then 1 January rests (元旦), then 4–8, 11, 12 January 2027
+    assert add_working_days(D(2026, 12, 14), 20) == Due(D(2027, 1, 12), True)
+    assert add_working_days(D(2026, 12, 30), 1) == Due(D(2026, 12, 31), True)
+    assert add_working_days(D(2026, 12, 31), 1) == Due(D(2027, 1, 4), True)
+
+
+def test_outside_2000_to_2100_only_monday_to_friday():
+    assert library_lookup(D(2101, 1, 3)).source == "weekdays" and library_lookup(D(2101, 1, 3)).workday   # Monday
+    assert add_working_days(D(1999, 12, 31), 1) == Due(D(2000, 1, 3), True)
+    assert add_working_days(D(2003, 6, 6), 1, weekday_lookup) == Due(D(2003, 6, 9), True)
+    info = library_lookup(D(1999, 10, 1))
+    assert info.workday and info.provisional and info.pending is None
 
 
 def test_weekday_lookup_on_its_own():

@@ -3748,12 +3748,17 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 当前有效摇号的检查组：成员与检查对象
+         * 当前有效摇号的检查组（分页）：组长、成员与检查对象
          * @description 权限：系统管理员、部门管理员、计划编制人员、监督人员
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                };
                 header?: never;
                 path: {
                     task_id: number;
@@ -3768,9 +3773,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["GroupOut"][];
+                        "application/json": components["schemas"]["GroupOutPage"];
                     };
                 };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -3794,7 +3800,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * 对象已关闭或无法联系：按备选名单顺序替换（记入审计）
+         * 对象已关闭停业、注销或吊销：按其分层备选名单的顺序替换（记入审计并公开）；无法联系的不替换
          * @description 权限：系统管理员、部门管理员、计划编制人员
          */
         post: {
@@ -3850,6 +3856,8 @@ export interface paths {
                     /** @description 每页条数（1–200） */
                     page_size?: number;
                     status?: "assigned" | "in_progress" | "completed" | "replaced" | "superseded";
+                    /** @description 只看这个任务的 */
+                    task_id?: number;
                 };
                 header?: never;
                 path?: never;
@@ -3888,12 +3896,17 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 任务的全部摇号：承诺值、随机数、种子与结果（无需登录）
+         * 任务的全部摇号（分页，按次序）：承诺值、随机数、种子与结果（无需登录）
          * @description 权限：公开（无需登录）
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                };
                 header?: never;
                 path: {
                     task_code: string;
@@ -3908,9 +3921,10 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["DrawOut"][];
+                        "application/json": components["schemas"]["DrawOutPage"];
                     };
                 };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -4776,6 +4790,7 @@ export interface paths {
                     client_id: string;
                     /** @description 上次拉取返回的 cursor；首次拉取不带 */
                     cursor?: string | null;
+                    /** @description 一页最多带多少户检查（同一户的多次变化算一户） */
                     limit?: number;
                 };
                 header?: never;
@@ -5087,6 +5102,75 @@ export interface paths {
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspections/{inspection_id}/record.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 检查记录表 PDF：已提交的记录（组员、参与部门工作人员、系统管理员、监督人员）；提交前组长可预览草稿
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1：提交前由组长预览草稿（标注“草稿”）；已提交的记录忽略此参数 */
+                    draft?: boolean;
+                };
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description PDF 检查记录表（Content-Disposition 中为中文文件名）；ETag 为其 SHA-256 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": string;
+                    };
+                };
+                /** @description If-None-Match 与当前 PDF 相同 */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description record.not_submitted：尚未提交（组长可加 ?draft=1 预览草稿） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description pdf.font_missing：服务器未安装中文字体 */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -6277,7 +6361,10 @@ export interface components {
             committed_at?: string;
             /** @enum {string|null} */
             seed_source?: "dice" | "csprng" | null;
+            /** @description 所用的骰子数字（种子由它计算） */
             dice?: string | null;
+            /** @description 现场录入的原文（含分隔空格） */
+            dice_entered?: string | null;
             witnesses?: string[] | null;
             seed?: string | null;
             /** Format: date-time */
@@ -6361,7 +6448,7 @@ export interface components {
              */
             source: "dice" | "csprng";
             /**
-             * @description 见证人掷出的数字，至少 20 位
+             * @description 见证人掷出的数字：20 至 200 位 0–9 半角数字，数字之间可用空格或换行分隔（不计入）；其他字符一律拒绝并指明位置。原文与所用数字都保存并公开
              * @default null
              */
             dice: string | null;
@@ -6441,19 +6528,45 @@ export interface components {
         };
         GroupOut: {
             id?: number;
+            /** @description 组号，从 0 起，与摇号记录 result.groups 的下标一致 */
             number?: number;
+            /** @description 组长的检查人员 id（/inspectors/<id>） */
             leader_id?: number;
+            /** @description 组长的执法证号，与摇号记录的 leader 相同 */
+            leader_cert_no?: string;
+            leader_name?: string;
             members?: components["schemas"]["MemberOut"][];
             inspections?: components["schemas"]["InspectionOut"][];
         };
+        GroupOutPage: {
+            items: components["schemas"]["GroupOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
         ReplaceIn: {
-            /** @enum {string} */
-            reason_code: "closed" | "unreachable" | "deregistered";
+            /**
+             * @description closed 已关闭停业 | deregistered 已注销 | revoked 已吊销。无法联系的对象不替换，作为检查结果公示
+             * @enum {string}
+             */
+            reason_code: "closed" | "deregistered" | "revoked";
             /** @default null */
             note: string | null;
         };
         InspectionOutPage: {
             items: components["schemas"]["InspectionOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        DrawOutPage: {
+            items: components["schemas"]["DrawOut"][];
             /** @description 总条数 */
             total: number;
             page: number;
@@ -6549,6 +6662,24 @@ export interface components {
              */
             replace: boolean;
         };
+        ProvisionalPeriodOut: {
+            /**
+             * Format: date
+             * @description 首日（含）
+             */
+            from?: string;
+            /**
+             * Format: date
+             * @description 末日（含）
+             */
+            to?: string;
+            /** @description 在等哪一年的国务院节假日安排通知 */
+            year?: number;
+            /** @description 在等哪个节日的放假调休安排；null：该年不在 2000–2100 年，暂按周一至周五 */
+            holiday?: string | null;
+            /** @description 给人看的一句话，如 2027-02-09 至 2027-02-18：2027 年春节前后，放假调休待国务院通知 */
+            label?: string;
+        };
         NoticeOut: {
             title?: string;
             ref?: string | null;
@@ -6588,17 +6719,21 @@ export interface components {
         CalendarImportOut: {
             year?: number;
             /**
-             * @description notice：管理员导入的通知；chinesecalendar：内置数据；weekdays：尚无该年安排，暂按周一至周五（期限为暂定）
+             * @description notice：管理员导入的通知；chinesecalendar：内置数据；statutory：该年通知未发布，按《全国年节及纪念日放假办法》的节日休息，节日前后的调休待定；weekdays：暂按周一至周五
              * @enum {string}
              */
-            source?: "notice" | "chinesecalendar" | "weekdays";
+            source?: "notice" | "chinesecalendar" | "statutory" | "weekdays";
             source_label?: string;
-            /** @description 该年期限是否为暂定 */
+            /** @description 该年的放假安排尚未发布（节日前后的日子为暂定） */
             provisional?: boolean;
             /** @description chinesecalendar 是否有该年数据 */
             library_knows_year?: boolean;
+            /** @description source 为 statutory 时据以计算节日的放假办法 */
+            law?: string | null;
+            /** @description 该年中暂定的日子：放假调休尚待通知（含年末几天，若下一年的通知尚未发布） */
+            provisional_periods?: components["schemas"]["ProvisionalPeriodOut"][];
             notice?: (Record<string, never> | null) | components["schemas"]["NoticeOut"];
-            /** @description 放假日（含假期中的周末） */
+            /** @description 放假日（含假期中的周末）；statutory 时为法定节日当天 */
             restdays?: components["schemas"]["CalendarDayOut"][];
             /** @description 调休上班的周末 */
             workdays?: components["schemas"]["CalendarDayOut"][];
@@ -6610,7 +6745,7 @@ export interface components {
         YearSourceOut: {
             year?: number;
             /** @enum {string} */
-            source?: "notice" | "chinesecalendar" | "weekdays";
+            source?: "notice" | "chinesecalendar" | "statutory" | "weekdays";
             source_label?: string;
         };
         DueOut: {
@@ -6622,8 +6757,12 @@ export interface components {
              * @description 第 N 个工作日（from 之后，不含 from 当天）
              */
             due?: string;
-            /** @description 途经尚无节假日安排的年份，按周一至周五暂定 */
+            /** @description 途经的日子中有暂定的（放假调休尚待通知），见 provisional_periods */
             provisional?: boolean;
+            /** @description from 之后到 due 之间暂定的日子 */
+            provisional_periods?: components["schemas"]["ProvisionalPeriodOut"][];
+            /** @description from 之后到 due 之间按法定节日计为休息日的日子（该年通知尚未发布） */
+            statutory_days?: components["schemas"]["CalendarDayOut"][];
             /** Format: date */
             today?: string;
             /** @enum {string} */
@@ -6644,17 +6783,21 @@ export interface components {
         CalendarYearOut: {
             year?: number;
             /**
-             * @description notice：管理员导入的通知；chinesecalendar：内置数据；weekdays：尚无该年安排，暂按周一至周五（期限为暂定）
+             * @description notice：管理员导入的通知；chinesecalendar：内置数据；statutory：该年通知未发布，按《全国年节及纪念日放假办法》的节日休息，节日前后的调休待定；weekdays：暂按周一至周五
              * @enum {string}
              */
-            source?: "notice" | "chinesecalendar" | "weekdays";
+            source?: "notice" | "chinesecalendar" | "statutory" | "weekdays";
             source_label?: string;
-            /** @description 该年期限是否为暂定 */
+            /** @description 该年的放假安排尚未发布（节日前后的日子为暂定） */
             provisional?: boolean;
             /** @description chinesecalendar 是否有该年数据 */
             library_knows_year?: boolean;
+            /** @description source 为 statutory 时据以计算节日的放假办法 */
+            law?: string | null;
+            /** @description 该年中暂定的日子：放假调休尚待通知（含年末几天，若下一年的通知尚未发布） */
+            provisional_periods?: components["schemas"]["ProvisionalPeriodOut"][];
             notice?: (Record<string, never> | null) | components["schemas"]["PublicNoticeOut"];
-            /** @description 放假日（含假期中的周末） */
+            /** @description 放假日（含假期中的周末）；statutory 时为法定节日当天 */
             restdays?: components["schemas"]["CalendarDayOut"][];
             /** @description 调休上班的周末 */
             workdays?: components["schemas"]["CalendarDayOut"][];

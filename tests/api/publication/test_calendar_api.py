@@ -34,10 +34,20 @@ def test_public_year_from_the_library(client):
                                                     "2026-09-20", "2026-10-10"]
 
 
-def test_public_year_nobody_knows_and_bad_years(client):
+def test_public_year_without_notice_shows_the_statutory_holidays_and_the_days_that_wait(client):
     body = client.get("/api/public/calendar/2030").json
-    assert body["source"] == "weekdays" and body["provisional"] is True
-    assert body["restdays"] == [] and body["workdays"] == [] and "周一至周五" in body["source_label"]
+    assert body["source"] == "statutory" and body["provisional"] is True and body["notice"] is None
+    assert body["law"] == "《全国年节及纪念日放假办法》（2024 年修订，国务院令第 795 号）"
+    assert body["workdays"] == [] and "放假办法" in body["source_label"]
+    assert {"day": "2030-02-03", "weekday": "星期日", "name": "春节"} in body["restdays"]    # 正月初一
+    assert [d["day"] for d in body["restdays"]][:2] == ["2030-01-01", "2030-02-02"]        # 元旦, 除夕
+    assert len(body["restdays"]) == 13
+    assert body["provisional_periods"][0] == {
+        "from": "2030-01-02", "to": "2030-01-11", "year": 2030, "holiday": "元旦",
+        "label": "2030-01-02 至 2030-01-11：2030 年元旦前后，放假调休待国务院通知"}
+    assert body["provisional_periods"][-1]["year"] == 2031      # late December waits for 2031's 元旦
+    known = client.get("/api/public/calendar/2026").json
+    assert known["law"] is None and [p["from"] for p in known["provisional_periods"]] == ["2026-12-22"]
     r = client.get("/api/public/calendar/1999")
     assert r.status_code == 422 and r.json["code"] == "calendar.bad_year"
     assert client.get("/api/public/calendar/abc").status_code == 404
@@ -90,14 +100,35 @@ def test_due_for_any_logged_in_user(client, auth):
     r = client.get("/api/v1/calendar/due?from=2026-02-13&days=20&today=2026-03-12", headers=headers)
     assert r.status_code == 200, r.json
     assert r.json == {"from": "2026-02-13", "days": 20, "due": "2026-03-19", "provisional": False,
-                      "today": "2026-03-12", "state": "due_soon", "state_label": "即将到期", "working_days_left": 5,
+                      "provisional_periods": [], "statutory_days": [], "today": "2026-03-12", "state": "due_soon",
+                      "state_label": "即将到期", "working_days_left": 5,
                       "sources": [{"year": 2026, "source": "chinesecalendar",
                                    "source_label": "chinesecalendar 节假日数据"}]}
     r = client.get("/api/v1/calendar/due?from=2026-09-30&days=7&today=2026-10-16", headers=headers)
     assert (r.json["due"], r.json["state"], r.json["working_days_left"]) == ("2026-10-15", "overdue", -1)
     r = client.get("/api/v1/calendar/due?from=2026-12-14&today=2026-12-14", headers=headers)
-    assert r.json["due"] == "2027-01-11" and r.json["provisional"] is True
-    assert [s["source"] for s in r.json["sources"]] == ["chinesecalendar", "weekdays"]
+    assert r.json["due"] == "2027-01-12" and r.json["provisional"] is True       # Fri 1 Jan 2027 rests (元旦)
+    assert [s["source"] for s in r.json["sources"]] == ["chinesecalendar", "statutory"]
+    assert r.json["statutory_days"] == [{"day": "2027-01-01", "weekday": "星期五", "name": "元旦"}]
+    assert [(p["from"], p["to"], p["year"]) for p in r.json["provisional_periods"]] == [
+        ("2026-12-22", "2026-12-31", 2027), ("2027-01-02", "2027-01-11", 2027)]
+
+
+def test_due_across_2027_spring_festival_and_national_day_before_the_notice(client, auth):
+    _, headers = auth.as_role(Role.INSPECTOR)
+    r = client.get("/api/v1/calendar/due?from=2027-01-29&days=20&today=2027-01-29", headers=headers)
+    assert (r.json["due"], r.json["provisional"]) == ("2027-03-02", True)     # Monday to Friday: 26 Feb
+    assert [d["day"] for d in r.json["statutory_days"]] == ["2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08"]
+    assert [p["label"] for p in r.json["provisional_periods"]] == [
+        "2027-01-30 至 2027-02-04：2027 年春节前后，放假调休待国务院通知",
+        "2027-02-09 至 2027-02-18：2027 年春节前后，放假调休待国务院通知"]
+    r = client.get("/api/v1/calendar/due?from=2027-09-24&days=20&today=2027-09-24", headers=headers)
+    assert (r.json["due"], r.json["provisional"]) == ("2027-10-25", True)     # Monday to Friday: 22 Oct
+    assert [d["day"] for d in r.json["statutory_days"]] == ["2027-10-01", "2027-10-02", "2027-10-03"]
+    assert [(p["from"], p["to"], p["holiday"]) for p in r.json["provisional_periods"]] == [
+        ("2027-09-25", "2027-09-30", "中秋节、国庆节"), ("2027-10-04", "2027-10-13", "国庆节")]
+    r = client.get("/api/v1/calendar/due?from=2027-03-01&days=5&today=2027-03-01", headers=headers)
+    assert (r.json["due"], r.json["provisional"], r.json["provisional_periods"]) == ("2027-03-08", False, [])
 
 
 def test_due_refuses_bad_queries(client, auth):
@@ -156,7 +187,16 @@ def test_cli_csv_and_its_errors(app, db_session, tmp_path):
     assert db_session.get(CalendarYear, 2028) is None
 
     result = runner.invoke(args=["calendar", "show", "2031"])
-    assert result.exit_code == 0 and "期限暂按周一至周五计算，标为暂定" in result.stdout
+    assert result.exit_code == 0, result.output
+    assert "依据：《全国年节及纪念日放假办法》（2024 年修订，国务院令第 795 号）" in result.stdout
+    assert "  2031-01-22 星期三  春节\n" in result.stdout            # 除夕
+    # 元旦's days and 春节's meet: one period
+    assert "  2031-01-02 至 2031-01-21：2031 年元旦、春节前后，放假调休待国务院通知" in result.stdout
+    assert "法定节日（12 天，计为休息日）" in result.stdout            # 中秋 falls on 1 October 2031
+    result = runner.invoke(args=["calendar", "due", "2031-01-17", "--days", "20", "--today", "2031-01-17"])
+    assert "2031-01-17 之后第 20 个工作日：2031-02-19（暂定）" in result.stdout
+    assert "  2031-01-25 星期六  春节" in result.stdout and "2031 年春节前后" in result.stdout
+    assert "暂定：待 2031 年的国务院节假日安排通知导入后确定" in result.stdout
     result = runner.invoke(args=["calendar", "due", "2026-02-13", "--today", "2026-03-12"])
     assert result.exit_code == 0
     assert "2026-02-13 之后第 20 个工作日：2026-03-19" in result.stdout and "即将到期，剩余 5 个工作日" in result.stdout

@@ -1,5 +1,5 @@
-"""The working-day calendar with its database layer: imported notices first, then chinesecalendar, then
-Monday to Friday; the import's validation and its audit."""
+"""The working-day calendar with its database layer: imported notices first, then chinesecalendar, then the
+statutory holidays, then Monday to Friday; the import's validation and its audit; stored deadlines recounted."""
 from __future__ import annotations
 
 import copy
@@ -45,11 +45,28 @@ def problems_of(data) -> dict:
 
 # --- the layers -------------------------------------------------------------------------------------
 
-def test_without_imports_the_library_then_weekdays(db_session):
+def test_without_imports_the_library_then_the_statutory_holidays(db_session):
     cal = WorkCalendar(db_session)
     assert cal.add_working_days(D(2026, 2, 13), 20) == Due(D(2026, 3, 19), False)
-    assert cal.source_of(2026) == "chinesecalendar" and cal.source_of(2027) == "weekdays"
-    assert cal.add_working_days(D(2026, 12, 14), 20) == Due(D(2027, 1, 11), True)
+    assert cal.source_of(2026) == "chinesecalendar" and cal.source_of(2027) == "statutory"
+    assert cal.source_of(2100) == "statutory" and cal.source_of(2101) == "weekdays"
+    assert cal(D(2027, 1, 1)).workday is False and cal(D(2027, 1, 1)).name == "元旦"
+    assert cal.add_working_days(D(2026, 12, 14), 20) == Due(D(2027, 1, 12), True)
+    assert [(p.first, p.last) for p in cal.provisional_periods(D(2026, 12, 14), D(2027, 1, 12))] == [
+        (D(2026, 12, 22), D(2026, 12, 31)), (D(2027, 1, 2), D(2027, 1, 11))]
+    assert [d.day for d in cal.statutory_days(D(2026, 12, 14), D(2027, 1, 12))] == [D(2027, 1, 1)]
+
+
+def test_an_imported_notice_wins_over_the_statutory_holidays(db_session):
+    import_notice(db_session, ADMIN, parse_notice(notice_2027()))
+    cal = work_calendar(db_session)
+    # the (invented) notice has 元旦 only: 除夕 Fri 5 Feb and 初三 Mon 8 Feb are working days by it
+    assert cal(D(2027, 2, 5)).workday is True and cal(D(2027, 2, 5)).source == "notice"
+    assert cal(D(2027, 2, 8)).workday is True and not cal(D(2027, 2, 8)).provisional
+    assert cal.add_working_days(D(2027, 1, 29), 20) == Due(D(2027, 2, 26), False)
+    assert cal.provisional_periods(D(2026, 12, 1), D(2027, 12, 21)) == []
+    assert [(p.first, p.year) for p in cal.provisional_periods(D(2027, 12, 1), D(2027, 12, 31))] == [
+        (D(2027, 12, 22), 2028)]
 
 
 def test_an_imported_year_overrides_chinesecalendar(db_session):
@@ -69,7 +86,7 @@ def test_an_imported_year_overrides_chinesecalendar(db_session):
 
 def test_importing_an_unknown_year_makes_its_deadlines_final(db_session):
     cal = work_calendar(db_session)
-    assert cal.add_working_days(D(2026, 12, 14), 20) == Due(D(2027, 1, 11), True)
+    assert cal.add_working_days(D(2026, 12, 14), 20) == Due(D(2027, 1, 12), True)
     import_notice(db_session, ADMIN, parse_notice(notice_2027()))
     cal = work_calendar(db_session)
     # 13 working days in December; Fri 1 Jan is now a rest day and Sat 9 Jan a working day
@@ -77,7 +94,7 @@ def test_importing_an_unknown_year_makes_its_deadlines_final(db_session):
     assert cal.add_working_days(D(2026, 12, 14), 14) == Due(D(2027, 1, 4), False)
     assert cal.add_working_days(D(2027, 1, 8), 1) == Due(D(2027, 1, 9), False)
     assert cal(D(2027, 1, 1)).workday is False and cal(D(2027, 1, 4)).workday is True
-    assert cal.source_of(2027) == "notice" and cal.source_of(2028) == "weekdays"
+    assert cal.source_of(2027) == "notice" and cal.source_of(2028) == "statutory"
 
 
 def test_the_fast_counts_agree_with_the_definitions_over_an_imported_year(db_session):
@@ -122,6 +139,31 @@ def test_deadline_for_the_lead(db_session):
     penalty = cal.deadline(D(2026, 9, 30), services.PENALTY_DECISION_DAYS, today=D(2026, 9, 30))
     assert penalty.due == D(2026, 10, 15) and penalty.state == "on_track"
     assert penalty.to_dict()["due"] == "2026-10-15"
+
+
+# --- stored deadlines ----------------------------------------------------------------------------------
+
+def test_stored_deadlines_are_counted_over_the_statutory_holidays_recounted_and_final_on_import(
+        app, client, factory, auth, db_session):
+    from backend.inspections import deadlines
+    from tests.field.conftest import build_field
+
+    assert deadlines._calendar(db_session) is work_calendar(db_session)     # submit, office and sync alike
+    inspection = build_field(app, client, factory, auth, db_session).inspection
+    # as stored before the statutory holidays were known: Monday to Friday through 2027
+    inspection.completed_on, inspection.publication_due_on, inspection.due_provisional = \
+        D(2026, 12, 14), D(2027, 1, 11), True
+    db_session.flush()
+    result = services.recount_deadlines(db_session, ADMIN)
+    assert result == {"years": [2026], "deadlines_recomputed": 1}
+    assert (inspection.publication_due_on, inspection.due_provisional) == (D(2027, 1, 12), True)
+    assert _audit(db_session, "calendar.recount")[0].detail["deadlines_recomputed"] == 1
+    assert services.recount_deadlines(db_session, ADMIN)["deadlines_recomputed"] == 0
+    with pytest.raises(Forbidden):
+        services.recount_deadlines(db_session, Actor.of_user(factory.user(Role.PLANNER)))
+    import_notice(db_session, ADMIN, parse_notice(notice_2027()))
+    db_session.refresh(inspection)
+    assert (inspection.publication_due_on, inspection.due_provisional) == (D(2027, 1, 11), False)
 
 
 # --- import: replace, unchanged, audit, permission --------------------------------------------------
