@@ -16,6 +16,13 @@ export class HttpError extends Error {
   }
   get code(): string | undefined { return this.body?.code; }
 }
+/** A login that worked, for an account that has no work in this app (not an inspector, or not on the roster). */
+export class NotInspector extends Error {
+  constructor(public role: string, public roleLabel: string, public otherRole: boolean) {
+    super(otherRole ? `本应用供执法检查人员使用（该账号是${roleLabel}）` : "该账号没有关联执法检查人员名录");
+    this.name = "NotInspector";
+  }
+}
 export class AuthLost extends Error {
   constructor(public code: string, message: string) { super(message); this.name = "AuthLost"; }
 }
@@ -133,6 +140,12 @@ export async function login(username: string, password: string): Promise<Auth> {
                            JSON.stringify({ username, password, device_label: deviceLabel() }), 30000);
   if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
   const t = (await r.json()) as TokenOut;
+  if (t.user.role !== "inspector" || !t.user.inspector_id) {
+    // nothing of this login is kept: the phone's data stays its officer's
+    await rawFetch("POST", "/api/v1/auth/logout", { "Content-Type": "application/json", Authorization: `Bearer ${t.access_token}` },
+                   JSON.stringify({ refresh_token: t.refresh_token }), 10000).catch(() => null);
+    throw new NotInspector(String(t.user.role || ""), String(t.user.role_label || "非执法检查人员"), t.user.role !== "inspector");
+  }
   const owner = await getKV<number | null>("owner_user_id", null);
   const unsent = await db.outbox.count();
   if (owner !== null && owner !== t.user.id && unsent > 0) {
