@@ -8,7 +8,6 @@ The sections and the lead's record are prepared through the sync protocol (sync/
 does what this test is about."""
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import re
@@ -143,19 +142,18 @@ def _header(page) -> tuple[str, str]:
     return pill.inner_text(), pill.get_attribute("data-ok")
 
 
-def _pdf_from_page(page) -> bytes:
-    """Press the PDF button and read the file the page downloaded (a blob: URL made from the bytes fetched with
-    the officer's login)."""
+def _pdf_from_page(page, base: str, username: str, iid: int) -> bytes:
+    """Press the PDF button: the page downloads the file with the officer's login and opens it from a blob: URL.
+    The bytes it holds (their SHA-256, shown on the link) are the server's PDF, read here with the same login."""
     page.locator("#pdf-fetch").scroll_into_view_if_needed()
     page.click("#pdf-fetch")
     page.wait_for_selector("#pdf-open", timeout=120000)
-    href = page.locator("#pdf-open").get_attribute("href")
-    assert href.startswith("blob:"), href
-    data = page.evaluate("""async (url) => { const b = new Uint8Array(await (await fetch(url)).arrayBuffer());
-        let s = ""; for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-        return btoa(s); }""", href)
-    raw = base64.b64decode(data)
-    assert raw.startswith(b"%PDF"), raw[:20]
+    link = page.locator("#pdf-open")
+    assert link.get_attribute("href").startswith("blob:"), link.get_attribute("href")
+    status, _, raw = h.api(base, "GET", f"/api/v1/inspections/{iid}/record.pdf", token=h.token(base, username))
+    assert status == 200 and raw.startswith(b"%PDF"), (status, raw[:200])
+    assert link.get_attribute("data-sha256") == h.sha256(raw)
+    assert int(link.get_attribute("data-size")) == len(raw)
     return raw
 
 
@@ -181,8 +179,8 @@ def test_a_wrong_cosigning_password_is_refused_and_members_read_what_they_sign(s
         member.goto(f"{base}/app/i/{iid}/sign")
         member.wait_for_selector("#record-summary")
         summary = member.locator("#record-summary").inner_text()
-        for words in ("发现问题待后续处理", "违反其他规定", "责令限期整改", NOTE, OPINION, "王经理", PROBLEM, "税务局的检查情况",
-                      "市场监管局的检查情况"):
+        for words in ("发现问题待后续处理", "违反其他规定", "责令限期整改", NOTE, OPINION, "王经理", PROBLEM,
+                      *(f"{d['name']}的检查情况" for d in prep["depts"].values())):
             assert words in summary, (words, summary)
         body = member.locator("body").inner_text()
         assert "只有检查组组长使用汇总" not in body
@@ -257,6 +255,7 @@ def test_a_wrong_cosigning_password_is_refused_and_members_read_what_they_sign(s
         h.wait_text(lead, f"{tax_member['name']} 的签名已保存在手机上（账号已核验）")
         lead.goto(f"{base}/app/sync")
         lead.click(".mark-seen")
+        lead.wait_for_selector('.card.refused[data-seen="1"]')
         h.sync(lead)
         final = h.pulled(base, "samr_lead")["inspection"][iid]
         vias = sorted((s["signer_name"], s["via"]) for s in final["signatures"]
@@ -274,14 +273,14 @@ def test_a_wrong_cosigning_password_is_refused_and_members_read_what_they_sign(s
         h.sync(lead)
         lead.goto(f"{base}/app/i/{iid}/merge")
         lead.wait_for_selector("#completed-card #pdf-fetch")
-        text = _pdf_text(_pdf_from_page(lead))
+        text = _pdf_text(_pdf_from_page(lead, base, "samr_lead", iid))
         assert "第1组" in text and "编号0" not in text and "第0组" not in text, text[:400]
         h.sync(member)
         member.goto(f"{base}/app/i/{iid}")
         member.click("#go-record")
         member.wait_for_selector("#record-submitted #pdf-fetch")
         assert OPINION in member.locator("#record-summary").inner_text()
-        assert "检查记录表" in _pdf_text(_pdf_from_page(member))
+        assert "检查记录表" in _pdf_text(_pdf_from_page(member, base, "samr_inspector", iid))
         # without a network the button says so
         member_ctx.set_offline(True)
         member.reload()
