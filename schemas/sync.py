@@ -67,6 +67,25 @@ class PullOut(BaseSchema):
     changes = fields.List(fields.Nested(ChangeOut))
 
 
+class SignerVerifyIn(BaseSchema):
+    inspection_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    scope = fields.String(required=True, validate=validate.OneOf(["section", "record"]),
+                          metadata={"description": "section：为某部门的检查内容签名；record：为汇总记录签名"})
+    department_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1),
+                                   metadata={"description": "scope 为 section 时必填：签名的是哪个部门的检查内容"
+                                                            "（record 时不用）"})
+    username = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class SignerOut(BaseSchema):
+    user_id = fields.Integer()
+    inspector_id = fields.Integer()
+    name = fields.String(metadata={"description": "签名人姓名"})
+    department_id = fields.Integer()
+    department_name = fields.String()
+
+
 # --- the office side of the inspection record ----------------------------------------------------------
 
 class InspectionListArgs(QuerySchema):

@@ -85,6 +85,10 @@ class HttpTransport:
             self._conn = None
 
 
+# a push the server stopped on purpose before the rest of the batch: send the rest again
+CONTINUE_AFTER = ("sync.signer_limit",)
+
+
 class SyncError(Exception):
     def __init__(self, status: int, body: Any):
         super().__init__(f"{status}: {body}")
@@ -217,24 +221,35 @@ class Client:
         return batches
 
     def push(self) -> list[dict]:
-        """Send the outbox in batches; return the server's results. Raises NetworkError/SyncError, keeping it."""
+        """Send the outbox in batches; return the server's results. Raises NetworkError/SyncError, keeping it.
+
+        A push the server stopped early on purpose (``sync.signer_limit``: too many co-signers to check in one
+        push) goes on with the rest; a gap (``sync.gap``) is a bug of the outbox and raises."""
         answered = []
-        for batch in self._batches():
-            r = self._send("POST", "/api/sync/push", json_body={"client_id": self.client_id, "mutations": batch},
-                           headers={"X-Device-Label": self.label})
-            body = self._ok(r)
-            done = {res["id"]: res for res in body["results"]}
-            for m in batch:
-                res = done.get(m["id"])
-                if res is None:
-                    continue
-                self.results[m["id"]] = res
-                self._learn_revs(m, res)
-            self.outbox = [m for m in self.outbox if m["id"] not in done]
-            self.last_mutation_id = body["last_mutation_id"]
-            answered.extend(body["results"])
-            if body.get("stopped"):
-                raise SyncError(409, body["stopped"])
+        while self.outbox:
+            again = False
+            for batch in self._batches():
+                r = self._send("POST", "/api/sync/push", json_body={"client_id": self.client_id, "mutations": batch},
+                               headers={"X-Device-Label": self.label})
+                body = self._ok(r)
+                done = {res["id"]: res for res in body["results"]}
+                for m in batch:
+                    res = done.get(m["id"])
+                    if res is None:
+                        continue
+                    self.results[m["id"]] = res
+                    self._learn_revs(m, res)
+                self.outbox = [m for m in self.outbox if m["id"] not in done]
+                self.last_mutation_id = body["last_mutation_id"]
+                answered.extend(body["results"])
+                stopped = body.get("stopped")
+                if stopped and stopped.get("code") in CONTINUE_AFTER and done:
+                    again = True
+                    break
+                if stopped:
+                    raise SyncError(409, stopped)
+            if not again:
+                break
         return answered
 
     def _learn_revs(self, m: dict, res: dict) -> None:

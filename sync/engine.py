@@ -111,7 +111,10 @@ def claim_client(session: Session, user_id: int, client_id: str, label: str | No
 
 
 def push(session: Session, *, user_id: int, client_id: str, mutations: list[Mutation],
-         handlers: dict[str, Handler], batch: Batch, label: str | None = None) -> PushOutcome:
+         handlers: dict[str, Handler], batch: Batch, label: str | None = None,
+         stop_before: dict | None = None) -> PushOutcome:
+    """``stop_before``: ``{id, code, message}``, a mutation the domain will not take in this push (e.g. one
+    co-signer too many): the batch stops there as at a gap, and the client pushes it again."""
     client = claim_client(session, user_id, client_id, label)
     last = client.last_mutation_id
     earlier = {m.mutation_id: m for m in session.scalars(select(SyncMutation).where(
@@ -134,6 +137,9 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
             stopped = {"code": "sync.gap", "expected": last + 1, "got": m.id,
                        "message": f"变更编号不连续：服务器期待第 {last + 1} 条，收到第 {m.id} 条；"
                                   f"请从第 {last + 1} 条开始重新推送"}
+            break
+        if stop_before is not None and m.id == stop_before["id"]:
+            stopped = {"code": stop_before["code"], "expected": m.id, "got": m.id, "message": stop_before["message"]}
             break
         result = _apply_one(ctx, handlers, m)
         results.append(result)

@@ -115,6 +115,57 @@ def login(session: Session, settings: TokenSettings, refresh: RefreshPolicy, pol
     return pair
 
 
+class SignerInvalid(InvalidInput):
+    """A co-signer's check failed: one answer whatever the reason (unknown account, wrong password, frozen,
+    not allowed to sign there), so the check tells nothing about any account."""
+
+    code = "signature.signer_invalid"
+    message = ("签名人核验未通过：用户名或密码不正确，或此人不能在此签名（须为本检查组成员；为部门检查内容签名须是"
+               "该部门的检查人员；账号须未冻结）")
+
+
+def check_signer(session: Session, policy: LoginPolicy, actor: Actor, *, username: str, password: str,
+                 address: str | None, eligible: set[int], context: dict | None = None) -> User:
+    """A group member's password typed on another member's phone (a co-signature), checked as a login is: the
+    same throttle and counters (``login_attempt``), one attempt recorded, an audit entry
+    (``auth.signer_failed``) for a failure; no session is opened and nothing else changes.
+
+    ``eligible``: the accounts that may sign there. Anyone else (and an unknown or frozen account) fails
+    exactly as a wrong password does, without the slow hash. Raises :class:`SignerInvalid` or 429
+    ``auth.too_many_attempts``; commits (call it outside any write transaction of the caller's)."""
+    username = username.strip()[:64]
+    address = normalise_address(address)
+    # 1. reads
+    wait = throttle.login_wait(session, policy, username, address, utcnow())
+    user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user else None
+    _end_reads(session)
+    if wait:
+        raise throttle.too_many(wait, "签名人核验")
+    # 2. the slow part, only for someone who may sign here
+    member = user is not None and user.is_active and user.id in eligible
+    ok = member and verify_password(stored, password)
+    # 3. one short write, as a login's
+    attempt = LoginAttempt(kind="login", username=username, address=address, success=ok, at=utcnow())
+    session.add(attempt)
+    session.flush()
+    if user is not None:
+        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    wait = throttle.login_wait(session, policy, username, address, attempt.at, exclude_id=attempt.id)
+    if wait:
+        session.rollback()
+        raise throttle.too_many(wait, "签名人核验")
+    if not ok:
+        if user is not None:
+            throttle.alert_if_besieged(session, policy, user, address, attempt.at)
+        audit.record(session, actor, "auth.signer_failed", "user", user.id if user else None,
+                     detail={"username": username, **(context or {})}, department_id=actor.department_id)
+        session.commit()
+        raise SignerInvalid()
+    session.commit()
+    return user
+
+
 def start_session(session: Session, settings: TokenSettings, refresh: RefreshPolicy, user: User, *,
                   device_label: str | None = None) -> TokenPair:
     """A new login (a refresh-token family) for ``user``; the caller commits."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.inspections import checks
+from backend.inspections import checks, signers
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
@@ -77,18 +77,18 @@ def _record_state(ctx: Context, state: InspectionState, *wanted: str) -> None:
         raise Refused(f"record.{record.state}", messages[record.state])
 
 
-def _signer(ctx: Context, args: dict, state: InspectionState, me: Participant) -> tuple[Participant, str]:
-    """Who signs: the pushing officer, or a member who entered their own password on this phone."""
+def _signer(ctx: Context, args: dict, state: InspectionState, me: Participant,
+            department_id: int | None = None) -> tuple[Participant, str]:
+    """Who signs: the pushing officer, or a member who entered their own password on this phone (checked before
+    the push's transaction, ``signers.check_push``). Every failure of a co-signer answers the same."""
     if "signer" not in args or args["signer"] is None:
         return me, "own"
     verified = ctx.extra.get("signers", {}).get(ctx.mutation_id)
-    if verified is None:
-        raise Refused("signature.signer_invalid", "代签须提供签名人的用户名和密码")
     if isinstance(verified, Refused):
         raise verified
-    person = state.part.by_user(verified)
-    if person is None:
-        raise Refused("signature.not_participant", "签名人不是该检查的检查组成员（或已回避）")
+    person = state.part.by_user(verified) if verified is not None else None
+    if person is None or (department_id is not None and person.department_id != department_id):
+        raise signers.invalid()
     return person, ("own" if person.user_id == ctx.user_id else "lead_device")
 
 
@@ -220,7 +220,7 @@ def section_sign(ctx: Context, args: dict) -> dict:
     state, me = _state(ctx, args)
     department_id = _int_arg(args, "department_id")
     sid, content_hash, strokes, image = _signature_common(args)
-    signer, via = _signer(ctx, args, state, me)
+    signer, via = _signer(ctx, args, state, me, department_id)
     if signer.department_id != department_id:
         raise Refused("section.other_department", "只能为本部门的检查内容签名")
     _record_state(ctx, state, "draft")

@@ -462,7 +462,7 @@ class _Writer:
         lead = next((m for m in doc["group"]["members"] if m["is_lead"]), None)
         self.kv(("任务名称", task["name"]))
         number = doc["group"]["number"]
-        self.kv(("任务编号", task["code"]), ("检查组", f"第 {number + 1} 组（编号 {number}）"
+        self.kv(("任务编号", task["code"]), ("检查组", f"第 {number + 1} 组"
                                                      + (f"，组长 {lead['name']}" if lead else "")))
         self.kv(("被检查对象", target["name"]))
         self.kv(("统一社会信用代码/注册号", target.get("uscc") or target.get("reg_no") or target.get("code")),

@@ -4,18 +4,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
-from backend.auth.models import User
-from backend.auth.passwords import verify_password
 from backend.errors import Forbidden, InvalidInput
 from backend.inspections import bundle, record_pdf
 from backend.inspections.access import involved_inspections, involved_tasks
 from backend.inspections.batch import FieldBatch
 from backend.inspections.handlers import HANDLERS
+from backend.inspections.signers import SignerChecks
 from sync import changes, engine, protocol
 from sync.models import SyncClient
 
@@ -36,41 +34,20 @@ def parse(body: Any) -> tuple[str, list[protocol.Mutation]]:
         raise InvalidInput(exc.message, code="sync.bad_batch", errors=exc.errors) from None
 
 
-def verify_signers(session: Session, mutations: list[protocol.Mutation]) -> dict[int, Any]:
-    """Check the passwords of members who sign on another member's phone, before the write transaction.
-
-    mutation id → the signer's user id, or the Refused to answer with.
-    """
-    out: dict[int, Any] = {}
-    for m in mutations:
-        signer = m.args.get("signer") if isinstance(m.args, dict) else None
-        if signer is None:
-            continue
-        if (not isinstance(signer, dict) or set(signer) != {"username", "password"}
-                or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in signer.values())):
-            out[m.id] = engine.Refused("validation_error", "signer 须为 {username, password}",
-                                       errors={"signer": ["格式有误"]})
-            continue
-        user = session.scalar(select(User).where(User.username == signer["username"].strip()))
-        if not verify_password(user.password_hash if user else None, signer["password"]) or not user.is_active:
-            out[m.id] = engine.Refused("signature.signer_invalid", "签名人的用户名或密码错误（或账号已冻结）")
-            continue
-        out[m.id] = user.id
-    return out
-
-
 def push(session: Session, actor: Actor, client_id: str, mutations: list[protocol.Mutation], *,
-         settings: dict | None = None, signers: dict | None = None, label: str | None = None,
+         settings: dict | None = None, signers: SignerChecks | None = None, label: str | None = None,
          queue=None) -> dict:
-    """Apply a batch (docs/sync.md §3). ``queue``: the job queue that renders the PDF of each record
-    submitted by the batch (the jobs are created in the batch's transaction, started after its commit)."""
+    """Apply a batch (docs/sync.md §3). ``signers``: the co-signers checked before (``signers.check_push``).
+    ``queue``: the job queue that renders the PDF of each record submitted by the batch (the jobs are created
+    in the batch's transaction, started after its commit)."""
+    signers = signers or SignerChecks()
     _officer(actor)
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         batch = FieldBatch(session, actor, settings)
         try:
             # "submitted": the handlers append each inspection whose record they submitted (same list object)
-            ctx_extra = {"signers": signers or {}, "submitted": []}
-            outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label)
+            ctx_extra = {"signers": signers.verified, "submitted": []}
+            outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label, signers.stop)
             jobs = record_pdf.schedule(session, queue, actor, ctx_extra["submitted"],
                                        attempts=int((settings or {}).get("JOB_RETRIES", 2)))
             session.commit()
@@ -93,10 +70,10 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
     return body
 
 
-def _push(session, actor, client_id, mutations, batch, extra, label):
+def _push(session, actor, client_id, mutations, batch, extra, label, stop_before=None):
     handlers = {name: _with_extra(fn, extra) for name, fn in HANDLERS.items()}
     return engine.push(session, user_id=actor.user_id, client_id=client_id, mutations=mutations,
-                       handlers=handlers, batch=batch, label=label)
+                       handlers=handlers, batch=batch, label=label, stop_before=stop_before)
 
 
 def _with_extra(fn, extra):

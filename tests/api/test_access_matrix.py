@@ -182,6 +182,9 @@ ROWS = [
         "client_id": "0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e",
         "mutations": [{"id": 1, "name": "section.set", "args": {"inspection_id": "{inspection}"}}]}),
     Row("GET", "/api/sync/pull", frozenset({I}), query="?client_id=0b7c4a52-8d1e-4c55-9f7e-0f6a2b3c4d5e"),
+    # a co-signer's password, checked online (the caller is in the group: the officer of A leads {led_draft})
+    Row("POST", "/api/sync/signers/verify", frozenset({I}), body={
+        "inspection_id": "{led_draft}", "scope": "record", "username": "{username}", "password": "{password}"}),
     # the inspection record on the office side (writes: the group's lead, checked in the service)
     Row("GET", "/api/v1/inspections", STAFF_READ, query="?task_id={task}"),
     Row("GET", "/api/v1/inspections/{inspection}", ALL, (DA, P), positive=frozenset({S, SV, DA, P})),

@@ -78,6 +78,10 @@ def page(browser, server):
     assert errors == []
 
 
+STRATA = {"all": "不分层（全部检查对象）", "A": "A 类（信用风险低）", "B": "B 类（信用风险一般）", "C": "C 类（信用风险较高）",
+          "D": "D 类（信用风险高）", "U": "未分类"}
+
+
 def publish(page, name, data):
     path = f"/records/{name}.json"
     page.records[path] = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
@@ -105,7 +109,9 @@ def test_vector_record_matches(page, n):
     for rep in case["result"]["replacements"]:
         assert rep["in"] in page.locator("table.replacements").inner_text()
     for stratum, ids in case["result"]["selected"].items():
-        assert f"分层 {stratum}：{len(ids)} 个" in text
+        assert f"{STRATA.get(stratum, f'分层 {stratum}')}：{len(ids)} 个" in text
+    # groups are numbered from 1 for people, as in the PDF and the officers' app
+    assert page.locator("table.groups tbody tr").first.locator("td").first.inner_text() == "第 1 组"
 
 
 def test_tampered_record_shows_the_difference(page):

@@ -188,6 +188,8 @@ def _run(server, base: str, *, screenshots: bool) -> None:
         lead.click(".cat-other_violation")
         lead.click("#add-followup")
         lead.wait_for_selector(".followup")
+        lead.select_option(".followup .fu-action", "rectify")          # a new row is saved once both are chosen
+        lead.select_option(".followup .fu-dept", str(depts["SAMR"]))
         lead.fill("#opinion", "门头招牌名称与登记不一致，已责令限期改正；其余符合")
         lead.locator("#opinion").blur()
         lead.wait_for_selector("#record-problems .ok")

@@ -139,6 +139,18 @@ function idList(ids) {
   return el("div", {}, list, more);
 }
 
+// strata for people: "all" is no stratification; A–D are the credit-risk classes (docs/draw.md)
+const STRATA = { all: "不分层（全部检查对象）", A: "A 类（信用风险低）", B: "B 类（信用风险一般）", C: "C 类（信用风险较高）",
+  D: "D 类（信用风险高）", U: "未分类" };
+function stratumLabel(s) {
+  return Object.prototype.hasOwnProperty.call(STRATA, s) ? STRATA[s] : `分层 ${s}`;
+}
+// groups and rows are numbered from 1 for people (the record's own indexes start at 0)
+function groupLabel(g) {
+  return Number.isInteger(g) && g >= 0 ? `第 ${g + 1} 组` : str(g);
+}
+const str = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? null));
+
 function countBy(items, key) {
   const counts = new Map();
   for (const item of items) {
@@ -165,7 +177,6 @@ function renderRecord(record, report, index) {
   }
   if (!isObject(record)) return section;
 
-  const str = (v) => (typeof v === "string" ? v : JSON.stringify(v ?? null));
   // names and dates the app publishes beside the core fields (optional; never part of the check)
   const names = isObject(record.names) ? record.names : {};
   const named = (kind) => (id) => {
@@ -211,7 +222,7 @@ function renderRecord(record, report, index) {
     const t = countBy(record.targets, "stratum");
     const i = countBy(record.inspectors, "dept");
     section.append(el("h3", {}, "候选名单"),
-      el("p", {}, `检查对象 ${record.targets.length} 个（${[...t].map(([k, v]) => `${k}：${v}`).join("，")}）；`,
+      el("p", {}, `检查对象 ${record.targets.length} 个（${[...t].map(([k, v]) => `${stratumLabel(k)}：${v}`).join("，")}）；`,
         `检查人员 ${record.inspectors.length} 人（${[...i].map(([k, v]) => `${k}：${v}`).join("，")}）；`,
         `申报回避 ${Array.isArray(record.conflicts) ? record.conflicts.length : 0} 项。`));
   }
@@ -233,7 +244,7 @@ function renderRecord(record, report, index) {
     section.append(el("h3", {}, "抽中的检查对象（按签的顺序）"));
     for (const [stratum, ids] of Object.entries(result.selected)) {
       if (!Array.isArray(ids)) continue;
-      const details = el("details", {}, el("summary", {}, `分层 ${stratum}：${ids.length} 个`));
+      const details = el("details", {}, el("summary", {}, `${stratumLabel(stratum)}：${ids.length} 个`));
       details.append(idList(ids));
       section.append(details);
     }
@@ -245,10 +256,10 @@ function renderRecord(record, report, index) {
       el("thead", {}, el("tr", {}, el("th", {}, "组"), el("th", {}, "组长"), depts.map((d) => el("th", {}, `${d} 成员`)), el("th", {}, "检查对象"))));
     const body = el("tbody");
     const row = (g, n) => {
-      if (!isObject(g)) return el("tr", {}, el("td", {}, String(n)), el("td", { colspan: depts.length + 2 }, "（格式错误）"));
+      if (!isObject(g)) return el("tr", {}, el("td", {}, groupLabel(n)), el("td", { colspan: depts.length + 2 }, "（格式错误）"));
       const members = isObject(g.members) ? g.members : {};
       return el("tr", {},
-        el("td", {}, String(n)),
+        el("td", {}, groupLabel(n)),
         el("td", {}, inspectorName(g.leader)),
         depts.map((d) => el("td", {}, Array.isArray(members[d]) ? members[d].map(inspectorName).join("、") : "")),
         el("td", {}, Array.isArray(g.targets) ? g.targets.map(targetName).join("、") : ""));
@@ -258,7 +269,7 @@ function renderRecord(record, report, index) {
     };
     addRows(0, Math.min(result.groups.length, SHOW_FIRST));
     table.append(body);
-    section.append(table);
+    section.append(el("div", { class: "table-wrap" }, table));
     if (result.groups.length > SHOW_FIRST) {
       const more = el("button", { type: "button" }, `显示全部 ${result.groups.length} 组`);
       more.addEventListener("click", () => {
@@ -274,7 +285,7 @@ function renderRecord(record, report, index) {
       section.append(el("table", { class: "replacements" },
         el("thead", {}, el("tr", {}, ["组", "检查对象", "部门", "回避人员", "替换人员"].map((h) => el("th", {}, h)))),
         el("tbody", {}, result.replacements.map((r) => el("tr", {},
-          isObject(r) ? ["group", "target", "dept", "out", "in"].map((k) => el("td", { class: "mono" }, str(r[k])))
+          isObject(r) ? ["group", "target", "dept", "out", "in"].map((k) => el("td", { class: "mono" }, k === "group" ? groupLabel(r[k]) : str(r[k])))
             : el("td", { colspan: 5 }, "（格式错误）"))))));
     } else {
       section.append(el("p", {}, "无。"));
@@ -286,7 +297,7 @@ function renderRecord(record, report, index) {
       el("table", { class: "expert-recusals" },
         el("thead", {}, el("tr", {}, ["组", "专家", "检查对象"].map((h) => el("th", {}, h)))),
         el("tbody", {}, recusals.map((r) => el("tr", {}, isObject(r)
-          ? [el("td", {}, str(r.group)), el("td", { class: "mono" }, str(r.expert)), el("td", {}, targetName(r.target))]
+          ? [el("td", {}, groupLabel(r.group)), el("td", { class: "mono" }, str(r.expert)), el("td", {}, targetName(r.target))]
           : el("td", { colspan: 3 }, "（格式错误）"))))));
   }
   const replaced = Array.isArray(record.target_replacements) ? record.target_replacements : [];
@@ -298,7 +309,7 @@ function renderRecord(record, report, index) {
       el("thead", {}, el("tr", {}, ["序号", "分层", "替换出", "替换进入", "原因", "时间"].map((h) => el("th", {}, h)))),
       el("tbody", {}, replaced.map((r, n) => el("tr", {},
         isObject(r)
-          ? [el("td", {}, String(n)), el("td", { class: "mono" }, str(r.stratum)), el("td", {}, targetName(r.out)),
+          ? [el("td", {}, String(n + 1)), el("td", {}, stratumLabel(r.stratum)), el("td", {}, targetName(r.out)),
             el("td", {}, targetName(r.in)), el("td", {}, reason(r)), el("td", {}, beijingTime(r.at) || "")]
           : el("td", { colspan: 6 }, "（格式错误）"))))));
   } else {

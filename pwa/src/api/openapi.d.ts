@@ -4820,6 +4820,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sync/signers/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 核验代签人：组员在本机输入自己的用户名和密码，先在线核验再保存签名（与登录同一限流与审计）
+         * @description 权限：执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SignerVerifyIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SignerOut"];
+                    };
+                };
+                /** @description signature.signer_invalid：签名人核验未通过（任何原因同一答复） */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description auth.too_many_attempts：失败次数过多（与登录同一计数，见 Retry-After） */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/inspections": {
         parameters: {
             query?: never;
@@ -6938,6 +6996,26 @@ export interface components {
             last_mutation_id?: number;
             server_time?: string;
             changes?: components["schemas"]["ChangeOut"][];
+        };
+        SignerVerifyIn: {
+            inspection_id: number;
+            /**
+             * @description section：为某部门的检查内容签名；record：为汇总记录签名
+             * @enum {string}
+             */
+            scope: "section" | "record";
+            /** @description scope 为 section 时必填：签名的是哪个部门的检查内容（record 时不用） */
+            department_id?: number | null;
+            username: string;
+            password: string;
+        };
+        SignerOut: {
+            user_id?: number;
+            inspector_id?: number;
+            /** @description 签名人姓名 */
+            name?: string;
+            department_id?: number;
+            department_name?: string;
         };
         InspectionRowOut: {
             id?: number;

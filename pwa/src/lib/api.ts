@@ -16,6 +16,13 @@ export class HttpError extends Error {
   }
   get code(): string | undefined { return this.body?.code; }
 }
+/** A login that worked, for an account that has no work in this app (not an inspector, or not on the roster). */
+export class NotInspector extends Error {
+  constructor(public role: string, public roleLabel: string, public otherRole: boolean) {
+    super(otherRole ? `本应用供执法检查人员使用（该账号是${roleLabel}）` : "该账号没有关联执法检查人员名录");
+    this.name = "NotInspector";
+  }
+}
 export class AuthLost extends Error {
   constructor(public code: string, message: string) { super(message); this.name = "AuthLost"; }
 }
@@ -133,6 +140,12 @@ export async function login(username: string, password: string): Promise<Auth> {
                            JSON.stringify({ username, password, device_label: deviceLabel() }), 30000);
   if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
   const t = (await r.json()) as TokenOut;
+  if (t.user.role !== "inspector" || !t.user.inspector_id) {
+    // nothing of this login is kept: the phone's data stays its officer's
+    await rawFetch("POST", "/api/v1/auth/logout", { "Content-Type": "application/json", Authorization: `Bearer ${t.access_token}` },
+                   JSON.stringify({ refresh_token: t.refresh_token }), 10000).catch(() => null);
+    throw new NotInspector(String(t.user.role || ""), String(t.user.role_label || "非执法检查人员"), t.user.role !== "inspector");
+  }
   const owner = await getKV<number | null>("owner_user_id", null);
   const unsent = await db.outbox.count();
   if (owner !== null && owner !== t.user.id && unsent > 0) {
@@ -158,4 +171,37 @@ export async function logoutServer(): Promise<void> {
     await rawFetch("POST", "/api/v1/auth/logout", { "Content-Type": "application/json", Authorization: `Bearer ${cur.access}` },
                    JSON.stringify({ refresh_token: cur.refresh }), 10000).catch(() => null);
   }
+}
+
+// --- a co-signer's password, checked online before the signature is stored -----------------------
+
+export interface VerifiedSigner { user_id: number; inspector_id: number; name: string; department_id: number; department_name: string }
+export type SignerCheck =
+  | { kind: "verified"; signer: VerifiedSigner }
+  | { kind: "refused"; code: string; message: string }                 // wrong account or password, not a member …
+  | { kind: "throttled"; message: string; retryAfter: number | null }  // too many attempts: wait
+  | { kind: "unchecked"; reason: string };                             // no network or no answer: the server checks it later
+
+/** POST /api/sync/signers/verify: the signer's own account and password, for this inspection's section or record. */
+export async function verifySigner(body: { inspection_id: number; scope: "section" | "record"; department_id?: number | null;
+                                           username: string; password: string }): Promise<SignerCheck> {
+  const json: Record<string, unknown> = { inspection_id: body.inspection_id, scope: body.scope, username: body.username, password: body.password };
+  if (body.scope === "section") json.department_id = body.department_id;
+  let r: Response;
+  try {
+    r = await request("POST", "/api/sync/signers/verify", { json, timeout: 20000 });
+  } catch (e) {
+    if (e instanceof NetworkError) return { kind: "unchecked", reason: "没有网络" };
+    throw e;
+  }
+  if (r.status === 200) return { kind: "verified", signer: (await r.json()) as VerifiedSigner };
+  const err = await errorBody(r);
+  if (r.status === 429) {
+    const after = Number(r.headers.get("Retry-After") || "");
+    return { kind: "throttled", message: err?.message || "尝试次数过多，请稍后再试", retryAfter: Number.isFinite(after) && after > 0 ? after : null };
+  }
+  if (r.status === 422 || r.status === 403) {
+    return { kind: "refused", code: err?.code || "signature.signer_invalid", message: err?.message || "账号或密码不对" };
+  }
+  return { kind: "unchecked", reason: err?.message || `服务器暂时不能核验（${r.status}）` };
 }

@@ -4,7 +4,8 @@ import { onBeforeUnmount, reactive, ref, type Ref } from "vue";
 import { currentAuth } from "./api";
 import { db, getKV, type Auth } from "./db";
 import { channel } from "./locks";
-import type { LastSync } from "./sync";
+import type { LastSync, Picture } from "./sync";
+import { status } from "./sync";
 
 export const app = reactive({ auth: null as Auth | null, loaded: false, authLost: null as null | { code?: string; message?: string } });
 
@@ -27,6 +28,11 @@ export function useLive<T>(query: () => Promise<T>, initial: T): Ref<T> {
 }
 
 export interface Counts { mutations: number; photos: number; refused: number; last: LastSync | null }
+
+/** The counts with the sync running now (in this tab or another): what headline() and summary() read. */
+export function picture(c: Counts): Picture {
+  return { ...c, phase: status.phase || status.elsewhere };
+}
 
 export async function counts(): Promise<Counts> {
   const [mutations, photos, refused, last] = await Promise.all([

@@ -7,6 +7,7 @@ import { AuthLost, HttpError, NetworkError, currentAuth, deviceLabel, errorBody,
 import { db, getKV, setKV, type Mutation, type ResultRow } from "./db";
 import { channel, withLock } from "./locks";
 import { clientId, revKey } from "./outbox";
+import { cosigners } from "./recordstate";
 import { upload } from "./uploads";
 
 export const MAX_MUTATIONS = 100;
@@ -20,14 +21,66 @@ export interface LastSync {
   code?: string;
 }
 
+export type Phase = "" | "uploads" | "push" | "pull";
+
 export const status = reactive({
   running: false,
-  phase: "" as "" | "uploads" | "push" | "pull",
+  phase: "" as Phase,
   upload: null as null | { sha256: string; sent: number; total: number; index: number; count: number },
   online: navigator.onLine,
   failures: 0,
   nextRetry: 0,
+  elsewhere: "" as Phase,          // another tab of this app is syncing (it holds the lock), in this phase
 });
+
+export const PHASE_LABELS: Record<Phase, string> = { uploads: "上传照片", push: "发送记录", pull: "接收更新", "": "" };
+
+let elsewhereTimer: ReturnType<typeof setTimeout> | null = null;
+channel?.addEventListener("message", (e: MessageEvent) => {
+  if (e.data?.type !== "phase") return;
+  status.elsewhere = e.data.phase as Phase;
+  if (elsewhereTimer) clearTimeout(elsewhereTimer);
+  // a tab closed mid-sync says nothing more: stop showing its sync after a while
+  if (status.elsewhere) elsewhereTimer = setTimeout(() => { status.elsewhere = ""; }, 90000);
+});
+
+function setPhase(phase: Phase): void {
+  status.phase = phase;
+  status.running = phase !== "";
+  channel?.postMessage({ type: "phase", phase });
+}
+
+/** What the phone says about its sync, from what it holds (never from hope). */
+export interface Picture {
+  mutations: number;      // in the outbox (not answered by the server)
+  photos: number;         // files not yet on the server
+  refused: number;        // refusals the officer has not acknowledged
+  last: LastSync | null;
+  phase: Phase;           // the sync running now (this tab or another), "" when none
+}
+export interface Headline { label: string; tone: "busy" | "refused" | "saved" | "confirmed" | "idle"; ok: boolean }
+
+/** 已同步 only when the outbox is empty, every file is on the server, the last pull ended and every refusal was seen. */
+export function headline(p: Picture): Headline {
+  const unsent = p.mutations + p.photos;
+  const ok = !p.phase && unsent === 0 && p.refused === 0 && !!p.last?.ok;
+  if (p.phase) return { label: "同步中…", tone: "busy", ok };
+  if (p.refused) return { label: `被拒绝 ${p.refused}`, tone: "refused", ok };
+  if (unsent) return { label: `未发送 ${unsent}`, tone: "saved", ok };
+  if (ok) return { label: "已同步", tone: "confirmed", ok };
+  return { label: p.last ? "未同步" : "尚未同步", tone: "idle", ok };
+}
+
+/** The sync card's sentence: the phase running now, else the truth about what is on the phone. */
+export function summary(p: Picture): { text: string; tone: string } {
+  if (p.phase) return { text: `正在同步：${PHASE_LABELS[p.phase]}…`, tone: "busy" };
+  const parts: string[] = [];
+  if (p.mutations || p.photos) parts.push(`还有 ${p.mutations} 条记录、${p.photos} 张照片在手机上，未发送`);
+  if (p.refused) parts.push(`${p.refused} 条被服务器拒绝，见下方原因和处理办法`);
+  if (parts.length) return { text: parts.join("；"), tone: p.refused ? "bad" : "warn" };
+  if (p.last?.ok) return { text: "已同步：全部发送，服务器已确认", tone: "ok" };
+  return { text: p.last ? p.last.message : "尚未与服务器同步", tone: "warn" };
+}
 
 let retryTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -98,13 +151,19 @@ async function storeResults(batch: Mutation[], body: PushOut): Promise<void> {
   for (const r of body.results || []) done.set(r.id as number, r as MutationResult);
   await db.transaction("rw", [db.outbox, db.results, db.revs, db.inspections, db.kv], async () => {
     const now = new Date().toISOString();
+    const known = await cosigners();
+    let forgotten = false;
     for (const m of batch) {
       const res = done.get(m.id);
       if (!res) continue;
       // a password typed on the lead's phone lives only in this outbox entry: gone with it
       const kept: Mutation = { ...m, args: { ...m.args } };
       if (kept.args.signer && typeof kept.args.signer === "object") {
-        kept.args.signer = { username: (kept.args.signer as Record<string, Json>).username } as Json;
+        const key = String(m.args.signature_id);
+        const who = known[key];
+        kept.args.signer = { username: (kept.args.signer as Record<string, Json>).username,
+                             ...(who ? { name: who.name } : {}) } as Json;
+        if (who) { delete known[key]; forgotten = true; }
       }
       const row: ResultRow = { id: m.id, name: m.name, inspection_id: m.inspection_id,
         status: res.status as ResultRow["status"], result: res, mutation: kept, at: now, seen: res.status === "rejected" ? 0 : 1 };
@@ -125,6 +184,7 @@ async function storeResults(batch: Mutation[], body: PushOut): Promise<void> {
       }
     }
     await setKV("last_mutation_id", body.last_mutation_id);
+    if (forgotten) await setKV("cosigners", known);
   });
 }
 
@@ -228,21 +288,22 @@ async function record(last: LastSync): Promise<void> {
 
 async function runOnce(): Promise<Outcome> {
   if (!(await currentAuth())?.access) return "auth";
-  status.running = true;
   try {
-    status.phase = "uploads";
-    const refused = await uploads();
-    status.phase = "push";
+    setPhase("uploads");
+    const refusedPhotos = await uploads();
+    setPhase("push");
     await push();
-    status.phase = "pull";
+    setPhase("pull");
     await pull();
     const unsent = await db.outbox.count();
     const photos = await db.photos.where("uploaded").equals(0).count();
+    const refused = await db.results.where("seen").equals(0).count();
     const ok = unsent === 0 && photos === 0;
     status.failures = 0;
-    await record({ at: new Date().toISOString(), ok,
-      message: ok ? "已全部发送，服务器已确认" : refused ? `有 ${refused} 张照片被服务器拒绝` : `还有 ${unsent} 条记录、${photos} 张照片未发送` });
-    return ok ? "synced" : "pending";
+    const message = !ok ? (refusedPhotos ? `有 ${refusedPhotos} 张照片被服务器拒绝` : `还有 ${unsent} 条记录、${photos} 张照片未发送`)
+      : refused ? `全部发出，但有 ${refused} 条被服务器拒绝` : "已全部发送，服务器已确认";
+    await record({ at: new Date().toISOString(), ok, message });
+    return ok && !refused ? "synced" : "pending";
   } catch (e) {
     if (e instanceof AuthLost) {
       await record({ at: new Date().toISOString(), ok: false, code: e.code, message: "登录已失效，请重新登录后发送（记录都在手机上）" });
@@ -254,8 +315,7 @@ async function runOnce(): Promise<Outcome> {
       message: offline ? "网络不通，记录已保存在手机上，恢复后自动发送" : `同步出错：${(e as Error).message}` });
     return offline ? "offline" : "error";
   } finally {
-    status.running = false;
-    status.phase = "";
+    setPhase("");
     status.upload = null;
   }
 }
