@@ -14,6 +14,14 @@ async function start() {
     return true;
   });
   createApp(App).use(router).mount("#app");
+  if (state.auth?.user) {
+    // typing a closed tab left unsaved goes into the outbox; photos nothing names any more are removed
+    void (async () => {
+      const [{ recoverAll }, { collectPhotos }] = await Promise.all([import("./lib/drafts"), import("./lib/gc")]);
+      await recoverAll().catch((e) => console.error(e));
+      await collectPhotos().catch((e) => console.error(e));
+    })();
+  }
   if ("serviceWorker" in navigator && import.meta.env.PROD) {
     const { registerSW } = await import("virtual:pwa-register");
     registerSW({ immediate: true });
