@@ -6,6 +6,7 @@ import "./style.css";
 import App from "./App.vue";
 import { router } from "./router";
 import { app as state, loadAuth } from "./lib/store";
+import { collectPhotos } from "./lib/gc";
 
 async function start() {
   await loadAuth();
@@ -17,7 +18,7 @@ async function start() {
   if (state.auth?.user) {
     // typing a closed tab left unsaved goes into the outbox; photos nothing names any more are removed
     void (async () => {
-      const [{ recoverAll }, { collectPhotos }] = await Promise.all([import("./lib/drafts"), import("./lib/gc")]);
+      const { recoverAll } = await import("./lib/drafts");
       await recoverAll().catch((e) => console.error(e));
       await collectPhotos().catch((e) => console.error(e));
     })();

@@ -71,11 +71,14 @@ export class SectionDrafts {
     return this.chain;
   }
 
-  /** The field was left: save, then show the saved value again (unless typing went on meanwhile). */
-  async leave(key: string): Promise<void> {
+  /**
+   * The field was left: save, then show the saved value again (unless typing went on meanwhile). With
+   * ``keep``, the typed text stays shown (fields merged into one value, whose other parts are read from it).
+   */
+  async leave(key: string, keep = false): Promise<void> {
     const at = this.editedSince.get(key);
     await this.flush();
-    if (this.editedSince.get(key) === at && !this.dirty) {
+    if (!keep && this.editedSince.get(key) === at && !this.dirty) {
       delete this.text[key];
       this.editedSince.delete(key);
     }
