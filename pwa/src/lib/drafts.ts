@@ -99,7 +99,8 @@ function same(a: Json | undefined, b: Json | undefined): boolean {
  */
 export async function recoverJournal(inspectionId: number): Promise<number> {
   let written = 0;
-  for (const entry of journalEntries().filter((e) => e.inspection_id === inspectionId)) {
+  const entries = journalEntries().filter((e) => e.inspection_id === inspectionId);
+  for (const entry of entries) {
     const fresh = readJournal(entry.inspection_id, entry.department_id);
     if (!fresh) continue;
     const doc = await db.inspections.get(inspectionId);
@@ -114,6 +115,15 @@ export async function recoverJournal(inspectionId: number): Promise<number> {
       written += 1;
     }
     writeJournal(entry.inspection_id, entry.department_id, {});
+  }
+  if (entries.length) {
+    // The tab that left this journal may have committed its last save as it closed, without telling the
+    // other tabs (Dexie tells them after the commit, from that tab's script): write the inspection's
+    // outbox rows again as they are stored, so every view of this tab reads them afresh.
+    await db.transaction("rw", db.outbox, async () => {
+      const rows = await db.outbox.where("inspection_id").equals(inspectionId).toArray();
+      if (rows.length) await db.outbox.bulkPut(rows);
+    });
   }
   return written;
 }
