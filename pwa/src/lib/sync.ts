@@ -233,7 +233,7 @@ async function runOnce(): Promise<Outcome> {
     await push();
     status.phase = "pull";
     await pull();
-    await collectPhotos().catch(() => null);    // photos.ts: bytes the server confirmed, photos no record names
+    await collectPhotos().catch(() => null);    // gc.ts: bytes the server confirmed, photos no record names
     const unsent = await db.outbox.count();
     const photos = await db.photos.where("uploaded").equals(0).count();
     const ok = unsent === 0 && photos === 0;
