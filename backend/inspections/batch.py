@@ -113,6 +113,7 @@ class FieldBatch:
         self.new_flags: list[Flag] = []
         self.media: dict[int, set[str]] = {}
         self.resolutions: list[dict] = []          # conflicts resolved, for the push's audit entry
+        self.photo_flags_seen: dict[int, set] = {}  # photo_checks: (path, code, photo id) flagged per inspection
 
     # --- loading --------------------------------------------------------------------------------
 

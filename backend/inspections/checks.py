@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import select
 
-from backend.inspections import geo, rulebook
+from backend.inspections import geo, photo_checks, rulebook
 from backend.inspections.fields import Catalogue, media_hashes
 from backend.inspections.models import Flag
 from backend.media import services as media
@@ -110,6 +110,7 @@ def flags_for_writes(batch, state, department_id, writes, plan, revs) -> list[Fl
         for f in geo.check_fix(fix, place, record_time=when, settings=batch.settings):
             out.append(Flag(inspection_id=state.inspection.id, department_id=department_id, path=w.path, code=f.code,
                             message=f.message[:300], detail=f.detail, rev=revs.get(w.path)))
+    out.extend(photo_checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
     return out
 
 

@@ -7,6 +7,7 @@ section's catalogue (its items and check points) as a :class:`Catalogue`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import re
 from typing import Any, Callable
@@ -16,8 +17,12 @@ from backend.inspections.rules import (ATTACHMENT_KINDS, FOLLOWUP_ACTIONS, GPS_D
                                        OUTCOMES, POINT_RESULTS, RESULT_CATEGORIES)
 from sync.protocol import parse_time
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: "$" also matches before a final newline
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
+LOCAL_TIME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
+OFFSET_RE = re.compile(r"^[+-][0-9]{2}:[0-5][0-9]\Z")
+ORIGINAL_MAX_BYTES = 2**40
 TEXT_MAX = 2000
 LONG_TEXT_MAX = 4000
 MAX_PHOTOS = 30
@@ -162,11 +167,48 @@ def _accuracy(v):
     return _number(v) or (None if 0 <= v <= 100000 else "精度（米）须在 0 至 100000 之间")
 
 
+def _local_time(v):
+    """A camera's clock as EXIF writes it, without a zone: ``2026-04-08T09:31:02``."""
+    if not isinstance(v, str) or not LOCAL_TIME_RE.match(v):
+        return "须为不带时区的时间，格式 YYYY-MM-DDTHH:MM:SS"
+    try:
+        dt.datetime.fromisoformat(v)
+    except ValueError:
+        return "不是有效的日期时间"
+    return None
+
+
+def _offset(v):
+    if not isinstance(v, str) or not OFFSET_RE.match(v) or int(v[1:3]) > 14:
+        return "时区偏移须为 ±HH:MM，例如 +08:00"
+    return None
+
+
+def _count(limit: int) -> Check:
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= limit:
+            return f"须为 1 至 {limit} 之间的整数"
+        return None
+    return check
+
+
+def _altitude(v):
+    return _number(v) or (None if -20000 <= v <= 100000 else "海拔（米）须在 -20000 至 100000 之间")
+
+
 gps = _object({"lat": (_lat, True), "lon": (_lon, True), "accuracy": (_accuracy, True),
                "datum": (_enum({d: d for d in GPS_DATUMS}), True), "time": (_time, True),
                "source": (_enum(GPS_SOURCES), True)})
+# what the phone read from the camera's original before it made its copy (docs/sync.md §5, photo entries)
+exif_gps = _object({"lat": (_lat, True), "lon": (_lon, True), "datum": (_enum({d: d for d in GPS_DATUMS}), True),
+                    "alt": (_altitude, False), "accuracy": (_accuracy, False), "time": (_time, False)})
+exif = _object({"time": (_local_time, False), "offset": (_offset, False), "gps": (exif_gps, False),
+                "make": (_short(64), False), "model": (_short(64), False)})
+original = _object({"sha256": (_sha256, True), "size": (_count(ORIGINAL_MAX_BYTES), True),
+                    "width": (_count(100000), False), "height": (_count(100000), False)})
 photo = _object({"id": (_uuid, True), "sha256": (_sha256, True), "taken_at": (_time, False),
-                 "gps": (gps, False), "caption": (_short(200), False)})
+                 "gps": (gps, False), "caption": (_short(200), False), "original": (original, False),
+                 "exif": (exif, False)})
 attachment = _object({"id": (_uuid, True), "sha256": (_sha256, True), "kind": (_enum(ATTACHMENT_KINDS), True),
                       "name": (_short(200), False), "caption": (_short(200), False)})
 photos = _list_of(photo, MAX_PHOTOS)

@@ -22,6 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from geopy.distance import geodesic
 
@@ -345,3 +346,85 @@ def _invalid(problems: dict[str, str]) -> Flag:
     first = next(iter(problems.values()))
     more = f"等 {len(problems)} 处" if len(problems) > 1 else ""
     return Flag("gps.invalid", f"定位数据有误：{first}{more}", {"fields": dict(problems)})
+
+
+# --- a photo's own EXIF against the fix ---------------------------------------------------------------
+
+def _exif_time(exif: Mapping, default_zone: str) -> tuple[dt.datetime | None, bool]:
+    """The camera's capture time (aware) and whether its zone was assumed: ``time`` with ``offset``, else in
+    ``default_zone`` (as the server's own EXIF reader does, backend/media/processing.py); the GPS clock
+    (``gps.time``, UTC) when the camera gave no time."""
+    local = exif.get("time")
+    if isinstance(local, str):
+        try:
+            naive = dt.datetime.fromisoformat(local)
+        except ValueError:
+            naive = None
+        if naive is not None and naive.tzinfo is None:
+            offset = exif.get("offset")
+            if isinstance(offset, str):
+                zoned = _aware_time(local + offset)
+                if zoned is not None:
+                    return zoned, False
+            return naive.replace(tzinfo=ZoneInfo(default_zone)), True
+    gps = exif.get("gps")
+    if isinstance(gps, Mapping):
+        return _aware_time(str(gps.get("time", "")).replace("Z", "+00:00")), False
+    return None, False
+
+
+def check_photo(entry: Mapping, fix: Mapping | None, *, reference_time: dt.datetime | str | None,
+                settings: GpsSettings | Mapping | None = None, default_zone: str = "Asia/Shanghai") -> list[Flag]:
+    """The flags of one photo entry whose ``exif`` (read by the phone from the camera's original) disagrees
+    with the check point's fix or with when the photo was saved; [] when it agrees or says nothing.
+
+    ``fix``: the check point's (or outcome's) fix, else None. ``reference_time``: when the phone saved the
+    photo (the entry's ``taken_at``), else the check point's ``device_time``, else the fix's time.
+    Rules (equal is not flagged):
+      gps.photo_far        the EXIF position is farther from the fix than the radius plus both accuracies
+      gps.photo_time_skew  the EXIF capture time is more than the allowed skew from the reference time
+    """
+    if settings is None:
+        settings = GpsSettings()
+    elif not isinstance(settings, GpsSettings):
+        settings = GpsSettings.from_config(settings)
+    exif = entry.get("exif")
+    if not isinstance(exif, Mapping):
+        return []
+    flags: list[Flag] = []
+    who = {"photo_id": entry.get("id"), "sha256": entry.get("sha256")}
+
+    shot = exif.get("gps")
+    if isinstance(shot, Mapping) and isinstance(fix, Mapping) and not _no_position(fix):
+        problems: dict = {}
+        at = _coordinates(shot.get("lat"), shot.get("lon"), problems, "exif.", "照片")
+        here = _coordinates(fix.get("lat"), fix.get("lon"), problems, "fix.", "定位")
+        shot_datum, fix_datum = shot.get("datum") or WGS84, fix.get("datum") or WGS84
+        if at and here and shot_datum in DATUMS and fix_datum in DATUMS:
+            distance = geodesic(to_wgs84(*at, shot_datum), to_wgs84(*here, fix_datum)).meters
+            fix_acc, shot_acc = _number(fix.get("accuracy")) or 0.0, _number(shot.get("accuracy")) or 0.0
+            allowed = settings.radius_m + max(fix_acc, 0.0) + max(shot_acc, 0.0)
+            if distance > allowed:
+                flags.append(Flag(
+                    "gps.photo_far",
+                    f"照片记录的拍摄位置距本项定位约 {distance:,.0f} 米，超出允许范围 {allowed:,.0f} 米：可能不是在现场拍摄的",
+                    {**who, "distance_m": _round(distance), "allowed_m": _round(allowed), "radius_m": settings.radius_m,
+                     "fix_accuracy_m": fix_acc, "exif_accuracy_m": shot_acc or None,
+                     "exif_lat": at[0], "exif_lon": at[1], "exif_datum": shot_datum}))
+
+    taken, assumed = _exif_time(exif, default_zone)
+    reference = _aware_time(reference_time) if reference_time is not None else None
+    if reference is None and isinstance(fix, Mapping):
+        reference = _aware_time(fix.get("time"))
+    if taken is not None and reference is not None:
+        skew = (taken - reference).total_seconds() / 60.0
+        if abs(skew) > settings.max_skew_minutes:
+            when = "早于" if skew < 0 else "晚于"
+            flags.append(Flag(
+                "gps.photo_time_skew",
+                f"照片记录的拍摄时间{when}保存照片的时间 {abs(skew):,.0f} 分钟，超过允许的 {settings.max_skew_minutes:g} 分钟"
+                + ("（照片未记录时区，按本地时间计）" if assumed else ""),
+                {**who, "skew_minutes": _round(skew), "max_skew_minutes": settings.max_skew_minutes,
+                 "exif_time": taken.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+                 "zone_assumed": assumed, "reference_time": reference.isoformat()}))
+    return flags

@@ -7,9 +7,11 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function leaseLock<T>(name: string, ifAvailable: boolean, fn: () => Promise<T>): Promise<T | null> {
+async function leaseLock<T>(name: string, ifAvailable: boolean, fn: () => Promise<T>,
+                            signal?: AbortSignal): Promise<T | null> {
   const key = `lock:${name}`;
   for (;;) {
+    if (signal?.aborted) return null;
     const now = Date.now();
     const held = JSON.parse(localStorage.getItem(key) || "null") as { tab: string; until: number } | null;
     if (!held || held.until < now || held.tab === TAB) {
@@ -41,3 +43,43 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, ifAvailabl
 }
 
 export const channel: BroadcastChannel | null = typeof BroadcastChannel === "function" ? new BroadcastChannel("shuangsui") : null;
+
+export interface HeldLock {
+  /** Let the lock go (or stop waiting for it). */
+  release(): void;
+}
+
+/**
+ * Hold the lock ``name`` for as long as this tab wants it: ``onChange(true)`` once it is ours (at once, or
+ * when the tab holding it lets go — closing a tab releases its Web Locks), ``onChange(false)`` while
+ * another tab holds it. Used so that one tab edits an inspection at a time (docs/decisions.md).
+ */
+export function holdLock(name: string, onChange: (mine: boolean) => void | Promise<void>): HeldLock {
+  let release: () => void = () => {};
+  const released = new Promise<void>((res) => { release = res; });
+  const abort = new AbortController();
+  let done = false;
+  const hold = async () => {
+    await onChange(true);
+    await released;
+    return true;
+  };
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  void (async () => {
+    let got: boolean | null;
+    if (locks && typeof locks.request === "function") {
+      got = await locks.request(`shuangsui:${name}`, { ifAvailable: true }, async (lock) => (lock ? hold() : null));
+      if (got === null && !done) {
+        await onChange(false);
+        await locks.request(`shuangsui:${name}`, { signal: abort.signal }, hold).catch(() => null);
+      }
+    } else {
+      got = await leaseLock(name, true, hold);
+      if (got === null && !done) {
+        await onChange(false);
+        await leaseLock(name, false, hold, abort.signal);
+      }
+    }
+  })();
+  return { release() { done = true; abort.abort(); release(); } };
+}

@@ -3,7 +3,8 @@
 // the data it needs (photos), with the next mutation id: ids stay gap-free across tabs because
 // IndexedDB serialises read-write transactions.
 import type { Content, InspectionDoc, Json, RecordDoc, SectionDoc } from "../api/types";
-import { db, getKV, setKV, type Mutation, type PhotoMeta } from "./db";
+import { db, getKV, plain, setKV, type Mutation, type PhotoMeta } from "./db";
+import { requestPersistence } from "./storage";
 import { isoLocal, uuid } from "./time";
 
 export async function clientId(): Promise<string> {
@@ -23,10 +24,21 @@ export function revKey(inspectionId: number, departmentId: number | null, path: 
 
 export interface NewPhoto { meta: PhotoMeta; data: ArrayBuffer; thumb: ArrayBuffer }
 
-/** Append a mutation (and store the photos it names) in one transaction; returns its id. */
+/** The stores a mutation may touch when it is written (with the photos it names, and the state it reads). */
+function writeStores() {
+  return [db.kv, db.outbox, db.revs, db.inspections, db.photos, db.blobs, db.thumbs];
+}
+
+/**
+ * Append a mutation (and store the photos it names) in one transaction; returns its id. The arguments
+ * are deep-copied first (``plain``): what the officer's screen holds may be reactive (Vue Proxies), and
+ * IndexedDB cannot store a Proxy.
+ */
 export async function enqueue(name: string, args: Record<string, Json>, photos: NewPhoto[] = []): Promise<number> {
-  return db.transaction("rw", [db.kv, db.outbox, db.photos, db.blobs, db.thumbs], async () => {
-    for (const p of photos) {
+  const data = plain(args, name);
+  const files = photos.map((p) => ({ meta: plain(p.meta, "照片"), data: p.data, thumb: p.thumb }));
+  const id = await db.transaction("rw", writeStores(), async () => {
+    for (const p of files) {
       if (!(await db.photos.get(p.meta.sha256))) {
         await db.photos.put(p.meta);
         await db.blobs.put({ sha256: p.meta.sha256, data: p.data });
@@ -34,12 +46,14 @@ export async function enqueue(name: string, args: Record<string, Json>, photos: 
       }
     }
     const id = await getKV<number>("next_id", 1);
-    const inspection = typeof args.inspection_id === "number" ? args.inspection_id : null;
-    const m: Mutation = { id, name, args, device_time: isoLocal(), inspection_id: inspection, sent_at: null, attempts: 0 };
+    const inspection = typeof data.inspection_id === "number" ? data.inspection_id : null;
+    const m: Mutation = { id, name, args: data, device_time: isoLocal(), inspection_id: inspection, sent_at: null, attempts: 0 };
     await db.outbox.add(m);
     await setKV("next_id", id + 1);
     return id;
   });
+  if (typeof navigator !== "undefined" && navigator.onLine === false) void persistOnce();
+  return id;
 }
 
 async function fieldsWithBase(inspectionId: number, departmentId: number | null, values: Record<string, Json>) {
@@ -50,15 +64,93 @@ async function fieldsWithBase(inspectionId: number, departmentId: number | null,
   return fields;
 }
 
+export interface SetOptions {
+  /**
+   * Replace the last mutation in the outbox instead of adding one, when it is a ``section.set`` of this
+   * section writing exactly these paths that has never left the phone (``sent_at`` null) nor been
+   * exported: typing saves every few hundred milliseconds without flooding the outbox. A mutation once
+   * sent is never changed (the server answers a replayed id from its first send, and refuses a
+   * different payload: 409 ``sync.replay_mismatch``). The replaced fields keep their first ``base_rev``:
+   * the text was typed over what the officer saw then.
+   */
+  coalesce?: boolean;
+}
+
+function samePaths(a: Record<string, Json>, b: Record<string, Json>): boolean {
+  const ka = Object.keys(a), kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k));
+}
+
 export async function setSection(inspectionId: number, departmentId: number, values: Record<string, Json>,
-                                 photos: NewPhoto[] = []): Promise<number> {
-  const fields = await fieldsWithBase(inspectionId, departmentId, values);
-  return enqueue("section.set", { inspection_id: inspectionId, department_id: departmentId, fields }, photos);
+                                 photos: NewPhoto[] = [], opts: SetOptions = {}): Promise<number> {
+  const plainValues = plain(values, "section.set");
+  return db.transaction("rw", writeStores(), async () => {
+    if (opts.coalesce && !photos.length) {
+      const last = await db.outbox.orderBy("id").last();
+      const exported = await getKV<number>("exported_through", 0);
+      const fields = last?.args.fields as Record<string, { value: Json; base_rev: number }> | undefined;
+      if (last && fields && last.name === "section.set" && last.sent_at === null && last.id > exported
+          && last.inspection_id === inspectionId && last.args.department_id === departmentId
+          && samePaths(fields, plainValues)) {
+        const next: Record<string, Json> = {};
+        for (const p of Object.keys(plainValues)) next[p] = { value: plainValues[p], base_rev: fields[p].base_rev };
+        await db.outbox.put({ ...last, args: { ...last.args, fields: next }, device_time: isoLocal() });
+        return last.id;
+      }
+    }
+    const fields = await fieldsWithBase(inspectionId, departmentId, plainValues);
+    return enqueue("section.set", { inspection_id: inspectionId, department_id: departmentId, fields }, photos);
+  });
+}
+
+/**
+ * Write fields computed from the section as it stands at the moment of writing (the pulled section with
+ * the outbox over it, read in the same transaction): adding a photo to a list, toggling a handling,
+ * changing one key of an object. Two such writes (two quick photos, two tabs) cannot read the same old
+ * list and lose each other's entry. ``compute`` returns null to write nothing.
+ */
+export async function updateSection(inspectionId: number, departmentId: number,
+                                    compute: (content: Content) => Record<string, Json> | null,
+                                    photos: NewPhoto[] = []): Promise<number | null> {
+  return db.transaction("rw", writeStores(), async () => {
+    const doc = await db.inspections.get(inspectionId);
+    if (!doc) throw new Error("本机没有这项检查");
+    const outbox = await db.outbox.where("inspection_id").equals(inspectionId).sortBy("id");
+    const values = compute(sectionView(doc, departmentId, outbox).content);
+    if (!values || !Object.keys(values).length) return null;
+    const fields = await fieldsWithBase(inspectionId, departmentId, plain(values, "section.set"));
+    return enqueue("section.set", { inspection_id: inspectionId, department_id: departmentId, fields }, photos);
+  });
 }
 
 export async function setRecord(inspectionId: number, values: Record<string, Json>): Promise<number> {
-  const fields = await fieldsWithBase(inspectionId, null, values);
+  const fields = await fieldsWithBase(inspectionId, null, plain(values, "record.set"));
   return enqueue("record.set", { inspection_id: inspectionId, fields });
+}
+
+/**
+ * The next batch to push, marked as sent in the same transaction that reads it: what is sent is exactly
+ * what is stored from then on (a mutation still being coalesced cannot change between the read and the
+ * send). ``pick`` chooses the batch from the whole outbox in id order.
+ */
+export async function takeBatch(pick: (outbox: Mutation[]) => Mutation[]): Promise<Mutation[]> {
+  return db.transaction("rw", db.outbox, async () => {
+    const outbox = await db.outbox.orderBy("id").toArray();
+    if (!outbox.length) return [];
+    const now = new Date().toISOString();
+    const batch = pick(outbox).map((m) => ({ ...m, sent_at: m.sent_at || now, attempts: m.attempts + 1 }));
+    await db.outbox.bulkPut(batch);
+    return batch;
+  });
+}
+
+let persistAsked = false;
+
+/** Ask the browser to keep this app's storage (not evict it) the first time something is saved offline. */
+export async function persistOnce(): Promise<boolean | null> {
+  if (persistAsked) return null;
+  persistAsked = true;
+  return requestPersistence();
 }
 
 // --- what the phone shows -------------------------------------------------------------------------

@@ -6,9 +6,10 @@ import type { Change, InspectionDoc, Json, MutationResult, PullOut, PushOut, Sec
 import { AuthLost, HttpError, NetworkError, currentAuth, deviceLabel, errorBody, request } from "./api";
 import { db, getKV, setKV, type Mutation, type ResultRow } from "./db";
 import { channel, withLock } from "./locks";
-import { clientId, revKey } from "./outbox";
+import { clientId, revKey, takeBatch } from "./outbox";
 import { cosigners } from "./recordstate";
 import { upload } from "./uploads";
+import { collectPhotos } from "./gc";
 
 export const MAX_MUTATIONS = 100;
 export const MAX_BATCH_BYTES = 1024 * 1024;
@@ -191,13 +192,9 @@ async function storeResults(batch: Mutation[], body: PushOut): Promise<void> {
 async function push(): Promise<void> {
   const cid = await clientId();
   for (;;) {
-    const outbox = await db.outbox.orderBy("id").toArray();
-    if (!outbox.length) return;
-    const [batch] = batches(outbox);
-    const now = new Date().toISOString();
-    await db.transaction("rw", db.outbox, async () => {
-      for (const m of batch) await db.outbox.update(m.id, { sent_at: m.sent_at || now, attempts: m.attempts + 1 });
-    });
+    // read and marked sent in one transaction: what is sent is what stays stored (outbox.ts, coalescing)
+    const batch = await takeBatch((outbox) => batches(outbox)[0]);
+    if (!batch.length) return;
     const r = await request("POST", "/api/sync/push", {
       json: { client_id: cid, mutations: batch.map((m) => ({ id: m.id, name: m.name, args: m.args, device_time: m.device_time })) },
       headers: { "X-Device-Label": deviceLabel().replace(/[^\x20-\x7e]/g, "?") },
@@ -295,6 +292,7 @@ async function runOnce(): Promise<Outcome> {
     await push();
     setPhase("pull");
     await pull();
+    await collectPhotos().catch(() => null);    // gc.ts: bytes the server confirmed, photos no record names
     const unsent = await db.outbox.count();
     const photos = await db.photos.where("uploaded").equals(0).count();
     const refused = await db.results.where("seen").equals(0).count();
