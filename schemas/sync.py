@@ -105,10 +105,10 @@ class DeviceOut(Schema):
     client_id = fields.String()
     user_id = fields.Integer()
     label = fields.String(allow_none=True, metadata={"description": "设备名称（推送或拉取时的 X-Device-Label）"})
-    created_at = fields.String()
+    created_at = fields.DateTime()
     last_push_at = fields.DateTime(allow_none=True)
     last_pull_at = fields.DateTime(allow_none=True, metadata={"description": "最近一次拉取（按小时记）"})
-    last_seen_at = fields.String(allow_none=True)
+    last_seen_at = fields.DateTime(allow_none=True, metadata={"description": "最近一次推送或拉取"})
     last_mutation_id = fields.Integer(validate=validate.Range(min=0, max=MAX_MUTATION_ID))
     retired_at = fields.DateTime(allow_none=True, metadata={"description": "停用时间；在用的为 null"})
 

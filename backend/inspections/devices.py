@@ -17,14 +17,15 @@ from backend.auth.models import User
 from backend.auth.roles import Role
 from backend.db import utcnow
 from backend.errors import Forbidden, NotFound
-from sync.engine import device_summary
 from sync.models import SyncClient
 
 
 def _row(client: SyncClient) -> dict:
-    return {**device_summary(client), "user_id": client.user_id, "last_mutation_id": client.last_mutation_id,
-            "last_push_at": client.last_push_at, "last_pull_at": client.last_pull_at,
-            "retired_at": client.retired_at}
+    seen = max((t for t in (client.last_push_at, client.last_pull_at) if t is not None), default=None)
+    return {"client_id": client.id, "user_id": client.user_id, "label": client.label,
+            "created_at": client.created_at, "last_push_at": client.last_push_at,
+            "last_pull_at": client.last_pull_at, "last_seen_at": seen,
+            "last_mutation_id": client.last_mutation_id, "retired_at": client.retired_at}
 
 
 def mine(session: Session, actor: Actor) -> list[dict]:

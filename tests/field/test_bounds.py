@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
 from backend.auth.roles import Role
-from backend.inspections import handlers, syncing
 from backend.inspections.models import Conflict
 from sync.client import SyncError
 from sync.models import SyncClient
@@ -96,7 +95,7 @@ def test_a_repeated_stale_write_replaces_the_writers_open_conflict(field, db_ses
 
 
 def test_open_conflicts_are_capped_per_inspection_and_nothing_is_lost(field, db_session, monkeypatch):
-    monkeypatch.setattr(handlers, "MAX_OPEN_CONFLICTS", 3)
+    monkeypatch.setitem(field.app.config, "SYNC_MAX_OPEN_CONFLICTS", 3)
     cps = field.points(field.lead_item)
     paths = [f"points.{cp}.{f}" for cp in cps for f in ("note", "problem")]
     _first_writes(field, paths)
@@ -159,7 +158,7 @@ def test_the_office_resolves_conflicts_in_bulk(field, db_session):
 # --- 4.4: devices ------------------------------------------------------------------------------------------------
 
 def test_a_users_devices_are_capped_and_an_old_one_can_be_retired(field, db_session, monkeypatch, factory):
-    monkeypatch.setattr(syncing, "MAX_CLIENTS", 2)
+    monkeypatch.setitem(field.app.config, "SYNC_MAX_CLIENTS", 2)
     user = field.lead_officer
     phones = [field.phone(user) for _ in range(3)]
     phones[0].pull()

@@ -293,8 +293,13 @@ def test_a_malformed_push_is_a_bad_batch(field):
         assert r.status_code == 422 and r.json["code"] == "sync.bad_batch" and r.json["errors"], r.json
 
 
-@pytest.mark.parametrize("client_id,ok", [(str(uuid.uuid4()), True), (str(uuid.uuid1()), False),
-                                          (str(uuid.uuid4()).upper(), False), (str(uuid.uuid5(uuid.NAMESPACE_DNS, "x")), False)])
+@pytest.mark.parametrize("client_id,ok", [
+    ("3f1c2b7e-5d4a-4c3b-9a8f-1e2d3c4b5a69", True),                   # uuid4, lower case
+    ("ba81e0fe-f154-11f1-95a6-02fc00000001", False),                  # uuid1
+    ("3F1C2B7E-5D4A-4C3B-9A8F-1E2D3C4B5A69", False),                  # upper case
+    ("05b16a01-46c6-56dd-bd6e-c6dfb4a1427a", False),                  # uuid5
+    ("3f1c2b7e-5d4a-4c3b-7a8f-1e2d3c4b5a69", False)],                 # not the RFC 4122 variant
+    ids=["v4", "v1", "upper", "v5", "variant"])
 def test_a_client_id_is_a_lowercase_uuid4(field, client_id, ok):
     r = _push(field, field.lead_officer, {"client_id": client_id, "mutations": [_set(1, field, "x")]})
     assert (r.status_code == 200) is ok, r.json
