@@ -5,11 +5,12 @@ target (回避): then the stand-in drawn from the department's reserve inspects 
 group's leader leads each inspection, unless recused there, when the lead department's stand-in
 leads it.
 
-A conflict of interest declared after the draw (``inspector_conflict``, not retired) recuses the officer from
-that business at once, here, wherever participation is read: they leave the inspection (their phone gets a
-``recused`` tombstone naming the declaration, their pushes about it are refused with ``sync.recused``). No
-stand-in is drawn after the draw (the published draw is not changed): the other officers of the
-department carry on. A recused leader is followed by the next officer of the lead department in the group.
+A conflict of interest declared after the draw (``inspector_conflict``, not retired) recuses the officer
+from that business at once, while its inspection is not completed, wherever participation is read: they
+leave the inspection (their phone gets a ``recused`` tombstone naming the declaration, their pushes about
+it are refused with ``sync.recused``). No stand-in is drawn after the draw (the published draw is not
+changed): the other officers of the department carry on. A recused leader is followed by the next officer
+of the lead department in the group.
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def participation(session: Session, inspections: list[Inspection]) -> dict[int, 
             leader = stand_in[leader]
         chosen = [m for m in by_group.get(inspection.group_id, []) if m.inspector_id not in recused] + mine
         late = {i: reason for (i, target), reason in declared.items() if target == inspection.target_id
-                and any(p.inspector_id == i for p in chosen)}
+                and inspection.status in ACTIVE and any(p.inspector_id == i for p in chosen)}
         if late:
             lead_department = next((p.department_id for p in chosen if p.inspector_id == leader), None)
             chosen = [p for p in chosen if p.inspector_id not in late]

@@ -210,6 +210,19 @@ def test_a_recused_lead_is_followed_by_the_next_officer_of_the_lead_department(f
     assert old.push()[0]["code"] == "sync.recused"
 
 
+def test_a_declaration_after_completion_changes_nothing(field, factory, db_session):
+    from backend.directory.models import Inspector
+    from tests.field.builders import led_inspection
+
+    led_inspection(db_session, field.inspection.id, db_session.get(Inspector, field.lead_user.inspector_id), "submitted")
+    _declare(field, factory, field.other_officer.inspector_id, field.other_dept, field.inspection.target_id)
+    phone = field.phone(field.other_officer)
+    phone.pull()
+    doc = phone.docs["inspection"][field.inspection.id]
+    assert doc["status"] == "completed" and field.other_officer.inspector_id in {
+        m["inspector_id"] for m in doc["group"]["members"]}
+
+
 # --- 5.6: device times, the cursor, the label, HEAD ------------------------------------------------------------------
 
 @pytest.mark.parametrize("when", ["0001-01-01T00:00:00+08:00", "0001-01-01T00:00:00Z", "2999-12-31T23:59:59+08:00",
