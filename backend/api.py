@@ -170,6 +170,15 @@ def _read_body_first() -> None:
         request.form  # noqa: B018 - parses the body (files to temporary files)
 
 
+def _screens_own_body() -> bool:
+    """A view that screens its own JSON body (``screens_own_body = True`` on its class): the sync push, whose one
+    bad mutation is refused alone rather than the whole request (docs/sync.md §3)."""
+    from flask import current_app, request
+
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(getattr(view, "view_class", view), "screens_own_body", False))
+
+
 def screen_request_values() -> None:
     """Refuse, before any parsing, text no database can keep and numbers no client can represent."""
     from flask import request
@@ -181,7 +190,7 @@ def screen_request_values() -> None:
         if found:
             location = "query"
             break
-    if found is None and request.is_json and request.content_length:
+    if found is None and request.is_json and request.content_length and not _screens_own_body():
         text = request.get_data(cache=True).decode("utf-8", errors="replace")
         problem = json_text_problem(text)
         if problem == NOT_JSON:  # as webargs answers other malformed JSON
@@ -214,8 +223,20 @@ def _integrity_answer(err: IntegrityError) -> tuple[int, str, str]:
     return 422, "validation_error.constraint", "提交的数据不符合约束条件"
 
 
+def error_code_header(response):
+    """Every error answer names its ``code`` in ``X-Error-Code`` too: an answer to ``HEAD`` has no body, and a
+    client must still tell ``auth.token_expired`` from the rest (docs/api.md, Conventions)."""
+    if (response.status_code >= 400 and "X-Error-Code" not in response.headers and response.is_json
+            and not response.direct_passthrough):
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("code"), str):
+            response.headers["X-Error-Code"] = body["code"]
+    return response
+
+
 def register_error_handlers(app) -> None:
     app.before_request(screen_request_values)
+    app.after_request(error_code_header)
 
     @app.errorhandler(DataError)
     def _db_data_error(err: DataError):

@@ -119,6 +119,9 @@ def from_environment() -> dict:
         "GPS_RADIUS_M": _int("GPS_RADIUS_M", 300),
         "GPS_COARSE_ACCURACY_M": _int("GPS_COARSE_ACCURACY_M", 100),
         "GPS_MAX_SKEW_MINUTES": _int("GPS_MAX_SKEW_MINUTES", 30),
+        # sync (docs/sync.md): a user's active devices; open conflicts of one inspection
+        "SYNC_MAX_CLIENTS": _int("SYNC_MAX_CLIENTS", 10),
+        "SYNC_MAX_OPEN_CONFLICTS": _int("SYNC_MAX_OPEN_CONFLICTS", 500),
         "JSON_AS_ASCII": False,
         # the audit chain's key (HMAC) and anchors, kept outside the database (docs/operations.md)
         "AUDIT_KEY": os.environ.get("AUDIT_KEY") or None,

@@ -1,27 +1,34 @@
 """The sync protocol on the wire (docs/sync.md). Mutation arguments are checked by their handlers."""
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from schemas.base import BaseSchema, QuerySchema
-from sync.protocol import DEFAULT_PULL_LIMIT, MAX_MUTATIONS, MAX_PULL_LIMIT
+from sync.protocol import DEFAULT_PULL_LIMIT, MAX_MUTATION_ID, MAX_MUTATIONS, MAX_PULL_LIMIT, NAME_RE, UUID_RE
 
 
 class MutationIn(BaseSchema):
-    id = fields.Integer(required=True, metadata={"description": "本设备的变更编号：从 1 开始，每条加 1"})
-    name = fields.String(required=True, metadata={"description": "变更类型，如 section.set（见 docs/sync.md）"})
+    id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_MUTATION_ID),
+                        metadata={"description": "本设备的变更编号：从 1 开始，每条加 1"})
+    name = fields.String(required=True, validate=validate.Regexp(NAME_RE.pattern),
+                         metadata={"description": "变更类型，如 section.set（见 docs/sync.md）；不认识的类型单条拒绝"})
     args = fields.Dict(required=True, metadata={"description": "变更参数（随类型而定）"})
-    device_time = fields.String(allow_none=True, metadata={"description": "设备上产生这条变更的时间（ISO 8601，带时区）"})
+    device_time = fields.String(allow_none=True, metadata={
+        "description": "设备上产生这条变更的时间（ISO 8601，带时区）；早于 2000 年或晚于服务器时间 1 天以上的不予采用"})
 
 
 class PushIn(BaseSchema):
-    client_id = fields.String(required=True, metadata={"description": "设备编号（UUID），首次使用时归属当前账号"})
+    """Documents the body; the server checks it itself (docs/sync.md §3: sync.bad_batch for the whole push,
+    one mutation's bad value refused alone)."""
+
+    client_id = fields.String(required=True, validate=validate.Regexp(UUID_RE.pattern), metadata={
+        "description": "设备编号：小写的 UUID 第 4 版，设备首次启动时随机生成；首次推送或拉取时归属当前账号"})
     mutations = fields.List(fields.Nested(MutationIn), required=True,
                             validate=validate.Length(min=1, max=MAX_MUTATIONS))
 
 
-class MutationResultOut(BaseSchema):
-    id = fields.Integer()
+class MutationResultOut(Schema):
+    id = fields.Integer(validate=validate.Range(min=1, max=MAX_MUTATION_ID))
     status = fields.String(metadata={"enum": ["applied", "conflict", "rejected"]})
     replayed = fields.Boolean(metadata={"description": "此前已处理过（重复推送），返回的是当时的结果"})
     code = fields.String()
@@ -34,23 +41,30 @@ class MutationResultOut(BaseSchema):
     content_hash = fields.String()
     publication_due_on = fields.String()
     due_provisional = fields.Boolean()
+    resolved = fields.List(fields.Integer(), metadata={"description": "conflict.resolve_many：处理了哪些冲突"})
+    device_time_ignored = fields.Boolean(metadata={
+        "description": "这条变更的 device_time 不可信（早于 2000 年或晚于服务器时间 1 天以上），按未提供处理"})
 
 
-class PushOut(BaseSchema):
+class PushOut(Schema):
     client_id = fields.String()
-    last_mutation_id = fields.Integer(metadata={"description": "服务器已处理到的最后一条变更编号"})
+    last_mutation_id = fields.Integer(validate=validate.Range(min=0, max=MAX_MUTATION_ID),
+                                      metadata={"description": "服务器已处理到的最后一条变更编号（新设备为 0）"})
     results = fields.List(fields.Nested(MutationResultOut))
-    stopped = fields.Dict(metadata={"description": "编号不连续时停在哪里：{code: sync.gap, expected, got, message}"})
+    stopped = fields.Dict(metadata={"description": "本批在哪里停下：{code: sync.gap 或 sync.signer_limit, expected, "
+                                                   "got, message}；从 expected 起再推送"})
 
 
 class PullArgs(QuerySchema):
-    client_id = fields.String(required=True)
+    client_id = fields.String(required=True, metadata={
+        "description": "设备编号（小写的 UUID 第 4 版，否则 422 sync.bad_client）；首次拉取即归属当前账号",
+        "pattern": UUID_RE.pattern})
     cursor = fields.String(load_default=None, metadata={"description": "上次拉取返回的 cursor；首次拉取不带"})
     limit = fields.Integer(load_default=DEFAULT_PULL_LIMIT, validate=validate.Range(min=1, max=MAX_PULL_LIMIT),
                            metadata={"description": "一页最多带多少户检查（同一户的多次变化算一户）"})
 
 
-class ChangeOut(BaseSchema):
+class ChangeOut(Schema):
     type = fields.String(metadata={"enum": ["task", "inspection"]})
     id = fields.Integer()
     op = fields.String(metadata={"enum": ["put", "del"]})
@@ -59,10 +73,11 @@ class ChangeOut(BaseSchema):
     reason = fields.String()
 
 
-class PullOut(BaseSchema):
+class PullOut(Schema):
     cursor = fields.String(metadata={"description": "下次拉取带上；保存到本地后再保存它"})
     has_more = fields.Boolean()
-    last_mutation_id = fields.Integer()
+    last_mutation_id = fields.Integer(validate=validate.Range(min=0, max=MAX_MUTATION_ID),
+                                      metadata={"description": "服务器已处理本设备的最后一条变更编号（新设备为 0）"})
     server_time = fields.String()
     changes = fields.List(fields.Nested(ChangeOut))
 
@@ -84,6 +99,18 @@ class SignerOut(BaseSchema):
     name = fields.String(metadata={"description": "签名人姓名"})
     department_id = fields.Integer()
     department_name = fields.String()
+
+
+class DeviceOut(Schema):
+    client_id = fields.String()
+    user_id = fields.Integer()
+    label = fields.String(allow_none=True, metadata={"description": "设备名称（推送或拉取时的 X-Device-Label）"})
+    created_at = fields.DateTime()
+    last_push_at = fields.DateTime(allow_none=True)
+    last_pull_at = fields.DateTime(allow_none=True, metadata={"description": "最近一次拉取（按小时记）"})
+    last_seen_at = fields.DateTime(allow_none=True, metadata={"description": "最近一次推送或拉取"})
+    last_mutation_id = fields.Integer(validate=validate.Range(min=0, max=MAX_MUTATION_ID))
+    retired_at = fields.DateTime(allow_none=True, metadata={"description": "停用时间；在用的为 null"})
 
 
 # --- the office side of the inspection record ----------------------------------------------------------
@@ -126,6 +153,15 @@ class ResolveIn(BaseSchema):
     note = fields.String(validate=validate.Length(max=500))
 
 
+class ResolveManyIn(BaseSchema):
+    choice = fields.String(required=True, validate=validate.OneOf(["server", "client"]))
+    conflict_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+                               validate=validate.Length(min=1, max=500), load_default=None, metadata={
+                                   "description": "要处理的冲突；不给则处理全部未处理的冲突（给 department_id 时只限该部门）"})
+    department_id = fields.Integer(load_default=None, allow_none=True)
+    note = fields.String(validate=validate.Length(max=500), load_default=None, allow_none=True)
+
+
 class EmptyIn(BaseSchema):
     pass
 
@@ -133,6 +169,7 @@ class EmptyIn(BaseSchema):
 class ActionOut(BaseSchema):
     status = fields.String()
     inspection_id = fields.Integer()
+    resolved = fields.List(fields.Integer(), metadata={"description": "一次处理多个冲突时：处理了哪些"})
     content_hash = fields.String()
     publication_due_on = fields.String()
     due_provisional = fields.Boolean()

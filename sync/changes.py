@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -72,8 +72,9 @@ def head(session: Session) -> int:
 
 def changed(session: Session, *, after: int, upto: int, inspections: Select, tasks: Select, after_id: int,
             limit: int) -> tuple[list[int], list[int]]:
-    """The inspections (ids after ``after_id``, in id order, at most ``limit + 1``) and the tasks that changed
-    in (``after``, ``upto``], among those the reader may see (selects of ids).
+    """The inspections (ids after ``after_id``, in id order, at most ``limit + 1``) that changed in (``after``,
+    ``upto``], among those the reader may see (selects of ids), and, for the first page (``after_id`` 0), the
+    tasks that changed there or whose inspections did.
 
     Each is named once however often it changed: a pull sends its current state once. ``upto`` is a number
     read before: everything up to it has committed (the head's lock), so nothing in the range is missed.
@@ -84,7 +85,11 @@ def changed(session: Session, *, after: int, upto: int, inspections: Select, tas
                                                SyncChange.inspection_id.in_(inspections),
                                                SyncChange.inspection_id > after_id)
         .group_by(SyncChange.inspection_id).order_by(SyncChange.inspection_id).limit(limit + 1)))
+    # the tasks come once per pull, on its first page: every task that changed in the range, and the task of
+    # every inspection that did (whichever page brings the inspection)
     task_ids = [] if after_id else list(session.scalars(
-        select(SyncChange.task_id).where(in_range, SyncChange.entity == "task", SyncChange.task_id.in_(tasks))
+        select(SyncChange.task_id).where(in_range, SyncChange.task_id.is_not(None), or_(
+            (SyncChange.entity == "task") & SyncChange.task_id.in_(tasks),
+            (SyncChange.entity == "inspection") & SyncChange.inspection_id.in_(inspections)))
         .group_by(SyncChange.task_id)))
     return inspection_ids, task_ids

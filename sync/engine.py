@@ -46,6 +46,26 @@ class ClientNotYours(Exception):
     """The client id is registered to another user."""
 
 
+class ClientRetired(Exception):
+    """The client was retired (a lost or replaced device): it may no longer push or pull."""
+
+
+class TooManyClients(Exception):
+    """A new client id, and the user already has ``limit`` active devices (``devices``: them, newest first)."""
+
+    def __init__(self, limit: int, devices: list[dict]):
+        super().__init__(f"{len(devices)} active clients")
+        self.limit, self.devices = limit, devices
+
+
+class ReplayMismatch(Exception):
+    """A mutation id the server has processed came again with another content (a bug of the client's outbox)."""
+
+    def __init__(self, mutation_id: int, name: str, result: dict):
+        super().__init__(f"mutation {mutation_id} replayed with another content")
+        self.mutation_id, self.name, self.result = mutation_id, name, result
+
+
 class Batch(Protocol):
     """Domain state shared by the handlers of one push; ``finish`` writes what they changed."""
 
@@ -91,39 +111,75 @@ Handler = Callable[[Context, dict], dict]
 
 
 def claim_client(session: Session, user_id: int, client_id: str, label: str | None = None,
-                 lock: bool = True) -> SyncClient:
-    """The client's row, registered to this user on first use and locked for this transaction (one statement:
-    an insert that, when the row exists, updates it to itself, which takes its lock and returns it)."""
-    dialect = session.get_bind().dialect.name
-    table = SyncClient.__table__
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
-        id=client_id, user_id=user_id, label=label, last_mutation_id=0, created_at=utcnow())
-    if lock:
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_={"id": stmt.excluded.id})
+                 lock: bool = True, *, kind: str = "phone", max_clients: int | None = None) -> SyncClient:
+    """The client's row, registered to this user on first use (a push, a pull, the office screens) and, with
+    ``lock``, locked for this transaction (one statement: an insert that, when the row exists, updates it to
+    itself, which takes its lock and returns it).
+
+    Raises :class:`ClientNotYours` (another user's), :class:`ClientRetired`, or, for a new device when the
+    user already has ``max_clients`` active ones, :class:`TooManyClients` (nothing is registered then)."""
+    existing = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                              .execution_options(populate_existing=True))
+    if existing is None and kind == "phone" and max_clients is not None:
+        active = list(session.execute(
+            select(SyncClient.id, SyncClient.label, SyncClient.created_at, SyncClient.last_push_at,
+                   SyncClient.last_pull_at)
+            .where(SyncClient.user_id == user_id, SyncClient.kind == "phone", SyncClient.retired_at.is_(None))
+            .order_by(SyncClient.created_at.desc())))
+        if len(active) >= max_clients:
+            raise TooManyClients(max_clients, [device_summary(row) for row in active])
+    if existing is not None and not lock:
+        client = existing
     else:
-        stmt = stmt.on_conflict_do_nothing()
-    session.execute(stmt)
-    client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                            .execution_options(populate_existing=True))
+        dialect = session.get_bind().dialect.name
+        table = SyncClient.__table__
+        stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
+            id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0, created_at=utcnow())
+        if lock:
+            stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_={"id": stmt.excluded.id})
+        else:
+            stmt = stmt.on_conflict_do_nothing()
+        session.execute(stmt)
+        client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                                .execution_options(populate_existing=True))
     if client.user_id != user_id:
         raise ClientNotYours(client_id)
+    if client.retired_at is not None:
+        raise ClientRetired(client_id)
     return client
+
+
+def device_summary(row) -> dict:
+    """A device as its owner sees it in a refusal or a list (never another user's)."""
+    seen = max((t for t in (row.last_push_at, row.last_pull_at) if t is not None), default=None)
+    return {"client_id": row.id, "label": row.label, "created_at": _iso(row.created_at), "last_seen_at": _iso(seen)}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def push(session: Session, *, user_id: int, client_id: str, mutations: list[Mutation],
          handlers: dict[str, Handler], batch: Batch, label: str | None = None,
-         stop_before: dict | None = None) -> PushOutcome:
+         stop_before: dict | None = None, max_clients: int | None = None) -> PushOutcome:
     """``stop_before``: ``{id, code, message}``, a mutation the domain will not take in this push (e.g. one
-    co-signer too many): the batch stops there as at a gap, and the client pushes it again."""
-    client = claim_client(session, user_id, client_id, label)
+    co-signer too many): the batch stops there as at a gap, and the client pushes it again.
+
+    A replayed id whose content differs from what was first received raises :class:`ReplayMismatch` before
+    anything is applied (the caller refuses the whole push: nothing of the outbox is dropped)."""
+    client = claim_client(session, user_id, client_id, label, max_clients=max_clients)
     last = client.last_mutation_id
     earlier = {m.mutation_id: m for m in session.scalars(select(SyncMutation).where(
         SyncMutation.client_id == client_id,
         SyncMutation.mutation_id.in_([m.id for m in mutations if m.id <= last])))} if mutations[0].id <= last else {}
+    for m in mutations:
+        row = earlier.get(m.id)
+        if row is not None and row.payload_sha256 is not None and row.payload_sha256 != m.payload_sha256:
+            raise ReplayMismatch(m.id, row.name, _stored_result(m.id, row))
     ctx = Context(session, user_id, client_id, batch)
     prepare = getattr(batch, "prepare", None)
     if prepare is not None:  # let the domain load, in a few queries, what the new mutations name
-        prepare([m for m in mutations if m.id > last])
+        prepare([m for m in mutations if m.id > last and m.problem is None])
     results: list[dict] = []
     rows: list[dict] = []
     stopped = None
@@ -142,11 +198,13 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
             stopped = {"code": stop_before["code"], "expected": m.id, "got": m.id, "message": stop_before["message"]}
             break
         result = _apply_one(ctx, handlers, m)
+        if m.device_time_ignored:
+            result["device_time_ignored"] = True
         results.append(result)
         rows.append({"client_id": client_id, "mutation_id": m.id, "name": m.name, "status": result["status"],
                      "code": result.get("code"), "message": result.get("message"),
-                     "result": _stored(result), "inspection_id": result.get("inspection_id"),
-                     "device_time": m.device_time, "applied_at": now})
+                     "result": _stored(result), "payload_sha256": m.payload_sha256,
+                     "inspection_id": result.get("inspection_id"), "device_time": m.device_time, "applied_at": now})
         last = m.id
     outcome = PushOutcome(client_id, last, results, stopped)
     client.last_push_at, client.last_mutation_id = now, last
@@ -162,6 +220,9 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
 
 def _apply_one(ctx: Context, handlers: dict[str, Handler], m: Mutation) -> dict:
     ctx.mutation, ctx.applying = m, False
+    if m.problem is not None:  # refused alone, before any handler sees it
+        result = {"status": "rejected", **m.problem, "id": m.id}
+        return result
     handler = handlers.get(m.name)
     try:
         if handler is None:
@@ -183,11 +244,9 @@ def _apply_one(ctx: Context, handlers: dict[str, Handler], m: Mutation) -> dict:
     return result
 
 
-_STORED_KEYS = ("status", "code", "message", "errors", "details", "revs", "conflicts", "inspection_id")
-
-
 def _stored(result: dict) -> dict:
-    return {k: result[k] for k in _STORED_KEYS if k in result}
+    """The whole first answer (a replay answers exactly it), less what is said of each sending."""
+    return {k: v for k, v in result.items() if k not in ("id", "replayed")}
 
 
 def _stored_result(mutation_id: int, row: SyncMutation | None) -> dict:

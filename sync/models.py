@@ -22,10 +22,16 @@ class SyncClient(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)          # client-generated UUID
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # phone: a device's app (counted against the user's device limit); office: the user's office screens
+    kind: Mapped[str] = mapped_column(String(8), default="phone", server_default="phone")
     label: Mapped[str | None] = mapped_column(String(128))
     last_mutation_id: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_push_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_pull_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # retired by its owner or an admin (a lost or replaced device): it may no longer push or pull, and no
+    # longer counts against the device limit; its history stays (so its ids are never applied twice)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class SyncMutation(Base):
@@ -40,6 +46,8 @@ class SyncMutation(Base):
     code: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)
+    # SHA-256 of the mutation as sent (RFC 8785 of {name, args, device_time}): a replay must match it
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
     inspection_id: Mapped[int | None] = mapped_column(Integer)
     device_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -84,8 +84,9 @@ def _document(wrapper, roles_text: str, secured: bool) -> None:
     manual["description"] = (manual.get("description", "") + f"\n\n权限：{roles_text}").strip()
 
 
-def requires(*roles: Role | str) -> Callable:
-    """Only callers with one of ``roles`` (or any logged-in user with ``ANY_USER``)."""
+def requires(*roles: Role | str, refusal: tuple[str, str] | None = None) -> Callable:
+    """Only callers with one of ``roles`` (or any logged-in user with ``ANY_USER``). ``refusal``: the
+    (code, message) of the 403 to other roles, where an endpoint's contract names its own."""
     allowed = frozenset(Role(r) if r != ANY_USER else r for r in roles)
 
     def decorate(fn):
@@ -93,6 +94,8 @@ def requires(*roles: Role | str) -> Callable:
         def wrapper(*args, **kwargs):
             actor = authenticate(required=True)
             if ANY_USER not in allowed and Role(actor.role) not in allowed:
+                if refusal is not None:
+                    raise Forbidden(refusal[1], code=refusal[0])
                 raise Forbidden(f"当前角色（{Role(actor.role).label}）无权执行此操作", code="forbidden.role")
             return fn(*args, **kwargs)
 

@@ -103,8 +103,18 @@ def declare(session: Session, actor: Actor, kind: Kind, owner_id: int, data: dic
     audit.record(session, actor, f"{kind.entity}.declare", kind.entity, conflict.id, before=before,
                  after=kind.snapshot(conflict), detail={**kind.detail(owner), "target_code": target.code},
                  department_id=owner.department_id)
+    _announce(session, kind, conflict)
     session.commit()
     return conflict
+
+
+def _announce(session: Session, kind: Kind, conflict) -> None:
+    """An inspector's declaration made or withdrawn after the draw recuses them (or brings them back) at once
+    (``backend.inspections.access``): the inspections concerned go to the phones again."""
+    if kind is INSPECTORS:
+        from backend.inspections.access import announce_declarations
+
+        announce_declarations(session, [(conflict.inspector_id, conflict.target_id)])
 
 
 def set_retired(session: Session, actor: Actor, kind: Kind, owner_id: int, conflict_id: int, retired: bool,
@@ -115,4 +125,5 @@ def set_retired(session: Session, actor: Actor, kind: Kind, owner_id: int, confl
     if getattr(conflict, kind.column) != owner.id:
         raise NotFound("利害关系申报不存在", code="conflict.not_found")
     return _set_retired(session, actor, conflict, retired, reason, entity=kind.entity, entity_id=conflict.id,
-                        snapshot=kind.snapshot, department_id=owner.department_id)
+                        snapshot=kind.snapshot, department_id=owner.department_id,
+                        before_commit=lambda: _announce(session, kind, conflict))

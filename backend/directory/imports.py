@@ -491,6 +491,7 @@ class InspectorImporter(Importer):
                 "phone": None, "qualifications": [], "expertise_text": "", "status": "active"}
 
     def prepare(self) -> None:
+        self.declared: set[tuple[int, int]] = set()   # (inspector, target) whose conflict changed
         self._load_departments()
         self._load_regions()
         self.keys: dict[str, int] = {}
@@ -571,6 +572,7 @@ class InspectorImporter(Importer):
                                     "reason": reason or io.CONFLICT_DEFAULT_REASON, "declared_at": self.now,
                                     "retired_at": None})
                     changed.add(rec["_id"])
+                    self.declared.add((ins_id, target_id))
                 else:
                     cid, old_reason, retired_at = current
                     new_reason = reason or old_reason
@@ -578,10 +580,12 @@ class InspectorImporter(Importer):
                         updates.append({"_pk": cid, "reason": new_reason, "retired_at": None,
                                         "declared_at": self.now if retired_at is not None else KEEP})
                         changed.add(rec["_id"])
+                        self.declared.add((ins_id, target_id))
             for target_id, (cid, old_reason, retired_at) in have.items():
                 if target_id not in wanted and retired_at is None:
                     updates.append({"_pk": cid, "reason": old_reason, "retired_at": self.now, "declared_at": KEEP})
                     changed.add(rec["_id"])
+                    self.declared.add((ins_id, target_id))
         if write:
             table = InspectorConflict.__table__
             self.bulk.insert(table, inserts)
@@ -972,6 +976,11 @@ def import_file(session: Session, actor: Actor, kind: str, path: str | Path, *, 
         summary["seconds"] = round(time.monotonic() - started, 3)
         report(scan.rows, scan.rows, f"校验通过：共 {scan.rows} 行（未写入）", force=True)
         return summary
+    touched = getattr(importer, "declared", None)
+    if touched:   # conflicts of interest declared or withdrawn: the drawn inspections they concern go to the phones
+        from backend.inspections.access import announce_declarations
+
+        announce_declarations(session, touched)
     audit.record(session, actor, f"{kind}.import", kind, None,
                  detail={"file_name": file_name, "sha256": sha256, "format": fmt, "rows": scan.rows,
                          "created": importer.created, "updated": importer.updated,

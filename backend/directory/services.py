@@ -221,7 +221,8 @@ def _region_filter(column, value: str):
 
 
 def _set_retired(session: Session, actor: Actor, obj, retired: bool, reason: str | None, *, entity: str,
-                 entity_id, snapshot: Callable[[Any], dict], department_id: int | None):
+                 entity_id, snapshot: Callable[[Any], dict], department_id: int | None,
+                 before_commit: Callable[[], None] | None = None):
     """Retire or restore ``obj``; asking for the state it already has changes nothing."""
     if (obj.retired_at is not None) == bool(retired):
         return obj
@@ -229,6 +230,8 @@ def _set_retired(session: Session, actor: Actor, obj, retired: bool, reason: str
     obj.retired_at = utcnow() if retired else None
     audit.record(session, actor, f"{entity}.{'retire' if retired else 'unretire'}", entity, entity_id,
                  before=before, after=snapshot(obj), detail={"reason": reason}, department_id=department_id)
+    if before_commit is not None:
+        before_commit()
     session.commit()
     return obj
 

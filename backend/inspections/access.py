@@ -4,6 +4,13 @@ The group's members inspect every target of the group, except where a member was
 target (回避): then the stand-in drawn from the department's reserve inspects it instead. The
 group's leader leads each inspection, unless recused there, when the lead department's stand-in
 leads it.
+
+A conflict of interest declared after the draw (``inspector_conflict``, not retired) recuses the officer
+from that business at once, while its inspection is not completed, wherever participation is read: they
+leave the inspection (their phone gets a ``recused`` tombstone naming the declaration, their pushes about
+it are refused with ``sync.recused``). No stand-in is drawn after the draw (the published draw is not
+changed): the other officers of the department carry on. A recused leader is followed by the next officer
+of the lead department in the group.
 """
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
-from backend.directory.models import Department, Inspector
+from backend.directory.models import Department, Inspector, InspectorConflict
 from backend.draws.models import GroupMember, InspectionGroup
 from backend.inspections.models import Inspection, InspectionMember
 
@@ -43,6 +50,8 @@ class Participation:
     participants: tuple[Participant, ...]
     recused: frozenset[int]
     leader_id: int
+    # recusals declared after the draw: inspector id → the declaration (its reason), for the refusal's text
+    declared: dict[int, str] = dataclasses.field(default_factory=dict)
 
     def of(self, inspector_id: int | None) -> Participant | None:
         return next((p for p in self.participants if p.inspector_id == inspector_id), None)
@@ -98,6 +107,8 @@ def participation(session: Session, inspections: list[Inspection]) -> dict[int, 
     for m in sorted(members, key=lambda m: (m.group_id, m.department_id, m.position)):
         by_group.setdefault(m.group_id, []).append(m)
         leaders[m.group_id] = m.leader_id
+    declared = _declared_conflicts(session, inspections, {m.inspector_id for m in members}
+                                   | {o.inspector_id for o in overrides})
     out = {}
     for inspection in inspections:
         mine = [o for o in overrides if o.inspection_id == inspection.id]
@@ -107,7 +118,46 @@ def participation(session: Session, inspections: list[Inspection]) -> dict[int, 
         if leader in recused:
             leader = stand_in[leader]
         chosen = [m for m in by_group.get(inspection.group_id, []) if m.inspector_id not in recused] + mine
+        late = {i: reason for (i, target), reason in declared.items() if target == inspection.target_id
+                and inspection.status in ACTIVE and any(p.inspector_id == i for p in chosen)}
+        if late:
+            lead_department = next((p.department_id for p in chosen if p.inspector_id == leader), None)
+            chosen = [p for p in chosen if p.inspector_id not in late]
+            recused |= set(late)
+            if leader in late:
+                leader = next((p.inspector_id for p in chosen if p.department_id == lead_department), leader)
         participants = tuple(Participant(p.inspector_id, p.department_id, p.code, p.department_name, p.cert_no,
                                          p.name, p.user_id, p.inspector_id == leader) for p in chosen)
-        out[inspection.id] = Participation(participants, frozenset(recused), leader)
+        out[inspection.id] = Participation(participants, frozenset(recused), leader, late)
     return out
+
+
+def _declared_conflicts(session: Session, inspections: list[Inspection], inspector_ids: set[int]
+                        ) -> dict[tuple[int, int], str]:
+    """(inspector id, target id) → the reason, for the live conflicts of these people with these businesses."""
+    if not inspector_ids:
+        return {}
+    rows = session.execute(select(InspectorConflict.inspector_id, InspectorConflict.target_id, InspectorConflict.reason)
+                           .where(InspectorConflict.target_id.in_({i.target_id for i in inspections}),
+                                  InspectorConflict.inspector_id.in_(inspector_ids),
+                                  InspectorConflict.retired_at.is_(None))).all()
+    return {(r.inspector_id, r.target_id): r.reason for r in rows}
+
+
+def announce_declarations(session: Session, pairs) -> None:
+    """A conflict of interest was declared, or withdrawn, after the draw: the drawn inspections of that business
+    the officer takes part in change (they leave it, or come back), so the phones pull them again. Call it last,
+    just before the commit (``sync.changes.append``)."""
+    from sync import changes
+
+    by_target: dict[int, set[int]] = {}
+    for inspector_id, target_id in pairs:
+        by_target.setdefault(target_id, set()).add(inspector_id)
+    found: list[tuple[int, int]] = []
+    for target_id, inspector_ids in by_target.items():
+        member_of = select(GroupMember.group_id).where(GroupMember.inspector_id.in_(inspector_ids))
+        substitute = select(InspectionMember.inspection_id).where(InspectionMember.in_inspector_id.in_(inspector_ids))
+        found += session.execute(select(Inspection.id, Inspection.task_id).where(
+            Inspection.target_id == target_id, Inspection.status.in_(ACTIVE),
+            or_(Inspection.group_id.in_(member_of), Inspection.id.in_(substitute)))).all()
+    changes.append(session, [changes.Change("inspection", iid, task_id, "recusal") for iid, task_id in found])

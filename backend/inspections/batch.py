@@ -325,4 +325,5 @@ def load_catalogue(session: Session, task_id: int, department_id: int) -> Catalo
     points = {cp.id: PointSpec(cp.id, item.id, cp.answer_type, tuple(cp.options or ()), cp.required)
               for item in items for cp in item.check_points if cp.retired_at is None}
     return Catalogue(department_id, frozenset(i.id for i in items), points, {i.id: i.name for i in items},
-                     {cp.id: cp.text for item in items for cp in item.check_points if cp.retired_at is None})
+                     {cp.id: cp.text for item in items for cp in item.check_points if cp.retired_at is None},
+                     {i.id: tuple(i.methods or ()) for i in items})

@@ -20,13 +20,14 @@ from backend.inspections import deadlines
 from backend.inspections.access import GONE_REASONS, Participation, participation
 from backend.inspections.checks import flags_of
 from backend.inspections.fields import media_hashes
-from sync.canonical import section_hash
+from sync.canonical import record_hash, section_hash
 from backend.inspections.models import (INSPECTION_STATUSES, Conflict, Inspection, Record, Section, SectionAnswer,
                                         Signature)
 from backend.inspections.rules import RECORD_STATES, RESULT_CATEGORIES, SECTION_STATUSES
 from backend.plans.models import Task
 
 RECENT_RESULTS = 3
+RESOLVED_SHOWN = 50    # resolved conflicts an inspection carries (the most recent); open ones all
 MEDIA_CHUNK = 5000     # hashes looked up in one statement (bind parameters are limited)
 
 
@@ -66,6 +67,8 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
     groups = {g.id: g for g in session.scalars(select(InspectionGroup).where(
         InspectionGroup.id.in_({i.group_id for i in inspections})))}
     recent = _recent_results(session, {i.target_id for i in inspections}, ids)
+    task_codes = dict(session.execute(select(Task.id, Task.code).where(
+        Task.id.in_({i.task_id for i in inspections}))).all())
     calendar = deadlines._calendar(session)
     out = []
     for inspection in inspections:
@@ -75,7 +78,10 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
             out.append(tombstone(inspection.id, *GONE_REASONS[inspection.status]))
             continue
         if not lead_view and me is None:
-            if actor.inspector_id in part.recused:
+            if actor.inspector_id in part.declared:
+                out.append(tombstone(inspection.id, "recused", f"你已申报与该检查对象存在利害关系"
+                                                               f"（{part.declared[actor.inspector_id]}），已回避该检查"))
+            elif actor.inspector_id in part.recused:
                 out.append(tombstone(inspection.id, "recused", "你已对该检查对象回避，由备选人员替你检查"))
             else:
                 out.append(tombstone(inspection.id, "not_member", "你已不是该检查的检查组成员"))
@@ -95,8 +101,10 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
             "sections": mine,
             "signatures": [_signature(s) for s in signatures.get(inspection.id, [])
                            if sees_all or s.scope == "record" or s.department_id == me.department_id],
-            "record": _record(record) if (sees_all and (lead_view or me.is_lead or record is not None)) else None,
-            "conflicts": [_conflict(c) for c in conflicts.get(inspection.id, [])
+            "record": (_record(record, _draft_hash(inspection, task_codes[inspection.task_id], part,
+                                                   sections.get(inspection.id, []), record))
+                       if (sees_all and (lead_view or me.is_lead or record is not None)) else None),
+            "conflicts": [_conflict(c) for c in _visible_conflicts(conflicts.get(inspection.id, []))
                           if lead_view or me.is_lead or (c.scope == "section" and c.department_id == me.department_id)],
             "flags": [_flag(f, _current_rev(f, sections.get(inspection.id, []), record))
                       for f in flags.get(inspection.id, [])
@@ -164,14 +172,34 @@ def _add_media(session: Session, docs: list[dict]) -> None:
             for sha in sorted(hashes)}
 
 
-def _record(record: Record | None) -> dict:
+def _record(record: Record | None, draft_hash: str) -> dict:
+    """``content_hash``: a draft's is the hash it would be finalised with now (§5.1); from finalisation on, the
+    hash fixed for signing."""
     if record is None:
         return {"state": "draft", "state_label": RECORD_STATES["draft"], "rev": 0, "version": 0, "content": {},
-                "revs": {}, "content_hash": None, "submitted_at": None, "pdf_sha256": None}
+                "revs": {}, "content_hash": draft_hash, "submitted_at": None, "pdf_sha256": None}
     return {"state": record.state, "state_label": RECORD_STATES[record.state], "rev": record.rev,
             "version": record.version, "content": record.data, "revs": {k: v[0] for k, v in record.revs.items()},
-            "content_hash": record.content_hash, "submitted_at": _iso(record.submitted_at),
-            "pdf_sha256": record.pdf_sha256}
+            "content_hash": draft_hash if record.state == "draft" else record.content_hash,
+            "submitted_at": _iso(record.submitted_at), "pdf_sha256": record.pdf_sha256}
+
+
+def _draft_hash(inspection: Inspection, task_code: str, part: Participation, sections: list[dict],
+                record: Record | None) -> str:
+    """The record's hash as it stands (``handlers.current_record_hash``, from what was read here)."""
+    signed: dict[str, str | None] = {}
+    for p in part.participants:
+        if p.department_code not in signed:
+            s = next((x for x in sections if x["department_id"] == p.department_id), None)
+            signed[p.department_code] = s["signed_hash"] if s is not None and s["status"] == "signed" else None
+    return record_hash(inspection.id, task_code, inspection.target.code, signed, record.data if record else {})
+
+
+def _visible_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
+    """Every open conflict, and the most recently resolved ones (their history is in the audit log)."""
+    resolved = [c for c in conflicts if c.status != "open"]
+    keep = {c.id for c in sorted(resolved, key=lambda c: (c.resolved_at or c.created_at, c.id))[-RESOLVED_SHOWN:]}
+    return [c for c in conflicts if c.status == "open" or c.id in keep]
 
 
 def _signature(s: Signature) -> dict:

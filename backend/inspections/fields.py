@@ -50,6 +50,7 @@ class Catalogue:
     points: dict[int, PointSpec]
     item_names: dict[int, str] = dataclasses.field(default_factory=dict)
     point_texts: dict[int, str] = dataclasses.field(default_factory=dict)
+    item_methods: dict[int, tuple[str, ...]] = dataclasses.field(default_factory=dict)   # the item list's 检查方式
 
 
 # --- value checks ------------------------------------------------------------------------------
@@ -74,12 +75,20 @@ def _bool(v):
     return None if isinstance(v, bool) else "须为 true 或 false"
 
 
+TIME_FLOOR = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+TIME_CEILING = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _time(v):
     try:
-        parse_time(v)
+        parsed = parse_time(v)
     except ValueError as exc:
         return str(exc)
-    return None if v is not None else "须为时间"
+    if parsed is None:
+        return "须为时间"
+    if not TIME_FLOOR <= parsed < TIME_CEILING:
+        return "时间超出合理范围（2000 年至 2099 年），请检查手机的日期设置"
+    return None
 
 
 def _number(v):
@@ -298,6 +307,9 @@ def section_check(catalogue: Catalogue, path: str) -> Check | str:
             return f"检查事项 {parts[1]} 不属于本部门在本任务中的检查事项"
         if parts[2] not in ITEM_FIELDS:
             return f"未知字段“{parts[2]}”；可用：" + "、".join(ITEM_FIELDS)
+        methods = catalogue.item_methods.get(int(parts[1]))
+        if parts[2] == "method" and methods:   # one of the methods the item list gives this item
+            return _enum({m: METHODS.get(m, m) for m in methods})
         return ITEM_FIELDS[parts[2]]
     if path in SECTION_FIELDS:
         return SECTION_FIELDS[path]
@@ -324,10 +336,10 @@ def parse_writes(raw: Any, check_for: Callable[[str], Check | str]) -> tuple[lis
         if not isinstance(path, str) or len(path) > 80:
             errors[str(path)[:80]] = ["路径无效"]
             continue
-        if not isinstance(write, dict) or set(write) - {"value", "base_rev"} or "value" not in write:
-            errors[path] = ["须为 {value, base_rev}"]
+        if not isinstance(write, dict) or set(write) != {"value", "base_rev"}:
+            errors[path] = ["须为 {value, base_rev}（两项都须有；从未见过该字段时 base_rev 为 0）"]
             continue
-        base = write.get("base_rev", 0)
+        base = write["base_rev"]
         if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base < 2**31:
             errors[path] = ["base_rev 须为非负整数（从未见过该字段时为 0）"]
             continue

@@ -20,6 +20,8 @@ from sync.engine import Context, Refused
 from sync.fields import FieldWrite, plan_merge
 
 MAX_STROKES_POINTS = 20000
+MAX_OPEN_CONFLICTS = 500          # per inspection (SYNC_MAX_OPEN_CONFLICTS)
+MAX_BULK_CONFLICTS = 500          # conflict.resolve_many
 
 
 # --- common checks ----------------------------------------------------------------------------------
@@ -53,7 +55,14 @@ def _state(ctx: Context, args: dict, *, writable: bool = True) -> tuple[Inspecti
         raise Refused("inspection.not_found", "检查记录不存在")
     me = state.part.by_user(ctx.user_id)
     if me is None:
-        raise Refused("sync.not_participant", "你不是该检查的检查组成员（或已回避），不能修改该检查")
+        mine = ctx.batch.actor.inspector_id
+        if mine in state.part.declared:       # a conflict of interest declared after the draw (access.py)
+            reason = state.part.declared[mine]
+            raise Refused("sync.recused", f"你已申报与该检查对象存在利害关系（{reason}），已回避该检查，不能再修改它",
+                          details={"reason": reason})
+        if mine in state.part.recused:
+            raise Refused("sync.recused", "你已对该检查对象回避（由备选人员替你检查），不能修改该检查")
+        raise Refused("sync.not_participant", "你不是该检查的检查组成员，不能修改该检查")
     status = state.inspection.status
     if status in GONE_REASONS:
         raise Refused("inspection.gone", GONE_REASONS[status][1])
@@ -162,14 +171,38 @@ def _open_conflicts(ctx: Context, state: InspectionState, department_id: int | N
     return stored + fresh
 
 
-def _conflict_rows(ctx: Context, state: InspectionState, scope: str, department_id: int | None, plan) -> list[dict]:
+def _plan_conflicts(ctx: Context, state: InspectionState, scope: str, department_id: int | None, plan
+                    ) -> list[tuple[Any, Conflict | None]]:
+    """Where each stale write of the plan goes, checked before anything is applied: onto the open conflict the
+    same officer already has on that path (a repeat replaces it: the lead sees their latest value), or a new
+    one. Refused whole (``conflict.limit``) when the new ones would pass the inspection's cap of open conflicts."""
+    if not plan.conflicts:
+        return []
+    open_now = _open_conflicts(ctx, state)
+    mine = {(c.scope, c.department_id, c.path): c for c in open_now if c.client_user_id == ctx.user_id}
+    out = [(c, mine.get((scope, department_id, c.path))) for c in plan.conflicts]
+    new = sum(1 for _c, existing in out if existing is None)
+    limit = int(ctx.batch.settings.get("SYNC_MAX_OPEN_CONFLICTS") or MAX_OPEN_CONFLICTS)
+    if new and len(open_now) + new > limit:
+        raise Refused("conflict.limit", f"该检查未处理的冲突已达上限（{limit} 个），这条修改未保存到服务器（仍在手机上）；"
+                                        f"请组长先处理冲突，同步后再修改", details={"limit": limit, "new": new})
+    return out
+
+
+def _conflict_rows(ctx: Context, state: InspectionState, scope: str, department_id: int | None, planned: list
+                   ) -> list[dict]:
     out = []
-    for c in plan.conflicts:
-        ctx.batch.new_conflicts.append(Conflict(
-            inspection_id=state.inspection.id, scope=scope, department_id=department_id, path=c.path,
-            base_rev=c.base_rev, server_value=c.server_value, server_rev=c.server_rev, server_client=c.server_client,
-            client_value=c.client_value, client_user_id=ctx.user_id, client_id=ctx.client_id,
-            mutation_id=ctx.mutation_id, device_time=ctx.device_time))
+    for c, existing in planned:
+        values = dict(base_rev=c.base_rev, server_value=c.server_value, server_rev=c.server_rev,
+                      server_client=c.server_client, client_value=c.client_value, client_id=ctx.client_id,
+                      mutation_id=ctx.mutation_id, device_time=ctx.device_time)
+        if existing is not None:
+            for key, value in values.items():
+                setattr(existing, key, value)
+        else:
+            ctx.batch.new_conflicts.append(Conflict(
+                inspection_id=state.inspection.id, scope=scope, department_id=department_id, path=c.path,
+                client_user_id=ctx.user_id, **values))
         out.append({"path": c.path, "server_rev": c.server_rev})
     return out
 
@@ -199,10 +232,11 @@ def _write(ctx: Context, state: InspectionState, target, scope: str, department_
                       errors=errors)
     batch: FieldBatch = ctx.batch
     plan = plan_merge(target.values, target.revs, writes, ctx.client_id)
+    planned = _plan_conflicts(ctx, state, scope, department_id, plan)
     ctx.applying = True
     revs = target.apply(plan, ctx.client_id, ctx.user_id)
     revs.update({p: (target.revs.get(p) or [0])[0] for p in plan.unchanged})
-    conflicts = _conflict_rows(ctx, state, scope, department_id, plan)
+    conflicts = _conflict_rows(ctx, state, scope, department_id, planned)
     batch.add_media(state.inspection.id, media_hashes([w.value for w in writes]))
     batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
     batch.touched(state)
@@ -334,6 +368,68 @@ def conflict_resolve(ctx: Context, args: dict) -> dict:
          "note": note})
     batch.touched(state)
     return {"status": "applied", "inspection_id": state.inspection.id, "revs": revs}
+
+
+def conflict_resolve_many(ctx: Context, args: dict) -> dict:
+    """The lead decides many conflicts at once, the same way (one audit entry): the ones named, or every open one
+    (of one department's section with ``department_id``)."""
+    _only(args, "inspection_id", "choice", "conflict_ids", "department_id", "note")
+    state, _me = _lead(ctx, args)
+    _record_state(ctx, state, "draft")
+    choice, note = args.get("choice"), args.get("note")
+    if choice not in ("server", "client"):
+        raise Refused("validation_error", "choice 须为 server（保留服务器上的值）或 client（采用冲突提交的值）",
+                      errors={"choice": ["取值无效"]})
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        raise Refused("validation_error", "note 须为 500 字以内的文字", errors={"note": ["格式有误"]})
+    ids = args.get("conflict_ids")
+    if ids is not None and (not isinstance(ids, list) or not 0 < len(ids) <= MAX_BULK_CONFLICTS
+                            or any(not isinstance(i, int) or isinstance(i, bool) or not 0 < i < 2**31 for i in ids)
+                            or len(set(ids)) != len(ids)):
+        raise Refused("validation_error", f"conflict_ids 须为 1–{MAX_BULK_CONFLICTS} 个不重复的冲突编号",
+                      errors={"conflict_ids": ["格式有误"]})
+    department_id = _int_arg(args, "department_id") if args.get("department_id") is not None else None
+    batch: FieldBatch = ctx.batch
+    stmt = select(Conflict).where(Conflict.inspection_id == state.inspection.id)
+    if ids is not None:
+        stmt = stmt.where(Conflict.id.in_(ids))
+    else:
+        stmt = stmt.where(Conflict.status == "open")
+    if department_id is not None:
+        stmt = stmt.where(Conflict.scope == "section", Conflict.department_id == department_id)
+    rows = list(batch.session.scalars(stmt.order_by(Conflict.id)))
+    if ids is not None and len(rows) != len(ids):
+        missing = sorted(set(ids) - {c.id for c in rows})
+        raise Refused("conflict.not_found", f"冲突记录不存在：{'、'.join(map(str, missing[:10]))}",
+                      details={"missing": missing[:100]})
+    rows = [c for c in rows if c.status == "open"][:MAX_BULK_CONFLICTS]   # already resolved: nothing to do
+    signed = sorted({c.department_id for c in rows if c.scope == "section"
+                     and batch.section(state, c.department_id).status == "signed"})
+    if signed:
+        raise Refused("section.signed", "有冲突所在的部分已签名，须先撤回签名才能处理", details={"departments": signed})
+    ctx.applying = True
+    if choice == "client":   # one revision per section or record; on one path the latest conflict's value stays
+        targets: dict[Any, tuple[Any, dict]] = {}
+        for c in rows:
+            key = ("section", c.department_id) if c.scope == "section" else ("record", None)
+            if key not in targets:
+                targets[key] = (batch.section(state, c.department_id) if c.scope == "section" else batch.record(state),
+                                {})
+            targets[key][1][c.path] = c.client_value
+        for target, values in targets.values():
+            plan = plan_merge(target.values, target.revs, [FieldWrite(p, v, 0) for p, v in values.items()],
+                              ctx.client_id)
+            plan.changes.update({c.path: c.client_value for c in plan.conflicts})
+            plan.conflicts.clear()
+            target.apply(plan, ctx.client_id, ctx.user_id)
+    now = dt.datetime.now(dt.timezone.utc)
+    for c in rows:
+        c.status, c.choice, c.note, c.resolved_by, c.resolved_at = "resolved", choice, note, ctx.user_id, now
+    if rows:
+        batch.resolutions.append({"inspection_id": state.inspection.id, "choice": choice, "note": note,
+                                  "conflict_ids": [c.id for c in rows]})
+        batch.touched(state)
+    return {"status": "applied", "inspection_id": state.inspection.id, "resolved": [c.id for c in rows]}
 
 
 def record_finalize(ctx: Context, args: dict) -> dict:
@@ -475,6 +571,7 @@ HANDLERS = {
     "section.unsign": section_unsign,
     "record.set": record_set,
     "conflict.resolve": conflict_resolve,
+    "conflict.resolve_many": conflict_resolve_many,
     "record.finalize": record_finalize,
     "record.reopen": record_reopen,
     "record.sign": record_sign,

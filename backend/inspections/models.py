@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -144,7 +144,7 @@ class Signature(Base):
     device_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     client_id: Mapped[str | None] = mapped_column(String(36))
-    mutation_id: Mapped[int | None] = mapped_column(Integer)
+    mutation_id: Mapped[int | None] = mapped_column(BigInteger)
     void_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     void_reason: Mapped[str | None] = mapped_column(Text)
     void_by: Mapped[int | None] = mapped_column(Integer)
@@ -167,7 +167,7 @@ class Conflict(Base):
     client_value: Mapped[dict | list | str | int | float | bool | None] = mapped_column(JSON)
     client_user_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(36))
-    mutation_id: Mapped[int | None] = mapped_column(Integer)
+    mutation_id: Mapped[int | None] = mapped_column(BigInteger)
     device_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(12), default="open")    # open | resolved

@@ -1,7 +1,7 @@
 """The inspection record on the office side (online): read it, and the lead's merge with optimistic locking.
 
 The lead's actions here go through the very handlers the phones use (``handlers.py``): each request is
-one mutation of the user's *office client* (a client id derived from the user), so the rules, the
+one mutation of the user's *office client* (a random client id kept for the user), so the rules, the
 conflict handling and the audit are the same whether the lead works on the phone or at a desk.
 
 The version of an inspection is the last change-sequence number that concerns it: any change to any
@@ -26,7 +26,6 @@ from backend.plans.models import Task, TaskDepartment
 from sync import engine, protocol
 from sync.models import SyncChange, SyncClient
 
-OFFICE_NAMESPACE = uuid.UUID("6f1b7d0e-3c1a-5b0e-9a51-7d2f4c3b9e10")
 STAFF = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER)
 
 
@@ -83,14 +82,23 @@ def read(session: Session, actor: Actor, inspection_id: int) -> tuple[dict, str]
 
 
 def _office_client(session: Session, actor: Actor) -> str:
-    client_id = str(uuid.uuid5(OFFICE_NAMESPACE, f"office-{actor.user_id}"))
-    engine.claim_client(session, actor.user_id, client_id, label="网页（办公端）")
+    """The user's office client: a random id made on first use and kept (nobody can guess it, so nobody can
+    claim it first), one per user (the oldest, should two first uses have raced)."""
+    client_id = session.scalar(select(SyncClient.id).where(SyncClient.user_id == actor.user_id,
+                                                           SyncClient.kind == "office")
+                               .order_by(SyncClient.created_at, SyncClient.id).limit(1))
+    client_id = client_id or str(uuid.uuid4())
+    try:
+        engine.claim_client(session, actor.user_id, client_id, label="网页（办公端）", kind="office")
+    except (engine.ClientNotYours, engine.ClientRetired, engine.TooManyClients) as exc:
+        session.rollback()
+        raise syncing.claim_errors(exc) from None
     return client_id
 
 
 _STATUS_OF = {
     "validation_error": 422, "inspection.not_found": 404, "conflict.not_found": 404,
-    "sync.not_participant": 403, "record.lead_only": 403, "section.other_department": 403,
+    "sync.not_participant": 403, "sync.recused": 403, "record.lead_only": 403, "section.other_department": 403,
 }
 
 
@@ -109,7 +117,9 @@ def act(session: Session, actor: Actor, inspection_id: int, if_match: str | None
         raise PreconditionFailed(details={"etag": current})
     client_id = _office_client(session, actor)
     last = session.scalar(select(SyncClient.last_mutation_id).where(SyncClient.id == client_id))
-    mutation = protocol.Mutation(last + 1, name, {"inspection_id": inspection_id, **args}, None)
+    args = {"inspection_id": inspection_id, **args}
+    mutation = protocol.Mutation(last + 1, name, args, None,
+                                 payload_sha256=protocol.payload_hash({"name": name, "args": args}))
     body = syncing.push(session, actor, client_id, [mutation], queue=queue)
     result = body["results"][0]
     if result["status"] == "rejected":

@@ -13,7 +13,7 @@ from backend.auth.roles import Role
 from backend.inspections import office, pdf, record_pdf
 from schemas.base import page_of
 from schemas.sync import (ActionOut, EmptyIn, InspectionListArgs, InspectionRowOut, RecordPatchIn, RecordPdfArgs,
-                          ResolveIn, TaskPublicationOut)
+                          ResolveIn, ResolveManyIn, TaskPublicationOut)
 
 blp = blueprint("inspections", __name__, "/api/v1", "检查记录：组长汇总（办公端）、公示期限")
 STAFF = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER)
@@ -68,6 +68,19 @@ class ResolveConflict(MethodView):
         session = get_session()
         result = office.act(session, current_actor(), inspection_id, request.headers.get("If-Match"),
                             "conflict.resolve", {"conflict_id": conflict_id, **data})
+        return _with_etag(session, inspection_id, result)
+
+
+@blp.route("/inspections/<int:inspection_id>/conflicts/resolve")
+class ResolveConflicts(MethodView):
+    @requires(Role.INSPECTOR)
+    @blp.arguments(ResolveManyIn)
+    @blp.response(200, ActionOut)
+    def post(self, data, inspection_id):
+        """组长一次处理多个冲突（列出的，或全部未处理的；可限一个部门），同一选择，记一条审计"""
+        session = get_session()
+        result = office.act(session, current_actor(), inspection_id, request.headers.get("If-Match"),
+                            "conflict.resolve_many", {k: v for k, v in data.items() if v is not None})
         return _with_etag(session, inspection_id, result)
 
 

@@ -9,12 +9,17 @@ from backend.api import blueprint
 from backend.auth.access import client_address, current_actor, requires
 from backend.auth.roles import Role
 from backend.errors import DomainError
-from backend.inspections import signers, syncing
+from backend.inspections import devices, signers, syncing
 from backend.inspections.signers import check_push
-from schemas.sync import PullArgs, PullOut, PushIn, PushOut, SignerOut, SignerVerifyIn
+from schemas.sync import (DeviceOut, PullArgs, PullOut, PushIn, PushOut, SignerOut, SignerVerifyIn)
 from sync.protocol import MAX_BATCH_BYTES
 
 blp = blueprint("sync", __name__, "/api/sync", "离线同步：手机推送变更、拉取检查任务（协议见 docs/sync.md）")
+# the contract names its own refusal for every role but the officers'
+OFFICERS_ONLY = ("forbidden.not_inspector", "只有执法检查人员账号可以同步检查任务")
+LABEL_HEADER = [{"in": "header", "name": "X-Device-Label", "required": False,
+                 "schema": {"type": "string", "maxLength": 128},
+                 "description": "设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断"}]
 
 
 class BatchTooLarge(DomainError):
@@ -23,38 +28,62 @@ class BatchTooLarge(DomainError):
     message = f"一次推送不能超过 {MAX_BATCH_BYTES // 1024} KB；请分批推送（每批最多 100 条）"
 
 
+def _label() -> str | None:
+    return syncing.check_label(request.headers.get("X-Device-Label"))
+
+
 @blp.route("/push")
 class Push(MethodView):
-    @requires(Role.INSPECTOR)
-    @blp.arguments(PushIn)
+    # the body is screened here, mutation by mutation: one bad value refuses its mutation alone (docs/sync.md §3)
+    screens_own_body = True
+
+    @requires(Role.INSPECTOR, refusal=OFFICERS_ONLY)
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PushIn}}},
+             parameters=LABEL_HEADER)
     @blp.response(200, PushOut)
-    def post(self, _data):
+    @blp.alt_response(409, description="sync.replay_mismatch：已处理过的编号这次内容不同（整批未处理）；"
+                                       "sync.too_many_devices：设备数已达上限")
+    @blp.alt_response(413, description="sync.batch_too_large：超过 1 MB")
+    @blp.alt_response(422, description="sync.bad_batch：整批格式有误（超过 100 条、未知字段、编号无效）；"
+                                       "sync.bad_label：设备名称过长")
+    def post(self):
         """推送本设备的变更（按编号顺序，恰好一次）"""
         if (request.content_length or 0) > MAX_BATCH_BYTES:
             raise BatchTooLarge()
-        client_id, mutations = syncing.parse(request.get_json())
+        label = _label()
+        data = request.get_data(cache=True)
+        if len(data) > MAX_BATCH_BYTES:
+            raise BatchTooLarge()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DomainError("提交的数据有误：请求体不是有效的 UTF-8 JSON", code="bad_request", status=400,
+                              errors={"json": ["请求体不是有效的 JSON"]}) from None
+        client_id, mutations = syncing.parse(text)
         session = get_session()
-        signers = check_push(session, current_app.extensions["shuangsui.login"], current_actor(), client_id,
-                             mutations, client_address())
+        checks = check_push(session, current_app.extensions["shuangsui.login"], current_actor(), client_id,
+                            mutations, client_address())
         return syncing.push(session, current_actor(), client_id, mutations, settings=current_app.config,
-                            signers=signers, label=request.headers.get("X-Device-Label", "")[:128] or None,
-                            queue=current_app.extensions["shuangsui.jobs"])
+                            signers=checks, label=label, queue=current_app.extensions["shuangsui.jobs"])
 
 
 @blp.route("/pull")
 class Pull(MethodView):
-    @requires(Role.INSPECTOR)
+    @requires(Role.INSPECTOR, refusal=OFFICERS_ONLY)
     @blp.arguments(PullArgs, location="query")
+    @blp.doc(parameters=LABEL_HEADER)
     @blp.response(200, PullOut)
+    @blp.alt_response(409, description="sync.cursor_ahead：cursor 超过服务器的变更序号（从头拉取）；"
+                                       "sync.too_many_devices：设备数已达上限")
     def get(self, args):
         """拉取本人可见的检查任务的变化（按服务器变更序号分页）"""
         return syncing.pull(get_session(), current_actor(), client_id=args["client_id"], cursor=args["cursor"],
-                            limit=args["limit"])
+                            limit=args["limit"], label=_label(), settings=current_app.config)
 
 
 @blp.route("/signers/verify")
 class SignerVerify(MethodView):
-    @requires(Role.INSPECTOR)
+    @requires(Role.INSPECTOR, refusal=OFFICERS_ONLY)
     @blp.arguments(SignerVerifyIn)
     @blp.response(200, SignerOut)
     @blp.alt_response(422, description="signature.signer_invalid：签名人核验未通过（任何原因同一答复）")
@@ -63,3 +92,21 @@ class SignerVerify(MethodView):
         """核验代签人：组员在本机输入自己的用户名和密码，先在线核验再保存签名（与登录同一限流与审计）"""
         return signers.verify(get_session(), current_app.extensions["shuangsui.login"], current_actor(), data,
                               client_address())
+
+
+@blp.route("/clients")
+class Devices(MethodView):
+    @requires(Role.INSPECTOR, refusal=OFFICERS_ONLY)
+    @blp.response(200, DeviceOut(many=True))
+    def get(self):
+        """我的设备：本账号同步过的设备（在用的计入设备上限）"""
+        return devices.mine(get_session(), current_actor())
+
+
+@blp.route("/clients/<string:client_id>/retire")
+class RetireDevice(MethodView):
+    @requires(Role.INSPECTOR, Role.DEPT_ADMIN, Role.SYSADMIN)
+    @blp.response(200, DeviceOut)
+    def post(self, client_id):
+        """停用一台设备（丢失或更换）：它不能再推送和拉取，不再计入设备上限；已处理的记录保留"""
+        return devices.retire(get_session(), current_actor(), client_id)

@@ -185,6 +185,9 @@ ROWS = [
     # a co-signer's password, checked online (the caller is in the group: the officer of A leads {led_draft})
     Row("POST", "/api/sync/signers/verify", frozenset({I}), body={
         "inspection_id": "{led_draft}", "scope": "record", "username": "{username}", "password": "{password}"}),
+    # a user's devices: their own list; retired by the owner, an admin of the owner's department or the sysadmin
+    Row("GET", "/api/sync/clients", frozenset({I})),
+    Row("POST", "/api/sync/clients/{sync_client}/retire", frozenset({I, DA, S}), (DA,)),
     # the inspection record on the office side (writes: the group's lead, checked in the service)
     Row("GET", "/api/v1/inspections", STAFF_READ, query="?task_id={task}"),
     Row("GET", "/api/v1/inspections/{inspection}", ALL, (DA, P), positive=frozenset({S, SV, DA, P})),
@@ -192,6 +195,8 @@ ROWS = [
     Row("PATCH", "/api/v1/inspections/{led_draft}/record", frozenset({I}), body={"fields": {"opinion": "意见"}}, headers=IF_MATCH_ANY),
     Row("POST", "/api/v1/inspections/{led_conflict}/conflicts/{open_conflict}/resolve", frozenset({I}),
         body={"choice": "server"}, headers=IF_MATCH_ANY),
+    Row("POST", "/api/v1/inspections/{led_conflict}/conflicts/resolve", frozenset({I}), body={"choice": "server"},
+        headers=IF_MATCH_ANY),
     Row("POST", "/api/v1/inspections/{led_finalizable}/record/finalize", frozenset({I}), body={}, headers=IF_MATCH_ANY),
     Row("POST", "/api/v1/inspections/{led_submittable}/record/submit", frozenset({I}), body={}, headers=IF_MATCH_ANY),
     # the record's PDF: as the record (members, staff of the departments taking part, sysadmin, supervisor)
@@ -276,6 +281,7 @@ class World:
                      "led_submittable": lambda: self._led("submittable")["inspection"],
                      "led_submitted": lambda: self._led("submitted")["inspection"]}
         self.made["media"] = lambda: self._media()["media"]
+        self.made["sync_client"] = self._sync_client
         self.made["new_sha"] = lambda: hashlib.sha256(uuid.uuid4().bytes).hexdigest()
 
     def user(self, role, dept: str):
@@ -342,6 +348,14 @@ class World:
         self.factory._add(Upload(id=upload_id, user_id=user.id, sha256="c" * 64, length=1000, media_type="image/jpeg",
                                  kind="photo", tmp_name=upload_id, expires_at=utcnow() + dt.timedelta(hours=1)))
         return upload_id
+
+    def _sync_client(self) -> str:
+        """A device of the officer of A (retired by its owner, an admin of A, or the system admin)."""
+        from sync.models import SyncClient
+
+        client_id = str(uuid.uuid4())
+        self.factory._add(SyncClient(id=client_id, user_id=self.user(I, "A").id, kind="phone", last_mutation_id=0))
+        return client_id
 
     def _export_job(self) -> str:
         r = self.client.post("/api/v1/exports/inspectors?format=csv", headers=self.headers(DA, "A"))

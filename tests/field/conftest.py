@@ -84,7 +84,8 @@ def build_field(app, client, factory, auth, db_session, *, targets=2, lead_membe
     s = build_scenario(factory, auth, risk=("D",), per_class=total, strata={"D": {"num": targets, "den": total}},
                        inspectors=(lead_members, other_members), members=(lead_members, other_members),
                        group_load=targets)
-    other_item = factory.item(s.other, kind="key", check_points=3, name="纳税申报情况的检查")
+    other_item = factory.item(s.other, kind="key", check_points=3, name="纳税申报情况的检查",
+                              methods=["onsite", "documents"])
     s.task.items.append(TaskItem(item_id=other_item.id, department_id=s.other.id))
     db_session.flush()
     admin = factory.user(Role.SYSADMIN)

@@ -156,7 +156,8 @@ def test_the_job_emits_a_change_so_a_phone_already_up_to_date_learns_the_pdf(fie
 
 def _forty_points(field, factory, db_session):
     item = factory.item(field.lead_dept, kind="key", check_points=40, name="食品经营许可与食品安全管理情况的检查",
-                        category="食品安全检查", legal_basis="《食品安全法》第三十三条、第三十五条、第五十三条")
+                        category="食品安全检查", legal_basis="《食品安全法》第三十三条、第三十五条、第五十三条",
+                        methods=["onsite", "documents"])
     field.task.items.append(TaskItem(item_id=item.id, department_id=field.lead_dept.id))
     db_session.flush()
     return item

@@ -4744,7 +4744,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description 设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断 */
+                    "X-Device-Label"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -4763,7 +4766,27 @@ export interface paths {
                         "application/json": components["schemas"]["PushOut"];
                     };
                 };
-                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description sync.replay_mismatch：已处理过的编号这次内容不同（整批未处理）；sync.too_many_devices：设备数已达上限 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.batch_too_large：超过 1 MB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.bad_batch：整批格式有误（超过 100 条、未知字段、编号无效）；sync.bad_label：设备名称过长 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -4786,14 +4809,11 @@ export interface paths {
          */
         get: {
             parameters: {
-                query: {
-                    client_id: string;
-                    /** @description 上次拉取返回的 cursor；首次拉取不带 */
-                    cursor?: string | null;
-                    /** @description 一页最多带多少户检查（同一户的多次变化算一户） */
-                    limit?: number;
+                query?: never;
+                header?: {
+                    /** @description 设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断 */
+                    "X-Device-Label"?: string;
                 };
-                header?: never;
                 path?: never;
                 cookie?: never;
             };
@@ -4807,6 +4827,13 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["PullOut"];
                     };
+                };
+                /** @description sync.cursor_ahead：cursor 超过服务器的变更序号（从头拉取）；sync.too_many_devices：设备数已达上限 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
                 default: components["responses"]["DEFAULT_ERROR"];
@@ -4868,6 +4895,90 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sync/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 我的设备：本账号同步过的设备（在用的计入设备上限）
+         * @description 权限：执法检查人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeviceOut"][];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sync/clients/{client_id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 停用一台设备（丢失或更换）：它不能再推送和拉取，不再计入设备上限；已处理的记录保留
+         * @description 权限：系统管理员、部门管理员、执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeviceOut"];
+                    };
                 };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
@@ -5046,6 +5157,55 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": components["schemas"]["ResolveIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ActionOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspections/{inspection_id}/conflicts/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 组长一次处理多个冲突（列出的，或全部未处理的；可限一个部门），同一选择，记一条审计
+         * @description 权限：执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ResolveManyIn"];
                 };
             };
             responses: {
@@ -6930,17 +7090,17 @@ export interface components {
         MutationIn: {
             /** @description 本设备的变更编号：从 1 开始，每条加 1 */
             id: number;
-            /** @description 变更类型，如 section.set（见 docs/sync.md） */
+            /** @description 变更类型，如 section.set（见 docs/sync.md）；不认识的类型单条拒绝 */
             name: string;
             /** @description 变更参数（随类型而定） */
             args: {
                 [key: string]: unknown;
             };
-            /** @description 设备上产生这条变更的时间（ISO 8601，带时区） */
+            /** @description 设备上产生这条变更的时间（ISO 8601，带时区）；早于 2000 年或晚于服务器时间 1 天以上的不予采用 */
             device_time?: string | null;
         };
         PushIn: {
-            /** @description 设备编号（UUID），首次使用时归属当前账号 */
+            /** @description 设备编号：小写的 UUID 第 4 版，设备首次启动时随机生成；首次推送或拉取时归属当前账号 */
             client_id: string;
             mutations: components["schemas"]["MutationIn"][];
         };
@@ -6966,13 +7126,17 @@ export interface components {
             content_hash?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /** @description conflict.resolve_many：处理了哪些冲突 */
+            resolved?: number[];
+            /** @description 这条变更的 device_time 不可信（早于 2000 年或晚于服务器时间 1 天以上），按未提供处理 */
+            device_time_ignored?: boolean;
         };
         PushOut: {
             client_id?: string;
-            /** @description 服务器已处理到的最后一条变更编号 */
+            /** @description 服务器已处理到的最后一条变更编号（新设备为 0） */
             last_mutation_id?: number;
             results?: components["schemas"]["MutationResultOut"][];
-            /** @description 编号不连续时停在哪里：{code: sync.gap, expected, got, message} */
+            /** @description 本批在哪里停下：{code: sync.gap 或 sync.signer_limit, expected, got, message}；从 expected 起再推送 */
             stopped?: {
                 [key: string]: unknown;
             };
@@ -6993,6 +7157,7 @@ export interface components {
             /** @description 下次拉取带上；保存到本地后再保存它 */
             cursor?: string;
             has_more?: boolean;
+            /** @description 服务器已处理本设备的最后一条变更编号（新设备为 0） */
             last_mutation_id?: number;
             server_time?: string;
             changes?: components["schemas"]["ChangeOut"][];
@@ -7016,6 +7181,32 @@ export interface components {
             name?: string;
             department_id?: number;
             department_name?: string;
+        };
+        DeviceOut: {
+            client_id?: string;
+            user_id?: number;
+            /** @description 设备名称（推送或拉取时的 X-Device-Label） */
+            label?: string | null;
+            /** Format: date-time */
+            created_at?: string;
+            /** Format: date-time */
+            last_push_at?: string | null;
+            /**
+             * Format: date-time
+             * @description 最近一次拉取（按小时记）
+             */
+            last_pull_at?: string | null;
+            /**
+             * Format: date-time
+             * @description 最近一次推送或拉取
+             */
+            last_seen_at?: string | null;
+            last_mutation_id?: number;
+            /**
+             * Format: date-time
+             * @description 停用时间；在用的为 null
+             */
+            retired_at?: string | null;
         };
         InspectionRowOut: {
             id?: number;
@@ -7054,6 +7245,8 @@ export interface components {
         ActionOut: {
             status?: string;
             inspection_id?: number;
+            /** @description 一次处理多个冲突时：处理了哪些 */
+            resolved?: number[];
             content_hash?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
@@ -7066,6 +7259,19 @@ export interface components {
             /** @enum {string} */
             choice: "server" | "client";
             note?: string;
+        };
+        ResolveManyIn: {
+            /** @enum {string} */
+            choice: "server" | "client";
+            /**
+             * @description 要处理的冲突；不给则处理全部未处理的冲突（给 department_id 时只限该部门）
+             * @default null
+             */
+            conflict_ids: number[] | null;
+            /** @default null */
+            department_id: number | null;
+            /** @default null */
+            note: string | null;
         };
         EmptyIn: Record<string, never>;
         TaskPublicationOut: {
