@@ -45,7 +45,7 @@ if [ ! -f pwa/node_modules/.shuangsui-lock ] || [ "$(cat pwa/node_modules/.shuan
   (cd pwa && npm ci --no-audit --no-fund --loglevel=error)
   echo "$lock_want" > pwa/node_modules/.shuangsui-lock
 fi
-build_want=$( (cd pwa && find src static scripts index.html vite.config.ts tsconfig.json package.json package-lock.json -type f -print0 \
+build_want=$( (cd pwa && find src static scripts/precompress.mjs index.html vite.config.ts tsconfig.json package.json package-lock.json -type f -print0 \
   | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
 if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
   echo "==> 构建掌上执法应用（npm run build → pwa/dist）"
