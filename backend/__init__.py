@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -178,7 +179,8 @@ def _init_officer_app(app: Flask) -> None:
         response.headers["Content-Security-Policy"] = APP_CONTENT_SECURITY_POLICY
         if filename == "sw.js":
             response.headers["Service-Worker-Allowed"] = "/app/"
-        response.headers["Cache-Control"] = IMMUTABLE if HASHED_FILE.match(filename) else "no-cache"
+        hashed = HASHED_FILE.match(posixpath.normpath(filename))       # assets/../sw.js is sw.js
+        response.headers["Cache-Control"] = IMMUTABLE if hashed else "no-cache"
         return response
 
     @app.get("/app")

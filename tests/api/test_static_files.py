@@ -149,6 +149,8 @@ def test_the_compressed_copies_are_not_files_of_the_app(client):
     assert get(client, "/app/assets/index-C_MXrlqv.js.gz", "gzip").status_code == 404
     assert get(client, "/app/sw.js.gz").status_code == 404
     assert get(client, "/app/assets/index-missing1.js", "br").status_code == 404
+    r = get(client, "/app/assets/../sw.js", "gzip")           # a path that leaves assets/ is not a hashed file
+    assert r.status_code in (200, 404) and r.headers.get("Cache-Control") != IMMUTABLE
 
 
 def test_the_public_pages_are_gzipped_and_revalidated(client):
