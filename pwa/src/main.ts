@@ -7,8 +7,10 @@ import "./theme.css";
 import App from "./App.vue";
 import { router } from "./router";
 import { app as state, loadAuth } from "./lib/store";
+import { pressWithKeyboard } from "./lib/keyboard";
 
 async function start() {
+  pressWithKeyboard();
   await loadAuth();
   router.beforeEach((to) => {
     if (!to.meta.public && !state.auth?.access && !state.auth?.user) return { name: "login" };

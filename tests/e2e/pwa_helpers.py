@@ -313,3 +313,44 @@ def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> 
 def describe_violations(violations: list[dict]) -> str:
     return "\n".join(f"  {v['impact']} {v['id']} ({v['help']}):\n" + "\n".join(
         f"    {n['target']}  {n['html'][:100]}\n      {n['summary']}" for n in v["nodes"][:8]) for v in violations)
+
+
+_CONTROL_STATE = r"""(sel) => {
+  const host = document.querySelector(sel);
+  if (!host) return null;
+  const el = host.matches('[tabindex], button, input, select, textarea, a[href]') ? host
+    : host.querySelector('[tabindex], button, input, select, textarea, a[href]');
+  if (!el || el.tabIndex < 0 || el.disabled) return { focusable: false };
+  el.focus();
+  const state = el.getAttribute('aria-checked') ?? el.getAttribute('aria-pressed') ?? (el.type === 'checkbox' ? String(el.checked) : null);
+  return { focusable: document.activeElement === el, role: el.getAttribute('role') || el.tagName.toLowerCase(), state,
+           name: (el.getAttribute('aria-label')
+                  || (el.getAttribute('aria-labelledby') || '').split(/\s+/)
+                       .map((id) => document.getElementById(id)?.textContent || '').join(' ')
+                  || [...(el.labels || [])].map((l) => l.textContent).join(' ') || el.textContent || '').trim() };
+}"""
+
+
+def keyboard_toggle(page, selector: str) -> list[str]:
+    """A control that switches something on and off (a tag used as a choice, a switch): reached by the keyboard,
+    with a role, a name and its state for a screen reader, and switched by the space bar. Returns what is missing
+    (empty: all there); the control is switched back afterwards."""
+    before = page.evaluate(_CONTROL_STATE, selector)
+    if before is None:
+        return [f"{selector}: not on the page"]
+    if not before["focusable"]:
+        return [f"{selector}: not reachable by the keyboard"]
+    missing = []
+    if before["role"] in ("div", "span", "i", "b") or not before["name"]:
+        missing.append(f"{selector}: no role or no name ({before})")
+    if before["state"] is None:
+        return missing + [f"{selector}: its state (on/off) is not told (aria-checked / aria-pressed)"]
+    page.keyboard.press("Space")
+    page.wait_for_timeout(150)
+    after = page.evaluate(_CONTROL_STATE, selector)
+    if not after or after["state"] == before["state"]:
+        missing.append(f"{selector}: the space bar does not switch it ({before['state']} → {after and after['state']})")
+    else:
+        page.keyboard.press("Space")                         # back as it was
+        page.wait_for_timeout(150)
+    return missing

@@ -3,7 +3,8 @@ by axe-core (pwa/node_modules/axe-core): no serious or critical violation, with 
 screen — a section filled with a failed check point (its follow-up controls open), the lead's merge with a
 follow-up row, the sign, sync and scan screens. The app runs under its own Content-Security-Policy.
 
-The page also names itself: Chinese (``lang``), a title per screen, zoom allowed."""
+The tags used as check boxes (处置情况, 检查结果) and the 是/否 switch are reached by the keyboard, tell their
+state and switch with the space bar. The page names itself: Chinese (``lang``), a title per screen, zoom allowed."""
 from __future__ import annotations
 
 import pytest
@@ -31,6 +32,7 @@ def test_every_phone_screen_has_no_serious_or_critical_violation(server):
     place = inspection["target"]["location"]
     found: dict[str, list[dict]] = {}
     titles: dict[str, str] = {}
+    keyboard: list[str] = []
     errors: list[str] = []
 
     def check(page, screen: str) -> None:
@@ -62,6 +64,10 @@ def test_every_phone_screen_has_no_serious_or_critical_violation(server):
         h.fill_section(page, base, iid, h.jpeg(1600, 1200, seed=3))        # one check point failed, with its follow-up
         page.wait_for_selector('.point[data-result="fail"] .problem-field')
         check(page, "现场检查")
+        # 处置情况 (tags used as check boxes) and the 是/否 switch: reached and switched by the keyboard
+        keyboard += h.keyboard_toggle(page, '.point[data-result="fail"] .handling-rectify')
+        if page.locator(".point .van-switch").count():
+            keyboard += h.keyboard_toggle(page, ".point .van-switch")
 
         page.goto(f"{base}/app/i/{iid}/sign")
         page.wait_for_selector('#sign-hash:not([data-hash=""])')
@@ -72,6 +78,7 @@ def test_every_phone_screen_has_no_serious_or_critical_violation(server):
         page.click("#add-followup")
         page.wait_for_selector(".followup")
         check(page, "组长汇总")
+        keyboard += h.keyboard_toggle(page, ".cat-pending_followup")       # 检查结果 (tags used as check boxes)
 
         page.goto(f"{base}/app/sync")
         page.wait_for_selector("#sync-now")
@@ -88,6 +95,7 @@ def test_every_phone_screen_has_no_serious_or_critical_violation(server):
 
     report = "\n".join(f"{screen}:\n{h.describe_violations(v)}" for screen, v in found.items() if v)
     assert not report, f"axe-core found serious or critical violations:\n{report}"
+    assert not keyboard, "controls out of reach of the keyboard or a screen reader:\n" + "\n".join(keyboard)
     app_titles = [t for screen, t in titles.items() if screen != "抽取记录验证"]
     assert len(set(app_titles)) == len(app_titles) and all("掌上执法" in t for t in app_titles), titles
     assert errors == []
