@@ -22,8 +22,18 @@ async function start() {
   });
   createApp(App).use(router).mount("#app");
   if ("serviceWorker" in navigator && import.meta.env.PROD) {
-    const { registerSW } = await import("virtual:pwa-register");
-    registerSW({ immediate: true });
+    // the service worker precaches every screen (about 470 KB, the QR decoder's WebAssembly included): it is
+    // registered once the first screen has loaded and the page is idle, so that download never competes with it
+    const register = async () => {
+      const { registerSW } = await import("virtual:pwa-register");
+      registerSW({ immediate: true });
+    };
+    const whenIdle = () => {
+      if ("requestIdleCallback" in window) requestIdleCallback(() => void register(), { timeout: 3000 });
+      else setTimeout(() => void register(), 500);
+    };
+    if (document.readyState === "complete") whenIdle();
+    else window.addEventListener("load", whenIdle, { once: true });
   }
 }
 
