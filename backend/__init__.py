@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import posixpath
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, request, send_from_directory
+from flask import Flask, g, has_request_context, request
 
 import schemas.base  # noqa: F401 - Chinese validation messages, before any schema is built
 from backend import config as config_module
@@ -122,6 +124,8 @@ def _init_api(app: Flask) -> None:
 def _init_static(app: Flask) -> None:
     import swagger_ui_bundle
 
+    from backend.static_files import send_static
+
     swagger_dir = swagger_ui_bundle.swagger_ui_path
     pwa_dir = app.config["PWA_DIR"]
 
@@ -130,24 +134,19 @@ def _init_static(app: Flask) -> None:
     @app.get("/api/docs/static/<path:filename>")
     def swagger_static(filename):
         if filename == "shuangsui-swagger-init.js":
-            return send_from_directory(own_dir, filename)
-        return send_from_directory(swagger_dir, filename)
+            return send_static(own_dir, filename)
+        return send_static(swagger_dir, filename)
 
     _init_officer_app(app)
 
+    # the site's public pages (the home page, the draw verifier): names without a hash, so revalidated
     @app.get("/")
     def pwa_index():
-        return send_from_directory(pwa_dir, "index.html")
+        return send_static(pwa_dir, "index.html")
 
     @app.get("/<path:filename>")
     def pwa_file(filename):
-        return send_from_directory(pwa_dir, filename)
-
-
-# MIME types the service worker, the manifest and the QR decoder need, whatever the system's table says
-_APP_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
-              ".webmanifest": "application/manifest+json", ".wasm": "application/wasm", ".json": "application/json",
-              ".png": "image/png", ".svg": "image/svg+xml"}
+        return send_static(pwa_dir, filename)
 
 
 def _app_policy() -> str:
@@ -157,29 +156,31 @@ def _app_policy() -> str:
 
 
 APP_CONTENT_SECURITY_POLICY = _app_policy()
+# a built file whose name carries its content hash: everything Vite writes under `assets/` (`name-<hash>.ext`,
+# its only naming there) and Workbox's runtime `workbox-<hash>.js`; it never changes under that name, so
+# browsers keep it a year without asking
+HASHED_FILE = re.compile(r"^(?:assets/.+|workbox-[0-9a-f]{8}\.js)$")
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def _init_officer_app(app: Flask) -> None:
-    """The officers' app (pwa/dist) under /app/: built files as they are, any other path the app's own
-    page (client-side routes), the service worker with the scope /app/ and never cached by HTTP."""
+    """The officers' app (pwa/dist) under /app/: built files as they are (precompressed copies sent to
+    clients that take them), any other path the app's own page (client-side routes), the service worker
+    with the scope /app/; hashed files cached for a year, the page, the worker and the manifest revalidated."""
     from flask import abort, redirect, request
-    from werkzeug.security import safe_join
+
+    from backend.static_files import resolve, send_static
 
     app_dir = Path(app.config["PWA_APP_DIR"])
 
     def send(filename: str):
-        path = Path(safe_join(str(app_dir), filename) or "")
-        suffix = path.suffix.lower()
-        response = send_from_directory(app_dir, filename, mimetype=_APP_TYPES.get(suffix), max_age=0)
+        response = send_static(app_dir, filename)
         # the site's policy, plus WebAssembly compilation for the QR decoder (never eval of scripts)
         response.headers["Content-Security-Policy"] = APP_CONTENT_SECURITY_POLICY
         if filename == "sw.js":
             response.headers["Service-Worker-Allowed"] = "/app/"
-            response.headers["Cache-Control"] = "no-cache"
-        elif filename.startswith("assets/"):   # names carry their content hash
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        else:
-            response.headers["Cache-Control"] = "no-cache"
+        hashed = HASHED_FILE.match(posixpath.normpath(filename))       # assets/../sw.js is sw.js
+        response.headers["Cache-Control"] = IMMUTABLE if hashed else "no-cache"
         return response
 
     @app.get("/app")
@@ -193,8 +194,7 @@ def _init_officer_app(app: Flask) -> None:
             return ("<!doctype html><meta charset=utf-8><title>掌上执法</title>"
                     "<p>掌上执法应用尚未构建：请运行 <code>scripts/setup.sh</code>（或在 pwa/ 中 <code>npm ci &amp;&amp; "
                     "npm run build</code>）。</p>", 503, {"Content-Type": "text/html; charset=utf-8"})
-        target = safe_join(str(app_dir), filename) if filename else None
-        if target and Path(target).is_file():
+        if filename and resolve(app_dir, filename) is not None:
             return send(filename)
         last = filename.rsplit("/", 1)[-1]
         if filename.startswith(("assets/", "icons/")) or ("." in last and request.accept_mimetypes.best != "text/html"):

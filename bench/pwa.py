@@ -1,13 +1,21 @@
 """Benchmark: the officers' app (pwa/dist, served at /app/) in Debian's Chromium. Prints figures; not a test.
 
-    .venv/bin/python bench/pwa.py [--runs 5] [--photos 300] [--throttle 4]
+    .venv/bin/python bench/pwa.py [--runs 5] [--photos 300] [--throttle 4] [--lighthouse-runs 3] [--skip-offline]
 
 Against a real server process (SQLite file, the small demo county with its drawn task), as the demo
 officer ``samr_inspector`` on a 360×640 phone context:
 
-* JavaScript needed for the officer's first screen: every script the page loaded until the task list
-  showed (the entry, its static imports, the list's own chunk), gzipped as a server would send it
-  (budget ≤ 200 KB); the service worker's background precache of the other screens is counted apart;
+* Lighthouse 12.8 (pwa/node_modules, driven by pwa/scripts/lighthouse.mjs in Debian's Chromium) at its
+  mobile defaults (simulated slow 4G, 4× CPU) on the login page and on the task list (logged in: tokens and
+  tasks in IndexedDB, the service worker and every cache cleared): performance, accessibility and
+  best-practices scores, FCP/LCP/TBT/CLS, and the bytes the server sent for the page's own files
+  (compressed, as transferred) and their size uncompressed, with the unused JavaScript; each figure as
+  median and range over ``--lighthouse-runs`` (the machine is shared: scores move with its load);
+* JavaScript and CSS of the officer's first screen: every script and stylesheet the page loaded until
+  the task list showed, the app opened by an officer logged in (the entry, its static imports, the
+  service worker's registration), as the server sends them
+  (Brotli, asked with the browser's ``Accept-Encoding``), and gzip and raw for comparison (budget ≤ 200 KB
+  of JavaScript); the service worker's background precache of the other screens is counted apart;
 * opening the installed app with no network (the server stopped, the page offline, the service
   worker's fetches aborted) to a usable task list, with Chromium's CPU slowed 4× (CDP
   Emulation.setCPUThrottlingRate): from navigation start to the list's ``performance.mark``
@@ -19,11 +27,14 @@ officer ``samr_inspector`` on a 360×640 phone context:
 from __future__ import annotations
 
 import argparse
-import gzip
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.e2e import pwa_helpers as h  # noqa: E402
-from tests.e2e.browser import launch_chromium  # noqa: E402
+from tests.e2e.browser import CHROMIUM, launch_chromium  # noqa: E402
 from tests.e2e.live_server import DIST, LiveServer, prepare_database  # noqa: E402
 
 ADD_PHOTOS = """async ([count, inspections, sections]) => {
@@ -70,17 +81,78 @@ ADD_PHOTOS = """async ([count, inspections, sections]) => {
 }"""
 
 
-def gz(path: Path) -> int:
-    return len(gzip.compress(path.read_bytes(), compresslevel=6))
+def brotli_size(path: Path) -> int:
+    """The bytes sent for a built file to a browser: its Brotli copy (made at build), else the file."""
+    copy = path.with_name(path.name + ".br")
+    return (copy if copy.is_file() else path).stat().st_size
 
 
-def first_screen_js(page) -> tuple[int, int, list[str]]:
+def sent_bytes(base: str, path: str, encoding: str) -> tuple[int, str]:
+    """What the server sends for ``path`` when asked with ``Accept-Encoding: encoding``: (bytes, coding)."""
+    req = urllib.request.Request(base + path, headers={"Accept-Encoding": encoding})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return len(r.read()), r.headers.get("Content-Encoding", "identity")
+
+
+def first_screen_files(page, base: str) -> dict[str, dict]:
+    """The app's own scripts and stylesheets the page loaded: {kind: {raw, br, gzip, files}}, bytes as the
+    server sends them to a browser (Brotli), to a gzip-only client, and uncompressed."""
     names = page.evaluate("""() => [...new Set([
         ...performance.getEntriesByType('resource').map((e) => e.name),
-        ...[...document.querySelectorAll('script[src], link[rel=modulepreload]')].map((e) => e.src || e.href)])]
-        .filter((u) => u.includes('/app/') && u.endsWith('.js'))""")
-    files = [DIST / n.split("/app/", 1)[1] for n in names]
-    return sum(f.stat().st_size for f in files), sum(gz(f) for f in files), [f.name for f in files]
+        ...[...document.querySelectorAll('script[src], link[rel=modulepreload], link[rel=stylesheet]')]
+            .map((e) => e.src || e.href)])]
+        .filter((u) => u.includes('/app/') && (u.endsWith('.js') || u.endsWith('.css')))""")
+    out = {kind: {"raw": 0, "br": 0, "gzip": 0, "files": 0} for kind in ("js", "css")}
+    for url in names:
+        path = "/app/" + url.split("/app/", 1)[1]
+        totals = out["js" if path.endswith(".js") else "css"]
+        totals["raw"] += sent_bytes(base, path, "identity")[0]
+        br, coding = sent_bytes(base, path, "gzip, deflate, br, zstd")
+        assert coding == "br", (path, coding)
+        totals["br"] += br
+        totals["gzip"] += sent_bytes(base, path, "gzip")[0]
+        totals["files"] += 1
+    return out
+
+
+def lighthouse(base: str, runs: int) -> list[dict]:
+    """Lighthouse on the login page and the task list, ``runs`` times each (one JSON line per run)."""
+    script = ROOT / "pwa" / "scripts" / "lighthouse.mjs"
+    proc = subprocess.run(["node", str(script), "--base", base, "--user", "samr_inspector", "--password", h.PASSWORD,
+                           "--runs", str(runs), "--chrome", CHROMIUM], cwd=ROOT / "pwa", capture_output=True,
+                          text=True, timeout=600 + 180 * runs, env={**os.environ, "CHROME_PATH": CHROMIUM})
+    if proc.returncode:
+        sys.exit(f"Lighthouse failed:\n{proc.stderr[-3000:]}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def print_lighthouse(results: list[dict]) -> None:
+    for name, title in (("login", "login page"), ("tasks", "task list (logged in)")):
+        rs = [r for r in results if r["page"] == name]
+        if not rs:
+            continue
+        pick = lambda key: [r[key] for r in rs]  # noqa: E731
+        print(f"  {title}, {len(rs)} runs: performance {spread(pick('performance'))}   accessibility "
+              f"{spread(pick('accessibility'))}   best practices {spread(pick('best_practices'))}   (goals ≥ 90, ≥ 98)")
+        print(f"    FCP {spread([v / 1000 for v in pick('fcp_ms')], '{:.2f}')} s   LCP "
+              f"{spread([v / 1000 for v in pick('lcp_ms')], '{:.2f}')} s   TBT {spread(pick('tbt_ms'))} ms   "
+              f"CLS {spread(pick('cls'), '{:.3f}')}   (Lighthouse's CPU benchmark index {spread(pick('benchmark_index'))})")
+        last = rs[-1]
+        t, u = last["transfer"], last["resource"]
+        print(f"    sent {t['total'] / 1024:.1f} KB compressed for {u['total'] / 1024:.1f} KB of files ({last['requests']} "
+              f"requests; JavaScript {t['script'] / 1024:.1f} of {u['script'] / 1024:.1f} KB, CSS "
+              f"{t['stylesheet'] / 1024:.1f} of {u['stylesheet'] / 1024:.1f} KB, page {t['document'] / 1024:.1f} of "
+              f"{u['document'] / 1024:.1f} KB); unused JavaScript {last['unused_js'] / 1024:.1f} KB; "
+              f"text compression would save {last['text_compression_savings'] / 1024:.1f} KB more")
+        failed = sorted({a for r in rs for a in r["failed_accessibility"] + r["failed_best_practices"]})
+        if failed:
+            print(f"    failed audits: {', '.join(failed)}")
 
 
 def cold_open(ctx, base: str, throttle: float) -> float:
@@ -121,6 +193,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--photos", type=int, default=300)
     ap.add_argument("--throttle", type=float, default=4.0)
+    ap.add_argument("--lighthouse-runs", type=int, default=3, help="0: no Lighthouse")
+    ap.add_argument("--skip-offline", action="store_true", help="only the weight and Lighthouse")
     args = ap.parse_args()
     if not (DIST / "index.html").is_file():
         sys.exit("pwa/dist is missing: run scripts/setup.sh first")
@@ -129,18 +203,32 @@ def main() -> None:
     server = LiveServer(tmp, prepare_database(tmp)).start()
     base = server.url
     try:
+        if args.lighthouse_runs > 0:
+            print(f"Lighthouse 12.8, mobile defaults (simulated slow 4G, 4× CPU), {CHROMIUM}:")
+            print_lighthouse(lighthouse(base, args.lighthouse_runs))
         with sync_playwright() as p:
             browser = launch_chromium(p)
             ctx = h.phone(browser, lat=34.72, lon=111.09)
             page = ctx.new_page()
             h.login(page, base, "samr_inspector")
-            raw, zipped, names = first_screen_js(page)
+            page.close()
+            page = ctx.new_page()                  # the officer's daily first screen: the app opened, logged in
+            page.goto(f"{base}/app/")
+            page.wait_for_selector(".task-row")
+            files = first_screen_files(page, base)
+            js, css = files["js"], files["css"]
             precache = sorted(DIST.glob("assets/*.js"))
-            print(f"JavaScript for the first screen: {zipped / 1024:.1f} KB gzipped ({raw / 1024:.1f} KB raw, "
-                  f"{len(names)} files)   budget 200 KB")
+            print(f"JavaScript for the first screen: {js['br'] / 1024:.1f} KB sent (Brotli; gzip {js['gzip'] / 1024:.1f} KB, "
+                  f"raw {js['raw'] / 1024:.1f} KB, {js['files']} files)   budget 200 KB")
+            print(f"CSS for the first screen: {css['br'] / 1024:.1f} KB sent (Brotli; gzip {css['gzip'] / 1024:.1f} KB, "
+                  f"raw {css['raw'] / 1024:.1f} KB, {css['files']} files)")
             print(f"  all screens' JavaScript (precached by the service worker): "
-                  f"{sum(gz(f) for f in precache) / 1024:.1f} KB gzipped; QR decoder WebAssembly "
-                  f"{sum(gz(f) for f in DIST.glob('assets/*.wasm')) / 1024:.1f} KB gzipped (loaded on the scan screen)")
+                  f"{sum(brotli_size(f) for f in precache) / 1024:.1f} KB sent (Brotli); QR decoder WebAssembly "
+                  f"{sum(brotli_size(f) for f in DIST.glob('assets/*.wasm')) / 1024:.1f} KB (loaded on the scan screen)")
+            if args.skip_offline:
+                page.close()
+                browser.close()
+                return
             docs = h.pulled(base, "samr_inspector")
             first = min(docs["inspection"].values(), key=lambda d: d["position"])
             task = docs["task"][first["task_id"]]

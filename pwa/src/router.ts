@@ -1,6 +1,5 @@
 import { createRouter, createWebHistory } from "vue-router";
 import TodayView from "./views/TodayView.vue";
-import LoginView from "./views/LoginView.vue";
 
 export const router = createRouter({
   history: createWebHistory("/app/"),
@@ -10,7 +9,7 @@ export const router = createRouter({
   },
   routes: [
     { path: "/", name: "today", component: TodayView, meta: { title: "今日任务" } },
-    { path: "/login", name: "login", component: LoginView, meta: { title: "登录", public: true } },
+    { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { title: "登录", public: true } },
     { path: "/i/:id", name: "business", component: () => import("./views/BusinessView.vue"), meta: { title: "检查对象" } },
     { path: "/i/:id/inspect", name: "inspect", component: () => import("./views/InspectView.vue"), meta: { title: "现场检查" } },
     { path: "/i/:id/sign", name: "sign", component: () => import("./views/SignView.vue"), meta: { title: "签名" } },

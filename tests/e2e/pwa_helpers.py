@@ -279,3 +279,78 @@ def qr_png(text: str) -> dict:
     buf = io.BytesIO()
     segno.make(text, error="m").save(buf, kind="png", scale=8, border=4)
     return {"name": "执照.png", "mimeType": "image/png", "buffer": buf.getvalue()}
+
+
+# --- accessibility (axe-core, the copy in pwa/node_modules) ----------------------------------------------
+
+AXE_JS = ROOT / "pwa" / "node_modules" / "axe-core" / "axe.min.js"
+_AXE_RUN = """async (impacts) => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.filter((v) => impacts.includes(v.impact)).map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(" "), html: n.html.slice(0, 160),
+                                 summary: (n.failureSummary || "").replace(/\\s+/g, " ").slice(0, 240) })),
+  }));
+}"""
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """axe-core's violations of the page as it shows now, those of the given impacts: ``[{id, impact, help,
+    nodes: [{target, html, summary}]}]``. axe is put into the page through the DevTools protocol (the page's
+    Content-Security-Policy forbids inline scripts, and stays on), once per document."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        cdp = page.context.new_cdp_session(page)
+        try:
+            answer = cdp.send("Runtime.evaluate", {"expression": AXE_JS.read_text(encoding="utf-8")})
+        finally:
+            cdp.detach()
+        if answer.get("exceptionDetails"):
+            raise AssertionError(f"axe-core did not load into {page.url}: {answer['exceptionDetails']}")
+    page.wait_for_timeout(400)          # Vant's transitions (popups, toasts) end before colours are read
+    return page.evaluate(_AXE_RUN, list(impacts))
+
+
+def describe_violations(violations: list[dict]) -> str:
+    return "\n".join(f"  {v['impact']} {v['id']} ({v['help']}):\n" + "\n".join(
+        f"    {n['target']}  {n['html'][:100]}\n      {n['summary']}" for n in v["nodes"][:8]) for v in violations)
+
+
+_CONTROL_STATE = r"""(sel) => {
+  const host = document.querySelector(sel);
+  if (!host) return null;
+  const el = host.matches('[tabindex], button, input, select, textarea, a[href]') ? host
+    : host.querySelector('[tabindex], button, input, select, textarea, a[href]');
+  if (!el || el.tabIndex < 0 || el.disabled) return { focusable: false };
+  el.focus();
+  const state = el.getAttribute('aria-checked') ?? el.getAttribute('aria-pressed') ?? (el.type === 'checkbox' ? String(el.checked) : null);
+  return { focusable: document.activeElement === el, role: el.getAttribute('role') || el.tagName.toLowerCase(), state,
+           name: (el.getAttribute('aria-label')
+                  || (el.getAttribute('aria-labelledby') || '').split(/\s+/)
+                       .map((id) => document.getElementById(id)?.textContent || '').join(' ')
+                  || [...(el.labels || [])].map((l) => l.textContent).join(' ') || el.textContent || '').trim() };
+}"""
+
+
+def keyboard_toggle(page, selector: str) -> list[str]:
+    """A control that switches something on and off (a tag used as a choice, a switch): reached by the keyboard,
+    with a role, a name and its state for a screen reader, and switched by the space bar. Returns what is missing
+    (empty: all there); the control is switched back afterwards."""
+    before = page.evaluate(_CONTROL_STATE, selector)
+    if before is None:
+        return [f"{selector}: not on the page"]
+    if not before["focusable"]:
+        return [f"{selector}: not reachable by the keyboard"]
+    missing = []
+    if before["role"] in ("div", "span", "i", "b") or not before["name"]:
+        missing.append(f"{selector}: no role or no name ({before})")
+    if before["state"] is None:
+        return missing + [f"{selector}: its state (on/off) is not told (aria-checked / aria-pressed)"]
+    page.keyboard.press("Space")
+    page.wait_for_timeout(150)
+    after = page.evaluate(_CONTROL_STATE, selector)
+    if not after or after["state"] == before["state"]:
+        missing.append(f"{selector}: the space bar does not switch it ({before['state']} → {after and after['state']})")
+    else:
+        page.keyboard.press("Space")                         # back as it was
+        page.wait_for_timeout(150)
+    return missing
