@@ -59,7 +59,10 @@ def from_environment() -> dict:
         # jobs: "inline" runs them in this process; with REDIS_URL set they go to rq
         "JOBS_INLINE_THREAD": os.environ.get("JOBS_INLINE_THREAD", "1") == "1",
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
-        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,   # one request of an upload or an import
+        # request bodies (backend/api.py body_limit): any endpoint that names no other limit (JSON), and logging in
+        "REQUEST_MAX_BYTES": _int("REQUEST_MAX_KB", 1024) * 1024,
+        "AUTH_REQUEST_MAX_BYTES": _int("AUTH_REQUEST_MAX_KB", 16) * 1024,
         "IMPORT_MAX_ERRORS": _int("IMPORT_MAX_ERRORS", 500),
         # media: photos, signatures, PDFs, audio and video clips (docs/sync.md, "Photos and attachments")
         "MEDIA_PHOTO_MAX_BYTES": _int("MEDIA_PHOTO_MAX_BYTES", 15 * 1024 * 1024),

@@ -5,10 +5,9 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from backend import get_session
-from backend.api import blueprint
+from backend.api import blueprint, body_limit
 from backend.auth.access import current_actor, requires
 from backend.auth.roles import Role
-from backend.errors import DomainError
 from backend.inspections import syncing
 from schemas.sync import PullArgs, PullOut, PushIn, PushOut
 from sync.protocol import MAX_BATCH_BYTES
@@ -16,21 +15,15 @@ from sync.protocol import MAX_BATCH_BYTES
 blp = blueprint("sync", __name__, "/api/sync", "离线同步：手机推送变更、拉取检查任务（协议见 docs/sync.md）")
 
 
-class BatchTooLarge(DomainError):
-    status = 413
-    code = "sync.batch_too_large"
-    message = f"一次推送不能超过 {MAX_BATCH_BYTES // 1024} KB；请分批推送（每批最多 100 条）"
-
-
 @blp.route("/push")
 class Push(MethodView):
     @requires(Role.INSPECTOR)
+    @body_limit(MAX_BATCH_BYTES, code="sync.batch_too_large",
+                message="一次推送不能超过 {limit}；请分批推送（每批最多 100 条）")
     @blp.arguments(PushIn)
     @blp.response(200, PushOut)
     def post(self, _data):
         """推送本设备的变更（按编号顺序，恰好一次）"""
-        if (request.content_length or 0) > MAX_BATCH_BYTES:
-            raise BatchTooLarge()
         client_id, mutations = syncing.parse(request.get_json())
         session = get_session()
         signers = syncing.verify_signers(session, mutations)

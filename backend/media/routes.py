@@ -19,7 +19,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
 
 from backend import get_session
-from backend.api import blueprint
+from backend.api import blueprint, body_limit
 from backend.auth.access import ANY_USER, current_actor, requires
 from backend.auth.roles import Role
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -32,6 +32,8 @@ UPLOADERS = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.INSPECTOR)
 OFFSET_STREAM = "application/offset+octet-stream"
 TUS_HEADERS = {"Tus-Resumable": "1.0.0", "Cache-Control": "no-store"}
 IMMUTABLE = "private, max-age=31536000, immutable"
+CHUNK_LIMIT = "MAX_CONTENT_LENGTH"        # one request of an upload (a chunk); files of any kind go in several
+CHUNK_MESSAGE = "一次上传请求最多 {limit}，请分段上传（PATCH）"
 
 _TUS_DOC = {
     "parameters": [
@@ -143,6 +145,7 @@ def _offset_header() -> int:
 @blp.route("/uploads")
 class Uploads(MethodView):
     @requires(*UPLOADERS)
+    @body_limit(CHUNK_LIMIT, message=CHUNK_MESSAGE)
     @blp.doc(**_TUS_DOC)
     @blp.response(201, UploadOut, description="上传会话已建立（Location 为会话地址，Upload-Offset 为已收字节）；"
                                               "请求体带有全部字节时文件已存储（complete=true）")
@@ -179,6 +182,7 @@ class UploadDetail(MethodView):
                      Upload_Expires=http_date(state.expires_at))
 
     @requires(*UPLOADERS)
+    @body_limit(CHUNK_LIMIT, message=CHUNK_MESSAGE)
     @blp.doc(parameters=[{"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer"},
                           "description": "本段字节在文件中的起始位置，须等于服务器的 Upload-Offset"}],
              requestBody={"content": {OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}},
