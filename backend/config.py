@@ -76,6 +76,13 @@ def from_environment() -> dict:
         "MEDIA_PUBLIC_MAX_EDGE": _int("MEDIA_PUBLIC_MAX_EDGE", 2560),  # copy for publication, metadata stripped
         "MEDIA_UPLOAD_EXPIRY_HOURS": _int("MEDIA_UPLOAD_EXPIRY_HOURS", 72),  # an unfinished upload session
         "MEDIA_MAX_OPEN_UPLOADS": _int("MEDIA_MAX_OPEN_UPLOADS", 50),        # unfinished sessions per user
+        "MEDIA_MAX_OPEN_MB": _int("MEDIA_MAX_OPEN_MB", 1024),               # their declared bytes, per user
+        # files a user sent that no record uses yet (awaiting the push that refers to them), per user
+        "MEDIA_MAX_UNREFERENCED_FILES": _int("MEDIA_MAX_UNREFERENCED_FILES", 1000),
+        "MEDIA_MAX_UNREFERENCED_MB": _int("MEDIA_MAX_UNREFERENCED_MB", 2048),
+        "MEDIA_MAX_FILES_PER_INSPECTION": _int("MEDIA_MAX_FILES_PER_INSPECTION", 600),   # files one record refers to
+        # an image whose header claims more pixels per byte of file than this is refused (a decompression bomb)
+        "MEDIA_MAX_PIXELS_PER_BYTE": _int("MEDIA_MAX_PIXELS_PER_BYTE", 5000),
         "MEDIA_ORPHAN_GRACE_DAYS": _int("MEDIA_ORPHAN_GRACE_DAYS", 7),      # unreferenced files kept this long
         # what one imported file may hold (backend/directory/readers.py, docs/api.md)
         "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 200_000),

@@ -241,6 +241,15 @@ def get_job(session: Session, job_id: str) -> Job:
     return job
 
 
+def may_follow(session: Session, actor: Actor, job: Job) -> bool:
+    """Whether ``actor``, who did not create ``job``, may follow it (a record's PDF: whoever reads the record)."""
+    from backend.jobs.registry import FOLLOWERS
+
+    load_all()
+    follower = FOLLOWERS.get(job.name)
+    return follower is not None and bool(follower(session, actor, job.params or {}))
+
+
 def jobs_query(status: str | None = None, created_by: int | None = None):
     stmt = select(Job).order_by(Job.created_at.desc())
     if status:

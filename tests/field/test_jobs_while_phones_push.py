@@ -1,6 +1,6 @@
 """Issue 11 §4.3: on the embedded default (a SQLite file, jobs in a thread of the app) the background jobs
 complete while ten phones push, and the phones' pushes are never held up by them: an export, an import, the
-processing of the photos the phones upload and the rendering of a PDF. The same on PostgreSQL.
+processing of the photos the phones upload and the rendering of the lead's draft PDF. The same on PostgreSQL.
 
 Real HTTP (a threaded server), real commits, the real push and upload API (``sync.client``). The export is
 held open until the phones have pushed while it reads (``export_records`` is wrapped to wait for them), so
@@ -78,7 +78,7 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
     with committed_db.session_scope() as session:
         factory = Factory(session)
         auth = AuthActions(app, factory)
-        f = build_field(app, app.test_client(), factory, auth, session, targets=PHONES, lead_members=5,
+        f = build_field(app, app.test_client(), factory, auth, session, targets=PHONES + 1, lead_members=5,
                         other_members=5)
         for _ in range(300):
             factory.target(risk_class="C")
@@ -88,7 +88,7 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
         phones = [(auth.token(u), u.department_id, f.inspections[i].id,
                    f.points(f.lead_item if u.department_id == f.lead_dept.id else f.other_item)[0])
                   for i, u in enumerate(officers)]
-        first_inspection = f.inspections[0].id
+        lead_headers, quiet_inspection = auth.headers(f.lead_user), f.inspections[PHONES].id   # no phone writes it
         targets_before = session.scalar(select(func.count()).select_from(Target))
     gate = Gate(PHONES)
     monkeypatch.setattr(directory_io, "export_records", gate.wrap(directory_io.export_records))
@@ -138,7 +138,10 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
         jobs = {"export": (export.json["id"], admin_headers), "import": (imported.json["id"], admin_headers)}
         deadline = time.monotonic() + WAIT_S
         states: dict = {}
+        draft = None
         while time.monotonic() < deadline:
+            if draft is None or draft.status_code == 202:       # the lead's draft PDF: a job, polled
+                draft = http.get(f"/api/v1/inspections/{quiet_inspection}/record.pdf?draft=1", headers=lead_headers)
             states = {name: http.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
                       for name, (job_id, headers) in jobs.items()}
             processing = committed_db.session(write=False)
@@ -149,7 +152,7 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
             finally:
                 processing.close()
             if all(s.get("status") in ("done", "failed") for s in states.values()) and photos == PHONES \
-                    and not unprocessed:
+                    and not unprocessed and draft.status_code != 202:
                 break
             if not any(t.is_alive() for t in threads):
                 break
@@ -171,4 +174,4 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
     with committed_db.session_scope(write=False) as session:
         statuses = session.scalars(select(Media.status).where(Media.kind == "photo")).all()
     assert sorted(statuses) == ["ready"] * PHONES
-    assert first_inspection
+    assert draft.status_code == 200 and draft.data[:5] == b"%PDF-", draft.status_code
