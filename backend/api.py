@@ -55,6 +55,11 @@ class ShuangsuiApi(Api):
         self.ma_plugin.converter.add_attribute_function(_json_numbers)
 
     def handle_http_exception(self, error: HTTPException):
+        if error.code == 413:  # a body without a length went past the view's limit while being read
+            from flask import g
+
+            refused = too_large(*(g.get("body_limit") or _view_limit()))
+            return refused.to_dict(), 413
         data = getattr(error, "data", None) or {}
         errors = _translate(data.get("errors") or data.get("messages"))
         body = http_error_body(error.code or 500, errors=errors, message=data.get("message"))
@@ -158,6 +163,106 @@ def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | N
     return None
 
 
+# --- how big a request body may be -------------------------------------------------------------------------
+
+DEFAULT_BODY_LIMIT = "REQUEST_MAX_BYTES"      # any endpoint that declares nothing (JSON bodies)
+
+
+def body_limit(limit: int | str, *, code: str | None = None, message: str | None = None):
+    """The most bytes a request body of this view may have: a number, or the name of a setting.
+
+    Checked before anything reads the body: from ``Content-Length`` at once, and while the body streams
+    in when it has none (``Transfer-Encoding: chunked``). ``code`` and ``message`` replace the usual
+    ``too_large`` answer (in the message, ``{limit}`` is the limit in words, ``{mb}`` in megabytes)."""
+    def decorate(fn):
+        fn._body_limit = (limit, code, message)
+        return fn
+    return decorate
+
+
+class BodyTooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+def size_text(n: int) -> str:
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20} MB"
+    return f"{n / 1024:g} KB" if n >= 1024 else f"{n} 字节"
+
+
+def _view_limit() -> tuple[int, str | None, str | None]:
+    """(bytes, code, message) of the request's view (its method's ``body_limit``, else the default)."""
+    from flask import current_app, request
+
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    cls = getattr(view, "view_class", None)
+    fn = getattr(cls, request.method.lower(), None) if cls is not None else view
+    limit, code, message = getattr(fn, "_body_limit", None) or (DEFAULT_BODY_LIMIT, None, None)
+    if isinstance(limit, str):
+        limit = int(current_app.config.get(limit) or current_app.config["MAX_CONTENT_LENGTH"])
+    return limit, code, message
+
+
+def too_large(limit: int, code: str | None, message: str | None) -> BodyTooLarge:
+    words = size_text(limit)
+    text = (message or "请求体过大：该接口最多接受 {limit}，未读取也未处理").format(limit=words, mb=f"{limit / (1 << 20):g}")
+    return BodyTooLarge(text, code=code or "too_large", details={"limit": limit})
+
+
+class _CappedInput:
+    """A request body without a length (``Transfer-Encoding: chunked``), refused once it goes past ``limit``.
+
+    Werkzeug's own guard (``max_content_length`` on such a stream) stops reading at the limit without a
+    word, so a longer body would reach the parser cut short; this one raises ``BodyTooLarge`` as soon as
+    one byte more than the limit has arrived, whoever reads (the JSON parser, the form parser, an upload)."""
+
+    def __init__(self, stream, limit: int, refusal: tuple):
+        self._stream, self._limit, self._refusal, self._pos = stream, limit, refusal, 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._pos += len(data)
+        if self._pos > self._limit:
+            raise too_large(*self._refusal)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while chunk := self.read(64 * 1024):
+                parts.append(chunk)
+            return b"".join(parts)
+        return self._count(self._stream.read(min(size, self._limit - self._pos + 1)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        room = self._limit - self._pos + 1
+        return self._count(self._stream.readline(room if size is None or size < 0 else min(size, room)))
+
+    def __iter__(self):
+        while line := self.readline():
+            yield line
+
+
+def limit_request_body() -> None:
+    """``before_request``, first of all: refuse a body over the view's limit before reading a byte of it.
+
+    A body with a ``Content-Length`` is judged by it, unread. A body without one (``Transfer-Encoding:
+    chunked``; the server marks it ``wsgi.input_terminated``, as Werkzeug's server and gunicorn do) is
+    counted while it is read and refused the moment it goes past the limit, before any parser sees it."""
+    from flask import g, request
+
+    refusal = _view_limit()
+    limit = refusal[0]
+    g.body_limit = refusal
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large(*refusal)
+        request.max_content_length = limit
+    elif request.environ.get("wsgi.input_terminated"):
+        request.environ["wsgi.input"] = _CappedInput(request.environ["wsgi.input"], limit, refusal)
+        request.max_content_length = None    # read through the cap above, not Werkzeug's silent cut
+
+
 def _read_body_first() -> None:
     """Read a writing request's form body before any database work: a slow upload must not hold
     SQLite's write lock (a write request takes it at its first query). JSON bodies are read by the
@@ -190,8 +295,8 @@ def screen_request_values() -> None:
         if found:
             location = "query"
             break
-    if found is None and request.is_json and request.content_length and not _screens_own_body():
-        text = request.get_data(cache=True).decode("utf-8", errors="replace")
+    if found is None and request.is_json and request.content_length != 0 and not _screens_own_body() and (
+            text := request.get_data(cache=True).decode("utf-8", errors="replace")):
         problem = json_text_problem(text)
         if problem == NOT_JSON:  # as webargs answers other malformed JSON
             raise DomainError(f"提交的数据有误：{NOT_JSON}", code="bad_request", status=400, errors={"json": [NOT_JSON]})
@@ -235,6 +340,7 @@ def error_code_header(response):
 
 
 def register_error_handlers(app) -> None:
+    app.before_request(limit_request_body)
     app.before_request(screen_request_values)
     app.after_request(error_code_header)
 

@@ -59,7 +59,10 @@ def from_environment() -> dict:
         # jobs: "inline" runs them in this process; with REDIS_URL set they go to rq
         "JOBS_INLINE_THREAD": os.environ.get("JOBS_INLINE_THREAD", "1") == "1",
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
-        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,   # one request of an upload or an import
+        # request bodies (backend/api.py body_limit): any endpoint that names no other limit (JSON), and logging in
+        "REQUEST_MAX_BYTES": _int("REQUEST_MAX_KB", 1024) * 1024,
+        "AUTH_REQUEST_MAX_BYTES": _int("AUTH_REQUEST_MAX_KB", 16) * 1024,
         "IMPORT_MAX_ERRORS": _int("IMPORT_MAX_ERRORS", 500),
         # media: photos, signatures, PDFs, audio and video clips (docs/sync.md, "Photos and attachments")
         "MEDIA_PHOTO_MAX_BYTES": _int("MEDIA_PHOTO_MAX_BYTES", 15 * 1024 * 1024),
@@ -73,6 +76,13 @@ def from_environment() -> dict:
         "MEDIA_PUBLIC_MAX_EDGE": _int("MEDIA_PUBLIC_MAX_EDGE", 2560),  # copy for publication, metadata stripped
         "MEDIA_UPLOAD_EXPIRY_HOURS": _int("MEDIA_UPLOAD_EXPIRY_HOURS", 72),  # an unfinished upload session
         "MEDIA_MAX_OPEN_UPLOADS": _int("MEDIA_MAX_OPEN_UPLOADS", 50),        # unfinished sessions per user
+        "MEDIA_MAX_OPEN_MB": _int("MEDIA_MAX_OPEN_MB", 1024),               # their declared bytes, per user
+        # files a user sent that no record uses yet (awaiting the push that refers to them), per user
+        "MEDIA_MAX_UNREFERENCED_FILES": _int("MEDIA_MAX_UNREFERENCED_FILES", 1000),
+        "MEDIA_MAX_UNREFERENCED_MB": _int("MEDIA_MAX_UNREFERENCED_MB", 2048),
+        "MEDIA_MAX_FILES_PER_INSPECTION": _int("MEDIA_MAX_FILES_PER_INSPECTION", 600),   # files one record refers to
+        # an image whose header claims more pixels per byte of file than this is refused (a decompression bomb)
+        "MEDIA_MAX_PIXELS_PER_BYTE": _int("MEDIA_MAX_PIXELS_PER_BYTE", 5000),
         "MEDIA_ORPHAN_GRACE_DAYS": _int("MEDIA_ORPHAN_GRACE_DAYS", 7),      # unreferenced files kept this long
         # what one imported file may hold (backend/directory/readers.py, docs/api.md)
         "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 200_000),
@@ -87,6 +97,7 @@ def from_environment() -> dict:
         # the PDF 检查记录表: a font file with Chinese glyphs to embed (unset: Noto Sans CJK SC from Debian's
         # fonts-noto-cjk, else WenQuanYi / AR PL); a collection (.ttc) is searched for its Simplified Chinese face
         "PDF_FONT": os.environ.get("PDF_FONT") or None,
+        "PDF_MAX_ACTIVE_JOBS": _int("PDF_MAX_ACTIVE_JOBS", 3),     # renderings one person may have under way
         "PDF_FONT_BOLD": os.environ.get("PDF_FONT_BOLD") or None,
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",

@@ -18,18 +18,19 @@ class UploadIn(BaseSchema):
     media_type = fields.String(required=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "文件类型：" + "、".join(ACCEPTED_TYPES)})
     filename = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255),
-                             metadata={"description": "原文件名（仅供显示）"})
+                             metadata={"description": "原文件名（仅记入审计日志；文件以 SHA-256 与检测到的类型命名提供）"})
     kind = fields.String(load_default=None, allow_none=True,
                          validate=validate.OneOf(["photo", "signature", "pdf", "audio", "video"]),
                          metadata={"description": "文件类别；签名图片须填 signature，其余可省略（按类型推定）"})
 
 
 class MediaOut(BaseSchema):
+    """A stored file as its uploader may know it: what the bytes are (never who else sent them, nor their name)."""
+
     sha256 = fields.String()
     kind = fields.String(metadata={"enum": ["photo", "signature", "pdf", "audio", "video"]})
-    media_type = fields.String()
+    media_type = fields.String(metadata={"description": "检查文件内容得到的类型（读取时的 Content-Type）"})
     size = fields.Integer()
-    filename = fields.String(allow_none=True)
     width = fields.Integer(allow_none=True)
     height = fields.Integer(allow_none=True)
     status = fields.String(metadata={"enum": ["processing", "ready", "failed"],
@@ -42,7 +43,6 @@ class MediaOut(BaseSchema):
     orientation_fixed = fields.Boolean()
     thumb_sha256 = fields.String(allow_none=True)
     public_sha256 = fields.String(allow_none=True)
-    uploaded_by = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     processed_at = fields.DateTime(allow_none=True)
 

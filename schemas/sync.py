@@ -129,6 +129,17 @@ class RecordPdfArgs(QuerySchema):
         "description": "1：提交前由组长预览草稿（标注“草稿”）；已提交的记录忽略此参数"})
 
 
+class RecordPdfPendingOut(BaseSchema):
+    """202: the PDF is being made by a background job; ask the same URL again after ``retry_after`` seconds."""
+
+    state = fields.String(metadata={"enum": ["rendering"], "description": "rendering：正在生成"})
+    job_id = fields.String(metadata={"description": "生成它的后台任务（GET /api/v1/jobs/<job_id>，可读取该记录的人均可查询）"})
+    job_status = fields.String(metadata={"enum": ["queued", "running", "retrying"]})
+    draft = fields.Boolean(metadata={"description": "true：组长预览的草稿"})
+    retry_after = fields.Integer(metadata={"description": "建议多少秒后再取（同 Retry-After 响应头）"})
+    message = fields.String()
+
+
 class InspectionRowOut(BaseSchema):
     id = fields.Integer()
     task_id = fields.Integer()

@@ -4,13 +4,15 @@ from flask import current_app
 from flask.views import MethodView
 
 from backend import get_session
-from backend.api import blueprint, paginate
+from backend.api import blueprint, body_limit, paginate
 from backend.auth import services
 from backend.auth.access import ANY_USER, client_address, current_actor, current_session_id, public, requires
 from backend.auth.roles import Role
 from schemas.auth import (FreezeIn, LoginIn, LogoutIn, PasswordIn, RefreshIn, TokenOut, UserArgs, UserCreate,
                           UserOut, UserUpdate)
 from schemas.base import MessageSchema, page_of
+
+AUTH_LIMIT = "AUTH_REQUEST_MAX_BYTES"   # a login is a few hundred bytes: a bigger body is refused unread
 
 blp = blueprint("auth", __name__, "/api/v1/auth", "登录与令牌")
 users_blp = blueprint("users", __name__, "/api/v1/users", "账号管理")
@@ -29,6 +31,7 @@ def _ext(name):
 @blp.route("/login")
 class Login(MethodView):
     @public
+    @body_limit(AUTH_LIMIT)
     @blp.arguments(LoginIn)
     @blp.response(200, TokenOut)
     @blp.alt_response(401, description="用户名或密码错误 / 账号已冻结")
@@ -43,6 +46,7 @@ class Login(MethodView):
 @blp.route("/refresh")
 class Refresh(MethodView):
     @public
+    @body_limit(AUTH_LIMIT)
     @blp.arguments(RefreshIn)
     @blp.response(200, TokenOut)
     @blp.alt_response(401, description="刷新令牌无效、已过期、所属登录已结束或被重复使用")
@@ -56,6 +60,7 @@ class Refresh(MethodView):
 @blp.route("/logout")
 class Logout(MethodView):
     @requires(ANY_USER)
+    @body_limit(AUTH_LIMIT)
     @blp.arguments(LogoutIn)
     @blp.response(200, MessageSchema)
     def post(self, data):
@@ -76,6 +81,7 @@ class Me(MethodView):
 @blp.route("/me/password")
 class MyPassword(MethodView):
     @requires(ANY_USER)
+    @body_limit(AUTH_LIMIT)
     @blp.arguments(PasswordIn)
     @blp.response(200, MessageSchema)
     def post(self, data):

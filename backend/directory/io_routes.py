@@ -23,7 +23,7 @@ from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate
 
 from backend import get_session
-from backend.api import blueprint
+from backend.api import blueprint, body_limit
 from backend.auth.access import ANY_USER, current_actor, public, requires
 from backend.auth.roles import Role
 from backend.directory import imports, io
@@ -96,6 +96,9 @@ def _list_filters(kind: str) -> dict:
 
 # --- helpers -------------------------------------------------------------------------------------------
 
+IMPORT_LIMIT = "IMPORT_MAX_BYTES"     # unset: MAX_CONTENT_LENGTH (MAX_UPLOAD_MB)
+
+
 def _upload_limit() -> int:
     return int(current_app.config.get("IMPORT_MAX_BYTES") or current_app.config.get("MAX_CONTENT_LENGTH")
                or 64 * 1024 * 1024)
@@ -104,17 +107,6 @@ def _upload_limit() -> int:
 def _too_large(limit: int) -> DomainError:
     return DomainError(f"文件过大：上限为 {limit / 1024 / 1024:g} MB，请拆分后分批导入",
                        code="import.too_large", status=413)
-
-
-def limit_upload(fn):
-    """Refuse an oversized upload before its body is parsed (a clear 413, not a generic one)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        limit = _upload_limit()
-        if request.content_length is not None and request.content_length > limit:
-            raise _too_large(limit)
-        return fn(*args, **kwargs)
-    return wrapper
 
 
 def _display_name(raw: str) -> str:
@@ -144,7 +136,7 @@ def _spec(list_name: str, code: str) -> io.ListSpec:
 @blp.route("/imports/<string:list_name>")
 class ImportUpload(MethodView):
     @requires(Role.SYSADMIN, Role.DEPT_ADMIN)
-    @limit_upload
+    @body_limit(IMPORT_LIMIT, code="import.too_large", message="文件过大：上限为 {mb} MB，请拆分后分批导入")
     @blp.arguments(ImportArgs, location="query")
     @blp.arguments(UploadFiles, location="files")
     @blp.response(202, JobOut)

@@ -16,23 +16,6 @@ from backend.jobs.registry import job
 from backend.media import storage
 
 
-def _progress_for(ctx):
-    """Progress reporter for the import's transaction.
-
-    On PostgreSQL the job row is updated from another connection while the import's transaction
-    runs. On SQLite that would make the import's own write fail (a reader's snapshot cannot
-    become a writer once another connection has written), so there only the final figures are
-    reported, after the transaction has ended.
-    """
-    if ctx.db.dialect != "sqlite":
-        return ctx.progress
-
-    def final_only(done, total=None, message=None, force=False):
-        if force:
-            ctx.progress(done, total, message, force=True)
-    return final_only
-
-
 def _media_dir(ctx) -> str:
     media_dir = ctx.media_dir or (ctx.config or {}).get("MEDIA_DIR")
     if not media_dir:
@@ -44,17 +27,26 @@ def _media_dir(ctx) -> str:
 def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None = None, dry_run: bool = False,
                department_id: int | None = None):
     """Import (or with ``dry_run`` only check) the stored upload ``sha256`` into the list ``kind``, all rows
-    or none. The file is read here, never in the upload request, within ``readers.Limits``."""
+    or none. The file is read here, never in the upload request, within ``readers.Limits``.
+
+    A check (``dry_run``) reads in a reading transaction. On SQLite, which allows one writer at a time, an
+    import is checked that way first, so the write lock is held only while a file without errors is
+    written (phones keep pushing while a big file is checked); PostgreSQL checks and writes in one pass.
+    """
     path = storage.path_for(_media_dir(ctx), sha256)
     if not path.is_file():
         raise DomainError("上传的文件已不存在，请重新上传", code="import.file_missing", status=410)
     ctx.progress(0, None, "开始校验", force=True)
+    common = dict(file_name=file_name, fmt=format, sha256=sha256, default_department_id=department_id,
+                  progress=ctx.progress, max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500),
+                  limits=io.Limits.from_config(ctx.config))
+    if dry_run or ctx.db.dialect == "sqlite":
+        with ctx.db.session_scope(write=False) as session:
+            checked = imports.import_file(session, ctx.actor, kind, path, dry_run=True, **common)
+        if dry_run:
+            return checked
     with ctx.db.session_scope() as session:
-        return imports.import_file(
-            session, ctx.actor, kind, path, file_name=file_name, fmt=format, sha256=sha256, dry_run=dry_run,
-            default_department_id=department_id, progress=_progress_for(ctx),
-            max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500),
-            limits=io.Limits.from_config(ctx.config))
+        return imports.import_file(session, ctx.actor, kind, path, **common)
 
 
 @job("directory.export")
@@ -66,7 +58,8 @@ def export_job(ctx, kind: str, format: str = "xlsx", filters: dict | None = None
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix=f".{format}")
     try:
-        with ctx.db.session_scope() as session:
+        # a reading transaction: the export holds no lock, so writers (phones pushing) never wait for it
+        with ctx.db.session_scope(write=False) as session:
             total = io.export_count(session, ctx.actor, kind, filters or {})
             ctx.progress(0, total, f"正在导出{spec.title}", force=True)
             with os.fdopen(fd, "wb") as out:

@@ -156,17 +156,23 @@ def _named_media(doc: dict) -> set[str]:
 
 def _add_media(session: Session, docs: list[dict]) -> None:
     """``doc["media"]``: what the server knows of each file the document names (whether it arrived, its EXIF
-    fix and time), for all the documents in one query."""
-    from backend.media.models import Media
+    fix and time), for all the documents in a few queries. A file counts for an inspection only through a
+    bound reference (its writer sent the bytes or could already read it): a stored file named by someone
+    who may not read it is ``null`` here, as one not arrived, and says nothing of itself."""
+    from backend.media.models import Media, MediaRef
 
     named = [_named_media(doc) for doc in docs]
     wanted = sorted(set().union(*named))
-    found = {}
+    found, bound = {}, set()
+    ids = [doc["id"] for doc in docs]
     for i in range(0, len(wanted), MEDIA_CHUNK):
-        found.update((m.sha256, m) for m in session.scalars(
-            select(Media).where(Media.sha256.in_(wanted[i:i + MEDIA_CHUNK]))))
+        part = wanted[i:i + MEDIA_CHUNK]
+        found.update((m.sha256, m) for m in session.scalars(select(Media).where(Media.sha256.in_(part))))
+        bound.update((r.inspection_id, r.sha256) for r in session.execute(
+            select(MediaRef.inspection_id, MediaRef.sha256).where(
+                MediaRef.sha256.in_(part), MediaRef.inspection_id.in_(ids), MediaRef.bound.is_(True))))
     for doc, hashes in zip(docs, named):
-        doc["media"] = {sha: (None if sha not in found else {
+        doc["media"] = {sha: (None if sha not in found or (doc["id"], sha) not in bound else {
             "status": found[sha].status, "kind": found[sha].kind, "exif_gps": found[sha].exif_gps,
             "exif_time": _iso(found[sha].exif_time), "thumb_sha256": found[sha].thumb_sha256})
             for sha in sorted(hashes)}

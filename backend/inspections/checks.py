@@ -74,10 +74,13 @@ def referenced_media(batch, state) -> set[str]:
 
 
 def missing_media(batch, state) -> set[str]:
+    """The files the record names that the server cannot use yet: not uploaded, or named by someone who has
+    not sent their bytes (a hash is not a permission: ``backend.media.services.add_references``)."""
     hashes = referenced_media(batch, state)
     if not hashes:
         return set()
-    return set(media.missing(batch.session, sorted(hashes)))
+    return media.unusable(batch.session, sorted(hashes), state.inspection.id, batch.actor,
+                          pending=batch.media.get(state.inspection.id, ()))
 
 
 # --- flags ---------------------------------------------------------------------------------------------

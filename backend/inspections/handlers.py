@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.inspections import checks, signers
+from backend.inspections import checks, media_access, signers
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
@@ -68,6 +68,7 @@ def _state(ctx: Context, args: dict, *, writable: bool = True) -> tuple[Inspecti
         raise Refused("inspection.gone", GONE_REASONS[status][1])
     if writable and status == "completed":
         raise Refused("inspection.completed", "该检查已提交完成，内容不能再修改")
+    media_access.check_files(ctx.batch, state, args)   # files one inspection may name (issue 11 §4.4)
     return state, me
 
 

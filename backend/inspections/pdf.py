@@ -686,10 +686,29 @@ class _Writer:
                  "检查记录是否一致。照片以其 SHA-256 的前几位标注，原件作为证据保存在系统中。", TINY, color=(80, 80, 80))
 
 
-def render(session: Session, inspection_id: int, settings: Settings, *, draft: bool = False) -> Rendered:
-    """The inspection's record as PDF bytes (``draft``: a preview marked 草稿)."""
+FINGERPRINT_VERSION = "record-pdf/1"     # change it when the layout changes: every cached PDF is made again
+
+
+def gather(session: Session, inspection_id: int) -> _Data:
+    """What the record's page prints, read once (for :func:`fingerprint` and :func:`render`)."""
+    return _gather(session, inspection_id)
+
+
+def fingerprint(data: _Data) -> str:
+    """The SHA-256 of everything the page prints: the record as the office sees it (sections, signatures,
+    flags, what the server knows of each photo, the deadline), the task's checklist and the layout's
+    version. A draft has no content hash yet: its PDF is kept by this instead (``record_pdf``)."""
+    import hashlib
+
+    text = json.dumps([FINGERPRINT_VERSION, data.doc, data.task], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def render(session: Session, inspection_id: int, settings: Settings, *, draft: bool = False,
+           data: _Data | None = None) -> Rendered:
+    """The inspection's record as PDF bytes (``draft``: a preview marked 草稿); ``data`` when already gathered."""
     fonts = find_fonts(settings.font, settings.font_bold)
-    data = _gather(session, inspection_id)
+    data = data or _gather(session, inspection_id)
     record = data.doc["record"] or {}
     task, target = data.task, data.doc["target"]
     short_hash = (record.get("content_hash") or "")[:16]

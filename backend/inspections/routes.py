@@ -13,7 +13,7 @@ from backend.auth.roles import Role
 from backend.inspections import office, pdf, record_pdf
 from schemas.base import page_of
 from schemas.sync import (ActionOut, EmptyIn, InspectionListArgs, InspectionRowOut, RecordPatchIn, RecordPdfArgs,
-                          ResolveIn, ResolveManyIn, TaskPublicationOut)
+                          RecordPdfPendingOut, ResolveIn, ResolveManyIn, TaskPublicationOut)
 
 blp = blueprint("inspections", __name__, "/api/v1", "检查记录：组长汇总（办公端）、公示期限")
 STAFF = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER)
@@ -124,12 +124,24 @@ class RecordPdf(MethodView):
         "200": {"description": "PDF 检查记录表（Content-Disposition 中为中文文件名）；ETag 为其 SHA-256",
                 "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
         "304": {"description": "If-None-Match 与当前 PDF 相同"},
+        "202": {"description": "正在生成：body 给出后台任务 job_id（Location 为 /api/v1/jobs/<job_id>），"
+                               "Retry-After 秒后再取同一地址", "content": {"application/json": {"schema": RecordPdfPendingOut}}},
         "409": {"description": "record.not_submitted：尚未提交（组长可加 ?draft=1 预览草稿）"},
-        "503": {"description": "pdf.font_missing：服务器未安装中文字体"}})
+        "429": {"description": "pdf.busy：本人已有 PDF_MAX_ACTIVE_JOBS 份正在生成（见 Retry-After）"},
+        "503": {"description": "pdf.font_missing：服务器未安装中文字体；pdf.render_failed：生成失败（见 Retry-After）"}})
     def get(self, args, inspection_id):
-        """检查记录表 PDF：已提交的记录（组员、参与部门工作人员、系统管理员、监督人员）；提交前组长可预览草稿"""
+        """检查记录表 PDF：已提交的记录（组员、参与部门工作人员、系统管理员、监督人员）；提交前组长可预览草稿
+
+        生成需要时间：尚未生成时答 202 与生成它的后台任务（稍后再取同一地址，或查询该任务）。"""
         settings = pdf.Settings.from_config(current_app.config)
-        result = record_pdf.fetch(get_session(), current_actor(), inspection_id, settings, draft=args["draft"])
+        result = record_pdf.fetch(get_session(), current_actor(), inspection_id, settings, draft=args["draft"],
+                                  queue=current_app.extensions["shuangsui.jobs"],
+                                  max_active=int(current_app.config.get("PDF_MAX_ACTIVE_JOBS")
+                                                 or record_pdf.MAX_ACTIVE_JOBS))
+        if isinstance(result, record_pdf.Pending):
+            body = RecordPdfPendingOut().dump(result.body())
+            return body, 202, {"Retry-After": str(result.retry_after), "Location": f"/api/v1/jobs/{result.job_id}",
+                               "Cache-Control": "no-store"}
         source = result.path if result.path is not None else io.BytesIO(result.data)
         response: Response = send_file(source, mimetype="application/pdf", conditional=not result.draft,
                                        etag=False if result.draft else result.sha256, max_age=None,

@@ -5,7 +5,7 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from backend import get_session
-from backend.api import blueprint
+from backend.api import blueprint, body_limit
 from backend.auth.access import client_address, current_actor, requires
 from backend.auth.roles import Role
 from backend.errors import DomainError
@@ -22,11 +22,6 @@ LABEL_HEADER = [{"in": "header", "name": "X-Device-Label", "required": False,
                  "description": "设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断"}]
 
 
-class BatchTooLarge(DomainError):
-    status = 413
-    code = "sync.batch_too_large"
-    message = f"一次推送不能超过 {MAX_BATCH_BYTES // 1024} KB；请分批推送（每批最多 100 条）"
-
 
 def _label() -> str | None:
     return syncing.check_label(request.headers.get("X-Device-Label"))
@@ -38,6 +33,8 @@ class Push(MethodView):
     screens_own_body = True
 
     @requires(Role.INSPECTOR, refusal=OFFICERS_ONLY)
+    @body_limit(MAX_BATCH_BYTES, code="sync.batch_too_large",
+                message="一次推送不能超过 {limit}；请分批推送（每批最多 100 条）")
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PushIn}}},
              parameters=LABEL_HEADER)
     @blp.response(200, PushOut)
@@ -48,12 +45,8 @@ class Push(MethodView):
                                        "sync.bad_label：设备名称过长")
     def post(self):
         """推送本设备的变更（按编号顺序，恰好一次）"""
-        if (request.content_length or 0) > MAX_BATCH_BYTES:
-            raise BatchTooLarge()
         label = _label()
-        data = request.get_data(cache=True)
-        if len(data) > MAX_BATCH_BYTES:
-            raise BatchTooLarge()
+        data = request.get_data(cache=True)      # its size was checked as it arrived (body_limit above)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

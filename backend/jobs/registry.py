@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Callable
 
 JOBS: dict[str, Callable] = {}
+# job name → (session, actor, params) -> bool: who besides its creator may follow a job (GET /api/v1/jobs/<id>)
+FOLLOWERS: dict[str, Callable] = {}
 
 
 def job(name: str):

@@ -32,10 +32,12 @@ class JobDetail(MethodView):
     @requires(ANY_USER)
     @blp.response(200, JobOut)
     def get(self, job_id):
-        """任务状态与进度"""
-        job = services.get_job(get_session(), job_id)
+        """任务状态与进度（提交人、系统管理员；生成检查记录表的任务：可读取该记录的人）"""
+        session = get_session()
+        job = services.get_job(session, job_id)
         actor = current_actor()
-        if actor.role != Role.SYSADMIN and job.created_by != actor.user_id:
+        if actor.role != Role.SYSADMIN and job.created_by != actor.user_id \
+                and not services.may_follow(session, actor, job):
             raise Forbidden("只能查看自己提交的后台任务", code="forbidden.owner")
         return job
 

@@ -8,6 +8,7 @@ retries. Job functions never know which one runs them.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 import uuid
@@ -27,9 +28,18 @@ log = logging.getLogger(__name__)
 
 
 class JobContext:
-    """What a job function receives: its database, who asked, which attempt, and a progress reporter."""
+    """What a job function receives: its database, who asked, which attempt, and a progress reporter.
 
-    def __init__(self, db: Database, job: Job, media_dir: str | None = None, config: dict | None = None):
+    Progress is informative and must never hold the job up: with ``progress_thread`` (jobs run in a
+    thread of the app, or by an rq worker) it is written by a writer thread of its own, the latest
+    figures only, in a short transaction of its own. The job never waits for that write, so a job that
+    holds a transaction (SQLite allows one writer: an import writing its rows) cannot deadlock on its
+    own progress: the figures reach the row once the database lets them. Without a thread (jobs run
+    synchronously, the tests) each report is written at once.
+    """
+
+    def __init__(self, db: Database, job: Job, media_dir: str | None = None, config: dict | None = None,
+                 *, progress_thread: bool = False):
         self.db = db
         self.job_id = job.id
         self.attempt = job.attempts
@@ -38,19 +48,63 @@ class JobContext:
         self.media_dir = media_dir
         self.config = config or {}
         self._last = 0.0
+        self._threaded = progress_thread
+        self._cond = threading.Condition()
+        self._pending: dict | None = None
+        self._writer: threading.Thread | None = None
+        self._closing = False
 
     def progress(self, done: int, total: int | None = None, message: str | None = None, *, force: bool = False):
         now = time.monotonic()
         if not force and now - self._last < 0.5 and (total is None or done < total):
             return
         self._last = now
+        values: dict[str, Any] = {"progress_done": done}
+        if total is not None:
+            values["progress_total"] = total
+        if message is not None:
+            values["progress_message"] = message[:200]
+        if not self._threaded:
+            self._write(values)
+            return
+        with self._cond:
+            self._pending = {**(self._pending or {}), **values}
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name=f"job-progress-{self.job_id[:8]}",
+                                                daemon=True)
+                self._writer.start()
+            self._cond.notify()
+
+    def _write(self, values: dict) -> None:
         with self.db.session_scope() as s:
-            values: dict[str, Any] = {"progress_done": done}
-            if total is not None:
-                values["progress_total"] = total
-            if message is not None:
-                values["progress_message"] = message[:200]
             s.execute(update(Job).where(Job.id == self.job_id).values(**values))
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closing:
+                    self._cond.wait()
+                if self._pending is None:
+                    return
+                values, self._pending = self._pending, None
+            try:
+                self._write(values)
+            except Exception as exc:  # noqa: BLE001 - the database stayed busy or went away: progress only
+                log.warning("progress of job %s not written: %s", self.job_id, exc)
+                with self._cond:
+                    if self._closing:
+                        return
+                    self._pending = {**values, **(self._pending or {})}
+                    self._cond.wait(1.0)
+
+    def close(self) -> None:
+        """Write the last figures reported (before the job's outcome is recorded) and stop the writer."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+            writer = self._writer
+        if writer is not None:
+            writer.join()
 
 
 class JobQueue(Protocol):
@@ -73,8 +127,11 @@ def create_job(session: Session, name: str, params: dict, actor: Actor, max_atte
 
 
 def execute(db: Database, job_id: str, *, final_attempt: bool = True, media_dir: str | None = None,
-            config: dict | None = None) -> bool:
-    """Run one attempt of a job. True on success. Records the outcome in the job row."""
+            config: dict | None = None, progress_thread: bool = True) -> bool:
+    """Run one attempt of a job. True on success. Records the outcome in the job row.
+
+    ``progress_thread``: write progress from a thread of its own (see ``JobContext``); False only where
+    the job runs synchronously on the caller's connection (the tests' inline queue)."""
     load_all()
     with db.session_scope() as s:
         job = s.get(Job, job_id)
@@ -85,10 +142,13 @@ def execute(db: Database, job_id: str, *, final_attempt: bool = True, media_dir:
         job.started_at = job.started_at or utcnow()
         s.flush()
         s.expunge(job)
-    ctx = JobContext(db, job, media_dir=media_dir, config=config)
+    ctx = JobContext(db, job, media_dir=media_dir, config=config, progress_thread=progress_thread)
     params = {k: v for k, v in (job.params or {}).items() if not k.startswith("_")}
     try:
-        result = JOBS[job.name](ctx, **params)
+        try:
+            result = JOBS[job.name](ctx, **params)
+        finally:
+            ctx.close()
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, then re-raised for rq's retry
         code = exc.code if isinstance(exc, DomainError) else "job.error"
         message = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
@@ -119,7 +179,7 @@ class InlineQueue:
         for attempt in range(1, max_attempts + 1):
             try:
                 execute(self.db, job_id, final_attempt=attempt == max_attempts, media_dir=self.media_dir,
-                        config=self.config)
+                        config=self.config, progress_thread=self.threaded)
                 return
             except Exception:  # noqa: BLE001 - recorded in the job row by execute
                 continue
@@ -179,6 +239,15 @@ def get_job(session: Session, job_id: str) -> Job:
     if job is None:
         raise NotFound("后台任务不存在", code="job.not_found")
     return job
+
+
+def may_follow(session: Session, actor: Actor, job: Job) -> bool:
+    """Whether ``actor``, who did not create ``job``, may follow it (a record's PDF: whoever reads the record)."""
+    from backend.jobs.registry import FOLLOWERS
+
+    load_all()
+    follower = FOLLOWERS.get(job.name)
+    return follower is not None and bool(follower(session, actor, job.params or {}))
 
 
 def jobs_query(status: str | None = None, created_by: int | None = None):

@@ -3,19 +3,23 @@
 Each accepted media type belongs to a kind (photo, signature, pdf, audio, video) with its own
 byte limit; images also have a pixel limit. The checks read the file's content, never trust its
 name or declared type: an image is decoded in full (truncation shows), its format must be the
-declared one and its size within the pixel limit (decompression bombs are refused before any
-pixel is decoded); a PDF must start with ``%PDF-`` and end with ``%%EOF``; a clip must carry the
-magic number of a container its declared type allows.
+declared one, its size within the pixel limit and plausible for its bytes (decompression bombs are
+refused from the header, before any pixel is decoded); a PDF must start with ``%PDF-`` and end with
+``%%EOF`` after a ``startxref``; a clip must be a well-formed container its declared type allows,
+walked from its first byte to its last (boxes, elements, chunks, pages or frames that fit exactly):
+a container's magic number followed by anything else is refused.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from typing import Mapping
 
 from PIL import Image, ImageFile
 
 from backend.errors import DomainError
+from backend.media import containers
 
 # media type → kind; images: the Pillow format it must decode as; clips: the containers allowed
 IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -31,6 +35,19 @@ ACCEPTED_TYPES = sorted([*IMAGE_TYPES, "application/pdf", *CLIP_TYPES])
 KIND_LABELS = {"photo": "照片", "signature": "签名图片", "pdf": "PDF 文件", "audio": "录音", "video": "视频"}
 
 
+# the file name extension a stored file is served under (GET /api/media/<sha256>), by media type
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf",
+              "audio/mp4": "m4a", "audio/x-m4a": "m4a", "audio/m4a": "m4a", "audio/3gpp": "3gp", "audio/amr": "amr",
+              "audio/mpeg": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/webm": "weba",
+              "audio/ogg": "ogg", "video/mp4": "mp4", "video/3gpp": "3gp", "video/quicktime": "mov",
+              "video/webm": "webm", "video/x-matroska": "mkv"}
+FORMAT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def extension_of(media_type: str) -> str:
+    return EXTENSIONS.get(media_type, "bin")
+
+
 class MediaRefused(DomainError):
     """A file (or its declaration) that is not accepted: the upload is discarded."""
 
@@ -43,10 +60,12 @@ class MediaRefused(DomainError):
 class Limits:
     max_bytes: dict            # kind → bytes
     max_pixels: dict           # kind → pixels (images)
+    max_pixels_per_byte: int = 5000   # an image claiming more pixels than this per byte of file is a bomb
 
     @classmethod
     def from_config(cls, config: Mapping) -> "Limits":
         return cls(
+            max_pixels_per_byte=int(config.get("MEDIA_MAX_PIXELS_PER_BYTE", 5000)),
             max_bytes={"photo": int(config.get("MEDIA_PHOTO_MAX_BYTES", 15 << 20)),
                        "signature": int(config.get("MEDIA_SIGNATURE_MAX_BYTES", 1 << 20)),
                        "pdf": int(config.get("MEDIA_PDF_MAX_BYTES", 20 << 20)),
@@ -98,20 +117,22 @@ def _size_text(n: int) -> str:
 class Facts:
     width: int | None = None
     height: int | None = None
+    media_type: str | None = None      # the type found in the file (served with it)
 
 
 def check_file(path, kind: str, media_type: str, limits: Limits) -> Facts:
     """Check a complete file by its content; raise MediaRefused with a Chinese reason."""
     if kind in ("photo", "signature"):
-        return _check_image(path, media_type, limits.max_pixels[kind], max(limits.max_pixels.values()))
+        return _check_image(path, media_type, limits.max_pixels[kind], max(limits.max_pixels.values()),
+                            limits.max_pixels_per_byte)
     if kind == "pdf":
         _check_pdf(path)
     else:
         _check_clip(path, media_type)
-    return Facts()
+    return Facts(media_type=media_type)
 
 
-def _check_image(path, media_type: str, max_pixels: int, process_limit: int) -> Facts:
+def _check_image(path, media_type: str, max_pixels: int, process_limit: int, per_byte: int = 5000) -> Facts:
     expected = IMAGE_TYPES[media_type]
     label = expected.replace("WEBP", "WebP")
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -125,6 +146,11 @@ def _check_image(path, media_type: str, max_pixels: int, process_limit: int) -> 
                 width, height = im.size
                 if width * height > max_pixels:
                     raise _bomb(width, height, max_pixels)
+                size = os.path.getsize(path)
+                if width * height > 1_000_000 and width * height > size * per_byte:
+                    raise MediaRefused(
+                        f"图片声明的尺寸（{width}×{height}）与文件大小（{size} 字节）不符，疑似解压炸弹，已拒收",
+                        code="media.too_many_pixels", details={"width": width, "height": height, "size": size})
                 if im.format != expected:
                     found = (im.format or "?").replace("WEBP", "WebP")
                     raise MediaRefused(f"文件内容是 {found} 图片，与声明的类型 {media_type} 不符",
@@ -146,7 +172,7 @@ def _check_image(path, media_type: str, max_pixels: int, process_limit: int) -> 
         if "Decompressed Data Too Large" in text:
             raise MediaRefused("图片中的附加数据解压后过大，疑似解压炸弹，已拒收", code="media.too_many_pixels") from None
         raise MediaRefused(f"图片文件已损坏，无法解码（{type(exc).__name__}）", code="media.corrupt") from None
-    return Facts(width, height)
+    return Facts(width, height, FORMAT_TYPES[expected])
 
 
 def _bomb(width: int, height: int, max_pixels: int) -> MediaRefused:
@@ -163,8 +189,8 @@ def _check_pdf(path) -> None:
         tail = f.read()
     if not head.startswith(b"%PDF-"):
         raise MediaRefused("文件不是 PDF（缺少 %PDF- 文件头）", code="media.not_pdf")
-    if b"%%EOF" not in tail:
-        raise MediaRefused("PDF 文件不完整（缺少 %%EOF 结尾），请重新扫描或上传", code="media.not_pdf")
+    if b"%%EOF" not in tail or b"startxref" not in tail:
+        raise MediaRefused("PDF 文件不完整（缺少 startxref 与 %%EOF 结尾），请重新扫描或上传", code="media.not_pdf")
 
 
 def container_of(head: bytes) -> str | None:
@@ -188,7 +214,11 @@ def _check_clip(path, media_type: str) -> None:
     with open(path, "rb") as f:
         head = f.read(16)
     found = container_of(head)
+    kind = KIND_LABELS[CLIP_TYPES[media_type][0]]
     if found not in CLIP_TYPES[media_type][1]:
-        kind = KIND_LABELS[CLIP_TYPES[media_type][0]]
         raise MediaRefused(f"文件内容不是声明的{kind}格式（{media_type}），已拒收", code="media.bad_container",
+                           details={"container": found})
+    problem = containers.problem(path, found, media_type)
+    if problem:
+        raise MediaRefused(f"文件不是完整的{kind}（{media_type}）：{problem}，已拒收", code="media.bad_container",
                            details={"container": found})

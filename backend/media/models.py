@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -62,7 +62,12 @@ class Upload(Base):
 
 
 class MediaRef(Base):
-    """An inspection refers to a file (it may arrive before the file itself: no foreign key to media)."""
+    """An inspection refers to a file (it may arrive before the file itself: no foreign key to media).
+
+    A hash is not a permission: a reference counts (``bound``) only when its writer holds the file (uploaded
+    its bytes) or could already read it, or the server made the file; a reference to a file not stored yet,
+    or one its writer may not read, waits, bound to its writer (``added_by``), until that writer uploads the
+    bytes. Only bound references make a file readable to the record's readers and keep it from clean-up."""
 
     __tablename__ = "media_ref"
     __table_args__ = (UniqueConstraint("sha256", "inspection_id"),)
@@ -70,4 +75,16 @@ class MediaRef(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))  # indexed by the unique pair
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))   # None: the server's own file
+    bound: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class MediaHolder(Base):
+    """A user who holds a stored file: they sent its bytes (the first upload, or the same bytes again)."""
+
+    __tablename__ = "media_holder"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

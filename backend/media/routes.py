@@ -1,7 +1,9 @@
 """Photos and attachments over HTTP: ``HEAD`` by SHA-256, resumable uploads (tus 1.0 core), reading.
 
-* ``HEAD /api/media/<sha256>``: is the file stored? (any logged-in user: the hash is the capability)
-* ``GET /api/media/<sha256>`` (the original), ``…/thumb``, ``…/public`` (stripped of metadata)
+* ``HEAD /api/media/<sha256>``: may I read this file (is it stored for me)? 404 for a file the caller may
+  not read, as for one that is not there: a hash is not a permission
+* ``GET /api/media/<sha256>`` (the original), ``…/thumb``, ``…/public`` (stripped of metadata), under a
+  neutral name (``<first 16 hex digits>.<extension of the type found in the file>``)
 * ``POST /api/uploads`` (JSON or tus headers; the body may carry the first bytes),
   ``HEAD``/``PATCH``/``DELETE /api/uploads/<id>``
 
@@ -19,19 +21,20 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
 
 from backend import get_session
-from backend.api import blueprint
+from backend.api import blueprint, body_limit
 from backend.auth.access import ANY_USER, current_actor, requires
-from backend.auth.roles import Role
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
-from backend.media import services, storage
+from backend.media import checks, services, storage
 from schemas.media import UploadIn, UploadOut
 
 blp = blueprint("media", __name__, "/api", "照片与附件：按 SHA-256 查询、可续传上传（tus 1.0）、读取原件/缩略图/公开副本")
 
-UPLOADERS = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.INSPECTOR)
+UPLOADERS = tuple(services.UPLOAD_KINDS)        # officers (services.may_upload: with an inspection still open)
 OFFSET_STREAM = "application/offset+octet-stream"
 TUS_HEADERS = {"Tus-Resumable": "1.0.0", "Cache-Control": "no-store"}
 IMMUTABLE = "private, max-age=31536000, immutable"
+CHUNK_LIMIT = "MAX_CONTENT_LENGTH"        # one request of an upload (a chunk); files of any kind go in several
+CHUNK_MESSAGE = "一次上传请求最多 {limit}，请分段上传（PATCH）"
 
 _TUS_DOC = {
     "parameters": [
@@ -143,6 +146,7 @@ def _offset_header() -> int:
 @blp.route("/uploads")
 class Uploads(MethodView):
     @requires(*UPLOADERS)
+    @body_limit(CHUNK_LIMIT, message=CHUNK_MESSAGE)
     @blp.doc(**_TUS_DOC)
     @blp.response(201, UploadOut, description="上传会话已建立（Location 为会话地址，Upload-Offset 为已收字节）；"
                                               "请求体带有全部字节时文件已存储（complete=true）")
@@ -179,6 +183,7 @@ class UploadDetail(MethodView):
                      Upload_Expires=http_date(state.expires_at))
 
     @requires(*UPLOADERS)
+    @body_limit(CHUNK_LIMIT, message=CHUNK_MESSAGE)
     @blp.doc(parameters=[{"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer"},
                           "description": "本段字节在文件中的起始位置，须等于服务器的 Upload-Offset"}],
              requestBody={"content": {OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}},
@@ -204,12 +209,14 @@ class UploadDetail(MethodView):
         return _bare(204)
 
 
-def _send(sha256: str, media_type: str, download_name: str | None = None) -> Response:
+def _send(sha256: str, media_type: str) -> Response:
+    """The stored bytes, under a neutral name made of the hash and the extension of the type the checks
+    found in the file: never the name a client gave (``invoice.html``), never a type it declared alone."""
     path = storage.path_for(_settings().media_dir, sha256)
     if not path.is_file():
         raise NotFound("文件内容缺失，请联系管理员", code="media.file_missing")
-    response = send_file(path, mimetype=media_type, conditional=True, etag=sha256, download_name=download_name,
-                         max_age=None)
+    response = send_file(path, mimetype=media_type, conditional=True, etag=sha256,
+                         download_name=f"{sha256[:16]}.{checks.extension_of(media_type)}", max_age=None)
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -218,14 +225,12 @@ def _send(sha256: str, media_type: str, download_name: str | None = None) -> Res
 @blp.route("/media/<string:sha256>")
 class MediaFile(MethodView):
     @requires(ANY_USER)
-    @blp.doc(responses={"200": {"description": "服务器已有该文件：Content-Length、Content-Type、ETag，"
+    @blp.doc(responses={"200": {"description": "服务器已有该文件且本人可以读取：Content-Length、Content-Type、ETag，"
                                                "X-Media-Status（processing/ready/failed）、X-Media-Kind"},
-                        "404": {"description": "没有该文件：需要上传"}})
+                        "404": {"description": "media.not_found：没有该文件，或本人无权读取：需要上传"}})
     def head(self, sha256):
-        """按 SHA-256 查询文件是否已存储（上传前先查）"""
-        media = services.info(get_session(), sha256)
-        if media is None:
-            raise NotFound("文件不存在", code="media.not_found")
+        """按 SHA-256 查询本人能否读取该文件（上传前先查；无权查看的文件与不存在的一样答 404）"""
+        media = services.readable(get_session(), current_actor(), sha256)
         response = Response(status=200)
         response.headers["Content-Type"] = media.media_type
         response.headers["Content-Length"] = str(media.size)
@@ -240,9 +245,9 @@ class MediaFile(MethodView):
                                 "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                     "format": "binary"}}}}})
     def get(self, sha256):
-        """下载原件（上传人、系统管理员、监督人员、可查看引用它的检查记录的人员）"""
+        """下载原件（上传人、系统管理员、监督人员、在可查看的检查记录中看得到它的人员；其他人 404）"""
         media = services.readable(get_session(), current_actor(), sha256)
-        return _send(media.sha256, media.media_type, media.filename)
+        return _send(media.sha256, media.media_type)
 
 
 def _derived(sha256: str, which: str) -> Response:
@@ -252,7 +257,7 @@ def _derived(sha256: str, which: str) -> Response:
         if media.status == "processing":
             raise Conflict("照片仍在处理中，请稍后再取", code="media.processing")
         raise NotFound("该文件没有缩略图或公开副本（仅照片有）", code="media.no_derived")
-    return _send(derived, "image/jpeg", f"{media.sha256[:16]}-{which}.jpg")
+    return _send(derived, "image/jpeg")
 
 
 @blp.route("/media/<string:sha256>/thumb")

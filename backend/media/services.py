@@ -6,6 +6,14 @@ the server holds (the size of the session's part file, so no database write per 
 the last byte arrives the whole file is hashed, checked by kind and, when accepted, moved into
 the content-addressed store and recorded in ``media``. Photos are then processed by a job.
 
+A hash is not a permission. A user *holds* a file when they sent its bytes (``MediaHolder``); a user may
+*read* it when they hold it, or see it named in an inspection (a section, the record, a signature) by a
+*bound* reference, as the pull or the office view shows that inspection to them (``backend.inspections.
+media_access``); system administrators and supervisors read every file. A reference is bound when its
+writer holds the file or could already read it (or the server made the file); otherwise it waits, bound
+to its writer, until that writer uploads the bytes. Declaring an upload of a stored file the caller may not
+read is answered as for a new file: the bytes must be sent (and checked) before anything is said about it.
+
 For the sync engine (these neither commit nor audit: the caller's transaction does):
 
 * ``add_references(session, sha256s, inspection_id, actor) -> set[str]``
@@ -38,7 +46,7 @@ from backend.db import dialect_of, utcnow
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests
 from backend.media import checks, processing, storage
 from backend.media.checks import Limits, MediaRefused
-from backend.media.models import Media, MediaRef, Upload
+from backend.media.models import Media, MediaHolder, MediaRef, Upload
 
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 READ_CHUNK = 256 * 1024
@@ -53,6 +61,10 @@ class MediaSettings:
     upload_expiry: dt.timedelta
     max_open_uploads: int
     orphan_grace: dt.timedelta
+    max_open_bytes: int              # declared bytes of one user's unfinished uploads
+    max_unreferenced_files: int      # files one user sent that no record uses (yet)
+    max_unreferenced_bytes: int
+    max_files_per_inspection: int    # files one inspection may refer to
     thumb_edge: int
     public_max_edge: int
     timezone: str
@@ -64,6 +76,10 @@ class MediaSettings:
                    upload_expiry=dt.timedelta(hours=int(config.get("MEDIA_UPLOAD_EXPIRY_HOURS", 72))),
                    max_open_uploads=int(config.get("MEDIA_MAX_OPEN_UPLOADS", 50)),
                    orphan_grace=dt.timedelta(days=int(config.get("MEDIA_ORPHAN_GRACE_DAYS", 7))),
+                   max_open_bytes=int(config.get("MEDIA_MAX_OPEN_MB", 1024)) << 20,
+                   max_unreferenced_files=int(config.get("MEDIA_MAX_UNREFERENCED_FILES", 1000)),
+                   max_unreferenced_bytes=int(config.get("MEDIA_MAX_UNREFERENCED_MB", 2048)) << 20,
+                   max_files_per_inspection=int(config.get("MEDIA_MAX_FILES_PER_INSPECTION", 600)),
                    thumb_edge=int(config.get("MEDIA_THUMB_EDGE", 320)),
                    public_max_edge=int(config.get("MEDIA_PUBLIC_MAX_EDGE", 2560)),
                    timezone=str(config.get("TIMEZONE", "Asia/Shanghai")),
@@ -122,6 +138,31 @@ def clean_filename(name) -> str | None:
 
 # --- uploads -------------------------------------------------------------------------------------------
 
+# what each role may upload: officers send the evidence of the inspections they take part in; nobody
+# else has a record that could refer to a file (the office side reads files, it never adds them)
+UPLOAD_KINDS = {Role.INSPECTOR: ("photo", "signature", "pdf", "audio", "video")}
+
+
+def may_upload(session: Session, actor: Actor, kind: str | None = None) -> None:
+    """Refuse a caller whose role uploads nothing (or not this kind), or an officer with no inspection
+    still open (assigned or in progress) that could refer to the file."""
+    from backend.inspections.access import ACTIVE
+    from backend.inspections.models import Inspection
+    from backend.inspections.services import my_inspections_query
+
+    kinds = UPLOAD_KINDS.get(actor.role, ())
+    if not kinds:
+        raise Forbidden("只有执法检查人员可以为检查记录上传文件", code="forbidden.role")
+    if kind is not None and kind not in kinds:
+        raise Forbidden(f"你的角色不能上传{checks.KIND_LABELS.get(kind, kind)}", code="upload.kind_not_allowed")
+    if actor.inspector_id is None:
+        raise Forbidden("当前账号未关联执法检查人员，没有检查任务，不能上传文件", code="forbidden.not_inspector")
+    open_one = (my_inspections_query(actor).with_only_columns(Inspection.id).order_by(None)
+                .where(Inspection.status.in_(ACTIVE)).limit(1))
+    if session.scalar(open_one) is None:
+        raise Forbidden("你当前没有进行中的检查任务，没有需要上传的文件", code="upload.no_inspection")
+
+
 def _declared(settings: MediaSettings, actor: Actor, *, sha256, length, media_type, filename=None,
               kind=None) -> Upload:
     """The client's declaration, checked (hash format, type whitelist, size limit), as an unsaved session."""
@@ -135,10 +176,65 @@ def _declared(settings: MediaSettings, actor: Actor, *, sha256, length, media_ty
                   filename=clean_filename(filename))
 
 
-def _stored(session: Session, sha256: str) -> UploadState | None:
-    """Content-addressed: the same bytes are stored once. A stored file is touched (its grace restarts)."""
+def _size_words(n: int) -> str:
+    return checks._size_text(n)
+
+
+def _check_quotas(session: Session, settings: MediaSettings, actor: Actor, length: int, *,
+                  new_session: bool) -> None:
+    """What one user may have waiting on the server: unfinished uploads (how many, how many bytes they
+    declared) and files sent that no record refers to yet (how many, how many bytes)."""
+    now = utcnow()
+    if new_session:
+        count, reserved = session.execute(
+            select(func.count(), func.coalesce(func.sum(Upload.length), 0))
+            .where(Upload.user_id == actor.user_id, Upload.expires_at > now)).one()
+        if count >= settings.max_open_uploads:
+            raise TooManyRequests(f"未完成的上传过多（{count} 个），请先完成或取消已有上传", code="upload.too_many",
+                                  details={"open": count, "limit": settings.max_open_uploads})
+        if reserved + length > settings.max_open_bytes:
+            raise TooManyRequests(
+                f"未完成的上传已占用 {_size_words(reserved)}，加上本文件将超过每人 {_size_words(settings.max_open_bytes)} "
+                "的上限；请先完成或取消已有上传", code="upload.reserved_full",
+                details={"reserved": int(reserved), "length": length, "limit": settings.max_open_bytes})
+    used = ~exists().where(MediaRef.sha256 == Media.sha256, MediaRef.bound.is_(True))
+    files, size = session.execute(
+        select(func.count(), func.coalesce(func.sum(Media.size), 0))
+        .select_from(MediaHolder).join(Media, Media.sha256 == MediaHolder.sha256)
+        .where(MediaHolder.user_id == actor.user_id, used)).one()
+    if files + 1 > settings.max_unreferenced_files or size + length > settings.max_unreferenced_bytes:
+        raise TooManyRequests(
+            f"你已上传但尚未被检查记录引用的文件有 {files} 个（{_size_words(int(size))}），已达每人上限"
+            f"（{settings.max_unreferenced_files} 个、{_size_words(settings.max_unreferenced_bytes)}）；"
+            "请先同步检查记录，让这些照片被记录引用后再上传", code="upload.unreferenced_full",
+            details={"files": files, "bytes": int(size), "max_files": settings.max_unreferenced_files,
+                     "max_bytes": settings.max_unreferenced_bytes})
+
+
+def holds(session: Session, user_id: int | None, sha256: str) -> bool:
+    return user_id is not None and session.get(MediaHolder, (sha256, user_id)) is not None
+
+
+def _hold(session: Session, media: Media, actor: Actor) -> None:
+    """``actor`` has sent these bytes: they hold the file, and the references they wrote before it arrived
+    are bound now. Part of the caller's transaction."""
+    if actor.user_id is None:
+        return
+    if session.get(MediaHolder, (media.sha256, actor.user_id)) is None:
+        session.add(MediaHolder(sha256=media.sha256, user_id=actor.user_id, created_at=utcnow()))
+    bound = session.execute(update(MediaRef).where(MediaRef.sha256 == media.sha256,
+                                                   MediaRef.added_by == actor.user_id, MediaRef.bound.is_(False))
+                            .values(bound=True).execution_options(synchronize_session=False)).rowcount
+    if bound:
+        media.touched_at = utcnow()
+
+
+def _stored(session: Session, actor: Actor, sha256: str) -> UploadState | None:
+    """Content-addressed: the same bytes are stored once, and a caller who may read the stored file need
+    not send them again (the file is touched: its grace restarts). To anyone else the file is unknown
+    until they have sent its bytes."""
     media = session.get(Media, sha256)
-    if media is None:
+    if media is None or not may_read(session, actor, media):
         return None
     media.touched_at = utcnow()
     session.commit()
@@ -150,7 +246,8 @@ def create_upload(session: Session, settings: MediaSettings, actor: Actor, *, sh
     """Start (or find again) an upload of a declared file. A file already stored needs no upload."""
     declared = _declared(settings, actor, sha256=sha256, length=length, media_type=media_type, filename=filename,
                          kind=kind)
-    stored = _stored(session, declared.sha256)
+    may_upload(session, actor, declared.kind)
+    stored = _stored(session, actor, declared.sha256)
     if stored is not None:
         return stored
     now = utcnow()
@@ -164,11 +261,7 @@ def create_upload(session: Session, settings: MediaSettings, actor: Actor, *, sh
         if offset is not None:
             session.commit()
             return UploadState(upload, offset, upload.length)
-    open_count = session.scalar(select(func.count()).select_from(Upload)
-                                .where(Upload.user_id == actor.user_id, Upload.expires_at > now))
-    if open_count >= settings.max_open_uploads:
-        raise TooManyRequests(f"未完成的上传过多（{open_count} 个），请先完成或取消已有上传",
-                              code="upload.too_many")
+    _check_quotas(session, settings, actor, declared.length, new_session=True)
     upload = declared
     upload.id = upload.tmp_name = uuid.uuid4().hex
     upload.created_at, upload.expires_at = now, now + settings.upload_expiry
@@ -188,6 +281,8 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
     photo (the client has just asked ``HEAD``): no look-up before the insert, which catches a clash.
     """
     declared = _declared(settings, actor, **declaration)
+    may_upload(session, actor, declared.kind)
+    _check_quotas(session, settings, actor, declared.length, new_session=False)
     if dialect_of(session) == "sqlite":
         session.commit()  # a SQLite reader cannot write later once another writer has committed: end it
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
@@ -341,7 +436,8 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     try:
         media = None if known_new else session.get(Media, actual)
         if media is None:
-            media = Media(sha256=actual, kind=upload.kind, media_type=upload.media_type, size=upload.length,
+            media = Media(sha256=actual, kind=upload.kind, media_type=facts.media_type or upload.media_type,
+                          size=upload.length,
                           filename=upload.filename, width=facts.width, height=facts.height,
                           status="processing" if processed else "ready", uploaded_by=actor.user_id,
                           created_at=now, touched_at=now, processed_at=None if processed else now)
@@ -351,6 +447,8 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
                                       queue.backend)
         else:
             media.touched_at = now
+        session.flush()
+        _hold(session, media, actor)
         if upload.id is not None:
             session.execute(delete(Upload).where(Upload.id == upload.id))
         audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
@@ -364,6 +462,7 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
             session.execute(delete(Upload).where(Upload.id == upload.id))
         media = session.get(Media, actual)
         media.touched_at = utcnow()
+        _hold(session, media, actor)
         session.commit()
         return media, False
     if job is not None:
@@ -406,7 +505,12 @@ def missing(session: Session, sha256s: Iterable[str]) -> set[str]:
 
 def add_references(session: Session, sha256s: Iterable[str], inspection_id: int, actor: Actor) -> set[str]:
     """Record that inspection ``inspection_id`` uses these files (a file may be referenced before it
-    arrives). Referenced files are never cleaned up. Returns the hashes not stored yet.
+    arrives). Returns the hashes not stored yet.
+
+    A reference is bound (it makes the file readable to the inspection's readers and keeps it from the
+    clean-up) when ``actor`` holds the file or could already read it, or is the server itself; any other
+    reference waits, bound to ``actor``, until ``actor`` uploads the bytes (``_hold``). A hash is not a
+    permission: naming a stored file one may not read gives nothing, and says nothing of it.
 
     Part of the caller's transaction: no commit, no audit entry (the caller's change is audited).
     """
@@ -418,12 +522,52 @@ def add_references(session: Session, sha256s: Iterable[str], inspection_id: int,
     else:
         from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
-    session.execute(insert(MediaRef).on_conflict_do_nothing(index_elements=["sha256", "inspection_id"]),
-                    [{"sha256": s, "inspection_id": inspection_id, "created_at": now} for s in wanted])
+    existing = {sha: bound for sha, bound in session.execute(
+        select(MediaRef.sha256, MediaRef.bound).where(MediaRef.inspection_id == inspection_id,
+                                                      MediaRef.sha256.in_(wanted)))}
+    to_judge = [sha for sha in wanted if not existing.get(sha)]
+    stored = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(to_judge)))} if to_judge else {}
+    rows = []
+    for sha in to_judge:
+        media = stored.get(sha)
+        bound = actor.user_id is None or (media is not None and may_read(session, actor, media))
+        if sha in existing:   # waiting for its writer; one who may read the file now binds it
+            if bound:
+                session.execute(update(MediaRef).where(MediaRef.inspection_id == inspection_id, MediaRef.sha256 == sha)
+                                .values(bound=True, added_by=actor.user_id))
+            continue
+        rows.append({"sha256": sha, "inspection_id": inspection_id, "created_at": now, "added_by": actor.user_id,
+                     "bound": bound})
+    if rows:
+        session.execute(insert(MediaRef).on_conflict_do_nothing(index_elements=["sha256", "inspection_id"]), rows)
     # the row lock this takes makes a concurrent clean-up skip these files (it re-checks touched_at)
     session.execute(update(Media).where(Media.sha256.in_(wanted)).values(touched_at=now)
                     .execution_options(synchronize_session=False))
     return missing(session, wanted)
+
+
+def unusable(session: Session, sha256s: Iterable[str], inspection_id: int, actor: Actor,
+             pending: Iterable[str] = ()) -> set[str]:
+    """The files among ``sha256s`` the inspection cannot use yet: not stored, or named by a writer who has
+    not sent their bytes (no bound reference). ``pending``: hashes ``actor`` is referencing in the
+    transaction under way (bound on commit if ``actor`` may read them)."""
+    wanted = _hashes(sha256s)
+    if not wanted:
+        return set()
+    out = missing(session, wanted)
+    stored = [sha for sha in wanted if sha not in out]
+    if not stored:
+        return out
+    bound = set(session.scalars(select(MediaRef.sha256).where(MediaRef.inspection_id == inspection_id,
+                                                              MediaRef.sha256.in_(stored), MediaRef.bound.is_(True))))
+    later = set(pending)
+    for sha in stored:
+        if sha in bound:
+            continue
+        if sha in later and (actor.user_id is None or may_read(session, actor, session.get(Media, sha))):
+            continue
+        out.add(sha)
+    return out
 
 
 def add_generated(session: Session, media_dir: str, data: bytes, *, kind: str, media_type: str,
@@ -459,46 +603,38 @@ def remove_references(session: Session, sha256s: Iterable[str], inspection_id: i
                     .execution_options(synchronize_session=False))
 
 
-def references(session: Session, sha256: str) -> list[int]:
-    """The inspections that use a file."""
-    return list(session.scalars(select(MediaRef.inspection_id).where(MediaRef.sha256 == normalise_hash(sha256))
-                                .order_by(MediaRef.inspection_id)))
+def references(session: Session, sha256: str, *, bound_only: bool = False) -> list[int]:
+    """The inspections that use a file (``bound_only``: those whose reference counts)."""
+    stmt = select(MediaRef.inspection_id).where(MediaRef.sha256 == normalise_hash(sha256))
+    if bound_only:
+        stmt = stmt.where(MediaRef.bound.is_(True))
+    return list(session.scalars(stmt.order_by(MediaRef.inspection_id)))
+
+
+def may_read(session: Session, actor: Actor, media: Media) -> bool:
+    """Whether ``actor`` may read this stored file (see the module's docstring)."""
+    if actor.user_id is None or actor.role in (Role.SYSADMIN, Role.SUPERVISOR):
+        return True
+    if holds(session, actor.user_id, media.sha256):
+        return True
+    from backend.inspections.media_access import sees
+
+    inspections = references(session, media.sha256, bound_only=True)
+    return bool(inspections) and sees(session, actor, media.sha256, inspections)
+
+
+class Unreadable(NotFound):
+    code = "media.not_found"
+    message = "文件不存在，或你无权查看（只有上传人、能查看引用它的检查记录的人员可以查看）"
 
 
 def readable(session: Session, actor: Actor, sha256: str) -> Media:
-    """The file, if ``actor`` may read it: its uploader, a system admin or supervisor, an officer who
-    sees an inspection that uses it, or staff of a department taking part in that inspection's task."""
+    """The file, if ``actor`` may read it; else ``404 media.not_found``, as for a file that is not there
+    (the answer says nothing of a file the caller may not read)."""
     media = info(session, sha256)
-    if media is None:
-        raise NotFound("文件不存在", code="media.not_found")
-    if actor.role in (Role.SYSADMIN, Role.SUPERVISOR) or (actor.user_id is not None
-                                                            and media.uploaded_by == actor.user_id):
-        return media
-    if _sees_a_reference(session, actor, media.sha256):
-        return media
-    raise Forbidden("无权查看该文件：只有上传人、可查看引用它的检查记录的人员可以查看", code="forbidden.media")
-
-
-def _sees_a_reference(session: Session, actor: Actor, sha256: str) -> bool:
-    from backend.inspections.models import Inspection
-    from backend.inspections.services import my_inspections_query
-    from backend.plans.models import Task, TaskDepartment
-
-    refs = select(MediaRef.inspection_id).where(MediaRef.sha256 == sha256)
-    if actor.inspector_id is not None:
-        mine = (my_inspections_query(actor).with_only_columns(Inspection.id).order_by(None)
-                .where(Inspection.id.in_(refs)).limit(1))
-        if session.scalar(mine) is not None:
-            return True
-    if actor.role in (Role.DEPT_ADMIN, Role.PLANNER) and actor.department_id is not None:
-        taking_part = exists().where(TaskDepartment.task_id == Task.id,
-                                     TaskDepartment.department_id == actor.department_id)
-        stmt = (select(Inspection.id).join(Task, Task.id == Inspection.task_id)
-                .where(Inspection.id.in_(refs),
-                       or_(Task.lead_department_id == actor.department_id, taking_part)).limit(1))
-        if session.scalar(stmt) is not None:
-            return True
-    return False
+    if media is None or not may_read(session, actor, media):
+        raise Unreadable()
+    return media
 
 
 # --- processing and clean-up (jobs) --------------------------------------------------------------------
@@ -549,7 +685,7 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
     cutoff = now - settings.orphan_grace
     if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
         session.execute(update(Media).where(Media.sha256 == "").values(touched_at=now))
-    unreferenced = ~exists().where(MediaRef.sha256 == Media.sha256)
+    unreferenced = ~exists().where(MediaRef.sha256 == Media.sha256, MediaRef.bound.is_(True))
     candidates = list(session.scalars(select(Media.sha256).where(Media.touched_at < cutoff, unreferenced)))
     deleted: list[tuple[str, str | None, str | None]] = []
     for i in range(0, len(candidates), 500):
@@ -559,6 +695,9 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
                                .returning(Media.sha256, Media.thumb_sha256, Media.public_sha256)
                                .execution_options(synchronize_session=False)).all()
         deleted.extend(tuple(r) for r in rows)
+        gone = [r[0] for r in rows]
+        if gone:
+            session.execute(delete(MediaHolder).where(MediaHolder.sha256.in_(gone)))
     expired = list(session.scalars(select(Upload).where(Upload.expires_at <= now)))
     expired_ids = []
     for upload in expired:

@@ -40,7 +40,7 @@ PUBLIC = "public"
 STAFF_READ = frozenset({S, DA, P, SV})
 RUNNERS = frozenset({S, DA, P})
 ADMINS = frozenset({S, DA})
-UPLOADERS = frozenset({S, DA, P, I})
+UPLOADERS = frozenset({I})      # officers with an inspection still open (nobody else has a record to add files to)
 TUS = (("Tus-Resumable", "1.0.0"),)
 IF_MATCH_ANY = (("If-Match", "*"),)
 
@@ -60,6 +60,7 @@ class Row:
     upload: bool = False          # send the list's import template as the multipart field "file"
     headers: tuple = ()           # extra request headers, as (name, value) pairs
     raw: bytes | None = None      # a raw body (sent as it is, with the content type given in ``headers``)
+    hidden: bool = False          # the wrong department gets 404 (what one may not read is not there), not 403
 
 
 ROWS = [
@@ -214,10 +215,11 @@ ROWS = [
         "year": 2031, "title": "测试通知", "holidays": [{"name": "元旦", "from": "2031-01-01", "to": "2031-01-01"}]}),
     Row("GET", "/api/v1/calendar/due", ALL, query="?from=2026-02-13&days=20"),
     # photos and attachments: HEAD by hash for anyone logged in; reading for those who see a record using it
-    Row("HEAD", "/api/media/{media}", ALL),
-    Row("GET", "/api/media/{media}", ALL, (DA, P, I)),
-    Row("GET", "/api/media/{media}/thumb", ALL, (DA, P, I)),
-    Row("GET", "/api/media/{media}/public", ALL, (DA, P, I)),
+    # a file is read by whoever sees a record naming it; to anyone else it is not there (404, not 403)
+    Row("HEAD", "/api/media/{media}", ALL, (DA, P, I), hidden=True),
+    Row("GET", "/api/media/{media}", ALL, (DA, P, I), hidden=True),
+    Row("GET", "/api/media/{media}/thumb", ALL, (DA, P, I), hidden=True),
+    Row("GET", "/api/media/{media}/public", ALL, (DA, P, I), hidden=True),
     Row("POST", "/api/uploads", UPLOADERS, body={"sha256": "{new_sha}", "length": 1000, "media_type": "image/jpeg"}),
     # (an upload session is its creator's: another user's is "not found"; each caller has its own here)
     Row("HEAD", "/api/uploads/{my_upload}", UPLOADERS, headers=TUS),
@@ -282,7 +284,8 @@ class World:
                      "led_submitted": lambda: self._led("submitted")["inspection"]}
         self.made["media"] = lambda: self._media()["media"]
         self.made["sync_client"] = self._sync_client
-        self.made["new_sha"] = lambda: hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+        # a new file: its uploader, A's officer, takes part in the inspection (officers upload only then)
+        self.made["new_sha"] = lambda: (self._media(), hashlib.sha256(uuid.uuid4().bytes).hexdigest())[1]
 
     def user(self, role, dept: str):
         key = (role, dept)
@@ -437,8 +440,10 @@ def test_access(row, app, client, factory, auth, db_session):
             assert row.method == "HEAD" or r.json["code"].startswith("forbidden") and "items" not in r.json
         for role in row.wrong_dept:
             r = _call(client, world, row, role, row.wrong_in)
-            assert r.status_code == 403, ("wrong department", role, r.status_code, r.get_json(silent=True))
-            assert row.method == "HEAD" or r.json["code"].startswith("forbidden")
+            refused = 404 if row.hidden else 403
+            assert r.status_code == refused, ("wrong department", role, r.status_code, r.get_json(silent=True))
+            assert row.method == "HEAD" or r.json["code"].startswith("forbidden") or (
+                row.hidden and r.json["code"].endswith("not_found") and "items" not in r.json)
     allowed = ALL if row.allowed == PUBLIC else row.allowed
     callers = [(role, False) for role in sorted(allowed if row.positive is None else row.positive,
                                                 key=lambda r: r.value)]

@@ -47,7 +47,7 @@ def test_json_depth_limit_is_exact(client):
 
 
 def test_brackets_that_never_close_are_not_json(client):
-    r = _post_raw(client, "/api/v1/auth/login", "[" * 100000)
+    r = _post_raw(client, "/api/v1/departments", "[" * 100000)   # within the 1 MB of an ordinary endpoint
     assert r.status_code == 400 and r.json["errors"]["json"] == ["请求体不是有效的 JSON"]
 
 
@@ -115,3 +115,118 @@ def test_the_database_constraints_are_the_last_guard(database, tmp_path, factory
     r = client.post("/_test/insert", data=json.dumps({"u": "taken.name", "d": department.id}),
                     content_type="application/json")
     assert r.status_code == 409 and r.json["code"] == "conflict.duplicate", r.json
+
+
+# --- how big a body may be, whatever the transfer encoding (issue 11 §4.4, §4.6) ------------------------------
+
+def _served(app):
+    """The app behind Werkzeug's threaded server (which marks a chunked body ``wsgi.input_terminated``)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _raw(port: int, head: str, body: bytes = b"") -> tuple[int, dict]:
+    """Send a request as bytes (headers as given), then read the answer's status and JSON body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        try:
+            sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the server answered and stopped reading: the answer is still there to read
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head_part, _, rest = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head_part.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), None)
+                if length is not None and len(rest) >= length:
+                    break
+    head_part, _, rest = data.partition(b"\r\n\r\n")
+    return int(head_part.split()[1]), json.loads(rest)
+
+
+def _chunked(body: bytes, size: int = 65536) -> bytes:
+    out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size))
+    return out + b"0\r\n\r\n"
+
+
+@pytest.fixture()
+def served(committed_db, tmp_path):
+    app = make_test_app(committed_db, tmp_path)
+    server = _served(app)
+    try:
+        yield app, server.server_port
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.committed
+def test_a_chunked_push_over_the_batch_limit_is_refused_while_reading(served, committed_db):
+    """17 MB pushed with Transfer-Encoding: chunked were accepted (no Content-Length to compare)."""
+    from sync.models import SyncMutation
+    from tests.factories import AuthActions, Factory
+
+    app, port = served
+    with committed_db.session_scope() as session:
+        token = AuthActions(app, Factory(session)).token(Factory(session).user(Role.INSPECTOR))
+    note = "现场记录" * 500
+    mutations = [{"id": i, "name": "section.set", "device_time": "2026-04-08T09:00:00+08:00",
+                  "args": {"inspection_id": 1, "department_id": 1,
+                           "fields": {f"note{k}": {"value": note, "base_rev": 0} for k in range(40)}}}
+                 for i in range(1, 101)]
+    body = json.dumps({"client_id": "6d8f0c1e-8b0a-4c57-9d3e-1a2b3c4d5e6f", "mutations": mutations},
+                      ensure_ascii=False).encode()
+    assert len(body) > 2 * 1024 * 1024
+    status, answer = _raw(port, "POST /api/sync/push HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+                                f"Authorization: Bearer {token}\nTransfer-Encoding: chunked\n", _chunked(body))
+    assert status == 413 and answer["code"] == "sync.batch_too_large", answer
+    assert answer["details"] == {"limit": 1024 * 1024} and "1 MB" in answer["message"]
+    with committed_db.session_scope(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(SyncMutation)) == 0
+
+
+@pytest.mark.committed
+def test_every_endpoint_has_a_body_limit_whatever_the_encoding(served):
+    app, port = served
+    small = json.dumps({"username": "a", "password": "b" * 40_000}).encode()   # 40 KB: over the login's 16 KB
+    status, answer = _raw(port, "POST /api/v1/auth/login HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+                                "Transfer-Encoding: chunked\n", _chunked(small, 4096))
+    assert status == 413 and answer["code"] == "too_large" and answer["details"] == {"limit": 16 * 1024}, answer
+    assert answer["message"] == "请求体过大：该接口最多接受 16 KB，未读取也未处理"
+    big = json.dumps({"name": "x" * (1100 * 1024)}).encode()   # any other JSON endpoint: 1 MB
+    status, answer = _raw(port, "POST /api/v1/departments HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+                                "Transfer-Encoding: chunked\n", _chunked(big))
+    assert status == 413 and answer["details"] == {"limit": 1024 * 1024}, answer
+
+
+@pytest.mark.committed
+def test_a_60_mb_login_is_refused_from_its_content_length_before_a_byte_is_read(served):
+    """An anonymous 60 MB login was read and parsed for 12 s before its 422: now the headers decide."""
+    _app, port = served
+    status, answer = _raw(port, "POST /api/v1/auth/login HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+                                f"Content-Length: {60 * 1024 * 1024}\n")      # the body never comes
+    assert status == 413 and answer["code"] == "too_large" and answer["details"] == {"limit": 16 * 1024}
+
+
+def test_body_limits_by_content_length(client, auth):
+    r = client.post("/api/v1/auth/login", data=b"{" + b" " * 20_000 + b"}", content_type="application/json")
+    assert r.status_code == 413 and r.json["code"] == "too_large"
+    r = client.post("/api/v1/auth/login", data=json.dumps({"username": "a", "password": "b"}),
+                    content_type="application/json")
+    assert r.status_code == 401          # a login of normal size is read as before
+    _, headers = auth.as_role(Role.INSPECTOR)
+    r = client.post("/api/sync/push", data=b" " * (1024 * 1024 + 1), content_type="application/json", headers=headers)
+    assert r.status_code == 413 and r.json["code"] == "sync.batch_too_large"

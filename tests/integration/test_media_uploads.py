@@ -26,6 +26,17 @@ def _serve(app):
     return server
 
 
+def _on_duty(app, database):
+    """An officer of a drawn group (only officers with an inspection still open upload), committed."""
+    from tests.api.media.conftest import drawn, on_duty
+
+    with database.session_scope() as session:
+        factory = Factory(session)
+        _s, _inspection, members = drawn(factory, AuthActions(app, factory), session)
+        officer = on_duty(factory, session, members[0])
+    return officer
+
+
 def _request(port, method, path, headers, body=b""):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request(method, path, body=body, headers=headers)
@@ -37,8 +48,7 @@ def _request(port, method, path, headers, body=b""):
 
 def test_an_upload_cut_by_the_network_resumes_where_the_server_stopped(committed_db, tmp_path):
     app = make_test_app(committed_db, tmp_path)
-    with committed_db.session_scope() as session:
-        officer = Factory(session).user(Role.INSPECTOR)
+    officer = _on_duty(app, committed_db)
     auth = AuthActions(app, None).headers(officer)
     data = files.photo(seed=61)
     sha = files.sha(data)
@@ -80,8 +90,7 @@ def test_an_upload_cut_by_the_network_resumes_where_the_server_stopped(committed
 def test_photos_are_processed_by_an_rq_worker_when_redis_is_configured(committed_db, redis_url, tmp_path):
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     app = make_test_app(committed_db, tmp_path, REDIS_URL=redis_url, RQ_QUEUE=queue_name)
-    with committed_db.session_scope() as session:
-        officer = Factory(session).user(Role.INSPECTOR)
+    officer = _on_duty(app, committed_db)
     headers = AuthActions(app, None).headers(officer)
     client = app.test_client()
     data = files.photo(800, 600, seed=62, exif=files.camera_exif())

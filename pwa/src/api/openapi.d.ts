@@ -4132,7 +4132,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 任务状态与进度
+         * 任务状态与进度（提交人、系统管理员；生成检查记录表的任务：可读取该记录的人）
          * @description 权限：任何已登录用户
          */
         get: {
@@ -4403,7 +4403,7 @@ export interface paths {
         put?: never;
         /**
          * 开始一次上传（文件已存储时直接返回其信息）
-         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         * @description 权限：执法检查人员
          */
         post: {
             parameters: {
@@ -4466,7 +4466,7 @@ export interface paths {
         post?: never;
         /**
          * 取消上传
-         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         * @description 权限：执法检查人员
          */
         delete: {
             parameters: {
@@ -4492,7 +4492,7 @@ export interface paths {
         options?: never;
         /**
          * 查询上传进度（断线后据此续传）
-         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         * @description 权限：执法检查人员
          */
         head: {
             parameters: {
@@ -4517,7 +4517,7 @@ export interface paths {
         };
         /**
          * 追加一段字节（Content-Type: application/offset+octet-stream）
-         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员
+         * @description 权限：执法检查人员
          */
         patch: {
             parameters: {
@@ -4575,7 +4575,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 下载原件（上传人、系统管理员、监督人员、可查看引用它的检查记录的人员）
+         * 下载原件（上传人、系统管理员、监督人员、在可查看的检查记录中看得到它的人员；其他人 404）
          * @description 权限：任何已登录用户
          */
         get: {
@@ -4606,7 +4606,7 @@ export interface paths {
         delete?: never;
         options?: never;
         /**
-         * 按 SHA-256 查询文件是否已存储（上传前先查）
+         * 按 SHA-256 查询本人能否读取该文件（上传前先查；无权查看的文件与不存在的一样答 404）
          * @description 权限：任何已登录用户
          */
         head: {
@@ -4620,14 +4620,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description 服务器已有该文件：Content-Length、Content-Type、ETag，X-Media-Status（processing/ready/failed）、X-Media-Kind */
+                /** @description 服务器已有该文件且本人可以读取：Content-Length、Content-Type、ETag，X-Media-Status（processing/ready/failed）、X-Media-Kind */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                /** @description 没有该文件：需要上传 */
+                /** @description media.not_found：没有该文件，或本人无权读取：需要上传 */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -5362,6 +5362,15 @@ export interface paths {
                         "application/pdf": string;
                     };
                 };
+                /** @description 正在生成：body 给出后台任务 job_id（Location 为 /api/v1/jobs/<job_id>），Retry-After 秒后再取同一地址 */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordPdfPendingOut"];
+                    };
+                };
                 /** @description If-None-Match 与当前 PDF 相同 */
                 304: {
                     headers: {
@@ -5377,7 +5386,14 @@ export interface paths {
                     content?: never;
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
-                /** @description pdf.font_missing：服务器未安装中文字体 */
+                /** @description pdf.busy：本人已有 PDF_MAX_ACTIVE_JOBS 份正在生成（见 Retry-After） */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description pdf.font_missing：服务器未安装中文字体；pdf.render_failed：生成失败（见 Retry-After） */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7030,7 +7046,7 @@ export interface components {
             /** @description 文件类型：application/pdf、audio/3gpp、audio/amr、audio/m4a、audio/mp4、audio/mpeg、audio/ogg、audio/wav、audio/wave、audio/webm、audio/x-m4a、audio/x-wav、image/jpeg、image/png、image/webp、video/3gpp、video/mp4、video/quicktime、video/webm、video/x-matroska */
             media_type: string;
             /**
-             * @description 原文件名（仅供显示）
+             * @description 原文件名（仅记入审计日志；文件以 SHA-256 与检测到的类型命名提供）
              * @default null
              */
             filename: string | null;
@@ -7045,9 +7061,9 @@ export interface components {
             sha256?: string;
             /** @enum {string} */
             kind?: "photo" | "signature" | "pdf" | "audio" | "video";
+            /** @description 检查文件内容得到的类型（读取时的 Content-Type） */
             media_type?: string;
             size?: number;
-            filename?: string | null;
             width?: number | null;
             height?: number | null;
             /**
@@ -7069,7 +7085,6 @@ export interface components {
             orientation_fixed?: boolean;
             thumb_sha256?: string | null;
             public_sha256?: string | null;
-            uploaded_by?: number | null;
             /** Format: date-time */
             created_at?: string;
             /** Format: date-time */
@@ -7274,6 +7289,22 @@ export interface components {
             note: string | null;
         };
         EmptyIn: Record<string, never>;
+        RecordPdfPendingOut: {
+            /**
+             * @description rendering：正在生成
+             * @enum {string}
+             */
+            state?: "rendering";
+            /** @description 生成它的后台任务（GET /api/v1/jobs/<job_id>，可读取该记录的人均可查询） */
+            job_id?: string;
+            /** @enum {string} */
+            job_status?: "queued" | "running" | "retrying";
+            /** @description true：组长预览的草稿 */
+            draft?: boolean;
+            /** @description 建议多少秒后再取（同 Retry-After 响应头） */
+            retry_after?: number;
+            message?: string;
+        };
         TaskPublicationOut: {
             task_id?: number;
             task_code?: string;

@@ -56,9 +56,48 @@ class Uploader:
         return self.client.head(f"/api/media/{sha256}", headers=self.headers)
 
 
+def drawn(factory, auth, db_session, *, lead=4, other=2):
+    """A drawn joint task: (scenario, its first inspection, that inspection's group members)."""
+    from sqlalchemy import select
+
+    from backend.actor import Actor
+    from backend.draws import services as draws
+    from backend.draws.models import GroupMember
+    from backend.inspections.models import Inspection
+    from tests.api.draws.conftest import build_scenario
+
+    s = build_scenario(factory, auth, risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}},
+                       inspectors=(lead, other), group_load=2)
+    actor = Actor.of_user(factory.user(Role.SYSADMIN))
+    settings = draws.DrawSettings()
+    draws.commit(db_session, actor, s.task.id, settings)
+    draws.seed_and_draw(db_session, actor, s.task.id, settings, source="csprng")
+    inspection = db_session.scalars(select(Inspection).where(Inspection.task_id == s.task.id)
+                                    .order_by(Inspection.id)).first()
+    members = db_session.scalars(select(GroupMember).where(GroupMember.group_id == inspection.group_id)
+                                 .order_by(GroupMember.department_id, GroupMember.position)).all()
+    return s, inspection, members
+
+
+def on_duty(factory, db_session, member):
+    """An account for a drawn group member: an officer with an inspection still open (who may upload)."""
+    from backend.directory.models import Inspector
+
+    inspector = db_session.get(Inspector, member.inspector_id)
+    return factory.user(Role.INSPECTOR, inspector.department, inspector=inspector)
+
+
 @pytest.fixture()
-def officer(auth):
-    return auth.as_role(Role.INSPECTOR)
+def duty(factory, auth, db_session):
+    """(scenario, inspection, members) of a drawn task."""
+    return drawn(factory, auth, db_session)
+
+
+@pytest.fixture()
+def officer(auth, factory, db_session, duty):
+    """An officer taking part in an inspection still open: (user, headers)."""
+    user = on_duty(factory, db_session, duty[2][0])
+    return user, auth.headers(user)
 
 
 @pytest.fixture()

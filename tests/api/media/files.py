@@ -90,16 +90,33 @@ def random_bytes(n: int = 50_000, seed: int = 7) -> bytes:
 
 def pdf(pages: int = 1, pad: int = 0) -> bytes:
     body = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\n" + b"%" + b"x" * pad + b"\n"
-    return body + b"trailer <</Root 1 0 R>>\n%%EOF\n"
+    return body + b"trailer <</Root 1 0 R>>\nstartxref\n0\n%%EOF\n"
 
 
-def mp4(size: int = 4096) -> bytes:
-    return struct.pack(">I", 24) + b"ftypisom" + b"\x00\x00\x02\x00isomiso2" + b"\x00" * (size - 24)
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(body)) + kind + body
 
 
-def webm(size: int = 4096) -> bytes:
-    return b"\x1a\x45\xdf\xa3" + b"\x00" * (size - 4)
+def mp4(size: int = 4096, brand: bytes = b"isom") -> bytes:
+    """A well-formed ISO media file: ftyp, moov (with mvhd), and an mdat filling the rest."""
+    head = _box(b"ftyp", brand + b"\x00\x00\x02\x00" + brand + b"iso2") + _box(b"moov", _box(b"mvhd", b"\x00" * 100))
+    return head + _box(b"mdat", b"\x00" * (size - len(head) - 8))
 
 
-def amr(size: int = 2048) -> bytes:
-    return b"#!AMR\n" + b"\x3c" * (size - 6)
+def _vint(n: int) -> bytes:
+    return bytes([0x80 | n]) if n < 0x7F else (0x4000 | n).to_bytes(2, "big") if n < 0x3FFF else \
+        (0x10000000 | n).to_bytes(4, "big")
+
+
+def webm(size: int = 4096, doctype: bytes = b"webm") -> bytes:
+    """A well-formed EBML file: the header with its DocType, then one Segment filling the rest."""
+    header_body = b"\x42\x82" + _vint(len(doctype)) + doctype
+    header = b"\x1a\x45\xdf\xa3" + _vint(len(header_body)) + header_body
+    room = size - len(header) - 4 - 4
+    return header + b"\x18\x53\x80\x67" + (0x10000000 | room).to_bytes(4, "big") + b"\x00" * room
+
+
+def amr(size: int = 2054) -> bytes:
+    """AMR narrow band: the magic line, then whole 12.2 kbit/s frames (32 bytes, header byte 0x3c)."""
+    frames = (size - 6) // 32
+    return b"#!AMR\n" + (b"\x3c" + b"\x00" * 31) * frames

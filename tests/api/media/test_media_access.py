@@ -1,41 +1,27 @@
-"""Who may read a file: HEAD for anyone logged in; the file itself for those who see a record using it."""
+"""Who may read a file: its holder, readers of everything, and whoever sees a record naming it (bound references)."""
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from backend.actor import Actor
 from backend.auth.roles import Role
-from backend.draws import services as draws
-from backend.draws.models import GroupMember
-from backend.inspections.models import Inspection
+from backend.inspections.models import Record
 from backend.media import services
-from tests.api.draws.conftest import build_scenario
 from tests.api.media import files
-from tests.api.media.conftest import Uploader
+from tests.api.media.conftest import Uploader, drawn, on_duty
 
 
 def _drawn(factory, auth, db_session):
-    s = build_scenario(factory, auth, risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}},
-                       inspectors=(4, 2), group_load=2)
-    actor = Actor.of_user(factory.user(Role.SYSADMIN))
-    settings = draws.DrawSettings()
-    draws.commit(db_session, actor, s.task.id, settings)
-    draws.seed_and_draw(db_session, actor, s.task.id, settings, source="csprng")
-    inspection = db_session.scalars(select(Inspection).where(Inspection.task_id == s.task.id)).first()
-    members = db_session.scalars(select(GroupMember).where(GroupMember.group_id == inspection.group_id)).all()
-    return s, inspection, members
+    return drawn(factory, auth, db_session)
 
 
 def test_reading_follows_the_records_that_use_the_file(client, factory, auth, db_session):
     s, inspection, members = _drawn(factory, auth, db_session)
-    in_group = next(m for m in members if m.department_id == s.other.id)
+    author = on_duty(factory, db_session, members[0])
     outside = next(i for i in s.inspectors[s.lead.code] if i.id not in {m.inspector_id for m in members})
-    _, author_headers = auth.as_role(Role.INSPECTOR)
+    author_headers = auth.headers(author)
     data = files.photo(320, 240, seed=41)
     sha = files.sha(data)
     assert Uploader(client, author_headers).upload(data).status_code == 200
 
-    member = auth.headers(factory.user(Role.INSPECTOR, inspector=db_session.get(type(outside), in_group.inspector_id)))
     stranger = auth.headers(factory.user(Role.INSPECTOR, inspector=outside))
     lead_planner = auth.headers(factory.user(Role.PLANNER, s.lead))
     other_admin = auth.headers(factory.user(Role.DEPT_ADMIN, s.other))   # a participating department
@@ -46,18 +32,23 @@ def test_reading_follows_the_records_that_use_the_file(client, factory, auth, db
     def status(headers, suffix=""):
         return client.get(f"/api/media/{sha}{suffix}", headers=headers).status_code
 
-    # not used by any record yet: only the uploader and the readers of everything
+    # not used by any record yet: only its holder and the readers of everything
     assert [status(h) for h in (author_headers, supervisor, sysadmin)] == [200, 200, 200]
-    for headers in (member, stranger, lead_planner, other_admin, outsider_admin):
+    for headers in (stranger, lead_planner, other_admin, outsider_admin):
         r = client.get(f"/api/media/{sha}", headers=headers)
-        assert r.status_code == 403 and r.json["code"] == "forbidden.media"
-        assert client.head(f"/api/media/{sha}", headers=headers).status_code == 200  # the hash is enough for HEAD
+        assert r.status_code == 404 and r.json["code"] == "media.not_found"
+        assert client.head(f"/api/media/{sha}", headers=headers).status_code == 404   # the hash is not enough
 
+    # a record of the task names it (and refers to it: the server's own reference, bound): the office view shows it
+    db_session.add(Record(inspection_id=inspection.id, data={"outcome": {
+        "code": "uncooperative", "photos": [{"id": "3f0a3c1e-6b1d-4c2e-9a51-7d2f4c3b9e10", "sha256": sha}]}},
+        revs={}, rev=1))
+    db_session.flush()
     assert services.add_references(db_session, [sha, "a" * 64], inspection.id, Actor.system()) == {"a" * 64}
-    for headers in (member, lead_planner, other_admin):
+    for headers in (lead_planner, other_admin):
         assert [status(headers, suffix) for suffix in ("", "/thumb", "/public")] == [200, 200, 200]
     for headers in (stranger, outsider_admin):
-        assert status(headers) == 403 and status(headers, "/thumb") == 403
+        assert status(headers) == 404 and status(headers, "/thumb") == 404
 
 
 def test_unknown_or_malformed_hashes_answer_404(client, auth):
@@ -70,8 +61,8 @@ def test_unknown_or_malformed_hashes_answer_404(client, auth):
 
 
 def test_references_and_missing_files(db_session, factory, auth, client):
-    _, inspection, _ = _drawn(factory, auth, db_session)
-    _, headers = auth.as_role(Role.INSPECTOR)
+    _, inspection, members = _drawn(factory, auth, db_session)
+    headers = auth.headers(on_duty(factory, db_session, members[0]))
     data = files.pdf()
     Uploader(client, headers).upload(data, "application/pdf")
     have, want = files.sha(data), "b" * 64

@@ -1,5 +1,5 @@
-"""Media for the access table (tests/api/test_access_matrix.py): a stored photo used by the world's
-inspection, which department A's linked officer sees, and an upload session in progress."""
+"""Media for the access table (tests/api/test_access_matrix.py): a stored photo named in department A's
+section of the world's inspection, which A's linked officer takes part in, and an upload session in progress."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +11,7 @@ from backend.actor import Actor
 from backend.auth.roles import Role
 from backend.db import utcnow
 from backend.draws.models import GroupMember
-from backend.inspections.models import Inspection, InspectionMember
+from backend.inspections.models import Inspection, InspectionMember, Section
 from backend.media import services, storage
 from backend.media.models import Media, Upload
 from tests.api.media import files
@@ -25,6 +25,9 @@ def media_values(app, factory, db_session, inspection_id: int, linked_inspector,
     uploader = factory.user(Role.INSPECTOR)
     factory._add(Media(sha256=sha, kind="photo", media_type="image/jpeg", size=len(data), width=64, height=48,
                        status="ready", thumb_sha256=thumb, public_sha256=thumb, uploaded_by=uploader.id))
+    # A's section names it (its officers, the lead, and the office view of the task's departments see it)
+    factory._add(Section(inspection_id=inspection_id, department_id=lead_department.id, revs={}, rev=1, data={
+        "outcome": {"code": "uncooperative", "photos": [{"id": "5e0c2a8e-1f3b-4d6a-8b9c-0a1b2c3d4e5f", "sha256": sha}]}}))
     services.add_references(db_session, [sha], inspection_id, Actor.system())
     inspection = db_session.get(Inspection, inspection_id)
     members = db_session.scalars(select(GroupMember).where(GroupMember.group_id == inspection.group_id,
