@@ -72,7 +72,9 @@ export interface InspectionDoc {
   me: { inspector_id: number; department_id: number; is_lead: boolean } | null;
   sections: SectionDoc[]; signatures: SignatureDoc[]; record: RecordDoc | null; conflicts: ConflictDoc[];
   flags: FlagDoc[];
-  deadline: { completed_on: string; due_on: string; provisional: boolean; state: string; state_label: string } | null;
+  deadline: { completed_on: string; due_on: string; provisional: boolean;
+              provisional_periods?: { from: string; to: string; year: number; holiday: string | null; label: string }[];
+              state: string; state_label: string } | null;
 }
 export interface Change {
   type: "task" | "inspection"; id: number; op: "put" | "del";
