@@ -4,6 +4,8 @@ list, a task's publication summary and the PDF; a final deadline names none. Bot
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -136,8 +138,8 @@ def test_a_tasks_periods_join_those_of_its_deadlines(field, db_session, factory)
 
 
 def test_the_words_for_people():
+    """The same cases as the phone's (pwa/test/deadline.test.ts): the PDF and the phone say the same."""
+    cases = json.loads((Path(__file__).parents[1] / "data" / "provisional-words.json").read_text(encoding="utf-8"))
+    for case in cases["cases"]:
+        assert deadlines.provisional_words(case["periods"]) == case["words"], case["name"]
     assert deadlines.provisional_words(SPRING) == WORDS
-    assert deadlines.provisional_words([]) == ""
-    beyond = [{"from": "2101-01-04", "to": "2101-01-04", "year": 2101, "holiday": None, "label": ""}]
-    assert deadlines.provisional_words(beyond) == ("暂按周一至周五计算，2101-01-04（2101 年尚无放假安排）"
-                                                   "的放假调休待国务院放假通知发布后确定")
