@@ -372,6 +372,12 @@ describe("what the server's answers say, in words", () => {
     expect(describeTombstone(tomb)).toBe("某某商店：已回避 — 你已申报与该检查对象存在利害关系（配偶在该企业任职），已回避该检查");
   });
 
+  it("a co-signer who must wait is told for how long", () => {
+    const row = { name: "record.sign", mutation: { name: "record.sign", args: { signer: { username: "tax" } } } as never,
+                  result: { id: 3, status: "rejected", code: "auth.too_many_attempts", message: "…", details: { retry_after: 290 } } };
+    expect(describeRefusal(row, {})).toBe("tax在组长手机上的会签（被拒绝：密码错误次数太多，暂时锁定（约 5 分钟后可再试））— 请稍后由本人重新签");
+  });
+
   it("bulk conflict decisions are named in words and cover the conflicts they decide", () => {
     expect(describeMutation({ name: "conflict.resolve_many", args: { choice: "client", conflict_ids: [1, 2, 3] } }))
       .toBe("一次处理 3 处冲突（采用手机提交的值）");

@@ -206,6 +206,8 @@ export const RESENDABLE = new Set(["conflict.limit", "sync.server_error"]);
 export function refusalReason(code: string | undefined, message?: string | null, details?: unknown): string {
   const why = (details as { reason?: unknown } | null | undefined)?.reason;
   if (code === "sync.recused" && typeof why === "string" && why) return `${REASONS[code]}（${why}）`;
+  const wait = Number((details as { retry_after?: unknown } | null | undefined)?.retry_after);
+  if (code === "auth.too_many_attempts" && wait > 0) return `${REASONS[code]}（约 ${Math.ceil(wait / 60)} 分钟后可再试）`;
   return (code && REASONS[code]) || message || "服务器未说明原因";
 }
 
