@@ -11,7 +11,7 @@ import { counts } from "../src/lib/store";
 import { canonical } from "../src/lib/canonical";
 import { errorBody, HttpError, refreshes } from "../src/lib/api";
 import { buildExport } from "../src/lib/exporting";
-import { listDevices, retireDevice } from "../src/lib/devices";
+import { listDevices, retireDevice, retireOnLogout } from "../src/lib/devices";
 import { upload } from "../src/lib/uploads";
 import { clockWarning, describeMutation, describeRefusal, describeTombstone, undecidedConflicts } from "../src/lib/recordstate";
 import { emptyStore, inspection } from "./helpers";
@@ -131,6 +131,7 @@ class FakeServer {
       return { id: m.id, status: "rejected", inspection_id: iid, code: "sync.recused",
                message: `你已回避该检查对象（${why}），不能再提交`, details: { reason: why } };
     }
+    if (m.name === "conflict.resolve_many") out.resolved = m.args.conflict_ids as Json;
     if (m.name === "section.set" || m.name === "record.set") {
       const revs: Record<string, number> = {};
       for (const [p, w] of Object.entries(m.args.fields as Record<string, { value: Json }>)) {
@@ -326,6 +327,16 @@ describe("devices (docs/sync.md §1.1)", () => {
     expect(server.values["points.1.note"]).toBe("在手机上");
   });
 
+  it("logging out with nothing unsent ends this phone's device; with something unsent it stays", async () => {
+    expect(await syncNow()).toBe("synced");                          // this phone is a device now
+    await setSection(7, 3, { "points.1.note": "未发送" });
+    expect(await retireOnLogout()).toBe(false);
+    expect(server.devices.find((d) => d.client_id === CID)?.retired_at).toBeNull();
+    expect(await syncNow()).toBe("synced");
+    expect(await retireOnLogout()).toBe(true);
+    expect(server.devices.find((d) => d.client_id === CID)?.retired_at).toBeTruthy();
+  });
+
   it("retired: told plainly, never tried again, and its unsent work stays exportable", async () => {
     server.retired.add(CID);
     await setSection(7, 3, { "points.1.note": "停用前填写" });
@@ -372,9 +383,22 @@ describe("what the server's answers say, in words", () => {
     expect(describeTombstone(tomb)).toBe("某某商店：已回避 — 你已申报与该检查对象存在利害关系（配偶在该企业任职），已回避该检查");
   });
 
+  it("conflicts decided at once are no longer shown open once the server applied the decision", async () => {
+    const doc = inspection();
+    doc.conflicts = [1, 2].map((id) => ({ id, scope: "section", department_id: 3, path: `points.${id}.note`, base_rev: 0, server_value: "甲",
+      server_rev: 1, client_value: "乙", client_user_id: 2, device_time: null, created_at: null, status: "open", choice: null, resolved_at: null }));
+    await db.inspections.put(doc);
+    await setKV("cursor", "40");                                     // the pull brings nothing new
+    await enqueue("conflict.resolve_many", { inspection_id: 7, choice: "server", conflict_ids: [1, 2] });
+    expect(await syncNow()).toBe("synced");
+    const after = (await db.inspections.get(7))!;
+    expect(after.conflicts.map((c) => [c.status, c.choice])).toEqual([["resolved", "server"], ["resolved", "server"]]);
+    expect(undecidedConflicts(after, [])).toEqual([]);
+  });
+
   it("a co-signer who must wait is told for how long", () => {
     const row = { name: "record.sign", mutation: { name: "record.sign", args: { signer: { username: "tax" } } } as never,
-                  result: { id: 3, status: "rejected", code: "auth.too_many_attempts", message: "…", details: { retry_after: 290 } } };
+                  result: { id: 3, status: "rejected" as const, code: "auth.too_many_attempts", message: "…", details: { retry_after: 290 } } };
     expect(describeRefusal(row, {})).toBe("tax在组长手机上的会签（被拒绝：密码错误次数太多，暂时锁定（约 5 分钟后可再试））— 请稍后由本人重新签");
   });
 

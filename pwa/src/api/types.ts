@@ -55,7 +55,7 @@ export interface ConflictDoc {
 }
 export interface FlagDoc {
   id: number; department_id: number | null; path: string; code: string; message: string;
-  detail: Json; rev: number | null; created_at: string | null;
+  detail: Json; rev: number | null; current?: boolean; created_at: string | null;
 }
 export interface TargetCard {
   id: number; code: string; name: string; uscc: string | null; reg_no: string | null; type: string;

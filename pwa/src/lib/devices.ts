@@ -2,6 +2,7 @@
 // too many (409 sync.too_many_devices) the way out is to retire one no longer used; a retired phone
 // (403 sync.client_retired) may no longer sync: its unsent work is exported, then it logs in afresh.
 import { HttpError, errorBody, requestJSON, request } from "./api";
+import { db, getKV } from "./db";
 
 export interface Device {
   client_id: string; user_id?: number; label: string | null; created_at: string | null;
@@ -25,4 +26,20 @@ export async function retireDevice(clientId: string): Promise<Device> {
 export function deviceName(d: Pick<Device, "label" | "created_at">): string {
   if (d.label) return d.label;
   return d.created_at ? `${d.created_at.slice(0, 10)} 起使用的设备` : "未命名设备";
+}
+
+/**
+ * At logout, with nothing of this phone's work left to send: its device ends with the login (the next login
+ * starts a new one), so logging out and in does not eat into the account's ten. Best effort: offline, or a
+ * device that never synced, changes nothing. Returns whether the server retired it.
+ */
+export async function retireOnLogout(): Promise<boolean> {
+  const cid = await getKV<string | null>("client_id", null);
+  if (!cid || (await db.outbox.count())) return false;
+  try {
+    await retireDevice(cid);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -140,6 +140,15 @@ function patchDoc(doc: InspectionDoc, m: Mutation, res: MutationResult): boolean
     }
     return true;
   }
+  if ((m.name === "conflict.resolve" || m.name === "conflict.resolve_many") && res.status === "applied") {
+    // decided on the server: not shown as open again while the pull that follows is on its way
+    const ids = new Set(m.name === "conflict.resolve" ? [Number(m.args.conflict_id)] : ((res.resolved || []) as number[]));
+    let changed = false;
+    for (const c of doc.conflicts) {
+      if (ids.has(c.id) && c.status === "open") { c.status = "resolved"; c.choice = String(m.args.choice); changed = true; }
+    }
+    return changed;
+  }
   if (m.name === "section.sign" && res.status === "applied") {
     const s = doc.sections.find((x) => x.department_id === m.args.department_id);
     if (s) { s.status = "signed"; s.status_label = "已签名（只读）"; s.signed_hash = String(m.args.content_hash); }
