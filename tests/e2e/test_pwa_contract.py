@@ -3,7 +3,8 @@
 phone syncs; a retired phone says so, tries no more and exports its unsent work; an access token that expired
 while offline is renewed when an upload's HEAD answers 401 with only X-Error-Code (the photo is not called
 refused); a provisional due date says which days are still provisional and from which day the clock counts,
-on the task list, the merge, the record and the business card."""
+on the task list, the merge, the record and the business card; a 回避 declared after the draw is told with the
+business and the declaration, and what the officer typed stays on the phone."""
 from __future__ import annotations
 
 import json
@@ -227,5 +228,55 @@ def test_a_provisional_due_date_says_which_days_wait_for_the_notice(server):
         member.goto(f"{base}/app/i/{iid}")
         h.wait_text(member, "公示截止 2027-03-02（暂定）")
         assert SPRING in member.locator("#business").inner_text()
+        browser.close()
+    assert errors == []
+
+
+def test_a_late_recusal_is_told_with_the_business_and_the_typing_is_kept(server):
+    """A conflict of interest declared for the officer after the draw (docs/sync.md §5): the edit they made offline
+    is refused in words naming the declaration, the inspection leaves the phone with its business's name and the
+    reason, and what they typed stays on the phone with the refusal."""
+    base = server.url
+    docs = h.pulled(base, "samr_inspector")
+    doc = min((d for d in docs["inspection"].values() if d["status"] != "completed"), key=lambda d: d["position"])
+    iid, name = doc["id"], doc["target"]["name"]
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx = h.phone(browser, lat=34.72, lon=111.09)
+        page = ctx.new_page()
+        h.watch(page, errors)
+        h.login(page, base, "samr_inspector")
+        page.goto(f"{base}/app/i/{iid}/inspect")
+        page.wait_for_selector(".point")
+        cp = page.locator(".point").first.get_attribute("data-cp")
+        ctx.set_offline(True)
+        page.locator(f'.point[data-cp="{cp}"] .note-field input').fill("回避前写下的备注")
+        page.locator(f'.point[data-cp="{cp}"] .note-field input').blur()
+        page.wait_for_selector('#unsent[data-count="1"]')
+        status, body, _ = h.api(base, "POST", f"/api/v1/inspectors/{doc['me']['inspector_id']}/conflicts",
+                                token=h.token(base, "samr_admin"),
+                                body={"target_id": doc["target"]["id"], "reason": "配偶在该企业任职"})
+        assert status == 201, body
+        ctx.set_offline(False)
+        page.goto(f"{base}/app/sync")
+        page.wait_for_selector(".card.refused")
+        refusal = page.locator(".card.refused").first.inner_text()
+        assert "你已对该检查对象回避" in refusal and "配偶在该企业任职" in refusal and name in refusal, refusal
+        assert not CODE.search(refusal), refusal
+        page.goto(f"{base}/app/")
+        page.wait_for_selector('.tombstone[data-reason="recused"]')
+        assert page.locator('.tombstone[data-reason="recused"]').inner_text().startswith(f"{name}：已回避")
+        page.goto(f"{base}/app/i/{iid}/inspect")
+        page.wait_for_selector('.gone-notice[data-reason="recused"]')
+        assert "配偶在该企业任职" in page.locator(".gone-notice").inner_text()
+        kept = page.evaluate("""() => new Promise((resolve) => {
+          const open = indexedDB.open("shuangsui");
+          open.onsuccess = () => {
+            const all = open.result.transaction("results").objectStore("results").getAll();
+            all.onsuccess = () => { resolve(all.result.map((r) => JSON.stringify(r.mutation.args))); open.result.close(); };
+          };
+        })""")
+        assert any("回避前写下的备注" in k for k in kept), kept
         browser.close()
     assert errors == []
