@@ -27,6 +27,21 @@ class PushIn(BaseSchema):
                             validate=validate.Length(min=1, max=MAX_MUTATIONS))
 
 
+class DuePeriodOut(Schema):
+    """A run of provisional days a publication deadline still waits for (docs/deadlines.md)."""
+
+    from_ = fields.String(data_key="from", attribute="from", metadata={"description": "首日（含），YYYY-MM-DD"})
+    to = fields.String(metadata={"description": "末日（含），YYYY-MM-DD"})
+    year = fields.Integer(metadata={"description": "在等哪一年的国务院节假日安排通知"})
+    holiday = fields.String(allow_none=True, metadata={"description": "在等哪个节日前后的放假调休；"
+                                                                       "null：该年不在 2000–2100 年，暂按周一至周五"})
+    label = fields.String(metadata={"description": "给人看的一句话"})
+
+
+PERIODS_HELP = ("公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。"
+                "期限为 completed_on 之后第 20 个工作日（completed_on 当天不算）")
+
+
 class MutationResultOut(Schema):
     id = fields.Integer(validate=validate.Range(min=1, max=MAX_MUTATION_ID))
     status = fields.String(metadata={"enum": ["applied", "conflict", "rejected"]})
@@ -39,8 +54,10 @@ class MutationResultOut(Schema):
     conflicts = fields.List(fields.Dict(), metadata={"description": "与他人修改冲突的字段（保留服务器上的值）"})
     inspection_id = fields.Integer()
     content_hash = fields.String()
+    completed_on = fields.String(metadata={"description": "record.submit：检查完成日期（北京时间），公示期限从其次日起算"})
     publication_due_on = fields.String()
     due_provisional = fields.Boolean()
+    provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     resolved = fields.List(fields.Integer(), metadata={"description": "conflict.resolve_many：处理了哪些冲突"})
     device_time_ignored = fields.Boolean(metadata={
         "description": "这条变更的 device_time 不可信（早于 2000 年或晚于服务器时间 1 天以上），按未提供处理"})
@@ -145,13 +162,14 @@ class InspectionRowOut(BaseSchema):
     task_id = fields.Integer()
     group_id = fields.Integer()
     status = fields.String()
-    target_code = fields.Function(lambda i: i.target.code)
-    target_name = fields.Function(lambda i: i.target.name)
+    target_code = fields.String()
+    target_name = fields.String()
     started_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
-    completed_on = fields.Date(allow_none=True)
+    completed_on = fields.Date(allow_none=True, metadata={"description": "检查完成日期：公示期限从其次日起算"})
     publication_due_on = fields.Date(allow_none=True)
     due_provisional = fields.Boolean()
+    provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     published_at = fields.DateTime(allow_none=True)
 
 
@@ -182,8 +200,10 @@ class ActionOut(BaseSchema):
     inspection_id = fields.Integer()
     resolved = fields.List(fields.Integer(), metadata={"description": "一次处理多个冲突时：处理了哪些"})
     content_hash = fields.String()
+    completed_on = fields.String()
     publication_due_on = fields.String()
     due_provisional = fields.Boolean()
+    provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     revs = fields.Dict()
     etag = fields.String()
 
@@ -195,6 +215,8 @@ class TaskPublicationOut(BaseSchema):
     by_status = fields.Dict()
     by_deadline_state = fields.Dict()
     latest_due_on = fields.String(allow_none=True)
-    provisional = fields.Boolean()
+    provisional = fields.Boolean(metadata={"description": "有检查的公示期限是暂定的"})
+    provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={
+        "description": "本任务各户暂定的公示期限途经的暂定日子（合并）"})
     state = fields.String(allow_none=True)
     state_label = fields.String(allow_none=True)

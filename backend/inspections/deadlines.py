@@ -38,9 +38,35 @@ def complete(session: Session, inspection: Inspection, *, user_id: int | None,
     inspection.publication_due_on, inspection.due_provisional = due.day, due.provisional
 
 
+def period_json(period) -> dict:
+    """A provisional period as the API gives it (docs/sync.md §4.2): ``{from, to, year, holiday, label}``."""
+    return {"from": period.first.isoformat(), "to": period.last.isoformat(), "year": period.year,
+            "holiday": period.holiday, "label": period.label}
+
+
+def provisional_periods(session: Session, inspection: Inspection, calendar=None) -> list[dict]:
+    """The days the stored due date still waits for a notice about: the provisional days after the completion
+    day up to the due day, as periods (docs/deadlines.md); empty when the due date is final."""
+    if inspection.publication_due_on is None or not inspection.due_provisional or inspection.completed_on is None:
+        return []
+    calendar = calendar or _calendar(session)
+    return [period_json(p) for p in calendar.provisional_periods(inspection.completed_on,
+                                                                 inspection.publication_due_on)]
+
+
+def due_of(session: Session, inspection: Inspection, calendar=None) -> dict:
+    """What ``record.submit`` answers about the clock: the day it counts from, the due day, and what is
+    still provisional."""
+    return {"completed_on": inspection.completed_on.isoformat(),
+            "publication_due_on": inspection.publication_due_on.isoformat(),
+            "due_provisional": inspection.due_provisional,
+            "provisional_periods": provisional_periods(session, inspection, calendar)}
+
+
 def state_of(session: Session, inspection: Inspection, today: dt.date | None = None,
              calendar=None) -> dict | None:
-    """{completed_on, due_on, provisional, state, state_label} of a completed inspection, else None."""
+    """{completed_on, due_on, provisional, provisional_periods, state, state_label} of a completed inspection,
+    else None. The due day is ``PUBLICATION_WORKING_DAYS`` working days after ``completed_on`` (day 0)."""
     if inspection.publication_due_on is None:
         return None
     calendar = calendar or _calendar(session)
@@ -50,7 +76,29 @@ def state_of(session: Session, inspection: Inspection, today: dt.date | None = N
     else:
         state = calendar.deadline_state(inspection.publication_due_on, today, DUE_SOON_WORKING_DAYS)
     return {"completed_on": inspection.completed_on.isoformat(), "due_on": inspection.publication_due_on.isoformat(),
-            "provisional": inspection.due_provisional, "state": state, "state_label": STATE_LABELS[state]}
+            "provisional": inspection.due_provisional,
+            "provisional_periods": provisional_periods(session, inspection, calendar),
+            "state": state, "state_label": STATE_LABELS[state]}
+
+
+def provisional_words(periods: list[dict]) -> str:
+    """The periods in one sentence for people (the PDF; the phone says the same, pwa/src/lib/deadline.ts):
+    暂按法定节假日计算，2027-01-30 至 2027-02-04、2027-02-09 至 2027-02-18（2027 年春节前后）的放假调休待国务院放假通知发布后确定."""
+    if not periods:
+        return ""
+    basis = ("法定节假日" if all(p["holiday"] for p in periods)
+             else "周一至周五" if not any(p["holiday"] for p in periods) else "法定节假日和周一至周五")
+    groups: list[tuple[tuple, list[str]]] = []
+    for p in periods:
+        key = (p["year"], p["holiday"])
+        span = p["from"] if p["from"] == p["to"] else f"{p['from']} 至 {p['to']}"
+        if groups and groups[-1][0] == key:
+            groups[-1][1].append(span)
+        else:
+            groups.append((key, [span]))
+    parts = [f"{'、'.join(spans)}（{year} 年{holiday + '前后' if holiday else '尚无放假安排'}）"
+             for (year, holiday), spans in groups]
+    return f"暂按{basis}计算，{'；'.join(parts)}的放假调休待国务院放假通知发布后确定"
 
 
 STATE_LABELS = {"on_track": "按期", "due_soon": "5 个工作日内到期", "overdue": "已逾期", "published": "已公示"}

@@ -562,8 +562,7 @@ def record_submit(ctx: Context, args: dict) -> dict:
     batch.touched(state)
     ctx.extra.setdefault("submitted", []).append(state.inspection.id)
     return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash,
-            "publication_due_on": state.inspection.publication_due_on.isoformat(),
-            "due_provisional": state.inspection.due_provisional}
+            **deadlines.due_of(batch.session, state.inspection)}
 
 
 HANDLERS = {

@@ -11,6 +11,7 @@ since (``inspection.stale``).
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import func, select
@@ -181,6 +182,39 @@ def list_query(session: Session, actor: Actor, args: dict):
     return stmt
 
 
+def row(inspection: Inspection, calendar, session: Session) -> dict:
+    """One line of the office list: the assignment and its publication clock (which days are still provisional)."""
+    return {"id": inspection.id, "task_id": inspection.task_id, "group_id": inspection.group_id,
+            "status": inspection.status, "target_code": inspection.target.code, "target_name": inspection.target.name,
+            "started_at": inspection.started_at, "completed_at": inspection.completed_at,
+            "completed_on": inspection.completed_on, "publication_due_on": inspection.publication_due_on,
+            "due_provisional": inspection.due_provisional,
+            "provisional_periods": deadlines.provisional_periods(session, inspection, calendar),
+            "published_at": inspection.published_at}
+
+
+def rows(session: Session, inspections: list[Inspection]) -> list[dict]:
+    """A page of ``list_query`` as rows (``row``), on one calendar."""
+    calendar = deadlines._calendar(session)
+    return [row(i, calendar, session) for i in inspections]
+
+
+def _union_periods(calendar, rows: list[Inspection]) -> list[dict]:
+    """Every provisional day any of these deadlines waits for, as periods (docs/deadlines.md)."""
+    from backend.publication.calendar import provisional_periods
+
+    days = {}
+    for r in rows:
+        if r.publication_due_on is None or not r.due_provisional or r.completed_on is None:
+            continue
+        day = r.completed_on
+        while day < r.publication_due_on:
+            day += dt.timedelta(days=1)
+            if day not in days:
+                days[day] = calendar(day)
+    return [deadlines.period_json(p) for p in provisional_periods(days[d] for d in sorted(days))]
+
+
 def task_publication(session: Session, actor: Actor, task_id: int) -> dict:
     """A task's inspections by status and deadline state, and its latest due date (docs/deadlines.md)."""
     task = session.get(Task, task_id)
@@ -205,5 +239,6 @@ def task_publication(session: Session, actor: Actor, task_id: int) -> dict:
     return {"task_id": task.id, "task_code": task.code, "inspections": len(rows), "by_status": by_status,
             "by_deadline_state": by_state, "latest_due_on": max(due).isoformat() if due else None,
             "provisional": any(r.due_provisional for r in rows if r.publication_due_on),
+            "provisional_periods": _union_periods(calendar, rows),
             "state": worst, "state_label": deadlines.STATE_LABELS.get(worst) if worst else None}
 

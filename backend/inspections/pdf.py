@@ -36,6 +36,7 @@ from backend.directory.models import CheckPoint, Item
 from backend.directory.rules import ITEM_KINDS, METHODS
 from backend.errors import NotFound
 from backend.inspections import bundle
+from backend.inspections.deadlines import provisional_words
 from backend.inspections.models import SIGNATURE_ROLES, Inspection, Signature
 from backend.inspections.pdf_assets import (FontMissing, Fonts, draw_strokes, find_fonts, forget_fonts, photo_bytes,
                                              signature_image)
@@ -672,10 +673,13 @@ class _Writer:
         deadline = doc.get("deadline") or {}
         due = deadline.get("due_on") or "—"
         if deadline.get("provisional"):
-            due += "（暂定：该年节假日安排尚未公布）"
+            words = provisional_words(deadline.get("provisional_periods") or [])
+            due += f"（暂定：{words}）" if words else "（暂定：该年节假日安排尚未公布）"
         self.kv(("检查完成日期", deadline.get("completed_on") or "—"), ("公示截止日期", due), label_w=44)
         record = doc["record"] or {}
-        self.kv(("记录内容哈希（SHA-256）", record.get("content_hash") or "（尚未定稿）"), label_w=44)
+        # a draft's content_hash is what it would be finalised with now: not a fixed hash yet
+        fixed = record.get("content_hash") if record.get("state") in ("signing", "submitted") else None
+        self.kv(("记录内容哈希（SHA-256）", fixed or "（尚未定稿）"), label_w=44)
         by_dept = {s["department_id"]: s for s in doc["sections"]}
         for dept_id in list(self.data.departments) + [d for d in by_dept if d not in self.data.departments]:
             section = by_dept.get(dept_id) or {}

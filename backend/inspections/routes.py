@@ -32,7 +32,8 @@ class Inspections(MethodView):
     def get(self, args):
         """检查记录列表：按任务、状态、公示期限状态筛选"""
         session = get_session()
-        return paginate(session, office.list_query(session, current_actor(), args), args)
+        page = paginate(session, office.list_query(session, current_actor(), args), args)
+        return {**page, "items": office.rows(session, page["items"])}
 
 
 @blp.route("/inspections/<int:inspection_id>")

@@ -231,7 +231,7 @@ def _run(server, base: str, *, screenshots: bool) -> None:
         h.sync(lead)
         lead.goto(f"{base}/app/i/{iid}/merge")
         h.wait_text(lead, "公示截止日期")
-        due = lead.locator("#due-on").inner_text()
+        due = lead.locator("#due-on").get_attribute("data-due")
         shot(lead, "09-submitted")
 
         # on the server and on both officers' phones: completed, with its due date

@@ -7119,6 +7119,18 @@ export interface components {
             client_id: string;
             mutations: components["schemas"]["MutationIn"][];
         };
+        DuePeriodOut: {
+            /** @description 首日（含），YYYY-MM-DD */
+            from?: string;
+            /** @description 末日（含），YYYY-MM-DD */
+            to?: string;
+            /** @description 在等哪一年的国务院节假日安排通知 */
+            year?: number;
+            /** @description 在等哪个节日前后的放假调休；null：该年不在 2000–2100 年，暂按周一至周五 */
+            holiday?: string | null;
+            /** @description 给人看的一句话 */
+            label?: string;
+        };
         MutationResultOut: {
             id?: number;
             /** @enum {string} */
@@ -7139,8 +7151,12 @@ export interface components {
             }[];
             inspection_id?: number;
             content_hash?: string;
+            /** @description record.submit：检查完成日期（北京时间），公示期限从其次日起算 */
+            completed_on?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
+            provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** @description conflict.resolve_many：处理了哪些冲突 */
             resolved?: number[];
             /** @description 这条变更的 device_time 不可信（早于 2000 年或晚于服务器时间 1 天以上），按未提供处理 */
@@ -7228,17 +7244,22 @@ export interface components {
             task_id?: number;
             group_id?: number;
             status?: string;
-            readonly target_code?: unknown;
-            readonly target_name?: unknown;
+            target_code?: string;
+            target_name?: string;
             /** Format: date-time */
             started_at?: string | null;
             /** Format: date-time */
             completed_at?: string | null;
-            /** Format: date */
+            /**
+             * Format: date
+             * @description 检查完成日期：公示期限从其次日起算
+             */
             completed_on?: string | null;
             /** Format: date */
             publication_due_on?: string | null;
             due_provisional?: boolean;
+            /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
+            provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** Format: date-time */
             published_at?: string | null;
         };
@@ -7263,8 +7284,11 @@ export interface components {
             /** @description 一次处理多个冲突时：处理了哪些 */
             resolved?: number[];
             content_hash?: string;
+            completed_on?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
+            provisional_periods?: components["schemas"]["DuePeriodOut"][];
             revs?: {
                 [key: string]: unknown;
             };
@@ -7316,7 +7340,10 @@ export interface components {
                 [key: string]: unknown;
             };
             latest_due_on?: string | null;
+            /** @description 有检查的公示期限是暂定的 */
             provisional?: boolean;
+            /** @description 本任务各户暂定的公示期限途经的暂定日子（合并） */
+            provisional_periods?: components["schemas"]["DuePeriodOut"][];
             state?: string | null;
             state_label?: string | null;
         };

@@ -55,7 +55,7 @@ export interface ConflictDoc {
 }
 export interface FlagDoc {
   id: number; department_id: number | null; path: string; code: string; message: string;
-  detail: Json; rev: number | null; created_at: string | null;
+  detail: Json; rev: number | null; current?: boolean; created_at: string | null;
 }
 export interface TargetCard {
   id: number; code: string; name: string; uscc: string | null; reg_no: string | null; type: string;
@@ -72,7 +72,9 @@ export interface InspectionDoc {
   me: { inspector_id: number; department_id: number; is_lead: boolean } | null;
   sections: SectionDoc[]; signatures: SignatureDoc[]; record: RecordDoc | null; conflicts: ConflictDoc[];
   flags: FlagDoc[];
-  deadline: { completed_on: string; due_on: string; provisional: boolean; state: string; state_label: string } | null;
+  deadline: { completed_on: string; due_on: string; provisional: boolean;
+              provisional_periods?: { from: string; to: string; year: number; holiday: string | null; label: string }[];
+              state: string; state_label: string } | null;
 }
 export interface Change {
   type: "task" | "inspection"; id: number; op: "put" | "del";

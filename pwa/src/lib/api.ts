@@ -64,13 +64,28 @@ async function rawFetch(method: string, path: string, headers: Record<string, st
   }
 }
 
+/**
+ * The error an answer carries: its JSON body, else (an answer to HEAD has no body) the code the server puts in
+ * the header ``X-Error-Code`` (docs/sync.md §2), with a plain message.
+ */
 export async function errorBody(r: Response): Promise<ErrorBody | null> {
+  let body: ErrorBody | null = null;
   try {
-    return (await r.clone().json()) as ErrorBody;
+    body = (await r.clone().json()) as ErrorBody;
   } catch {
-    return null;
+    body = null;
   }
+  const header = r.headers?.get?.("X-Error-Code") || null;
+  if (body && typeof body === "object") return header && !body.code ? { ...body, code: header } : body;
+  if (!header) return null;
+  return { status: r.status, code: header, message: HEADER_MESSAGES[header] || `服务器拒绝（${r.status}）` } as ErrorBody;
 }
+
+const HEADER_MESSAGES: Record<string, string> = {
+  "auth.token_expired": "登录凭据已过期", "auth.token_invalid": "登录凭据无效", "auth.token_revoked": "登录已被撤销",
+  "auth.missing": "请先登录", "forbidden.media": "无权读取该文件", "upload.not_found": "上传会话不存在或已结束",
+  "upload.expired": "上传会话已过期",
+};
 
 /** A request; with ``auth`` the bearer token, refreshed once on an expired token. */
 export async function request(method: string, path: string, opts: Options = {}): Promise<Response> {

@@ -23,6 +23,7 @@ export interface ResultRow {     // the server's answer for a mutation, kept to 
   mutation: Mutation;
   at: string;
   seen: 0 | 1;                // a refusal the officer has acknowledged
+  replaced_by?: number | null; // the server had processed this id with other content: the phone's version went again under this id
 }
 export interface PhotoMeta {
   sha256: string;
@@ -41,7 +42,7 @@ export interface PhotoMeta {
 export interface Blob_ { sha256: string; data: ArrayBuffer }
 export interface Thumb { sha256: string; data: ArrayBuffer }
 export interface KV { key: string; value: unknown }
-export interface Tombstone { id: number; reason_code: string; reason: string; at: string }
+export interface Tombstone { id: number; reason_code: string; reason: string; at: string; name?: string }
 export interface Rev { key: string; rev: number }
 
 export interface Auth { access: string; refresh: string; user: UserOut; saved_at: string }

@@ -11,25 +11,39 @@ function base64(buf: ArrayBuffer): string {
   return btoa(s);
 }
 
+/**
+ * The export, read in one transaction that also records what it holds (``exported_through``, ``exported_photos``):
+ * from then on those mutations are never changed on this phone (outbox.ts does not coalesce typing into an
+ * exported mutation), so the file and what the phone later sends under the same ids are byte for byte the same
+ * (the server refuses a replayed id with other content: docs/sync.md §3).
+ */
 export async function buildExport(): Promise<{ json: string; maxId: number; name: string }> {
-  const outbox = await db.outbox.orderBy("id").toArray();
-  const photos = await db.photos.where("uploaded").equals(0).toArray();
-  const ids = new Set([...outbox.map((m) => m.inspection_id), ...photos.map((p) => p.inspection_id)].filter((x) => x !== null));
-  const inspections = (await db.inspections.bulkGet([...ids] as number[])).filter(Boolean);
-  const blobs = await db.blobs.bulkGet(photos.map((p) => p.sha256));
-  const auth = await getKV<{ user?: { username?: string; display_name?: string } } | null>("auth", null);
-  const refused = await db.results.where("status").equals("rejected").toArray();
-  const payload = {
-    kind: "shuangsui-outbox-export", version: 1, exported_at: new Date().toISOString(),
-    client_id: await clientId(), user: auth?.user ?? null,
-    note: "本文件含尚未发送到服务器的检查记录与照片，请交给系统管理员或组长导入；勿外传。",
-    outbox: outbox.map((m) => ({ ...m, args: stripPassword(m.args) })),
-    refused, inspections,
-    photos: photos.map((p, i) => ({ ...p, data_base64: blobs[i] ? base64(blobs[i]!.data) : null })),
-  };
-  const maxId = outbox.length ? outbox[outbox.length - 1].id : 0;
+  const cid = await clientId();
+  const payload = await db.transaction("rw", [db.outbox, db.photos, db.inspections, db.blobs, db.results, db.kv], async () => {
+    const outbox = await db.outbox.orderBy("id").toArray();
+    const photos = await db.photos.where("uploaded").equals(0).toArray();
+    const ids = new Set([...outbox.map((m) => m.inspection_id), ...photos.map((p) => p.inspection_id)].filter((x) => x !== null));
+    const inspections = (await db.inspections.bulkGet([...ids] as number[])).filter(Boolean);
+    const blobs = await db.blobs.bulkGet(photos.map((p) => p.sha256));
+    const auth = await getKV<{ user?: { username?: string; display_name?: string } } | null>("auth", null);
+    const refused = await db.results.where("status").equals("rejected").toArray();
+    const maxId = outbox.length ? outbox[outbox.length - 1].id : 0;
+    await setKV("exported_through", Math.max(maxId, await getKV<number>("exported_through", 0)));
+    await setKV("exported_photos", photos.map((p) => p.sha256));
+    return {
+      maxId,
+      body: {
+        kind: "shuangsui-outbox-export", version: 1, exported_at: new Date().toISOString(),
+        client_id: cid, user: auth?.user ?? null,
+        note: "本文件含尚未发送到服务器的检查记录与照片，请交给系统管理员或组长导入；勿外传。",
+        outbox: outbox.map((m) => ({ ...m, args: stripPassword(m.args) })),
+        refused, inspections,
+        photos: photos.map((p, i) => ({ ...p, data_base64: blobs[i] ? base64(blobs[i]!.data) : null })),
+      },
+    };
+  });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  return { json: JSON.stringify(payload), maxId, name: `掌上执法-未发送记录-${stamp}.json` };
+  return { json: JSON.stringify(payload.body), maxId: payload.maxId, name: `掌上执法-未发送记录-${stamp}.json` };
 }
 
 function stripPassword(args: Record<string, unknown>): Record<string, unknown> {
@@ -38,7 +52,7 @@ function stripPassword(args: Record<string, unknown>): Record<string, unknown> {
 }
 
 export async function downloadExport(): Promise<void> {
-  const { json, maxId, name } = await buildExport();
+  const { json, name } = await buildExport();
   const url = URL.createObjectURL(new Blob([json], { type: "application/json" }));
   const a = document.createElement("a");
   a.href = url;
@@ -47,8 +61,6 @@ export async function downloadExport(): Promise<void> {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
-  await setKV("exported_through", maxId);
-  await setKV("exported_photos", (await db.photos.where("uploaded").equals(0).primaryKeys()) as string[]);
 }
 
 /** True when every unsent mutation and photo has been exported to a file since it was made. */

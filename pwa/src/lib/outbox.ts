@@ -3,7 +3,7 @@
 // the data it needs (photos), with the next mutation id: ids stay gap-free across tabs because
 // IndexedDB serialises read-write transactions.
 import type { Content, InspectionDoc, Json, RecordDoc, SectionDoc } from "../api/types";
-import { db, getKV, plain, setKV, type Mutation, type PhotoMeta } from "./db";
+import { db, getKV, plain, setKV, type Mutation, type PhotoMeta, type ResultRow } from "./db";
 import { requestPersistence } from "./storage";
 import { isoLocal, uuid } from "./time";
 
@@ -144,6 +144,90 @@ export async function takeBatch(pick: (outbox: Mutation[]) => Mutation[]): Promi
   });
 }
 
+/** A mutation as kept with its answer: a co-signer's password never outlives its outbox entry (docs/sync.md §5.3). */
+export function withoutPassword(m: Mutation, name?: string): Mutation {
+  const kept: Mutation = { ...m, args: { ...m.args } };
+  if (kept.args.signer && typeof kept.args.signer === "object") {
+    kept.args.signer = { username: (kept.args.signer as Record<string, Json>).username ?? null,
+                         ...(name ? { name } : {}) } as Json;
+  }
+  return kept;
+}
+
+/**
+ * The server has processed this client's mutations up to ``lastMutationId``: the next id is past it. A phone
+ * restored from an older backup (or whose data was copied) would otherwise give new changes ids the server has
+ * already used, and they would be refused as replays of other content. Runs inside the caller's transaction
+ * when there is one.
+ */
+export async function advanceNextId(lastMutationId: number | undefined | null): Promise<void> {
+  if (typeof lastMutationId !== "number" || !Number.isFinite(lastMutationId)) return;
+  await db.transaction("rw", db.kv, async () => {
+    const next = await getKV<number>("next_id", 1);
+    if (next <= lastMutationId) await setKV("next_id", lastMutationId + 1);
+  });
+}
+
+const FIELD_WRITES = new Set(["section.set", "record.set"]);
+
+function scopeOf(m: Pick<Mutation, "name" | "inspection_id" | "args">): string | null {
+  if (!FIELD_WRITES.has(m.name)) return null;
+  return `${m.inspection_id}/${m.name === "section.set" ? m.args.department_id : "record"}`;
+}
+
+export interface Renumbered { from: number; to: number | null; dropped: string[] }
+
+/**
+ * The server answered 409 ``sync.replay_mismatch`` for ``mutationId``: it processed that id before, with other
+ * content, and keeps what it did then (``firstResult``). The phone keeps that answer for the id and sends its own
+ * version again under the next free id, at the end of the outbox (docs/sync.md §3), so nothing the officer did is
+ * dropped. One refinement keeps the officer's latest values: a field that a later change of theirs (still in the
+ * outbox, or already answered) writes in the same section is left out of the resent version, which would
+ * otherwise write an older value over the later one. A version left with no field is not resent. One
+ * transaction; ``to`` is the new id (null when nothing was left to send).
+ */
+export async function renumber(mutationId: number, firstResult: Record<string, Json> | null): Promise<Renumbered> {
+  return db.transaction("rw", [db.outbox, db.results, db.kv, db.revs], async () => {
+    const m = await db.outbox.get(mutationId);
+    if (!m) return { from: mutationId, to: null, dropped: [] };
+    const now = new Date().toISOString();
+    const first = { ...(firstResult || {}), id: mutationId, replayed: true } as Record<string, Json>;
+    const status = (["applied", "conflict", "rejected"].includes(String(first.status)) ? first.status : "applied") as ResultRow["status"];
+    let args = m.args;
+    const dropped: string[] = [];
+    const scope = scopeOf(m);
+    if (scope) {
+      const later = [...(await db.outbox.where("id").above(mutationId).toArray()),
+                     ...(await db.results.where("id").above(mutationId).toArray()).map((r) => r.mutation)];
+      const written = new Set<string>();
+      for (const x of later) if (scopeOf(x) === scope) for (const p of Object.keys((x.args.fields as Record<string, Json>) || {})) written.add(p);
+      const fields: Record<string, Json> = {};
+      for (const [p, w] of Object.entries((m.args.fields as Record<string, Json>) || {})) {
+        if (written.has(p)) dropped.push(p); else fields[p] = w;
+      }
+      args = { ...m.args, fields };
+      // the server holds the revisions the first version wrote: this client wrote them (docs/sync.md §5, same client)
+      const revs = (first.revs || {}) as Record<string, number>;
+      for (const [path, rev] of Object.entries(revs)) {
+        const key = revKey(m.inspection_id!, m.name === "section.set" ? (m.args.department_id as number) : null, path);
+        const old = await db.revs.get(key);
+        await db.revs.put({ key, rev: Math.max(old?.rev ?? 0, rev) });
+      }
+    }
+    await db.outbox.delete(mutationId);
+    let to: number | null = null;
+    if (!scope || Object.keys((args.fields as Record<string, Json>) || {}).length) {
+      to = Math.max(await getKV<number>("next_id", 1), mutationId + 1);
+      await db.outbox.add({ ...m, id: to, args, sent_at: null, attempts: 0 });
+      await setKV("next_id", to + 1);
+    }
+    const row: ResultRow = { id: mutationId, name: m.name, inspection_id: m.inspection_id, status,
+      result: first as ResultRow["result"], mutation: withoutPassword(m), at: now, seen: 1, replaced_by: to };
+    await db.results.put(row);
+    return { from: mutationId, to, dropped };
+  });
+}
+
 let persistAsked = false;
 
 /** Ask the browser to keep this app's storage (not evict it) the first time something is saved offline. */
@@ -199,7 +283,12 @@ export interface RecordView {
   server: RecordDoc | null;
   pending: Mutation[];
   state: "draft" | "signing" | "submitted";
-  hash: string | null;            // the hash fixed by the finalisation (the server's, or the one waiting to be sent)
+  /**
+   * The hash fixed by the finalisation (the server's, or the one waiting to be sent); null while a draft. The
+   * server's ``content_hash`` of a draft is only what the record would be finalised with now (docs/sync.md
+   * §4.2): it changes with every write, so nothing may be signed or submitted against it.
+   */
+  hash: string | null;
   submitPending: boolean;
 }
 
@@ -209,13 +298,13 @@ export function recordView(doc: InspectionDoc, outbox: Mutation[]): RecordView {
   const content: Content = server ? JSON.parse(JSON.stringify(server.content)) : {};
   const pending: Mutation[] = [];
   let state = server?.state ?? "draft";
-  let hash = server?.content_hash ?? null;
+  let hash = state === "draft" ? null : server?.content_hash ?? null;
   let submitPending = false;
   for (const m of outbox) {
     if (m.inspection_id !== doc.id || !m.name.startsWith("record.")) continue;
     if (m.name === "record.set") applyFields(content, m.args.fields as Record<string, Json>);
     if (m.name === "record.finalize") { state = "signing"; hash = String(m.args.content_hash); }
-    if (m.name === "record.reopen") { state = "draft"; }
+    if (m.name === "record.reopen") { state = "draft"; hash = null; }
     if (m.name === "record.submit") submitPending = true;
     pending.push(m);
   }

@@ -1,6 +1,6 @@
 // Each record's place on the way to the server, and every change the officer made, told in plain
 // words (never a mutation's code name or its number in the outbox).
-import type { InspectionDoc, Json, TaskDoc } from "../api/types";
+import type { ConflictDoc, InspectionDoc, Json, TaskDoc } from "../api/types";
 import type { Mutation, PhotoMeta, ResultRow } from "./db";
 import { getKV, setKV } from "./db";
 
@@ -119,6 +119,11 @@ export function describeMutation(m: Pick<Mutation, "name" | "args">, ctx: Contex
       const c = ctx.doc?.conflicts.find((x) => x.id === a.conflict_id);
       return `处理冲突${c ? `（${pathLabel(c.path, ctx.task)}）` : ""}`;
     }
+    case "conflict.resolve_many": {
+      const n = Array.isArray(a.conflict_ids) ? a.conflict_ids.length : null;
+      const how = a.choice === "client" ? "采用手机提交的值" : "保留服务器上的值";
+      return `一次处理${n ? ` ${n} 处` : "全部"}冲突（${how}）`;
+    }
     default: return "一项修改";
   }
 }
@@ -145,9 +150,19 @@ const REASONS: Record<string, string> = {
   "inspection.completed": "该检查已提交，不能再改",
   "inspection.gone": "该检查已被替换或重新抽取",
   "inspection.not_found": "服务器上没有这项检查",
-  "sync.not_participant": "你已不在该检查组（或已回避）",
+  "sync.not_participant": "你已不在该检查组",
+  "sync.recused": "你已对该检查对象回避",
   "auth.too_many_attempts": "密码错误次数太多，暂时锁定",
   "validation_error": "有内容不合规定",
+  "conflict.limit": "这户检查待组长处理的冲突太多",
+  "conflict.not_found": "冲突已不存在",
+  "conflict.resolved": "冲突已经处理过",
+  "section.empty": "本部门还没有填写任何内容",
+  "section.not_signed": "本部门内容尚未签名",
+  "signature.duplicate_id": "这个签名已经发送过",
+  "record.no_representative": "汇总记录中没有被检查对象代表的姓名",
+  "sync.unknown_mutation": "服务器不认识这种修改（本应用版本过旧）",
+  "sync.server_error": "服务器处理时出错",
 };
 const WHAT_TO_DO: Record<string, string> = {
   "signature.signer_invalid": "请本人重新签",
@@ -171,11 +186,28 @@ const WHAT_TO_DO: Record<string, string> = {
   "inspection.gone": "记录可导出交给组长",
   "inspection.not_found": "请同步后再看",
   "sync.not_participant": "如有疑问请联系组长",
+  "sync.recused": "这户由本部门其他检查人员继续检查；已填写的内容可导出交给组长",
   "auth.too_many_attempts": "请稍后由本人重新签",
   "validation_error": "请按提示修改后重新保存",
+  "conflict.limit": "内容仍保存在手机上：请组长先处理冲突，然后点“重新发送”",
+  "conflict.not_found": "无需再处理",
+  "conflict.resolved": "无需再处理",
+  "section.empty": "填写检查内容后再签名",
+  "section.not_signed": "无需撤回",
+  "signature.duplicate_id": "无需再签",
+  "record.no_representative": "先在汇总记录中填写代表姓名，再请代表签名",
+  "sync.unknown_mutation": "请刷新或更新本应用后重新操作；内容可导出交给组长",
+  "sync.server_error": "服务器已记录该错误：请稍后点“重新发送”，仍不行请联系系统管理员",
 };
 
-export function refusalReason(code: string | undefined, message?: string | null): string {
+/** Refusals whose change may simply be sent again as a new one once the cause is gone (docs/sync.md §6). */
+export const RESENDABLE = new Set(["conflict.limit", "sync.server_error"]);
+
+export function refusalReason(code: string | undefined, message?: string | null, details?: unknown): string {
+  const why = (details as { reason?: unknown } | null | undefined)?.reason;
+  if (code === "sync.recused" && typeof why === "string" && why) return `${REASONS[code]}（${why}）`;
+  const wait = Number((details as { retry_after?: unknown } | null | undefined)?.retry_after);
+  if (code === "auth.too_many_attempts" && wait > 0) return `${REASONS[code]}（约 ${Math.ceil(wait / 60)} 分钟后可再试）`;
   return (code && REASONS[code]) || message || "服务器未说明原因";
 }
 
@@ -186,5 +218,39 @@ export function whatToDo(code: string | undefined): string {
 /** A refused change, whole: "张三在组长手机上的会签（被拒绝：账号或密码不对）— 请本人重新签". */
 export function describeRefusal(row: Pick<ResultRow, "name" | "mutation" | "result">, ctx: Context = {}): string {
   const what = describeMutation(row.mutation, ctx);
-  return `${what}（被拒绝：${refusalReason(row.result.code, row.result.message)}）— ${whatToDo(row.result.code)}`;
+  return `${what}（被拒绝：${refusalReason(row.result.code, row.result.message, row.result.details)}）— ${whatToDo(row.result.code)}`;
+}
+
+// --- what else the server's answers say, in words ---------------------------------------------------
+
+/**
+ * Changes whose time the server did not believe (``device_time_ignored``: before 2000, or more than a day
+ * ahead of the server's clock, docs/sync.md §3): the phone's clock is wrong. One sentence, or "" when none.
+ */
+export function clockWarning(results: Pick<ResultRow, "result" | "mutation">[]): string {
+  const off = results.filter((r) => r.result?.device_time_ignored === true);
+  if (!off.length) return "";
+  const times = [...new Set(off.map((r) => r.mutation?.device_time).filter(Boolean))].slice(0, 2).join("、");
+  return `手机时钟不准：有 ${off.length} 条记录带的时间${times ? `（如 ${times}）` : ""}服务器没有采用，按服务器收到的时间记录。` +
+    "请在手机设置里打开“自动设置日期和时间”";
+}
+
+export const TOMBSTONE_LABELS: Record<string, string> = {
+  replaced: "检查对象已替换", superseded: "任务已重新抽取", recused: "已回避", not_member: "已不在检查组",
+};
+
+/** Why an inspection left this phone, in words: "某某商店：已回避 — 你已申报…". */
+export function describeTombstone(t: { name?: string; reason_code: string; reason: string }): string {
+  const label = TOMBSTONE_LABELS[t.reason_code] || "已移出";
+  return `${t.name || "一户检查"}：${label}${t.reason ? ` — ${t.reason}` : ""}`;
+}
+
+/** The inspection's open conflicts that no decision waiting in the outbox covers (one by one, or many at once). */
+export function undecidedConflicts(doc: Pick<InspectionDoc, "conflicts"> | null | undefined,
+                                   outbox: Pick<Mutation, "name" | "args">[]): ConflictDoc[] {
+  return (doc?.conflicts || []).filter((x) => x.status === "open"
+    && !outbox.some((m) => (m.name === "conflict.resolve" && m.args.conflict_id === x.id)
+      || (m.name === "conflict.resolve_many" && (Array.isArray(m.args.conflict_ids)
+        ? m.args.conflict_ids.includes(x.id)
+        : m.args.department_id === undefined || m.args.department_id === null || m.args.department_id === x.department_id))));
 }

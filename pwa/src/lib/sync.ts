@@ -6,7 +6,7 @@ import type { Change, InspectionDoc, Json, MutationResult, PullOut, PushOut, Sec
 import { AuthLost, HttpError, NetworkError, currentAuth, deviceLabel, errorBody, request } from "./api";
 import { db, getKV, setKV, type Mutation, type ResultRow } from "./db";
 import { channel, withLock } from "./locks";
-import { clientId, revKey, takeBatch } from "./outbox";
+import { advanceNextId, clientId, renumber, revKey, takeBatch, withoutPassword } from "./outbox";
 import { cosigners } from "./recordstate";
 import { upload } from "./uploads";
 import { collectPhotos } from "./gc";
@@ -20,6 +20,7 @@ export interface LastSync {
   ok: boolean;            // outbox empty, every photo on the server, the last pull ended
   message: string;
   code?: string;
+  details?: Record<string, unknown>;   // sync.too_many_devices: {limit, devices}
 }
 
 export type Phase = "" | "uploads" | "push" | "pull";
@@ -139,6 +140,15 @@ function patchDoc(doc: InspectionDoc, m: Mutation, res: MutationResult): boolean
     }
     return true;
   }
+  if ((m.name === "conflict.resolve" || m.name === "conflict.resolve_many") && res.status === "applied") {
+    // decided on the server: not shown as open again while the pull that follows is on its way
+    const ids = new Set(m.name === "conflict.resolve" ? [Number(m.args.conflict_id)] : ((res.resolved || []) as number[]));
+    let changed = false;
+    for (const c of doc.conflicts) {
+      if (ids.has(c.id) && c.status === "open") { c.status = "resolved"; c.choice = String(m.args.choice); changed = true; }
+    }
+    return changed;
+  }
   if (m.name === "section.sign" && res.status === "applied") {
     const s = doc.sections.find((x) => x.department_id === m.args.department_id);
     if (s) { s.status = "signed"; s.status_label = "已签名（只读）"; s.signed_hash = String(m.args.content_hash); }
@@ -158,12 +168,11 @@ async function storeResults(batch: Mutation[], body: PushOut): Promise<void> {
       const res = done.get(m.id);
       if (!res) continue;
       // a password typed on the lead's phone lives only in this outbox entry: gone with it
-      const kept: Mutation = { ...m, args: { ...m.args } };
-      if (kept.args.signer && typeof kept.args.signer === "object") {
+      let kept: Mutation = m;
+      if (m.args.signer && typeof m.args.signer === "object") {
         const key = String(m.args.signature_id);
         const who = known[key];
-        kept.args.signer = { username: (kept.args.signer as Record<string, Json>).username,
-                             ...(who ? { name: who.name } : {}) } as Json;
+        kept = withoutPassword(m, who?.name);
         if (who) { delete known[key]; forgotten = true; }
       }
       const row: ResultRow = { id: m.id, name: m.name, inspection_id: m.inspection_id,
@@ -185,30 +194,56 @@ async function storeResults(batch: Mutation[], body: PushOut): Promise<void> {
       }
     }
     await setKV("last_mutation_id", body.last_mutation_id);
+    await advanceNextId(body.last_mutation_id);
     if (forgotten) await setKV("cosigners", known);
   });
 }
 
+/** A push the server stopped on purpose, not a fault: push again at once (docs/sync.md §3, §5.3). */
+export const CONTINUE_AFTER = new Set(["sync.signer_limit"]);
+
 async function push(): Promise<void> {
   const cid = await clientId();
+  let renumbered = 0;
   for (;;) {
     // read and marked sent in one transaction: what is sent is what stays stored (outbox.ts, coalescing)
     const batch = await takeBatch((outbox) => batches(outbox)[0]);
     if (!batch.length) return;
     const r = await request("POST", "/api/sync/push", {
       json: { client_id: cid, mutations: batch.map((m) => ({ id: m.id, name: m.name, args: m.args, device_time: m.device_time })) },
-      headers: { "X-Device-Label": deviceLabel().replace(/[^\x20-\x7e]/g, "?") },
+      headers: { "X-Device-Label": safeLabel() },
       timeout: 60000,
     });
+    if (r.status === 409) {
+      const err = await errorBody(r);
+      const details = (err?.details || {}) as { mutation_id?: number; first_result?: Record<string, Json> };
+      if (err?.code === "sync.replay_mismatch" && typeof details.mutation_id === "number"
+          && renumbered <= (await db.outbox.count())) {
+        // an id the server processed before came with other content: it keeps its first answer for that id;
+        // the phone's version goes again under the next id (outbox.ts renumber). Nothing is dropped.
+        renumbered += 1;
+        await renumber(details.mutation_id, details.first_result ?? null);
+        continue;
+      }
+      throw new HttpError(r.status, err);
+    }
     if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
     const body = (await r.json()) as PushOut;
     await storeResults(batch, body);
+    const answered = (body.results || []).length;
     if (body.stopped) {
-      const stop = body.stopped as { code?: string; message?: string };
-      throw new HttpError(409, { status: 409, code: stop.code || "sync.gap", message: stop.message || "变更编号不连续" } as never);
+      const stop = body.stopped as { code?: string; message?: string; expected?: number; got?: number };
+      if (stop.code && CONTINUE_AFTER.has(stop.code) && answered) continue;     // the next co-signers: at once
+      throw new HttpError(409, { status: 409, code: stop.code || "sync.gap", message: stop.message || "变更编号不连续",
+                                 details: { expected: stop.expected, got: stop.got } } as never);
     }
-    if (!(body.results || []).length) throw new HttpError(500, { status: 500, code: "sync.no_progress", message: "服务器未处理任何变更" } as never);
+    if (!answered) throw new HttpError(500, { status: 500, code: "sync.no_progress", message: "服务器未处理任何变更" } as never);
   }
+}
+
+/** X-Device-Label as the server takes it: printable ASCII, at most 128 characters (docs/sync.md §3). */
+function safeLabel(): string {
+  return deviceLabel().replace(/[^\x20-\x7e]/g, "?").slice(0, 128);
 }
 
 // --- pull -----------------------------------------------------------------------------------------
@@ -220,8 +255,12 @@ async function storeChange(change: Change): Promise<void> {
     return;
   }
   if (change.op === "del") {
+    // the business's name stays with the reason, so the officer knows which inspection left and why
+    const gone = await db.inspections.get(change.id);
+    const before = await db.tombstones.get(change.id);
     await db.inspections.delete(change.id);
-    await db.tombstones.put({ id: change.id, reason_code: change.reason_code || "", reason: change.reason || "", at: new Date().toISOString() });
+    await db.tombstones.put({ id: change.id, reason_code: change.reason_code || "", reason: change.reason || "",
+                              at: new Date().toISOString(), name: gone?.target.name || before?.name });
     return;
   }
   const doc = change.data as InspectionDoc;
@@ -233,21 +272,35 @@ async function storeChange(change: Change): Promise<void> {
   await db.revs.bulkPut(revs);
 }
 
+/** A stored cursor the server will not take (its data went back to an older backup, or this phone's did). */
+const CURSOR_REFUSED = new Set(["sync.cursor_ahead", "sync.bad_cursor"]);
+
 async function pull(): Promise<number> {
   const cid = await clientId();
   let stored = 0;
+  let restarted = false;
   for (;;) {
     const cursor = await getKV<string | null>("cursor", null);
     const q = new URLSearchParams({ client_id: cid, limit: "100" });
     if (cursor) q.set("cursor", cursor);
-    const r = await request("GET", `/api/sync/pull?${q}`, { timeout: 60000 });
-    if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
+    const r = await request("GET", `/api/sync/pull?${q}`, { timeout: 60000, headers: { "X-Device-Label": safeLabel() } });
+    if (r.status !== 200) {
+      const err = await errorBody(r);
+      if (cursor && !restarted && err?.code && CURSOR_REFUSED.has(err.code)) {
+        // drop the cursor and pull everything again; the outbox stays as it is (docs/sync.md §4)
+        restarted = true;
+        await setKV("cursor", null);
+        continue;
+      }
+      throw new HttpError(r.status, err);
+    }
     const body = (await r.json()) as PullOut;
     // the page and its cursor in one transaction: a cut never skips a change
     await db.transaction("rw", [db.tasks, db.inspections, db.tombstones, db.revs, db.kv], async () => {
       for (const c of body.changes || []) await storeChange(c as Change);
       await setKV("cursor", body.cursor);
       await setKV("last_mutation_id", body.last_mutation_id);
+      await advanceNextId(body.last_mutation_id);
       await setKV("server_time", body.server_time);
     });
     stored += (body.changes || []).length;
@@ -266,7 +319,8 @@ async function uploads(): Promise<number> {
       await upload(meta, (sha256, sent, total) => { status.upload = { sha256, sent, total, index: i + 1, count: waiting.length }; });
     } catch (e) {
       if (e instanceof NetworkError || e instanceof AuthLost) throw e;
-      if (e instanceof HttpError && (e.status >= 500 || e.status === 429)) throw e;
+      // busy, or a login that could not be renewed (a HEAD's 401 says why in X-Error-Code): the file is not refused
+      if (e instanceof HttpError && (e.status >= 500 || e.status === 429 || e.status === 401)) throw e;
       failed++;                               // this file was refused (reason kept on it); the others go on
     }
   }
@@ -276,7 +330,37 @@ async function uploads(): Promise<number> {
 
 // --- one sync -------------------------------------------------------------------------------------
 
-export type Outcome = "synced" | "pending" | "offline" | "error" | "auth" | "busy";
+export type Outcome = "synced" | "pending" | "offline" | "error" | "auth" | "busy" | "device";
+
+/** This phone may not sync as it is: too many devices on the account, or this one retired (docs/sync.md §1.1). */
+export const DEVICE_CODES = new Set(["sync.too_many_devices", "sync.client_retired"]);
+
+/** What went wrong with a whole sync, in plain words with what to do (never a code). */
+export function syncErrorWords(e: unknown): string {
+  if (e instanceof NetworkError || (e instanceof HttpError && [429, 502, 503, 504].includes(e.status))) {
+    return "网络不通，记录已保存在手机上，恢复后自动发送";
+  }
+  if (!(e instanceof HttpError)) return `同步出错：${(e as Error)?.message || "未知原因"}（记录都保存在手机上）`;
+  const details = (e.body as { details?: Record<string, unknown> } | null)?.details || {};
+  switch (e.code) {
+    case "sync.too_many_devices":
+      return `本账号已有 ${details.limit ?? 10} 台在用的设备，本机不能再同步（记录都保存在本机上）：请在“同步”页停用一台不再使用的设备后再同步`;
+    case "sync.client_retired":
+      return "本机已被停用，不能再向服务器发送：请先导出未发送记录，再退出登录、重新登录";
+    case "sync.client_not_yours":
+      return "本机的设备编号属于其他账号，不能同步：请导出未发送记录后退出登录，再重新登录";
+    case "forbidden.not_inspector":
+      return "该账号不是执法检查人员，不能同步检查任务";
+    case "sync.gap":
+      return `手机上待发送的记录编号不连续（服务器在等第 ${details.expected ?? "?"} 条），没有发出：请导出未发送记录，交给系统管理员处理`;
+    case "sync.replay_mismatch":
+      return "手机上有一条记录与服务器此前收到的不一致，未能自动处理：请导出未发送记录，交给系统管理员处理";
+    case "sync.batch_too_large":
+      return "一条记录太大，服务器拒收：请导出未发送记录，交给系统管理员处理";
+    default:
+      return `同步出错：${e.message}（记录都保存在手机上）`;
+  }
+}
 
 async function record(last: LastSync): Promise<void> {
   await setKV("last_sync", last);
@@ -285,6 +369,7 @@ async function record(last: LastSync): Promise<void> {
 
 async function runOnce(): Promise<Outcome> {
   if (!(await currentAuth())?.access) return "auth";
+  if (await getKV<unknown>("device_retired", null)) return "device";     // retired for good: nothing to try
   try {
     setPhase("uploads");
     const refusedPhotos = await uploads();
@@ -308,10 +393,13 @@ async function runOnce(): Promise<Outcome> {
       return "auth";
     }
     const offline = e instanceof NetworkError || (e instanceof HttpError && [429, 502, 503, 504].includes(e.status));
-    status.failures += 1;
-    await record({ at: new Date().toISOString(), ok: false, code: e instanceof HttpError ? e.code : "network",
-      message: offline ? "网络不通，记录已保存在手机上，恢复后自动发送" : `同步出错：${(e as Error).message}` });
-    return offline ? "offline" : "error";
+    const code = e instanceof HttpError ? e.code : "network";
+    const details = e instanceof HttpError ? (e.body as { details?: Record<string, unknown> } | null)?.details : undefined;
+    if (code === "sync.client_retired") await setKV("device_retired", { at: new Date().toISOString() });
+    if (!(code && DEVICE_CODES.has(code))) status.failures += 1;      // a device refused waits for the officer
+    await record({ at: new Date().toISOString(), ok: false, code, message: syncErrorWords(e),
+                   ...(code === "sync.too_many_devices" && details ? { details } : {}) });
+    return offline ? "offline" : code && DEVICE_CODES.has(code) ? "device" : "error";
   } finally {
     setPhase("");
     status.upload = null;
