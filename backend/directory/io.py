@@ -775,19 +775,19 @@ EXPORT_BATCH = 2000
 
 def _query_for(actor, kind: str, filters: dict):
     """The list's own query (same filters and department scope as the list endpoints)."""
-    from backend.directory import services
+    from backend.directory import departments, experts, inspectors, items, regions, targets
 
     if kind == "targets":
-        return services.targets_query(actor, filters)
+        return targets.targets_query(actor, filters)
     if kind == "inspectors":
-        return services.inspectors_query(actor, filters)
+        return inspectors.inspectors_query(actor, filters)
     if kind == "experts":
-        return services.experts_query(actor, filters)
+        return experts.experts_query(actor, filters)
     if kind == "items":
-        return services.items_query(filters)
+        return items.items_query(filters)
     if kind == "departments":
-        return services.departments_query(filters)
-    return services.regions_query(filters)
+        return departments.departments_query(filters)
+    return regions.regions_query(filters)
 
 
 def _export_source(kind: str):
