@@ -199,7 +199,6 @@ def retire_or_restore(session: Session, actor: Actor, obj, retired: bool, reason
     return obj
 
 
-
 def record_update(session: Session, actor: Actor, entity: str, entity_id, before: dict, after: dict,
                   **audit_args) -> None:
     """Audit (``<entity>.update``) and commit a change, when the snapshots show one."""
