@@ -292,14 +292,14 @@ def do_export(url: str, path: str, fmt: str) -> dict:
     from backend.actor import Actor
     from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
-    from backend.directory import io
+    from backend.directory import exports
 
     db = Database(url)
     configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     session = db.session()
     try:
         with open(path, "wb") as out:
-            rows = io.export_to(out, session, Actor.system("bench"), "targets", fmt, {})
+            rows = exports.export_to(out, session, Actor.system("bench"), "targets", fmt, {})
     finally:
         session.close()
         db.engine.dispose()

@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.actor import Actor
-from backend.directory import imports, io
+from backend.directory import exports, imports, readers, specs
 from backend.errors import DomainError
 
 
@@ -56,7 +56,7 @@ def _db():
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(io.LIST_KINDS))
+@click.argument("kind", type=click.Choice(specs.LIST_KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--dry-run", is_flag=True, help="只校验，不写入")
 @click.option("--department", "department_code", default=None,
@@ -67,7 +67,7 @@ def import_command(kind, file, dry_run, department_code):
 
     全部行校验通过才写入；有错误时列出出错的行号和原因，不改动任何数据，退出码为 1。
     """
-    spec = io.spec_for(kind)
+    spec = specs.spec_for(kind)
     path = Path(file)
     progress = StderrProgress(f"导入{spec.title}")
     click.echo(f"正在读取 {path.name} …", err=True)
@@ -78,7 +78,7 @@ def import_command(kind, file, dry_run, department_code):
                 session, Actor.system(), kind, path, file_name=path.name, dry_run=dry_run,
                 default_department_id=department_id, progress=progress,
                 max_errors=int(current_app.config.get("IMPORT_MAX_ERRORS") or 500),
-                limits=io.Limits.from_config(current_app.config))
+                limits=readers.Limits.from_config(current_app.config))
     except imports.BadRows as exc:
         progress.finish()
         click.echo(exc.message, err=True)
@@ -95,7 +95,7 @@ def import_command(kind, file, dry_run, department_code):
 
 
 @click.command("export")
-@click.argument("kind", type=click.Choice(io.LIST_KINDS))
+@click.argument("kind", type=click.Choice(specs.LIST_KINDS))
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 @click.option("--department", "department_code", default=None, help="只导出此部门（部门代码或全称）")
 @click.option("--region", default=None, help="行政区划代码（含下级）")
@@ -108,10 +108,10 @@ def import_command(kind, file, dry_run, department_code):
 def export_command(kind, file, department_code, region, q, risk_class, status, type_, include_retired):
     """把名录 KIND 导出到 FILE（按扩展名 .csv 或 .xlsx）。"""
     try:
-        fmt = io.format_of(file)
+        fmt = readers.format_of(file)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    spec = io.spec_for(kind)
+    spec = specs.spec_for(kind)
     target = Path(file)
     fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-", suffix=f".{fmt}")
     try:
@@ -122,7 +122,7 @@ def export_command(kind, file, department_code, region, q, risk_class, status, t
                        "department_id": imports.department_id_for(session, department_code)}
             filters = {k: v for k, v in filters.items() if v not in (None, False)}
             with os.fdopen(fd, "wb") as out:
-                rows = io.export_to(out, session, Actor.system(), kind, fmt, filters)
+                rows = exports.export_to(out, session, Actor.system(), kind, fmt, filters)
         os.replace(tmp, target)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None

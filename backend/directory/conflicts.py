@@ -18,9 +18,10 @@ from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import flush_unique, utcnow
 from backend.directory.models import ExpertConflict, InspectorConflict, Target
-from backend.directory.services import (MAX_ID, _ensure_department_reader, _ensure_department_writer,
-                                        _ensure_not_retired, _get, _invalid, _load_expert, _load_inspector,
-                                        _set_retired, _when)
+from backend.directory.common import (MAX_ID, ensure_department_reader, ensure_department_writer, ensure_not_retired,
+                                      get_row, invalid, retire_or_restore, when)
+from backend.directory.experts import load_expert
+from backend.directory.inspectors import load_inspector
 from backend.errors import Conflict, NotFound
 
 
@@ -46,18 +47,18 @@ class Kind:
     def snapshot(self, conflict) -> dict:
         """A declaration as the audit log keeps it."""
         return {"id": conflict.id, self.column: getattr(conflict, self.column), "target_id": conflict.target_id,
-                "reason": conflict.reason, "declared_at": _when(conflict.declared_at),
-                "retired_at": _when(conflict.retired_at)}
+                "reason": conflict.reason, "declared_at": when(conflict.declared_at),
+                "retired_at": when(conflict.retired_at)}
 
 
-INSPECTORS = Kind(InspectorConflict, "inspector", "执法检查人员", _load_inspector)
-EXPERTS = Kind(ExpertConflict, "expert", "专家", _load_expert, detail=lambda expert: {"expert_code": expert.code})
+INSPECTORS = Kind(InspectorConflict, "inspector", "执法检查人员", load_inspector)
+EXPERTS = Kind(ExpertConflict, "expert", "专家", load_expert, detail=lambda expert: {"expert_code": expert.code})
 
 
 def listed(session: Session, actor: Actor, kind: Kind, owner_id: int, include_retired: bool = False) -> list:
     """The person's declarations, oldest first; retired ones only when asked."""
     owner = kind.load(session, owner_id)
-    _ensure_department_reader(actor, owner.department_id, kind.what)
+    ensure_department_reader(actor, owner.department_id, kind.what)
     model = kind.model
     stmt = select(model).options(joinedload(model.target)).where(getattr(model, kind.column) == owner.id)
     if not include_retired:
@@ -74,17 +75,17 @@ def _target(session: Session, data: dict) -> Target:
         target = session.scalar(select(Target).where(Target.code == data["target_code"].strip().upper()))
         field = "target_code"
     else:
-        raise _invalid("conflict.target_required", "target_id", "请指定检查对象（target_id 或 target_code）")
+        raise invalid("conflict.target_required", "target_id", "请指定检查对象（target_id 或 target_code）")
     if target is None:
-        raise _invalid("conflict.unknown_target", field, "检查对象不存在")
+        raise invalid("conflict.unknown_target", field, "检查对象不存在")
     return target
 
 
 def declare(session: Session, actor: Actor, kind: Kind, owner_id: int, data: dict):
     """Record that the person must not take part in inspecting a target. A retired declaration is restored."""
     owner = kind.load(session, owner_id)
-    _ensure_department_writer(actor, owner.department_id, kind.what)
-    _ensure_not_retired(owner, kind.what, f"{kind.owner}.retired")
+    ensure_department_writer(actor, owner.department_id, kind.what)
+    ensure_not_retired(owner, kind.what, f"{kind.owner}.retired")
     target = _target(session, data)
     model = kind.model
     existing = session.scalar(select(model).where(getattr(model, kind.column) == owner.id,
@@ -120,10 +121,10 @@ def _announce(session: Session, kind: Kind, conflict) -> None:
 def set_retired(session: Session, actor: Actor, kind: Kind, owner_id: int, conflict_id: int, retired: bool,
                 reason: str | None = None):
     owner = kind.load(session, owner_id)
-    _ensure_department_writer(actor, owner.department_id, kind.what)
-    conflict = _get(session, kind.model, conflict_id, "利害关系申报", "conflict.not_found")
+    ensure_department_writer(actor, owner.department_id, kind.what)
+    conflict = get_row(session, kind.model, conflict_id, "利害关系申报", "conflict.not_found")
     if getattr(conflict, kind.column) != owner.id:
         raise NotFound("利害关系申报不存在", code="conflict.not_found")
-    return _set_retired(session, actor, conflict, retired, reason, entity=kind.entity, entity_id=conflict.id,
-                        snapshot=kind.snapshot, department_id=owner.department_id,
-                        before_commit=lambda: _announce(session, kind, conflict))
+    return retire_or_restore(session, actor, conflict, retired, reason, entity=kind.entity, entity_id=conflict.id,
+                             snapshot=kind.snapshot, department_id=owner.department_id,
+                             before_commit=lambda: _announce(session, kind, conflict))

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import functools
-import io as stdio
+import io
 import tempfile
 from pathlib import PurePosixPath, PureWindowsPath
 
@@ -26,7 +26,7 @@ from backend import get_session
 from backend.api import blueprint, body_limit
 from backend.auth.access import ANY_USER, current_actor, public, requires
 from backend.auth.roles import Role
-from backend.directory import imports, io
+from backend.directory import exports, imports, readers, specs, templates
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.jobs import services as jobs
 from backend.media import storage
@@ -35,7 +35,7 @@ from schemas.system import JobOut
 
 blp = blueprint("directory_io", __name__, "/api/v1", "名录导入导出：CSV/XLSX 导入、导出与模板")
 
-LIST_CHOICES = "、".join(io.LIST_KINDS)
+LIST_CHOICES = "、".join(specs.LIST_KINDS)
 STAFF = (Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.SUPERVISOR)
 EXPORT_DIRECT_MAX_ROWS = 20000
 
@@ -116,7 +116,7 @@ def _display_name(raw: str) -> str:
 
 
 def _attachment(response, file_name: str, fallback: str):
-    response.headers["Content-Disposition"] = io.content_disposition(file_name, fallback)
+    response.headers["Content-Disposition"] = exports.content_disposition(file_name, fallback)
     return response
 
 
@@ -127,8 +127,8 @@ def _ascii_name(kind: str, file_name: str) -> str:
     return f"{kind}_{date}.{suffix}" if date.isdigit() else f"{kind}.{suffix}"
 
 
-def _spec(list_name: str, code: str) -> io.ListSpec:
-    return io.spec_for(list_name, code)
+def _spec(list_name: str, code: str) -> specs.ListSpec:
+    return specs.spec_for(list_name, code)
 
 
 # --- imports ---------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class ImportUpload(MethodView):
         if upload is None or not (upload.filename or "").strip():
             raise DomainError("请选择要导入的文件（表单字段 file）", code="import.no_file", status=400)
         file_name = _display_name(upload.filename)
-        fmt = io.format_of(file_name)
+        fmt = readers.format_of(file_name)
         media_dir = current_app.config["MEDIA_DIR"]
         limit = _upload_limit()
         try:
@@ -170,7 +170,7 @@ class ImportUpload(MethodView):
         if size == 0:
             raise DomainError("上传的文件是空的", code="import.empty_file", status=400)
         # the container only (an XLSX's central directory: sizes, ratio, members); rows are read in the job
-        io.precheck(storage.path_for(media_dir, sha256), fmt, io.Limits.from_config(current_app.config))
+        readers.precheck(storage.path_for(media_dir, sha256), fmt, readers.Limits.from_config(current_app.config))
         queue = current_app.extensions["shuangsui.jobs"]
         job = jobs.enqueue(session, queue, "directory.import",
                            {"kind": spec.kind, "sha256": sha256, "file_name": file_name, "format": fmt,
@@ -196,7 +196,7 @@ class Export(MethodView):
         spec = _spec(list_name, "export.unknown_list")
         filters = _list_filters(spec.kind)
         session = get_session()
-        total = io.export_count(session, actor, spec.kind, filters)
+        total = exports.export_count(session, actor, spec.kind, filters)
         limit = int(current_app.config.get("EXPORT_DIRECT_MAX_ROWS") or EXPORT_DIRECT_MAX_ROWS)
         if total > limit:
             raise DomainError(f"共 {total} 条，超过直接下载的上限（{limit} 条），请使用后台导出（POST 同一地址）",
@@ -204,13 +204,13 @@ class Export(MethodView):
         fmt = args["format"]
         out = tempfile.TemporaryFile()
         try:
-            io.export_to(out, session, actor, spec.kind, fmt, filters)
+            exports.export_to(out, session, actor, spec.kind, fmt, filters)
             out.seek(0)
         except BaseException:
             out.close()
             raise
         file_name = spec.file_name(fmt)
-        response = send_file(out, mimetype=io.FORMATS[fmt], as_attachment=True, download_name=file_name)
+        response = send_file(out, mimetype=readers.FORMATS[fmt], as_attachment=True, download_name=file_name)
         return _attachment(response, file_name, _ascii_name(spec.kind, file_name))
 
     @requires(*STAFF)
@@ -222,7 +222,7 @@ class Export(MethodView):
         spec = _spec(list_name, "export.unknown_list")
         filters = _list_filters(spec.kind)
         session = get_session()
-        io.export_count(session, actor, spec.kind, filters)  # access and filters are checked now, not in the job
+        exports.export_count(session, actor, spec.kind, filters)  # access and filters are checked now, not in the job
         queue = current_app.extensions["shuangsui.jobs"]
         job = jobs.enqueue(session, queue, "directory.export",
                            {"kind": spec.kind, "format": args["format"], "filters": filters}, actor,
@@ -252,7 +252,7 @@ class ExportFile(MethodView):
             raise NotFound("导出的文件已被清理，请重新导出", code="export.file_missing")
         file_name = job.result["file_name"]
         fmt = job.result.get("format", "xlsx")
-        response = send_file(path, mimetype=io.FORMATS.get(fmt, "application/octet-stream"), as_attachment=True,
+        response = send_file(path, mimetype=readers.FORMATS.get(fmt, "application/octet-stream"), as_attachment=True,
                              download_name=file_name)
         return _attachment(response, file_name, _ascii_name(job.result.get("list", "export"), file_name))
 
@@ -261,7 +261,7 @@ class ExportFile(MethodView):
 
 @functools.lru_cache(maxsize=32)
 def _template(kind: str, fmt: str) -> bytes:
-    return io.template_bytes(io.SPECS[kind], fmt)
+    return templates.template_bytes(specs.SPECS[kind], fmt)
 
 
 @blp.route("/templates/<string:file_name>")
@@ -271,11 +271,11 @@ class Template(MethodView):
     def get(self, file_name):
         """下载导入模板，如 targets.xlsx、inspectors.csv（公开）"""
         kind, _, fmt = file_name.rpartition(".")
-        spec = io.SPECS.get(kind)
-        if spec is None or fmt not in io.FORMATS:
+        spec = specs.SPECS.get(kind)
+        if spec is None or fmt not in readers.FORMATS:
             raise NotFound(f"没有模板“{file_name}”：可选名录 {LIST_CHOICES}，格式 .xlsx 或 .csv",
                            code="template.not_found")
         name = spec.template_name(fmt)
-        response = send_file(stdio.BytesIO(_template(kind, fmt)), mimetype=io.FORMATS[fmt], as_attachment=True,
+        response = send_file(io.BytesIO(_template(kind, fmt)), mimetype=readers.FORMATS[fmt], as_attachment=True,
                              download_name=name)
         return _attachment(response, name, f"{kind}_template.{fmt}")

@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from backend.directory import imports, io
+from backend.directory import exports, imports, readers, specs
 from backend.errors import DomainError
 from backend.jobs.registry import job
 from backend.media import storage
@@ -39,7 +39,7 @@ def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None =
     ctx.progress(0, None, "开始校验", force=True)
     common = dict(file_name=file_name, fmt=format, sha256=sha256, default_department_id=department_id,
                   progress=ctx.progress, max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500),
-                  limits=io.Limits.from_config(ctx.config))
+                  limits=readers.Limits.from_config(ctx.config))
     if dry_run or ctx.db.dialect == "sqlite":
         with ctx.db.session_scope(write=False) as session:
             checked = imports.import_file(session, ctx.actor, kind, path, dry_run=True, **common)
@@ -53,17 +53,17 @@ def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None =
 def export_job(ctx, kind: str, format: str = "xlsx", filters: dict | None = None):
     """Export the list ``kind`` (filtered and scoped for the job's creator) to a file in the media folder."""
     media_dir = _media_dir(ctx)
-    spec = io.spec_for(kind, "export.unknown_list")
+    spec = specs.spec_for(kind, "export.unknown_list")
     tmp_dir = Path(media_dir) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix=f".{format}")
     try:
         # a reading transaction: the export holds no lock, so writers (phones pushing) never wait for it
         with ctx.db.session_scope(write=False) as session:
-            total = io.export_count(session, ctx.actor, kind, filters or {})
+            total = exports.export_count(session, ctx.actor, kind, filters or {})
             ctx.progress(0, total, f"正在导出{spec.title}", force=True)
             with os.fdopen(fd, "wb") as out:
-                rows = io.export_to(out, session, ctx.actor, kind, format, filters or {},
+                rows = exports.export_to(out, session, ctx.actor, kind, format, filters or {},
                                     progress=lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条"))
         sha256, size = storage.store_file(media_dir, tmp_path, move=True)
     finally:

@@ -40,6 +40,27 @@ from backend.errors import DomainError
 MB = 1024 * 1024
 
 
+# --- formats ----------------------------------------------------------------------------------------
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def format_of(file_name: str | None) -> str:
+    """``csv`` or ``xlsx`` from the file name; anything else is refused with a Chinese reason."""
+    suffix = Path(file_name or "").suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    if suffix in ("xls", "et", "wps"):
+        raise DomainError(f"不支持 .{suffix} 格式（Excel 97-2003 / WPS 表格），请在 Excel 或 WPS 中“另存为” .xlsx 或 .csv 后再导入",
+                          code="import.unsupported_format", status=415)
+    shown = f".{suffix}" if suffix else "无扩展名"
+    raise DomainError(f"不支持的文件类型（{shown}），只能导入 .csv 或 .xlsx 文件",
+                      code="import.unsupported_format", status=415)
+
+
 # --- errors and limits ------------------------------------------------------------------------------
 
 class FileProblem(DomainError):
@@ -82,7 +103,6 @@ class Limits:
             xlsx_max_members=get("IMPORT_XLSX_MAX_MEMBERS", d.xlsx_max_members),
             xlsx_max_ratio=get("IMPORT_XLSX_MAX_RATIO", d.xlsx_max_ratio),
         )
-
 
 
 def _mb(n: int) -> str:

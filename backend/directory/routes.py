@@ -17,7 +17,7 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, public, requires
 from backend.auth.roles import Role
-from backend.directory import conflicts, services
+from backend.directory import conflicts, departments, experts, inspectors, items, regions, targets
 from schemas.base import page_of
 from schemas.directory import (CheckPointIn, CheckPointOut, CheckPointUpdate, ConflictIn, ConflictOut, DepartmentArgs,
                                DepartmentIn, DepartmentOut, DepartmentUpdate, ExpertArgs, ExpertConflictOut, ExpertIn,
@@ -42,14 +42,14 @@ class Regions(MethodView):
     @blp.response(200, page_of(RegionOut))
     def get(self, args):
         """行政区划列表（按代码排序）"""
-        return paginate(get_session(), services.regions_query(args), args)
+        return paginate(get_session(), regions.regions_query(args), args)
 
     @requires(*SYSADMIN)
     @blp.arguments(RegionIn)
     @blp.response(201, RegionOut)
     def post(self, data):
         """新增行政区划"""
-        return services.create_region(get_session(), current_actor(), data)
+        return regions.create_region(get_session(), current_actor(), data)
 
 
 @blp.route("/regions/<string:code>")
@@ -58,14 +58,14 @@ class RegionDetail(MethodView):
     @blp.response(200, RegionOut)
     def get(self, code):
         """行政区划详情"""
-        return services.get_region(get_session(), code)
+        return regions.get_region(get_session(), code)
 
     @requires(*SYSADMIN)
     @blp.arguments(RegionUpdate)
     @blp.response(200, RegionOut)
     def patch(self, data, code):
         """修改行政区划（代码不可改）"""
-        return services.update_region(get_session(), current_actor(), code, data)
+        return regions.update_region(get_session(), current_actor(), code, data)
 
 
 @blp.route("/regions/<string:code>/retire")
@@ -75,7 +75,7 @@ class RegionRetire(MethodView):
     @blp.response(200, RegionOut)
     def post(self, data, code):
         """停用或恢复行政区划"""
-        return services.set_region_retired(get_session(), current_actor(), code, data["retired"], data["reason"])
+        return regions.set_region_retired(get_session(), current_actor(), code, data["retired"], data["reason"])
 
 
 # --- departments -----------------------------------------------------------------------------------
@@ -87,14 +87,14 @@ class Departments(MethodView):
     @blp.response(200, page_of(DepartmentOut))
     def get(self, args):
         """部门列表（按部门代码排序）"""
-        return paginate(get_session(), services.departments_query(args), args)
+        return paginate(get_session(), departments.departments_query(args), args)
 
     @requires(*SYSADMIN)
     @blp.arguments(DepartmentIn)
     @blp.response(201, DepartmentOut)
     def post(self, data):
         """新增部门"""
-        return services.create_department(get_session(), current_actor(), data)
+        return departments.create_department(get_session(), current_actor(), data)
 
 
 @blp.route("/departments/<int:department_id>")
@@ -103,14 +103,14 @@ class DepartmentDetail(MethodView):
     @blp.response(200, DepartmentOut)
     def get(self, department_id):
         """部门详情"""
-        return services.get_department(get_session(), department_id)
+        return departments.get_department(get_session(), department_id)
 
     @requires(*SYSADMIN)
     @blp.arguments(DepartmentUpdate)
     @blp.response(200, DepartmentOut)
     def patch(self, data, department_id):
         """修改部门（部门代码不可改）"""
-        return services.update_department(get_session(), current_actor(), department_id, data)
+        return departments.update_department(get_session(), current_actor(), department_id, data)
 
 
 @blp.route("/departments/<int:department_id>/retire")
@@ -120,8 +120,8 @@ class DepartmentRetire(MethodView):
     @blp.response(200, DepartmentOut)
     def post(self, data, department_id):
         """停用或恢复部门"""
-        return services.set_department_retired(get_session(), current_actor(), department_id, data["retired"],
-                                               data["reason"])
+        return departments.set_department_retired(get_session(), current_actor(), department_id, data["retired"],
+                                                  data["reason"])
 
 
 # --- items and check points ------------------------------------------------------------------------
@@ -133,14 +133,14 @@ class Items(MethodView):
     @blp.response(200, page_of(ItemOut))
     def get(self, args):
         """抽查事项清单（按事项编码排序）"""
-        return paginate(get_session(), services.items_query(args), args)
+        return paginate(get_session(), items.items_query(args), args)
 
     @requires(*ADMINS)
     @blp.arguments(ItemIn)
     @blp.response(201, ItemDetailOut)
     def post(self, data):
         """新增抽查事项（可一并录入检查内容）；部门管理员只能为本部门新增"""
-        return services.create_item(get_session(), current_actor(), data)
+        return items.create_item(get_session(), current_actor(), data)
 
 
 @blp.route("/items/<int:item_id>")
@@ -149,14 +149,14 @@ class ItemDetail(MethodView):
     @blp.response(200, ItemDetailOut)
     def get(self, item_id):
         """抽查事项详情，含现行检查内容"""
-        return services.get_item(get_session(), item_id)
+        return items.get_item(get_session(), item_id)
 
     @requires(*ADMINS)
     @blp.arguments(ItemUpdate)
     @blp.response(200, ItemDetailOut)
     def patch(self, data, item_id):
         """修改抽查事项（检查主体部门的管理员或系统管理员）"""
-        return services.update_item(get_session(), current_actor(), item_id, data)
+        return items.update_item(get_session(), current_actor(), item_id, data)
 
 
 @blp.route("/items/<int:item_id>/retire")
@@ -166,7 +166,7 @@ class ItemRetire(MethodView):
     @blp.response(200, ItemDetailOut)
     def post(self, data, item_id):
         """停用或恢复抽查事项"""
-        return services.set_item_retired(get_session(), current_actor(), item_id, data["retired"], data["reason"])
+        return items.set_item_retired(get_session(), current_actor(), item_id, data["retired"], data["reason"])
 
 
 @blp.route("/items/<int:item_id>/check-points")
@@ -176,14 +176,14 @@ class CheckPoints(MethodView):
     @blp.response(200, CheckPointOut(many=True))
     def get(self, args, item_id):
         """抽查事项的检查内容（按序号）"""
-        return services.check_points(get_session(), item_id, args["include_retired"])
+        return items.check_points(get_session(), item_id, args["include_retired"])
 
     @requires(*ADMINS)
     @blp.arguments(CheckPointIn)
     @blp.response(201, CheckPointOut)
     def post(self, data, item_id):
         """新增检查内容"""
-        return services.add_check_point(get_session(), current_actor(), item_id, data)
+        return items.add_check_point(get_session(), current_actor(), item_id, data)
 
 
 @blp.route("/items/<int:item_id>/check-points/<int:check_point_id>")
@@ -193,7 +193,7 @@ class CheckPointDetail(MethodView):
     @blp.response(200, CheckPointOut)
     def patch(self, data, item_id, check_point_id):
         """修改检查内容"""
-        return services.update_check_point(get_session(), current_actor(), item_id, check_point_id, data)
+        return items.update_check_point(get_session(), current_actor(), item_id, check_point_id, data)
 
 
 @blp.route("/items/<int:item_id>/check-points/<int:check_point_id>/retire")
@@ -203,8 +203,8 @@ class CheckPointRetire(MethodView):
     @blp.response(200, CheckPointOut)
     def post(self, data, item_id, check_point_id):
         """停用或恢复检查内容"""
-        return services.set_check_point_retired(get_session(), current_actor(), item_id, check_point_id,
-                                                data["retired"], data["reason"])
+        return items.set_check_point_retired(get_session(), current_actor(), item_id, check_point_id,
+                                             data["retired"], data["reason"])
 
 
 # --- targets ---------------------------------------------------------------------------------------
@@ -216,14 +216,14 @@ class Targets(MethodView):
     @blp.response(200, page_of(TargetOut))
     def get(self, args):
         """检查对象名录库（各部门共用，按代码排序）"""
-        return paginate(get_session(), services.targets_query(current_actor(), args), args)
+        return paginate(get_session(), targets.targets_query(current_actor(), args), args)
 
     @requires(*ADMINS)
     @blp.arguments(TargetIn)
     @blp.response(201, TargetOut)
     def post(self, data):
         """新增检查对象；部门管理员新增的由本部门维护"""
-        return services.create_target(get_session(), current_actor(), data)
+        return targets.create_target(get_session(), current_actor(), data)
 
 
 @blp.route("/targets/<int:target_id>")
@@ -232,14 +232,14 @@ class TargetDetail(MethodView):
     @blp.response(200, TargetOut)
     def get(self, target_id):
         """检查对象详情"""
-        return services.get_target(get_session(), current_actor(), target_id)
+        return targets.get_target(get_session(), current_actor(), target_id)
 
     @requires(*ADMINS)
     @blp.arguments(TargetUpdate)
     @blp.response(200, TargetOut)
     def patch(self, data, target_id):
         """修改检查对象（维护部门的管理员或系统管理员）"""
-        return services.update_target(get_session(), current_actor(), target_id, data)
+        return targets.update_target(get_session(), current_actor(), target_id, data)
 
 
 @blp.route("/targets/<int:target_id>/retire")
@@ -249,8 +249,8 @@ class TargetRetire(MethodView):
     @blp.response(200, TargetOut)
     def post(self, data, target_id):
         """停用或恢复检查对象"""
-        return services.set_target_retired(get_session(), current_actor(), target_id, data["retired"],
-                                           data["reason"])
+        return targets.set_target_retired(get_session(), current_actor(), target_id, data["retired"],
+                                          data["reason"])
 
 
 @blp.route("/targets/<int:target_id>/history")
@@ -259,7 +259,7 @@ class TargetHistory(MethodView):
     @blp.response(200, TargetHistoryOut(many=True))
     def get(self, target_id):
         """各抽查事项最近一次检查该对象的日期（新的在前）"""
-        return services.target_history(get_session(), current_actor(), target_id)
+        return targets.target_history(get_session(), current_actor(), target_id)
 
 
 @blp.route("/targets/<int:target_id>/conflicts")
@@ -269,7 +269,7 @@ class TargetConflicts(MethodView):
     @blp.response(200, ConflictOut(many=True))
     def get(self, args, target_id):
         """申报与该对象有利害关系（须回避）的执法人员；部门管理员、计划编制人员只见本部门人员"""
-        return services.target_conflicts(get_session(), current_actor(), target_id, args["include_retired"])
+        return targets.target_conflicts(get_session(), current_actor(), target_id, args["include_retired"])
 
 
 # --- inspectors ------------------------------------------------------------------------------------
@@ -281,14 +281,14 @@ class Inspectors(MethodView):
     @blp.response(200, page_of(InspectorOut))
     def get(self, args):
         """执法检查人员名录库；部门管理员、计划编制人员只能查本部门"""
-        return paginate(get_session(), services.inspectors_query(current_actor(), args), args)
+        return paginate(get_session(), inspectors.inspectors_query(current_actor(), args), args)
 
     @requires(*ADMINS)
     @blp.arguments(InspectorIn)
     @blp.response(201, InspectorDetailOut)
     def post(self, data):
         """新增执法检查人员（执法证号不能重复）"""
-        return services.create_inspector(get_session(), current_actor(), data)
+        return inspectors.create_inspector(get_session(), current_actor(), data)
 
 
 @blp.route("/inspectors/<int:inspector_id>")
@@ -297,14 +297,14 @@ class InspectorDetail(MethodView):
     @blp.response(200, InspectorDetailOut)
     def get(self, inspector_id):
         """执法检查人员详情，含现行利害关系申报"""
-        return services.get_inspector(get_session(), current_actor(), inspector_id)
+        return inspectors.get_inspector(get_session(), current_actor(), inspector_id)
 
     @requires(*ADMINS)
     @blp.arguments(InspectorUpdate)
     @blp.response(200, InspectorDetailOut)
     def patch(self, data, inspector_id):
         """修改执法检查人员"""
-        return services.update_inspector(get_session(), current_actor(), inspector_id, data)
+        return inspectors.update_inspector(get_session(), current_actor(), inspector_id, data)
 
 
 @blp.route("/inspectors/<int:inspector_id>/retire")
@@ -314,8 +314,8 @@ class InspectorRetire(MethodView):
     @blp.response(200, InspectorDetailOut)
     def post(self, data, inspector_id):
         """停用或恢复执法检查人员"""
-        return services.set_inspector_retired(get_session(), current_actor(), inspector_id, data["retired"],
-                                              data["reason"])
+        return inspectors.set_inspector_retired(get_session(), current_actor(), inspector_id, data["retired"],
+                                                data["reason"])
 
 
 @blp.route("/inspectors/<int:inspector_id>/conflicts")
@@ -353,7 +353,7 @@ class MyInspector(MethodView):
     @blp.response(200, InspectorDetailOut)
     def get(self):
         """本人在执法检查人员名录库中的信息"""
-        return services.my_inspector(get_session(), current_actor())
+        return inspectors.my_inspector(get_session(), current_actor())
 
 
 # --- experts ---------------------------------------------------------------------------------------
@@ -365,14 +365,14 @@ class Experts(MethodView):
     @blp.response(200, page_of(ExpertOut))
     def get(self, args):
         """专家库；部门管理员、计划编制人员只能查本部门"""
-        return paginate(get_session(), services.experts_query(current_actor(), args), args)
+        return paginate(get_session(), experts.experts_query(current_actor(), args), args)
 
     @requires(*ADMINS)
     @blp.arguments(ExpertIn)
     @blp.response(201, ExpertOut)
     def post(self, data):
         """新增专家"""
-        return services.create_expert(get_session(), current_actor(), data)
+        return experts.create_expert(get_session(), current_actor(), data)
 
 
 @blp.route("/experts/<int:expert_id>")
@@ -381,14 +381,14 @@ class ExpertDetail(MethodView):
     @blp.response(200, ExpertOut)
     def get(self, expert_id):
         """专家详情"""
-        return services.get_expert(get_session(), current_actor(), expert_id)
+        return experts.get_expert(get_session(), current_actor(), expert_id)
 
     @requires(*ADMINS)
     @blp.arguments(ExpertUpdate)
     @blp.response(200, ExpertOut)
     def patch(self, data, expert_id):
         """修改专家信息"""
-        return services.update_expert(get_session(), current_actor(), expert_id, data)
+        return experts.update_expert(get_session(), current_actor(), expert_id, data)
 
 
 @blp.route("/experts/<int:expert_id>/retire")
@@ -398,8 +398,8 @@ class ExpertRetire(MethodView):
     @blp.response(200, ExpertOut)
     def post(self, data, expert_id):
         """停用或恢复专家"""
-        return services.set_expert_retired(get_session(), current_actor(), expert_id, data["retired"],
-                                           data["reason"])
+        return experts.set_expert_retired(get_session(), current_actor(), expert_id, data["retired"],
+                                          data["reason"])
 
 
 @blp.route("/experts/<int:expert_id>/conflicts")

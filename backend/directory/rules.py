@@ -66,9 +66,13 @@ INSPECTOR_STATUSES = {"active": "在岗", "on_leave": "休假/请假", "transfer
 EXPERT_STATUSES = {"active": "在库", "suspended": "暂停"}
 REGION_LEVELS = {"province": "省", "city": "市", "county": "县/区", "town": "乡镇/街道"}
 
+CHOICE_TYPES = {"choice", "multi"}   # answer types that have options
+
 REGION_CODE_RE = re.compile(r"^\d{6}(\d{3})?$")
 DEPT_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 INDUSTRY_RE = re.compile(r"^[A-T](\d{2}(\d{1,2})?)?$")
+DIRECTORY_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_.\-]{0,31}$")   # 名录代码 (targets without a USCC), 专家编号
+TAGS_MAX = 500   # length of the stored ",a,b," text columns (tags, expertise, fields)
 
 
 def region_prefix(code: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from backend.auth.roles import Role
-from backend.directory import io as directory_io
+from backend.directory import exports as directory_io
 from backend.directory.models import Target
 from backend.media.models import Media
 from sync.client import Client, HttpTransport

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import openpyxl
 
-from backend.directory.io import EX_USCC
+from backend.directory.specs import EX_USCC
 
 
 def csv_bytes(rows: list[list], encoding: str = "utf-8-sig") -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.audit.models import AuditEntry
-from backend.directory import io as dio
+from backend.directory import specs as dio
 from backend.directory.models import Target
 from backend.auth.roles import Role
 from tests.api.directory_io.helpers import finished_job, read_csv, read_xlsx, upload

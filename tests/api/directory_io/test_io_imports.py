@@ -325,8 +325,9 @@ def test_bulk_path_for_hundreds_of_rows_inserts_and_updates(db_session, database
     same as the executemany path (which SQLite always takes)."""
     from backend.actor import Actor
     from backend.directory import imports
+    from backend.directory.bulk import COPY_MIN_ROWS
 
-    n = imports.COPY_MIN_ROWS + 50
+    n = COPY_MIN_ROWS + 50
     header = ["执法证号", "姓名", "所属部门", "执法资格", "专业特长", "状态"]
     rows = [[f"豫C{i:05d}", f"人员{i}", world.dept.code, "行政执法证、食品检查员", "食品", "在岗"] for i in range(n)]
     path = tmp_path / "ins.csv"

@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 
 from backend.actor import Actor
 from backend.directory import imports
-from backend.directory import io as dio
+from backend.directory import readers as dio
 from backend.directory.models import Target
+from backend.directory.specs import EX_USCC
 from backend.jobs.models import Job
 from tests.api.directory_io.helpers import (csv_bytes, failed_job, finished_job, hostile_xlsx, sheet_xml, upload,
                                             xlsx_bytes, xlsx_from_parts)
@@ -31,7 +32,7 @@ from tests.factories import make_uscc
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADER = ["统一社会信用代码", "检查对象名称", "对象类型"]
-USCC = dio.EX_USCC
+USCC = EX_USCC
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +275,7 @@ MEASURE = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # old readers die here instead of eating the machine
 sys.path.insert(0, sys.argv[1])
-from backend.directory import io
+from backend.directory import readers as io
 code = None
 try:
     with io.open_table(sys.argv[2], sys.argv[3]) as table:

@@ -11,7 +11,7 @@ import pytest
 
 from backend.actor import Actor
 from backend.directory import imports
-from backend.directory import io as dio
+from backend.directory import specs as dio
 from backend.errors import DomainError
 from tests.api.directory_io.helpers import csv_bytes, xlsx_bytes
 from tests.factories import make_uscc
