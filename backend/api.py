@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from backend.errors import DomainError, InvalidInput, http_error_body
 from schemas.base import ErrorSchema
+from sync.protocol import bad_text
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +137,9 @@ def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | N
     if depth > MAX_JSON_DEPTH:
         return path, "嵌套层级过深"
     if isinstance(value, str):
-        if "\x00" in value:
-            return path, "不能包含控制字符（空字符 \\u0000）"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path, "含有无效的 Unicode 字符（孤立的代理码点）"
+        why = bad_text(value)
+        if why:
+            return path, why
     elif isinstance(value, bool):
         return None
     elif isinstance(value, int):

@@ -261,6 +261,18 @@ def _float(text: str):
     return value if math.isfinite(value) and abs(value) <= MAX_SAFE_INTEGER else BadNumber(text)
 
 
+def bad_text(value: str) -> str | None:
+    """Why a decoded string cannot be stored (a NUL, which PostgreSQL refuses; a lone surrogate, which is no
+    UTF-8), or None. The one rule for text, of a push's values and of every other JSON body or query."""
+    if "\x00" in value:
+        return "不能包含控制字符（空字符 \\u0000）"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "含有无效的 Unicode 字符（孤立的代理码点）"
+    return None
+
+
 def bad_value(value: Any, path: tuple = (), depth: int = 1) -> tuple[tuple, str] | None:
     """(where, why) a decoded value cannot be kept, or None. ``depth``: levels of objects and arrays."""
     if isinstance(value, str) and value == TOO_DEEP:
@@ -271,13 +283,8 @@ def bad_value(value: Any, path: tuple = (), depth: int = 1) -> tuple[tuple, str]
             return path, f"数字过长（最多 {MAX_NUMBER_DIGITS} 位）"
         return path, "数值超出允许范围（须为有限数，绝对值不超过 2^53 − 1）"
     if isinstance(value, str):
-        if "\x00" in value:
-            return path, "不能包含控制字符（空字符 \\u0000）"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path, "含有无效的 Unicode 字符（孤立的代理码点）"
-        return None
+        why = bad_text(value)
+        return (path, why) if why else None
     if isinstance(value, (dict, list)):
         if depth > MAX_DEPTH:
             return path, f"嵌套层级过深（最多 {MAX_DEPTH} 层）"

@@ -65,34 +65,49 @@ def _frozen() -> NotAuthenticated:
     return NotAuthenticated("账号已被冻结，请联系管理员", code="auth.account_frozen")
 
 
-def login(session: Session, settings: TokenSettings, refresh: RefreshPolicy, policy: LoginPolicy, *,
-          username: str, password: str, address: str | None, device_label: str | None = None) -> TokenPair:
-    username = username.strip()[:64]
-    address = normalise_address(address)
-    # 1. reads: is this account open to this address, and what is its password hash
+def _read_account(session: Session, policy: LoginPolicy, username: str, address: str | None,
+                  what: str = "登录") -> tuple[User | None, str | None]:
+    """A login's (or a signer check's) reads: the account and its password hash, ending the read transaction
+    before the slow hash; 429 at once when the throttle already holds this name or address."""
     wait = throttle.login_wait(session, policy, username, address, utcnow())
     user = session.scalar(select(User).where(User.username == username))
     stored = user.password_hash if user else None
     _end_reads(session)
     if wait:
-        raise throttle.too_many(wait)
+        raise throttle.too_many(wait, what)
+    return user, stored
+
+
+def _record_attempt(session: Session, policy: LoginPolicy, username: str, address: str | None,
+                    user: User | None, ok: bool, what: str = "登录") -> LoginAttempt:
+    """The one short write of a password check: the attempt, under the account's row lock (one attempt of an
+    account at a time on PostgreSQL), the throttle asked again (attempts that raced this one count too) and,
+    for a failure, the alert when the account is besieged. The caller commits (or raises after committing)."""
+    attempt = LoginAttempt(kind="login", username=username, address=address, success=ok, at=utcnow())
+    session.add(attempt)
+    session.flush()
+    if user is not None:
+        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    wait = throttle.login_wait(session, policy, username, address, attempt.at, exclude_id=attempt.id)
+    if wait:
+        session.rollback()
+        raise throttle.too_many(wait, what)
+    if not ok and user is not None:
+        throttle.alert_if_besieged(session, policy, user, address, attempt.at)
+    return attempt
+
+
+def login(session: Session, settings: TokenSettings, refresh: RefreshPolicy, policy: LoginPolicy, *,
+          username: str, password: str, address: str | None, device_label: str | None = None) -> TokenPair:
+    username, address = username.strip()[:64], normalise_address(address)
+    # 1. reads: is this account open to this address, and what is its password hash
+    user, stored = _read_account(session, policy, username, address)
     # 2. the slow part, outside any transaction
     ok = verify_password(stored, password) and user is not None
     new_hash = hash_password(password) if ok and needs_rehash(stored) else None
     # 3. one short write; its first statement takes the write lock
-    attempt = LoginAttempt(kind="login", username=username, address=address, success=ok, at=utcnow())
-    session.add(attempt)
-    session.flush()
-    if user is not None:  # one attempt of an account at a time (a row lock on PostgreSQL)
-        session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    # again under the lock: attempts that raced this one count too
-    wait = throttle.login_wait(session, policy, username, address, attempt.at, exclude_id=attempt.id)
-    if wait:
-        session.rollback()
-        raise throttle.too_many(wait)
+    attempt = _record_attempt(session, policy, username, address, user, ok)
     if not ok:
-        if user is not None:
-            throttle.alert_if_besieged(session, policy, user, address, attempt.at)
         session.commit()  # the failure must count even though we refuse
         raise _bad_credentials()
     # still active, and the password still the one just verified
@@ -133,31 +148,15 @@ def check_signer(session: Session, policy: LoginPolicy, actor: Actor, *, usernam
     ``eligible``: the accounts that may sign there. Anyone else (and an unknown or frozen account) fails
     exactly as a wrong password does, without the slow hash. Raises :class:`SignerInvalid` or 429
     ``auth.too_many_attempts``; commits (call it outside any write transaction of the caller's)."""
-    username = username.strip()[:64]
-    address = normalise_address(address)
+    username, address = username.strip()[:64], normalise_address(address)
     # 1. reads
-    wait = throttle.login_wait(session, policy, username, address, utcnow())
-    user = session.scalar(select(User).where(User.username == username))
-    stored = user.password_hash if user else None
-    _end_reads(session)
-    if wait:
-        raise throttle.too_many(wait, "签名人核验")
+    user, stored = _read_account(session, policy, username, address, "签名人核验")
     # 2. the slow part, only for someone who may sign here
     member = user is not None and user.is_active and user.id in eligible
     ok = member and verify_password(stored, password)
     # 3. one short write, as a login's
-    attempt = LoginAttempt(kind="login", username=username, address=address, success=ok, at=utcnow())
-    session.add(attempt)
-    session.flush()
-    if user is not None:
-        session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    wait = throttle.login_wait(session, policy, username, address, attempt.at, exclude_id=attempt.id)
-    if wait:
-        session.rollback()
-        raise throttle.too_many(wait, "签名人核验")
+    _record_attempt(session, policy, username, address, user, ok, "签名人核验")
     if not ok:
-        if user is not None:
-            throttle.alert_if_besieged(session, policy, user, address, attempt.at)
         audit.record(session, actor, "auth.signer_failed", "user", user.id if user else None,
                      detail={"username": username, **(context or {})}, department_id=actor.department_id)
         session.commit()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.e2e.browser import launch_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "Demo@2026"
@@ -26,6 +28,16 @@ def phone(browser, *, lat: float, lon: float, accuracy: float = 12.0):
     ctx = browser.new_context(geolocation={"latitude": lat, "longitude": lon, "accuracy": accuracy}, **PHONE)
     ctx.set_default_timeout(20000)
     return ctx
+
+
+def open_phone(p, errors: list[str], *, lat: float = 34.72, lon: float = 111.09):
+    """Debian's Chromium with one phone (``phone``) near the demo county and its first page, watched
+    (``watch``): (browser, context, page)."""
+    browser = launch_chromium(p)
+    ctx = phone(browser, lat=lat, lon=lon)
+    page = ctx.new_page()
+    watch(page, errors)
+    return browser, ctx, page
 
 
 def watch(page, errors: list[str]) -> None:

@@ -14,17 +14,9 @@ from playwright.sync_api import sync_playwright
 
 from tests.e2e import pwa_helpers as h
 from tests.e2e.browser import launch_chromium
-from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
 STRUCTURE = ("landmark-one-main", "page-has-heading-one", "landmark-no-duplicate-main")
-
-
-@pytest.fixture()
-def server(tmp_path):
-    srv = LiveServer(tmp_path, prepare_database(tmp_path)).start()
-    yield srv
-    srv.stop()
 
 
 def test_every_phone_screen_has_no_serious_or_critical_violation(server):

@@ -25,7 +25,6 @@ from playwright.sync_api import sync_playwright
 
 from tests.e2e import pwa_helpers as h
 from tests.e2e.browser import launch_chromium
-from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
 
@@ -38,14 +37,6 @@ COUNT_PERSIST = """
   storage.persist = () => { window.__persistCalls += 1; return persist(); };
 })();
 """
-
-
-@pytest.fixture()
-def server(tmp_path):
-    url = prepare_database(tmp_path)
-    srv = LiveServer(tmp_path, url).start()
-    yield srv
-    srv.stop()
 
 
 def _dms(value: float) -> tuple:

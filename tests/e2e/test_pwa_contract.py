@@ -18,21 +18,11 @@ from sqlalchemy import create_engine, text
 
 from sync.client import Client, HttpTransport
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
-from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
 CODE = re.compile(r"\b(sync|auth|signature|record|section)\.[a-z_]+\b")
 SPRING = ("暂按法定节假日计算，2027-01-30 至 2027-02-04、2027-02-09 至 2027-02-18（2027 年春节前后）"
           "的放假调休待国务院放假通知发布后确定")
-
-
-@pytest.fixture()
-def server(tmp_path):
-    url = prepare_database(tmp_path)
-    srv = LiveServer(tmp_path, url).start()
-    yield srv
-    srv.stop()
 
 
 def _login(page, base: str, username: str) -> None:
@@ -60,10 +50,7 @@ def test_one_device_too_many_is_retired_on_the_sync_page_and_a_retired_phone_exp
         old.pull()
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = launch_chromium(p)
-        ctx = h.phone(browser, lat=34.72, lon=111.09)
-        page = ctx.new_page()
-        h.watch(page, errors)
+        browser, ctx, page = h.open_phone(p, errors)
         _login(page, base, "samr_inspector")
 
         # the eleventh is refused: said plainly, with the way out, and nothing is lost
@@ -126,23 +113,11 @@ def test_one_device_too_many_is_retired_on_the_sync_page_and_a_retired_phone_exp
     assert errors == []
 
 
-@pytest.fixture()
-def short_tokens(tmp_path):
-    url = prepare_database(tmp_path)
-    # an access token lives 6 s here (issued 24 s in the past, 30 s of clock skew allowed)
-    srv = LiveServer(tmp_path, url, ACCESS_TOKEN_MINUTES=-0.4).start()
-    yield srv
-    srv.stop()
-
-
 def test_an_upload_head_answering_401_is_renewed_not_refused(short_tokens):
     base = short_tokens.url
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = launch_chromium(p)
-        ctx = h.phone(browser, lat=34.72, lon=111.09)
-        page = ctx.new_page()
-        h.watch(page, errors)
+        browser, ctx, page = h.open_phone(p, errors)
         h.login(page, base, "samr_inspector")
         iid = int(page.locator(".task-row").first.get_attribute("data-id"))
         page.goto(f"{base}/app/i/{iid}/inspect")
@@ -204,10 +179,7 @@ def test_a_provisional_due_date_says_which_days_wait_for_the_notice(server):
     engine.dispose()
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = launch_chromium(p)
-        ctx = h.phone(browser, lat=34.72, lon=111.09)
-        lead = ctx.new_page()
-        h.watch(lead, errors)
+        browser, ctx, lead = h.open_phone(p, errors)
         h.login(lead, base, "samr_lead")
         row = lead.locator(f'.task-row[data-id="{iid}"]')
         assert "公示截止 2027-03-02（暂定）" in row.inner_text()
@@ -243,10 +215,7 @@ def test_a_late_recusal_is_told_with_the_business_and_the_typing_is_kept(server)
     iid, name = doc["id"], doc["target"]["name"]
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = launch_chromium(p)
-        ctx = h.phone(browser, lat=34.72, lon=111.09)
-        page = ctx.new_page()
-        h.watch(page, errors)
+        browser, ctx, page = h.open_phone(p, errors)
         h.login(page, base, "samr_inspector")
         page.goto(f"{base}/app/i/{iid}/inspect")
         page.wait_for_selector(".point")

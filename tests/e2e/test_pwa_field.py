@@ -21,17 +21,8 @@ from sqlalchemy import create_engine, text
 from tests.e2e import pwa_helpers as h
 from tests.e2e.browser import launch_chromium
 from tests.flaky_proxy import FlakyProxy
-from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture()
-def server(tmp_path):
-    url = prepare_database(tmp_path)
-    srv = LiveServer(tmp_path, url).start()
-    yield srv
-    srv.stop()
 
 
 def _first_inspection(base: str) -> tuple[int, dict]:

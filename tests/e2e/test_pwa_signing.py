@@ -21,7 +21,6 @@ from pypdf import PdfReader
 from sync.client import Client, HttpTransport
 from tests.e2e import pwa_helpers as h
 from tests.e2e.browser import launch_chromium
-from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -29,14 +28,6 @@ PROBLEM = "门头招牌使用的名称与登记名称不一致"
 NOTE = "责令七日内更换门头招牌"
 OPINION = "门头招牌名称与登记不一致，已责令限期改正；其余符合"
 HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
-
-
-@pytest.fixture()
-def server(tmp_path):
-    url = prepare_database(tmp_path)
-    srv = LiveServer(tmp_path, url).start()
-    yield srv
-    srv.stop()
 
 
 def _client(base: str, username: str) -> Client:

@@ -12,8 +12,6 @@ from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
-from tests.e2e.live_server import LiveServer, prepare_database
 
 pytestmark = pytest.mark.e2e
 
@@ -27,26 +25,15 @@ NEXT_ID = """() => new Promise((resolve, reject) => {
 })"""
 
 
-@pytest.fixture()
-def server(tmp_path):
-    url = prepare_database(tmp_path)
-    # an access token expires 24 s before it is issued and the server allows 30 s of clock skew: it lives 6 s
-    srv = LiveServer(tmp_path, url, ACCESS_TOKEN_MINUTES=-0.4).start()
-    yield srv
-    srv.stop()
-
-
-def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(server):
+def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(short_tokens):
+    server = short_tokens
     base = server.url
     docs = h.pulled(base, "samr_inspector")
     # one tab edits an inspection at a time (docs/decisions.md "Two tabs"): each tab edits its own
     iid, iid_b = (d["id"] for d in sorted(docs["inspection"].values(), key=lambda d: d["position"])[:2])
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = launch_chromium(p)
-        ctx = h.phone(browser, lat=34.72, lon=111.09)
-        a = ctx.new_page()
-        h.watch(a, errors)
+        browser, ctx, a = h.open_phone(p, errors)
         h.login(a, base, "samr_inspector")
         b = ctx.new_page()
         h.watch(b, errors)
