@@ -396,3 +396,52 @@ def test_a_mutation_is_refused_with_the_codes_of_the_table(field):
     r = _push(field, field.lead_user, {"client_id": str(uuid.uuid4()), "mutations": mutations})
     assert [x.get("code") for x in r.json["results"]] == [
         "section.not_signed", "record.draft", "section.empty", "signature.empty", "signature.empty", "record.draft"]
+
+
+# --- §5.1: what is signed, computed from the text alone -------------------------------------------------------------
+
+def _jcs(value) -> bytes:
+    """RFC 8785 for the values a record holds (text, integers, booleans, null, lists, objects): keys sorted by
+    UTF-16 code units, no whitespace, UTF-8."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be"))
+        return b"{" + b",".join(_jcs(k) + b":" + _jcs(v) for k, v in items) + b"}"
+    if isinstance(value, list):
+        return b"[" + b",".join(_jcs(v) for v in value) + b"]"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_the_hashes_pulled_are_those_the_text_says_how_to_compute(field):
+    import hashlib
+
+    cp = field.points(field.lead_item)[0]
+    phone = field.phone(field.lead_user)
+    phone.set_section(field.inspection.id, field.lead_dept.id, {f"points.{cp}.result": "pass", f"points.{cp}.note": "门头 ✓ 𠀀",
+                                                                f"points.{cp}.checked": True, "officers": []})
+    phone.push()
+    phone.pull()
+    doc = phone.docs["inspection"][field.inspection.id]
+    section = next(s for s in doc["sections"] if s["department_id"] == field.lead_dept.id)
+    signed = {"v": 1, "kind": "section", "inspection_id": field.inspection.id, "department": section["department_code"],
+              "content": section["content"]}
+    assert hashlib.sha256(_jcs(signed)).hexdigest() == section["content_hash"]
+    codes = list(dict.fromkeys(m["department_code"] for m in doc["group"]["members"]))
+    record = {"v": 1, "kind": "record", "inspection_id": field.inspection.id, "task": field.task.code,
+              "target": doc["target"]["code"], "sections": {c: None for c in codes}, "content": doc["record"]["content"]}
+    assert hashlib.sha256(_jcs(record)).hexdigest() == doc["record"]["content_hash"]
+
+
+def test_a_device_of_another_department_is_not_an_admins_to_retire(field, factory):
+    from backend.auth.roles import Role
+
+    device = str(uuid.uuid4())
+    assert field.client.get(f"/api/sync/pull?client_id={device}", headers=field.auth.headers(field.lead_user)).status_code == 200
+    stranger = factory.user(Role.DEPT_ADMIN, field.other_dept)
+    r = field.client.post(f"/api/sync/clients/{device}/retire", headers=field.auth.headers(stranger))
+    assert r.status_code == 403 and r.json["code"] == "forbidden.department"
+    r = field.client.post(f"/api/sync/clients/{device}/retire", headers=field.auth.headers(field.other_officer))
+    assert r.status_code == 404 and r.json["code"] == "sync.client_not_found"
+    own = factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    r = field.client.post(f"/api/sync/clients/{device}/retire", headers=field.auth.headers(own))
+    assert r.status_code == 200 and r.json["retired_at"]
+    assert field.client.post(f"/api/sync/clients/{device}/retire", headers=field.auth.headers(own)).json == r.json
