@@ -84,7 +84,7 @@ def keys_of(text: str) -> list[str]:
             flat.append(ch)
     names = []
     for part in "".join(flat).split(","):
-        match = re.match(r"\s*([a-z_][a-z0-9_]*)", part)
+        match = re.match(r'\s*"?([a-z_][a-z0-9_]*)', part)
         if match:
             names.append(match.group(1))
     return names
@@ -445,3 +445,20 @@ def test_a_device_of_another_department_is_not_an_admins_to_retire(field, factor
     r = field.client.post(f"/api/sync/clients/{device}/retire", headers=field.auth.headers(own))
     assert r.status_code == 200 and r.json["retired_at"]
     assert field.client.post(f"/api/sync/clients/{device}/retire", headers=field.auth.headers(own)).json == r.json
+
+
+def test_a_gap_and_a_signer_check_answer_the_keys_of_the_text(field):
+    from tests.factories import PASSWORD
+
+    r = _push(field, field.lead_user, {"client_id": str(uuid.uuid4()), "mutations": [_note(1, field), _note(3, field)]})
+    assert r.status_code == 200 and r.json["last_mutation_id"] == 1
+    stopped = r.json["stopped"]
+    assert set(stopped) == set(keys_of(re.search(r'"stopped": (\{"code": "sync\.gap"[^}]*\})', TEXT).group(1)))
+    assert (stopped["code"], stopped["expected"], stopped["got"]) == ("sync.gap", 2, 3)
+    r = field.client.post("/api/sync/signers/verify", headers=field.auth.headers(field.lead_user), json={
+        "inspection_id": field.inspection.id, "scope": "section", "department_id": field.lead_dept.id,
+        "username": field.lead_officer.username, "password": PASSWORD})
+    assert r.status_code == 200, r.json
+    marker = "`POST /api/sync/signers/verify`"
+    answer = re.search(r"→ `200 (\{[^}]*\})`", TEXT[TEXT.index(marker):]).group(1)
+    assert set(r.json) == set(keys_of(answer))
