@@ -92,7 +92,7 @@ def label_problem(label: str | None) -> str | None:
         return None
     if len(label) > MAX_LABEL:
         return f"X-Device-Label 最多 {MAX_LABEL} 个字符（本次 {len(label)} 个）"
-    if any(ord(c) < 32 or ord(c) == 127 for c in label):
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in label):
         return "X-Device-Label 不能包含控制字符"
     return None
 

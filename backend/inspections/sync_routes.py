@@ -25,7 +25,14 @@ LABEL_HEADER = [{"in": "header", "name": "X-Device-Label", "required": False,
 
 
 def _label() -> str | None:
-    return syncing.check_label(request.headers.get("X-Device-Label"))
+    """X-Device-Label: an HTTP header arrives as ISO-8859-1; one sent as UTF-8 (a label in Chinese) is read so."""
+    raw = request.headers.get("X-Device-Label")
+    if raw:
+        try:
+            raw = raw.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return syncing.check_label(raw)
 
 
 @blp.route("/push")

@@ -462,3 +462,20 @@ def test_a_gap_and_a_signer_check_answer_the_keys_of_the_text(field):
     marker = "`POST /api/sync/signers/verify`"
     answer = re.search(r"→ `200 (\{[^}]*\})`", TEXT[TEXT.index(marker):]).group(1)
     assert set(r.json) == set(keys_of(answer))
+
+
+@pytest.mark.parametrize("label, stored", [("华为 nova 9 / Chrome 120", "华为 nova 9 / Chrome 120"),
+                                           ("HUAWEI nova 9", "HUAWEI nova 9"), ("caf\xe9", "caf\xe9")])
+def test_a_device_label_in_utf8_is_read_as_such(field, label, stored):
+    """§3: an HTTP header travels as bytes read as ISO-8859-1; a label sent in UTF-8 is shown as sent."""
+    wire = label.encode("utf-8").decode("latin-1") if label.isascii() or "华" in label else label
+    r = field.client.get(f"/api/sync/pull?client_id={uuid.uuid4()}",
+                         headers={**field.auth.headers(field.lead_user), "X-Device-Label": wire})
+    assert r.status_code == 200, r.json
+    assert field.client.get("/api/sync/clients", headers=field.auth.headers(field.lead_user)).json[0]["label"] == stored
+
+
+def test_a_device_label_with_a_c1_control_character_is_refused(field):
+    r = field.client.get(f"/api/sync/pull?client_id={uuid.uuid4()}",
+                         headers={**field.auth.headers(field.lead_user), "X-Device-Label": "ab\x85cd"})
+    assert r.status_code == 422 and r.json["code"] == "sync.bad_label"
