@@ -20,7 +20,8 @@ blp = blueprint("sync", __name__, "/api/sync", "离线同步：手机推送变�
 OFFICERS_ONLY = ("forbidden.not_inspector", "只有执法检查人员账号可以同步检查任务")
 LABEL_HEADER = [{"in": "header", "name": "X-Device-Label", "required": False,
                  "schema": {"type": "string", "maxLength": 128},
-                 "description": "设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断"}]
+                 "description": "设备名称（给本人和管理员看；最近一次推送或拉取所带的为准）；ASCII 或 UTF-8，最多 128 个字符，"
+                                "超长或含控制字符则拒绝（sync.bad_label），不截断"}]
 
 
 

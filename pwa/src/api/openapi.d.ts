@@ -4836,7 +4836,7 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description 设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断 */
+                    /** @description 设备名称（给本人和管理员看；最近一次推送或拉取所带的为准）；ASCII 或 UTF-8，最多 128 个字符，超长或含控制字符则拒绝（sync.bad_label），不截断 */
                     "X-Device-Label"?: string;
                 };
                 path?: never;
@@ -4916,7 +4916,7 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description 设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断 */
+                    /** @description 设备名称（给本人和管理员看；最近一次推送或拉取所带的为准）；ASCII 或 UTF-8，最多 128 个字符，超长或含控制字符则拒绝（sync.bad_label），不截断 */
                     "X-Device-Label"?: string;
                 };
                 path?: never;
