@@ -102,7 +102,7 @@ def parse_push(body: Any, now: dt.datetime | None = None, screen: bool = True) -
     problem of the push as a whole. A mutation's own problems travel with it (``Mutation.problem``).
     ``screen``: look for values no database keeps (``loads`` says when there can be none)."""
     if not isinstance(body, dict):
-        raise BadBatch("请求体须为 JSON 对象 {client_id, mutations}")
+        raise BadBatch("请求体须为 JSON 对象 {client_id, mutations}", {"_schema": ["须为 JSON 对象 {client_id, mutations}"]})
     now = now or dt.datetime.now(dt.timezone.utc)
     errors: dict[str, Any] = {}
     unknown = set(body) - {"client_id", "mutations"}

@@ -479,3 +479,15 @@ def test_a_device_label_with_a_c1_control_character_is_refused(field):
     r = field.client.get(f"/api/sync/pull?client_id={uuid.uuid4()}",
                          headers={**field.auth.headers(field.lead_user), "X-Device-Label": "ab\x85cd"})
     assert r.status_code == 422 and r.json["code"] == "sync.bad_label"
+
+
+@pytest.mark.parametrize("body, where", [
+    ([], "_schema"), ({"client_id": DOC_CLIENT, "mutations": [], "x": 1}, "_schema"),
+    ({"client_id": DOC_CLIENT.upper(), "mutations": [{"id": 1, "name": "section.set", "args": {}}]}, "client_id"),
+    ({"client_id": DOC_CLIENT, "mutations": "[]"}, "mutations"), ({"client_id": DOC_CLIENT, "mutations": [7]}, "mutations.0"),
+    ({"client_id": DOC_CLIENT, "mutations": [{"id": 2, "name": "a.b", "args": {}}, {"id": 2, "name": "a.b", "args": {}}]},
+     "mutations.1"),
+])
+def test_a_bad_batch_names_where_as_the_text_says(field, body, where):
+    r = _push(field, field.lead_user, body)
+    assert r.status_code == 422 and r.json["code"] == "sync.bad_batch" and where in r.json["errors"], r.json
