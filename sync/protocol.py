@@ -92,7 +92,7 @@ def label_problem(label: str | None) -> str | None:
         return None
     if len(label) > MAX_LABEL:
         return f"X-Device-Label 最多 {MAX_LABEL} 个字符（本次 {len(label)} 个）"
-    if any(ord(c) < 32 or ord(c) == 127 for c in label):
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in label):
         return "X-Device-Label 不能包含控制字符"
     return None
 
@@ -102,7 +102,7 @@ def parse_push(body: Any, now: dt.datetime | None = None, screen: bool = True) -
     problem of the push as a whole. A mutation's own problems travel with it (``Mutation.problem``).
     ``screen``: look for values no database keeps (``loads`` says when there can be none)."""
     if not isinstance(body, dict):
-        raise BadBatch("请求体须为 JSON 对象 {client_id, mutations}")
+        raise BadBatch("请求体须为 JSON 对象 {client_id, mutations}", {"_schema": ["须为 JSON 对象 {client_id, mutations}"]})
     now = now or dt.datetime.now(dt.timezone.utc)
     errors: dict[str, Any] = {}
     unknown = set(body) - {"client_id", "mutations"}

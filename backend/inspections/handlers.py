@@ -112,13 +112,18 @@ def _signature_id(args: dict) -> str:
 def _marks(args: dict, *, required: bool = True) -> tuple[list | None, str | None]:
     """A signature's strokes (signature_pad's ``toData()``, bounded) and/or the SHA-256 of its uploaded image."""
     strokes, image = args.get("strokes"), args.get("image_sha256")
+    points = 0
     if strokes is not None:
-        if not isinstance(strokes, list) or sum(len(s.get("points", [])) if isinstance(s, dict) else 1
-                                                 for s in strokes) > MAX_STROKES_POINTS:
-            raise Refused("validation_error", "签名笔迹格式有误或过大", errors={"strokes": ["格式有误"]})
+        if not isinstance(strokes, list) or any(
+                isinstance(s, dict) and not isinstance(s.get("points", []), list) for s in strokes):
+            raise Refused("validation_error", "签名笔迹格式有误", errors={"strokes": ["格式有误"]})
+        points = sum(len(s.get("points", [])) if isinstance(s, dict) else 1 for s in strokes)
+        if points > MAX_STROKES_POINTS:
+            raise Refused("validation_error", f"签名笔迹过大（最多 {MAX_STROKES_POINTS} 个点）",
+                          errors={"strokes": ["格式有误"]})
     if image is not None and (not isinstance(image, str) or not SHA256_RE.match(image)):
         raise Refused("validation_error", "image_sha256 须为签名图片的 SHA-256", errors={"image_sha256": ["格式有误"]})
-    if required and strokes is None and image is None:
+    if required and not points and image is None:   # strokes without a point are no signature either
         raise Refused("signature.empty", "签名为空：须有笔迹（strokes）或签名图片（image_sha256）")
     return strokes, image
 

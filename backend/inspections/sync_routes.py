@@ -11,6 +11,7 @@ from backend.auth.roles import Role
 from backend.errors import DomainError
 from backend.inspections import devices, signers, syncing
 from backend.inspections.signers import check_push
+from schemas.base import ErrorSchema
 from schemas.sync import (DeviceOut, PullArgs, PullOut, PushIn, PushOut, SignerOut, SignerVerifyIn)
 from sync.protocol import MAX_BATCH_BYTES
 
@@ -19,12 +20,20 @@ blp = blueprint("sync", __name__, "/api/sync", "离线同步：手机推送变�
 OFFICERS_ONLY = ("forbidden.not_inspector", "只有执法检查人员账号可以同步检查任务")
 LABEL_HEADER = [{"in": "header", "name": "X-Device-Label", "required": False,
                  "schema": {"type": "string", "maxLength": 128},
-                 "description": "设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断"}]
+                 "description": "设备名称（给本人和管理员看；最近一次推送或拉取所带的为准）；ASCII 或 UTF-8，最多 128 个字符，"
+                                "超长或含控制字符则拒绝（sync.bad_label），不截断"}]
 
 
 
 def _label() -> str | None:
-    return syncing.check_label(request.headers.get("X-Device-Label"))
+    """X-Device-Label: an HTTP header arrives as ISO-8859-1; one sent as UTF-8 (a label in Chinese) is read so."""
+    raw = request.headers.get("X-Device-Label")
+    if raw:
+        try:
+            raw = raw.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return syncing.check_label(raw)
 
 
 @blp.route("/push")
@@ -38,6 +47,9 @@ class Push(MethodView):
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PushIn}}},
              parameters=LABEL_HEADER)
     @blp.response(200, PushOut)
+    @blp.alt_response(400, description="bad_request：请求体不是 JSON")
+    @blp.alt_response(403, description="sync.client_not_yours：设备编号属于其他账号；sync.client_retired：设备已停用；"
+                                       "forbidden.not_inspector：不是执法检查人员账号")
     @blp.alt_response(409, description="sync.replay_mismatch：已处理过的编号这次内容不同（整批未处理）；"
                                        "sync.too_many_devices：设备数已达上限")
     @blp.alt_response(413, description="sync.batch_too_large：超过 1 MB")
@@ -66,6 +78,11 @@ class Pull(MethodView):
     @blp.arguments(PullArgs, location="query")
     @blp.doc(parameters=LABEL_HEADER)
     @blp.response(200, PullOut)
+    @blp.alt_response(403, description="sync.client_not_yours：设备编号属于其他账号；sync.client_retired：设备已停用；"
+                                       "forbidden.not_inspector：不是执法检查人员账号")
+    @blp.alt_response(422, schema=ErrorSchema,
+                      description="sync.bad_client：设备编号不是小写的 UUID 第 4 版；sync.bad_cursor：cursor 无效；"
+                                  "sync.bad_label：设备名称过长；validation_error：缺少 client_id，或 limit 不在 1–500")
     @blp.alt_response(409, description="sync.cursor_ahead：cursor 超过服务器的变更序号（从头拉取）；"
                                        "sync.too_many_devices：设备数已达上限")
     def get(self, args):
@@ -99,7 +116,9 @@ class Devices(MethodView):
 @blp.route("/clients/<string:client_id>/retire")
 class RetireDevice(MethodView):
     @requires(Role.INSPECTOR, Role.DEPT_ADMIN, Role.SYSADMIN)
-    @blp.response(200, DeviceOut)
+    @blp.response(200, DeviceOut, description="停用后的设备（retired_at 已填）；再次停用答复相同")
+    @blp.alt_response(403, description="forbidden.department：不是本部门人员的设备；forbidden.role：无权停用设备")
+    @blp.alt_response(404, description="sync.client_not_found：没有该设备，或是其他检查人员的设备")
     def post(self, client_id):
         """停用一台设备（丢失或更换）：它不能再推送和拉取，不再计入设备上限；已处理的记录保留"""
         return devices.retire(get_session(), current_actor(), client_id)

@@ -147,8 +147,13 @@ def pull(session: Session, actor: Actor, *, client_id: str, cursor: str | None, 
         session.rollback()
         raise claim_errors(exc) from None
     now = utcnow()
-    if client.last_pull_at is None or now - client.last_pull_at > PULL_SEEN_EVERY:
-        client.last_pull_at = now       # a new client's first pull writes it (with the claim); then once an hour
+    seen = client.last_pull_at is None or now - client.last_pull_at > PULL_SEEN_EVERY
+    renamed = label is not None and client.label != label     # the device list shows the latest label
+    if seen or renamed:
+        if seen:
+            client.last_pull_at = now   # a new client's first pull writes it (with the claim); then once an hour
+        if renamed:
+            client.label = label
         session.commit()
     # a pull sends what changed in (after, upto]: upto is fixed by its first page, then pages go by id
     upto = at.upto if at.upto is not None else head

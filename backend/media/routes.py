@@ -151,6 +151,12 @@ class Uploads(MethodView):
     @blp.response(201, UploadOut, description="上传会话已建立（Location 为会话地址，Upload-Offset 为已收字节）；"
                                               "请求体带有全部字节时文件已存储（complete=true）")
     @blp.alt_response(200, schema=UploadOut, description="同样内容的文件已存储，无需上传（complete=true）")
+    @blp.alt_response(403, description="forbidden.role、forbidden.not_inspector、upload.no_inspection：不能上传")
+    @blp.alt_response(413, description="media.too_large：声明的长度超过该类文件的上限；too_large：一次请求超过 MAX_CONTENT_LENGTH")
+    @blp.alt_response(415, description="media.type_not_allowed：不接受的文件类型")
+    @blp.alt_response(422, description="upload.bad_hash、upload.bad_length、upload.bad_metadata、media.bad_kind、"
+                                       "validation_error：声明有误；upload.hash_mismatch、media.*：随请求体送来的整个文件未通过检查")
+    @blp.alt_response(429, description="upload.too_many、upload.reserved_full、upload.unreferenced_full：每人上限（Retry-After）")
     def post(self):
         """开始一次上传（文件已存储时直接返回其信息）"""
         session, settings, actor = get_session(), _settings(), current_actor()
@@ -175,7 +181,9 @@ class Uploads(MethodView):
 @blp.route("/uploads/<string:upload_id>")
 class UploadDetail(MethodView):
     @requires(*UPLOADERS)
-    @blp.doc(responses={"200": {"description": "Upload-Offset：服务器已收到的字节数；Upload-Length：文件长度"}})
+    @blp.doc(responses={"200": {"description": "Upload-Offset：服务器已收到的字节数；Upload-Length：文件长度"},
+                        "404": {"description": "upload.not_found：没有该上传会话（或已结束、属于他人）；错误代码见 X-Error-Code"},
+                        "410": {"description": "upload.expired：上传会话已过期"}})
     def head(self, upload_id):
         """查询上传进度（断线后据此续传）"""
         state = services.upload_state(get_session(), _settings(), current_actor(), upload_id)
@@ -188,7 +196,14 @@ class UploadDetail(MethodView):
                           "description": "本段字节在文件中的起始位置，须等于服务器的 Upload-Offset"}],
              requestBody={"content": {OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}},
              responses={"204": {"description": "已追加；Upload-Offset 为新的位置"},
-                        "409": {"description": "upload.offset_mismatch：位置不一致（先 HEAD 再续传）；upload.locked"}})
+                        "400": {"description": "upload.bad_offset：缺少 Upload-Offset；upload.incomplete_chunk：请求体不完整"
+                                               "（已收到的字节保留，details.offset）"},
+                        "404": {"description": "upload.not_found：没有该上传会话（或已结束、属于他人）"},
+                        "409": {"description": "upload.offset_mismatch：位置不一致（先 HEAD 再续传）；upload.locked"},
+                        "410": {"description": "upload.expired：上传会话已过期，重新声明"},
+                        "413": {"description": "too_large：一次请求超过 MAX_CONTENT_LENGTH，请分段"},
+                        "415": {"description": "upload.bad_content_type：Content-Type 须为 application/offset+octet-stream"},
+                        "422": {"description": "upload.beyond_length：超出声明的长度；upload.hash_mismatch、media.*：文件未通过检查"}})
     @blp.response(200, UploadOut, description="最后一段：文件已校验并存储（complete=true）")
     def patch(self, upload_id):
         """追加一段字节（Content-Type: application/offset+octet-stream）"""

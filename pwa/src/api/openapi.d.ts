@@ -4443,6 +4443,41 @@ export interface paths {
                         "application/json": components["schemas"]["UploadOut"];
                     };
                 };
+                /** @description forbidden.role、forbidden.not_inspector、upload.no_inspection：不能上传 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description media.too_large：声明的长度超过该类文件的上限；too_large：一次请求超过 MAX_CONTENT_LENGTH */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description media.type_not_allowed：不接受的文件类型 */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.bad_hash、upload.bad_length、upload.bad_metadata、media.bad_kind、validation_error：声明有误；upload.hash_mismatch、media.*：随请求体送来的整个文件未通过检查 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.too_many、upload.reserved_full、upload.unreferenced_full：每人上限（Retry-After） */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -4512,6 +4547,20 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description upload.not_found：没有该上传会话（或已结束、属于他人）；错误代码见 X-Error-Code */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.expired：上传会话已过期 */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -4553,8 +4602,50 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description upload.bad_offset：缺少 Upload-Offset；upload.incomplete_chunk：请求体不完整（已收到的字节保留，details.offset） */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.not_found：没有该上传会话（或已结束、属于他人） */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description upload.offset_mismatch：位置不一致（先 HEAD 再续传）；upload.locked */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.expired：上传会话已过期，重新声明 */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description too_large：一次请求超过 MAX_CONTENT_LENGTH，请分段 */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.bad_content_type：Content-Type 须为 application/offset+octet-stream */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description upload.beyond_length：超出声明的长度；upload.hash_mismatch、media.*：文件未通过检查 */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4745,7 +4836,7 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description 设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断 */
+                    /** @description 设备名称（给本人和管理员看；最近一次推送或拉取所带的为准）；ASCII 或 UTF-8，最多 128 个字符，超长或含控制字符则拒绝（sync.bad_label），不截断 */
                     "X-Device-Label"?: string;
                 };
                 path?: never;
@@ -4765,6 +4856,20 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["PushOut"];
                     };
+                };
+                /** @description bad_request：请求体不是 JSON */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.client_not_yours：设备编号属于其他账号；sync.client_retired：设备已停用；forbidden.not_inspector：不是执法检查人员账号 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description sync.replay_mismatch：已处理过的编号这次内容不同（整批未处理）；sync.too_many_devices：设备数已达上限 */
                 409: {
@@ -4811,7 +4916,7 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
-                    /** @description 设备名称（给本人和管理员看）；最多 128 个字符，超长则拒绝（sync.bad_label），不截断 */
+                    /** @description 设备名称（给本人和管理员看；最近一次推送或拉取所带的为准）；ASCII 或 UTF-8，最多 128 个字符，超长或含控制字符则拒绝（sync.bad_label），不截断 */
                     "X-Device-Label"?: string;
                 };
                 path?: never;
@@ -4828,6 +4933,13 @@ export interface paths {
                         "application/json": components["schemas"]["PullOut"];
                     };
                 };
+                /** @description sync.client_not_yours：设备编号属于其他账号；sync.client_retired：设备已停用；forbidden.not_inspector：不是执法检查人员账号 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description sync.cursor_ahead：cursor 超过服务器的变更序号（从头拉取）；sync.too_many_devices：设备数已达上限 */
                 409: {
                     headers: {
@@ -4835,7 +4947,15 @@ export interface paths {
                     };
                     content?: never;
                 };
-                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description sync.bad_client：设备编号不是小写的 UUID 第 4 版；sync.bad_cursor：cursor 无效；sync.bad_label：设备名称过长；validation_error：缺少 client_id，或 limit 不在 1–500 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -4971,7 +5091,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description OK */
+                /** @description 停用后的设备（retired_at 已填）；再次停用答复相同 */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4979,6 +5099,20 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["DeviceOut"];
                     };
+                };
+                /** @description forbidden.department：不是本部门人员的设备；forbidden.role：无权停用设备 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.client_not_found：没有该设备，或是其他检查人员的设备 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
