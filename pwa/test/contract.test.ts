@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { InspectionDoc, Json } from "../src/api/types";
 import { db, getKV, setKV, type PhotoMeta } from "../src/lib/db";
 import { enqueue, recordView, renumber, setSection, takeBatch } from "../src/lib/outbox";
-import { syncErrorWords, syncNow } from "../src/lib/sync";
+import { safeLabel, syncErrorWords, syncNow } from "../src/lib/sync";
 import { counts } from "../src/lib/store";
 import { canonical } from "../src/lib/canonical";
 import { errorBody, HttpError, refreshes } from "../src/lib/api";
@@ -448,5 +448,19 @@ describe("a draft record's content_hash is not a fixed hash", () => {
     expect(recordView({ ...doc, record: record("draft") }, [m(1, "record.finalize", { content_hash: "f".repeat(64) })]).hash).toBe("f".repeat(64));
     expect(recordView({ ...doc, record: record("signing") }, [m(1, "record.reopen", { reason: "改" })])).toMatchObject({ state: "draft", hash: null });
     expect(recordView({ ...doc, record: null }, []).hash).toBeNull();
+  });
+});
+
+
+describe("the device label a push and a pull carry", () => {
+  const asSent = (header: string) => new TextDecoder().decode(Uint8Array.from(header, (c) => c.charCodeAt(0)));
+  it("sends other than ASCII as UTF-8 bytes, so the device list shows it as typed", () => {
+    const header = safeLabel("华为 nova 9 / Chrome 120");
+    expect([...header].every((c) => c.charCodeAt(0) <= 0xff)).toBe(true);   // a header holds bytes only
+    expect(asSent(header)).toBe("华为 nova 9 / Chrome 120");
+  });
+  it("keeps 128 characters at most and no control character (the server refuses both, never cuts)", () => {
+    expect(asSent(safeLabel("设".repeat(200)))).toBe("设".repeat(128));
+    expect(asSent(safeLabel("a\tb\u0085c\u0000"))).toBe("a b c ");
   });
 });

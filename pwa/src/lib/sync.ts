@@ -241,9 +241,11 @@ async function push(): Promise<void> {
   }
 }
 
-/** X-Device-Label as the server takes it: printable ASCII, at most 128 characters (docs/sync.md §3). */
-function safeLabel(): string {
-  return deviceLabel().replace(/[^\x20-\x7e]/g, "?").slice(0, 128);
+/** X-Device-Label as the server takes it (docs/sync.md §3): at most 128 characters, no control character,
+ * other than ASCII sent as UTF-8 bytes (a header holds bytes only), so 华为 nova 9 is listed as typed. */
+export function safeLabel(label: string = deviceLabel()): string {
+  const chars = Array.from(label.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")).slice(0, 128).join("");
+  return String.fromCharCode(...new TextEncoder().encode(chars));
 }
 
 // --- pull -----------------------------------------------------------------------------------------
