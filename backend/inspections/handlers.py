@@ -558,12 +558,15 @@ def record_submit(ctx: Context, args: dict) -> dict:
         raise Refused("record.media_missing", f"还有 {len(missing)} 个照片或附件没有上传到服务器，请先同步照片",
                       details={"missing": sorted(missing)[:50]})
     ctx.applying = True
+    from backend.followups import services as followups
     from backend.inspections import deadlines
 
     record = batch.record(state)
     record.state, record.dirty = "submitted", True
     record.submitted_by, record.submitted_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
     deadlines.complete(batch.session, state.inspection, user_id=ctx.user_id, device_time=ctx.device_time)
+    followups.open_from_record(batch.session, state.inspection, state.task, record.values.get("followups"),
+                               user_id=ctx.user_id)
     batch.touched(state)
     ctx.extra.setdefault("submitted", []).append(state.inspection.id)
     return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash,

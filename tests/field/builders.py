@@ -24,11 +24,12 @@ def _signature(inspection_id: int, scope: str, p, content_hash: str, department_
                      content_hash=content_hash, strokes=[{"points": [[0, 0, 0]]}])
 
 
-def led_inspection(session, inspection_id: int, lead_inspector, stage: str) -> dict:
+def led_inspection(session, inspection_id: int, lead_inspector, stage: str, record: dict | None = None) -> dict:
     """Make ``lead_inspector`` the lead of the inspection's group and bring it to ``stage``:
     ``draft`` (nothing yet), ``conflict`` (an open conflict on the record), ``finalizable`` (every section
     signed, the record complete), ``submittable`` (finalised and signed by everyone) or ``submitted``
-    (then submitted: the inspection completed, its publication clock started; no PDF yet)."""
+    (then submitted: the inspection completed, its publication clock started; no PDF yet). ``record``: fields
+    of the merged record besides (or instead of) ``RECORD``'s."""
     inspection = session.get(Inspection, inspection_id)
     group = session.get(InspectionGroup, inspection.group_id)
     if not any(m.inspector_id == lead_inspector.id for m in group.members):
@@ -55,7 +56,8 @@ def led_inspection(session, inspection_id: int, lead_inspector, stage: str) -> d
                                 status="signed", signed_hash=h))
             for p in part.of_department(dept_id):
                 session.add(_signature(inspection_id, "section", p, h, dept_id))
-        session.add(Record(inspection_id=inspection_id, data=dict(RECORD), revs={k: [1, None] for k in RECORD}, rev=1))
+        content = {**RECORD, **(record or {})}
+        session.add(Record(inspection_id=inspection_id, data=content, revs={k: [1, None] for k in content}, rev=1))
         session.flush()
         if stage in ("submittable", "submitted"):
             batch = FieldBatch(session, Actor.system())
