@@ -345,6 +345,8 @@ def mentions(text: str) -> list[tuple[int, str, str]]:
 def match_endpoint(endpoints: list[tuple[str, str]], method: str, path: str) -> tuple[str, str] | None:
     """The endpoint a request or a mention names; HEAD names GET's twin where there is no HEAD of its own."""
     path = PLACEHOLDER.sub("x", path)
+    # a rule without variables first, as Werkzeug does (/followups/register.xlsx, not /followups/<id>)
+    endpoints = sorted(endpoints, key=lambda e: "<" in e[1])
     for wanted in (method, "GET") if method == "HEAD" else (method,):
         for m, rule in endpoints:
             if m == wanted and rule_pattern(rule).match(path):

@@ -43,6 +43,8 @@ ADMINS = frozenset({S, DA})
 UPLOADERS = frozenset({I})      # officers with an inspection still open (nobody else has a record to add files to)
 TUS = (("Tus-Resumable", "1.0.0"),)
 IF_MATCH_ANY = (("If-Match", "*"),)
+FOLLOWUP_READ = frozenset({S, DA, P, I, SV})
+FOLLOWUP_ACT = frozenset({S, DA, I})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +205,22 @@ ROWS = [
     # the record's PDF: as the record (members, staff of the departments taking part, sysadmin, supervisor)
     Row("GET", "/api/v1/inspections/{led_submitted}/record.pdf", ALL, (DA, P, I)),
     Row("GET", "/api/v1/tasks/{task}/publication", STAFF_READ, (DA, P)),
+    # follow-ups (后续处置): owned by A (the task's lead); A's admins and officers act, the lead department and
+    # supervisors read; the 回执 is the receiving department's (A receives {followup_notified}, owned by B)
+    Row("GET", "/api/v1/followups", FOLLOWUP_READ, (DA, P, I), query="?department_id={A}"),
+    Row("GET", "/api/v1/followups/register.xlsx", FOLLOWUP_READ, (DA, P, I), query="?department_id={A}"),
+    Row("GET", "/api/v1/followups/{followup}", FOLLOWUP_READ, (DA, P, I)),
+    Row("POST", "/api/v1/followups/{followup}/reinspection", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,
+        body={"inspected_on": "{today}", "findings": "已整改", "outcome": "rectified", "evidence": ["{my_file}"]}),
+    Row("POST", "/api/v1/followups/{followup_to_transfer}/transfer", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,
+        body={"filed_on": "{today}", "agency": "执法大队", "case_no": "立-1", "evidence": ["{my_file}"]}),
+    Row("POST", "/api/v1/followups/{followup_to_transfer}/judicial", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,
+        body={"transferred_on": "{today}", "authority": "公安分局", "record_no": "移-1", "evidence": ["{my_file}"]}),
+    Row("POST", "/api/v1/followups/{followup_to_notify}/notify", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,
+        body={"notified_on": "{today}", "department_id": "{B}"}),
+    Row("POST", "/api/v1/followups/{followup_notified}/acknowledge", ADMINS, (DA,), "B", headers=IF_MATCH_ANY,
+        body={"received_on": "{today}", "evidence": ["{my_file}"]}),
+    Row("GET", "/api/v1/targets/{target}/inspections", STAFF_READ),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),
@@ -282,6 +300,10 @@ class World:
                      "led_finalizable": lambda: self._led("finalizable")["inspection"],
                      "led_submittable": lambda: self._led("submittable")["inspection"],
                      "led_submitted": lambda: self._led("submitted")["inspection"]}
+        self.made.update({"followup": lambda: self._followup("rectify", "ordered", "A"),
+                          "followup_to_transfer": lambda: self._followup("transfer", "to_transfer", "A"),
+                          "followup_to_notify": lambda: self._followup("notify", "to_notify", "A"),
+                          "followup_notified": lambda: self._followup("notify", "notified", "B", notified="A")})
         self.made["media"] = lambda: self._media()["media"]
         self.made["sync_client"] = self._sync_client
         # a new file: its uploader, A's officer, takes part in the inspection (officers upload only then)
@@ -327,6 +349,28 @@ class World:
         if stage == "conflict":
             self._led_conflict = out
         return out
+
+    def _followup(self, action: str, state: str, owner: str, notified: str | None = None) -> int:
+        """A follow-up of the world's inspection (task led by A), owned by ``owner``, in ``state``."""
+        from backend.followups.models import Followup, FollowupStep
+
+        inspection = self.session.get(Inspection, self.values["inspection"])
+        row = Followup(uid=str(uuid.uuid4()), inspection_id=inspection.id, task_id=inspection.task_id,
+                       target_id=inspection.target_id, department_id=self.depts[owner].id,
+                       lead_department_id=self.scenario.lead.id, action=action, state=state, version=1,
+                       notified_department_id=self.depts[notified].id if notified else None)
+        row.steps.append(FollowupStep(seq=1, action="open", to_state=state, detail={}, evidence=[]))
+        return self.factory._add(row).id
+
+    def _my_file(self, user) -> str:
+        """A stored file ``user`` sent (and so may read): the evidence of a follow-up's step."""
+        from backend.media.models import Media, MediaHolder
+
+        sha = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+        self.factory._add(Media(sha256=sha, kind="photo", media_type="image/jpeg", size=100, status="ready",
+                                uploaded_by=user.id))
+        self.factory._add(MediaHolder(sha256=sha, user_id=user.id, created_at=utcnow()))
+        return sha
 
     def _media(self) -> dict:
         """A stored photo used by the world's inspection, which A's linked officer takes part in."""
@@ -379,6 +423,12 @@ class World:
             return PASSWORD
         if key == "my_upload":
             return self._upload_of(user)
+        if key == "my_file":
+            return self._my_file(user)
+        if key == "today":
+            from backend.inspections.deadlines import today_shanghai
+
+            return today_shanghai().isoformat()
         if key == "refresh":
             r = self.client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
             assert r.status_code == 200, r.json

@@ -5589,6 +5589,602 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/followups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 后续处置台帐：本部门负责、牵头或被抄告的（监督人员、系统管理员可看全部），按整改期限排序
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 负责部门（台帐所属部门）；监督人员、系统管理员可指定任一部门，其他角色只能是本部门 */
+                    department_id?: number;
+                    /** @description 状态；open：未办结，closed：已办结 */
+                    state?: "ordered" | "unrectified" | "rectified" | "to_transfer" | "transferred" | "to_notify" | "notified" | "acknowledged" | "judicial" | "open" | "closed";
+                    /** @description 处置方式：rectify 责令限期整改，transfer 移送办案机构，notify 抄告相关部门 */
+                    action?: "rectify" | "transfer" | "notify";
+                    /** @description 整改期限不晚于该日（含） */
+                    due_before?: string;
+                    /** @description 1：只看已逾期未办结的 */
+                    overdue?: boolean;
+                    task_id?: number;
+                    /** @description 检查对象 */
+                    target_id?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/register.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 导出后续处置台帐（XLSX），可报送上级
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 负责部门（台帐所属部门）；监督人员、系统管理员可指定任一部门，其他角色只能是本部门 */
+                    department_id?: number;
+                    /** @description 状态；open：未办结，closed：已办结 */
+                    state?: "ordered" | "unrectified" | "rectified" | "to_transfer" | "transferred" | "to_notify" | "notified" | "acknowledged" | "judicial" | "open" | "closed";
+                    /** @description 处置方式：rectify 责令限期整改，transfer 移送办案机构，notify 抄告相关部门 */
+                    action?: "rectify" | "transfer" | "notify";
+                    /** @description 整改期限不晚于该日（含） */
+                    due_before?: string;
+                    /** @description 1：只看已逾期未办结的 */
+                    overdue?: boolean;
+                    task_id?: number;
+                    /** @description 检查对象 */
+                    target_id?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description XLSX 文件下载（筛选条件与台帐列表相同，不分页） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description export.too_many_rows：超过导出上限（5000 条），请缩小筛选范围 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 一项后续处置及其办理经过；响应头 ETag 为其版本（办理下一步时放在 If-Match 中）
+         * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}/reinspection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 复查（责令限期整改之后）：复查日期、情况、结论（已整改 / 未整改）与照片或文书；负责部门办理
+         * @description 权限：系统管理员、部门管理员、执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReinspectIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本） */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；validation_error / followup.bad_date 等：输入有误 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.if_match_required：缺少 If-Match */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 移送办案机构（复查未整改，或检查时即决定移送）：立案号与立案文书；办结
+         * @description 权限：系统管理员、部门管理员、执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TransferIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本） */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；validation_error / followup.bad_date 等：输入有误 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.if_match_required：缺少 If-Match */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}/judicial": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 移送司法机关：告知移送记录编号与文书；办结
+         * @description 权限：系统管理员、部门管理员、执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["JudicialIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本） */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；validation_error / followup.bad_date 等：输入有误 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.if_match_required：缺少 If-Match */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}/notify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 抄告相关部门：接收部门与抄告内容；待对方部门确认回执
+         * @description 权限：系统管理员、部门管理员、执法检查人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NotifyIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本） */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；validation_error / followup.bad_date 等：输入有误 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.if_match_required：缺少 If-Match */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 接收抄告的部门确认回执（附回执）；办结。由接收部门的部门管理员办理
+         * @description 权限：系统管理员、部门管理员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AcknowledgeIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本） */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；validation_error / followup.bad_date 等：输入有误 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.if_match_required：缺少 If-Match */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/targets/{target_id}/inspections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                target_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 检查对象名下的全部检查记录（已完成，新的在前）：检查结果与未办结的后续处置
+         * @description 权限：系统管理员、部门管理员、计划编制人员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                };
+                header?: never;
+                path: {
+                    target_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TargetInspectionOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7480,6 +8076,198 @@ export interface components {
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             state?: string | null;
             state_label?: string | null;
+        };
+        DeptRef: {
+            id?: number;
+            code?: string;
+            name?: string;
+        };
+        FollowupStepOut: {
+            seq?: number;
+            /** @description open（检查记录提交）、reinspect、transfer、judicial、notify、acknowledge */
+            action?: string;
+            readonly action_label?: unknown;
+            from_state?: string | null;
+            to_state?: string;
+            /**
+             * Format: date
+             * @description 复查、立案、移送、抄告或回执之日
+             */
+            on_date?: string | null;
+            /** @description 该步的内容：findings/outcome，agency/case_no，authority/record_no，department_id/department，note */
+            detail?: {
+                [key: string]: unknown;
+            };
+            /** @description 证据文件的 SHA-256（GET /api/media/<sha256>） */
+            evidence?: string[];
+            actor_id?: number | null;
+            /** Format: date-time */
+            at?: string;
+        };
+        FollowupOut: {
+            id?: number;
+            /** @description 检查记录中该项后续处置的 id */
+            uid?: string;
+            inspection_id?: number;
+            task_id?: number;
+            readonly task_code?: unknown;
+            readonly task_name?: unknown;
+            target_id?: number;
+            readonly target_name?: unknown;
+            readonly target_uscc?: unknown;
+            /** @description 负责部门 */
+            department?: components["schemas"]["DeptRef"];
+            /** @description 任务的牵头部门 */
+            lead_department_id?: number;
+            /** @description rectify / transfer / notify */
+            action?: string;
+            readonly action_label?: unknown;
+            /** @enum {string} */
+            state?: "ordered" | "unrectified" | "rectified" | "to_transfer" | "transferred" | "to_notify" | "notified" | "acknowledged" | "judicial";
+            readonly state_label?: unknown;
+            /** @description 下一步应办理的事项；已办结为 null */
+            readonly next_step?: unknown;
+            readonly closed?: unknown;
+            /** @description 已过整改期限仍未办结 */
+            readonly overdue?: unknown;
+            /**
+             * Format: date
+             * @description 整改期限
+             */
+            due_on?: string | null;
+            note?: string | null;
+            notified_department?: (Record<string, never> | null) | components["schemas"]["DeptRef"];
+            /** @description 立案号 */
+            case_no?: string | null;
+            /** @description 版本；ETag 为 "f<id>-<version>" */
+            version?: number;
+            readonly etag?: unknown;
+            /** Format: date-time */
+            closed_at?: string | null;
+            /** Format: date-time */
+            created_at?: string;
+            steps?: components["schemas"]["FollowupStepOut"][];
+        };
+        FollowupOutPage: {
+            items: components["schemas"]["FollowupOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        ReinspectIn: {
+            /**
+             * Format: date
+             * @description 复查日期，日期 YYYY-MM-DD（北京时间），不晚于今天
+             */
+            inspected_on: string;
+            /** @description 复查情况 */
+            findings: string;
+            /**
+             * @description 复查结论：rectified 已整改，unrectified 未整改
+             * @enum {string}
+             */
+            outcome: "rectified" | "unrectified";
+            /** @description 证据：复查照片或文书（至少一个）的文件 SHA-256（先经 /api/uploads 上传，且本人可查看） */
+            evidence?: string[];
+        };
+        TransferIn: {
+            /**
+             * Format: date
+             * @description 立案日期，日期 YYYY-MM-DD（北京时间），不晚于今天
+             */
+            filed_on: string;
+            /** @description 办案机构 */
+            agency: string;
+            /** @description 立案号（案件编号） */
+            case_no: string;
+            /** @default null */
+            note: string | null;
+            /** @description 证据：立案文书（至少一个）的文件 SHA-256（先经 /api/uploads 上传，且本人可查看） */
+            evidence?: string[];
+        };
+        JudicialIn: {
+            /**
+             * Format: date
+             * @description 移送日期，日期 YYYY-MM-DD（北京时间），不晚于今天
+             */
+            transferred_on: string;
+            /** @description 接收的司法机关 */
+            authority: string;
+            /** @description 告知移送记录编号 */
+            record_no: string;
+            /** @default null */
+            note: string | null;
+            /** @description 证据：告知移送记录（至少一个）的文件 SHA-256（先经 /api/uploads 上传，且本人可查看） */
+            evidence?: string[];
+        };
+        NotifyIn: {
+            /**
+             * Format: date
+             * @description 抄告日期，日期 YYYY-MM-DD（北京时间），不晚于今天
+             */
+            notified_on: string;
+            /** @description 接收抄告的部门（非本部门） */
+            department_id: number;
+            /**
+             * @description 抄告内容
+             * @default null
+             */
+            note: string | null;
+            /** @description 证据：抄告函（可选）的文件 SHA-256（先经 /api/uploads 上传，且本人可查看） */
+            evidence?: string[];
+        };
+        AcknowledgeIn: {
+            /**
+             * Format: date
+             * @description 回执日期，日期 YYYY-MM-DD（北京时间），不晚于今天
+             */
+            received_on: string;
+            /** @default null */
+            note: string | null;
+            /** @description 证据：回执（至少一个）的文件 SHA-256（先经 /api/uploads 上传，且本人可查看） */
+            evidence?: string[];
+        };
+        OpenFollowupOut: {
+            id?: number;
+            action?: string;
+            readonly action_label?: unknown;
+            state?: string;
+            readonly state_label?: unknown;
+            department_id?: number;
+            readonly department_name?: unknown;
+            /** Format: date */
+            due_on?: string | null;
+            readonly overdue?: unknown;
+        };
+        TargetInspectionOut: {
+            /** @description 检查记录 id（GET /api/v1/inspections/<id>） */
+            id?: number;
+            task_id?: number;
+            task_code?: string | null;
+            task_name?: string | null;
+            lead_department?: string | null;
+            /** Format: date */
+            completed_on?: string | null;
+            /** Format: date */
+            publication_due_on?: string | null;
+            /** Format: date-time */
+            published_at?: string | null;
+            /** @description 检查结果类别（docs/sync.md） */
+            result_categories?: string[];
+            /** @description 未办结的后续处置 */
+            open_followups?: components["schemas"]["OpenFollowupOut"][];
+        };
+        TargetInspectionOutPage: {
+            items: components["schemas"]["TargetInspectionOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
         };
     };
     responses: {
