@@ -61,7 +61,7 @@ def _get(session: Session, inspection_id: int) -> Inspection:
 def _staff_may_read(session: Session, actor: Actor, inspection: Inspection) -> bool:
     if actor.role in (Role.SYSADMIN, Role.SUPERVISOR):
         return True
-    if actor.role in (Role.DEPT_ADMIN, Role.PLANNER) and actor.department_id is not None:
+    if actor.role in (Role.DEPT_ADMIN, Role.PLANNER, Role.PUBLISHER) and actor.department_id is not None:
         return session.scalar(select(TaskDepartment.id).where(TaskDepartment.task_id == inspection.task_id,
                                                               TaskDepartment.department_id == actor.department_id)) is not None
     return False
