@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from backend.inspections.deadlines import STATE_LABELS
 from backend.inspections.rules import METHODS, RESULT_CATEGORIES
 from backend.publication.models import EXEMPTION_STATUSES, RESULT_KINDS, RESULT_STATES
 from backend.publication.redaction import AUTHORITY_ROLES, TASK_TYPES
@@ -233,7 +232,7 @@ class QueueRowOut(Schema):
     due_provisional = fields.Boolean()
     clock_start = fields.String(metadata={"enum": ["submission"], "description": "期限从哪一天起算"})
     clock_start_label = fields.String()
-    state = fields.String(metadata={"enum": [s for s in STATE_LABELS if s != "published"]})
+    state = fields.String(metadata={"enum": ["on_track", "due_soon", "overdue"]})
     state_label = fields.String()
     working_days_left = fields.Integer(metadata={"description": "今天到期限还有几个工作日；逾期为负数"})
     exemption = fields.Nested(ExemptionOut, allow_none=True)

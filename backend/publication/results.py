@@ -166,6 +166,9 @@ def decide_exemption(session: Session, actor: Actor, inspection_id: int, decisio
     audit(session, actor, f"publication.exemption_{'approve' if decision == 'approve' else 'refuse'}", "inspection",
           inspection_id, detail={"exemption_id": row.id, "reason": row.reason, "note": row.decision_note},
           department_id=actor.department_id)
+    if decision == "approve":
+        ctx.inspection.publication_exempt_at = row.decided_at
+        _changed(session, ctx)
     session.commit()
     return {"inspection_id": inspection_id, "exemption": exemption_of(session, inspection_id).to_dict()}
 
@@ -269,6 +272,15 @@ def _source(session: Session, ctx: Context, department_id: int, kind: str, data:
         categories=categories, remarks=remarks or None, record_hash=ctx.record.content_hash)
 
 
+def _changed(session: Session, ctx: Context) -> None:
+    """The inspection's deadline state changed (published, exempt): a new revision of it, so that phones pull it
+    and the office view's ETag moves. Last before the commit (the change log's lock)."""
+    from sync import changes
+
+    session.flush()
+    changes.append(session, [changes.Change("inspection", ctx.inspection.id, ctx.task.id, "publication")])
+
+
 def _current(session: Session, inspection_id: int, department_id: int) -> PublishedResult | None:
     return session.scalar(select(PublishedResult).where(PublishedResult.inspection_id == inspection_id,
                                                         PublishedResult.department_id == department_id,
@@ -331,6 +343,8 @@ def publish(session: Session, actor: Actor, inspection_id: int, data: dict) -> d
     audit(session, actor, "publication.publish", "published_result", row.id,
           detail={"inspection_id": inspection_id, "kind": kind, "version": row.version,
                   "document_sha256": row.document_sha256}, department_id=department_id)
+    if kind == "record":
+        _changed(session, ctx)
     session.commit()
     return staff_view(session, row)
 
@@ -459,11 +473,9 @@ def queue_query(session: Session, actor: Actor, args: dict):
                                                       or_(TaskDepartment.role == "lead",
                                                           TaskDepartment.status == "confirmed"))
     published = exists().where(PublishedResult.inspection_id == Inspection.id, PublishedResult.department_id == dept)
-    exempt = exists().where(PublicationExemption.inspection_id == Inspection.id,
-                            PublicationExemption.status == "approved")
     stmt = (select(Inspection).join(Record, Record.inspection_id == Inspection.id)
             .where(Record.state == "submitted", Inspection.status == "completed",
-                   Inspection.task_id.in_(takes_part), ~published, ~exempt))
+                   Inspection.task_id.in_(takes_part), ~published, Inspection.publication_exempt_at.is_(None)))
     if args.get("task_id"):
         stmt = stmt.where(Inspection.task_id == args["task_id"])
     today = args.get("today") or deadlines.today_shanghai()

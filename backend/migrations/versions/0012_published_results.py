@@ -1,5 +1,5 @@
 """published_result (each published version of a result, or of a department's part of it), publication_exemption
-(不适合公开: reason, request, decision)
+(不适合公开: reason, request, decision), inspection.publication_exempt_at
 
 Revision ID: 0012
 Revises: 0011
@@ -75,9 +75,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_published_result_task_code'), ['task_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_published_result_task_id'), ['task_id'], unique=False)
 
+    with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('publication_exempt_at', backend.db.UTCDateTime(timezone=True), nullable=True))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.drop_column('publication_exempt_at')
+
     with op.batch_alter_table('published_result', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_published_result_task_id'))
         batch_op.drop_index(batch_op.f('ix_published_result_task_code'))

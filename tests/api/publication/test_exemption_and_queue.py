@@ -48,8 +48,17 @@ def test_the_leads_not_public_waits_for_an_approver_who_is_not_the_lead(client, 
     assert r.status_code == 403 and r.json["code"] == "forbidden.department"
     r = _post(client, world, world.lead_publisher, DECISION.format(iid), {"decision": "maybe"})
     assert r.status_code == 422 and r.json["code"] == "validation_error"
+    before = client.get(f"/api/v1/inspections/{iid}", headers=world.headers(world.lead_admin))
     r = _post(client, world, world.lead_publisher, DECISION.format(iid), {"decision": "approve", "note": "同意"})
     assert r.status_code == 200, r.json
+    # a new revision of the inspection: its deadline is no longer open, and never "late"
+    after = client.get(f"/api/v1/inspections/{iid}", headers=world.headers(world.lead_admin))
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert before.json["deadline"]["state"] != "exempt"
+    assert after.json["deadline"]["state"] == "exempt" and after.json["deadline"]["state_label"] == "经批准不公开"
+    listed = client.get(f"/api/v1/inspections?task_id={f.task.id}&deadline_state=overdue",
+                        headers=world.headers(world.lead_admin)).json
+    assert iid not in [row["id"] for row in listed["items"]]
     exemption = r.json["exemption"]
     assert exemption["status"] == "approved" and exemption["source"] == "record"
     assert exemption["reason"] == "涉及正在查办的案件" and exemption["decided_by"] == world.lead_publisher.id

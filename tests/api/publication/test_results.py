@@ -48,6 +48,8 @@ def test_the_lead_department_publishes_the_record_exactly_as_previewed(client, w
     assert content["remarks"] == "已完成检查"
     assert content["record_hash"] and content["record_hash"] == r.json["record_hash"]
     assert inspection_of(world, iid).published_at is not None
+    office = client.get(f"/api/v1/inspections/{iid}", headers=world.headers(world.lead_admin)).json
+    assert office["deadline"]["state"] == "published"
     entry = world.session.scalar(select(AuditEntry).where(AuditEntry.action == "publication.publish"))
     assert entry.entity_id == str(r.json["id"]) and entry.department_id == f.lead_dept.id
     # the public reads it without logging in, at its permanent link
