@@ -88,11 +88,15 @@ class Exemption:
                 "decision_note": row.decision_note if row else None}
 
 
-def exemption_of(session: Session, inspection_id: int, record: Record | None = None) -> Exemption | None:
+def exemption_of(session: Session, inspection_id: int, record: Record | None = None,
+                 rows: list[PublicationExemption] | None = None) -> Exemption | None:
     """Where 不适合公开 stands: an approval is final; an open request waits; a refusal leaves the result to be
-    published; the lead's ``not_public`` counts as a request until someone decides it."""
-    rows = list(session.scalars(select(PublicationExemption).where(PublicationExemption.inspection_id == inspection_id)
-                                .order_by(PublicationExemption.id)))
+    published; the lead's ``not_public`` counts as a request until someone decides it. ``rows``: the
+    inspection's exemption rows in id order, when already read."""
+    if rows is None:
+        rows = list(session.scalars(select(PublicationExemption)
+                                    .where(PublicationExemption.inspection_id == inspection_id)
+                                    .order_by(PublicationExemption.id)))
     for status in ("approved", "requested", "refused"):
         row = next((r for r in reversed(rows) if r.status == status), None)
         if row is not None:
@@ -187,7 +191,8 @@ def _checked_items(session: Session, ctx: Context, department_ids: list[int]) ->
                                .where(Section.id.in_([s.id for s in sections.values()])))
         for dept_id, item_id in rows:
             answered.setdefault(dept_id, set()).add(item_id)
-    names = {i: n for i, n in session.execute(select(Department.id, Department.name))}
+    names = {i: n for i, n in session.execute(select(Department.id, Department.name)
+                                               .where(Department.id.in_(department_ids)))}
     out = []
     for ti, item in session.execute(select(TaskItem, Item).join(Item, Item.id == TaskItem.item_id)
                                     .where(TaskItem.task_id == ctx.task.id,
@@ -495,13 +500,17 @@ def queue_rows(session: Session, actor: Actor, inspections: list[Inspection], to
 
     calendar = work_calendar(session)
     today = today or deadlines.today_shanghai()
-    records = {r.inspection_id: r for r in session.scalars(
-        select(Record).where(Record.inspection_id.in_([i.id for i in inspections])))} if inspections else {}
+    ids = [i.id for i in inspections]
+    records = {r.inspection_id: r for r in session.scalars(select(Record).where(Record.inspection_id.in_(ids)))}
+    asked: dict[int, list[PublicationExemption]] = {i: [] for i in ids}
+    for row in session.scalars(select(PublicationExemption).where(PublicationExemption.inspection_id.in_(ids))
+                               .order_by(PublicationExemption.id)):
+        asked[row.inspection_id].append(row)
     out = []
     for i in inspections:
         task = i.task
         state = calendar.deadline_state(i.publication_due_on, today, deadlines.DUE_SOON_WORKING_DAYS)
-        exemption = exemption_of(session, i.id, records.get(i.id))
+        exemption = exemption_of(session, i.id, records.get(i.id), asked[i.id])
         out.append({"inspection_id": i.id, "task_id": task.id, "task_code": task.code, "task_name": task.name,
                     "target_name": i.target.name, "target_code": i.target.uscc or i.target.reg_no or i.target.code,
                     "kind": "record" if task.lead_department_id == actor.department_id else "department",

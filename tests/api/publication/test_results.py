@@ -276,3 +276,21 @@ def test_the_public_searches_published_results_without_logging_in(client, world,
     missing = client.get("/api/public/results/2147483647")
     assert missing.status_code == 404 and missing.json["code"] == "result.not_found"
     assert results[1]["content"]["business"]["uscc"] == inspection_of(world, ids[1]).target.uscc
+
+
+def test_a_department_admin_makes_publishers_of_their_own_department(client, world, factory):
+    f = world.field
+    body = {"username": "pub.new", "display_name": "公示审核员", "password": "Str0ng!pw", "role": "publisher",
+            "department_id": f.lead_dept.id}
+    r = client.post("/api/v1/users", json=body, headers=world.headers(world.lead_admin))
+    assert r.status_code == 201, r.json
+    assert r.json["role"] == "publisher"
+    other = client.post("/api/v1/users", json={**body, "username": "pub.other", "department_id": f.other_dept.id},
+                        headers=world.headers(world.lead_admin))
+    assert other.status_code == 403 and other.json["code"].startswith("forbidden")
+    # the new publisher publishes the lead department's part
+    login = client.post("/api/v1/auth/login", json={"username": "pub.new", "password": "Str0ng!pw"}).json
+    iid = world.submit(0)
+    published = client.post(PUBLISH.format(iid), json={},
+                            headers={"Authorization": f"Bearer {login['access_token']}"})
+    assert published.status_code == 201 and published.json["kind"] == "record"
