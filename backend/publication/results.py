@@ -336,6 +336,25 @@ def _new_version(session: Session, actor: Actor, ctx: Context, department_id: in
     return row
 
 
+def _one_at_a_time(fn):
+    """Two publishers of one department at once: the database's unique version lets one through; the other
+    is told so (409 ``publication.concurrent``) rather than given a bare duplicate error."""
+    import functools
+
+    from sqlalchemy.exc import IntegrityError
+
+    @functools.wraps(fn)
+    def wrapper(session: Session, *args, **kwargs):
+        try:
+            return fn(session, *args, **kwargs)
+        except IntegrityError:
+            session.rollback()
+            raise Conflict("本部门的另一位人员刚刚发布了该检查结果，请刷新后查看", code="publication.concurrent") from None
+
+    return wrapper
+
+
+@_one_at_a_time
 def publish(session: Session, actor: Actor, inspection_id: int, data: dict) -> dict:
     ctx = _context(session, inspection_id)
     department_id, kind = _own_part(actor, ctx)
@@ -354,6 +373,7 @@ def publish(session: Session, actor: Actor, inspection_id: int, data: dict) -> d
     return staff_view(session, row)
 
 
+@_one_at_a_time
 def correct(session: Session, actor: Actor, inspection_id: int, data: dict) -> dict:
     ctx = _context(session, inspection_id)
     department_id, kind = _own_part(actor, ctx)
