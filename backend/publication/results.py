@@ -25,7 +25,8 @@ from backend.inspections import deadlines
 from backend.inspections.access import participation
 from backend.inspections.models import Inspection, Record, Section, SectionAnswer
 from backend.inspections.rules import OUTCOME_CATEGORY, PENDING_CHILDREN, RESULT_CATEGORIES
-from backend.plans.models import Task, TaskDepartment, TaskItem
+from backend.draws.models import GroupMember
+from backend.plans.models import Task, TaskItem
 from backend.publication import redaction
 from backend.publication.models import (EXEMPTION_STATUSES, RESULT_KINDS, RESULT_STATES, PublicationExemption,
                                         PublishedResult)
@@ -488,19 +489,20 @@ def inspection_status(session: Session, actor: Actor, inspection_id: int) -> dic
 # --- the queue ---------------------------------------------------------------------------------------
 
 def queue_query(session: Session, actor: Actor, args: dict):
-    """Submitted records of the caller's department's tasks whose part it has not yet published, and that
-    are not approved 不适合公开, by due date."""
+    """Submitted records the caller's department takes part in (it leads the task, or has officers in the
+    group) whose part it has not yet published, and that are not approved 不适合公开, by due date."""
     _forbid_role(actor)
     dept = actor.department_id
     if dept is None:
         raise Forbidden("只能查看本部门的公示队列", code="forbidden.department")
-    takes_part = select(TaskDepartment.task_id).where(TaskDepartment.department_id == dept,
-                                                      or_(TaskDepartment.role == "lead",
-                                                          TaskDepartment.status == "confirmed"))
+    # the lead department of the task, or a department with officers in the inspection's group (as _context)
+    leads = select(Task.id).where(Task.lead_department_id == dept)
+    in_group = select(GroupMember.group_id).where(GroupMember.department_id == dept)
     published = exists().where(PublishedResult.inspection_id == Inspection.id, PublishedResult.department_id == dept)
     stmt = (select(Inspection).join(Record, Record.inspection_id == Inspection.id)
             .where(Record.state == "submitted", Inspection.status == "completed",
-                   Inspection.task_id.in_(takes_part), ~published, Inspection.publication_exempt_at.is_(None)))
+                   or_(Inspection.task_id.in_(leads), Inspection.group_id.in_(in_group)),
+                   ~published, Inspection.publication_exempt_at.is_(None)))
     if args.get("task_id"):
         stmt = stmt.where(Inspection.task_id == args["task_id"])
     today = args.get("today") or deadlines.today_shanghai()
