@@ -57,6 +57,9 @@ class PublicResultArgs(PageArgs):
     department_id = QueryId(load_default=None, metadata={"description": "发布部门"})
     from_ = fields.Date(load_default=None, data_key="from", metadata={"description": "检查完成日期起（含）"})
     to = fields.Date(load_default=None, metadata={"description": "检查完成日期止（含）"})
+    hash = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$",
+                                                                      error="应为 64 位十六进制的 SHA-256"),
+                         metadata={"description": "检查记录表 PDF 的 SHA-256，或检查记录的内容哈希：企业据此核对所持文件"})
     include_superseded = fields.Boolean(load_default=False,
                                         metadata={"description": "是否包括已被更正版本取代的旧版本"})
 

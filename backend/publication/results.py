@@ -448,6 +448,10 @@ def public_query(args: dict):
         stmt = stmt.where(PublishedResult.task_code == args["task"].strip())
     if args.get("department_id"):
         stmt = stmt.where(PublishedResult.department_id == args["department_id"])
+    if args.get("hash"):
+        digest = args["hash"].lower()
+        of_pdf = select(Record.inspection_id).where(Record.pdf_sha256 == digest)
+        stmt = stmt.where(or_(PublishedResult.record_hash == digest, PublishedResult.inspection_id.in_(of_pdf)))
     if args.get("from_"):
         stmt = stmt.where(PublishedResult.completed_on >= args["from_"])
     if args.get("to"):

@@ -4762,6 +4762,8 @@ export interface paths {
                     from?: string | null;
                     /** @description 检查完成日期止（含） */
                     to?: string | null;
+                    /** @description 检查记录表 PDF 的 SHA-256，或检查记录的内容哈希：企业据此核对所持文件 */
+                    hash?: string | null;
                     /** @description 是否包括已被更正版本取代的旧版本 */
                     include_superseded?: boolean;
                 };

@@ -269,6 +269,15 @@ def test_the_public_searches_published_results_without_logging_in(client, world,
     page = found("?page_size=2")
     assert page["pages"] == 2 and len(page["items"]) == 2 and page["total"] == 3
     assert found("?q=%25")["total"] == 0      # a % is a character, not a wildcard
+    # a business checks the PDF it was given (its SHA-256) or the record's hash
+    record = world.session.get(Record, ids[1])
+    record.pdf_sha256 = "d4" * 32
+    world.session.flush()
+    assert {r["inspection_id"] for r in found("?hash=" + "D4" * 32)["items"]} == {ids[1]}
+    assert {r["inspection_id"] for r in found("?hash=" + results[0]["record_hash"])["items"]} == {ids[0]}
+    assert found("?hash=" + "e5" * 32)["total"] == 0
+    bad = client.get("/api/public/results?hash=abc")
+    assert bad.status_code == 422 and bad.json["code"] == "validation_error" and "SHA-256" in bad.json["message"]
     bad = client.get("/api/public/results?from=2026-05-01&to=2026-04-01")
     assert bad.status_code == 422 and bad.json["code"] == "results.bad_period" and bad.json["message"]
     bad = client.get("/api/public/results?from=2026-13-01")
