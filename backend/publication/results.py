@@ -209,8 +209,13 @@ def _checked_items(session: Session, ctx: Context, department_ids: list[int]) ->
 
 
 def _department_categories(session: Session, ctx: Context, department_id: int) -> tuple[str, ...]:
-    """A participating department's result categories from its section: an outcome's category; with a 不符合,
-    the record's problem categories (else 发现问题待后续处理 / 违反其他规定); else 未发现问题."""
+    """A participating department's result categories: where the whole visit had an outcome (nobody could be
+    inspected), the record's; else from its section: its outcome's category; with a 不符合, the record's problem
+    categories (else 发现问题待后续处理 / 违反其他规定); else 未发现问题."""
+    record_data = ctx.record.data or {}
+    visit = record_data.get("outcome")
+    if isinstance(visit, dict) and visit.get("code") in OUTCOME_CATEGORY:
+        return tuple(record_data.get("result_categories") or ()) or (OUTCOME_CATEGORY[visit["code"]],)
     section = session.scalar(select(Section).where(Section.inspection_id == ctx.inspection.id,
                                                    Section.department_id == department_id))
     outcome = (section.data or {}).get("outcome") if section else None
@@ -224,7 +229,7 @@ def _department_categories(session: Session, ctx: Context, department_id: int) -
                 break
     if not failed:
         return ("no_problem",)
-    recorded = [c for c in (ctx.record.data or {}).get("result_categories") or [] if c != "no_problem"]
+    recorded = [c for c in record_data.get("result_categories") or [] if c != "no_problem"]
     return tuple(recorded) or PROBLEM_CATEGORIES
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEntry
 from backend.auth.roles import Role
-from backend.inspections.models import Record
+from backend.inspections.models import Record, Section
 from backend.publication.models import PublishedResult
 from sync.canonical import canonical_json, sha256_hex
 from tests.api.publication.results_world import SECRETS, build_world, inspection_of
@@ -80,6 +80,20 @@ def test_a_participating_department_publishes_its_own_part(client, world):
     assert _post(client, world, world.lead_admin, PUBLISH.format(iid)).status_code == 201
     again = _post(client, world, world.other_publisher, PUBLISH.format(iid))
     assert again.status_code == 409 and again.json["code"] == "publication.already_published"
+
+
+def test_a_visit_with_an_outcome_publishes_the_outcome_and_no_items(client, world):
+    iid = world.submit(0)
+    record = world.session.get(Record, iid)
+    record.data = {**record.data, "outcome": {"code": "unreachable", "photos": [], "gps": None},
+                   "result_categories": ["pending_followup", "unreachable"]}
+    for section in world.session.scalars(select(Section).where(Section.inspection_id == iid)):
+        section.data = {}
+    world.session.flush()
+    for user in (world.lead_publisher, world.other_publisher):
+        content = _post(client, world, user, PREVIEW.format(iid)).json["content"]
+        assert [c["code"] for c in content["result_categories"]] == ["pending_followup", "unreachable"]
+        assert content["items"] == []
 
 
 def test_a_participant_may_set_its_categories_by_the_record_rules(client, world):
