@@ -121,7 +121,7 @@ def _ensure_publishable(session: Session, ctx: Context) -> None:
 def _lead_publisher(actor: Actor, ctx: Context) -> None:
     _forbid_role(actor)
     if actor.department_id != ctx.task.lead_department_id:
-        raise Forbidden("不适合公开由牵头部门审批", code="forbidden.department")
+        raise Forbidden("不适合公开由牵头部门申请和审批", code="forbidden.department")
 
 
 def request_exemption(session: Session, actor: Actor, inspection_id: int, reason: str) -> dict:
