@@ -17,6 +17,8 @@ BLUEPRINTS = [
     ("backend.jobs.routes", "blp"),
     ("backend.publication.routes", "blp"),
     ("backend.publication.routes", "public_blp"),
+    ("backend.publication.result_routes", "blp"),
+    ("backend.publication.result_routes", "public_blp"),
     ("backend.media.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
     ("backend.inspections.routes", "blp"),

@@ -328,7 +328,7 @@ def user_for_access_token(session: Session, settings: TokenSettings, token: str)
 
 # --- account management --------------------------------------------------------------------
 
-_DEPT_ADMIN_MAY_GRANT = {Role.PLANNER, Role.INSPECTOR, Role.DEPT_ADMIN}
+_DEPT_ADMIN_MAY_GRANT = {Role.PLANNER, Role.INSPECTOR, Role.DEPT_ADMIN, Role.PUBLISHER}
 
 
 def _ensure_manages(actor: Actor, department_id: int | None, role: str | None = None) -> None:

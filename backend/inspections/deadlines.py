@@ -73,6 +73,8 @@ def state_of(session: Session, inspection: Inspection, today: dt.date | None = N
     today = today or today_shanghai()
     if inspection.published_at is not None:
         state = "published"
+    elif inspection.publication_exempt_at is not None:
+        state = "exempt"
     else:
         state = calendar.deadline_state(inspection.publication_due_on, today, DUE_SOON_WORKING_DAYS)
     return {"completed_on": inspection.completed_on.isoformat(), "due_on": inspection.publication_due_on.isoformat(),
@@ -101,7 +103,8 @@ def provisional_words(periods: list[dict]) -> str:
     return f"暂按{basis}计算，{'；'.join(parts)}的放假调休待国务院放假通知发布后确定"
 
 
-STATE_LABELS = {"on_track": "按期", "due_soon": "5 个工作日内到期", "overdue": "已逾期", "published": "已公示"}
+STATE_LABELS = {"on_track": "按期", "due_soon": "5 个工作日内到期", "overdue": "已逾期", "published": "已公示",
+                "exempt": "经批准不公开"}
 
 
 def recompute_after_import(session: Session, year: int) -> int:

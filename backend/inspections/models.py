@@ -48,6 +48,8 @@ class Inspection(Base):
     publication_due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # 不适合公开 approved (backend/publication/results.py): exempt from publication, never "late"
+    publication_exempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     target = relationship("Target", lazy="joined")
     task = relationship("Task", lazy="joined", primaryjoin="Inspection.task_id == Task.id",

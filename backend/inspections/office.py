@@ -61,7 +61,7 @@ def _get(session: Session, inspection_id: int) -> Inspection:
 def _staff_may_read(session: Session, actor: Actor, inspection: Inspection) -> bool:
     if actor.role in (Role.SYSADMIN, Role.SUPERVISOR):
         return True
-    if actor.role in (Role.DEPT_ADMIN, Role.PLANNER) and actor.department_id is not None:
+    if actor.role in (Role.DEPT_ADMIN, Role.PLANNER, Role.PUBLISHER) and actor.department_id is not None:
         return session.scalar(select(TaskDepartment.id).where(TaskDepartment.task_id == inspection.task_id,
                                                               TaskDepartment.department_id == actor.department_id)) is not None
     return False
@@ -172,11 +172,13 @@ def list_query(session: Session, actor: Actor, args: dict):
         stmt = stmt.where(Inspection.status == args["status"])
     today = deadlines.today_shanghai()
     state = args.get("deadline_state")
+    if state in ("overdue", "due_soon", "on_track"):   # open: neither published nor exempt
+        stmt = stmt.where(Inspection.published_at.is_(None), Inspection.publication_exempt_at.is_(None))
     if state == "overdue":
-        stmt = stmt.where(Inspection.publication_due_on < today, Inspection.published_at.is_(None))
+        stmt = stmt.where(Inspection.publication_due_on < today)
     elif state in ("due_soon", "on_track"):
         soon = deadlines._calendar(session).add_working_days(today, deadlines.DUE_SOON_WORKING_DAYS).day
-        stmt = stmt.where(Inspection.published_at.is_(None), Inspection.publication_due_on >= today)
+        stmt = stmt.where(Inspection.publication_due_on >= today)
         stmt = stmt.where(Inspection.publication_due_on <= soon if state == "due_soon"
                           else Inspection.publication_due_on > soon)
     return stmt

@@ -1,9 +1,10 @@
-"""The PRC working-day calendar as imported by an admin: one row per year, one per exceptional day."""
+"""The PRC working-day calendar as imported by an admin (one row per year, one per exceptional day), and the
+published results with their exemptions (不适合公开)."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -44,3 +45,65 @@ class CalendarDay(Base):
     name: Mapped[str] = mapped_column(String(32))                 # the holiday: 春节, 国庆节, …
 
     calendar_year: Mapped[CalendarYear] = relationship(back_populates="days")
+
+
+RESULT_KINDS = {"record": "检查结果（牵头部门发布的整条记录）", "department": "部门检查结果（参与部门发布的本部门部分）"}
+RESULT_STATES = {"current": "现行", "superseded": "已被更正版本取代"}
+
+
+class PublishedResult(Base):
+    """One published version of an inspection's result, or of one department's part of it (谁检查、谁公开).
+
+    ``document`` is the public text exactly as the public API answers it, built by
+    ``backend.publication.redaction`` and never changed; a correction is a new row (``version`` + 1) that
+    says what changed and why, and the row it replaces becomes ``superseded`` (still public)."""
+
+    __tablename__ = "published_result"
+    __table_args__ = (UniqueConstraint("inspection_id", "department_id", "version"),
+                      CheckConstraint("kind in ('record', 'department')", name="kind"),
+                      CheckConstraint("state in ('current', 'superseded')", name="state"),
+                      Index("ix_published_result_state_completed", "state", "completed_on"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)   # the publisher
+    kind: Mapped[str] = mapped_column(String(12))                 # record (lead department) | department
+    version: Mapped[int] = mapped_column(Integer)                 # 1, 2, … per (inspection, department)
+    state: Mapped[str] = mapped_column(String(12), default="current")
+    document: Mapped[dict] = mapped_column(JSON)                  # the public text (redaction.public_document)
+    document_sha256: Mapped[str] = mapped_column(String(64))      # of its canonical JSON
+    record_hash: Mapped[str | None] = mapped_column(String(64))   # the submitted record's content hash
+    # search columns (copies of what the document says)
+    task_id: Mapped[int] = mapped_column(Integer, index=True)
+    task_code: Mapped[str] = mapped_column(String(32), index=True)
+    target_name: Mapped[str] = mapped_column(String(200), index=True)
+    target_code: Mapped[str | None] = mapped_column(String(32), index=True)   # USCC, else registration number
+    completed_on: Mapped[dt.date] = mapped_column(Date)
+    change_note: Mapped[str | None] = mapped_column(Text)         # a correction: what changed and why
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("published_result.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+EXEMPTION_STATUSES = {"requested": "待审批", "approved": "已批准不公开", "refused": "不予批准（应当公示）"}
+
+
+class PublicationExemption(Base):
+    """不适合公开: the reason, who asked, and the decision of someone of the lead department who is not the
+    group's lead. The lead's ``not_public`` in the record is a request; a publisher may also ask."""
+
+    __tablename__ = "publication_exemption"
+    __table_args__ = (CheckConstraint("status in ('requested', 'approved', 'refused')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(8))                # record (the lead's not_public) | request
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="requested")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)

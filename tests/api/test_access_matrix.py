@@ -35,11 +35,13 @@ from tests.api.draws.conftest import build_scenario
 from tests.factories import PASSWORD
 
 S, DA, P, I, SV = Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.INSPECTOR, Role.SUPERVISOR
+PUB = Role.PUBLISHER
 ALL = frozenset(Role)
 PUBLIC = "public"
 STAFF_READ = frozenset({S, DA, P, SV})
 RUNNERS = frozenset({S, DA, P})
 ADMINS = frozenset({S, DA})
+PUBLISHERS = frozenset({DA, PUB})  # department admins and publishers of a department taking part
 UPLOADERS = frozenset({I})      # officers with an inspection still open (nobody else has a record to add files to)
 TUS = (("Tus-Resumable", "1.0.0"),)
 IF_MATCH_ANY = (("If-Match", "*"),)
@@ -221,6 +223,19 @@ ROWS = [
     Row("POST", "/api/v1/followups/{followup_notified}/acknowledge", ADMINS, (DA,), "B", headers=IF_MATCH_ANY,
         body={"received_on": "{today}", "evidence": ["{my_file}"]}),
     Row("GET", "/api/v1/targets/{target}/inspections", STAFF_READ),
+    # publication (公示): each department publishes its own part; the lead department the whole record
+    Row("GET", "/api/v1/publication/queue", PUBLISHERS),
+    Row("GET", "/api/v1/publication/inspections/{led_submitted}", PUBLISHERS, (DA, PUB)),
+    Row("POST", "/api/v1/publication/inspections/{led_submitted}/preview", PUBLISHERS, (DA, PUB), body={}),
+    Row("POST", "/api/v1/publication/inspections/{led_submitted}/publish", PUBLISHERS, (DA, PUB), body={}),
+    Row("POST", "/api/v1/publication/inspections/{led_published}/correct", PUBLISHERS, (DA, PUB),
+        body={"remarks": "更正后的备注", "change_note": "备注有误，更正"}),
+    Row("POST", "/api/v1/publication/inspections/{led_submitted}/exemption", PUBLISHERS, (DA, PUB),
+        body={"reason": "涉及正在查办的案件"}),
+    Row("POST", "/api/v1/publication/inspections/{led_not_public}/exemption/decision", PUBLISHERS, (DA, PUB),
+        body={"decision": "approve"}),
+    Row("GET", "/api/public/results", PUBLIC),
+    Row("GET", "/api/public/results/{result}", PUBLIC),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),
@@ -299,7 +314,10 @@ class World:
                      "open_conflict": lambda: self._led_conflict["conflict"],
                      "led_finalizable": lambda: self._led("finalizable")["inspection"],
                      "led_submittable": lambda: self._led("submittable")["inspection"],
-                     "led_submitted": lambda: self._led("submitted")["inspection"]}
+                     "led_submitted": lambda: self._led("submitted")["inspection"],
+                     "led_published": lambda: self._published()["inspection"],
+                     "result": lambda: self._published()["result"],
+                     "led_not_public": self._led_not_public}
         self.made.update({"followup": lambda: self._followup("rectify", "ordered", "A"),
                           "followup_to_transfer": lambda: self._followup("transfer", "to_transfer", "A"),
                           "followup_to_notify": lambda: self._followup("notify", "to_notify", "A"),
@@ -371,6 +389,26 @@ class World:
                                 uploaded_by=user.id))
         self.factory._add(MediaHolder(sha256=sha, user_id=user.id, created_at=utcnow()))
         return sha
+
+    def _published(self) -> dict:
+        """The submitted inspection, its record published by A's department admin."""
+        if not hasattr(self, "_published_values"):
+            from backend.publication import results
+
+            inspection = self.value("led_submitted", None, "A")
+            row = results.publish(self.session, Actor.of_user(self.user(DA, "A")), inspection, {})
+            self._published_values = {"inspection": inspection, "result": row["id"]}
+        return self._published_values
+
+    def _led_not_public(self) -> int:
+        """The submitted inspection, its lead having written 不适合公开 in the record (a request to decide)."""
+        from backend.inspections.models import Record
+
+        inspection = self.value("led_submitted", None, "A")
+        record = self.session.get(Record, inspection)
+        record.data = {**record.data, "not_public": {"reason": "涉及正在查办的案件"}}
+        self.session.flush()
+        return inspection
 
     def _media(self) -> dict:
         """A stored photo used by the world's inspection, which A's linked officer takes part in."""

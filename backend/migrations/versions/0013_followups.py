@@ -1,7 +1,7 @@
 """followup, followup_step: follow-ups (后续处置) of submitted records carried to closure
 
 Revision ID: 0013
-Revises: 0011 (0012 is made on another branch: re-chain this one after it when merging)
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import backend.db
 
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -271,7 +271,7 @@ export interface paths {
                     /** @description 每页条数（1–200） */
                     page_size?: number;
                     department_id?: number;
-                    role?: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor";
+                    role?: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor" | "publisher";
                     status?: "active" | "frozen";
                     q?: string;
                 };
@@ -4392,6 +4392,452 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/publication/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本部门待公示的检查：已提交、本部门部分尚未公示、未经批准不公开，按公示期限排序
+         * @description 权限：部门管理员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    task_id?: number | null;
+                    /** @description on_track 按期；due_soon 5 个工作日内到期；overdue 已逾期 */
+                    state?: "on_track" | "due_soon" | "overdue" | null;
+                    /** @description 按哪一天判断状态（默认北京时间今天） */
+                    today?: string | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QueueRowOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 一户检查的公示情况：各部门部分的已发布版本、不适合公开的申请与审批
+         * @description 权限：部门管理员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InspectionPublicationOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 预览：本部门发布（或更正）后公众看到的内容，逐字相同；不改变任何数据
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PublishIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublicationPreviewOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 发布本部门的部分（牵头部门：整条检查结果），记入审计日志
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PublishIn"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublishedOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}/correct": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CorrectIn"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublishedOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}/exemption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 牵头部门申请不适合公开（组长在检查记录中填写的理由已是申请）
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ExemptionRequestIn"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ExemptionStateOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}/exemption/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 审批不适合公开：牵头部门的部门管理员或公示审核人员，且不是检查组组长、不是申请人
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ExemptionDecisionIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ExemptionStateOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 公示的检查结果：按企业名称、统一社会信用代码、任务、发布部门、检查完成日期查询
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 企业名称（包含） */
+                    q?: string | null;
+                    /** @description 统一社会信用代码或注册号（完全一致） */
+                    uscc?: string | null;
+                    /** @description 任务编号 */
+                    task?: string | null;
+                    /** @description 发布部门 */
+                    department_id?: number | null;
+                    /** @description 检查完成日期起（含） */
+                    from?: string | null;
+                    /** @description 检查完成日期止（含） */
+                    to?: string | null;
+                    /** @description 检查记录表 PDF 的 SHA-256，或检查记录的内容哈希：企业据此核对所持文件 */
+                    hash?: string | null;
+                    /** @description 是否包括已被更正版本取代的旧版本 */
+                    include_superseded?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResultRowOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/results/{result_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 一条公示结果（永久链接；已被更正的旧版本仍可查看，并标明已取代）
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    result_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ResultOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads": {
         parameters: {
             query?: never;
@@ -6235,7 +6681,7 @@ export interface components {
             username?: string;
             display_name?: string;
             /** @enum {string} */
-            role?: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor";
+            role?: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor" | "publisher";
             readonly role_label?: unknown;
             department_id?: number | null;
             readonly department_code?: unknown;
@@ -6297,7 +6743,7 @@ export interface components {
             display_name: string;
             password: string;
             /** @enum {string} */
-            role: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor";
+            role: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor" | "publisher";
             /** @default null */
             department_id: number | null;
             /** @default null */
@@ -6310,7 +6756,7 @@ export interface components {
         UserUpdate: {
             display_name?: string;
             /** @enum {string} */
-            role?: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor";
+            role?: "sysadmin" | "dept_admin" | "planner" | "inspector" | "supervisor" | "publisher";
             department_id?: number | null;
             region_code?: string | null;
             inspector_id?: number | null;
@@ -7767,6 +8213,360 @@ export interface components {
             workdays?: components["schemas"]["CalendarDayOut"][];
             /** @description 导入的通知与 chinesecalendar 不一致的日期 */
             differences_from_library?: components["schemas"]["DifferenceOut"][];
+        };
+        ExemptionOut: {
+            /** @enum {string} */
+            status?: "requested" | "approved" | "refused";
+            status_label?: string;
+            reason?: string;
+            /**
+             * @description record：组长在检查记录中提出；request：公示审核人员申请
+             * @enum {string}
+             */
+            source?: "record" | "request";
+            requested_by?: number | null;
+            /** Format: date-time */
+            requested_at?: string | null;
+            decided_by?: number | null;
+            /** Format: date-time */
+            decided_at?: string | null;
+            decision_note?: string | null;
+        };
+        QueueRowOut: {
+            inspection_id?: number;
+            task_id?: number;
+            task_code?: string;
+            task_name?: string;
+            target_name?: string;
+            target_code?: string;
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            /**
+             * Format: date
+             * @description 第 0 天
+             */
+            completed_on?: string;
+            /** Format: date */
+            due_on?: string;
+            due_provisional?: boolean;
+            /**
+             * @description 期限从哪一天起算
+             * @enum {string}
+             */
+            clock_start?: "submission";
+            clock_start_label?: string;
+            /** @enum {string} */
+            state?: "on_track" | "due_soon" | "overdue";
+            state_label?: string;
+            /** @description 今天到期限还有几个工作日；逾期为负数 */
+            working_days_left?: number;
+            exemption?: (Record<string, never> | null) | components["schemas"]["ExemptionOut"];
+        };
+        QueueRowOutPage: {
+            items: components["schemas"]["QueueRowOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        PartDepartmentOut: {
+            id?: number;
+            code?: string;
+            name?: string;
+        };
+        VersionOut: {
+            id?: number;
+            version?: number;
+            /** @enum {string} */
+            state?: "current" | "superseded";
+            /** Format: date-time */
+            published_at?: string;
+        };
+        PartOut: {
+            department?: components["schemas"]["PartDepartmentOut"];
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            current_id?: number | null;
+            versions?: components["schemas"]["VersionOut"][];
+        };
+        InspectionPublicationOut: {
+            inspection_id?: number;
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            my_part?: "record" | "department";
+            department_id?: number;
+            /** Format: date */
+            completed_on?: string;
+            /** Format: date */
+            publication_due_on?: string;
+            /** Format: date-time */
+            published_at?: string | null;
+            exemption?: (Record<string, never> | null) | components["schemas"]["ExemptionOut"];
+            parts?: components["schemas"]["PartOut"][];
+        };
+        PublishIn: {
+            /**
+             * @description 备注（公开，≤ 500 字）；检查人员的意见、问题描述等不公开
+             * @default null
+             */
+            remarks: string | null;
+            /**
+             * @description 参与部门可改定本部门部分的检查结果类别（默认按本部门检查内容推定）；牵头部门公示组长提交的类别，不能改
+             * @default null
+             */
+            result_categories: ("no_problem" | "pending_followup" | "unpublished_info" | "false_info" | "unreachable" | "other_violation" | "corrected" | "no_activity" | "closed" | "uncooperative" | "deregistered" | "revoked" | "cancelled" | "moved_out")[] | null;
+        };
+        BlockedOut: {
+            code?: string;
+            message?: string;
+        };
+        CodeName: {
+            code?: string;
+            name?: string;
+        };
+        TaskPublicOut: {
+            code?: string;
+            name?: string;
+            /** @enum {string} */
+            type?: "directed" | "undirected";
+            type_label?: string;
+            /** @description 多部门联合抽查 */
+            joint?: boolean;
+            joint_label?: string;
+        };
+        AuthorityOut: {
+            code?: string;
+            name?: string;
+            /** @enum {string} */
+            role?: "lead" | "participant";
+            role_label?: string;
+        };
+        BusinessOut: {
+            name?: string;
+            uscc?: string | null;
+            reg_no?: string | null;
+        };
+        MethodOut: {
+            /** @enum {string} */
+            code?: "onsite" | "documents" | "online" | "testing" | "agency" | "adopt";
+            label?: string;
+        };
+        CheckedItemOut: {
+            code?: string;
+            name?: string;
+            /** @description 检查主体 */
+            department?: string;
+            methods?: components["schemas"]["MethodOut"][];
+        };
+        CategoryOut: {
+            /** @enum {string} */
+            code?: "no_problem" | "pending_followup" | "unpublished_info" | "false_info" | "unreachable" | "other_violation" | "corrected" | "no_activity" | "closed" | "uncooperative" | "deregistered" | "revoked" | "cancelled" | "moved_out";
+            label?: string;
+        };
+        PublicDocumentOut: {
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            kind_label?: string;
+            plan?: components["schemas"]["CodeName"];
+            task?: components["schemas"]["TaskPublicOut"];
+            /** @description 检查机关 */
+            authorities?: components["schemas"]["AuthorityOut"][];
+            /** @description 发布部门 */
+            publisher?: components["schemas"]["CodeName"];
+            business?: components["schemas"]["BusinessOut"];
+            /** @description 检查的抽查事项 */
+            items?: components["schemas"]["CheckedItemOut"][];
+            /**
+             * Format: date
+             * @description 检查完成日期 YYYY-MM-DD
+             */
+            completed_on?: string;
+            result_categories?: components["schemas"]["CategoryOut"][];
+            remarks?: string | null;
+            /** @description 检查记录的内容哈希（SHA-256） */
+            record_hash?: string | null;
+        };
+        PublicationPreviewOut: {
+            inspection_id?: number;
+            department_id?: number;
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            kind_label?: string;
+            /** @description 发布后的版本号 */
+            version?: number;
+            supersedes_id?: number | null;
+            /** @description 现在不能发布的原因 */
+            blocked?: components["schemas"]["BlockedOut"] | (Record<string, never> | null);
+            /** @description 发布后公众看到的内容，逐字相同 */
+            content?: components["schemas"]["PublicDocumentOut"];
+            content_sha256?: string;
+        };
+        ResultDepartmentOut: {
+            id?: number;
+            code?: string;
+            name?: string;
+        };
+        PublishedOut: {
+            /** @description 永久链接 /api/public/results/<id> */
+            id?: number;
+            inspection_id?: number;
+            version?: number;
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            /** @enum {string} */
+            state?: "current" | "superseded";
+            state_label?: string;
+            department?: components["schemas"]["ResultDepartmentOut"];
+            task_code?: string;
+            target_name?: string;
+            target_code?: string | null;
+            /** Format: date */
+            completed_on?: string;
+            /** Format: date-time */
+            published_at?: string;
+            result_categories?: components["schemas"]["CategoryOut"][];
+            record_hash?: string | null;
+            /** @description 更正版本：更正了什么、为什么 */
+            change_note?: string | null;
+            supersedes_id?: number | null;
+            superseded_by_id?: number | null;
+            /** Format: date-time */
+            superseded_at?: string | null;
+            /** @description 检查记录表 PDF 的 SHA-256（供企业核对） */
+            pdf_sha256?: string | null;
+            content?: components["schemas"]["PublicDocumentOut"];
+            /** @description content 的规范 JSON（RFC 8785）的 SHA-256 */
+            content_sha256?: string;
+            versions?: components["schemas"]["VersionOut"][];
+            published_by?: number | null;
+        };
+        CorrectIn: {
+            /**
+             * @description 备注（公开，≤ 500 字）；检查人员的意见、问题描述等不公开
+             * @default null
+             */
+            remarks: string | null;
+            /**
+             * @description 参与部门可改定本部门部分的检查结果类别（默认按本部门检查内容推定）；牵头部门公示组长提交的类别，不能改
+             * @default null
+             */
+            result_categories: ("no_problem" | "pending_followup" | "unpublished_info" | "false_info" | "unreachable" | "other_violation" | "corrected" | "no_activity" | "closed" | "uncooperative" | "deregistered" | "revoked" | "cancelled" | "moved_out")[] | null;
+            /** @description 更正了什么、为什么更正（公开） */
+            change_note: string;
+        };
+        ExemptionRequestIn: {
+            /** @description 不适合公开的理由 */
+            reason: string;
+        };
+        ExemptionStateOut: {
+            inspection_id?: number;
+            exemption?: components["schemas"]["ExemptionOut"];
+        };
+        ExemptionDecisionIn: {
+            /**
+             * @description approve 批准不公开；refuse 不予批准（应当公示）
+             * @enum {string}
+             */
+            decision: "approve" | "refuse";
+            /**
+             * @description 审批意见
+             * @default null
+             */
+            note: string | null;
+        };
+        ResultRowOut: {
+            /** @description 永久链接 /api/public/results/<id> */
+            id?: number;
+            inspection_id?: number;
+            version?: number;
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            /** @enum {string} */
+            state?: "current" | "superseded";
+            state_label?: string;
+            department?: components["schemas"]["ResultDepartmentOut"];
+            task_code?: string;
+            target_name?: string;
+            target_code?: string | null;
+            /** Format: date */
+            completed_on?: string;
+            /** Format: date-time */
+            published_at?: string;
+            result_categories?: components["schemas"]["CategoryOut"][];
+            record_hash?: string | null;
+            /** @description 更正版本：更正了什么、为什么 */
+            change_note?: string | null;
+            supersedes_id?: number | null;
+            superseded_by_id?: number | null;
+            /** Format: date-time */
+            superseded_at?: string | null;
+        };
+        ResultRowOutPage: {
+            items: components["schemas"]["ResultRowOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        ResultOut: {
+            /** @description 永久链接 /api/public/results/<id> */
+            id?: number;
+            inspection_id?: number;
+            version?: number;
+            /**
+             * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
+             * @enum {string}
+             */
+            kind?: "record" | "department";
+            /** @enum {string} */
+            state?: "current" | "superseded";
+            state_label?: string;
+            department?: components["schemas"]["ResultDepartmentOut"];
+            task_code?: string;
+            target_name?: string;
+            target_code?: string | null;
+            /** Format: date */
+            completed_on?: string;
+            /** Format: date-time */
+            published_at?: string;
+            result_categories?: components["schemas"]["CategoryOut"][];
+            record_hash?: string | null;
+            /** @description 更正版本：更正了什么、为什么 */
+            change_note?: string | null;
+            supersedes_id?: number | null;
+            superseded_by_id?: number | null;
+            /** Format: date-time */
+            superseded_at?: string | null;
+            /** @description 检查记录表 PDF 的 SHA-256（供企业核对） */
+            pdf_sha256?: string | null;
+            content?: components["schemas"]["PublicDocumentOut"];
+            /** @description content 的规范 JSON（RFC 8785）的 SHA-256 */
+            content_sha256?: string;
+            versions?: components["schemas"]["VersionOut"][];
         };
         UploadIn: {
             /** @description 文件内容的 SHA-256（十六进制） */
