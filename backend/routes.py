@@ -22,6 +22,7 @@ BLUEPRINTS = [
     ("backend.media.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
     ("backend.inspections.routes", "blp"),
+    ("backend.figures.routes", "blp"),
 ]
 
 
