@@ -46,7 +46,8 @@ class ScopeOut(Schema):
 
 
 class RiskRateOut(Schema):
-    risk_class = fields.String(required=True, metadata={"enum": list(RISK_CLASSES), "description": "U：未分类"})
+    risk_class = fields.String(required=True, metadata={
+        "enum": list(RISK_CLASSES), "description": "抽取时所在的风险等级分层（U：未分类；all：不分层抽取的任务）"})
     numerator = fields.Integer(required=True)
     denominator = fields.Integer(required=True)
     rate = fields.Float(required=True, allow_none=True)
@@ -65,7 +66,7 @@ class FigureOut(Schema):
     denominator_label = fields.String(required=True)
     definition = fields.String(required=True, metadata={"description": "定义所在位置（docs/figures.md 的锚点）"})
     spared_visits = fields.Integer(metadata={"description": "进一次门、查多项事：联合检查为企业减少的进门次数"})
-    by_risk_class = fields.List(fields.Nested(RiskRateOut), metadata={"description": "问题发现率：按风险等级"})
+    by_risk_class = fields.List(fields.Nested(RiskRateOut), metadata={"description": "问题发现率：按抽取时的风险等级分层"})
 
 
 class FiguresOut(Schema):

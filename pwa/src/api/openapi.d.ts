@@ -8380,10 +8380,10 @@ export interface components {
         };
         RiskRateOut: {
             /**
-             * @description U：未分类
+             * @description 抽取时所在的风险等级分层（U：未分类；all：不分层抽取的任务）
              * @enum {string}
              */
-            risk_class: "A" | "B" | "C" | "D" | "U";
+            risk_class: "A" | "B" | "C" | "D" | "U" | "all";
             numerator: number;
             denominator: number;
             rate: number | null;
@@ -8407,7 +8407,7 @@ export interface components {
             definition: string;
             /** @description 进一次门、查多项事：联合检查为企业减少的进门次数 */
             spared_visits?: number;
-            /** @description 问题发现率：按风险等级 */
+            /** @description 问题发现率：按抽取时的风险等级分层 */
             by_risk_class?: components["schemas"]["RiskRateOut"][];
         };
         FiguresOut: {
@@ -8433,7 +8433,7 @@ export interface components {
             definition: string;
             /** @description 进一次门、查多项事：联合检查为企业减少的进门次数 */
             spared_visits?: number;
-            /** @description 问题发现率：按风险等级 */
+            /** @description 问题发现率：按抽取时的风险等级分层 */
             by_risk_class?: components["schemas"]["RiskRateOut"][];
             /** @description 月份（2026-05） */
             period: string;

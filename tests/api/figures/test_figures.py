@@ -153,7 +153,7 @@ def expected(session, *, region: str | None = None) -> dict:
               and len({r["num"] / r["den"] for k, r in t.strata.items() if k in "ABCD"}) > 1]
     by_risk = {}
     for i in done:
-        k = i.target.risk_class or "U"
+        k = i.stratum                     # the class the business was drawn in
         n, d = by_risk.get(k, (0, 0))
         by_risk[k] = (n + problem(i), d + 1)
     return {
