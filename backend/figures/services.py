@@ -397,7 +397,9 @@ def items_query(session: Session, scope: Scope, key: str, part: str):
 
 
 def item_rows(session: Session, inspections: list[Inspection]) -> list[dict]:
-    today = dt.date.today()
+    from backend.inspections.deadlines import today_shanghai
+
+    today = today_shanghai()
     out = []
     for i in inspections:
         task = i.task
