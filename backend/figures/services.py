@@ -210,13 +210,20 @@ def population(scope: Scope, *, columns=None):
         stmt = stmt.where(Inspection.task_id.in_(select(TaskDepartment.task_id)
                                                  .where(TaskDepartment.department_id == scope.department_id)))
     if scope.region:   # the business is joined only for a region (a million rows otherwise)
-        stmt = stmt.join(Target, Target.id == Inspection.target_id).where(
-            Target.region_code.startswith(region_prefix(scope.region), autoescape=True))
+        stmt = stmt.join(Target, Target.id == Inspection.target_id).where(in_region(Target.region_code, scope.region))
     if scope.task_id is not None:
         stmt = stmt.where(Inspection.task_id == scope.task_id)
     if scope.plan_id is not None:
         stmt = stmt.where(Task.plan_id == scope.plan_id)
     return stmt
+
+
+def in_region(column, region: str):
+    """``column`` lies under ``region`` (a county's code takes in its towns): the code prefix, and the same
+    as a range on the code, which a B-tree index on the column serves (a LIKE may not, by collation)."""
+    prefix = region_prefix(region)
+    upper = str(int(prefix) + 1).zfill(len(prefix))
+    return and_(column >= prefix, column < upper, column.startswith(prefix, autoescape=True))
 
 
 def _tasks(session: Session, scope: Scope) -> list[Task]:
@@ -233,8 +240,7 @@ def _tasks(session: Session, scope: Scope) -> list[Task]:
         stmt = stmt.where(Task.plan_id == scope.plan_id)
     if scope.region:
         stmt = stmt.where(Task.id.in_(select(Inspection.task_id).join(Target, Target.id == Inspection.target_id)
-                                      .where(Target.region_code.startswith(region_prefix(scope.region),
-                                                                           autoescape=True))))
+                                      .where(in_region(Target.region_code, scope.region))))
     return list(session.scalars(stmt.order_by(Task.id)))
 
 
@@ -286,7 +292,7 @@ def registered_businesses(session: Session, scope: Scope) -> int:
     """Businesses registered (存续) in the region: the coverage's denominator."""
     stmt = select(func.count()).select_from(Target).where(Target.status == "active")
     if scope.region:
-        stmt = stmt.where(Target.region_code.startswith(region_prefix(scope.region), autoescape=True))
+        stmt = stmt.where(in_region(Target.region_code, scope.region))
     return session.scalar(stmt) or 0
 
 
@@ -297,36 +303,51 @@ def _no_jit(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
-def _counts(session: Session, scope: Scope) -> dict:
-    """One pass over the population, grouped by risk class: every count the figures need."""
+def _month_key(by_month: bool):
+    if not by_month:
+        return []
+    return [func.extract("year", Task.end_date).label("y"), func.extract("month", Task.end_date).label("m")]
+
+
+def _key(row, by_month: bool) -> str | None:
+    return f"{int(row['y'])}-{int(row['m']):02d}" if by_month else None
+
+
+def _counts(session: Session, scope: Scope, *, by_month: bool = False) -> dict[str | None, dict]:
+    """One pass over the population, grouped by the stratum drawn in (and by month of the task's end date for
+    a series): every count the figures need. Keyed by month ("2026-05"), or None for the whole scope."""
     _no_jit(session)
     conds = conditions(session.get_bind().dialect.name)
     risk = Inspection.stratum.label("risk")     # the class the business was drawn in (or "all")
     sections = (select(func.count()).select_from(Section).where(Section.inspection_id == Inspection.id)
                 .scalar_subquery())      # one index probe per done inspection (its departments)
-    cols = [risk, func.count().label("drawn")]
+    months = _month_key(by_month)
+    cols = [*months, risk, func.count().label("drawn")]
     for key, (num, den) in conds.items():
         if key in ("coverage", "joint"):
             continue
         cols.append(func.sum(case((num, 1), else_=0)).label(f"{key}_n"))
         if den is not None:
             cols.append(func.sum(case((den, 1), else_=0)).label(f"{key}_d"))
-    cols.append(func.count(func.distinct(case((DONE, Inspection.target_id)))).label("businesses"))
     cols.append(func.sum(case((DONE, sections), else_=0)).label("departments"))
-    stmt = population(scope, columns=cols).group_by(risk)
-    rows = session.execute(stmt).mappings().all()
-    by_risk = {r["risk"]: {k: int(v or 0) for k, v in r.items() if k != "risk"} for r in rows}
-    total: dict[str, int] = {}
-    for values in by_risk.values():
+    out: dict[str | None, dict] = {}
+    for r in session.execute(population(scope, columns=cols).group_by(*months, risk)).mappings():
+        bucket = out.setdefault(_key(r, by_month), {"total": {}, "by_risk": {}})
+        values = {k: int(v or 0) for k, v in r.items() if k not in ("risk", "y", "m")}
+        bucket["by_risk"][r["risk"]] = values
         for k, v in values.items():
-            total[k] = total.get(k, 0) + v
-    departments = total.get("departments", 0)
-    return {"total": total, "by_risk": by_risk, "departments": departments}
+            bucket["total"][k] = bucket["total"].get(k, 0) + v
+    # distinct businesses apart: one business may be drawn in two strata (two tasks)
+    businesses = [*months, func.count(func.distinct(Inspection.target_id)).label("n")]
+    for r in session.execute(population(scope, columns=businesses).where(DONE).group_by(*months)).mappings():
+        out.setdefault(_key(r, by_month), {"total": {}, "by_risk": {}})["total"]["businesses"] = int(r["n"])
+    return out
 
 
-def figures(session: Session, scope: Scope) -> list[dict]:
-    """Every figure of the scope, in the order of ``FIGURES``."""
-    c = _counts(session, scope)
+EMPTY = {"total": {}, "by_risk": {}}
+
+
+def _assemble(c: dict, registered: int, tasks: list[Task], follow: tuple[int, int] | None) -> list[dict]:
     t = c["total"]
 
     def g(name):
@@ -337,14 +358,12 @@ def figures(session: Session, scope: Scope) -> list[dict]:
         _figure("on_time_completion", g("on_time_completion_n"), g("drawn")),
         _figure("publication", g("publication_n"), g("publication_d")),
         _figure("on_time_publication", g("on_time_publication_n"), g("on_time_publication_d")),
+        _figure("followup", *(follow if follow is not None else (None, None))),
+        _figure("coverage", g("businesses"), registered),
+        _figure("mobile", g("mobile_n"), g("mobile_d")),
     ]
-    follow = followup_counts(session, scope, population(scope))
-    out.append(_figure("followup", *(follow if follow is not None else (None, None))))
-    out.append(_figure("coverage", g("businesses"), registered_businesses(session, scope)))
-    out.append(_figure("mobile", g("mobile_n"), g("mobile_d")))
-    visits = g("completion_n")         # a done inspection is one visit
-    out.append(_figure("joint", c["departments"], visits, spared_visits=c["departments"] - visits))
-    tasks = _tasks(session, scope)
+    visits, departments = g("completion_n"), g("departments")   # a done inspection is one visit
+    out.append(_figure("joint", departments, visits, spared_visits=departments - visits))
     out.append(_figure("risk_ratio", sum(1 for task in tasks if ratios_differ(task)), len(tasks)))
     by_risk = [{"risk_class": r, "numerator": c["by_risk"][r]["problem_found_n"],
                 "denominator": c["by_risk"][r]["problem_found_d"],
@@ -352,6 +371,13 @@ def figures(session: Session, scope: Scope) -> list[dict]:
                for r in RISK_CLASSES if r in c["by_risk"]]
     out.append(_figure("problem_found", g("problem_found_n"), g("problem_found_d"), by_risk_class=by_risk))
     return out
+
+
+def figures(session: Session, scope: Scope) -> list[dict]:
+    """Every figure of the scope, in the order of ``FIGURES``."""
+    c = _counts(session, scope).get(None, EMPTY)
+    return _assemble(c, registered_businesses(session, scope), _tasks(session, scope),
+                     followup_counts(session, scope, population(scope)))
 
 
 def figure_of(session: Session, scope: Scope, key: str) -> dict:
@@ -367,10 +393,20 @@ def check_figure(key: str) -> Figure:
 
 
 def series(session: Session, scope: Scope, key: str) -> list[dict]:
-    """The figure month by month over the scope's period (a year: 12 points)."""
+    """The figure month by month over the scope's period (a year: 12 points), from one grouped pass."""
     check_figure(key)
-    return [{"period": month.text, **figure_of(session, scope.with_period(month), key)}
-            for month in scope.period.months()]
+    counts = _counts(session, scope, by_month=True)
+    registered = registered_businesses(session, scope)
+    tasks = _tasks(session, scope)
+    out = []
+    for month in scope.period.months():
+        monthly = scope.with_period(month)
+        in_month = [t for t in tasks if month.first <= t.end_date <= month.last]
+        follow = followup_counts(session, monthly, population(monthly)) if key == "followup" else None
+        row = next(f for f in _assemble(counts.get(month.text, EMPTY), registered, in_month, follow)
+                   if f["key"] == key)
+        out.append({"period": month.text, **row})
+    return out
 
 
 # --- the lists behind the numbers -------------------------------------------------------------------------
