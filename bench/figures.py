@@ -186,7 +186,7 @@ def measure(url: str, runs: int) -> None:
     db = Database(url)
     timer = Timer(db.engine)
     with db.session_scope() as s:
-        task = s.scalar(select(Task).order_by(Task.id).offset(5).limit(1))
+        task = s.scalar(select(Task).order_by(Task.id).offset(51).limit(1))
         plan_id = s.scalar(select(Plan.id))
         department_id = s.scalar(select(Department.id).order_by(Department.id).offset(2).limit(1))
         year = services.parse_period("2026")

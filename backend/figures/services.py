@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 import re
 
-from sqlalchemy import Date, and_, case, exists, func, literal_column, or_, select, text
+from sqlalchemy import Date, and_, case, func, literal_column, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -155,23 +155,27 @@ def _shanghai_date_pg(element, compiler, **kw):
     return "CAST((%s AT TIME ZONE 'Asia/Shanghai') AS DATE)" % compiler.process(list(element.clauses)[0], **kw)
 
 
-def _problem_found(dialect: str):
-    """The record's result categories include one that says a problem was found. On PostgreSQL the records
-    with a problem are found through the GIN index on the categories (migration 0015), once per query."""
+def _problems(dialect: str):
+    """The records whose result categories say a problem was found. On PostgreSQL found through the GIN index
+    on the categories (migration 0015)."""
     codes = ", ".join(f"'{c}'" for c in PROBLEM_CATEGORIES)   # constants, not input
     if dialect == "postgresql":
         cond = literal_column(f"({RECORD_CATEGORIES}) ?| ARRAY[{codes}]")
-        return Inspection.id.in_(select(Record.inspection_id).where(cond))
-    cond = literal_column("EXISTS (SELECT 1 FROM json_each(inspection_record.data, '$.result_categories') "
-                          f"WHERE json_each.value IN ({codes}))")
-    return exists(select(Record.inspection_id).where(Record.inspection_id == Inspection.id, cond))
+    else:
+        cond = literal_column("EXISTS (SELECT 1 FROM json_each(inspection_record.data, '$.result_categories') "
+                              f"WHERE json_each.value IN ({codes}))")
+    return select(Record.inspection_id).where(cond).subquery("problems")
 
 
-def _section_writes(kind: str):
-    return exists(select(SyncMutation.mutation_id)
-                  .join(SyncClient, SyncClient.id == SyncMutation.client_id)
-                  .where(SyncMutation.inspection_id == Inspection.id, SyncMutation.name.like("section.%"),
-                         SyncMutation.status.in_(("applied", "conflict")), SyncClient.kind == kind))
+def _phones():
+    """The inspections every section write of which came from a phone (and there was one)."""
+    return (select(SyncMutation.inspection_id)
+            .join(SyncClient, SyncClient.id == SyncMutation.client_id)
+            .where(SyncMutation.inspection_id.is_not(None), SyncMutation.name.like("section.%"),
+                   SyncMutation.status.in_(("applied", "conflict")))
+            .group_by(SyncMutation.inspection_id)
+            .having(func.min(SyncClient.kind) == "phone", func.max(SyncClient.kind) == "phone")
+            .subquery("phones"))
 
 
 SUBMITTED = Inspection.status == "completed"
@@ -179,24 +183,44 @@ PUBLISHED_OR_EXEMPT = or_(Inspection.published_at.is_not(None), Inspection.publi
 DONE = and_(SUBMITTED, PUBLISHED_OR_EXEMPT)
 
 
-def conditions(dialect: str) -> dict[str, tuple]:
-    """Each figure's (numerator, denominator) as conditions on one row of the population."""
+@dataclasses.dataclass
+class Conditions:
+    """Each figure's (numerator, denominator) as conditions on one row of the population (None: every row),
+    and the sets (id subqueries) a figure's conditions need joined, each computed once per query."""
+
+    by_figure: dict[str, tuple]
+    needs: dict[str, list]
+
+    def __getitem__(self, key: str) -> tuple:
+        return self.by_figure[key]
+
+    def join(self, stmt, keys):
+        done = set()
+        for key in keys:
+            for sub in self.needs.get(key, ()):
+                if sub.name not in done:
+                    done.add(sub.name)
+                    stmt = stmt.outerjoin(sub, sub.c.inspection_id == Inspection.id)
+        return stmt
+
+
+def conditions(dialect: str) -> Conditions:
+    problems, phones = _problems(dialect), _phones()
     on_time_completion = and_(DONE, Inspection.completed_on <= Task.end_date)
     on_time_publication = and_(SUBMITTED, or_(
         Inspection.publication_exempt_at.is_not(None),
         and_(Inspection.published_at.is_not(None),
              shanghai_date(Inspection.published_at) <= Inspection.publication_due_on)))
-    mobile = and_(DONE, _section_writes("phone"), ~_section_writes("office"))
-    return {
+    return Conditions({
         "completion": (DONE, None),
         "on_time_completion": (on_time_completion, None),
         "publication": (and_(SUBMITTED, PUBLISHED_OR_EXEMPT), SUBMITTED),
         "on_time_publication": (on_time_publication, SUBMITTED),
         "coverage": (DONE, None),
-        "mobile": (mobile, DONE),
+        "mobile": (and_(DONE, phones.c.inspection_id.is_not(None)), DONE),
         "joint": (DONE, DONE),
-        "problem_found": (and_(DONE, _problem_found(dialect)), DONE),
-    }
+        "problem_found": (and_(DONE, problems.c.inspection_id.is_not(None)), DONE),
+    }, {"mobile": [phones], "problem_found": [problems]})
 
 
 def population(scope: Scope, *, columns=None):
@@ -314,33 +338,39 @@ def _key(row, by_month: bool) -> str | None:
 
 
 def _counts(session: Session, scope: Scope, *, by_month: bool = False) -> dict[str | None, dict]:
-    """One pass over the population, grouped by the stratum drawn in (and by month of the task's end date for
-    a series): every count the figures need. Keyed by month ("2026-05"), or None for the whole scope."""
+    """One pass over the population (grouped by month of the task's end date for a series): every count the
+    figures need. Keyed by month ("2026-05"), or None for the whole scope."""
     _no_jit(session)
     conds = conditions(session.get_bind().dialect.name)
-    risk = Inspection.stratum.label("risk")     # the class the business was drawn in (or "all")
+    risk = Inspection.stratum     # the class the business was drawn in (or "all")
     sections = (select(func.count()).select_from(Section).where(Section.inspection_id == Inspection.id)
                 .scalar_subquery())      # one index probe per done inspection (its departments)
     months = _month_key(by_month)
-    cols = [*months, risk, func.count().label("drawn")]
-    for key, (num, den) in conds.items():
+    cols = [*months, func.count().label("drawn")]
+    for key, (num, den) in conds.by_figure.items():
         if key in ("coverage", "joint"):
             continue
         cols.append(func.sum(case((num, 1), else_=0)).label(f"{key}_n"))
         if den is not None:
             cols.append(func.sum(case((den, 1), else_=0)).label(f"{key}_d"))
     cols.append(func.sum(case((DONE, sections), else_=0)).label("departments"))
+    cols.append(func.count(func.distinct(case((DONE, Inspection.target_id)))).label("businesses"))
+    problem_n, problem_d = conds["problem_found"]
+    for n, stratum in enumerate(RISK_CLASSES):    # 问题发现率 by the stratum drawn in, in the same pass
+        cols.append(func.sum(case((and_(problem_n, risk == stratum), 1), else_=0)).label(f"risk{n}_n"))
+        cols.append(func.sum(case((and_(problem_d, risk == stratum), 1), else_=0)).label(f"risk{n}_d"))
     out: dict[str | None, dict] = {}
-    for r in session.execute(population(scope, columns=cols).group_by(*months, risk)).mappings():
-        bucket = out.setdefault(_key(r, by_month), {"total": {}, "by_risk": {}})
-        values = {k: int(v or 0) for k, v in r.items() if k not in ("risk", "y", "m")}
-        bucket["by_risk"][r["risk"]] = values
-        for k, v in values.items():
-            bucket["total"][k] = bucket["total"].get(k, 0) + v
-    # distinct businesses apart: one business may be drawn in two strata (two tasks)
-    businesses = [*months, func.count(func.distinct(Inspection.target_id)).label("n")]
-    for r in session.execute(population(scope, columns=businesses).where(DONE).group_by(*months)).mappings():
-        out.setdefault(_key(r, by_month), {"total": {}, "by_risk": {}})["total"]["businesses"] = int(r["n"])
+    stmt = conds.join(population(scope, columns=cols), conds.needs)
+    if months:
+        stmt = stmt.group_by(*months)
+    for r in session.execute(stmt).mappings():
+        values = {k: int(v or 0) for k, v in r.items() if k not in ("y", "m")}
+        if not values["drawn"]:
+            continue
+        by_risk = {stratum: {"problem_found_n": values.pop(f"risk{n}_n"), "problem_found_d": values.pop(f"risk{n}_d")}
+                   for n, stratum in enumerate(RISK_CLASSES)}
+        out[_key(r, by_month)] = {"total": values,
+                                  "by_risk": {k: v for k, v in by_risk.items() if v["problem_found_d"]}}
     return out
 
 
@@ -421,8 +451,10 @@ def items_query(session: Session, scope: Scope, key: str, part: str):
     if not figure.items or (key == "coverage" and part != "numerator"):
         raise InvalidInput(f"“{figure.label}”的{'分母' if key == 'coverage' else '数字'}不是检查记录，没有检查清单",
                            code="figures.no_items", details={"figure": key, "part": part})
-    num, den = conditions(session.get_bind().dialect.name)[key]
-    stmt = population(scope, columns=(Inspection,))
+    _no_jit(session)
+    conds = conditions(session.get_bind().dialect.name)
+    num, den = conds[key]
+    stmt = conds.join(population(scope, columns=(Inspection,)), [key])
     if part == "numerator":
         stmt = stmt.where(num)
     elif part == "denominator":
