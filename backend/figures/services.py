@@ -246,6 +246,8 @@ def in_region(column, region: str):
     """``column`` lies under ``region`` (a county's code takes in its towns): the code prefix, and the same
     as a range on the code, which a B-tree index on the column serves (a LIKE may not, by collation)."""
     prefix = region_prefix(region)
+    if set(prefix) == {"9"}:      # no code above it of the same length
+        return and_(column >= prefix, column.startswith(prefix, autoescape=True))
     upper = str(int(prefix) + 1).zfill(len(prefix))
     return and_(column >= prefix, column < upper, column.startswith(prefix, autoescape=True))
 

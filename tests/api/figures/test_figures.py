@@ -321,3 +321,19 @@ def test_followups_light_up_when_the_module_exists(client, data, monkeypatch):
     assert got["followup"]["available"] is True
     assert (got["followup"]["numerator"], got["followup"]["denominator"], got["followup"]["rate"]) == (3, 4, 0.75)
     assert seen["period"] == "2026-Q2" and seen["ids"] == {i.id for i in data.world.field.inspections}
+
+
+def test_a_region_is_its_code_and_everything_under_it():
+    from sqlalchemy import column
+
+    def matches(region, code):
+        cond = services.in_region(column("c"), region)
+        import sqlite3
+        con = sqlite3.connect(":memory:")
+        sql = str(cond.compile(compile_kwargs={"literal_binds": True}))
+        return con.execute(f"SELECT {sql} FROM (SELECT ? AS c)", (code,)).fetchone()[0] == 1
+
+    assert matches("411203", "411203001") and matches("411203", "411203") and not matches("411203", "411204001")
+    assert matches("411200", "411299") and not matches("411200", "411300")
+    assert matches("411203007", "411203007") and not matches("411203007", "411203008")
+    assert matches("999999", "999999001") and not matches("999999", "99999")
