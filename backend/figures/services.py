@@ -167,15 +167,13 @@ def _problems(dialect: str):
     return select(Record.inspection_id).where(cond).subquery("problems")
 
 
-def _phones():
-    """The inspections every section write of which came from a phone (and there was one)."""
-    return (select(SyncMutation.inspection_id)
+def _section_writes(kind: str):
+    """A section write of the inspection came from a client of ``kind`` (an index probe per inspection)."""
+    return (select(SyncMutation.mutation_id)
             .join(SyncClient, SyncClient.id == SyncMutation.client_id)
-            .where(SyncMutation.inspection_id.is_not(None), SyncMutation.name.like("section.%"),
-                   SyncMutation.status.in_(("applied", "conflict")))
-            .group_by(SyncMutation.inspection_id)
-            .having(func.min(SyncClient.kind) == "phone", func.max(SyncClient.kind) == "phone")
-            .subquery("phones"))
+            .where(SyncMutation.inspection_id == Inspection.id, SyncMutation.name.like("section.%"),
+                   SyncMutation.status.in_(("applied", "conflict")), SyncClient.kind == kind)
+            .exists())
 
 
 SUBMITTED = Inspection.status == "completed"
@@ -205,7 +203,7 @@ class Conditions:
 
 
 def conditions(dialect: str) -> Conditions:
-    problems, phones = _problems(dialect), _phones()
+    problems = _problems(dialect)
     on_time_completion = and_(DONE, Inspection.completed_on <= Task.end_date)
     on_time_publication = and_(SUBMITTED, or_(
         Inspection.publication_exempt_at.is_not(None),
@@ -217,10 +215,10 @@ def conditions(dialect: str) -> Conditions:
         "publication": (and_(SUBMITTED, PUBLISHED_OR_EXEMPT), SUBMITTED),
         "on_time_publication": (on_time_publication, SUBMITTED),
         "coverage": (DONE, None),
-        "mobile": (and_(DONE, phones.c.inspection_id.is_not(None)), DONE),
+        "mobile": (and_(DONE, _section_writes("phone"), ~_section_writes("office")), DONE),
         "joint": (DONE, DONE),
         "problem_found": (and_(DONE, problems.c.inspection_id.is_not(None)), DONE),
-    }, {"mobile": [phones], "problem_found": [problems]})
+    }, {"problem_found": [problems]})
 
 
 def population(scope: Scope, *, columns=None):
