@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import sys
 import time
@@ -200,6 +201,7 @@ def measure(url: str, runs: int) -> None:
             "task, year": services.Scope(year, task_id=task.id),
             "plan, year": services.Scope(year, plan_id=plan_id),
         }
+        print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine may be shared)")
         print(f"\nall figures (GET /api/v1/figures), p50 of {runs}:")
         for name, scope in scopes.items():
             ms = p50(lambda: services.figures(s, scope), runs)
