@@ -410,11 +410,6 @@ def figures(session: Session, scope: Scope) -> list[dict]:
                      followup_counts(session, scope, population(scope)))
 
 
-def figure_of(session: Session, scope: Scope, key: str) -> dict:
-    check_figure(key)
-    return next(f for f in figures(session, scope) if f["key"] == key)
-
-
 def check_figure(key: str) -> Figure:
     if key not in FIGURES:
         raise NotFound(f"没有名为 {key} 的统计指标", code="figures.unknown_figure",
