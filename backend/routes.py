@@ -23,6 +23,7 @@ BLUEPRINTS = [
     ("backend.inspections.sync_routes", "blp"),
     ("backend.inspections.routes", "blp"),
     ("backend.followups.routes", "blp"),
+    ("backend.figures.routes", "blp"),
 ]
 
 

@@ -38,6 +38,8 @@ class SyncMutation(Base):
     """What happened to one mutation: applied, conflict (applied in part) or rejected."""
 
     __tablename__ = "sync_mutation"
+    # the writes of one inspection (掌上执法率, backend/figures: where its sections came from)
+    __table_args__ = (Index("ix_sync_mutation_inspection", "inspection_id"),)
 
     client_id: Mapped[str] = mapped_column(ForeignKey("sync_client.id"), primary_key=True)
     mutation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -105,6 +105,10 @@ class Record(Base):
     """The team lead's merged record (组长汇总): result, follow-ups, publication choice; then signatures."""
 
     __tablename__ = "inspection_record"
+    # 问题发现率 (backend/figures): the records whose result categories say a problem was found (PostgreSQL)
+    __table_args__ = (Index("ix_inspection_record_categories",
+                            text("(CAST(data AS jsonb) -> 'result_categories')"),
+                            postgresql_using="gin").ddl_if(dialect="postgresql"),)
 
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), primary_key=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -42,6 +42,7 @@ STAFF_READ = frozenset({S, DA, P, SV})
 RUNNERS = frozenset({S, DA, P})
 ADMINS = frozenset({S, DA})
 PUBLISHERS = frozenset({DA, PUB})  # department admins and publishers of a department taking part
+FIGURE_READERS = frozenset({S, SV, DA})
 UPLOADERS = frozenset({I})      # officers with an inspection still open (nobody else has a record to add files to)
 TUS = (("Tus-Resumable", "1.0.0"),)
 IF_MATCH_ANY = (("If-Match", "*"),)
@@ -234,6 +235,11 @@ ROWS = [
         body={"reason": "涉及正在查办的案件"}),
     Row("POST", "/api/v1/publication/inspections/{led_not_public}/exemption/decision", PUBLISHERS, (DA, PUB),
         body={"decision": "approve"}),
+    # the supervisors' figures: read-only; supervisors and sysadmins read all, a department admin its own
+    Row("GET", "/api/v1/figures", FIGURE_READERS, (DA,), query="?period=2026&department_id={A}"),
+    Row("GET", "/api/v1/figures/series", FIGURE_READERS, (DA,), query="?figure=completion&department_id={A}"),
+    Row("GET", "/api/v1/figures/completion/items", FIGURE_READERS, (DA,), query="?part=missing&department_id={A}"),
+    Row("GET", "/api/v1/figures/export", FIGURE_READERS, (DA,), query="?format=csv&department_id={A}"),
     Row("GET", "/api/public/results", PUBLIC),
     Row("GET", "/api/public/results/{result}", PUBLIC),
     # public pages

@@ -6631,6 +6631,226 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/figures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 全部指标：分子、分母、比率（分母为 0 时为 null）与定义（docs/figures.md）
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 统计期间：年（2026）、季度（2026-Q2）或月份（2026-05），按任务截止日期归属；默认本年 */
+                    period?: string | null;
+                    /** @description 部门：该部门牵头或参加的任务（部门管理员只能查看本部门） */
+                    department_id?: number | null;
+                    /** @description 行政区划代码（县 411203 含其下各乡镇，按代码前缀）：检查对象所在区划 */
+                    region?: string | null;
+                    /** @description 任务 */
+                    task_id?: number | null;
+                    /** @description 年度抽查计划 */
+                    plan_id?: number | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FiguresOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/figures/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 一个指标的月度序列（期间内逐月，按任务截止日期归属）
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description 统计期间：年（2026）、季度（2026-Q2）或月份（2026-05），按任务截止日期归属；默认本年 */
+                    period?: string | null;
+                    /** @description 部门：该部门牵头或参加的任务（部门管理员只能查看本部门） */
+                    department_id?: number | null;
+                    /** @description 行政区划代码（县 411203 含其下各乡镇，按代码前缀）：检查对象所在区划 */
+                    region?: string | null;
+                    /** @description 任务 */
+                    task_id?: number | null;
+                    /** @description 年度抽查计划 */
+                    plan_id?: number | null;
+                    /** @description 指标：completion（抽查完成率）、on_time_completion（按时完成率）、publication（结果公示率）、on_time_publication（按时公示率）、followup（后续处置率）、coverage（抽查覆盖率）、mobile（掌上执法率）、joint（进一次门、查多项事）、risk_ratio（风险分类应用率）、problem_found（问题发现率） */
+                    figure: "completion" | "on_time_completion" | "publication" | "on_time_publication" | "followup" | "coverage" | "mobile" | "joint" | "risk_ratio" | "problem_found";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SeriesOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/figures/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 导出指标表（CSV 或 XLSX），筛选条件同 GET /api/v1/figures
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 统计期间：年（2026）、季度（2026-Q2）或月份（2026-05），按任务截止日期归属；默认本年 */
+                    period?: string | null;
+                    /** @description 部门：该部门牵头或参加的任务（部门管理员只能查看本部门） */
+                    department_id?: number | null;
+                    /** @description 行政区划代码（县 411203 含其下各乡镇，按代码前缀）：检查对象所在区划 */
+                    region?: string | null;
+                    /** @description 任务 */
+                    task_id?: number | null;
+                    /** @description 年度抽查计划 */
+                    plan_id?: number | null;
+                    /** @description 文件格式：xlsx（默认）或 csv */
+                    format?: "csv" | "xlsx";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 文件下载（Content-Disposition 中为中文文件名） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/figures/{figure}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                figure: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 一个数字背后的检查（分子、分母或缺口），分页；每条附检查记录与 PDF 的链接
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 统计期间：年（2026）、季度（2026-Q2）或月份（2026-05），按任务截止日期归属；默认本年 */
+                    period?: string | null;
+                    /** @description 部门：该部门牵头或参加的任务（部门管理员只能查看本部门） */
+                    department_id?: number | null;
+                    /** @description 行政区划代码（县 411203 含其下各乡镇，按代码前缀）：检查对象所在区划 */
+                    region?: string | null;
+                    /** @description 任务 */
+                    task_id?: number | null;
+                    /** @description 年度抽查计划 */
+                    plan_id?: number | null;
+                    /** @description numerator 分子中的检查；denominator 分母中的检查；missing 在分母中而不在分子中的检查（如逾期未公示） */
+                    part?: "numerator" | "denominator" | "missing";
+                };
+                header?: never;
+                path: {
+                    figure: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FigureItemOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -9062,6 +9282,122 @@ export interface components {
         };
         TargetInspectionOutPage: {
             items: components["schemas"]["TargetInspectionOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        ScopeOut: {
+            period: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            department_id?: number | null;
+            region?: string | null;
+            task_id?: number | null;
+            plan_id?: number | null;
+        };
+        RiskRateOut: {
+            /**
+             * @description 抽取时所在的风险等级分层（U：未分类；all：不分层抽取的任务）
+             * @enum {string}
+             */
+            risk_class: "A" | "B" | "C" | "D" | "U" | "all";
+            numerator: number;
+            denominator: number;
+            rate: number | null;
+        };
+        FigureOut: {
+            /** @enum {string} */
+            key: "completion" | "on_time_completion" | "publication" | "on_time_publication" | "followup" | "coverage" | "mobile" | "joint" | "risk_ratio" | "problem_found";
+            label: string;
+            /** @description 不可用时为 null */
+            numerator: number | null;
+            denominator: number | null;
+            /** @description 分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 或不可用时为 null */
+            rate: number | null;
+            /** @description 文件要求的目标值（如有） */
+            target: number | null;
+            /** @description false：该指标尚不可用（后续处置模块未启用） */
+            available: boolean;
+            numerator_label: string;
+            denominator_label: string;
+            /** @description 定义所在位置（docs/figures.md 的锚点） */
+            definition: string;
+            /** @description 进一次门、查多项事：联合检查为企业减少的进门次数 */
+            spared_visits?: number;
+            /** @description 问题发现率：按抽取时的风险等级分层 */
+            by_risk_class?: components["schemas"]["RiskRateOut"][];
+        };
+        FiguresOut: {
+            scope: components["schemas"]["ScopeOut"];
+            figures: components["schemas"]["FigureOut"][];
+        };
+        SeriesPointOut: {
+            /** @enum {string} */
+            key: "completion" | "on_time_completion" | "publication" | "on_time_publication" | "followup" | "coverage" | "mobile" | "joint" | "risk_ratio" | "problem_found";
+            label: string;
+            /** @description 不可用时为 null */
+            numerator: number | null;
+            denominator: number | null;
+            /** @description 分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 或不可用时为 null */
+            rate: number | null;
+            /** @description 文件要求的目标值（如有） */
+            target: number | null;
+            /** @description false：该指标尚不可用（后续处置模块未启用） */
+            available: boolean;
+            numerator_label: string;
+            denominator_label: string;
+            /** @description 定义所在位置（docs/figures.md 的锚点） */
+            definition: string;
+            /** @description 进一次门、查多项事：联合检查为企业减少的进门次数 */
+            spared_visits?: number;
+            /** @description 问题发现率：按抽取时的风险等级分层 */
+            by_risk_class?: components["schemas"]["RiskRateOut"][];
+            /** @description 月份（2026-05） */
+            period: string;
+        };
+        SeriesOut: {
+            scope: components["schemas"]["ScopeOut"];
+            figure: string;
+            points: components["schemas"]["SeriesPointOut"][];
+        };
+        FigureItemOut: {
+            id: number;
+            status: string;
+            task_id: number;
+            task_code: string;
+            task_name: string;
+            /** Format: date */
+            task_end_date?: string | null;
+            target_id: number;
+            target_code: string;
+            target_name: string;
+            region_code?: string | null;
+            risk_class?: string | null;
+            /** Format: date */
+            completed_on?: string | null;
+            /** Format: date */
+            publication_due_on?: string | null;
+            /** Format: date-time */
+            published_at?: string | null;
+            /** Format: date-time */
+            publication_exempt_at?: string | null;
+            /**
+             * @description published 已公示；exempt 经批准不公开；overdue 逾期未公示；unpublished 已提交未公示；open 未完成
+             * @enum {string}
+             */
+            publication_state: "published" | "exempt" | "overdue" | "unpublished" | "open";
+            /** @description 检查记录（办公端接口） */
+            record_url: string;
+            /** @description 检查记录表 PDF（已提交的检查） */
+            pdf_url?: string | null;
+        };
+        FigureItemOutPage: {
+            items: components["schemas"]["FigureItemOut"][];
             /** @description 总条数 */
             total: number;
             page: number;
