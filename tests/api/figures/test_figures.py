@@ -202,8 +202,8 @@ def test_every_figure_equals_the_count_written_from_the_definitions(client, data
     assert want["completion"] == (4, 8) and want["publication"] == (4, 6) and want["on_time_publication"] == (3, 6)
     assert want["on_time_completion"] == (3, 8) and want["mobile"] == (3, 4) and want["risk_ratio"] == (1, 2)
     assert got["joint"]["spared_visits"] == want["joint"][0] - want["joint"][1] == 4
-    if not services.followups_available():   # until the follow-ups module is merged: not a made-up zero
-        assert got["followup"]["available"] is False and got["followup"]["rate"] is None
+    # no follow-up in this data set: none due, none closed, no rate (never a made-up 0 %)
+    assert (got["followup"]["numerator"], got["followup"]["denominator"], got["followup"]["rate"]) == (0, 0, None)
     assert r.json["scope"]["from"] == "2026-04-01" and r.json["scope"]["to"] == "2026-06-30"
 
 
@@ -286,7 +286,7 @@ def test_the_table_exports_as_csv_and_xlsx(client, data):
     table = {row[0]: row for row in rows[1:]}
     want = expected(data.session)
     assert table["按时公示率"][1:3] == [str(n) for n in want["on_time_publication"]]
-    assert table["后续处置率"][1] == "不可用"
+    assert table["后续处置率"][1:3] == ["0", "0"]
     x = _get(client, data, FIGURES + "/export", period="2026-Q2", format="xlsx")
     assert x.status_code == 200 and x.data[:2] == b"PK"
     from openpyxl import load_workbook
