@@ -209,7 +209,7 @@ def _union_periods(calendar, rows: list[Inspection]) -> list[dict]:
     for r in rows:
         if r.publication_due_on is None or not r.due_provisional or r.completed_on is None:
             continue
-        day = r.completed_on
+        day = deadlines.start_of(r)[1]
         while day < r.publication_due_on:
             day += dt.timedelta(days=1)
             if day not in days:

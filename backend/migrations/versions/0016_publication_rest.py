@@ -1,5 +1,5 @@
 """penalty_decision (行政处罚决定, published apart within 7 working days), publication_export (batches for the
-national publicity system)
+national publicity system), inspection.clock_start / clock_start_on (which day the publication clock counts from)
 
 Revision ID: 0016
 Revises: 0013 (other branches add 0014/0015: re-chained at merge)
@@ -59,9 +59,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_publication_export')),
     )
     op.create_index(op.f('ix_publication_export_department_id'), 'publication_export', ['department_id'], unique=False)
+    with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('clock_start', sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column('clock_start_on', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.drop_column('clock_start_on')
+        batch_op.drop_column('clock_start')
     op.drop_index(op.f('ix_publication_export_department_id'), table_name='publication_export')
     op.drop_table('publication_export')
     op.drop_index(op.f('ix_penalty_decision_due_on'), table_name='penalty_decision')

@@ -8760,11 +8760,16 @@ export interface components {
             due_on?: string;
             due_provisional?: boolean;
             /**
-             * @description 期限从哪一天起算
+             * @description 期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）
              * @enum {string}
              */
-            clock_start?: "submission";
+            clock_start?: "submission" | "inspected" | "task_end";
             clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** @enum {string} */
             state?: "on_track" | "due_soon" | "overdue";
             state_label?: string;
@@ -8816,6 +8821,17 @@ export interface components {
             completed_on?: string;
             /** Format: date */
             publication_due_on?: string;
+            /**
+             * @description 公示期限从哪一天起算
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** Format: date-time */
             published_at?: string | null;
             exemption?: (Record<string, never> | null) | components["schemas"]["ExemptionOut"];
@@ -9364,6 +9380,14 @@ export interface components {
             completed_on?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /**
+             * @description 公示期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /** @description 第 0 天（起算日） */
+            start_on?: string;
             /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** @description conflict.resolve_many：处理了哪些冲突 */
@@ -9496,6 +9520,14 @@ export interface components {
             completed_on?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /**
+             * @description 公示期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /** @description 第 0 天（起算日） */
+            start_on?: string;
             /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             revs?: {
