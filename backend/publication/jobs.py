@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from backend.jobs.registry import job
+from backend.jobs.registry import FOLLOWERS, job
 from backend.publication import exports
 
 
@@ -20,3 +20,34 @@ def export_job(ctx, start: str, end: str, format: str = "xlsx", department_id: i
         result = exports.export_view(row)
     ctx.progress(result["rows"], result["rows"], f"导出完成：共 {result['rows']} 条", force=True)
     return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in result.items()}
+
+
+@job("publication.render_notice")
+def render_notice_job(ctx, result_id: int):
+    """Render the 检查结果告知书 of a published result, store it and tell the business (the logging hook)."""
+    from backend.inspections import pdf
+    from backend.publication import business_notice
+    from backend.publication.models import PublishedResult
+
+    settings = pdf.Settings.from_config(ctx.config or {}, ctx.media_dir)
+    with ctx.db.session_scope(write=False) as session:
+        row = session.get(PublishedResult, result_id)
+        if row is None:
+            return {"result_id": result_id, "skipped": "公示结果不存在"}
+        if row.notice_sha256:
+            return {"result_id": result_id, "sha256": row.notice_sha256, "skipped": "告知书已生成"}
+        rendered = business_notice.render(row, settings)
+    with ctx.db.session_scope() as session:
+        return business_notice.link(session, settings, result_id, rendered, ctx.actor)
+
+
+def _may_follow_notice(session, actor, params: dict) -> bool:
+    """Publishers of the result's department may follow the job rendering its notice."""
+    from backend.publication.models import PublishedResult
+    from backend.publication.results import PUBLISHERS
+
+    row = session.get(PublishedResult, int(params.get("result_id") or 0))
+    return row is not None and actor.role in {r.value for r in PUBLISHERS} and actor.department_id == row.department_id
+
+
+FOLLOWERS["publication.render_notice"] = _may_follow_notice

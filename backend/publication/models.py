@@ -85,6 +85,7 @@ class PublishedResult(Base):
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    notice_sha256: Mapped[str | None] = mapped_column(String(64))   # the 检查结果告知书 PDF (business_notice)
 
 
 EXEMPTION_STATUSES = {"requested": "待审批", "approved": "已批准不公开", "refused": "不予批准（应当公示）"}

@@ -150,6 +150,31 @@ class ExportFile(MethodView):
                            row.format)
 
 
+# --- the notice to the business (检查结果告知书) --------------------------------------------------------------
+
+@blp.route("/results/<int:result_id>/notice.pdf")
+class Notice(MethodView):
+    @requires(*PUBLISHERS)
+    @blp.doc(responses={"200": {"description": "检查结果告知书（PDF）"},
+                        "202": {"description": "正在生成：{state, job_id, job_status, retry_after, message}"}})
+    def get(self, result_id):
+        """下载发布时生成的检查结果告知书（送达企业；仅发布部门的部门管理员、公示审核人员）"""
+        from backend.inspections import pdf
+        from backend.publication import business_notice
+
+        settings = pdf.Settings.from_config(current_app.config)
+        row, made = business_notice.fetch(get_session(), current_actor(), result_id, settings,
+                                          current_app.extensions.get("shuangsui.jobs"))
+        if isinstance(made, business_notice.Pending):
+            return made.body(), 202, {"Retry-After": str(business_notice.RETRY_AFTER_S),
+                                      "Location": f"/api/v1/jobs/{made.job_id}", "Cache-Control": "no-store"}
+        response = send_file(made, mimetype="application/pdf", as_attachment=True,
+                             download_name=business_notice.file_name(row))
+        response.headers["Content-Disposition"] = content_disposition(
+            business_notice.file_name(row), f"notice-{row.task_code}-{row.id}.pdf")
+        return response
+
+
 # --- 经营异常名录 review -----------------------------------------------------------------------------------
 
 @blp.route("/abnormal")

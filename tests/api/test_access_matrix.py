@@ -238,6 +238,7 @@ ROWS = [
     Row("GET", "/api/public/results", PUBLIC),
     Row("GET", "/api/public/results/{result}", PUBLIC),
     # penalty decisions published apart; the national system's exports; the 经营异常名录 review list
+    Row("GET", "/api/v1/publication/results/{result}/notice.pdf", PUBLISHERS, (DA, PUB)),
     Row("POST", "/api/v1/publication/inspections/{led_submitted}/penalties", PUBLISHERS, (DA, PUB),
         body={"decision_no": "罚〔2026〕1号", "decided_on": "{today}", "summary": "责令改正并处罚款"}),
     Row("GET", "/api/v1/publication/penalties", PUB_READ, (DA, PUB), query="?department_id={A}"),

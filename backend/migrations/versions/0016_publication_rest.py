@@ -1,5 +1,6 @@
 """penalty_decision (行政处罚决定, published apart within 7 working days), publication_export (batches for the
-national publicity system), inspection.clock_start / clock_start_on (which day the publication clock counts from)
+national publicity system), inspection.clock_start / clock_start_on (which day the publication clock counts from),
+published_result.notice_sha256 (the 检查结果告知书 PDF)
 
 Revision ID: 0016
 Revises: 0013 (other branches add 0014/0015: re-chained at merge)
@@ -62,9 +63,13 @@ def upgrade() -> None:
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.add_column(sa.Column('clock_start', sa.String(length=12), nullable=True))
         batch_op.add_column(sa.Column('clock_start_on', sa.Date(), nullable=True))
+    with op.batch_alter_table('published_result', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('notice_sha256', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('published_result', schema=None) as batch_op:
+        batch_op.drop_column('notice_sha256')
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.drop_column('clock_start_on')
         batch_op.drop_column('clock_start')

@@ -4548,7 +4548,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * 发布本部门的部分（牵头部门：整条检查结果），记入审计日志
+         * 发布本部门的部分（牵头部门：整条检查结果），记入审计日志；随后生成检查结果告知书
          * @description 权限：部门管理员、公示审核人员
          */
         post: {
@@ -4597,7 +4597,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * 更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代
+         * 更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代；新版本另生成告知书
          * @description 权限：部门管理员、公示审核人员
          */
         post: {
@@ -5128,6 +5128,55 @@ export interface paths {
             responses: {
                 /** @description 导出的文件 */
                 200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/results/{result_id}/notice.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 下载发布时生成的检查结果告知书（送达企业；仅发布部门的部门管理员、公示审核人员）
+         * @description 权限：部门管理员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    result_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 检查结果告知书（PDF） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description 正在生成：{state, job_id, job_status, retry_after, message} */
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };

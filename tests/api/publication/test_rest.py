@@ -155,3 +155,32 @@ def test_unreachable_businesses_are_listed_for_the_abnormal_operations_review(cl
     bad = client.get("/api/v1/publication/abnormal", query_string={"from": "2026-05-01", "to": "2026-04-01"},
                      headers=world.headers(world.lead_publisher))
     assert bad.status_code == 422 and bad.json["code"] == "abnormal.bad_period"
+
+
+def test_the_notice_to_the_business_is_made_at_publication_for_the_publisher_only(app, client, world, caplog):
+    import logging
+
+    from tests.field.test_pdf import squeeze, text_of
+
+    iid = world.submit(0, personal=True)
+    with caplog.at_level(logging.INFO, logger="backend.publication.business_notice"):
+        result = _publish(client, world, iid)
+    assert any("notify_business" in r.getMessage() for r in caplog.records)     # the hook (logs for now)
+    r = client.get(f"/api/v1/publication/results/{result['id']}/notice.pdf", headers=world.headers(world.lead_publisher))
+    assert r.status_code == 200, r.data[:300]
+    assert r.mimetype == "application/pdf" and "filename*=UTF-8''" in r.headers["Content-Disposition"]
+    text = text_of(r.data)
+    inspection = inspection_of(world, iid)
+    for expected in ("检查结果告知书", inspection.target.name, world.field.task.code, "未发现问题", result["record_hash"]):
+        assert squeeze(expected) in text, expected
+    # built from the public document: none of the record's personal data
+    assert not [k for k, v in SECRETS.items() if squeeze(v) in text]
+    entry = world.session.scalar(select(AuditEntry).where(AuditEntry.action == "publication.notice"))
+    assert entry is not None and entry.entity_id == str(result["id"])
+    # only the publishing department's publishers
+    assert client.get(f"/api/v1/publication/results/{result['id']}/notice.pdf",
+                      headers=world.headers(world.other_publisher)).status_code == 403
+    assert client.get(f"/api/v1/publication/results/{result['id']}/notice.pdf",
+                      headers=world.headers(world.field.lead_user)).status_code == 403
+    missing = client.get("/api/v1/publication/results/2147483647/notice.pdf", headers=world.headers(world.lead_publisher))
+    assert missing.status_code == 404 and missing.json["code"] == "result.not_found"
