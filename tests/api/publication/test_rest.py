@@ -65,7 +65,11 @@ def test_a_penalty_decision_is_published_apart_within_seven_working_days(client,
     assert one["content"]["business"]["name"] == inspection_of(world, iid).target.name
     assert one["content"]["authority"]["code"] == world.field.lead_dept.code
     # the whitelist: every path the public sees, and none of the record's personal data
-    assert field_paths(one["content"]) <= PENALTY_PUBLIC_FIELDS
+    # written out again here: a new public field fails this test until it is added on purpose
+    assert field_paths(one["content"]) <= PENALTY_PUBLIC_FIELDS == {
+        "decision_no", "decided_on", "authority.code", "authority.name", "business.name", "business.uscc",
+        "business.reg_no", "task.code", "task.name", "summary", "inspection_record_hash"}
+    assert set(one) == {"id", "published_at", "content", "content_sha256"}
     text = str(one)
     assert not [k for k, v in SECRETS.items() if v in text]
     actions = set(world.session.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "penalty_decision")))
@@ -111,7 +115,13 @@ def test_the_national_export_holds_the_published_results_of_the_period(app, clie
     f = client.get(listed["items"][0]["download"], headers=world.headers(world.lead_publisher))
     assert f.status_code == 200
     rows = list(csv.reader(io.StringIO(f.data.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["公示编号", "版本", "计划编号", "计划名称"] and len(rows) == 3
+    # every column the national file holds (DESIGN §7), written out again: a new one fails this test
+    assert rows[0] == ["公示编号", "版本", "计划编号", "计划名称", "任务编号", "任务名称", "抽查类型", "是否联合抽查",
+                       "检查实施机关", "公示部门", "企业名称", "统一社会信用代码/注册号", "检查事项", "检查完成日期",
+                       "检查结果", "备注", "更正说明", "公示日期", "检查记录哈希"] and len(rows) == 3
+    mine = next(r for r in rows[1:] if r[0] == str(first["id"]))
+    assert mine[10] == first["content"]["business"]["name"] and mine[14] == "未发现问题" and mine[15] == "已完成检查"
+    assert mine[18] == first["record_hash"]
     assert {r[0] for r in rows[1:]} >= {str(first["id"])}
     assert not [k for k, v in SECRETS.items() if v in f.data.decode("utf-8-sig")]
     # another department's publisher neither lists nor downloads it; a period outside gives nothing
