@@ -173,6 +173,10 @@ class InspectionRowOut(BaseSchema):
     completed_on = fields.Date(allow_none=True, metadata={"description": "检查完成日期：公示期限从其次日起算"})
     publication_due_on = fields.Date(allow_none=True)
     due_provisional = fields.Boolean()
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "公示期限从哪一天起算（已完成的检查）"})
+    clock_start_label = fields.String()
+    start_on = fields.Date(allow_none=True, metadata={"description": "第 0 天（起算日）"})
     provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     published_at = fields.DateTime(allow_none=True)
 

@@ -191,6 +191,7 @@ def row(inspection: Inspection, calendar, session: Session) -> dict:
             "started_at": inspection.started_at, "completed_at": inspection.completed_at,
             "completed_on": inspection.completed_on, "publication_due_on": inspection.publication_due_on,
             "due_provisional": inspection.due_provisional,
+            **(deadlines.clock_json(inspection, text=False) if inspection.completed_on else {}),
             "provisional_periods": deadlines.provisional_periods(session, inspection, calendar),
             "published_at": inspection.published_at}
 

@@ -9540,6 +9540,17 @@ export interface components {
             /** Format: date */
             publication_due_on?: string | null;
             due_provisional?: boolean;
+            /**
+             * @description 公示期限从哪一天起算（已完成的检查）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** Format: date-time */

@@ -25,6 +25,10 @@ def test_by_default_the_clock_counts_from_the_submission_and_every_due_date_says
     assert office["deadline"]["clock_start"] == "submission"
     assert office["deadline"]["start_on"] == inspection.completed_on.isoformat()
     assert office["deadline"]["clock_start_label"] == deadlines.CLOCK_STARTS["submission"]
+    listed = client.get("/api/v1/inspections", query_string={"task_id": world.field.task.id},
+                        headers=world.headers(world.lead_admin)).json
+    line = next(r for r in listed["items"] if r["id"] == iid)
+    assert line["clock_start"] == "submission" and line["start_on"] == inspection.completed_on.isoformat()
     queue = client.get("/api/v1/publication/queue", headers=world.headers(world.lead_publisher)).json
     row = next(r for r in queue["items"] if r["inspection_id"] == iid)
     assert row["clock_start"] == "submission" and row["start_on"] == inspection.completed_on.isoformat()
