@@ -9824,6 +9824,17 @@ export interface components {
             completed_on?: string | null;
             /** Format: date */
             publication_due_on?: string | null;
+            /**
+             * @description 公示期限从哪一天起算（已完成的检查）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** Format: date-time */
             published_at?: string | null;
             /** @description 检查结果类别（docs/sync.md） */

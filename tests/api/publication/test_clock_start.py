@@ -29,6 +29,10 @@ def test_by_default_the_clock_counts_from_the_submission_and_every_due_date_says
                         headers=world.headers(world.lead_admin)).json
     line = next(r for r in listed["items"] if r["id"] == iid)
     assert line["clock_start"] == "submission" and line["start_on"] == inspection.completed_on.isoformat()
+    history = client.get(f"/api/v1/targets/{inspection.target_id}/inspections", headers=world.headers(world.lead_admin))
+    assert history.status_code == 200, history.json
+    past = next(r for r in history.json["items"] if r["id"] == iid)
+    assert past["clock_start"] == "submission" and past["start_on"] == inspection.completed_on.isoformat()
     queue = client.get("/api/v1/publication/queue", headers=world.headers(world.lead_publisher)).json
     row = next(r for r in queue["items"] if r["inspection_id"] == iid)
     assert row["clock_start"] == "submission" and row["start_on"] == inspection.completed_on.isoformat()
