@@ -167,15 +167,17 @@ def fetch(session: Session, actor: Actor, result_id: int, settings: pdf.Settings
     mine = next((j for j in active if (j.params or {}).get("result_id") == result_id), None)
     if mine is not None:
         return row, Pending(mine.id, mine.status)
+    from backend.inspections.record_pdf import RenderFailed
+
     job = schedule(session, queue, actor, result_id)
+    if job is None:
+        raise RenderFailed(message="后台任务队列不可用，暂时无法生成检查结果告知书")
     session.expire_all()
     row = session.get(PublishedResult, result_id)
     if row.notice_sha256 and storage.exists(settings.media_dir, row.notice_sha256):   # run at once (tests, CLI)
         return row, storage.path_for(settings.media_dir, row.notice_sha256)
     job = session.get(Job, job.id)
     if job.status == "failed":
-        from backend.inspections.record_pdf import RenderFailed
-
         raise RenderFailed(message="检查结果告知书生成失败，请稍后再试", details={"job_id": job.id})
     return row, Pending(job.id, job.status)
 
