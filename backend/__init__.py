@@ -26,6 +26,12 @@ def create_app(config: Mapping | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config["SECRET_KEY"] = config_module.resolve_secret_key(app.config)
+    from backend.inspections.deadlines import clock_setting
+
+    try:
+        clock_setting(app.config)   # a wrong PUBLICATION_CLOCK_START stops the start, not a submission later
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO if not app.config.get("TESTING") else logging.WARNING)

@@ -217,6 +217,7 @@ DOMAIN_COMMANDS = [
     ("backend.directory.cli", "export_command"),
     ("backend.demo.cli", "demo_group"),
     ("backend.publication.cli", "calendar_group"),
+    ("backend.publication.cli", "publication_group"),
     ("backend.media.cli", "media_group"),
 ]
 

@@ -94,6 +94,9 @@ def from_environment() -> dict:
         "IMPORT_XLSX_MAX_MEMBERS": _int("IMPORT_XLSX_MAX_MEMBERS", 500),
         "IMPORT_XLSX_MAX_RATIO": _int("IMPORT_XLSX_MAX_RATIO", 100),
         "TIMEZONE": "Asia/Shanghai",
+        # the day the 20 working days of publication count from (docs/deadlines.md, "When the clock starts"):
+        # submission (结果产生之日, default), inspected (完成检查之日: the visit's 离开时间), task_end (工作结束之日)
+        "PUBLICATION_CLOCK_START": os.environ.get("PUBLICATION_CLOCK_START") or "submission",
         # the PDF 检查记录表: a font file with Chinese glyphs to embed (unset: Noto Sans CJK SC from Debian's
         # fonts-noto-cjk, else WenQuanYi / AR PL); a collection (.ttc) is searched for its Simplified Chinese face
         "PDF_FONT": os.environ.get("PDF_FONT") or None,

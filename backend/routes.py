@@ -19,6 +19,8 @@ BLUEPRINTS = [
     ("backend.publication.routes", "public_blp"),
     ("backend.publication.result_routes", "blp"),
     ("backend.publication.result_routes", "public_blp"),
+    ("backend.publication.rest_routes", "blp"),
+    ("backend.publication.rest_routes", "public_blp"),
     ("backend.media.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
     ("backend.inspections.routes", "blp"),

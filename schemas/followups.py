@@ -150,6 +150,10 @@ class TargetInspectionOut(Schema):
     lead_department = fields.String(allow_none=True)
     completed_on = fields.Date(allow_none=True)
     publication_due_on = fields.Date(allow_none=True)
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "公示期限从哪一天起算（已完成的检查）"})
+    clock_start_label = fields.String()
+    start_on = fields.Date(allow_none=True, metadata={"description": "第 0 天（起算日）"})
     published_at = fields.DateTime(allow_none=True)
     result_categories = fields.List(fields.String(), metadata={"description": "检查结果类别（docs/sync.md）"})
     open_followups = fields.List(fields.Nested(OpenFollowupOut), metadata={"description": "未办结的后续处置"})

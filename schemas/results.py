@@ -217,6 +217,10 @@ class InspectionPublicationOut(Schema):
     department_id = fields.Integer()
     completed_on = fields.Date()
     publication_due_on = fields.Date()
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "公示期限从哪一天起算"})
+    clock_start_label = fields.String()
+    start_on = fields.Date(allow_none=True, metadata={"description": "第 0 天（起算日）"})
     published_at = fields.DateTime(allow_none=True)
     exemption = fields.Nested(ExemptionOut, allow_none=True)
     parts = fields.List(fields.Nested(PartOut))
@@ -233,8 +237,10 @@ class QueueRowOut(Schema):
     completed_on = fields.Date(metadata={"description": "第 0 天"})
     due_on = fields.Date()
     due_provisional = fields.Boolean()
-    clock_start = fields.String(metadata={"enum": ["submission"], "description": "期限从哪一天起算"})
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）"})
     clock_start_label = fields.String()
+    start_on = fields.Date(allow_none=True, metadata={"description": "第 0 天（起算日）"})
     state = fields.String(metadata={"enum": ["on_track", "due_soon", "overdue"]})
     state_label = fields.String()
     working_days_left = fields.Integer(metadata={"description": "今天到期限还有几个工作日；逾期为负数"})

@@ -57,6 +57,10 @@ class MutationResultOut(Schema):
     completed_on = fields.String(metadata={"description": "record.submit：检查完成日期（北京时间），公示期限从其次日起算"})
     publication_due_on = fields.String()
     due_provisional = fields.Boolean()
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "公示期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）"})
+    clock_start_label = fields.String()
+    start_on = fields.String(metadata={"description": "第 0 天（起算日）"})
     provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     resolved = fields.List(fields.Integer(), metadata={"description": "conflict.resolve_many：处理了哪些冲突"})
     device_time_ignored = fields.Boolean(metadata={
@@ -169,6 +173,10 @@ class InspectionRowOut(BaseSchema):
     completed_on = fields.Date(allow_none=True, metadata={"description": "检查完成日期：公示期限从其次日起算"})
     publication_due_on = fields.Date(allow_none=True)
     due_provisional = fields.Boolean()
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "公示期限从哪一天起算（已完成的检查）"})
+    clock_start_label = fields.String()
+    start_on = fields.Date(allow_none=True, metadata={"description": "第 0 天（起算日）"})
     provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     published_at = fields.DateTime(allow_none=True)
 
@@ -203,6 +211,10 @@ class ActionOut(BaseSchema):
     completed_on = fields.String()
     publication_due_on = fields.String()
     due_provisional = fields.Boolean()
+    clock_start = fields.String(metadata={"enum": ["submission", "inspected", "task_end"],
+                                          "description": "公示期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）"})
+    clock_start_label = fields.String()
+    start_on = fields.String(metadata={"description": "第 0 天（起算日）"})
     provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     revs = fields.Dict()
     etag = fields.String()

@@ -38,6 +38,7 @@ from backend.db import utcnow
 from backend.directory.models import Department, Target
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from backend.followups.models import CLOSED_STATES, FOLLOWUP_STATES, INITIAL_STATES, Followup, FollowupStep
+from backend.inspections import deadlines
 from backend.inspections.models import Inspection, Record
 from backend.plans.models import Task, TaskDepartment
 
@@ -460,6 +461,7 @@ def history_rows(session: Session, inspections: list[Inspection]) -> list[dict]:
                     "task_name": task.name if task else None,
                     "lead_department": task.lead_department.name if task and task.lead_department else None,
                     "completed_on": i.completed_on, "publication_due_on": i.publication_due_on,
+                    **(deadlines.clock_json(i, text=False) if i.completed_on else {}),
                     "published_at": i.published_at,
                     "result_categories": list(data.get("result_categories") or []),
                     "open_followups": open_rows.get(i.id, [])})

@@ -564,7 +564,8 @@ def record_submit(ctx: Context, args: dict) -> dict:
     record = batch.record(state)
     record.state, record.dirty = "submitted", True
     record.submitted_by, record.submitted_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
-    deadlines.complete(batch.session, state.inspection, user_id=ctx.user_id, device_time=ctx.device_time)
+    deadlines.complete(batch.session, state.inspection, user_id=ctx.user_id, device_time=ctx.device_time,
+                       record_values=record.values)
     followups.open_from_record(batch.session, state.inspection, state.task, record.values.get("followups"),
                                user_id=ctx.user_id)
     batch.touched(state)

@@ -47,6 +47,9 @@ class Inspection(Base):
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
     publication_due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # which day the publication clock counts from (deadlines.CLOCK_STARTS; None: before the setting, submission)
+    clock_start: Mapped[str | None] = mapped_column(String(12))
+    clock_start_on: Mapped[dt.date | None] = mapped_column(Date)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # 不适合公开 approved (backend/publication/results.py): exempt from publication, never "late"
     publication_exempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

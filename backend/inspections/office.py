@@ -191,6 +191,7 @@ def row(inspection: Inspection, calendar, session: Session) -> dict:
             "started_at": inspection.started_at, "completed_at": inspection.completed_at,
             "completed_on": inspection.completed_on, "publication_due_on": inspection.publication_due_on,
             "due_provisional": inspection.due_provisional,
+            **(deadlines.clock_json(inspection, text=False) if inspection.completed_on else {}),
             "provisional_periods": deadlines.provisional_periods(session, inspection, calendar),
             "published_at": inspection.published_at}
 
@@ -209,7 +210,7 @@ def _union_periods(calendar, rows: list[Inspection]) -> list[dict]:
     for r in rows:
         if r.publication_due_on is None or not r.due_provisional or r.completed_on is None:
             continue
-        day = r.completed_on
+        day = deadlines.start_of(r)[1]
         while day < r.publication_due_on:
             day += dt.timedelta(days=1)
             if day not in days:

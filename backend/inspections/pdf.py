@@ -676,6 +676,8 @@ class _Writer:
             words = provisional_words(deadline.get("provisional_periods") or [])
             due += f"（暂定：{words}）" if words else "（暂定：该年节假日安排尚未公布）"
         self.kv(("检查完成日期", deadline.get("completed_on") or "—"), ("公示截止日期", due), label_w=44)
+        if deadline.get("clock_start_label") and deadline.get("start_on"):   # which day 0 the deadline counts from
+            self.kv(("公示期限起算", f"{deadline['clock_start_label']}：{deadline['start_on']}"), label_w=44)
         record = doc["record"] or {}
         # a draft's content_hash is what it would be finalised with now: not a fixed hash yet
         fixed = record.get("content_hash") if record.get("state") in ("signing", "submitted") else None

@@ -161,3 +161,47 @@ def calendar_due(start: dt.datetime, days, today):
         years = "、".join(str(y) for y in sorted({p["year"] for p in view["provisional_periods"]}))
         click.echo(f"暂定：待 {years} 年的国务院节假日安排通知导入后确定")
     click.echo(f"截至 {view['today'].isoformat()}：{view['state_label']}，剩余 {view['working_days_left']} 个工作日")
+
+
+@click.group("publication", help="检查结果公示：导出国家企业信用信息公示系统的批量文件")
+def publication_group():
+    pass
+
+
+@publication_group.command("export")
+@click.option("--from", "start", required=True, metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="公示日期起（含，YYYY-MM-DD，北京时间）")
+@click.option("--to", "end", required=True, metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="公示日期止（含）")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="xlsx", show_default=True)
+@click.option("--department", "department_code", default=None, help="只导出某部门公示的结果（部门编码；默认全部）")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="另存一份到此文件（导出的文件总是存入文件存储目录并登记）")
+@with_appcontext
+def publication_export(start: dt.datetime, end: dt.datetime, fmt: str, department_code: str | None, output):
+    """导出某期间公示的检查结果（国家企业信用信息公示系统的字段），登记并记入审计日志；可重复导出"""
+    import shutil
+
+    from sqlalchemy import select
+
+    from backend.directory.models import Department
+    from backend.media import storage
+    from backend.publication import exports
+
+    media_dir = current_app.config.get("MEDIA_DIR")
+    try:
+        with _db().session_scope() as session:
+            department_id = None
+            if department_code:
+                department_id = session.scalar(select(Department.id).where(Department.code == department_code))
+                if department_id is None:
+                    raise DomainError(f"部门编码不存在：{department_code}", code="department.not_found", status=404)
+            row = exports.export_national(session, Actor.system(), media_dir, department_id, start.date(),
+                                          end.date(), fmt, source="cli")
+            view = exports.export_view(row)
+    except DomainError as exc:
+        _fail(exc)
+    path = storage.path_for(media_dir, view["sha256"])
+    if output:
+        shutil.copyfile(path, output)
+    click.echo(f"已导出 {view['rows']} 条（第 {view['id']} 次导出）：{output or path}（{view['file_name']}）")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -85,6 +85,7 @@ class PublishedResult(Base):
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    notice_sha256: Mapped[str | None] = mapped_column(String(64))   # the 检查结果告知书 PDF (business_notice)
 
 
 EXEMPTION_STATUSES = {"requested": "待审批", "approved": "已批准不公开", "refused": "不予批准（应当公示）"}
@@ -107,3 +108,49 @@ class PublicationExemption(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+
+class PenaltyDecision(Base):
+    """行政处罚决定 that follows an inspection, published apart within 7 working days of the decision (郴州).
+
+    A department admin or publisher of a department taking part in the inspection records it; publishing
+    freezes ``document`` (the whitelist of ``redaction.penalty_document``), never changed afterwards."""
+
+    __tablename__ = "penalty_decision"
+    __table_args__ = (UniqueConstraint("department_id", "decision_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)   # the deciding authority
+    decision_no: Mapped[str] = mapped_column(String(64))           # 决定书文号
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text)                     # written for the public by the publisher
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)      # 7 working days after decided_on
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    document: Mapped[dict | None] = mapped_column(JSON)            # the public text, frozen at publication
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PublicationExport(Base):
+    """One batch file for the national publicity system (国家企业信用信息公示系统): the published results of a
+    period, written by a job or ``shuangsui publication export``; each export is kept (re-exportable)."""
+
+    __tablename__ = "publication_export"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)  # None: all
+    period_from: Mapped[dt.date] = mapped_column(Date)
+    period_to: Mapped[dt.date] = mapped_column(Date)
+    format: Mapped[str] = mapped_column(String(8))                 # csv | xlsx
+    rows: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))                # the file in the media folder
+    size: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(8))                 # api | cli
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -131,3 +131,43 @@ def public_document(src: Source) -> dict:
 
 def document_sha256(doc: dict) -> str:
     return sha256_hex(canonical_json(doc))
+
+
+# --- penalty decisions (行政处罚决定), published apart ------------------------------------------------------
+
+PENALTY_PUBLIC_FIELDS = frozenset({
+    "decision_no", "decided_on", "authority.code", "authority.name",
+    "business.name", "business.uscc", "business.reg_no",
+    "task.code", "task.name", "summary", "inspection_record_hash",
+})
+
+
+@dataclasses.dataclass(frozen=True)
+class PenaltySource:
+    """What may be published of a penalty decision: the decision's own public data, never its parties' persons."""
+    decision_no: str
+    decided_on: dt.date
+    authority: Department
+    business_name: str
+    uscc: str | None
+    reg_no: str | None
+    task_code: str
+    task_name: str
+    summary: str                          # written by the publisher for the public
+    record_hash: str | None
+
+
+def penalty_document(src: PenaltySource) -> dict:
+    doc = {
+        "decision_no": src.decision_no,
+        "decided_on": src.decided_on.isoformat(),
+        "authority": {"code": src.authority.code, "name": src.authority.name},
+        "business": {"name": src.business_name, "uscc": src.uscc, "reg_no": src.reg_no},
+        "task": {"code": src.task_code, "name": src.task_name},
+        "summary": src.summary,
+        "inspection_record_hash": src.record_hash,
+    }
+    extra = field_paths(doc) - PENALTY_PUBLIC_FIELDS
+    if extra:
+        raise UnpublishableField(sorted(extra))
+    return doc

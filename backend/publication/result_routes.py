@@ -18,6 +18,15 @@ public_blp = blueprint("public_results", __name__, "/api/public", "公示的检�
 PUBLISHERS = (Role.DEPT_ADMIN, Role.PUBLISHER)
 
 
+def _notice(session, actor, result_id: int) -> None:
+    """The 检查结果告知书 is made by a job once the publication has committed (it never delays the answer)."""
+    from flask import current_app
+
+    from backend.publication import business_notice
+
+    business_notice.schedule(session, current_app.extensions.get("shuangsui.jobs"), actor, result_id)
+
+
 @blp.route("/queue")
 class Queue(MethodView):
     @requires(*PUBLISHERS)
@@ -56,8 +65,11 @@ class Publish(MethodView):
     @blp.arguments(PublishIn)
     @blp.response(201, PublishedOut)
     def post(self, data, inspection_id):
-        """发布本部门的部分（牵头部门：整条检查结果），记入审计日志"""
-        return results.publish(get_session(), current_actor(), inspection_id, data)
+        """发布本部门的部分（牵头部门：整条检查结果），记入审计日志；随后生成检查结果告知书"""
+        session, actor = get_session(), current_actor()
+        row = results.publish(session, actor, inspection_id, data)
+        _notice(session, actor, row["id"])
+        return row
 
 
 @blp.route("/inspections/<int:inspection_id>/correct")
@@ -66,8 +78,11 @@ class Correct(MethodView):
     @blp.arguments(CorrectIn)
     @blp.response(201, PublishedOut)
     def post(self, data, inspection_id):
-        """更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代"""
-        return results.correct(get_session(), current_actor(), inspection_id, data)
+        """更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代；新版本另生成告知书"""
+        session, actor = get_session(), current_actor()
+        row = results.correct(session, actor, inspection_id, data)
+        _notice(session, actor, row["id"])
+        return row
 
 
 @blp.route("/inspections/<int:inspection_id>/exemption")

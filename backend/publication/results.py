@@ -491,6 +491,7 @@ def inspection_status(session: Session, actor: Actor, inspection_id: int) -> dic
     exemption = exemption_of(session, inspection_id, ctx.record)
     return {"inspection_id": inspection_id, "my_part": kind, "department_id": department_id,
             "completed_on": ctx.inspection.completed_on, "publication_due_on": ctx.inspection.publication_due_on,
+            **deadlines.clock_json(ctx.inspection, text=False),
             "published_at": ctx.inspection.published_at,
             "exemption": exemption.to_dict() if exemption else None, "parts": parts}
 
@@ -547,7 +548,7 @@ def queue_rows(session: Session, actor: Actor, inspections: list[Inspection], to
                     "kind": "record" if task.lead_department_id == actor.department_id else "department",
                     "completed_on": i.completed_on, "due_on": i.publication_due_on,
                     "due_provisional": i.due_provisional,
-                    "clock_start": "submission", "clock_start_label": "自组长提交检查记录之日（第 0 天）起算",
+                    **deadlines.clock_json(i, text=False),
                     "state": state, "state_label": deadlines.STATE_LABELS[state],
                     "working_days_left": calendar.working_days_between(today, i.publication_due_on),
                     "exemption": exemption.to_dict() if exemption else None})

@@ -303,9 +303,11 @@ def recount_deadlines(session: Session, actor: Actor) -> dict:
     from backend.inspections.deadlines import recompute_after_import
     from backend.inspections.models import Inspection
 
+    from sqlalchemy import func
+
     years = sorted({day.year for day in session.scalars(
-        select(Inspection.completed_on).where(Inspection.due_provisional.is_(True),
-                                              Inspection.completed_on.is_not(None)))})
+        select(func.coalesce(Inspection.clock_start_on, Inspection.completed_on))
+        .where(Inspection.due_provisional.is_(True), Inspection.completed_on.is_not(None)))})
     work_calendar(session).forget()
     # recompute_after_import(year) counts again every deadline completed from 1 October of the year before to
     # the end of ``year``: a deadline moves once, then stays

@@ -43,6 +43,7 @@ RUNNERS = frozenset({S, DA, P})
 ADMINS = frozenset({S, DA})
 PUBLISHERS = frozenset({DA, PUB})  # department admins and publishers of a department taking part
 FIGURE_READERS = frozenset({S, SV, DA})
+PUB_READ = frozenset({S, SV, DA, PUB})  # publication lists: a department's own; sysadmins and supervisors any
 UPLOADERS = frozenset({I})      # officers with an inspection still open (nobody else has a record to add files to)
 TUS = (("Tus-Resumable", "1.0.0"),)
 IF_MATCH_ANY = (("If-Match", "*"),)
@@ -242,6 +243,21 @@ ROWS = [
     Row("GET", "/api/v1/figures/export", FIGURE_READERS, (DA,), query="?format=csv&department_id={A}"),
     Row("GET", "/api/public/results", PUBLIC),
     Row("GET", "/api/public/results/{result}", PUBLIC),
+    # penalty decisions published apart; the national system's exports; the 经营异常名录 review list
+    Row("GET", "/api/v1/publication/results/{result}/notice.pdf", PUBLISHERS, (DA, PUB)),
+    Row("POST", "/api/v1/publication/inspections/{led_submitted}/penalties", PUBLISHERS, (DA, PUB),
+        body={"decision_no": "罚〔2026〕1号", "decided_on": "{today}", "summary": "责令改正并处罚款"}),
+    Row("GET", "/api/v1/publication/penalties", PUB_READ, (DA, PUB), query="?department_id={A}"),
+    Row("GET", "/api/v1/publication/penalties/{penalty}/preview", PUBLISHERS, (DA, PUB)),
+    Row("POST", "/api/v1/publication/penalties/{penalty}/publish", PUBLISHERS, (DA, PUB)),
+    Row("GET", "/api/public/penalties", PUBLIC),
+    Row("GET", "/api/public/penalties/{penalty_published}", PUBLIC),
+    Row("POST", "/api/v1/publication/exports", frozenset({S, DA, PUB}), (DA, PUB),
+        body={"from": "{today}", "to": "{today}", "format": "csv", "department_id": "{A}"}),
+    Row("GET", "/api/v1/publication/exports", PUB_READ, (DA, PUB), query="?department_id={A}"),
+    Row("GET", "/api/v1/publication/exports/{publication_export}/file", PUB_READ, (DA, PUB)),
+    Row("GET", "/api/v1/publication/abnormal", PUB_READ, (DA, PUB), query="?department_id={A}"),
+    Row("GET", "/api/v1/publication/abnormal/file", PUB_READ, (DA, PUB), query="?department_id={A}&format=csv"),
     # public pages
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),
@@ -323,7 +339,9 @@ class World:
                      "led_submitted": lambda: self._led("submitted")["inspection"],
                      "led_published": lambda: self._published()["inspection"],
                      "result": lambda: self._published()["result"],
-                     "led_not_public": self._led_not_public}
+                     "led_not_public": self._led_not_public,
+                     "penalty": lambda: self._penalty(False), "penalty_published": lambda: self._penalty(True),
+                     "publication_export": self._publication_export}
         self.made.update({"followup": lambda: self._followup("rectify", "ordered", "A"),
                           "followup_to_transfer": lambda: self._followup("transfer", "to_transfer", "A"),
                           "followup_to_notify": lambda: self._followup("notify", "to_notify", "A"),
@@ -405,6 +423,28 @@ class World:
             row = results.publish(self.session, Actor.of_user(self.user(DA, "A")), inspection, {})
             self._published_values = {"inspection": inspection, "result": row["id"]}
         return self._published_values
+
+    def _penalty(self, published: bool) -> int:
+        """A penalty decision of A's department following the submitted inspection (published when asked)."""
+        from backend.inspections.deadlines import today_shanghai
+        from backend.publication import penalties
+
+        inspection = self.value("led_submitted", None, "A")
+        actor = Actor.of_user(self.user(DA, "A"))
+        row = penalties.create(self.session, actor, inspection, {
+            "decision_no": f"罚〔2026〕{next(_numbers)}号", "decided_on": today_shanghai(), "summary": "责令改正"})
+        if published:
+            penalties.publish(self.session, actor, row["id"])
+        return row["id"]
+
+    def _publication_export(self) -> int:
+        """A national-system export of A's department (today's published results)."""
+        from backend.inspections.deadlines import today_shanghai
+        from backend.publication import exports
+
+        today = today_shanghai()
+        return exports.export_national(self.session, Actor.of_user(self.user(DA, "A")), self.app.config["MEDIA_DIR"],
+                                       self.depts["A"].id, today, today, "csv", source="api").id
 
     def _led_not_public(self) -> int:
         """The submitted inspection, its lead having written 不适合公开 in the record (a request to decide)."""

@@ -86,6 +86,7 @@ def test_the_pulled_deadline_the_office_and_the_pdf_say_which_days(field, db_ses
     assert r.status_code == 200
     text = text_of(r.data)
     assert "公示截止日期2027-03-02（暂定：" in text and "".join(WORDS.split()) in text
+    assert "公示期限起算自组长提交检查记录之日（第0天）起算：2027-01-29" in text
 
 
 def test_a_final_deadline_names_no_provisional_day(field, db_session, factory, monkeypatch):

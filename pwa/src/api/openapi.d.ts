@@ -4548,7 +4548,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * 发布本部门的部分（牵头部门：整条检查结果），记入审计日志
+         * 发布本部门的部分（牵头部门：整条检查结果），记入审计日志；随后生成检查结果告知书
          * @description 权限：部门管理员、公示审核人员
          */
         post: {
@@ -4597,7 +4597,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * 更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代
+         * 更正已公示的结果：发布新版本并说明更正内容与理由，旧版本仍公开并标为已取代；新版本另生成告知书
          * @description 权限：部门管理员、公示审核人员
          */
         post: {
@@ -4825,6 +4825,562 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ResultOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/inspections/{inspection_id}/penalties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                inspection_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 登记检查之后作出的行政处罚决定（本部门参加的检查）；公示期限为决定之日起 7 个工作日
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    inspection_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PenaltyIn"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PenaltyOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/penalties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本部门登记的行政处罚决定，按公示期限排序（系统管理员、监督人员：任一部门或全部）
+         * @description 权限：系统管理员、部门管理员、监督人员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 部门（系统管理员、监督人员可选；其他只能本部门） */
+                    department_id?: number | null;
+                    inspection_id?: number | null;
+                    /** @description 是否已公示 */
+                    published?: boolean | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PenaltyOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/penalties/{decision_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                decision_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 预览：发布后公众看到的内容，逐字相同
+         * @description 权限：部门管理员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    decision_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PenaltyPreviewOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/penalties/{decision_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                decision_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 发布本部门的行政处罚决定（发布后不可更改），记入审计日志
+         * @description 权限：部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    decision_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PenaltyOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 已完成的导出，新的在前（部门用户：本部门的）
+         * @description 权限：系统管理员、部门管理员、监督人员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    department_id?: number | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ExportOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * 提交后台导出：某期间公示的检查结果，国家企业信用信息公示系统的字段（CSV 或 XLSX）；每次导出均登记
+         * @description 权限：系统管理员、部门管理员、公示审核人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ExportIn"];
+                };
+            };
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JobOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/exports/{export_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 下载一次导出的文件
+         * @description 权限：系统管理员、部门管理员、监督人员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    export_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 导出的文件 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/results/{result_id}/notice.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 下载发布时生成的检查结果告知书（送达企业；仅发布部门的部门管理员、公示审核人员）
+         * @description 权限：部门管理员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    result_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 检查结果告知书（PDF） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description 正在生成：{state, job_id, job_status, retry_after, message} */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/abnormal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 通过登记的住所（经营场所）无法联系的企业（经营异常名录待审），按检查完成日期倒序
+         * @description 权限：系统管理员、部门管理员、监督人员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 部门（系统管理员、监督人员可选；其他只能本部门） */
+                    department_id?: number | null;
+                    /** @description 检查完成日期起（含） */
+                    from?: string | null;
+                    /** @description 检查完成日期止（含） */
+                    to?: string | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AbnormalRowOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/publication/abnormal/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 导出经营异常名录待审名单（CSV 或 XLSX），记入审计日志
+         * @description 权限：系统管理员、部门管理员、监督人员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 部门（系统管理员、监督人员可选；其他只能本部门） */
+                    department_id?: number | null;
+                    /** @description 检查完成日期起（含） */
+                    from?: string | null;
+                    /** @description 检查完成日期止（含） */
+                    to?: string | null;
+                    /** @description csv（UTF-8 带 BOM）或 xlsx */
+                    format?: "csv" | "xlsx";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSV 或 XLSX */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/penalties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 公示的行政处罚决定：按文号、部门、决定日期查询
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    decision_no?: string | null;
+                    /** @description 作出决定的部门 */
+                    department_id?: number | null;
+                    /** @description 决定日期起（含） */
+                    from?: string | null;
+                    /** @description 决定日期止（含） */
+                    to?: string | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublicPenaltyOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/penalties/{decision_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                decision_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 一条公示的行政处罚决定（永久链接）
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    decision_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublicPenaltyOut"];
                     };
                 };
                 default: components["responses"]["DEFAULT_ERROR"];
@@ -8473,11 +9029,16 @@ export interface components {
             due_on?: string;
             due_provisional?: boolean;
             /**
-             * @description 期限从哪一天起算
+             * @description 期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）
              * @enum {string}
              */
-            clock_start?: "submission";
+            clock_start?: "submission" | "inspected" | "task_end";
             clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** @enum {string} */
             state?: "on_track" | "due_soon" | "overdue";
             state_label?: string;
@@ -8529,6 +9090,17 @@ export interface components {
             completed_on?: string;
             /** Format: date */
             publication_due_on?: string;
+            /**
+             * @description 公示期限从哪一天起算
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** Format: date-time */
             published_at?: string | null;
             exemption?: (Record<string, never> | null) | components["schemas"]["ExemptionOut"];
@@ -8788,6 +9360,178 @@ export interface components {
             content_sha256?: string;
             versions?: components["schemas"]["VersionOut"][];
         };
+        PenaltyIn: {
+            /** @description 行政处罚决定书文号（本部门内唯一） */
+            decision_no: string;
+            /**
+             * Format: date
+             * @description 处罚决定日期（公示期限的第 0 天）
+             */
+            decided_on: string;
+            /** @description 公开的决定摘要（违法事实、处罚依据与内容，≤ 1000 字）；不得写当事人的个人信息 */
+            summary: string;
+        };
+        PenaltyDeadlineOut: {
+            /**
+             * Format: date
+             * @description 第 0 天：处罚决定日期
+             */
+            start_on?: string;
+            /** @description 7 个工作日 */
+            days?: number;
+            /** Format: date */
+            due_on?: string;
+            provisional?: boolean;
+            /**
+             * @description 期限从哪一天起算
+             * @enum {string}
+             */
+            clock_start?: "decision";
+            clock_start_label?: string;
+            /** @enum {string} */
+            state?: "on_track" | "due_soon" | "overdue" | "published";
+            state_label?: string;
+        };
+        PenaltyContentOut: {
+            decision_no?: string;
+            decided_on?: string;
+            authority?: {
+                [key: string]: unknown;
+            };
+            business?: {
+                [key: string]: unknown;
+            };
+            task?: {
+                [key: string]: unknown;
+            };
+            summary?: string;
+            inspection_record_hash?: string | null;
+        };
+        PenaltyOut: {
+            id?: number;
+            inspection_id?: number;
+            department_id?: number;
+            decision_no?: string;
+            /** Format: date */
+            decided_on?: string;
+            summary?: string;
+            deadline?: components["schemas"]["PenaltyDeadlineOut"];
+            /** Format: date-time */
+            published_at?: string | null;
+            /** @description 公示的内容（发布后固定不变） */
+            content?: components["schemas"]["PenaltyContentOut"] | (Record<string, never> | null);
+            /** Format: date-time */
+            created_at?: string;
+        };
+        PenaltyOutPage: {
+            items: components["schemas"]["PenaltyOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        PenaltyPreviewOut: {
+            id?: number;
+            content?: components["schemas"]["PenaltyContentOut"];
+        };
+        ExportOut: {
+            id?: number;
+            department_id?: number | null;
+            /** Format: date */
+            from?: string;
+            /** Format: date */
+            to?: string;
+            format?: string;
+            rows?: number;
+            sha256?: string;
+            size?: number;
+            file_name?: string;
+            /** @enum {string} */
+            source?: "api" | "cli";
+            job_id?: string | null;
+            /** Format: date-time */
+            created_at?: string;
+            download?: string;
+        };
+        ExportOutPage: {
+            items: components["schemas"]["ExportOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        ExportIn: {
+            /**
+             * Format: date
+             * @description 公示日期起（含，北京时间）
+             */
+            from: string;
+            /**
+             * Format: date
+             * @description 公示日期止（含）
+             */
+            to: string;
+            /**
+             * @description csv（UTF-8 带 BOM）或 xlsx
+             * @default xlsx
+             * @enum {string}
+             */
+            format: "csv" | "xlsx";
+            /**
+             * @description 系统管理员可选某部门（默认全部）；部门用户只能导出本部门
+             * @default null
+             */
+            department_id: number | null;
+        };
+        AbnormalRowOut: {
+            inspection_id?: number;
+            target_id?: number;
+            target_name?: string;
+            target_code?: string | null;
+            /** @description 登记住所（经营场所） */
+            address?: string | null;
+            task_id?: number;
+            task_code?: string;
+            task_name?: string;
+            lead_department?: {
+                [key: string]: unknown;
+            };
+            /** Format: date */
+            completed_on?: string;
+            result_categories?: {
+                [key: string]: unknown;
+            }[];
+        };
+        AbnormalRowOutPage: {
+            items: components["schemas"]["AbnormalRowOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
+        PublicPenaltyOut: {
+            /** @description 永久链接 /api/public/penalties/<id> */
+            id?: number;
+            /** Format: date-time */
+            published_at?: string;
+            content?: components["schemas"]["PenaltyContentOut"];
+            content_sha256?: string;
+        };
+        PublicPenaltyOutPage: {
+            items: components["schemas"]["PublicPenaltyOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+        };
         UploadIn: {
             /** @description 文件内容的 SHA-256（十六进制） */
             sha256: string;
@@ -8905,6 +9649,14 @@ export interface components {
             completed_on?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /**
+             * @description 公示期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /** @description 第 0 天（起算日） */
+            start_on?: string;
             /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** @description conflict.resolve_many：处理了哪些冲突 */
@@ -9008,6 +9760,17 @@ export interface components {
             /** Format: date */
             publication_due_on?: string | null;
             due_provisional?: boolean;
+            /**
+             * @description 公示期限从哪一天起算（已完成的检查）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** Format: date-time */
@@ -9037,6 +9800,14 @@ export interface components {
             completed_on?: string;
             publication_due_on?: string;
             due_provisional?: boolean;
+            /**
+             * @description 公示期限从哪一天起算（部署设置 PUBLICATION_CLOCK_START）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /** @description 第 0 天（起算日） */
+            start_on?: string;
             /** @description 公示期限途经的暂定日子（放假调休尚待国务院通知），按连续的日子分段；期限已确定时为空。期限为 completed_on 之后第 20 个工作日（completed_on 当天不算） */
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             revs?: {
@@ -9273,6 +10044,17 @@ export interface components {
             completed_on?: string | null;
             /** Format: date */
             publication_due_on?: string | null;
+            /**
+             * @description 公示期限从哪一天起算（已完成的检查）
+             * @enum {string}
+             */
+            clock_start?: "submission" | "inspected" | "task_end";
+            clock_start_label?: string;
+            /**
+             * Format: date
+             * @description 第 0 天（起算日）
+             */
+            start_on?: string | null;
             /** Format: date-time */
             published_at?: string | null;
             /** @description 检查结果类别（docs/sync.md） */

@@ -169,7 +169,8 @@ def test_a_correction_is_a_new_version_and_the_old_stays_public(client, world):
     assert {row["id"] for row in both["items"]} == {first["id"], second.json["id"]}
     actions = world.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("publication.%"))
                                    .order_by(AuditEntry.id)).all()
-    assert actions == ["publication.publish", "publication.correct"]
+    # each version's 检查结果告知书 is made (and audited) right after it is published
+    assert actions == ["publication.publish", "publication.notice", "publication.correct", "publication.notice"]
     not_yet = _post(client, world, world.other_publisher, CORRECT.format(iid), {"change_note": "尚未发布的更正"})
     assert not_yet.status_code == 409 and not_yet.json["code"] == "publication.not_published"
 
