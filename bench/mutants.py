@@ -1,6 +1,6 @@
-"""Mutation testing of the draw and the access rules: do the tests notice a changed program?
+"""Mutation testing of the draw, the access rules and the sync core: do the tests notice a changed program?
 
-    .venv/bin/python bench/mutants.py                    # algorithm.py, verify.py, auth/rules.py
+    .venv/bin/python bench/mutants.py                    # algorithm.py, verify.py, auth/rules.py, sync/{engine,fields,changes}.py
     .venv/bin/python bench/mutants.py algorithm verify   # some of them
     .venv/bin/python bench/mutants.py verify --jobs 2 --limit 50 --list
 
@@ -47,6 +47,7 @@ DOC_CHECKER = "tests/unit/draws/test_verify.py::test_standalone_verifier_in_the_
 # modules that derive values from a target at import time (verify.py's reason text from
 # algorithm.py's reasons): run again after the mutant is installed, as a fresh import would
 DEPENDENTS = {"backend.draws.algorithm": ["backend.draws.verify"]}
+SYNC_RULES = ["tests/field/test_sync_core_rules.py"]
 # file key → (module, source path, the tests that guard it)
 TARGETS = {
     "algorithm": ("backend.draws.algorithm", "backend/draws/algorithm.py",
@@ -57,6 +58,18 @@ TARGETS = {
     "rules": ("backend.auth.rules", "backend/auth/rules.py",
               ["tests/unit/test_rules.py", "tests/api/test_audit.py", "tests/api/plans/test_plans_access.py",
                "tests/api/test_access_matrix.py"]),
+    # the sync core: SQLite, the Flask test client, a few seconds per mutant
+    "engine": ("sync.engine", "sync/engine.py",
+               [*SYNC_RULES, "tests/field/test_push_pull.py::test_a_client_id_belongs_to_its_first_user",
+                "tests/field/test_contract.py::test_a_replayed_id_with_other_content_is_refused_and_nothing_is_dropped",
+                "tests/field/test_contract.py::test_a_late_recusal_takes_the_officer_out_at_once",
+                "tests/field/test_contract.py::test_a_device_time_no_clock_can_have_is_not_believed",
+                "tests/field/test_bounds.py::test_a_users_devices_are_capped_and_an_old_one_can_be_retired",
+                "tests/field/test_bounds.py::test_a_client_id_already_taken_answers_a_refusal_on_every_path_that_claims_one",
+                "tests/field/test_signers.py::test_a_push_checks_a_bounded_number_of_co_signers_and_stops_before_the_rest"]),
+    "fields": ("sync.fields", "sync/fields.py", [*SYNC_RULES]),
+    "changes": ("sync.changes", "sync/changes.py",
+                [*SYNC_RULES, "tests/field/test_push_pull.py::test_first_pull_brings_the_assignments_and_the_checklist"]),
 }
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
