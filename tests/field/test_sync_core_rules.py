@@ -102,6 +102,8 @@ def test_a_replay_answers_refusals_and_conflicts_as_first_answered_never_applied
     assert rows[1].inspection_id == field.inspection.id and rows[1].device_time is not None
     assert all(m.result == {k: v for k, v in first[i - 1].items() if k != "id"} for i, m in rows.items())
     assert all(m.payload_sha256 for m in rows.values())
+    pushed_at = db_session.get(SyncClient, theirs).last_push_at
+    assert {m.applied_at for m in rows.values()} == {pushed_at}           # one push, one time
     conflict = db_session.scalar(select(Conflict).where(Conflict.inspection_id == field.inspection.id))
     assert conflict.mutation_id == 1 and conflict.device_time is not None and conflict.client_value == "乙"
     # the same batch again, and its last mutation alone: the first answers, nothing applied again
