@@ -339,12 +339,12 @@ def test_append_numbers_changes_after_the_head_once_each(db_session):
 
 
 def test_the_audit_head_is_locked_before_the_sync_head_once_per_transaction(db_session):
-    seen: list[str] = []
+    seen: list[tuple[str, list]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         text = " ".join(statement.split()).lower()
         if "audit_head" in text or "sync_head" in text:
-            seen.append(f"{text} {list(parameters) if isinstance(parameters, (list, tuple)) else parameters}")
+            seen.append((text, list(parameters.values() if isinstance(parameters, dict) else parameters)))
 
     engine = db_session.get_bind()
     event.listen(engine, "before_cursor_execute", record)
@@ -352,13 +352,14 @@ def test_the_audit_head_is_locked_before_the_sync_head_once_per_transaction(db_s
         # the transaction's first statement, and one after others
         for n in (1, 2):
             changes.append(db_session, [changes.Change("inspection", n, 1, "push")])
-            assert len(seen) == 2 and "from audit_head" in seen[0] and "audit_head.id = " in seen[0], seen
-            assert seen[0].endswith("[1]") and seen[1].startswith("update sync_head")
+            assert len(seen) == 2, seen
+            assert "from audit_head" in seen[0][0] and "audit_head.id = " in seen[0][0] and seen[0][1] == [1]
+            assert seen[1][0].startswith("update sync_head")
             seen.clear()
         audit.record(db_session, Actor.system(), "sync.push", "sync_client", "x")    # takes the audit head
         seen.clear()
         changes.append(db_session, [changes.Change("inspection", 3, 1, "push")])
-        assert len(seen) == 1 and seen[0].startswith("update sync_head")
+        assert len(seen) == 1 and seen[0][0].startswith("update sync_head")
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
