@@ -6,6 +6,7 @@ a pull's range kept across its pages, the pull's scope). Small and fast: ``bench
 per mutant."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import uuid
@@ -323,7 +324,9 @@ def test_ones_own_earlier_write_is_no_conflict_and_null_clears_a_field(field, db
 # --------------------------------------------------------------------------- sync/changes.py
 
 
-def test_append_numbers_changes_after_the_head_once_each(db_session):
+def test_append_numbers_changes_after_the_head_once_each(db_session, monkeypatch):
+    at = dt.datetime(2026, 4, 8, 1, 2, 3, 456789, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(changes, "utcnow", lambda: at)                # one time for every row of one append
     start = db_session.scalar(select(SyncHead.seq).where(SyncHead.id == 1))
     assert changes.head(db_session) == start
     assert changes.append(db_session, []) == [] and changes.head(db_session) == start
@@ -335,7 +338,14 @@ def test_append_numbers_changes_after_the_head_once_each(db_session):
                                      SyncChange.reason).where(SyncChange.seq > start).order_by(SyncChange.seq)).all()
     assert [tuple(r) for r in rows] == [(start + 1, "inspection", 7, 3, "push"), (start + 2, "task", None, 3, "checklist"),
                                         (start + 3, "inspection", 7, 3, "push")]
-    assert all(at is not None for at in db_session.scalars(select(SyncChange.at).where(SyncChange.seq > start)))
+    # many at once (a draw): one number each, in the order given
+    assert changes.append_inspections(db_session, [], 5, "draw") is None and changes.head(db_session) == start + 3
+    changes.append_inspections(db_session, [12, 11], 5, "draw")
+    assert changes.head(db_session) == start + 5
+    rows = db_session.execute(select(SyncChange.seq, SyncChange.entity, SyncChange.inspection_id, SyncChange.task_id,
+                                     SyncChange.reason).where(SyncChange.seq > start + 3).order_by(SyncChange.seq)).all()
+    assert [tuple(r) for r in rows] == [(start + 4, "inspection", 12, 5, "draw"), (start + 5, "inspection", 11, 5, "draw")]
+    assert set(db_session.scalars(select(SyncChange.at).where(SyncChange.seq > start))) == {at}
 
 
 def test_the_audit_head_is_locked_before_the_sync_head_once_per_transaction(db_session):
