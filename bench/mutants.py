@@ -1,6 +1,6 @@
-"""Mutation testing of the draw and the access rules: do the tests notice a changed program?
+"""Mutation testing of the draw, the access rules and the sync core: do the tests notice a changed program?
 
-    .venv/bin/python bench/mutants.py                    # algorithm.py, verify.py, auth/rules.py
+    .venv/bin/python bench/mutants.py                    # algorithm.py, verify.py, auth/rules.py, sync/{engine,fields,changes}.py
     .venv/bin/python bench/mutants.py algorithm verify   # some of them
     .venv/bin/python bench/mutants.py verify --jobs 2 --limit 50 --list
 
@@ -47,6 +47,12 @@ DOC_CHECKER = "tests/unit/draws/test_verify.py::test_standalone_verifier_in_the_
 # modules that derive values from a target at import time (verify.py's reason text from
 # algorithm.py's reasons): run again after the mutant is installed, as a fresh import would
 DEPENDENTS = {"backend.draws.algorithm": ["backend.draws.verify"]}
+
+
+def _rules(*names: str) -> list[str]:
+    return [f"tests/field/test_sync_core_rules.py::{n}" for n in names]
+
+
 # file key → (module, source path, the tests that guard it)
 TARGETS = {
     "algorithm": ("backend.draws.algorithm", "backend/draws/algorithm.py",
@@ -57,6 +63,30 @@ TARGETS = {
     "rules": ("backend.auth.rules", "backend/auth/rules.py",
               ["tests/unit/test_rules.py", "tests/api/test_audit.py", "tests/api/plans/test_plans_access.py",
                "tests/api/test_access_matrix.py"]),
+    # the sync core: SQLite, the Flask test client, a few seconds per mutant (the fastest tests first)
+    "engine": ("sync.engine", "sync/engine.py", [*_rules(
+        "test_a_replay_answers_refusals_and_conflicts_as_first_answered_never_applied",
+        "test_a_replay_of_outcomes_kept_before_results_were_stored",
+        "test_a_handler_error_before_applying_refuses_that_mutation_alone",
+        "test_a_handler_error_after_applying_fails_the_whole_push", "test_a_gap_stops_the_batch_where_it_is",
+        "test_the_push_audit_entry_says_what_came_and_the_label_is_kept",
+        "test_a_malformed_mutation_is_refused_alone_before_any_handler",
+        "test_a_device_over_the_cap_hears_which_devices_are_in_use"),
+        "tests/field/test_push_pull.py::test_a_client_id_belongs_to_its_first_user",
+        "tests/field/test_contract.py::test_a_replayed_id_with_other_content_is_refused_and_nothing_is_dropped",
+        "tests/field/test_contract.py::test_a_device_time_no_clock_can_have_is_not_believed",
+        "tests/field/test_bounds.py::test_a_users_devices_are_capped_and_an_old_one_can_be_retired",
+        "tests/field/test_signers.py::test_a_push_checks_a_bounded_number_of_co_signers_and_stops_before_the_rest"]),
+    "fields": ("sync.fields", "sync/fields.py", _rules(
+        "test_the_same_value_rule", "test_a_stale_write_of_the_value_the_server_holds_changes_nothing_and_answers_its_rev",
+        "test_ones_own_earlier_write_is_no_conflict_and_null_clears_a_field",
+        "test_a_replay_answers_refusals_and_conflicts_as_first_answered_never_applied")),
+    "changes": ("sync.changes", "sync/changes.py", [*_rules(
+        "test_append_numbers_changes_after_the_head_once_each",
+        "test_the_audit_head_is_locked_before_the_sync_head_once_per_transaction",
+        "test_the_first_pull_on_a_server_with_no_change_yet", "test_a_draw_announces_each_inspection_once_in_order",
+        "test_a_pull_keeps_its_range_across_its_pages", "test_a_pull_sends_nothing_of_other_tasks_and_groups"),
+        "tests/field/test_push_pull.py::test_first_pull_brings_the_assignments_and_the_checklist"]),
 }
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,

@@ -33,7 +33,8 @@ def _lock_heads(session: Session, n: int) -> int:
     """Reserve ``n`` numbers; return the first. Holds both head row locks until commit."""
     from backend.audit.models import AuditHead
 
-    if session.info.get("audit_head_tx") is not session.get_transaction():  # the audit log appended: held already
+    tx = session.get_transaction()     # None when this is the transaction's first statement: not held then
+    if tx is None or session.info.get("audit_head_tx") is not tx:  # the audit log appended: held already
         session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
     last = session.scalar(update(SyncHead).where(SyncHead.id == 1).values(seq=SyncHead.seq + n)
                           .returning(SyncHead.seq))

@@ -124,7 +124,8 @@ def test_a_push_checks_a_bounded_number_of_co_signers_and_stops_before_the_rest(
     assert r.status_code == 200, r.json
     assert len(r.json["results"]) == signers.MAX_SIGNER_CHECKS
     stop = r.json["stopped"]
-    assert stop["code"] == "sync.signer_limit" and stop["expected"] == ids[signers.MAX_SIGNER_CHECKS] and stop["message"]
+    assert stop["code"] == "sync.signer_limit" and stop["expected"] == stop["got"] == ids[signers.MAX_SIGNER_CHECKS]
+    assert stop["message"]
     assert r.json["last_mutation_id"] == ids[signers.MAX_SIGNER_CHECKS - 1]
     attempts = db_session.scalar(select(func.count()).select_from(LoginAttempt).where(LoginAttempt.username.in_(names)))
     assert attempts == signers.MAX_SIGNER_CHECKS
