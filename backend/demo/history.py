@@ -65,7 +65,7 @@ TASKS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
     (240, 2, ("on_time", "on_time", "late", "overdue", "on_time", "on_time")),
     (150, 3, ("on_time", "exempt", "on_time", "late", "overdue", "on_time")),
     (65, 4, ("on_time", "overdue", "on_time", "on_time", "overdue", "on_time")),
-    (12, 5, ("on_time", "recent", "recent", "on_time", "recent", "recent")),
+    (24, 5, ("recent", "on_time", "recent", "on_time", "recent", "recent")),   # the first due within days
 )
 # (task index, inspection index) → the follow-up's fate; the record then lists a problem
 PROBLEMS: dict[tuple[int, int], str] = {
@@ -285,7 +285,7 @@ def _history_of(session: Session, today: dt.date, media_dir: str, inspection_id:
                          "representative": {"name": "演示代表"}, "result_categories": ["no_problem"],
                          "followups": [{"id": str(uuid.uuid5(NAMESPACE, f"{inspection_id}-none")), "action": "none"}]}
     if problem:
-        due = completed_on + dt.timedelta(days=15)
+        due = completed_on + dt.timedelta(days=30 if n == len(TASKS) - 1 else 15)
         action, owner = {"transferred": ("transfer", "SAMR"), "notified": ("notify", "TAX")}.get(problem,
                                                                                                  ("rectify", "SAMR"))
         record_data["result_categories"] = ["pending_followup", "unpublished_info"]
