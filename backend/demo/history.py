@@ -26,6 +26,7 @@ import dataclasses
 import datetime as dt
 import struct
 import tempfile
+import time
 import uuid
 import zlib
 from collections import Counter
@@ -65,7 +66,7 @@ TASKS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
     (240, 2, ("on_time", "on_time", "late", "overdue", "on_time", "on_time")),
     (150, 3, ("on_time", "exempt", "on_time", "late", "overdue", "on_time")),
     (65, 4, ("on_time", "overdue", "on_time", "on_time", "overdue", "on_time")),
-    (24, 5, ("recent", "on_time", "recent", "on_time", "recent", "recent")),   # the first due within days
+    (27, 5, ("recent", "on_time", "recent", "on_time", "recent", "recent")),   # the first due within days
 )
 # (task index, inspection index) → the follow-up's fate; the record then lists a problem
 PROBLEMS: dict[tuple[int, int], str] = {
@@ -118,6 +119,7 @@ def _png(rgb: tuple[int, int, int], size: int = 32) -> bytes:
 
 
 def seed_history(db: Database, today: dt.date, media_dir: str | None = None) -> HistoryDemo:
+    started = time.perf_counter()
     out = HistoryDemo()
     with db.session_scope() as session:
         if session.scalar(select(Task.id).where(Task.code == task_code(today, 0))) is not None:
@@ -173,7 +175,8 @@ def seed_history(db: Database, today: dt.date, media_dir: str | None = None) -> 
     fus = "、".join(f"{FOLLOWUP_LABELS[f]} {c}" for f, c in out.followups.items())
     out.note = (f"演示历史：过去一年 {out.tasks} 个联合抽查任务、{out.inspections} 户已检查（{pubs}），"
                 f"后续处置 {sum(out.followups.values())} 件（{fus}）"
-                + (f"；未能摇号：{'；'.join(out.skipped)}" if out.skipped else ""))
+                + (f"；未能摇号：{'；'.join(out.skipped)}" if out.skipped else "")
+                + f"（用时 {time.perf_counter() - started:.1f} 秒）")
     return out
 
 
