@@ -68,7 +68,7 @@ def demo_seed(targets, inspectors, seed, force, if_empty):
     click.echo(f"正在生成演示县（陕州区）：检查对象 {targets} 个，执法检查人员 {inspectors} 名，随机种子 {seed}")
     try:
         summary = seed_demo(db, targets=targets, inspectors=inspectors, seed=seed, force=force,
-                            progress=click.echo)
+                            progress=click.echo, media_dir=current_app.config.get("MEDIA_DIR"))
     except DomainError as exc:
         click.echo(f"错误：{exc.message}", err=True)
         sys.exit(1)

@@ -768,4 +768,5 @@ ACCOUNTS: tuple[tuple[str, str, str | None, str, bool], ...] = (
     ("supervisor", "supervisor", None, "联席会议办公室监督员", False),
     ("tax_admin", "dept_admin", "TAX", "税务局部门管理员", False),
     ("tax_inspector", "inspector", "TAX", "", True),
-)
+) + tuple(  # one 公示审核人员 per department: reviews and publishes its department's results
+    (f"{d.code.lower()}_publisher", "publisher", d.code, f"{d.short_name}公示审核员", False) for d in DEPARTMENTS)

@@ -571,9 +571,11 @@ def _strip(row: dict, *keys: str) -> dict:
 
 def seed_demo(db: Database, *, targets: int = 20000, inspectors: int = 300, seed: int = 2026,
               progress: Progress | None = None, force: bool = False, today: dt.date | None = None,
-              field_task: bool = True) -> DemoSummary:
+              field_task: bool = True, past_year: bool = True, media_dir: str | None = None) -> DemoSummary:
     """Write the demo county in one transaction and return what was written; then (``field_task``) draw
-    the demo joint task whose first group the demo officers make (backend/demo/field.py)."""
+    the demo joint task whose first group the demo officers make (backend/demo/field.py), and (``past_year``)
+    a year of past tasks, inspected, published and followed up (backend/demo/history.py; its photos go to
+    ``media_dir``, a temporary folder when None)."""
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     demo = build_demo(targets=targets, inspectors=inspectors, seed=seed, today=today)
@@ -704,6 +706,16 @@ def seed_demo(db: Database, *, targets: int = 20000, inspectors: int = 300, seed
                     certs[username] = (cert, session.scalar(select(Inspector.name).where(Inspector.cert_no == cert)))
             accounts = [dataclasses.replace(a, inspector_cert_no=certs[a.username][0], display_name=certs[a.username][1])
                         if a.username in certs and a.created else a for a in accounts]
+    if past_year:  # after the demo task: its draw stays what the e2e tests and the guide know
+        from backend.demo.history import seed_history
+
+        story = seed_history(db, today or (utcnow() + dt.timedelta(hours=8)).date(), media_dir)
+        say(story.note)
+        notes.append(story.note)
+        counts["past_tasks"], counts["past_inspections"] = story.tasks, story.inspections
+        counts.update({f"past.publication.{k}": v for k, v in story.publication.items()})
+        counts.update({f"past.followups.{k}": v for k, v in story.followups.items()})
+        counts["past.published_versions"] = story.published_versions
     return DemoSummary(seed=seed, counts=counts, skipped={k: v for k, v in skipped.items() if v}, accounts=accounts,
                        seconds=time.perf_counter() - started, notes=notes)
 

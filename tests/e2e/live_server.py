@@ -39,7 +39,7 @@ def prepare_database(tmp: Path, *, today: dt.date | None = None) -> str:
     migrate.upgrade(url)
     db = Database(url)
     configure(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
-    seed_demo(db, targets=200, inspectors=128, seed=7, today=today)
+    seed_demo(db, targets=200, inspectors=128, seed=7, today=today, media_dir=str(tmp / "media"))  # LiveServer's
     db.engine.dispose()
     return url
 

@@ -17,6 +17,10 @@ from backend.directory import rules
 from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
                                       Target, TargetItemHistory)
 from backend.errors import InvalidInput
+from backend.followups.models import Followup
+from backend.inspections.models import Inspection
+from backend.plans.models import Task
+from backend.publication.models import PublishedResult
 from tests.conftest import make_test_app
 
 TODAY = dt.date(2026, 6, 15)
@@ -24,8 +28,8 @@ SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
 
 
 @pytest.fixture()
-def seeded(database, db_session):
-    return seed_demo(database, **SMALL)
+def seeded(database, db_session, tmp_path):
+    return seed_demo(database, **SMALL, media_dir=str(tmp_path / "media"))
 
 
 def test_departments_and_regions(seeded, db_session):
@@ -136,7 +140,9 @@ def test_one_audit_entry_for_the_seeding(seeded, db_session):
 def test_demo_accounts_log_in(seeded, client, db_session):
     users = {u.username: u for u in db_session.scalars(select(User)).unique()}
     roles = {u.role for u in users.values()}
-    assert roles == {"sysadmin", "dept_admin", "planner", "inspector", "supervisor"}
+    assert roles == {"sysadmin", "dept_admin", "planner", "inspector", "supervisor", "publisher"}
+    publishers = {u.department.code for u in users.values() if u.role == "publisher"}
+    assert publishers == set(data.DEPARTMENT_CODES)  # one 公示审核人员 per department
     for account in seeded.accounts:
         assert account.created and account.password == data.DEMO_PASSWORD
         r = client.post("/api/v1/auth/login", json={"username": account.username, "password": account.password})
@@ -173,6 +179,10 @@ def test_cli_refuses_to_seed_twice_without_force(app, database, db_session):
     assert result.exit_code == 0, result.output
     assert "samr_inspector" in result.output and data.DEMO_PASSWORD in result.output
     assert db_session.scalar(select(func.count()).select_from(Target)) == 200
+    assert "演示历史：过去一年" in result.output
+    history = {m: db_session.scalar(select(func.count()).select_from(m)) for m in (Task, Inspection, PublishedResult,
+                                                                                   Followup)}
+    assert all(history.values())
 
     again = runner.invoke(args=["demo", "seed", "--targets", "200", "--seed", "5"])
     assert again.exit_code == 1 and "已有数据" in again.output and "--force" in again.output
@@ -181,6 +191,7 @@ def test_cli_refuses_to_seed_twice_without_force(app, database, db_session):
     skip = runner.invoke(args=["demo", "seed", "--if-empty"])
     assert skip.exit_code == 0 and "跳过" in skip.output
     assert db_session.scalar(select(func.count()).select_from(Target)) == 200
+    assert {m: db_session.scalar(select(func.count()).select_from(m)) for m in history} == history
 
     forced = runner.invoke(args=["demo", "seed", "--targets", "200", "--inspectors", "130", "--seed", "5", "--force"])
     assert forced.exit_code == 0, forced.output
@@ -234,3 +245,94 @@ def test_the_demo_officers_have_a_drawn_joint_task(seeded, client, db_session):
     assert seen["samr_lead"][1] == {True} and seen["samr_inspector"][1] == seen["tax_inspector"][1] == {False}
     lead = db_session.scalar(select(User).where(User.username == "samr_lead"))
     assert db_session.get(Inspector, lead.inspector_id).department.code == "SAMR"
+
+
+def _shanghai_day(when: dt.datetime) -> dt.date:
+    return (when.replace(tzinfo=when.tzinfo or dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=8)))).date()
+
+
+def test_a_year_of_history(seeded, client, db_session, tmp_path):
+    """``./run.sh`` shows real figures: past tasks drawn, inspected and submitted over the year before today,
+    published on time or late, corrected, exempt, unpublished and overdue, with follow-ups closed (a photo)
+    and open; each state counted here from the rows, not from the seed's own summary."""
+    from backend.followups.models import CLOSED_STATES, Followup
+    from backend.inspections.models import Inspection, Record, Signature
+    from backend.media import storage
+    from backend.media.models import Media
+    from backend.plans.models import Task
+    from backend.publication.models import PublicationExemption, PublishedResult
+
+    tasks = db_session.scalars(select(Task).where(Task.code.like("SS-2026-H%"))).all()
+    assert len(tasks) == seeded.counts["past_tasks"] >= 4
+    assert all(TODAY - dt.timedelta(days=366) <= t.start_date < TODAY and t.status == "drawn" for t in tasks)
+    inspections = db_session.scalars(select(Inspection).where(Inspection.task_id.in_([t.id for t in tasks]))).all()
+    assert len(inspections) == seeded.counts["past_inspections"] >= 20
+    for i in inspections:
+        record = db_session.get(Record, i.id)
+        assert i.status == "completed" and record.state == "submitted" and record.content_hash
+        assert TODAY - dt.timedelta(days=366) < i.completed_on < TODAY and i.publication_due_on > i.completed_on
+        signers = db_session.scalars(select(Signature.role).where(Signature.inspection_id == i.id,
+                                                                  Signature.scope == "record")).all()
+        assert "representative" in signers and "officer" in signers
+    months = {i.completed_on.replace(day=1) for i in inspections}
+    assert len(months) >= 5  # spread over the year
+
+    state = Counter()
+    for i in inspections:
+        if i.published_at is not None:
+            state["published_on_time" if _shanghai_day(i.published_at) <= i.publication_due_on
+                  else "published_late"] += 1
+        elif i.publication_exempt_at is not None:
+            assert db_session.scalar(select(PublicationExemption.status).where(
+                PublicationExemption.inspection_id == i.id)) == "approved"
+            state["exempt"] += 1
+        elif i.publication_due_on < TODAY:
+            state["overdue"] += 1
+        else:
+            state["not_yet_due"] += 1
+    assert all(state[k] >= 1 for k in ("published_on_time", "published_late", "exempt", "overdue", "not_yet_due")), \
+        state
+    assert state["published_on_time"] > state["published_late"] and 1 <= state["exempt"] <= 2
+    assert state["published_on_time"] + state["published_late"] == (
+        seeded.counts["past.publication.on_time"] + seeded.counts["past.publication.late"]
+        + seeded.counts["past.publication.corrected"])
+    assert state["overdue"] == seeded.counts["past.publication.overdue"]
+
+    results = db_session.scalars(select(PublishedResult).where(PublishedResult.task_id.in_([t.id for t in tasks]))).all()
+    assert len(results) == seeded.counts["past.published_versions"]
+    corrected = [r for r in results if r.version == 2]
+    assert len(corrected) == 1 and corrected[0].change_note and corrected[0].state == "current"
+    old = db_session.get(PublishedResult, corrected[0].supersedes_id)
+    assert old.state == "superseded" and old.superseded_at == corrected[0].published_at > old.published_at
+    assert {r.kind for r in results} == {"record", "department"}  # the lead's record and 税务's own part
+    public = client.get("/api/public/results", query_string={"task": tasks[0].code})
+    assert public.status_code == 200 and public.json["total"] >= 1
+
+    rows = db_session.scalars(select(Followup).where(Followup.task_id.in_([t.id for t in tasks]))).all()
+    follow = Counter()
+    for f in rows:
+        if f.state in CLOSED_STATES:
+            [evidence] = f.steps[-1].evidence
+            assert storage.exists(tmp_path / "media", evidence) and db_session.get(Media, evidence).kind == "photo"
+            assert f.closed_at is not None and _shanghai_day(f.closed_at) < TODAY
+            follow["closed"] += 1
+        elif f.due_on < TODAY:
+            follow["open_overdue"] += 1
+        else:
+            follow["open"] += 1
+    assert follow["closed"] >= 3 and follow["open_overdue"] >= 1 and follow["open"] >= 1, follow
+    assert len(rows) == sum(v for k, v in seeded.counts.items() if k.startswith("past.followups."))
+    assert {f.state for f in rows} >= {"rectified", "transferred", "ordered", "notified"}
+
+
+def test_history_is_seeded_once(seeded, database, db_session):
+    from backend.demo.history import seed_history
+    from backend.plans.models import Task
+    from backend.publication.models import PublishedResult
+
+    tasks = db_session.scalar(select(func.count()).select_from(Task))
+    results = db_session.scalar(select(func.count()).select_from(PublishedResult))
+    again = seed_history(database, TODAY)
+    assert again.inspections == 0 and "已存在" in again.note
+    assert db_session.scalar(select(func.count()).select_from(Task)) == tasks
+    assert db_session.scalar(select(func.count()).select_from(PublishedResult)) == results
