@@ -218,6 +218,7 @@ DOMAIN_COMMANDS = [
     ("backend.demo.cli", "demo_group"),
     ("backend.publication.cli", "calendar_group"),
     ("backend.media.cli", "media_group"),
+    ("backend.notifications.cli", "reminders_group"),
 ]
 
 

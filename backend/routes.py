@@ -20,6 +20,7 @@ BLUEPRINTS = [
     ("backend.media.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
     ("backend.inspections.routes", "blp"),
+    ("backend.notifications.routes", "blp"),
 ]
 
 

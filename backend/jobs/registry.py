@@ -20,7 +20,7 @@ def load_all() -> None:
     import importlib
 
     for module in ("backend.jobs.builtin", "backend.directory.jobs", "backend.media.jobs",
-                   "backend.inspections.jobs"):
+                   "backend.inspections.jobs", "backend.notifications.jobs"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a domain without jobs yet
