@@ -159,3 +159,30 @@ def test_reminders_fire_from_rq_cron_and_a_real_worker_with_the_clock_moved_forw
             assert session.scalar(select(func.count()).select_from(Notification)) == 2 * len(people)
     finally:
         queue.delete(delete_jobs=True)
+
+
+def test_the_embedded_default_sweeps_on_a_timer_in_the_server_process(committed_db, app, tmp_path):
+    """No Redis: the first request starts a timer thread that sweeps (off in tests unless asked, never in a CLI)."""
+    from backend.publication.calendar import beijing_date
+    from tests.conftest import make_test_app
+
+    w = _world(committed_db, app, end_date=beijing_date())        # due today: due soon
+    assert "shuangsui.reminder_timer" not in app.extensions      # the suite's app: off
+    client = app.test_client()
+    client.get("/api/v1/regions")
+    assert "shuangsui.reminder_timer" not in app.extensions
+    served = make_test_app(committed_db, tmp_path, REMINDERS_TIMER_IN_TESTS=True, REMINDERS_FIRST_DELAY_SECONDS=0,
+                           REMINDERS_SWEEP_MINUTES=60)
+    assert "shuangsui.reminder_timer" not in served.extensions   # not before it serves a request
+    served.test_client().get("/api/v1/regions")
+    timer = served.extensions["shuangsui.reminder_timer"]
+    try:
+        deadline = time.monotonic() + 60
+        while len(_notes(committed_db)) < len(w["people"]):
+            assert time.monotonic() < deadline, "the timer swept nothing"
+            time.sleep(0.2)
+        assert _notes(committed_db) == sorted((u, str(w["task"]), "due_soon") for u in w["people"])
+    finally:
+        timer.stop()
+    served.test_client().get("/api/v1/regions")
+    assert served.extensions["shuangsui.reminder_timer"] is timer     # one timer per process

@@ -181,3 +181,22 @@ def test_a_new_source_plugs_into_the_registry(db_session, factory, monkeypatch):
     assert sweep(db_session, D(2026, 10, 8), only=["followup.deadline"]).created == 0
     assert sweep(db_session, D(2026, 10, 12), only=["followup.deadline"]).created == 1
     assert [n.state for n in _rows(db_session)] == ["due_soon", "overdue"]
+
+
+def test_the_sweep_command_moves_the_clock_and_records_a_job(app, db_session, factory, auth):
+    from backend.jobs.models import Job
+
+    w = drawn_task(db_session, factory, auth, end_date=D(2026, 2, 27))
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["reminders", "sweep", "--today", "2026-02-13"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "2026-02-13：新增提醒 2 条（task.end_date:due_soon 2）"
+    r = runner.invoke(args=["reminders", "sweep", "--today", "2026-02-13"])
+    assert r.output.strip() == "2026-02-13：新增提醒 0 条"
+    assert {n.user_id for n in _rows(db_session)} == {w.planner.id, w.leader.id}
+    jobs = db_session.scalars(select(Job).where(Job.name == "reminders.sweep")).all()
+    assert [j.status for j in jobs] == ["done", "done"] and jobs[0].result["created"] == 2
+    r = runner.invoke(args=["reminders", "sweep", "--today", "2026-02-30"])
+    assert r.exit_code == 2 and "2026-02-30" in r.output
+    r = runner.invoke(args=["reminders", "cron"])
+    assert r.exit_code == 1 and "未设置 REDIS_URL" in r.output
