@@ -38,22 +38,21 @@ class SweepResult:
         return {"today": self.today.isoformat(), "created": self.created, "by_kind": self.by_kind, "sent": self.sent}
 
 
-def _insert_once(session: Session, rows: list[dict]) -> list[int]:
-    """Insert the rows whose (user, kind, subject, state) is new; the ids of those inserted."""
+def _insert_once(session: Session, rows: list[dict], chunk: int = 500) -> list[int]:
+    """Insert the rows whose (user, kind, subject, state) is new; the ids of those inserted. A row another sweep
+    inserted first (even one not yet committed: the insert waits for it) conflicts and is skipped."""
     if not rows:
         return []
     if dialect_of(session) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(Notification).on_conflict_do_nothing(
-        index_elements=["user_id", "kind", "subject_type", "subject_id", "state"]).returning(Notification.id)
     ids: list[int] = []
-    for row in rows:       # one statement per row: RETURNING of a multi-row ON CONFLICT is not portable
-        got = session.execute(stmt, row).scalar()
-        if got is not None:
-            ids.append(got)
-    return ids
+    for i in range(0, len(rows), chunk):
+        stmt = insert(Notification).values(rows[i:i + chunk]).on_conflict_do_nothing(
+            index_elements=["user_id", "kind", "subject_type", "subject_id", "state"]).returning(Notification.id)
+        ids.extend(session.execute(stmt).scalars())
+    return sorted(ids)
 
 
 def _existing(session: Session, reminders: list[src.Reminder]) -> set[tuple]:
@@ -73,6 +72,14 @@ def _existing(session: Session, reminders: list[src.Reminder]) -> set[tuple]:
     return keys
 
 
+def _active_users(session: Session, user_ids: set[int]) -> set[int]:
+    """Of ``user_ids``, the accounts that are active (a frozen account is reminded of nothing)."""
+    ids, out = sorted(user_ids), set()
+    for i in range(0, len(ids), 1000):
+        out.update(session.scalars(select(User.id).where(User.id.in_(ids[i:i + 1000]), User.status == "active")))
+    return out
+
+
 def sweep(session: Session, today: dt.date | None = None, notifiers: Iterable = (), *,
           only: Iterable[str] | None = None) -> SweepResult:
     """Ask every source, record each new reminder once, commit, then send the new ones by the notifiers."""
@@ -88,10 +95,12 @@ def sweep(session: Session, today: dt.date | None = None, notifiers: Iterable = 
             continue
         reminders.extend(r for r in fn(session, ctx) if r.user_ids)
     known = _existing(session, reminders)
+    wanted = set().union(*(r.user_ids for r in reminders)) if reminders else set()
+    active = _active_users(session, wanted)
     rows = []
     now = utcnow()
     for r in reminders:
-        for user_id in sorted(r.user_ids):
+        for user_id in sorted(r.user_ids & active):
             if (user_id, r.kind, r.subject_type, r.subject_id, r.state) in known:
                 continue
             rows.append({"user_id": user_id, "kind": r.kind, "subject_type": r.subject_type,

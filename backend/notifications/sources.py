@@ -129,20 +129,25 @@ def _open_inspections(task_id_column):
     return exists().where(Inspection.task_id == task_id_column, Inspection.status.in_(OPEN_INSPECTION))
 
 
+def _not_done(task):
+    """A task is done when drawn with no inspection left open; a cancelled one is never due."""
+    return (task.status != "cancelled") & ((task.status != "drawn") | _open_inspections(task.id))
+
+
 # --- the task's end date ----------------------------------------------------------------------------
 
 @source("task.end_date")
 def task_end_date(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
-    """A drawn task with inspections still open by its end date: due soon / overdue, to the planners of the
-    lead department, the task's author, and the leader of each group with open inspections."""
+    """A task not done by its end date (not cancelled, and not drawn or with inspections still open): due soon /
+    overdue, to the planners of the lead department, the task's author, and the leader of each group with open
+    inspections."""
     from backend.draws.models import InspectionGroup
     from backend.inspections.models import Inspection
     from backend.plans.models import Task
 
     tasks = session.execute(
-        select(Task.id, Task.code, Task.name, Task.end_date, Task.lead_department_id, Task.created_by)
-        .where(Task.status == "drawn", Task.end_date.is_not(None), Task.end_date <= ctx.horizon,
-               _open_inspections(Task.id))).all()
+        select(Task.id, Task.code, Task.name, Task.end_date, Task.lead_department_id, Task.created_by, Task.status)
+        .where(Task.end_date.is_not(None), Task.end_date <= ctx.horizon, _not_done(Task))).all()
     if not tasks:
         return []
     planners = users_with_role(session, Role.PLANNER, {t.lead_department_id for t in tasks})
@@ -165,8 +170,8 @@ def task_end_date(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
         if t.created_by is not None:
             users.add(t.created_by)
         title = f"抽查任务{STATE_WORDS[state]}：{t.name}"
-        body = (f"抽查任务「{t.name}」（{t.code}）的结束日期为 {t.end_date.isoformat()}，"
-                f"尚有 {opened.get(t.id, 0)} 户检查未完成。")
+        left = f"尚有 {opened.get(t.id, 0)} 户检查未完成" if t.status == "drawn" else "尚未完成抽取"
+        body = f"抽查任务「{t.name}」（{t.code}）的结束日期为 {t.end_date.isoformat()}，{left}。"
         out.append(Reminder(frozenset(users), "task.end_date", "task", str(t.id), state, title, body,
                             f"/office/tasks/{t.id}", t.end_date))
     return out
@@ -216,8 +221,7 @@ def year_end(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
     tasks = session.execute(
         select(Task.id, Task.code, Task.name, Task.lead_department_id, Task.created_by)
         .join(Plan, Plan.id == Task.plan_id)
-        .where(Plan.year == ctx.today.year, Task.status != "cancelled",
-               (Task.status != "drawn") | _open_inspections(Task.id))
+        .where(Plan.year == ctx.today.year, _not_done(Task))
         .order_by(Task.code)).all()
     if not tasks:
         return []

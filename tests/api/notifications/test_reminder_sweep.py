@@ -200,3 +200,20 @@ def test_the_sweep_command_moves_the_clock_and_records_a_job(app, db_session, fa
     assert r.exit_code == 2 and "2026-02-30" in r.output
     r = runner.invoke(args=["reminders", "cron"])
     assert r.exit_code == 1 and "未设置 REDIS_URL" in r.output
+
+
+def test_a_task_not_drawn_by_its_end_date_is_reminded_and_a_frozen_account_is_not(db_session, factory, auth):
+    from backend.auth.roles import Role
+    from tests.api.draws.conftest import build_scenario
+
+    s = build_scenario(factory, auth, risk=("D",), per_class=1, inspectors=(2, 1))   # confirmed, not drawn
+    s.task.end_date = D(2026, 10, 9)
+    frozen = factory.user(Role.PLANNER, s.lead, status="frozen")
+    db_session.flush()
+    assert sweep(db_session, D(2026, 10, 8), only=["task.end_date"]).created == 1
+    rows = _rows(db_session, "task.end_date")
+    assert rows[0].user_id != frozen.id and rows[0].state == "due_soon"
+    assert rows[0].body == f"抽查任务「联合抽查任务」（{s.task.code}）的结束日期为 2026-10-09，尚未完成抽取。"
+    s.task.status = "cancelled"
+    db_session.flush()
+    assert sweep(db_session, D(2026, 10, 12), only=["task.end_date"]).created == 0
