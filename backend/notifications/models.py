@@ -25,7 +25,7 @@ class Notification(Base):
 
     __tablename__ = "notification"
     __table_args__ = (
-        UniqueConstraint("user_id", "kind", "subject_type", "subject_id", "state", name="uq_notification_once"),
+        UniqueConstraint("kind", "subject_type", "subject_id", "state", "user_id", name="uq_notification_once"),
         Index("ix_notification_user_unread", "user_id", "read_at", "id"),
     )
 

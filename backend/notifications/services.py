@@ -38,21 +38,24 @@ class SweepResult:
         return {"today": self.today.isoformat(), "created": self.created, "by_kind": self.by_kind, "sent": self.sent}
 
 
-def _insert_once(session: Session, rows: list[dict], chunk: int = 500) -> list[int]:
-    """Insert the rows whose (user, kind, subject, state) is new; the ids of those inserted. A row another sweep
-    inserted first (even one not yet committed: the insert waits for it) conflicts and is skipped."""
+def _insert_once(session: Session, rows: list[dict], chunk: int = 5000) -> list[tuple[int, str, str]]:
+    """Insert the rows whose (user, kind, subject, state) is new; (id, kind, state) of those inserted. A row another
+    sweep inserted first (even one not yet committed: the insert waits for it) conflicts and is skipped."""
     if not rows:
         return []
     if dialect_of(session) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    ids: list[int] = []
-    for i in range(0, len(rows), chunk):
-        stmt = insert(Notification).values(rows[i:i + chunk]).on_conflict_do_nothing(
-            index_elements=["user_id", "kind", "subject_type", "subject_id", "state"]).returning(Notification.id)
-        ids.extend(session.execute(stmt).scalars())
-    return sorted(ids)
+    table = Notification.__table__
+    stmt = insert(table).on_conflict_do_nothing(
+        index_elements=["kind", "subject_type", "subject_id", "state", "user_id"]).returning(
+        table.c.id, table.c.kind, table.c.state)
+    out: list[tuple[int, str, str]] = []
+    connection = session.connection()
+    for i in range(0, len(rows), chunk):     # executemany: SQLAlchemy batches it as multi-row VALUES, compiled once
+        out.extend(tuple(r) for r in connection.execute(stmt, rows[i:i + chunk]))
+    return sorted(out)
 
 
 def _existing(session: Session, reminders: list[src.Reminder]) -> set[tuple]:
@@ -106,14 +109,13 @@ def sweep(session: Session, today: dt.date | None = None, notifiers: Iterable = 
             rows.append({"user_id": user_id, "kind": r.kind, "subject_type": r.subject_type,
                          "subject_id": r.subject_id, "state": r.state, "title": r.title[:200], "body": r.body,
                          "link": r.link, "due_on": r.due_on, "created_at": now})
-    ids = _insert_once(session, rows)
+    inserted = _insert_once(session, rows)
     session.commit()
+    ids = [i for i, _kind, _state in inserted]
     result.created = len(ids)
-    if ids:
-        for kind, state, count in session.execute(
-                select(Notification.kind, Notification.state, func.count()).where(Notification.id.in_(ids))
-                .group_by(Notification.kind, Notification.state)):
-            result.by_kind[f"{kind}:{state}"] = count
+    for _id, kind, state in inserted:
+        key = f"{kind}:{state}"
+        result.by_kind[key] = result.by_kind.get(key, 0) + 1
     notifiers = list(notifiers)
     if ids and notifiers:
         result.sent = _send(session, ids, notifiers)

@@ -18,7 +18,7 @@ import datetime as dt
 import importlib
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, exists, select, true
+from sqlalchemy import String, and_, case, cast, exists, select, true
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
@@ -123,6 +123,14 @@ def users_with_role(session: Session, role: Role, department_ids: Iterable[int] 
 STATE_WORDS = {"due_soon": "即将到期", "overdue": "已逾期"}
 
 
+def _reminded(kind: str, subject_type: str, id_column, state):
+    """A notification of ``kind`` about this subject in ``state`` exists (for anyone)."""
+    from backend.notifications.models import Notification
+
+    return exists().where(Notification.kind == kind, Notification.subject_type == subject_type,
+                          Notification.subject_id == cast(id_column, String), Notification.state == state)
+
+
 def _open_inspections(task_id_column):
     from backend.inspections.models import Inspection
 
@@ -182,7 +190,9 @@ def task_end_date(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
 @source("publication.due")
 def publication_due(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
     """A completed inspection not yet published by its due day (20 working days): due soon / overdue, to the
-    admins of the task's lead department."""
+    admins of the task's lead department. An inspection whose admins were already told of its state is left out
+    in SQL (the many overdue ones cost nothing hour after hour): an admin who joins later sees it in the office
+    lists, not as a reminder."""
     from backend.directory.models import Target
     from backend.inspections.models import Inspection
     from backend.plans.models import Task
@@ -192,7 +202,9 @@ def publication_due(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
                Task.name, Target.name)
         .join(Task, Task.id == Inspection.task_id).join(Target, Target.id == Inspection.target_id)
         .where(Inspection.status == "completed", Inspection.publication_due_on.is_not(None),
-               Inspection.publication_due_on <= ctx.horizon, PUBLICATION["unpublished"]())).all()
+               Inspection.publication_due_on <= ctx.horizon, PUBLICATION["unpublished"](),
+               ~_reminded("publication.due", "inspection", Inspection.id,
+                          case((Inspection.publication_due_on < ctx.today, "overdue"), else_="due_soon")))).all()
     if not rows:
         return []
     admins = users_with_role(session, Role.DEPT_ADMIN, {r[3] for r in rows})

@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('read_at', backend.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_notification_user_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
-    sa.UniqueConstraint('user_id', 'kind', 'subject_type', 'subject_id', 'state', name='uq_notification_once')
+    sa.UniqueConstraint('kind', 'subject_type', 'subject_id', 'state', 'user_id', name='uq_notification_once')
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index('ix_notification_user_unread', ['user_id', 'read_at', 'id'], unique=False)
