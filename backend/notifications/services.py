@@ -44,9 +44,9 @@ def _insert_once(session: Session, rows: list[dict], chunk: int = 5000) -> list[
     if not rows:
         return []
     if dialect_of(session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+        return _insert_once_copy(session, rows)
+    from sqlalchemy.dialects.sqlite import insert
+
     table = Notification.__table__
     stmt = insert(table).on_conflict_do_nothing(
         index_elements=["kind", "subject_type", "subject_id", "state", "user_id"]).returning(
@@ -56,6 +56,32 @@ def _insert_once(session: Session, rows: list[dict], chunk: int = 5000) -> list[
     for i in range(0, len(rows), chunk):     # executemany: SQLAlchemy batches it as multi-row VALUES, compiled once
         out.extend(tuple(r) for r in connection.execute(stmt, rows[i:i + chunk]))
     return sorted(out)
+
+
+_COLUMNS = ("user_id", "kind", "subject_type", "subject_id", "state", "title", "body", "link", "due_on", "created_at")
+
+
+def _insert_once_copy(session: Session, rows: list[dict]) -> list[tuple[int, str, str]]:
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING
+    into ``notification`` (the same conflict rule, without sending a statement of 100,000 parameters)."""
+    from sqlalchemy import text
+
+    session.execute(text("DROP TABLE IF EXISTS notification_new"))
+    session.execute(text(
+        "CREATE TEMPORARY TABLE notification_new (user_id integer, kind varchar(32), subject_type varchar(32), "
+        "subject_id varchar(64), state varchar(32), title varchar(200), body text, link varchar(300), due_on date, "
+        "created_at timestamptz) ON COMMIT DROP"))
+    raw = session.connection().connection.driver_connection
+    names = ", ".join(_COLUMNS)
+    with raw.cursor() as cursor, cursor.copy(f"COPY notification_new ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in _COLUMNS))
+    result = session.execute(text(
+        f"INSERT INTO notification ({names}) SELECT {names} FROM notification_new "
+        "ON CONFLICT (kind, subject_type, subject_id, state, user_id) DO NOTHING RETURNING id, kind, state"))
+    out = sorted(tuple(r) for r in result)
+    session.execute(text("DROP TABLE notification_new"))
+    return out
 
 
 def _existing(session: Session, reminders: list[src.Reminder]) -> set[tuple]:
