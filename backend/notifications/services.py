@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.auth.models import User
-from backend.db import dialect_of, utcnow
+from backend.db import analyze, dialect_of, utcnow
 from backend.errors import NotFound
 from backend.notifications import sources as src
 from backend.notifications.models import Notification
@@ -136,6 +136,8 @@ def sweep(session: Session, today: dt.date | None = None, notifiers: Iterable = 
                          "subject_id": r.subject_id, "state": r.state, "title": r.title[:200], "body": r.body,
                          "link": r.link, "due_on": r.due_on, "created_at": now})
     inserted = _insert_once(session, rows)
+    if len(inserted) > 10_000:       # a big first sweep: the next one's plan needs the table's new size
+        analyze(session, "notification")
     session.commit()
     ids = [i for i, _kind, _state in inserted]
     result.created = len(ids)
