@@ -54,6 +54,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     configure(db.engine, settings_from_config(app.config))
     _init_tokens(app)
     _init_jobs(app, db)
+    _init_reminders(app, db)
     _init_web(app)
     _init_api(app)
     _init_static(app)
@@ -109,6 +110,29 @@ def _init_jobs(app: Flask, db: Database) -> None:
     else:
         queue = InlineQueue(db, app.config["MEDIA_DIR"], dict(app.config), threaded=app.config["JOBS_INLINE_THREAD"])
     app.extensions["shuangsui.jobs"] = queue
+
+
+def _init_reminders(app: Flask, db: Database) -> None:
+    """The embedded default (no Redis): the reminder sweep runs on a timer in each process that serves
+    requests, started by its first request (never by a CLI command). With Redis, rq's cron does it
+    (`shuangsui reminders cron`). Off in tests unless a test sets REMINDERS_TIMER_IN_TESTS."""
+    import threading
+
+    c = app.config
+    if app.extensions["shuangsui.jobs"].backend != "inline" or not c.get("REMINDERS_TIMER") \
+            or c.get("REMINDERS_SWEEP_MINUTES", 0) <= 0 or (c.get("TESTING") and not c.get("REMINDERS_TIMER_IN_TESTS")):
+        return
+    lock = threading.Lock()
+
+    @app.before_request
+    def _start_reminder_timer():
+        if "shuangsui.reminder_timer" in app.extensions:
+            return
+        with lock:
+            if "shuangsui.reminder_timer" not in app.extensions:
+                from backend.notifications.jobs import SweepTimer
+
+                app.extensions["shuangsui.reminder_timer"] = SweepTimer(db, dict(c), c["REMINDERS_SWEEP_MINUTES"]).start()
 
 
 def _init_web(app: Flask) -> None:

@@ -219,6 +219,7 @@ DOMAIN_COMMANDS = [
     ("backend.publication.cli", "calendar_group"),
     ("backend.publication.cli", "publication_group"),
     ("backend.media.cli", "media_group"),
+    ("backend.notifications.cli", "reminders_group"),
 ]
 
 

@@ -59,6 +59,16 @@ def from_environment() -> dict:
         # jobs: "inline" runs them in this process; with REDIS_URL set they go to rq
         "JOBS_INLINE_THREAD": os.environ.get("JOBS_INLINE_THREAD", "1") == "1",
         "JOB_RETRIES": _int("JOB_RETRIES", 2),
+        # reminders (docs/operations.md "Reminders"): the sweep every this many minutes, by rq's cron with
+        # REDIS_URL (`shuangsui reminders cron`), else by a timer in each server process (0: no timer);
+        # REMINDERS_TIMER=0 turns the timer off (tests: off unless a test asks)
+        "REMINDERS_SWEEP_MINUTES": _int("REMINDERS_SWEEP_MINUTES", 60),
+        "REMINDERS_TIMER": os.environ.get("REMINDERS_TIMER", "1") == "1",
+        "REMINDERS_FIRST_DELAY_SECONDS": _int("REMINDERS_FIRST_DELAY_SECONDS", 30),
+        # channels besides the in-app list: "sms", "email" (comma-separated; none by default), and the sender
+        # that carries them ("log": writes what it would send to the log; backend/notifications/channels.py)
+        "NOTIFY_CHANNELS": os.environ.get("NOTIFY_CHANNELS") or "",
+        "NOTIFY_SENDER": os.environ.get("NOTIFY_SENDER") or "log",
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 64) * 1024 * 1024,   # one request of an upload or an import
         # request bodies (backend/api.py body_limit): any endpoint that names no other limit (JSON), and logging in
         "REQUEST_MAX_BYTES": _int("REQUEST_MAX_KB", 1024) * 1024,

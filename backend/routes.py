@@ -26,6 +26,7 @@ BLUEPRINTS = [
     ("backend.inspections.routes", "blp"),
     ("backend.followups.routes", "blp"),
     ("backend.figures.routes", "blp"),
+    ("backend.notifications.routes", "blp"),
 ]
 
 

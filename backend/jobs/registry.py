@@ -20,7 +20,8 @@ def load_all() -> None:
     import importlib
 
     for module in ("backend.jobs.builtin", "backend.directory.jobs", "backend.media.jobs",
-                   "backend.inspections.jobs", "backend.publication.jobs"):
+                   "backend.inspections.jobs", "backend.publication.jobs",
+                   "backend.notifications.jobs"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a domain without jobs yet

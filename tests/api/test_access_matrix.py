@@ -92,6 +92,10 @@ ROWS = [
     Row("GET", "/api/v1/jobs/{job}", ALL, (DA, P, I), positive=frozenset({S, DA})),
     Row("POST", "/api/v1/jobs/{job}/retry", frozenset({S})),
     Row("POST", "/api/v1/jobs/selfcheck", frozenset({S}), body={}),
+    # notifications: each user's own (another's is not there: tests/api/notifications)
+    Row("GET", "/api/v1/notifications", ALL),
+    Row("POST", "/api/v1/notifications/{my_notification}/read", ALL),
+    Row("POST", "/api/v1/notifications/read-all", ALL),
     # regions and departments
     Row("GET", "/api/v1/regions", PUBLIC),
     Row("POST", "/api/v1/regions", frozenset({S}), body={"code": "411299", "name": "测试区", "level": "county"}),
@@ -505,6 +509,12 @@ class World:
             return user.username
         if key == "password":
             return PASSWORD
+        if key == "my_notification":
+            from backend.notifications.models import Notification
+
+            return self.factory._add(Notification(user_id=user.id, kind="task.end_date", subject_type="task",
+                                                  subject_id=str(self.values["task"]), state="due_soon",
+                                                  title="抽查任务即将到期", body="测试")).id
         if key == "my_upload":
             return self._upload_of(user)
         if key == "my_file":

@@ -93,7 +93,7 @@ def _serve(path: str) -> None:
     from backend import create_app
 
     spec = json.loads(Path(path).read_text())
-    app = create_app({"TESTING": False, **spec["config"]})
+    app = create_app({"TESTING": False, "REMINDERS_TIMER": False, **spec["config"]})   # no reminder sweeps
     server = make_server("127.0.0.1", spec["port"], app, threaded=True)
     def stop(*_):
         raise KeyboardInterrupt

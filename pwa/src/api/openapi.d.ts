@@ -7407,6 +7407,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 我的通知（只有自己的），新的在前；`read` 筛选已读/未读，`unread` 为未读总数
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description true: 只看已读；false: 只看未读；不填：全部 */
+                    read?: boolean;
+                    kind?: "task.end_date" | "publication.due" | "task.year_end" | "followup.deadline";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NotificationPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 把我的一条通知标为已读（别人的通知：404）
+         * @description 权限：任何已登录用户
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    notification_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NotificationOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 把我的全部未读通知标为已读
+         * @description 权限：任何已登录用户
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MarkedOut"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -10186,6 +10319,44 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+        };
+        NotificationOut: {
+            id?: number;
+            /** @enum {string} */
+            kind?: "task.end_date" | "publication.due" | "task.year_end" | "followup.deadline";
+            readonly kind_label?: unknown;
+            /** @description task | inspection | plan_year | followup */
+            subject_type?: string;
+            subject_id?: string;
+            /** @description due_soon | overdue | flagged */
+            state?: string;
+            readonly state_label?: unknown;
+            title?: string;
+            body?: string;
+            link?: string | null;
+            /** Format: date */
+            due_on?: string | null;
+            /** Format: date-time */
+            created_at?: string;
+            readonly read?: unknown;
+            /** Format: date-time */
+            read_at?: string | null;
+        };
+        NotificationPage: {
+            items: components["schemas"]["NotificationOut"][];
+            /** @description 符合条件的总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+            /** @description 我的未读通知数（不受筛选影响） */
+            unread: number;
+        };
+        MarkedOut: {
+            /** @description 这次标为已读的条数 */
+            marked: number;
+            unread: number;
         };
     };
     responses: {
