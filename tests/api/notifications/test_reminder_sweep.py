@@ -105,11 +105,11 @@ def test_a_published_or_exempt_inspection_is_not_reminded(db_session, factory, a
     """Published by the lead department, or approved 不适合公开: nothing to remind; otherwise overdue."""
     from backend.publication.services import work_calendar
 
-    w = drawn_task(db_session, factory, auth)
     calendar = work_calendar(db_session)
-    for inspection in w.inspections[:3]:
+    published, exempt = drawn_task(db_session, factory, auth).inspections[:2]
+    left = drawn_task(db_session, factory, auth).inspections[0]
+    for inspection in (published, exempt, left):
         _complete(inspection, D(2026, 9, 11), calendar)
-    published, exempt, left = w.inspections[:3]
     published.published_at = dt.datetime(2026, 10, 9, 2, tzinfo=dt.timezone.utc)
     exempt.publication_exempt_at = dt.datetime(2026, 10, 9, 2, tzinfo=dt.timezone.utc)
     db_session.flush()
@@ -187,7 +187,7 @@ def test_a_followup_is_reminded_by_its_own_deadline_until_it_closes(db_session, 
             for i, state in ((first, "ordered"), (second, "rectified"))]
     db_session.add_all(rows)
     db_session.flush()
-    assert sweep(db_session, D(2026, 9, 25), only=["followup.deadline"]).created == 0     # 6 working days ahead
+    assert sweep(db_session, D(2026, 9, 18), only=["followup.deadline"]).created == 0     # 6 working days ahead
     assert sweep(db_session, D(2026, 9, 30), only=["followup.deadline"]).created == 2     # admin and opener
     assert sweep(db_session, D(2026, 10, 9), only=["followup.deadline"]).created == 0     # still due soon
     assert sweep(db_session, D(2026, 10, 12), only=["followup.deadline"]).created == 2    # overdue
