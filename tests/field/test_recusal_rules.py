@@ -8,9 +8,11 @@ that business (docs/sync.md §5.5). Each rule is checked through pull and push, 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from backend.auth.roles import Role
 from backend.inspections.models import Inspection, InspectionMember
+from sync.models import SyncChange
 
 RECUSED_AT_DRAW = "你已对该检查对象回避（由备选人员替你检查），不能修改该检查"
 
@@ -140,11 +142,16 @@ def test_the_stand_in_declaring_a_conflict_later_leaves_too(field, db_session, f
     assert "曾在该企业兼职" in phone.tombstones[first]["reason"]
     res = _note(phone, field, first, field.other_dept)
     assert res["code"] == "sync.recused" and res["details"] == {"reason": "曾在该企业兼职"}
+    # the member recused at the draw is still recused there (not merely "not a member")
+    out = field.phone(field.other_officer)
+    out.pull()
+    assert out.tombstones[first]["reason_code"] == "recused" and "由备选人员替你检查" in out.tombstones[first]["reason"]
+    assert (_note(out, field, first, field.other_dept)["message"]) == RECUSED_AT_DRAW
 
 
 # --- declared after the draw ------------------------------------------------------------------------------------
 
-def test_a_declaration_is_announced_to_the_group_and_touches_only_that_business(field, factory):
+def test_a_declaration_is_announced_to_the_group_and_touches_only_that_business(field, factory, db_session):
     first, second = field.inspections[0].id, field.inspections[1].id
     lead = field.phone(field.lead_user)
     lead.pull()
@@ -153,6 +160,8 @@ def test_a_declaration_is_announced_to_the_group_and_touches_only_that_business(
     lead.docs["inspection"].clear()
     lead.pull()
     assert set(lead.docs["inspection"]) == {first}        # only that inspection comes again
+    reasons = db_session.scalars(select(SyncChange.reason).where(SyncChange.inspection_id == first)).all()
+    assert reasons[-1] == "recusal"                       # the change log says why (diagnostics)
     assert field.lead_officer.inspector_id not in _members(lead, first)
     assert field.lead_officer.inspector_id in {m["inspector_id"] for m in before[second]["group"]["members"]}
     # a non-lead officer's declaration leaves the leader leading
@@ -191,6 +200,60 @@ def test_a_recused_leader_is_followed_by_the_lead_department_not_another(field, 
     leads = [m for m in phone.docs["inspection"][f.inspection.id]["group"]["members"] if m["is_lead"]]
     assert len(leads) == 1 and leads[0]["department_id"] == f.lead_dept.id
     assert leads[0]["inspector_id"] != f.lead_user.inspector_id
+    # two tasks now: each officer pulls their own task and inspections only
+    for fld in (field, f):
+        mine = fld.phone(fld.other_officer)
+        mine.pull()
+        assert set(mine.docs["task"]) == {fld.task.id}
+        assert set(mine.docs["inspection"]) == {i.id for i in fld.inspections}
+
+
+def test_an_officer_of_another_department_never_leads(field, factory, db_session):
+    # the lead department's only officer declares a conflict: nobody of the other department takes the lead
+    from tests.field.conftest import build_field
+
+    f = build_field(field.app, field.client, factory, field.auth, db_session, lead_members=1, other_members=2)
+    _declare(f, factory, f.lead_user, f.lead_dept, f.inspection.target_id)
+    phone = f.phone(f.other_officer)
+    phone.pull()
+    assert not any(m["is_lead"] for m in phone.docs["inspection"][f.inspection.id]["group"]["members"])
+    phone.set_record(f.inspection.id, {"opinion": "不是牵头部门的人员"})
+    assert phone.push()[0]["code"] == "record.lead_only"
+
+
+def test_the_stand_ins_signature_finalises_the_record_not_the_recused_members(field, db_session):
+    from tests.field.test_merge import lead_fields
+
+    iid = field.inspection.id
+    stand_in = _stand_in(field, db_session, field.other_officer, field.other_dept)
+    phone = field.phone(stand_in)
+    phone.set_section(iid, field.other_dept.id, field.full_section(field.other_item))
+    phone.push()
+    phone.pull()
+    phone.sign_section(iid, field.other_dept.id)
+    lead, officer = field.phone(field.lead_user), field.phone(field.lead_officer)
+    lead.set_section(iid, field.lead_dept.id, field.full_section(field.lead_item))
+    lead.push()
+    for p in (lead, officer):
+        p.pull()
+        p.sign_section(iid, field.lead_dept.id)
+    assert [r["status"] for p in (phone, lead, officer) for r in p.push()] == ["applied"] * 3
+    lead.set_record(iid, lead_fields())
+    lead.push()
+    lead.pull()
+    lead.enqueue("record.finalize", {"inspection_id": iid, "content_hash": lead.record_hash(iid)})
+    [res] = lead.push()
+    assert res["status"] == "applied", res
+
+
+def test_a_co_signature_for_no_inspection_is_not_found(field):
+    lead = field.phone(field.lead_user)
+    lead.enqueue("section.sign", {"inspection_id": 2**31 - 1, "department_id": field.lead_dept.id,
+                                  "signature_id": "0" * 8 + "-0000-4000-8000-" + "0" * 12, "content_hash": "a" * 64,
+                                  "strokes": [{"points": [[0, 0, 0]]}],
+                                  "signer": {"username": field.lead_officer.username, "password": "x" * 8}})
+    [res] = lead.push()
+    assert (res["status"], res["code"]) == ("rejected", "inspection.not_found")
 
 
 def test_a_withdrawn_declaration_recuses_nobody(field, factory):

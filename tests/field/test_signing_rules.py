@@ -400,3 +400,15 @@ def test_many_conflict_ids_name_the_missing_ones(field):
     assert res["code"] == "conflict.not_found" and res["details"] == {"missing": ids[:100]}
     assert res["message"] == "冲突记录不存在：" + "、".join(map(str, ids[:10]))
 
+
+
+def test_a_submitted_inspection_is_not_written(field, db_session):
+    iid = field.inspection.id
+    led_inspection(db_session, iid, db_session.get(Inspector, field.lead_user.inspector_id), "submitted")
+    completed = ("inspection.completed", "该检查已提交完成，内容不能再修改")
+    other, lead = field.phone(field.other_officer), field.phone(field.lead_user)
+    other.set_section(iid, field.other_dept.id, {"note": "提交后再改"})
+    unsign(other, iid, field.other_dept.id)
+    lead.set_record(iid, {"opinion": "提交后再改"})
+    lead.enqueue("record.reopen", {"inspection_id": iid, "reason": "提交后退回"})
+    assert answers(other) == [completed, completed] and answers(lead) == [completed, completed]
