@@ -75,6 +75,102 @@ def filled(field):
     return lead, other, hashes
 
 
+# --- arguments ------------------------------------------------------------------------------------------------
+
+INT = "须为正整数"
+REASON = "须说明理由（4–500 个字）"
+CHOICE = "choice 须为 server（保留服务器上的值）或 client（采用冲突提交的值）"
+NOTE = "note 须为 500 字以内的文字"
+IDS = "conflict_ids 须为 1–500 个不重复的冲突编号"
+STROKES_BAD = "签名笔迹格式有误或过大"
+EMPTY = ("signature.empty", "签名为空：须有笔迹（strokes）或签名图片（image_sha256）")
+NOT_FOUND = ("inspection.not_found", "检查记录不存在")
+SECTION_EMPTY = ("section.empty", "本部门尚未填写任何检查内容，不能签名")
+BIG = 2**31 - 1
+
+
+def rejected(phone) -> list[tuple]:
+    """(code, message, errors) of each answer of the push ("applied" for one that went through)."""
+    return [(r["code"], r["message"], r.get("errors")) if r["status"] == "rejected" else r["status"]
+            for r in phone.push()]
+
+
+def test_bad_arguments_are_refused_with_their_code_and_message(field):
+    iid, dept = field.inspection.id, field.lead_dept.id
+    lead = field.phone(field.lead_user)
+    good_sign = {"inspection_id": iid, "department_id": dept, "signature_id": str(uuid.uuid4()),
+                 "content_hash": "a" * 64, "strokes": STROKES}
+    cases = [
+        ("section.set", {"inspection_id": iid, "department_id": dept, "fields": {}, "x": 1, "a": 2},
+         ("validation_error", "未知参数：a, x", {"a": ["未知参数"], "x": ["未知参数"]})),
+        *[("section.set", {"inspection_id": bad, "department_id": dept, "fields": {}},
+           ("validation_error", f"inspection_id {INT}", {"inspection_id": [INT]})) for bad in (0, True, "1", 2**31, 1.5)],
+        ("section.set", {"inspection_id": BIG, "department_id": dept, "fields": {}}, (*NOT_FOUND, None)),
+        ("section.set", {"inspection_id": iid, "department_id": 0, "fields": {}},
+         ("validation_error", f"department_id {INT}", {"department_id": [INT]})),
+        ("section.sign", {**good_sign, "signature_id": str(uuid.uuid4()).upper()},
+         ("validation_error", "signature_id 须为小写 UUID", {"signature_id": ["须为小写 UUID"]})),
+        ("section.sign", {**good_sign, "content_hash": "A" * 64},
+         ("validation_error", "content_hash 须为所签内容的 SHA-256", {"content_hash": ["须为 64 位小写十六进制"]})),
+        ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20001}]},
+         ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": [1] * 20001}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": {"points": []}}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20000}]}, (*SECTION_EMPTY, None)),
+        ("section.sign", {**good_sign, "strokes": None, "image_sha256": "AB" * 32},
+         ("validation_error", "image_sha256 须为签名图片的 SHA-256", {"image_sha256": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": None, "image_sha256": 5},
+         ("validation_error", "image_sha256 须为签名图片的 SHA-256", {"image_sha256": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": None, "image_sha256": "ab" * 32}, (*SECTION_EMPTY, None)),
+        ("section.sign", {**good_sign, "strokes": None}, (*EMPTY, None)),
+        ("section.sign", {**good_sign, "signer": None}, (*SECTION_EMPTY, None)),
+        *[("section.unsign", {"inspection_id": iid, "department_id": dept, "reason": bad},
+           ("validation_error", REASON, {"reason": ["请填写理由"]})) for bad in ("三个字", "  两字  ", "长" * 501, None)],
+        *[("section.unsign", {"inspection_id": iid, "department_id": dept, "reason": ok}, (*NOT_SIGNED, None))
+          for ok in ("四个字呢", "长" * 500)],
+        ("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "reason": "拒"},
+         ("validation_error", "须说明理由（2–500 个字）", {"reason": ["请填写理由"]})),
+        ("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "reason": "拒签"},
+         ("validation_error", "见证人：必填项", {"witness": ["必填项"]})),
+        ("record.finalize", {"inspection_id": iid, "content_hash": "x"},
+         ("validation_error", "content_hash 须为组长核对过的汇总记录的 SHA-256", {"content_hash": ["格式有误"]})),
+        ("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "maybe"},
+         ("validation_error", CHOICE, {"choice": ["取值无效"]})),
+        *[("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "server", "note": bad},
+           ("validation_error", NOTE, {"note": ["格式有误"]})) for bad in ("长" * 501, 5)],
+        ("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "server", "note": "长" * 500},
+         ("conflict.not_found", "冲突记录不存在", None)),
+        ("conflict.resolve", {"inspection_id": iid, "conflict_id": 2**31, "choice": "server"},
+         ("validation_error", f"conflict_id {INT}", {"conflict_id": [INT]})),
+        ("conflict.resolve_many", {"inspection_id": iid, "choice": None}, ("validation_error", CHOICE, {"choice": ["取值无效"]})),
+        ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "note": "长" * 501},
+         ("validation_error", NOTE, {"note": ["格式有误"]})),
+        *[("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "conflict_ids": bad},
+           ("validation_error", IDS, {"conflict_ids": ["格式有误"]}))
+          for bad in ([], list(range(1, 502)), [True], [0], [2**31], [3, 3], "1", [1.5])],
+        ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "department_id": 0},
+         ("validation_error", f"department_id {INT}", {"department_id": [INT]})),
+    ]
+    for name, args, _expected in cases:
+        lead.enqueue(name, args)
+    got = rejected(lead)
+    assert len(got) == len(cases)
+    for (name, args, expected), answer in zip(cases, got):
+        assert answer == expected, (name, args if len(str(args)) < 300 else name, answer)
+
+
+def test_many_conflict_ids_name_the_missing_ones(field):
+    lead = field.phone(field.lead_user)
+    ids = list(range(BIG - 499, BIG + 1))
+    lead.enqueue("conflict.resolve_many", {"inspection_id": field.inspection.id, "choice": "server",
+                                           "conflict_ids": ids})
+    [res] = lead.push()
+    assert res["code"] == "conflict.not_found" and res["details"] == {"missing": ids[:100]}
+    assert res["message"] == "冲突记录不存在：" + "、".join(map(str, ids[:10]))
+
+
+# --- sections -------------------------------------------------------------------------------------------------
+
 def test_a_section_is_signed_and_withdrawn_by_its_own_department_only(field, filled, db_session):
     iid, lead_dept, other_dept = field.inspection.id, field.lead_dept.id, field.other_dept.id
     lead, other, hashes = filled
@@ -307,101 +403,6 @@ def test_each_signs_the_finalised_record_once(field, finalised, db_session):
     assert res["code"] == "record.unsigned" and res["message"].startswith("还不能提交：")
 
 
-# --- arguments ------------------------------------------------------------------------------------------------
-
-INT = "须为正整数"
-REASON = "须说明理由（4–500 个字）"
-CHOICE = "choice 须为 server（保留服务器上的值）或 client（采用冲突提交的值）"
-NOTE = "note 须为 500 字以内的文字"
-IDS = "conflict_ids 须为 1–500 个不重复的冲突编号"
-STROKES_BAD = "签名笔迹格式有误或过大"
-EMPTY = ("signature.empty", "签名为空：须有笔迹（strokes）或签名图片（image_sha256）")
-NOT_FOUND = ("inspection.not_found", "检查记录不存在")
-SECTION_EMPTY = ("section.empty", "本部门尚未填写任何检查内容，不能签名")
-BIG = 2**31 - 1
-
-
-def rejected(phone) -> list[tuple]:
-    """(code, message, errors) of each answer of the push ("applied" for one that went through)."""
-    return [(r["code"], r["message"], r.get("errors")) if r["status"] == "rejected" else r["status"]
-            for r in phone.push()]
-
-
-def test_bad_arguments_are_refused_with_their_code_and_message(field):
-    iid, dept = field.inspection.id, field.lead_dept.id
-    lead = field.phone(field.lead_user)
-    good_sign = {"inspection_id": iid, "department_id": dept, "signature_id": str(uuid.uuid4()),
-                 "content_hash": "a" * 64, "strokes": STROKES}
-    cases = [
-        ("section.set", {"inspection_id": iid, "department_id": dept, "fields": {}, "x": 1, "a": 2},
-         ("validation_error", "未知参数：a, x", {"a": ["未知参数"], "x": ["未知参数"]})),
-        *[("section.set", {"inspection_id": bad, "department_id": dept, "fields": {}},
-           ("validation_error", f"inspection_id {INT}", {"inspection_id": [INT]})) for bad in (0, True, "1", 2**31, 1.5)],
-        ("section.set", {"inspection_id": BIG, "department_id": dept, "fields": {}}, (*NOT_FOUND, None)),
-        ("section.set", {"inspection_id": iid, "department_id": 0, "fields": {}},
-         ("validation_error", f"department_id {INT}", {"department_id": [INT]})),
-        ("section.sign", {**good_sign, "signature_id": str(uuid.uuid4()).upper()},
-         ("validation_error", "signature_id 须为小写 UUID", {"signature_id": ["须为小写 UUID"]})),
-        ("section.sign", {**good_sign, "content_hash": "A" * 64},
-         ("validation_error", "content_hash 须为所签内容的 SHA-256", {"content_hash": ["须为 64 位小写十六进制"]})),
-        ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20001}]},
-         ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
-        ("section.sign", {**good_sign, "strokes": [1] * 20001}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
-        ("section.sign", {**good_sign, "strokes": {"points": []}}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
-        ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20000}]}, (*SECTION_EMPTY, None)),
-        ("section.sign", {**good_sign, "strokes": None, "image_sha256": "AB" * 32},
-         ("validation_error", "image_sha256 须为签名图片的 SHA-256", {"image_sha256": ["格式有误"]})),
-        ("section.sign", {**good_sign, "strokes": None, "image_sha256": 5},
-         ("validation_error", "image_sha256 须为签名图片的 SHA-256", {"image_sha256": ["格式有误"]})),
-        ("section.sign", {**good_sign, "strokes": None, "image_sha256": "ab" * 32}, (*SECTION_EMPTY, None)),
-        ("section.sign", {**good_sign, "strokes": None}, (*EMPTY, None)),
-        ("section.sign", {**good_sign, "signer": None}, (*SECTION_EMPTY, None)),
-        *[("section.unsign", {"inspection_id": iid, "department_id": dept, "reason": bad},
-           ("validation_error", REASON, {"reason": ["请填写理由"]})) for bad in ("三个字", "  两字  ", "长" * 501, None)],
-        *[("section.unsign", {"inspection_id": iid, "department_id": dept, "reason": ok}, (*NOT_SIGNED, None))
-          for ok in ("四个字呢", "长" * 500)],
-        ("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "reason": "拒"},
-         ("validation_error", "须说明理由（2–500 个字）", {"reason": ["请填写理由"]})),
-        ("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "reason": "拒签"},
-         ("validation_error", "见证人：必填项", {"witness": ["必填项"]})),
-        ("record.finalize", {"inspection_id": iid, "content_hash": "x"},
-         ("validation_error", "content_hash 须为组长核对过的汇总记录的 SHA-256", {"content_hash": ["格式有误"]})),
-        ("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "maybe"},
-         ("validation_error", CHOICE, {"choice": ["取值无效"]})),
-        *[("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "server", "note": bad},
-           ("validation_error", NOTE, {"note": ["格式有误"]})) for bad in ("长" * 501, 5)],
-        ("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "server", "note": "长" * 500},
-         ("conflict.not_found", "冲突记录不存在", None)),
-        ("conflict.resolve", {"inspection_id": iid, "conflict_id": 2**31, "choice": "server"},
-         ("validation_error", f"conflict_id {INT}", {"conflict_id": [INT]})),
-        ("conflict.resolve_many", {"inspection_id": iid, "choice": None}, ("validation_error", CHOICE, {"choice": ["取值无效"]})),
-        ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "note": "长" * 501},
-         ("validation_error", NOTE, {"note": ["格式有误"]})),
-        *[("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "conflict_ids": bad},
-           ("validation_error", IDS, {"conflict_ids": ["格式有误"]}))
-          for bad in ([], list(range(1, 502)), [True], [0], [2**31], [3, 3], "1", [1.5])],
-        ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "department_id": 0},
-         ("validation_error", f"department_id {INT}", {"department_id": [INT]})),
-    ]
-    for name, args, _expected in cases:
-        lead.enqueue(name, args)
-    got = rejected(lead)
-    assert len(got) == len(cases)
-    for (name, args, expected), answer in zip(cases, got):
-        assert answer == expected, (name, args if len(str(args)) < 300 else name, answer)
-
-
-def test_many_conflict_ids_name_the_missing_ones(field):
-    lead = field.phone(field.lead_user)
-    ids = list(range(BIG - 499, BIG + 1))
-    lead.enqueue("conflict.resolve_many", {"inspection_id": field.inspection.id, "choice": "server",
-                                           "conflict_ids": ids})
-    [res] = lead.push()
-    assert res["code"] == "conflict.not_found" and res["details"] == {"missing": ids[:100]}
-    assert res["message"] == "冲突记录不存在：" + "、".join(map(str, ids[:10]))
-
-
-
 def test_a_submitted_inspection_is_not_written(field, db_session):
     iid = field.inspection.id
     led_inspection(db_session, iid, db_session.get(Inspector, field.lead_user.inspector_id), "submitted")
@@ -412,3 +413,27 @@ def test_a_submitted_inspection_is_not_written(field, db_session):
     lead.set_record(iid, {"opinion": "提交后再改"})
     lead.enqueue("record.reopen", {"inspection_id": iid, "reason": "提交后退回"})
     assert answers(other) == [completed, completed] and answers(lead) == [completed, completed]
+
+
+def test_the_lead_submits_a_record_everyone_signed(field, db_session):
+    iid = field.inspection.id
+    led_inspection(db_session, iid, db_session.get(Inspector, field.lead_user.inspector_id), "submittable")
+    h = db_session.get(Record, iid).content_hash
+    lead, officer = field.phone(field.lead_user), field.phone(field.lead_officer)
+    officer.enqueue("record.submit", {"inspection_id": iid, "content_hash": h})
+    lead.enqueue("record.submit", {"inspection_id": iid, "content_hash": "0" * 64})
+    lead.enqueue("record.submit", {"inspection_id": iid, "content_hash": h})
+    assert answers(officer) == [LEAD_ONLY]
+    wrong, res = lead.push()
+    assert wrong["code"] == "signature.content_changed" and wrong["details"] == {"server_hash": h}
+    assert res["status"] == "applied" and res["content_hash"] == h
+    inspection = field.inspection
+    db_session.refresh(inspection)
+    record = db_session.get(Record, iid)
+    db_session.refresh(record)
+    assert inspection.status == "completed" and (record.state, record.submitted_by) == ("submitted", field.lead_user.id)
+    assert record.submitted_at is not None
+    assert (res["completed_on"], res["publication_due_on"]) == (inspection.completed_on.isoformat(),
+                                                                inspection.publication_due_on.isoformat())
+    lead.enqueue("record.submit", {"inspection_id": iid, "content_hash": h})
+    assert answers(lead) == [("inspection.completed", "该检查已提交完成，内容不能再修改")]
