@@ -99,6 +99,7 @@ def test_each_accepted_type_has_its_kind():
     for media_type in ("image/jpeg", "image/png", "image/webp"):
         assert checks.kind_for(media_type) == "photo" and checks.kind_for(media_type, "photo") == "photo"
     assert checks.kind_for("application/pdf") == "pdf" and checks.kind_for("application/pdf", "") == "pdf"
+    assert checks.kind_for("application/pdf", "pdf") == "pdf"
     for media_type, kind in CLIP_KINDS.items():
         assert checks.kind_for(media_type) == kind and checks.kind_for(media_type, kind) == kind
     assert checks.ACCEPTED_TYPES == sorted(["image/jpeg", "image/png", "image/webp", "application/pdf", *CLIP_KINDS])
@@ -153,10 +154,11 @@ def test_each_type_is_served_under_its_extension():
 # --- limits --------------------------------------------------------------------------------------------------
 
 def test_the_default_limits():
-    assert DEFAULTS.max_bytes == {"photo": 15 * MB, "signature": MB, "pdf": 20 * MB, "audio": 30 * MB,
+    defaults = Limits.from_config({})        # not DEFAULTS: made when this module was imported
+    assert defaults.max_bytes == {"photo": 15 * MB, "signature": MB, "pdf": 20 * MB, "audio": 30 * MB,
                                   "video": 200 * MB}
-    assert DEFAULTS.max_pixels == {"photo": 50_000_000, "signature": 4_000_000}
-    assert DEFAULTS.max_pixels_per_byte == 5000
+    assert defaults.max_pixels == {"photo": 50_000_000, "signature": 4_000_000}
+    assert defaults.max_pixels_per_byte == 5000
     assert Limits(max_bytes={}, max_pixels={}).max_pixels_per_byte == 5000
 
 
