@@ -12,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from backend.audit.models import AuditEntry
 from backend.directory.models import Inspector
 from backend.inspections.models import Conflict, Record, Section, Signature
 from sync.canonical import section_hash
@@ -142,6 +143,12 @@ def test_bad_arguments_are_refused_with_their_code_and_message(field):
          ("conflict.not_found", "冲突记录不存在", None)),
         ("conflict.resolve", {"inspection_id": iid, "conflict_id": 2**31, "choice": "server"},
          ("validation_error", f"conflict_id {INT}", {"conflict_id": [INT]})),
+        ("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "server", "x": 1},
+         ("validation_error", "未知参数：x", {"x": ["未知参数"]})),
+        ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "y": 1},
+         ("validation_error", "未知参数：y", {"y": ["未知参数"]})),
+        ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "note": "长" * 500, "conflict_ids": [BIG]},
+         ("conflict.not_found", f"冲突记录不存在：{BIG}", None)),
         ("conflict.resolve_many", {"inspection_id": iid, "choice": None}, ("validation_error", CHOICE, {"choice": ["取值无效"]})),
         ("conflict.resolve_many", {"inspection_id": iid, "choice": "server", "note": "长" * 501},
          ("validation_error", NOTE, {"note": ["格式有误"]})),
@@ -236,6 +243,12 @@ def _conflict(db_session, inspection_id, department_id=None, path="note", client
     return c
 
 
+def push_audit(db_session) -> dict:
+    """The detail of the last push's audit entry."""
+    return db_session.scalars(select(AuditEntry).where(AuditEntry.action == "sync.push")
+                              .order_by(AuditEntry.id.desc())).first().detail
+
+
 def resolve(phone, inspection_id, conflict_id, choice="client", **extra):
     return phone.enqueue("conflict.resolve", {"inspection_id": inspection_id, "conflict_id": conflict_id,
                                               "choice": choice, **extra})
@@ -249,7 +262,7 @@ def test_conflict_resolve_never_writes_into_a_signed_section(field, db_session):
     iid, lead_dept, other_dept = field.inspection.id, field.lead_dept.id, field.other_dept.id
     led_inspection(db_session, iid, db_session.get(Inspector, field.lead_user.inspector_id), "finalizable")
     in_signed = _conflict(db_session, iid, lead_dept, client_value="签名后才到的值")
-    on_record = _conflict(db_session, iid, None, path="opinion", client_value="组长采用的意见")
+    on_record = _conflict(db_session, iid, None, path="departed_at", client_value="2026-04-08T11:00:00+08:00")
     elsewhere = _conflict(db_session, field.inspections[1].id, lead_dept)
     lead = field.phone(field.lead_user)
     resolve(lead, iid, in_signed.id)
@@ -277,13 +290,22 @@ def test_conflict_resolve_never_writes_into_a_signed_section(field, db_session):
     resolve_many(lead, iid, department_id=other_dept)
     [res] = lead.push()
     assert (res["status"], res["resolved"]) == ("applied", [])
-    # the record's conflict is the lead's to decide; once withdrawn, the section's too
+    # the record's conflict is the lead's to decide (alone in its push: the resolution alone saves the record)
     resolve(lead, iid, on_record.id, note="以组长意见为准")
+    [res] = lead.push()
+    assert (res["status"], res["inspection_id"], list(res["revs"])) == ("applied", iid, ["departed_at"])
+    record = db_session.get(Record, iid)
+    db_session.refresh(record)
+    assert record.data["departed_at"] == "2026-04-08T11:00:00+08:00" and record.revs["departed_at"][0] == res["revs"][
+        "departed_at"]
+    assert push_audit(db_session)["resolutions"] == [{"conflict_id": on_record.id, "inspection_id": iid,
+                                                      "path": "departed_at", "choice": "client",
+                                                      "note": "以组长意见为准"}]
+    # once withdrawn, the section's too
     resolve(lead, iid, on_record.id)
     unsign(lead, iid, lead_dept)
     resolve(lead, iid, in_signed.id, choice="client")
-    assert answers(lead) == ["applied", ("conflict.resolved", "该冲突已处理过"), "applied", "applied"]
-    assert db_session.get(Record, iid).data["opinion"] == "组长采用的意见"
+    assert answers(lead) == [("conflict.resolved", "该冲突已处理过"), "applied", "applied"]
     assert section_row(db_session, iid, lead_dept).data["note"] == "签名后才到的值"
     db_session.refresh(on_record)
     assert (on_record.status, on_record.choice, on_record.note, on_record.resolved_by) == (
@@ -292,15 +314,25 @@ def test_conflict_resolve_never_writes_into_a_signed_section(field, db_session):
 
 def test_resolving_many_keeps_the_latest_value_and_skips_decided_ones(field, db_session):
     iid, lead_dept = field.inspection.id, field.lead_dept.id
+    # what the server holds, written by the officers' phones (the conflicts' values come later, stale)
+    officer, other_phone = field.phone(field.lead_officer), field.phone(field.other_officer)
+    officer.set_section(iid, lead_dept, {"note": "服务器上的值"})
+    other_phone.set_section(iid, field.other_dept.id, {"note": "另一部门服务器上的值"})
+    assert answers(officer) == ["applied"] and answers(other_phone) == ["applied"]
+    other_first = _conflict(db_session, iid, field.other_dept.id, client_value="另一部门采用")
     first = _conflict(db_session, iid, lead_dept, client_value="第一次")
     second = _conflict(db_session, iid, lead_dept, client_value="第二次")
     record = _conflict(db_session, iid, None, path="opinion", client_value="汇总意见")
     done = _conflict(db_session, iid, lead_dept, path="other", status="resolved")
     lead = field.phone(field.lead_user)
-    resolve_many(lead, iid, conflict_ids=[first.id, second.id, record.id, done.id], note="统一采用")
+    ids = [other_first.id, first.id, second.id, record.id, done.id]
+    resolve_many(lead, iid, conflict_ids=ids, note="统一采用")
     [res] = lead.push()
-    assert res["status"] == "applied" and res["resolved"] == [first.id, second.id, record.id]
+    assert (res["status"], res["inspection_id"], res["resolved"]) == ("applied", iid, ids[:4])
     assert section_row(db_session, iid, lead_dept).data["note"] == "第二次"
+    assert section_row(db_session, iid, field.other_dept.id).data["note"] == "另一部门采用"
+    assert push_audit(db_session)["resolutions"] == [{"inspection_id": iid, "choice": "client", "note": "统一采用",
+                                                      "conflict_ids": ids[:4]}]
     assert db_session.get(Record, iid).data["opinion"] == "汇总意见"
     for c in (first, second, record):
         db_session.refresh(c)
