@@ -469,3 +469,72 @@ def test_the_lead_submits_a_record_everyone_signed(field, db_session):
                                                                 inspection.publication_due_on.isoformat())
     lead.enqueue("record.submit", {"inspection_id": iid, "content_hash": h})
     assert answers(lead) == [("inspection.completed", "该检查已提交完成，内容不能再修改")]
+
+
+def test_the_lead_finalises_only_a_complete_record_as_seen(field, db_session):
+    iid = field.inspection.id
+    lead, officer = field.phone(field.lead_user), field.phone(field.lead_officer)
+    # nothing written yet: incomplete, with the problems named
+    lead.enqueue("record.finalize", {"inspection_id": iid, "content_hash": "0" * 64})
+    [res] = lead.push()
+    assert res["code"] == "record.incomplete" and res["details"]["problems"]
+    assert res["message"] == "检查记录不完整：" + "；".join(res["details"]["problems"][:3])
+    led_inspection(db_session, iid, db_session.get(Inspector, field.lead_user.inspector_id), "finalizable")
+    conflict = _conflict(db_session, iid, None, path="opinion")
+    lead.pull()
+    h = lead.record_hash(iid)
+    lead.enqueue("record.finalize", {"inspection_id": iid, "content_hash": h})
+    assert answers(lead) == [("record.conflicts_open", "还有未处理的冲突，处理完才能定稿")]
+    resolve(lead, iid, conflict.id, choice="server")
+    lead.enqueue("record.finalize", {"inspection_id": iid, "content_hash": "0" * 64})
+    officer.enqueue("record.finalize", {"inspection_id": iid, "content_hash": h})
+    assert answers(officer) == [LEAD_ONLY]
+    _, wrong = lead.push()
+    assert (wrong["code"], wrong["details"]) == ("record.content_changed", {"server_hash": h})
+    assert wrong["message"] == "组长核对的内容与服务器上的不一致（可能有部门刚更新）；请同步后再定稿"
+    lead.enqueue("record.finalize", {"inspection_id": iid, "content_hash": h})
+    [res] = lead.push()
+    assert (res["status"], res["inspection_id"], res["content_hash"]) == ("applied", iid, h)
+    record = db_session.get(Record, iid)
+    db_session.refresh(record)
+    assert (record.state, record.content_hash) == ("signing", h)
+
+
+def test_followups_belong_to_a_department_of_the_inspection(field, factory):
+    iid = field.inspection.id
+    stranger = factory.department()
+    lead = field.phone(field.lead_user)
+
+    def followup(department_id):
+        return {"id": str(uuid.uuid4()), "action": "rectify", "department_id": department_id}
+
+    lead.set_record(iid, {"followups": [followup(field.other_dept.id), followup(stranger.id)]})
+    [res] = lead.push()
+    problem = f"后续处置须由参与本次检查的部门负责（部门 {stranger.id} 未参与）"
+    assert (res["code"], res["errors"]) == ("validation_error", {"followups": [problem]})
+    assert res["message"] == f"汇总内容有误：followups：{problem}"
+    lead.set_record(iid, {"followups": [followup(field.other_dept.id), followup(field.lead_dept.id)], "opinion": "好"})
+    [res] = lead.push()
+    assert res["status"] == "applied" and set(res["revs"]) == {"followups", "opinion"}
+    officer = field.phone(field.lead_officer)
+    officer.set_record(iid, {"opinion": "不是组长"})
+    assert answers(officer) == [LEAD_ONLY]
+
+
+def test_the_representative_may_refuse_before_a_witness(field, finalised, db_session):
+    iid = field.inspection.id
+    lead, h = finalised
+    witness = {"name": "李见证", "phone": "13900000000", "position": ""}
+    lead.enqueue("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "content_hash": h,
+                                    "reason": "拒绝签字", "witness": witness})
+    lead.enqueue("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "content_hash": h,
+                                    "reason": "拒绝签字", "witness": witness, "strokes": STROKES})
+    lead.enqueue("record.representative", {"inspection_id": iid, "signature_id": str(uuid.uuid4()),
+                                           "content_hash": h, "strokes": STROKES})
+    dup = ("signature.duplicate", "被检查对象代表已签名或已记录拒签")
+    got = answers(lead)
+    assert got == ["applied", dup, dup]
+    [s] = live(db_session, iid, "record")
+    assert (s.role, s.signer_name, s.via, s.strokes, s.content_hash) == ("witness", "李见证", "lead_device", None, h)
+    assert s.signer_detail == {"refusal_reason": "拒绝签字", "phone": "13900000000"}
+    assert s.signer_user_id is None and s.scope == "record"
