@@ -538,3 +538,91 @@ def test_the_representative_may_refuse_before_a_witness(field, finalised, db_ses
     assert (s.role, s.signer_name, s.via, s.strokes, s.content_hash) == ("witness", "李见证", "lead_device", None, h)
     assert s.signer_detail == {"refusal_reason": "拒绝签字", "phone": "13900000000"}
     assert s.signer_user_id is None and s.scope == "record"
+
+
+# --- signing a section: what is signed -------------------------------------------------------------------------
+
+def test_a_section_is_signed_as_the_server_holds_it_complete_and_without_conflicts(field, db_session):
+    iid, dept = field.inspection.id, field.other_dept.id
+    code = field.other_dept.code
+    values = field.full_section(field.other_item)
+    phone = field.phone(field.other_officer)
+    # half a section: incomplete, the problems named
+    half = dict(list(values.items())[:2])
+    phone.set_section(iid, dept, half)
+    sign(phone, iid, dept, section_hash(iid, code, half))
+    applied, res = phone.push()
+    assert applied["status"] == "applied" and res["code"] == "section.incomplete" and res["details"]["problems"]
+    assert res["message"] == "检查内容不完整：" + "；".join(res["details"]["problems"][:3])
+    # written and signed in one push; another hash than the server's is refused, naming the server's
+    phone.set_section(iid, dept, values)
+    sign(phone, iid, dept, section_hash(iid, code, half))
+    sid = str(uuid.uuid4())
+    sign(phone, iid, dept, section_hash(iid, code, {**half, **values}), signature_id=sid)
+    applied, changed, signed = phone.push()
+    assert changed["code"] == "signature.content_changed"
+    assert changed["details"] == {"server_hash": section_hash(iid, code, {**half, **values})}
+    assert changed["message"] == "签名时看到的内容与服务器上的不一致（可能有同事刚修改过）；请同步后核对再签名"
+    assert (signed["status"], signed["inspection_id"], signed["content_hash"]) == (
+        "applied", iid, section_hash(iid, code, {**half, **values}))
+    [s] = live(db_session, iid, "section", dept)
+    assert (s.id, s.signer_user_id, s.signer_inspector_id, s.signer_name, s.signer_cert_no, s.via) == (
+        sid, field.other_officer.id, field.other_officer.inspector_id, _name(field, field.other_officer),
+        db_session.get(Inspector, field.other_officer.inspector_id).cert_no, "own")
+    assert (s.scope, s.department_id, s.strokes, s.image_sha256) == ("section", dept, STROKES, None)
+    # a signature id is used once
+    unsign(phone, iid, dept)
+    sign(phone, iid, dept, section_hash(iid, code, {**half, **values}), signature_id=sid)
+    again = str(uuid.uuid4())
+    sign(phone, iid, dept, section_hash(iid, code, {**half, **values}), signature_id=again)
+    unsign(phone, iid, dept)
+    sign(phone, iid, dept, section_hash(iid, code, {**half, **values}), signature_id=again)
+    assert answers(phone) == ["applied", ("signature.duplicate_id", "该签名编号已使用过"), "applied", "applied",
+                              ("signature.duplicate_id", "该签名编号已使用过")]
+
+
+def test_a_section_with_an_open_conflict_is_not_signed(field, db_session):
+    iid, dept = field.inspection.id, field.lead_dept.id
+    values = field.full_section(field.lead_item)
+    lead = field.phone(field.lead_user)
+    lead.set_section(iid, dept, values)
+    assert answers(lead) == ["applied"]
+    # the other officer's phone had not seen it: a stale write of one path, kept for the lead
+    officer = field.phone(field.lead_officer)
+    path = next(p for p in values if p.endswith(".result"))
+    officer.set_section(iid, dept, {path: "fail", "note": "补充说明"})
+    [res] = officer.push()
+    assert res["status"] == "conflict", res
+    assert res["conflicts"] == [{"path": path, "server_rev": 1}]
+    assert res["message"] == "1 个字段与他人修改冲突，已保留服务器上的值并交组长处理" and set(res["revs"]) == {"note"}
+    # the same value again is unchanged: its revision answered as it is
+    officer.pull()
+    officer.set_section(iid, dept, {"note": "补充说明"})
+    [res] = officer.push()
+    assert (res["status"], res["revs"]) == ("applied", {"note": 2})
+    lead.pull()
+    lead.sign_section(iid, dept)
+    assert answers(lead) == [("section.conflicts_open", "本部门的检查内容有未处理的冲突，须由组长处理后再签名")]
+
+
+def test_a_co_signature_on_the_leads_phone_says_so(field, filled, db_session):
+    iid, dept = field.inspection.id, field.lead_dept.id
+    lead, _other, hashes = filled
+    sign(lead, iid, dept, hashes[dept], signer={"username": field.lead_officer.username, "password": PASSWORD})
+    assert answers(lead) == ["applied"]
+    [s] = live(db_session, iid, "section", dept)
+    assert (s.signer_inspector_id, s.signer_user_id, s.via) == (field.lead_officer.inspector_id, field.lead_officer.id,
+                                                                "lead_device")
+
+
+def test_the_default_cap_of_open_conflicts(field, db_session):
+    iid, dept = field.inspection.id, field.other_dept.id
+    db_session.add_all([Conflict(inspection_id=iid, scope="record", path=f"p{i}", base_rev=0, server_value=None,
+                                 server_rev=1, client_value="x") for i in range(500)])
+    db_session.flush()
+    first, second = field.phone(field.other_officer), field.phone(field.other_officer)
+    first.set_section(iid, dept, {"note": "先写"})
+    assert answers(first) == ["applied"]
+    second.set_section(iid, dept, {"note": "后写"})
+    [res] = second.push()
+    assert (res["code"], res["details"]) == ("conflict.limit", {"limit": 500, "new": 1})
