@@ -142,6 +142,7 @@ def test_the_stand_in_declaring_a_conflict_later_leaves_too(field, db_session, f
     assert "曾在该企业兼职" in phone.tombstones[first]["reason"]
     res = _note(phone, field, first, field.other_dept)
     assert res["code"] == "sync.recused" and res["details"] == {"reason": "曾在该企业兼职"}
+    assert res["message"] == "你已申报与该检查对象存在利害关系（曾在该企业兼职），已回避该检查，不能再修改它"
     # the member recused at the draw is still recused there (not merely "not a member")
     out = field.phone(field.other_officer)
     out.pull()

@@ -88,6 +88,11 @@ EMPTY = ("signature.empty", "签名为空：须有笔迹（strokes）或签名�
 NOT_FOUND = ("inspection.not_found", "检查记录不存在")
 SECTION_EMPTY = ("section.empty", "本部门尚未填写任何检查内容，不能签名")
 BIG = 2**31 - 1
+SIGNER_BAD = "signer 须为 {username, password}（各 1–256 个字符）"
+
+
+def unknown(i: int) -> str:
+    return f"未知路径“nope.{i}”"
 
 
 def rejected(phone) -> list[tuple]:
@@ -116,6 +121,16 @@ def test_bad_arguments_are_refused_with_their_code_and_message(field):
         ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20001}]},
          ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
         ("section.sign", {**good_sign, "strokes": [1] * 20001}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": [1] * 10001}, (*SECTION_EMPTY, None)),
+        ("section.sign", {**good_sign, "z": 1}, ("validation_error", "未知参数：z", {"z": ["未知参数"]})),
+        ("section.sign", {**good_sign, "signer": {"username": "某人"}},
+         ("validation_error", SIGNER_BAD, {"signer": [SIGNER_BAD]})),
+        ("section.unsign", {"inspection_id": iid, "department_id": dept, "reason": "四个字呢", "w": 1},
+         ("validation_error", "未知参数：w", {"w": ["未知参数"]})),
+        ("section.set", {"inspection_id": iid, "department_id": dept,
+                         "fields": {f"nope.{i}": {"value": 1, "base_rev": 0} for i in range(4)}},
+         ("validation_error", "检查内容有误：" + "；".join(f"nope.{i}：{unknown(i)}" for i in range(3)),
+          {f"nope.{i}": [unknown(i)] for i in range(4)})),
         ("section.sign", {**good_sign, "strokes": {"points": []}}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
         ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20000}]}, (*SECTION_EMPTY, None)),
         ("section.sign", {**good_sign, "strokes": None, "image_sha256": "AB" * 32},
@@ -603,6 +618,23 @@ def test_a_section_with_an_open_conflict_is_not_signed(field, db_session):
     lead.pull()
     lead.sign_section(iid, dept)
     assert answers(lead) == [("section.conflicts_open", "本部门的检查内容有未处理的冲突，须由组长处理后再签名")]
+    # a conflict made earlier in the same push counts too
+    second = field.phone(field.lead_officer)
+    other_path = next(p for p in values if p.endswith(".result") and p != path)
+    second.set_section(iid, dept, {other_path: "fail"})
+    second.enqueue("section.sign", {"inspection_id": iid, "department_id": dept, "signature_id": str(uuid.uuid4()),
+                                    "content_hash": section_hash(iid, field.lead_dept.code,
+                                                                 {**values, "note": "补充说明"}), "strokes": STROKES})
+    assert [r.get("code", r["status"]) for r in second.push()] == ["conflict", "section.conflicts_open"]
+    # another department's open conflicts do not keep this one from signing
+    other = field.phone(field.other_officer)
+    other_values = field.full_section(field.other_item)
+    other.set_section(iid, field.other_dept.id, other_values)
+    sign(other, iid, field.other_dept.id, section_hash(iid, field.other_dept.code, other_values))
+    assert answers(other) == ["applied", "applied"]
+    unsign(other, iid, field.other_dept.id)
+    [res] = other.push()
+    assert (res["status"], res["inspection_id"]) == ("applied", iid)
 
 
 def test_a_co_signature_on_the_leads_phone_says_so(field, filled, db_session):
@@ -613,6 +645,11 @@ def test_a_co_signature_on_the_leads_phone_says_so(field, filled, db_session):
     [s] = live(db_session, iid, "section", dept)
     assert (s.signer_inspector_id, s.signer_user_id, s.via) == (field.lead_officer.inspector_id, field.lead_officer.id,
                                                                 "lead_device")
+    # the lead typing their own password on their own phone signs as themselves
+    sign(lead, iid, dept, hashes[dept], signer={"username": field.lead_user.username, "password": PASSWORD})
+    assert answers(lead) == ["applied"]
+    mine = next(x for x in live(db_session, iid, "section", dept) if x.signer_user_id == field.lead_user.id)
+    assert mine.via == "own"
 
 
 def test_the_default_cap_of_open_conflicts(field, db_session):
@@ -626,3 +663,26 @@ def test_the_default_cap_of_open_conflicts(field, db_session):
     second.set_section(iid, dept, {"note": "后写"})
     [res] = second.push()
     assert (res["code"], res["details"]) == ("conflict.limit", {"limit": 500, "new": 1})
+    assert res["message"] == ("该检查未处理的冲突已达上限（500 个），这条修改未保存到服务器（仍在手机上）；"
+                              "请组长先处理冲突，同步后再修改")
+
+
+def test_the_files_a_section_names_are_referenced_and_bounded(field, db_session, monkeypatch):
+    from backend.media.models import MediaRef
+
+    iid, dept = field.inspection.id, field.other_dept.id
+    values = field.full_section(field.other_item, result="fail")
+    phone = field.phone(field.other_officer)
+    phone.set_section(iid, dept, values)
+    [res] = phone.push()
+    assert res["status"] == "applied" and res["inspection_id"] == iid
+    refs = db_session.scalars(select(MediaRef.sha256).where(MediaRef.inspection_id == iid)).all()
+    assert set(refs) == {"ab" * 32}
+    # a path written as absent, again absent: unchanged at revision 0
+    phone.set_section(iid, dept, {"note": None})
+    assert phone.push()[0]["revs"] == {"note": 0}
+    monkeypatch.setitem(field.app.config, "MEDIA_MAX_FILES_PER_INSPECTION", 1)
+    cp = field.points(field.other_item)[0]
+    phone.set_section(iid, dept, {f"points.{cp}.photos": [{"id": str(uuid.uuid4()), "sha256": "cd" * 32}]})
+    [res] = phone.push()
+    assert res["code"] == "media.inspection_full" and res["details"] == {"limit": 1, "referenced": 1, "adding": 1}
