@@ -148,6 +148,11 @@ def test_bad_arguments_are_refused_with_their_code_and_message(field):
          ("validation_error", "须说明理由（2–500 个字）", {"reason": ["请填写理由"]})),
         ("record.refusal", {"inspection_id": iid, "signature_id": str(uuid.uuid4()), "reason": "拒签"},
          ("validation_error", "见证人：必填项", {"witness": ["必填项"]})),
+        *[(name, {"inspection_id": iid, "q": 1}, ("validation_error", "未知参数：q", {"q": ["未知参数"]}))
+          for name in ("record.set", "record.finalize", "record.reopen", "record.sign", "record.representative",
+                       "record.refusal", "record.submit")],
+        ("record.reopen", {"inspection_id": iid, "reason": "短"}, ("validation_error", REASON, {"reason": ["请填写理由"]})),
+        ("record.reopen", {"inspection_id": iid, "reason": "需要退回"}, (*DRAFT, None)),
         ("record.finalize", {"inspection_id": iid, "content_hash": "x"},
          ("validation_error", "content_hash 须为组长核对过的汇总记录的 SHA-256", {"content_hash": ["格式有误"]})),
         ("conflict.resolve", {"inspection_id": iid, "conflict_id": BIG, "choice": "maybe"},
@@ -686,3 +691,23 @@ def test_the_files_a_section_names_are_referenced_and_bounded(field, db_session,
     phone.set_section(iid, dept, {f"points.{cp}.photos": [{"id": str(uuid.uuid4()), "sha256": "cd" * 32}]})
     [res] = phone.push()
     assert res["code"] == "media.inspection_full" and res["details"] == {"limit": 1, "referenced": 1, "adding": 1}
+
+
+def test_the_representative_signs_with_the_details_the_record_gives(field, db_session):
+    iid = field.inspection.id
+    led_inspection(db_session, iid, db_session.get(Inspector, field.lead_user.inspector_id), "finalizable")
+    record = db_session.get(Record, iid)
+    record.data = {**record.data, "representative": {"name": "赵店长", "position": "店长", "phone": "13800000000"}}
+    db_session.flush()
+    lead = field.phone(field.lead_user)
+    lead.pull()
+    h = lead.record_hash(iid)
+    lead.enqueue("record.finalize", {"inspection_id": iid, "content_hash": h})
+    lead.enqueue("record.representative", {"inspection_id": iid, "signature_id": str(uuid.uuid4()),
+                                           "content_hash": h, "image_sha256": "ef" * 32})
+    got = lead.push()
+    assert [r["status"] for r in got] == ["applied", "applied"] and got[1]["inspection_id"] == iid
+    [s] = live(db_session, iid, "record")
+    assert (s.role, s.signer_name, s.via, s.image_sha256, s.strokes) == ("representative", "赵店长", "lead_device",
+                                                                         "ef" * 32, None)
+    assert s.signer_detail == {"position": "店长", "phone": "13800000000"} and s.signer_user_id is None
