@@ -567,12 +567,12 @@ def test_a_section_is_signed_as_the_server_holds_it_complete_and_without_conflic
     code = field.other_dept.code
     values = field.full_section(field.other_item)
     phone = field.phone(field.other_officer)
-    # half a section: incomplete, the problems named
-    half = dict(list(values.items())[:2])
+    # a section with a note only: incomplete, the first three problems named
+    half = {"note": "只写了备注"}
     phone.set_section(iid, dept, half)
     sign(phone, iid, dept, section_hash(iid, code, half))
     applied, res = phone.push()
-    assert applied["status"] == "applied" and res["code"] == "section.incomplete" and res["details"]["problems"]
+    assert applied["status"] == "applied" and res["code"] == "section.incomplete" and len(res["details"]["problems"]) > 3
     assert res["message"] == "检查内容不完整：" + "；".join(res["details"]["problems"][:3])
     # written and signed in one push; another hash than the server's is refused, naming the server's
     phone.set_section(iid, dept, values)
@@ -711,3 +711,28 @@ def test_the_representative_signs_with_the_details_the_record_gives(field, db_se
     assert (s.role, s.signer_name, s.via, s.image_sha256, s.strokes) == ("representative", "赵店长", "lead_device",
                                                                          "ef" * 32, None)
     assert s.signer_detail == {"position": "店长", "phone": "13800000000"} and s.signer_user_id is None
+
+
+def test_only_this_sections_conflicts_made_in_the_same_push_keep_it_from_being_signed(field, db_session):
+    iid, dept = field.inspection.id, field.lead_dept.id
+    values = field.full_section(field.lead_item)
+    lead, officer = field.phone(field.lead_user), field.phone(field.lead_officer)
+    lead.set_section(iid, dept, values)
+    lead.set_record(iid, {"opinion": "组长的意见"})
+    officer.set_section(field.inspections[1].id, dept, {"note": "另一家"})
+    assert answers(lead) == ["applied", "applied"] and answers(officer) == ["applied"]
+    # the officer's phone had seen neither: a record conflict is not the lead's to make, so the lead's second phone
+    # makes one; a conflict in another inspection; then the section is signed, all in one push
+    second = field.phone(field.lead_user)
+    second.set_record(iid, {"opinion": "另一部手机上的意见"})
+    second.set_section(field.inspections[1].id, dept, {"note": "冲突"})
+    second.enqueue("section.sign", {"inspection_id": iid, "department_id": dept, "signature_id": str(uuid.uuid4()),
+                                    "content_hash": section_hash(iid, field.lead_dept.code, values), "strokes": STROKES})
+    assert [r["status"] for r in second.push()] == ["conflict", "conflict", "applied"]
+    # a conflict in the section itself, made in the same push, does
+    third = field.phone(field.lead_officer)
+    third.enqueue("section.unsign", {"inspection_id": iid, "department_id": dept, "reason": "需要修改内容"})
+    third.set_section(iid, dept, {next(p for p in values if p.endswith(".result")): "fail"})
+    third.enqueue("section.sign", {"inspection_id": iid, "department_id": dept, "signature_id": str(uuid.uuid4()),
+                                   "content_hash": section_hash(iid, field.lead_dept.code, values), "strokes": STROKES})
+    assert [r.get("code", r["status"]) for r in third.push()] == ["applied", "conflict", "section.conflicts_open"]
