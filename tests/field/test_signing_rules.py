@@ -736,3 +736,16 @@ def test_only_this_sections_conflicts_made_in_the_same_push_keep_it_from_being_s
     third.enqueue("section.sign", {"inspection_id": iid, "department_id": dept, "signature_id": str(uuid.uuid4()),
                                    "content_hash": section_hash(iid, field.lead_dept.code, values), "strokes": STROKES})
     assert [r.get("code", r["status"]) for r in third.push()] == ["applied", "conflict", "section.conflicts_open"]
+
+
+def test_a_conflict_in_the_leads_section_does_not_stop_a_co_signature_of_another(field, filled, db_session):
+    iid, lead_dept, other_dept = field.inspection.id, field.lead_dept.id, field.other_dept.id
+    _lead, _other, hashes = filled
+    officer = field.phone(field.lead_officer)
+    officer.set_section(iid, lead_dept, {"note": "先写"})
+    assert answers(officer) == ["applied"]
+    second = field.phone(field.lead_user)          # has not seen the note: a conflict in the lead's section
+    second.set_section(iid, lead_dept, {"note": "后写"})
+    sign(second, iid, other_dept, hashes[other_dept],
+         signer={"username": field.other_officer.username, "password": PASSWORD})
+    assert [r["status"] for r in second.push()] == ["conflict", "applied"]
