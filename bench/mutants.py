@@ -3,6 +3,7 @@
     .venv/bin/python bench/mutants.py                    # algorithm.py, verify.py, auth/rules.py, sync/{engine,fields,changes}.py
     .venv/bin/python bench/mutants.py algorithm verify   # some of them
     .venv/bin/python bench/mutants.py verify --jobs 2 --limit 50 --list
+    .venv/bin/python bench/mutants.py handlers --only section_sign --only @survivors.txt   # some mutants again
 
 A small AST mutator, no dependency. For each mutation point of a file it compiles the
 changed module and, in a forked process, puts it in ``sys.modules`` under the module's
@@ -87,7 +88,29 @@ TARGETS = {
         "test_the_first_pull_on_a_server_with_no_change_yet", "test_a_draw_announces_each_inspection_once_in_order",
         "test_a_pull_keeps_its_range_across_its_pages", "test_a_pull_sends_nothing_of_other_tasks_and_groups"),
         "tests/field/test_push_pull.py::test_first_pull_brings_the_assignments_and_the_checklist"]),
+    # the field rules (issue 11 §6): who takes part, the phone's mutations, what may be uploaded
+    "access": ("backend.inspections.access", "backend/inspections/access.py",
+               ["tests/field/test_recusal_rules.py",
+                "tests/field/test_contract.py::test_a_late_recusal_takes_the_officer_out_at_once",
+                "tests/field/test_contract.py::test_a_recused_lead_is_followed_by_the_next_officer_of_the_lead_department",
+                "tests/field/test_contract.py::test_a_declaration_after_completion_changes_nothing",
+                "tests/api/draws/test_draw_flow.py::test_recusal_replacement_and_the_recused_member_does_not_see_it"]),
+    "handlers": ("backend.inspections.handlers", "backend/inspections/handlers.py",
+                 ["tests/field/test_signing_rules.py",
+                  "tests/field/test_recusal_rules.py::test_a_member_recused_at_the_draw_is_out_there_and_the_stand_in_is_in",
+                  "tests/field/test_recusal_rules.py::test_the_stand_in_declaring_a_conflict_later_leaves_too",
+                  "tests/field/test_recusal_rules.py::test_an_inspection_that_is_gone_is_a_tombstone_and_refuses_writes",
+                  "tests/field/test_signers.py::test_a_section_co_signer_must_be_of_that_department",
+                  "tests/field/test_bounds.py::test_a_repeated_stale_write_replaces_the_writers_open_conflict",
+                  "tests/field/test_bounds.py::test_open_conflicts_are_capped_per_inspection_and_nothing_is_lost",
+                  "tests/field/test_flags.py",
+                  "tests/field/test_merge.py::test_a_record_naming_photos_not_yet_uploaded_is_not_submitted"]),
+    "media_checks": ("backend.media.checks", "backend/media/checks.py", ["tests/unit/test_media_checks.py"]),
 }
+# files whose tests may share the session's fixtures (the migrated database, the app): the first test runs once
+# in the parent, unmutated, and every mutant's process starts from there (seconds saved per mutant). Only for a
+# module nothing keeps a piece of at the app's creation or its first requests (the mutant would not be seen)
+WARM = {"access", "handlers"}
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
           ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd, ast.BitXor: ast.BitAnd,
@@ -297,10 +320,32 @@ class MutantRunner:
     """A pytest plugin: the tests are collected once; then, instead of running them, each mutant
     is tried in a forked process that installs it and runs the collected tests until one fails."""
 
-    def __init__(self, module: str, filename: str, source: str, mutants: list[Mutant], jobs: int, progress):
+    def __init__(self, module: str, filename: str, source: str, mutants: list[Mutant], jobs: int, progress,
+                 warm: bool = False):
         self.module, self.filename, self.source, self.mutants = module, filename, source, mutants
-        self.jobs, self.progress = jobs, progress
+        self.jobs, self.progress, self.warm = jobs, progress, warm
         self.baseline = 0.0
+
+    def _warm_up(self, session) -> None:
+        """Run the first test here, unmutated, keeping what it set up for the next one (session fixtures)."""
+        from _pytest.runner import runtestprotocol
+
+        items = session.items
+        reports = runtestprotocol(items[0], nextitem=items[1] if len(items) > 1 else None, log=False)
+        if any(r.failed for r in reports):
+            raise SystemExit(f"the first test fails without any mutation: {items[0].nodeid}")
+
+    @staticmethod
+    def _own_connections() -> None:
+        """A forked process must not use its parent's database connections: each engine's pool starts afresh."""
+        if "sqlalchemy" in sys.modules:
+            import gc
+
+            from sqlalchemy.engine import Engine
+
+            for obj in gc.get_objects():
+                if isinstance(obj, Engine):
+                    obj.dispose(close=False)
 
     def _run_items(self, session) -> int:
         from _pytest.runner import runtestprotocol
@@ -322,6 +367,8 @@ class MutantRunner:
         os.dup2(devnull, 2)
         status = 1
         try:
+            if self.warm:
+                self._own_connections()
             if tree is not None:
                 mod = types.ModuleType(self.module)
                 mod.__file__, mod.__package__ = self.filename, self.module.rpartition(".")[0]
@@ -338,6 +385,10 @@ class MutantRunner:
 
     def pytest_runtestloop(self, session):
         started = time.monotonic()
+        if self.warm and session.items:
+            self._warm_up(session)
+            self.progress(f"set up once: {time.monotonic() - started:.1f} s")
+            started = time.monotonic()
         pid = self._fork(session, None)
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
@@ -392,19 +443,35 @@ def load_equivalent() -> dict[str, str]:
     return out
 
 
-def run_file(key: str, jobs: int, limit: int, equivalent: dict[str, str]) -> list[Mutant]:
+def chosen(mutants: list[Mutant], limit: int, only: list[str]) -> list[Mutant]:
+    """The mutants ``--only`` names (a part of the key, or ``@file``: whole keys, one a line, as ``--list``
+    prints them), then the first ``--limit`` of them."""
+    if only:
+        parts, keys = [], set()
+        for o in only:
+            if o.startswith("@"):
+                for line in Path(o[1:]).read_text(encoding="utf-8").splitlines():
+                    line = line.strip()
+                    if line:   # "survived   line 12   backend/…::scope::what" or the bare key
+                        keys.add(line[line.index("backend/"):] if "backend/" in line else line)
+            else:
+                parts.append(o)
+        mutants = [m for m in mutants if m.key in keys or any(p in m.key for p in parts)]
+    return mutants[:limit] if limit else mutants
+
+
+def run_file(key: str, jobs: int, limit: int, equivalent: dict[str, str], only: list[str] = ()) -> list[Mutant]:
     """Every mutant of one file, with its outcome (in this process: one pytest collection)."""
     import pytest
 
     module, rel, tests = TARGETS[key]
     source = (ROOT / rel).read_text(encoding="utf-8")
-    mutants = mutants_of(rel, source)
-    if limit:
-        mutants = mutants[:limit]
+    mutants = chosen(mutants_of(rel, source), limit, list(only))
     for m in mutants:
         if m.key in equivalent:
             m.outcome = "equivalent"
-    runner = MutantRunner(module, str(ROOT / rel), source, mutants, jobs, lambda text: print(f"  {text}", flush=True))
+    runner = MutantRunner(module, str(ROOT / rel), source, mutants, jobs, lambda text: print(f"  {text}", flush=True),
+                          warm=key in WARM)
     status = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "--no-header",
                           "-W", "ignore", *tests], plugins=[runner])
     if status not in (0, 5) and any(not m.outcome for m in mutants):
@@ -417,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help=f"which files: {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1: the machine is shared)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N mutants of each file (a quick look)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="only the mutants whose key contains this, or those listed in @FILE (repeatable)")
     parser.add_argument("--list", action="store_true", help="list every mutant and its outcome, not only survivors")
     parser.add_argument("--goal", type=float, default=95.0, help="score (%%) below which the exit status is 1")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one file, write JSON to --out
@@ -429,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     equivalent = load_equivalent()
     if args.one:  # a fresh interpreter per file: pytest is collected once per process
-        mutants = run_file(args.one, args.jobs, args.limit, equivalent)
+        mutants = run_file(args.one, args.jobs, args.limit, equivalent, args.only)
         Path(args.out).write_text(json.dumps([[m.outcome, m.seconds] for m in mutants]), encoding="utf-8")
         return 0
 
@@ -442,9 +511,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             subprocess.run([sys.executable, __file__, "--one", key, "--out", out.name, "--jobs", str(args.jobs),
-                            "--limit", str(args.limit)], check=True, env=env)
+                            "--limit", str(args.limit), *(f"--only={o}" for o in args.only)], check=True, env=env)
             outcomes = json.loads(Path(out.name).read_text(encoding="utf-8"))
-        mutants = mutants_of(rel, (ROOT / rel).read_text(encoding="utf-8"))[:args.limit or None]
+        mutants = chosen(mutants_of(rel, (ROOT / rel).read_text(encoding="utf-8")), args.limit, args.only)
         for m, (outcome, seconds) in zip(mutants, outcomes):
             m.outcome, m.seconds = outcome, seconds
         seen |= {m.key for m in mutants}
@@ -458,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(survived)} survived: score {score:.1f}% ({time.monotonic() - started:.0f} s)", flush=True)
         for m in sorted(mutants if args.list else survived, key=lambda m: m.line):
             print(f"  {m.outcome:10} line {m.line:<4} {m.key}", flush=True)
-    if not args.limit and set(args.files or TARGETS) == set(TARGETS):
+    if not args.limit and not args.only and set(args.files or TARGETS) == set(TARGETS):
         for key in sorted(set(equivalent) - seen):
             print(f"  allow-list entry that matches no mutant any more: {key}")
     return 1 if failed_goal else 0

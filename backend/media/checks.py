@@ -169,7 +169,7 @@ def _check_image(path, media_type: str, max_pixels: int, process_limit: int, per
         text = str(exc)
         if "truncated" in text or isinstance(exc, EOFError):
             raise MediaRefused("图片文件不完整（被截断），请重新拍摄或上传", code="media.truncated") from None
-        if "Decompressed Data Too Large" in text:
+        if "decompressed data too large" in text.lower():   # Pillow's words for a text chunk that inflates too far
             raise MediaRefused("图片中的附加数据解压后过大，疑似解压炸弹，已拒收", code="media.too_many_pixels") from None
         raise MediaRefused(f"图片文件已损坏，无法解码（{type(exc).__name__}）", code="media.corrupt") from None
     return Facts(width, height, FORMAT_TYPES[expected])
