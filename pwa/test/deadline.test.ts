@@ -21,6 +21,15 @@ describe("the deadline the phone shows", () => {
     expect(dueNote(d)).toMatch(/^暂按.*计算，.*待国务院放假通知发布后确定$/);
   });
 
+  it("says which start the deployment counts from, and day 0", () => {
+    const d = dueOf({ completed_on: "2027-01-29", due_on: "2027-03-02", provisional: true, provisional_periods: spring,
+                      start_on: "2027-01-28", clock_start_label: "自完成现场检查之日（第 0 天）起算" })!;
+    expect(dueStart(d)).toBe("2027-01-28 为第 0 天（自完成现场检查之日起算），共 20 个工作日");
+    const s = dueOf(null, { publication_due_on: "2026-03-30", completed_on: "2026-03-02", start_on: "2026-03-02",
+                            clock_start_label: "自组长提交检查记录之日（第 0 天）起算" })!;
+    expect(dueStart(s)).toBe("2026-03-02 为第 0 天（自组长提交检查记录之日起算），共 20 个工作日");
+  });
+
   it("from the submit's answer before the next pull, and a final one with no note", () => {
     const d = dueOf(null, { status: "applied", completed_on: "2026-03-02", publication_due_on: "2026-03-30",
                             due_provisional: false, provisional_periods: [] })!;

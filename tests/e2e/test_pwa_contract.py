@@ -174,7 +174,8 @@ def test_a_provisional_due_date_says_which_days_wait_for_the_notice(server):
     # completed on Friday 29 January 2027, before 2027's notice: due 2 March, provisional around the Spring Festival
     engine = create_engine(server.config["DATABASE_URL"])
     with engine.begin() as conn:
-        conn.execute(text("UPDATE inspection SET completed_on = '2027-01-29', publication_due_on = '2027-03-02', "
+        conn.execute(text("UPDATE inspection SET completed_on = '2027-01-29', clock_start_on = '2027-01-29', "
+                          "publication_due_on = '2027-03-02', "
                           "due_provisional = 1 WHERE id = :id"), {"id": iid})
     engine.dispose()
     errors: list[str] = []
@@ -188,7 +189,7 @@ def test_a_provisional_due_date_says_which_days_wait_for_the_notice(server):
         lead.wait_for_selector("#completed-card")
         card = lead.locator("#completed-card").inner_text()
         assert lead.locator("#due-on").get_attribute("data-due") == "2027-03-02"
-        assert "自检查完成日 2027-01-29 的次日起算 20 个工作日" in card and SPRING in card, card
+        assert "2027-01-29 为第 0 天（自组长提交检查记录之日起算），共 20 个工作日" in card and SPRING in card, card
         h.shot(lead, "contract-provisional-due")
         member_ctx = h.phone(browser, lat=34.72, lon=111.09)
         member = member_ctx.new_page()

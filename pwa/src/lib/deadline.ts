@@ -13,22 +13,31 @@ export interface Due {
   due_on: string;
   provisional: boolean;
   periods: Period[];
+  /** day 0 of the 20 working days and which start the deployment counts from (docs/deadlines.md) */
+  start_on?: string | null;
+  start_label?: string | null;
 }
 
 /** The deadline the phone knows: the pulled one, else the submit's answer (before the next pull). */
 export function dueOf(deadline: { completed_on?: string | null; due_on?: string | null; provisional?: boolean;
-                                  provisional_periods?: Period[] } | null | undefined,
+                                  provisional_periods?: Period[]; start_on?: string | null;
+                                  clock_start_label?: string | null } | null | undefined,
                       submitted?: Record<string, Json | undefined> | null): Due | null {
   if (deadline?.due_on) {
     return { completed_on: deadline.completed_on ?? null, due_on: deadline.due_on, provisional: !!deadline.provisional,
-             periods: deadline.provisional_periods || [] };
+             periods: deadline.provisional_periods || [], ...startOf(deadline.start_on, deadline.clock_start_label) };
   }
   if (submitted && typeof submitted.publication_due_on === "string") {
     return { completed_on: typeof submitted.completed_on === "string" ? submitted.completed_on : null,
              due_on: submitted.publication_due_on, provisional: submitted.due_provisional === true,
-             periods: (submitted.provisional_periods as unknown as Period[] | undefined) || [] };
+             periods: (submitted.provisional_periods as unknown as Period[] | undefined) || [],
+             ...startOf(submitted.start_on, submitted.clock_start_label) };
   }
   return null;
+}
+
+function startOf(on: unknown, label: unknown): Pick<Due, "start_on" | "start_label"> {
+  return typeof on === "string" && typeof label === "string" ? { start_on: on, start_label: label } : {};
 }
 
 /**
@@ -58,6 +67,10 @@ export function dueShort(d: Due): string {
 
 /** Where the clock starts: "自检查完成日 2027-01-29 的次日起算 20 个工作日". */
 export function dueStart(d: Due): string {
+  if (d.start_on && d.start_label) {
+    // "2027-01-29 为第 0 天（自组长提交检查记录之日起算），共 20 个工作日": which start the deployment counts from
+    return `${d.start_on} 为第 0 天（${d.start_label.replace("（第 0 天）", "")}），共 ${PUBLICATION_WORKING_DAYS} 个工作日`;
+  }
   return d.completed_on ? `自检查完成日 ${d.completed_on} 的次日起算 ${PUBLICATION_WORKING_DAYS} 个工作日` : "";
 }
 
