@@ -83,7 +83,8 @@ REASON = "须说明理由（4–500 个字）"
 CHOICE = "choice 须为 server（保留服务器上的值）或 client（采用冲突提交的值）"
 NOTE = "note 须为 500 字以内的文字"
 IDS = "conflict_ids 须为 1–500 个不重复的冲突编号"
-STROKES_BAD = "签名笔迹格式有误或过大"
+STROKES_BAD = "签名笔迹格式有误"
+STROKES_BIG = "签名笔迹过大（最多 20000 个点）"
 EMPTY = ("signature.empty", "签名为空：须有笔迹（strokes）或签名图片（image_sha256）")
 NOT_FOUND = ("inspection.not_found", "检查记录不存在")
 SECTION_EMPTY = ("section.empty", "本部门尚未填写任何检查内容，不能签名")
@@ -119,8 +120,8 @@ def test_bad_arguments_are_refused_with_their_code_and_message(field):
         ("section.sign", {**good_sign, "content_hash": "A" * 64},
          ("validation_error", "content_hash 须为所签内容的 SHA-256", {"content_hash": ["须为 64 位小写十六进制"]})),
         ("section.sign", {**good_sign, "strokes": [{"points": [[0, 0, 0]] * 20001}]},
-         ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
-        ("section.sign", {**good_sign, "strokes": [1] * 20001}, ("validation_error", STROKES_BAD, {"strokes": ["格式有误"]})),
+         ("validation_error", STROKES_BIG, {"strokes": ["格式有误"]})),
+        ("section.sign", {**good_sign, "strokes": [1] * 20001}, ("validation_error", STROKES_BIG, {"strokes": ["格式有误"]})),
         ("section.sign", {**good_sign, "strokes": [1] * 10001}, (*SECTION_EMPTY, None)),
         ("section.sign", {**good_sign, "z": 1}, ("validation_error", "未知参数：z", {"z": ["未知参数"]})),
         ("section.sign", {**good_sign, "signer": {"username": "某人"}},
