@@ -326,6 +326,15 @@ def record_problems(values: dict, departments: list[dict]) -> list[Problem]:
     return _run("record", _Facts(values, {"department": sorted(departments, key=lambda d: d["id"])}))
 
 
+def category_problems(codes: list[str]) -> list[Problem]:
+    """The record's rules on its result categories alone (``record.categories*``): what a publisher's own choice
+    of categories for a department's part must also meet."""
+    facts = _Facts({"result_categories": codes}, {})
+    return [Problem(r["id"], _message(r["message"], p)) for r in RULES["record"]
+            if r["id"].startswith("record.categories") and _applies(r, facts)
+            for p in KINDS[r["kind"]].check(r, facts, None)]
+
+
 def submit_problems(values: dict, members: list[dict], signed_by: list[int], representative_signed: bool
                     ) -> list[Problem]:
     """Who still has to sign the finalised record before the lead submits it."""

@@ -21,10 +21,10 @@ from backend.auth.roles import PUBLISHERS, Role
 from backend.db import utcnow
 from backend.directory.models import CheckPoint, Department, Item
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
-from backend.inspections import deadlines
+from backend.inspections import deadlines, rulebook
 from backend.inspections.access import participation
 from backend.inspections.models import Inspection, Record, Section, SectionAnswer
-from backend.inspections.rules import OUTCOME_CATEGORY, PENDING_CHILDREN, RESULT_CATEGORIES
+from backend.inspections.rules import OUTCOME_CATEGORY, RESULT_CATEGORIES
 from backend.draws.models import GroupMember
 from backend.plans.models import Task, TaskItem
 from backend.publication import redaction
@@ -239,16 +239,11 @@ def check_categories(codes: list[str]) -> None:
     if unknown:
         raise InvalidInput("检查结果不在规定的类别中", code="publication.bad_categories",
                            errors={"result_categories": [f"未知类别：{'、'.join(unknown)}"]})
-    if not codes:
-        raise InvalidInput("须选择检查结果", code="publication.bad_categories",
-                           errors={"result_categories": ["至少一项"]})
-    if "no_problem" in codes and len(set(codes)) > 1:
-        raise InvalidInput(f"“{RESULT_CATEGORIES['no_problem']}”不能与其他检查结果同时选择",
-                           code="publication.bad_categories", errors={"result_categories": ["不能同时选择"]})
-    if "pending_followup" in codes and not set(codes) & set(PENDING_CHILDREN):
-        children = "、".join(RESULT_CATEGORIES[c] for c in PENDING_CHILDREN)
-        raise InvalidInput(f"“{RESULT_CATEGORIES['pending_followup']}”须同时选择具体问题：{children}",
-                           code="publication.bad_categories", errors={"result_categories": ["须选择具体问题"]})
+    problems = rulebook.category_problems(codes)
+    if problems:
+        raise InvalidInput("；".join(p.message for p in problems), code="publication.bad_categories",
+                           errors={"result_categories": [p.message for p in problems]},
+                           details={"rules": [p.rule for p in problems]})
 
 
 def _source(session: Session, ctx: Context, department_id: int, kind: str, data: dict) -> redaction.Source:

@@ -104,6 +104,7 @@ def test_a_participant_may_set_its_categories_by_the_record_rules(client, world)
     alone = _post(client, world, world.other_publisher, PREVIEW.format(iid),
                   {"result_categories": ["no_problem", "corrected"]})
     assert alone.status_code == 422 and alone.json["code"] == "publication.bad_categories"
+    assert alone.json["details"]["rules"] == ["record.categories.no_problem_alone"]   # the record's own rule
     unknown = _post(client, world, world.other_publisher, PREVIEW.format(iid), {"result_categories": ["nothing"]})
     assert unknown.status_code == 422 and unknown.json["code"] == "validation_error"
     ok = _post(client, world, world.other_publisher, PREVIEW.format(iid), {"result_categories": ["corrected"]})
