@@ -104,7 +104,8 @@ TARGETS = {
                   "tests/field/test_bounds.py::test_a_repeated_stale_write_replaces_the_writers_open_conflict",
                   "tests/field/test_bounds.py::test_open_conflicts_are_capped_per_inspection_and_nothing_is_lost",
                   "tests/field/test_flags.py",
-                  "tests/field/test_merge.py::test_a_record_naming_photos_not_yet_uploaded_is_not_submitted"]),
+                  "tests/field/test_merge.py", "tests/field/test_followups.py::test_submitting_a_record_makes_its_followups_once",
+                  "tests/field/test_pdf_jobs.py::test_after_submission_every_member_reads_the_record_and_its_pdf"]),
     "media_checks": ("backend.media.checks", "backend/media/checks.py", ["tests/unit/test_media_checks.py"]),
 }
 # files whose tests may share the session's fixtures (the migrated database, the app): the first test runs once
