@@ -97,6 +97,8 @@ def wait_synced(page, timeout: float = 60000) -> None:
 
 def sync(page, timeout: float = 180.0) -> None:
     """Press 同步 until the app says synced (on a flaky line each press gets further: nothing is lost)."""
+    # a screen still writing to the phone's store says so: leaving by a reload before it is done would cut it
+    page.wait_for_selector('[data-saving="1"]', state="detached")
     page.goto(page.url.split("/app/")[0] + "/app/sync")
     deadline = time.monotonic() + timeout
     synced = '#unsent[data-count="0"][data-ok="1"]'
