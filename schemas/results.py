@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 from backend.inspections.rules import METHODS, RESULT_CATEGORIES
 from backend.publication.models import EXEMPTION_STATUSES, RESULT_KINDS, RESULT_STATES
 from backend.publication.redaction import AUTHORITY_ROLES, TASK_TYPES
-from backend.publication.results import REMARKS_MAX
+from backend.publication.results import PHOTOS_MAX, REMARKS_MAX
 from schemas.base import BaseSchema, PageArgs, QueryId
 
 KINDS = {"enum": list(RESULT_KINDS), "description": "record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分"}
@@ -22,6 +22,11 @@ class PublishIn(BaseSchema):
         validate=validate.Length(min=1, max=len(RESULT_CATEGORIES)),
         metadata={"description": "参与部门可改定本部门部分的检查结果类别（默认按本部门检查内容推定）；"
                                  "牵头部门公示组长提交的类别，不能改"})
+    photos = fields.List(
+        fields.String(validate=validate.Regexp(r"^[0-9a-fA-F]{64}$", error="照片须以其 SHA-256（64 位十六进制）指明")),
+        load_default=None, allow_none=True, validate=validate.Length(max=PHOTOS_MAX),
+        metadata={"description": f"勾选公开的照片（原件的 SHA-256，≤ {PHOTOS_MAX} 张，须为本部门检查点的已处理照片；"
+                                 "牵头部门可选任一部门的）：公开的是去除全部元数据的副本，原件不公开"})
 
 
 class CorrectIn(PublishIn):
@@ -113,6 +118,11 @@ class CheckedItemOut(Schema):
     methods = fields.List(fields.Nested(MethodOut))
 
 
+class PublicPhotoOut(Schema):
+    sha256 = fields.String(metadata={"description": "公开副本的 SHA-256（不是原件的）"})
+    url = fields.String(metadata={"description": "公开副本的地址（无需登录）"})
+
+
 class PublicDocumentOut(Schema):
     kind = fields.String(metadata=KINDS)
     kind_label = fields.String()
@@ -126,6 +136,8 @@ class PublicDocumentOut(Schema):
     result_categories = fields.List(fields.Nested(CategoryOut))
     remarks = fields.String(allow_none=True)
     record_hash = fields.String(allow_none=True, metadata={"description": "检查记录的内容哈希（SHA-256）"})
+    photos = fields.List(fields.Nested(PublicPhotoOut),
+                         metadata={"description": "发布人勾选公开的照片（仅在勾选时出现）：去除全部元数据的副本"})
 
 
 class VersionOut(Schema):

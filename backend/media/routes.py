@@ -224,7 +224,7 @@ class UploadDetail(MethodView):
         return _bare(204)
 
 
-def _send(sha256: str, media_type: str) -> Response:
+def send_stored(sha256: str, media_type: str) -> Response:
     """The stored bytes, under a neutral name made of the hash and the extension of the type the checks
     found in the file: never the name a client gave (``invoice.html``), never a type it declared alone."""
     path = storage.path_for(_settings().media_dir, sha256)
@@ -262,7 +262,7 @@ class MediaFile(MethodView):
     def get(self, sha256):
         """下载原件（上传人、系统管理员、监督人员、在可查看的检查记录中看得到它的人员；其他人 404）"""
         media = services.readable(get_session(), current_actor(), sha256)
-        return _send(media.sha256, media.media_type)
+        return send_stored(media.sha256, media.media_type)
 
 
 def _derived(sha256: str, which: str) -> Response:
@@ -272,7 +272,7 @@ def _derived(sha256: str, which: str) -> Response:
         if media.status == "processing":
             raise Conflict("照片仍在处理中，请稍后再取", code="media.processing")
         raise NotFound("该文件没有缩略图或公开副本（仅照片有）", code="media.no_derived")
-    return _send(derived, "image/jpeg")
+    return send_stored(derived, "image/jpeg")
 
 
 @blp.route("/media/<string:sha256>/thumb")

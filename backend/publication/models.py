@@ -88,6 +88,16 @@ class PublishedResult(Base):
     notice_sha256: Mapped[str | None] = mapped_column(String(64))   # the 检查结果告知书 PDF (business_notice)
 
 
+class PublishedPhoto(Base):
+    """A photo a publisher ticked for a published version: its metadata-free copy (``media.public_sha256``) is
+    then public at ``/api/public/photos/<sha256>``, as long as a version naming it is (superseded ones stay)."""
+
+    __tablename__ = "published_photo"
+
+    result_id: Mapped[int] = mapped_column(ForeignKey("published_result.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)   # the public copy's
+
+
 EXEMPTION_STATUSES = {"requested": "待审批", "approved": "已批准不公开", "refused": "不予批准（应当公示）"}
 
 

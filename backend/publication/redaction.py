@@ -4,7 +4,8 @@ Nothing is copied from the record as a whole: each public value is picked by nam
 service fills from the models, so a field added to the record, a section or an account later can never
 reach the public by accident. The record's personal data — officers' names, certificate, phone and ID
 numbers, the representative's name, phone and ID number, signatures and their images, GPS fixes, photos and
-attachments, the officers' free text (problems found, notes, the lead's opinion) — is not in ``Source`` at
+attachments (unless the publisher ticks a photo: then its copy without metadata, never the original), the
+officers' free text (problems found, notes, the lead's opinion) — is not in ``Source`` at
 all. ``PUBLIC_FIELDS`` lists every path of the document; ``public_document`` refuses to answer a document
 holding any other (a test lists them again and fails on a new one).
 
@@ -36,7 +37,9 @@ PUBLIC_FIELDS = frozenset({
     "result_categories[].code", "result_categories[].label",
     "remarks",
     "record_hash",
+    "photos[].sha256", "photos[].url",
 })
+PUBLIC_PHOTO_URL = "/api/public/photos/{}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Source:
     categories: tuple[str, ...]           # result category codes, in the vocabulary's order
     remarks: str | None                   # written by the publisher for the public
     record_hash: str | None
+    photos: tuple[str, ...] = ()          # public copies (no metadata) of the photos the publisher ticked
 
 
 class UnpublishableField(Exception):
@@ -123,6 +127,8 @@ def public_document(src: Source) -> dict:
         "remarks": src.remarks or None,
         "record_hash": src.record_hash,
     }
+    if src.photos:     # only when the publisher ticked some: a document without photos says nothing of them
+        doc["photos"] = [{"sha256": p, "url": PUBLIC_PHOTO_URL.format(p)} for p in src.photos]
     extra = field_paths(doc) - PUBLIC_FIELDS
     if extra:
         raise UnpublishableField(sorted(extra))

@@ -118,6 +118,18 @@ class PublicResults(MethodView):
         return {**page, "items": results.public_rows(session, page["items"])}
 
 
+@public_blp.route("/photos/<string:sha256>")
+class PublicPhoto(MethodView):
+    @public
+    @public_blp.doc(responses={"200": {"description": "JPEG，无 EXIF/GPS/ICC/XMP", "content": {"image/jpeg": {}}},
+                               "404": {"description": "没有公示版本公开这张照片"}})
+    def get(self, sha256):
+        """公示结果中发布人勾选公开的照片（去除全部元数据的副本；原件从不公开）"""
+        from backend.media.routes import send_stored
+
+        return send_stored(results.public_photo(get_session(), sha256), "image/jpeg")
+
+
 @public_blp.route("/results/<int:result_id>")
 class PublicResult(MethodView):
     @public

@@ -28,10 +28,12 @@ from backend.inspections.rules import OUTCOME_CATEGORY, RESULT_CATEGORIES
 from backend.draws.models import GroupMember
 from backend.plans.models import Task, TaskItem
 from backend.publication import redaction
+from backend.media.models import Media
 from backend.publication.models import (EXEMPTION_STATUSES, RESULT_KINDS, RESULT_STATES, PublicationExemption,
-                                        PublishedResult)
+                                        PublishedPhoto, PublishedResult)
 
 REMARKS_MAX = 500
+PHOTOS_MAX = 9
 PROBLEM_CATEGORIES = ("pending_followup", "other_violation")   # a 不符合 with no category of the record's to say it
 
 
@@ -246,6 +248,42 @@ def check_categories(codes: list[str]) -> None:
                            details={"rules": [p.rule for p in problems]})
 
 
+def _answer_photos(session: Session, inspection_id: int, department_ids: list[int]) -> set[str]:
+    """The originals' SHA-256 of every photo in the check points of these departments' sections."""
+    found: set[str] = set()
+    rows = session.scalars(select(SectionAnswer.data).join(Section, Section.id == SectionAnswer.section_id)
+                           .where(Section.inspection_id == inspection_id, Section.department_id.in_(department_ids)))
+    for data in rows:
+        for photo in (data or {}).get("photos") or ():
+            if isinstance(photo, dict) and isinstance(photo.get("sha256"), str):
+                found.add(photo["sha256"])
+    return found
+
+
+def _public_photos(session: Session, ctx: Context, department_ids: list[int], chosen) -> tuple[str, ...]:
+    """The public copies of the photos a publisher ticked (originals' SHA-256, in the order given).
+
+    A photo must be one of this part's check points (the record: any department's) and processed: its public
+    copy, re-encoded without EXIF, GPS, ICC or XMP, is what goes out; the original never does."""
+    if not chosen:
+        return ()
+    chosen = list(dict.fromkeys(c.lower() for c in chosen))
+    if len(chosen) > PHOTOS_MAX:
+        raise InvalidInput(f"最多公开 {PHOTOS_MAX} 张照片", code="publication.bad_photos",
+                           errors={"photos": [f"不超过 {PHOTOS_MAX} 张"]})
+    own = _answer_photos(session, ctx.inspection.id, department_ids)
+    stored = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(chosen)))}
+    foreign = [c for c in chosen if c not in own or c not in stored or stored[c].kind != "photo"]
+    if foreign:
+        raise InvalidInput("所选照片不是本部门在该检查中拍摄并已上传的照片", code="publication.bad_photos",
+                           errors={"photos": [f"不可公开：{c[:12]}…" for c in foreign]})
+    waiting = [c for c in chosen if stored[c].public_sha256 is None]
+    if waiting:
+        raise Conflict("照片仍在处理中（正在生成去除元数据的公开副本），请稍后再发布", code="publication.photos_processing",
+                       details={"photos": waiting})
+    return tuple(stored[c].public_sha256 for c in chosen)
+
+
 def _source(session: Session, ctx: Context, department_id: int, kind: str, data: dict) -> redaction.Source:
     task, target = ctx.task, ctx.inspection.target
     depts = {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(ctx.departments)))}
@@ -275,7 +313,9 @@ def _source(session: Session, ctx: Context, department_id: int, kind: str, data:
         directed=bool(task.filters), joint=len(ctx.departments) > 1, authorities=authorities,
         publisher=redaction.Department(publisher.code, publisher.name), business_name=target.name,
         uscc=target.uscc, reg_no=target.reg_no, items=items, completed_on=ctx.inspection.completed_on,
-        categories=categories, remarks=remarks or None, record_hash=ctx.record.content_hash)
+        categories=categories, remarks=remarks or None, record_hash=ctx.record.content_hash,
+        photos=_public_photos(session, ctx, list(ctx.departments) if kind == "record" else [department_id],
+                              data.get("photos")))
 
 
 def _changed(session: Session, ctx: Context) -> None:
@@ -329,6 +369,7 @@ def _new_version(session: Session, actor: Actor, ctx: Context, department_id: in
         session.flush()   # the old version leaves "current" before the new one arrives
     session.add(row)
     session.flush()
+    session.add_all(PublishedPhoto(result_id=row.id, sha256=p["sha256"]) for p in doc.get("photos", ()))
     if current is not None:
         current.superseded_by_id = row.id
     if kind == "record" and ctx.inspection.published_at is None:
@@ -433,6 +474,14 @@ def public_result(session: Session, result_id: int) -> dict:
     if row is None:
         raise NotFound("公示结果不存在", code="result.not_found")
     return public_view(session, row)
+
+
+def public_photo(session: Session, sha256: str) -> str:
+    """The public copy of a photo that a published version (current or superseded) shows; else not found."""
+    digest = sha256.lower()
+    if session.scalar(select(PublishedPhoto.sha256).where(PublishedPhoto.sha256 == digest).limit(1)) is None:
+        raise NotFound("没有公开的这张照片", code="photo.not_found")
+    return digest
 
 
 def public_query(args: dict):

@@ -247,6 +247,7 @@ ROWS = [
     Row("GET", "/api/v1/figures/export", FIGURE_READERS, (DA,), query="?format=csv&department_id={A}"),
     Row("GET", "/api/public/results", PUBLIC),
     Row("GET", "/api/public/results/{result}", PUBLIC),
+    Row("GET", "/api/public/photos/{published_photo}", PUBLIC),
     # penalty decisions published apart; the national system's exports; the 经营异常名录 review list
     Row("GET", "/api/v1/publication/results/{result}/notice.pdf", PUBLISHERS, (DA, PUB)),
     Row("POST", "/api/v1/publication/inspections/{led_submitted}/penalties", PUBLISHERS, (DA, PUB),
@@ -343,6 +344,7 @@ class World:
                      "led_submitted": lambda: self._led("submitted")["inspection"],
                      "led_published": lambda: self._published()["inspection"],
                      "result": lambda: self._published()["result"],
+                     "published_photo": self._published_photo,
                      "led_not_public": self._led_not_public,
                      "penalty": lambda: self._penalty(False), "penalty_published": lambda: self._penalty(True),
                      "publication_export": self._publication_export}
@@ -427,6 +429,15 @@ class World:
             row = results.publish(self.session, Actor.of_user(self.user(DA, "A")), inspection, {})
             self._published_values = {"inspection": inspection, "result": row["id"]}
         return self._published_values
+
+    def _published_photo(self) -> str:
+        """A photo's public copy (stored bytes) that the published result shows."""
+        from backend.media import storage
+        from backend.publication.models import PublishedPhoto
+
+        sha = storage.store_bytes(self.app.config["MEDIA_DIR"], uuid.uuid4().bytes)
+        self.factory._add(PublishedPhoto(result_id=self._published()["result"], sha256=sha))
+        return sha
 
     def _penalty(self, published: bool) -> int:
         """A penalty decision of A's department following the submitted inspection (published when asked)."""

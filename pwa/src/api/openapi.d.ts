@@ -4794,6 +4794,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/public/photos/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 公示结果中发布人勾选公开的照片（去除全部元数据的副本；原件从不公开）
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sha256: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description JPEG，无 EXIF/GPS/ICC/XMP */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/jpeg": unknown;
+                    };
+                };
+                /** @description 没有公示版本公开这张照片 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/public/results/{result_id}": {
         parameters: {
             query?: never;
@@ -9250,6 +9301,11 @@ export interface components {
              * @default null
              */
             result_categories: ("no_problem" | "pending_followup" | "unpublished_info" | "false_info" | "unreachable" | "other_violation" | "corrected" | "no_activity" | "closed" | "uncooperative" | "deregistered" | "revoked" | "cancelled" | "moved_out")[] | null;
+            /**
+             * @description 勾选公开的照片（原件的 SHA-256，≤ 9 张，须为本部门检查点的已处理照片；牵头部门可选任一部门的）：公开的是去除全部元数据的副本，原件不公开
+             * @default null
+             */
+            photos: string[] | null;
         };
         BlockedOut: {
             code?: string;
@@ -9298,6 +9354,12 @@ export interface components {
             code?: "no_problem" | "pending_followup" | "unpublished_info" | "false_info" | "unreachable" | "other_violation" | "corrected" | "no_activity" | "closed" | "uncooperative" | "deregistered" | "revoked" | "cancelled" | "moved_out";
             label?: string;
         };
+        PublicPhotoOut: {
+            /** @description 公开副本的 SHA-256（不是原件的） */
+            sha256?: string;
+            /** @description 公开副本的地址（无需登录） */
+            url?: string;
+        };
         PublicDocumentOut: {
             /**
              * @description record：牵头部门发布的整条检查结果；department：参与部门发布的本部门部分
@@ -9323,6 +9385,8 @@ export interface components {
             remarks?: string | null;
             /** @description 检查记录的内容哈希（SHA-256） */
             record_hash?: string | null;
+            /** @description 发布人勾选公开的照片（仅在勾选时出现）：去除全部元数据的副本 */
+            photos?: components["schemas"]["PublicPhotoOut"][];
         };
         PublicationPreviewOut: {
             inspection_id?: number;
@@ -9395,6 +9459,11 @@ export interface components {
              * @default null
              */
             result_categories: ("no_problem" | "pending_followup" | "unpublished_info" | "false_info" | "unreachable" | "other_violation" | "corrected" | "no_activity" | "closed" | "uncooperative" | "deregistered" | "revoked" | "cancelled" | "moved_out")[] | null;
+            /**
+             * @description 勾选公开的照片（原件的 SHA-256，≤ 9 张，须为本部门检查点的已处理照片；牵头部门可选任一部门的）：公开的是去除全部元数据的副本，原件不公开
+             * @default null
+             */
+            photos: string[] | null;
             /** @description 更正了什么、为什么更正（公开） */
             change_note: string;
         };
