@@ -123,7 +123,8 @@ def json_text_problem(text: str) -> str | None:
 # what can make a decoded value unstorable shows in the text: a NUL or surrogate escape inside a string;
 # outside strings, a number of 16 digits or more (beyond 2**53), an exponent, NaN or Infinity
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-_SUSPECT_NUMBER = re.compile(r"[0-9]{16,}|[eE]|NaN|Infinity")
+# (an exponent follows a digit: the e of true and false is not one, else no body would ever skip the walk)
+_SUSPECT_NUMBER = re.compile(r"[0-9]{16,}|[0-9][eE]|NaN|Infinity")
 
 
 def _may_hold_bad_values(text: str) -> bool:
