@@ -168,6 +168,7 @@ def _init_static(app: Flask) -> None:
         return send_static(swagger_dir, filename)
 
     _init_officer_app(app)
+    _init_office(app)
 
     # the site's public pages (the home page, the draw verifier): names without a hash, so revalidated
     @app.get("/")
@@ -229,6 +230,41 @@ def _init_officer_app(app: Flask) -> None:
         last = filename.rsplit("/", 1)[-1]
         if filename.startswith(("assets/", "icons/")) or ("." in last and request.accept_mimetypes.best != "text/html"):
             abort(404)          # a missing file, not a page of the app
+        return send("index.html")
+
+
+def _init_office(app: Flask) -> None:
+    """The office (pwa/dist-office) under /office/: the desks of admins, planners, publishers and supervisors.
+    Built files as they are, any other path the office's page (client-side routes, history mode); the site's
+    own policy (no WebAssembly there); hashed files cached for a year, the page revalidated. No service worker."""
+    from flask import abort, redirect, request
+
+    from backend.static_files import resolve, send_static
+
+    office_dir = Path(app.config["PWA_OFFICE_DIR"])
+
+    def send(filename: str):
+        response = send_static(office_dir, filename)
+        hashed = HASHED_FILE.match(posixpath.normpath(filename))
+        response.headers["Cache-Control"] = IMMUTABLE if hashed else "no-cache"
+        return response
+
+    @app.get("/office")
+    def office_root():
+        return redirect("/office/", code=308)
+
+    @app.get("/office/")
+    @app.get("/office/<path:filename>")
+    def office(filename: str = ""):
+        if not (office_dir / "index.html").is_file():
+            return ("<!doctype html><meta charset=utf-8><title>业务办公</title>"
+                    "<p>业务办公页面尚未构建：请运行 <code>scripts/setup.sh</code>（或在 pwa/ 中 <code>npm ci &amp;&amp; "
+                    "npm run build</code>）。</p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+        if filename and resolve(office_dir, filename) is not None:
+            return send(filename)
+        last = filename.rsplit("/", 1)[-1]
+        if filename.startswith("assets/") or ("." in last and request.accept_mimetypes.best != "text/html"):
+            abort(404)          # a missing file, not a page of the office
         return send("index.html")
 
 

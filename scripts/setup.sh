@@ -46,11 +46,11 @@ if [ ! -f pwa/node_modules/.shuangsui-lock ] || [ "$(cat pwa/node_modules/.shuan
   echo "$lock_want" > pwa/node_modules/.shuangsui-lock
 fi
 # (the app reads ../schemas/field_rules.json, the rules it shares with the server, at build time)
-build_want=$( (cd pwa && find src static scripts/precompress.mjs index.html vite.config.ts tsconfig.json package.json package-lock.json \
+build_want=$( (cd pwa && find src static office scripts/precompress.mjs index.html vite.config.ts vite.*.config.ts tsconfig.json package.json package-lock.json \
   ../schemas/field_rules.json -type f -print0 \
   | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
-if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
-  echo "==> 构建掌上执法应用（npm run build → pwa/dist）"
+if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/dist-office/index.html ] || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
+  echo "==> 构建掌上执法应用与业务办公页面（npm run build → pwa/dist、pwa/dist-office）"
   (cd pwa && npm run build --silent >/dev/null)
   echo "$build_want" > pwa/.build-stamp
 fi

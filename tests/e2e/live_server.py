@@ -20,6 +20,7 @@ from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "pwa" / "dist"
+OFFICE_DIST = ROOT / "pwa" / "dist-office"
 
 
 def free_port() -> int:
@@ -48,7 +49,7 @@ class LiveServer:
     def __init__(self, tmp: Path, database_url: str, *, port: int | None = None, **config):
         self.tmp, self.port = tmp, port or free_port()
         self.config = {"DATABASE_URL": database_url, "MEDIA_DIR": str(tmp / "media"), "SECRET_KEY": TEST_SECRET,
-                       "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None, "PWA_APP_DIR": str(DIST),
+                       "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None, "PWA_APP_DIR": str(DIST), "PWA_OFFICE_DIR": str(OFFICE_DIST),
                        "JOBS_INLINE_THREAD": False, "REDIS_URL": None, "LOGIN_MAX_FAILURES": 50,
                        "LOGIN_ADDRESS_MAX_FAILURES": 1000, **config}
         self.proc: subprocess.Popen | None = None

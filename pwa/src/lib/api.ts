@@ -1,21 +1,11 @@
-// HTTP to the server: bearer tokens, one refresh at a time across tabs, honest errors.
-// A 401 auth.token_expired (or _invalid/_revoked) means: refresh once, then send the same request
-// again (docs/sync.md §2). Only one tab refreshes (a spent refresh token presented twice ends the
-// login); the others wait on the lock and pick up the new tokens from IndexedDB.
+// HTTP to the server for the phone app: the shared client (src/lib/http.ts) with the officer's login kept in
+// IndexedDB beside their work; the phone's own login rules (an inspector only, never another officer's unsent work).
 import type { ErrorBody, TokenOut } from "../api/types";
 import { db, getKV, setKV, type Auth } from "./db";
-import { channel, withLock } from "./locks";
+import { channel } from "./locks";
+import { AuthLost, HttpError, NetworkError, createClient, deviceLabel, errorBody, rawFetch, type Options } from "./http";
 
-export class NetworkError extends Error {
-  constructor(message = "网络不通或服务器无应答") { super(message); this.name = "NetworkError"; }
-}
-export class HttpError extends Error {
-  constructor(public status: number, public body: ErrorBody | null) {
-    super(body?.message || `服务器返回 ${status}`);
-    this.name = "HttpError";
-  }
-  get code(): string | undefined { return this.body?.code; }
-}
+export { AuthLost, HttpError, NetworkError, deviceLabel, errorBody };
 /** A login that worked, for an account that has no work in this app (not an inspector, or not on the roster). */
 export class NotInspector extends Error {
   constructor(public role: string, public roleLabel: string, public otherRole: boolean) {
@@ -23,131 +13,36 @@ export class NotInspector extends Error {
     this.name = "NotInspector";
   }
 }
-export class AuthLost extends Error {
-  constructor(public code: string, message: string) { super(message); this.name = "AuthLost"; }
-}
-
-const RETRY_CODES = new Set(["auth.token_expired", "auth.token_invalid", "auth.token_revoked"]);
-let refreshCount = 0;
-
-export function refreshes(): number { return refreshCount; }
 
 export async function currentAuth(): Promise<Auth | null> {
   return getKV<Auth | null>("auth", null);
 }
 
-export function deviceLabel(): string {
-  const ua = navigator.userAgent;
-  const m = ua.match(/\(([^)]+)\)/);
-  const browser = /Edg\//.test(ua) ? "Edge" : /Chrome\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : /Firefox\//.test(ua) ? "Firefox" : "浏览器";
-  return `${(m ? m[1].split(";").slice(-1)[0].trim() : "设备").slice(0, 60)} / ${browser}`.slice(0, 120);
-}
+// the phone's login lives in IndexedDB with the officer's work; a lost login keeps every record
+const client = createClient({
+  load: currentAuth,
+  async save(next) { await setKV("auth", next); },
+  async lost(cur, code, message) {
+    await setKV("auth", { ...cur, access: "", refresh: "" });
+    await setKV("auth_lost", { code, message, at: new Date().toISOString() });
+  },
+  lockName: "refresh",
+});
 
-interface Options {
-  json?: unknown;
-  body?: BodyInit;
-  headers?: Record<string, string>;
-  auth?: boolean;
-  timeout?: number;
-}
-
-async function rawFetch(method: string, path: string, headers: Record<string, string>, body: BodyInit | undefined,
-                        timeout: number): Promise<Response> {
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), timeout);
-  try {
-    return await fetch(path, { method, headers, body, cache: "no-store", credentials: "omit", signal: ctrl.signal });
-  } catch {
-    throw new NetworkError();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * The error an answer carries: its JSON body, else (an answer to HEAD has no body) the code the server puts in
- * the header ``X-Error-Code`` (docs/sync.md §2), with a plain message.
- */
-export async function errorBody(r: Response): Promise<ErrorBody | null> {
-  let body: ErrorBody | null = null;
-  try {
-    body = (await r.clone().json()) as ErrorBody;
-  } catch {
-    body = null;
-  }
-  const header = r.headers?.get?.("X-Error-Code") || null;
-  if (body && typeof body === "object") return header && !body.code ? { ...body, code: header } : body;
-  if (!header) return null;
-  return { status: r.status, code: header, message: HEADER_MESSAGES[header] || `服务器拒绝（${r.status}）` } as ErrorBody;
-}
-
-const HEADER_MESSAGES: Record<string, string> = {
-  "auth.token_expired": "登录凭据已过期", "auth.token_invalid": "登录凭据无效", "auth.token_revoked": "登录已被撤销",
-  "auth.missing": "请先登录", "forbidden.media": "无权读取该文件", "upload.not_found": "上传会话不存在或已结束",
-  "upload.expired": "上传会话已过期",
-};
+export function refreshes(): number { return client.refreshes(); }
 
 /** A request; with ``auth`` the bearer token, refreshed once on an expired token. */
-export async function request(method: string, path: string, opts: Options = {}): Promise<Response> {
-  const auth = opts.auth !== false;
-  const headers: Record<string, string> = { ...(opts.headers || {}) };
-  let body = opts.body;
-  if (opts.json !== undefined) {
-    body = JSON.stringify(opts.json);
-    headers["Content-Type"] = "application/json";
-  }
-  for (let attempt = 1; ; attempt++) {
-    let sent: Auth | null = null;
-    if (auth) {
-      sent = await currentAuth();
-      if (!sent || !sent.access) throw new AuthLost("auth.missing", "请先登录");
-      headers.Authorization = `Bearer ${sent.access}`;
-    }
-    const r = await rawFetch(method, path, headers, body, opts.timeout ?? 30000);
-    if (r.status === 401 && auth && attempt === 1 && sent) {
-      const err = await errorBody(r);
-      if (err?.code && RETRY_CODES.has(err.code)) {
-        await refreshTokens(sent.access);
-        continue;
-      }
-    }
-    return r;
-  }
+export function request(method: string, path: string, opts: Options = {}): Promise<Response> {
+  return client.request(method, path, opts);
 }
 
-export async function requestJSON<T>(method: string, path: string, opts: Options = {}, ok = [200]): Promise<T> {
-  const r = await request(method, path, opts);
-  if (!ok.includes(r.status)) throw new HttpError(r.status, await errorBody(r));
-  return (await r.json()) as T;
+export function requestJSON<T>(method: string, path: string, opts: Options = {}, ok = [200]): Promise<T> {
+  return client.requestJSON<T>(method, path, opts, ok);
 }
 
 /** Trade the refresh token for a new pair, unless another tab already did since ``failedAccess`` was sent. */
 export async function refreshTokens(failedAccess: string): Promise<Auth> {
-  const out = await withLock("refresh", async () => {
-    const cur = await currentAuth();
-    if (!cur || !cur.refresh) throw new AuthLost("auth.missing", "请先登录");
-    if (cur.access !== failedAccess) return cur;   // another tab refreshed while we waited
-    const r = await rawFetch("POST", "/api/v1/auth/refresh", { "Content-Type": "application/json" },
-                             JSON.stringify({ refresh_token: cur.refresh }), 30000);
-    if (r.status === 200) {
-      const t = (await r.json()) as TokenOut;
-      const next: Auth = { access: t.access_token, refresh: t.refresh_token, user: t.user || cur.user, saved_at: new Date().toISOString() };
-      await setKV("auth", next);
-      refreshCount += 1;
-      channel?.postMessage({ type: "auth" });
-      return next;
-    }
-    const err = await errorBody(r);
-    if (r.status === 401) {
-      // the login is over (expired, revoked, reused elsewhere): keep every record, ask for the password
-      await setKV("auth", { ...cur, access: "", refresh: "" });
-      await setKV("auth_lost", { code: err?.code, message: err?.message, at: new Date().toISOString() });
-      channel?.postMessage({ type: "auth" });
-      throw new AuthLost(err?.code || "auth.refresh_invalid", err?.message || "登录已失效，请重新登录");
-    }
-    throw new HttpError(r.status, err);
-  });
-  return out as Auth;
+  return client.refreshTokens(failedAccess);
 }
 
 export async function login(username: string, password: string): Promise<Auth> {

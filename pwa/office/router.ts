@@ -1,0 +1,35 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
+import { session } from "./lib/session";
+import { homeFor, mayOpen } from "./lib/menu";
+
+// Screens are loaded when opened (each page loads only what it uses). Other helpers add their domains' routes here.
+export const routes: RouteRecordRaw[] = [
+  { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { title: "登录", public: true } },
+  { path: "/", name: "home", redirect: () => (session.user ? homeFor(session.user.role) : "/login") },
+  { path: "/jobs", name: "jobs", component: () => import("./views/JobsView.vue"), meta: { title: "后台作业" } },
+  { path: "/jobs/:id", name: "job", component: () => import("./views/JobView.vue"), meta: { title: "作业详情" } },
+  { path: "/lists", redirect: "/lists/targets" },
+  { path: "/lists/:list", name: "lists", component: () => import("./views/PlaceholderView.vue"), meta: { title: "名录库" } },
+  { path: "/accounts", name: "accounts", component: () => import("./views/PlaceholderView.vue"), meta: { title: "账号" } },
+  { path: "/calendar", name: "calendar", component: () => import("./views/PlaceholderView.vue"), meta: { title: "工作日历" } },
+  { path: "/audit", name: "audit", component: () => import("./views/PlaceholderView.vue"), meta: { title: "审计日志" } },
+  { path: "/plans", name: "plans", component: () => import("./views/PlaceholderView.vue"), meta: { title: "年度抽查计划" } },
+  { path: "/tasks", name: "tasks", component: () => import("./views/PlaceholderView.vue"), meta: { title: "抽查任务" } },
+  { path: "/publication", name: "publication", component: () => import("./views/PlaceholderView.vue"), meta: { title: "待公示记录" } },
+  { path: "/figures", name: "figures", component: () => import("./views/PlaceholderView.vue"), meta: { title: "统计指标" } },
+  { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue"), meta: { title: "无权访问" } },
+  { path: "/:rest(.*)*", redirect: "/" },
+];
+
+export const router = createRouter({ history: createWebHistory("/office/"), routes });
+
+router.beforeEach((to) => {
+  if (!to.meta.public && !session.user) return { name: "login", query: to.fullPath !== "/" ? { next: to.fullPath } : {} };
+  if (to.name === "login" && session.user) return homeFor(session.user.role);
+  if (session.user && !to.meta.public && !mayOpen(session.user.role, to.path)) return { name: "forbidden" };
+  return true;
+});
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title as string} · 业务办公` : "业务办公 · 双随机、一公开";
+});

@@ -1,0 +1,56 @@
+"""The office's frame in Debian's Chromium at desktop size: an admin logs in, sees who they are and the menu
+of their role, and logs out; a planner sees another menu; under the page's strict Content-Security-Policy."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.e2e import office_helpers as o
+from tests.e2e.browser import launch_chromium
+
+pytestmark = pytest.mark.e2e
+
+
+def test_admin_logs_in_sees_the_menu_and_logs_out(server):
+    base = server.url
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+
+        page.goto(f"{base}/office/")
+        page.wait_for_selector("#login-btn")                     # not logged in: the login page
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        page.fill("#username", "samr_admin")
+        page.fill("#password", "wrong-password")
+        page.click("#login-btn")
+        page.wait_for_selector("#login-error")
+        assert "用户名或密码" in page.inner_text("#login-error")    # the API's message, in Chinese
+
+        o.login(page, base, "samr_admin")
+        who = page.inner_text("#whoami")
+        assert "市场监管局部门管理员" in who and "部门管理员" in who and "市场监督管理局" in who
+        groups = page.eval_on_selector_all(".side-menu [data-group]", "els => els.map(e => e.dataset.group)")
+        assert groups == ["lists", "plans", "publication", "figures", "jobs"]
+        paths = page.eval_on_selector_all(".side-menu [data-path]", "els => els.map(e => e.dataset.path)")
+        assert "/accounts" in paths and "/audit" in paths
+        o.shot(page, "shell")
+
+        page.click('[data-path="/jobs"]')
+        page.wait_for_url("**/office/jobs")
+        page.wait_for_selector(".paged-table")
+
+        page.click("#logout-btn")
+        page.wait_for_selector("#login-btn")
+        assert page.evaluate("localStorage.getItem('shuangsui.office.auth')") is None
+        page.goto(f"{base}/office/accounts")                     # a deep link after logout: the login page
+        page.wait_for_selector("#login-btn")
+        assert "next=" in page.url
+
+        o.login(page, base, "samr_planner")                      # another role, another menu
+        groups = page.eval_on_selector_all(".side-menu [data-group]", "els => els.map(e => e.dataset.group)")
+        assert groups == ["lists", "plans", "jobs"]
+        page.goto(f"{base}/office/accounts")
+        page.wait_for_selector("text=无权访问")
+        browser.close()
+    assert not errors, errors
