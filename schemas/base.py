@@ -134,6 +134,8 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
             "page": fields.Integer(required=True),
             "page_size": fields.Integer(required=True),
             "pages": fields.Integer(required=True, metadata={"description": "总页数"}),
+            "total_estimated": fields.Boolean(metadata={
+                "description": "仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计）"}),
         })
     return _page_schemas[item_schema]
 

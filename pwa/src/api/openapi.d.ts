@@ -7697,6 +7697,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         UserCreate: {
             username: string;
@@ -7746,6 +7748,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         RegionIn: {
             code: string;
@@ -7796,6 +7800,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         DepartmentIn: {
             code: string;
@@ -7847,6 +7853,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         CheckPointIn: {
             /** @description 序号；不填则排在最后 */
@@ -8022,6 +8030,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         TargetIn: {
             /** @description 统一社会信用代码（GB 32100-2015，校验位须正确） */
@@ -8142,6 +8152,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         InspectorIn: {
             /** @description 所属部门；部门管理员不填即本部门 */
@@ -8240,6 +8252,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ExpertIn: {
             /** @description 专家编号 */
@@ -8398,6 +8412,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         PlanBatchIn: {
             seq: number;
@@ -8561,6 +8577,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         TaskDepartmentIn: {
             department_id: number;
@@ -8694,6 +8712,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         PublicPlanVersionOut: {
             /** @description 被调整前的版本号 */
@@ -8916,6 +8936,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ReplaceIn: {
             /**
@@ -8934,6 +8956,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         DrawOutPage: {
             items: components["schemas"]["DrawOut"][];
@@ -8943,6 +8967,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         AuditOut: {
             id?: number;
@@ -8970,6 +8996,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ChainReportOut: {
             ok?: boolean;
@@ -8985,6 +9013,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         SelfCheckIn: {
             /** @default 3 */
@@ -9238,6 +9268,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         PartDepartmentOut: {
             id?: number;
@@ -9525,6 +9557,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ResultOut: {
             /** @description 永久链接 /api/public/results/<id> */
@@ -9633,6 +9667,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         PenaltyPreviewOut: {
             id?: number;
@@ -9665,6 +9701,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ExportIn: {
             /**
@@ -9716,6 +9754,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         PublicPenaltyOut: {
             /** @description 永久链接 /api/public/penalties/<id> */
@@ -9733,6 +9773,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         UploadIn: {
             /** @description 文件内容的 SHA-256（十六进制） */
@@ -9986,6 +10028,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         RecordPatchIn: {
             /** @description {路径: 值}，路径见 docs/sync.md 的 record.set */
@@ -10149,6 +10193,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ReinspectIn: {
             /**
@@ -10272,6 +10318,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         ScopeOut: {
             period: string;
@@ -10388,6 +10436,8 @@ export interface components {
             page_size: number;
             /** @description 总页数 */
             pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
         };
         NotificationOut: {
             id?: number;
