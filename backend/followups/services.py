@@ -7,7 +7,8 @@
   ========================  =====================================  ==============================
   state                     transition (who)                       to
   ========================  =====================================  ==============================
-  ordered 责令限期整改      reinspect 复查 (owner)                 rectified 已整改 / unrectified
+  ordered 责令限期整改      reinspect 复查 (owner; usually by the  rectified 已整改 / unrectified
+                            phones: reinspections.py)
   unrectified, to_transfer  transfer 移送办案机构，立案 (owner)    transferred
   unrectified, to_transfer  judicial 移送司法机关 (owner)          judicial
   to_notify                 notify 抄告相关部门 (owner)            notified

@@ -89,6 +89,16 @@ def _work(field, rid, users, *, result="pass", photos=True, categories=("correct
 def test_a_reinspection_is_pushed_from_the_phones_and_closes_its_followup(field, factory, db_session):
     fid = _followup(field, db_session)
     admin = factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    supervisor = factory.user(Role.SUPERVISOR)
+
+    def figures():
+        r = field.client.get("/api/v1/figures", query_string={"period": str(field.task.end_date.year),
+                                                               "task_id": field.task.id},
+                             headers=field.auth.headers(supervisor))
+        assert r.status_code == 200, r.json
+        return {f["key"]: (f["numerator"], f["denominator"]) for f in r.json["figures"] if f["key"] != "followup"}
+
+    counted = figures()
     r = _schedule(field, admin, fid)              # by default: the department's officers of the first visit
     assert r.json["state"] == "ordered" and r.json["steps"][-1]["action"] == "schedule"
     assert r.json["steps"][-1]["action_label"] == "安排复查"
@@ -138,6 +148,8 @@ def test_a_reinspection_is_pushed_from_the_phones_and_closes_its_followup(field,
     queue = field.client.get("/api/v1/publication/queue", headers=field.auth.headers(admin))
     assert queue.status_code == 200, queue.json
     assert queue.json["items"] and rid not in {i["inspection_id"] for i in queue.json["items"]}
+    # not drawn: no figure counts it
+    assert figures() == counted and counted["completion"][1] == len(field.inspections)
     # a closed follow-up gets no re-inspection
     r = _schedule(field, admin, fid, status=409)
     assert r.json["code"] == "followup.bad_state" and "已办结" in r.json["message"]
