@@ -93,6 +93,28 @@ class Busy(DomainError):
     message = "系统繁忙，请稍后重试"
 
 
+# optimistic locking (If-Match): subject → (412 message, 428 message); codes ``<subject>.stale`` and
+# ``<subject>.if_match_required``
+PRECONDITIONS = {
+    "inspection": ("该检查记录已被他人更新，请刷新后再操作",
+                   "修改须带 If-Match 请求头（取自读取时的 ETag），以免覆盖他人的更新"),
+    "followup": ("该后续处置已被他人更新，请刷新后再操作",
+                 "操作须带 If-Match 请求头（取自读取时的 ETag），以免覆盖他人的处理"),
+}
+
+
+def check_if_match(if_match: str | None, current: str, subject: str, *, stale_details: dict | None = None,
+                   required_details: dict | None = None) -> None:
+    """The request's ``If-Match`` names ``current`` (or ``*``): 428 ``<subject>.if_match_required`` without
+    one, 412 ``<subject>.stale`` when it names another version (``details.etag`` is the current one)."""
+    stale, required = PRECONDITIONS[subject]
+    if not if_match:
+        raise DomainError(required, code=f"{subject}.if_match_required", status=428, details=required_details)
+    if if_match.strip() not in (current, "*"):
+        raise DomainError(stale, code=f"{subject}.stale", status=412,
+                          details={"etag": current, **(stale_details or {})})
+
+
 HTTP_MESSAGES = {
     400: ("bad_request", "请求有误"),
     401: ("auth.required", "请先登录"),

@@ -47,6 +47,12 @@ class ReinspectIn(BaseSchema):
     evidence = _evidence("复查照片或文书（至少一个）")
 
 
+class ReinspectionScheduleIn(BaseSchema):
+    inspector_ids = fields.List(fields.Integer(strict=True), allow_none=True, load_default=None, metadata={
+        "description": "复查人员（负责部门在岗的执法检查人员编号，1–10 名，第一名为组长）；不填则由首次检查中"
+                       "本部门的检查人员复查（谁检查、谁复查）"})
+
+
 class TransferIn(BaseSchema):
     filed_on = fields.Date(required=True, metadata={"description": "立案日期，" + DATE_HELP})
     agency = _text(200, required=True, metadata={"description": "办案机构"})
@@ -80,14 +86,15 @@ class AcknowledgeIn(BaseSchema):
 
 class FollowupStepOut(Schema):
     seq = fields.Integer()
-    action = fields.String(metadata={"description": "open（检查记录提交）、reinspect、transfer、judicial、notify、"
-                                                    "acknowledge"})
+    action = fields.String(metadata={"description": "open（检查记录提交）、schedule（安排复查：detail.inspection_id 为"
+                                                    "复查检查）、reinspect、transfer、judicial、notify、acknowledge"})
     action_label = fields.Function(lambda s: services.STEP_LABELS.get(s.action, s.action))
     from_state = fields.String(allow_none=True)
     to_state = fields.String()
     on_date = fields.Date(allow_none=True, metadata={"description": "复查、立案、移送、抄告或回执之日"})
-    detail = fields.Dict(metadata={"description": "该步的内容：findings/outcome，agency/case_no，authority/record_no，"
-                                                  "department_id/department，note"})
+    detail = fields.Dict(metadata={"description": "该步的内容：inspection_id/officers（安排复查），findings/outcome"
+                                                  "（复查；手机提交的复查另有 inspection_id 与 via: phone），"
+                                                  "agency/case_no，authority/record_no，department_id/department，note"})
     evidence = fields.List(fields.String(), metadata={"description": "证据文件的 SHA-256（GET /api/media/<sha256>）"})
     actor_id = fields.Integer(allow_none=True)
     at = fields.DateTime()

@@ -42,6 +42,12 @@ PERIODS_HELP = ("公示期限途经的暂定日子（放假调休尚待国务院
                 "期限为 completed_on 之后第 20 个工作日（completed_on 当天不算）")
 
 
+class ReinspectedFollowupOut(Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"enum": ["rectified", "unrectified"]})
+    state_label = fields.String()
+
+
 class MutationResultOut(Schema):
     id = fields.Integer(validate=validate.Range(min=1, max=MAX_MUTATION_ID))
     status = fields.String(metadata={"enum": ["applied", "conflict", "rejected"]})
@@ -63,6 +69,9 @@ class MutationResultOut(Schema):
     start_on = fields.String(metadata={"description": "第 0 天（起算日）"})
     provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     resolved = fields.List(fields.Integer(), metadata={"description": "conflict.resolve_many：处理了哪些冲突"})
+    followup = fields.Nested(ReinspectedFollowupOut, metadata={
+        "description": "复查检查的 record.submit：其后续处置复查后的状态（rectified 已整改 / unrectified 未整改）；"
+                       "复查检查没有公示期限"})
     device_time_ignored = fields.Boolean(metadata={
         "description": "这条变更的 device_time 不可信（早于 2000 年或晚于服务器时间 1 天以上），按未提供处理"})
 

@@ -7,7 +7,9 @@ Each drawn inspection is then completed as the field loop leaves it: every depar
 with the items' methods, the merged record signed by every member and the business's representative,
 submitted (``deadlines.complete`` starts the publication clock, ``followups.open_from_record`` opens the
 record's follow-ups: what ``record.submit`` does). The sections and signatures are written as rows, as
-``tests/field/builders.py`` does (the phone's push path needs a phone per member); everything after the
+``tests/field/builders.py`` does (the phone's push path needs a phone per member), each section with the
+mutations its officer's phone would have left (``sync_mutation`` of a phone client: 掌上执法率 counts them;
+an officer of the roster without an account gets a frozen one without a password); everything after the
 submission goes through the services: ``publication.results.publish`` / ``correct`` / ``decide_exemption``
 by the demo publishers, ``followups.transition`` by the department admin with a stored photo as evidence.
 
@@ -36,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.auth.models import User
-from backend.db import Database
+from backend.auth.roles import Role
+from backend.db import Database, utcnow
 from backend.demo import data
 from backend.directory.models import Department, Inspector, Item
 from backend.errors import DomainError, Forbidden
@@ -52,6 +55,7 @@ from backend.plans.models import Plan, PlanDepartment, PlanItem, Task, TaskDepar
 from backend.publication import results
 from backend.publication.models import PublicationExemption, PublishedResult
 from sync.canonical import section_hash
+from sync.models import SyncClient, SyncMutation
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 ITEMS = {"SAMR": "SAMR-001", "TAX": "TAX-001"}
@@ -236,6 +240,40 @@ def _signature(inspection_id: int, scope: str, p, content_hash: str, when: dt.da
                      device_time=when, created_at=when)
 
 
+def _phone_of(session: Session, p) -> str:
+    """The sync client of ``p``'s phone (made once; backdated use only). An officer of the roster without an
+    account gets one, frozen and without a password: the history's officers worked on phones, as the figure
+    掌上执法率 counts it, but nobody logs in as them."""
+    user_id = p.user_id or session.scalar(select(User.id).where(User.inspector_id == p.inspector_id))
+    if user_id is None:
+        inspector = session.get(Inspector, p.inspector_id)
+        user = User(username=f"officer_{inspector.cert_no}".lower()[:64], display_name=inspector.name,
+                    password_hash="!", role=Role.INSPECTOR, department_id=inspector.department_id,
+                    inspector_id=inspector.id, status="frozen")
+        session.add(user)
+        session.flush()
+        user_id = user.id
+    client_id = str(uuid.uuid5(NAMESPACE, f"phone-{user_id}"))
+    if session.get(SyncClient, client_id) is None:
+        session.add(SyncClient(id=client_id, user_id=user_id, kind="phone", label="演示历史（手机）",
+                               last_mutation_id=0, created_at=utcnow(), retired_at=utcnow()))
+        session.flush()
+    return client_id
+
+
+def _pushed_from_phone(session: Session, inspection_id: int, p, department_id: int, when: dt.datetime) -> None:
+    """The section's writes and signature as the mutations of its officer's phone, as a push keeps them
+    (``sync_mutation``): what 掌上执法率 reads (docs/figures.md)."""
+    client = session.get(SyncClient, _phone_of(session, p))
+    for name, minutes in (("section.set", 50), ("section.sign", 5)):
+        client.last_mutation_id += 1
+        session.add(SyncMutation(client_id=client.id, mutation_id=client.last_mutation_id, name=name,
+                                 status="applied", result={"status": "applied", "inspection_id": inspection_id},
+                                 inspection_id=inspection_id, device_time=when - dt.timedelta(minutes=minutes),
+                                 applied_at=when - dt.timedelta(minutes=minutes)))   # backdated
+    client.last_push_at = when
+
+
 def _submit(session: Session, inspection_id: int, completed_at: dt.datetime, record_data: dict) -> Inspection:
     """Signed sections and a signed merged record, then what ``record.submit`` does, at ``completed_at``."""
     inspection = session.get(Inspection, inspection_id)
@@ -251,6 +289,7 @@ def _submit(session: Session, inspection_id: int, completed_at: dt.datetime, rec
                             revs={k: [1, None] for k in content}, rev=1, status="signed", signed_hash=h))
         for p in part.of_department(dept_id):
             session.add(_signature(inspection_id, "section", p, h, completed_at, dept_id))
+        _pushed_from_phone(session, inspection_id, part.of_department(dept_id)[0], dept_id, completed_at)
     session.add(Record(inspection_id=inspection_id, data=record_data, revs={k: [1, None] for k in record_data}, rev=1))
     session.flush()
     batch = FieldBatch(session, Actor.system("demo-seed"))

@@ -520,7 +520,9 @@ def groups_query(session: Session, actor: Actor, task_id: Any):
     task = plans.read_task(session, actor, task_id)
     draw = current_draw(session, task, ("drawn",))
     return (select(InspectionGroup).options(selectinload(InspectionGroup.members))
-            .where(InspectionGroup.draw_id == (draw.id if draw else None)).order_by(InspectionGroup.number))
+            .where(InspectionGroup.draw_id == (draw.id if draw else None),
+                   InspectionGroup.id.not_in(select(Inspection.group_id).where(Inspection.followup_id.is_not(None))))
+            .order_by(InspectionGroup.number))
 
 
 def group_rows(session: Session, groups: list[InspectionGroup]) -> list[dict]:

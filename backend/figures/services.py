@@ -224,7 +224,8 @@ def population(scope: Scope, *, columns=None):
     stmt = (select(*(columns or (Inspection.id,)))
             .select_from(Inspection)
             .join(Task, Task.id == Inspection.task_id)
-            .where(Inspection.status.in_(DRAWN), Task.end_date >= scope.period.first,
+            .where(Inspection.status.in_(DRAWN), Inspection.followup_id.is_(None),   # re-inspections: not drawn
+                   Task.end_date >= scope.period.first,
                    Task.end_date <= scope.period.last))
     if scope.department_id is not None:
         stmt = stmt.where(Inspection.task_id.in_(select(TaskDepartment.task_id)

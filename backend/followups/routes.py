@@ -14,15 +14,16 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, requires
 from backend.directory.exports import content_disposition
-from backend.followups import services
+from backend.followups import reinspections, services
 from schemas.base import PageArgs, page_of
 from schemas.followups import (AcknowledgeIn, FollowupArgs, FollowupOut, JudicialIn, NotifyIn, ReinspectIn,
-                               TargetInspectionOut, TransferIn)
+                               ReinspectionScheduleIn, TargetInspectionOut, TransferIn)
 
 blp = blueprint("followups", __name__, "/api/v1", "后续处置：台帐、复查、移送、抄告与回执；检查对象的检查记录")
 
 _STEP_RESPONSES = {
-    "409": {"description": "followup.bad_state：当前状态不能办理此步（不能跳过）"},
+    "409": {"description": "followup.bad_state：当前状态不能办理此步（不能跳过）；followup.reinspection_open："
+                           "已安排手机复查（复查结论由该检查提交时记录）"},
     "412": {"description": "followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本）"},
     "422": {"description": "followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；"
                            "validation_error / followup.bad_date 等：输入有误"},
@@ -83,6 +84,24 @@ class FollowupReinspection(MethodView):
     def post(self, data, followup_id):
         """复查（责令限期整改之后）：复查日期、情况、结论（已整改 / 未整改）与照片或文书；负责部门办理"""
         return _step("reinspect", data, followup_id)
+
+
+@blp.route("/followups/<int:followup_id>/reinspections")
+class FollowupReinspections(MethodView):
+    @requires(*reinspections.SCHEDULERS)
+    @blp.arguments(ReinspectionScheduleIn)
+    @blp.response(200, FollowupOut)
+    @blp.doc(responses={**_STEP_RESPONSES,
+                        "409": {"description": "followup.bad_state：不是待复查（已责令限期整改）状态，如已办结；"
+                                               "followup.reinspection_open：已安排复查尚未提交"},
+                        "422": {"description": "followup.bad_officers：复查人员不是负责部门在岗的执法检查人员；"
+                                               "followup.no_officers：首次检查中没有本部门人员，须指定；validation_error"}})
+    def post(self, data, followup_id):
+        """安排复查：在负责部门执法检查人员的手机上生成一次复查检查（与检查相同的同步、拍照与签名），提交后即记录复查结论
+
+        负责部门的部门管理员办理；默认由首次检查中本部门的检查人员复查，也可指定本部门其他人员（第一名为组长）。"""
+        row = reinspections.schedule(get_session(), current_actor(), followup_id, data, request.headers.get("If-Match"))
+        return row, 200, {"ETag": services.etag(row)}
 
 
 @blp.route("/followups/<int:followup_id>/transfer")

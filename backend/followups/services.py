@@ -7,7 +7,8 @@
   ========================  =====================================  ==============================
   state                     transition (who)                       to
   ========================  =====================================  ==============================
-  ordered 责令限期整改      reinspect 复查 (owner)                 rectified 已整改 / unrectified
+  ordered 责令限期整改      reinspect 复查 (owner; usually by the  rectified 已整改 / unrectified
+                            phones: reinspections.py)
   unrectified, to_transfer  transfer 移送办案机构，立案 (owner)    transferred
   unrectified, to_transfer  judicial 移送司法机关 (owner)          judicial
   to_notify                 notify 抄告相关部门 (owner)            notified
@@ -36,7 +37,7 @@ from backend.audit import services as audit
 from backend.auth.roles import Role
 from backend.db import utcnow
 from backend.directory.models import Department, Target
-from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, check_if_match
 from backend.followups.models import CLOSED_STATES, FOLLOWUP_STATES, INITIAL_STATES, Followup, FollowupStep
 from backend.inspections import deadlines
 from backend.inspections.models import Inspection, Record
@@ -62,18 +63,6 @@ TRANSITIONS: dict[str, tuple[frozenset, str | None, str]] = {
 }
 NEXT_STEP = {"ordered": "复查", "unrectified": "移送办案机构或移送司法机关", "to_transfer": "移送办案机构或移送司法机关",
              "to_notify": "抄告相关部门", "notified": "对方部门确认回执"}
-
-
-class PreconditionFailed(DomainError):
-    status = 412
-    code = "followup.stale"
-    message = "该后续处置已被他人更新，请刷新后再操作"
-
-
-class PreconditionRequired(DomainError):
-    status = 428
-    code = "followup.if_match_required"
-    message = "操作须带 If-Match 请求头（取自读取时的 ETag），以免覆盖他人的处理"
 
 
 def _invalid(code: str, message: str, field: str | None = None) -> InvalidInput:
@@ -252,10 +241,8 @@ def _evidence(session: Session, actor: Actor, row: Followup, values: Any, needed
 
 
 def _check_version(row: Followup, if_match: str | None) -> None:
-    if not if_match:
-        raise PreconditionRequired(details={"etag": etag(row)})
-    if if_match.strip() not in (etag(row), "*"):
-        raise PreconditionFailed(details={"etag": etag(row), "state": row.state})
+    check_if_match(if_match, etag(row), "followup", stale_details={"state": row.state},
+                   required_details={"etag": etag(row)})
 
 
 def transition(session: Session, actor: Actor, followup_id: Any, name: str, data: Mapping,
@@ -273,6 +260,12 @@ def transition(session: Session, actor: Actor, followup_id: Any, name: str, data
     before = snapshot(row)
     detail: dict[str, Any] = {}
     if name == "reinspect":
+        from backend.followups.reinspections import open_reinspection
+
+        pending = open_reinspection(session, row.id)
+        if pending is not None:
+            raise Conflict("已安排手机复查（复查检查尚未提交），复查结论由该检查提交时记录", code="followup.reinspection_open",
+                           details={"inspection_id": pending.id})
         on_date = _day(data, "inspected_on", "复查日期", row)
         outcome = data.get("outcome")
         if outcome not in ("rectified", "unrectified"):
@@ -385,7 +378,7 @@ def register_rows(rows: Iterable[Followup]) -> Iterable[list[str]]:
                row.closed_at.isoformat(timespec="seconds") if row.closed_at else "", row.note or ""]
 
 
-STEP_LABELS = {"open": "检查记录提交", **{k: v[2] for k, v in TRANSITIONS.items()}}
+STEP_LABELS = {"open": "检查记录提交", "schedule": "安排复查", **{k: v[2] for k, v in TRANSITIONS.items()}}
 
 
 def register_xlsx(session: Session, actor: Actor, args: Mapping, *, limit: int = EXPORT_MAX_ROWS) -> bytes:

@@ -70,6 +70,7 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
     task_codes = dict(session.execute(select(Task.id, Task.code).where(
         Task.id.in_({i.task_id for i in inspections}))).all())
     calendar = deadlines._calendar(session)
+    reinspections = _reinspections(session, [i for i in inspections if i.followup_id is not None])
     out = []
     for inspection in inspections:
         part = parts[inspection.id]
@@ -110,9 +111,40 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
                       for f in flags.get(inspection.id, [])
                       if lead_view or me.is_lead or f.department_id == me.department_id],
             "deadline": deadlines.state_of(session, inspection, calendar=calendar),
+            "reinspection": reinspections.get(inspection.id),
         }
         out.append({"type": "inspection", "id": inspection.id, "op": "put", "data": doc})
     _add_media(session, [change["data"] for change in out if change["op"] == "put"])
+    return out
+
+
+def _reinspections(session: Session, inspections: list[Inspection]) -> dict[int, dict]:
+    """For each re-inspection (复查): the follow-up it answers and what the first inspection found (the owner
+    department's 不符合 check points, with their problem)."""
+    from backend.followups.models import Followup
+
+    if not inspections:
+        return {}
+    rows = {f.id: f for f in session.scalars(select(Followup).where(
+        Followup.id.in_({i.followup_id for i in inspections})))}
+    firsts = {i.id: i for i in session.scalars(select(Inspection).where(
+        Inspection.id.in_({f.inspection_id for f in rows.values()})))}
+    found: dict[tuple[int, int], list[dict]] = {}
+    for section_row, answer in session.execute(
+            select(Section, SectionAnswer).join(SectionAnswer, SectionAnswer.section_id == Section.id)
+            .where(Section.inspection_id.in_(list(firsts)))
+            .order_by(SectionAnswer.check_point_id)).all():
+        if answer.data.get("result") == "fail":
+            found.setdefault((section_row.inspection_id, section_row.department_id), []).append(
+                {"check_point_id": answer.check_point_id, "problem": answer.data.get("problem")})
+    out = {}
+    for i in inspections:
+        f = rows[i.followup_id]
+        first = firsts.get(f.inspection_id)
+        out[i.id] = {"followup_id": f.id, "inspection_id": f.inspection_id, "department_id": f.department_id,
+                     "completed_on": _iso(first.completed_on) if first else None,
+                     "due_on": _iso(f.due_on), "note": f.note, "state": f.state,
+                     "problems": found.get((f.inspection_id, f.department_id), [])}
     return out
 
 

@@ -557,19 +557,34 @@ def record_submit(ctx: Context, args: dict) -> dict:
     if missing:
         raise Refused("record.media_missing", f"还有 {len(missing)} 个照片或附件没有上传到服务器，请先同步照片",
                       details={"missing": sorted(missing)[:50]})
-    ctx.applying = True
+    from backend.followups import reinspections
     from backend.followups import services as followups
     from backend.inspections import deadlines
 
     record = batch.record(state)
+    if state.inspection.followup_id is not None:      # a 复查: it closes its follow-up (or sends it on)
+        sections = [s.values for s in state.sections.values()]
+        photos = reinspections.photos_of(sections, record.values)
+        refusal = reinspections.check_submittable(batch.session, state.inspection, photos)
+        if refusal:
+            raise Refused(*refusal)
+    ctx.applying = True
     record.state, record.dirty = "submitted", True
     record.submitted_by, record.submitted_at = ctx.user_id, dt.datetime.now(dt.timezone.utc)
     deadlines.complete(batch.session, state.inspection, user_id=ctx.user_id, device_time=ctx.device_time,
                        record_values=record.values)
-    followups.open_from_record(batch.session, state.inspection, state.task, record.values.get("followups"),
-                               user_id=ctx.user_id)
     batch.touched(state)
     ctx.extra.setdefault("submitted", []).append(state.inspection.id)
+    if state.inspection.followup_id is not None:      # no publication clock, no follow-ups of its own
+        state.inspection.publication_due_on, state.inspection.due_provisional = None, False
+        row = reinspections.on_submitted(batch.session, batch.actor, state.inspection,
+                                         failed=reinspections.found_problem(sections), photos=photos,
+                                         findings=record.values.get("opinion"))
+        return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash,
+                "completed_on": state.inspection.completed_on.isoformat(),
+                "followup": {"id": row.id, "state": row.state, "state_label": reinspections.FOLLOWUP_STATES[row.state]}}
+    followups.open_from_record(batch.session, state.inspection, state.task, record.values.get("followups"),
+                               user_id=ctx.user_id)
     return {"status": "applied", "inspection_id": state.inspection.id, "content_hash": content_hash,
             **deadlines.due_of(batch.session, state.inspection)}
 

@@ -26,7 +26,9 @@ class Inspection(Base):
     """A drawn target assigned to its group, and (once submitted) its completion and publication clock."""
 
     __tablename__ = "inspection"
-    __table_args__ = (UniqueConstraint("draw_id", "target_id"),)
+    # a target once per draw; a re-inspection (复查, ``followup_id`` set) visits it again under the same draw
+    __table_args__ = (Index("uq_inspection_draw_id_target_id", "draw_id", "target_id", unique=True,
+                            sqlite_where=text("followup_id IS NULL"), postgresql_where=text("followup_id IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # task_id and draw_id repeat what the group says (for queries); only group_id and target_id are
@@ -53,6 +55,9 @@ class Inspection(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # 不适合公开 approved (backend/publication/results.py): exempt from publication, never "late"
     publication_exempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # a re-inspection (复查) of this follow-up (backend/followups/reinspections.py): no draw of its own, no
+    # publication clock, left out of every figure; None for an inspection drawn
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followup.id", use_alter=True), index=True)
 
     target = relationship("Target", lazy="joined")
     task = relationship("Task", lazy="joined", primaryjoin="Inspection.task_id == Task.id",

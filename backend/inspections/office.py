@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.auth.roles import Role
-from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
+from backend.errors import DomainError, Forbidden, InvalidInput, NotFound, check_if_match
 from backend.inspections import bundle, deadlines, syncing
 from backend.inspections.access import participation
 from backend.inspections.models import Inspection
@@ -28,18 +28,6 @@ from sync import engine, protocol
 from sync.models import SyncChange, SyncClient
 
 STAFF = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PLANNER)
-
-
-class PreconditionFailed(DomainError):
-    status = 412
-    code = "inspection.stale"
-    message = "该检查记录已被他人更新，请刷新后再操作"
-
-
-class PreconditionRequired(DomainError):
-    status = 428
-    code = "inspection.if_match_required"
-    message = "修改须带 If-Match 请求头（取自读取时的 ETag），以免覆盖他人的更新"
 
 
 def version(session: Session, inspection_id: int) -> int:
@@ -111,11 +99,7 @@ def act(session: Session, actor: Actor, inspection_id: int, if_match: str | None
     if actor.inspector_id is None:
         raise Forbidden("只有检查组组长可以在此操作（当前账号未关联执法检查人员）", code="forbidden.not_inspector")
     _get(session, inspection_id)
-    if not if_match:
-        raise PreconditionRequired()
-    current = etag(inspection_id, version(session, inspection_id))
-    if if_match.strip() not in (current, "*"):
-        raise PreconditionFailed(details={"etag": current})
+    check_if_match(if_match, etag(inspection_id, version(session, inspection_id)), "inspection")
     client_id = _office_client(session, actor)
     last = session.scalar(select(SyncClient.last_mutation_id).where(SyncClient.id == client_id))
     args = {"inspection_id": inspection_id, **args}
@@ -226,7 +210,7 @@ def task_publication(session: Session, actor: Actor, task_id: int) -> dict:
     if actor.role not in (Role.SYSADMIN, Role.SUPERVISOR):
         if actor.department_id not in {d.department_id for d in task.departments}:
             raise Forbidden("只能查看本部门参与的任务", code="forbidden.department")
-    rows = list(session.scalars(select(Inspection).where(Inspection.task_id == task_id,
+    rows = list(session.scalars(select(Inspection).where(Inspection.task_id == task_id, Inspection.followup_id.is_(None),
                                                          Inspection.status.in_(("assigned", "in_progress", "completed")))))
     calendar = deadlines._calendar(session)
     today = deadlines.today_shanghai()

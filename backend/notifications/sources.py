@@ -121,7 +121,8 @@ def _reminded(kind: str, subject_type: str, id_column, state):
 def _open_inspections(task_id_column):
     from backend.inspections.models import Inspection
 
-    return exists().where(Inspection.task_id == task_id_column, Inspection.status.in_(OPEN_INSPECTION))
+    return exists().where(Inspection.task_id == task_id_column, Inspection.status.in_(OPEN_INSPECTION),
+                          Inspection.followup_id.is_(None))   # a 复查 has its follow-up's deadline instead
 
 
 def _not_done(task):
@@ -153,7 +154,8 @@ def task_end_date(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
         select(Inspection.task_id, User.id, Inspection.id)
         .join(InspectionGroup, InspectionGroup.id == Inspection.group_id)
         .outerjoin(User, and_(User.inspector_id == InspectionGroup.leader_id, User.status == "active"))
-        .where(Inspection.task_id.in_(task_ids), Inspection.status.in_(OPEN_INSPECTION)))
+        .where(Inspection.task_id.in_(task_ids), Inspection.status.in_(OPEN_INSPECTION),
+               Inspection.followup_id.is_(None)))
     for task_id, leader_user, _inspection in rows:
         opened[task_id] = opened.get(task_id, 0) + 1
         if leader_user is not None:

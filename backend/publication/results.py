@@ -60,6 +60,8 @@ def _context(session: Session, inspection_id: int) -> Context:
     record = session.get(Record, inspection_id)
     if record is None or record.state != "submitted" or inspection.status != "completed":
         raise Conflict("检查记录尚未由组长提交，不能公示", code="publication.not_submitted")
+    if inspection.followup_id is not None:
+        raise Conflict("复查检查的结论记入其后续处置，不单独公示", code="publication.reinspection")
     part = participation(session, [inspection])[inspection.id]
     departments = sorted(set(part.departments()) | {inspection.task.lead_department_id})
     return Context(inspection, record, inspection.task, departments, part.leader_id)
@@ -554,7 +556,7 @@ def queue_query(session: Session, actor: Actor, args: dict):
     in_group = select(GroupMember.group_id).where(GroupMember.department_id == dept)
     published = exists().where(PublishedResult.inspection_id == Inspection.id, PublishedResult.department_id == dept)
     stmt = (select(Inspection).join(Record, Record.inspection_id == Inspection.id)
-            .where(Record.state == "submitted", Inspection.status == "completed",
+            .where(Record.state == "submitted", Inspection.status == "completed", Inspection.followup_id.is_(None),
                    or_(Inspection.task_id.in_(leads), Inspection.group_id.in_(in_group)),
                    ~published, Inspection.publication_exempt_at.is_(None)))
     if args.get("task_id"):

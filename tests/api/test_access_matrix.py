@@ -220,6 +220,7 @@ ROWS = [
     Row("GET", "/api/v1/followups/{followup}", FOLLOWUP_READ, (DA, P, I)),
     Row("POST", "/api/v1/followups/{followup}/reinspection", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,
         body={"inspected_on": "{today}", "findings": "已整改", "outcome": "rectified", "evidence": ["{my_file}"]}),
+    Row("POST", "/api/v1/followups/{followup}/reinspections", ADMINS, (DA,), "B", headers=IF_MATCH_ANY, body={}),
     Row("POST", "/api/v1/followups/{followup_to_transfer}/transfer", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,
         body={"filed_on": "{today}", "agency": "执法大队", "case_no": "立-1", "evidence": ["{my_file}"]}),
     Row("POST", "/api/v1/followups/{followup_to_transfer}/judicial", FOLLOWUP_ACT, (DA, I), "B", headers=IF_MATCH_ANY,

@@ -227,10 +227,12 @@ def unsent(page) -> int:
 
 # --- what the server holds -------------------------------------------------------------------------------
 
-def api(base: str, method: str, path: str, *, token: str | None = None, body=None) -> tuple[int, object, bytes]:
+def api(base: str, method: str, path: str, *, token: str | None = None, body=None,
+        headers: dict | None = None) -> tuple[int, object, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+                                 headers={"Content-Type": "application/json", **(headers or {}),
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             raw = r.read()

@@ -276,6 +276,18 @@ def test_a_year_of_history(seeded, client, db_session, tmp_path):
         assert "representative" in signers and "officer" in signers
     months = {i.completed_on.replace(day=1) for i in inspections}
     assert len(months) >= 5  # spread over the year
+    # 掌上执法率 (docs/figures.md): each section written from its officer's phone, none from an office client
+    from sync.models import SyncClient, SyncMutation
+
+    writes = db_session.execute(select(SyncMutation.inspection_id, SyncClient.kind, SyncClient.user_id, User.inspector_id)
+                                .join(SyncClient, SyncClient.id == SyncMutation.client_id)
+                                .join(User, User.id == SyncClient.user_id)
+                                .where(SyncMutation.name.like("section.%"),
+                                       SyncMutation.inspection_id.in_([i.id for i in inspections]))).all()
+    assert {w.kind for w in writes} == {"phone"} and {w.inspection_id for w in writes} == {i.id for i in inspections}
+    writers = {w.inspector_id for w in writes}
+    assert writers <= set(db_session.scalars(select(Signature.signer_inspector_id).where(
+        Signature.inspection_id.in_([i.id for i in inspections]), Signature.scope == "section")))
 
     state = Counter()
     for i in inspections:

@@ -6847,7 +6847,7 @@ export interface paths {
                         "application/json": components["schemas"]["FollowupOut"];
                     };
                 };
-                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过）；followup.reinspection_open：已安排手机复查（复查结论由该检查提交时记录） */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6862,6 +6862,82 @@ export interface paths {
                     content?: never;
                 };
                 /** @description followup.evidence_required：未附证据；followup.evidence_unreadable：证据文件不存在或无权查看；validation_error / followup.bad_date 等：输入有误 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.if_match_required：缺少 If-Match */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/followups/{followup_id}/reinspections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                followup_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 安排复查：在负责部门执法检查人员的手机上生成一次复查检查（与检查相同的同步、拍照与签名），提交后即记录复查结论
+         * @description 权限：系统管理员、部门管理员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    followup_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReinspectionScheduleIn"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FollowupOut"];
+                    };
+                };
+                /** @description followup.bad_state：不是待复查（已责令限期整改）状态，如已办结；followup.reinspection_open：已安排复查尚未提交 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.stale：If-Match 不是当前版本（响应的 details.etag 为当前版本） */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description followup.bad_officers：复查人员不是负责部门在岗的执法检查人员；followup.no_officers：首次检查中没有本部门人员，须指定；validation_error */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -6923,7 +6999,7 @@ export interface paths {
                         "application/json": components["schemas"]["FollowupOut"];
                     };
                 };
-                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过）；followup.reinspection_open：已安排手机复查（复查结论由该检查提交时记录） */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6999,7 +7075,7 @@ export interface paths {
                         "application/json": components["schemas"]["FollowupOut"];
                     };
                 };
-                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过）；followup.reinspection_open：已安排手机复查（复查结论由该检查提交时记录） */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -7075,7 +7151,7 @@ export interface paths {
                         "application/json": components["schemas"]["FollowupOut"];
                     };
                 };
-                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过）；followup.reinspection_open：已安排手机复查（复查结论由该检查提交时记录） */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -7151,7 +7227,7 @@ export interface paths {
                         "application/json": components["schemas"]["FollowupOut"];
                     };
                 };
-                /** @description followup.bad_state：当前状态不能办理此步（不能跳过） */
+                /** @description followup.bad_state：当前状态不能办理此步（不能跳过）；followup.reinspection_open：已安排手机复查（复查结论由该检查提交时记录） */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -9869,6 +9945,12 @@ export interface components {
             /** @description 给人看的一句话 */
             label?: string;
         };
+        ReinspectedFollowupOut: {
+            id?: number;
+            /** @enum {string} */
+            state?: "rectified" | "unrectified";
+            state_label?: string;
+        };
         MutationResultOut: {
             id?: number;
             /** @enum {string} */
@@ -9905,6 +9987,8 @@ export interface components {
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** @description conflict.resolve_many：处理了哪些冲突 */
             resolved?: number[];
+            /** @description 复查检查的 record.submit：其后续处置复查后的状态（rectified 已整改 / unrectified 未整改）；复查检查没有公示期限 */
+            followup?: components["schemas"]["ReinspectedFollowupOut"];
             /** @description 这条变更的 device_time 不可信（早于 2000 年或晚于服务器时间 1 天以上），按未提供处理 */
             device_time_ignored?: boolean;
         };
@@ -10121,7 +10205,7 @@ export interface components {
         };
         FollowupStepOut: {
             seq?: number;
-            /** @description open（检查记录提交）、reinspect、transfer、judicial、notify、acknowledge */
+            /** @description open（检查记录提交）、schedule（安排复查：detail.inspection_id 为复查检查）、reinspect、transfer、judicial、notify、acknowledge */
             action?: string;
             readonly action_label?: unknown;
             from_state?: string | null;
@@ -10131,7 +10215,7 @@ export interface components {
              * @description 复查、立案、移送、抄告或回执之日
              */
             on_date?: string | null;
-            /** @description 该步的内容：findings/outcome，agency/case_no，authority/record_no，department_id/department，note */
+            /** @description 该步的内容：inspection_id/officers（安排复查），findings/outcome（复查；手机提交的复查另有 inspection_id 与 via: phone），agency/case_no，authority/record_no，department_id/department，note */
             detail?: {
                 [key: string]: unknown;
             };
@@ -10211,6 +10295,13 @@ export interface components {
             outcome: "rectified" | "unrectified";
             /** @description 证据：复查照片或文书（至少一个）的文件 SHA-256（先经 /api/uploads 上传，且本人可查看） */
             evidence?: string[];
+        };
+        ReinspectionScheduleIn: {
+            /**
+             * @description 复查人员（负责部门在岗的执法检查人员编号，1–10 名，第一名为组长）；不填则由首次检查中本部门的检查人员复查（谁检查、谁复查）
+             * @default null
+             */
+            inspector_ids: number[] | null;
         };
         TransferIn: {
             /**

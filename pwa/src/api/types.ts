@@ -75,6 +75,10 @@ export interface InspectionDoc {
   deadline: { completed_on: string; due_on: string; provisional: boolean;
               provisional_periods?: { from: string; to: string; year: number; holiday: string | null; label: string }[];
               state: string; state_label: string } | null;
+  /** a re-inspection (复查) of a follow-up (docs/sync.md §5.5); null for an inspection drawn */
+  reinspection?: { followup_id: number; inspection_id: number; department_id: number; completed_on: string | null;
+                   due_on: string | null; note: string | null; state: string;
+                   problems: { check_point_id: number; problem: string | null }[] } | null;
 }
 export interface Change {
   type: "task" | "inspection"; id: number; op: "put" | "del";
