@@ -123,11 +123,15 @@ def _register_headers():
     return REGISTER_HEADERS
 
 
+def _register_rows(session, actor, params):
+    from backend.followups import services
+
+    return services.register_rows(session.scalars(_register_query(session, actor, params)))
+
+
 register(Export(
     kind="followups.register", title="后续处置台帐", headers=_register_headers(),
-    count=lambda s, a, p: _count(s, _register_query(s, a, p)),
-    rows=lambda s, a, p: __import__("backend.followups.services", fromlist=["register_rows"]).register_rows(
-        s.scalars(_register_query(s, a, p))),
+    count=lambda s, a, p: _count(s, _register_query(s, a, p)), rows=_register_rows,
     file_name=lambda p, fmt: f"后续处置台帐_{_today()}.{fmt}", ascii_name=lambda p, fmt: f"followups_{_today()}.{fmt}",
     record=_register_record, formats=("xlsx",)))
 
@@ -138,10 +142,16 @@ def _abnormal_args(params):
     return {"department_id": params.get("department_id"), "from_": _day(params.get("from")), "to": _day(params.get("to"))}
 
 
+def _abnormal_query(actor, params):
+    from backend.publication import exports
+
+    return exports.abnormal_query(actor, _abnormal_args(params))
+
+
 def _abnormal_rows(session, actor, params):
     from backend.publication import exports
 
-    stmt = exports.abnormal_query(actor, _abnormal_args(params))
+    stmt = _abnormal_query(actor, params)
     offset = 0
     while True:
         batch = list(session.execute(stmt.offset(offset).limit(BATCH)))
@@ -169,8 +179,7 @@ def _abnormal_headers():
 register(Export(
     kind="publication.abnormal", title="经营异常名录待审", headers=_abnormal_headers(),
     # an upper bound: the records mentioning the code (each row is checked exactly when written)
-    count=lambda s, a, p: _count(s, __import__("backend.publication.exports", fromlist=["abnormal_query"])
-                                 .abnormal_query(a, _abnormal_args(p))),
+    count=lambda s, a, p: _count(s, _abnormal_query(a, p)),
     rows=_abnormal_rows, file_name=lambda p, fmt: f"经营异常名录待审_{_today()}.{fmt}",
     ascii_name=lambda p, fmt: f"abnormal_{_today()}.{fmt}", record=_abnormal_record))
 
@@ -216,6 +225,12 @@ def _national_record(session, actor, params, fmt, written):
     return {"export_id": row.id, "download": exports.export_view(row)["download"]}
 
 
+def _national_name(params, fmt):
+    from backend.publication.exports import national_file_name
+
+    return national_file_name(_day(params["from"]), _day(params["to"]), fmt)
+
+
 def _national_headers():
     from backend.publication.exports import NATIONAL_HEADERS
 
@@ -225,7 +240,6 @@ def _national_headers():
 register(Export(
     kind="publication.national", title="抽查检查结果", headers=_national_headers(), count=_national_count,
     rows=_national_rows,
-    file_name=lambda p, fmt: __import__("backend.publication.exports", fromlist=["national_file_name"])
-    .national_file_name(_day(p["from"]), _day(p["to"]), fmt),
+    file_name=_national_name,
     ascii_name=lambda p, fmt: f"publication_{_day(p['from']):%Y%m%d}-{_day(p['to']):%Y%m%d}.{fmt}",
     record=_national_record, keep=True))
