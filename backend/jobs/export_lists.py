@@ -53,23 +53,19 @@ def _figure_query(session, actor, params):
 def _figure_rows(session, actor, params):
     from backend.figures import services
 
-    stmt = _figure_query(session, actor, params)
-    offset = 0
+    stmt = _figure_query(session, actor, params).execution_options(yield_per=BATCH)
 
     def text(v):
         return "" if v is None else v.isoformat(timespec="seconds") if isinstance(v, dt.datetime) else str(v)
 
-    while True:
-        batch = list(session.scalars(stmt.offset(offset).limit(BATCH)))
-        for r in services.item_rows(session, batch):
+    # one query, streamed (a server-side cursor on PostgreSQL): the list is sorted once, not once per batch
+    for chunk in session.scalars(stmt).partitions():
+        for r in services.item_rows(session, chunk):
             yield [str(r["id"]), r["task_code"], r["task_name"], text(r["task_end_date"]), r["target_name"],
                    r["target_code"], r["region_code"] or "", r["risk_class"] or "",
                    INSPECTION_STATES.get(r["status"], r["status"]), text(r["completed_on"]),
                    text(r["publication_due_on"]), text(r["published_at"]), text(r["publication_exempt_at"]),
                    PUBLICATION_STATES.get(r["publication_state"], r["publication_state"])]
-        if len(batch) < BATCH:
-            return
-        offset += BATCH
 
 
 def _figure_name(params, fmt):
@@ -151,14 +147,9 @@ def _abnormal_query(actor, params):
 def _abnormal_rows(session, actor, params):
     from backend.publication import exports
 
-    stmt = _abnormal_query(actor, params)
-    offset = 0
-    while True:
-        batch = list(session.execute(stmt.offset(offset).limit(BATCH)))
-        yield from (exports.abnormal_table(r) for r in exports.abnormal_rows(session, batch))
-        if len(batch) < BATCH:
-            return
-        offset += BATCH
+    stmt = _abnormal_query(actor, params).execution_options(yield_per=BATCH)
+    for chunk in session.execute(stmt).partitions():
+        yield from (exports.abnormal_table(r) for r in exports.abnormal_rows(session, chunk))
 
 
 def _abnormal_record(session, actor, params, fmt, written):
