@@ -220,6 +220,7 @@ DOMAIN_COMMANDS = [
     ("backend.publication.cli", "publication_group"),
     ("backend.media.cli", "media_group"),
     ("backend.notifications.cli", "reminders_group"),
+    ("backend.figures.cli", "figures_group"),
 ]
 
 

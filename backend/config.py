@@ -111,7 +111,9 @@ def from_environment() -> dict:
         # the PDF 检查记录表: a font file with Chinese glyphs to embed (unset: Noto Sans CJK SC from Debian's
         # fonts-noto-cjk, else WenQuanYi / AR PL); a collection (.ttc) is searched for its Simplified Chinese face
         "PDF_FONT": os.environ.get("PDF_FONT") or None,
-        "PDF_MAX_ACTIVE_JOBS": _int("PDF_MAX_ACTIVE_JOBS", 3),     # renderings one person may have under way
+        "PDF_MAX_ACTIVE_JOBS": _int("PDF_MAX_ACTIVE_JOBS", 3),
+        # a list export longer than this is written by a job (202; backend/jobs/exports.py)
+        "EXPORT_ASYNC_ROWS": _int("EXPORT_ASYNC_ROWS", 5000),     # renderings one person may have under way
         "PDF_FONT_BOLD": os.environ.get("PDF_FONT_BOLD") or None,
         # flask-smorest / OpenAPI
         "API_TITLE": "双随 Shuangsui API",

@@ -4,7 +4,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.figures.services import FIGURES, PARTS, RISK_CLASSES
-from schemas.base import PageArgs, QueryId, QuerySchema
+from schemas.base import BaseSchema, PageArgs, QueryId, QuerySchema
+from schemas.exports import async_flag
 
 FIGURE_KEYS = list(FIGURES)
 
@@ -33,6 +34,21 @@ class ItemsArgs(FilterArgs, PageArgs):
 class ExportArgs(FilterArgs):
     format = fields.String(load_default="xlsx", validate=validate.OneOf(["csv", "xlsx"]),
                            metadata={"description": "文件格式：xlsx（默认）或 csv"})
+
+
+class ItemsExportArgs(ExportArgs):
+    part = fields.String(load_default="numerator", validate=validate.OneOf(list(PARTS)), metadata={
+        "description": "numerator 分子；denominator 分母；missing 在分母中而不在分子中的检查"})
+    async_ = async_flag()
+
+
+class ReportIn(BaseSchema):
+    quarter = fields.String(required=True, validate=validate.Length(max=10), metadata={
+        "description": "季度：2026-Q3（也接受 2026Q3），按任务截止日期归属"})
+    department_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=2**31 - 1),
+                                   metadata={"description": "部门（部门管理员只能是本部门，不填即本部门）；不填：全部部门"})
+    region = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=9), metadata={
+        "description": "行政区划代码（县 411203 含其下各乡镇）；不填：全部区划"})
 
 
 class ScopeOut(Schema):

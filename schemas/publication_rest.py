@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from backend.publication.penalties import SUMMARY_MAX
 from schemas.base import BaseSchema, PageArgs, QueryId
+from schemas.exports import async_flag
 
 FORMAT = fields.String(load_default="xlsx", validate=validate.OneOf(["csv", "xlsx"]),
                        metadata={"description": "csv（UTF-8 带 BOM）或 xlsx"})
@@ -114,6 +115,7 @@ class AbnormalArgs(PageArgs):
 
 class AbnormalFileArgs(AbnormalArgs):
     format = FORMAT
+    async_ = async_flag()
 
 
 class AbnormalRowOut(Schema):

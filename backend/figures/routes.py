@@ -14,7 +14,9 @@ from backend.directory.exports import content_disposition
 from backend.directory.readers import FORMATS
 from backend.figures import services
 from schemas.base import page_of
-from schemas.figures import ExportArgs, FigureItemOut, FiguresOut, FilterArgs, ItemsArgs, SeriesArgs, SeriesOut
+from schemas.figures import (ExportArgs, FigureItemOut, FiguresOut, FilterArgs, ItemsArgs, ItemsExportArgs, ReportIn,
+                             SeriesArgs, SeriesOut)
+from schemas.system import JobOut
 
 blp = blueprint("figures", __name__, "/api/v1/figures",
                 "监督统计指标：完成率、公示率、覆盖率等，按部门、区划、任务、计划、期间，附每个数字背后的检查清单")
@@ -77,3 +79,58 @@ class Items(MethodView):
         session = get_session()
         page = paginate(session, services.items_query(session, scope, figure, args["part"]), args)
         return {**page, "items": services.item_rows(session, page["items"])}
+
+
+@blp.route("/<string:figure>/items/export")
+class ItemsExport(MethodView):
+    @requires(*READERS)
+    @blp.arguments(ItemsExportArgs, location="query")
+    @blp.doc(responses={"200": {"description": "文件下载（CSV 或 XLSX）"},
+                        "202": {"description": "数据较多（超过 EXPORT_ASYNC_ROWS 条）或 async=1：后台任务（JobOut），"
+                                               "完成后从 /api/v1/jobs/<id>/file 下载"}})
+    def get(self, args, figure):
+        """导出一个数字背后的检查清单（CSV 或 XLSX）；数据多时作为后台任务"""
+        from backend.jobs import exports
+
+        scope = services.scope_of(current_actor(), args)
+        services.check_figure(figure)
+        params = {"figure": figure, "part": args["part"], "period": scope.period.text,
+                  "department_id": scope.department_id, "region": scope.region, "task_id": scope.task_id,
+                  "plan_id": scope.plan_id}
+        return exports.respond("figures.items", params, args["format"], force_async=args["async_"])
+
+
+@blp.route("/report")
+class Report(MethodView):
+    @requires(*READERS)
+    @blp.arguments(ReportIn)
+    @blp.response(202, JobOut)
+    def post(self, data):
+        """生成季度通报（PDF，后台任务）：各项指标（总体、分部门、分区划）与逾期清单；在 /api/v1/jobs/<id> 查看进度，
+        完成后从 /api/v1/figures/report/<任务 id> 下载"""
+        from flask import current_app
+
+        from backend.figures import report
+        from backend.jobs import services as jobs
+
+        actor = current_actor()
+        scope = report.quarter_scope(actor, data["quarter"], data.get("department_id"), data.get("region"))
+        session = get_session()
+        job = jobs.enqueue(session, current_app.extensions["shuangsui.jobs"], report.JOB,
+                           {"quarter": scope.period.text, "department_id": scope.department_id,
+                            "region": scope.region}, actor, max_attempts=2)
+        session.refresh(job)
+        return job, 202, {"Location": f"/api/v1/jobs/{job.id}"}
+
+
+@blp.route("/report/<string:job_id>")
+class ReportFile(MethodView):
+    @requires(*READERS)
+    @blp.doc(responses={"200": {"description": "季度通报 PDF"},
+                        "409": {"description": "job.not_ready：尚在生成（details 含进度）；job.failed：生成失败"}})
+    def get(self, job_id):
+        """下载生成的季度通报（PDF；仅限提交人或系统管理员）"""
+        from backend.figures.report import JOB
+        from backend.jobs.exports import send_job_file
+
+        return send_job_file(job_id, (JOB,))

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import request, send_file
+from flask import request
 from flask.views import MethodView
 
 from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, requires
-from backend.directory.exports import content_disposition
 from backend.followups import reinspections, services
 from schemas.base import PageArgs, page_of
+from schemas.exports import RegisterFileArgs
 from schemas.followups import (AcknowledgeIn, FollowupArgs, FollowupOut, JudicialIn, NotifyIn, ReinspectIn,
                                ReinspectionScheduleIn, TargetInspectionOut, TransferIn)
 
@@ -50,19 +50,17 @@ class Followups(MethodView):
 @blp.route("/followups/register.xlsx")
 class FollowupRegisterXlsx(MethodView):
     @requires(*services.READERS)
-    @blp.arguments(FollowupArgs, location="query")
+    @blp.arguments(RegisterFileArgs, location="query")
     @blp.doc(responses={"200": {"description": "XLSX 文件下载（筛选条件与台帐列表相同，不分页）"},
-                        "422": {"description": "export.too_many_rows：超过导出上限（5000 条），请缩小筛选范围"}})
+                        "202": {"description": "数据较多（超过 EXPORT_ASYNC_ROWS 条）或 async=1：后台任务（JobOut），"
+                                               "完成后从 /api/v1/jobs/<id>/file 下载"}})
     def get(self, args):
-        """导出后续处置台帐（XLSX），可报送上级"""
-        import io
+        """导出后续处置台帐（XLSX），可报送上级；数据多时作为后台任务"""
+        from backend.jobs import exports
 
-        data = services.register_xlsx(get_session(), current_actor(), args)
-        name = f"后续处置台帐_{dt.date.today():%Y%m%d}.xlsx"
-        response = send_file(io.BytesIO(data), as_attachment=True, download_name=name,
-                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response.headers["Content-Disposition"] = content_disposition(name, f"followups_{dt.date.today():%Y%m%d}.xlsx")
-        return response
+        params = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in args.items()
+                  if k not in ("page", "page_size", "async_")}
+        return exports.respond("followups.register", params, "xlsx", force_async=args["async_"])
 
 
 @blp.route("/followups/<int:followup_id>")

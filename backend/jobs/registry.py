@@ -21,7 +21,7 @@ def load_all() -> None:
 
     for module in ("backend.jobs.builtin", "backend.directory.jobs", "backend.media.jobs",
                    "backend.inspections.jobs", "backend.publication.jobs",
-                   "backend.notifications.jobs"):
+                   "backend.notifications.jobs", "backend.jobs.exports", "backend.figures.report"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a domain without jobs yet

@@ -2,8 +2,6 @@
 经营异常名录 review list. Thin: parse, call ``penalties`` / ``exports``, dump."""
 from __future__ import annotations
 
-import datetime as dt
-import io
 
 from flask import current_app, send_file
 from flask.views import MethodView
@@ -21,6 +19,7 @@ from schemas.base import page_of
 from schemas.publication_rest import (AbnormalArgs, AbnormalFileArgs, AbnormalRowOut, ExportArgs, ExportIn,
                                       ExportOut, PenaltyArgs, PenaltyIn, PenaltyOut, PenaltyPreviewOut,
                                       PublicPenaltyArgs, PublicPenaltyOut)
+from schemas.exports import NationalFileArgs
 from schemas.system import JobOut
 
 blp = blueprint("publication_rest", __name__, "/api/v1/publication",
@@ -131,6 +130,23 @@ class Exports(MethodView):
         return {**page, "items": [exports.export_view(r) for r in page["items"]]}
 
 
+@blp.route("/exports/file")
+class ExportNow(MethodView):
+    @requires(Role.SYSADMIN, *PUBLISHERS)
+    @blp.arguments(NationalFileArgs, location="query")
+    @blp.doc(responses={"200": {"description": "导出的文件（同时登记为一次导出）"},
+                        "202": {"description": "数据较多（超过 EXPORT_ASYNC_ROWS 条）或 async=1：后台任务（JobOut），"
+                                               "完成后从 /api/v1/jobs/<id>/file 下载"}})
+    def get(self, args):
+        """直接导出某期间公示的检查结果（国家企业信用信息公示系统的字段）；数据多时作为后台任务。每次导出均登记"""
+        from backend.jobs import exports as file_exports
+
+        actor = current_actor()
+        params = {"from": args["from_"].isoformat(), "to": args["to"].isoformat(),
+                  "department_id": exports.scope_department(actor, args.get("department_id"))}
+        return file_exports.respond("publication.national", params, args["format"], force_async=args["async_"])
+
+
 @blp.route("/exports/<int:export_id>/file")
 class ExportFile(MethodView):
     @requires(*READERS)
@@ -195,11 +211,10 @@ class AbnormalFile(MethodView):
     @blp.arguments(AbnormalFileArgs, location="query")
     @blp.doc(responses={"200": {"description": "CSV 或 XLSX"}})
     def get(self, args):
-        """导出经营异常名录待审名单（CSV 或 XLSX），记入审计日志"""
-        session = get_session()
-        out = io.BytesIO()
-        exports.abnormal_file(session, current_actor(), args, args["format"], out)
-        out.seek(0)
-        name = f"经营异常名录待审_{dt.date.today():%Y%m%d}.{args['format']}"
-        return _attachment(out, name, f"abnormal_{dt.date.today():%Y%m%d}.{args['format']}", args["format"])
+        """导出经营异常名录待审名单（CSV 或 XLSX），记入审计日志；数据多时作为后台任务"""
+        from backend.jobs import exports as file_exports
 
+        params = {"department_id": args.get("department_id"),
+                  "from": args["from_"].isoformat() if args.get("from_") else None,
+                  "to": args["to"].isoformat() if args.get("to") else None}
+        return file_exports.respond("publication.abnormal", params, args["format"], force_async=args["async_"])

@@ -153,6 +153,7 @@ ROWS = [
     Row("GET", "/api/v1/exports/inspectors", STAFF_READ, (DA, P), query="?department_id={A}"),
     Row("POST", "/api/v1/exports/inspectors", STAFF_READ, (DA, P), query="?department_id={A}"),
     Row("GET", "/api/v1/exports/files/{export_job}", ALL, (DA, P, I), positive=frozenset({S, DA})),
+    Row("GET", "/api/v1/jobs/{export_job}/file", ALL, (DA, P, I), positive=frozenset({S, DA})),
     Row("GET", "/api/v1/templates/targets.xlsx", PUBLIC),
     # plans and tasks: the lead department changes them; lead and participants read them
     Row("GET", "/api/v1/plans", STAFF_READ, (DA, P), query="?department_id={A}"),
@@ -246,6 +247,11 @@ ROWS = [
     Row("GET", "/api/v1/figures/series", FIGURE_READERS, (DA,), query="?figure=completion&department_id={A}"),
     Row("GET", "/api/v1/figures/completion/items", FIGURE_READERS, (DA,), query="?part=missing&department_id={A}"),
     Row("GET", "/api/v1/figures/export", FIGURE_READERS, (DA,), query="?format=csv&department_id={A}"),
+    Row("GET", "/api/v1/figures/completion/items/export", FIGURE_READERS, (DA,),
+        query="?part=missing&format=csv&department_id={A}"),
+    Row("POST", "/api/v1/figures/report", FIGURE_READERS, (DA,), body={"quarter": "2026-Q2", "department_id": "{A}"}),
+    # the 通报's file: only its maker (an admin of A) or a system admin
+    Row("GET", "/api/v1/figures/report/{report_job}", FIGURE_READERS, (DA,), positive=frozenset({S, DA})),
     Row("GET", "/api/public/results", PUBLIC),
     Row("GET", "/api/public/results/{result}", PUBLIC),
     Row("GET", "/api/public/photos/{published_photo}", PUBLIC),
@@ -261,6 +267,8 @@ ROWS = [
     Row("POST", "/api/v1/publication/exports", frozenset({S, DA, PUB}), (DA, PUB),
         body={"from": "{today}", "to": "{today}", "format": "csv", "department_id": "{A}"}),
     Row("GET", "/api/v1/publication/exports", PUB_READ, (DA, PUB), query="?department_id={A}"),
+    Row("GET", "/api/v1/publication/exports/file", frozenset({S, DA, PUB}), (DA, PUB),
+        query="?from={today}&to={today}&format=csv&department_id={A}"),
     Row("GET", "/api/v1/publication/exports/{publication_export}/file", PUB_READ, (DA, PUB)),
     Row("GET", "/api/v1/publication/abnormal", PUB_READ, (DA, PUB), query="?department_id={A}"),
     Row("GET", "/api/v1/publication/abnormal/file", PUB_READ, (DA, PUB), query="?department_id={A}&format=csv"),
@@ -337,6 +345,7 @@ class World:
         }
         self.made = {"draft_plan": lambda: self._plan("draft"), "approved_plan": lambda: self._plan("approved"),
                      "export_job": self._export_job,
+                     "report_job": self._report_job,
                      "led_draft": lambda: self._led("draft")["inspection"],
                      "led_conflict": lambda: self._led("conflict")["inspection"],
                      "open_conflict": lambda: self._led_conflict["conflict"],
@@ -506,6 +515,11 @@ class World:
 
     def _export_job(self) -> str:
         r = self.client.post("/api/v1/exports/inspectors?format=csv", headers=self.headers(DA, "A"))
+        assert r.status_code == 202, r.json
+        return r.json["id"]
+
+    def _report_job(self) -> str:
+        r = self.client.post("/api/v1/figures/report", json={"quarter": "2026-Q2"}, headers=self.headers(DA, "A"))
         assert r.status_code == 202, r.json
         return r.json["id"]
 

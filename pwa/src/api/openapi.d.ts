@@ -4166,6 +4166,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 下载后台任务生成的文件（仅限提交人或系统管理员）
+         * @description 权限：任何已登录用户
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 任务生成的文件（导出的 CSV / XLSX、通报 PDF） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description job.no_file：该任务不生成文件；export.file_missing：文件已被清理 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description job.not_ready：尚未完成（details 含进度）；job.failed：任务失败 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{job_id}/retry": {
         parameters: {
             query?: never;
@@ -5153,6 +5209,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/publication/exports/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 直接导出某期间公示的检查结果（国家企业信用信息公示系统的字段）；数据多时作为后台任务。每次导出均登记
+         * @description 权限：系统管理员、部门管理员、公示审核人员
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description 公示日期起（含，北京时间） */
+                    from: string;
+                    /** @description 公示日期止（含） */
+                    to: string;
+                    /** @description 文件格式：xlsx（默认）或 csv */
+                    format?: "csv" | "xlsx";
+                    /** @description 系统管理员可选某部门（默认全部）；部门用户只能导出本部门 */
+                    department_id?: number | null;
+                    /** @description 1：总作为后台任务导出（202 与任务；完成后从 /api/v1/jobs/<id>/file 下载）。不指定时，超过 EXPORT_ASYNC_ROWS 条（默认 5000）也作为后台任务 */
+                    async?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 导出的文件（同时登记为一次导出） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description 数据较多（超过 EXPORT_ASYNC_ROWS 条）或 async=1：后台任务（JobOut），完成后从 /api/v1/jobs/<id>/file 下载 */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/publication/exports/{export_id}/file": {
         parameters: {
             query?: never;
@@ -5304,7 +5417,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 导出经营异常名录待审名单（CSV 或 XLSX），记入审计日志
+         * 导出经营异常名录待审名单（CSV 或 XLSX），记入审计日志；数据多时作为后台任务
          * @description 权限：系统管理员、部门管理员、监督人员、公示审核人员
          */
         get: {
@@ -5322,6 +5435,8 @@ export interface paths {
                     to?: string | null;
                     /** @description csv（UTF-8 带 BOM）或 xlsx */
                     format?: "csv" | "xlsx";
+                    /** @description 1：总作为后台任务导出（202 与任务；完成后从 /api/v1/jobs/<id>/file 下载）。不指定时，超过 EXPORT_ASYNC_ROWS 条（默认 5000）也作为后台任务 */
+                    async?: boolean;
                 };
                 header?: never;
                 path?: never;
@@ -6709,7 +6824,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 导出后续处置台帐（XLSX），可报送上级
+         * 导出后续处置台帐（XLSX），可报送上级；数据多时作为后台任务
          * @description 权限：系统管理员、部门管理员、计划编制人员、执法检查人员、监督人员
          */
         get: {
@@ -6732,6 +6847,8 @@ export interface paths {
                     task_id?: number;
                     /** @description 检查对象 */
                     target_id?: number;
+                    /** @description 1：总作为后台任务导出（202 与任务；完成后从 /api/v1/jobs/<id>/file 下载）。不指定时，超过 EXPORT_ASYNC_ROWS 条（默认 5000）也作为后台任务 */
+                    async?: boolean;
                 };
                 header?: never;
                 path?: never;
@@ -6746,13 +6863,14 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description export.too_many_rows：超过导出上限（5000 条），请缩小筛选范围 */
-                422: {
+                /** @description 数据较多（超过 EXPORT_ASYNC_ROWS 条）或 async=1：后台任务（JobOut），完成后从 /api/v1/jobs/<id>/file 下载 */
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -7523,6 +7641,168 @@ export interface paths {
                     };
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/figures/{figure}/items/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                figure: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 导出一个数字背后的检查清单（CSV 或 XLSX）；数据多时作为后台任务
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 统计期间：年（2026）、季度（2026-Q2）或月份（2026-05），按任务截止日期归属；默认本年 */
+                    period?: string | null;
+                    /** @description 部门：该部门牵头或参加的任务（部门管理员只能查看本部门） */
+                    department_id?: number | null;
+                    /** @description 行政区划代码（县 411203 含其下各乡镇，按代码前缀）：检查对象所在区划 */
+                    region?: string | null;
+                    /** @description 任务 */
+                    task_id?: number | null;
+                    /** @description 年度抽查计划 */
+                    plan_id?: number | null;
+                    /** @description 文件格式：xlsx（默认）或 csv */
+                    format?: "csv" | "xlsx";
+                    /** @description numerator 分子；denominator 分母；missing 在分母中而不在分子中的检查 */
+                    part?: "numerator" | "denominator" | "missing";
+                    /** @description 1：总作为后台任务导出（202 与任务；完成后从 /api/v1/jobs/<id>/file 下载）。不指定时，超过 EXPORT_ASYNC_ROWS 条（默认 5000）也作为后台任务 */
+                    async?: boolean;
+                };
+                header?: never;
+                path: {
+                    figure: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 文件下载（CSV 或 XLSX） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description 数据较多（超过 EXPORT_ASYNC_ROWS 条）或 async=1：后台任务（JobOut），完成后从 /api/v1/jobs/<id>/file 下载 */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/figures/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 生成季度通报（PDF，后台任务）：各项指标（总体、分部门、分区划）与逾期清单；在 /api/v1/jobs/<id> 查看进度，
+         *     完成后从 /api/v1/figures/report/<任务 id> 下载
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReportIn"];
+                };
+            };
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JobOut"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/figures/report/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 下载生成的季度通报（PDF；仅限提交人或系统管理员）
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 季度通报 PDF */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description job.not_ready：尚在生成（details 含进度）；job.failed：生成失败 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
@@ -10529,6 +10809,20 @@ export interface components {
             pages: number;
             /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
             total_estimated?: boolean;
+        };
+        ReportIn: {
+            /** @description 季度：2026-Q3（也接受 2026Q3），按任务截止日期归属 */
+            quarter: string;
+            /**
+             * @description 部门（部门管理员只能是本部门，不填即本部门）；不填：全部部门
+             * @default null
+             */
+            department_id: number | null;
+            /**
+             * @description 行政区划代码（县 411203 含其下各乡镇）；不填：全部区划
+             * @default null
+             */
+            region: string | null;
         };
         NotificationOut: {
             id?: number;
