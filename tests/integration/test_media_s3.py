@@ -18,6 +18,7 @@ from backend.actor import Actor
 from backend.db import utcnow
 from backend.media import services, storage
 from backend.media.models import Media
+from tests.api.directory_io.conftest import world  # noqa: F401 - the lists' fixture
 from tests.api.media import files
 from tests.api.media.conftest import OCTETS, Uploader
 from tests.conftest import TEST_SECRET, make_test_app
@@ -145,3 +146,38 @@ def test_an_rq_worker_with_a_disk_of_its_own_processes_a_photo_from_s3(committed
     r = up.client.get(f"/api/media/{sha}/thumb", headers=up.headers)
     assert r.status_code == 200 and Image.open(io.BytesIO(r.data)).format == "JPEG"
     app.extensions["shuangsui.jobs"].queue.delete(delete_jobs=True)
+
+
+def test_a_list_export_and_its_import_go_through_the_bucket(database, db_session, factory, auth,
+                                                            world, tmp_path, s3_server):  # noqa: F811
+    """The export job writes its file to the bucket, the download streams it from there, and the same file
+    imported again is stored once and read back by the import job (a temporary copy for the reader)."""
+    from backend.auth.roles import Role
+    from tests.api.directory_io.helpers import finished_job, upload
+    from tests.api.directory_io.test_io_exports import _make_lists
+
+    bucket = s3_server.new_bucket()
+    app = make_test_app(database, tmp_path, **s3_server.settings(bucket, prefix="shuangsui/"))
+    client = app.test_client()
+    _make_lists(factory, world)
+    admin_headers = world.admin_headers
+    _planner, planner_headers = auth.as_role(Role.PLANNER, world.dept)
+    job = finished_job(client, planner_headers, client.post("/api/v1/exports/targets?format=xlsx",
+                                                            headers=planner_headers))
+    assert job["status"] == "done", job
+    sha = job["result"]["sha256"]
+    assert set(s3_server.objects(bucket)) == {_key(sha)}
+    download = client.get(f"/api/v1/exports/files/{job['id']}", headers=planner_headers)
+    assert download.status_code == 200 and files.sha(download.data) == sha
+    assert download.headers["Content-Length"] == str(len(download.data))
+
+    imported = finished_job(client, admin_headers, upload(client, admin_headers, "targets", download.data,
+                                                          job["result"]["file_name"]))
+    assert imported["status"] == "done" and imported["result"]["unchanged"] == 3, imported
+    assert set(s3_server.objects(bucket)) == {_key(sha)}           # the same bytes: one object
+    assert _stored_locally(app.config["MEDIA_DIR"]) == []
+    assert not os.listdir(os.path.join(app.config["MEDIA_DIR"], "tmp"))   # the reader's copy is gone
+
+    s3_server.client().delete_object(Bucket=bucket, Key=_key(sha))
+    gone = client.get(f"/api/v1/exports/files/{job['id']}", headers=planner_headers)
+    assert gone.status_code == 404 and gone.json["code"] == "export.file_missing"
