@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import FileWrapper
 
 from backend.media.storage import Store
 
@@ -32,6 +33,9 @@ def send_stored_file(store: Store, sha256: str, *, mimetype: str, as_attachment:
     reader = store.open(sha256)
     rv = send_file(reader, mimetype=mimetype, as_attachment=as_attachment, download_name=download_name,
                    conditional=False, etag=tag, max_age=max_age, last_modified=last_modified)
+    # werkzeug's wrapper, not the server's (gunicorn's cannot seek): a range then seeks the reader, which
+    # starts its GET at the range's first byte instead of reading the object up to it
+    rv.response = FileWrapper(reader, 256 * 1024)
     rv.content_length = size
     if conditional:
         try:
