@@ -27,10 +27,10 @@ def send_stored_file(store: Store, sha256: str, *, mimetype: str, as_attachment:
             raise FileNotFoundError(sha256)
         return send_file(path, mimetype=mimetype, as_attachment=as_attachment, download_name=download_name,
                          conditional=conditional, etag=tag, max_age=max_age, last_modified=last_modified)
-    size = store.size(sha256)
+    reader = store.open(sha256)          # FileNotFoundError when it is not there
+    size = getattr(reader, "size", None)
     if size is None:
-        raise FileNotFoundError(sha256)
-    reader = store.open(sha256)
+        size = store.size(sha256)
     rv = send_file(reader, mimetype=mimetype, as_attachment=as_attachment, download_name=download_name,
                    conditional=False, etag=tag, max_age=max_age, last_modified=last_modified)
     # werkzeug's wrapper, not the server's (gunicorn's cannot seek): a range then seeks the reader, which

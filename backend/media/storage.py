@@ -312,8 +312,10 @@ class S3Store(_Spooling):
         head = self._head(sha256)
         if head is None:
             raise FileNotFoundError(sha256)
-        return io.BufferedReader(_ObjectReader(self.client, self.bucket, self.key(sha256), int(head["ContentLength"])),
-                                 buffer_size=256 * 1024)
+        reader = io.BufferedReader(_ObjectReader(self.client, self.bucket, self.key(sha256), int(head["ContentLength"])),
+                                   buffer_size=256 * 1024)
+        reader.size = int(head["ContentLength"])   # known from the HEAD: no second one to serve it
+        return reader
 
     def read_bytes(self, sha256: str) -> bytes:
         from botocore.exceptions import ClientError
