@@ -37,6 +37,12 @@ def create_app(config: Mapping | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO if not app.config.get("TESTING") else logging.WARNING)
 
     Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
+    from backend.media import storage
+
+    try:
+        storage.configure(app.config)   # the file store for MEDIA_DIR: the folder itself, or S3
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.config["DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 

@@ -36,6 +36,16 @@ def from_environment() -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE") or "shuangsui",
         "MEDIA_DIR": os.environ.get("MEDIA_DIR") or str(INSTANCE / "media"),
+        # where stored files live (backend/media/storage.py): "local" (MEDIA_DIR) or "s3" (an S3-compatible
+        # object store: 政务云 object storage, MinIO, …); MEDIA_DIR then keeps unfinished uploads and temporary files
+        "MEDIA_STORAGE": os.environ.get("MEDIA_STORAGE") or "local",
+        "MEDIA_S3_ENDPOINT_URL": os.environ.get("MEDIA_S3_ENDPOINT_URL") or None,
+        "MEDIA_S3_BUCKET": os.environ.get("MEDIA_S3_BUCKET") or None,
+        "MEDIA_S3_ACCESS_KEY_ID": os.environ.get("MEDIA_S3_ACCESS_KEY_ID") or None,
+        "MEDIA_S3_SECRET_ACCESS_KEY": os.environ.get("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+        "MEDIA_S3_REGION": os.environ.get("MEDIA_S3_REGION") or None,
+        "MEDIA_S3_PREFIX": os.environ.get("MEDIA_S3_PREFIX") or "",
+        "MEDIA_S3_ADDRESSING_STYLE": os.environ.get("MEDIA_S3_ADDRESSING_STYLE") or "path",
         "PWA_DIR": os.environ.get("PWA_DIR") or str(ROOT / "pwa" / "public"),
         # the officers' app (掌上执法), built by `npm run build` in pwa/ (scripts/setup.sh does it), served at /app/
         "PWA_APP_DIR": os.environ.get("PWA_APP_DIR") or str(ROOT / "pwa" / "dist"),

@@ -30,6 +30,7 @@ from backend.directory import exports, imports, readers, specs, templates
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.jobs import services as jobs
 from backend.media import storage
+from backend.media.sending import send_stored_file
 from schemas.base import QuerySchema
 from schemas.system import JobOut
 
@@ -164,13 +165,14 @@ class ImportUpload(MethodView):
         media_dir = current_app.config["MEDIA_DIR"]
         limit = _upload_limit()
         try:
-            sha256, size = storage.store_stream(media_dir, upload.stream, max_bytes=limit)
+            sha256, size = storage.get(media_dir).put_stream(upload.stream, max_bytes=limit)
         except storage.TooLarge:
             raise _too_large(limit) from None
         if size == 0:
             raise DomainError("上传的文件是空的", code="import.empty_file", status=400)
         # the container only (an XLSX's central directory: sizes, ratio, members); rows are read in the job
-        readers.precheck(storage.path_for(media_dir, sha256), fmt, readers.Limits.from_config(current_app.config))
+        with storage.get(media_dir).local_file(sha256) as path:
+            readers.precheck(path, fmt, readers.Limits.from_config(current_app.config))
         queue = current_app.extensions["shuangsui.jobs"]
         job = jobs.enqueue(session, queue, "directory.import",
                            {"kind": spec.kind, "sha256": sha256, "file_name": file_name, "format": fmt,
@@ -247,13 +249,14 @@ class ExportFile(MethodView):
         if job.status != "done" or not job.result:
             raise DomainError("导出尚未完成，请稍后再试", code="export.not_ready", status=409,
                               details={"status": job.status})
-        path = storage.path_for(current_app.config["MEDIA_DIR"], job.result["sha256"])
-        if not path.is_file():
-            raise NotFound("导出的文件已被清理，请重新导出", code="export.file_missing")
         file_name = job.result["file_name"]
         fmt = job.result.get("format", "xlsx")
-        response = send_file(path, mimetype=readers.FORMATS.get(fmt, "application/octet-stream"), as_attachment=True,
-                             download_name=file_name)
+        try:
+            response = send_stored_file(storage.get(current_app.config["MEDIA_DIR"]), job.result["sha256"],
+                                        mimetype=readers.FORMATS.get(fmt, "application/octet-stream"),
+                                        as_attachment=True, download_name=file_name)
+        except FileNotFoundError:
+            raise NotFound("导出的文件已被清理，请重新导出", code="export.file_missing") from None
         return _attachment(response, file_name, _ascii_name(job.result.get("list", "export"), file_name))
 
 

@@ -33,9 +33,14 @@ def import_job(ctx, kind: str, sha256: str, file_name: str, format: str | None =
     import is checked that way first, so the write lock is held only while a file without errors is
     written (phones keep pushing while a big file is checked); PostgreSQL checks and writes in one pass.
     """
-    path = storage.path_for(_media_dir(ctx), sha256)
-    if not path.is_file():
+    store = storage.get(_media_dir(ctx))
+    if not store.exists(sha256):
         raise DomainError("上传的文件已不存在，请重新上传", code="import.file_missing", status=410)
+    with store.local_file(sha256) as path:   # S3: a temporary copy, for the readers
+        return _import(ctx, kind, path, sha256, file_name, format, dry_run, department_id)
+
+
+def _import(ctx, kind, path, sha256, file_name, format, dry_run, department_id):
     ctx.progress(0, None, "开始校验", force=True)
     common = dict(file_name=file_name, fmt=format, sha256=sha256, default_department_id=department_id,
                   progress=ctx.progress, max_errors=int((ctx.config or {}).get("IMPORT_MAX_ERRORS") or 500),
@@ -65,7 +70,7 @@ def export_job(ctx, kind: str, format: str = "xlsx", filters: dict | None = None
             with os.fdopen(fd, "wb") as out:
                 rows = exports.export_to(out, session, ctx.actor, kind, format, filters or {},
                                     progress=lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条"))
-        sha256, size = storage.store_file(media_dir, tmp_path, move=True)
+        sha256, size = storage.get(media_dir).put_path(tmp_path, move=True)
     finally:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)

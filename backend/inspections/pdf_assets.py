@@ -159,17 +159,19 @@ def reduced_copy(path: Path, edge: int = THUMB_EDGE) -> bytes | None:
 
 def photo_bytes(media_dir: str, sha256: str, info: dict | None) -> bytes | None:
     """The picture to show for a photo: its thumbnail when ready, else a reduced copy of the original."""
+    store = storage.get(media_dir)
     try:
         if info and info.get("thumb_sha256"):
-            thumb = storage.path_for(media_dir, info["thumb_sha256"])
-            if thumb.is_file():
-                return thumb.read_bytes()
+            try:
+                return store.read_bytes(info["thumb_sha256"])
+            except FileNotFoundError:
+                pass
         if info is None or info.get("kind") not in (None, "photo"):
             return None
-        original = storage.path_for(media_dir, sha256)
-    except ValueError:          # not a hash
+        with store.local_file(sha256) as original:
+            return reduced_copy(original)
+    except (ValueError, FileNotFoundError):          # not a hash; not stored
         return None
-    return reduced_copy(original) if original.is_file() else None
 
 
 # --- signatures ------------------------------------------------------------------------------------------
@@ -225,13 +227,11 @@ def signature_image(media_dir: str, image_sha256: str | None) -> bytes | None:
     if not image_sha256:
         return None
     try:
-        path = storage.path_for(media_dir, image_sha256)
-    except ValueError:
-        return None
-    if not path.is_file():
+        data = storage.get(media_dir).read_bytes(image_sha256)
+    except (ValueError, FileNotFoundError):
         return None
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             im.thumbnail(SIGNATURE_BOX, Image.Resampling.LANCZOS)
             flat = Image.new("RGB", im.size, (255, 255, 255))
             rgba = im.convert("RGBA")

@@ -24,7 +24,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -87,13 +86,13 @@ class Pending:
 
 @dataclasses.dataclass(frozen=True)
 class PdfFile:
-    """What the endpoint sends: a stored file (``path``) or bytes rendered on the spot (``data``)."""
+    """What the endpoint sends: a stored file (``sha256`` in ``store``) or bytes rendered on the spot (``data``)."""
 
     file_name: str          # the Chinese name (Content-Disposition filename*)
     fallback: str           # an ASCII name for old clients
     draft: bool
     sha256: str
-    path: Path | None = None
+    store: storage.Store | None = None
     data: bytes | None = None
 
 
@@ -132,18 +131,18 @@ def fetch(session: Session, actor: Actor, inspection_id: int, settings: pdf.Sett
     record = session.get(Record, inspection_id)
     if record is not None and record.state == "submitted":
         name, fallback = file_names(inspection)
-        if record.pdf_sha256 and storage.exists(settings.media_dir, record.pdf_sha256):
+        if record.pdf_sha256 and storage.get(settings.media_dir).exists(record.pdf_sha256):
             return PdfFile(name, fallback, False, record.pdf_sha256,
-                           path=storage.path_for(settings.media_dir, record.pdf_sha256))
+                           store=storage.get(settings.media_dir))
         find_fonts(settings.font, settings.font_bold)          # no job for what cannot be rendered
         key = final_key(inspection_id, record.content_hash)
         made = _made(session, settings, key)
         if made is not None:
-            return PdfFile(name, fallback, False, made, path=storage.path_for(settings.media_dir, made))
+            return PdfFile(name, fallback, False, made, store=storage.get(settings.media_dir))
         return _ensure(session, queue, actor, inspection_id, key, JOB, {"inspection_id": inspection_id},
                        draft=False, settings=settings, max_active=max_active,
                        served=lambda sha: PdfFile(name, fallback, False, sha,
-                                                  path=storage.path_for(settings.media_dir, sha)))
+                                                  store=storage.get(settings.media_dir)))
     if not draft:
         raise NotSubmitted()
     if me is None or not me.is_lead:
@@ -153,7 +152,7 @@ def fetch(session: Session, actor: Actor, inspection_id: int, settings: pdf.Sett
     name, fallback = file_names(inspection, draft=True)
 
     def served(sha: str) -> PdfFile:
-        return PdfFile(name, fallback, True, sha, path=storage.path_for(settings.media_dir, sha))
+        return PdfFile(name, fallback, True, sha, store=storage.get(settings.media_dir))
     made = _made(session, settings, key)
     if made is not None:
         return served(made)
@@ -163,7 +162,7 @@ def fetch(session: Session, actor: Actor, inspection_id: int, settings: pdf.Sett
 
 def _made(session: Session, settings: pdf.Settings, key: str) -> str | None:
     row = session.get(RenderedPdf, key)
-    if row is not None and row.sha256 and storage.exists(settings.media_dir, row.sha256):
+    if row is not None and row.sha256 and storage.get(settings.media_dir).exists(row.sha256):
         return row.sha256
     return None
 
@@ -238,7 +237,7 @@ def pending(session: Session, inspection_id: int, media_dir: str) -> str | None:
     record = session.get(Record, inspection_id)
     if record is None or record.state != "submitted":
         return "检查记录尚未提交"
-    if record.pdf_sha256 and storage.exists(media_dir, record.pdf_sha256):
+    if record.pdf_sha256 and storage.get(media_dir).exists(record.pdf_sha256):
         return "PDF 已生成"
     return None
 
@@ -251,7 +250,7 @@ def link(session: Session, settings: pdf.Settings, inspection_id: int, rendered:
                             .execution_options(populate_existing=True))
     if record is None or record.state != "submitted":
         return {"inspection_id": inspection_id, "skipped": "检查记录尚未提交"}
-    if record.pdf_sha256 and storage.exists(settings.media_dir, record.pdf_sha256):   # linked meanwhile
+    if record.pdf_sha256 and storage.get(settings.media_dir).exists(record.pdf_sha256):   # linked meanwhile
         session.commit()
         return {"inspection_id": inspection_id, "sha256": record.pdf_sha256, "skipped": "PDF 已生成"}
     inspection = session.get(Inspection, inspection_id)

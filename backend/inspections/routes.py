@@ -10,7 +10,9 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import ANY_USER, current_actor, requires
 from backend.auth.roles import Role
+from backend.errors import NotFound
 from backend.inspections import office, pdf, record_pdf
+from backend.media.sending import send_stored_file
 from schemas.base import page_of
 from schemas.sync import (ActionOut, EmptyIn, InspectionListArgs, InspectionRowOut, RecordPatchIn, RecordPdfArgs,
                           RecordPdfPendingOut, ResolveIn, ResolveManyIn, TaskPublicationOut)
@@ -143,10 +145,15 @@ class RecordPdf(MethodView):
             body = RecordPdfPendingOut().dump(result.body())
             return body, 202, {"Retry-After": str(result.retry_after), "Location": f"/api/v1/jobs/{result.job_id}",
                                "Cache-Control": "no-store"}
-        source = result.path if result.path is not None else io.BytesIO(result.data)
-        response: Response = send_file(source, mimetype="application/pdf", conditional=not result.draft,
-                                       etag=False if result.draft else result.sha256, max_age=None,
-                                       last_modified=None)
+        options = dict(mimetype="application/pdf", conditional=not result.draft,
+                       etag=False if result.draft else result.sha256, max_age=None, last_modified=None)
+        if result.store is not None:
+            try:
+                response: Response = send_stored_file(result.store, result.sha256, **options)
+            except FileNotFoundError:   # removed since it was found
+                raise NotFound("文件内容缺失，请联系管理员", code="media.file_missing") from None
+        else:
+            response = send_file(io.BytesIO(result.data), **options)
         response.headers["Content-Disposition"] = _content_disposition(result.file_name, result.fallback)
         response.headers["Cache-Control"] = "private, no-store" if result.draft else "private, no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"

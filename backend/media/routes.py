@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import Response, current_app, jsonify, request, send_file
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 from werkzeug.exceptions import ClientDisconnected
@@ -24,7 +24,8 @@ from backend import get_session
 from backend.api import blueprint, body_limit
 from backend.auth.access import ANY_USER, current_actor, requires
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
-from backend.media import checks, services, storage
+from backend.media import checks, services
+from backend.media.sending import send_stored_file
 from schemas.media import UploadIn, UploadOut
 
 blp = blueprint("media", __name__, "/api", "照片与附件：按 SHA-256 查询、可续传上传（tus 1.0）、读取原件/缩略图/公开副本")
@@ -227,11 +228,11 @@ class UploadDetail(MethodView):
 def send_stored(sha256: str, media_type: str) -> Response:
     """The stored bytes, under a neutral name made of the hash and the extension of the type the checks
     found in the file: never the name a client gave (``invoice.html``), never a type it declared alone."""
-    path = storage.path_for(_settings().media_dir, sha256)
-    if not path.is_file():
-        raise NotFound("文件内容缺失，请联系管理员", code="media.file_missing")
-    response = send_file(path, mimetype=media_type, conditional=True, etag=sha256,
-                         download_name=f"{sha256[:16]}.{checks.extension_of(media_type)}", max_age=None)
+    try:
+        response = send_stored_file(_settings().store, sha256, mimetype=media_type, conditional=True, etag=sha256,
+                                    download_name=f"{sha256[:16]}.{checks.extension_of(media_type)}", max_age=None)
+    except FileNotFoundError:
+        raise NotFound("文件内容缺失，请联系管理员", code="media.file_missing") from None
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

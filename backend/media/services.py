@@ -19,7 +19,8 @@ For the sync engine (these neither commit nor audit: the caller's transaction do
 * ``add_references(session, sha256s, inspection_id, actor) -> set[str]``
 * ``remove_references(session, sha256s, inspection_id, actor) -> None``
 * ``missing(session, sha256s) -> set[str]``
-* ``add_generated(session, media_dir, data, *, kind, media_type, filename, actor) -> Media`` (a PDF the server made)
+* ``add_generated(session, media_dir, data, *, kind, media_type, filename, actor) -> Media`` (a PDF the server made;
+  stored in ``storage.get(media_dir)``)
 * ``info(session, sha256) -> Media | None``
 """
 from __future__ import annotations
@@ -84,6 +85,11 @@ class MediaSettings:
                    public_max_edge=int(config.get("MEDIA_PUBLIC_MAX_EDGE", 2560)),
                    timezone=str(config.get("TIMEZONE", "Asia/Shanghai")),
                    job_attempts=max(1, int(config.get("JOB_RETRIES", 2))))
+
+    @property
+    def store(self) -> storage.Store:
+        """Where stored files live (the local folder or S3: ``storage.configure``)."""
+        return storage.get(self.media_dir)
 
     @property
     def uploads_dir(self) -> Path:
@@ -429,7 +435,7 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     except MediaRefused as refused:
         raise _refuse(session, settings, actor, upload, path, refused, actual) from None
 
-    storage.place_file(settings.media_dir, path, actual)
+    settings.store.put_file(path, actual, move=True)
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS
     job = None
@@ -577,7 +583,7 @@ def add_generated(session: Session, media_dir: str, data: bytes, *, kind: str, m
     Part of the caller's transaction: no commit, no audit entry (the caller audits what it made).
     The same bytes stored before are recorded once (their row is touched).
     """
-    sha256 = storage.store_bytes(media_dir, data)
+    sha256 = storage.get(media_dir).put_bytes(data)
     now = utcnow()
     media = session.get(Media, sha256)
     if media is None:
@@ -652,19 +658,20 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
             media.status, media.processed_at = "ready", utcnow()
         session.commit()
         return {"sha256": media.sha256, "status": media.status}
-    path = storage.path_for(settings.media_dir, media.sha256)
+    store = settings.store
     session.commit()  # no transaction held during the image work
     try:
-        derived = processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
-                                    default_zone=settings.timezone)
+        with store.local_file(media.sha256) as path:   # S3: a temporary copy
+            derived = processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
+                                        default_zone=settings.timezone)
     except Exception as exc:  # noqa: BLE001 - recorded on the row and in the job
         media.status, media.error, media.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:1000], utcnow()
         audit.record(session, actor, "media.process_failed", "media", media.sha256, detail={"error": media.error})
         session.commit()
         raise DomainError(f"照片处理失败：{media.error}", code="media.process_failed") from exc
     facts = derived.facts
-    media.thumb_sha256 = storage.store_bytes(settings.media_dir, derived.thumb)
-    media.public_sha256 = storage.store_bytes(settings.media_dir, derived.public)
+    media.thumb_sha256 = store.put_bytes(derived.thumb)
+    media.public_sha256 = store.put_bytes(derived.public)
     media.exif_gps, media.exif_time, media.exif_offset = facts.gps, facts.time, facts.offset
     media.orientation_fixed = derived.orientation_fixed
     media.status, media.error, media.processed_at = "ready", None, utcnow()
@@ -719,7 +726,7 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
         still_used = session.scalar(select(func.count()).select_from(Media).where(
             or_(Media.sha256 == sha, Media.thumb_sha256 == sha, Media.public_sha256 == sha)))
         if not still_used:
-            size = storage.remove(settings.media_dir, sha)
+            size = settings.store.remove(sha)
             files, freed = files + (size > 0), freed + size
     stray = _remove_stray_parts(session, settings, now)
     counts = {"media_deleted": len(deleted), "files_deleted": files, "bytes_freed": freed,

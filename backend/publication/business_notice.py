@@ -121,7 +121,7 @@ def link(session: Session, settings: pdf.Settings, result_id: int, rendered: pdf
 
     row = session.scalar(select(PublishedResult).where(PublishedResult.id == result_id).with_for_update()
                          .execution_options(populate_existing=True))
-    if row.notice_sha256 and storage.exists(settings.media_dir, row.notice_sha256):
+    if row.notice_sha256 and storage.get(settings.media_dir).exists(row.notice_sha256):
         session.commit()
         return {"result_id": result_id, "sha256": row.notice_sha256, "skipped": "告知书已生成"}
     stored = media.add_generated(session, settings.media_dir, rendered.data, kind="pdf", media_type="application/pdf",
@@ -153,15 +153,16 @@ def _own(actor: Actor, row: PublishedResult) -> None:
 
 
 def fetch(session: Session, actor: Actor, result_id: int, settings: pdf.Settings, queue):
-    """The notice's file path, or the job making it (started when none is under way)."""
+    """The notice's stored file (its SHA-256 in ``storage.get(settings.media_dir)``), or the job making it
+    (started when none is under way)."""
     from backend.jobs.models import Job
 
     row = session.get(PublishedResult, result_id)
     if row is None:
         raise NotFound("公示结果不存在", code="result.not_found")
     _own(actor, row)
-    if row.notice_sha256 and storage.exists(settings.media_dir, row.notice_sha256):
-        return row, storage.path_for(settings.media_dir, row.notice_sha256)
+    if row.notice_sha256 and storage.get(settings.media_dir).exists(row.notice_sha256):
+        return row, row.notice_sha256
     active = session.scalars(select(Job).where(Job.name == JOB, Job.status.in_(("queued", "running", "retrying")))
                              .order_by(Job.created_at.desc())).all()
     mine = next((j for j in active if (j.params or {}).get("result_id") == result_id), None)
@@ -174,8 +175,8 @@ def fetch(session: Session, actor: Actor, result_id: int, settings: pdf.Settings
         raise RenderFailed(message="后台任务队列不可用，暂时无法生成检查结果告知书")
     session.expire_all()
     row = session.get(PublishedResult, result_id)
-    if row.notice_sha256 and storage.exists(settings.media_dir, row.notice_sha256):   # run at once (tests, CLI)
-        return row, storage.path_for(settings.media_dir, row.notice_sha256)
+    if row.notice_sha256 and storage.get(settings.media_dir).exists(row.notice_sha256):   # run at once (tests, CLI)
+        return row, row.notice_sha256
     job = session.get(Job, job.id)
     if job.status == "failed":
         raise RenderFailed(message="检查结果告知书生成失败，请稍后再试", details={"job_id": job.id})

@@ -201,7 +201,9 @@ def publication_export(start: dt.datetime, end: dt.datetime, fmt: str, departmen
             view = exports.export_view(row)
     except DomainError as exc:
         _fail(exc)
-    path = storage.path_for(media_dir, view["sha256"])
+    store = storage.get(media_dir)
     if output:
-        shutil.copyfile(path, output)
-    click.echo(f"已导出 {view['rows']} 条（第 {view['id']} 次导出）：{output or path}（{view['file_name']}）")
+        with store.open(view["sha256"]) as source, open(output, "wb") as out:
+            shutil.copyfileobj(source, out)
+    where = output or store.direct_path(view["sha256"]) or f"{store!r} {view['sha256']}"
+    click.echo(f"已导出 {view['rows']} 条（第 {view['id']} 次导出）：{where}（{view['file_name']}）")

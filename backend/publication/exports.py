@@ -110,7 +110,7 @@ def export_national(session: Session, actor: Actor, media_dir: str, department_i
     try:
         with os.fdopen(fd, "wb") as out:
             rows = write(out, fmt, "抽查检查结果", NATIONAL_HEADERS, national_rows(session, department_id, start, end))
-        sha256, size = storage.store_file(media_dir, tmp_path, move=True)
+        sha256, size = storage.get(media_dir).put_path(tmp_path, move=True)
     finally:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)

@@ -13,6 +13,7 @@ from backend.auth.roles import Role
 from backend.directory.exports import content_disposition
 from backend.directory.readers import FORMATS
 from backend.errors import NotFound
+from backend.media.sending import send_stored_file
 from backend.publication import exports, penalties
 from backend.publication.models import PublicationExport
 from schemas.base import page_of
@@ -32,6 +33,14 @@ READERS = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN, Role.PUBLISHER)
 def _attachment(data, file_name: str, fallback: str, fmt: str):
     response = send_file(data, mimetype=FORMATS.get(fmt, "application/octet-stream"), as_attachment=True,
                          download_name=file_name)
+    response.headers["Content-Disposition"] = content_disposition(file_name, fallback)
+    return response
+
+
+def _stored_attachment(store, sha256: str, file_name: str, fallback: str, fmt: str):
+    """A stored file (local or S3) as an attachment; ``FileNotFoundError`` when it is gone."""
+    response = send_stored_file(store, sha256, mimetype=FORMATS.get(fmt, "application/octet-stream"),
+                                as_attachment=True, download_name=file_name)
     response.headers["Content-Disposition"] = content_disposition(file_name, fallback)
     return response
 
@@ -159,11 +168,11 @@ class ExportFile(MethodView):
         if row is None:
             raise NotFound("导出记录不存在", code="export.not_found")
         exports.may_read_export(current_actor(), row)
-        path = storage.path_for(current_app.config["MEDIA_DIR"], row.sha256)
-        if not path.is_file():
-            raise NotFound("导出的文件已被清理，请重新导出", code="export.file_missing")
-        return _attachment(path, row.file_name, f"publication_{row.period_from:%Y%m%d}-{row.period_to:%Y%m%d}.{row.format}",
-                           row.format)
+        try:
+            return _stored_attachment(storage.get(current_app.config["MEDIA_DIR"]), row.sha256, row.file_name,
+                               f"publication_{row.period_from:%Y%m%d}-{row.period_to:%Y%m%d}.{row.format}", row.format)
+        except FileNotFoundError:
+            raise NotFound("导出的文件已被清理，请重新导出", code="export.file_missing") from None
 
 
 # --- the notice to the business (检查结果告知书) --------------------------------------------------------------
@@ -184,8 +193,13 @@ class Notice(MethodView):
         if isinstance(made, business_notice.Pending):
             return made.body(), 202, {"Retry-After": str(business_notice.RETRY_AFTER_S),
                                       "Location": f"/api/v1/jobs/{made.job_id}", "Cache-Control": "no-store"}
-        response = send_file(made, mimetype="application/pdf", as_attachment=True,
-                             download_name=business_notice.file_name(row))
+        from backend.media import storage
+
+        try:
+            response = send_stored_file(storage.get(settings.media_dir), made, mimetype="application/pdf",
+                                        as_attachment=True, download_name=business_notice.file_name(row))
+        except FileNotFoundError:
+            raise NotFound("文件内容缺失，请联系管理员", code="media.file_missing") from None
         response.headers["Content-Disposition"] = content_disposition(
             business_notice.file_name(row), f"notice-{row.task_code}-{row.id}.pdf")
         return response
