@@ -121,7 +121,7 @@ def store_written(media_dir: str, write_to: Callable[[BinaryIO], Any], suffix: s
     try:
         with os.fdopen(fd, "wb") as out:
             answer = write_to(out)
-        sha256, size = storage.store_file(media_dir, tmp_path, move=True)
+        sha256, size = storage.get(media_dir).put_path(tmp_path, move=True)
     finally:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
@@ -183,11 +183,17 @@ def respond(kind: str, params: dict, fmt: str, *, force_async: bool = False):
                                          "Cache-Control": "no-store"}
     if spec.keep:
         from backend.media import storage
+        from backend.media.sending import send_stored_file
 
         media_dir = current_app.config["MEDIA_DIR"]
         sha256, size, rows = store_written(media_dir, lambda o: write(o, spec, session, actor, params, fmt), f".{fmt}")
         result = _result(spec, params, fmt, rows, sha256, size)
-        body = storage.path_for(media_dir, sha256)
+        if spec.record:
+            spec.record(session, actor, params, fmt, {**result, "job_id": None})
+        session.commit()
+        response = send_stored_file(storage.get(media_dir), sha256, mimetype=MEDIA_TYPES[fmt], as_attachment=True,
+                                    download_name=result["file_name"])
+        return _attachment(response, result["file_name"], result["ascii_name"])
     else:
         body = io.BytesIO()
         result = _result(spec, params, fmt, write(body, spec, session, actor, params, fmt))
@@ -201,13 +207,14 @@ def respond(kind: str, params: dict, fmt: str, *, force_async: bool = False):
 
 def send_job_file(job_id: str, names: tuple[str, ...] | None = None):
     """Download the file a job made (its creator or a system admin): 409 while it is under way."""
-    from flask import current_app, send_file
+    from flask import current_app
 
     from backend import get_session
     from backend.auth.access import current_actor
     from backend.auth.roles import Role
     from backend.jobs import services as jobs
     from backend.media import storage
+    from backend.media.sending import send_stored_file
 
     actor, session = current_actor(), get_session()
     row = jobs.get_job(session, job_id[:32])
@@ -225,10 +232,11 @@ def send_job_file(job_id: str, names: tuple[str, ...] | None = None):
     result = row.result or {}
     if not result.get("sha256") or not result.get("file_name"):
         raise NotFound("该后台任务没有生成文件", code="job.no_file")
-    path = storage.path_for(current_app.config["MEDIA_DIR"], result["sha256"])
-    if not path.is_file():
-        raise NotFound("文件已被清理，请重新生成", code="export.file_missing")
     fmt = result.get("format", "")
-    response = send_file(path, mimetype=result.get("media_type") or MEDIA_TYPES.get(fmt, "application/octet-stream"),
-                         as_attachment=True, download_name=result["file_name"])
+    try:
+        response = send_stored_file(storage.get(current_app.config["MEDIA_DIR"]), result["sha256"],
+                                    mimetype=result.get("media_type") or MEDIA_TYPES.get(fmt, "application/octet-stream"),
+                                    as_attachment=True, download_name=result["file_name"])
+    except FileNotFoundError:
+        raise NotFound("文件已被清理，请重新生成", code="export.file_missing") from None
     return _attachment(response, result["file_name"], result.get("ascii_name") or f"{row.name}-{row.id[:8]}.{fmt}")
