@@ -1,15 +1,19 @@
-// The verifiable draw, algorithm "dsr/v1" (docs/draw.md), for the browser: WebCrypto
-// (crypto.subtle HMAC SHA-256 and SHA-256) and nothing else. This is a port of
+// The verifiable draw, algorithm "dsr/v1" (docs/draw.md), for the browser: SHA-256 and HMAC-SHA256,
+// WebCrypto for the few long hashes and sha256.js (plain JavaScript, in Web Workers for long lists) for
+// the tickets, nothing else. This is a port of
 // backend/draws/algorithm.py and backend/draws/verify.py; both give the same result and
 // the same differences (in the same words) for the same record.
 //
 // Usable as an ES module from the page (verify.js) and from tests:
 //   import { verifyRecord, ticket, canonicalJSON } from "./dsr.js";
 
+import { compareCodePoints, smallest } from "./rank.js";
+import { compareWords, wordsToHex } from "./sha256.js";
+
+export { compareCodePoints };
 export const ALGORITHM = "dsr/v1";
 
 const encoder = new TextEncoder();
-const BATCH = 4096; // HMACs in flight at once (Promise.all)
 const FORBIDDEN = /[|\n\r]/;
 
 function subtle() {
@@ -52,25 +56,6 @@ export function compareBytes(a, b) {
   return a.length - b.length;
 }
 
-// Code point order (Python's str order), which differs from JS's UTF-16 code unit order
-// for characters above U+FFFF against U+E000..U+FFFF.
-export function compareCodePoints(a, b) {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x !== y) {
-      if (x >= 0xd800 && y >= 0xd800) {
-        x += x >= 0xe000 ? -0x800 : 0x2000;
-        y += y >= 0xe000 ? -0x800 : 0x2000;
-      }
-      return x - y;
-    }
-  }
-  return a.length - b.length;
-}
-
 const SURROGATE = /[\ud800-\udfff]/;
 
 function sortCodePoints(strings) {
@@ -104,16 +89,35 @@ export function canonicalJSON(value) {
 }
 
 async function linesHash(lines) {
-  return sha256Hex(sortCodePoints(lines).join("\n"));
+  // a published record lists them sorted already: one pass to see it, no sort
+  let sorted = true;
+  for (let i = 1; i < lines.length; i++) {
+    if (!(lines[i - 1] < lines[i])) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted || lines.some((line) => SURROGATE.test(line))) sortCodePoints(lines);
+  return sha256Hex(lines.join("\n"));
+}
+
+function pairLines(items, groupKey) {
+  const lines = new Array(items.length);
+  for (let i = 0; i < items.length; i++) lines[i] = items[i][groupKey] + "|" + items[i].id;
+  return lines;
+}
+
+async function commitmentOfLines(task, plan, targetLines, inspectorLines) {
+  const planHash = await sha256Hex(canonicalJSON(plan));
+  const targetsHash = await linesHash(targetLines);
+  const inspectorsHash = await linesHash(inspectorLines);
+  const c = await sha256Hex(`${ALGORITHM}|commit|${task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
+  return { planHash, targetsHash, inspectorsHash, commitment: c };
 }
 
 // targets: [[stratum, id], ...]; inspectors: [[dept, id], ...]
 export async function commitment(task, plan, targets, inspectors) {
-  const planHash = await sha256Hex(canonicalJSON(plan));
-  const targetsHash = await linesHash(targets.map(([s, i]) => s + "|" + i));
-  const inspectorsHash = await linesHash(inspectors.map(([d, i]) => d + "|" + i));
-  const c = await sha256Hex(`${ALGORITHM}|commit|${task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
-  return { planHash, targetsHash, inspectorsHash, commitment: c };
+  return commitmentOfLines(task, plan, targets.map(([g, i]) => g + "|" + i), inspectors.map(([d, i]) => d + "|" + i));
 }
 
 export async function seedFrom(commitmentHex, digits) {
@@ -214,49 +218,102 @@ export function stratumSize(n, rule) {
 
 // ------------------------------------------------------------------ ranking
 
-// 6 leading bytes as an exact number: a fast first comparison.
-function head(t) {
-  return ((t[0] * 256 + t[1]) * 256 + t[2]) * 16777216 + ((t[3] << 16) | (t[4] << 8) | t[5]);
+// Tickets are computed by the plain-JavaScript HMAC of sha256.js (WebCrypto's one promise per HMAC costs
+// more than the hash): on the page for short lists, and for long ones in Web Workers, one per core, each
+// ranking a slice and answering its n smallest, merged here. The answer is the same either way.
+const PARALLEL_FROM = 40000; // candidates; below this, the workers' start and copies cost more than they save
+let pool = null; // [Worker] once started, false where workers cannot run
+let jobs = 0;
+
+/** How many workers rank long lists (default: one per core, at most 8; 0: none, all on the page). */
+export function setWorkers(count) {
+  if (pool) for (const w of pool) w.terminate();
+  pool = count > 0 ? startWorkers(count) : false;
 }
 
-function compareEntries(a, b) {
-  return a.head - b.head || compareBytes(a.t, b.t) || compareCodePoints(a.id, b.id);
-}
-
-// The n smallest (ticket, id) of ids in ticket order; equal ticket: smaller id first.
-// Entries above the n-th smallest seen so far are dropped at once; the buffer of the
-// others is cut back to n whenever it holds 2n.
-export async function rankSmallest(key, prefixParts, ids, n, onProgress) {
-  if (n <= 0) return [];
-  const s = subtle();
-  const prefix = [ALGORITHM, ...prefixParts, ""].join("|");
-  const limit = Math.max(2 * n, 4096);
-  let buf = [];
-  let bound = null;
-  for (let a = 0; a < ids.length; a += BATCH) {
-    const batch = ids.slice(a, a + BATCH);
-    const sigs = await Promise.all(batch.map((id) => s.sign("HMAC", key, encoder.encode(prefix + id))));
-    for (let j = 0; j < sigs.length; j++) {
-      const t = new Uint8Array(sigs[j]);
-      const h = head(t);
-      if (bound === null || h < bound.head || (h === bound.head && compareBytes(t, bound.t) <= 0)) {
-        buf.push({ head: h, t, id: batch[j] });
-        if (buf.length >= limit) {
-          buf.sort(compareEntries);
-          buf.length = n;
-          bound = buf[n - 1];
-        }
-      }
-    }
-    if (onProgress) onProgress(Math.min(a + BATCH, ids.length), ids.length);
+function startWorkers(count) {
+  if (typeof Worker === "undefined") return false;
+  try {
+    return Array.from({ length: count }, () => new Worker(new URL("./dsr-worker.js", import.meta.url), { type: "module" }));
+  } catch {
+    return false;
   }
-  buf.sort(compareEntries);
-  if (buf.length > n) buf.length = n;
-  return buf;
 }
 
-async function orderAll(key, prefixParts, ids) {
-  return (await rankSmallest(key, prefixParts, ids, ids.length)).map((e) => e.id);
+function workers() {
+  if (pool === null) {
+    const cores = (globalThis.navigator && navigator.hardwareConcurrency) || 2;
+    pool = startWorkers(Math.max(1, Math.min(cores, 8)));
+  }
+  return pool;
+}
+
+function onWorker(worker, message, onProgress) {
+  return new Promise((resolve, reject) => {
+    const job = ++jobs;
+    const listen = (event) => {
+      const data = event.data;
+      if (!data || data.job !== job) return;
+      if (data.progress !== undefined) {
+        onProgress(data.progress);
+        return;
+      }
+      worker.removeEventListener("message", listen);
+      worker.removeEventListener("error", fail);
+      if (data.error) reject(new Error(data.error));
+      else resolve(data);
+    };
+    const fail = (event) => {
+      worker.removeEventListener("message", listen);
+      worker.removeEventListener("error", fail);
+      event.preventDefault();
+      reject(new Error(`Web Worker 无法运行：${event.message || "未知错误"}`));
+    };
+    worker.addEventListener("message", listen);
+    worker.addEventListener("error", fail);
+    worker.postMessage({ job, ...message });
+  });
+}
+
+// The n smallest (ticket, id) of ids in ticket order, as [{id, ticket: hex}, ...]; equal ticket: smaller id first.
+export async function rankSmallest(seed, prefixParts, ids, n, onProgress) {
+  n = Math.max(0, Math.min(n, ids.length));
+  if (n === 0) return [];
+  const pool = ids.length >= PARALLEL_FROM ? workers() : false;
+  if (!pool || pool.length < 2) {
+    const { tickets, index } = smallest(seed, prefixParts, ids, n, onProgress && ((d) => onProgress(d, ids.length)));
+    return Array.from(index, (i, j) => ({ id: ids[i], ticket: wordsToHex(tickets, 8 * j) }));
+  }
+  const size = Math.ceil(ids.length / pool.length);
+  let done = 0;
+  const progress = (d) => {
+    done += d;
+    if (onProgress) onProgress(done, ids.length);
+  };
+  let parts;
+  try {
+    parts = await Promise.all(pool.map((worker, w) => {
+      const a = w * size;
+      return onWorker(worker, { seed, prefix: prefixParts, ids: ids.slice(a, a + size), n }, progress)
+        .then((part) => ({ ...part, offset: a }));
+    }));
+  } catch (exc) {
+    if (!String(exc.message).startsWith("Web Worker")) throw exc;
+    pool.forEach((w) => w.terminate());
+    setWorkers(0); // cannot run here: everything on the page from now on
+    return rankSmallest(seed, prefixParts, ids, n, onProgress);
+  }
+  const entries = [];
+  for (const { tickets, index, offset } of parts) {
+    for (let j = 0; j < index.length; j++) entries.push({ tickets, at: 8 * j, id: ids[offset + index[j]] });
+  }
+  entries.sort((x, y) => compareWords(x.tickets, x.at, y.tickets, y.at) || compareCodePoints(x.id, y.id));
+  entries.length = n;
+  return entries.map((e) => ({ id: e.id, ticket: wordsToHex(e.tickets, e.at) }));
+}
+
+async function orderAll(seed, prefixParts, ids) {
+  return (await rankSmallest(seed, prefixParts, ids, ids.length)).map((e) => e.id);
 }
 
 // ------------------------------------------------------------------ draw
@@ -293,8 +350,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   if (seenInspectors.size !== inspectorCount) duplicate("inspectors", inspectors);
   for (const ids of Object.values(inspectors)) for (const id of ids) checkCode(id, "inspectors.id");
 
-  const key = await hmacKey(seed);
-
+  
   // 3. targets
   const strata = sortCodePoints(Object.keys(p.strata));
   const selected = Object.create(null);
@@ -304,14 +360,14 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
     const ids = targets[s] || [];
     const k = stratumSize(ids.length, p.strata[s]);
     const r = Math.max(0, Math.min(ids.length - k, reserve));
-    const ranked = await rankSmallest(key, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t));
+    const ranked = await rankSmallest(seed, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t));
     selected[s] = ranked.slice(0, k).map((e) => e.id);
     targetReserve[s] = ranked.slice(k).map((e) => e.id);
   }
   for (const s of strata) for (const id of selected[s]) checkCode(id, "targets.id");
 
   // 4. groups of targets
-  const order = await orderAll(key, ["asg", task], strata.flatMap((s) => selected[s]));
+  const order = await orderAll(seed, ["asg", task], strata.flatMap((s) => selected[s]));
   const nGroups = Math.ceil(order.length / p.groupLoad);
   const allDepts = sortCodePoints(Object.keys(p.members));
   const depts = allDepts.filter((d) => p.members[d] > 0);
@@ -325,7 +381,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   const drawn = Object.create(null);
   const inspectorReserve = Object.create(null);
   for (const d of allDepts) {
-    const ranked = await orderAll(key, ["insp", task, d], inspectors[d] || []);
+    const ranked = await orderAll(seed, ["insp", task, d], inspectors[d] || []);
     const need = nGroups * p.members[d];
     drawn[d] = ranked.slice(0, need);
     inspectorReserve[d] = ranked.slice(need);
@@ -336,7 +392,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
     const members = Object.create(null);
     for (const d of depts) members[d] = drawn[d].slice(g * p.members[d], (g + 1) * p.members[d]);
     // 7. leader: smallest "lead" ticket among the lead department's members as drawn
-    const leads = await rankSmallest(key, ["lead", task, String(g)], members[p.lead], 1);
+    const leads = await rankSmallest(seed, ["lead", task, String(g)], members[p.lead], 1);
     const groupTargets = [];
     for (let i = g; i < order.length; i += nGroups) groupTargets.push(order[i]);
     groups.push({ targets: groupTargets, members, leader: leads[0].id });
@@ -427,6 +483,7 @@ class Shape {
     return this.check(obj[key], where, kind, name) ? obj[key] : null;
   }
   strings(value, path) {
+    if (Array.isArray(value) && value.every((v) => typeof v === "string")) return;
     if (this.check(value, path, "array", "字符串数组")) {
       for (let i = 0; i < value.length; i++) this.check(value[i], `${path}[${i}]`, "string", "字符串");
     }
@@ -447,6 +504,8 @@ function shapeOfInputs(record, seeded) {
   for (const [name, groupKey] of [["targets", "stratum"], ["inspectors", "dept"]]) {
     const items = s.key(record, name, "", "array", "数组") || [];
     for (let n = 0; n < items.length; n++) {
+      const item = items[n];
+      if (isObject(item) && typeof item.id === "string" && typeof item[groupKey] === "string") continue; // fast path
       const path = `${name}[${n}]`;
       if (s.check(items[n], path, "object", "对象")) {
         s.key(items[n], "id", path, "string", "字符串");
@@ -457,6 +516,7 @@ function shapeOfInputs(record, seeded) {
   const conflicts = s.key(record, "conflicts", "", "array", "数组") || [];
   for (let n = 0; n < conflicts.length; n++) {
     const pair = conflicts[n];
+    if (Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string") continue;
     if (s.check(pair, `conflicts[${n}]`, "array", "[检查人员编号, 检查对象编号] 数组") && pair.length !== 2) {
       s.complaints.push(`conflicts[${n}]: 格式错误，应恰有 2 项，实有 ${pair.length} 项`);
     } else if (Array.isArray(pair)) {
@@ -681,13 +741,19 @@ async function verifyInto(record, report, options) {
     out.push(`plan: 无法按 RFC 8785 规范化（${exc.message}）`);
     return;
   }
-  progress("承诺值", 0, 1);
-  const c = await commitment(
-    record.task,
-    record.plan,
-    record.targets.map((t) => [t.stratum, t.id]),
-    record.inspectors.map((i) => [i.dept, i.id]),
-  );
+  // The draw starts from the record's own seed, so it runs (its long lists in Web Workers) while the
+  // commitment is recomputed here; the differences are listed in the same order as one step after another.
+  const resultComplaints = report.seeded ? (has(record, "result") ? shapeOfResult(record.result) : ["result: 缺失"]) : [];
+  if (report.seeded) resultComplaints.push(...shapeOfTargetReplacements(record));
+  const replaced = report.seeded && !resultComplaints.length ? record.target_replacements || [] : null;
+  const drawing = replaced === null ? null : (async () => {
+    const { targets, inspectors, conflicts } = recordInputs(record);
+    return draw(record.task, record.plan, targets, inspectors, conflicts, record.seed,  // with the reserve as far
+      { onProgress: progress, reserve: replaced.length });                              // as the replacements reach
+  })().then((value) => ({ value }), (error) => ({ error }));
+  if (!drawing) progress("承诺值", 0, 1);
+  const c = await commitmentOfLines(record.task, record.plan, pairLines(record.targets, "stratum"),
+    pairLines(record.inspectors, "dept"));
   report.commitment = c.commitment;
   if (record.commitment !== c.commitment) {
     out.push(`commitment: 记录为 ${record.commitment}，由 task、plan、targets、inspectors 重新计算为 ${c.commitment}`);
@@ -706,24 +772,17 @@ async function verifyInto(record, report, options) {
   report.seed = seed;
   if (record.seed !== seed) out.push(`seed: 记录为 ${record.seed}，由 commitment 与 dice 重新计算为 ${seed}`);
 
-  complaints = has(record, "result") ? shapeOfResult(record.result) : ["result: 缺失"];
-  complaints.push(...shapeOfTargetReplacements(record));
-  if (complaints.length) {
-    out.push(...complaints);
+  if (resultComplaints.length) {
+    out.push(...resultComplaints);
     return;
   }
-  const replaced = record.target_replacements || [];
-  const { targets, inspectors, conflicts } = recordInputs(record);
-  let computed;
-  try { // with the reserve as far as the replacements can reach
-    computed = await draw(record.task, record.plan, targets, inspectors, conflicts, record.seed,
-      { onProgress: progress, reserve: replaced.length });
-  } catch (exc) {
-    if (exc instanceof DrawError) {
-      out.push(`result: 无法重新计算抽取结果：${exc.message}`);
+  const { value: computed, error } = await drawing;
+  if (error !== undefined) {
+    if (error instanceof DrawError) {
+      out.push(`result: 无法重新计算抽取结果：${error.message}`);
       return;
     }
-    throw exc;
+    throw error;
   }
   report.result = computed;
   compareResult(record.result, computed, out);
