@@ -1,6 +1,6 @@
 """Benchmark: the public draw verifier (pwa/public/draw) on a 1,000,000-candidate record in headless Chromium.
 
-    .venv/bin/python bench/verifier.py [--targets 1000000] [--workers N ...] [--keep DIR]
+    .venv/bin/python bench/verifier.py [--targets 1000000] [--workers N ...] [--keep DIR] [--baseline REV]
 
 Makes a record as the server publishes it (backend/draws/algorithm.py's compute_record: four risk strata
 A/B/C/D drawn at 1/2/5/12 %, 40 departments of 800 inspectors, 2,000 declared conflicts, targets listed in
@@ -12,7 +12,9 @@ everything on the page's thread):
 * verifyRecord: commitment, seed, every step and the comparison, to the verdict;
 * the same record with one group leader changed: must not match (its difference is printed).
 
-Prints figures; it is not a test. The issue's budget: the verify itself ≤ 5 s for 1,000,000 candidates.
+``--baseline bdc1a62`` also times the verifier as it was before the workers, alternating with this one (the
+machine is shared: only side by side are the two comparable). Prints figures; it is not a test. The issue's
+budget: the verify itself ≤ 5 s for 1,000,000 candidates.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import http.server
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -83,9 +86,9 @@ def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
-MEASURE = """async ([url, workers, tamper]) => {
-    const m = await import('/draw/dsr.js');
-    if (workers !== null) m.setWorkers(workers);
+MEASURE = """async ([url, workers, tamper, module]) => {
+    const m = await import(module || '/draw/dsr.js');
+    if (workers !== null && m.setWorkers) m.setWorkers(workers);
     const t0 = performance.now();
     const text = await (await fetch(url)).text();
     const record = JSON.parse(text);
@@ -104,6 +107,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=None,
                         help="worker counts to time (default: the browser's choice, then 0)")
     parser.add_argument("--keep", help="a directory to keep (and reuse) the record in")
+    parser.add_argument("--baseline", metavar="REV", help="also time the verifier of this git revision "
+                        "(e.g. bdc1a62, before the workers), alternating with this one, under the same load")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -124,17 +129,38 @@ def main() -> None:
         site.mkdir()
         os.symlink(ROOT / "pwa" / "public" / "draw", site / "draw")
         os.symlink(path, site / "record.json")
+        if args.baseline:
+            (site / "baseline").mkdir()
+            for name in subprocess.run(["git", "ls-tree", "--name-only", f"{args.baseline}:pwa/public/draw"], cwd=ROOT,
+                                       check=True, capture_output=True, text=True).stdout.split():
+                (site / "baseline" / name).write_bytes(subprocess.run(
+                    ["git", "show", f"{args.baseline}:pwa/public/draw/{name}"], cwd=ROOT, check=True,
+                    capture_output=True).stdout)
         httpd, base = serve(site)
         try:
             with sync_playwright() as p:
                 browser = launch_chromium(p)
-                page = browser.new_page(base_url=base)
-                page.goto("/draw/verify.html")
                 runs = [None, 0] if args.workers is None else args.workers
+
+                def measure(workers, tamper, where="draw"):   # a fresh page each time: nothing warmed before
+                    page = browser.new_page(base_url=base)
+                    page.goto(f"/{where}/verify.html")
+                    try:
+                        return page.evaluate(MEASURE, ["/record.json", workers, tamper, f"/{where}/dsr.js"])
+                    finally:
+                        page.close()
+
+                if args.baseline:
+                    for _ in range(2):
+                        old, new = measure(None, False, "baseline"), measure(None, False)
+                        print(f"verify {args.targets:,} candidates: {args.baseline} {old['verify']:6.2f} s "
+                              f"({'MATCH' if old['ok'] else 'NO MATCH'}), this one {new['verify']:6.2f} s "
+                              f"({'MATCH' if new['ok'] else 'NO MATCH'}); load average {os.getloadavg()[0]:.1f}")
+
                 for workers in runs:
                     label = "one per core" if workers is None else f"{workers} workers" if workers else "no worker"
-                    got = page.evaluate(MEASURE, ["/record.json", workers, False])
-                    bad = page.evaluate(MEASURE, ["/record.json", workers, True])
+                    got = measure(workers, False)
+                    bad = measure(workers, True)
                     print(f"verify {args.targets:,} candidates ({label}, {got['cores']} cores): "
                           f"{got['verify']:6.2f} s to the verdict ({'MATCH' if got['ok'] else 'NO MATCH'}); "
                           f"download + JSON.parse {got['load']:.2f} s; tampered: {bad['verify']:.2f} s, "

@@ -9,4 +9,6 @@ declare module "*/draw/rank.js" {
   export function compareCodePoints(a: string, b: string): number;
   export function smallest(seed: string, prefixParts: string[], ids: string[], n: number,
                            onProgress?: (done: number) => void): { tickets: Int32Array; index: Int32Array };
+  export function smallestOfBytes(seed: string, prefixParts: string[], bytes: Uint8Array, count: number, n: number,
+                                  onProgress?: (done: number) => void): { tickets: Int32Array; index: Int32Array } | null;
 }

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { beijing, classifySearch, fileSha256, isSha256, recordPath, taskPath } from "../portal/lib/public";
 import { sha256, ticketer, wordsToHex } from "../public/draw/sha256.js";
-import { compareCodePoints, smallest } from "../public/draw/rank.js";
+import { compareCodePoints, smallest, smallestOfBytes } from "../public/draw/rank.js";
 
 const vectors = JSON.parse(readFileSync(resolve(process.cwd(), "../tests/data/draw-vectors.json"), "utf-8")) as {
   tickets: { seed: string; parts: string[]; ticket: string }[];
@@ -90,5 +90,18 @@ describe("plain-JavaScript SHA-256 and tickets", () => {
     const hex = Array.from(all.index, (_, j) => wordsToHex(all.tickets, 8 * j));
     expect([...hex].sort()).toEqual(hex);
     expect(["é", "\uffff", "z", "\u{1f600}", "e"].sort(compareCodePoints)).toEqual(["e", "z", "é", "\uffff", "\u{1f600}"]);
+  });
+  it("ranks ids given as UTF-8 bytes (the workers' way) exactly as ids given as strings", () => {
+    const ids = Array.from({ length: 6000 }, (_, i) => (i % 7 === 0 ? `编号-${i}` : i % 11 === 0 ? `L${"x".repeat(80)}${i}` : `T-${i}`));
+    ids.push("", "\u{1d4b3}", "\uffff");
+    const bytes = new TextEncoder().encode(ids.join("\n"));
+    for (const n of [1, 7, 5000, ids.length]) {
+      const a = smallest("seed", ["ent", "X"], ids, n);
+      const b = smallestOfBytes("seed", ["ent", "X"], bytes, ids.length, n);
+      expect(b && Array.from(b.index)).toEqual(Array.from(a.index));
+      expect(b && Array.from(b.tickets)).toEqual(Array.from(a.tickets));
+    }
+    // an id with a newline: the bytes do not hold the ids (the page ranks the strings)
+    expect(smallestOfBytes("seed", ["ent"], new TextEncoder().encode(["a", "b\nc"].join("\n")), 2, 1)).toBeNull();
   });
 });

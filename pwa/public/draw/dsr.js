@@ -107,6 +107,49 @@ function pairLines(items, groupKey) {
   return lines;
 }
 
+// SHA-256 hex of a record's list ([{id, <groupKey>}, ...]) as the sorted lines "group|id" joined by "\n".
+// A published record lists them sorted, and ids are ASCII: then the bytes are written straight into one
+// buffer, without a string per line; anything else goes the general way (lines, sorted, joined).
+async function pairsHash(items, groupKey) {
+  const n = items.length;
+  let size = n > 0 ? n - 1 : 0;
+  for (let i = 0; i < n; i++) {
+    const g = items[i][groupKey];
+    const id = items[i].id;
+    if (!ascii(g) || !ascii(id)) return linesHash(pairLines(items, groupKey));
+    size += g.length + 1 + id.length;
+    if (i > 0) {
+      const a = items[i - 1];
+      const before = a[groupKey] === g ? a.id < id : a[groupKey] + "|" + a.id < g + "|" + id;
+      if (!before) return linesHash(pairLines(items, groupKey));
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) bytes[at++] = 10;
+    const g = items[i][groupKey];
+    for (let j = 0; j < g.length; j++) bytes[at++] = g.charCodeAt(j);
+    bytes[at++] = 124;
+    const id = items[i].id;
+    for (let j = 0; j < id.length; j++) bytes[at++] = id.charCodeAt(j);
+  }
+  return sha256Hex(bytes);
+}
+
+function ascii(text) {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+async function recordCommitment(record) {
+  const planHash = await sha256Hex(canonicalJSON(record.plan));
+  const targetsHash = await pairsHash(record.targets, "stratum");
+  const inspectorsHash = await pairsHash(record.inspectors, "dept");
+  const c = await sha256Hex(`${ALGORITHM}|commit|${record.task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
+  return { planHash, targetsHash, inspectorsHash, commitment: c };
+}
+
 async function commitmentOfLines(task, plan, targetLines, inspectorLines) {
   const planHash = await sha256Hex(canonicalJSON(plan));
   const targetsHash = await linesHash(targetLines);
@@ -229,7 +272,11 @@ let jobs = 0;
 export function setWorkers(count) {
   if (pool) for (const w of pool) w.terminate();
   pool = count > 0 ? startWorkers(count) : false;
+  // the jobs of the workers stopped are done on the page instead (rankSmallest falls back on this error)
+  for (const fail of [...pending.values()]) fail(new Error("Web Worker 已停止"));
 }
+
+const pending = new Map(); // job → its reject, while a worker has it
 
 function startWorkers(count) {
   if (typeof Worker === "undefined") return false;
@@ -248,9 +295,18 @@ function workers() {
   return pool;
 }
 
-function onWorker(worker, message, onProgress) {
+function onWorker(worker, message, onProgress, transfer = []) {
   return new Promise((resolve, reject) => {
     const job = ++jobs;
+    const done = () => {
+      pending.delete(job);
+      worker.removeEventListener("message", listen);
+      worker.removeEventListener("error", fail);
+    };
+    pending.set(job, (exc) => {
+      done();
+      reject(exc);
+    });
     const listen = (event) => {
       const data = event.data;
       if (!data || data.job !== job) return;
@@ -258,20 +314,19 @@ function onWorker(worker, message, onProgress) {
         onProgress(data.progress);
         return;
       }
-      worker.removeEventListener("message", listen);
-      worker.removeEventListener("error", fail);
-      if (data.error) reject(new Error(data.error));
+      done();
+      if (data.newline) reject(Object.assign(new Error("编号含换行符"), { newline: true }));
+      else if (data.error) reject(new Error(data.error));
       else resolve(data);
     };
     const fail = (event) => {
-      worker.removeEventListener("message", listen);
-      worker.removeEventListener("error", fail);
+      done();
       event.preventDefault();
       reject(new Error(`Web Worker 无法运行：${event.message || "未知错误"}`));
     };
     worker.addEventListener("message", listen);
     worker.addEventListener("error", fail);
-    worker.postMessage({ job, ...message });
+    worker.postMessage({ job, ...message }, transfer);
   });
 }
 
@@ -294,13 +349,19 @@ export async function rankSmallest(seed, prefixParts, ids, n, onProgress) {
   try {
     parts = await Promise.all(pool.map((worker, w) => {
       const a = w * size;
-      return onWorker(worker, { seed, prefix: prefixParts, ids: ids.slice(a, a + size), n }, progress)
+      // one buffer of UTF-8 bytes per worker, handed over (not copied): no string per id to copy
+      const slice = ids.slice(a, a + size);
+      const bytes = encoder.encode(slice.join("\n"));
+      return onWorker(worker, { seed, prefix: prefixParts, bytes, count: slice.length, n }, progress, [bytes.buffer])
         .then((part) => ({ ...part, offset: a }));
     }));
   } catch (exc) {
+    if (exc.newline) { // an id with a newline (a bad record, which the check reports): ranked on the page
+      const { tickets, index } = smallest(seed, prefixParts, ids, n);
+      return Array.from(index, (i, j) => ({ id: ids[i], ticket: wordsToHex(tickets, 8 * j) }));
+    }
     if (!String(exc.message).startsWith("Web Worker")) throw exc;
-    pool.forEach((w) => w.terminate());
-    setWorkers(0); // cannot run here: everything on the page from now on
+    if (pool === workers()) setWorkers(0); // cannot run here: everything on the page from now on
     return rankSmallest(seed, prefixParts, ids, n, onProgress);
   }
   const entries = [];
@@ -328,16 +389,12 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   checkCode(task, "task");
   const p = validatePlan(plan);
 
-  let total = 0;
-  const seenTargets = new Set();
   for (const [s, ids] of Object.entries(targets)) {
     if (ids.length && !has(p.strata, s)) {
       throw invalidInput(`targets[${s}]`, `分层 ${s} 不在抽查方案 plan.strata 中`, { stratum: s });
     }
-    total += ids.length;
-    for (const id of ids) seenTargets.add(id);
   }
-  if (seenTargets.size !== total) duplicate("targets", targets);
+  if (hasDuplicate(Object.values(targets))) duplicate("targets", targets);
   let inspectorCount = 0;
   const seenInspectors = new Set();
   for (const [d, ids] of Object.entries(inspectors)) {
@@ -356,11 +413,15 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   const selected = Object.create(null);
   const targetReserve = Object.create(null);
   const reserve = options.reserve || 0;
-  for (const s of strata) {
+  // every stratum's ranking is handed to the workers at once: none waits for another
+  const rankings = strata.map((s) => {
     const ids = targets[s] || [];
     const k = stratumSize(ids.length, p.strata[s]);
     const r = Math.max(0, Math.min(ids.length - k, reserve));
-    const ranked = await rankSmallest(seed, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t));
+    return rankSmallest(seed, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t))
+      .then((ranked) => [s, k, ranked]);
+  });
+  for (const [s, k, ranked] of await Promise.all(rankings)) {
     selected[s] = ranked.slice(0, k).map((e) => e.id);
     targetReserve[s] = ranked.slice(k).map((e) => e.id);
   }
@@ -425,6 +486,37 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
     });
   }
   return { selected, groups, replacements, targetReserve };
+}
+
+// Whether an id is in the lists twice. A published record's lists are sorted (each stratum's ids in
+// order): then a merge of the sorted lists finds it without hashing a million strings; else a Set.
+function hasDuplicate(lists) {
+  lists = lists.filter((ids) => ids.length);
+  let sorted = true;
+  for (const ids of lists) {
+    for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1] < ids[i];
+  }
+  if (!sorted) {
+    const seen = new Set();
+    let total = 0;
+    for (const ids of lists) {
+      total += ids.length;
+      for (const id of ids) seen.add(id);
+    }
+    return seen.size !== total;
+  }
+  const at = lists.map(() => 0);
+  let last;
+  for (;;) {
+    let best = -1;
+    for (let j = 0; j < lists.length; j++) {
+      if (at[j] < lists[j].length && (best < 0 || lists[j][at[j]] < lists[best][at[best]])) best = j;
+    }
+    if (best < 0) return false;
+    const id = lists[best][at[best]++];
+    if (id === last) return true;
+    last = id;
+  }
 }
 
 function duplicate(path, lists) {
@@ -730,7 +822,9 @@ async function verifyInto(record, report, options) {
     return;
   }
   report.seeded = !unseeded(record);
-  let complaints = shapeOfInputs(record, report.seeded);
+  // a long record: start the workers now, so that they have loaded their code when the ranking begins
+  if (report.seeded && Array.isArray(record.targets) && record.targets.length >= PARALLEL_FROM) workers();
+  const complaints = shapeOfInputs(record, report.seeded);
   if (complaints.length) {
     out.push(...complaints);
     return;
@@ -752,8 +846,7 @@ async function verifyInto(record, report, options) {
       { onProgress: progress, reserve: replaced.length });                              // as the replacements reach
   })().then((value) => ({ value }), (error) => ({ error }));
   if (!drawing) progress("承诺值", 0, 1);
-  const c = await commitmentOfLines(record.task, record.plan, pairLines(record.targets, "stratum"),
-    pairLines(record.inspectors, "dept"));
+  const c = await recordCommitment(record);
   report.commitment = c.commitment;
   if (record.commitment !== c.commitment) {
     out.push(`commitment: 记录为 ${record.commitment}，由 task、plan、targets、inspectors 重新计算为 ${c.commitment}`);

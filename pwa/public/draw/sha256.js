@@ -174,6 +174,50 @@ export function ticketer(seed, prefixParts) {
   };
 }
 
+/**
+ * The same ticket function for ids given as UTF-8 bytes: `one(bytes, start, end, out, at)` hashes
+ * bytes[start..end) as the last part (a Web Worker receives a slice of the list as one buffer of bytes).
+ */
+export function byteTicketer(seed, prefixParts) {
+  const slow = ticketer(seed, prefixParts);
+  let key = utf8(seed);
+  if (key.length > 64) key = sha256(key);
+  const ipad = new Uint8Array(64).fill(0x36);
+  const opad = new Uint8Array(64).fill(0x5c);
+  for (let i = 0; i < key.length; i++) {
+    ipad[i] ^= key[i];
+    opad[i] ^= key[i];
+  }
+  const outer = Int32Array.from(IV);
+  load(opad, 0);
+  compress(outer);
+  const inner = Int32Array.from(IV);
+  load(ipad, 0);
+  compress(inner);
+  const run = absorb(inner, utf8(["dsr/v1", ...prefixParts, ""].join("|")), 64);
+  const state = new Int32Array(8);
+  const p = run.pending.length;
+  const decoder = new TextDecoder();
+  return function one(bytes, start, end, out, at) {
+    const len = end - start;
+    if (p + len + 9 > 128) {   // a long id: the general way
+      slow(decoder.decode(bytes.subarray(start, end)), out, at);
+      return;
+    }
+    state.set(run.state);
+    block.set(run.pending, 0);
+    block.set(bytes.subarray(start, end), p);
+    tail(state, p + len, run.length + p + len);
+    for (let i = 0; i < 8; i++) W[i] = state[i];
+    W[8] = 0x80000000 | 0;
+    W[9] = 0; W[10] = 0; W[11] = 0; W[12] = 0; W[13] = 0; W[14] = 0;
+    W[15] = (64 + 32) * 8;
+    state.set(outer);
+    compress(state);
+    for (let i = 0; i < 8; i++) out[at + i] = state[i];
+  };
+}
+
 /** Compare tickets a[i..i+8) and b[j..j+8) (Int32Arrays of big-endian words) as unsigned numbers. */
 export function compareWords(a, i, b, j) {
   for (let w = 0; w < 8; w++) {
