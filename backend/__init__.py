@@ -175,15 +175,7 @@ def _init_static(app: Flask) -> None:
 
     _init_officer_app(app)
     _init_office(app)
-
-    # the site's public pages (the home page, the draw verifier): names without a hash, so revalidated
-    @app.get("/")
-    def pwa_index():
-        return send_static(pwa_dir, "index.html")
-
-    @app.get("/<path:filename>")
-    def pwa_file(filename):
-        return send_static(pwa_dir, filename)
+    _init_portal(app, pwa_dir)
 
 
 def _app_policy() -> str:
@@ -272,6 +264,52 @@ def _init_office(app: Flask) -> None:
         if filename.startswith("assets/") or ("." in last and request.accept_mimetypes.best != "text/html"):
             abort(404)          # a missing file, not a page of the office
         return send("index.html")
+
+
+# paths of the site that are never the portal's pages: an unknown one is a 404, not the portal's page
+NOT_PORTAL = ("api/", "app/", "office/", "assets/", "draw/")
+
+
+def _init_portal(app: Flask, public_dir: str) -> None:
+    """The public portal (公示, pwa/dist-portal) at /: no login. Its built files as they are (hashed ones cached
+    for a year), the unbuilt public files of pwa/public (the draw verifier: /draw/verify.html, its scripts and
+    workers, at the addresses links and QR codes already carry) revalidated, and any other path the portal's
+    page (client-side routes, history mode) — never over /api, /app, /office or a file's name."""
+    from flask import abort, request
+
+    from backend.static_files import resolve, send_static
+
+    portal_dir = Path(app.config["PWA_PORTAL_DIR"])
+
+    def send(filename: str):
+        response = send_static(portal_dir, filename)
+        hashed = HASHED_FILE.match(posixpath.normpath(filename))
+        response.headers["Cache-Control"] = IMMUTABLE if hashed else "no-cache"
+        return response
+
+    def page():
+        if not (portal_dir / "index.html").is_file():
+            return ("<!doctype html><meta charset=utf-8><title>双随机、一公开 · 公示</title>"
+                    "<p>公示网站尚未构建：请运行 <code>scripts/setup.sh</code>（或在 pwa/ 中 <code>npm ci &amp;&amp; "
+                    "npm run build</code>）。摇号复核页面：<a href=\"/draw/verify.html\">/draw/verify.html</a>；"
+                    "接口文档：<a href=\"/api/docs\">/api/docs</a>。</p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+        return send("index.html")
+
+    @app.get("/")
+    def portal_root():
+        return page()
+
+    @app.get("/<path:filename>")
+    def portal(filename: str):
+        if resolve(public_dir, filename) is not None:
+            return send_static(public_dir, filename)      # names without a hash: revalidated
+        if resolve(portal_dir, filename) is not None and filename != "index.html":
+            return send(filename)
+        last = filename.rsplit("/", 1)[-1]
+        if filename.startswith(NOT_PORTAL) or filename in ("api", "app", "office") or (
+                "." in last and request.accept_mimetypes.best != "text/html"):
+            abort(404)          # a missing file or API path, not a page of the portal
+        return page()
 
 
 def _init_cli(app: Flask) -> None:

@@ -50,6 +50,7 @@ def from_environment() -> dict:
         # the officers' app (掌上执法), built by `npm run build` in pwa/ (scripts/setup.sh does it), served at /app/
         "PWA_APP_DIR": os.environ.get("PWA_APP_DIR") or str(ROOT / "pwa" / "dist"),
         "PWA_OFFICE_DIR": os.environ.get("PWA_OFFICE_DIR") or str(ROOT / "pwa" / "dist-office"),
+        "PWA_PORTAL_DIR": os.environ.get("PWA_PORTAL_DIR") or str(ROOT / "pwa" / "dist-portal"),
         # tokens
         "ACCESS_TOKEN_MINUTES": _int("ACCESS_TOKEN_MINUTES", 15),
         # an officer may stay offline a week: a refresh token lives 14 days from its last use,

@@ -27,6 +27,7 @@ officer ``samr_inspector`` on a 360×640 phone context:
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import statistics
@@ -87,6 +88,11 @@ def brotli_size(path: Path) -> int:
     return (copy if copy.is_file() else path).stat().st_size
 
 
+def gzip_size(path: Path) -> int:
+    """The bytes a gzip-only client receives for an unbuilt file (the server gzips it at level 9)."""
+    return len(gzip.compress(path.read_bytes(), 9))
+
+
 def sent_bytes(base: str, path: str, encoding: str) -> tuple[int, str]:
     """What the server sends for ``path`` when asked with ``Accept-Encoding: encoding``: (bytes, coding)."""
     req = urllib.request.Request(base + path, headers={"Accept-Encoding": encoding})
@@ -94,17 +100,18 @@ def sent_bytes(base: str, path: str, encoding: str) -> tuple[int, str]:
         return len(r.read()), r.headers.get("Content-Encoding", "identity")
 
 
-def first_screen_files(page, base: str) -> dict[str, dict]:
-    """The app's own scripts and stylesheets the page loaded: {kind: {raw, br, gzip, files}}, bytes as the
-    server sends them to a browser (Brotli), to a gzip-only client, and uncompressed."""
-    names = page.evaluate("""() => [...new Set([
+def first_screen_files(page, base: str, under: str = "/app/") -> dict[str, dict]:
+    """The app's own scripts and stylesheets the page loaded (those under ``under``: /app/ for the phone app,
+    /assets/ for the public portal): {kind: {raw, br, gzip, files}}, bytes as the server sends them to a
+    browser (Brotli), to a gzip-only client, and uncompressed."""
+    names = page.evaluate("""(under) => [...new Set([
         ...performance.getEntriesByType('resource').map((e) => e.name),
         ...[...document.querySelectorAll('script[src], link[rel=modulepreload], link[rel=stylesheet]')]
             .map((e) => e.src || e.href)])]
-        .filter((u) => u.includes('/app/') && (u.endsWith('.js') || u.endsWith('.css')))""")
+        .filter((u) => new URL(u).pathname.startsWith(under) && (u.endsWith('.js') || u.endsWith('.css')))""", under)
     out = {kind: {"raw": 0, "br": 0, "gzip": 0, "files": 0} for kind in ("js", "css")}
     for url in names:
-        path = "/app/" + url.split("/app/", 1)[1]
+        path = under + url.split(under, 1)[1]
         totals = out["js" if path.endswith(".js") else "css"]
         totals["raw"] += sent_bytes(base, path, "identity")[0]
         br, coding = sent_bytes(base, path, "gzip, deflate, br, zstd")
@@ -225,6 +232,16 @@ def main() -> None:
             print(f"  all screens' JavaScript (precached by the service worker): "
                   f"{sum(brotli_size(f) for f in precache) / 1024:.1f} KB sent (Brotli); QR decoder WebAssembly "
                   f"{sum(brotli_size(f) for f in DIST.glob('assets/*.wasm')) / 1024:.1f} KB (loaded on the scan screen)")
+            portal = ctx.new_page()                # the public portal's first screen (公示, no login)
+            portal.goto(f"{base}/")
+            portal.wait_for_selector("#home-search")
+            pjs = first_screen_files(portal, base, "/assets/")["js"]
+            portal.close()
+            print(f"Public portal (/), JavaScript for the first screen: {pjs['br'] / 1024:.1f} KB sent (Brotli; gzip "
+                  f"{pjs['gzip'] / 1024:.1f} KB, raw {pjs['raw'] / 1024:.1f} KB, {pjs['files']} files)   budget 150 KB "
+                  f"gzipped; the draw verifier (loaded when a page verifies): "
+                  f"{sum(gzip_size(f) for f in (ROOT / 'pwa' / 'public' / 'draw').glob('*.js')) / 1024:.1f} KB gzipped "
+                  f"(bench/verifier.py times it)")
             if args.skip_offline:
                 page.close()
                 browser.close()

@@ -34,7 +34,8 @@ if [ -z "${PDF_FONT:-}" ] && [ ! -f "$ZENHEI" ]; then
     "可稍后安装，或用环境变量 PDF_FONT 指定含中文字形的字体文件" >&2
 fi
 
-# The officers' app (pwa/): npm ci when package-lock.json changed, npm run build when any source did.
+# The officers' app, the office and the public portal (pwa/): npm ci when package-lock.json changed, npm run build
+# when any source did.
 if ! command -v npm >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
   echo "==> 安装 Node.js（Debian 软件包，构建掌上执法应用需要 ≥ 20.19）"
   apt_install nodejs npm
@@ -46,11 +47,12 @@ if [ ! -f pwa/node_modules/.shuangsui-lock ] || [ "$(cat pwa/node_modules/.shuan
   echo "$lock_want" > pwa/node_modules/.shuangsui-lock
 fi
 # (the app reads ../schemas/field_rules.json, the rules it shares with the server, at build time)
-build_want=$( (cd pwa && find src static office scripts/precompress.mjs index.html vite.config.ts vite.*.config.ts tsconfig.json package.json package-lock.json \
+build_want=$( (cd pwa && find src static office portal scripts/precompress.mjs index.html vite.config.ts vite.*.config.ts tsconfig.json package.json package-lock.json \
   ../schemas/field_rules.json -type f -print0 \
   | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
-if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/dist-office/index.html ] || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
-  echo "==> 构建掌上执法应用与业务办公页面（npm run build → pwa/dist、pwa/dist-office）"
+if [ ! -f pwa/dist/index.html ] || [ ! -f pwa/dist-office/index.html ] || [ ! -f pwa/dist-portal/index.html ] \
+    || [ ! -f pwa/.build-stamp ] || [ "$(cat pwa/.build-stamp)" != "$build_want" ]; then
+  echo "==> 构建掌上执法应用、业务办公与公示页面（npm run build → pwa/dist、pwa/dist-office、pwa/dist-portal）"
   (cd pwa && npm run build --silent >/dev/null)
   echo "$build_want" > pwa/.build-stamp
 fi

@@ -24,7 +24,7 @@ def _csp(r) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("method, url", [
-    ("GET", "/"), ("GET", "/index.js"), ("GET", "/draw/verify.html"), ("GET", "/api/docs"),
+    ("GET", "/"), ("GET", "/results/1"), ("GET", "/draw/verify.js"), ("GET", "/draw/verify.html"), ("GET", "/api/docs"),
     ("GET", "/api/docs/static/swagger-ui-bundle.js"), ("GET", "/api/openapi.json"), ("GET", "/api/v1/items"),
     ("GET", "/api/v1/users"), ("GET", "/no/such/page"), ("POST", "/api/v1/auth/login"), ("DELETE", "/api/v1/items"),
 ])

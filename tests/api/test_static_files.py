@@ -154,11 +154,12 @@ def test_the_compressed_copies_are_not_files_of_the_app(client):
 
 
 def test_the_public_pages_are_gzipped_and_revalidated(client):
-    """The home page and the draw verifier (pwa/public, no build step): gzipped by the server, once per version."""
+    """The draw verifier (pwa/public, no build step): gzipped by the server, once per version."""
     public = ROOT / "pwa" / "public"
-    for url, name, mime in (("/", "index.html", "text/html"), ("/draw/verify.js", "draw/verify.js", "text/javascript"),
+    for url, name, mime in (("/draw/verify.html", "draw/verify.html", "text/html"),
                             ("/draw/dsr.js", "draw/dsr.js", "text/javascript"),
-                            ("/draw/verify.css", "draw/verify.css", "text/css")):
+                            ("/draw/verify.css", "draw/verify.css", "text/css"),
+                            ("/draw/verifier.js", "draw/verifier.js", "text/javascript")):
         original = (public / name).read_bytes()
         r = get(client, url, "gzip, deflate, br")
         assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip", url

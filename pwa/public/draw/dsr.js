@@ -1,15 +1,19 @@
-// The verifiable draw, algorithm "dsr/v1" (docs/draw.md), for the browser: WebCrypto
-// (crypto.subtle HMAC SHA-256 and SHA-256) and nothing else. This is a port of
+// The verifiable draw, algorithm "dsr/v1" (docs/draw.md), for the browser: SHA-256 and HMAC-SHA256,
+// WebCrypto for the few long hashes and sha256.js (plain JavaScript, in Web Workers for long lists) for
+// the tickets, nothing else. This is a port of
 // backend/draws/algorithm.py and backend/draws/verify.py; both give the same result and
 // the same differences (in the same words) for the same record.
 //
 // Usable as an ES module from the page (verify.js) and from tests:
 //   import { verifyRecord, ticket, canonicalJSON } from "./dsr.js";
 
+import { compareCodePoints, smallest } from "./rank.js";
+import { compareWords, wordsToHex } from "./sha256.js";
+
+export { compareCodePoints };
 export const ALGORITHM = "dsr/v1";
 
 const encoder = new TextEncoder();
-const BATCH = 4096; // HMACs in flight at once (Promise.all)
 const FORBIDDEN = /[|\n\r]/;
 
 function subtle() {
@@ -52,25 +56,6 @@ export function compareBytes(a, b) {
   return a.length - b.length;
 }
 
-// Code point order (Python's str order), which differs from JS's UTF-16 code unit order
-// for characters above U+FFFF against U+E000..U+FFFF.
-export function compareCodePoints(a, b) {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x !== y) {
-      if (x >= 0xd800 && y >= 0xd800) {
-        x += x >= 0xe000 ? -0x800 : 0x2000;
-        y += y >= 0xe000 ? -0x800 : 0x2000;
-      }
-      return x - y;
-    }
-  }
-  return a.length - b.length;
-}
-
 const SURROGATE = /[\ud800-\udfff]/;
 
 function sortCodePoints(strings) {
@@ -104,16 +89,78 @@ export function canonicalJSON(value) {
 }
 
 async function linesHash(lines) {
-  return sha256Hex(sortCodePoints(lines).join("\n"));
+  // a published record lists them sorted already: one pass to see it, no sort
+  let sorted = true;
+  for (let i = 1; i < lines.length; i++) {
+    if (!(lines[i - 1] < lines[i])) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted || lines.some((line) => SURROGATE.test(line))) sortCodePoints(lines);
+  return sha256Hex(lines.join("\n"));
+}
+
+function pairLines(items, groupKey) {
+  const lines = new Array(items.length);
+  for (let i = 0; i < items.length; i++) lines[i] = items[i][groupKey] + "|" + items[i].id;
+  return lines;
+}
+
+// SHA-256 hex of a record's list ([{id, <groupKey>}, ...]) as the sorted lines "group|id" joined by "\n".
+// A published record lists them sorted, and ids are ASCII: then the bytes are written straight into one
+// buffer, without a string per line; anything else goes the general way (lines, sorted, joined).
+async function pairsHash(items, groupKey) {
+  const n = items.length;
+  let size = n > 0 ? n - 1 : 0;
+  for (let i = 0; i < n; i++) {
+    const g = items[i][groupKey];
+    const id = items[i].id;
+    if (!ascii(g) || !ascii(id)) return linesHash(pairLines(items, groupKey));
+    size += g.length + 1 + id.length;
+    if (i > 0) {
+      const a = items[i - 1];
+      const before = a[groupKey] === g ? a.id < id : a[groupKey] + "|" + a.id < g + "|" + id;
+      if (!before) return linesHash(pairLines(items, groupKey));
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) bytes[at++] = 10;
+    const g = items[i][groupKey];
+    for (let j = 0; j < g.length; j++) bytes[at++] = g.charCodeAt(j);
+    bytes[at++] = 124;
+    const id = items[i].id;
+    for (let j = 0; j < id.length; j++) bytes[at++] = id.charCodeAt(j);
+  }
+  return sha256Hex(bytes);
+}
+
+function ascii(text) {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+async function recordCommitment(record) {
+  const planHash = await sha256Hex(canonicalJSON(record.plan));
+  const targetsHash = await pairsHash(record.targets, "stratum");
+  const inspectorsHash = await pairsHash(record.inspectors, "dept");
+  const c = await sha256Hex(`${ALGORITHM}|commit|${record.task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
+  return { planHash, targetsHash, inspectorsHash, commitment: c };
+}
+
+async function commitmentOfLines(task, plan, targetLines, inspectorLines) {
+  const planHash = await sha256Hex(canonicalJSON(plan));
+  const targetsHash = await linesHash(targetLines);
+  const inspectorsHash = await linesHash(inspectorLines);
+  const c = await sha256Hex(`${ALGORITHM}|commit|${task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
+  return { planHash, targetsHash, inspectorsHash, commitment: c };
 }
 
 // targets: [[stratum, id], ...]; inspectors: [[dept, id], ...]
 export async function commitment(task, plan, targets, inspectors) {
-  const planHash = await sha256Hex(canonicalJSON(plan));
-  const targetsHash = await linesHash(targets.map(([s, i]) => s + "|" + i));
-  const inspectorsHash = await linesHash(inspectors.map(([d, i]) => d + "|" + i));
-  const c = await sha256Hex(`${ALGORITHM}|commit|${task}\n${planHash}\n${targetsHash}\n${inspectorsHash}`);
-  return { planHash, targetsHash, inspectorsHash, commitment: c };
+  return commitmentOfLines(task, plan, targets.map(([g, i]) => g + "|" + i), inspectors.map(([d, i]) => d + "|" + i));
 }
 
 export async function seedFrom(commitmentHex, digits) {
@@ -214,49 +261,120 @@ export function stratumSize(n, rule) {
 
 // ------------------------------------------------------------------ ranking
 
-// 6 leading bytes as an exact number: a fast first comparison.
-function head(t) {
-  return ((t[0] * 256 + t[1]) * 256 + t[2]) * 16777216 + ((t[3] << 16) | (t[4] << 8) | t[5]);
+// Tickets are computed by the plain-JavaScript HMAC of sha256.js (WebCrypto's one promise per HMAC costs
+// more than the hash): on the page for short lists, and for long ones in Web Workers, one per core, each
+// ranking a slice and answering its n smallest, merged here. The answer is the same either way.
+const PARALLEL_FROM = 40000; // candidates; below this, the workers' start and copies cost more than they save
+let pool = null; // [Worker] once started, false where workers cannot run
+let jobs = 0;
+
+/** How many workers rank long lists (default: one per core, at most 8; 0: none, all on the page). */
+export function setWorkers(count) {
+  if (pool) for (const w of pool) w.terminate();
+  pool = count > 0 ? startWorkers(count) : false;
+  // the jobs of the workers stopped are done on the page instead (rankSmallest falls back on this error)
+  for (const fail of [...pending.values()]) fail(new Error("Web Worker 已停止"));
 }
 
-function compareEntries(a, b) {
-  return a.head - b.head || compareBytes(a.t, b.t) || compareCodePoints(a.id, b.id);
-}
+const pending = new Map(); // job → its reject, while a worker has it
 
-// The n smallest (ticket, id) of ids in ticket order; equal ticket: smaller id first.
-// Entries above the n-th smallest seen so far are dropped at once; the buffer of the
-// others is cut back to n whenever it holds 2n.
-export async function rankSmallest(key, prefixParts, ids, n, onProgress) {
-  if (n <= 0) return [];
-  const s = subtle();
-  const prefix = [ALGORITHM, ...prefixParts, ""].join("|");
-  const limit = Math.max(2 * n, 4096);
-  let buf = [];
-  let bound = null;
-  for (let a = 0; a < ids.length; a += BATCH) {
-    const batch = ids.slice(a, a + BATCH);
-    const sigs = await Promise.all(batch.map((id) => s.sign("HMAC", key, encoder.encode(prefix + id))));
-    for (let j = 0; j < sigs.length; j++) {
-      const t = new Uint8Array(sigs[j]);
-      const h = head(t);
-      if (bound === null || h < bound.head || (h === bound.head && compareBytes(t, bound.t) <= 0)) {
-        buf.push({ head: h, t, id: batch[j] });
-        if (buf.length >= limit) {
-          buf.sort(compareEntries);
-          buf.length = n;
-          bound = buf[n - 1];
-        }
-      }
-    }
-    if (onProgress) onProgress(Math.min(a + BATCH, ids.length), ids.length);
+function startWorkers(count) {
+  if (typeof Worker === "undefined") return false;
+  try {
+    return Array.from({ length: count }, () => new Worker(new URL("./dsr-worker.js", import.meta.url), { type: "module" }));
+  } catch {
+    return false;
   }
-  buf.sort(compareEntries);
-  if (buf.length > n) buf.length = n;
-  return buf;
 }
 
-async function orderAll(key, prefixParts, ids) {
-  return (await rankSmallest(key, prefixParts, ids, ids.length)).map((e) => e.id);
+function workers() {
+  if (pool === null) {
+    const cores = (globalThis.navigator && navigator.hardwareConcurrency) || 2;
+    pool = startWorkers(Math.max(1, Math.min(cores, 8)));
+  }
+  return pool;
+}
+
+function onWorker(worker, message, onProgress, transfer = []) {
+  return new Promise((resolve, reject) => {
+    const job = ++jobs;
+    const done = () => {
+      pending.delete(job);
+      worker.removeEventListener("message", listen);
+      worker.removeEventListener("error", fail);
+    };
+    pending.set(job, (exc) => {
+      done();
+      reject(exc);
+    });
+    const listen = (event) => {
+      const data = event.data;
+      if (!data || data.job !== job) return;
+      if (data.progress !== undefined) {
+        onProgress(data.progress);
+        return;
+      }
+      done();
+      if (data.newline) reject(Object.assign(new Error("编号含换行符"), { newline: true }));
+      else if (data.error) reject(new Error(data.error));
+      else resolve(data);
+    };
+    const fail = (event) => {
+      done();
+      event.preventDefault();
+      reject(new Error(`Web Worker 无法运行：${event.message || "未知错误"}`));
+    };
+    worker.addEventListener("message", listen);
+    worker.addEventListener("error", fail);
+    worker.postMessage({ job, ...message }, transfer);
+  });
+}
+
+// The n smallest (ticket, id) of ids in ticket order, as [{id, ticket: hex}, ...]; equal ticket: smaller id first.
+export async function rankSmallest(seed, prefixParts, ids, n, onProgress) {
+  n = Math.max(0, Math.min(n, ids.length));
+  if (n === 0) return [];
+  const pool = ids.length >= PARALLEL_FROM ? workers() : false;
+  if (!pool || pool.length < 2) {
+    const { tickets, index } = smallest(seed, prefixParts, ids, n, onProgress && ((d) => onProgress(d, ids.length)));
+    return Array.from(index, (i, j) => ({ id: ids[i], ticket: wordsToHex(tickets, 8 * j) }));
+  }
+  const size = Math.ceil(ids.length / pool.length);
+  let done = 0;
+  const progress = (d) => {
+    done += d;
+    if (onProgress) onProgress(done, ids.length);
+  };
+  let parts;
+  try {
+    parts = await Promise.all(pool.map((worker, w) => {
+      const a = w * size;
+      // one buffer of UTF-8 bytes per worker, handed over (not copied): no string per id to copy
+      const slice = ids.slice(a, a + size);
+      const bytes = encoder.encode(slice.join("\n"));
+      return onWorker(worker, { seed, prefix: prefixParts, bytes, count: slice.length, n }, progress, [bytes.buffer])
+        .then((part) => ({ ...part, offset: a }));
+    }));
+  } catch (exc) {
+    if (exc.newline) { // an id with a newline (a bad record, which the check reports): ranked on the page
+      const { tickets, index } = smallest(seed, prefixParts, ids, n);
+      return Array.from(index, (i, j) => ({ id: ids[i], ticket: wordsToHex(tickets, 8 * j) }));
+    }
+    if (!String(exc.message).startsWith("Web Worker")) throw exc;
+    if (pool === workers()) setWorkers(0); // cannot run here: everything on the page from now on
+    return rankSmallest(seed, prefixParts, ids, n, onProgress);
+  }
+  const entries = [];
+  for (const { tickets, index, offset } of parts) {
+    for (let j = 0; j < index.length; j++) entries.push({ tickets, at: 8 * j, id: ids[offset + index[j]] });
+  }
+  entries.sort((x, y) => compareWords(x.tickets, x.at, y.tickets, y.at) || compareCodePoints(x.id, y.id));
+  entries.length = n;
+  return entries.map((e) => ({ id: e.id, ticket: wordsToHex(e.tickets, e.at) }));
+}
+
+async function orderAll(seed, prefixParts, ids) {
+  return (await rankSmallest(seed, prefixParts, ids, ids.length)).map((e) => e.id);
 }
 
 // ------------------------------------------------------------------ draw
@@ -271,16 +389,12 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   checkCode(task, "task");
   const p = validatePlan(plan);
 
-  let total = 0;
-  const seenTargets = new Set();
   for (const [s, ids] of Object.entries(targets)) {
     if (ids.length && !has(p.strata, s)) {
       throw invalidInput(`targets[${s}]`, `分层 ${s} 不在抽查方案 plan.strata 中`, { stratum: s });
     }
-    total += ids.length;
-    for (const id of ids) seenTargets.add(id);
   }
-  if (seenTargets.size !== total) duplicate("targets", targets);
+  if (hasDuplicate(Object.values(targets))) duplicate("targets", targets);
   let inspectorCount = 0;
   const seenInspectors = new Set();
   for (const [d, ids] of Object.entries(inspectors)) {
@@ -293,25 +407,28 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   if (seenInspectors.size !== inspectorCount) duplicate("inspectors", inspectors);
   for (const ids of Object.values(inspectors)) for (const id of ids) checkCode(id, "inspectors.id");
 
-  const key = await hmacKey(seed);
-
+  
   // 3. targets
   const strata = sortCodePoints(Object.keys(p.strata));
   const selected = Object.create(null);
   const targetReserve = Object.create(null);
   const reserve = options.reserve || 0;
-  for (const s of strata) {
+  // every stratum's ranking is handed to the workers at once: none waits for another
+  const rankings = strata.map((s) => {
     const ids = targets[s] || [];
     const k = stratumSize(ids.length, p.strata[s]);
     const r = Math.max(0, Math.min(ids.length - k, reserve));
-    const ranked = await rankSmallest(key, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t));
+    return rankSmallest(seed, ["ent", task], ids, k + r, (d, t) => progress(`分层 ${s}`, d, t))
+      .then((ranked) => [s, k, ranked]);
+  });
+  for (const [s, k, ranked] of await Promise.all(rankings)) {
     selected[s] = ranked.slice(0, k).map((e) => e.id);
     targetReserve[s] = ranked.slice(k).map((e) => e.id);
   }
   for (const s of strata) for (const id of selected[s]) checkCode(id, "targets.id");
 
   // 4. groups of targets
-  const order = await orderAll(key, ["asg", task], strata.flatMap((s) => selected[s]));
+  const order = await orderAll(seed, ["asg", task], strata.flatMap((s) => selected[s]));
   const nGroups = Math.ceil(order.length / p.groupLoad);
   const allDepts = sortCodePoints(Object.keys(p.members));
   const depts = allDepts.filter((d) => p.members[d] > 0);
@@ -325,7 +442,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
   const drawn = Object.create(null);
   const inspectorReserve = Object.create(null);
   for (const d of allDepts) {
-    const ranked = await orderAll(key, ["insp", task, d], inspectors[d] || []);
+    const ranked = await orderAll(seed, ["insp", task, d], inspectors[d] || []);
     const need = nGroups * p.members[d];
     drawn[d] = ranked.slice(0, need);
     inspectorReserve[d] = ranked.slice(need);
@@ -336,7 +453,7 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
     const members = Object.create(null);
     for (const d of depts) members[d] = drawn[d].slice(g * p.members[d], (g + 1) * p.members[d]);
     // 7. leader: smallest "lead" ticket among the lead department's members as drawn
-    const leads = await rankSmallest(key, ["lead", task, String(g)], members[p.lead], 1);
+    const leads = await rankSmallest(seed, ["lead", task, String(g)], members[p.lead], 1);
     const groupTargets = [];
     for (let i = g; i < order.length; i += nGroups) groupTargets.push(order[i]);
     groups.push({ targets: groupTargets, members, leader: leads[0].id });
@@ -369,6 +486,37 @@ export async function draw(task, plan, targets, inspectors, conflicts, seed, opt
     });
   }
   return { selected, groups, replacements, targetReserve };
+}
+
+// Whether an id is in the lists twice. A published record's lists are sorted (each stratum's ids in
+// order): then a merge of the sorted lists finds it without hashing a million strings; else a Set.
+function hasDuplicate(lists) {
+  lists = lists.filter((ids) => ids.length);
+  let sorted = true;
+  for (const ids of lists) {
+    for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1] < ids[i];
+  }
+  if (!sorted) {
+    const seen = new Set();
+    let total = 0;
+    for (const ids of lists) {
+      total += ids.length;
+      for (const id of ids) seen.add(id);
+    }
+    return seen.size !== total;
+  }
+  const at = lists.map(() => 0);
+  let last;
+  for (;;) {
+    let best = -1;
+    for (let j = 0; j < lists.length; j++) {
+      if (at[j] < lists[j].length && (best < 0 || lists[j][at[j]] < lists[best][at[best]])) best = j;
+    }
+    if (best < 0) return false;
+    const id = lists[best][at[best]++];
+    if (id === last) return true;
+    last = id;
+  }
 }
 
 function duplicate(path, lists) {
@@ -427,6 +575,7 @@ class Shape {
     return this.check(obj[key], where, kind, name) ? obj[key] : null;
   }
   strings(value, path) {
+    if (Array.isArray(value) && value.every((v) => typeof v === "string")) return;
     if (this.check(value, path, "array", "字符串数组")) {
       for (let i = 0; i < value.length; i++) this.check(value[i], `${path}[${i}]`, "string", "字符串");
     }
@@ -447,6 +596,8 @@ function shapeOfInputs(record, seeded) {
   for (const [name, groupKey] of [["targets", "stratum"], ["inspectors", "dept"]]) {
     const items = s.key(record, name, "", "array", "数组") || [];
     for (let n = 0; n < items.length; n++) {
+      const item = items[n];
+      if (isObject(item) && typeof item.id === "string" && typeof item[groupKey] === "string") continue; // fast path
       const path = `${name}[${n}]`;
       if (s.check(items[n], path, "object", "对象")) {
         s.key(items[n], "id", path, "string", "字符串");
@@ -457,6 +608,7 @@ function shapeOfInputs(record, seeded) {
   const conflicts = s.key(record, "conflicts", "", "array", "数组") || [];
   for (let n = 0; n < conflicts.length; n++) {
     const pair = conflicts[n];
+    if (Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string") continue;
     if (s.check(pair, `conflicts[${n}]`, "array", "[检查人员编号, 检查对象编号] 数组") && pair.length !== 2) {
       s.complaints.push(`conflicts[${n}]: 格式错误，应恰有 2 项，实有 ${pair.length} 项`);
     } else if (Array.isArray(pair)) {
@@ -670,7 +822,9 @@ async function verifyInto(record, report, options) {
     return;
   }
   report.seeded = !unseeded(record);
-  let complaints = shapeOfInputs(record, report.seeded);
+  // a long record: start the workers now, so that they have loaded their code when the ranking begins
+  if (report.seeded && Array.isArray(record.targets) && record.targets.length >= PARALLEL_FROM) workers();
+  const complaints = shapeOfInputs(record, report.seeded);
   if (complaints.length) {
     out.push(...complaints);
     return;
@@ -681,13 +835,18 @@ async function verifyInto(record, report, options) {
     out.push(`plan: 无法按 RFC 8785 规范化（${exc.message}）`);
     return;
   }
-  progress("承诺值", 0, 1);
-  const c = await commitment(
-    record.task,
-    record.plan,
-    record.targets.map((t) => [t.stratum, t.id]),
-    record.inspectors.map((i) => [i.dept, i.id]),
-  );
+  // The draw starts from the record's own seed, so it runs (its long lists in Web Workers) while the
+  // commitment is recomputed here; the differences are listed in the same order as one step after another.
+  const resultComplaints = report.seeded ? (has(record, "result") ? shapeOfResult(record.result) : ["result: 缺失"]) : [];
+  if (report.seeded) resultComplaints.push(...shapeOfTargetReplacements(record));
+  const replaced = report.seeded && !resultComplaints.length ? record.target_replacements || [] : null;
+  const drawing = replaced === null ? null : (async () => {
+    const { targets, inspectors, conflicts } = recordInputs(record);
+    return draw(record.task, record.plan, targets, inspectors, conflicts, record.seed,  // with the reserve as far
+      { onProgress: progress, reserve: replaced.length });                              // as the replacements reach
+  })().then((value) => ({ value }), (error) => ({ error }));
+  if (!drawing) progress("承诺值", 0, 1);
+  const c = await recordCommitment(record);
   report.commitment = c.commitment;
   if (record.commitment !== c.commitment) {
     out.push(`commitment: 记录为 ${record.commitment}，由 task、plan、targets、inspectors 重新计算为 ${c.commitment}`);
@@ -706,24 +865,17 @@ async function verifyInto(record, report, options) {
   report.seed = seed;
   if (record.seed !== seed) out.push(`seed: 记录为 ${record.seed}，由 commitment 与 dice 重新计算为 ${seed}`);
 
-  complaints = has(record, "result") ? shapeOfResult(record.result) : ["result: 缺失"];
-  complaints.push(...shapeOfTargetReplacements(record));
-  if (complaints.length) {
-    out.push(...complaints);
+  if (resultComplaints.length) {
+    out.push(...resultComplaints);
     return;
   }
-  const replaced = record.target_replacements || [];
-  const { targets, inspectors, conflicts } = recordInputs(record);
-  let computed;
-  try { // with the reserve as far as the replacements can reach
-    computed = await draw(record.task, record.plan, targets, inspectors, conflicts, record.seed,
-      { onProgress: progress, reserve: replaced.length });
-  } catch (exc) {
-    if (exc instanceof DrawError) {
-      out.push(`result: 无法重新计算抽取结果：${exc.message}`);
+  const { value: computed, error } = await drawing;
+  if (error !== undefined) {
+    if (error instanceof DrawError) {
+      out.push(`result: 无法重新计算抽取结果：${error.message}`);
       return;
     }
-    throw exc;
+    throw error;
   }
   report.result = computed;
   compareResult(record.result, computed, out);
