@@ -1,0 +1,153 @@
+"""The planners' office and the draw ceremony in Debian's Chromium (issue 13 §2, §3): a planner goes from an
+empty task to a verified draw on screen — items, departments, strata, the preview saying why it cannot run yet,
+会审 by the other department (its own login, by the keyboard), the commitment on the projector with its QR code
+before anything random exists, witnesses and dice (a wrong digit refused with the API's words), the seed and the
+result — and the public verifier on a phone viewport says MATCH. axe-core on every screen: no serious or critical
+violation. Under the site's strict Content-Security-Policy (violations are collected as errors)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.e2e import office_helpers as o
+from tests.e2e import pwa_helpers as h
+from tests.e2e.browser import launch_chromium
+
+pytestmark = pytest.mark.e2e
+PHONE = {"viewport": {"width": 360, "height": 640}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
+def test_planner_from_an_empty_task_to_a_verified_draw(server):
+    base = server.url
+    year = dt.date.today().year
+    errors: list[str] = []
+    found: dict[str, list[dict]] = {}
+
+    def check(page, screen: str) -> None:
+        found[screen] = h.axe_violations(page)
+        assert page.evaluate("document.documentElement.lang") == "zh-CN", screen
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+        ctx.set_default_timeout(20000)
+        o.login(page, base, "samr_planner")
+
+        # the plans: the demo county's published plan
+        page.click('[data-path="/plans"]')
+        page.wait_for_selector(f'.plan-link:has-text("JH-{year}-DEMO")')
+        check(page, "计划列表")
+        o.shot(page, "plan-list")
+        page.click(f'.plan-link:has-text("JH-{year}-DEMO")')
+        page.wait_for_selector('#plan-status[data-status="published"]')
+        check(page, "计划详情")
+        o.shot(page, "plan-detail")
+
+        # an empty task of that plan: its name and the lead department's item
+        page.click('[data-path="/tasks"]')
+        page.wait_for_selector("#new-task")
+        check(page, "任务列表")
+        page.click("#new-task")
+        page.click(".el-select:has(#task-plan)")
+        page.click(f'.el-select-dropdown__item:has-text("JH-{year}-DEMO")')
+        page.fill("#task-name", "名称规范与税务登记联合抽查（办公端）")
+        page.click("#task-create")
+        page.wait_for_url("**/office/tasks/*")
+        page.wait_for_selector('#task-status[data-status="draft"]')
+        code = page.inner_text("#task-code").strip()
+        task_id = int(page.url.rstrip("/").split("/")[-1])
+
+        # items: the tax department's item too, which takes the tax department in; strata within its 3 % cap
+        page.click('.item-choices label:has-text("TAX-002")')
+        page.wait_for_selector(".problems")                           # 5/100 is above TAX-002's 3 %: said before sending
+        assert "TAX-002 的比例上限 3%" in page.inner_text(".problems")
+        assert page.is_checked(".dept-include.dept-TAX input")
+        for s in "ABCDU":
+            page.fill(f".num-{s} input", "3")
+            page.press(f".num-{s} input", "Tab")
+            page.fill(f".cap-{s} input", "1")
+            page.press(f".cap-{s} input", "Tab")
+        page.fill(".dept-members-TAX input", "1")
+        page.press(".dept-members-TAX input", "Tab")
+        assert page.locator(".problems").count() == 0
+        page.click("#task-save")
+        page.wait_for_selector("text=已保存")
+        page.wait_for_selector('#preview[data-can-draw="false"]')      # what a draw would take, and why not yet
+        assert "会审" in page.inner_text("#preview-summary")
+        assert page.inner_text(".pool-A").strip().endswith("/ 1 户")
+        check(page, "任务详情")
+        o.shot(page, "plan-task")
+        page.click("#task-send")
+        page.wait_for_selector('#task-status[data-status="consulting"]')
+
+        # 会审 by the tax department, its own login, by the keyboard
+        tctx, tpage = o.open_office(browser, errors)
+        tctx.set_default_timeout(20000)
+        o.login(tpage, base, "tax_admin")
+        tpage.click('[data-path="/consult"]')
+        tpage.wait_for_selector(f'.consult-confirm[data-code="{code}"]')
+        check(tpage, "会审待办")
+        o.shot(tpage, "plan-consult")
+        tpage.focus(f'.consult-confirm[data-code="{code}"]')
+        tpage.keyboard.press("Enter")
+        tpage.wait_for_selector("#consult-done")
+        assert "各部门均已确认" in tpage.inner_text("#consult-done")
+        tctx.close()
+
+        # commit: the projector shows the commitment and the counts, and the QR code, before any randomness
+        page.reload()
+        page.wait_for_selector('#task-status[data-status="confirmed"]')
+        page.wait_for_selector('#preview[data-can-draw="true"]')
+        page.click("#task-commit")
+        page.wait_for_url(f"**/office/tasks/{task_id}/ceremony")
+        page.wait_for_selector("#commitment")
+        page.wait_for_selector("#verify-qr")
+        status, record, _ = h.api(base, "GET", f"/api/public/draws/{code}/record")
+        assert status == 200 and record["seed"] is None
+        assert page.get_attribute("#commitment", "data-hash") == record["commitment"]
+        assert page.inner_text("#count-selected").strip() == "5 户"
+        link = page.get_attribute("#verify-link", "href")
+        assert link.startswith(f"{base}/draw/verify.html?record=/api/public/draws/{code}/record")
+        check(page, "摇号现场：承诺")
+        o.shot(page, "draw-commit")
+
+        # witnesses and dice: a wrong character refused with the API's words, then the digits rolled
+        page.fill("#witnesses", "公证员王某\n企业代表李某")
+        page.fill("#dice", "31415 92653 58979 3238a")
+        page.click("#ceremony-seed")
+        page.wait_for_selector("#seed-error")
+        assert "第 23 个字符“a”不是 0–9 的数字" in page.inner_text("#seed-error")
+        page.fill("#dice", "31415 92653 58979 32384")
+        assert "已输入 20 位数字" in page.inner_text("#dice-count")
+        page.focus("#ceremony-seed")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#result")
+        status, record, _ = h.api(base, "GET", f"/api/public/draws/{code}/record")
+        assert page.get_attribute("#seed", "data-seed") == record["seed"] and record["dice"] == "31415926535897932384"
+        assert page.inner_text("#result-witnesses") == "公证员王某、企业代表李某"
+        assert page.locator(".group-card").count() == len(record["result"]["groups"])
+        first = record["result"]["groups"][0]["targets"][0]
+        assert record["names"]["targets"][first] in page.inner_text(".group-card >> nth=0")
+        check(page, "摇号现场：结果")
+        o.shot(page, "draw-result")
+        page.keyboard.press("Escape")                                 # leave the projector: back to the task
+        page.wait_for_url(f"**/office/tasks/{task_id}")
+        page.wait_for_selector('#task-status[data-status="drawn"]')
+        page.wait_for_selector(".replace-btn")
+
+        # the public verifier on a phone: MATCH
+        phone = browser.new_context(**PHONE)
+        ppage = phone.new_page()
+        h.watch(ppage, errors)
+        ppage.goto(link)
+        ppage.wait_for_selector('#verdict[data-status="match"]', timeout=60000)
+        assert "验证通过" in ppage.inner_text("#verdict")
+        o.shot(ppage, "draw-verify")
+        browser.close()
+
+    bad = {k: v for k, v in found.items() if v}
+    assert not bad, "\n".join(f"{k}:\n{h.describe_violations(v)}" for k, v in bad.items())
+    assert not errors, errors
