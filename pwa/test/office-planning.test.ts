@@ -116,7 +116,7 @@ describe("the task form", () => {
                          inspectors: { SAMR: 8 }, conflicts: 0, selected: { A: 1, D: 1 }, groups: 1, inspectors_needed: { SAMR: 2, TAX: 1 } };
     expect(previewSummary(p)).toBe("可以抽取：从 113 户符合条件的检查对象中抽取 2 户，分为 1 个检查组，需检查人员 SAMR 2 人、TAX 1 人。");
     expect(previewSummary({ ...p, can_draw: false, reasons: [{ code: "task.not_confirmed", message: "任务尚未会审通过" }] }))
-      .toBe("暂不能抽取：任务尚未会审通过");
+      .toBe("暂不能抽取（条件满足后将从 113 户符合条件的检查对象中抽取 2 户，分为 1 个检查组，需检查人员 SAMR 2 人、TAX 1 人）。原因：任务尚未会审通过");
   });
 });
 

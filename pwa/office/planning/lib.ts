@@ -223,9 +223,10 @@ export function cancellable(status: string): boolean { return ["draft", "consult
 export function previewSummary(p: Preview): string {
   const total = Object.values(p.selected || {}).reduce((a, b) => a + b, 0);
   const pool = Object.values(p.targets || {}).reduce((a, b) => a + b, 0);
-  if (!p.can_draw) return `暂不能抽取：${p.reasons.map((r) => r.message).join("；") || "原因未知"}`;
   const people = Object.entries(p.inspectors_needed || {}).map(([d, n]) => `${d} ${n} 人`).join("、");
-  return `可以抽取：从 ${pool} 户符合条件的检查对象中抽取 ${total} 户，分为 ${p.groups} 个检查组${people ? `，需检查人员 ${people}` : ""}。`;
+  const what = `从 ${pool} 户符合条件的检查对象中抽取 ${total} 户，分为 ${p.groups} 个检查组${people ? `，需检查人员 ${people}` : ""}`;
+  if (!p.can_draw) return `暂不能抽取（条件满足后将${what}）。原因：${p.reasons.map((r) => r.message).join("；") || "未说明"}`;
+  return `可以抽取：${what}。`;
 }
 
 /** The departments of the task whose 会审 waits for ``deptId``. */
