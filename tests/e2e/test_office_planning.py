@@ -222,3 +222,65 @@ def test_plan_draft_approve_publish_change_with_reason_and_a_replacement(server)
     bad = {k: v for k, v in found.items() if v}
     assert not bad, "\n".join(f"{k}:\n{h.describe_violations(v)}" for k, v in bad.items())
     assert not errors, errors
+
+
+def test_a_committed_draw_reopened_with_a_reason_and_a_task_sent_back_in_会审(server):
+    """A commitment made and no dice rolled (the ceremony did not happen): the planner reopens the task with a
+    reason (too short: said, nothing sent); the draw stays public, abandoned, and the task is confirmed again. A
+    task sent back in 会审 by the tax department with its reason: the planner sees the reason on the task."""
+    base = server.url
+    year = dt.date.today().year
+    planner, tax = h.token(base, "samr_planner"), h.token(base, "tax_admin")
+    _, plans, _ = h.api(base, "GET", "/api/v1/plans?status=published&page_size=50", token=planner)
+    plan = next(p for p in plans["items"] if p["code"] == f"JH-{year}-DEMO")
+    lead = plan["lead_department_id"]
+    tax_id = next(d["department_id"] for d in plan["departments"] if d["code"] == "TAX")
+    body = {"plan_id": plan["id"], "item_ids": [i["item_id"] for i in plan["items"]],
+            "departments": [{"department_id": lead, "members_per_group": 1}, {"department_id": tax_id, "members_per_group": 1}],
+            "strata_mode": "all", "strata": {"all": {"num": 1, "den": 100, "cap": 2}}}
+    tasks = []
+    for name in ("未举行摇号的任务", "被退回的任务"):
+        status, t, _ = h.api(base, "POST", "/api/v1/tasks", token=planner, body={**body, "name": name})
+        assert status == 201, t
+        assert h.api(base, "POST", f"/api/v1/tasks/{t['id']}/send", token=planner)[0] == 200
+        tasks.append(t)
+    assert h.api(base, "POST", f"/api/v1/tasks/{tasks[0]['id']}/decision", token=tax, body={"decision": "confirm"})[0] == 200
+    assert h.api(base, "POST", f"/api/v1/tasks/{tasks[0]['id']}/draw/commit", token=planner)[0] == 201
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        # 退回 with a reason, in the tax department's inbox
+        tctx, tpage = o.open_office(browser, errors)
+        tctx.set_default_timeout(20000)
+        o.login(tpage, base, "tax_admin")
+        tpage.goto(f"{base}/office/consult")
+        tpage.click(f'.consult-decline[data-code="{tasks[1]["code"]}"]')
+        tpage.fill("#reason-input", "本局本季度检查力量不足，请改为下季度")
+        tpage.click(".reason-confirm")
+        tpage.wait_for_selector("#consult-done")
+        tctx.close()
+
+        ctx, page = o.open_office(browser, errors)
+        ctx.set_default_timeout(20000)
+        o.login(page, base, "samr_planner")
+        page.goto(f"{base}/office/tasks/{tasks[1]['id']}")
+        page.wait_for_selector('#task-status[data-status="declined"]')
+        assert "本局本季度检查力量不足" in page.inner_text(".dept-table")
+        assert page.locator("#task-send").count() == 1                  # changed, it can go to 会审 again
+
+        page.goto(f"{base}/office/tasks/{tasks[0]['id']}")
+        page.wait_for_selector('#task-status[data-status="committed"]')
+        page.click("#task-reopen")
+        page.fill("#reason-input", "改期")
+        page.click(".reason-confirm")
+        page.wait_for_selector("text=请填写理由（至少 4 个字）")
+        page.fill("#reason-input", "见证人未能到场，摇号改期举行")
+        page.click(".reason-confirm")
+        page.wait_for_selector('#task-status[data-status="confirmed"]')
+        found = h.axe_violations(page)
+        browser.close()
+    _, draws, _ = h.api(base, "GET", f"/api/public/draws/{tasks[0]['code']}")
+    assert [(d["status"], d.get("abandoned_reason")) for d in draws["items"]] == [("abandoned", "见证人未能到场，摇号改期举行")]
+    assert not found, h.describe_violations(found)
+    assert not errors, errors
