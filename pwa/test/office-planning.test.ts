@@ -1,7 +1,7 @@
 // The planners' screens' logic (office/planning/lib.ts) and the draw ceremony's (office/draws/ceremony.ts).
 import { describe, expect, it } from "vitest";
 import {
-  awaitingDecision, drawCount, formOf, formProblems, includeItemDepartments, lowestCap, previewSummary, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
+  awaitingDecision, drawCount, formOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
   type Preview, type Task,
 } from "../office/planning/lib";
 import { absolute, currentDraw, diceDigits, diceStatus, groupHex, nameOf, phaseOf, sum, verifyPath, witnessList } from "../office/draws/ceremony";
@@ -97,6 +97,15 @@ describe("the task form", () => {
     expect(f.departments.map((d) => [d.code, d.included, d.members_per_group])).toEqual([["SAMR", true, 2], ["TAX", true, 1]]);
     f.strata = [{ key: "D", num: 5, den: 100, min: null, cap: null }];
     expect(formProblems(f, items)).toEqual(["D 类（信用风险高）：比例 5/100 超过一般检查事项 TAX-002 的比例上限 3%"]);
+  });
+  it("edits a plan's default ratios: rows without both numbers left out, min and cap kept, other keys kept", () => {
+    const rows = ruleRows({ D: { num: 3, den: 100, min: 1 }, all: { num: 1, den: 100 } });
+    expect(rows.map((r) => r.key)).toEqual(["A", "B", "C", "D", "U"]);
+    rows[0].num = 1; rows[0].den = 100;
+    rows[1].num = 2;
+    rows[3].num = 5;
+    expect(rulesBody(rows, { D: { num: 3, den: 100, min: 1 }, all: { num: 1, den: 100 } }))
+      .toEqual({ all: { num: 1, den: 100 }, A: { num: 1, den: 100 }, D: { num: 5, den: 100, min: 1 } });
   });
   it("splits typed lists on spaces, commas and 、 without repeats", () => {
     expect(splitList(" a, b，c、a\nd ")).toEqual(["a", "b", "c", "d"]);

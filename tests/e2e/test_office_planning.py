@@ -186,6 +186,10 @@ def test_plan_draft_approve_publish_change_with_reason_and_a_replacement(server)
         page.wait_for_selector('#plan-status[data-status="published"]')
         page.click("#plan-edit")
         page.fill("#plan-edit-desc", "增加药品零售环节")
+        page.fill(".rule-num-D input", "3")
+        page.press(".rule-num-D input", "Tab")
+        page.fill(".rule-den-D input", "100")
+        page.press(".rule-den-D input", "Tab")
         page.click('.edit-form button[type="submit"]')
         page.wait_for_selector("#reason-input")
         page.click(".reason-confirm")                                  # no reason: said, nothing sent
@@ -194,6 +198,7 @@ def test_plan_draft_approve_publish_change_with_reason_and_a_replacement(server)
         page.click(".reason-confirm")
         page.wait_for_selector("text=根据上级部门通知调整检查重点")
         assert "第 2 版" in page.inner_text(".facts")
+        assert "D 类（信用风险高）：3/100" in page.inner_text(".ratio-list")
         found["计划调整"] = h.axe_violations(page)
 
         # a replacement from the reserve on the demo county's drawn task

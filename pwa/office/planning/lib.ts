@@ -239,3 +239,21 @@ export const TASK_STATUS_TYPES: Record<string, "info" | "warning" | "success" | 
   draft: "info", consulting: "warning", declined: "danger", confirmed: "primary", committed: "warning", drawn: "success", cancelled: "info",
 };
 export const PLAN_STATUS_TYPES: Record<string, "info" | "warning" | "success"> = { draft: "info", approved: "warning", published: "success" };
+
+/** A plan's default ratios as rows to edit (A–D, U), and back: rows without both numbers are left out (the
+ *  system default applies); a row's min and cap are kept. */
+export function ruleRows(rules: Record<string, Ratio>): StratumRow[] {
+  return RISK_STRATA.map((key) => ({ key, num: rules[key]?.num ?? null, den: rules[key]?.den ?? null, min: rules[key]?.min ?? null, cap: rules[key]?.cap ?? null }));
+}
+export function rulesBody(rows: readonly StratumRow[], keep: Record<string, Ratio> = {}): Record<string, Ratio> {
+  const out: Record<string, Ratio> = { ...keep };
+  for (const r of rows) {
+    delete out[r.key];
+    if (r.num == null || r.den == null) continue;
+    const v: Ratio = { num: r.num, den: r.den };
+    if (r.min != null) v.min = r.min;
+    if (r.cap != null) v.cap = r.cap;
+    out[r.key] = v;
+  }
+  return out;
+}
