@@ -1,6 +1,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import { session } from "./lib/session";
 import { homeFor, mayOpen } from "./lib/menu";
+import { planningRoutes } from "./planning/routes";
 
 // Screens are loaded when opened (each page loads only what it uses). Other helpers add their domains' routes here.
 export const routes: RouteRecordRaw[] = [
@@ -13,8 +14,7 @@ export const routes: RouteRecordRaw[] = [
   { path: "/accounts", name: "accounts", component: () => import("./views/AccountsView.vue"), meta: { title: "账号" } },
   { path: "/calendar", name: "calendar", component: () => import("./views/CalendarView.vue"), meta: { title: "工作日历" } },
   { path: "/audit", name: "audit", component: () => import("./views/AuditView.vue"), meta: { title: "审计日志" } },
-  { path: "/plans", name: "plans", component: () => import("./views/PlaceholderView.vue"), meta: { title: "年度抽查计划" } },
-  { path: "/tasks", name: "tasks", component: () => import("./views/PlaceholderView.vue"), meta: { title: "抽查任务" } },
+  ...planningRoutes,
   { path: "/publication", name: "publication", component: () => import("./views/PlaceholderView.vue"), meta: { title: "待公示记录" } },
   { path: "/figures", name: "figures", component: () => import("./views/PlaceholderView.vue"), meta: { title: "统计指标" } },
   { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue"), meta: { title: "无权访问" } },

@@ -21,6 +21,7 @@ export const MENU: MenuGroup[] = [
     key: "plans", title: "计划与任务", entries: [
       { path: "/plans", title: "年度抽查计划", roles: ["sysadmin", "dept_admin", "planner", "supervisor"] },
       { path: "/tasks", title: "抽查任务", roles: ["sysadmin", "dept_admin", "planner", "supervisor"] },
+      { path: "/consult", title: "会审待办", roles: ["sysadmin", "dept_admin", "planner"] },
     ],
   },
   {
