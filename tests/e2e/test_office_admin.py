@@ -122,6 +122,25 @@ def test_admin_imports_targets_fixes_a_bad_row_and_the_audit_chain_is_whole(serv
         o.shot(page, "history")
         page.keyboard.press("Escape")
 
+        # an item's check points: one added, then retired with a reason
+        page.goto(f"{base}/office/lists/items?q=SAMR-009")
+        page.wait_for_selector(".data-table .el-table__row:has-text('SAMR-009')")
+        page.click(".row-history-btn")
+        page.wait_for_selector(".cp-add")
+        before = page.locator(".check-points li").count()
+        page.click(".cp-add")
+        page.fill("#cp-text", "是否公示食品安全管理人员信息")
+        page.click(".cp-save")
+        page.wait_for_selector(".check-points li:has-text('是否公示食品安全管理人员信息')")
+        assert page.locator(".check-points li").count() == before + 1
+        page.click(".check-points li:has-text('是否公示食品安全管理人员信息') .cp-retire")
+        page.fill(".reason-input textarea", "与第 1 项重复")
+        page.click(".reason-confirm")
+        page.wait_for_selector(".check-points li.retired:has-text('是否公示食品安全管理人员信息')")
+        check(page, "检查内容")
+        o.shot(page, "check-points")
+        page.keyboard.press("Escape")
+
         # export the list (a job, then the file)
         page.goto(f"{base}/office/lists/targets?risk_class=B")
         page.wait_for_selector(".data-table .el-table__row")
