@@ -89,6 +89,10 @@ class CheckPoint(Base):
     item: Mapped[Item] = relationship(back_populates="check_points")
 
 
+TARGET_SEARCHED = ("name", "code", "uscc", "reg_no", "address", "legal_rep")
+INSPECTOR_SEARCHED = ("name", "cert_no", "phone", "position")
+
+
 class Target(TimestampMixin, Base):
     """检查对象: a business, or a product / project / activity with a directory code."""
 
@@ -96,6 +100,9 @@ class Target(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_target_region_risk", "region_code", "risk_class"),
         Index("ix_target_status_risk", "status", "risk_class"),
+        # the list's search (contains, any case) over six columns: trigram indexes (PostgreSQL, pg_trgm)
+        *(Index(f"ix_target_{c}_trgm", c, postgresql_using="gin", postgresql_ops={c: "gin_trgm_ops"})
+          .ddl_if(dialect="postgresql") for c in TARGET_SEARCHED),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,6 +145,11 @@ class Inspector(TimestampMixin, Base):
     """执法检查人员 of the roster (执法检查人员名录库)."""
 
     __tablename__ = "inspector"
+    __table_args__ = (
+        Index("ix_inspector_department_cert", "department_id", "cert_no", "id"),   # the list's order
+        *(Index(f"ix_inspector_{c}_trgm", c, postgresql_using="gin", postgresql_ops={c: "gin_trgm_ops"})
+          .ddl_if(dialect="postgresql") for c in INSPECTOR_SEARCHED),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)

@@ -28,7 +28,9 @@ class Inspection(Base):
     __tablename__ = "inspection"
     # a target once per draw; a re-inspection (复查, ``followup_id`` set) visits it again under the same draw
     __table_args__ = (Index("uq_inspection_draw_id_target_id", "draw_id", "target_id", unique=True,
-                            sqlite_where=text("followup_id IS NULL"), postgresql_where=text("followup_id IS NULL")),)
+                            sqlite_where=text("followup_id IS NULL"), postgresql_where=text("followup_id IS NULL")),
+                      # the office list's order (a page of a million inspections without sorting them)
+                      Index("ix_inspection_task_group_position", "task_id", "group_id", "position"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # task_id and draw_id repeat what the group says (for queries); only group_id and target_id are
