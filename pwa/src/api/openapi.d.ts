@@ -7458,6 +7458,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/figures/{figure}/items/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                figure: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * 导出一个数字背后的检查清单（CSV 或 XLSX，不分页），筛选条件同清单
+         * @description 权限：系统管理员、部门管理员、监督人员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 统计期间：年（2026）、季度（2026-Q2）或月份（2026-05），按任务截止日期归属；默认本年 */
+                    period?: string | null;
+                    /** @description 部门：该部门牵头或参加的任务（部门管理员只能查看本部门） */
+                    department_id?: number | null;
+                    /** @description 行政区划代码（县 411203 含其下各乡镇，按代码前缀）：检查对象所在区划 */
+                    region?: string | null;
+                    /** @description 任务 */
+                    task_id?: number | null;
+                    /** @description 年度抽查计划 */
+                    plan_id?: number | null;
+                    /** @description 文件格式：xlsx（默认）或 csv */
+                    format?: "csv" | "xlsx";
+                    /** @description numerator 分子中的检查；denominator 分母中的检查；missing 在分母中而不在分子中的检查 */
+                    part?: "numerator" | "denominator" | "missing";
+                };
+                header?: never;
+                path: {
+                    figure: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 文件下载（Content-Disposition 中为中文文件名） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description export.too_many_rows：超过导出上限（5000 条），请缩小筛选范围 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications": {
         parameters: {
             query?: never;
