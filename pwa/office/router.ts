@@ -1,6 +1,8 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import { session } from "./lib/session";
 import { homeFor, mayOpen } from "./lib/menu";
+import { publicationRoutes } from "./publication/routes";
+import { figuresRoutes } from "./figures/routes";
 
 // Screens are loaded when opened (each page loads only what it uses). Other helpers add their domains' routes here.
 export const routes: RouteRecordRaw[] = [
@@ -15,8 +17,8 @@ export const routes: RouteRecordRaw[] = [
   { path: "/audit", name: "audit", component: () => import("./views/PlaceholderView.vue"), meta: { title: "审计日志" } },
   { path: "/plans", name: "plans", component: () => import("./views/PlaceholderView.vue"), meta: { title: "年度抽查计划" } },
   { path: "/tasks", name: "tasks", component: () => import("./views/PlaceholderView.vue"), meta: { title: "抽查任务" } },
-  { path: "/publication", name: "publication", component: () => import("./views/PlaceholderView.vue"), meta: { title: "待公示记录" } },
-  { path: "/figures", name: "figures", component: () => import("./views/PlaceholderView.vue"), meta: { title: "统计指标" } },
+  ...publicationRoutes,
+  ...figuresRoutes,
   { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue"), meta: { title: "无权访问" } },
   { path: "/:rest(.*)*", redirect: "/" },
 ];

@@ -31,6 +31,7 @@ export const MENU: MenuGroup[] = [
   {
     key: "figures", title: "统计", entries: [
       { path: "/figures", title: "统计指标", roles: ["sysadmin", "supervisor", "dept_admin"] },
+      { path: "/followups", title: "后续处置台帐", roles: ["sysadmin", "supervisor", "dept_admin"] },
     ],
   },
   {
