@@ -157,7 +157,8 @@ def test_a_supervisor_drills_from_a_departments_on_time_rate_to_a_pdf_and_export
         on_time = next(f for f in figs["figures"] if f["key"] == "on_time_publication")
         assert on_time["numerator"] < on_time["denominator"]       # the history has late and unpublished ones
         card = ".figure-card[data-figure=on_time_publication]"
-        h.wait_js(page, f"document.querySelector('{card} .figure-counts').innerText.startsWith('{on_time['numerator']} / {on_time['denominator']}')")
+        counts = f"{on_time['numerator']} / {on_time['denominator']}"
+        h.wait_js(page, f"document.querySelector('{card} .figure-counts').innerText.startsWith('{counts}')")
         page.wait_for_selector(".trend-chart canvas")
         o.shot(page, "figures-dashboard")
         _no_serious(page, "统计指标")
@@ -167,7 +168,8 @@ def test_a_supervisor_drills_from_a_departments_on_time_rate_to_a_pdf_and_export
         page.wait_for_url("**/office/figures/on_time_publication/items?**")
         assert "part=missing" in page.url and f"department_id={samr['id']}" in page.url
         page.wait_for_selector(".figure-items .pub-state")
-        _, late, _ = h.api(base, "GET", f"/api/v1/figures/on_time_publication/items?part=missing&department_id={samr['id']}&period={year}&page_size=100", token=sv)
+        _, late, _ = h.api(base, "GET", "/api/v1/figures/on_time_publication/items?part=missing"
+                           f"&department_id={samr['id']}&period={year}&page_size=100", token=sv)
         assert late["total"] == on_time["denominator"] - on_time["numerator"]
         assert f"共 {late['total']} 条" in page.inner_text(".figure-items .pager")
         shown = page.eval_on_selector_all(".figure-items .pub-state", "els => els.map(e => e.dataset.state)")
