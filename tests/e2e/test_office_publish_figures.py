@@ -130,6 +130,25 @@ def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_
 
         rows = list(load_workbook(io.BytesIO(open(dl.value.path(), "rb").read())).active.iter_rows(values_only=True))
         assert rows[0][0] == "序号" and len(rows) > 1
+
+        # one step of the state machine: a re-inspection found it rectified, with a stored photo as evidence
+        da = h.token(base, "samr_admin")
+        _, everything, _ = h.api(base, "GET", "/api/v1/followups?page_size=100", token=da)
+        evidence = next(e for f in everything["items"] for st in f["steps"] for e in st["evidence"])
+        page.goto(f"{base}/office/followups?state=ordered")
+        page.wait_for_selector(".followups .el-table__row")
+        target = page.inner_text(".followups .el-table__row >> nth=0 >> td >> nth=1").strip()
+        page.click(".followups .el-table__row >> nth=0 >> text=办理")
+        page.wait_for_selector(".el-drawer .step-reinspection")
+        page.click(".el-drawer .step-reinspection")
+        page.wait_for_selector("#step-findings")
+        page.fill("#step-findings", "已按要求整改，现场核实无误")
+        page.fill("#step-evidence", evidence)
+        _no_serious(page, "后续处置：复查")
+        page.click(".step-confirm")
+        h.wait_js(page, "document.querySelector('.el-drawer .followup-state').innerText.includes('复查已整改')")
+        _, closed, _ = h.api(base, "GET", "/api/v1/followups?state=rectified&page_size=100", token=da)
+        assert target in {f["target_name"] for f in closed["items"]}
         browser.close()
     assert not errors, errors
 
