@@ -117,3 +117,21 @@ describe("a figure's number", () => {
     expect(j.series[0].markLine).toBeUndefined();
   });
 });
+
+describe("the dashboard's prefetched figures", () => {
+  it("are asked once when the route is entered, taken once by the screen with the same query", async () => {
+    const { api } = await import("../office/lib/session");
+    const { figuresFor, prefetchFigures } = await import("../office/figures/prefetch");
+    const { vi } = await import("vitest");
+    const calls: string[] = [];
+    vi.spyOn(api, "requestJSON").mockImplementation(async (_m: string, path: string) => { calls.push(path); return { path } as never; });
+    prefetchFigures("period=2026");
+    expect(await figuresFor<{ path: string }>("period=2026")).toEqual({ path: "/api/v1/figures?period=2026" });
+    expect(calls).toEqual(["/api/v1/figures?period=2026"]);
+    await figuresFor("period=2026");                       // taken already: asked again
+    prefetchFigures("period=2025");
+    await figuresFor("period=2026-Q1");                    // another query: its own request
+    expect(calls).toEqual(["/api/v1/figures?period=2026", "/api/v1/figures?period=2026", "/api/v1/figures?period=2025",
+      "/api/v1/figures?period=2026-Q1"]);
+  });
+});
