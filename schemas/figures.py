@@ -35,11 +35,6 @@ class ExportArgs(FilterArgs):
                            metadata={"description": "文件格式：xlsx（默认）或 csv"})
 
 
-class ItemsExportArgs(ExportArgs):
-    part = fields.String(load_default="numerator", validate=validate.OneOf(list(PARTS)), metadata={
-        "description": "numerator 分子中的检查；denominator 分母中的检查；missing 在分母中而不在分子中的检查"})
-
-
 class ScopeOut(Schema):
     period = fields.String(required=True)
     from_ = fields.Date(required=True, data_key="from")

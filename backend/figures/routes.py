@@ -14,7 +14,7 @@ from backend.directory.exports import content_disposition
 from backend.directory.readers import FORMATS
 from backend.figures import services
 from schemas.base import page_of
-from schemas.figures import ExportArgs, FigureItemOut, ItemsExportArgs, FiguresOut, FilterArgs, ItemsArgs, SeriesArgs, SeriesOut
+from schemas.figures import ExportArgs, FigureItemOut, FiguresOut, FilterArgs, ItemsArgs, SeriesArgs, SeriesOut
 
 blp = blueprint("figures", __name__, "/api/v1/figures",
                 "监督统计指标：完成率、公示率、覆盖率等，按部门、区划、任务、计划、期间，附每个数字背后的检查清单")
@@ -77,28 +77,3 @@ class Items(MethodView):
         session = get_session()
         page = paginate(session, services.items_query(session, scope, figure, args["part"]), args)
         return {**page, "items": services.item_rows(session, page["items"])}
-
-
-@blp.route("/<string:figure>/items/export")
-class ItemsExport(MethodView):
-    @requires(*READERS)
-    @blp.arguments(ItemsExportArgs, location="query")
-    @blp.doc(responses={"200": {"description": "文件下载（Content-Disposition 中为中文文件名）"},
-                        "422": {"description": "export.too_many_rows：超过导出上限（5000 条），请缩小筛选范围"}})
-    def get(self, args, figure):
-        """导出一个数字背后的检查清单（CSV 或 XLSX，不分页），筛选条件同清单"""
-        scope = services.scope_of(current_actor(), args)
-        fmt = args["format"]
-        out = tempfile.TemporaryFile()
-        try:
-            services.export_items(out, get_session(), scope, figure, args["part"], fmt)
-            out.seek(0)
-        except BaseException:
-            out.close()
-            raise
-        part = {"numerator": "分子", "denominator": "分母", "missing": "缺口"}[args["part"]]
-        file_name = f"{services.check_figure(figure).label}-{part}清单-{scope.period.text}.{fmt}"
-        response = send_file(out, mimetype=FORMATS[fmt], as_attachment=True, download_name=file_name)
-        response.headers["Content-Disposition"] = content_disposition(
-            file_name, f"{figure}-{args['part']}-{scope.period.text}.{fmt}")
-        return response

@@ -24,7 +24,7 @@ from backend.auth.roles import Role
 from backend.auth.rules import department_scope, ensure_role
 from backend.directory.models import Target
 from backend.directory.rules import region_prefix
-from backend.errors import DomainError, InvalidInput, NotFound
+from backend.errors import InvalidInput, NotFound
 from backend.inspections.models import Inspection, Record, Section
 from backend.plans.models import Task, TaskDepartment
 from sync.models import SyncClient, SyncMutation
@@ -497,43 +497,3 @@ def export_table(out, session: Session, scope: Scope, fmt: str) -> int:
     if fmt == "csv":
         return write_csv(out, TABLE_HEADERS, rows)
     return write_xlsx(out, "抽查统计指标", TABLE_HEADERS, rows)
-
-
-# --- the list behind a number as a file ---------------------------------------------------------------------
-
-ITEMS_EXPORT_LIMIT = 5000
-ITEM_HEADERS = ["序号", "任务编号", "任务名称", "任务截止日期", "检查对象", "统一社会信用代码", "所在区划", "风险等级",
-                "检查状态", "提交日期", "公示期限", "公示时间（北京时间）", "经批准不公开时间（北京时间）", "公示状态"]
-PUBLICATION_STATE_LABELS = {"exempt": "经批准不公开", "published": "已公示", "overdue": "逾期未公示",
-                            "unpublished": "未公示（未到期）", "open": "未提交"}
-STATUS_LABELS = {"assigned": "待检查", "in_progress": "检查中", "completed": "已完成"}
-
-
-def export_items(out, session: Session, scope: Scope, key: str, part: str, fmt: str,
-                 limit: int = ITEMS_EXPORT_LIMIT) -> int:
-    """The inspections behind a number (what ``items_query`` lists) as a CSV or XLSX file, not paged; more than
-    ``limit`` rows: 422 ``export.too_many_rows`` (narrow the filters)."""
-    from backend.directory.writers import write_csv, write_xlsx
-
-    stmt = items_query(session, scope, key, part)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    if total > limit:
-        raise DomainError(f"共 {total} 条，超过导出上限（{limit} 条），请缩小筛选范围", code="export.too_many_rows",
-                          status=422, details={"total": total, "limit": limit})
-
-    def when(v):
-        if v is None:
-            return ""
-        v = v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
-        return v.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
-
-    rows = []
-    for n, r in enumerate(item_rows(session, list(session.scalars(stmt))), start=1):
-        rows.append([str(n), r["task_code"], r["task_name"], str(r["task_end_date"] or ""), r["target_name"],
-                     r["target_code"], r["region_code"] or "", r["risk_class"] or "",
-                     STATUS_LABELS.get(r["status"], r["status"]), str(r["completed_on"] or ""),
-                     str(r["publication_due_on"] or ""), when(r["published_at"]), when(r["publication_exempt_at"]),
-                     PUBLICATION_STATE_LABELS.get(r["publication_state"], r["publication_state"])])
-    if fmt == "csv":
-        return write_csv(out, ITEM_HEADERS, rows)
-    return write_xlsx(out, check_figure(key).label[:25], ITEM_HEADERS, rows)

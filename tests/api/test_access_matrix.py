@@ -245,8 +245,6 @@ ROWS = [
     Row("GET", "/api/v1/figures/series", FIGURE_READERS, (DA,), query="?figure=completion&department_id={A}"),
     Row("GET", "/api/v1/figures/completion/items", FIGURE_READERS, (DA,), query="?part=missing&department_id={A}"),
     Row("GET", "/api/v1/figures/export", FIGURE_READERS, (DA,), query="?format=csv&department_id={A}"),
-    Row("GET", "/api/v1/figures/completion/items/export", FIGURE_READERS, (DA,),
-        query="?part=missing&format=csv&department_id={A}"),
     Row("GET", "/api/public/results", PUBLIC),
     Row("GET", "/api/public/results/{result}", PUBLIC),
     Row("GET", "/api/public/photos/{published_photo}", PUBLIC),

@@ -296,34 +296,6 @@ def test_the_table_exports_as_csv_and_xlsx(client, data):
     assert values["抽查完成率"][1:3] == tuple(str(n) for n in want["completion"])
 
 
-def test_the_list_behind_a_number_exports_as_xlsx_and_csv(client, data):
-    base = FIGURES + "/on_time_publication/items"
-    missing = _get(client, data, base, period="2026-Q2", part="missing").json
-    x = _get(client, data, base + "/export", period="2026-Q2", part="missing", format="xlsx")
-    assert x.status_code == 200 and x.data[:2] == b"PK", x.data[:200]
-    assert "attachment" in x.headers["Content-Disposition"]
-    from openpyxl import load_workbook
-
-    rows = list(load_workbook(io.BytesIO(x.data)).active.iter_rows(values_only=True))
-    assert rows[0][:5] == ("序号", "任务编号", "任务名称", "任务截止日期", "检查对象")
-    assert [(r[4], r[5]) for r in rows[1:]] == [(i["target_name"], i["target_code"]) for i in missing["items"]]
-    assert {r[13] for r in rows[1:]} <= {"已公示", "逾期未公示", "未公示（未到期）"}
-    c = _get(client, data, base + "/export", period="2026-Q2", part="numerator", format="csv")
-    lines = list(csv.reader(io.StringIO(c.data.decode("utf-8-sig"))))
-    assert c.status_code == 200 and len(lines) - 1 == expected(data.session)["on_time_publication"][0]
-    bad = _get(client, data, FIGURES + "/risk_ratio/items/export", period="2026-Q2")
-    assert bad.status_code == 422 and bad.json["code"] == "figures.no_items"
-
-
-def test_a_list_too_long_to_export_is_refused_with_its_count(client, data, monkeypatch):
-    from backend.figures import services
-
-    monkeypatch.setattr(services, "ITEMS_EXPORT_LIMIT", 1)
-    monkeypatch.setattr(services.export_items, "__defaults__", (1,))
-    r = _get(client, data, FIGURES + "/completion/items/export", period="2026-Q2", part="denominator")
-    assert r.status_code == 422 and r.json["code"] == "export.too_many_rows" and r.json["details"]["limit"] == 1
-
-
 def test_followups_closed_over_followups_due(client, data, db_session):
     """后续处置率 (docs/figures.md#followup): of the population's follow-ups due by today (the deadline, or the
     completion day without one), those closed; follow-ups not yet due and those of other inspections do not count."""
