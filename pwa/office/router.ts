@@ -2,6 +2,8 @@ import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router"
 import { session } from "./lib/session";
 import { homeFor, mayOpen } from "./lib/menu";
 import { planningRoutes } from "./planning/routes";
+import { publicationRoutes } from "./publication/routes";
+import { figuresRoutes } from "./figures/routes";
 
 // Screens are loaded when opened (each page loads only what it uses). Other helpers add their domains' routes here.
 export const routes: RouteRecordRaw[] = [
@@ -15,8 +17,8 @@ export const routes: RouteRecordRaw[] = [
   { path: "/calendar", name: "calendar", component: () => import("./views/CalendarView.vue"), meta: { title: "工作日历" } },
   { path: "/audit", name: "audit", component: () => import("./views/AuditView.vue"), meta: { title: "审计日志" } },
   ...planningRoutes,
-  { path: "/publication", name: "publication", component: () => import("./views/PlaceholderView.vue"), meta: { title: "待公示记录" } },
-  { path: "/figures", name: "figures", component: () => import("./views/PlaceholderView.vue"), meta: { title: "统计指标" } },
+  ...publicationRoutes,
+  ...figuresRoutes,
   { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue"), meta: { title: "无权访问" } },
   { path: "/:rest(.*)*", redirect: "/" },
 ];

@@ -32,6 +32,7 @@ export const MENU: MenuGroup[] = [
   {
     key: "figures", title: "统计", entries: [
       { path: "/figures", title: "统计指标", roles: ["sysadmin", "supervisor", "dept_admin"] },
+      { path: "/followups", title: "后续处置台帐", roles: ["sysadmin", "supervisor", "dept_admin"] },
     ],
   },
   {

@@ -1,0 +1,224 @@
+"""The publishers' and supervisors' screens of the office in Debian's Chromium, on the demo county's year of
+history (backend/demo/history.py: records published on time, late, corrected, exempt, overdue and not yet due;
+follow-ups): a publisher reads a record's public preview and publishes it, the public search finds it by USCC
+and shows no personal data; a second record asked 不适合公开 is approved by the department admin and leaves the
+queue; a supervisor drills from a department's 按时公示率 to the late inspections, one record's PDF, and the list
+as XLSX. axe-core on each screen: no serious or critical violation."""
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.e2e import office_helpers as o
+from tests.e2e import pwa_helpers as h
+from tests.e2e.browser import launch_chromium
+
+pytestmark = pytest.mark.e2e
+
+
+def _no_serious(page, screen: str) -> None:
+    found = h.axe_violations(page)
+    assert not found, f"axe-core on {screen}:\n{h.describe_violations(found)}"
+
+
+def _personal_data(db_path, target_code: str) -> list[str]:
+    """Every officer's name and certificate number and phone, the business's legal representative, its phone and
+    address: none of these may be in a public answer."""
+    con = sqlite3.connect(db_path)
+    try:
+        words = [w for row in con.execute("SELECT name, cert_no, phone FROM inspector") for w in row if w]
+        words += [w for row in con.execute("SELECT legal_rep, phone, address FROM target WHERE code = ?", (target_code,))
+                  for w in row if w]
+    finally:
+        con.close()
+    return [w for w in words if len(w) >= 2]
+
+
+def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_approved(server):
+    base = server.url
+    errors: list[str] = []
+    pub = h.token(base, "samr_publisher")
+    status, queue, _ = h.api(base, "GET", "/api/v1/publication/queue", token=pub)
+    assert status == 200 and queue["total"] >= 3, queue
+    dues = [r["due_on"] for r in queue["items"]]
+    assert dues == sorted(dues)                                    # by due date
+    first, second = queue["items"][0], queue["items"][1]
+    uscc = first["target_code"]
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+        o.login(page, base, "samr_publisher")
+        page.wait_for_url("**/office/publication")
+        page.wait_for_selector(".publication-queue .queue-state")
+        states = page.eval_on_selector_all(".queue-state", "els => els.map(e => e.dataset.state)")
+        assert states[0] == "overdue" and set(states) <= {"on_track", "due_soon", "overdue"}
+        assert "已逾期" in page.inner_text(".publication-queue")
+        o.shot(page, "publish-queue")
+        _no_serious(page, "待公示记录")
+
+        # keyboard: the first row's 审核公示 link opens the record
+        page.focus(".open-record >> nth=0")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/office/publication/{first['inspection_id']}")
+        page.wait_for_selector(".public-preview dd")
+        preview = page.inner_text(".public-preview")
+        assert uscc in preview and first["target_name"] in preview and "检查记录哈希" in preview
+        page.fill("#remarks-input", "已完成检查，未发现问题")
+        page.click("#preview-btn")
+        h.wait_js(page, "document.querySelector('.public-preview').innerText.includes('已完成检查，未发现问题')")
+        o.shot(page, "publish-preview")
+        _no_serious(page, "公示审核")
+
+        page.click("#publish-btn")
+        page.click(".el-message-box__btns .el-button--primary")   # 确认公示
+        page.wait_for_selector(".published-note")
+        assert "公示结果编号" in page.inner_text(".published-note")
+        page.wait_for_selector("#correct-btn")                     # published: now a correction, not a second publish
+
+        # the public: found by its USCC, with the remarks and without any personal data
+        status, found, _ = h.api(base, "GET", f"/api/public/results?uscc={uscc}")
+        assert status == 200 and found["total"] >= 1, found
+        mine = [r for r in found["items"] if r["inspection_id"] == first["inspection_id"] and r["kind"] == "record"]
+        assert len(mine) == 1 and mine[0]["target_code"] == uscc
+        status, one, raw = h.api(base, "GET", f"/api/public/results/{mine[0]['id']}")
+        assert status == 200 and one["content"]["remarks"] == "已完成检查，未发现问题"
+        assert "published_by" not in one
+        text = json.dumps(one, ensure_ascii=False)
+        leaked = [w for w in _personal_data(server.tmp / "shuangsui.db", uscc) if w in text]
+        assert not leaked, leaked
+        assert not ({"inspectors", "officers", "signatures", "members", "legal_rep", "phone", "address"}
+                    & set(one["content"]))
+
+        # 不适合公开: the publisher asks, the department admin (another person of the lead department) approves
+        page.goto(f"{base}/office/publication/{second['inspection_id']}")
+        page.wait_for_selector("#exempt-btn")
+        page.click("#exempt-btn")
+        page.fill("#reason-input", "涉及正在办理的案件，公开可能影响调查")
+        page.click(".reason-confirm")
+        page.wait_for_selector(".exemption-line[data-status=requested]")
+        assert page.is_disabled("#publish-btn")
+        assert page.locator("#approve-btn").count() == 0           # never whoever asked
+        o.shot(page, "publish-exemption")
+        page.click("#logout-btn")
+        o.login(page, base, "samr_admin")
+        page.goto(f"{base}/office/publication/{second['inspection_id']}")
+        page.wait_for_selector("#approve-btn")
+        page.click("#approve-btn")
+        page.fill("#reason-input", "同意不公开")
+        page.click(".reason-confirm")
+        page.wait_for_selector(".exemption-line[data-status=approved]")
+        status, after, _ = h.api(base, "GET", "/api/v1/publication/queue?page_size=100", token=pub)
+        left = {r["inspection_id"] for r in after["items"]}
+        assert first["inspection_id"] not in left and second["inspection_id"] not in left
+
+        # the follow-up register (台帐): open ones, one's steps, the XLSX
+        page.goto(f"{base}/office/followups?state=open")
+        page.wait_for_selector(".followups .el-table__row")
+        o.shot(page, "publish-followups")
+        _no_serious(page, "后续处置台帐")
+        page.click(".followups .el-table__row >> nth=0")
+        page.wait_for_selector(".el-drawer .followup-state")
+        assert page.locator(".el-drawer .el-timeline-item").count() >= 1
+        page.keyboard.press("Escape")
+        with page.expect_download() as dl:
+            page.click("#followups-export")
+        from openpyxl import load_workbook
+
+        rows = list(load_workbook(io.BytesIO(open(dl.value.path(), "rb").read())).active.iter_rows(values_only=True))
+        assert rows[0][0] == "序号" and len(rows) > 1
+
+        # one step of the state machine: a re-inspection found it rectified, with a stored photo as evidence
+        da = h.token(base, "samr_admin")
+        _, everything, _ = h.api(base, "GET", "/api/v1/followups?page_size=100", token=da)
+        evidence = next(e for f in everything["items"] for st in f["steps"] for e in st["evidence"])
+        page.goto(f"{base}/office/followups?state=ordered")
+        page.wait_for_selector(".followups .el-table__row")
+        target = page.inner_text(".followups .el-table__row >> nth=0 >> td >> nth=1").strip()
+        page.click(".followups .el-table__row >> nth=0 >> text=办理")
+        page.wait_for_selector(".el-drawer .step-reinspection")
+        page.click(".el-drawer .step-reinspection")
+        page.wait_for_selector("#step-findings")
+        page.fill("#step-findings", "已按要求整改，现场核实无误")
+        page.fill("#step-evidence", evidence)
+        _no_serious(page, "后续处置：复查")
+        page.click(".step-confirm")
+        h.wait_js(page, "document.querySelector('.el-drawer .followup-state').innerText.includes('复查已整改')")
+        _, closed, _ = h.api(base, "GET", "/api/v1/followups?state=rectified&page_size=100", token=da)
+        assert target in {f["target_name"] for f in closed["items"]}
+        browser.close()
+    assert not errors, errors
+
+
+def test_a_supervisor_drills_from_a_departments_on_time_rate_to_a_pdf_and_exports_the_list(server):
+    base = server.url
+    errors: list[str] = []
+    sv = h.token(base, "supervisor")
+    _, depts, _ = h.api(base, "GET", "/api/v1/departments?page_size=100", token=sv)
+    samr = next(d for d in depts["items"] if d["code"] == "SAMR")
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+        o.login(page, base, "supervisor")
+        page.click('[data-path="/figures"]')
+        page.wait_for_selector(".figure-card[data-figure=on_time_publication] .figure-number")
+        page.wait_for_selector(".figure-card[data-figure=on_time_publication] .trend-chart canvas", timeout=30000)
+        year = page.evaluate("new Date().getFullYear()")
+
+        # a department: the filter, then its 按时公示率
+        page.click("#filter-department")
+        page.click(f".el-select-dropdown__item:has-text('{samr['name']}')")
+        page.wait_for_url(f"**department_id={samr['id']}**")
+        _, figs, _ = h.api(base, "GET", f"/api/v1/figures?department_id={samr['id']}", token=sv)
+        on_time = next(f for f in figs["figures"] if f["key"] == "on_time_publication")
+        assert on_time["numerator"] < on_time["denominator"]       # the history has late and unpublished ones
+        card = ".figure-card[data-figure=on_time_publication]"
+        counts = f"{on_time['numerator']} / {on_time['denominator']}"
+        h.wait_js(page, f"document.querySelector('{card} .figure-counts').innerText.startsWith('{counts}')")
+        page.wait_for_selector(".trend-chart canvas")
+        o.shot(page, "figures-dashboard")
+        _no_serious(page, "统计指标")
+
+        page.focus(f"{card} .figure-number")                        # keyboard: the number opens its list
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/office/figures/on_time_publication/items?**")
+        assert "part=missing" in page.url and f"department_id={samr['id']}" in page.url
+        page.wait_for_selector(".figure-items .pub-state")
+        _, late, _ = h.api(base, "GET", "/api/v1/figures/on_time_publication/items?part=missing"
+                           f"&department_id={samr['id']}&period={year}&page_size=100", token=sv)
+        assert late["total"] == on_time["denominator"] - on_time["numerator"]
+        assert f"共 {late['total']} 条" in page.inner_text(".figure-items .pager")
+        shown = page.eval_on_selector_all(".figure-items .pub-state", "els => els.map(e => e.dataset.state)")
+        assert set(shown) <= {"published", "overdue", "unpublished"}
+        assert page.locator(".late-tag").count() >= 1 or "overdue" in shown
+        o.shot(page, "figures-items")
+        _no_serious(page, "指标清单")
+
+        # one record's PDF
+        with page.expect_download() as dl:
+            page.click(".pdf-btn >> nth=0")
+        pdf = open(dl.value.path(), "rb").read()
+        assert pdf[:5] == b"%PDF-" and dl.value.suggested_filename.endswith(".pdf")
+
+        # the list as XLSX, read back
+        with page.expect_download() as dl:
+            page.click("#items-export-xlsx")
+        from openpyxl import load_workbook
+
+        rows = list(load_workbook(io.BytesIO(open(dl.value.path(), "rb").read())).active.iter_rows(values_only=True))
+        assert rows[0][:5] == ("序号", "任务编号", "任务名称", "任务截止日期", "检查对象")
+        assert [r[5] for r in rows[1:]] == [i["target_code"] for i in late["items"]]
+        assert dl.value.suggested_filename.endswith(".xlsx") and "按时公示率" in dl.value.suggested_filename
+
+        # the table's export from the dashboard
+        page.click(".back-link")
+        page.wait_for_selector(".figure-card")
+        with page.expect_download() as dl:
+            page.click("#export-xlsx")
+        table = {r[0]: r for r in load_workbook(io.BytesIO(open(dl.value.path(), "rb").read())).active.iter_rows(values_only=True)}
+        assert table["按时公示率"][1:3] == (str(on_time["numerator"]), str(on_time["denominator"]))
+        browser.close()
+    assert not errors, errors
