@@ -13,8 +13,23 @@ export function dispositionName(header: string | null, fallback: string): string
   return plain ? plain[1].trim() : fallback;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A large export answers 202 with its background job (docs/api.md): wait for it, then fetch its file. */
+async function fileOfJob(first: Response, auth: boolean): Promise<Response> {
+  const job = (await first.json()) as { id: string };
+  for (;;) {
+    await sleep(2000);
+    const state = await api.requestJSON<{ status: string; error?: string | null }>("GET", `/api/v1/jobs/${encodeURIComponent(job.id)}`);
+    if (state.status === "done") break;
+    if (state.status === "failed") throw new Error(`后台导出失败：${state.error || "请稍后重试"}（作业 ${job.id}，见“后台作业”）`);
+  }
+  return api.request("GET", `/api/v1/jobs/${encodeURIComponent(job.id)}/file`, { auth, timeout: 120000 });
+}
+
 export async function download(path: string, fallback: string, auth = true): Promise<string> {
-  const r = await api.request("GET", path, { auth, timeout: 120000 });
+  let r = await api.request("GET", path, { auth, timeout: 120000 });
+  if (r.status === 202) r = await fileOfJob(r, auth);
   if (r.status !== 200) throw new HttpError(r.status, await errorBody(r));
   const name = dispositionName(r.headers.get("Content-Disposition"), fallback);
   const url = URL.createObjectURL(await r.blob());

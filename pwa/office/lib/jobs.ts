@@ -13,6 +13,10 @@ export const JOB_TITLES: Record<string, string> = {
   "directory.export": "名录导出",
   "inspections.render_pdf": "检查记录表 PDF",
   "jobs.selfcheck": "自检作业",
+  "export.file": "清单导出",
+  "figures.report": "季度通报 PDF",
+  "publication.export": "国家公示系统导出",
+  "publication.render_notice": "检查结果告知书",
 };
 
 export const STATUS_LABELS: Record<string, string> = {
