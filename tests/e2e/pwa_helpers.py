@@ -81,6 +81,13 @@ def login(page, base: str, username: str) -> None:
     try:
         wait_js(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null")
     except Exception:
+        # a page loaded while the worker was still installing stays uncontrolled (the app does not claim
+        # clients: an update waits for the officer's consent); the next load is controlled
+        if page.evaluate("async () => (await navigator.serviceWorker.getRegistration())?.active?.state") == "activated":
+            page.reload()
+            page.wait_for_selector(".task-row")
+            if page.evaluate("navigator.serviceWorker.controller !== null"):
+                return
         state = page.evaluate("""async () => { const r = await navigator.serviceWorker.getRegistration();
             return r ? {installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state, scope: r.scope}
                      : null; }""")

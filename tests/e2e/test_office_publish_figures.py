@@ -209,7 +209,7 @@ def test_a_supervisor_drills_from_a_departments_on_time_rate_to_a_pdf_and_export
         from openpyxl import load_workbook
 
         rows = list(load_workbook(io.BytesIO(open(dl.value.path(), "rb").read())).active.iter_rows(values_only=True))
-        assert rows[0][:5] == ("序号", "任务编号", "任务名称", "任务截止日期", "检查对象")
+        assert rows[0][:6] == ("检查编号", "任务编号", "任务名称", "任务截止日期", "检查对象", "对象代码")
         assert [r[5] for r in rows[1:]] == [i["target_code"] for i in late["items"]]
         assert dl.value.suggested_filename.endswith(".xlsx") and "按时公示率" in dl.value.suggested_filename
 
