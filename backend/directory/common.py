@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -164,6 +165,45 @@ def stored_tags(tags, field: str, domain: str) -> str:
 
 def like(column, text: str):
     return column.icontains(text, autoescape=True)
+
+
+# A search of eight or more letters and digits is taken for the start of a code (a USCC, a registration number):
+# identifiers match it from their start, through their b-tree index, while names and addresses still match it
+# anywhere. A code's middle would need the trigram index, whose lists for digit trigrams span most of the table
+# (2 s for one USCC at 1,000,000 targets; docs/decisions.md).
+IDENTIFIER_START = re.compile(r"[0-9A-Za-z]{8,}")
+_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string of the alphabet above every string starting with ``prefix`` (None: there is none); digits
+    before letters, as every collation in use orders them, so the range holds on C and on en_US alike."""
+    chars = list(prefix)
+    while chars:
+        i = _CODE_ALPHABET.index(chars[-1])
+        if i + 1 < len(_CODE_ALPHABET):
+            chars[-1] = _CODE_ALPHABET[i + 1]
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def identifier_starts(column, text: str):
+    """``column`` (an upper-case identifier) starts with ``text`` (``IDENTIFIER_START``): a range the column's
+    b-tree index answers on any collation (LIKE 'x%' uses it only under the C collation, and it would send
+    PostgreSQL to the slow trigram index too), and the comparison of the first characters that keeps it exact."""
+    prefix = text.upper()
+    clause = and_(column >= prefix, func.substr(column, 1, len(prefix)) == prefix)
+    upper = _after_prefix(prefix)
+    return and_(clause, column < upper) if upper else clause
+
+
+def text_search(text: str, identifiers: tuple, words: tuple):
+    """A list's ``q``: part of any of ``words`` (names, addresses), or part of an identifier — its start when the
+    search looks like the start of a code (``IDENTIFIER_START``)."""
+    if IDENTIFIER_START.fullmatch(text):
+        return or_(*[identifier_starts(c, text) for c in identifiers], *[like(c, text) for c in words])
+    return or_(*[like(c, text) for c in identifiers + words])
 
 
 def json_list_contains(column, value: str, whole: bool = True):

@@ -67,6 +67,7 @@ def inspectors_query(actor: Actor, filters: dict):
         q = filters["q"]
         stmt = stmt.where(or_(like(Inspector.name, q), like(Inspector.cert_no, q), like(Inspector.phone, q),
                               like(Inspector.position, q)))
+        stmt = stmt.execution_options(few_matches_first=True)
     if filters.get("status"):
         stmt = stmt.where(Inspector.status.in_(filters["status"]))
     if filters.get("expertise"):

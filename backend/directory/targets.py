@@ -13,8 +13,8 @@ from backend.auth.roles import Role
 from backend.db import flush_unique
 from backend.directory import rules
 from backend.directory.common import (ALL_DEPARTMENTS, active_department, active_region, check_enum, ensure_not_retired,
-                                      get_row, invalid, like, record_update, region_filter, retire_or_restore,
-                                      retired_suffix, stored_tags, when)
+                                      get_row, invalid, record_update, region_filter, retire_or_restore, retired_suffix,
+                                      stored_tags, text_search, when)
 from backend.directory.models import Inspector, InspectorConflict, Item, Target, TargetItemHistory
 from backend.errors import Conflict, Forbidden
 
@@ -50,8 +50,9 @@ def targets_query(actor: Actor, filters: dict):
         stmt = stmt.where(Target.retired_at.is_(None))
     if filters.get("q"):
         q = filters["q"]
-        stmt = stmt.where(or_(like(Target.name, q), like(Target.code, q), like(Target.uscc, q),
-                              like(Target.reg_no, q), like(Target.address, q), like(Target.legal_rep, q)))
+        stmt = stmt.where(text_search(q, (Target.code, Target.uscc, Target.reg_no),
+                                      (Target.name, Target.address, Target.legal_rep)))
+        stmt = stmt.execution_options(few_matches_first=True)
     if filters.get("department_id") is not None:
         stmt = stmt.where(Target.department_id == filters["department_id"])
     if filters.get("region"):

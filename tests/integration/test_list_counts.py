@@ -33,3 +33,15 @@ def test_past_the_bound_postgresql_estimates_and_says_so_sqlite_counts(db_sessio
         assert page["total"] == 50000 and page["total_estimated"] is True and page["pages"] == 2500
     else:
         assert (total, exact) == (50000, True)
+
+
+def test_a_text_search_with_few_matches_is_filtered_then_sorted_and_the_planner_is_left_as_it_was(db_session):
+    """A search marked ``few_matches_first`` answers the same page either way; on PostgreSQL the index walk is
+    switched off for that one statement only (a later statement plans as before)."""
+    rows = union_all(*(select(literal_column(f"'n{9 - i}'").label("n")) for i in range(9))).subquery()
+    stmt = select(rows.c.n).order_by(rows.c.n)
+    plain = api.paginate(db_session, stmt, {"page": 2, "page_size": 4})
+    marked = api.paginate(db_session, stmt.execution_options(few_matches_first=True), {"page": 2, "page_size": 4})
+    assert plain == marked and marked["items"] == ["n5", "n6", "n7", "n8"] and marked["total"] == 9
+    if db_session.get_bind().dialect.name == "postgresql":
+        assert db_session.scalar(text("SHOW enable_indexscan")) == "on"

@@ -253,6 +253,9 @@ def test_filters_search_order_and_pagination(client, auth, world, factory):
     assert names(has_location="true") == ["湖滨甲公司"]
     assert names(q=b.uscc[-6:].lower()) == ["陕州乙公司"]
     assert names(q="李四") == ["郑州丙公司"]
+    # eight or more letters and digits: identifiers from their start (any case), names still anywhere
+    assert names(q=b.uscc[:10].lower()) == ["陕州乙公司"] and names(q=b.uscc) == ["陕州乙公司"]
+    assert names(q=b.uscc[2:12]) == []
     page = client.get("/api/v1/targets", query_string={"page": 2, "page_size": 3}, headers=headers).json
     assert page["total"] == 4 and page["pages"] == 2 and len(page["items"]) == 1
     for bad in ({"risk_class": "A,E"}, {"region": "41x"}, {"industry": "13"}, {"type": "company"}):
