@@ -6,11 +6,17 @@
 * A page of 20 rows: from the click on 下一页 to the rows on screen (the API's answer and the render), median
   and spread over ``--runs`` pages of the demo county's target directory.
 
-Usage: ``.venv/bin/python bench/office.py [--runs 20]`` (after ``scripts/setup.sh --browser``).
+``--million`` serves the 1,000,000-target PostgreSQL database that ``bench/lists.py --keep`` leaves
+(``ss_bench_lists``; an administrator ``bench_admin`` is added to it) instead of the demo county: the budget's
+own case.
+
+Usage: ``.venv/bin/python bench/office.py [--runs 20] [--million [--postgres URL]]`` (after
+``scripts/setup.sh --browser``).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -52,21 +58,55 @@ def screen_files(page, base: str) -> dict[str, dict]:
     return out
 
 
+def million_database(postgres: str) -> str:
+    """The database bench/lists.py --keep built, with an administrator to log in as."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.engine import make_url
+
+    import backend.models  # noqa: F401  (every table's mapper)
+    from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure
+    from backend.auth.models import User
+    from backend.auth.roles import Role
+    from backend.auth.services import create_user
+    from backend.db import Database
+    from tests.conftest import TEST_AUDIT_KEY
+
+    url = make_url(postgres).set(database="ss_bench_lists").render_as_string(hide_password=False)
+    probe = create_engine(make_url(postgres))
+    with probe.connect() as conn:
+        if not conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = 'ss_bench_lists'").scalar():
+            sys.exit("ss_bench_lists is missing: run .venv/bin/python bench/lists.py --keep first")
+    probe.dispose()
+    db = Database(url)
+    configure(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
+    with db.session_scope() as s:
+        if not s.scalar(select(User.id).where(User.username == "bench_admin")):
+            create_user(s, Actor(user_id=None, label="bench", role=Role.SYSADMIN),
+                        {"username": "bench_admin", "display_name": "压测管理员", "role": Role.SYSADMIN.value,
+                         "password": o.PASSWORD})
+    db.engine.dispose()
+    return url
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--million", action="store_true", help="the 1,000,000-target database of bench/lists.py --keep")
+    ap.add_argument("--postgres", default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
     if not (OFFICE_DIST / "index.html").is_file():
         sys.exit("pwa/dist-office is missing: run scripts/setup.sh first")
     scratch = tempfile.TemporaryDirectory(prefix="bench-office-")
     tmp = Path(scratch.name)
-    server = LiveServer(tmp, prepare_database(tmp)).start()
+    database = million_database(args.postgres) if args.million else prepare_database(tmp)
+    server = LiveServer(tmp, database).start()
     base = server.url
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             ctx, page = o.open_office(browser, [])
-            o.login(page, base, "samr_admin")
+            o.login(page, base, "bench_admin" if args.million else "samr_admin")
             page.close()
             page = ctx.new_page()
             page.goto(f"{base}/office/lists/targets")
@@ -77,7 +117,7 @@ def main() -> None:
                   f"{js['gzip'] / 1024:.1f} KB, raw {js['raw'] / 1024:.1f} KB, {js['files']} files)   budget 300 KB gzipped")
             print(f"  CSS {css['br'] / 1024:.1f} KB sent (Brotli; gzip {css['gzip'] / 1024:.1f} KB, raw "
                   f"{css['raw'] / 1024:.1f} KB, {css['files']} files)")
-            total = int(page.inner_text(".pager .total").strip("共 条"))
+            total = int(page.inner_text(".pager .total").strip("约共 条").replace(",", ""))
             pages = max(1, (total + 19) // 20)
             times = []
             for i in range(args.runs):
