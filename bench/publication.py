@@ -242,6 +242,7 @@ def main() -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    import backend.models  # noqa: F401 - every mapper (the sweep alone imports too few)
     from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
 

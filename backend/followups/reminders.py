@@ -12,8 +12,8 @@ from backend.auth.models import User
 from backend.auth.roles import Role
 from backend.followups.models import CLOSED_STATES, Followup
 from backend.inspections.rules import FOLLOWUP_ACTIONS
-from backend.notifications.sources import (SweepContext, _reminded_user, deadline_columns, iso_date,
-                                           notification_row, sql_source)
+from backend.notifications.sources import (SweepContext, _reminded_user, business_name, deadline_columns,
+                                           iso_date, notification_row, sql_source)
 
 
 @sql_source("followup.deadline")
@@ -34,11 +34,11 @@ def followup_deadline(session: Session, ctx: SweepContext) -> Select:
     state, words = deadline_columns(due, ctx)
     subject = cast(Followup.id, String)
     action = case(FOLLOWUP_ACTIONS, value=Followup.action, else_=Followup.action)
-    title = literal("后续处置") + words + "：" + Target.name
-    body = "对「" + Target.name + "」的后续处置（" + action + "）期限为 " + iso_date(due) + "，尚未办结。"
+    name = business_name(Target, Followup.target_id)
+    title = literal("后续处置") + words + "：" + name
+    body = "对「" + name + "」的后续处置（" + action + "）期限为 " + iso_date(due) + "，尚未办结。"
     return (select(*notification_row(recipients.c.user_id, "followup.deadline", "followup", subject, state, title,
                                      body, literal("/office/followups/") + subject, due))
             .join_from(recipients, Followup, Followup.id == recipients.c.followup_id)
-            .join(Target, Target.id == Followup.target_id)
             .where(~_reminded_user("followup.deadline", "followup", Followup.id, state, recipients.c.user_id))
             .order_by(Followup.id, recipients.c.user_id))

@@ -166,6 +166,12 @@ def deadline_columns(due_column, ctx: SweepContext):
             case((late, STATE_WORDS["overdue"]), else_=STATE_WORDS["due_soon"]))
 
 
+def business_name(target, target_id_column):
+    """The business's name, looked up by primary key for each row the sweep inserts (a subquery, not a join:
+    a join let the planner read all the businesses of the county before it knew no row was new)."""
+    return select(target.name).where(target.id == target_id_column).scalar_subquery()
+
+
 def notification_row(user_id, kind: str, subject_type: str, subject_id, state, title, body, link, due_on) -> list:
     """The labelled columns of a set-based source's SELECT (``NOTIFICATION_COLUMNS``); text is concatenated
     in SQL (``||``), the title cut to its column's length as the sweep cuts a reminder's."""
@@ -248,16 +254,16 @@ def publication_due(session: Session, ctx: SweepContext) -> Select:
     due = Inspection.publication_due_on
     state, words = deadline_columns(due, ctx)
     subject = cast(Inspection.id, String)
-    title = literal("检查结果公示") + words + "：" + Target.name
-    body = ("「" + Task.name + "」对「" + Target.name + "」的检查于 "
+    name = business_name(Target, Inspection.target_id)
+    title = literal("检查结果公示") + words + "：" + name
+    body = ("「" + Task.name + "」对「" + name + "」的检查于 "
             + func.coalesce(iso_date(Inspection.completed_on), "—") + " 完成，结果应于 " + iso_date(due)
             + " 前公示（20 个工作日）。")
     recipient = and_(User.department_id == Task.lead_department_id, User.status == "active",
                      User.role.in_((Role.DEPT_ADMIN.value, Role.PUBLISHER.value)))
     return (select(*notification_row(User.id, "publication.due", "inspection", subject, state, title, body,
                                      literal("/office/inspections/") + subject, due))
-            .join_from(Inspection, Task, Task.id == Inspection.task_id).join(Target, Target.id == Inspection.target_id)
-            .join(User, recipient)
+            .join_from(Inspection, Task, Task.id == Inspection.task_id).join(User, recipient)
             .where(Inspection.status == "completed", due.is_not(None), due <= ctx.horizon, unpublished(),
                    ~_reminded("publication.due", "inspection", Inspection.id, state))
             .order_by(Inspection.id, User.id))
