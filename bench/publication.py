@@ -15,13 +15,15 @@ record with a problem (a third), half of them closed, due 15 days after the insp
 
 Then, each ``runs`` times (the best and the median, with the load average):
 
-* the national file of 2026-Q2 (every department) as CSV and as XLSX, through ``backend.jobs.exports.write``
-  (what ``GET /api/v1/publication/exports/file`` and the ``export.file`` job write), with its row count and the
-  CSV's SHA-256 (to compare before and after a change on the same database);
+* the national file of 2026-Q2 (every department) as CSV and as XLSX: its count, then
+  ``backend.jobs.exports.write`` (what ``GET /api/v1/publication/exports/file`` and the ``export.file`` job do),
+  with its row count and the CSV's SHA-256 (to compare before and after a change on the same database);
 * the reminder sweep on 2026-12-01 from an empty notification table (every reminder due is recorded), and
   the next sweep (nothing new);
 
-and prints the plan (EXPLAIN ANALYZE) of the slowest statement of each. Prints figures; it is not a test.
+with the CPU time of this process and of its PostgreSQL backend (best/median; the machine's load moves it less than
+the wall clock), and prints the plan (EXPLAIN ANALYZE) of the slowest statement of each. Prints figures; it is not
+a test.
 """
 from __future__ import annotations
 
@@ -137,13 +139,40 @@ def build(url: str, businesses: int, inspections: int) -> None:
     db.engine.dispose()
 
 
-def figures_of(times: list[float]) -> str:
-    return f"best {min(times) * 1000:7.0f} ms, median {statistics.median(times) * 1000:7.0f} ms (of {len(times)})"
+def figures_of(times: list[float], cpu: list[float] | None = None) -> str:
+    out = f"best {min(times) * 1000:7.0f} ms, median {statistics.median(times) * 1000:7.0f} ms (of {len(times)})"
+    if cpu:
+        out += f", CPU {min(cpu) * 1000:.0f}/{statistics.median(cpu) * 1000:.0f} ms"
+    return out
+
+
+class Cpu:
+    """CPU seconds used by this process and by the session's PostgreSQL backend (read in /proc when the server
+    runs on this machine; its parallel workers are not counted): a figure the other sessions' load changes less
+    than the wall clock."""
+
+    def __init__(self, session):
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        self.path = Path(f"/proc/{pid}/stat")
+        self.start = self.now()
+
+    def now(self) -> float:
+        server = 0.0
+        if self.path.exists():
+            fields = self.path.read_text().rsplit(")", 1)[1].split()
+            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return time.process_time() + server
+
+    def used(self) -> float:
+        return self.now() - self.start
 
 
 def explain(session, timer, label: str) -> None:
     slowest = max(timer.statements, key=lambda x: x[0])
-    print(f"\nslowest statement of the {label} ({slowest[0] * 1000:.1f} ms):\n{slowest[1]}\nparameters: {slowest[2]}\n")
+    shown = slowest[1] if len(slowest[1]) < 3000 else slowest[1][:3000] + " …"
+    params = str(slowest[2])
+    params = params if len(params) < 1000 else params[:1000] + " …"
+    print(f"\nslowest statement of the {label} ({slowest[0] * 1000:.1f} ms):\n{shown}\nparameters: {params}\n")
     if not slowest[1].lstrip().upper().startswith(("SELECT", "WITH", "INSERT")):
         return
     raw = session.connection().connection.dbapi_connection
@@ -151,7 +180,7 @@ def explain(session, timer, label: str) -> None:
         cur.execute("SAVEPOINT bench_explain")
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest[1], slowest[2])
         for (line,) in cur.fetchall():
-            print(line)
+            print(line if len(line) < 400 else line[:400] + " …")
         cur.execute("ROLLBACK TO SAVEPOINT bench_explain")
 
 
@@ -166,19 +195,22 @@ def measure_export(db, runs: int) -> None:
     print(f"\nnational file of 2026-Q2 ({QUARTER['from']} … {QUARTER['to']}), every department, "
           "through backend/jobs/exports.py:")
     for fmt in ("csv", "xlsx"):
-        times, rows, digest = [], 0, ""
+        times, cpu, rows, digest = [], [], 0, ""
         timer = None
         for run in range(runs):
             with db.session_scope(write=False) as s:
                 if run == runs - 1:
                     timer = Timer(db.engine)
                 out = io.BytesIO()
+                used = Cpu(s)
                 t = time.perf_counter()
+                spec.count(s, actor, dict(QUARTER))       # what the endpoint asks first (the file or a job)
                 rows = exports.write(out, spec, s, actor, dict(QUARTER), fmt)
                 times.append(time.perf_counter() - t)
+                cpu.append(used.used())
                 if fmt == "csv":
                     digest = hashlib.sha256(out.getvalue()).hexdigest()
-        print(f"  {fmt:4s} {rows:,} rows  {figures_of(times)}  load {os.getloadavg()[0]:.1f}"
+        print(f"  {fmt:4s} {rows:,} rows  {figures_of(times, cpu)}  load {os.getloadavg()[0]:.1f}"
               + (f"  sha256 {digest}" if digest else ""))
     _detach(timer)
     with db.session_scope(write=False) as s:
@@ -205,23 +237,24 @@ def measure_sweep(db, runs: int) -> None:
     from backend.notifications.services import sweep
 
     print(f"\nreminder sweep on {SWEEP_DAY} over the county:")
-    first, again, result = [], [], None
+    first, again, first_cpu, again_cpu, result = [], [], [], [], None
     timer = None
     for run in range(runs):
         with db.engine.begin() as conn:
             conn.execute(text("TRUNCATE notification"))
         if run == runs - 1:
             timer = Timer(db.engine)
-        with db.session_scope() as s:
-            t = time.perf_counter()
-            result = sweep(s, SWEEP_DAY)
-            first.append(time.perf_counter() - t)
-        with db.session_scope() as s:
-            t = time.perf_counter()
-            sweep(s, SWEEP_DAY)
-            again.append(time.perf_counter() - t)
-    print(f"  first sweep  {figures_of(first)}  load {os.getloadavg()[0]:.1f}  {result.created:,} new: {result.by_kind}")
-    print(f"  next sweep   {figures_of(again)}")
+        for times, cpu in ((first, first_cpu), (again, again_cpu)):
+            with db.session_scope() as s:
+                used = Cpu(s)
+                t = time.perf_counter()
+                swept = sweep(s, SWEEP_DAY)
+                times.append(time.perf_counter() - t)
+                cpu.append(used.used())
+                result = result if times is again else swept
+    print(f"  first sweep  {figures_of(first, first_cpu)}  load {os.getloadavg()[0]:.1f}  "
+          f"{result.created:,} new: {result.by_kind}")
+    print(f"  next sweep   {figures_of(again, again_cpu)}  load {os.getloadavg()[0]:.1f}")
     _detach(timer)
     with db.session_scope() as s:
         s.execute(text("TRUNCATE notification"))
