@@ -16,8 +16,10 @@ import datetime as dt
 import importlib
 from typing import Callable, Iterable
 
-from sqlalchemy import String, and_, case, cast, exists, select
+from sqlalchemy import String, and_, case, cast, exists, func, literal, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement, Select
 
 from backend.auth.models import User
 from backend.auth.roles import Role
@@ -56,6 +58,11 @@ class SweepContext:
 
 
 SOURCES: dict[str, Callable[[Session, SweepContext], Iterable[Reminder]]] = {}
+# set-based sources (the many: one per inspection or follow-up): ``(session, ctx) -> SELECT`` of the notification
+# rows due (``NOTIFICATION_COLUMNS``, one per user), which the sweep inserts as they are (INSERT … SELECT)
+SQL_SOURCES: dict[str, Callable[[Session, SweepContext], Select]] = {}
+NOTIFICATION_COLUMNS = ("user_id", "kind", "subject_type", "subject_id", "state", "title", "body", "link", "due_on")
+TITLE_LENGTH = 200
 # modules that define sources besides this one (the follow-ups' after the merge); a missing one is skipped
 SOURCE_MODULES = ["backend.followups.reminders"]
 
@@ -63,6 +70,13 @@ SOURCE_MODULES = ["backend.followups.reminders"]
 def source(name: str):
     def register(fn):
         SOURCES[name] = fn
+        return fn
+    return register
+
+
+def sql_source(name: str):
+    def register(fn):
+        SQL_SOURCES[name] = fn
         return fn
     return register
 
@@ -118,11 +132,62 @@ def _reminded(kind: str, subject_type: str, id_column, state):
                           Notification.subject_id == cast(id_column, String), Notification.state == state)
 
 
+def _reminded_user(kind: str, subject_type: str, id_column, state, user_column):
+    """A notification of ``kind`` about this subject in ``state`` exists for this user."""
+    from backend.notifications.models import Notification
+
+    return exists().where(Notification.kind == kind, Notification.subject_type == subject_type,
+                          Notification.subject_id == cast(id_column, String), Notification.state == state,
+                          Notification.user_id == user_column)
+
+
+class iso_date(FunctionElement):
+    """A date as ``YYYY-MM-DD`` text (``date.isoformat()``), whatever the server's DateStyle."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(iso_date)
+def _iso_date_default(element, compiler, **kw):          # SQLite keeps dates as this text already
+    return compiler.process(cast(list(element.clauses)[0], String), **kw)
+
+
+@compiles(iso_date, "postgresql")
+def _iso_date_postgresql(element, compiler, **kw):
+    return f"to_char({compiler.process(list(element.clauses)[0], **kw)}, 'YYYY-MM-DD')"
+
+
+def deadline_columns(due_column, ctx: SweepContext):
+    """(state, its words) of a deadline already known to be at most ``ctx.horizon``: overdue after the due day,
+    else due soon (what ``ctx.state`` says of such a day)."""
+    late = due_column < ctx.today
+    return (case((late, "overdue"), else_="due_soon"),
+            case((late, STATE_WORDS["overdue"]), else_=STATE_WORDS["due_soon"]))
+
+
+def business_name(target, target_id_column):
+    """The business's name, looked up by primary key for each row the sweep inserts (a subquery, not a join:
+    a join let the planner read all the businesses of the county before it knew no row was new)."""
+    return select(target.name).where(target.id == target_id_column).scalar_subquery()
+
+
+def notification_row(user_id, kind: str, subject_type: str, subject_id, state, title, body, link, due_on) -> list:
+    """The labelled columns of a set-based source's SELECT (``NOTIFICATION_COLUMNS``); text is concatenated
+    in SQL (``||``), the title cut to its column's length as the sweep cuts a reminder's."""
+    values = (user_id, literal(kind), literal(subject_type), subject_id, state,
+              func.substr(title, 1, TITLE_LENGTH), body, link, due_on)
+    return [v.label(name) for v, name in zip(values, NOTIFICATION_COLUMNS)]
+
+
 def _open_inspections(task_id_column):
+    """The task has an inspection still open. ``IN`` (one hashed list of the tasks with open inspections),
+    not a correlated ``EXISTS``: that one scanned the inspections again for every task without any."""
     from backend.inspections.models import Inspection
 
-    return exists().where(Inspection.task_id == task_id_column, Inspection.status.in_(OPEN_INSPECTION),
-                          Inspection.followup_id.is_(None))   # a 复查 has its follow-up's deadline instead
+    return task_id_column.in_(select(Inspection.task_id).where(
+        Inspection.status.in_(OPEN_INSPECTION),
+        Inspection.followup_id.is_(None)))   # a 复查 has its follow-up's deadline instead
 
 
 def _not_done(task):
@@ -176,39 +241,32 @@ def task_end_date(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
 
 # --- publication -------------------------------------------------------------------------------------
 
-@source("publication.due")
-def publication_due(session: Session, ctx: SweepContext) -> Iterable[Reminder]:
+@sql_source("publication.due")
+def publication_due(session: Session, ctx: SweepContext) -> Select:
     """A completed inspection not yet published by its due day (20 working days): due soon / overdue, to the
-    admins and publishers of the task's lead department. An inspection whose admins were already told of its state is left out
-    in SQL (the many overdue ones cost nothing hour after hour): an admin who joins later sees it in the office
-    lists, not as a reminder."""
+    admins and publishers of the task's lead department. An inspection whose admins were already told of its
+    state is left out (the many overdue ones cost nothing hour after hour): an admin who joins later sees it
+    in the office lists, not as a reminder. One statement: the sweep inserts what it selects."""
     from backend.directory.models import Target
     from backend.inspections.models import Inspection
     from backend.plans.models import Task
 
-    rows = session.execute(
-        select(Inspection.id, Inspection.publication_due_on, Inspection.completed_on, Task.lead_department_id,
-               Task.name, Target.name)
-        .join(Task, Task.id == Inspection.task_id).join(Target, Target.id == Inspection.target_id)
-        .where(Inspection.status == "completed", Inspection.publication_due_on.is_not(None),
-               Inspection.publication_due_on <= ctx.horizon, unpublished(),
-               ~_reminded("publication.due", "inspection", Inspection.id,
-                          case((Inspection.publication_due_on < ctx.today, "overdue"), else_="due_soon")))).all()
-    if not rows:
-        return []
-    departments = {r[3] for r in rows}
-    admins = users_with_role(session, Role.DEPT_ADMIN, departments)
-    for department_id, users in users_with_role(session, Role.PUBLISHER, departments).items():
-        admins.setdefault(department_id, set()).update(users)
-    out = []
-    for inspection_id, due, completed, department_id, task_name, target_name in rows:
-        state = ctx.state(due)
-        title = f"检查结果公示{STATE_WORDS[state]}：{target_name}"
-        body = (f"「{task_name}」对「{target_name}」的检查于 {completed.isoformat() if completed else '—'} 完成，"
-                f"结果应于 {due.isoformat()} 前公示（20 个工作日）。")
-        out.append(Reminder(frozenset(admins.get(department_id, ())), "publication.due", "inspection",
-                            str(inspection_id), state, title, body, f"/office/inspections/{inspection_id}", due))
-    return out
+    due = Inspection.publication_due_on
+    state, words = deadline_columns(due, ctx)
+    subject = cast(Inspection.id, String)
+    name = business_name(Target, Inspection.target_id)
+    title = literal("检查结果公示") + words + "：" + name
+    body = ("「" + Task.name + "」对「" + name + "」的检查于 "
+            + func.coalesce(iso_date(Inspection.completed_on), "—") + " 完成，结果应于 " + iso_date(due)
+            + " 前公示（20 个工作日）。")
+    recipient = and_(User.department_id == Task.lead_department_id, User.status == "active",
+                     User.role.in_((Role.DEPT_ADMIN.value, Role.PUBLISHER.value)))
+    return (select(*notification_row(User.id, "publication.due", "inspection", subject, state, title, body,
+                                     literal("/office/inspections/") + subject, due))
+            .join_from(Inspection, Task, Task.id == Inspection.task_id).join(User, recipient)
+            .where(Inspection.status == "completed", due.is_not(None), due <= ctx.horizon, unpublished(),
+                   ~_reminded("publication.due", "inspection", Inspection.id, state))
+            .order_by(Inspection.id, User.id))
 
 
 # --- the year's tasks by 30 November (石家庄) -----------------------------------------------------------

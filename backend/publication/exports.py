@@ -66,7 +66,13 @@ def national_query(department_id: int | None, start: dt.date, end: dt.date):
     return stmt.order_by(PublishedResult.published_at, PublishedResult.id)
 
 
-def national_row(row: PublishedResult) -> list[str]:
+# the columns a row of the file is made of (never the whole version: its notice, hashes, search copies)
+_NATIONAL_COLUMNS = (PublishedResult.id, PublishedResult.version, PublishedResult.document,
+                     PublishedResult.change_note, PublishedResult.published_at)
+
+
+def national_row(row) -> list[str]:
+    """One line of the file from a version (or a row of ``_NATIONAL_COLUMNS``)."""
     doc = row.document
     business = doc["business"]
     return [str(row.id), str(row.version), doc["plan"]["code"], doc["plan"]["name"], doc["task"]["code"],
@@ -77,15 +83,17 @@ def national_row(row: PublishedResult) -> list[str]:
             row.change_note or "", row.published_at.astimezone(_BEIJING).date().isoformat(), doc.get("record_hash") or ""]
 
 
-def national_rows(session: Session, department_id: int | None, start: dt.date, end: dt.date) -> Iterator[list[str]]:
-    stmt = national_query(department_id, start, end)
-    offset = 0
-    while True:
-        batch = list(session.scalars(stmt.offset(offset).limit(BATCH)))
-        yield from (national_row(r) for r in batch)
-        if len(batch) < BATCH:
-            return
-        offset += BATCH
+def national_rows(session: Session, department_id: int | None, start: dt.date, end: dt.date,
+                  batch: int = BATCH) -> Iterator[list[str]]:
+    """The file's lines in order (published_at, id), streamed: the ids of the period first (one narrow query:
+    no wide rows sorted, no OFFSET re-reading the pages before), then each ``batch`` of them with only the
+    columns the file shows, by primary key; the versions are never changed once published, so the lines are
+    the period's as the first query saw it."""
+    ids = session.scalars(national_query(department_id, start, end).with_only_columns(PublishedResult.id)).all()
+    for i in range(0, len(ids), batch):
+        chunk = ids[i:i + batch]
+        by_id = {r.id: r for r in session.execute(select(*_NATIONAL_COLUMNS).where(PublishedResult.id.in_(chunk)))}
+        yield from (national_row(by_id[row_id]) for row_id in chunk)
 
 
 def write(out: BinaryIO, fmt: str, title: str, headers: list[str], rows) -> int:

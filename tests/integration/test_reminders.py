@@ -86,6 +86,66 @@ def test_two_sweeps_at_once_record_and_send_each_reminder_once(committed_db, app
     assert _notes(committed_db) == sorted((u, str(w["task"]), "due_soon") for u in people)
 
 
+def test_two_set_based_sweeps_at_once_record_and_send_each_reminder_once(committed_db, app, monkeypatch):
+    """The same for the reminders inserted straight from a SELECT (publication.due, followup.deadline): both
+    sweeps select the same rows (on PostgreSQL a barrier holds both before their INSERT … SELECT), one insert
+    wins each row, the other waits for it and skips it; only the winner sends."""
+    import uuid
+
+    from backend.followups.models import Followup
+    from backend.inspections.models import Inspection
+    from backend.publication.services import work_calendar
+    from tests.api.notifications.world import drawn_task
+
+    with committed_db.session_scope() as session:
+        factory = Factory(session)
+        w = drawn_task(session, factory, AuthActions(app, factory))
+        cal = work_calendar(session)
+        for inspection in w.inspections[:2]:
+            inspection = session.get(Inspection, inspection.id)
+            inspection.status, inspection.completed_on = "completed", D(2026, 9, 11)
+            inspection.publication_due_on = cal.add_working_days(inspection.completed_on, 20).day
+            session.add(Followup(uid=str(uuid.uuid4()), inspection_id=inspection.id, task_id=inspection.task_id,
+                                 target_id=inspection.target_id, department_id=w.scenario.lead.id,
+                                 lead_department_id=w.scenario.lead.id, action="rectify", state="ordered",
+                                 due_on=D(2026, 10, 12), created_by=w.planner.id))
+    postgres = committed_db.dialect == "postgresql"
+    barrier, waited = threading.Barrier(2, timeout=30), threading.local()
+    original = services._insert_selected
+
+    def insert_together(session, stmt, now):
+        if postgres and not getattr(waited, "done", False):    # each sweep's first insert: together
+            waited.done = True
+            barrier.wait()
+        return original(session, stmt, now)
+
+    monkeypatch.setattr(services, "_insert_selected", insert_together)
+    results, errors, channels = [], [], [LoggingNotifier("sms"), LoggingNotifier("sms")]
+    only = ["publication.due", "followup.deadline"]
+
+    def run(channel):
+        try:
+            with committed_db.session_scope() as session:
+                results.append(services.sweep(session, D(2026, 10, 16), [channel], only=only))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in channels]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    # two inspections to the lead's admin; two follow-ups to the admin and their opener
+    expected = 2 + 2 * 2
+    assert sum(r.created for r in results) == expected
+    assert sum(len(c.sent) for c in channels) == expected
+    with committed_db.session_scope(write=False) as session:
+        keys = session.execute(select(Notification.kind, Notification.subject_id, Notification.user_id)
+                               .where(Notification.kind.in_(only))).all()
+    assert len(keys) == len(set(keys)) == expected
+
+
 def _env(db, redis_url, queue, tmp_path, **extra):
     env = {**os.environ, "DATABASE_URL": db.url, "REDIS_URL": redis_url, "RQ_QUEUE": queue,
            "SECRET_KEY": TEST_SECRET, "AUDIT_KEY": TEST_AUDIT_KEY, "MEDIA_DIR": str(tmp_path / "media"),

@@ -231,3 +231,43 @@ def test_a_task_not_drawn_by_its_end_date_is_reminded_and_a_frozen_account_is_no
     s.task.status = "cancelled"
     db_session.flush()
     assert sweep(db_session, D(2026, 10, 12), only=["task.end_date"]).created == 0
+
+
+def test_the_set_based_reminders_write_the_same_words_as_before(db_session, factory, auth):
+    """publication.due and followup.deadline are inserted straight from a SELECT (state, title, body and link
+    written in SQL): word for word what the reminders said when they were built one by one, the title cut at
+    200 characters; an admin who joins later gets the follow-up's reminder in its present state (never the
+    publication's: its admins were told)."""
+    import uuid
+
+    from backend.followups.models import Followup
+    from backend.publication.services import work_calendar
+
+    w = drawn_task(db_session, factory, auth)
+    first = w.inspections[0]
+    _complete(first, D(2026, 9, 11), work_calendar(db_session))          # due 15 October
+    first.target.name = "长" * 190 + "有限公司名称"
+    fu = Followup(uid=str(uuid.uuid4()), inspection_id=first.id, task_id=first.task_id, target_id=first.target_id,
+                  department_id=w.scenario.lead.id, lead_department_id=w.scenario.lead.id, action="notify",
+                  state="to_notify", due_on=D(2026, 10, 12), created_by=None)
+    db_session.add(fu)
+    db_session.flush()
+    name = first.target.name
+    many = ["publication.due", "followup.deadline"]
+    assert sweep(db_session, D(2026, 10, 16), only=many).by_kind == {"publication.due:overdue": 1,
+                                                                     "followup.deadline:overdue": 1}
+    pub, = _rows(db_session, "publication.due")
+    assert pub.title == ("检查结果公示已逾期：" + name)[:200] and len(pub.title) == 200
+    assert pub.body == (f"「{w.task.name}」对「{name}」的检查于 2026-09-11 完成，结果应于 2026-10-15 前公示"
+                        "（20 个工作日）。")
+    assert (pub.user_id, pub.subject_type, pub.subject_id, pub.state, pub.due_on, pub.link) == (
+        w.admin.id, "inspection", str(first.id), "overdue", D(2026, 10, 15), f"/office/inspections/{first.id}")
+    got, = _rows(db_session, "followup.deadline")
+    assert got.title == ("后续处置已逾期：" + name)[:200]
+    assert got.body == f"对「{name}」的后续处置（抄告相关部门）期限为 2026-10-12，尚未办结。"
+    assert (got.user_id, got.subject_type, got.subject_id, got.state, got.due_on, got.link) == (
+        w.admin.id, "followup", str(fu.id), "overdue", D(2026, 10, 12), f"/office/followups/{fu.id}")
+    late = factory.user(Role.DEPT_ADMIN, w.scenario.lead)
+    assert sweep(db_session, D(2026, 10, 19), only=many).by_kind == {"followup.deadline:overdue": 1}
+    assert {n.user_id for n in _rows(db_session, "followup.deadline")} == {w.admin.id, late.id}
+    assert {n.user_id for n in _rows(db_session, "publication.due")} == {w.admin.id}

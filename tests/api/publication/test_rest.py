@@ -140,6 +140,34 @@ def test_the_national_export_holds_the_published_results_of_the_period(app, clie
     assert world.session.scalar(select(AuditEntry).where(AuditEntry.action == "publication.export")) is not None
 
 
+def test_the_national_file_reads_its_rows_in_batches_without_losing_or_repeating_one(client, world):
+    """The rows are read a batch at a time: whatever the batch's size, the file holds each version once, in
+    the order (publication time, id), also when versions were published at the same instant across a batch's
+    edge."""
+    from backend.publication import exports
+    from backend.publication.models import PublishedResult
+
+    for index in range(3):
+        _publish(client, world, world.submit(index))
+    s = world.session
+    s.expire_all()
+    versions = s.scalars(select(PublishedResult).order_by(PublishedResult.id)).all()
+    assert len(versions) == 3
+    same = versions[0].published_at.replace(microsecond=0)
+    versions[0].published_at = versions[2].published_at = same        # equal sort keys, first and last id
+    versions[1].published_at = same - dt.timedelta(minutes=1)         # the middle id goes first
+    s.flush()
+    day = _today()
+    expected = [str(versions[1].id), str(versions[0].id), str(versions[2].id)]
+    whole = list(exports.national_rows(s, None, day, day))
+    assert [r[0] for r in whole] == expected
+    for batch in (1, 2, 3, 4):
+        assert list(exports.national_rows(s, None, day, day, batch=batch)) == whole
+    # one department's own rows only; a period without publications gives nothing
+    assert [r[0] for r in exports.national_rows(s, world.field.other_dept.id, day, day, batch=1)] == []
+    assert list(exports.national_rows(s, None, day - dt.timedelta(days=3), day - dt.timedelta(days=2))) == []
+
+
 def test_unreachable_businesses_are_listed_for_the_abnormal_operations_review(client, world):
     iid = world.submit(0)
     world.submit(1)
