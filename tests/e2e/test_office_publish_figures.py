@@ -67,6 +67,7 @@ def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_
         page.wait_for_selector(".public-preview dd")
         preview = page.inner_text(".public-preview")
         assert uscc in preview and first["target_name"] in preview and "检查记录哈希" in preview
+        assert "公开的现场照片" in page.inner_text(".photo-picker")   # no photo published unless ticked
         page.fill("#remarks-input", "已完成检查，未发现问题")
         page.click("#preview-btn")
         h.wait_js(page, "document.querySelector('.public-preview').innerText.includes('已完成检查，未发现问题')")

@@ -9650,6 +9650,23 @@ export interface components {
             current_id?: number | null;
             versions?: components["schemas"]["VersionOut"][];
         };
+        CategoryChoiceOut: {
+            code?: string;
+            label?: string;
+        };
+        PhotoChoiceOut: {
+            /** @description 原图的 SHA-256（勾选时提交此值） */
+            sha256?: string;
+            department?: components["schemas"]["PartDepartmentOut"];
+            /** @description 抽查事项 */
+            item?: string | null;
+            /** @description 检查内容 */
+            check_point?: string | null;
+            /** @description 去除元数据的公开副本；处理中为 null */
+            public_sha256?: string | null;
+            /** @description 公开副本已生成，可以勾选发布 */
+            ready?: boolean;
+        };
         InspectionPublicationOut: {
             inspection_id?: number;
             /**
@@ -9677,6 +9694,12 @@ export interface components {
             published_at?: string | null;
             exemption?: (Record<string, never> | null) | components["schemas"]["ExemptionOut"];
             parts?: components["schemas"]["PartOut"][];
+            /** @description 本部门可自行选择检查结果类别（参与部门） */
+            categories_editable?: boolean;
+            category_choices?: components["schemas"]["CategoryChoiceOut"][];
+            /** @description 本部门部分可勾选公开的现场照片 */
+            photos?: components["schemas"]["PhotoChoiceOut"][];
+            photos_max?: number;
         };
         PublishIn: {
             /**
