@@ -1,7 +1,7 @@
 // The planners' screens' logic (office/planning/lib.ts) and the draw ceremony's (office/draws/ceremony.ts).
 import { describe, expect, it } from "vitest";
 import {
-  awaitingDecision, drawCount, formOf, itemsWithin, planEditBody, planEditOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
+  awaitingDecision, drawCount, formOf, inboxParams, itemsWithin, planEditBody, planEditOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
   type Plan, type Preview, type Task,
 } from "../office/planning/lib";
 import { absolute, currentDraw, diceDigits, diceStatus, groupHex, nameOf, phaseOf, sum, verifyPath, witnessList } from "../office/draws/ceremony";
@@ -159,6 +159,14 @@ describe("a plan's edit", () => {
   });
   it("keeps only the items of the departments that remain", () => {
     expect(itemsWithin([9, 37], [{ id: 9 }])).toEqual([9]);
+  });
+});
+
+describe("the 会审 inbox", () => {
+  it("asks the server for my department's pending tasks under 会审 unless the URL says otherwise", () => {
+    expect(inboxParams(undefined, 2)).toEqual({ decision: "pending", status: "consulting", department_id: "2" });
+    expect(inboxParams("confirmed", 2)).toEqual({ decision: "confirmed", department_id: "2" });
+    expect(inboxParams("nonsense", null)).toEqual({ decision: "pending", status: "consulting" });
   });
 });
 

@@ -275,6 +275,11 @@ def test_a_committed_draw_reopened_with_a_reason_and_a_task_sent_back_in_会审(
         tpage.fill("#reason-input", "本局本季度检查力量不足，请改为下季度")
         tpage.click(".reason-confirm")
         tpage.wait_for_selector("#consult-done")
+        # the inbox filters on the server: the sent-back task leaves 待本部门会审, and 本部门已退回 lists it
+        h.wait_js(tpage, f"!document.querySelector('.consult-decline[data-code=\"{tasks[1]['code']}\"]')")
+        tpage.goto(f"{base}/office/consult?decision=declined&q={tasks[1]['code']}")
+        tpage.wait_for_selector(f'text={tasks[1]["code"]}')
+        assert tpage.locator(".consult-decline").count() == 0 and "共 1 条" in tpage.inner_text(".pager")
         tctx.close()
 
         ctx, page = o.open_office(browser, errors)

@@ -288,3 +288,14 @@ export function planEditBody(plan: Plan, e: PlanEdit, reason?: string): Record<s
 export function itemsWithin(itemIds: readonly number[], available: readonly { id: number }[]): number[] {
   return itemIds.filter((i) => available.some((x) => x.id === i));
 }
+
+/** The 会审 inbox's choices: where my department's decision stands (GET /api/v1/tasks `decision`). */
+export const INBOX_DECISIONS: { value: string; label: string }[] = [
+  { value: "pending", label: "待本部门会审" }, { value: "confirmed", label: "本部门已确认" }, { value: "declined", label: "本部门已退回" },
+];
+/** The inbox's fixed query (the URL's `decision` overrides it): my department, pending by default, and a pending
+ *  task only while it is under 会审 (a draft not yet sent is pending too). */
+export function inboxParams(decision: unknown, deptId: number | null | undefined): Record<string, string> {
+  const d = typeof decision === "string" && INBOX_DECISIONS.some((x) => x.value === decision) ? decision : "pending";
+  return { decision: d, ...(d === "pending" ? { status: "consulting" } : {}), ...(deptId ? { department_id: String(deptId) } : {}) };
+}

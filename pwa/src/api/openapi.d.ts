@@ -2970,6 +2970,8 @@ export interface paths {
                     plan_id?: number;
                     /** @description 按名称或编号查找 */
                     q?: string;
+                    /** @description 会审待办：department_id（默认本部门）作为参与部门的会审结果（pending 待会审、confirmed 已确认、declined 已退回） */
+                    decision?: "pending" | "confirmed" | "declined";
                 };
                 header?: never;
                 path?: never;
