@@ -131,3 +131,21 @@ def test_the_status_lists_the_photos_each_publisher_may_tick(client, world):
     world.session.flush()
     [photo] = client.get(STATUS.format(iid), headers=world.headers(world.lead_publisher)).json["photos"]
     assert photo["ready"] is False and photo["public_sha256"] is None
+
+
+def test_the_publisher_sees_the_thumbnail_and_the_public_copy_of_a_photo_to_tick(client, world):
+    """The office shows each photo to tick by /api/media/<sha256>/thumb and the preview's copy by …/public, read
+    with the publisher's login (the photo named by the record, as a phone's push leaves it)."""
+    from backend.actor import Actor
+    from backend.media import services as media
+
+    f = world.field
+    sha = _upload(client, world, f.lead_user, 3)
+    iid = world.submit(0)
+    _in_section(world, sha, f.lead_dept.id, f.lead_item)
+    media.add_references(world.session, [sha], iid, Actor.system("test"))
+    world.session.flush()
+    for path in (f"/api/media/{sha}/thumb", f"/api/media/{sha}/public"):
+        r = client.get(path, headers=world.headers(world.lead_publisher))
+        assert r.status_code == 200 and r.mimetype == "image/jpeg", path
+    assert client.get(f"/api/media/{sha}/thumb").status_code == 401
