@@ -299,6 +299,7 @@ def test_a_committed_draw_reopened_with_a_reason_and_a_task_sent_back_in_会审(
         page.fill("#reason-input", "见证人未能到场，摇号改期举行")
         page.click(".reason-confirm")
         page.wait_for_selector('#task-status[data-status="confirmed"]')
+        h.wait_js(page, "!document.querySelector('.el-overlay-dialog.is-closing')")   # the reason dialog has closed
         found = h.axe_violations(page)
         browser.close()
     _, draws, _ = h.api(base, "GET", f"/api/public/draws/{tasks[0]['code']}")
