@@ -190,5 +190,31 @@ class PublicDrawArgs(PageArgs):
     pass
 
 
+class PublicDrawListArgs(PageArgs):
+    q = fields.String(validate=validate.Length(max=64), metadata={"description": "任务名称或编号的一部分"})
+    department_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "牵头部门"})
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100), metadata={"description": "计划年度"})
+    status = fields.String(validate=validate.OneOf(["committed", "drawn"]),
+                           metadata={"description": "committed 已公布承诺值（待摇号）、drawn 已抽取"})
+
+
+class PublicDrawRowOut(BaseSchema):
+    task_code = fields.String()
+    task_name = fields.String()
+    seq = fields.Integer()
+    status = fields.String(metadata={"enum": ["committed", "drawn"]})
+    status_label = fields.String()
+    department = fields.Nested(BaseSchema.from_dict({"id": fields.Integer(), "code": fields.String(),
+                                                     "name": fields.String()}, name="PublicDrawDepartmentOut"))
+    committed_at = fields.DateTime()
+    drawn_at = fields.DateTime(allow_none=True)
+    date = fields.Date(metadata={"description": "摇号（未摇号时为公布承诺值）的日期，北京时间"})
+    candidates = fields.Integer(metadata={"description": "符合条件的检查对象户数（各分层合计）"})
+    drawn = fields.Integer(metadata={"description": "抽取户数（各分层合计）"})
+    url = fields.String(metadata={"description": "公示网站上该任务摇号的页面（打开即复核）"})
+    record_url = fields.String()
+    verify_url = fields.String()
+
+
 class RecordArgs(QuerySchema):
     seq = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "第几次摇号；缺省为当前有效的一次"})

@@ -182,6 +182,8 @@ class TaskArgs(PageArgs):
     department_id = _id(strict=False, metadata={"description": "牵头或参与的部门"})
     plan_id = _id(strict=False)
     q = _text(64, metadata={"description": "按名称或编号查找"})
+    decision = fields.String(validate=validate.OneOf(list(TASK_DEPT_STATUSES)), metadata={
+        "description": "会审待办：department_id（默认本部门）作为参与部门的会审结果（pending 待会审、confirmed 已确认、declined 已退回）"})
 
 
 # --- output ----------------------------------------------------------------------------------

@@ -215,12 +215,29 @@ class ExemptionStateOut(Schema):
     exemption = fields.Nested(ExemptionOut)
 
 
+PartDepartmentOut = Schema.from_dict({"id": fields.Integer(), "code": fields.String(), "name": fields.String()},
+                                     name="PartDepartmentOut")
+
+
 class PartOut(Schema):
-    department = fields.Nested(Schema.from_dict({"id": fields.Integer(), "code": fields.String(),
-                                                 "name": fields.String()}, name="PartDepartmentOut"))
+    department = fields.Nested(PartDepartmentOut)
     kind = fields.String(metadata=KINDS)
     current_id = fields.Integer(allow_none=True)
     versions = fields.List(fields.Nested(VersionOut))
+
+
+class PhotoChoiceOut(Schema):
+    sha256 = fields.String(metadata={"description": "原图的 SHA-256（勾选时提交此值）"})
+    department = fields.Nested(PartDepartmentOut)
+    item = fields.String(allow_none=True, metadata={"description": "抽查事项"})
+    check_point = fields.String(allow_none=True, metadata={"description": "检查内容"})
+    public_sha256 = fields.String(allow_none=True, metadata={"description": "去除元数据的公开副本；处理中为 null"})
+    ready = fields.Boolean(metadata={"description": "公开副本已生成，可以勾选发布"})
+
+
+class CategoryChoiceOut(Schema):
+    code = fields.String()
+    label = fields.String()
 
 
 class InspectionPublicationOut(Schema):
@@ -236,6 +253,10 @@ class InspectionPublicationOut(Schema):
     published_at = fields.DateTime(allow_none=True)
     exemption = fields.Nested(ExemptionOut, allow_none=True)
     parts = fields.List(fields.Nested(PartOut))
+    categories_editable = fields.Boolean(metadata={"description": "本部门可自行选择检查结果类别（参与部门）"})
+    category_choices = fields.List(fields.Nested(CategoryChoiceOut))
+    photos = fields.List(fields.Nested(PhotoChoiceOut), metadata={"description": "本部门部分可勾选公开的现场照片"})
+    photos_max = fields.Integer()
 
 
 class QueueRowOut(Schema):

@@ -13,8 +13,9 @@ from backend.draws.models import Draw
 from backend.inspections.services import my_inspections_query
 from backend.plans import services as plans
 from schemas.base import PageArgs, page_of
-from schemas.draws import (DrawOut, GroupOut, InspectionOut, MyInspectionArgs, PreviewOut, PublicDrawArgs, RecordArgs,
-                           RedrawIn, ReopenIn, ReplaceIn, SeedIn, TaskExpertsIn, TaskExpertsOut)
+from schemas.draws import (DrawOut, GroupOut, InspectionOut, MyInspectionArgs, PreviewOut, PublicDrawArgs,
+                           PublicDrawListArgs, PublicDrawRowOut, RecordArgs, RedrawIn, ReopenIn, ReplaceIn, SeedIn,
+                           TaskExpertsIn, TaskExpertsOut)
 
 blp = blueprint("draws", __name__, "/api/v1", "摇号抽取与检查分组")
 public_blp = blueprint("public_draws", __name__, "/api/public", "公开：摇号记录")
@@ -141,6 +142,18 @@ class MyInspections(MethodView):
 
 
 # --- public ----------------------------------------------------------------------------------
+
+@public_blp.route("/draws")
+class PublicDrawList(MethodView):
+    @public
+    @public_blp.arguments(PublicDrawListArgs, location="query")
+    @public_blp.response(200, page_of(PublicDrawRowOut))
+    def get(self, args):
+        """已公布的摇号（分页，最新在前）：任务、牵头部门、日期、符合条件户数与抽取户数、复核链接（无需登录，不含个人信息）"""
+        session = get_session()
+        page = paginate(session, services.public_draw_list_query(args), args, scalars=False)
+        return {**page, "items": [services.public_draw_row(*row) for row in page["items"]]}
+
 
 @public_blp.route("/draws/<string:task_code>")
 class PublicDraws(MethodView):

@@ -542,6 +542,52 @@ def public_draws_query(session: Session, task_code: str):
     return select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)
 
 
+PUBLIC_LIST_STATUSES = ("committed", "drawn")
+
+
+def public_draw_list_query(args: dict):
+    """The public list of draws (GET /api/public/draws): every committed or drawn draw, newest first, with its
+    task and lead department; ``q`` a part of the task's name or code, ``department_id`` the lead department,
+    ``year`` the plan's year, ``status`` committed | drawn. No person is named (a row is counts and links)."""
+    from backend.plans.models import Plan
+
+    stmt = (select(Draw, Task, Department)
+            .join(Task, Task.id == Draw.task_id)
+            .join(Department, Department.id == Task.lead_department_id)
+            .where(Draw.status.in_(PUBLIC_LIST_STATUSES)))
+    if args.get("status"):
+        stmt = stmt.where(Draw.status == args["status"])
+    if args.get("department_id") is not None:
+        stmt = stmt.where(Task.lead_department_id == args["department_id"])
+    if args.get("year") is not None:
+        stmt = stmt.where(Task.plan_id.in_(select(Plan.id).where(Plan.year == args["year"])))
+    q = (args.get("q") or "").strip()
+    if q:
+        stmt = stmt.where((Task.name.icontains(q, autoescape=True)) | (Task.code.icontains(q, autoescape=True)))
+    return stmt.order_by(func.coalesce(Draw.drawn_at, Draw.committed_at).desc(), Draw.id.desc())
+
+
+def _count_sum(counts: dict | None, key: str) -> int:
+    value = (counts or {}).get(key)
+    return sum(v for v in value.values() if isinstance(v, int)) if isinstance(value, dict) else 0
+
+
+def public_draw_row(draw: Draw, task: Task, department: Department) -> dict:
+    """One row of the public list: the task, its lead department, when, how many candidates and drawn, links."""
+    from backend.publication.calendar import beijing_date
+
+    seq = draw.seq
+    return {"task_code": task.code, "task_name": task.name, "seq": seq, "status": draw.status,
+            "status_label": DRAW_STATUSES.get(draw.status, draw.status),
+            "department": {"id": department.id, "code": department.code, "name": department.name},
+            "committed_at": draw.committed_at, "drawn_at": draw.drawn_at,
+            "date": beijing_date(draw.drawn_at or draw.committed_at),
+            "candidates": _count_sum(draw.counts, "targets"), "drawn": _count_sum(draw.counts, "selected"),
+            "url": f"/tasks/{task.code}?seq={seq}",
+            "record_url": f"/api/public/draws/{task.code}/record?seq={seq}",
+            "verify_url": f"/draw/verify.html?record=/api/public/draws/{task.code}/record%3Fseq%3D{seq}"}
+
+
 def public_draws(session: Session, task_code: str) -> tuple[Task, list[Draw]]:
     task = task_by_code(session, task_code)
     draws = session.scalars(select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)).all()

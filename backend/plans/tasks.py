@@ -133,6 +133,14 @@ def tasks_query(actor: Actor, args: Mapping):
     q = (args.get("q") or "").strip()
     if q:
         stmt = stmt.where(or_(Task.name.icontains(q, autoescape=True), Task.code.icontains(q, autoescape=True)))
+    if args.get("decision"):
+        # the 会审 inbox: tasks a department takes part in (not leads) and where its decision stands
+        deciding = department_id if department_id is not None else actor.department_id
+        if deciding is None:
+            raise _invalid("task.decision_needs_department", "按会审结果筛选时须指定部门（department_id）", "department_id")
+        stmt = stmt.where(exists().where(TaskDepartment.task_id == Task.id, TaskDepartment.department_id == deciding,
+                                         TaskDepartment.role == "participant",
+                                         TaskDepartment.status == args["decision"]))
     return stmt.order_by(Task.id.desc())
 
 

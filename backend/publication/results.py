@@ -517,9 +517,39 @@ def public_rows(session: Session, rows: list[PublishedResult]) -> list[dict]:
     return [public_view(session, r, names, full=False) for r in rows]
 
 
+def photo_choices(session: Session, ctx: Context, department_ids: list[int]) -> list[dict]:
+    """The photos a publisher of this part may tick: each check point's photos of these departments'
+    sections (by department, item, check point, as taken), once each, with whether its public copy is made."""
+    rows = session.execute(
+        select(Section.department_id, SectionAnswer.data, CheckPoint.text, CheckPoint.seq, Item.code, Item.name)
+        .join(Section, Section.id == SectionAnswer.section_id)
+        .outerjoin(CheckPoint, CheckPoint.id == SectionAnswer.check_point_id)
+        .outerjoin(Item, Item.id == CheckPoint.item_id)
+        .where(Section.inspection_id == ctx.inspection.id, Section.department_id.in_(department_ids))).all()
+    rows.sort(key=lambda r: (r[0] != ctx.task.lead_department_id, r[0], r[4] or "", r[3] or 0))
+    names = _department_names(session, department_ids)
+    found: dict[str, dict] = {}
+    for dept, data, point, _seq, _code, item in rows:
+        for photo in (data or {}).get("photos") or ():
+            sha = photo.get("sha256") if isinstance(photo, dict) else None
+            if isinstance(sha, str) and sha.lower() not in found:
+                found[sha.lower()] = {"sha256": sha.lower(), "department": {"id": dept, "code": names[dept][0],
+                                                                             "name": names[dept][1]},
+                                      "item": item, "check_point": point}
+    stored = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(list(found))))} \
+        if found else {}
+    out = []
+    for sha, row in found.items():
+        media = stored.get(sha)
+        if media is None or media.kind != "photo":
+            continue            # named but not uploaded yet, or not a photo: it cannot be ticked
+        out.append({**row, "public_sha256": media.public_sha256, "ready": media.public_sha256 is not None})
+    return out
+
+
 def inspection_status(session: Session, actor: Actor, inspection_id: int) -> dict:
-    """For a publisher: each department's part of the inspection (published versions, or still to do) and
-    where 不适合公开 stands."""
+    """For a publisher: each department's part of the inspection (published versions, or still to do), where
+    不适合公开 stands, the photos the part may tick and whether it may set its own result categories."""
     ctx = _context(session, inspection_id)
     department_id, kind = _own_part(actor, ctx)
     rows = list(session.scalars(select(PublishedResult).where(PublishedResult.inspection_id == inspection_id)
@@ -539,7 +569,11 @@ def inspection_status(session: Session, actor: Actor, inspection_id: int) -> dic
             "completed_on": ctx.inspection.completed_on, "publication_due_on": ctx.inspection.publication_due_on,
             **deadlines.clock_json(ctx.inspection, text=False),
             "published_at": ctx.inspection.published_at,
-            "exemption": exemption.to_dict() if exemption else None, "parts": parts}
+            "exemption": exemption.to_dict() if exemption else None, "parts": parts,
+            "categories_editable": kind == "department",
+            "category_choices": [{"code": c, "label": label} for c, label in RESULT_CATEGORIES.items()],
+            "photos": photo_choices(session, ctx, list(ctx.departments) if kind == "record" else [department_id]),
+            "photos_max": PHOTOS_MAX}
 
 
 # --- the queue ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ export const router = createRouter({
     { path: "/plans", name: "plans", component: () => import("./views/PlansView.vue"), meta: { title: "抽查计划" } },
     { path: "/plans/:code", name: "plan", component: () => import("./views/PlanView.vue"), meta: { title: "抽查计划" } },
     { path: "/items", name: "items", component: () => import("./views/ItemsView.vue"), meta: { title: "抽查事项清单" } },
+    { path: "/draws", name: "draws", component: () => import("./views/DrawsView.vue"), meta: { title: "摇号公示" } },
     { path: "/tasks/:code", name: "task", component: () => import("./views/TaskView.vue"), meta: { title: "摇号记录" } },
     { path: "/verify", name: "verify", component: () => import("./views/VerifyView.vue"), meta: { title: "摇号复核" } },
     { path: "/results", name: "results", component: () => import("./views/ResultsView.vue"), meta: { title: "检查结果公示" } },

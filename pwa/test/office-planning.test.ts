@@ -1,8 +1,8 @@
 // The planners' screens' logic (office/planning/lib.ts) and the draw ceremony's (office/draws/ceremony.ts).
 import { describe, expect, it } from "vitest";
 import {
-  awaitingDecision, drawCount, formOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
-  type Preview, type Task,
+  awaitingDecision, drawCount, formOf, inboxParams, itemsWithin, planEditBody, planEditOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
+  type Plan, type Preview, type Task,
 } from "../office/planning/lib";
 import { absolute, currentDraw, diceDigits, diceStatus, groupHex, nameOf, phaseOf, sum, verifyPath, witnessList } from "../office/draws/ceremony";
 import { mayOpen, menuFor } from "../office/lib/menu";
@@ -126,6 +126,47 @@ describe("the task form", () => {
     expect(previewSummary(p)).toBe("可以抽取：从 113 户符合条件的检查对象中抽取 2 户，分为 1 个检查组，需检查人员 SAMR 2 人、TAX 1 人。");
     expect(previewSummary({ ...p, can_draw: false, reasons: [{ code: "task.not_confirmed", message: "任务尚未会审通过" }] }))
       .toBe("暂不能抽取（条件满足后将从 113 户符合条件的检查对象中抽取 2 户，分为 1 个检查组，需检查人员 SAMR 2 人、TAX 1 人）。原因：任务尚未会审通过");
+  });
+});
+
+describe("a plan's edit", () => {
+  const item = (item_id: number, department_id: number) => ({ item_id, code: `I${item_id}`, name: "事项", category: null, kind: "key",
+    kind_label: "重点检查事项", ratio_cap_percent: null, department_id, department_code: null, retired: false });
+  const draft = {
+    id: 1, code: "JH-1", year: 2026, name: "计划", kind: "joint", kind_label: "联合计划", lead_department: { id: 1, code: "SAMR", name: "市场监管局" },
+    lead_department_id: 1, departments: plan.departments, items: [item(9, 1), item(37, 2)], ratio_rules: { A: { num: 1, den: 100 } },
+    batches: [], description: null, status: "draft", status_label: "草稿", version: 1, published_at: null, approved_at: null,
+    retired_at: null, retire_reason: null, updated_at: "",
+  } as Plan;
+  it("starts from what the plan holds", () => {
+    const e = planEditOf(draft);
+    expect(e.participants).toEqual([2]);
+    expect(e.item_ids).toEqual([9, 37]);
+    expect(e.rules.find((r) => r.key === "A")).toMatchObject({ num: 1, den: 100 });
+  });
+  it("sends a draft's items and participants only when they changed, never a published plan's", () => {
+    const e = planEditOf(draft);
+    expect(planEditBody(draft, e)).toEqual({ name: "计划", description: null, ratio_rules: { A: { num: 1, den: 100 } } });
+    e.item_ids = [37, 9];                                   // the same items in another order: unchanged
+    expect(planEditBody(draft, e)).not.toHaveProperty("item_ids");
+    e.item_ids = [9];
+    e.participants = [];
+    expect(planEditBody(draft, e)).toMatchObject({ item_ids: [9], participant_department_ids: [] });
+    const published = { ...draft, status: "published" } as Plan;
+    const body = planEditBody(published, e, "调整名称");
+    expect(body).not.toHaveProperty("item_ids");
+    expect(body.reason).toBe("调整名称");
+  });
+  it("keeps only the items of the departments that remain", () => {
+    expect(itemsWithin([9, 37], [{ id: 9 }])).toEqual([9]);
+  });
+});
+
+describe("the 会审 inbox", () => {
+  it("asks the server for my department's pending tasks under 会审 unless the URL says otherwise", () => {
+    expect(inboxParams(undefined, 2)).toEqual({ decision: "pending", status: "consulting", department_id: "2" });
+    expect(inboxParams("confirmed", 2)).toEqual({ decision: "confirmed", department_id: "2" });
+    expect(inboxParams("nonsense", null)).toEqual({ decision: "pending", status: "consulting" });
   });
 });
 

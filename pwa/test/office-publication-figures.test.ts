@@ -1,6 +1,9 @@
 // The logic of the publishers' and supervisors' screens (office/lib/publication.ts, office/lib/figures.ts).
 import { describe, expect, it } from "vitest";
-import { daysLeftText, evidenceRequired, nextSteps, previewLines, stateTag, stepBody } from "../office/lib/publication";
+import {
+  daysLeftText, evidenceRequired, nextSteps, originalsOf, photoCaption, previewLines, publishBody, stateTag, stepBody, toggleTick,
+  type PhotoChoice,
+} from "../office/lib/publication";
 import {
   belowTarget, filterParams, missingLabel, partsOf, periodKind, periodLabel, periodOptions, publishedLate, quarterOf, rateText,
   readFilters, targetText, trendOption,
@@ -34,6 +37,36 @@ describe("the public preview", () => {
     expect(lines.find((l) => l.label === "检查事项")!.text).toBe("营业执照（实地检查）");
     expect(previewLines({ ...content, remarks: "已完成检查" }).find((l) => l.label === "备注")!.text).toBe("已完成检查");
     expect(previewLines(null)).toEqual([]);
+  });
+});
+
+describe("what the publisher ticks and chooses", () => {
+  const dept = { id: 1, code: "SAMR", name: "市场监管局" };
+  const choices: PhotoChoice[] = [
+    { sha256: "a1", department: dept, item: "营业执照", check_point: "亮照经营", public_sha256: "p1", ready: true },
+    { sha256: "a2", department: dept, item: null, check_point: null, public_sha256: null, ready: false },
+    { sha256: "a3", department: dept, item: "营业执照", check_point: "经营场所", public_sha256: "p3", ready: true },
+  ];
+  it("ticks in order, unticks, and never more than the maximum", () => {
+    let t = toggleTick([], "a3");
+    t = toggleTick(t, "a1");
+    expect(t).toEqual(["a3", "a1"]);
+    expect(toggleTick(t, "a3")).toEqual(["a1"]);
+    expect(toggleTick(t, "a2", 2)).toEqual(["a3", "a1"]);
+  });
+  it("sends only what was typed, ticked or chosen (categories only where the part may set them)", () => {
+    expect(publishBody({ remarks: "  ", photos: [] })).toEqual({});
+    expect(publishBody({ remarks: " 已完成检查 ", photos: ["a1"], categories: ["no_problem"], categoriesEditable: false }))
+      .toEqual({ remarks: "已完成检查", photos: ["a1"] });
+    expect(publishBody({ remarks: "", photos: [], categories: ["other_violation"], categoriesEditable: true }))
+      .toEqual({ result_categories: ["other_violation"] });
+    expect(publishBody({ remarks: "", photos: [], categories: [], categoriesEditable: true })).toEqual({});
+  });
+  it("finds the original behind each public copy in the preview", () => {
+    expect(originalsOf([{ sha256: "p3", url: "/api/public/photos/p3" }, { sha256: "zz", url: "" }], choices)).toEqual({ p3: "a3" });
+    expect(originalsOf(undefined, choices)).toEqual({});
+    expect(photoCaption(choices[0])).toBe("市场监管局 · 营业执照 · 亮照经营");
+    expect(photoCaption(choices[1])).toBe("市场监管局");
   });
 });
 

@@ -4,7 +4,7 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { beijing, classifySearch, fileSha256, isSha256, recordPath, taskPath } from "../portal/lib/public";
+import { beijing, classifySearch, drawCountText, drawListParams, fileSha256, isSha256, recordPath, taskPath } from "../portal/lib/public";
 import { sha256, ticketer, wordsToHex } from "../public/draw/sha256.js";
 import { compareCodePoints, smallest, smallestOfBytes } from "../public/draw/rank.js";
 
@@ -45,6 +45,19 @@ describe("portal helpers", () => {
     expect(taskPath("SS 1/2", 2)).toBe("/tasks/SS%201%2F2?seq=2");
     expect(recordPath("SS-2026-001")).toBe("/api/public/draws/SS-2026-001/record");
     expect(recordPath("SS-2026-001", 3)).toBe("/api/public/draws/SS-2026-001/record?seq=3");
+  });
+});
+
+describe("the public list of draws", () => {
+  it("asks the API only for what the URL holds that it accepts", () => {
+    expect(drawListParams({})).toEqual({ page_size: "20" });
+    expect(drawListParams({ q: " 食品 ", year: "2026", status: "drawn", page: "2" }))
+      .toEqual({ page_size: "20", q: "食品", year: "2026", status: "drawn", page: "2" });
+    expect(drawListParams({ year: "26", status: "superseded", page: "0", q: ["x"] })).toEqual({ page_size: "20" });
+  });
+  it("says how many were (or will be) drawn from how many", () => {
+    expect(drawCountText({ status: "drawn", candidates: 282, drawn: 8 })).toBe("从 282 户中抽取 8 户");
+    expect(drawCountText({ status: "committed", candidates: 282, drawn: 8 })).toBe("将从 282 户中抽取 8 户");
   });
 });
 

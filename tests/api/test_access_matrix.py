@@ -276,6 +276,7 @@ ROWS = [
     Row("GET", "/api/public/plans", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}", PUBLIC),
     Row("GET", "/api/public/plans/{plan_code}/versions", PUBLIC),
+    Row("GET", "/api/public/draws", PUBLIC),
     Row("GET", "/api/public/draws/{task_code}", PUBLIC),
     Row("GET", "/api/public/draws/{task_code}/record", PUBLIC),
     # the working-day calendar: public years, the notice import (system admins), due dates (anyone logged in)

@@ -38,6 +38,48 @@ def _personal_data(db_path, target_code: str) -> list[str]:
     return [w for w in words if len(w) >= 2]
 
 
+def _a_photo_in_the_record(tmp, inspection_id: int) -> str:
+    """A photo taken at one check point of the record, stored and processed as an upload's job leaves it (its
+    thumbnail and its copy without metadata made), named by the record (a bound reference, as a push makes)."""
+    from sqlalchemy import select
+
+    from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure
+    from backend.db import Database
+    from backend.demo.history import _png
+    from backend.directory.models import CheckPoint
+    from backend.inspections.models import Inspection, Section, SectionAnswer
+    from backend.media import services as media
+    from backend.plans.models import TaskItem
+    from tests.conftest import TEST_AUDIT_KEY
+
+    db = Database(f"sqlite:///{tmp / 'shuangsui.db'}")
+    configure(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
+    system = Actor.system("e2e")
+    try:
+        with db.session_scope() as session:
+            stored = media.add_generated(session, str(tmp / "media"), _png((180, 70, 40), 96), kind="photo",
+                                         media_type="image/png", filename="门头.png", actor=system)
+            sha = stored.sha256
+            session.commit()
+            media.process(session, media.MediaSettings.from_config({"MEDIA_DIR": str(tmp / "media")}), sha, system)
+            inspection = session.get(Inspection, inspection_id)
+            section = session.scalars(select(Section).where(Section.inspection_id == inspection_id)
+                                      .order_by(Section.department_id)).first()
+            point = session.scalars(select(CheckPoint.id).join(TaskItem, TaskItem.item_id == CheckPoint.item_id)
+                                    .where(TaskItem.task_id == inspection.task_id,
+                                           TaskItem.department_id == section.department_id)
+                                    .order_by(CheckPoint.id)).first()
+            session.add(SectionAnswer(section_id=section.id, check_point_id=point,
+                                      data={"checked": True, "result": "pass",
+                                            "photos": [{"id": "e2e-photo-1", "sha256": sha}]}))
+            media.add_references(session, [sha], inspection_id, system)
+            session.commit()
+    finally:
+        db.engine.dispose()
+    return sha
+
+
 def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_approved(server):
     base = server.url
     errors: list[str] = []
@@ -48,6 +90,7 @@ def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_
     assert dues == sorted(dues)                                    # by due date
     first, second = queue["items"][0], queue["items"][1]
     uscc = first["target_code"]
+    photo = _a_photo_in_the_record(server.tmp, first["inspection_id"])
     with sync_playwright() as p:
         browser = launch_chromium(p)
         ctx, page = o.open_office(browser, errors)
@@ -67,6 +110,13 @@ def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_
         page.wait_for_selector(".public-preview dd")
         preview = page.inner_text(".public-preview")
         assert uscc in preview and first["target_name"] in preview and "检查记录哈希" in preview
+        # no photo is public unless ticked: the thumbnail, ticked, and the preview shows the copy that will go out
+        assert "公开的现场照片" in page.inner_text(".photo-picker")
+        assert "现场照片" not in page.inner_text(".public-preview")
+        page.wait_for_selector(".photo-choice img")
+        page.check(f'.photo-choice input[data-sha256="{photo}"]')
+        page.wait_for_selector(".public-preview .public-photos img")
+        assert "现场照片1 张" in page.inner_text(".public-preview").replace("\n", "").replace("\t", "")
         page.fill("#remarks-input", "已完成检查，未发现问题")
         page.click("#preview-btn")
         h.wait_js(page, "document.querySelector('.public-preview').innerText.includes('已完成检查，未发现问题')")
@@ -86,6 +136,8 @@ def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_
         assert len(mine) == 1 and mine[0]["target_code"] == uscc
         status, one, raw = h.api(base, "GET", f"/api/public/results/{mine[0]['id']}")
         assert status == 200 and one["content"]["remarks"] == "已完成检查，未发现问题"
+        [public_photo] = one["content"]["photos"]                 # the copy without metadata, never the original
+        assert public_photo["sha256"] != photo and h.api(base, "GET", public_photo["url"])[0] == 200
         assert "published_by" not in one
         text = json.dumps(one, ensure_ascii=False)
         leaked = [w for w in _personal_data(server.tmp / "shuangsui.db", uscc) if w in text]

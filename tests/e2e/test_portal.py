@@ -114,6 +114,16 @@ def test_the_public_finds_a_result_by_uscc_and_verifies_the_draw_on_a_phone(live
         page.wait_for_url("**/results?hash=*")
         page.wait_for_selector("text=没有找到符合条件的公示结果")
 
+        # 摇号公示: the list of draws (paged on the server) names the task; its link opens the page that verifies
+        page.goto("/")
+        page.click('nav a[href="/draws"]')
+        page.wait_for_selector(f'.draw-row[data-task="{code}"]')
+        row = page.inner_text(f'.draw-row[data-task="{code}"]')
+        assert "已抽取" in row and "户中抽取" in row
+        check(page, "draws")
+        page.click(f'.draw-row[data-task="{code}"] a')
+        page.wait_for_url(f"**/tasks/{code}?seq=*")
+
         # the task's draw, verified in this phone's browser
         page.goto(f"/tasks/{code}")
         page.wait_for_selector(DONE, timeout=60_000)

@@ -54,6 +54,49 @@ export function previewLines(content: Record<string, unknown> | null | undefined
   return out;
 }
 
+// --- what the publisher chooses: photos ticked, a participant's own result categories ----------------------
+
+/** A photo the publication status offers (GET /api/v1/publication/inspections/<id> `photos`). */
+export interface PhotoChoice {
+  sha256: string; department: { id: number; code: string; name: string }; item: string | null; check_point: string | null;
+  public_sha256: string | null; ready: boolean;
+}
+
+/** Tick or untick one photo, keeping the order they were ticked in (the public document's order); never more
+ * than ``max``: a tick beyond it is refused (the same list is returned). */
+export function toggleTick(ticked: readonly string[], sha: string, max = 9): string[] {
+  if (ticked.includes(sha)) return ticked.filter((s) => s !== sha);
+  return ticked.length >= max ? [...ticked] : [...ticked, sha];
+}
+
+/** The body of preview / publish / correct: the public remarks when typed, the ticked photos when any, and a
+ * participating department's categories when it may set them and chose some. */
+export function publishBody(o: { remarks: string; photos: readonly string[]; categories?: readonly string[] | null;
+  categoriesEditable?: boolean }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.remarks.trim()) out.remarks = o.remarks.trim();
+  if (o.photos.length) out.photos = [...o.photos];
+  if (o.categoriesEditable && o.categories && o.categories.length) out.result_categories = [...o.categories];
+  return out;
+}
+
+/** For each photo of a preview (its public copy's SHA-256), the original it was made from: the office shows the
+ * copy through /api/media/<original>/public, as the public URL answers only once a version is published. */
+export function originalsOf(contentPhotos: unknown, choices: readonly PhotoChoice[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(contentPhotos)) return out;
+  for (const p of contentPhotos as { sha256?: string }[]) {
+    const c = choices.find((x) => x.public_sha256 && x.public_sha256 === p?.sha256);
+    if (c && p.sha256) out[p.sha256] = c.sha256;
+  }
+  return out;
+}
+
+/** A photo's caption under its thumbnail: department · item · check point (what is known). */
+export function photoCaption(c: PhotoChoice): string {
+  return [c.department?.name, c.item, c.check_point].filter(Boolean).join(" · ");
+}
+
 // --- follow-ups ------------------------------------------------------------------------------------------
 
 export type StepKind = "reinspection" | "transfer" | "judicial" | "notify" | "acknowledge";

@@ -257,3 +257,45 @@ export function rulesBody(rows: readonly StratumRow[], keep: Record<string, Rati
   }
   return out;
 }
+
+/** A draft plan's edit form: what it holds now (participants of a joint plan, items). */
+export interface PlanEdit {
+  name: string; description: string; rules: StratumRow[]; participants: number[]; item_ids: number[];
+}
+export function planEditOf(plan: Plan): PlanEdit {
+  return {
+    name: plan.name, description: plan.description || "", rules: ruleRows(plan.ratio_rules || {}),
+    participants: plan.departments.filter((d) => d.role !== "lead").map((d) => d.department_id),
+    item_ids: plan.items.map((i) => i.item_id),
+  };
+}
+/** The PATCH body of a plan's edit: name, description, ratios; and, for a draft (only a draft's items and
+ *  departments change here), the participants (a joint plan's) and the items when they changed. */
+export function planEditBody(plan: Plan, e: PlanEdit, reason?: string): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    name: e.name.trim(), description: e.description.trim() || null, ratio_rules: rulesBody(e.rules, plan.ratio_rules || {}),
+  };
+  if (plan.status === "draft") {
+    const was = planEditOf(plan);
+    const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+    if (plan.kind === "joint" && !same(was.participants, e.participants)) body.participant_department_ids = [...e.participants];
+    if (!same(was.item_ids, e.item_ids)) body.item_ids = [...e.item_ids];
+  }
+  if (reason) body.reason = reason;
+  return body;
+}
+/** The items still choosable once the departments changed: those of the departments that remain. */
+export function itemsWithin(itemIds: readonly number[], available: readonly { id: number }[]): number[] {
+  return itemIds.filter((i) => available.some((x) => x.id === i));
+}
+
+/** The 会审 inbox's choices: where my department's decision stands (GET /api/v1/tasks `decision`). */
+export const INBOX_DECISIONS: { value: string; label: string }[] = [
+  { value: "pending", label: "待本部门会审" }, { value: "confirmed", label: "本部门已确认" }, { value: "declined", label: "本部门已退回" },
+];
+/** The inbox's fixed query (the URL's `decision` overrides it): my department, pending by default, and a pending
+ *  task only while it is under 会审 (a draft not yet sent is pending too). */
+export function inboxParams(decision: unknown, deptId: number | null | undefined): Record<string, string> {
+  const d = typeof decision === "string" && INBOX_DECISIONS.some((x) => x.value === decision) ? decision : "pending";
+  return { decision: d, ...(d === "pending" ? { status: "consulting" } : {}), ...(deptId ? { department_id: String(deptId) } : {}) };
+}

@@ -95,3 +95,26 @@ export async function mountVerifier(root: HTMLElement, options: VerifierOptions)
   const m = (await import(/* @vite-ignore */ VERIFIER)) as { mountVerifier(root: HTMLElement, o: VerifierOptions): Promise<void> };
   await m.mountVerifier(root, options);
 }
+
+/** A row of the public list of draws (GET /api/public/draws): no person is named in it. */
+export interface DrawRow {
+  task_code: string; task_name: string; seq: number; status: string; status_label: string;
+  department: { id: number; code: string; name: string }; committed_at: string; drawn_at: string | null; date: string;
+  candidates: number; drawn: number; url: string; record_url: string; verify_url: string;
+}
+
+/** The list's query for the API from the page's URL: the search, the year (four digits), the status, the page. */
+export function drawListParams(query: Record<string, unknown>): Record<string, string> {
+  const str = (v: unknown) => (typeof v === "string" ? v.trim() : "");
+  const out: Record<string, string> = { page_size: "20" };
+  if (str(query.q)) out.q = str(query.q).slice(0, 64);
+  if (/^\d{4}$/.test(str(query.year))) out.year = str(query.year);
+  if (["committed", "drawn"].includes(str(query.status))) out.status = str(query.status);
+  if (/^[1-9]\d{0,5}$/.test(str(query.page))) out.page = str(query.page);
+  return out;
+}
+
+/** "从 282 户中抽取 8 户" (or "将从 … 抽取" while the dice are still to come). */
+export function drawCountText(row: Pick<DrawRow, "status" | "candidates" | "drawn">): string {
+  return row.status === "drawn" ? `从 ${row.candidates} 户中抽取 ${row.drawn} 户` : `将从 ${row.candidates} 户中抽取 ${row.drawn} 户`;
+}

@@ -2970,6 +2970,8 @@ export interface paths {
                     plan_id?: number;
                     /** @description 按名称或编号查找 */
                     q?: string;
+                    /** @description 会审待办：department_id（默认本部门）作为参与部门的会审结果（pending 待会审、confirmed 已确认、declined 已退回） */
+                    decision?: "pending" | "confirmed" | "declined";
                 };
                 header?: never;
                 path?: never;
@@ -3872,6 +3874,60 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["InspectionOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/draws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 已公布的摇号（分页，最新在前）：任务、牵头部门、日期、符合条件户数与抽取户数、复核链接（无需登录，不含个人信息）
+         * @description 权限：公开（无需登录）
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 任务名称或编号的一部分 */
+                    q?: string;
+                    /** @description 牵头部门 */
+                    department_id?: number;
+                    /** @description 计划年度 */
+                    year?: number;
+                    /** @description committed 已公布承诺值（待摇号）、drawn 已抽取 */
+                    status?: "committed" | "drawn";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PublicDrawRowOutPage"];
                     };
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
@@ -9315,6 +9371,48 @@ export interface components {
             /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
             total_estimated?: boolean;
         };
+        PublicDrawDepartmentOut: {
+            id?: number;
+            code?: string;
+            name?: string;
+        };
+        PublicDrawRowOut: {
+            task_code?: string;
+            task_name?: string;
+            seq?: number;
+            /** @enum {string} */
+            status?: "committed" | "drawn";
+            status_label?: string;
+            department?: components["schemas"]["PublicDrawDepartmentOut"];
+            /** Format: date-time */
+            committed_at?: string;
+            /** Format: date-time */
+            drawn_at?: string | null;
+            /**
+             * Format: date
+             * @description 摇号（未摇号时为公布承诺值）的日期，北京时间
+             */
+            date?: string;
+            /** @description 符合条件的检查对象户数（各分层合计） */
+            candidates?: number;
+            /** @description 抽取户数（各分层合计） */
+            drawn?: number;
+            /** @description 公示网站上该任务摇号的页面（打开即复核） */
+            url?: string;
+            record_url?: string;
+            verify_url?: string;
+        };
+        PublicDrawRowOutPage: {
+            items: components["schemas"]["PublicDrawRowOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
+        };
         DrawOutPage: {
             items: components["schemas"]["DrawOut"][];
             /** @description 总条数 */
@@ -9650,6 +9748,23 @@ export interface components {
             current_id?: number | null;
             versions?: components["schemas"]["VersionOut"][];
         };
+        CategoryChoiceOut: {
+            code?: string;
+            label?: string;
+        };
+        PhotoChoiceOut: {
+            /** @description 原图的 SHA-256（勾选时提交此值） */
+            sha256?: string;
+            department?: components["schemas"]["PartDepartmentOut"];
+            /** @description 抽查事项 */
+            item?: string | null;
+            /** @description 检查内容 */
+            check_point?: string | null;
+            /** @description 去除元数据的公开副本；处理中为 null */
+            public_sha256?: string | null;
+            /** @description 公开副本已生成，可以勾选发布 */
+            ready?: boolean;
+        };
         InspectionPublicationOut: {
             inspection_id?: number;
             /**
@@ -9677,6 +9792,12 @@ export interface components {
             published_at?: string | null;
             exemption?: (Record<string, never> | null) | components["schemas"]["ExemptionOut"];
             parts?: components["schemas"]["PartOut"][];
+            /** @description 本部门可自行选择检查结果类别（参与部门） */
+            categories_editable?: boolean;
+            category_choices?: components["schemas"]["CategoryChoiceOut"][];
+            /** @description 本部门部分可勾选公开的现场照片 */
+            photos?: components["schemas"]["PhotoChoiceOut"][];
+            photos_max?: number;
         };
         PublishIn: {
             /**

@@ -449,3 +449,40 @@ def test_services_refuse_without_flask(w, db_session):
     snap = services.task_snapshot(task)
     assert snap["code"] == task.code and snap["lead"] == w.lead.code and snap["status"] == "draft"
     assert snap["decisions"] == {w.part.code: {"status": "pending", "reason": None}}
+
+
+def test_the_consult_inbox_filters_on_the_server(w):
+    """GET /api/v1/tasks?decision=…: the tasks a department takes part in (not leads), by where its own 会审
+    decision stands; paged and searched as the list."""
+    plan = w.published_plan()
+    waiting = w.create_task(plan, name="待会审的联合抽查")
+    confirmed = w.create_task(plan, name="已确认的联合抽查")
+    declined = w.create_task(plan, name="已退回的联合抽查")
+    w.create_task(plan, name="未送会审的联合抽查")                      # a draft: pending, but not sent
+    for t in (waiting, confirmed, declined):
+        w.ok("post", f"/api/v1/tasks/{t['id']}/send", "lead_planner")
+    w.ok("post", f"/api/v1/tasks/{confirmed['id']}/decision", "part_planner", {"decision": "confirm"})
+    w.ok("post", f"/api/v1/tasks/{declined['id']}/decision", "part_planner", {"decision": "decline", "reason": "人员不足"})
+
+    def ids(who, query):
+        page = w.ok("get", f"/api/v1/tasks?{query}", who)
+        return [t["id"] for t in page["items"]], page["total"]
+
+    assert ids("part_admin", "decision=pending&status=consulting") == ([waiting["id"]], 1)
+    assert ids("part_admin", "decision=confirmed") == ([confirmed["id"]], 1)
+    assert ids("part_admin", "decision=declined") == ([declined["id"]], 1)
+    assert ids("part_admin", "decision=pending&status=consulting&q=已确认") == ([], 0)
+    # paged on the server: one row a page, the total says how many
+    page = w.ok("get", "/api/v1/tasks?decision=pending&page_size=1", "part_planner")
+    assert page["total"] == 2 and len(page["items"]) == 1 and page["pages"] == 2
+    # the lead department decides nothing: its own tasks are not in its inbox
+    assert ids("lead_planner", "decision=pending") == ([], 0)
+    assert ids("lead_planner", "decision=confirmed") == ([], 0)
+    # a system administrator names the department; without one the filter is refused in words
+    assert ids("sysadmin", f"decision=pending&status=consulting&department_id={w.part.id}") == ([waiting["id"]], 1)
+    e = w.err("get", "/api/v1/tasks?decision=pending", "sysadmin", status=422, code="task.decision_needs_department")
+    assert "部门" in e["message"]
+    w.err("get", "/api/v1/tasks?decision=maybe", "part_admin", status=422)
+    # another department's inbox is not mine to read
+    w.err("get", f"/api/v1/tasks?decision=pending&department_id={w.part.id}", "other_planner", status=403,
+          code="forbidden.department")

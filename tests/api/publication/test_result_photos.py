@@ -102,3 +102,50 @@ def test_only_photos_of_the_publishers_own_part_may_be_ticked(client, world):
     r = client.post(PUBLISH.format(iid), json={"photos": [lead_photo]}, headers=world.headers(world.lead_publisher))
     assert r.status_code == 409 and r.json["code"] == "publication.photos_processing"
     assert world.session.scalar(select(PublishedPhoto.sha256).limit(1)) == before is None
+
+
+STATUS = "/api/v1/publication/inspections/{}"
+
+
+def test_the_status_lists_the_photos_each_publisher_may_tick(client, world):
+    f = world.field
+    lead_photo = _upload(client, world, f.lead_user, 1)
+    iid = world.submit(0)
+    _in_section(world, lead_photo, f.lead_dept.id, f.lead_item)
+    lead = client.get(STATUS.format(iid), headers=world.headers(world.lead_publisher))
+    assert lead.status_code == 200, lead.json
+    media = world.session.get(Media, lead_photo)
+    [photo] = lead.json["photos"]
+    assert photo["sha256"] == lead_photo and photo["ready"] is True
+    assert photo["public_sha256"] == media.public_sha256
+    assert photo["department"]["id"] == f.lead_dept.id and photo["check_point"] and photo["item"]
+    assert lead.json["photos_max"] == 9
+    # the lead publishes the submitted categories; a participant chooses its own
+    assert lead.json["categories_editable"] is False
+    other = client.get(STATUS.format(iid), headers=world.headers(world.other_publisher))
+    assert other.status_code == 200 and other.json["photos"] == []
+    assert other.json["categories_editable"] is True
+    assert {"code": "no_problem", "label": "未发现问题"} in other.json["category_choices"]
+    # a photo still being processed is listed, not ready
+    media.public_sha256 = None
+    world.session.flush()
+    [photo] = client.get(STATUS.format(iid), headers=world.headers(world.lead_publisher)).json["photos"]
+    assert photo["ready"] is False and photo["public_sha256"] is None
+
+
+def test_the_publisher_sees_the_thumbnail_and_the_public_copy_of_a_photo_to_tick(client, world):
+    """The office shows each photo to tick by /api/media/<sha256>/thumb and the preview's copy by …/public, read
+    with the publisher's login (the photo named by the record, as a phone's push leaves it)."""
+    from backend.actor import Actor
+    from backend.media import services as media
+
+    f = world.field
+    sha = _upload(client, world, f.lead_user, 3)
+    iid = world.submit(0)
+    _in_section(world, sha, f.lead_dept.id, f.lead_item)
+    media.add_references(world.session, [sha], iid, Actor.system("test"))
+    world.session.flush()
+    for path in (f"/api/media/{sha}/thumb", f"/api/media/{sha}/public"):
+        r = client.get(path, headers=world.headers(world.lead_publisher))
+        assert r.status_code == 200 and r.mimetype == "image/jpeg", path
+    assert client.get(f"/api/media/{sha}/thumb").status_code == 401
