@@ -11,8 +11,8 @@ them. It is kept up to date in the transaction that changes any of them:
   inspections. The notes live on the database connection, so that sessions sharing one transaction (the
   tests' savepoints) see each other's;
 * before the session commits, and before the figures are read, the noted inspections' facts are computed
-  again from their rows (``refresh``): locked in id order first (PostgreSQL), then one upsert and one delete
-  (an inspection no longer drawn has no fact).
+  again from their rows (``refresh``): their refresh locks taken first (PostgreSQL, see ``_lock``), then one
+  upsert and one delete (an inspection no longer drawn has no fact).
 
 Writers that bypass the ORM (a draw's ``INSERT … SELECT``, a directory import's bulk update) call ``note``
 themselves. ``rebuild`` computes every fact from scratch (migration 0020's backfill, ``shuangsui figures
@@ -37,6 +37,10 @@ LEVELS = ("province", "city", "county")
 NOTES = "figure_facts.noted"     # connection.info key: {(kind, id)} waiting for refresh
 TOUCHED = "figure_facts.touched"  # session.info key: this session noted something in its transaction
 CHUNK = 500
+# PostgreSQL: the advisory lock that one refresher of an inspection holds until it ends (``_lock``), as
+# pg_advisory_xact_lock(LOCK_SPACE, inspection id % LOCK_BUCKETS)
+LOCK_SPACE = 0x46494746          # "FIGF"
+LOCK_BUCKETS = 512
 
 
 class FigureFact(Base):
@@ -196,33 +200,55 @@ _REFRESH: dict[str, tuple] = {}     # dialect → the refresh's statements, buil
 
 
 def _refresh_statements(dialect: str) -> tuple:
-    """The refresh's statements for a list of inspection ids (the expanding parameter ``ids``): the lock
-    (PostgreSQL, else None), one upsert (``INSERT … SELECT … ON CONFLICT DO UPDATE``) and one delete. Built
-    once per dialect, so that a refresh costs their execution only (SQLAlchemy's compiled cache keeps them
-    compiled): building and compiling the fact's select took most of a single push's refresh."""
+    """The refresh's statements for a list of inspection ids (the expanding parameter ``ids``): one upsert
+    (``INSERT … SELECT … ON CONFLICT DO UPDATE``) and one delete. Built once per dialect, so that a refresh
+    costs their execution only (SQLAlchemy's compiled cache keeps them compiled): building and compiling the
+    fact's select took most of a single push's refresh."""
     from sqlalchemy import bindparam
 
     from backend.inspections.models import Inspection
 
     if dialect not in _REFRESH:
         ids = bindparam("ids", expanding=True)
-        lock = (select(Inspection.id).where(Inspection.id.in_(ids)).order_by(Inspection.id).with_for_update()
-                if dialect == "postgresql" else None)
         upsert = _upsert(dialect, fact_select(dialect, Inspection.id.in_(ids)))
         gone = delete(FigureFact).where(FigureFact.inspection_id.in_(ids), FigureFact.inspection_id.not_in(
             select(Inspection.id).where(Inspection.id.in_(ids), *drawn())))
-        _REFRESH[dialect] = (lock, upsert, gone)
+        _REFRESH[dialect] = (upsert, gone)
     return _REFRESH[dialect]
+
+
+_LOCK = text("SELECT count(pg_advisory_xact_lock(:space, b)) FROM unnest(CAST(:buckets AS integer[])) AS b")
+
+
+def _lock(conn: Connection, ids: list[int]) -> None:
+    """PostgreSQL: one refresher at a time per inspection, so that the last one to refresh it sees every
+    commit before it (each statement of a READ COMMITTED transaction reads what was committed when it began:
+    two transactions that changed one inspection and computed its fact side by side would each miss the
+    other's change, and the last upsert would win). The lock is an advisory lock per bucket of ids
+    (``LOCK_BUCKETS``: a draw of a hundred thousand inspections takes at most that many), taken in bucket order
+    and held until the transaction ends.
+
+    Not a row lock on the inspections (``SELECT … FOR UPDATE``): the transaction has already written rows
+    that reference them, or updated them, in whatever order its work went, and another transaction may hold
+    such locks on the same inspections while it waits for one of ours, a deadlock (two servers applying two
+    phones' pushes of one inspection at once). An advisory lock is only ever taken here, after the
+    transaction's other writes, in one order; its holder then writes only the facts of its own buckets, whose
+    rows nobody else writes without the same lock (``rebuild`` locks the whole table), so it never waits for
+    a transaction waiting for it."""
+    buckets = sorted({i % LOCK_BUCKETS for i in ids})
+    conn.execute(_LOCK, {"space": LOCK_SPACE, "buckets": buckets})
 
 
 def refresh(conn: Connection, inspection_ids: Iterable[int]) -> int:
     """Compute the facts of these inspections again from their rows; return how many were asked."""
     ids = sorted({int(i) for i in inspection_ids if i is not None})
-    lock, upsert, gone = _refresh_statements(_dialect(conn))
+    if not ids:
+        return 0
+    upsert, gone = _refresh_statements(_dialect(conn))
+    if _dialect(conn) == "postgresql":
+        _lock(conn, ids)
     for start in range(0, len(ids), CHUNK):
         chunk = {"ids": ids[start:start + CHUNK]}
-        if lock is not None:   # one refresher at a time per inspection: each sees the last one's commit
-            conn.execute(lock, chunk)
         conn.execute(upsert, chunk)
         conn.execute(gone, chunk)
     return len(ids)
@@ -244,6 +270,8 @@ def _upsert(dialect: str, select_stmt):
 
 def rebuild(conn: Connection) -> int:
     """Every fact from scratch (the backfill, and the repair command); returns the number of facts."""
+    if _dialect(conn) == "postgresql":     # no refresher writes a fact meanwhile (they wait for the rebuild)
+        conn.execute(text("LOCK TABLE figure_fact IN EXCLUSIVE MODE"))
     conn.execute(delete(FigureFact))
     conn.execute(insert(FigureFact).from_select(list(COLUMNS), fact_select(_dialect(conn))))
     _count_regions(conn, None)
