@@ -8731,6 +8731,12 @@ export interface components {
             /** @enum {string} */
             kind?: "department" | "joint";
             readonly kind_label?: unknown;
+            /**
+             * @description 下达该计划的层级
+             * @enum {string}
+             */
+            level?: "province" | "city" | "county";
+            readonly level_label?: unknown;
             lead_department?: components["schemas"]["PlanDeptRef"];
             departments?: components["schemas"]["PlanDepartmentOut"][];
             items?: components["schemas"]["PlanItemRowOut"][];
@@ -8807,6 +8813,12 @@ export interface components {
              */
             kind: "department" | "joint";
             /**
+             * @description 下达该计划的层级：province 省级 | city 市级 | county 县级（默认）；抽查覆盖率按层级统计
+             * @default county
+             * @enum {string}
+             */
+            level: "province" | "city" | "county";
+            /**
              * @description 牵头部门（不填为本部门）
              * @default null
              */
@@ -8829,6 +8841,11 @@ export interface components {
             name?: string;
             /** @enum {string} */
             kind?: "department" | "joint";
+            /**
+             * @description 下达该计划的层级：province 省级 | city 市级 | county 县级（默认）；抽查覆盖率按层级统计
+             * @enum {string}
+             */
+            level?: "province" | "city" | "county";
             lead_department_id?: number;
             participant_department_ids?: number[];
             item_ids?: number[];
@@ -9043,6 +9060,12 @@ export interface components {
             /** @enum {string} */
             kind?: "department" | "joint";
             readonly kind_label?: unknown;
+            /**
+             * @description 下达该计划的层级
+             * @enum {string}
+             */
+            level?: "province" | "city" | "county";
+            readonly level_label?: unknown;
             lead_department?: components["schemas"]["PlanDeptRef"];
             departments?: components["schemas"]["PlanDepartmentOut"][];
             items?: components["schemas"]["PlanItemRowOut"][];
