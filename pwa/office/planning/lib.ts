@@ -10,12 +10,15 @@ export interface PlanItemRow {
 export interface PlanDepartment { department_id: number; code: string; name: string; role: string; role_label: string }
 export interface Ratio { num: number; den: number; min?: number | null; cap?: number | null }
 export interface Plan {
-  id: number; code: string; year: number; name: string; kind: string; kind_label: string; lead_department: DeptRef;
+  id: number; code: string; year: number; name: string; kind: string; kind_label: string; level: string; level_label: string;
+  lead_department: DeptRef;
   lead_department_id: number; departments: PlanDepartment[]; items: PlanItemRow[]; ratio_rules: Record<string, Ratio>;
   batches: { id: number; seq: number; name: string; months: number[]; planned_count: number | null }[];
   description: string | null; status: string; status_label: string; version: number; published_at: string | null;
   approved_at: string | null; retired_at: string | null; retire_reason: string | null; updated_at: string;
 }
+// the level that set a plan (抽查覆盖率 is also counted by it: docs/figures.md)
+export const PLAN_LEVELS = [{ value: "province", label: "省级" }, { value: "city", label: "市级" }, { value: "county", label: "县级" }];
 export interface PlanVersion { version: number; reason: string | null; created_at?: string; [k: string]: unknown }
 export interface TaskDepartment {
   department_id: number; code: string; name: string; role: string; role_label: string; members_per_group: number;
