@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import logging
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -110,9 +109,9 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
         except OperationalError as exc:
             # PostgreSQL chose this push to break a deadlock, or could not serialise it: nothing of it was
             # kept; applied again from the start, it waits behind the other transaction and sees its commit
-            session.rollback()
             if not is_retryable(exc) or attempt == PUSH_ATTEMPTS:
                 raise
+            session.rollback()
             log.info("push of %s: %s; applying it again", client_id, str(exc.orig).splitlines()[0])
     record_pdf.start(queue, jobs)
     body = {"client_id": outcome.client_id, "last_mutation_id": outcome.last_mutation_id,
