@@ -1,9 +1,9 @@
 """Benchmark: the supervisors' figures on a generated county, on PostgreSQL.
 
     .venv/bin/python bench/figures.py [--businesses 1000000] [--inspections 100000] [--runs 7]
-                                      [--postgres URL] [--keep]
+                                      [--postgres URL] [--database NAME] [--keep] [--drop]
 
-Builds a fresh database ``ss_bench_figures`` beside the one named (migrations), then generates with
+Builds a fresh database ``ss_bench_figures`` (``--database``) beside the one named (migrations), then generates with
 ``INSERT … SELECT generate_series`` (one statement per table, then ANALYZE): a county of 20 towns, ``businesses``
 registered businesses in four risk classes, 10 departments, 100 drawn joint tasks over 2026 (each with its
 lead and two participants, 10 of them sampled at one ratio for every class), and ``inspections`` inspections:
@@ -330,24 +330,34 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
                         help="an existing database to connect to; the benchmark creates ss_bench_figures beside it")
-    parser.add_argument("--keep", action="store_true", help="reuse ss_bench_figures as it is (no rebuild)")
+    parser.add_argument("--database", default="ss_bench_figures", help="the benchmark's own database's name")
+    parser.add_argument("--keep", action="store_true", help="reuse the benchmark's database as it is (no rebuild)")
+    parser.add_argument("--drop", action="store_true", help="drop the benchmark's database at the end")
     args = parser.parse_args()
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    url = make_url(args.postgres).set(database="ss_bench_figures").render_as_string(hide_password=False)
+    name = args.database
+    if not name.replace("_", "").isalnum():
+        parser.error("--database: letters, digits and underscores only")
+    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
     if not args.keep:
-        admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text('DROP DATABASE IF EXISTS "ss_bench_figures" WITH (FORCE)'))
-            conn.execute(text('CREATE DATABASE "ss_bench_figures"'))
-        admin.dispose()
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         print(f"building: {args.businesses:,} businesses, {args.inspections:,} inspections")
         t = time.perf_counter()
         build(url, args.businesses, args.inspections)
         print(f"  built in {time.perf_counter() - t:.1f} s")
-    measure(url, args.runs)
+    try:
+        measure(url, args.runs)
+    finally:
+        if args.drop:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 if __name__ == "__main__":
