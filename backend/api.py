@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from backend.db import is_busy
 from backend.errors import DomainError, InvalidInput, http_error_body
 from schemas.base import ErrorSchema
 from sync.protocol import bad_text
@@ -369,7 +370,7 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_busy(err: OperationalError):
-        if "locked" in str(err.orig).lower():
+        if is_busy(err) or "locked" in str(err.orig).lower():   # a lock, a deadlock, a serialisation failure
             return jsonify(http_error_body(503)), 503
         # the database went away mid-request (a dropped connection, a restart): nothing was committed,
         # and the same request may be sent again

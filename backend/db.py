@@ -120,6 +120,12 @@ def is_busy(exc: BaseException) -> bool:
     return "database is locked" in text or "database table is locked" in text
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock or for a serialisation failure: nothing of
+    it was kept, and the same work run again from the start may succeed."""
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in ("40001", "40P01")
+
+
 class Database:
     """The engine and session factory of one app."""
 

@@ -9,7 +9,7 @@ from backend.publication import models as publication_models  # noqa: F401
 MODEL_MODULES = ["backend.plans.models", "backend.draws.models", "backend.inspections.models",
                  "backend.followups.models",
                  "backend.inspections.pdf_models", "backend.media.models", "sync.models",
-                 "backend.notifications.models"]
+                 "backend.notifications.models", "backend.figures.facts"]
 
 
 def _load_optional() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from backend.figures.services import FIGURES, PARTS, RISK_CLASSES
+from backend.figures.services import FIGURES, LEVELS, PARTS, RISK_CLASSES
 from schemas.base import BaseSchema, PageArgs, QueryId, QuerySchema
 from schemas.exports import async_flag
 
@@ -69,20 +69,29 @@ class RiskRateOut(Schema):
     rate = fields.Float(required=True, allow_none=True)
 
 
+class LevelRateOut(Schema):
+    level = fields.String(required=True, metadata={"enum": list(LEVELS), "description": "部署任务的层级：省、市、县"})
+    numerator = fields.Integer(required=True, metadata={"description": "该层级任务中检查完成的不同企业"})
+    denominator = fields.Integer(required=True, metadata={"description": "区域内登记的企业"})
+    rate = fields.Float(required=True, allow_none=True)
+    target = fields.Float(required=True, metadata={"description": "该层级的覆盖率目标"})
+
+
 class FigureOut(Schema):
     key = fields.String(required=True, metadata={"enum": FIGURE_KEYS})
     label = fields.String(required=True)
-    numerator = fields.Integer(required=True, allow_none=True, metadata={"description": "不可用时为 null"})
-    denominator = fields.Integer(required=True, allow_none=True)
+    numerator = fields.Integer(required=True)
+    denominator = fields.Integer(required=True)
     rate = fields.Float(required=True, allow_none=True, metadata={
-        "description": "分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 或不可用时为 null"})
+        "description": "分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 时为 null"})
     target = fields.Float(required=True, allow_none=True, metadata={"description": "文件要求的目标值（如有）"})
-    available = fields.Boolean(required=True, metadata={"description": "false：该指标尚不可用（后续处置模块未启用）"})
     numerator_label = fields.String(required=True)
     denominator_label = fields.String(required=True)
     definition = fields.String(required=True, metadata={"description": "定义所在位置（docs/figures.md 的锚点）"})
     spared_visits = fields.Integer(metadata={"description": "进一次门、查多项事：联合检查为企业减少的进门次数"})
     by_risk_class = fields.List(fields.Nested(RiskRateOut), metadata={"description": "问题发现率：按抽取时的风险等级分层"})
+    by_level = fields.List(fields.Nested(LevelRateOut), metadata={
+        "description": "抽查覆盖率：按部署任务的层级（计划的层级）分列，目标省 0.5%、市 0.5%、县 2%（石家庄）"})
 
 
 class FiguresOut(Schema):

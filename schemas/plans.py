@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, validate
 
 from backend.directory.rules import ITEM_KINDS
 from backend.plans.models import PLAN_STATUSES, TASK_DEPT_STATUSES, TASK_STATUSES
+from backend.plans.common import PLAN_LEVELS
 from backend.plans.services import DEPT_ROLES, MAX_ID, PLAN_KINDS, RATIO_KEYS, STRATA_MODES
 from schemas.base import BaseSchema, PageArgs
 
@@ -35,6 +36,13 @@ def _code(**kw):
 
 
 # --- input -----------------------------------------------------------------------------------
+
+def _level(**kw):
+    """The level that set the plan: checked by the service (``plan.bad_level``, a Chinese message)."""
+    return fields.String(validate=validate.Length(max=16), metadata={
+        "enum": list(PLAN_LEVELS),
+        "description": "下达该计划的层级：province 省级 | city 市级 | county 县级（默认）；抽查覆盖率按层级统计"}, **kw)
+
 
 class StratumRatioIn(BaseSchema):
     num = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=1_000_000),
@@ -68,6 +76,7 @@ class PlanCreate(BaseSchema):
     name = _text(200, 1, required=True)
     kind = fields.String(load_default="department", validate=validate.OneOf(list(PLAN_KINDS)),
                          metadata={"description": "department 部门计划 | joint 联合计划"})
+    level = _level(load_default="county")
     lead_department_id = _id(load_default=None, metadata={"description": "牵头部门（不填为本部门）"})
     participant_department_ids = fields.List(_id(), load_default=list, validate=validate.Length(max=100),
                                              metadata={"description": "参与部门（联合计划至少一个）"})
@@ -84,6 +93,7 @@ class PlanUpdate(BaseSchema):
     year = fields.Integer(strict=True, validate=validate.Range(min=2000, max=2100))
     name = _text(200, 1)
     kind = fields.String(validate=validate.OneOf(list(PLAN_KINDS)))
+    level = _level()
     lead_department_id = _id()
     participant_department_ids = fields.List(_id(), validate=validate.Length(max=100))
     item_ids = fields.List(_id(), validate=validate.Length(max=1000))
@@ -233,6 +243,8 @@ class PublicPlanOut(BaseSchema):
     name = fields.String()
     kind = fields.String(metadata={"enum": list(PLAN_KINDS)})
     kind_label = fields.Function(lambda p: PLAN_KINDS.get(p.kind, p.kind))
+    level = fields.String(metadata={"enum": list(PLAN_LEVELS), "description": "下达该计划的层级"})
+    level_label = fields.Function(lambda p: PLAN_LEVELS.get(p.level, p.level))
     lead_department = fields.Nested(PlanDeptRef)
     departments = fields.List(fields.Nested(PlanDepartmentOut))
     items = fields.List(fields.Nested(PlanItemRowOut))

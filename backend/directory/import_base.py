@@ -253,6 +253,11 @@ class Importer:
         children_changed = self.sync_children(new, old, write)
         if write:
             self.bulk.update(self.table, self.pk, changes)
+            if self.table.name == "target":   # the figures: a business's region moves its inspections, and
+                from backend.figures import facts   # the registered businesses per region are counted again
+
+                facts.note(self.session, "target", [c["_pk"] for c in changes if "region_code" in c])
+                facts.note(self.session, "region", ["*"])
         changed_ids = {c["_pk"] for c in changes} | children_changed
         self.created += len(new)
         self.updated += len(changed_ids)

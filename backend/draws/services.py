@@ -30,6 +30,7 @@ from backend.draws import algorithm, experts, feasibility, lists
 from backend.draws.eligibility import EXCLUSION_REASONS, freeze
 from backend.draws.models import DRAW_STATUSES, Draw, GroupMember, InspectionGroup, TargetReplacement
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
+from backend.figures import facts
 from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
@@ -314,6 +315,7 @@ def _save_assignments(session: Session, task: Task, draw: Draw, result: algorith
     _insert_keyed(session, Inspection, "target", "code", "target_id", inspections,
                   ("group_id", "stratum", "position"),
                   {"task_id": task.id, "draw_id": draw.id, "status": "assigned", "created_at": now, "updated_at": now})
+    facts.note(session, "draw", [draw.id])     # inserted by SQL the ORM does not see (figures: their facts)
     if result.replacements:
         target_ids = _ids_by(session, Target.id, Target.code, sorted({r.target for r in result.replacements}))
         inspection_ids = dict(session.execute(

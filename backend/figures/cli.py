@@ -1,6 +1,7 @@
-"""``shuangsui figures report``: the quarterly 通报 as a PDF, from the command line (as the system: every department)."""
+"""``shuangsui figures``: the quarterly 通报 as a PDF (as the system: every department); the figure facts' repair."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -11,9 +12,22 @@ from backend.actor import Actor
 from backend.errors import DomainError
 
 
-@click.group("figures", help="监督统计指标：季度通报")
+@click.group("figures", help="监督统计指标：季度通报、统计事实的重算")
 def figures_group():
     pass
+
+
+@figures_group.command("rebuild")
+@with_appcontext
+def rebuild_command():
+    """按检查、任务、记录等原始数据重新计算全部统计事实（figure_fact），用于修复"""
+    from backend.figures.facts import rebuild
+
+    db = current_app.extensions["shuangsui.db"]
+    started = time.perf_counter()
+    with db.session_scope() as session:
+        count = rebuild(session.connection())
+    click.echo(f"已重新计算 {count} 条检查的统计事实（{time.perf_counter() - started:.1f} 秒）")
 
 
 @figures_group.command("report")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from backend.actor import Actor
 from backend.errors import InvalidInput
 from backend.figures import services
+from backend.figures.facts import FigureFact
 from backend.inspections import pdf
 from backend.jobs.registry import job
 
@@ -68,12 +69,11 @@ class Report:
 
 def _departments(session: Session, scope: services.Scope):
     from backend.directory.models import Department
-    from backend.inspections.models import Inspection
     from backend.plans.models import TaskDepartment
 
     if scope.department_id is not None:
         return list(session.scalars(select(Department).where(Department.id == scope.department_id)))
-    tasks = services.population(scope, columns=(Inspection.task_id,))
+    tasks = services.population(scope, columns=(FigureFact.task_id,))
     ids = select(TaskDepartment.department_id).where(TaskDepartment.task_id.in_(tasks))
     return list(session.scalars(select(Department).where(Department.id.in_(ids)).order_by(Department.code)))
 
@@ -81,9 +81,8 @@ def _departments(session: Session, scope: services.Scope):
 def _regions(session: Session, scope: services.Scope) -> list[tuple[str, str]]:
     """(code, name) of the towns (or counties, for businesses without a town) the population's businesses are in."""
     from backend.directory.models import Region, Target
-    from backend.inspections.models import Inspection
 
-    targets = services.population(scope, columns=(Inspection.target_id,))
+    targets = services.population(scope, columns=(FigureFact.target_id,))
     codes = sorted(c for c in session.scalars(select(Target.region_code).where(Target.id.in_(targets)).distinct())
                    if c and services.REGION_RE.match(c))
     names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()) if codes else {}
@@ -100,25 +99,26 @@ def _region_words(session: Session, code: str | None) -> str:
 
 
 def _late_publication(session: Session, scope: services.Scope, today: dt.date) -> tuple[int, list[dict]]:
-    from backend.inspections.models import Inspection
 
-    stmt = services.items_query(session, scope, "publication", "missing").where(Inspection.publication_due_on < today)
+    services.settle(session)
+    stmt = services.items_query(session, scope, "publication", "missing").where(FigureFact.publication_due_on < today)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return total, services.item_rows(session, list(session.scalars(stmt.limit(LIST_MAX))))
+    ids = list(session.scalars(stmt.limit(LIST_MAX)))
+    return total, services.item_rows(session, services.inspections_of(session, ids))
 
 
 def _late_tasks(session: Session, scope: services.Scope, today: dt.date) -> tuple[int, list[dict]]:
     from backend.directory.models import Department
-    from backend.inspections.models import Inspection
     from backend.plans.models import Task
 
-    missing = (services.items_query(session, scope, "completion", "missing").where(Task.end_date < today)
-               .order_by(None).subquery())
+    services.settle(session)
+    missing = (services.items_query(session, scope, "completion", "missing", columns=(FigureFact.task_id,))
+               .where(FigureFact.task_end_date < today).order_by(None).subquery())
     not_done = dict(session.execute(select(missing.c.task_id, func.count()).group_by(missing.c.task_id)).all())
     if not not_done:
         return 0, []
-    drawn = dict(session.execute(services.population(scope, columns=(Inspection.task_id, func.count()))
-                                 .where(Inspection.task_id.in_(list(not_done))).group_by(Inspection.task_id)).all())
+    drawn = dict(session.execute(services.population(scope, columns=(FigureFact.task_id, func.count()))
+                                 .where(FigureFact.task_id.in_(list(not_done))).group_by(FigureFact.task_id)).all())
     tasks = list(session.scalars(select(Task).where(Task.id.in_(list(not_done)))
                                  .order_by(Task.end_date, Task.code).limit(LIST_MAX)))
     leads = dict(session.execute(select(Department.id, Department.name)
@@ -186,16 +186,12 @@ def gather(session: Session, actor: Actor, scope: services.Scope,
 # --- rendering ----------------------------------------------------------------------------------------------
 
 def rate_text(figure: dict) -> str:
-    if not figure["available"]:
-        return "不可用"
     if figure["rate"] is None:
         return "—"
     return f"{figure['rate']:.2f}" if figure["key"] == "joint" else f"{figure['rate'] * 100:.2f}%"
 
 
 def count_text(figure: dict) -> str:
-    if not figure["available"]:
-        return "—"
     return f"{figure['numerator']}/{figure['denominator']}"
 
 

@@ -8,7 +8,7 @@ from flask import send_file
 from flask.views import MethodView
 
 from backend import get_session
-from backend.api import blueprint, paginate
+from backend.api import blueprint
 from backend.auth.access import current_actor, requires
 from backend.directory.exports import content_disposition
 from backend.directory.readers import FORMATS
@@ -76,9 +76,7 @@ class Items(MethodView):
     def get(self, args, figure):
         """一个数字背后的检查（分子、分母或缺口），分页；每条附检查记录与 PDF 的链接"""
         scope = services.scope_of(current_actor(), args)
-        session = get_session()
-        page = paginate(session, services.items_query(session, scope, figure, args["part"]), args)
-        return {**page, "items": services.item_rows(session, page["items"])}
+        return services.items_page(get_session(), scope, figure, args["part"], args)
 
 
 @blp.route("/<string:figure>/items/export")

@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import re
 
-from sqlalchemy import Date, and_, case, func, literal_column, or_, select, text
+from sqlalchemy import Date, and_, case, func, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -22,23 +22,19 @@ from sqlalchemy.sql.expression import FunctionElement
 from backend.actor import Actor
 from backend.auth.roles import Role
 from backend.auth.rules import department_scope, ensure_role
-from backend.directory.models import Target
 from backend.directory.rules import region_prefix
 from backend.errors import InvalidInput, NotFound
-from backend.inspections.models import Inspection, Record, Section
+from backend.figures.facts import LEVELS, FigureFact, RegionCount, settle
+from backend.inspections.models import Inspection
 from backend.plans.models import Task, TaskDepartment
-from sync.models import SyncClient, SyncMutation
 
 READERS = (Role.SYSADMIN, Role.SUPERVISOR, Role.DEPT_ADMIN)
-DRAWN = ("assigned", "in_progress", "completed")
 # the strata a business is drawn in: its risk class (U: not classified), or "all" in a task drawn in one stratum
 RISK_CLASSES = ("A", "B", "C", "D", "U", "all")
-# the result categories that say a problem was found (docs/figures.md, 问题发现率)
-PROBLEM_CATEGORIES = ("pending_followup", "unpublished_info", "false_info", "unreachable", "other_violation",
-                      "corrected")
 PARTS = ("numerator", "denominator", "missing")
-# the expression the GIN index of migration 0014 (and Record's table args) covers
-RECORD_CATEGORIES = "CAST(inspection_record.data AS jsonb) -> 'result_categories'"
+# 抽查覆盖率 by the level that set the task (石家庄: 3% a year, 0.5% province, 0.5% city, 2% county)
+LEVEL_TARGETS = {"province": 0.005, "city": 0.005, "county": 0.02}
+LEVEL_LABELS = {"province": "省级部署", "city": "市级部署", "county": "县级部署"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,89 +149,38 @@ def _shanghai_date_pg(element, compiler, **kw):
     return "CAST((%s AT TIME ZONE 'Asia/Shanghai') AS DATE)" % compiler.process(list(element.clauses)[0], **kw)
 
 
-def _problems(dialect: str):
-    """The records whose result categories say a problem was found. On PostgreSQL found through the GIN index
-    on the categories (migration 0014)."""
-    codes = ", ".join(f"'{c}'" for c in PROBLEM_CATEGORIES)   # constants, not input
-    if dialect == "postgresql":
-        cond = literal_column(f"({RECORD_CATEGORIES}) ?| ARRAY[{codes}]")
-    else:
-        cond = literal_column("EXISTS (SELECT 1 FROM json_each(inspection_record.data, '$.result_categories') "
-                              f"WHERE json_each.value IN ({codes}))")
-    return select(Record.inspection_id).where(cond).subquery("problems")
+class Conditions(dict):
+    """Each figure's (numerator, denominator) as conditions on one fact (None: every fact of the population)."""
 
 
-def _section_writes(kind: str):
-    """A section write of the inspection came from a client of ``kind`` (an index probe per inspection)."""
-    return (select(SyncMutation.mutation_id)
-            .join(SyncClient, SyncClient.id == SyncMutation.client_id)
-            .where(SyncMutation.inspection_id == Inspection.id, SyncMutation.name.like("section.%"),
-                   SyncMutation.status.in_(("applied", "conflict")), SyncClient.kind == kind)
-            .exists())
-
-
-SUBMITTED = Inspection.status == "completed"
-PUBLISHED_OR_EXEMPT = or_(Inspection.published_at.is_not(None), Inspection.publication_exempt_at.is_not(None))
-DONE = and_(SUBMITTED, PUBLISHED_OR_EXEMPT)
-
-
-@dataclasses.dataclass
-class Conditions:
-    """Each figure's (numerator, denominator) as conditions on one row of the population (None: every row),
-    and the sets (id subqueries) a figure's conditions need joined, each computed once per query."""
-
-    by_figure: dict[str, tuple]
-    needs: dict[str, list]
-
-    def __getitem__(self, key: str) -> tuple:
-        return self.by_figure[key]
-
-    def join(self, stmt, keys):
-        done = set()
-        for key in keys:
-            for sub in self.needs.get(key, ()):
-                if sub.name not in done:
-                    done.add(sub.name)
-                    stmt = stmt.outerjoin(sub, sub.c.inspection_id == Inspection.id)
-        return stmt
-
-
-def conditions(dialect: str) -> Conditions:
-    problems = _problems(dialect)
-    on_time_completion = and_(DONE, Inspection.completed_on <= Task.end_date)
-    on_time_publication = and_(SUBMITTED, or_(
-        Inspection.publication_exempt_at.is_not(None),
-        and_(Inspection.published_at.is_not(None),
-             shanghai_date(Inspection.published_at) <= Inspection.publication_due_on)))
+def conditions(dialect: str | None = None) -> Conditions:
+    F = FigureFact
     return Conditions({
-        "completion": (DONE, None),
-        "on_time_completion": (on_time_completion, None),
-        "publication": (and_(SUBMITTED, PUBLISHED_OR_EXEMPT), SUBMITTED),
-        "on_time_publication": (on_time_publication, SUBMITTED),
-        "coverage": (DONE, None),
-        "mobile": (and_(DONE, _section_writes("phone"), ~_section_writes("office")), DONE),
-        "joint": (DONE, DONE),
-        "problem_found": (and_(DONE, problems.c.inspection_id.is_not(None)), DONE),
-    }, {"problem_found": [problems]})
+        "completion": (F.done, None),
+        "on_time_completion": (F.on_time_completion, None),
+        "publication": (F.done, F.submitted),
+        "on_time_publication": (F.on_time_publication, F.submitted),
+        "coverage": (F.done, None),
+        "mobile": (and_(F.done, F.from_phone), F.done),
+        "joint": (F.done, F.done),
+        "problem_found": (and_(F.done, F.problem), F.done),
+    })
 
 
 def population(scope: Scope, *, columns=None):
-    """The inspections every figure counts (see the module's docstring)."""
-    stmt = (select(*(columns or (Inspection.id,)))
-            .select_from(Inspection)
-            .join(Task, Task.id == Inspection.task_id)
-            .where(Inspection.status.in_(DRAWN), Inspection.followup_id.is_(None),   # re-inspections: not drawn
-                   Task.end_date >= scope.period.first,
-                   Task.end_date <= scope.period.last))
+    """The inspections every figure counts (see the module's docstring), as their facts."""
+    F = FigureFact
+    stmt = (select(*(columns or (F.inspection_id,))).select_from(F)
+            .where(F.task_end_date >= scope.period.first, F.task_end_date <= scope.period.last))
     if scope.department_id is not None:
-        stmt = stmt.where(Inspection.task_id.in_(select(TaskDepartment.task_id)
-                                                 .where(TaskDepartment.department_id == scope.department_id)))
-    if scope.region:   # the business is joined only for a region (a million rows otherwise)
-        stmt = stmt.join(Target, Target.id == Inspection.target_id).where(in_region(Target.region_code, scope.region))
+        stmt = stmt.where(F.task_id.in_(select(TaskDepartment.task_id)
+                                        .where(TaskDepartment.department_id == scope.department_id)))
+    if scope.region:
+        stmt = stmt.where(in_region(F.region_code, scope.region))
     if scope.task_id is not None:
-        stmt = stmt.where(Inspection.task_id == scope.task_id)
+        stmt = stmt.where(F.task_id == scope.task_id)
     if scope.plan_id is not None:
-        stmt = stmt.where(Task.plan_id == scope.plan_id)
+        stmt = stmt.where(F.plan_id == scope.plan_id)
     return stmt
 
 
@@ -262,8 +207,8 @@ def _tasks(session: Session, scope: Scope) -> list[Task]:
     if scope.plan_id is not None:
         stmt = stmt.where(Task.plan_id == scope.plan_id)
     if scope.region:
-        stmt = stmt.where(Task.id.in_(select(Inspection.task_id).join(Target, Target.id == Inspection.target_id)
-                                      .where(in_region(Target.region_code, scope.region))))
+        stmt = stmt.where(Task.id.in_(select(FigureFact.task_id).where(in_region(FigureFact.region_code,
+                                                                                  scope.region))))
     return list(session.scalars(stmt.order_by(Task.id)))
 
 
@@ -287,25 +232,36 @@ def _rate(numerator, denominator) -> float | None:
 def _figure(key: str, numerator, denominator, **extra) -> dict:
     f = FIGURES[key]
     return {"key": key, "label": f.label, "numerator": numerator, "denominator": denominator,
-            "rate": _rate(numerator, denominator) if numerator is not None else None, "target": f.target,
-            "available": numerator is not None, "numerator_label": f.numerator, "denominator_label": f.denominator,
+            "rate": _rate(numerator, denominator), "target": f.target, "numerator_label": f.numerator, "denominator_label": f.denominator,
             "definition": f"docs/figures.md#{key}", **extra}
 
 
-def followup_counts(session: Session, scope: Scope, inspections) -> tuple[int, int]:
-    """(closed, due) follow-ups of the population (docs/figures.md#followup), due as of today in Beijing."""
-    from backend.followups.figures import counts
+def followup_counts(session: Session, scope: Scope, *, by_month: bool = False) -> dict[str | None, tuple[int, int]]:
+    """(closed, due) follow-ups of the population (docs/figures.md#followup), due as of today in Beijing (their
+    deadline, or their inspection's completion day without one): one pass joining the facts, keyed as
+    ``_counts`` is."""
+    from backend.followups.models import CLOSED_STATES, Followup
     from backend.inspections.deadlines import today_shanghai
 
-    return counts(session, inspections, today_shanghai())
+    F = FigureFact
+    months = _month_key(by_month)
+    stmt = (population(scope, columns=[*months, func.count(Followup.id).label("due"),
+                                       func.sum(case((Followup.state.in_(CLOSED_STATES), 1), else_=0)).label("closed")])
+            .join(Followup, Followup.inspection_id == F.inspection_id)
+            .where(func.coalesce(Followup.due_on, F.completed_on) <= today_shanghai()))
+    if months:
+        stmt = stmt.group_by(*months)
+    return {_key(r, by_month): (int(r["closed"] or 0), int(r["due"] or 0)) for r in session.execute(stmt).mappings()
+            if r["due"]}
 
 
 def registered_businesses(session: Session, scope: Scope) -> int:
     """Businesses registered (存续) in the region: the coverage's denominator."""
-    stmt = select(func.count()).select_from(Target).where(Target.status == "active")
+    settle(session)
+    stmt = select(func.sum(RegionCount.registered))     # kept per region code (backend/figures/facts.py)
     if scope.region:
-        stmt = stmt.where(in_region(Target.region_code, scope.region))
-    return session.scalar(stmt) or 0
+        stmt = stmt.where(in_region(RegionCount.region_code, scope.region))
+    return int(session.scalar(stmt) or 0)
 
 
 def _no_jit(session: Session) -> None:
@@ -318,43 +274,60 @@ def _no_jit(session: Session) -> None:
 def _month_key(by_month: bool):
     if not by_month:
         return []
-    return [func.extract("year", Task.end_date).label("y"), func.extract("month", Task.end_date).label("m")]
+    return [func.extract("year", FigureFact.task_end_date).label("y"),
+            func.extract("month", FigureFact.task_end_date).label("m")]
 
 
 def _key(row, by_month: bool) -> str | None:
     return f"{int(row['y'])}-{int(row['m']):02d}" if by_month else None
 
 
-def _counts(session: Session, scope: Scope, *, by_month: bool = False) -> dict[str | None, dict]:
+def _counts(session: Session, scope: Scope, *, by_month: bool = False, businesses: bool = True
+            ) -> dict[str | None, dict]:
     """One pass over the population (grouped by month of the task's end date for a series): every count the
-    figures need. Keyed by month ("2026-05"), or None for the whole scope."""
+    figures need. Keyed by month ("2026-05"), or None for the whole scope. ``businesses``: count the distinct
+    businesses (抽查覆盖率; a distinct count makes PostgreSQL sort the rows, so a series of another figure
+    leaves it out)."""
+    settle(session)
     _no_jit(session)
-    conds = conditions(session.get_bind().dialect.name)
-    risk = Inspection.stratum     # the class the business was drawn in (or "all")
-    sections = (select(func.count()).select_from(Section).where(Section.inspection_id == Inspection.id)
-                .scalar_subquery())      # one index probe per done inspection (its departments)
+    F = FigureFact
+    conds = conditions()
     months = _month_key(by_month)
     cols = [*months, func.count().label("drawn")]
-    for key, (num, den) in conds.by_figure.items():
+    for key, (num, den) in conds.items():
         if key in ("coverage", "joint"):
             continue
-        cols.append(func.sum(case((num, 1), else_=0)).label(f"{key}_n"))
+        cols.append(func.count().filter(num).label(f"{key}_n"))
         if den is not None:
-            cols.append(func.sum(case((den, 1), else_=0)).label(f"{key}_d"))
-    cols.append(func.sum(case((DONE, sections), else_=0)).label("departments"))
-    cols.append(func.count(func.distinct(case((DONE, Inspection.target_id)))).label("businesses"))
+            cols.append(func.count().filter(den).label(f"{key}_d"))
+    cols.append(func.sum(F.departments).filter(F.done).label("departments"))
+    if businesses:
+        cols.append(func.count(func.distinct(F.target_id)).filter(F.done).label("businesses"))
+    for level in LEVELS:    # done inspections of the tasks each level set (抽查覆盖率 by level, below)
+        cols.append(func.count().filter(and_(F.done, F.level == level)).label(f"done_{level}"))
     problem_n, problem_d = conds["problem_found"]
     for n, stratum in enumerate(RISK_CLASSES):    # 问题发现率 by the stratum drawn in, in the same pass
-        cols.append(func.sum(case((and_(problem_n, risk == stratum), 1), else_=0)).label(f"risk{n}_n"))
-        cols.append(func.sum(case((and_(problem_d, risk == stratum), 1), else_=0)).label(f"risk{n}_d"))
+        cols.append(func.count().filter(and_(problem_n, F.stratum == stratum)).label(f"risk{n}_n"))
+        cols.append(func.count().filter(and_(problem_d, F.stratum == stratum)).label(f"risk{n}_d"))
     out: dict[str | None, dict] = {}
-    stmt = conds.join(population(scope, columns=cols), conds.needs)
+    stmt = population(scope, columns=cols)
     if months:
         stmt = stmt.group_by(*months)
-    for r in session.execute(stmt).mappings():
-        values = {k: int(v or 0) for k, v in r.items() if k not in ("y", "m")}
-        if not values["drawn"]:
-            continue
+    rows = [r for r in session.execute(stmt).mappings() if r["drawn"]]
+    # 抽查覆盖率 by level: when one level's tasks hold every done inspection (as in most counties), its
+    # businesses are all of them; otherwise one more pass counts the distinct businesses per level
+    mixed = businesses and any(sum(1 for level in LEVELS if r[f"done_{level}"]) > 1 for r in rows)
+    per_level: dict = {}
+    if mixed:
+        grouped = (population(scope, columns=[*months, F.level, func.count(func.distinct(F.target_id)).label("n")])
+                   .where(F.done).group_by(*months, F.level))
+        per_level = {(_key(g, by_month), g["level"]): g["n"] for g in session.execute(grouped).mappings()}
+    for r in rows:
+        values = {"businesses": 0, **{k: int(v or 0) for k, v in r.items() if k not in ("y", "m")}}
+        for level in LEVELS:
+            done_here = values.pop(f"done_{level}")
+            values[f"businesses_{level}"] = (int(per_level.get((_key(r, by_month), level), 0)) if mixed
+                                             else values["businesses"] if done_here else 0)
         by_risk = {stratum: {"problem_found_n": values.pop(f"risk{n}_n"), "problem_found_d": values.pop(f"risk{n}_d")}
                    for n, stratum in enumerate(RISK_CLASSES)}
         out[_key(r, by_month)] = {"total": values,
@@ -365,7 +338,7 @@ def _counts(session: Session, scope: Scope, *, by_month: bool = False) -> dict[s
 EMPTY = {"total": {}, "by_risk": {}}
 
 
-def _assemble(c: dict, registered: int, tasks: list[Task], follow: tuple[int, int] | None) -> list[dict]:
+def _assemble(c: dict, registered: int, tasks: list[Task], follow: tuple[int, int]) -> list[dict]:
     t = c["total"]
 
     def g(name):
@@ -376,8 +349,11 @@ def _assemble(c: dict, registered: int, tasks: list[Task], follow: tuple[int, in
         _figure("on_time_completion", g("on_time_completion_n"), g("drawn")),
         _figure("publication", g("publication_n"), g("publication_d")),
         _figure("on_time_publication", g("on_time_publication_n"), g("on_time_publication_d")),
-        _figure("followup", *(follow if follow is not None else (None, None))),
-        _figure("coverage", g("businesses"), registered),
+        _figure("followup", *follow),
+        _figure("coverage", g("businesses"), registered,
+                by_level=[{"level": level, "numerator": g(f"businesses_{level}"), "denominator": registered,
+                           "rate": _rate(g(f"businesses_{level}"), registered), "target": LEVEL_TARGETS[level]}
+                          for level in LEVELS]),
         _figure("mobile", g("mobile_n"), g("mobile_d")),
     ]
     visits, departments = g("completion_n"), g("departments")   # a done inspection is one visit
@@ -395,7 +371,7 @@ def figures(session: Session, scope: Scope) -> list[dict]:
     """Every figure of the scope, in the order of ``FIGURES``."""
     c = _counts(session, scope).get(None, EMPTY)
     return _assemble(c, registered_businesses(session, scope), _tasks(session, scope),
-                     followup_counts(session, scope, population(scope)))
+                     followup_counts(session, scope).get(None, (0, 0)))
 
 
 def check_figure(key: str) -> Figure:
@@ -408,14 +384,14 @@ def check_figure(key: str) -> Figure:
 def series(session: Session, scope: Scope, key: str) -> list[dict]:
     """The figure month by month over the scope's period (a year: 12 points), from one grouped pass."""
     check_figure(key)
-    counts = _counts(session, scope, by_month=True)
+    counts = _counts(session, scope, by_month=True, businesses=key == "coverage")
     registered = registered_businesses(session, scope)
     tasks = _tasks(session, scope)
+    follow_ups = followup_counts(session, scope, by_month=True) if key == "followup" else {}
     out = []
     for month in scope.period.months():
-        monthly = scope.with_period(month)
         in_month = [t for t in tasks if month.first <= t.end_date <= month.last]
-        follow = followup_counts(session, monthly, population(monthly)) if key == "followup" else None
+        follow = follow_ups.get(month.text, (0, 0))
         row = next(f for f in _assemble(counts.get(month.text, EMPTY), registered, in_month, follow)
                    if f["key"] == key)
         out.append({"period": month.text, **row})
@@ -424,7 +400,7 @@ def series(session: Session, scope: Scope, key: str) -> list[dict]:
 
 # --- the lists behind the numbers -------------------------------------------------------------------------
 
-def items_query(session: Session, scope: Scope, key: str, part: str):
+def items_query(session: Session, scope: Scope, key: str, part: str, *, columns=None):
     """The inspections behind a figure's numerator, denominator, or those missing (in the denominator, not
     in the numerator), ordered by the publication deadline then id."""
     figure = check_figure(key)
@@ -434,17 +410,34 @@ def items_query(session: Session, scope: Scope, key: str, part: str):
     if not figure.items or (key == "coverage" and part != "numerator"):
         raise InvalidInput(f"“{figure.label}”的{'分母' if key == 'coverage' else '数字'}不是检查记录，没有检查清单",
                            code="figures.no_items", details={"figure": key, "part": part})
-    _no_jit(session)
-    conds = conditions(session.get_bind().dialect.name)
-    num, den = conds[key]
-    stmt = conds.join(population(scope, columns=(Inspection,)), [key])
+    num, den = conditions()[key]
+    F = FigureFact
+    stmt = population(scope, columns=columns or (F.inspection_id,))
     if part == "numerator":
         stmt = stmt.where(num)
     elif part == "denominator":
         stmt = stmt.where(den) if den is not None else stmt
     else:
         stmt = stmt.where(~num) if den is None else stmt.where(den, ~num)
-    return stmt.order_by(Inspection.publication_due_on, Inspection.id)
+    return stmt.order_by(F.publication_due_on, F.inspection_id)
+
+
+def inspections_of(session: Session, ids: list[int]) -> list[Inspection]:
+    """The inspections of ``ids`` (an items query's answer), in that order."""
+    found = {i.id: i for i in session.scalars(select(Inspection).where(Inspection.id.in_(ids)))} if ids else {}
+    return [found[i] for i in ids if i in found]
+
+
+def items_page(session: Session, scope: Scope, key: str, part: str, args: dict) -> dict:
+    """One page of the inspections behind a number, with its total: the page counted and cut on the facts
+    alone, then its inspections loaded."""
+    from backend.api import paginate
+
+    stmt = items_query(session, scope, key, part)
+    settle(session)
+    _no_jit(session)
+    page = paginate(session, stmt, args)
+    return {**page, "items": item_rows(session, inspections_of(session, list(page["items"])))}
 
 
 def item_rows(session: Session, inspections: list[Inspection]) -> list[dict]:
@@ -481,9 +474,13 @@ def table_rows(scope: Scope, rows: list[dict]) -> list[list[str]]:
     out = []
     for f in rows:
         rate = "" if f["rate"] is None else (f"{f['rate']:.2f}" if f["key"] == "joint" else pct(f["rate"]))
-        out.append([f["label"], "不可用" if not f["available"] else str(f["numerator"]),
+        out.append([f["label"], str(f["numerator"]),
                     "" if f["denominator"] is None else str(f["denominator"]), rate, pct(f["target"]),
                     f["numerator_label"], f["denominator_label"], scope.period.text, f["definition"]])
+        for r in f.get("by_level") or []:
+            out.append([f"{f['label']}（{LEVEL_LABELS[r['level']]}）", str(r["numerator"]), str(r["denominator"]),
+                        pct(r["rate"]), pct(r["target"]), f["numerator_label"], f["denominator_label"],
+                        scope.period.text, f["definition"]])
         for r in f.get("by_risk_class") or []:
             out.append([f"{f['label']}（风险等级 {r['risk_class']}）", str(r["numerator"]), str(r["denominator"]),
                         pct(r["rate"]), "", f["numerator_label"], f["denominator_label"], scope.period.text,

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
-from backend.db import utcnow
+from backend.db import is_retryable, utcnow
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput
 from backend.inspections import bundle, record_pdf
 from backend.inspections.access import involved_inspections, involved_tasks
@@ -17,6 +18,7 @@ from backend.inspections.signers import SignerChecks
 from sync import changes, engine, protocol
 
 PUSH_ATTEMPTS = 3
+log = logging.getLogger(__name__)
 MAX_CLIENTS = 10                       # a user's active devices (SYNC_MAX_CLIENTS)
 PULL_SEEN_EVERY = dt.timedelta(hours=1)
 NOT_YOURS = "该设备编号（client_id）属于其他账号；请在本设备重新生成"
@@ -104,6 +106,13 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
             session.rollback()
             if attempt == PUSH_ATTEMPTS:
                 raise
+        except OperationalError as exc:
+            # PostgreSQL chose this push to break a deadlock, or could not serialise it: nothing of it was
+            # kept; applied again from the start, it waits behind the other transaction and sees its commit
+            if not is_retryable(exc) or attempt == PUSH_ATTEMPTS:
+                raise
+            session.rollback()
+            log.info("push of %s: %s; applying it again", client_id, str(exc.orig).splitlines()[0])
     record_pdf.start(queue, jobs)
     body = {"client_id": outcome.client_id, "last_mutation_id": outcome.last_mutation_id,
             "results": outcome.results}

@@ -47,6 +47,7 @@ def _figure_scope(actor, params):
 def _figure_query(session, actor, params):
     from backend.figures import services
 
+    services.settle(session)          # the figure facts reflect what this session wrote
     return services.items_query(session, _figure_scope(actor, params), params["figure"], params["part"])
 
 
@@ -60,7 +61,7 @@ def _figure_rows(session, actor, params):
 
     # one query, streamed (a server-side cursor on PostgreSQL): the list is sorted once, not once per batch
     for chunk in session.scalars(stmt).partitions():
-        for r in services.item_rows(session, chunk):
+        for r in services.item_rows(session, services.inspections_of(session, list(chunk))):
             yield [str(r["id"]), r["task_code"], r["task_name"], text(r["task_end_date"]), r["target_name"],
                    r["target_code"], r["region_code"] or "", r["risk_class"] or "",
                    INSPECTION_STATES.get(r["status"], r["status"]), text(r["completed_on"]),

@@ -19,6 +19,8 @@ RATIO_KEYS = RISK_STRATA + ("all",)
 MAX_RATIO_TERM = 1_000_000                     # num, den: small integers, exact in any JSON reader
 MAX_COUNT = 1_000_000_000                      # min, cap: counts of targets
 PLAN_KINDS = {"department": "部门计划", "joint": "联合计划"}
+# the level that set the plan and its tasks (抽查覆盖率 by level, docs/figures.md); the keys are figure_fact.level's
+PLAN_LEVELS = {"province": "省级", "city": "市级", "county": "县级"}
 STRATA_MODES = {"risk": "按信用风险分类分层", "all": "不分层"}
 DEPT_ROLES = {"lead": "牵头部门", "participant": "参与部门"}
 

@@ -26,6 +26,8 @@ class Plan(Base):
     year: Mapped[int] = mapped_column(Integer, index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16), default="department")  # department | joint
+    # the level that set the plan (and its tasks): province | city | county (抽查覆盖率 split, docs/figures.md)
+    level: Mapped[str] = mapped_column(String(16), default="county", server_default="county")
     lead_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     # ratio rules per stratum: {"A": {"num": 1, "den": 100, "min": 1, "cap": 50}, ...} (see DRAW.md)

@@ -25,7 +25,7 @@ from backend.db import flush_unique, utcnow
 from backend.directory.models import Department, Item
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.plans.common import *  # noqa: F401,F403  (re-exported)
-from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, _code_of, _department_scope, _departments,
+from backend.plans.common import (APPROVERS, EDITORS, PLAN_KINDS, PLAN_LEVELS, _code_of, _department_scope, _departments,
                                   _dept_label, _ensure_reader, _get, _ids, _invalid, _is_int, _next_code, _sync_rows,
                                   _text, _valid_id, cap_violations, clean_ratio_rules)
 from backend.plans.models import PLAN_STATUSES, Plan, PlanBatch, PlanDepartment, PlanItem, PlanVersion, Task
@@ -54,7 +54,7 @@ def ensure_plan_approver(actor: Actor, plan: Plan) -> None:
 def plan_snapshot(plan: Plan) -> dict:
     """The plan as people read it (codes and names, no row ids): the audit and PlanVersion form."""
     return {
-        "code": plan.code, "year": plan.year, "name": plan.name, "kind": plan.kind,
+        "code": plan.code, "year": plan.year, "name": plan.name, "kind": plan.kind, "level": plan.level or "county",
         "lead": plan.lead_department.code if plan.lead_department else None,
         "departments": sorted(({"code": r.department.code, "name": r.department.name, "role": r.role}
                                for r in plan.departments), key=lambda d: (d["role"] != "lead", d["code"])),
@@ -237,6 +237,12 @@ def _apply_plan(session: Session, plan: Plan, data: Mapping, *, lead: Department
     if kind not in PLAN_KINDS:
         raise _invalid("plan.bad_kind", "计划类型应为 department（部门计划）或 joint（联合计划）", "kind")
     plan.kind = kind
+    if "level" in data or new:
+        level = data.get("level", "county")
+        if level not in PLAN_LEVELS:
+            raise _invalid("plan.bad_level", "计划层级应为 province（省级）、city（市级）或 county（县级）：下达该计划的层级",
+                           "level")
+        plan.level = level
     if "participant_department_ids" in data:
         participants = _ids(data["participant_department_ids"], "participant_department_ids",
                             "plan.bad_department")

@@ -135,7 +135,7 @@ describe("a plan's edit", () => {
   const draft = {
     id: 1, code: "JH-1", year: 2026, name: "计划", kind: "joint", kind_label: "联合计划", lead_department: { id: 1, code: "SAMR", name: "市场监管局" },
     lead_department_id: 1, departments: plan.departments, items: [item(9, 1), item(37, 2)], ratio_rules: { A: { num: 1, den: 100 } },
-    batches: [], description: null, status: "draft", status_label: "草稿", version: 1, published_at: null, approved_at: null,
+    batches: [], description: null, level: "city", level_label: "市级", status: "draft", status_label: "草稿", version: 1, published_at: null, approved_at: null,
     retired_at: null, retire_reason: null, updated_at: "",
   } as Plan;
   it("starts from what the plan holds", () => {
@@ -146,7 +146,7 @@ describe("a plan's edit", () => {
   });
   it("sends a draft's items and participants only when they changed, never a published plan's", () => {
     const e = planEditOf(draft);
-    expect(planEditBody(draft, e)).toEqual({ name: "计划", description: null, ratio_rules: { A: { num: 1, den: 100 } } });
+    expect(planEditBody(draft, e)).toEqual({ name: "计划", description: null, level: "city", ratio_rules: { A: { num: 1, den: 100 } } });
     e.item_ids = [37, 9];                                   // the same items in another order: unchanged
     expect(planEditBody(draft, e)).not.toHaveProperty("item_ids");
     e.item_ids = [9];

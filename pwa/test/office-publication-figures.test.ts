@@ -115,9 +115,9 @@ describe("the figures' filters and periods", () => {
 
 describe("a figure's number", () => {
   it("is a percentage, departments per visit for joint, — with nothing to divide", () => {
-    expect(rateText({ key: "completion", rate: 0.733333, available: true })).toBe("73.3%");
-    expect(rateText({ key: "joint", rate: 2, available: true })).toBe("2.00");
-    expect(rateText({ key: "followup", rate: null, available: true })).toBe("—");
+    expect(rateText({ key: "completion", rate: 0.733333 })).toBe("73.3%");
+    expect(rateText({ key: "joint", rate: 2 })).toBe("2.00");
+    expect(rateText({ key: "followup", rate: null })).toBe("—");
     expect(targetText({ key: "coverage", target: 0.03 })).toBe("目标 ≥ 3%");
     expect(targetText({ key: "completion", target: null })).toBe("");
     expect(belowTarget({ rate: 0.5, target: 0.9 })).toBe(true);

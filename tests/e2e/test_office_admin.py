@@ -127,6 +127,7 @@ def test_admin_imports_targets_fixes_a_bad_row_and_the_audit_chain_is_whole(serv
         page.wait_for_selector(".data-table .el-table__row:has-text('SAMR-009')")
         page.click(".row-history-btn")
         page.wait_for_selector(".cp-add")
+        page.wait_for_selector(".check-points.loaded li")   # the item's points listed, not the box before its answer
         before = page.locator(".check-points li").count()
         page.click(".cp-add")
         page.fill("#cp-text", "是否公示食品安全管理人员信息")

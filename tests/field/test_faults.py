@@ -48,6 +48,37 @@ def test_a_push_cut_half_way_rolls_back_and_the_retry_succeeds(field, db_session
     assert db_session.scalar(select(func.count()).select_from(Section)) == 2
 
 
+class _Deadlock(Exception):
+    sqlstate = "40P01"        # what psycopg's DeadlockDetected carries
+
+
+def test_a_push_chosen_to_break_a_deadlock_is_applied_again_at_once(field, db_session, monkeypatch):
+    """PostgreSQL rolls back one of two deadlocked transactions: the push is applied again from the start in
+    the same request (nothing of the first attempt was kept), and each mutation is applied once."""
+    phone = field.phone(field.lead_officer)
+    for inspection in field.inspections:
+        phone.set_section(inspection.id, field.lead_dept.id, field.full_section(field.lead_item))
+    real_finish = batch_module.FieldBatch.finish
+    calls = []
+
+    def deadlocked(self, session, summary=None):
+        calls.append(1)
+        if len(calls) == 1:
+            session.flush()
+            raise OperationalError("UPDATE inspection", {}, _Deadlock("deadlock detected"))
+        return real_finish(self, session, summary)
+
+    monkeypatch.setattr(batch_module.FieldBatch, "finish", deadlocked)
+    results = phone.push()
+    assert len(calls) == 2
+    assert [r["status"] for r in results] == ["applied", "applied"] and not any(r.get("replayed") for r in results)
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(Section)) == 2
+    assert db_session.get(SyncClient, phone.client_id).last_mutation_id == 2
+    assert db_session.scalar(select(func.count()).select_from(SyncMutation)
+                             .where(SyncMutation.client_id == phone.client_id)) == 2
+
+
 def test_a_token_expired_mid_sync_is_refreshed_and_the_same_outbox_goes_through(field, db_session):
     phone = field.phone(field.lead_officer)
     phone.login(field.lead_officer.username, PASSWORD)

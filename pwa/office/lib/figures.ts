@@ -6,7 +6,7 @@ export type Filters = Partial<Record<(typeof FILTER_KEYS)[number], string>>;
 
 export interface Figure {
   key: string; label: string; numerator: number | null; denominator: number | null; rate: number | null;
-  target: number | null; available: boolean; numerator_label: string; denominator_label: string; definition: string;
+  target: number | null; numerator_label: string; denominator_label: string; definition: string;
   spared_visits?: number; by_risk_class?: { risk_class: string; numerator: number; denominator: number; rate: number | null }[];
 }
 export interface SeriesPoint extends Figure { period: string }
@@ -72,8 +72,8 @@ export function quarterOf(day: string, back = 0): string {
 }
 
 /** A figure's headline: a percentage, departments per visit for `joint`, "—" when there is nothing to divide. */
-export function rateText(f: Pick<Figure, "key" | "rate" | "available">): string {
-  if (!f.available || f.rate == null) return "—";
+export function rateText(f: Pick<Figure, "key" | "rate">): string {
+  if (f.rate == null) return "—";
   if (f.key === "joint") return f.rate.toFixed(2);
   return `${(f.rate * 100).toFixed(1)}%`;
 }

@@ -10,12 +10,15 @@ export interface PlanItemRow {
 export interface PlanDepartment { department_id: number; code: string; name: string; role: string; role_label: string }
 export interface Ratio { num: number; den: number; min?: number | null; cap?: number | null }
 export interface Plan {
-  id: number; code: string; year: number; name: string; kind: string; kind_label: string; lead_department: DeptRef;
+  id: number; code: string; year: number; name: string; kind: string; kind_label: string; level: string; level_label: string;
+  lead_department: DeptRef;
   lead_department_id: number; departments: PlanDepartment[]; items: PlanItemRow[]; ratio_rules: Record<string, Ratio>;
   batches: { id: number; seq: number; name: string; months: number[]; planned_count: number | null }[];
   description: string | null; status: string; status_label: string; version: number; published_at: string | null;
   approved_at: string | null; retired_at: string | null; retire_reason: string | null; updated_at: string;
 }
+// the level that set a plan (抽查覆盖率 is also counted by it: docs/figures.md)
+export const PLAN_LEVELS = [{ value: "province", label: "省级" }, { value: "city", label: "市级" }, { value: "county", label: "县级" }];
 export interface PlanVersion { version: number; reason: string | null; created_at?: string; [k: string]: unknown }
 export interface TaskDepartment {
   department_id: number; code: string; name: string; role: string; role_label: string; members_per_group: number;
@@ -260,20 +263,21 @@ export function rulesBody(rows: readonly StratumRow[], keep: Record<string, Rati
 
 /** A draft plan's edit form: what it holds now (participants of a joint plan, items). */
 export interface PlanEdit {
-  name: string; description: string; rules: StratumRow[]; participants: number[]; item_ids: number[];
+  name: string; description: string; level: string; rules: StratumRow[]; participants: number[]; item_ids: number[];
 }
 export function planEditOf(plan: Plan): PlanEdit {
   return {
-    name: plan.name, description: plan.description || "", rules: ruleRows(plan.ratio_rules || {}),
+    name: plan.name, description: plan.description || "", level: plan.level || "county", rules: ruleRows(plan.ratio_rules || {}),
     participants: plan.departments.filter((d) => d.role !== "lead").map((d) => d.department_id),
     item_ids: plan.items.map((i) => i.item_id),
   };
 }
-/** The PATCH body of a plan's edit: name, description, ratios; and, for a draft (only a draft's items and
+/** The PATCH body of a plan's edit: name, description, level, ratios; and, for a draft (only a draft's items and
  *  departments change here), the participants (a joint plan's) and the items when they changed. */
 export function planEditBody(plan: Plan, e: PlanEdit, reason?: string): Record<string, unknown> {
   const body: Record<string, unknown> = {
-    name: e.name.trim(), description: e.description.trim() || null, ratio_rules: rulesBody(e.rules, plan.ratio_rules || {}),
+    name: e.name.trim(), description: e.description.trim() || null, level: e.level,
+    ratio_rules: rulesBody(e.rules, plan.ratio_rules || {}),
   };
   if (plan.status === "draft") {
     const was = planEditOf(plan);

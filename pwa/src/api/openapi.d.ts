@@ -8787,6 +8787,12 @@ export interface components {
             /** @enum {string} */
             kind?: "department" | "joint";
             readonly kind_label?: unknown;
+            /**
+             * @description 下达该计划的层级
+             * @enum {string}
+             */
+            level?: "province" | "city" | "county";
+            readonly level_label?: unknown;
             lead_department?: components["schemas"]["PlanDeptRef"];
             departments?: components["schemas"]["PlanDepartmentOut"][];
             items?: components["schemas"]["PlanItemRowOut"][];
@@ -8863,6 +8869,12 @@ export interface components {
              */
             kind: "department" | "joint";
             /**
+             * @description 下达该计划的层级：province 省级 | city 市级 | county 县级（默认）；抽查覆盖率按层级统计
+             * @default county
+             * @enum {string}
+             */
+            level: "province" | "city" | "county";
+            /**
              * @description 牵头部门（不填为本部门）
              * @default null
              */
@@ -8885,6 +8897,11 @@ export interface components {
             name?: string;
             /** @enum {string} */
             kind?: "department" | "joint";
+            /**
+             * @description 下达该计划的层级：province 省级 | city 市级 | county 县级（默认）；抽查覆盖率按层级统计
+             * @enum {string}
+             */
+            level?: "province" | "city" | "county";
             lead_department_id?: number;
             participant_department_ids?: number[];
             item_ids?: number[];
@@ -9099,6 +9116,12 @@ export interface components {
             /** @enum {string} */
             kind?: "department" | "joint";
             readonly kind_label?: unknown;
+            /**
+             * @description 下达该计划的层级
+             * @enum {string}
+             */
+            level?: "province" | "city" | "county";
+            readonly level_label?: unknown;
             lead_department?: components["schemas"]["PlanDeptRef"];
             departments?: components["schemas"]["PlanDepartmentOut"][];
             items?: components["schemas"]["PlanItemRowOut"][];
@@ -10834,19 +10857,30 @@ export interface components {
             denominator: number;
             rate: number | null;
         };
+        LevelRateOut: {
+            /**
+             * @description 部署任务的层级：省、市、县
+             * @enum {string}
+             */
+            level: "province" | "city" | "county";
+            /** @description 该层级任务中检查完成的不同企业 */
+            numerator: number;
+            /** @description 区域内登记的企业 */
+            denominator: number;
+            rate: number | null;
+            /** @description 该层级的覆盖率目标 */
+            target: number;
+        };
         FigureOut: {
             /** @enum {string} */
             key: "completion" | "on_time_completion" | "publication" | "on_time_publication" | "followup" | "coverage" | "mobile" | "joint" | "risk_ratio" | "problem_found";
             label: string;
-            /** @description 不可用时为 null */
-            numerator: number | null;
-            denominator: number | null;
-            /** @description 分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 或不可用时为 null */
+            numerator: number;
+            denominator: number;
+            /** @description 分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 时为 null */
             rate: number | null;
             /** @description 文件要求的目标值（如有） */
             target: number | null;
-            /** @description false：该指标尚不可用（后续处置模块未启用） */
-            available: boolean;
             numerator_label: string;
             denominator_label: string;
             /** @description 定义所在位置（docs/figures.md 的锚点） */
@@ -10855,6 +10889,8 @@ export interface components {
             spared_visits?: number;
             /** @description 问题发现率：按抽取时的风险等级分层 */
             by_risk_class?: components["schemas"]["RiskRateOut"][];
+            /** @description 抽查覆盖率：按部署任务的层级（计划的层级）分列，目标省 0.5%、市 0.5%、县 2%（石家庄） */
+            by_level?: components["schemas"]["LevelRateOut"][];
         };
         FiguresOut: {
             scope: components["schemas"]["ScopeOut"];
@@ -10864,15 +10900,12 @@ export interface components {
             /** @enum {string} */
             key: "completion" | "on_time_completion" | "publication" | "on_time_publication" | "followup" | "coverage" | "mobile" | "joint" | "risk_ratio" | "problem_found";
             label: string;
-            /** @description 不可用时为 null */
-            numerator: number | null;
-            denominator: number | null;
-            /** @description 分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 或不可用时为 null */
+            numerator: number;
+            denominator: number;
+            /** @description 分子 / 分母（0–1；进一次门、查多项事为每次进门的部门数）；分母为 0 时为 null */
             rate: number | null;
             /** @description 文件要求的目标值（如有） */
             target: number | null;
-            /** @description false：该指标尚不可用（后续处置模块未启用） */
-            available: boolean;
             numerator_label: string;
             denominator_label: string;
             /** @description 定义所在位置（docs/figures.md 的锚点） */
@@ -10881,6 +10914,8 @@ export interface components {
             spared_visits?: number;
             /** @description 问题发现率：按抽取时的风险等级分层 */
             by_risk_class?: components["schemas"]["RiskRateOut"][];
+            /** @description 抽查覆盖率：按部署任务的层级（计划的层级）分列，目标省 0.5%、市 0.5%、县 2%（石家庄） */
+            by_level?: components["schemas"]["LevelRateOut"][];
             /** @description 月份（2026-05） */
             period: string;
         };

@@ -179,6 +179,34 @@ def test_published_changes_need_a_reason_and_keep_the_old_version(w, db_session,
     assert first.detail["reason"] == "增加第三批" and first.department_id == w.lead.id
 
 
+def test_the_level_that_set_the_plan(w, db_session, audit_of):
+    plan = w.create_plan()
+    assert (plan["level"], plan["level_label"]) == ("county", "县级")          # the default: the county's own
+    city = w.create_plan(name="市级计划", level="city")
+    assert (city["level"], city["level_label"]) == ("city", "市级")
+    for bad in ("town", "", "County", "省级"):
+        e = w.err("post", "/api/v1/plans", "lead_planner", w.plan_body(level=bad), 422, "plan.bad_level")
+        assert "省级" in e["message"] and e["errors"]["level"]
+    for bad in (3, None, ["city"], "x" * 17):
+        w.err("post", "/api/v1/plans", "lead_planner", w.plan_body(level=bad), 422, "validation_error")
+    url = f"/api/v1/plans/{plan['id']}"
+    w.err("patch", url, "lead_planner", {"level": "region"}, 422, "plan.bad_level")
+    out = w.ok("patch", url, "lead_planner", {"level": "province"})
+    assert out["level"] == "province" and out["version"] == 1
+    [entry] = audit_of("plan", plan["id"], "plan.update")
+    assert "level" in entry.detail["changed"]
+    assert db_session.get(Plan, plan["id"]).level == "province"
+    # published: a change of level is an adjustment with its reason, the earlier version keeps the old level
+    published = w.published_plan(name="公开计划")
+    url = f"/api/v1/plans/{published['id']}"
+    w.err("patch", url, "lead_planner", {"level": "city"}, 422, "plan.reason_required")
+    out = w.ok("patch", url, "lead_planner", {"level": "city", "reason": "市局部署的计划"})
+    assert out["level"] == "city" and out["version"] == 2
+    [version] = w.ok("get", url + "/versions", "lead_planner")
+    assert version["snapshot"]["level"] == "county"
+    assert w.client.get(f"/api/public/plans/{published['code']}").json["level_label"] == "市级"
+
+
 def plan_batches(plan):
     return [{k: b[k] for k in ("seq", "name", "months", "planned_count")} for b in plan["batches"]]
 
