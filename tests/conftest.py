@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -90,9 +91,10 @@ def app(database, tmp_path_factory):
     return make_test_app(database, tmp_path_factory.mktemp("app"))
 
 
-@pytest.fixture()
-def db_session(app, database):
-    """One rolled-back transaction per test; the app's sessions join it through savepoints."""
+@contextlib.contextmanager
+def rolled_back_session(database: Database):
+    """A session in one transaction that is rolled back at the end; the database's other sessions (an app's)
+    join it through savepoints."""
     connection = database.engine.connect()
     transaction = connection.begin()
     original = database.sessionmaker
@@ -106,6 +108,13 @@ def db_session(app, database):
         database.sessionmaker = original
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture()
+def db_session(app, database):
+    """One rolled-back transaction per test; the app's sessions join it through savepoints."""
+    with rolled_back_session(database) as session:
+        yield session
 
 
 @pytest.fixture()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,12 @@ from backend.followups.models import Followup
 from backend.inspections.models import Inspection
 from backend.plans.models import Task
 from backend.publication.models import PublishedResult
-from tests.conftest import make_test_app
+from backend import migrate
+from backend.audit.keys import AuditSettings
+from backend.audit.keys import configure as configure_audit
+from backend.db import Database
+from tests.conftest import (TEST_AUDIT_KEY, drop_pg_database, make_test_app, new_database_url,
+                            rolled_back_session)
 
 TODAY = dt.date(2026, 6, 15)
 SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
@@ -29,24 +35,50 @@ SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
 
 @pytest.fixture()
 def seeded(database, db_session, tmp_path):
+    """The demo county seeded for a test that changes it (rolled back after)."""
     return seed_demo(database, **SMALL, media_dir=str(tmp_path / "media"))
 
 
-def test_departments_and_regions(seeded, db_session):
-    depts = db_session.scalars(select(Department)).all()
+@pytest.fixture(scope="module")
+def demo_county(database, tmp_path_factory):
+    """The demo county seeded once per module and database kind, in a database of its own, for the tests that
+    only read it (seeding takes seconds; a dozen tests each seeding their own cost a minute of the suite)."""
+    root = tmp_path_factory.mktemp("demo")
+    url = new_database_url(database.dialect, tmp_path_factory, "demo")
+    migrate.upgrade(url)
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
+    result = seed_demo(db, **SMALL, media_dir=str(root / "media"))
+    yield SimpleNamespace(db=db, seeded=result, app=make_test_app(db, root), media=root / "media")
+    db.engine.dispose()
+    if database.dialect == "postgresql":
+        drop_pg_database(url)
+
+
+@pytest.fixture()
+def demo(demo_county):
+    """The shared demo county: what its seeding answered, a session and a client, in a transaction rolled back
+    after the test (a login's writes never reach the next test)."""
+    with rolled_back_session(demo_county.db) as session:
+        yield SimpleNamespace(seeded=demo_county.seeded, session=session, client=demo_county.app.test_client(),
+                              media=demo_county.media)
+
+
+def test_departments_and_regions(demo):
+    depts = demo.session.scalars(select(Department)).all()
     assert len(depts) >= 12
     assert {"SAMR", "TAX", "PSB", "HRSS", "MOHURD", "MEE", "MEM", "MCT", "NHC", "FIRE"} <= {d.code for d in depts}
     assert all(rules.DEPT_CODE_RE.match(d.code) and d.name and d.region_code == data.COUNTY_CODE for d in depts)
-    regions = {r.code: r for r in db_session.scalars(select(Region))}
+    regions = {r.code: r for r in demo.session.scalars(select(Region))}
     assert regions["410000"].level == "province" and regions["411200"].parent_code == "410000"
     assert regions["411203"].name == "陕州区" and regions["411203"].parent_code == "411200"
     towns = [r for r in regions.values() if r.level == "town"]
     assert len(towns) >= 10 and all(re.fullmatch(r"411203\d{3}", t.code) and t.parent_code == "411203" for t in towns)
 
 
-def test_every_identifier_is_valid_and_unique(seeded, db_session):
-    targets = db_session.scalars(select(Target)).all()
-    assert len(targets) == 500 and seeded.counts["targets"] == 500
+def test_every_identifier_is_valid_and_unique(demo):
+    targets = demo.session.scalars(select(Target)).all()
+    assert len(targets) == 500 and demo.seeded.counts["targets"] == 500
     with_uscc = [t for t in targets if t.uscc]
     assert all(rules.uscc_problem(t.uscc) is None for t in with_uscc)
     assert all(t.uscc[2:8] == data.COUNTY_CODE and t.code == t.uscc for t in with_uscc)
@@ -63,10 +95,10 @@ def test_every_identifier_is_valid_and_unique(seeded, db_session):
                for t in directory)
 
 
-def test_targets_look_like_a_county(seeded, db_session):
-    targets = db_session.scalars(select(Target)).all()
+def test_targets_look_like_a_county(demo):
+    targets = demo.session.scalars(select(Target)).all()
     towns = {t.code for t in data.TOWNS}
-    samr = db_session.scalar(select(Department.id).where(Department.code == "SAMR"))
+    samr = demo.session.scalar(select(Department.id).where(Department.code == "SAMR"))
     for t in targets:
         assert t.region_code in towns and t.address.startswith(data.AREA_PREFIX)
         assert t.status in rules.TARGET_STATUSES and t.risk_class in (None, *rules.RISK_CLASSES)
@@ -81,12 +113,12 @@ def test_targets_look_like_a_county(seeded, db_session):
     assert Counter(t.status for t in targets)["active"] > 0.85 * len(targets)
     assert {"GCJ-02", "WGS-84"} <= {t.datum for t in targets}
     assert any("食品经营" in t.tags for t in targets) and any("特种设备使用" in t.tags for t in targets)
-    history = db_session.scalars(select(TargetItemHistory)).all()
+    history = demo.session.scalars(select(TargetItemHistory)).all()
     assert history and all(dt.date(2026, 1, 1) <= h.last_inspected_on <= TODAY for h in history)
 
 
-def test_item_list(seeded, db_session):
-    items = db_session.scalars(select(Item)).unique().all()
+def test_item_list(demo):
+    items = demo.session.scalars(select(Item)).unique().all()
     assert len(items) >= 60
     assert len({i.department_id for i in items}) >= 12
     categories = {i.category for i in items}
@@ -105,23 +137,23 @@ def test_item_list(seeded, db_session):
         for p in points:
             assert p.answer_type in rules.ANSWER_TYPES
             assert (p.answer_type in ("choice", "multi")) == bool(p.options)
-    assert db_session.scalar(select(func.count()).select_from(CheckPoint)) == seeded.counts["check_points"]
+    assert demo.session.scalar(select(func.count()).select_from(CheckPoint)) == demo.seeded.counts["check_points"]
     licence = next(i for i in items if i.name == "营业执照（登记证）规范使用情况的检查")
     assert "《市场主体登记管理条例》第三十六条" in licence.legal_basis and licence.kind == "general"
 
 
-def test_roster_every_draw_can_use(seeded, db_session):
-    assert seeded.counts["inspectors"] == 128 and seeded.notes  # 120 asked: raised to 8 per department
-    inspectors = db_session.scalars(select(Inspector)).unique().all()
+def test_roster_every_draw_can_use(demo):
+    assert demo.seeded.counts["inspectors"] == 128 and demo.seeded.notes  # 120 asked: raised to 8 per department
+    inspectors = demo.session.scalars(select(Inspector)).unique().all()
     active = Counter(i.department.code for i in inspectors if i.status == "active")
     assert set(active) == set(data.DEPARTMENT_CODES)
     assert all(n >= data.MIN_INSPECTORS_PER_DEPARTMENT for n in active.values())
     assert all(re.fullmatch(rf"{i.department.code}-411203-\d{{4}}", i.cert_no) for i in inspectors)
     assert len({i.cert_no for i in inspectors}) == len(inspectors)
     assert all(i.name and i.position and i.qualifications and i.expertise for i in inspectors)
-    conflicts = db_session.scalars(select(InspectorConflict)).all()
+    conflicts = demo.session.scalars(select(InspectorConflict)).all()
     assert len(conflicts) >= 3 and all(c.reason for c in conflicts)
-    assert db_session.scalar(select(func.count()).select_from(Expert)) == 20
+    assert demo.session.scalar(select(func.count()).select_from(Expert)) == 20
 
 
 def test_bigger_roster_favours_samr():
@@ -131,38 +163,38 @@ def test_bigger_roster_favours_samr():
     assert min(per_dept.values()) >= data.MIN_INSPECTORS_PER_DEPARTMENT
 
 
-def test_one_audit_entry_for_the_seeding(seeded, db_session):
-    entries = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "demo.seed")).all()
+def test_one_audit_entry_for_the_seeding(demo):
+    entries = demo.session.scalars(select(AuditEntry).where(AuditEntry.action == "demo.seed")).all()
     assert len(entries) == 1
     assert entries[0].actor_label == "demo-seed" and entries[0].detail["counts"]["targets"] == 500
 
 
-def test_demo_accounts_log_in(seeded, client, db_session):
-    users = {u.username: u for u in db_session.scalars(select(User)).unique()}
+def test_demo_accounts_log_in(demo):
+    users = {u.username: u for u in demo.session.scalars(select(User)).unique()}
     roles = {u.role for u in users.values()}
     assert roles == {"sysadmin", "dept_admin", "planner", "inspector", "supervisor", "publisher"}
     publishers = {u.department.code for u in users.values() if u.role == "publisher"}
     assert publishers == set(data.DEPARTMENT_CODES)  # one 公示审核人员 per department
-    for account in seeded.accounts:
+    for account in demo.seeded.accounts:
         assert account.created and account.password == data.DEMO_PASSWORD
-        r = client.post("/api/v1/auth/login", json={"username": account.username, "password": account.password})
+        r = demo.client.post("/api/v1/auth/login", json={"username": account.username, "password": account.password})
         assert r.status_code == 200, r.json
         assert r.json["user"]["role"] == account.role
     inspector_user = users["samr_inspector"]
-    linked = db_session.get(Inspector, inspector_user.inspector_id)
+    linked = demo.session.get(Inspector, inspector_user.inspector_id)
     assert linked.department.code == "SAMR" and linked.status == "active" and linked.name == inspector_user.display_name
     tax = users["tax_inspector"]
-    assert db_session.get(Inspector, tax.inspector_id).department.code == "TAX"
+    assert demo.session.get(Inspector, tax.inspector_id).department.code == "TAX"
     assert users["tax_admin"].department.code == "TAX" and users["samr_planner"].department.code == "SAMR"
     assert users["admin"].department_id is None and users["supervisor"].department_id is None
 
 
-def test_same_seed_same_data(seeded, db_session):
+def test_same_seed_same_data(demo):
     again = build_demo(**SMALL)
     assert again == build_demo(**SMALL)
-    stored = db_session.execute(select(Target.code, Target.name, Target.risk_class).order_by(Target.id)).all()
+    stored = demo.session.execute(select(Target.code, Target.name, Target.risk_class).order_by(Target.id)).all()
     assert [tuple(r) for r in stored] == [(t["code"], t["name"], t["risk_class"]) for t in again.targets]
-    certs = db_session.scalars(select(Inspector.cert_no).order_by(Inspector.id)).all()
+    certs = demo.session.scalars(select(Inspector.cert_no).order_by(Inspector.id)).all()
     assert certs == [i["cert_no"] for i in again.inspectors]
     other = build_demo(**{**SMALL, "seed": 12})
     assert [t["code"] for t in other.targets] != [t["code"] for t in again.targets]
@@ -224,16 +256,16 @@ def test_force_links_a_free_inspector_when_the_usual_one_is_taken(seeded, databa
     assert created["samr_inspector"].inspector_cert_no == linked.cert_no
 
 
-def test_the_demo_officers_have_a_drawn_joint_task(seeded, client, db_session):
+def test_the_demo_officers_have_a_drawn_joint_task(demo):
     """``./run.sh`` opens the officers' app on real work: the demo officers of 市场监管 and 税务 and
     their group's lead pull the same drawn businesses, with both departments' checklists."""
     from sync.client import Client
     from tests.field.conftest import FlaskTransport
 
-    assert seeded.counts["field_inspections"] == 4
+    assert demo.seeded.counts["field_inspections"] == 4
     seen = {}
     for username in ("samr_lead", "samr_inspector", "tax_inspector"):
-        phone = Client(FlaskTransport(client))
+        phone = Client(FlaskTransport(demo.client))
         phone.login(username, data.DEMO_PASSWORD)
         phone.pull()
         docs = list(phone.docs["inspection"].values())
@@ -243,15 +275,15 @@ def test_the_demo_officers_have_a_drawn_joint_task(seeded, client, db_session):
         seen[username] = ({d["id"] for d in docs}, {d["me"]["is_lead"] for d in docs})
     assert seen["samr_lead"][0] == seen["samr_inspector"][0] == seen["tax_inspector"][0] and len(seen["samr_lead"][0]) == 4
     assert seen["samr_lead"][1] == {True} and seen["samr_inspector"][1] == seen["tax_inspector"][1] == {False}
-    lead = db_session.scalar(select(User).where(User.username == "samr_lead"))
-    assert db_session.get(Inspector, lead.inspector_id).department.code == "SAMR"
+    lead = demo.session.scalar(select(User).where(User.username == "samr_lead"))
+    assert demo.session.get(Inspector, lead.inspector_id).department.code == "SAMR"
 
 
 def _shanghai_day(when: dt.datetime) -> dt.date:
     return (when.replace(tzinfo=when.tzinfo or dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=8)))).date()
 
 
-def test_a_year_of_history(seeded, client, db_session, tmp_path):
+def test_a_year_of_history(demo):
     """``./run.sh`` shows real figures: past tasks drawn, inspected and submitted over the year before today,
     published on time or late, corrected, exempt, unpublished and overdue, with follow-ups closed (a photo)
     and open; each state counted here from the rows, not from the seed's own summary."""
@@ -262,31 +294,31 @@ def test_a_year_of_history(seeded, client, db_session, tmp_path):
     from backend.plans.models import Task
     from backend.publication.models import PublicationExemption, PublishedResult
 
-    tasks = db_session.scalars(select(Task).where(Task.code.like("SS-2026-H%"))).all()
-    assert len(tasks) == seeded.counts["past_tasks"] >= 4
+    tasks = demo.session.scalars(select(Task).where(Task.code.like("SS-2026-H%"))).all()
+    assert len(tasks) == demo.seeded.counts["past_tasks"] >= 4
     assert all(TODAY - dt.timedelta(days=366) <= t.start_date < TODAY and t.status == "drawn" for t in tasks)
-    inspections = db_session.scalars(select(Inspection).where(Inspection.task_id.in_([t.id for t in tasks]))).all()
-    assert len(inspections) == seeded.counts["past_inspections"] >= 20
+    inspections = demo.session.scalars(select(Inspection).where(Inspection.task_id.in_([t.id for t in tasks]))).all()
+    assert len(inspections) == demo.seeded.counts["past_inspections"] >= 20
     for i in inspections:
-        record = db_session.get(Record, i.id)
+        record = demo.session.get(Record, i.id)
         assert i.status == "completed" and record.state == "submitted" and record.content_hash
         assert TODAY - dt.timedelta(days=366) < i.completed_on < TODAY and i.publication_due_on > i.completed_on
-        signers = db_session.scalars(select(Signature.role).where(Signature.inspection_id == i.id,
+        signers = demo.session.scalars(select(Signature.role).where(Signature.inspection_id == i.id,
                                                                   Signature.scope == "record")).all()
         assert "representative" in signers and "officer" in signers
     months = {i.completed_on.replace(day=1) for i in inspections}
     assert len(months) >= 5  # spread over the year
-    # 掌上执法率 (docs/figures.md): each section written from its officer's phone, none from an office client
+    # 掌上执法率 (docs/figures.md): each section written from its officer's phone, none from an office demo.client
     from sync.models import SyncClient, SyncMutation
 
-    writes = db_session.execute(select(SyncMutation.inspection_id, SyncClient.kind, SyncClient.user_id, User.inspector_id)
+    writes = demo.session.execute(select(SyncMutation.inspection_id, SyncClient.kind, SyncClient.user_id, User.inspector_id)
                                 .join(SyncClient, SyncClient.id == SyncMutation.client_id)
                                 .join(User, User.id == SyncClient.user_id)
                                 .where(SyncMutation.name.like("section.%"),
                                        SyncMutation.inspection_id.in_([i.id for i in inspections]))).all()
     assert {w.kind for w in writes} == {"phone"} and {w.inspection_id for w in writes} == {i.id for i in inspections}
     writers = {w.inspector_id for w in writes}
-    assert writers <= set(db_session.scalars(select(Signature.signer_inspector_id).where(
+    assert writers <= set(demo.session.scalars(select(Signature.signer_inspector_id).where(
         Signature.inspection_id.in_([i.id for i in inspections]), Signature.scope == "section")))
 
     state = Counter()
@@ -295,7 +327,7 @@ def test_a_year_of_history(seeded, client, db_session, tmp_path):
             state["published_on_time" if _shanghai_day(i.published_at) <= i.publication_due_on
                   else "published_late"] += 1
         elif i.publication_exempt_at is not None:
-            assert db_session.scalar(select(PublicationExemption.status).where(
+            assert demo.session.scalar(select(PublicationExemption.status).where(
                 PublicationExemption.inspection_id == i.id)) == "approved"
             state["exempt"] += 1
         elif i.publication_due_on < TODAY:
@@ -306,26 +338,26 @@ def test_a_year_of_history(seeded, client, db_session, tmp_path):
         state
     assert state["published_on_time"] > state["published_late"] and 1 <= state["exempt"] <= 2
     assert state["published_on_time"] + state["published_late"] == (
-        seeded.counts["past.publication.on_time"] + seeded.counts["past.publication.late"]
-        + seeded.counts["past.publication.corrected"])
-    assert state["overdue"] == seeded.counts["past.publication.overdue"]
+        demo.seeded.counts["past.publication.on_time"] + demo.seeded.counts["past.publication.late"]
+        + demo.seeded.counts["past.publication.corrected"])
+    assert state["overdue"] == demo.seeded.counts["past.publication.overdue"]
 
-    results = db_session.scalars(select(PublishedResult).where(PublishedResult.task_id.in_([t.id for t in tasks]))).all()
-    assert len(results) == seeded.counts["past.published_versions"]
+    results = demo.session.scalars(select(PublishedResult).where(PublishedResult.task_id.in_([t.id for t in tasks]))).all()
+    assert len(results) == demo.seeded.counts["past.published_versions"]
     corrected = [r for r in results if r.version == 2]
     assert len(corrected) == 1 and corrected[0].change_note and corrected[0].state == "current"
-    old = db_session.get(PublishedResult, corrected[0].supersedes_id)
+    old = demo.session.get(PublishedResult, corrected[0].supersedes_id)
     assert old.state == "superseded" and old.superseded_at == corrected[0].published_at > old.published_at
     assert {r.kind for r in results} == {"record", "department"}  # the lead's record and 税务's own part
-    public = client.get("/api/public/results", query_string={"task": tasks[0].code})
+    public = demo.client.get("/api/public/results", query_string={"task": tasks[0].code})
     assert public.status_code == 200 and public.json["total"] >= 1
 
-    rows = db_session.scalars(select(Followup).where(Followup.task_id.in_([t.id for t in tasks]))).all()
+    rows = demo.session.scalars(select(Followup).where(Followup.task_id.in_([t.id for t in tasks]))).all()
     follow = Counter()
     for f in rows:
         if f.state in CLOSED_STATES:
             [evidence] = f.steps[-1].evidence
-            assert storage.exists(tmp_path / "media", evidence) and db_session.get(Media, evidence).kind == "photo"
+            assert storage.exists(demo.media, evidence) and demo.session.get(Media, evidence).kind == "photo"
             assert f.closed_at is not None and _shanghai_day(f.closed_at) < TODAY
             follow["closed"] += 1
         elif f.due_on < TODAY:
@@ -333,7 +365,7 @@ def test_a_year_of_history(seeded, client, db_session, tmp_path):
         else:
             follow["open"] += 1
     assert follow["closed"] >= 3 and follow["open_overdue"] >= 1 and follow["open"] >= 1, follow
-    assert len(rows) == sum(v for k, v in seeded.counts.items() if k.startswith("past.followups."))
+    assert len(rows) == sum(v for k, v in demo.seeded.counts.items() if k.startswith("past.followups."))
     assert {f.state for f in rows} >= {"rectified", "transferred", "ordered", "notified"}
 
 
