@@ -1,6 +1,7 @@
 """Frozen lists of a draw, stored compressed in the database with their SHA-256."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zlib
 from typing import Iterable
@@ -11,10 +12,25 @@ from sqlalchemy.orm import Session
 from backend.draws.models import DrawList
 
 
-def store(session: Session, draw_id: int, kind: str, lines: list[str]) -> DrawList:
+@dataclasses.dataclass(frozen=True)
+class Packed:
+    """A list as stored: its lines joined by "\n" (UTF-8), their SHA-256 hex and count. The commitment
+    hashes the same text: one join and one hash serve both."""
+
+    text: bytes
+    sha256: str
+    count: int
+
+
+def pack(lines: list[str]) -> Packed:
     text = "\n".join(lines).encode("utf-8")
-    row = DrawList(draw_id=draw_id, kind=kind, count=len(lines), sha256=hashlib.sha256(text).hexdigest(),
-                   data=zlib.compress(text, 1))
+    return Packed(text, hashlib.sha256(text).hexdigest(), len(lines))
+
+
+def store(session: Session, draw_id: int, kind: str, lines: list[str] | Packed) -> DrawList:
+    packed = lines if isinstance(lines, Packed) else pack(lines)
+    row = DrawList(draw_id=draw_id, kind=kind, count=packed.count, sha256=packed.sha256,
+                   data=zlib.compress(packed.text, 1))
     session.add(row)
     return row
 
@@ -37,6 +53,41 @@ def unpack(stored: tuple[bytes, str, int] | None) -> list[str]:
 
 def load(session: Session, draw_id: int, kind: str) -> list[str]:
     return unpack(raw(session, draw_id, kind))
+
+
+def load_grouped(session: Session, draw_id: int, kind: str) -> dict[str, list[str]]:
+    """{key: [value, ...]} of a list of sorted "key|value" lines (targets, inspectors), as
+    ``eligibility.split_by_prefix(load(...))`` gives, without making a string per line first: the
+    lines of one key are one stretch of the text, split at each "\n<key>|"."""
+    stored = raw(session, draw_id, kind)
+    if stored is None or stored[2] == 0:
+        return {}
+    text = zlib.decompress(stored[0])
+    if hashlib.sha256(text).hexdigest() != stored[1]:
+        raise RuntimeError("a frozen draw list does not match its hash")
+    return split_sorted(text.decode("utf-8"), stored[2])
+
+
+def split_sorted(text: str, count: int) -> dict[str, list[str]]:
+    """``count`` sorted "key|value" lines joined by "\n" (no "|" or line break in a value), grouped."""
+    out: dict[str, list[str]] = {}
+    start, end_of_text = 0, len(text)
+    while start < end_of_text:
+        key = text[start:text.index("|", start)]
+        sep = "\n" + key + "|"
+        last = text.rfind(sep, start)   # sorted: the key's lines are one stretch, the last one starts here
+        end = text.find("\n", start if last < 0 else last + 1)
+        end = end_of_text if end < 0 else end
+        if key in out:
+            break                        # not sorted after all: see below
+        out[key] = text[start + len(key) + 1:end].split(sep)
+        start = end + 1
+    if sum(len(v) for v in out.values()) != count:
+        out = {}                         # not sorted (a stretch swallowed other lines): line by line
+        for line in text.split("\n"):
+            key, value = line.split("|", 1)
+            out.setdefault(key, []).append(value)
+    return out
 
 
 def pairs(lines: Iterable[str]) -> list[tuple[str, str]]:

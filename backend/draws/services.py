@@ -33,7 +33,6 @@ from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
-from backend.draws.eligibility import split_by_prefix
 from sync import changes
 from sync.canonical import sha256_hex
 
@@ -103,9 +102,13 @@ def current_draw(session: Session, task: Task, statuses=("committed", "drawn")) 
 def commitment_of_lines(task_code: str, plan: dict, target_lines: list[str],
                         inspector_lines: list[str]) -> algorithm.Commitment:
     """DRAW.md step 1 from lines already sorted in code point order (no list is rebuilt)."""
+    return commitment_of_hashes(task_code, plan, sha256_hex("\n".join(target_lines)),
+                                sha256_hex("\n".join(inspector_lines)))
+
+
+def commitment_of_hashes(task_code: str, plan: dict, targets_hash: str, inspectors_hash: str) -> algorithm.Commitment:
+    """DRAW.md step 1 from the SHA-256 hex of the sorted lines joined by "\n" (``lists.pack``'s)."""
     plan_hash = sha256_hex(algorithm.canonical_json(plan))
-    targets_hash = sha256_hex("\n".join(target_lines))
-    inspectors_hash = sha256_hex("\n".join(inspector_lines))
     text = f"{algorithm.ALGORITHM}|commit|{task_code}\n{plan_hash}\n{targets_hash}\n{inspectors_hash}"
     return algorithm.Commitment(plan_hash, targets_hash, inspectors_hash, sha256_hex(text))
 
@@ -140,7 +143,8 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
         session.rollback()   # the status claim, and a re-draw's superseding: nothing is frozen
         raise CannotDraw("不能摇号：" + "；".join(r["message"] for r in reasons),
                          details={"reasons": reasons, "warnings": verdict["warnings"]})
-    c = commitment_of_lines(task.code, plan, eligible.target_lines, eligible.inspector_lines)
+    frozen = {"targets": lists.pack(eligible.target_lines), "inspectors": lists.pack(eligible.inspector_lines)}
+    c = commitment_of_hashes(task.code, plan, frozen["targets"].sha256, frozen["inspectors"].sha256)
     seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
     draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,
                 plan_hash=c.plan_hash, targets_hash=c.targets_hash, inspectors_hash=c.inspectors_hash,
@@ -148,8 +152,8 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
                 reason=reason)
     session.add(draw)
     session.flush()
-    lists.store(session, draw.id, "targets", eligible.target_lines)
-    lists.store(session, draw.id, "inspectors", eligible.inspector_lines)
+    lists.store(session, draw.id, "targets", frozen.pop("targets"))
+    lists.store(session, draw.id, "inspectors", frozen.pop("inspectors"))
     lists.store(session, draw.id, "conflicts", [f"{i}|{e}" for i, e in eligible.conflicts])
     lists.store(session, draw.id, "excluded", eligible.excluded_lines)
     if plan.get("experts"):
@@ -219,8 +223,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
     task = _claim(session, task, ("committed",), "drawn")
     draw = current_draw(session, task, ("committed",))
     seed = algorithm.seed_from(draw.commitment, digits)
-    targets = split_by_prefix(lists.load(session, draw.id, "targets"))
-    inspectors = split_by_prefix(lists.load(session, draw.id, "inspectors"))
+    targets = lists.load_grouped(session, draw.id, "targets")
+    inspectors = lists.load_grouped(session, draw.id, "inspectors")
     conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
     try:
         result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
@@ -333,7 +337,7 @@ def _insert_keyed(session: Session, model, parent: str, parent_key: str, id_colu
                   columns: tuple[str, ...], constants: dict) -> None:
     """Insert rows given as (parent key, *columns), turning each key (a code) into the parent's id.
 
-    PostgreSQL: one INSERT … SELECT joining the keys, passed as arrays, to the parent table.
+    PostgreSQL: one INSERT … SELECT of the rows, passed as arrays, each key looked up in the parent table.
     Elsewhere: look the ids up in chunks, then insert many rows.
     """
     if not rows:
@@ -344,9 +348,13 @@ def _insert_keyed(session: Session, model, parent: str, parent_key: str, id_colu
         casts = ", ".join(f"CAST(:a{i} AS {_PG_ARRAY_TYPES[type(arrays[i][0])]})" for i in range(len(names)))
         consts = ", ".join(f":c_{k}" for k in constants)
         target_columns = ", ".join([id_column, *columns, *constants])
+        # each key looked up through the parent's unique index, the keys in index order, the rows inserted
+        # in the order given; a join let the planner hash the whole parent table (1,000,000 targets,
+        # spilled to disk) for 30,000 keys
         sql = (f"INSERT INTO {model.__tablename__} ({target_columns}) "
                f"SELECT p.id, {', '.join('x.' + c for c in columns)}{', ' + consts if consts else ''} "
-               f"FROM unnest({casts}) AS x({', '.join(names)}) JOIN {parent} p ON p.{parent_key} = x.k")
+               f"FROM (SELECT * FROM unnest({casts}) WITH ORDINALITY AS x({', '.join(names)}, n) ORDER BY x.k) x "
+               f"CROSS JOIN LATERAL (SELECT id FROM {parent} WHERE {parent_key} = x.k LIMIT 1) p ORDER BY x.n")
         params = {f"a{i}": list(a) for i, a in enumerate(arrays)} | {f"c_{k}": v for k, v in constants.items()}
         inserted = session.execute(text(sql), params).rowcount
         if inserted != len(rows):
