@@ -185,6 +185,7 @@ PHASES = [
     ("seed and draw", [
         ("load lists", "backend.draws.lists", "load"),
         ("split lists", "backend.draws.services", "split_by_prefix"),
+        ("load lists, split per key", "backend.draws.lists", "load_grouped"),
         ("algorithm.draw", "backend.draws.services", "algorithm.draw"),
         ("  duplicate check", "backend.draws.algorithm", "_check_unique"),
         ("  rank targets (tickets)", "backend.draws.algorithm", "rank_smallest"),
