@@ -316,6 +316,18 @@ def _check_code(value: Any, path: str, error: type[DrawError] | None = None) -> 
         raise fail("不能包含 “|” 或换行符")
 
 
+def _check_codes(values: Sequence[Any], path: str) -> None:
+    """``_check_code`` of each value: all at once when all are fine, one by one to name the first that is not."""
+    try:
+        joined = "".join(values)
+    except TypeError:
+        joined = None
+    if joined is not None and all(values) and not any(c in joined for c in _FORBIDDEN):
+        return
+    for value in values:
+        _check_code(value, path)
+
+
 def _int(value: Any, path: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidPlan(path, "必须是整数")
@@ -474,8 +486,7 @@ def draw(
             raise InvalidInput(f"inspectors[{d}]", f"部门 {d} 不在抽查方案 plan.members 中", dept=d)
     _check_unique("inspectors", inspectors)
     for ids in inspectors.values():
-        for i in ids:
-            _check_code(i, "inspectors.id")
+        _check_codes(ids, "inspectors.id")
 
     # 3. targets
     strata = sorted(p.strata)
@@ -489,8 +500,7 @@ def draw(
         ranked = [i for _, i in rank_smallest(seed, ("ent", task), ids, k + _reserve_size(reserve, n, k), processes)]
         selected[s], target_reserve[s], eligible[s] = ranked[:k], ranked[k:], n
     for ids in selected.values():
-        for i in ids:
-            _check_code(i, "targets.id")
+        _check_codes(ids, "targets.id")
 
     # 4. groups of targets
     order = _order(seed, ("asg", task), itertools.chain.from_iterable(selected[s] for s in strata))
