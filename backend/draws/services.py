@@ -255,7 +255,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                          "selected": {s: len(v) for s, v in result.selected.items()},
                          "replacements": len(result.replacements)},
                  department_id=task.lead_department_id)
-    announce_inspections(session, task.id, Inspection.draw_id == draw.id, "draw")
+    # by the task's index (draw_id has none of its own; the inspections of a province are millions)
+    announce_inspections(session, task.id, (Inspection.task_id == task.id) & (Inspection.draw_id == draw.id), "draw")
     session.commit()
     # thousands of rows just written: the planner needs statistics now (autovacuum may be off)
     analyze(session, "inspection", "inspection_group", "group_member", "inspection_member_override", "sync_change")
