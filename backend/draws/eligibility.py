@@ -172,6 +172,7 @@ def fetch_lines(session: Session, stmt) -> list[str]:
     joined = func.aggregate_strings(sub.c.line, "\n")
     blob = session.scalar(select(joined))
     lines = blob.split("\n") if blob else []
+    del blob   # before the sort: 100 MB for 5,000,000 targets
     lines.sort()
     return lines
 
