@@ -6,7 +6,7 @@
 For each database: build a fresh one (migrations), load 1,000,000 targets in four risk
 strata A/B/C/D (20/50/25/5 %) drawn at 1/2/5/12 % (about 3 % overall), 40 departments
 with 800 inspectors each, all taking part (lead: 2 per group, the others 1; 100 targets
-per group), 2,000 declared conflicts and 10,000 "inspected this year" rows. Then, in a
+per group, 500 at 5,000,000 targets), 2,000 declared conflicts and 10,000 "inspected this year" rows. Then, in a
 fresh process (so that its memory is the draw's own):
 
 * commit: freeze (query ids and strata only), commitment, store the frozen lists;
@@ -112,7 +112,8 @@ def build(url: str, n_targets: int) -> int:
         s.flush()
         task = Task(code="SS-2026-BENCH", name="百万户联合抽查", plan_id=plan.id, lead_department_id=dept_ids["D01"],
                     status="confirmed", strata_mode="risk", strata={k: rule for k, (_, rule) in STRATA.items()},
-                    exclusions={"inspected_this_year": True, "a_class_exempt": True}, group_load=100,
+                    exclusions={"inspected_this_year": True, "a_class_exempt": True},
+                    group_load=100 * max(1, n_targets // 1_000_000),  # 300 groups: 800 inspectors a department do
                     start_date=dt.date(2026, 4, 1))
         task.departments = [TaskDepartment(department_id=i, role="lead" if c == "D01" else "participant",
                                            members_per_group=2 if c == "D01" else 1, status="confirmed")
