@@ -1,11 +1,12 @@
 """Benchmark: a task's whole draw from 1,000,000 targets, on PostgreSQL and on SQLite.
 
-    .venv/bin/python bench/draw.py [--targets 1000000] [--postgres URL] [--sqlite PATH] [--only pg|sqlite]
+    .venv/bin/python bench/draw.py [--targets 1000000] [--postgres URL] [--database NAME] [--reuse]
+                                   [--repeat 3] [--code DIR] [--sqlite PATH] [--only pg|sqlite]
 
 For each database: build a fresh one (migrations), load 1,000,000 targets in four risk
 strata A/B/C/D (20/50/25/5 %) drawn at 1/2/5/12 % (about 3 % overall), 40 departments
 with 800 inspectors each, all taking part (lead: 2 per group, the others 1; 100 targets
-per group), 2,000 declared conflicts and 10,000 "inspected this year" rows. Then, in a
+per group, 500 at 5,000,000 targets), 2,000 declared conflicts and 10,000 "inspected this year" rows. Then, in a
 fresh process (so that its memory is the draw's own):
 
 * commit: freeze (query ids and strata only), commitment, store the frozen lists;
@@ -13,7 +14,13 @@ fresh process (so that its memory is the draw's own):
   and save groups, members and inspections — one transaction each, as the API does;
 * the tickets alone: one ticket per candidate target and inspector, same code, same run;
 * peak memory of that process (ru_maxrss);
-* ``shuangsui draw verify`` of the published record (a file of about 60 MB), as a command.
+* ``shuangsui draw verify`` of the published record (a file of about 60 MB), as a command;
+* each phase of the commit and of the draw (time spent in the named functions, summed; the
+  functions are wrapped from here, the code measured is unchanged).
+
+``--reuse`` keeps a PostgreSQL database built by an earlier run (same ``--database``), so that the
+draw itself can be timed again and again; ``--code DIR`` runs the draw with the ``backend`` of
+another checkout (say, main's, to compare before and after on the same data in the same sitting).
 
 Prints figures; it is not a test.
 """
@@ -105,7 +112,8 @@ def build(url: str, n_targets: int) -> int:
         s.flush()
         task = Task(code="SS-2026-BENCH", name="百万户联合抽查", plan_id=plan.id, lead_department_id=dept_ids["D01"],
                     status="confirmed", strata_mode="risk", strata={k: rule for k, (_, rule) in STRATA.items()},
-                    exclusions={"inspected_this_year": True, "a_class_exempt": True}, group_load=100,
+                    exclusions={"inspected_this_year": True, "a_class_exempt": True},
+                    group_load=100 * max(1, n_targets // 1_000_000),  # 300 groups: 800 inspectors a department do
                     start_date=dt.date(2026, 4, 1))
         task.departments = [TaskDepartment(department_id=i, role="lead" if c == "D01" else "participant",
                                            members_per_group=2 if c == "D01" else 1, status="confirmed")
@@ -158,38 +166,124 @@ def _undraw(db, task_id: int) -> None:
         conn.execute(text("UPDATE task SET status = 'confirmed' WHERE id = :id"), {"id": task_id})
 
 
+# The phases printed: (label, module, attribute), in the order shown; nested ones are indented by two
+# spaces per level. Each is the time spent in that function, summed over its calls (a phase that does
+# not exist in the code measured, say an older checkout's, is left out).
+PHASES = [
+    ("commit", [
+        ("freeze", "backend.draws.services", "freeze"),
+        ("  target lines (query, split, sort)", "backend.draws.eligibility", "fetch_lines"),
+        ("  inspector lines", "backend.draws.eligibility", "inspector_lines"),
+        ("  declared conflicts", "backend.draws.eligibility", "declared_conflicts"),
+        ("feasibility", "backend.draws.services", "feasibility.assess"),
+        ("commitment (join, SHA-256)", "backend.draws.services", "commitment_of_lines"),
+        ("pack lists (join, SHA-256)", "backend.draws.lists", "pack"),
+        ("commitment of the hashes", "backend.draws.services", "commitment_of_hashes"),
+        ("store lists (compress)", "backend.draws.lists", "store"),
+        ("audit entries", "backend.audit.services", "record"),
+        ("COMMIT", "sqlalchemy.orm", "Session.commit"),
+    ]),
+    ("seed and draw", [
+        ("load lists", "backend.draws.lists", "load"),
+        ("split lists", "backend.draws.services", "split_by_prefix"),
+        ("load lists, split per key", "backend.draws.lists", "load_grouped"),
+        ("algorithm.draw", "backend.draws.services", "algorithm.draw"),
+        ("  duplicate check", "backend.draws.algorithm", "_check_unique"),
+        ("  rank targets (tickets)", "backend.draws.algorithm", "rank_smallest"),
+        ("  order groups, inspectors", "backend.draws.algorithm", "_order"),
+        ("  recusal", "backend.draws.algorithm", "_recuse"),
+        ("store reserve lists", "backend.draws.lists", "store"),
+        ("save assignments", "backend.draws.services", "_save_assignments"),
+        ("  inspections, members (INSERT)", "backend.draws.services", "_insert_keyed"),
+        ("audit entries", "backend.audit.services", "record"),
+        ("announce to phones", "backend.draws.services", "announce_inspections"),
+        ("COMMIT", "sqlalchemy.orm", "Session.commit"),
+        ("ANALYZE (after the commit)", "backend.draws.services", "analyze"),
+    ]),
+]
+
+
+class _Phases:
+    """Wraps the functions of PHASES to sum the time spent in each."""
+
+    def __init__(self) -> None:
+        import importlib
+
+        self.spent: dict[str, list[float]] = {}
+        seen: set = set()
+        for _step, phases in PHASES:
+            for _label, module, attr in phases:
+                key = (module, attr)
+                if key in seen:
+                    continue
+                seen.add(key)
+                owner = importlib.import_module(module)
+                *path, name = attr.split(".")
+                for part in path:
+                    owner = getattr(owner, part)
+                if not hasattr(owner, name):
+                    continue
+                setattr(owner, name, self._wrap(getattr(owner, name), key))
+
+    def _wrap(self, fn, key):
+        spent = self.spent
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                entry = spent.setdefault(key, [0.0, 0])
+                entry[0] += time.perf_counter() - t0
+                entry[1] += 1
+
+        return timed
+
+    def take(self) -> dict:
+        out = {f"{m}:{a}": v[0] for (m, a), v in self.spent.items()}
+        self.spent.clear()
+        return out
+
+
 def run_draw(url: str, task_id: int, record_path: str, processes: int | None, repeat: int = 3) -> dict:
     """In a fresh process: the draw as the API runs it (best of ``repeat``), then the tickets alone."""
     import backend.models  # noqa: F401
     from backend.audit.keys import AuditSettings, configure as configure_audit
     from backend.db import Database
 
+    phases = _Phases()
     db = Database(url)
     configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     runs = []
     for n in range(repeat):
-        if n:
-            _undraw(db, task_id)
-        runs.append(_one_draw(db, task_id, record_path, processes))
+        _undraw(db, task_id)
+        runs.append(_one_draw(db, task_id, record_path if n == 0 else "", processes, phases))
     best = min(runs, key=lambda f: f["whole_draw_s"])
     best["all_runs_s"] = [round(f["whole_draw_s"], 2) for f in runs]
+    best["all_commit_s"] = [round(f["commit_s"], 2) for f in runs]
+    best["all_seed_and_draw_s"] = [round(f["seed_and_draw_s"], 2) for f in runs]
+    best["all_tickets_s"] = [round(f["tickets_alone_s"], 2) for f in runs]
     best["peak_rss_mb"] = runs[0]["peak_rss_mb"]
     db.engine.dispose()
     return best
 
 
-def _one_draw(db, task_id: int, record_path: str, processes: int | None) -> dict:
+def _one_draw(db, task_id: int, record_path: str, processes: int | None, phases: _Phases) -> dict:
     from backend.actor import Actor
     from backend.draws import algorithm, lists, services
 
     actor = Actor.system("bench")
     settings = services.DrawSettings(processes=processes)
     figures: dict = {}
+    phases.take()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with db.session_scope() as s:
         draw = services.commit(s, actor, task_id, settings)
         draw_id, commitment = draw.id, draw.commitment
     t1 = time.perf_counter()
+    c1 = time.process_time()
+    figures["phases_commit"] = phases.take()
     with db.session_scope() as s:
         draw = services.seed_and_draw(s, actor, task_id, settings, source="dice", dice="31415926535897932384",
                                       witnesses=["公证员"])
@@ -199,13 +293,15 @@ def _one_draw(db, task_id: int, record_path: str, processes: int | None) -> dict
         figures["eligible"] = sum(draw.counts["targets"].values())
         seed = draw.seed
     t2 = time.perf_counter()
+    figures.update(commit_cpu_s=c1 - c0, seed_and_draw_cpu_s=time.process_time() - c1)
+    figures["phases_draw"] = phases.take()
     figures.update(commit_s=t1 - t0, seed_and_draw_s=t2 - t1, whole_draw_s=t2 - t0)
     # the process's peak so far: in the first run, that of the draw alone (the record is written later)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with db.session_scope() as s:
         targets = [code for _, code in lists.pairs(lists.load(s, draw_id, "targets"))]
         inspectors = lists.grouped(lists.load(s, draw_id, "inspectors"))
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         ticket = algorithm.ticketer(seed, "ent", "SS-2026-BENCH")
         for code in targets:
             ticket(code)
@@ -214,77 +310,170 @@ def _one_draw(db, task_id: int, record_path: str, processes: int | None) -> dict
             for cert in certs:
                 ticket(cert)
         figures["tickets_alone_s"] = time.perf_counter() - t3
-        draw = s.get(services.Draw, draw_id)
-        with open(record_path, "w", encoding="utf-8") as out:
-            for chunk in services.record_json_chunks(s, draw):
-                out.write(chunk)
+        figures["tickets_alone_cpu_s"] = time.process_time() - c3
+        del targets, inspectors
+        if record_path:
+            draw = s.get(services.Draw, draw_id)
+            with open(record_path, "w", encoding="utf-8") as out:
+                for chunk in services.record_json_chunks(s, draw):
+                    out.write(chunk)
+        figures["result_digest"] = _result_digest(s, draw_id)
+    phases.take()
     figures["commitment"] = commitment
     return figures
 
 
-def measure(label: str, url: str, n_targets: int, processes: int | None) -> None:
-    print(f"== {label}: {url}", flush=True)
-    task_id = build(url, n_targets)
+def _result_digest(session, draw_id: int) -> str:
+    """SHA-256 of the draw's commitment, seed and result as sorted JSON: equal before and after a change."""
+    import hashlib
+
+    from backend.draws.models import Draw
+
+    draw = session.get(Draw, draw_id)
+    return hashlib.sha256(json.dumps([draw.commitment, draw.seed, draw.result], sort_keys=True).encode()).hexdigest()
+
+
+def _task_id(url: str) -> int | None:
+    """The benchmark's task in an existing database, or None."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT id FROM task WHERE code = 'SS-2026-BENCH'")).scalar()
+    except Exception:  # noqa: BLE001 - no such database or table: build it
+        return None
+    finally:
+        engine.dispose()
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(label: str, url: str, n_targets: int, processes: int | None, *, task_id: int | None = None,
+            repeat: int = 3, code: str = "", verify: bool = True) -> dict:
+    print(f"== {label}: {url}  ({_load()})", flush=True)
+    if task_id is None:
+        task_id = build(url, n_targets)
     with tempfile.TemporaryDirectory() as tmp:
-        record = os.path.join(tmp, "record.json")
+        record = os.path.join(tmp, "record.json") if verify else ""
+        t0 = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--run-draw", url, str(task_id), record,
-                              str(processes or 0)], capture_output=True, text=True, check=False)
+                              str(processes or 0), str(repeat), code], capture_output=True, text=True, check=False)
         if out.returncode:
             print(out.stderr[-3000:])
             raise SystemExit(1)
         figures = json.loads(out.stdout.strip().splitlines()[-1])
-        size = os.path.getsize(record) / 1e6
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp}
-        t0 = time.perf_counter()
-        verify = subprocess.run([str(ROOT / ".venv/bin/shuangsui"), "draw", "verify", record], env=env,
-                                capture_output=True, text=True)
-        verify_s = time.perf_counter() - t0
-    ratio = figures["whole_draw_s"] / figures["tickets_alone_s"]
+        if verify:
+            size = os.path.getsize(record) / 1e6
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp}
+            t0 = time.perf_counter()
+            verified = subprocess.run([str(ROOT / ".venv/bin/shuangsui"), "draw", "verify", record], env=env,
+                                      capture_output=True, text=True)
+            verify_s = time.perf_counter() - t0
+    ratio = figures["seed_and_draw_s"] / figures["tickets_alone_s"]
+    print(f"  code: {code or ROOT}  ({_load()} after)")
     print(f"  eligible {figures['eligible']:,}, selected {figures['selected']:,} in {figures['groups']} groups, "
-          f"{figures['replacements']} recusal replacements")
-    print(f"  commit (freeze + commitment + store)   {figures['commit_s']:6.2f} s")
-    print(f"  seed and draw (+ save assignments)     {figures['seed_and_draw_s']:6.2f} s")
+          f"{figures['replacements']} recusal replacements; commitment {figures['commitment'][:16]}…, "
+          f"result digest {figures['result_digest'][:16]}…")
+    print(f"  commit (freeze + commitment + store)   {figures['commit_s']:6.2f} s   (goal ≤ 1.2 s; runs "
+          f"{figures['all_commit_s']})")
+    print(f"  seed and draw (+ save assignments)     {figures['seed_and_draw_s']:6.2f} s   (runs "
+          f"{figures['all_seed_and_draw_s']})")
     print(f"  whole draw                              {figures['whole_draw_s']:6.2f} s   (goal ≤ 3 s on PostgreSQL; "
           f"best of {figures['all_runs_s']})")
     print(f"  tickets alone                           {figures['tickets_alone_s']:6.2f} s   "
-          f"whole / tickets = {ratio:.2f} (goal ≤ 2)")
-    print(f"  peak memory of the draw process         {figures['peak_rss_mb']:6.0f} MB  (goal ≤ 500 MB; first run, "
+          f"seed and draw / tickets = {ratio:.2f} (goal ≤ 2; runs {figures['all_tickets_s']})")
+    print(f"  CPU time of this process (the database's not counted): commit {figures['commit_cpu_s']:.2f} s, "
+          f"seed and draw {figures['seed_and_draw_cpu_s']:.2f} s, tickets alone {figures['tickets_alone_cpu_s']:.2f} s")
+    print(f"  peak memory of the draw process         {figures['peak_rss_mb']:6.0f} MB  (ru_maxrss; first run, "
           f"before the record is written)")
-    print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   "
-          f"{verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else verify.stderr[-200:]} "
-          f"(goal ≤ 5 s)", flush=True)
+    for step, key in (("commit", "phases_commit"), ("seed and draw", "phases_draw")):
+        print(f"  phases of {step} (best run):")
+        spent = figures[key]
+        for label, module, attr in dict(PHASES)[step]:
+            if f"{module}:{attr}" in spent:
+                print(f"    {label:<40} {spent[f'{module}:{attr}']:6.3f} s")
+    if verify:
+        print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   "
+              f"{verified.stdout.strip().splitlines()[-1] if verified.stdout.strip() else verified.stderr[-200:]} "
+              f"(goal ≤ 5 s)", flush=True)
+    return figures
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--run-draw":
         url, task_id, record, processes = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) or None
-        print(json.dumps(run_draw(url, task_id, record, processes)))
+        repeat, code = int(sys.argv[6]), sys.argv[7]
+        if code:  # another checkout's backend (and sync) package
+            sys.path.insert(0, code)
+        print(json.dumps(run_draw(url, task_id, record, processes, repeat)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=1_000_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="an existing database to connect to; the benchmark creates ss_bench_draw beside it")
+                        help="an existing database to connect to; the benchmark creates --database beside it")
+    parser.add_argument("--database", default="ss_bench_draw", help="the PostgreSQL database built (and dropped "
+                        "first unless --reuse)")
+    parser.add_argument("--reuse", action="store_true", help="keep --database if an earlier run built it")
+    parser.add_argument("--drop", action="store_true", help="drop --database at the end")
+    parser.add_argument("--repeat", type=int, default=3, help="draws timed in the one process (best is shown)")
+    parser.add_argument("--code", action="append", default=[],
+                        help="a checkout whose backend runs the draw (repeatable: the runs alternate)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternations of the --code checkouts")
+    parser.add_argument("--no-verify", action="store_true", help="skip shuangsui draw verify")
     parser.add_argument("--sqlite", default=None, help="file for the SQLite run (default: a temporary file)")
     parser.add_argument("--only", choices=["pg", "sqlite"])
     parser.add_argument("--processes", type=int, default=0, help="rank tickets in this many processes (jobs/CLI)")
     args = parser.parse_args()
+    codes = [os.path.abspath(c) for c in args.code] or [""]
     if args.only != "sqlite":
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
+        url = make_url(args.postgres).set(database=args.database).render_as_string(hide_password=False)
+        task_id = _task_id(url) if args.reuse else None
         admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
                               isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text('DROP DATABASE IF EXISTS "ss_bench_draw" WITH (FORCE)'))
-            conn.execute(text('CREATE DATABASE "ss_bench_draw"'))
-        url = make_url(args.postgres).set(database="ss_bench_draw").render_as_string(hide_password=False)
-        measure("PostgreSQL", url, args.targets, args.processes)
+        if task_id is None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{args.database}"'))
+            task_id = build(url, args.targets)
+        results: dict[str, list[dict]] = {c: [] for c in codes}
+        for _ in range(args.rounds):
+            for c in codes:
+                results[c].append(measure("PostgreSQL", url, args.targets, args.processes, task_id=task_id,
+                                          repeat=args.repeat, code=c, verify=not args.no_verify))
+        if len(codes) > 1 or args.rounds > 1:
+            _summary(results)
+        if args.drop:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
+        admin.dispose()
     if args.only != "pg":
         with tempfile.TemporaryDirectory() as tmp:
             path = args.sqlite or os.path.join(tmp, "bench.db")
             if os.path.exists(path):
                 os.remove(path)
-            measure("SQLite", f"sqlite:///{path}", args.targets, args.processes)
+            measure("SQLite", f"sqlite:///{path}", args.targets, args.processes, repeat=args.repeat,
+                    verify=not args.no_verify)
+
+
+def _summary(results: dict[str, list[dict]]) -> None:
+    """Best and median of every run of each checkout (all repeats of all rounds)."""
+    import statistics
+
+    print("== summary: best / median over all runs")
+    for code, rounds in results.items():
+        print(f"  {code or ROOT}")
+        for key in ("all_commit_s", "all_seed_and_draw_s", "all_runs_s", "all_tickets_s"):
+            values = [v for r in rounds for v in r[key]]
+            print(f"    {key[4:]:<16} best {min(values):5.2f} s   median {statistics.median(values):5.2f} s   "
+                  f"({len(values)} runs)")
+        print(f"    peak RSS        {max(r['peak_rss_mb'] for r in rounds):5.0f} MB; result digests "
+              f"{sorted({r['result_digest'][:16] for r in rounds})}")
 
 
 if __name__ == "__main__":

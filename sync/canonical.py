@@ -5,6 +5,7 @@ import datetime as dt
 import decimal
 import enum
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -37,7 +38,37 @@ def plain(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> bytes:
-    return rfc8785.dumps(plain(value))
+    if not _json_exact(value):  # already plain JSON values: ``plain`` would copy them unchanged
+        value = plain(value)
+    if _json_exact(value):
+        try:
+            return _dumps(value).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it with its own error
+            pass
+    return rfc8785.dumps(value)
+
+
+_SAFE_INT = 2**53 - 1
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether the standard library's JSON (C encoder, sorted keys, no spaces, UTF-8 as is) writes
+    ``value`` exactly as RFC 8785 does: null, booleans, integers within ±(2**53 - 1), text, lists and
+    objects whose keys are text without characters beyond U+FFFF (there, code point order is UTF-16
+    order). Floats, other numbers and anything else go to ``rfc8785`` (0.2 s for a draw's result of
+    30,000 ids there, a few milliseconds here). Both escape the same characters the same way."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if kind is list or kind is tuple:
+        return all(type(v) is str or _json_exact(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and (k.isascii() or max(k) < "\U00010000") and (type(v) is str or _json_exact(v))
+                   for k, v in value.items())
+    return False
 
 
 def digest(value: Any) -> str:

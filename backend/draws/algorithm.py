@@ -24,6 +24,7 @@ import heapq
 import hmac
 import itertools
 import multiprocessing
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -315,6 +316,18 @@ def _check_code(value: Any, path: str, error: type[DrawError] | None = None) -> 
         raise fail("不能包含 “|” 或换行符")
 
 
+def _check_codes(values: Sequence[Any], path: str) -> None:
+    """``_check_code`` of each value: all at once when all are fine, one by one to name the first that is not."""
+    try:
+        joined = "".join(values)
+    except TypeError:
+        joined = None
+    if joined is not None and all(values) and not any(c in joined for c in _FORBIDDEN):
+        return
+    for value in values:
+        _check_code(value, path)
+
+
 def _int(value: Any, path: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidPlan(path, "必须是整数")
@@ -473,8 +486,7 @@ def draw(
             raise InvalidInput(f"inspectors[{d}]", f"部门 {d} 不在抽查方案 plan.members 中", dept=d)
     _check_unique("inspectors", inspectors)
     for ids in inspectors.values():
-        for i in ids:
-            _check_code(i, "inspectors.id")
+        _check_codes(ids, "inspectors.id")
 
     # 3. targets
     strata = sorted(p.strata)
@@ -488,8 +500,7 @@ def draw(
         ranked = [i for _, i in rank_smallest(seed, ("ent", task), ids, k + _reserve_size(reserve, n, k), processes)]
         selected[s], target_reserve[s], eligible[s] = ranked[:k], ranked[k:], n
     for ids in selected.values():
-        for i in ids:
-            _check_code(i, "targets.id")
+        _check_codes(ids, "targets.id")
 
     # 4. groups of targets
     order = _order(seed, ("asg", task), itertools.chain.from_iterable(selected[s] for s in strata))
@@ -516,31 +527,65 @@ def draw(
         groups.append(Group(order[g::n_groups], members, leader))
 
     # 6. recusal
-    conflicted: dict[str, set[str]] = {}
-    for i, e in conflicts:
-        conflicted.setdefault(i, set()).add(e)
-    replacements: list[Replacement] = []
-    used: dict[str, set[str]] = {d: set() for d in depts}
-    if conflicted:
-        for g, group in enumerate(groups):
-            for e in group.targets:
-                for d in depts:
-                    for i in group.members[d]:
-                        if e not in conflicted.get(i, ()):
-                            continue
-                        for c in inspector_reserve[d]:
-                            if c not in used[d] and e not in conflicted.get(c, ()):
-                                break
-                        else:
-                            raise NoReplacement(g, e, d, i)
-                        used[d].add(c)
-                        replacements.append(Replacement(g, e, d, i, c))
+    replacements = _recuse(groups, depts, inspector_reserve, conflicts)
 
     return DrawResult(selected, target_reserve, groups, replacements, inspector_reserve, eligible)
 
 
+def _recuse(groups: list[Group], depts: list[str], inspector_reserve: Mapping[str, Sequence[str]],
+            conflicts: Iterable[tuple[str, str]]) -> list[Replacement]:
+    """Step 6. Only the targets that have a declared conflict are looked at (the conflicts are few,
+    the targets many); for those, the walk is the step's: departments in order, members in order."""
+    conflicted: dict[str, set[str]] = {}
+    by_target: set[str] = set()
+    for i, e in conflicts:
+        conflicted.setdefault(i, set()).add(e)
+        by_target.add(e)
+    replacements: list[Replacement] = []
+    if not conflicted:
+        return replacements
+    used: dict[str, set[str]] = {d: set() for d in depts}
+    for g, group in enumerate(groups):
+        for e in group.targets:
+            if e not in by_target:
+                continue
+            for d in depts:
+                for i in group.members[d]:
+                    if e not in conflicted.get(i, ()):
+                        continue
+                    for c in inspector_reserve[d]:
+                        if c not in used[d] and e not in conflicted.get(c, ()):
+                            break
+                    else:
+                        raise NoReplacement(g, e, d, i)
+                    used[d].add(c)
+                    replacements.append(Replacement(g, e, d, i, c))
+    return replacements
+
+
 def _check_unique(path: str, lists: Mapping[str, Sequence[str]]) -> None:
-    """Every id once over all the lists; the first repeat (lists in key order) is named."""
+    """Every id once over all the lists; the first repeat (lists in key order) is named.
+
+    Lists in strictly increasing order (the frozen lists are) are checked by comparing neighbours,
+    and, when there are several, neighbours of their merge (a sort of sorted runs); others by a set.
+    Only when a repeat is found are the lists walked to name the first one."""
+    values = [v for v in lists.values() if v]
+    try:
+        increasing = all(all(map(operator.lt, v, itertools.islice(v, 1, None))) for v in values)
+    except TypeError:  # not all text: the walk below names what is wrong, or the code checks do
+        increasing = False
+    if increasing:
+        if len(values) <= 1:
+            return
+        merged = sorted(itertools.chain.from_iterable(values))
+        if all(map(operator.lt, merged, itertools.islice(merged, 1, None))):
+            return
+    else:
+        try:
+            if len(set(itertools.chain.from_iterable(values))) == sum(len(v) for v in values):
+                return
+        except TypeError:  # an id that cannot be hashed: as before, the walk raises
+            pass
     seen: dict[str, str] = {}
     for key in sorted(lists):
         for i in lists[key]:

@@ -30,7 +30,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.directory.models import Department, Inspector, InspectorConflict, Target, TargetItemHistory
@@ -142,11 +142,12 @@ def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | No
     # uncorrelated IN (subquery): a hashed lookup on PostgreSQL, an ephemeral index on SQLite
     whens = [(Target.status.in_(_STATUS_EXCLUDED), literal("!") + Target.status)]
     if switches["inspected_this_year"] and item_ids:
-        whens.append((Target.id.in_(select(TargetItemHistory.target_id).where(
-            TargetItemHistory.item_id.in_(item_ids), TargetItemHistory.last_inspected_on >= jan1)),
-            literal("!inspected_this_year")))
-        whens.append((Target.id.in_(select(Inspection.target_id).join(
-            TaskItem, TaskItem.task_id == Inspection.task_id).where(this_year, TaskItem.item_id.in_(item_ids))),
+        # one IN over both sources (one hashed lookup per candidate, not two)
+        whens.append((Target.id.in_(union_all(
+            select(TargetItemHistory.target_id).where(TargetItemHistory.item_id.in_(item_ids),
+                                                      TargetItemHistory.last_inspected_on >= jan1),
+            select(Inspection.target_id).join(TaskItem, TaskItem.task_id == Inspection.task_id)
+            .where(this_year, TaskItem.item_id.in_(item_ids)))),
             literal("!inspected_this_year")))
     if max_visits:
         whens.append((Target.id.in_(select(Inspection.target_id).where(this_year).group_by(Inspection.target_id)
@@ -171,6 +172,7 @@ def fetch_lines(session: Session, stmt) -> list[str]:
     joined = func.aggregate_strings(sub.c.line, "\n")
     blob = session.scalar(select(joined))
     lines = blob.split("\n") if blob else []
+    del blob   # before the sort: 100 MB for 5,000,000 targets
     lines.sort()
     return lines
 

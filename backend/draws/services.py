@@ -34,7 +34,6 @@ from backend.figures import facts
 from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
 from backend.plans.models import Task
-from backend.draws.eligibility import split_by_prefix
 from sync import changes
 from sync.canonical import sha256_hex
 
@@ -104,9 +103,13 @@ def current_draw(session: Session, task: Task, statuses=("committed", "drawn")) 
 def commitment_of_lines(task_code: str, plan: dict, target_lines: list[str],
                         inspector_lines: list[str]) -> algorithm.Commitment:
     """DRAW.md step 1 from lines already sorted in code point order (no list is rebuilt)."""
+    return commitment_of_hashes(task_code, plan, sha256_hex("\n".join(target_lines)),
+                                sha256_hex("\n".join(inspector_lines)))
+
+
+def commitment_of_hashes(task_code: str, plan: dict, targets_hash: str, inspectors_hash: str) -> algorithm.Commitment:
+    """DRAW.md step 1 from the SHA-256 hex of the sorted lines joined by "\n" (``lists.pack``'s)."""
     plan_hash = sha256_hex(algorithm.canonical_json(plan))
-    targets_hash = sha256_hex("\n".join(target_lines))
-    inspectors_hash = sha256_hex("\n".join(inspector_lines))
     text = f"{algorithm.ALGORITHM}|commit|{task_code}\n{plan_hash}\n{targets_hash}\n{inspectors_hash}"
     return algorithm.Commitment(plan_hash, targets_hash, inspectors_hash, sha256_hex(text))
 
@@ -141,7 +144,8 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
         session.rollback()   # the status claim, and a re-draw's superseding: nothing is frozen
         raise CannotDraw("不能摇号：" + "；".join(r["message"] for r in reasons),
                          details={"reasons": reasons, "warnings": verdict["warnings"]})
-    c = commitment_of_lines(task.code, plan, eligible.target_lines, eligible.inspector_lines)
+    frozen = {"targets": lists.pack(eligible.target_lines), "inspectors": lists.pack(eligible.inspector_lines)}
+    c = commitment_of_hashes(task.code, plan, frozen["targets"].sha256, frozen["inspectors"].sha256)
     seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
     draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,
                 plan_hash=c.plan_hash, targets_hash=c.targets_hash, inspectors_hash=c.inspectors_hash,
@@ -149,8 +153,8 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
                 reason=reason)
     session.add(draw)
     session.flush()
-    lists.store(session, draw.id, "targets", eligible.target_lines)
-    lists.store(session, draw.id, "inspectors", eligible.inspector_lines)
+    lists.store(session, draw.id, "targets", frozen.pop("targets"))
+    lists.store(session, draw.id, "inspectors", frozen.pop("inspectors"))
     lists.store(session, draw.id, "conflicts", [f"{i}|{e}" for i, e in eligible.conflicts])
     lists.store(session, draw.id, "excluded", eligible.excluded_lines)
     if plan.get("experts"):
@@ -220,8 +224,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
     task = _claim(session, task, ("committed",), "drawn")
     draw = current_draw(session, task, ("committed",))
     seed = algorithm.seed_from(draw.commitment, digits)
-    targets = split_by_prefix(lists.load(session, draw.id, "targets"))
-    inspectors = split_by_prefix(lists.load(session, draw.id, "inspectors"))
+    targets = lists.load_grouped(session, draw.id, "targets")
+    inspectors = lists.load_grouped(session, draw.id, "inspectors")
     conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
     try:
         result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
@@ -252,7 +256,8 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                          "selected": {s: len(v) for s, v in result.selected.items()},
                          "replacements": len(result.replacements)},
                  department_id=task.lead_department_id)
-    announce_inspections(session, task.id, Inspection.draw_id == draw.id, "draw")
+    # by the task's index (draw_id has none of its own; the inspections of a province are millions)
+    announce_inspections(session, task.id, (Inspection.task_id == task.id) & (Inspection.draw_id == draw.id), "draw")
     session.commit()
     # thousands of rows just written: the planner needs statistics now (autovacuum may be off)
     analyze(session, "inspection", "inspection_group", "group_member", "inspection_member_override", "sync_change")
@@ -346,6 +351,8 @@ def _insert_keyed(session: Session, model, parent: str, parent_key: str, id_colu
         casts = ", ".join(f"CAST(:a{i} AS {_PG_ARRAY_TYPES[type(arrays[i][0])]})" for i in range(len(names)))
         consts = ", ".join(f":c_{k}" for k in constants)
         target_columns = ", ".join([id_column, *columns, *constants])
+        # (a lookup of each key through the parent's index, in key order, measured no faster at 1,000,000
+        # targets and 20-30 % slower at 5,000,000 than this hash join, with 128 MB of shared buffers)
         sql = (f"INSERT INTO {model.__tablename__} ({target_columns}) "
                f"SELECT p.id, {', '.join('x.' + c for c in columns)}{', ' + consts if consts else ''} "
                f"FROM unnest({casts}) AS x({', '.join(names)}) JOIN {parent} p ON p.{parent_key} = x.k")
