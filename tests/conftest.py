@@ -61,16 +61,31 @@ def new_database_url(backend: str, tmp_path_factory, label: str) -> str:
     return _create_pg_database(f"ss_{label}_{WORKER}_{os.getpid()}")
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database(request, tmp_path_factory) -> Database:
-    url = new_database_url(request.param, tmp_path_factory, "t")
+@contextlib.contextmanager
+def fresh_database(backend: str, tmp_path_factory, label: str):
+    """A new database of ``backend``, migrated, with the suite's audit key (also for tests without an app);
+    dropped afterwards."""
+    url = new_database_url(backend, tmp_path_factory, label)
     migrate.upgrade(url)
     db = Database(url)
-    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))  # also for tests without an app
-    yield db
-    db.engine.dispose()
-    if request.param == "postgresql":
-        drop_pg_database(url)
+    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
+    try:
+        yield db
+    finally:
+        db.engine.dispose()
+        if backend == "postgresql":
+            drop_pg_database(url)
+
+
+def require_postgresql(why: str) -> None:
+    if not PG_URL.startswith("postgresql"):
+        pytest.fail(f"这个测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：{why}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request, tmp_path_factory) -> Database:
+    with fresh_database(request.param, tmp_path_factory, "t") as db:
+        yield db
 
 
 def make_test_app(database: Database, tmp_path, **extra):

@@ -13,30 +13,21 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from backend import migrate
-from backend.audit.keys import AuditSettings
-from backend.audit.keys import configure as configure_audit
 from backend.db import Database
 from backend.directory.models import Region, Target
 from backend.figures import facts
 from backend.figures.facts import FigureFact
 from backend.plans.models import Task
-from tests.conftest import PG_URL, TEST_AUDIT_KEY, drop_pg_database, make_test_app, new_database_url
+from tests.conftest import fresh_database, make_test_app, require_postgresql
 from tests.factories import AuthActions, Factory
 from tests.field.conftest import build_field
 
 
 @pytest.fixture()
 def pg(tmp_path_factory):
-    if not PG_URL.startswith("postgresql"):
-        pytest.fail(f"这个测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：两个事务同时刷新同一检查的统计事实")
-    url = new_database_url("postgresql", tmp_path_factory, "concurrent_facts")
-    migrate.upgrade(url)
-    db = Database(url)
-    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
-    yield db
-    db.engine.dispose()
-    drop_pg_database(url)
+    require_postgresql("两个事务同时刷新同一检查的统计事实")
+    with fresh_database("postgresql", tmp_path_factory, "concurrent_facts") as db:
+        yield db
 
 
 def _fact(db: Database, inspection_id: int) -> tuple:

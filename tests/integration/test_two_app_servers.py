@@ -27,15 +27,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from backend import migrate
-from backend.audit.keys import AuditSettings
-from backend.audit.keys import configure as configure_audit
-from backend.db import Database
 from backend.inspections.models import Section, SectionAnswer
 from backend.media import services as media_services
 from sync.client import Client, HttpTransport, NetworkError, Response
 from sync.models import SyncClient, SyncMutation
-from tests.conftest import PG_URL, TEST_AUDIT_KEY, TEST_SECRET, drop_pg_database, make_test_app, new_database_url
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, fresh_database, make_test_app, require_postgresql
 from tests.factories import PASSWORD, AuthActions, Factory
 from tests.field.conftest import build_field
 from tests.s3server import s3_server  # noqa: F401 - the session's S3 server
@@ -45,15 +41,9 @@ INSPECTIONS = 30
 
 @pytest.fixture()
 def pg(tmp_path_factory):
-    if not PG_URL.startswith("postgresql"):
-        pytest.fail(f"这个测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：多台应用服务器共用一个 PostgreSQL")
-    url = new_database_url("postgresql", tmp_path_factory, "two_servers")
-    migrate.upgrade(url)
-    db = Database(url)
-    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
-    yield db
-    db.engine.dispose()
-    drop_pg_database(url)
+    require_postgresql("多台应用服务器共用一个 PostgreSQL")
+    with fresh_database("postgresql", tmp_path_factory, "two_servers") as db:
+        yield db
 
 
 def _lines(stream, into: queue.Queue) -> None:

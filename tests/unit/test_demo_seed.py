@@ -22,12 +22,7 @@ from backend.followups.models import Followup
 from backend.inspections.models import Inspection
 from backend.plans.models import Task
 from backend.publication.models import PublishedResult
-from backend import migrate
-from backend.audit.keys import AuditSettings
-from backend.audit.keys import configure as configure_audit
-from backend.db import Database
-from tests.conftest import (TEST_AUDIT_KEY, drop_pg_database, make_test_app, new_database_url,
-                            rolled_back_session)
+from tests.conftest import fresh_database, make_test_app, rolled_back_session
 
 TODAY = dt.date(2026, 6, 15)
 SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
@@ -44,15 +39,9 @@ def demo_county(database, tmp_path_factory):
     """The demo county seeded once per module and database kind, in a database of its own, for the tests that
     only read it (seeding takes seconds; a dozen tests each seeding their own cost a minute of the suite)."""
     root = tmp_path_factory.mktemp("demo")
-    url = new_database_url(database.dialect, tmp_path_factory, "demo")
-    migrate.upgrade(url)
-    db = Database(url)
-    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
-    result = seed_demo(db, **SMALL, media_dir=str(root / "media"))
-    yield SimpleNamespace(db=db, seeded=result, app=make_test_app(db, root), media=root / "media")
-    db.engine.dispose()
-    if database.dialect == "postgresql":
-        drop_pg_database(url)
+    with fresh_database(database.dialect, tmp_path_factory, "demo") as db:
+        result = seed_demo(db, **SMALL, media_dir=str(root / "media"))
+        yield SimpleNamespace(db=db, seeded=result, app=make_test_app(db, root), media=root / "media")
 
 
 @pytest.fixture()

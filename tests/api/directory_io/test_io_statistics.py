@@ -11,28 +11,20 @@ import random
 import pytest
 from sqlalchemy import text
 
-from backend import migrate
 from backend.actor import Actor
-from backend.audit.keys import AuditSettings, configure as configure_audit
 from backend.db import Database
 from backend.demo.seed import seed_demo
 from backend.directory import imports
 from tests.api.directory_io.helpers import csv_bytes
-from tests.conftest import PG_URL, TEST_AUDIT_KEY, drop_pg_database, new_database_url
+from tests.conftest import fresh_database, require_postgresql
 from tests.factories import make_uscc
 
 
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory):
-    if not PG_URL.startswith("postgresql"):
-        pytest.fail(f"这些测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：统计信息只在 PostgreSQL 上收集")
-    url = new_database_url("postgresql", tmp_path_factory, "stats")
-    migrate.upgrade(url)
-    db = Database(url)
-    configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
-    yield db
-    db.engine.dispose()
-    drop_pg_database(url)
+    require_postgresql("统计信息只在 PostgreSQL 上收集")
+    with fresh_database("postgresql", tmp_path_factory, "stats") as db:
+        yield db
 
 
 def planner_rows(db: Database, table: str) -> tuple[float, int]:
