@@ -118,34 +118,62 @@ def claim_client(session: Session, user_id: int, client_id: str, label: str | No
 
     Raises :class:`ClientNotYours` (another user's), :class:`ClientRetired`, or, for a new device when the
     user already has ``max_clients`` active ones, :class:`TooManyClients` (nothing is registered then)."""
-    existing = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                              .execution_options(populate_existing=True))
-    if existing is None and kind == "phone" and max_clients is not None:
-        active = list(session.execute(
-            select(SyncClient.id, SyncClient.label, SyncClient.created_at, SyncClient.last_push_at,
-                   SyncClient.last_pull_at)
-            .where(SyncClient.user_id == user_id, SyncClient.kind == "phone", SyncClient.retired_at.is_(None))
-            .order_by(SyncClient.created_at.desc())))
-        if len(active) >= max_clients:
-            raise TooManyClients(max_clients, [device_summary(row) for row in active])
-    if existing is not None and not lock:
-        client = existing
+    if lock:
+        client = _claim_locked(session, user_id, client_id, label, kind, max_clients)
     else:
-        dialect = session.get_bind().dialect.name
-        table = SyncClient.__table__
-        stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
-            id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0, created_at=utcnow())
-        if lock:
-            stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_={"id": stmt.excluded.id})
-        else:
-            stmt = stmt.on_conflict_do_nothing()
-        session.execute(stmt)
-        client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                                .execution_options(populate_existing=True))
+        client = _claim(session, user_id, client_id, label, kind, max_clients)
     if client.user_id != user_id:
         raise ClientNotYours(client_id)
     if client.retired_at is not None:
         raise ClientRetired(client_id)
+    return client
+
+
+def _upsert(session: Session, **values):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SyncClient.__table__).values(**values)
+
+
+def _check_limit(session: Session, user_id: int, client_id: str, max_clients: int) -> None:
+    """A new device beyond the user's limit (its own row, if written already, not counted)."""
+    active = list(session.execute(
+        select(SyncClient.id, SyncClient.label, SyncClient.created_at, SyncClient.last_push_at,
+               SyncClient.last_pull_at)
+        .where(SyncClient.user_id == user_id, SyncClient.kind == "phone", SyncClient.retired_at.is_(None),
+               SyncClient.id != client_id)
+        .order_by(SyncClient.created_at.desc())))
+    if len(active) >= max_clients:
+        raise TooManyClients(max_clients, [device_summary(row) for row in active])
+
+
+def _claim_locked(session: Session, user_id: int, client_id: str, label: str | None, kind: str,
+                  max_clients: int | None) -> SyncClient:
+    """One statement: an insert that, when the row exists, updates it to itself (which takes its lock), returning
+    the row. A row it created (its ``created_at`` is this one) is a new device: the limit is checked then, and a
+    refusal is rolled back by the caller (nothing registered)."""
+    now = utcnow()
+    stmt = _upsert(session, id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0,
+                   created_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=[stmt.table.c.id], set_={"id": stmt.excluded.id})
+    client = session.scalars(select(SyncClient).from_statement(stmt.returning(*SyncClient.__table__.c)),
+                             execution_options={"populate_existing": True}).one()
+    if client.created_at == now and kind == "phone" and max_clients is not None and client.user_id == user_id:
+        _check_limit(session, user_id, client_id, max_clients)
+    return client
+
+
+def _claim(session: Session, user_id: int, client_id: str, label: str | None, kind: str,
+           max_clients: int | None) -> SyncClient:
+    """Without a lock: read first; a new one is written (one short write, once)."""
+    client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                            .execution_options(populate_existing=True))
+    if client is None:
+        if kind == "phone" and max_clients is not None:
+            _check_limit(session, user_id, client_id, max_clients)
+        session.execute(_upsert(session, id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0,
+                                created_at=utcnow()).on_conflict_do_nothing())
+        client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                                .execution_options(populate_existing=True))
     return client
 
 
