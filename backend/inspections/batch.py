@@ -122,30 +122,30 @@ class FieldBatch:
         wanted = [i for i in dict.fromkeys(inspection_ids) if i not in self.inspections]
         if not wanted:
             return
-        # the inspection, its task and its record in one query; its sections with their answers in another
-        loaded = self.session.execute(select(Inspection, Task, Record).join(Task, Task.id == Inspection.task_id)
-                                      .outerjoin(Record, Record.inspection_id == Inspection.id)
-                                      .where(Inspection.id.in_(wanted)).options(lazyload(Inspection.task))).all()
-        rows = [row for row, _task, _record in loaded]
+        # one query: the inspection, its task, its record, its sections and their answers (a row per answer)
+        loaded = self.session.execute(
+            select(Inspection, Task, Record, Section, SectionAnswer.check_point_id, SectionAnswer.data,
+                   SectionAnswer.revs, SectionAnswer.first_at)
+            .join(Task, Task.id == Inspection.task_id)
+            .outerjoin(Record, Record.inspection_id == Inspection.id)
+            .outerjoin(Section, Section.inspection_id == Inspection.id)
+            .outerjoin(SectionAnswer, SectionAnswer.section_id == Section.id)
+            .where(Inspection.id.in_(wanted)).options(lazyload(Inspection.task))).all()
+        rows = list({row.id: row for row, *_ in loaded}.values())
         parts = participation(self.session, rows)
         for iid in wanted:
             self.inspections[iid] = None
-        for row, task, record in loaded:
-            self.inspections[row.id] = state = InspectionState(row, task, parts[row.id])
-            if record is not None:
-                state.record = RecordState(row.id, record)
-        if not rows:
-            return
         sections: dict[int, Section] = {}
         answers: dict[int, dict] = {}
-        for section, cp, data, revs, first_at in self.session.execute(
-                select(Section, SectionAnswer.check_point_id, SectionAnswer.data, SectionAnswer.revs,
-                       SectionAnswer.first_at)
-                .outerjoin(SectionAnswer, SectionAnswer.section_id == Section.id)
-                .where(Section.inspection_id.in_([r.id for r in rows]))):
-            sections[section.id] = section
-            if cp is not None:
-                answers.setdefault(section.id, {})[cp] = (data, revs, first_at)
+        for row, task, record, section, cp, data, revs, first_at in loaded:
+            if self.inspections[row.id] is None:
+                self.inspections[row.id] = state = InspectionState(row, task, parts[row.id])
+                if record is not None:
+                    state.record = RecordState(row.id, record)
+            if section is not None:
+                sections[section.id] = section
+                if cp is not None:
+                    answers.setdefault(section.id, {})[cp] = (data, revs, first_at)
         for s in sections.values():
             self.inspections[s.inspection_id].sections[s.department_id] = SectionState(
                 s.inspection_id, s.department_id, s, answers.get(s.id, {}))
@@ -190,12 +190,16 @@ class FieldBatch:
         """``path → check`` for one department's section, remembered (every section of a task has the same paths)."""
         key = (task_id, department_id)
         if key not in self.checkers:
-            catalogue, known = self.catalogue(task_id, department_id), {}
+            catalogue = self.catalogue(task_id, department_id)
+            known = _known_checks(catalogue)
 
             def check(path: str):
-                if path not in known:
-                    known[path] = section_check(catalogue, path)
-                return known[path]
+                found = known.get(path)
+                if found is None:
+                    found = section_check(catalogue, path)
+                    if len(known) < KNOWN_PATHS:     # a catalogue's own paths: a few hundred
+                        known[path] = found
+                return found
             self.checkers[key] = check
         return self.checkers[key]
 
@@ -302,6 +306,20 @@ class FieldBatch:
 _CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
 CATALOGUE_SECONDS = 60.0
 
+
+_CHECKS: dict[int, tuple[Catalogue, dict]] = {}
+KNOWN_PATHS = 5000
+
+
+def _known_checks(catalogue: Catalogue) -> dict:
+    """The checks found so far for the paths of one catalogue (kept with it: a cached catalogue's pushes reuse
+    them; a new catalogue starts afresh)."""
+    hit = _CHECKS.get(id(catalogue))
+    if hit is None or hit[0] is not catalogue:
+        if len(_CHECKS) > 2000:
+            _CHECKS.clear()
+        hit = _CHECKS[id(catalogue)] = (catalogue, {})
+    return hit[1]
 
 def cached_catalogue(session: Session, task_id: int, department_id: int, created_at=None) -> Catalogue:
     """A task's checklist changes rarely and every push of the task needs it: kept a minute per process (a check
