@@ -421,7 +421,7 @@ def start_gunicorn(url: str, workers: int, threads: int) -> tuple[subprocess.Pop
 def _client(base: str, username: str):
     from sync.client import Client, HttpTransport
 
-    c = Client(HttpTransport(base))
+    c = Client(HttpTransport(base, timeout=180))   # a loaded machine: workers may still be starting
     c.login(username, PASSWORD)
     return c
 

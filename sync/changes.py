@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import Select, insert, or_, select, text, update
+from sqlalchemy import Select, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -46,8 +46,6 @@ def append(session: Session, changes: Iterable[Change]) -> list[int]:
     unique = list(dict.fromkeys(changes))
     if not unique:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        return _append_pg(session, unique)
     first = _lock_heads(session, len(unique))
     now = utcnow()
     rows = [{"seq": first + i, "entity": c.entity, "inspection_id": c.inspection_id, "task_id": c.task_id,
@@ -55,26 +53,6 @@ def append(session: Session, changes: Iterable[Change]) -> list[int]:
     session.execute(insert(SyncChange), rows)
     return [r["seq"] for r in rows]
 
-
-_APPEND_PG = text(
-    "WITH h AS (UPDATE sync_head SET seq = seq + :n WHERE id = 1 RETURNING seq) "
-    "INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
-    "SELECT h.seq - :n + v.ord, v.entity, v.inspection_id, v.task_id, v.reason, :at "
-    "FROM h, json_to_recordset(CAST(:rows AS json)) "
-    "AS v(ord integer, entity text, inspection_id integer, task_id integer, reason text) RETURNING seq")
-
-
-def _append_pg(session: Session, unique: list[Change]) -> list[int]:
-    """The head moved and the rows written in one statement (the head's lock taken as in ``_lock_heads``)."""
-    from backend.audit.models import AuditHead
-    from backend.db import _json_dumps
-
-    tx = session.get_transaction()
-    if tx is None or session.info.get("audit_head_tx") is not tx:
-        session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
-    rows = [{"ord": i + 1, "entity": c.entity, "inspection_id": c.inspection_id, "task_id": c.task_id,
-             "reason": c.reason} for i, c in enumerate(unique)]
-    return sorted(session.scalars(_APPEND_PG, {"n": len(unique), "at": utcnow(), "rows": _json_dumps(rows)}))
 
 def append_inspections(session: Session, inspection_ids: list[int], task_id: int, reason: str) -> None:
     """One change per inspection (bulk: a draw creates thousands)."""
