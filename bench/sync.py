@@ -1,16 +1,23 @@
 """Benchmark: the sync protocol on PostgreSQL (docs/sync.md). Prints figures; it is not a test.
 
-    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http]
+    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http] [--single-only]
+
+Scratch databases: the one named by --postgres, and beside it ``<name>_big`` and ``<name>_pull``.
 
 Builds a fresh database (migrations) with one drawn joint task: every group has one officer
 of the market department whose part of each inspection has 3 items of 10 check points (30
 answers), plus an officer of the tax department. Then:
 
+0. **one single-section push, in process** (Flask's test client): the statements it sends (SQLAlchemy's
+   ``before_cursor_execute`` and COPYs; ``--log-statements`` prints them) for a section's first write and for
+   a rewrite, this process's CPU a push, and a cProfile summary (CPU time) of ``--profile`` pushes;
 1. **one push of 100 mutations**, each a whole 30-answer section (method per item; result,
    checked, problem, handling and note per check point), through the service layer in one
    transaction — median of several pushes, each to 100 fresh inspections — next to a **bare bulk
    insert of the same rows** (100 section rows and 3,000 answer rows, executemany, one
    transaction) measured in the same run; then **the same push replayed**;
+2a. **one client through gunicorn**, one section a request, one after another: p50, p99, and the CPU a section
+   of every process of the server (gunicorn's, PostgreSQL's backends of the database) read from /proc;
 2. **10 concurrent clients** through gunicorn, each pushing one section per request:
    sections per second, p50 and p99;
 3. **pull of a 2,000-change backlog**: a lead of 200 businesses whose inspections changed 2,000 times
