@@ -201,6 +201,29 @@ def bulk_insert(session: Session, table, rows: list[dict], chunk: int = 5000) ->
         session.execute(insert(table), rows[i:i + chunk])
 
 
+def bulk_update_json(session: Session, table, keys: tuple[str, ...], rows: list[dict], types: dict[str, str],
+                     same: dict | None = None) -> None:
+    """Update many rows by their key in one statement on PostgreSQL (the rows as one JSON parameter, read by
+    ``json_to_recordset``); an executemany elsewhere. ``types``: the SQL type of each column of ``rows``;
+    ``same``: values set on every row."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql" or len(rows) == 1:
+        from sqlalchemy import update
+
+        session.execute(update(table), [{**row, **(same or {})} for row in rows])
+        return
+    from sqlalchemy import text
+
+    name = table.__tablename__
+    columns = [c for c in rows[0] if c not in keys]
+    sets = [f'"{c}" = v."{c}"' for c in columns] + [f'"{c}" = :{c}' for c in (same or {})]
+    where = " AND ".join(f't."{k}" = v."{k}"' for k in keys)
+    record = ", ".join(f'"{c}" {types[c]}' for c in rows[0])
+    session.execute(text(f'UPDATE "{name}" AS t SET {", ".join(sets)} '
+                         f"FROM json_to_recordset(CAST(:rows AS json)) AS v({record}) WHERE {where}"),
+                    {"rows": _json_dumps(rows), **(same or {})})
+
 def analyze(session: Session, *tables: str) -> None:
     """Refresh the planner's statistics of ``tables`` after a bulk write (PostgreSQL; a no-op elsewhere).
 

@@ -1,16 +1,23 @@
 """Benchmark: the sync protocol on PostgreSQL (docs/sync.md). Prints figures; it is not a test.
 
-    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http]
+    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http] [--single-only]
+
+Scratch databases: the one named by --postgres, and beside it ``<name>_big`` and ``<name>_pull``.
 
 Builds a fresh database (migrations) with one drawn joint task: every group has one officer
 of the market department whose part of each inspection has 3 items of 10 check points (30
 answers), plus an officer of the tax department. Then:
 
+0. **one single-section push, in process** (Flask's test client): the statements it sends (SQLAlchemy's
+   ``before_cursor_execute`` and COPYs; ``--log-statements`` prints them) for a section's first write and for
+   a rewrite, this process's CPU a push, and a cProfile summary (CPU time) of ``--profile`` pushes;
 1. **one push of 100 mutations**, each a whole 30-answer section (method per item; result,
    checked, problem, handling and note per check point), through the service layer in one
    transaction — median of several pushes, each to 100 fresh inspections — next to a **bare bulk
    insert of the same rows** (100 section rows and 3,000 answer rows, executemany, one
    transaction) measured in the same run; then **the same push replayed**;
+2a. **one client through gunicorn**, one section a request, one after another: p50, p99, and the CPU a section
+   of every process of the server (gunicorn's, PostgreSQL's backends of the database) read from /proc;
 2. **10 concurrent clients** through gunicorn, each pushing one section per request:
    sections per second, p50 and p99;
 3. **pull of a 2,000-change backlog**: a lead of 200 businesses whose inspections changed 2,000 times
@@ -175,6 +182,137 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+# --- 0. one single-section push, in process: statements and a profile ----------------------------------
+
+class _Statements:
+    """Counts what a request sends the database: SQLAlchemy's cursor executions and COPYs (bulk_insert)."""
+
+    def __init__(self):
+        self.log: list[str] = []
+        self.on = False
+
+    def __enter__(self):
+        import psycopg
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._sql)
+        self._copy = psycopg.Cursor.copy
+        counter = self
+
+        def copy(cursor, statement, *a, **kw):
+            if counter.on:
+                counter.log.append(str(statement))
+            return counter._copy(cursor, statement, *a, **kw)
+        psycopg.Cursor.copy = copy
+        return self
+
+    def __exit__(self, *exc):
+        import psycopg
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._sql)
+        psycopg.Cursor.copy = self._copy
+
+    def _sql(self, conn, cursor, statement, parameters, context, executemany):
+        if self.on:
+            self.log.append(" ".join(statement.split()))
+
+
+def local_app(url: str):
+    from backend import create_app
+
+    return create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "y" * 32,
+                       "AUDIT_KEY": "bench-audit-key-" + "x" * 32, "AUDIT_ANCHOR_FILE": None, "REDIS_URL": None,
+                       "MEDIA_DIR": tempfile.mkdtemp(prefix="bench-sync-media-"), "JOBS_INLINE_THREAD": False,
+                       "LOGIN_ACCOUNT_CEILING": 100000})
+
+
+def _package(file: str) -> str:
+    if "site-packages/" in file:
+        return file.split("site-packages/", 1)[1].split("/", 1)[0].split(".", 1)[0].lstrip("_")
+    for own in ("backend", "sync", "schemas"):
+        if file.startswith(str(ROOT / own)):
+            return own
+    return "stdlib"
+
+
+def single_push(url: str, data: dict, officer: dict, n: int, show_log: bool = False) -> None:
+    """One officer pushes one whole section a request (as phase 2's clients do), through Flask's test client:
+    the statements each push sends (the first write of a section, then rewrites) and a profile of ``n`` pushes."""
+    import cProfile
+    import io
+    import pstats
+
+    app = local_app(url)
+    client = app.test_client()
+    r = client.post("/api/v1/auth/login", json={"username": officer["username"], "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
+    client_id = str(uuid.uuid4())
+    inspections = officer["inspections"]
+    next_id = [1]
+
+    def push() -> None:
+        mid = next_id[0]
+        next_id[0] += 1
+        iid = inspections[(mid - 1) % len(inspections)]
+        body = json.dumps({"client_id": client_id, "mutations": [mutation(mid, iid, data["samr"], data["points"])]})
+        r = client.post("/api/sync/push", data=body, headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "applied", r.get_data()[:300]
+
+    with _Statements() as st:
+        push()                               # registers the client (its first push)
+        counts = {}
+        for kind in ("first write of a section", "rewrite of a section"):
+            if kind.startswith("rewrite"):
+                while next_id[0] <= len(inspections):
+                    push()
+            st.log, st.on = [], True
+            push()
+            st.on = False
+            counts[kind] = list(st.log)
+        print(f"0. one 30-answer section a push, in process ({officer['username']}):")
+        for kind, log in counts.items():
+            print(f"   {kind}: {len(log)} statements (goal ≤ 6)")
+            if show_log:
+                for s in log:
+                    print("      ", s[:160])
+    for _ in range(5):
+        push()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        push()
+    took, cpu = (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+    print(f"   {n} pushes: {took * 1000:.1f} ms a push in process, {cpu * 1000:.1f} ms of this process's CPU")
+    prof = cProfile.Profile(time.process_time)        # CPU time: waiting for the database is not counted
+    prof.enable()
+    for _ in range(n):
+        push()
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    total = stats.total_tt / n
+    print(f"   profiled again: {total * 1000:.1f} ms of CPU a push under the profiler")
+    groups: dict[str, float] = {}
+    for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        groups[_package(file)] = groups.get(_package(file), 0.0) + tt
+    print("   own time by package: " + ", ".join(f"{k} {v / stats.total_tt:.0%}" for k, v in
+                                                sorted(groups.items(), key=lambda kv: -kv[1])[:9]))
+    stats.sort_stats("cumulative").print_stats(r"(backend|sync)/", 15)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip() and (ln.strip()[0].isdigit())]
+    print("   top of our code by cumulative time (ncalls, tottime, percall, cumtime, percall, where):")
+    for ln in lines[:15]:
+        print("     ", ln.strip()[:150])
+    out.seek(0)
+    out.truncate()
+    stats.sort_stats("tottime").print_stats(12)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip() and (ln.strip()[0].isdigit())]
+    print("   top functions by own time:")
+    for ln in lines[1:13]:
+        print("     ", ln.strip()[:150])
+
+
 # --- 1. one push of 100 sections, service layer ---------------------------------------------------------
 
 def service_push(url: str, data: dict, rounds: int) -> None:
@@ -205,12 +343,12 @@ def service_push(url: str, data: dict, rounds: int) -> None:
         raw = json.dumps(body).encode()
         # the push as the server does it: parse, then apply in one transaction
         t0 = time.perf_counter()
-        cid, muts = syncing.parse(json.loads(raw))
+        cid, muts = syncing.parse(raw.decode())
         with db.session_scope() as s:
             syncing.push(s, actor, cid, muts)
         pushes.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        cid, muts = syncing.parse(json.loads(raw))
+        cid, muts = syncing.parse(raw.decode())
         with db.session_scope() as s:
             out = syncing.push(s, actor, cid, muts)
         replays.append(time.perf_counter() - t0)
@@ -290,9 +428,66 @@ def start_gunicorn(url: str, workers: int, threads: int) -> tuple[subprocess.Pop
 def _client(base: str, username: str):
     from sync.client import Client, HttpTransport
 
-    c = Client(HttpTransport(base))
+    c = Client(HttpTransport(base, timeout=180))   # a loaded machine: workers may still be starting
     c.login(username, PASSWORD)
     return c
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(master: int, url: str) -> list[int]:
+    """gunicorn's master and workers, and the PostgreSQL backends serving this database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    eng = create_engine(u)
+    with eng.connect() as c:
+        pids += [p for (p,) in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
+                                              "AND pid <> pg_backend_pid()"), {"d": u.database})]
+    eng.dispose()
+    return pids
+
+
+def sequential_pushes(base: str, url: str, master: int, data: dict, officer: dict, n: int) -> None:
+    """One client, one 30-answer section a request, one after the other: latency, and the CPU every process of
+    the server (gunicorn, PostgreSQL's backends of this database) spent a section."""
+    phone = _client(base, officer["username"])
+    inspections = officer["inspections"]
+
+    def push(k: int) -> float:
+        m = mutation(k, inspections[(k - 1) % len(inspections)], data["samr"], data["points"])
+        t0 = time.perf_counter()
+        r = phone._send("POST", "/api/sync/push", json_body={"client_id": phone.client_id, "mutations": [m]})
+        took = time.perf_counter() - t0
+        assert r.status == 200 and r.json["results"][0]["status"] == "applied", r.content[:300]
+        return took
+
+    for k in range(1, 11):
+        push(k)                                   # warm: every worker's connections open
+    pids = _server_pids(master, url)
+    before = sum(_cpu(p) for p in pids)
+    own0 = time.process_time()
+    latencies = [push(k) for k in range(11, 11 + n)]
+    server = (sum(_cpu(p) for p in pids) - before) / n
+    client = (time.process_time() - own0) / n
+    print(f"2a. one client, {n} single-section pushes one after another: p50 {_pct(latencies, 50) * 1000:.1f} ms "
+          f"(goal ≤ 8), p99 {_pct(latencies, 99) * 1000:.1f} ms; CPU a section: server and database "
+          f"{server * 1000:.1f} ms (goal ≤ 10), the client {client * 1000:.1f} ms ({len(pids)} server processes)")
 
 
 def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> None:
@@ -412,6 +607,15 @@ def many_officers(base: str, data: dict, n: int) -> None:
         print("   ", e)
 
 
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _sibling(url: str, suffix: str) -> str:
+    """Another scratch database named after the main one (``…/ss_bench_sync`` → ``…/ss_bench_sync_big``)."""
+    return f"{url}_{suffix}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--postgres", default=PG_URL)
@@ -420,28 +624,41 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--skip-big", action="store_true", help="no phase 1 (the 100-section push)")
+    ap.add_argument("--single-only", action="store_true", help="phase 0 only (statements and profile)")
+    ap.add_argument("--profile", type=int, default=200, help="pushes profiled in phase 0")
+    ap.add_argument("--sequential", type=int, default=300, help="requests of phase 2a")
+    ap.add_argument("--log-statements", action="store_true", help="print phase 0's statements")
     ap.add_argument("--quick", action="store_true", help="fewer requests in phase 2")
     args = ap.parse_args()
+    print(_load())
     t0 = time.perf_counter()
-    # one officer leads the big group (the 100-section pushes); the others have 5 businesses each
-    data = build(args.postgres, args.officers, per_officer=5)
-    print(f"built {args.officers} groups in {time.perf_counter() - t0:.1f} s")
-    service_push_on_big(args)
-    if args.skip_http:
+    # one officer leads the big group (the 100-section pushes); the others have 5 businesses each; the last two
+    # are phase 0's and phase 2a's alone
+    officers = 2 if args.single_only else args.officers + 2
+    data = build(args.postgres, officers, per_officer=5)
+    print(f"built {officers} groups in {time.perf_counter() - t0:.1f} s")
+    single_push(args.postgres, data, data["officers"][-2], args.profile, args.log_statements)
+    if args.single_only:
         return
-    proc, base = start_gunicorn(args.postgres, args.workers, args.threads)
-    try:
-        concurrent_pushes(base, data, 10, 5 if args.quick else 30)
-        many_officers(base, {**data, "officers": data["officers"][10:]}, min(args.officers - 10, 190))
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    pull_backlog(args.postgres.rsplit("/", 1)[0] + "/ss_bench_sync_pull")
+    if not args.skip_big:
+        service_push_on_big(args)
+    if not args.skip_http:
+        proc, base = start_gunicorn(args.postgres, args.workers, args.threads)
+        try:
+            sequential_pushes(base, args.postgres, proc.pid, data, data["officers"][-1], args.sequential)
+            concurrent_pushes(base, data, 10, 5 if args.quick else 30)
+            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        pull_backlog(_sibling(args.postgres, "pull"))
+    print(_load())
 
 
 def service_push_on_big(args) -> None:
     """Phase 1 on its own database: one officer with 100 × (rounds + 1) businesses."""
-    url = args.postgres.rsplit("/", 1)[0] + "/ss_bench_sync_big"
+    url = _sibling(args.postgres, "big")
     data = build(url, 1, per_officer=100 * (args.rounds + 1))
     service_push(url, data, args.rounds)
 

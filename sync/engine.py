@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -118,34 +118,62 @@ def claim_client(session: Session, user_id: int, client_id: str, label: str | No
 
     Raises :class:`ClientNotYours` (another user's), :class:`ClientRetired`, or, for a new device when the
     user already has ``max_clients`` active ones, :class:`TooManyClients` (nothing is registered then)."""
-    existing = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                              .execution_options(populate_existing=True))
-    if existing is None and kind == "phone" and max_clients is not None:
-        active = list(session.execute(
-            select(SyncClient.id, SyncClient.label, SyncClient.created_at, SyncClient.last_push_at,
-                   SyncClient.last_pull_at)
-            .where(SyncClient.user_id == user_id, SyncClient.kind == "phone", SyncClient.retired_at.is_(None))
-            .order_by(SyncClient.created_at.desc())))
-        if len(active) >= max_clients:
-            raise TooManyClients(max_clients, [device_summary(row) for row in active])
-    if existing is not None and not lock:
-        client = existing
+    if lock:
+        client = _claim_locked(session, user_id, client_id, label, kind, max_clients)
     else:
-        dialect = session.get_bind().dialect.name
-        table = SyncClient.__table__
-        stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
-            id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0, created_at=utcnow())
-        if lock:
-            stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_={"id": stmt.excluded.id})
-        else:
-            stmt = stmt.on_conflict_do_nothing()
-        session.execute(stmt)
-        client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                                .execution_options(populate_existing=True))
+        client = _claim(session, user_id, client_id, label, kind, max_clients)
     if client.user_id != user_id:
         raise ClientNotYours(client_id)
     if client.retired_at is not None:
         raise ClientRetired(client_id)
+    return client
+
+
+def _upsert(session: Session, **values):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SyncClient.__table__).values(**values)
+
+
+def _check_limit(session: Session, user_id: int, client_id: str, max_clients: int) -> None:
+    """A new device beyond the user's limit (its own row, if written already, not counted)."""
+    active = list(session.execute(
+        select(SyncClient.id, SyncClient.label, SyncClient.created_at, SyncClient.last_push_at,
+               SyncClient.last_pull_at)
+        .where(SyncClient.user_id == user_id, SyncClient.kind == "phone", SyncClient.retired_at.is_(None),
+               SyncClient.id != client_id)
+        .order_by(SyncClient.created_at.desc())))
+    if len(active) >= max_clients:
+        raise TooManyClients(max_clients, [device_summary(row) for row in active])
+
+
+def _claim_locked(session: Session, user_id: int, client_id: str, label: str | None, kind: str,
+                  max_clients: int | None) -> SyncClient:
+    """One statement: an insert that, when the row exists, updates it to itself (which takes its lock), returning
+    the row. A row it created (its ``created_at`` is this one) is a new device: the limit is checked then, and a
+    refusal is rolled back by the caller (nothing registered)."""
+    now = utcnow()
+    stmt = _upsert(session, id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0,
+                   created_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=[stmt.table.c.id], set_={"id": stmt.excluded.id})
+    client = session.scalars(select(SyncClient).from_statement(stmt.returning(*SyncClient.__table__.c)),
+                             execution_options={"populate_existing": True}).one()
+    if client.created_at == now and kind == "phone" and max_clients is not None and client.user_id == user_id:
+        _check_limit(session, user_id, client_id, max_clients)
+    return client
+
+
+def _claim(session: Session, user_id: int, client_id: str, label: str | None, kind: str,
+           max_clients: int | None) -> SyncClient:
+    """Without a lock: read first; a new one is written (one short write, once)."""
+    client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                            .execution_options(populate_existing=True))
+    if client is None:
+        if kind == "phone" and max_clients is not None:
+            _check_limit(session, user_id, client_id, max_clients)
+        session.execute(_upsert(session, id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0,
+                                created_at=utcnow()).on_conflict_do_nothing())
+        client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
+                                .execution_options(populate_existing=True))
     return client
 
 
@@ -207,16 +235,46 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
                      "inspection_id": result.get("inspection_id"), "device_time": m.device_time, "applied_at": now})
         last = m.id
     outcome = PushOutcome(client_id, last, results, stopped)
-    client.last_push_at, client.last_mutation_id = now, last
-    if label and client.label != label:
-        client.label = label
+    if rows and session.get_bind().dialect.name == "postgresql":
+        _record_pg(session, client, rows, now, last, label)
+    else:
+        client.last_push_at, client.last_mutation_id = now, last
+        if label and client.label != label:
+            client.label = label
+        if rows:
+            session.execute(insert(SyncMutation), rows)
     if rows:
-        session.execute(insert(SyncMutation), rows)
         # last: the domain's writes, its audit entry and the change rows (whose lock is held to commit)
         batch.finish(session, {"client_id": client_id, "from": rows[0]["mutation_id"], "to": last,
                                **outcome.counts})
     return outcome
 
+
+_RECORD_PG = text(
+    "WITH c AS (UPDATE sync_client SET last_push_at = :now, last_mutation_id = :last, "
+    "label = COALESCE(:label, label) WHERE id = :client_id) "
+    "INSERT INTO sync_mutation (client_id, mutation_id, name, status, code, message, result, payload_sha256, "
+    "inspection_id, device_time, applied_at) "
+    "SELECT v.client_id, v.mutation_id, v.name, v.status, v.code, v.message, v.result, v.payload_sha256, "
+    "v.inspection_id, v.device_time, v.applied_at FROM json_to_recordset(CAST(:rows AS json)) AS v("
+    "client_id varchar, mutation_id bigint, name varchar, status varchar, code varchar, message text, result json, "
+    "payload_sha256 varchar, inspection_id integer, device_time timestamptz, applied_at timestamptz)")
+
+
+def _record_pg(session: Session, client: SyncClient, rows: list[dict], now: dt.datetime, last: int,
+               label: str | None) -> None:
+    """The client's progress and its mutations' outcomes in one statement (PostgreSQL); the client's object
+    is told, so that nothing is flushed for it again."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from backend.db import _json_dumps
+
+    session.execute(_RECORD_PG, {"now": now, "last": last, "label": label or None, "client_id": client.id,
+                                 "rows": _json_dumps(rows)})
+    set_committed_value(client, "last_push_at", now)
+    set_committed_value(client, "last_mutation_id", last)
+    if label:
+        set_committed_value(client, "label", label)
 
 def _apply_one(ctx: Context, handlers: dict[str, Handler], m: Mutation) -> dict:
     ctx.mutation, ctx.applying = m, False

@@ -21,6 +21,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 MAX_MUTATIONS = 100
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_PULL_LIMIT = 500
@@ -199,10 +201,24 @@ TOO_DEEP = "\x00\x01too-deep"                # … and the value it decodes to
 # a JSON string, or the rest of the text when one is never closed
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
-_SUSPECT_NUMBER = re.compile(r"[0-9]{16,}|[eE]|NaN|Infinity")
+# (an exponent follows a digit: the e of true and false is not one, else every push would be screened value by value)
+_SUSPECT_NUMBER = re.compile(r"[0-9]{16,}|[0-9][eE]|NaN|Infinity")
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _DIGITS = re.compile(r"[0-9]")
 PUSH_DEPTH = MAX_DEPTH + 3              # the body, its mutations array, then each mutation's own levels
+
+
+def _deeper_than(skeleton: str, limit: int) -> bool:
+    """Whether brackets (outside strings) nest deeper than ``limit`` anywhere."""
+    depth = 0
+    for bracket in _BRACKETS.findall(skeleton):
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def _blank(match: re.Match) -> str:
@@ -215,18 +231,20 @@ def loads(text: str) -> tuple[Any, bool]:
     client can represent are kept as :class:`BadNumber`, and whatever is nested deeper than ``PUSH_DEPTH``
     as the text ``TOO_DEEP``, so that the mutation holding them is refused alone (and the decoder never
     recurses deeper than that). Raises ValueError when the text is not JSON at all."""
-    skeleton = _JSON_STRING.sub(_blank, text)             # same length: positions carry over
+    skeleton = _JSON_STRING.sub('""', text)               # the text outside strings, each string emptied
     cuts, depth, start = [], 0, None
-    for match in _BRACKETS.finditer(skeleton):
-        if match.group(0) in "[{":
-            depth += 1
-            if depth == PUSH_DEPTH + 1:
-                start = match.start()
-        else:
-            if depth == PUSH_DEPTH + 1 and start is not None:
-                cuts.append((start, match.end()))
-                start = None
-            depth -= 1
+    if _deeper_than(skeleton, PUSH_DEPTH):                 # rare: find where, in the text itself
+        skeleton = _JSON_STRING.sub(_blank, text)         # same length: positions carry over
+        for match in _BRACKETS.finditer(skeleton):
+            if match.group(0) in "[{":
+                depth += 1
+                if depth == PUSH_DEPTH + 1:
+                    start = match.start()
+            else:
+                if depth == PUSH_DEPTH + 1 and start is not None:
+                    cuts.append((start, match.end()))
+                    start = None
+                depth -= 1
     if cuts:
         parts, at = [], 0
         for a, b in cuts:
@@ -235,15 +253,16 @@ def loads(text: str) -> tuple[Any, bool]:
             at = b
         parts.append(text[at:])
         text = "".join(parts)
-    hooks = {}
     numbers = bool(_SUSPECT_NUMBER.search(skeleton))
-    if numbers:
-        hooks = {"parse_int": _int, "parse_float": _float, "parse_constant": BadNumber}
+    suspect = bool(cuts or numbers or _SUSPECT_ESCAPE.search(text))
+    if not suspect:      # no number, escape or depth to keep as it is: the fast decoder gives the same values
+        return orjson.loads(text), False
+    hooks = {"parse_int": _int, "parse_float": _float, "parse_constant": BadNumber} if numbers else {}
     try:
         value = json.loads(text, **hooks)
     except RecursionError:
         raise ValueError("请求体不是有效的 JSON") from None
-    return value, bool(cuts or numbers or _SUSPECT_ESCAPE.search(text))
+    return value, True
 
 
 def _int(text: str):

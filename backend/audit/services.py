@@ -87,9 +87,10 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
         info.setdefault("address", actor.address)
     session.flush()
     # touch the head first: the lock that serialises appends (the triggers let this no-op through)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+    # (and read it in the same statement)
+    seq, prev = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
+                                .returning(AuditHead.seq, AuditHead.hash)).one()
     session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
-    seq, prev = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     seq += 1
     entry = AuditEntry(
         id=seq, at=utcnow(), actor_id=actor.user_id,

@@ -15,8 +15,9 @@ of the lead department in the group.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
@@ -78,6 +79,31 @@ def involved_tasks(inspector_id: int):
     return select(InspectionGroup.task_id).where(InspectionGroup.id.in_(member_of))
 
 
+class _Member(NamedTuple):
+    group_id: int
+    inspector_id: int
+    position: int
+    leader_id: int | None
+    name: str
+    cert_no: str
+    department_id: int
+    code: str
+    department_name: str
+    user_id: int | None
+
+
+class _Override(NamedTuple):
+    inspection_id: int
+    out_inspector_id: int
+    inspector_id: int
+    name: str
+    cert_no: str
+    department_id: int
+    code: str
+    department_name: str
+    user_id: int | None
+
+
 def _people(stmt):
     """Add to a select of inspector ids the person, their department and their active account."""
     return (stmt.add_columns(Inspector.name, Inspector.cert_no, Inspector.department_id, Department.code,
@@ -87,28 +113,40 @@ def _people(stmt):
 
 
 def participation(session: Session, inspections: list[Inspection]) -> dict[int, Participation]:
-    """Participation of several inspections in two queries (the groups' members, the recusals)."""
+    """Participation of several inspections in one query: the groups' members, the stand-ins and the conflicts of
+    interest declared by any of them with these businesses (``kind`` m, o, c)."""
     if not inspections:
         return {}
     group_ids = sorted({i.group_id for i in inspections})
     ids = [i.id for i in inspections]
-    members = session.execute(_people(
-        select(GroupMember.group_id, GroupMember.inspector_id, GroupMember.position, InspectionGroup.leader_id)
+    members_q = _people(
+        select(literal_column("'m'").label("kind"), GroupMember.group_id.label("key"), GroupMember.inspector_id,
+               GroupMember.position, InspectionGroup.leader_id.label("other"), null().label("reason"))
         .join(InspectionGroup, InspectionGroup.id == GroupMember.group_id)
-        .join(Inspector, Inspector.id == GroupMember.inspector_id))
-        .where(GroupMember.group_id.in_(group_ids))).all()
-    overrides = session.execute(_people(
-        select(InspectionMember.inspection_id, InspectionMember.out_inspector_id,
-               InspectionMember.in_inspector_id.label("inspector_id"))
-        .join(Inspector, Inspector.id == InspectionMember.in_inspector_id))
-        .where(InspectionMember.inspection_id.in_(ids))).all()
+        .join(Inspector, Inspector.id == GroupMember.inspector_id)).where(GroupMember.group_id.in_(group_ids))
+    overrides_q = _people(
+        select(literal_column("'o'"), InspectionMember.inspection_id, InspectionMember.in_inspector_id, null(),
+               InspectionMember.out_inspector_id, null())
+        .join(Inspector, Inspector.id == InspectionMember.in_inspector_id)).where(
+        InspectionMember.inspection_id.in_(ids))
+    people = union_all(select(GroupMember.inspector_id).where(GroupMember.group_id.in_(group_ids)),
+                       select(InspectionMember.in_inspector_id).where(InspectionMember.inspection_id.in_(ids)))
+    conflicts_q = select(literal_column("'c'"), InspectorConflict.target_id, InspectorConflict.inspector_id, null(),
+                         null(), InspectorConflict.reason, null(), null(), null(), null(), null(), null()).where(
+        InspectorConflict.target_id.in_({i.target_id for i in inspections}),
+        InspectorConflict.inspector_id.in_(people), InspectorConflict.retired_at.is_(None))
+    rows = session.execute(union_all(members_q, overrides_q, conflicts_q)).all()
+    members = [r for r in rows if r.kind == "m"]
+    overrides = [_Override(r.key, r.other, r.inspector_id, r.name, r.cert_no, r.department_id, r.code,
+                           r.department_name, r.user_id) for r in rows if r.kind == "o"]
+    declared = {(r.inspector_id, r.key): r.reason for r in rows if r.kind == "c"}
+    members = [_Member(r.key, r.inspector_id, r.position, r.other, r.name, r.cert_no, r.department_id, r.code,
+                       r.department_name, r.user_id) for r in members]
     by_group: dict[int, list] = {}
     leaders: dict[int, int] = {}
     for m in sorted(members, key=lambda m: (m.group_id, m.department_id, m.position)):
         by_group.setdefault(m.group_id, []).append(m)
         leaders[m.group_id] = m.leader_id
-    declared = _declared_conflicts(session, inspections, {m.inspector_id for m in members}
-                                   | {o.inspector_id for o in overrides})
     out = {}
     for inspection in inspections:
         mine = [o for o in overrides if o.inspection_id == inspection.id]
@@ -130,18 +168,6 @@ def participation(session: Session, inspections: list[Inspection]) -> dict[int, 
                                          p.name, p.user_id, p.inspector_id == leader) for p in chosen)
         out[inspection.id] = Participation(participants, frozenset(recused), leader, late)
     return out
-
-
-def _declared_conflicts(session: Session, inspections: list[Inspection], inspector_ids: set[int]
-                        ) -> dict[tuple[int, int], str]:
-    """(inspector id, target id) → the reason, for the live conflicts of these people with these businesses."""
-    if not inspector_ids:
-        return {}
-    rows = session.execute(select(InspectorConflict.inspector_id, InspectorConflict.target_id, InspectorConflict.reason)
-                           .where(InspectorConflict.target_id.in_({i.target_id for i in inspections}),
-                                  InspectorConflict.inspector_id.in_(inspector_ids),
-                                  InspectorConflict.retired_at.is_(None))).all()
-    return {(r.inspector_id, r.target_id): r.reason for r in rows}
 
 
 def announce_declarations(session: Session, pairs) -> None:

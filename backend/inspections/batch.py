@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import bulk_insert, utcnow
+from backend.db import bulk_insert, bulk_update_json, utcnow
 from backend.directory.models import Item, Target
 from backend.inspections.access import Participation, participation
 from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
@@ -122,30 +122,33 @@ class FieldBatch:
         wanted = [i for i in dict.fromkeys(inspection_ids) if i not in self.inspections]
         if not wanted:
             return
-        rows = list(self.session.scalars(select(Inspection).where(Inspection.id.in_(wanted))
-                                         .options(lazyload(Inspection.task))))
+        # one query: the inspection, its task, its record, its sections and their answers (a row per answer)
+        loaded = self.session.execute(
+            select(Inspection, Task, Record, Section, SectionAnswer.check_point_id, SectionAnswer.data,
+                   SectionAnswer.revs, SectionAnswer.first_at)
+            .join(Task, Task.id == Inspection.task_id)
+            .outerjoin(Record, Record.inspection_id == Inspection.id)
+            .outerjoin(Section, Section.inspection_id == Inspection.id)
+            .outerjoin(SectionAnswer, SectionAnswer.section_id == Section.id)
+            .where(Inspection.id.in_(wanted)).options(lazyload(Inspection.task))).all()
+        rows = list({row.id: row for row, *_ in loaded}.values())
         parts = participation(self.session, rows)
-        tasks = {t.id: t for t in self.session.scalars(select(Task).where(Task.id.in_({r.task_id for r in rows})))}
         for iid in wanted:
             self.inspections[iid] = None
-        for row in rows:
-            self.inspections[row.id] = InspectionState(row, tasks[row.task_id], parts[row.id])
-        ids = [r.id for r in rows]
-        if not ids:
-            return
-        sections = list(self.session.scalars(select(Section).where(Section.inspection_id.in_(ids))))
+        sections: dict[int, Section] = {}
         answers: dict[int, dict] = {}
-        if sections:
-            for a in self.session.execute(
-                    select(SectionAnswer.section_id, SectionAnswer.check_point_id, SectionAnswer.data,
-                           SectionAnswer.revs, SectionAnswer.first_at)
-                    .where(SectionAnswer.section_id.in_([s.id for s in sections]))):
-                answers.setdefault(a.section_id, {})[a.check_point_id] = (a.data, a.revs, a.first_at)
-        for s in sections:
+        for row, task, record, section, cp, data, revs, first_at in loaded:
+            if self.inspections[row.id] is None:
+                self.inspections[row.id] = state = InspectionState(row, task, parts[row.id])
+                if record is not None:
+                    state.record = RecordState(row.id, record)
+            if section is not None:
+                sections[section.id] = section
+                if cp is not None:
+                    answers.setdefault(section.id, {})[cp] = (data, revs, first_at)
+        for s in sections.values():
             self.inspections[s.inspection_id].sections[s.department_id] = SectionState(
                 s.inspection_id, s.department_id, s, answers.get(s.id, {}))
-        for r in self.session.scalars(select(Record).where(Record.inspection_id.in_(ids))):
-            self.inspections[r.inspection_id].record = RecordState(r.inspection_id, r)
 
     def inspection(self, inspection_id: int) -> InspectionState | None:
         if inspection_id not in self.inspections:
@@ -187,12 +190,16 @@ class FieldBatch:
         """``path → check`` for one department's section, remembered (every section of a task has the same paths)."""
         key = (task_id, department_id)
         if key not in self.checkers:
-            catalogue, known = self.catalogue(task_id, department_id), {}
+            catalogue = self.catalogue(task_id, department_id)
+            known = _known_checks(catalogue)
 
             def check(path: str):
-                if path not in known:
-                    known[path] = section_check(catalogue, path)
-                return known[path]
+                found = known.get(path)
+                if found is None:
+                    found = section_check(catalogue, path)
+                    if len(known) < KNOWN_PATHS:     # a catalogue's own paths: a few hundred
+                        known[path] = found
+                return found
             self.checkers[key] = check
         return self.checkers[key]
 
@@ -255,11 +262,11 @@ class FieldBatch:
             for s in state.sections.values():
                 for cp in s.dirty_points:
                     row = {"section_id": s.row.id, "check_point_id": cp, "data": s.point(s.values, cp),
-                           "revs": s.point(s.revs, cp), "updated_at": now, "updated_by": s.writer_id}
+                           "revs": s.point(s.revs, cp), "updated_by": s.writer_id}
                     if cp in s.stored_points:
                         answer_updates.append(row)
                     else:
-                        answer_inserts.append({**row, "first_at": now})
+                        answer_inserts.append({**row, "updated_at": now, "first_at": now})
                         s.stored_points.add(cp)
                         s.point_times[cp] = now
                 s.dirty_points.clear()
@@ -272,7 +279,9 @@ class FieldBatch:
         if answer_inserts:
             bulk_insert(session, SectionAnswer, answer_inserts)
         if answer_updates:
-            session.execute(update(SectionAnswer), answer_updates)
+            bulk_update_json(session, SectionAnswer, ("section_id", "check_point_id"), answer_updates,
+                             {"section_id": "integer", "check_point_id": "integer", "data": "json", "revs": "json",
+                              "updated_by": "integer"}, same={"updated_at": now})
         session.add_all(self.new_signatures)
         session.add_all(self.new_conflicts)
         session.add_all(self.new_flags)
@@ -297,6 +306,20 @@ class FieldBatch:
 _CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
 CATALOGUE_SECONDS = 60.0
 
+
+_CHECKS: dict[int, tuple[Catalogue, dict]] = {}
+KNOWN_PATHS = 5000
+
+
+def _known_checks(catalogue: Catalogue) -> dict:
+    """The checks found so far for the paths of one catalogue (kept with it: a cached catalogue's pushes reuse
+    them; a new catalogue starts afresh)."""
+    hit = _CHECKS.get(id(catalogue))
+    if hit is None or hit[0] is not catalogue:
+        if len(_CHECKS) > 2000:
+            _CHECKS.clear()
+        hit = _CHECKS[id(catalogue)] = (catalogue, {})
+    return hit[1]
 
 def cached_catalogue(session: Session, task_id: int, department_id: int, created_at=None) -> Catalogue:
     """A task's checklist changes rarely and every push of the task needs it: kept a minute per process (a check

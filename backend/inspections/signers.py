@@ -106,12 +106,15 @@ def check_push(session: Session, policy: LoginPolicy, actor: Actor, client_id: s
     where the handler would look at the signer: a mutation it refuses earlier (an inspection the pusher
     is not in, one gone or completed, a bad department) costs nothing."""
     out = SignerChecks()
+    signed = [m for m in mutations if m.name in SIGNED_BY and isinstance(m.args, dict)
+              and m.args.get("signer") is not None]
+    if not signed:                       # most pushes: nothing to read
+        return out
     client = session.get(SyncClient, client_id)
     if client is not None and client.user_id != actor.user_id:
         return out                       # the push is refused whole (sync.client_not_yours)
     last = client.last_mutation_id if client is not None else 0
-    fresh = [m for m in mutations if m.id > last and m.name in SIGNED_BY and isinstance(m.args, dict)
-             and m.args.get("signer") is not None]
+    fresh = [m for m in signed if m.id > last]
     if not fresh:
         return out
     ids = {m.args.get("inspection_id") for m in fresh if _positive(m.args.get("inspection_id"))}
