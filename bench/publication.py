@@ -97,8 +97,7 @@ def build(url: str, businesses: int, inspections: int) -> None:
     statements = [
         # bench/figures.py's county has one plain version per published inspection and its own follow-ups:
         # replaced here by the richer ones below
-        ("the county's plain versions and follow-ups removed", "DELETE FROM published_result"),
-        ("", "DELETE FROM followup"),
+        ("the county's plain versions and follow-ups removed", "TRUNCATE published_result, followup CASCADE"),
         ("users", """
         INSERT INTO user_account (username, display_name, password_hash, role, department_id, status, token_version,
                                   created_at, updated_at)
@@ -131,8 +130,7 @@ def build(url: str, businesses: int, inspections: int) -> None:
         for name, sql in statements:
             t = time.perf_counter()
             n = conn.exec_driver_sql(sql.replace("%", "%%")).rowcount
-            if name:
-                print(f"  {name}: {n:,} rows in {time.perf_counter() - t:.1f} s")
+            print(f"  {name}: {n:,} rows in {time.perf_counter() - t:.1f} s")
         conn.execute(text("UPDATE published_result p SET superseded_by_id = c.id, superseded_at = c.published_at "
                           "FROM published_result c WHERE p.version = 1 AND p.kind = 'record' AND c.version = 2 "
                           "AND c.inspection_id = p.inspection_id AND c.department_id = p.department_id"))
