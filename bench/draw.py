@@ -16,7 +16,10 @@ fresh process (so that its memory is the draw's own):
 * peak memory of that process (ru_maxrss);
 * ``shuangsui draw verify`` of the published record (a file of about 60 MB), as a command;
 * each phase of the commit and of the draw (time spent in the named functions, summed; the
-  functions are wrapped from here, the code measured is unchanged).
+  functions are wrapped from here, the code measured is unchanged): wall time, this process's CPU
+  time and, on PostgreSQL, the CPU time of the backends serving it (read from /proc: the server must
+  run on this machine; parallel workers are not counted). On a shared machine the CPU times say
+  more than the wall times.
 
 ``--reuse`` keeps a PostgreSQL database built by an earlier run (same ``--database``), so that the
 draw itself can be timed again and again; ``--code DIR`` runs the draw with the ``backend`` of
@@ -194,11 +197,13 @@ PHASES = [
         ("  recusal", "backend.draws.algorithm", "_recuse"),
         ("store reserve lists", "backend.draws.lists", "store"),
         ("save assignments", "backend.draws.services", "_save_assignments"),
-        ("  inspections, members (INSERT)", "backend.draws.services", "_insert_keyed"),
+        ("  inspections, members (INSERT; new: + facts)", "backend.draws.services", "_insert_keyed"),
         ("audit entries", "backend.audit.services", "record"),
         ("announce to phones", "backend.draws.services", "announce_inspections"),
         ("COMMIT", "sqlalchemy.orm", "Session.commit"),
+        ("  figure facts (before the COMMIT)", "backend.figures.facts", "settle"),
         ("ANALYZE (after the commit)", "backend.draws.services", "analyze"),
+        ("ANALYZE (after the commit, when grown)", "backend.draws.services", "analyze_after_draw"),
     ]),
 ]
 
@@ -210,6 +215,7 @@ class _Phases:
         import importlib
 
         self.spent: dict[str, list[float]] = {}
+        self.pids: set[int] = set()
         seen: set = set()
         for _step, phases in PHASES:
             for _label, module, attr in phases:
@@ -227,22 +233,52 @@ class _Phases:
 
     def _wrap(self, fn, key):
         spent = self.spent
+        cpu = self.db_cpu
 
         def timed(*args, **kwargs):
-            t0 = time.perf_counter()
+            t0, p0, d0 = time.perf_counter(), time.process_time(), cpu()
             try:
                 return fn(*args, **kwargs)
             finally:
-                entry = spent.setdefault(key, [0.0, 0])
+                entry = spent.setdefault(key, [0.0, 0, 0.0, 0.0])
                 entry[0] += time.perf_counter() - t0
                 entry[1] += 1
+                entry[2] += time.process_time() - p0
+                entry[3] += cpu() - d0
 
         return timed
 
+    # CPU time of the PostgreSQL backends serving this process (from /proc: the database runs on this
+    # machine), beside our own: on a shared, loaded machine CPU time says more than wall time. The parallel
+    # workers a query may start are not counted.
+    def watch(self, engine) -> None:
+        from sqlalchemy import event
+
+        if engine.dialect.name != "postgresql":
+            return
+
+        @event.listens_for(engine, "connect")
+        def _connected(dbapi_connection, _record):
+            self.pids.add(dbapi_connection.info.backend_pid)
+
+    def db_cpu(self) -> float:
+        total = 0.0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / _TICKS   # utime, stime
+        return total
+
     def take(self) -> dict:
-        out = {f"{m}:{a}": v[0] for (m, a), v in self.spent.items()}
+        out = {f"{m}:{a}": v for (m, a), v in self.spent.items()}
         self.spent.clear()
         return out
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def run_draw(url: str, task_id: int, record_path: str, processes: int | None, repeat: int = 3) -> dict:
@@ -253,6 +289,7 @@ def run_draw(url: str, task_id: int, record_path: str, processes: int | None, re
 
     phases = _Phases()
     db = Database(url)
+    phases.watch(db.engine)
     configure_audit(db.engine, AuditSettings.ephemeral())  # a scratch database: a throw-away audit key
     runs = []
     for n in range(repeat):
@@ -276,13 +313,13 @@ def _one_draw(db, task_id: int, record_path: str, processes: int | None, phases:
     settings = services.DrawSettings(processes=processes)
     figures: dict = {}
     phases.take()
-    c0 = time.process_time()
+    c0, d0 = time.process_time(), phases.db_cpu()
     t0 = time.perf_counter()
     with db.session_scope() as s:
         draw = services.commit(s, actor, task_id, settings)
         draw_id, commitment = draw.id, draw.commitment
     t1 = time.perf_counter()
-    c1 = time.process_time()
+    c1, d1 = time.process_time(), phases.db_cpu()
     figures["phases_commit"] = phases.take()
     with db.session_scope() as s:
         draw = services.seed_and_draw(s, actor, task_id, settings, source="dice", dice="31415926535897932384",
@@ -293,7 +330,8 @@ def _one_draw(db, task_id: int, record_path: str, processes: int | None, phases:
         figures["eligible"] = sum(draw.counts["targets"].values())
         seed = draw.seed
     t2 = time.perf_counter()
-    figures.update(commit_cpu_s=c1 - c0, seed_and_draw_cpu_s=time.process_time() - c1)
+    figures.update(commit_cpu_s=c1 - c0, seed_and_draw_cpu_s=time.process_time() - c1,
+                   commit_db_cpu_s=d1 - d0, seed_and_draw_db_cpu_s=phases.db_cpu() - d1)
     figures["phases_draw"] = phases.take()
     figures.update(commit_s=t1 - t0, seed_and_draw_s=t2 - t1, whole_draw_s=t2 - t0)
     # the process's peak so far: in the first run, that of the draw alone (the record is written later)
@@ -387,14 +425,18 @@ def measure(label: str, url: str, n_targets: int, processes: int | None, *, task
           f"seed and draw / tickets = {ratio:.2f} (goal ≤ 2; runs {figures['all_tickets_s']})")
     print(f"  CPU time of this process (the database's not counted): commit {figures['commit_cpu_s']:.2f} s, "
           f"seed and draw {figures['seed_and_draw_cpu_s']:.2f} s, tickets alone {figures['tickets_alone_cpu_s']:.2f} s")
+    if "commit_db_cpu_s" in figures:
+        print(f"  CPU time of its PostgreSQL backends: commit {figures['commit_db_cpu_s']:.2f} s, seed and draw "
+              f"{figures['seed_and_draw_db_cpu_s']:.2f} s (parallel workers not counted)")
     print(f"  peak memory of the draw process         {figures['peak_rss_mb']:6.0f} MB  (ru_maxrss; first run, "
           f"before the record is written)")
     for step, key in (("commit", "phases_commit"), ("seed and draw", "phases_draw")):
-        print(f"  phases of {step} (best run):")
+        print(f"  phases of {step} (best run):{'':<22} wall   our CPU  db CPU")
         spent = figures[key]
         for label, module, attr in dict(PHASES)[step]:
             if f"{module}:{attr}" in spent:
-                print(f"    {label:<40} {spent[f'{module}:{attr}']:6.3f} s")
+                wall, _calls, ours, db_cpu = spent[f"{module}:{attr}"]
+                print(f"    {label:<40} {wall:6.3f} s {ours:6.3f} s {db_cpu:6.3f} s")
     if verify:
         print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   "
               f"{verified.stdout.strip().splitlines()[-1] if verified.stdout.strip() else verified.stderr[-200:]} "
