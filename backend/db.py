@@ -246,3 +246,30 @@ def analyze(session: Session, *tables: str) -> None:
     except DBAPIError as exc:
         session.rollback()
         logging.getLogger(__name__).warning("ANALYZE %s failed: %s", ", ".join(tables), exc)
+
+
+# a table's statistics are refreshed after a bulk write when the write added more than this share of the rows
+# the statistics counted (PostgreSQL's autovacuum_analyze_scale_factor; a table never analyzed always is)
+ANALYZE_SHARE = 0.1
+
+
+def analyze_grown(session: Session, written: dict[str, int]) -> list[str]:
+    """``analyze`` of the tables of ``written`` ({table: rows just written}) whose statistics the write made
+    stale: more rows written than ``ANALYZE_SHARE`` of the rows the statistics count (``pg_class.reltuples``;
+    -1 or 0 when never analyzed). A draw of 30,000 inspections into a county's first task refreshes them; the
+    same draw into a province's table of millions does not (autovacuum will, in its time). Returns the tables
+    analyzed. PostgreSQL only; run after the write has committed."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    from sqlalchemy import text
+
+    wanted = {t: n for t, n in written.items() if n > 0}
+    if not wanted:
+        return []
+    counted = dict(session.execute(text("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' AND "
+                                        "relnamespace = current_schema()::regnamespace AND relname = ANY(:names)"),
+                                   {"names": list(wanted)}).all())
+    session.commit()   # the look-up's snapshot: ANALYZE runs in a transaction of its own
+    stale = [t for t, n in wanted.items() if n > ANALYZE_SHARE * max(float(counted.get(t, -1)), 0.0)]
+    analyze(session, *stale)
+    return stale

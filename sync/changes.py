@@ -62,6 +62,15 @@ def append_inspections(session: Session, inspection_ids: list[int], task_id: int
         return
     first = _lock_heads(session, len(inspection_ids))
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":   # one statement from one array: no row object per change
+        from sqlalchemy import text
+
+        session.execute(text("INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
+                             "SELECT :first + u.n - 1, 'inspection', u.id, :task_id, :reason, :at "
+                             "FROM unnest(string_to_array(:ids, ',')::integer[]) WITH ORDINALITY AS u(id, n)"),
+                        {"first": first, "task_id": task_id, "reason": reason, "at": now,
+                         "ids": ",".join(map(str, inspection_ids))})
+        return
     bulk_insert(session, SyncChange, [
         {"seq": first + i, "entity": "inspection", "inspection_id": iid, "task_id": task_id, "reason": reason,
          "at": now} for i, iid in enumerate(inspection_ids)])
