@@ -182,12 +182,14 @@ def inspector_lines(session: Session, department_codes: list[str],
     """Sorted "dept|cert" lines of the eligible inspectors, and per department how many were left
     out for lacking a required qualification."""
     required = {d: set(q) for d, q in (required or {}).items() if q}
-    columns = [Department.code, Inspector.cert_no]
-    if required:
-        columns.append(Inspector.qualifications)
-    rows = session.execute(
-        select(*columns).join(Department, Department.id == Inspector.department_id)
-        .where(Department.code.in_(department_codes), Inspector.status == "active", Inspector.retired_at.is_(None)))
+    eligible = (Department.code.in_(department_codes), Inspector.status == "active", Inspector.retired_at.is_(None))
+    if not required:   # the lines made and joined by the database: one value to fetch, not a row per inspector
+        line = (Department.code + literal("|") + Inspector.cert_no).label("line")
+        return fetch_lines(session, select(line).select_from(Inspector)
+                           .join(Department, Department.id == Inspector.department_id).where(*eligible)), {}
+    columns = [Department.code, Inspector.cert_no, Inspector.qualifications]
+    rows = session.execute(select(*columns).select_from(Inspector)
+                           .join(Department, Department.id == Inspector.department_id).where(*eligible))
     lines, unqualified = [], {}
     for row in rows:
         dept, cert = row[0], row[1]
