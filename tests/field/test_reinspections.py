@@ -242,3 +242,24 @@ def test_a_reinspections_record_pdf_says_复查_and_names_the_first_inspection(f
     assert r.status_code == 200, r.json
     text = text_of(r.data)
     assert squeeze("市场监管领域随机抽查检查记录表") in text and "复查" not in text and "原检查" not in text
+
+
+def test_the_office_list_marks_a_reinspection_with_its_followup(field, factory, db_session):
+    fid = _followup(field, db_session)
+    admin = factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    rid = _reinspection_id(_schedule(field, admin, fid))
+    first = db_session.get(Followup, fid).inspection_id
+    h = field.auth.headers(admin)
+
+    def listed(query: str) -> dict[int, object]:
+        r = field.client.get(f"/api/v1/inspections?task_id={field.task.id}{query}", headers=h)
+        assert r.status_code == 200, r.json
+        return {row["id"]: row["followup_id"] for row in r.json["items"]}
+
+    every = listed("&page_size=200")
+    assert every[rid] == fid and every[first] is None
+    assert listed("&reinspection=true") == {rid: fid}
+    drawn = listed("&reinspection=false&page_size=200")
+    assert rid not in drawn and first in drawn and set(drawn.values()) == {None}
+    r = field.client.get("/api/v1/inspections?reinspection=perhaps", headers=h)
+    assert r.status_code == 422 and r.json["code"] == "validation_error"
