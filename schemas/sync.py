@@ -152,6 +152,8 @@ class InspectionListArgs(QuerySchema):
     status = fields.String(validate=validate.OneOf(["assigned", "in_progress", "completed", "replaced", "superseded"]))
     deadline_state = fields.String(validate=validate.OneOf(["on_track", "due_soon", "overdue"]),
                                    metadata={"description": "公示期限状态：按期 / 5 个工作日内到期 / 已逾期"})
+    reinspection = fields.Boolean(metadata={
+        "description": "true：只列后续处置的复查（followup_id 非空）；false：只列摇号抽中的检查；不传：全部"})
 
 
 class RecordPdfArgs(QuerySchema):
@@ -188,6 +190,8 @@ class InspectionRowOut(BaseSchema):
     start_on = fields.Date(allow_none=True, metadata={"description": "第 0 天（起算日）"})
     provisional_periods = fields.List(fields.Nested(DuePeriodOut), metadata={"description": PERIODS_HELP})
     published_at = fields.DateTime(allow_none=True)
+    followup_id = fields.Integer(allow_none=True, metadata={
+        "description": "复查：它所复查的后续处置（GET /api/v1/followups/<id>）；摇号抽中的检查为 null"})
 
 
 class RecordPatchIn(BaseSchema):

@@ -75,7 +75,7 @@ class NoReplacement(DrawError):
 
     def __init__(self, group: int, target: str, dept: str, inspector: str) -> None:
         super().__init__(
-            f"第 {group + 1} 组（编号 {group}）：部门 {dept} 的检查人员 {inspector} 须回避检查对象 "
+            f"第 {group + 1} 组：部门 {dept} 的检查人员 {inspector} 须回避检查对象 "
             f"{target}，但该部门的备选人员中已没有可替换的人员",
             group=group, target=target, dept=dept, inspector=inspector,
         )

@@ -91,7 +91,7 @@ def set_experts(session: Session, actor: Actor, task_id: Any, entries: list[Mapp
         if not _is_int(expert_id) or not 1 <= expert_id <= plans.MAX_ID:
             raise _invalid("task.bad_expert", f"第 {i + 1} 项的专家编号无效", field)
         if not _is_int(group) or not 0 <= group < MAX_GROUP:
-            raise _invalid("task.bad_expert_group", f"第 {i + 1} 项的检查组编号应为从 0 开始的整数", field)
+            raise _invalid("task.bad_expert_group", f"第 {i + 1} 项的检查组 group 应为从 0 开始的整数（0 即第 1 组）", field)
         if (expert_id, group) in wanted:
             raise _invalid("task.expert_duplicate", f"第 {i + 1} 项重复：同一专家在同一检查组只能选派一次", field)
         wanted.append((expert_id, group))

@@ -99,9 +99,12 @@ def assess(task: Task, plan: dict, eligible: Eligible, experts: Iterable = ()) -
     for row in experts:
         expert = row.expert
         if row.group_number >= groups:
+            # groups as the screens count them: 第 1 组 is the record's group 0
+            made = ("不会产生检查组" if groups == 0 else "只会产生 1 个检查组（第 1 组）" if groups == 1
+                    else f"只会产生 {groups} 个检查组（第 1 至第 {groups} 组）")
             reasons.append(reason("draw.expert_group_missing",
-                                  f"专家 {expert.name}（{expert.code}）选派到第 {row.group_number + 1} 组（编号 "
-                                  f"{row.group_number}），但按当前名录只会产生 {groups} 个检查组",
+                                  f"专家 {expert.name}（{expert.code}）选派到第 {row.group_number + 1} 组，"
+                                  f"但按当前名录{made}",
                                   expert=expert.code, group=row.group_number, groups=groups))
         if expert.retired_at is not None or expert.status != "active":
             reasons.append(reason("draw.expert_unavailable",

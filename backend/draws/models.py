@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -52,6 +52,11 @@ class Draw(Base):
     abandoned_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     task = relationship("Task", lazy="joined")
+
+
+# the public list's order (``services.public_draw_list_query``: newest first by drawn-or-committed time, then id);
+# the expression must stay the very one the query sorts on, or the index is not used
+Index("ix_draw_public_order", func.coalesce(Draw.drawn_at, Draw.committed_at), Draw.id)
 
 
 class DrawList(Base):

@@ -154,6 +154,9 @@ def list_query(session: Session, actor: Actor, args: dict):
         stmt = stmt.where(Inspection.task_id == args["task_id"])
     if args.get("status"):
         stmt = stmt.where(Inspection.status == args["status"])
+    if args.get("reinspection") is not None:       # 复查 only (true) or the drawn inspections only (false)
+        stmt = stmt.where(Inspection.followup_id.is_not(None) if args["reinspection"]
+                          else Inspection.followup_id.is_(None))
     today = deadlines.today_shanghai()
     state = args.get("deadline_state")
     if state in ("overdue", "due_soon", "on_track"):   # open: neither published nor exempt
@@ -177,7 +180,7 @@ def row(inspection: Inspection, calendar, session: Session) -> dict:
             "due_provisional": inspection.due_provisional,
             **(deadlines.clock_json(inspection, text=False) if inspection.completed_on else {}),
             "provisional_periods": deadlines.provisional_periods(session, inspection, calendar),
-            "published_at": inspection.published_at}
+            "published_at": inspection.published_at, "followup_id": inspection.followup_id}
 
 
 def rows(session: Session, inspections: list[Inspection]) -> list[dict]:

@@ -44,6 +44,7 @@ from backend.inspections.rules import (ATTACHMENT_KINDS, FOLLOWUP_ACTIONS, GPS_S
                                        POINT_RESULTS, RESULT_CATEGORIES)
 
 TITLE = "市场监管领域随机抽查检查记录表"
+REINSPECTION_TITLE = "市场监管领域随机抽查复查记录表"     # a follow-up's 复查 (followups/reinspections.py)
 FONT = "cjk"
 WIDTH = 180.0                    # A4 minus 15 mm margins
 BODY, SMALL, TINY = 9.0, 7.5, 6.5
@@ -365,6 +366,11 @@ class _Data:
     points: dict[int, dict]                    # check point id → {id, seq, text, answer_type, item_id}
     items: dict[int, dict]
     signatures: list[Signature]
+    original: dict | None = None               # a 复查's first inspection: id, group number, date, record hash
+
+    @property
+    def title(self) -> str:
+        return REINSPECTION_TITLE if self.doc.get("reinspection") else TITLE
 
 
 def _gather(session: Session, inspection_id: int) -> _Data:
@@ -398,7 +404,24 @@ def _gather(session: Session, inspection_id: int) -> _Data:
     signatures = list(session.scalars(select(Signature).where(Signature.inspection_id == inspection_id,
                                                               Signature.void_at.is_(None))
                                       .order_by(Signature.created_at, Signature.id)))
-    return _Data(doc, task, inspection, departments, points, items, signatures)
+    return _Data(doc, task, inspection, departments, points, items, signatures, _original(session, doc))
+
+
+def _original(session: Session, doc: dict) -> dict | None:
+    """A re-inspection's first inspection as the page names it (it was submitted: none of this changes)."""
+    from backend.draws.models import InspectionGroup
+    from backend.inspections.models import Record
+
+    reinspection = doc.get("reinspection")
+    if not reinspection:
+        return None
+    first = session.get(Inspection, reinspection["inspection_id"])
+    if first is None:
+        return {"id": reinspection["inspection_id"]}
+    return {"id": first.id,
+            "group_number": session.scalar(select(InspectionGroup.number).where(InspectionGroup.id == first.group_id)),
+            "completed_on": first.completed_on.isoformat() if first.completed_on else reinspection.get("completed_on"),
+            "record_hash": session.scalar(select(Record.content_hash).where(Record.inspection_id == first.id))}
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
@@ -455,22 +478,50 @@ class _Writer:
         pdf, doc, task = self.pdf, self.doc, self.data.task
         pdf.use(16, bold=True)
         with pdf.strong_text():
-            pdf.cell(WIDTH, 9, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(WIDTH, 9, self.data.title, align="C", new_x="LMARGIN", new_y="NEXT")
         if self.draft:
             pdf.para("（草稿：检查记录尚未提交，仅供组长核对，不作为正式记录）", SMALL, color=(180, 30, 30))
         pdf.ln(2)
         target = doc["target"]
         lead = next((m for m in doc["group"]["members"] if m["is_lead"]), None)
         self.kv(("任务名称", task["name"]))
-        number = doc["group"]["number"]
-        self.kv(("任务编号", task["code"]), ("检查组", f"第 {number + 1} 组"
-                                                     + (f"，组长 {lead['name']}" if lead else "")))
+        if doc.get("reinspection"):
+            self.kv(("任务编号", task["code"]), ("复查组", f"组长 {lead['name']}" if lead else "—"))
+            self.reinspected()
+        else:
+            number = doc["group"]["number"]
+            self.kv(("任务编号", task["code"]), ("检查组", f"第 {number + 1} 组"
+                                                         + (f"，组长 {lead['name']}" if lead else "")))
         self.kv(("被检查对象", target["name"]))
         self.kv(("统一社会信用代码/注册号", target.get("uscc") or target.get("reg_no") or target.get("code")),
                 ("对象类型", target.get("type_label")))
         self.kv(("住所地址", target.get("address")))
         contact = target.get("contact") or {}
         self.kv(("法定代表人（负责人）", contact.get("legal_rep")), ("联系电话", contact.get("phone")))
+
+    def reinspected(self) -> None:
+        """A 复查: the inspection it follows up (by its 检查编号, group, date and record hash) and what was ordered."""
+        task, again, first = self.data.task, self.doc["reinspection"], self.data.original or {}
+        said = [f"检查编号 {first.get('id', again['inspection_id'])}"]
+        if first.get("group_number") is not None:
+            said.append(f"{task['code']} 第 {first['group_number'] + 1} 组")
+        if first.get("completed_on"):
+            said.append(f"{self.t.when(first['completed_on'], date_only=True)} 检查完成")
+        if first.get("record_hash"):
+            said.append(f"记录哈希 {first['record_hash'][:16]}…")
+        self.kv(("原检查", "，".join(said)))
+        ordered = f"责令限期整改（后续处置编号 {again['followup_id']}）"
+        if again.get("due_on"):
+            ordered += f"，整改期限 {self.t.when(again['due_on'], date_only=True)}"
+        if again.get("note"):
+            ordered += f"：{_clean(again['note'])}"
+        self.kv(("复查事由", ordered))
+        found = []
+        for p in again.get("problems") or []:
+            point = self.data.points.get(p.get("check_point_id")) or {}
+            found.append("：".join(x for x in (_clean(point.get("text")), _clean(p.get("problem"))) if x) or "—")
+        if found:
+            self.kv(("原检查发现的问题", "；".join(found)))
 
     def visit(self) -> None:
         pdf, content = self.pdf, (self.doc["record"] or {}).get("content") or {}
@@ -692,7 +743,7 @@ class _Writer:
                  "检查记录是否一致。照片以其 SHA-256 的前几位标注，原件作为证据保存在系统中。", TINY, color=(80, 80, 80))
 
 
-FINGERPRINT_VERSION = "record-pdf/1"     # change it when the layout changes: every cached PDF is made again
+FINGERPRINT_VERSION = "record-pdf/2"     # change it when the layout changes: every cached PDF is made again
 
 
 def gather(session: Session, inspection_id: int) -> _Data:
@@ -706,7 +757,8 @@ def fingerprint(data: _Data) -> str:
     version. A draft has no content hash yet: its PDF is kept by this instead (``record_pdf``)."""
     import hashlib
 
-    text = json.dumps([FINGERPRINT_VERSION, data.doc, data.task], ensure_ascii=False, sort_keys=True, default=str)
+    text = json.dumps([FINGERPRINT_VERSION, data.doc, data.task, data.original], ensure_ascii=False, sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -721,7 +773,7 @@ def render(session: Session, inspection_id: int, settings: Settings, *, draft: b
     words = json.dumps([data.doc, task, [(s.signer_name, s.signer_detail) for s in data.signatures]],
                        ensure_ascii=False, default=str)
     try:
-        pdf = _Pdf(fonts, draft=draft, running_head=f"{TITLE} · {task['code']} · {target['name']}",
+        pdf = _Pdf(fonts, draft=draft, running_head=f"{data.title} · {task['code']} · {target['name']}",
                    footer_left=f"任务 {task['code']}" + (f" · 记录哈希 {short_hash}…" if short_hash else ""),
                    fallback=bool(fonts.regular.lacks(words)))
     except Exception as exc:  # noqa: BLE001 - a font fpdf2 cannot embed (removed meanwhile, an odd format)
@@ -730,9 +782,9 @@ def render(session: Session, inspection_id: int, settings: Settings, *, draft: b
     created = data.inspection.completed_at if not draft and data.inspection.completed_at else dt.datetime.now(
         dt.timezone.utc)
     pdf.set_creation_date(created)
-    pdf.set_title(f"检查记录表 {task['code']} {target['name']}")
+    pdf.set_title(f"{'复查记录表' if data.doc.get('reinspection') else '检查记录表'} {task['code']} {target['name']}")
     pdf.set_author("双随 Shuangsui")
-    pdf.set_subject(TITLE)
+    pdf.set_subject(data.title)
     pdf.set_lang("zh-CN")
     pdf.add_page()
     writer = _Writer(pdf, data, settings, draft)

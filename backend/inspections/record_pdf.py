@@ -97,9 +97,10 @@ class PdfFile:
 
 
 def file_names(inspection: Inspection, *, draft: bool = False) -> tuple[str, str]:
-    """(Chinese file name, ASCII fallback): 检查记录表-<task code>-<business>.pdf."""
+    """(Chinese file name, ASCII fallback): 检查记录表-<task code>-<business>.pdf (a 复查: 复查记录表-…)."""
     task_code = inspection.task.code if inspection.task else str(inspection.task_id)
-    name = _UNSAFE.sub("_", f"检查记录表{'（草稿）' if draft else ''}-{task_code}-{inspection.target.name}").strip(" ._")
+    kind = "复查记录表" if inspection.followup_id is not None else "检查记录表"
+    name = _UNSAFE.sub("_", f"{kind}{'（草稿）' if draft else ''}-{task_code}-{inspection.target.name}").strip(" ._")
     ascii_code = re.sub(r"[^A-Za-z0-9._-]+", "_", task_code)
     return f"{name[:120]}.pdf", f"record-{ascii_code}-{inspection.id}{'-draft' if draft else ''}.pdf"
 

@@ -62,7 +62,9 @@ class PublishedResult(Base):
     __table_args__ = (UniqueConstraint("inspection_id", "department_id", "version"),
                       CheckConstraint("kind in ('record', 'department')", name="kind"),
                       CheckConstraint("state in ('current', 'superseded')", name="state"),
-                      Index("ix_published_result_state_completed", "state", "completed_on"))
+                      Index("ix_published_result_state_completed", "state", "completed_on"),
+                      # the national file's period and order (``exports.national_query``)
+                      Index("ix_published_result_published", "published_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)

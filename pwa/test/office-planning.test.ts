@@ -1,7 +1,7 @@
 // The planners' screens' logic (office/planning/lib.ts) and the draw ceremony's (office/draws/ceremony.ts).
 import { describe, expect, it } from "vitest";
 import {
-  awaitingDecision, drawCount, formOf, inboxParams, itemsWithin, planEditBody, planEditOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
+  awaitingDecision, drawCount, followupLink, reinspectionRows, formOf, inboxParams, itemsWithin, planEditBody, planEditOf, formProblems, includeItemDepartments, lowestCap, previewSummary, ruleRows, rulesBody, startingStrata, withinCap, ratioText, splitList, strataFor, strataRows, taskBody,
   type Plan, type Preview, type Task,
 } from "../office/planning/lib";
 import { absolute, currentDraw, diceDigits, diceStatus, groupHex, nameOf, phaseOf, sum, verifyPath, witnessList } from "../office/draws/ceremony";
@@ -209,5 +209,22 @@ describe("the menu", () => {
     expect(mayOpen("supervisor", "/consult")).toBe(false);
     expect(mayOpen("planner", "/tasks/3/ceremony")).toBe(true);
     expect(mayOpen("publisher", "/tasks/3/ceremony")).toBe(false);
+  });
+});
+
+describe("a task's 复查 (office list rows with followup_id)", () => {
+  it("keeps the re-inspections only, labels their status and links each to its follow-up", () => {
+    const rows = reinspectionRows([
+      { id: 1, status: "completed", target_code: "T1", target_name: "甲", followup_id: null },
+      { id: 7, status: "assigned", target_code: "T2", target_name: "乙", followup_id: 12 },
+      { id: 8, status: "completed", target_code: "T3", target_name: "丙", completed_on: "2026-05-02", followup_id: 13 },
+      { id: 9, status: "in_progress", target_code: "T4", target_name: "丁" },
+    ]);
+    expect(rows.map((r) => [r.id, r.status_label, r.followup.label])).toEqual([[7, "待检查", "后续处置 #12"], [8, "已完成", "后续处置 #13"]]);
+    expect(rows[0].followup).toEqual({ path: "/followups", query: { open: "12" }, label: "后续处置 #12" });
+    expect(reinspectionRows([])).toEqual([]);
+  });
+  it("links the register opened on a follow-up", () => {
+    expect(followupLink(3)).toEqual({ path: "/followups", query: { open: "3" }, label: "后续处置 #3" });
   });
 });

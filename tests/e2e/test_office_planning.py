@@ -308,3 +308,46 @@ def test_a_committed_draw_reopened_with_a_reason_and_a_task_sent_back_in_会审(
     assert [(d["status"], d.get("abandoned_reason")) for d in draws["items"]] == [("abandoned", "见证人未能到场，摇号改期举行")]
     assert not found, h.describe_violations(found)
     assert not errors, errors
+
+
+def test_an_expert_is_attached_to_a_group_counted_as_the_screens_count_them(server):
+    """The expert picker asks for 第 N 组 (one-based, as every screen shows groups) and sends the record's
+    zero-based number; a group the draw will not have is refused in the preview with the same words."""
+    base = server.url
+    year = dt.date.today().year
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+        ctx.set_default_timeout(20000)
+        o.login(page, base, "samr_planner")
+        page.click('[data-path="/tasks"]')
+        page.click("#new-task")
+        page.click(".el-select:has(#task-plan)")
+        page.click(f'.el-select-dropdown__item:has-text("JH-{year}-DEMO")')
+        page.fill("#task-name", "随组专家的组号（办公端）")
+        page.click("#task-create")
+        page.wait_for_url("**/office/tasks/*")
+        page.wait_for_selector('#task-status[data-status="draft"]')
+        task_id = int(page.url.rstrip("/").split("/")[-1])
+
+        page.click("#expert-pick")
+        page.wait_for_selector(".el-select-dropdown__item >> visible=true")
+        name = page.locator(".el-select-dropdown__item >> visible=true").first.inner_text().split("（")[0]
+        page.locator(".el-select-dropdown__item >> visible=true").first.click()
+        group = page.get_by_label("检查组（第几组）")
+        assert group.input_value() == "1"                              # 第 1 组 by default
+        group.fill("9")
+        group.press("Tab")
+        page.click('button:has-text("加入")')
+        row = page.locator('[aria-label="检查组专家"] tr', has_text=name)
+        row.wait_for()
+        assert "第 9 组" in row.inner_text()
+        status, attached, _ = h.api(base, "GET", f"/api/v1/tasks/{task_id}/experts",
+                                    token=h.token(base, "samr_planner"))
+        assert status == 200 and [e["group"] for e in attached["experts"]] == [8]   # the record's number
+        summary = page.locator("#preview-summary")
+        page.wait_for_function("document.querySelector('#preview-summary')?.textContent.includes('第 9 组')")
+        assert "选派到第 9 组，但按当前名录" in summary.inner_text() and "编号" not in summary.inner_text()
+        browser.close()
+    assert not errors, errors

@@ -274,3 +274,50 @@ def test_a_supervisor_drills_from_a_departments_on_time_rate_to_a_pdf_and_export
         assert table["按时公示率"][1:3] == (str(on_time["numerator"]), str(on_time["denominator"]))
         browser.close()
     assert not errors, errors
+
+
+def test_a_participant_publisher_chooses_its_own_categories_and_the_public_reads_them(server):
+    """谁检查、谁公开: a participating department's publisher publishes its part with its own result categories,
+    chosen in the category select (the lead department's publisher has none: it publishes the submitted ones);
+    the preview follows each choice and the public reads exactly what was chosen."""
+    base = server.url
+    errors: list[str] = []
+    tax = h.token(base, "tax_publisher")
+    status, queue, _ = h.api(base, "GET", "/api/v1/publication/queue?page_size=100", token=tax)
+    assert status == 200 and queue["items"], queue
+    row = next(r for r in queue["items"]
+               if h.api(base, "GET", f"/api/v1/publication/inspections/{r['inspection_id']}",
+                        token=tax)[1]["categories_editable"])
+    iid = row["inspection_id"]
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+        ctx.set_default_timeout(20000)
+        o.login(page, base, "tax_publisher")
+        page.goto(f"{base}/office/publication/{iid}")
+        page.wait_for_selector(".public-preview dd")
+        picker = page.locator(".category-picker")
+        picker.wait_for()
+        before = page.locator(".category-picker .el-tag").all_inner_texts()   # the part's own, as submitted
+        assert before, "the select starts from the part's submitted categories"
+        # replace them: clear each chosen one, then choose 未发现开展本次抽查涉及的经营活动
+        for close in page.locator(".category-picker .el-tag .el-tag__close").all()[::-1]:
+            close.click()
+        page.click(".el-select:has(#categories-select)")
+        page.click('.el-select-dropdown__item:has-text("未发现开展本次抽查涉及的经营活动") >> visible=true')
+        page.keyboard.press("Escape")
+        assert page.locator(".category-picker .el-tag").all_inner_texts() == ["未发现开展本次抽查涉及的经营活动"]
+        h.wait_js(page, "document.querySelector('.public-preview').innerText.includes('未发现开展本次抽查涉及的经营活动')")
+        assert not any(label in page.inner_text(".public-preview") for label in before
+                       if label != "未发现开展本次抽查涉及的经营活动")
+        _no_serious(page, "公示审核（参与部门）")
+        page.click("#publish-btn")
+        page.click(".el-message-box__btns .el-button--primary")   # 确认公示
+        page.wait_for_selector(".published-note")
+        browser.close()
+    assert not errors, errors
+    status, found, _ = h.api(base, "GET", f"/api/public/results?uscc={row['target_code']}")
+    assert status == 200, found
+    [part] = [r for r in found["items"] if r["inspection_id"] == iid and r["kind"] == "department"]
+    status, one, _ = h.api(base, "GET", f"/api/public/results/{part['id']}")
+    assert status == 200 and [c["code"] for c in one["content"]["result_categories"]] == ["no_activity"], one

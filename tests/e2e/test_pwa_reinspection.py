@@ -40,3 +40,45 @@ def test_a_scheduled_reinspection_is_listed_as_fuzha_on_the_phone(server):
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_the_office_task_page_lists_its_fuzha_and_links_each_to_its_followup(server):
+    """A task's page in the office lists the follow-ups' 复查 of its businesses (the office list's ``followup_id``)
+    apart from the drawn groups, each linking to the follow-up register opened on it."""
+    from tests.e2e import office_helpers as o
+    from tests.e2e.browser import launch_chromium
+
+    base = server.url
+    admin = token(base, "samr_admin")
+    status, page_, _ = api(base, "GET", "/api/v1/followups?state=ordered", token=admin)
+    assert status == 200 and page_["items"], page_
+    followup = page_["items"][0]
+    status, body, _ = api(base, "POST", f"/api/v1/followups/{followup['id']}/reinspections", token=admin,
+                          body={}, headers={"If-Match": followup["etag"]})
+    assert status == 200, body
+    rid = body["steps"][-1]["detail"]["inspection_id"]
+    status, listed, _ = api(base, "GET", "/api/v1/inspections?reinspection=true", token=admin)
+    assert status == 200 and [(r["id"], r["followup_id"]) for r in listed["items"]] == [(rid, followup["id"])]
+    task_id = listed["items"][0]["task_id"]
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        ctx, page = o.open_office(browser, errors)
+        ctx.set_default_timeout(20000)
+        o.login(page, base, "samr_admin")
+        page.goto(f"{base}/office/tasks/{task_id}")
+        row = page.locator(f'.reinspections tr:has(.reinspection-row[data-id="{rid}"])')
+        row.wait_for()
+        assert "复查" in row.inner_text() and followup["target_name"] in row.inner_text()
+        assert row.locator(".followup-link").inner_text() == f"后续处置 #{followup['id']}"
+        # the drawn groups show the business once at most (its first, drawn inspection; the group may be on another page)
+        assert page.locator(f'.inspection-line:has-text("{followup["target_name"]}")').count() <= 1
+        row.locator(".followup-link").click()
+        page.wait_for_url(f"**/office/followups?open={followup['id']}")
+        drawer = page.locator(".el-drawer")
+        drawer.wait_for()
+        assert f"后续处置：{followup['target_name']}" in drawer.inner_text()
+        assert "安排复查" in drawer.inner_text()
+        browser.close()
+    assert not errors, errors

@@ -208,3 +208,58 @@ def test_refusals(field, factory, db_session):
     db_session.expire_all()
     assert db_session.get(Followup, fid).state == "ordered"
     assert db_session.get(Inspection, rid).status != "completed"
+
+
+def test_a_reinspections_record_pdf_says_复查_and_names_the_first_inspection(field, factory, db_session):
+    """The 复查's PDF is a 复查记录表: its title, file name and first rows say so and name the inspection it
+    follows up (检查编号, group, date, record hash) and what was ordered; the first inspection's PDF is unchanged."""
+    from backend.draws.models import InspectionGroup
+    from backend.inspections.models import Record
+    from tests.field.test_pdf import squeeze, text_of
+
+    fid = _followup(field, db_session)
+    admin = factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    rid = _reinspection_id(_schedule(field, admin, fid))
+    assert _work(field, rid, [field.lead_user, field.lead_officer])[-1]["status"] == "applied"
+    db_session.expire_all()
+    first = db_session.get(Inspection, db_session.get(Followup, fid).inspection_id)
+    number = db_session.get(InspectionGroup, first.group_id).number
+    first_hash = db_session.scalar(select(Record.content_hash).where(Record.inspection_id == first.id))
+
+    r = field.client.get(f"/api/v1/inspections/{rid}/record.pdf", headers=field.auth.headers(field.lead_user))
+    assert r.status_code == 200 and r.mimetype == "application/pdf", r.json
+    from urllib.parse import unquote
+    assert unquote(r.headers["Content-Disposition"].split("''", 1)[1]).startswith(f"复查记录表-{field.task.code}-")
+    text = text_of(r.data)
+    assert squeeze("市场监管领域随机抽查复查记录表") in text and "随机抽查检查记录表" not in text
+    for expected in (f"原检查检查编号 {first.id}，{field.task.code} 第 {number + 1} 组",
+                     f"{first.completed_on.isoformat()} 检查完成", f"记录哈希 {first_hash[:16]}",
+                     f"复查事由责令限期整改（后续处置编号 {fid}），整改期限 2026-05-08：限期 15 日内悬挂营业执照",
+                     "复查组组长", "复查：已悬挂营业执照"):
+        assert squeeze(expected) in text, expected
+
+    r = field.client.get(f"/api/v1/inspections/{first.id}/record.pdf", headers=field.auth.headers(field.lead_user))
+    assert r.status_code == 200, r.json
+    text = text_of(r.data)
+    assert squeeze("市场监管领域随机抽查检查记录表") in text and "复查" not in text and "原检查" not in text
+
+
+def test_the_office_list_marks_a_reinspection_with_its_followup(field, factory, db_session):
+    fid = _followup(field, db_session)
+    admin = factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    rid = _reinspection_id(_schedule(field, admin, fid))
+    first = db_session.get(Followup, fid).inspection_id
+    h = field.auth.headers(admin)
+
+    def listed(query: str) -> dict[int, object]:
+        r = field.client.get(f"/api/v1/inspections?task_id={field.task.id}{query}", headers=h)
+        assert r.status_code == 200, r.json
+        return {row["id"]: row["followup_id"] for row in r.json["items"]}
+
+    every = listed("&page_size=200")
+    assert every[rid] == fid and every[first] is None
+    assert listed("&reinspection=true") == {rid: fid}
+    drawn = listed("&reinspection=false&page_size=200")
+    assert rid not in drawn and first in drawn and set(drawn.values()) == {None}
+    r = field.client.get("/api/v1/inspections?reinspection=perhaps", headers=h)
+    assert r.status_code == 422 and r.json["code"] == "validation_error"

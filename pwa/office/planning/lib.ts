@@ -303,3 +303,22 @@ export function inboxParams(decision: unknown, deptId: number | null | undefined
   const d = typeof decision === "string" && INBOX_DECISIONS.some((x) => x.value === decision) ? decision : "pending";
   return { decision: d, ...(d === "pending" ? { status: "consulting" } : {}), ...(deptId ? { department_id: String(deptId) } : {}) };
 }
+
+/** A row of GET /api/v1/inspections (the office list): the fields the task's 复查 table shows. */
+export interface InspectionRow {
+  id: number; status: string; target_code: string; target_name: string; completed_on?: string | null;
+  followup_id?: number | null;
+}
+export const INSPECTION_STATUS_LABELS: Record<string, string> = {
+  assigned: "待检查", in_progress: "检查中", completed: "已完成", replaced: "已替换（对象无法检查）", superseded: "已被重新抽取取代",
+};
+/** The 复查 among the rows (a follow-up's re-inspection: ``followup_id`` set), as the task page lists them. */
+export function reinspectionRows(rows: InspectionRow[]) {
+  return rows.filter((r) => r.followup_id != null).map((r) => ({
+    ...r, status_label: INSPECTION_STATUS_LABELS[r.status] ?? r.status, followup: followupLink(r.followup_id as number),
+  }));
+}
+/** The office's follow-up register opened on one follow-up (FollowupsView reads ``?open=``). */
+export function followupLink(id: number): { path: string; query: { open: string }; label: string } {
+  return { path: "/followups", query: { open: String(id) }, label: `后续处置 #${id}` };
+}

@@ -182,7 +182,7 @@ const tooFewInspectors = (dept, have, need) =>
     { dept, have, need });
 const noReplacement = (group, target, dept, inspector) =>
   new DrawError("draw.no_replacement",
-    `第 ${group + 1} 组（编号 ${group}）：部门 ${dept} 的检查人员 ${inspector} 须回避检查对象 ` +
+    `第 ${group + 1} 组：部门 ${dept} 的检查人员 ${inspector} 须回避检查对象 ` +
     `${target}，但该部门的备选人员中已没有可替换的人员`, { group, target, dept, inspector });
 const invalidPlan = (field, reason) =>
   new DrawError("draw.invalid_plan", `抽查方案无效：${field} ${reason}`, { field, reason });

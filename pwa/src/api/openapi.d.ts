@@ -6367,6 +6367,8 @@ export interface paths {
                     status?: "assigned" | "in_progress" | "completed" | "replaced" | "superseded";
                     /** @description 公示期限状态：按期 / 5 个工作日内到期 / 已逾期 */
                     deadline_state?: "on_track" | "due_soon" | "overdue";
+                    /** @description true：只列后续处置的复查（followup_id 非空）；false：只列摇号抽中的检查；不传：全部 */
+                    reinspection?: boolean;
                 };
                 header?: never;
                 path?: never;
@@ -10527,6 +10529,8 @@ export interface components {
             provisional_periods?: components["schemas"]["DuePeriodOut"][];
             /** Format: date-time */
             published_at?: string | null;
+            /** @description 复查：它所复查的后续处置（GET /api/v1/followups/<id>）；摇号抽中的检查为 null */
+            followup_id?: number | null;
         };
         InspectionRowOutPage: {
             items: components["schemas"]["InspectionRowOut"][];

@@ -118,6 +118,10 @@ def test_an_expert_attached_to_a_group_the_draw_will_not_have_stops_the_commit(c
     p = client.get(f"/api/v1/tasks/{s.task.id}/draw/preview", headers=s.headers).json
     assert p["can_draw"] is False and p["reasons"][0]["code"] == "draw.expert_group_missing"
     assert p["reasons"][0]["details"] == {"expert": expert.code, "group": 2, "groups": 2}
+    # the text counts groups as the screens do (第 1 组 is group 0), without the record's zero-based number
+    assert p["reasons"][0]["message"] == (f"专家 {expert.name}（{expert.code}）选派到第 3 组，"
+                                          "但按当前名录只会产生 2 个检查组（第 1 至第 2 组）")
+    assert "编号" not in p["reasons"][0]["message"]
     r = commit(client, s)
     assert r.status_code == 422 and r.json["details"]["reasons"][0]["code"] == "draw.expert_group_missing"
     put_experts(client, s, [{"expert_id": expert.id, "group": 1}])

@@ -272,7 +272,7 @@ def test_a_failed_seed_that_would_have_worked_or_failed_otherwise():
     record["draw"]["failed_attempts"][0]["error"] = "draw.too_few_inspectors"
     [difference] = verify_record(record).differences
     assert difference.startswith("draw.failed_attempts[0].error: 记录为 draw.too_few_inspectors，重新计算为 "
-                                 "draw.no_replacement（第 1 组（编号 0）：部门 EPB 的检查人员 ")
+                                 "draw.no_replacement（第 1 组：部门 EPB 的检查人员 ")
     assert difference.endswith("，但该部门的备选人员中已没有可替换的人员）")
     record = failed()
     record["draw"]["failed_attempts"][0]["dice"] = "9" * 20
