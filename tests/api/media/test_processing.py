@@ -126,3 +126,83 @@ def test_a_thumbnail_asked_for_while_processing_answers_409(uploader, db_session
     db_session.flush()
     r = uploader.client.get(f"/api/media/{media.sha256}/public", headers=uploader.headers)
     assert r.status_code == 409 and r.json["code"] == "media.processing"
+
+
+def _pixels_equal(a: bytes, b: bytes) -> bool:
+    from PIL import ImageChops
+
+    first, second = Image.open(io.BytesIO(a)).convert("RGB"), Image.open(io.BytesIO(b)).convert("RGB")
+    return first.size == second.size and ImageChops.difference(first, second).getbbox() is None
+
+
+def test_a_phones_copy_is_its_own_public_copy(uploader, media_dir, db_session):
+    """Upright, no metadata, within the size (what the app uploads): nothing to remove, nothing re-encoded."""
+    from backend.media import services
+
+    data = files.photo(1200, 900, seed=35)
+    uploader.upload(data)
+    media = services.info(db_session, files.sha(data))
+    assert media.status == "ready" and media.public_sha256 == media.sha256   # stored once
+    thumb = Image.open(storage.path_for(media_dir, media.thumb_sha256))
+    assert thumb.format == "JPEG" and thumb.size == (320, 240) and not thumb.getexif()
+
+
+def test_an_upright_camera_photo_keeps_its_pixels_and_loses_its_metadata(uploader, media_dir, db_session):
+    """EXIF (GPS, camera), a comment, XMP, and a video appended after the image (a "motion photo") are
+    dropped from the public copy; its compressed picture is the original's, byte for byte (no re-encoding)."""
+    from backend.media import services
+
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description GPSLatitude="34,46.5N"/></x:xmpmeta>'
+    out = io.BytesIO()
+    Image.open(io.BytesIO(files.photo(1200, 800, seed=36))).save(
+        out, "JPEG", quality=85, exif=files.camera_exif(orientation=1), comment=b"TestCam secret", xmp=xmp)
+    data = out.getvalue() + b"\x00\x00\x00\x18ftypmp42 GPS video of the scene"
+    uploader.upload(data)
+    media = services.info(db_session, files.sha(data))
+    assert media.status == "ready" and media.exif_gps["lat"] == 34.7751389 and media.orientation_fixed is False
+    public = storage.path_for(media_dir, media.public_sha256).read_bytes()
+    processing.strip_check(public)
+    for secret in (b"TestCam", b"GPS", b"Exif", b"xmpmeta", b"ftyp", b"secret"):
+        assert secret not in public
+    assert _pixels_equal(public, data)
+    assert len(public) < len(data)
+
+
+def _jpeg(mode: str = "RGB", **options) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(files.photo(160, 120, seed=37))).convert(mode).save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+def test_a_clean_copy_keeps_the_picture_of_any_plain_jpeg():
+    for data in (_jpeg(), _jpeg(progressive=True), _jpeg(restart_marker_blocks=2), _jpeg(subsampling=0),
+                 _jpeg(exif=files.camera_exif(orientation=1), comment=b"x", icc_profile=b"")):
+        clean = processing.clean_jpeg(data)
+        assert clean is not None and _pixels_equal(clean, data)
+        assert clean.startswith(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00") and clean.endswith(b"\xff\xd9")
+        assert clean.count(b"\xff\xe1") == 0 and clean.count(b"\xff\xfe") == 0
+
+
+def test_no_clean_copy_when_the_picture_could_change_or_the_file_does_not_parse():
+    rgb = _jpeg()
+    soi_less = rgb[2:]
+    truncated = rgb[: len(rgb) // 2]
+    no_end = rgb[:-2]
+    adobe = _jpeg("CMYK")                                  # four components and an Adobe segment
+    gray = _jpeg("L")
+    # RGB component ids and no JFIF header: libjpeg reads the pixels as RGB, not YCbCr
+    no_jfif = bytearray(rgb[:2] + rgb[2 + 18:])
+    sof = no_jfif.find(b"\xff\xc0")
+    no_jfif[sof + 10], no_jfif[sof + 13], no_jfif[sof + 16] = 82, 71, 66
+    # an unknown marker between segments
+    odd = rgb[:2] + b"\xff\xf7\x00\x04ab" + rgb[2:]
+    for data in (soi_less, truncated, no_end, adobe, gray, bytes(no_jfif), odd, b"", b"\xff\xd8\xff\xd9"):
+        assert processing.clean_jpeg(data) is None
+
+
+def test_the_thumbnail_has_the_size_pillow_s_thumbnail_gives():
+    for size in ((1920, 1440), (1440, 1920), (1201, 799), (799, 1201), (4000, 3), (3, 4000), (320, 100), (300, 200),
+                 (641, 641), (333, 1000)):
+        expected = Image.new("1", size)
+        expected.thumbnail((320, 320))
+        assert processing._thumbnail(Image.new("1", size), 320).size == expected.size, size
