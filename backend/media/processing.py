@@ -209,7 +209,8 @@ def _thumbnail(im: Image.Image, edge: int) -> Image.Image:
     return im.copy() if size is None else im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
-def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str) -> Derived:
+def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
+           clean_only: bool = False) -> Derived | None:
     """Read the facts of the photo at ``path`` and make its thumbnail and its copy for publication.
 
     The file is opened once and decoded once. A JPEG that is already upright, carries no colour profile
@@ -217,7 +218,8 @@ def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str) ->
     compressed picture in the public copy (``clean_jpeg``: every metadata segment and anything after the
     image dropped, nothing re-encoded), and is decoded only at the thumbnail's scale (JPEG DCT scaling,
     ``draft``). Any other photo is decoded once at the public copy's scale, turned upright, converted to
-    sRGB and re-encoded; its thumbnail is reduced from that same decoded picture.
+    sRGB and re-encoded; its thumbnail is reduced from that same decoded picture. ``clean_only``: None
+    instead of a re-encoded public copy (nothing decoded).
     """
     with Image.open(path) as im:
         facts = read_facts(im, default_zone)
@@ -228,6 +230,8 @@ def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str) ->
                 and max(im.size) <= public_max_edge:
             with open(path, "rb") as f:
                 public_bytes = clean_jpeg(f.read())
+        if public_bytes is None and clean_only:
+            return None
         if public_bytes is not None:
             if im.format == "JPEG":
                 im.draft("RGB", (thumb_edge, thumb_edge))

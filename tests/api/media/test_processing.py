@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 from PIL import Image, ImageCms
+from sqlalchemy import select
 
 from backend.media import processing, storage
 from tests.api.media import files
@@ -206,3 +207,54 @@ def test_the_thumbnail_has_the_size_pillow_s_thumbnail_gives():
         expected = Image.new("1", size)
         expected.thumbnail((320, 320))
         assert processing._thumbnail(Image.new("1", size), 320).size == expected.size, size
+
+
+def test_a_whole_phone_copy_is_ready_in_its_upload_request(uploader, media_dir, db_session):
+    """Sent whole (HEAD, then one POST) and cheap to process (upright JPEG, no colour profile): thumbnail and
+    public copy are made in the request, no job; the upload's audit entry says what the job's would have."""
+    from backend.audit.models import AuditEntry
+    from backend.jobs.models import Job
+    from backend.media import services
+
+    data = files.photo(1200, 900, seed=38, exif=files.camera_exif(orientation=1))
+    sha = files.sha(data)
+    r = uploader.create_tus(data, body=data)
+    assert r.status_code == 201 and r.json["media"]["status"] == "ready", r.json
+    media = services.info(db_session, sha)
+    assert media.processed_at is not None and media.exif_gps["lat"] == 34.7751389
+    assert media.exif_offset == "+08:00" and media.orientation_fixed is False
+    assert Image.open(storage.path_for(media_dir, media.thumb_sha256)).size == (320, 240)
+    public = storage.path_for(media_dir, media.public_sha256).read_bytes()
+    assert b"GPS" not in public and b"TestCam" not in public and _pixels_equal(public, data)
+    assert db_session.query(Job).filter(Job.name == "media.process").count() == 0
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "media.upload",
+                                                        AuditEntry.entity_id == sha)).one()
+    assert entry.detail["job"] is None and entry.detail["processed"] == {
+        "thumb_sha256": media.thumb_sha256, "public_sha256": media.public_sha256, "gps": True,
+        "exif_time": "2026-11-20T02:31:05Z", "orientation_fixed": False}
+
+
+def test_a_whole_photo_that_needs_turning_is_left_to_the_job(uploader, db_session):
+    from backend.jobs.models import Job
+
+    data = files.photo(1200, 800, seed=39, exif=files.camera_exif(orientation=6))
+    r = uploader.create_tus(data, body=data)
+    assert r.status_code == 201 and r.json["media"]["status"] == "processing", r.json
+    assert db_session.query(Job).filter(Job.name == "media.process").count() == 1
+
+
+def test_a_failure_in_the_request_is_left_to_the_job(uploader, db_session, monkeypatch):
+    from backend.media import services
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(kwargs.get("clean_only", False))
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(processing, "derive", broken)
+    data = files.photo(640, 480, seed=40)
+    r = uploader.create_tus(data, body=data)
+    assert r.status_code == 201 and r.json["media"]["status"] == "processing"
+    media = services.info(db_session, files.sha(data))
+    assert calls[0] is True and media.status in ("processing", "failed")
