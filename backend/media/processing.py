@@ -10,6 +10,7 @@ with every metadata segment removed (``clean_jpeg``), the same pixels, no re-enc
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -210,7 +211,7 @@ def _thumbnail(im: Image.Image, edge: int) -> Image.Image:
 
 
 def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
-           clean_only: bool = False) -> Derived | None:
+           clean_only: bool = False, decoded: Image.Image | None = None) -> Derived | None:
     """Read the facts of the photo at ``path`` and make its thumbnail and its copy for publication.
 
     The file is opened once and decoded once. A JPEG that is already upright, carries no colour profile
@@ -219,17 +220,20 @@ def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
     image dropped, nothing re-encoded), and is decoded only at the thumbnail's scale (JPEG DCT scaling,
     ``draft``). Any other photo is decoded once at the public copy's scale, turned upright, converted to
     sRGB and re-encoded; its thumbnail is reduced from that same decoded picture. ``clean_only``: None
-    instead of a re-encoded public copy (nothing decoded).
+    instead of a re-encoded public copy (nothing decoded). ``decoded``: the JPEG at ``path`` already decoded
+    at a scale of at least the thumbnail's (the upload check's, ``checks.check_file(keep_edge=)``), with
+    ``clean_only``: not decoded again.
     """
-    with Image.open(path) as im:
+    if decoded is not None and not clean_only:
+        raise ValueError("a decoded picture serves only a clean copy")
+    with contextlib.nullcontext(decoded) if decoded is not None else Image.open(path) as im:
         facts = read_facts(im, default_zone)
         exif = im.getexif()
         turn = _transposition(exif)
         public_bytes = None
-        if turn is None and im.format == "JPEG" and not im.info.get("icc_profile") \
-                and max(im.size) <= public_max_edge:
+        if turn is None and im.format == "JPEG" and not im.info.get("icc_profile"):
             with open(path, "rb") as f:
-                public_bytes = clean_jpeg(f.read())
+                public_bytes = clean_jpeg(f.read(), max_edge=public_max_edge)
         if public_bytes is None and clean_only:
             return None
         if public_bytes is not None:
@@ -259,7 +263,7 @@ _DROPPED = {*range(0xE0, 0xF0), 0xFE}
 _JFIF = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"   # 1.01, no units, 1:1, no thumbnail
 
 
-def clean_jpeg(data: bytes) -> bytes | None:
+def clean_jpeg(data: bytes, max_edge: int | None = None) -> bytes | None:
     """The JPEG ``data`` with its picture only, not re-encoded; None when that cannot be said safely.
 
     Kept: the frame, its tables and scans, byte for byte, behind a bare JFIF header (version, square
@@ -267,7 +271,8 @@ def clean_jpeg(data: bytes) -> bytes | None:
     IPTC …), comments, and anything after the end of the image (appended pictures, videos, trailers).
     None (the caller re-encodes) for a file that does not parse as one plain image, or whose colours
     would be read differently without its APPn segments (an Adobe segment, RGB component ids without JFIF),
-    or that is not 3 components of 8 bits. The copy is read back by ``strip_check``.
+    or that is not 3 components of 8 bits, or larger than ``max_edge`` on a side. The copy is read back by
+    ``strip_check``.
     """
     if not data.startswith(b"\xff\xd8"):
         return None
@@ -299,6 +304,9 @@ def clean_jpeg(data: bytes) -> bytes | None:
             if frame is not None or length != 8 + 3 * 3 or segment[4] != 8 or segment[9] != 3:
                 return None                             # one frame of 3 components of 8 bits
             frame = tuple(segment[10 + 3 * i] for i in range(3))
+            if max_edge is not None and max(int.from_bytes(segment[5:7], "big"),
+                                            int.from_bytes(segment[7:9], "big")) > max_edge:
+                return None
         elif marker not in _TABLES and marker != 0xDA:
             return None
         if marker == 0xDA:                              # a scan: its header, then entropy-coded data to the next marker

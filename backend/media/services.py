@@ -416,17 +416,18 @@ def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     return error
 
 
-def _process_now(settings: MediaSettings, upload: Upload, path: Path) -> processing.Derived | None:
+def _process_now(settings: MediaSettings, upload: Upload, path: Path,
+                 facts: checks.Facts) -> processing.Derived | None:
     """A photo sent whole whose processing is cheap, processed in its upload request: a JPEG already upright,
     without a colour profile, within the public size (the app's copies). Its public copy is its compressed
     picture without metadata (``processing.clean_jpeg``), so the work left is a decode at the thumbnail's
-    scale; a job would cost more than the work. None: the job does it (any other photo, or a failure here,
-    which the job meets again and records)."""
+    scale, which the upload check has made (``facts.image``); a job would cost more than the work. None: the
+    job does it (any other photo, or a failure here, which the job meets again and records)."""
     if upload.kind not in PROCESSED_KINDS or upload.media_type != "image/jpeg":
         return None
     try:
         return processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
-                                 default_zone=settings.timezone, clean_only=True)
+                                 default_zone=settings.timezone, clean_only=True, decoded=facts.image)
     except Exception:  # noqa: BLE001 - the job tries again and records why it fails
         log.warning("photo %s: processing in the request failed, left to the job", upload.sha256, exc_info=True)
         return None
@@ -455,12 +456,14 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
         raise _refuse(session, settings, actor, upload, path, DomainError(
             "文件校验失败：收到的内容与声明的 SHA-256 不一致，已丢弃，请重新上传", code="upload.hash_mismatch",
             status=422, details={"declared": upload.sha256, "actual": actual}), actual)
+    now_too = known_new and upload.kind in PROCESSED_KINDS and upload.media_type == "image/jpeg"
     try:
-        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits)
+        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits,
+                                  keep_edge=settings.thumb_edge if now_too else None)
     except MediaRefused as refused:
         raise _refuse(session, settings, actor, upload, path, refused, actual) from None
 
-    derived = _process_now(settings, upload, path) if known_new else None
+    derived = _process_now(settings, upload, path, facts) if now_too else None
     store = settings.store
     store.put_file(path, actual, move=True)
     if derived is not None:

@@ -258,3 +258,27 @@ def test_a_failure_in_the_request_is_left_to_the_job(uploader, db_session, monke
     assert r.status_code == 201 and r.json["media"]["status"] == "processing"
     media = services.info(db_session, files.sha(data))
     assert calls[0] is True and media.status in ("processing", "failed")
+
+
+def test_no_clean_copy_beyond_the_public_size():
+    data = _jpeg()                      # 160 × 120
+    assert processing.clean_jpeg(data, max_edge=160) is not None
+    assert processing.clean_jpeg(data, max_edge=159) is None
+
+
+def test_the_upload_check_can_keep_its_decoded_picture_for_the_thumbnail(tmp_path):
+    from backend.media import checks
+
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(files.photo(1920, 1440, seed=41, exif=files.camera_exif(orientation=1)))
+    limits = checks.Limits.from_config({})
+    assert checks.check_file(path, "photo", "image/jpeg", limits).image is None
+    facts = checks.check_file(path, "photo", "image/jpeg", limits, keep_edge=320)
+    assert (facts.width, facts.height) == (1920, 1440) and facts.image.size == (480, 360)   # 1/4 scale
+    derived = processing.derive(path, thumb_edge=320, public_max_edge=2560, default_zone="UTC", clean_only=True,
+                                decoded=facts.image)
+    again = processing.derive(path, thumb_edge=320, public_max_edge=2560, default_zone="UTC")
+    assert derived.public == again.public and derived.facts == again.facts
+    assert Image.open(io.BytesIO(derived.thumb)).size == (320, 240)
+    assert processing.derive(path, thumb_edge=320, public_max_edge=1000, default_zone="UTC", clean_only=True,
+                             decoded=facts.image) is None
