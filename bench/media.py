@@ -1,23 +1,31 @@
 """Benchmark: a 200 KB photo, ``HEAD`` then the upload, through gunicorn on PostgreSQL.
 
     .venv/bin/python bench/media.py [--postgres URL] [--photos 200] [--workers 2] [--jobs inline|rq]
-                                    [--pace 0.25] [--redis URL]
+                                    [--pace 0.25] [--redis URL] [--nice -10]
+    .venv/bin/python bench/media.py --profile 40 [--sort cumtime] [--top 40]
 
-Builds a fresh PostgreSQL database (migrations), one officer, and starts gunicorn (sync workers,
-``backend:create_app()``) on a free loopback port. One client on a keep-alive connection sends,
-for each of N distinct 1920×1440 JPEGs of about 200 KB (one photo with a unique comment segment,
-so every file has its own hash and needs the full check):
+Builds a fresh PostgreSQL database (migrations), one officer with an inspection open, and starts gunicorn
+(sync workers, ``backend:create_app()``) on a free loopback port. One client sends, for each of N distinct
+1920×1440 JPEGs of about 200 KB (one photo with a unique comment segment, so every file has its own hash
+and needs the full check):
 
 * ``HEAD /api/media/<sha256>`` → 404, then
 * ``POST /api/uploads`` with the tus headers and the whole file as body (creation-with-upload)
-  → 201, stored: hashed, decoded (JPEG draft), moved into the store, recorded, audited, job queued.
+  → 201, stored: hashed as it arrives, decoded (JPEG draft), moved into the store, recorded, audited;
+  the photo (upright, no colour profile) is processed in the request (thumbnail, public copy), others
+  by a job.
 
 It prints p50 / p90 / p99 of the pair and of each request, for two ways of sending: paced (one photo
 every ``--pace`` seconds, as a phone does: the processing job of the last photo has finished) and
-back to back (processing of earlier photos competes for the two cores). The photo processing runs in
-a thread of the web worker (``--jobs inline``, the embedded default) or in an rq worker process
-(``--jobs rq``, needs Redis). Also: the two-request variant (POST JSON, then one PATCH) and the
-server's own check cost (SHA-256 + Pillow decode) on the same photo.
+back to back (processing of earlier photos competes for the two cores); and the CPU per photo of every
+process (``CpuMeter``: the requests, the processing, PostgreSQL's backends, gunicorn's master), which
+matters more than the wall times on a shared machine. The processing job runs in a thread of the web
+worker (``--jobs inline``, the embedded default) or in an rq worker process (``--jobs rq``, needs
+Redis). Also: the two-request variant (POST JSON, then one PATCH) and the server's own check cost
+(SHA-256 + Pillow decode) on the same photo.
+
+``--profile N``: no gunicorn; N photos through Flask's test client in this process, the requests and
+the processing job under cProfile (CPU time), with the SQL statements of each.
 
 Prints figures; it is not a test.
 """
@@ -53,6 +61,14 @@ def make_photo() -> bytes:
         if best is None or abs(len(data) - 200_000) < abs(len(best) - 200_000):
             best = data
     return best
+
+
+def camera_photo(photo: bytes) -> bytes:
+    """The photo with a camera's EXIF (GPS, time, maker; upright) in an APP1 segment after SOI."""
+    from tests.api.media.files import camera_exif
+
+    exif = camera_exif(orientation=1).tobytes()   # b"Exif\0\0" and the TIFF structure
+    return photo[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + photo[2:]
 
 
 def variant(photo: bytes, n: int) -> bytes:
@@ -96,7 +112,6 @@ def drop_database(admin_url: str, url: str) -> None:
 
 def officer_token(env: dict) -> str:
     from backend import create_app
-    from backend.auth.roles import Role
     from backend.auth.services import start_session
     from tests.api.media.conftest import drawn, on_duty
     from tests.factories import Factory
