@@ -129,9 +129,20 @@ def main() -> None:
         f.write(photo)
         f.flush()
         derived = processing.derive(f.name, thumb_edge=320, public_max_edge=2560, default_zone="Asia/Shanghai")
-    total = len(photo) + len(derived.thumb) + len(derived.public)
+    import hashlib
+
+    stored = {hashlib.sha256(d).hexdigest(): len(d) for d in (photo, derived.thumb, derived.public)}  # stored once
+    total = sum(stored.values())
     print(f"3. a 1920 × 1440 photo of {len(photo):,} bytes: thumbnail {len(derived.thumb):,}, public copy "
-          f"{len(derived.public):,}; stored in all {total:,} bytes = {total / len(photo):.2f} × the upload")
+          f"{len(derived.public):,}" + (" (the upload itself: upright, no metadata)" if derived.public == photo else "")
+          + f"; stored in all {total:,} bytes = {total / len(photo):.2f} × the upload")
+    camera = _load("media").camera_photo(photo)
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as f:
+        f.write(camera)
+        f.flush()
+        derived = processing.derive(f.name, thumb_edge=320, public_max_edge=2560, default_zone="Asia/Shanghai")
+    print(f"   the same with a camera's EXIF (GPS, upright): public copy {len(derived.public):,} bytes (its picture, "
+          f"the metadata dropped); turned by its EXIF orientation, the public copy is re-encoded at quality 90")
 
 
 if __name__ == "__main__":

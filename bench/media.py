@@ -1,23 +1,31 @@
 """Benchmark: a 200 KB photo, ``HEAD`` then the upload, through gunicorn on PostgreSQL.
 
     .venv/bin/python bench/media.py [--postgres URL] [--photos 200] [--workers 2] [--jobs inline|rq]
-                                    [--pace 0.25] [--redis URL]
+                                    [--pace 0.25] [--redis URL] [--nice -10]
+    .venv/bin/python bench/media.py --profile 40 [--sort cumtime] [--top 40]
 
-Builds a fresh PostgreSQL database (migrations), one officer, and starts gunicorn (sync workers,
-``backend:create_app()``) on a free loopback port. One client on a keep-alive connection sends,
-for each of N distinct 1920×1440 JPEGs of about 200 KB (one photo with a unique comment segment,
-so every file has its own hash and needs the full check):
+Builds a fresh PostgreSQL database (migrations), one officer with an inspection open, and starts gunicorn
+(sync workers, ``backend:create_app()``) on a free loopback port. One client sends, for each of N distinct
+1920×1440 JPEGs of about 200 KB (one photo with a unique comment segment, so every file has its own hash
+and needs the full check):
 
 * ``HEAD /api/media/<sha256>`` → 404, then
 * ``POST /api/uploads`` with the tus headers and the whole file as body (creation-with-upload)
-  → 201, stored: hashed, decoded (JPEG draft), moved into the store, recorded, audited, job queued.
+  → 201, stored: hashed as it arrives, decoded (JPEG draft), moved into the store, recorded, audited;
+  the photo (upright, no colour profile) is processed in the request (thumbnail, public copy), others
+  by a job.
 
 It prints p50 / p90 / p99 of the pair and of each request, for two ways of sending: paced (one photo
 every ``--pace`` seconds, as a phone does: the processing job of the last photo has finished) and
-back to back (processing of earlier photos competes for the two cores). The photo processing runs in
-a thread of the web worker (``--jobs inline``, the embedded default) or in an rq worker process
-(``--jobs rq``, needs Redis). Also: the two-request variant (POST JSON, then one PATCH) and the
-server's own check cost (SHA-256 + Pillow decode) on the same photo.
+back to back (processing of earlier photos competes for the two cores); and the CPU per photo of every
+process (``CpuMeter``: the requests, the processing, PostgreSQL's backends, gunicorn's master), which
+matters more than the wall times on a shared machine. The processing job runs in a thread of the web
+worker (``--jobs inline``, the embedded default) or in an rq worker process (``--jobs rq``, needs
+Redis). Also: the two-request variant (POST JSON, then one PATCH) and the server's own check cost
+(SHA-256 + Pillow decode) on the same photo.
+
+``--profile N``: no gunicorn; N photos through Flask's test client in this process, the requests and
+the processing job under cProfile (CPU time), with the SQL statements of each.
 
 Prints figures; it is not a test.
 """
@@ -36,6 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-key-0123456789-0123456789-abcdef"
@@ -51,6 +61,14 @@ def make_photo() -> bytes:
         if best is None or abs(len(data) - 200_000) < abs(len(best) - 200_000):
             best = data
     return best
+
+
+def camera_photo(photo: bytes) -> bytes:
+    """The photo with a camera's EXIF (GPS, time, maker; upright) in an APP1 segment after SOI."""
+    from tests.api.media.files import camera_exif
+
+    exif = camera_exif(orientation=1).tobytes()   # b"Exif\0\0" and the TIFF structure
+    return photo[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + photo[2:]
 
 
 def variant(photo: bytes, n: int) -> bytes:
@@ -94,15 +112,24 @@ def drop_database(admin_url: str, url: str) -> None:
 
 def officer_token(env: dict) -> str:
     from backend import create_app
-    from backend.auth.roles import Role
     from backend.auth.services import start_session
+    from tests.api.media.conftest import drawn, on_duty
     from tests.factories import Factory
 
     app = create_app({k: v for k, v in env.items() if k in ("DATABASE_URL", "SECRET_KEY", "MEDIA_DIR", "AUDIT_KEY")}
                      | {"REDIS_URL": None})
     db = app.extensions["shuangsui.db"]
+
+    class NoAuth:  # build_scenario asks a planner's headers it does not need here
+        @staticmethod
+        def as_role(*_args, **_kwargs):
+            return None, {}
+
     with db.session_scope() as session:
-        user = Factory(session).user(Role.INSPECTOR)
+        factory = Factory(session)
+        # an officer may upload while an inspection of theirs is open: a drawn task, one of its group members
+        _, _, members = drawn(factory, NoAuth(), session)
+        user = on_duty(factory, session, members[0])
         token = start_session(session, app.extensions["shuangsui.tokens"], app.extensions["shuangsui.refresh"],
                               user, device_label="bench").access_token
     db.engine.dispose()
@@ -150,20 +177,114 @@ def upload_two_requests(client: Client, data: bytes) -> float:
     return time.perf_counter() - t0
 
 
-def cpu_seconds(master_pid: int) -> float:
-    """CPU time (user + system) of gunicorn's workers so far, from /proc."""
-    total = 0.0
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_cpu(path: str, children: bool = False) -> float | None:
+    """user + system CPU seconds from a /proc stat file (``children``: plus reaped children's)."""
     try:
-        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return float("nan")
-    for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        return None
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / TICK
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class CpuMeter:
+    """CPU seconds (user + system, from /proc) of every process a photo costs, split by what it does.
+
+    * ``request``: the main thread of each gunicorn worker (a sync worker serves its requests there);
+    * ``processing``: the other threads of the gunicorn workers (``--jobs inline``: the job thread), or
+      the rq worker with its reaped work-horses (``--jobs rq``);
+    * ``postgres``: the backends connected to the bench's database (pg_stat_activity; a backend that
+      exits within the window is lost: the pools keep theirs). With ``--jobs rq`` the web's and the
+      worker's backends are told apart by ``application_name`` (PGAPPNAME);
+    * ``master``: gunicorn's master (it only watches its workers).
+    """
+
+    def __init__(self, server_pid: int, worker_pid: int | None, admin_url: str, database: str):
+        import psycopg
+
+        self.server_pid, self.worker_pid, self.database = server_pid, worker_pid, database
+        self.conn = psycopg.connect(admin_url, autocommit=True)
+
+    def backends(self) -> dict[int, str]:
+        rows = self.conn.execute("SELECT pid, application_name FROM pg_stat_activity WHERE datname = %s",
+                                 (self.database,)).fetchall()
+        return {pid: name for pid, name in rows}
+
+    def sample(self) -> dict:
+        out = {"request": 0.0, "processing": 0.0, "master": _stat_cpu(f"/proc/{self.server_pid}/stat") or 0.0,
+               "pg": {}}
+        for pid in _children(self.server_pid):
+            total = _stat_cpu(f"/proc/{pid}/stat")
+            main = _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
+            if total is None or main is None:
+                continue
+            out["request"] += main
+            out["processing"] += total - main
+        if self.worker_pid is not None:
+            out["processing"] += _stat_cpu(f"/proc/{self.worker_pid}/stat", children=True) or 0.0
+            for pid in _children(self.worker_pid):   # a work-horse still running
+                out["processing"] += _stat_cpu(f"/proc/{pid}/stat") or 0.0
+        for pid, name in self.backends().items():
+            cpu = _stat_cpu(f"/proc/{pid}/stat")
+            if cpu is not None:
+                out["pg"][pid] = (name, cpu)
+        return out
+
+    @staticmethod
+    def per_photo(start: dict, end: dict, photos: int) -> dict:
+        """ms of CPU per photo between two samples."""
+        pg_web = pg_jobs = 0.0
+        for pid, (name, cpu) in end["pg"].items():
+            delta = cpu - start["pg"].get(pid, (name, 0.0))[1]
+            if name == "bench-jobs":
+                pg_jobs += delta
+            else:
+                pg_web += delta
+        ms = {k: (end[k] - start[k]) * 1000 / photos for k in ("request", "processing", "master")}
+        ms["pg_web"], ms["pg_jobs"] = pg_web * 1000 / photos, pg_jobs * 1000 / photos
+        ms["total"] = sum(ms.values())
+        return ms
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def report_cpu(ms: dict, jobs: str) -> None:
+    print(f"  CPU per photo, all processes: {ms['total']:.1f} ms")
+    print(f"    gunicorn workers, the requests (main threads): {ms['request']:.1f} ms")
+    where = "the job thread of the gunicorn workers" if jobs == "inline" else "the rq worker and its work-horses"
+    print(f"    the photo's processing ({where}): {ms['processing']:.1f} ms")
+    if jobs == "rq":
+        print(f"    PostgreSQL backends: {ms['pg_web'] + ms['pg_jobs']:.1f} ms (the web's {ms['pg_web']:.1f}, "
+              f"the worker's {ms['pg_jobs']:.1f}; a work-horse's connection ends with it, its backend's CPU is lost)")
+    else:
+        print(f"    PostgreSQL backends (requests and processing): {ms['pg_web']:.1f} ms")
+    print(f"    gunicorn master: {ms['master']:.1f} ms")
+
+
+def wait_processed(url: str, expected: int, timeout: float = 60.0) -> int:
+    """Wait until no photo is left processing; return how many are ready."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            ready, busy = conn.execute("SELECT count(*) FILTER (WHERE status = 'ready'), "
+                                       "count(*) FILTER (WHERE status = 'processing') FROM media").fetchone()
+            if busy == 0 or time.monotonic() > deadline:
+                time.sleep(0.2)   # the job's last statements after the row's commit
+                return ready
+            time.sleep(0.1)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -214,6 +335,109 @@ def check_cost(photo: bytes) -> None:
           f"(a full-size decode would take {statistics.median(full) * 1000:.1f} ms)")
 
 
+def profile(args, photo: bytes) -> None:
+    """``--profile N``: N photos in this process (Flask's test client, no gunicorn) under cProfile, the
+    requests (HEAD + POST) and the processing job apart; counts the SQL statements of each."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
+    from backend import create_app
+    from backend.jobs import services as jobs
+
+    url = setup_database(args.postgres)
+    media_dir = tempfile.mkdtemp(prefix="bench-media-")
+    env = {"DATABASE_URL": url, "SECRET_KEY": SECRET, "MEDIA_DIR": media_dir}
+    token = officer_token(env)
+    try:
+        app = create_app(env | {"REDIS_URL": None})
+        db = app.extensions["shuangsui.db"]
+
+        class Collect:
+            backend = "inline"
+            submitted: list = []
+
+            def submit(self, job_id, max_attempts):
+                self.submitted.append(job_id)
+
+        queue = app.extensions["shuangsui.jobs"] = Collect()
+        statements = {"now": 0, "log": None}
+
+        def count(_conn, _cursor, sql, *_args):
+            statements["now"] += 1
+            if statements["log"] is not None:
+                statements["log"].append(" ".join(sql.split())[:150])
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        client = app.test_client()
+        auth = {"Authorization": f"Bearer {token}"}
+
+        def head(data: bytes) -> None:
+            sha = hashlib.sha256(data).hexdigest()
+            assert client.head(f"/api/media/{sha}", headers=auth).status_code == 404
+
+        def post(data: bytes) -> None:
+            sha = hashlib.sha256(data).hexdigest()
+            meta = f"sha256 {base64.b64encode(sha.encode()).decode()},filetype {base64.b64encode(b'image/jpeg').decode()}"
+            r = client.post("/api/uploads", data=data, headers={
+                **auth, "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": meta,
+                "Content-Type": "application/offset+octet-stream"})
+            assert r.status_code == 201, r.data[:300]
+
+        def one(data: bytes) -> None:
+            head(data)
+            post(data)
+
+        def process() -> None:
+            while queue.submitted:
+                jobs.execute(db, queue.submitted.pop(), media_dir=media_dir, config=dict(app.config),
+                             progress_thread=False)
+
+        for n in range(5):   # warm up
+            one(variant(photo, n))
+            process()
+        statements["log"] = []
+        one(variant(photo, 99))
+        print("SQL of the requests:", *statements["log"], sep="\n  ")
+        statements["log"] = []
+        process()
+        print("SQL of the processing:", *statements["log"], sep="\n  ")
+        statements["log"] = None
+        plain = {"HEAD": 0.0, "POST": 0.0, "processing": 0.0}
+        for n in range(args.profile):   # without the profiler: this process's CPU (the database's not included)
+            data = variant(photo, 10_000 + n)
+            for what, fn in (("HEAD", lambda: head(data)), ("POST", lambda: post(data)), ("processing", process)):
+                t = time.process_time()
+                fn()
+                plain[what] += time.process_time() - t
+        print("CPU per photo in this process, no profiler: "
+              + ", ".join(f"{k} {v * 1000 / args.profile:.1f} ms" for k, v in plain.items()))
+        requests, processing = cProfile.Profile(time.process_time), cProfile.Profile(time.process_time)  # CPU, not waits
+        cpu = {"requests": 0.0, "processing": 0.0}
+        sql = {"requests": 0, "processing": 0}
+        for n in range(args.profile):
+            data = variant(photo, 100 + n)
+            for what, prof, fn in (("requests", requests, lambda: one(data)), ("processing", processing, process)):
+                statements["now"] = 0
+                t = time.process_time()
+                prof.enable()
+                fn()
+                prof.disable()
+                cpu[what] += time.process_time() - t
+                sql[what] += statements["now"]
+        for what, prof in (("requests", requests), ("processing", processing)):
+            print(f"\n=== {what}: {cpu[what] * 1000 / args.profile:.1f} ms CPU per photo (in this process, under "
+                  f"cProfile), {sql[what] / args.profile:.1f} SQL statements per photo")
+            pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
+        db.engine.dispose()
+    finally:
+        drop_database(args.postgres, url)
+        import shutil
+
+        shutil.rmtree(media_dir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres", default=os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test")
@@ -226,9 +450,16 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=0,
                         help="run gunicorn and this client at this niceness (e.g. -10 on a machine shared with other "
                              "work; PostgreSQL keeps its own)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="instead: N photos in process under cProfile (requests and processing apart)")
+    parser.add_argument("--sort", default="tottime", help="--profile: pstats sort key (tottime, cumtime)")
+    parser.add_argument("--top", type=int, default=25, help="--profile: functions listed")
     args = parser.parse_args()
 
     photo = make_photo()
+    if args.profile:
+        profile(args, photo)
+        return
     print(f"photo: 1920×1440 JPEG, {len(photo):,} bytes; {args.photos} distinct files per run; "
           f"gunicorn {args.workers} sync workers; PostgreSQL; processing: {args.jobs}"
           + (f"; niceness {args.nice}" if args.nice else ""))
@@ -238,7 +469,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "MEDIA_DIR": media_dir,
            "SHUANGSUI_INSTANCE": media_dir, "REDIS_URL": args.redis if args.jobs == "rq" else "",
-           "RQ_QUEUE": f"bench-{os.getpid()}"}
+           "RQ_QUEUE": f"bench-{os.getpid()}", "PGAPPNAME": "bench-web"}
     token = officer_token(env)
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by gunicorn and the rq worker
@@ -246,7 +477,8 @@ def main() -> None:
                                "--log-level", "warning", "backend:create_app()"], cwd=ROOT, env=env)
     worker = None
     if args.jobs == "rq":
-        worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "jobs", "worker"], cwd=ROOT, env=env,
+        worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "jobs", "worker"], cwd=ROOT,
+                                  env={**env, "PGAPPNAME": "bench-jobs"},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -262,7 +494,8 @@ def main() -> None:
         time.sleep(1)
 
         runs = []
-        cpu_start, photos_sent = cpu_seconds(server.pid), 0
+        meter = CpuMeter(server.pid, worker.pid if worker else None, args.postgres, make_url(url).database)
+        cpu_start, photos_sent = meter.sample(), 0
         for run in range(args.runs):
             heads, posts, pairs = [], [], []
             for _ in range(args.photos):
@@ -281,12 +514,13 @@ def main() -> None:
         report("HEAD then upload (the pair)", pairs)
         report("  HEAD /api/media/<sha256> → 404", heads)
         report("  POST /api/uploads with the photo → 201", posts)
-        cpu = (cpu_seconds(server.pid) - cpu_start) / photos_sent * 1000
+        processed = wait_processed(url, photos_sent + 10)
+        cpu = CpuMeter.per_photo(cpu_start, meter.sample(), photos_sent)
         print(f"  PostgreSQL round trip in a tight loop (SELECT 1) now: p50 {rtt:.2f} ms; the pair makes about 15 (pool pre-ping, "
               f"BEGIN, the account, the file row, inserts, the audit head, COMMIT/ROLLBACK)")
-        print(f"  gunicorn workers' CPU per photo: {cpu:.1f} ms"
-              + (" (the two requests only: processing runs in the rq worker)" if args.jobs == "rq"
-                 else " (the two requests and the photo's processing job)"))
+        print(f"  photos processed (ready): {processed} of {photos_sent + 10}")
+        report_cpu(cpu, args.jobs)
+        meter.close()
 
         pairs = [sum(upload_one(client, variant(photo, next(counter)))) for _ in range(args.photos)]
         print("back to back (processing of earlier photos competes for the cores)")

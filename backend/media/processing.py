@@ -1,19 +1,23 @@
 """Photo processing (no Flask, no database): EXIF facts, a thumbnail, a copy for publication.
 
-The original file is only read. Both derived copies are upright (EXIF orientation applied),
-re-encoded as JPEG and carry no metadata at all (no EXIF, ICC profile, XMP or comments); the
+The original file is only read. Both derived copies are upright (EXIF orientation applied), JPEG,
+and carry no metadata at all (no EXIF, ICC profile, XMP or comments; nothing after the image); the
 copy for publication is converted to sRGB first so that stripping the profile keeps the colours.
+The thumbnail is re-encoded; the public copy too, unless the original is a JPEG already upright,
+without a colour profile and within the public size: then it is the original's compressed picture
+with every metadata segment removed (``clean_jpeg``), the same pixels, no re-encoding.
 ``strip_check`` reads a copy back to prove nothing survived.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
 import math
 from zoneinfo import ZoneInfo
 
-from PIL import ExifTags, Image, ImageCms, ImageOps
+from PIL import ExifTags, Image, ImageCms
 
 GPS = ExifTags.IFD.GPSInfo
 EXIF = ExifTags.IFD.Exif
@@ -172,27 +176,162 @@ def _encode(im: Image.Image, quality: int) -> bytes:
     return data
 
 
-def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str) -> Derived:
-    """Read the facts of the photo at ``path`` and make its thumbnail and its copy for publication."""
-    with Image.open(path) as original:
-        facts = read_facts(original, default_zone)
-    fixed = facts.orientation not in (None, 1)
+TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_90}   # what ImageOps.exif_transpose does for each orientation
 
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft("RGB", (thumb_edge, thumb_edge))
-        thumb = ImageOps.exif_transpose(im)
-        thumb.thumbnail((thumb_edge, thumb_edge), Image.Resampling.LANCZOS)
-        thumb_bytes = _encode(thumb, 80)
 
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft("RGB", (public_max_edge, public_max_edge))
-        public = _to_srgb(ImageOps.exif_transpose(im))
-        if max(public.size) > public_max_edge:
-            public.thumbnail((public_max_edge, public_max_edge), Image.Resampling.LANCZOS)
-        public_bytes = _encode(public, 90)
-    return Derived(facts, thumb_bytes, public_bytes, fixed)
+def _transposition(exif: Image.Exif):
+    """The transposition that makes the photo upright (None: it is), as ``ImageOps.exif_transpose`` finds it."""
+    try:
+        return TRANSPOSE.get(exif.get(ORIENTATION, 1))
+    except TypeError:   # an unhashable value: exif_transpose would not turn it either
+        return None
+
+
+def _fit(size: tuple[int, int], edge: int) -> tuple[int, int] | None:
+    """The size ``Image.thumbnail((edge, edge))`` gives an image of ``size`` (None: it fits already)."""
+    width, height = size
+    if edge >= width and edge >= height:
+        return None
+    aspect = width / height
+
+    def round_aspect(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if 1 >= aspect:     # x / y >= aspect with x == y == edge
+        return round_aspect(edge * aspect, key=lambda n: abs(aspect - n / edge)), edge
+    return edge, round_aspect(edge / aspect, key=lambda n: 0 if n == 0 else abs(aspect - edge / n))
+
+
+def _thumbnail(im: Image.Image, edge: int) -> Image.Image:
+    """A new image at most ``edge`` on its long side (``thumbnail``'s size and two-step resampling)."""
+    size = _fit(im.size, edge)
+    return im.copy() if size is None else im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+
+
+def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
+           clean_only: bool = False, decoded: Image.Image | None = None) -> Derived | None:
+    """Read the facts of the photo at ``path`` and make its thumbnail and its copy for publication.
+
+    The file is opened once and decoded once. A JPEG that is already upright, carries no colour profile
+    and fits the public size (the phones' copies: upright, no metadata, at most 1920 px) keeps its
+    compressed picture in the public copy (``clean_jpeg``: every metadata segment and anything after the
+    image dropped, nothing re-encoded), and is decoded only at the thumbnail's scale (JPEG DCT scaling,
+    ``draft``). Any other photo is decoded once at the public copy's scale, turned upright, converted to
+    sRGB and re-encoded; its thumbnail is reduced from that same decoded picture. ``clean_only``: None
+    instead of a re-encoded public copy (nothing decoded). ``decoded``: the JPEG at ``path`` already decoded
+    at a scale of at least the thumbnail's (the upload check's, ``checks.check_file(keep_edge=)``), with
+    ``clean_only``: not decoded again.
+    """
+    if decoded is not None and not clean_only:
+        raise ValueError("a decoded picture serves only a clean copy")
+    with contextlib.nullcontext(decoded) if decoded is not None else Image.open(path) as im:
+        facts = read_facts(im, default_zone)
+        exif = im.getexif()
+        turn = _transposition(exif)
+        public_bytes = None
+        if turn is None and im.format == "JPEG" and not im.info.get("icc_profile"):
+            with open(path, "rb") as f:
+                public_bytes = clean_jpeg(f.read(), max_edge=public_max_edge)
+        if public_bytes is None and clean_only:
+            return None
+        if public_bytes is not None:
+            if im.format == "JPEG":
+                im.draft("RGB", (thumb_edge, thumb_edge))
+            im.load()
+            thumb_bytes = _encode(_thumbnail(im, thumb_edge), 80)
+        else:
+            if im.format == "JPEG":
+                im.draft("RGB", (public_max_edge, public_max_edge))
+            im.load()
+            upright = im.transpose(turn) if turn is not None else im
+            public = _to_srgb(upright)
+            thumb_bytes = _encode(_thumbnail(public, thumb_edge), 80)
+            if max(public.size) > public_max_edge:
+                public = _thumbnail(public, public_max_edge)
+            public_bytes = _encode(public, 90)
+    return Derived(facts, thumb_bytes, public_bytes, facts.orientation not in (None, 1))
+
+
+# JPEG markers a clean copy keeps: the frame header (SOFn), tables (DHT, DAC, DQT), the restart interval
+# (DRI), DNL and the scans (SOS and their entropy-coded data). Dropped: APPn (JFIF, EXIF, XMP, ICC, MPF,
+# IPTC …) and COM. Any other marker (hierarchical, extensions, a second SOI …) gets no clean copy.
+_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_TABLES = {0xC4, 0xCC, 0xDB, 0xDD, 0xDC}
+_DROPPED = {*range(0xE0, 0xF0), 0xFE}
+_JFIF = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"   # 1.01, no units, 1:1, no thumbnail
+
+
+def clean_jpeg(data: bytes, max_edge: int | None = None) -> bytes | None:
+    """The JPEG ``data`` with its picture only, not re-encoded; None when that cannot be said safely.
+
+    Kept: the frame, its tables and scans, byte for byte, behind a bare JFIF header (version, square
+    pixels, no thumbnail). Dropped: every APPn segment (EXIF with its GPS and thumbnail, XMP, ICC, MPF,
+    IPTC …), comments, and anything after the end of the image (appended pictures, videos, trailers).
+    None (the caller re-encodes) for a file that does not parse as one plain image, or whose colours
+    would be read differently without its APPn segments (an Adobe segment, RGB component ids without JFIF),
+    or that is not 3 components of 8 bits, or larger than ``max_edge`` on a side. The copy is read back by
+    ``strip_check``.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = [b"\xff\xd8", _JFIF]
+    pos, size, jfif, frame = 2, len(data), False, None
+    while True:
+        while pos < size and data[pos] == 0xFF and pos + 1 < size and data[pos + 1] == 0xFF:
+            pos += 1                                    # fill bytes before a marker
+        if pos + 1 >= size or data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xD9:                              # EOI: the image ends here; anything after is dropped
+            break
+        if pos + 3 >= size:
+            return None
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        end = pos + 2 + length
+        if length < 2 or end > size:
+            return None
+        segment = data[pos:end]
+        if marker == 0xE0 and segment[4:9] == b"JFIF\x00":
+            jfif = True
+        elif marker == 0xEE and segment[4:9] == b"Adobe":
+            return None                                 # its transform flag decides the colours
+        if marker in _DROPPED:
+            pos = end
+            continue
+        if marker in _FRAMES:
+            if frame is not None or length != 8 + 3 * 3 or segment[4] != 8 or segment[9] != 3:
+                return None                             # one frame of 3 components of 8 bits
+            frame = tuple(segment[10 + 3 * i] for i in range(3))
+            if max_edge is not None and max(int.from_bytes(segment[5:7], "big"),
+                                            int.from_bytes(segment[7:9], "big")) > max_edge:
+                return None
+        elif marker not in _TABLES and marker != 0xDA:
+            return None
+        if marker == 0xDA:                              # a scan: its header, then entropy-coded data to the next marker
+            if frame is None:
+                return None
+            scan = end
+            while True:
+                scan = data.find(b"\xff", scan)
+                if scan < 0 or scan + 1 >= size:
+                    return None                         # no end of image
+                following = data[scan + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    scan += 1 if following == 0xFF else 2
+                    continue
+                break
+            end = scan
+            segment = data[pos:end]
+        out.append(segment)
+        pos = end
+    if frame is None or (not jfif and frame == (82, 71, 66)):   # "RGB" ids: libjpeg would read RGB, not YCbCr
+        return None
+    out.append(b"\xff\xd9")
+    clean = b"".join(out)
+    strip_check(clean)
+    return clean
 
 
 def strip_check(data: bytes) -> None:

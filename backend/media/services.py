@@ -29,6 +29,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import time
@@ -49,6 +50,7 @@ from backend.media import checks, processing, storage
 from backend.media.checks import Limits, MediaRefused
 from backend.media.models import Media, MediaHolder, MediaRef, Upload
 
+log = logging.getLogger(__name__)
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 READ_CHUNK = 256 * 1024
 PROCESSED_KINDS = ("photo",)          # kinds a job processes; the others are ready when stored
@@ -221,12 +223,12 @@ def holds(session: Session, user_id: int | None, sha256: str) -> bool:
     return user_id is not None and session.get(MediaHolder, (sha256, user_id)) is not None
 
 
-def _hold(session: Session, media: Media, actor: Actor) -> None:
+def _hold(session: Session, media: Media, actor: Actor, *, new: bool = False) -> None:
     """``actor`` has sent these bytes: they hold the file, and the references they wrote before it arrived
-    are bound now. Part of the caller's transaction."""
+    are bound now. Part of the caller's transaction. ``new``: the file's row was just added (nobody holds it)."""
     if actor.user_id is None:
         return
-    if session.get(MediaHolder, (media.sha256, actor.user_id)) is None:
+    if new or session.get(MediaHolder, (media.sha256, actor.user_id)) is None:
         session.add(MediaHolder(sha256=media.sha256, user_id=actor.user_id, created_at=utcnow()))
     bound = session.execute(update(MediaRef).where(MediaRef.sha256 == media.sha256,
                                                    MediaRef.added_by == actor.user_id, MediaRef.bound.is_(False))
@@ -295,18 +297,20 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
     path = settings.uploads_dir / f"whole-{uuid.uuid4().hex}"
     try:
         with open(path, "w+b") as file:
-            received = 0
+            received, digest = 0, hashlib.sha256()
             while chunk := stream.read(min(READ_CHUNK, declared.length - received + 1)):
                 received += len(chunk)
                 if received > declared.length:
                     raise InvalidInput(f"上传内容超出声明的文件长度（{declared.length} 字节）",
                                        code="upload.beyond_length", details={"length": declared.length})
                 file.write(chunk)
+                digest.update(chunk)
             if received < declared.length:
                 raise DomainError(f"请求体不完整：收到 {received} / {declared.length} 字节，请重新发送",
                                   code="upload.incomplete_chunk", details={"offset": 0})
             # the client asked HEAD just before: a clash with stored bytes is rare and caught by the insert
-            media, new = _finish(session, settings, actor, declared, path, file, queue, known_new=True)
+            media, new = _finish(session, settings, actor, declared, path, file, queue, known_new=True,
+                                 digest=digest)
     finally:
         path.unlink(missing_ok=True)
     return UploadState(None, declared.length, declared.length, media, deduplicated=not new)
@@ -412,55 +416,89 @@ def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     return error
 
 
+def _process_now(settings: MediaSettings, upload: Upload, path: Path,
+                 facts: checks.Facts) -> processing.Derived | None:
+    """A photo sent whole whose processing is cheap, processed in its upload request: a JPEG already upright,
+    without a colour profile, within the public size (the app's copies). Its public copy is its compressed
+    picture without metadata (``processing.clean_jpeg``), so the work left is a decode at the thumbnail's
+    scale, which the upload check has made (``facts.image``); a job would cost more than the work. None: the
+    job does it (any other photo, or a failure here, which the job meets again and records)."""
+    if upload.kind not in PROCESSED_KINDS or upload.media_type != "image/jpeg":
+        return None
+    try:
+        return processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
+                                 default_zone=settings.timezone, clean_only=True, decoded=facts.image)
+    except Exception:  # noqa: BLE001 - the job tries again and records why it fails
+        log.warning("photo %s: processing in the request failed, left to the job", upload.sha256, exc_info=True)
+        return None
+
+
 def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path, file: BinaryIO,
-            queue, known_new: bool = False) -> tuple[Media, bool]:
+            queue, known_new: bool = False, digest=None) -> tuple[Media, bool]:
     """The last byte has arrived: hash, check, store, record, and hand photos to the processing job.
 
-    ``upload`` is the session (or, for ``store_whole``, an unsaved declaration); ``file`` is open on ``path``.
-    Returns the file's row and whether this upload stored it (False: the same bytes were there already).
+    ``upload`` is the session (or, for ``store_whole``, an unsaved declaration); ``file`` is open on ``path``;
+    ``digest``: the SHA-256 of its bytes when the caller hashed them as they arrived. Returns the file's row
+    and whether this upload stored it (False: the same bytes were there already). A whole photo (``known_new``)
+    may be processed here (``_process_now``) instead of by the job.
     """
     from backend.jobs import services as jobs
 
-    file.seek(0)
-    digest = hashlib.sha256()
-    while chunk := file.read(storage.CHUNK):
-        digest.update(chunk)
+    if digest is None:
+        file.seek(0)
+        digest = hashlib.sha256()
+        while chunk := file.read(storage.CHUNK):
+            digest.update(chunk)
+    else:
+        file.flush()   # the checks open the file by its path
     actual = digest.hexdigest()
     if actual != upload.sha256:
         raise _refuse(session, settings, actor, upload, path, DomainError(
             "文件校验失败：收到的内容与声明的 SHA-256 不一致，已丢弃，请重新上传", code="upload.hash_mismatch",
             status=422, details={"declared": upload.sha256, "actual": actual}), actual)
+    now_too = known_new and upload.kind in PROCESSED_KINDS and upload.media_type == "image/jpeg"
     try:
-        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits)
+        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits,
+                                  keep_edge=settings.thumb_edge if now_too else None)
     except MediaRefused as refused:
         raise _refuse(session, settings, actor, upload, path, refused, actual) from None
 
-    settings.store.put_file(path, actual, move=True)
+    derived = _process_now(settings, upload, path, facts) if now_too else None
+    store = settings.store
+    store.put_file(path, actual, move=True)
+    if derived is not None:
+        thumb_sha256, public_sha256 = store.put_bytes(derived.thumb), store.put_bytes(derived.public)
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS
     job = None
     try:
         media = None if known_new else session.get(Media, actual)
-        if media is None:
+        new = media is None
+        if new:
             media = Media(sha256=actual, kind=upload.kind, media_type=facts.media_type or upload.media_type,
                           size=upload.length,
                           filename=upload.filename, width=facts.width, height=facts.height,
                           status="processing" if processed else "ready", uploaded_by=actor.user_id,
                           created_at=now, touched_at=now, processed_at=None if processed else now)
+            if derived is not None:
+                _processed(media, derived, thumb_sha256, public_sha256, now)
             session.add(media)
-            if processed:
+            if processed and derived is None:
                 job = jobs.create_job(session, "media.process", {"sha256": actual}, actor, settings.job_attempts,
                                       queue.backend)
         else:
             media.touched_at = now
         session.flush()
-        _hold(session, media, actor)
+        _hold(session, media, actor, new=new)
         if upload.id is not None:
             session.execute(delete(Upload).where(Upload.id == upload.id))
+        detail = {"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
+                  "filename": upload.filename, "width": facts.width, "height": facts.height,
+                  "upload": upload.id, "job": job.id if job else None}
+        if derived is not None:   # what the job's media.processed entry would say
+            detail["processed"] = _processed_detail(media, derived.facts)
         audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
-                     detail={"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
-                             "filename": upload.filename, "width": facts.width, "height": facts.height,
-                             "upload": upload.id, "job": job.id if job else None})
+                     detail=detail)
         session.commit()
     except IntegrityError:  # the same bytes are stored already (another request, a moment ago)
         session.rollback()
@@ -670,19 +708,26 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
         session.commit()
         raise DomainError(f"照片处理失败：{media.error}", code="media.process_failed") from exc
     facts = derived.facts
-    media.thumb_sha256 = store.put_bytes(derived.thumb)
-    media.public_sha256 = store.put_bytes(derived.public)
-    media.exif_gps, media.exif_time, media.exif_offset = facts.gps, facts.time, facts.offset
-    media.orientation_fixed = derived.orientation_fixed
-    media.status, media.error, media.processed_at = "ready", None, utcnow()
-    audit.record(session, actor, "media.processed", "media", media.sha256,
-                 detail={"thumb_sha256": media.thumb_sha256, "public_sha256": media.public_sha256,
-                         "gps": facts.gps is not None, "exif_time": facts.time,
-                         "orientation_fixed": media.orientation_fixed})
+    _processed(media, derived, store.put_bytes(derived.thumb), store.put_bytes(derived.public), utcnow())
+    audit.record(session, actor, "media.processed", "media", media.sha256, detail=_processed_detail(media, facts))
     session.commit()
     return {"sha256": media.sha256, "status": "ready", "thumb_sha256": media.thumb_sha256,
             "public_sha256": media.public_sha256, "gps": facts.gps,
             "exif_time": facts.time.isoformat() if facts.time else None}
+
+
+def _processed(media: Media, derived: processing.Derived, thumb_sha256: str, public_sha256: str,
+               now: dt.datetime) -> None:
+    facts = derived.facts
+    media.thumb_sha256, media.public_sha256 = thumb_sha256, public_sha256
+    media.exif_gps, media.exif_time, media.exif_offset = facts.gps, facts.time, facts.offset
+    media.orientation_fixed = derived.orientation_fixed
+    media.status, media.error, media.processed_at = "ready", None, now
+
+
+def _processed_detail(media: Media, facts: processing.PhotoFacts) -> dict:
+    return {"thumb_sha256": media.thumb_sha256, "public_sha256": media.public_sha256, "gps": facts.gps is not None,
+            "exif_time": facts.time, "orientation_fixed": media.orientation_fixed}
 
 
 def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.datetime | None = None) -> dict:

@@ -27,7 +27,9 @@ def _settings(app):
 def test_cleanup_deletes_orphans_after_the_grace_period_and_keeps_the_rest(app, uploader, media_dir, db_session,
                                                                         factory, auth):
     _, inspection, _ = _drawn(factory, auth, db_session)
-    orphan, kept, recent = (files.photo(320, 240, seed=s) for s in (51, 52, 53))
+    # the orphan carries EXIF: its public copy is not the original itself, three files to delete
+    orphan = files.photo(320, 240, seed=51, exif=files.camera_exif(orientation=1))
+    kept, recent = (files.photo(320, 240, seed=s) for s in (52, 53))
     for data in (orphan, kept, recent):
         assert uploader.upload(data).status_code == 200
     orphan_row = db_session.get(Media, files.sha(orphan))
