@@ -256,10 +256,10 @@ def _lock(conn: Connection, ids: list[int], held: set[int] = frozenset()) -> Non
     Not a row lock on the inspections (``SELECT … FOR UPDATE``): the transaction has already written rows
     that reference them, or updated them, in whatever order its work went, and another transaction may hold
     such locks on the same inspections while it waits for one of ours, a deadlock (two servers applying two
-    phones' pushes of one inspection at once). An advisory lock is only ever taken here, after the
-    transaction's other writes, in one order; its holder then writes only the facts of its own buckets, whose
-    rows nobody else writes without the same lock (``rebuild`` locks the whole table), so it never waits for
-    a transaction waiting for it."""
+    phones' pushes of one inspection at once). An advisory lock is only ever taken here (or by a push's write
+    statement, ``lock_parts``, after its rows and the heads), after the transaction's other writes, in one
+    order; its holder then writes only the facts of its own buckets, whose rows nobody else writes without the
+    same lock (``rebuild`` locks the whole table), so it never waits for a transaction waiting for it."""
     wanted = [b for b in buckets(ids) if b not in held]     # ``held``: taken by this transaction (``lock_parts``)
     if wanted:
         conn.execute(_LOCK, {"space": LOCK_SPACE, "buckets": wanted})

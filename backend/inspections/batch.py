@@ -2,7 +2,8 @@
 
 Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
-lock is held from there to commit).
+lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
+writing two (``_finish_pg``: the locks, then one statement of CTEs); SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
