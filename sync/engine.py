@@ -236,7 +236,11 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
         last = m.id
     outcome = PushOutcome(client_id, last, results, stopped)
     if rows and session.get_bind().dialect.name == "postgresql":
-        _record_pg(session, client, rows, now, last, label)
+        if getattr(batch, "writes_sync_record", False):
+            # the domain writes the client's progress and the outcomes in its own one statement (``record_ctes``)
+            batch.sync_record = SyncRecord(client, rows, now, last, label)
+        else:
+            _record_pg(session, client, rows, now, last, label)
     else:
         client.last_push_at, client.last_mutation_id = now, last
         if label and client.label != label:
@@ -259,6 +263,46 @@ _RECORD_PG = text(
     "v.inspection_id, v.device_time, v.applied_at FROM json_to_recordset(CAST(:rows AS json)) AS v("
     "client_id varchar, mutation_id bigint, name varchar, status varchar, code varchar, message text, result json, "
     "payload_sha256 varchar, inspection_id integer, device_time timestamptz, applied_at timestamptz)")
+
+
+@dataclasses.dataclass
+class SyncRecord:
+    """What a push records of its client (progress, label) and of its mutations (their outcomes)."""
+    client: SyncClient
+    rows: list[dict]
+    now: dt.datetime
+    last: int
+    label: str | None
+
+
+_RECORD_CTES = (
+    "sync_c AS (UPDATE sync_client SET last_push_at = :sr_now, last_mutation_id = :sr_last, "
+    "label = COALESCE(:sr_label, label) WHERE id = :sr_client_id)",
+    "sync_m AS (INSERT INTO sync_mutation (client_id, mutation_id, name, status, code, message, result, "
+    "payload_sha256, inspection_id, device_time, applied_at) "
+    "SELECT v.client_id, v.mutation_id, v.name, v.status, v.code, v.message, v.result, v.payload_sha256, "
+    "v.inspection_id, v.device_time, v.applied_at FROM json_to_recordset(CAST(:sr_rows AS json)) AS v("
+    "client_id varchar, mutation_id bigint, name varchar, status varchar, code varchar, message text, result json, "
+    "payload_sha256 varchar, inspection_id integer, device_time timestamptz, applied_at timestamptz))")
+
+
+def record_ctes(record: SyncRecord) -> tuple[tuple[str, ...], dict]:
+    """PostgreSQL: what ``_record_pg`` writes, as parts (CTEs) of the caller's one statement, and their
+    parameters; call :func:`recorded` after that statement."""
+    from backend.db import _json_dumps
+
+    return _RECORD_CTES, {"sr_now": record.now, "sr_last": record.last, "sr_label": record.label or None,
+                          "sr_client_id": record.client.id, "sr_rows": _json_dumps(record.rows)}
+
+
+def recorded(record: SyncRecord) -> None:
+    """The client's object told what was written (nothing is flushed for it again)."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    set_committed_value(record.client, "last_push_at", record.now)
+    set_committed_value(record.client, "last_mutation_id", record.last)
+    if record.label:
+        set_committed_value(record.client, "label", record.label)
 
 
 def _record_pg(session: Session, client: SyncClient, rows: list[dict], now: dt.datetime, last: int,

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -74,24 +74,19 @@ def _hashed_fields(entry: AuditEntry) -> dict:
     }
 
 
-def record(session: Session, actor: Actor, action: str, entity_type: str, entity_id: Any = None, *,
-           before: dict | None = None, after: dict | None = None, detail: dict | None = None,
-           department_id: int | None = None) -> AuditEntry:
-    """Append one entry for a change made in ``session``'s transaction."""
-    settings = settings_for(session)
+def _info(actor: Actor, before: dict | None, after: dict | None, detail: dict | None) -> dict:
     info = dict(detail or {})
     changes = changed_fields(before, after)
     if changes:
         info.setdefault("changed", changes)
     if actor.address:
         info.setdefault("address", actor.address)
-    session.flush()
-    # touch the head first: the lock that serialises appends (the triggers let this no-op through)
-    # (and read it in the same statement)
-    seq, prev = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
-                                .returning(AuditHead.seq, AuditHead.hash)).one()
-    session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
-    seq += 1
+    return info
+
+
+def _entry(settings, seq: int, prev: str, actor: Actor, action: str, entity_type: str, entity_id: Any,
+           before: dict | None, after: dict | None, info: dict, department_id: int | None) -> AuditEntry:
+    """The entry at position ``seq`` after the head ``prev``, with its hash."""
     entry = AuditEntry(
         id=seq, at=utcnow(), actor_id=actor.user_id,
         actor_label=actor.label, action=action, entity_type=entity_type,
@@ -100,13 +95,80 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
         detail=plain(info) or None, prev_hash=prev,
     )
     entry.hash = entry_hash(prev, _hashed_fields(entry), settings.key)
+    return entry
+
+
+_TOUCH_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq).returning(AuditHead.seq,
+                                                                                               AuditHead.hash)
+
+
+def record(session: Session, actor: Actor, action: str, entity_type: str, entity_id: Any = None, *,
+           before: dict | None = None, after: dict | None = None, detail: dict | None = None,
+           department_id: int | None = None) -> AuditEntry:
+    """Append one entry for a change made in ``session``'s transaction."""
+    settings = settings_for(session)
+    info = _info(actor, before, after, detail)
+    session.flush()
+    # touch the head first: the lock that serialises appends (the triggers let this no-op through)
+    # (and read it in the same statement)
+    seq, prev = session.execute(_TOUCH_HEAD).one()
+    session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
+    entry = _entry(settings, seq + 1, prev, actor, action, entity_type, entity_id, before, after, info,
+                   department_id)
     session.add(entry)
     session.flush()
     # the head moves one step, onto the entry just written (the only move the triggers allow)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=entry.hash))
-    if anchors.is_due(settings, seq, action):
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=entry.id, hash=entry.hash))
+    if anchors.is_due(settings, entry.id, action):
         anchors.mark_due(session, settings)
     return entry
+
+
+# PostgreSQL: the head's lock taken after the row locks of the inspections a push writes (``FOR NO KEY UPDATE``,
+# what their UPDATE takes: the order every writer follows, rows first, audit head second), in one statement
+_TOUCH_HEAD_AFTER_INSPECTIONS = text(
+    "UPDATE audit_head SET seq = seq WHERE id = 1 AND (SELECT count(*) FROM (SELECT 1 FROM inspection "
+    "WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id FOR NO KEY UPDATE) AS l) >= 0 RETURNING seq, hash")
+
+# PostgreSQL: the entry and the head's move as two parts (CTEs) of the caller's one statement; the head's move
+# reads the entry's RETURNING, so the entry is written first (the triggers see it, as with two statements)
+APPEND_CTES = (
+    "audit_e AS (INSERT INTO audit_entry (id, at, actor_id, actor_label, action, entity_type, entity_id, "
+    "department_id, before_digest, after_digest, detail, prev_hash, hash) VALUES (:ae_id, :ae_at, :ae_actor_id, "
+    ":ae_actor_label, :ae_action, :ae_entity_type, :ae_entity_id, :ae_department_id, :ae_before, :ae_after, "
+    "CAST(:ae_detail AS json), :ae_prev_hash, :ae_hash) RETURNING id, hash)",
+    "audit_h AS (UPDATE audit_head SET seq = audit_e.id, hash = audit_e.hash FROM audit_e WHERE audit_head.id = 1)",
+)
+
+
+def begin_append(session: Session, actor: Actor, action: str, entity_type: str, entity_id: Any = None, *,
+                 detail: dict | None = None, department_id: int | None = None,
+                 lock_inspections: list[int] = ()) -> tuple[AuditEntry, dict]:
+    """PostgreSQL, :func:`record` in two statements instead of three: this one locks the rows of
+    ``lock_inspections`` and then the head, and reads the head; the entry (hashed here, exactly as ``record``
+    hashes it) is written with the head's move by the caller's next statement (``APPEND_CTES`` with the
+    returned parameters). Call :func:`appended` after that statement."""
+    from backend.db import _json_dumps
+
+    settings = settings_for(session)
+    info = _info(actor, None, None, detail)
+    seq, prev = session.execute(_TOUCH_HEAD_AFTER_INSPECTIONS, {"ids": sorted(lock_inspections)}).one()
+    session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
+    entry = _entry(settings, seq + 1, prev, actor, action, entity_type, entity_id, None, None, info, department_id)
+    params = {"ae_id": entry.id, "ae_at": entry.at, "ae_actor_id": entry.actor_id, "ae_actor_label": entry.actor_label,
+              "ae_action": entry.action, "ae_entity_type": entry.entity_type, "ae_entity_id": entry.entity_id,
+              "ae_department_id": entry.department_id, "ae_before": entry.before_digest,
+              "ae_after": entry.after_digest,
+              "ae_detail": None if entry.detail is None else _json_dumps(entry.detail),
+              "ae_prev_hash": entry.prev_hash, "ae_hash": entry.hash}
+    return entry, params
+
+
+def appended(session: Session, entry: AuditEntry) -> None:
+    """After the statement that wrote ``begin_append``'s entry."""
+    settings = settings_for(session)
+    if anchors.is_due(settings, entry.id, entry.action):
+        anchors.mark_due(session, settings)
 
 
 @dataclasses.dataclass

@@ -36,6 +36,7 @@ PROBLEM_CATEGORIES = ("pending_followup", "unpublished_info", "false_info", "unr
 LEVELS = ("province", "city", "county")
 NOTES = "figure_facts.noted"     # connection.info key: {(kind, id)} waiting for refresh
 TOUCHED = "figure_facts.touched"  # session.info key: this session noted something in its transaction
+HELD = "figure_facts.held"        # session.info key: (its transaction, the refresh locks' buckets it took already)
 CHUNK = 500
 # PostgreSQL: the advisory lock that one refresher of an inspection holds until it ends (``_lock``), as
 # pg_advisory_xact_lock(LOCK_SPACE, inspection id % LOCK_BUCKETS)
@@ -213,14 +214,38 @@ def _refresh_statements(dialect: str) -> tuple:
         upsert = _upsert(dialect, fact_select(dialect, Inspection.id.in_(ids)))
         gone = delete(FigureFact).where(FigureFact.inspection_id.in_(ids), FigureFact.inspection_id.not_in(
             select(Inspection.id).where(Inspection.id.in_(ids), *drawn())))
-        _REFRESH[dialect] = (upsert, gone)
+        if dialect == "postgresql":
+            # one statement: the delete as its CTE (one snapshot; the two touch different facts, drawn or not)
+            _REFRESH[dialect] = (upsert.add_cte(gone.cte("gone")), None)
+        else:
+            _REFRESH[dialect] = (upsert, gone)
     return _REFRESH[dialect]
 
 
 _LOCK = text("SELECT count(pg_advisory_xact_lock(:space, b)) FROM unnest(CAST(:buckets AS integer[])) AS b")
+# the same locks as a part (CTE) of another statement (``lock_parts``)
+LOCK_CTE = ("fact_lock AS (SELECT count(pg_advisory_xact_lock(:fl_space, b)) AS n "
+            "FROM unnest(CAST(:fl_buckets AS integer[])) AS b)")
 
 
-def _lock(conn: Connection, ids: list[int]) -> None:
+def buckets(ids: Iterable[int]) -> list[int]:
+    return sorted({i % LOCK_BUCKETS for i in ids})
+
+
+def lock_parts(session: Session, ids: Iterable[int]) -> dict:
+    """PostgreSQL: the refresh locks of these inspections taken by the caller's statement (``LOCK_CTE``, which
+    that statement must read, e.g. ``(SELECT n FROM fact_lock)``), so that the refresh before commit does not
+    take them again. For a writer that, like ``_lock``, takes them after its other writes: one whose only
+    waits after them are on the audit and sync heads, which it holds already (a push, ``FieldBatch``).
+    Returns the statement's parameters."""
+    held = buckets(ids)
+    tx = session.get_transaction()
+    known = session.info.get(HELD)
+    session.info[HELD] = (tx, set(held) | (known[1] if known and known[0] is tx else set()))
+    return {"fl_space": LOCK_SPACE, "fl_buckets": held}
+
+
+def _lock(conn: Connection, ids: list[int], held: set[int] = frozenset()) -> None:
     """PostgreSQL: one refresher at a time per inspection, so that the last one to refresh it sees every
     commit before it (each statement of a READ COMMITTED transaction reads what was committed when it began:
     two transactions that changed one inspection and computed its fact side by side would each miss the
@@ -231,26 +256,29 @@ def _lock(conn: Connection, ids: list[int]) -> None:
     Not a row lock on the inspections (``SELECT … FOR UPDATE``): the transaction has already written rows
     that reference them, or updated them, in whatever order its work went, and another transaction may hold
     such locks on the same inspections while it waits for one of ours, a deadlock (two servers applying two
-    phones' pushes of one inspection at once). An advisory lock is only ever taken here, after the
-    transaction's other writes, in one order; its holder then writes only the facts of its own buckets, whose
-    rows nobody else writes without the same lock (``rebuild`` locks the whole table), so it never waits for
-    a transaction waiting for it."""
-    buckets = sorted({i % LOCK_BUCKETS for i in ids})
-    conn.execute(_LOCK, {"space": LOCK_SPACE, "buckets": buckets})
+    phones' pushes of one inspection at once). An advisory lock is only ever taken here (or by a push's write
+    statement, ``lock_parts``, after its rows and the heads), after the transaction's other writes, in one
+    order; its holder then writes only the facts of its own buckets, whose rows nobody else writes without the
+    same lock (``rebuild`` locks the whole table), so it never waits for a transaction waiting for it."""
+    wanted = [b for b in buckets(ids) if b not in held]     # ``held``: taken by this transaction (``lock_parts``)
+    if wanted:
+        conn.execute(_LOCK, {"space": LOCK_SPACE, "buckets": wanted})
 
 
-def refresh(conn: Connection, inspection_ids: Iterable[int]) -> int:
-    """Compute the facts of these inspections again from their rows; return how many were asked."""
+def refresh(conn: Connection, inspection_ids: Iterable[int], held: set[int] = frozenset()) -> int:
+    """Compute the facts of these inspections again from their rows; return how many were asked. ``held``: the
+    buckets whose refresh locks this transaction holds already (``lock_parts``)."""
     ids = sorted({int(i) for i in inspection_ids if i is not None})
     if not ids:
         return 0
     upsert, gone = _refresh_statements(_dialect(conn))
     if _dialect(conn) == "postgresql":
-        _lock(conn, ids)
+        _lock(conn, ids, held)
     for start in range(0, len(ids), CHUNK):
         chunk = {"ids": ids[start:start + CHUNK]}
         conn.execute(upsert, chunk)
-        conn.execute(gone, chunk)
+        if gone is not None:
+            conn.execute(gone, chunk)
     return len(ids)
 
 
@@ -326,7 +354,9 @@ def settle(session: Session) -> int:
     regions = {key for kind, key in notes if kind == "region"}
     if regions:
         _count_regions(conn, None if "*" in regions else sorted(regions))
-    return refresh(conn, _resolve(conn, notes))
+    known = session.info.get(HELD)
+    held = known[1] if known and known[0] is session.get_transaction() else frozenset()
+    return refresh(conn, _resolve(conn, notes), held)
 
 
 def _changed(obj, *names: str) -> bool:
@@ -452,6 +482,7 @@ def _forget(conn) -> None:
 def _untouch(session: Session, transaction) -> None:
     if transaction.parent is None:     # the outermost transaction ended (a savepoint's end keeps the notes)
         session.info.pop(TOUCHED, None)
+        session.info.pop(HELD, None)
 
 
 def install() -> None:

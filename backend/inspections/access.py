@@ -136,6 +136,49 @@ def participation(session: Session, inspections: list[Inspection]) -> dict[int, 
         InspectorConflict.target_id.in_({i.target_id for i in inspections}),
         InspectorConflict.inspector_id.in_(people), InspectorConflict.retired_at.is_(None))
     rows = session.execute(union_all(members_q, overrides_q, conflicts_q)).all()
+    return assemble(inspections, rows)
+
+
+class PeopleRow(NamedTuple):
+    """A row of ``participation``'s query (``PEOPLE_OF_INSPECTION``'s arrays)."""
+    kind: str
+    key: int
+    inspector_id: int
+    position: int | None
+    other: int | None
+    reason: str | None
+    name: str | None
+    cert_no: str | None
+    department_id: int | None
+    code: str | None
+    department_name: str | None
+    user_id: int | None
+
+
+# PostgreSQL: ``participation``'s query for the one inspection of the enclosing query's row (``inspection``), as
+# a JSON array of objects (``PeopleRow``'s fields), to be a column of a select of inspections (one statement for both)
+_PERSON = ("i.name, i.cert_no, i.department_id, d.code, d.name AS department_name, u.id AS user_id FROM {join} "
+           "JOIN department d ON d.id = i.department_id "
+           "LEFT JOIN user_account u ON u.inspector_id = i.id AND u.status = 'active'")
+PEOPLE_OF_INSPECTION = (
+    "(SELECT json_agg(p) FROM ("
+    "SELECT 'm' AS kind, gm.group_id AS key, gm.inspector_id, gm.position, ig.leader_id AS other, NULL AS reason, "
+    + _PERSON.format(join="group_member gm JOIN inspection_group ig ON ig.id = gm.group_id "
+                          "JOIN inspector i ON i.id = gm.inspector_id") +
+    " WHERE gm.group_id = inspection.group_id "
+    "UNION ALL SELECT 'o', om.inspection_id, om.in_inspector_id, NULL, om.out_inspector_id, NULL, "
+    + _PERSON.format(join="inspection_member_override om JOIN inspector i ON i.id = om.in_inspector_id") +
+    " WHERE om.inspection_id = inspection.id "
+    "UNION ALL SELECT 'c', c.target_id, c.inspector_id, NULL, NULL, c.reason, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM inspector_conflict c WHERE c.target_id = inspection.target_id AND c.retired_at IS NULL AND c.inspector_id IN "
+    "(SELECT gm2.inspector_id FROM group_member gm2 WHERE gm2.group_id = inspection.group_id UNION ALL "
+    "SELECT om2.in_inspector_id FROM inspection_member_override om2 WHERE om2.inspection_id = inspection.id)"
+    ") AS p)")
+
+
+def assemble(inspections: list[Inspection], rows) -> dict[int, Participation]:
+    """Participation of these inspections from the rows of ``participation``'s query (or ``PEOPLE_OF_INSPECTION``'s,
+    as ``PeopleRow``)."""
     members = [r for r in rows if r.kind == "m"]
     overrides = [_Override(r.key, r.other, r.inspector_id, r.name, r.cert_no, r.department_id, r.code,
                            r.department_name, r.user_id) for r in rows if r.kind == "o"]

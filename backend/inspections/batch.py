@@ -2,7 +2,8 @@
 
 Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
-lock is held from there to commit).
+lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
+writing two (``_finish_pg``: the locks, then one statement of CTEs); SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import JSON, case, func, literal_column, select, update
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import bulk_insert, bulk_update_json, utcnow
 from backend.directory.models import Item, Target
-from backend.inspections.access import Participation, participation
+from backend.figures import facts
+from backend.figures.facts import FigureFact
+from backend.inspections.access import PEOPLE_OF_INSPECTION, Participation, PeopleRow, assemble, participation
 from backend.inspections.fields import POINT_FIELDS, Catalogue, PointSpec, section_check
 from backend.inspections.models import Conflict, Flag, Inspection, Record, Section, SectionAnswer, Signature
 from backend.media import services as media
@@ -98,10 +101,13 @@ class InspectionState:
     record: RecordState | None = None
     signatures: list[Signature] | None = None
     changed: bool = False
+    fact_from_phone: bool | None = None      # its figure fact's from_phone as loaded (None: no fact)
 
 
 class FieldBatch:
     """Everything one push reads and writes about inspections."""
+
+    writes_sync_record = True      # sync.engine hands ``sync_record`` over (PostgreSQL: one statement with ours)
 
     def __init__(self, session: Session, actor: Actor, settings: dict | None = None):
         self.session, self.actor, self.settings = session, actor, settings or {}
@@ -114,6 +120,7 @@ class FieldBatch:
         self.media: dict[int, set[str]] = {}
         self.resolutions: list[dict] = []          # conflicts resolved, for the push's audit entry
         self.photo_flags_seen: dict[int, set] = {}  # photo_checks: (path, code, photo id) flagged per inspection
+        self.sync_record = None                    # PostgreSQL: the push's own record, written by ``finish``
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -122,11 +129,14 @@ class FieldBatch:
         wanted = [i for i in dict.fromkeys(inspection_ids) if i not in self.inspections]
         if not wanted:
             return
+        if self.session.get_bind().dialect.name == "postgresql":
+            return self._prefetch_pg(wanted)
         # one query: the inspection, its task, its record, its sections and their answers (a row per answer)
         loaded = self.session.execute(
             select(Inspection, Task, Record, Section, SectionAnswer.check_point_id, SectionAnswer.data,
-                   SectionAnswer.revs, SectionAnswer.first_at)
+                   SectionAnswer.revs, SectionAnswer.first_at, FigureFact.from_phone)
             .join(Task, Task.id == Inspection.task_id)
+            .outerjoin(FigureFact, FigureFact.inspection_id == Inspection.id)
             .outerjoin(Record, Record.inspection_id == Inspection.id)
             .outerjoin(Section, Section.inspection_id == Inspection.id)
             .outerjoin(SectionAnswer, SectionAnswer.section_id == Section.id)
@@ -137,9 +147,10 @@ class FieldBatch:
             self.inspections[iid] = None
         sections: dict[int, Section] = {}
         answers: dict[int, dict] = {}
-        for row, task, record, section, cp, data, revs, first_at in loaded:
+        for row, task, record, section, cp, data, revs, first_at, from_phone in loaded:
             if self.inspections[row.id] is None:
-                self.inspections[row.id] = state = InspectionState(row, task, parts[row.id])
+                self.inspections[row.id] = state = InspectionState(row, task, parts[row.id],
+                                                                   fact_from_phone=from_phone)
                 if record is not None:
                     state.record = RecordState(row.id, record)
             if section is not None:
@@ -149,6 +160,31 @@ class FieldBatch:
         for s in sections.values():
             self.inspections[s.inspection_id].sections[s.department_id] = SectionState(
                 s.inspection_id, s.department_id, s, answers.get(s.id, {}))
+
+    def _prefetch_pg(self, wanted: list[int]) -> None:
+        """PostgreSQL: one statement, a row per section (not per answer): the inspection, its task, its record,
+        the section, its answers as one JSON array, the inspection's participation (``PEOPLE_OF_INSPECTION``)
+        and its figure fact's ``from_phone``."""
+        loaded = self.session.execute(
+            select(Inspection, Task, Record, Section, _ANSWERS, _PEOPLE, FigureFact.from_phone)
+            .join(Task, Task.id == Inspection.task_id)
+            .outerjoin(FigureFact, FigureFact.inspection_id == Inspection.id)
+            .outerjoin(Record, Record.inspection_id == Inspection.id)
+            .outerjoin(Section, Section.inspection_id == Inspection.id)
+            .where(Inspection.id.in_(wanted)).options(lazyload(Inspection.task))).all()
+        for iid in wanted:
+            self.inspections[iid] = None
+        for row, task, record, section, answers, people, from_phone in loaded:
+            state = self.inspections[row.id]
+            if state is None:
+                part = assemble([row], [PeopleRow(**p) for p in people or ()])[row.id]
+                self.inspections[row.id] = state = InspectionState(row, task, part, fact_from_phone=from_phone)
+                if record is not None:
+                    state.record = RecordState(row.id, record)
+            if section is not None:
+                state.sections[section.department_id] = SectionState(
+                    section.inspection_id, section.department_id, section,
+                    {cp: (data, revs, _timestamp(first_at)) for cp, data, revs, first_at in answers or ()})
 
     def inspection(self, inspection_id: int) -> InspectionState | None:
         if inspection_id not in self.inspections:
@@ -232,6 +268,8 @@ class FieldBatch:
     # --- writing --------------------------------------------------------------------------------
 
     def finish(self, session: Session, outcome=None) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            return self._finish_pg(session, outcome)
         now = utcnow()
         changed = [s for s in self.inspections.values() if s is not None and s.changed]
         touched = sorted(state.inspection.id for state in changed)
@@ -287,20 +325,199 @@ class FieldBatch:
         session.add_all(self.new_flags)
         session.flush()
         self._write_media_refs(session)
+        detail = self._detail(touched, outcome)
+        audit.record(session, self.actor, "sync.push", "sync_client", detail.get("client_id"), detail=detail,
+                     department_id=self.actor.department_id)
+        changes.append(session, [changes.Change("inspection", iid, self.inspections[iid].inspection.task_id, "push")
+                                 for iid in touched])
+
+    def _detail(self, touched: list[int], outcome) -> dict:
         detail = {"inspections": touched[:200], "signatures": len(self.new_signatures),
                   "conflicts": len(self.new_conflicts), "flags": len(self.new_flags)}
         if self.resolutions:
             detail["resolutions"] = self.resolutions[:100]
         if outcome is not None:
             detail.update(outcome)
-        audit.record(session, self.actor, "sync.push", "sync_client", detail.get("client_id"), detail=detail,
-                     department_id=self.actor.department_id)
-        changes.append(session, [changes.Change("inspection", iid, self.inspections[iid].inspection.task_id, "push")
-                                 for iid in touched])
+        return detail
+
+    def _finish_pg(self, session: Session, outcome=None) -> None:
+        """PostgreSQL: what ``finish`` writes, in two statements (besides what the ORM flushes for records,
+        signatures, conflicts, flags and media, which a section's push has none of): the touched inspections'
+        rows locked, then the audit head, read (``audit.begin_append``); then one statement of CTEs: the client's
+        progress and its mutations' outcomes (``sync_record``), the sections, the inspections, the answers,
+        the audit entry and the head's move, the change sequence's head and the change rows. Same rows, same
+        values, same lock order (rows, audit head, sync head) as the statements one by one."""
+        from sqlalchemy import text
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        from backend.db import _json_dumps
+
+        now = utcnow()
+        changed = [s for s in self.inspections.values() if s is not None and s.changed]
+        touched = sorted(state.inspection.id for state in changed)
+        new_sections, section_updates, answer_inserts, answer_updates = [], [], [], []
+        fact_ids: set[int] = set()      # inspections whose figure fact this push may change
+        for state in changed:
+            if state.inspection.status == "assigned":          # becomes in_progress
+                fact_ids.add(state.inspection.id)
+            for s in state.sections.values():
+                if not s.dirty:
+                    continue
+                values = {"data": s.meta(s.values), "revs": s.meta(s.revs), "rev": s.rev, "status": s.status,
+                          "signed_hash": s.signed_hash}
+                if s.row is None:
+                    new_sections.append({"inspection_id": s.inspection_id, "department_id": s.department_id,
+                                         **values})
+                    fact_ids.add(s.inspection_id)               # a fact counts the sections
+                else:
+                    section_updates.append({"id": s.row.id, **values})
+                    for k, v in values.items():
+                        set_committed_value(s.row, k, v)
+                    set_committed_value(s.row, "updated_at", now)
+                for cp in s.dirty_points:
+                    row = {"section_id": s.row.id if s.row is not None else None,
+                           "inspection_id": s.inspection_id, "department_id": s.department_id,
+                           "check_point_id": cp, "data": s.point(s.values, cp), "revs": s.point(s.revs, cp),
+                           "updated_by": s.writer_id}
+                    if cp in s.stored_points:
+                        answer_updates.append(row)
+                    else:
+                        answer_inserts.append(row)
+                        s.stored_points.add(cp)
+                        s.point_times[cp] = now
+                s.dirty_points.clear()
+                s.dirty = False
+            record = state.record
+            if record is not None and record.dirty:
+                if record.row is None:
+                    record.row = Record(inspection_id=state.inspection.id)
+                    session.add(record.row)
+                record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
+                record.row.state, record.row.content_hash = record.state, record.content_hash
+                record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
+                record.row.version = (record.row.version or 1) + 1
+                record.row.updated_at = now
+        session.add_all(self.new_signatures)
+        session.add_all(self.new_conflicts)
+        session.add_all(self.new_flags)
+        session.flush()                      # a section's push: nothing (no statement)
+        self._write_media_refs(session)
+        entry, params = audit.begin_append(session, self.actor, "sync.push", "sync_client",
+                                           (outcome or {}).get("client_id"), detail=self._detail(touched, outcome),
+                                           department_id=self.actor.department_id, lock_inspections=touched)
+        ctes: list[str] = []
+        record_ = self.sync_record
+        if record_ is not None:
+            from sync import engine
+
+            parts, more = engine.record_ctes(record_)
+            ctes += parts
+            params.update(more)
+            fact_ids |= self._facts_of_writes(record_)
+        elif touched:
+            fact_ids |= set(touched)
+        params["now"] = now
+        if new_sections:
+            ctes.append("new_s AS (INSERT INTO inspection_section (inspection_id, department_id, data, revs, rev, "
+                        "status, signed_hash, created_at, updated_at) SELECT v.inspection_id, v.department_id, "
+                        "v.data, v.revs, v.rev, v.status, v.signed_hash, :now, :now FROM json_to_recordset("
+                        "CAST(:new_sections AS json)) AS v(inspection_id integer, department_id integer, data json, "
+                        "revs json, rev integer, status varchar, signed_hash varchar) "
+                        "RETURNING id, inspection_id, department_id)")
+            params["new_sections"] = _json_dumps(new_sections)
+        if section_updates:
+            ctes.append("upd_s AS (UPDATE inspection_section AS t SET data = v.data, revs = v.revs, rev = v.rev, "
+                        "status = v.status, signed_hash = v.signed_hash, updated_at = :now FROM json_to_recordset("
+                        "CAST(:section_updates AS json)) AS v(id integer, data json, revs json, rev integer, "
+                        "status varchar, signed_hash varchar) WHERE t.id = v.id)")
+            params["section_updates"] = _json_dumps(section_updates)
+        if touched:  # started when first written, changed now
+            ctes.append("upd_i AS (UPDATE inspection SET status = CASE WHEN status = 'assigned' THEN 'in_progress' "
+                        "ELSE status END, started_at = COALESCE(started_at, :now), updated_at = :now "
+                        "WHERE id = ANY(CAST(:touched AS integer[])))")
+            params["touched"] = touched
+            ctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
+            ctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
+                        "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', :now "
+                        "FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, inspection_id integer, "
+                        "task_id integer))")
+            params["n_changes"] = len(touched)
+            params["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
+                                              "task_id": self.inspections[iid].inspection.task_id}
+                                             for n, iid in enumerate(touched, 1)])
+        if answer_inserts:
+            new_join = ("LEFT JOIN new_s ON new_s.inspection_id = v.inspection_id "
+                        "AND new_s.department_id = v.department_id" if new_sections else "")
+            section_id = "COALESCE(v.section_id, new_s.id)" if new_sections else "v.section_id"
+            ctes.append(f"ins_a AS (INSERT INTO section_answer (section_id, check_point_id, data, revs, updated_by, "
+                        f"updated_at, first_at) SELECT {section_id}, v.check_point_id, v.data, v.revs, v.updated_by, "
+                        f":now, :now FROM json_to_recordset(CAST(:answer_inserts AS json)) AS v(section_id integer, "
+                        f"inspection_id integer, department_id integer, check_point_id integer, data json, revs json, "
+                        f"updated_by integer) {new_join})")
+            params["answer_inserts"] = _json_dumps(answer_inserts)
+        if answer_updates:
+            ctes.append("upd_a AS (UPDATE section_answer AS t SET data = v.data, revs = v.revs, "
+                        "updated_by = v.updated_by, updated_at = :now FROM json_to_recordset("
+                        "CAST(:answer_updates AS json)) AS v(section_id integer, check_point_id integer, data json, "
+                        "revs json, updated_by integer) WHERE t.section_id = v.section_id "
+                        "AND t.check_point_id = v.check_point_id)")
+            params["answer_updates"] = _json_dumps(answer_updates)
+        ctes += audit.APPEND_CTES
+        main = ["SELECT 0 AS id, 0 AS inspection_id, 0 AS department_id"]
+        if fact_ids:
+            # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
+            # refresh before commit is one statement then
+            ctes.append(facts.LOCK_CTE)
+            params.update(facts.lock_parts(session, fact_ids))
+            main = ["SELECT 0 AS id, 0 AS inspection_id, (SELECT n FROM fact_lock) AS department_id"]
+        if new_sections:
+            main.append("SELECT id, inspection_id, department_id FROM new_s")
+        made = session.execute(text("WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(main)), params).all()
+        audit.appended(session, entry)
+        if record_ is not None:
+            engine.recorded(record_)
+        if new_sections:
+            ids = {(r.inspection_id, r.department_id): r.id for r in made if r.id}
+            for state in changed:
+                for s in state.sections.values():
+                    if s.row is None and (s.inspection_id, s.department_id) in ids:
+                        s.row = Section(id=ids[(s.inspection_id, s.department_id)], inspection_id=s.inspection_id,
+                                        department_id=s.department_id, data=s.meta(s.values), revs=s.meta(s.revs),
+                                        rev=s.rev, status=s.status, signed_hash=s.signed_hash, created_at=now,
+                                        updated_at=now)
+        facts.note(session, "inspection", sorted(fact_ids))
+
+    def _facts_of_writes(self, record_) -> set[int]:
+        """The inspections whose figure fact the push's section writes may change (``from_phone``: a section's
+        write from a phone, and none from the office): all but those whose fact says already what this write
+        keeps saying (a phone's write where the fact has ``from_phone``; the office's where it has not)."""
+        out: set[int] = set()
+        kind = record_.client.kind
+        for row in record_.rows:
+            iid = row["inspection_id"]
+            if iid is None or not (row["name"] or "").startswith("section.") or \
+                    row["status"] not in ("applied", "conflict"):
+                continue
+            state = self.inspections.get(iid)
+            known = None if state is None else state.fact_from_phone
+            if known is None or known != (kind == "phone") or kind not in ("phone", "office"):
+                out.add(iid)
+        return out
 
     def _write_media_refs(self, session: Session) -> None:
         for inspection_id, hashes in self.media.items():
             media.add_references(session, sorted(hashes), inspection_id, self.actor)
+
+
+# PostgreSQL: a section's answers as one JSON array of [check point, data, revs, first_at] (``_prefetch_pg``)
+_ANSWERS = literal_column("(SELECT json_agg(json_build_array(a.check_point_id, a.data, a.revs, a.first_at)) "
+                          "FROM section_answer a WHERE a.section_id = inspection_section.id)", JSON)
+_PEOPLE = literal_column(PEOPLE_OF_INSPECTION, JSON)
+
+
+def _timestamp(text: str) -> dt.datetime:
+    """A timestamptz as PostgreSQL's JSON writes it (ISO 8601 with the session's offset), in UTC."""
+    return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
 
 
 _CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}
