@@ -127,8 +127,10 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
 # PostgreSQL: the head's lock taken after the row locks of the inspections a push writes (``FOR NO KEY UPDATE``,
 # what their UPDATE takes: the order every writer follows, rows first, audit head second), in one statement
 _TOUCH_HEAD_AFTER_INSPECTIONS = text(
-    "UPDATE audit_head SET seq = seq WHERE id = 1 AND (SELECT count(*) FROM (SELECT 1 FROM inspection "
-    "WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id FOR NO KEY UPDATE) AS l) >= 0 RETURNING seq, hash")
+    "WITH l AS (SELECT id, updated_at FROM inspection WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id "
+    "FOR NO KEY UPDATE) "
+    "UPDATE audit_head SET seq = seq WHERE id = 1 AND (SELECT count(*) FROM l) >= 0 RETURNING seq, hash, "
+    "(SELECT array_agg(l.id ORDER BY l.id) FROM l), (SELECT array_agg(l.updated_at ORDER BY l.id) FROM l)")
 
 # PostgreSQL: the entry and the head's move as two parts (CTEs) of the caller's one statement; the head's move
 # reads the entry's RETURNING, so the entry is written first (the triggers see it, as with two statements)
@@ -143,16 +145,19 @@ APPEND_CTES = (
 
 def begin_append(session: Session, actor: Actor, action: str, entity_type: str, entity_id: Any = None, *,
                  detail: dict | None = None, department_id: int | None = None,
-                 lock_inspections: list[int] = ()) -> tuple[AuditEntry, dict]:
+                 lock_inspections: list[int] = ()) -> tuple[AuditEntry, dict, dict]:
     """PostgreSQL, :func:`record` in two statements instead of three: this one locks the rows of
     ``lock_inspections`` and then the head, and reads the head; the entry (hashed here, exactly as ``record``
     hashes it) is written with the head's move by the caller's next statement (``APPEND_CTES`` with the
-    returned parameters). Call :func:`appended` after that statement."""
+    returned parameters). Call :func:`appended` after that statement. Also returned: each locked inspection's
+    ``updated_at`` as it is now, under the lock (naive UTC), for the caller to see whether what it read
+    before is still current."""
     from backend.db import _json_dumps
 
     settings = settings_for(session)
     info = _info(actor, None, None, detail)
-    seq, prev = session.execute(_TOUCH_HEAD_AFTER_INSPECTIONS, {"ids": sorted(lock_inspections)}).one()
+    seq, prev, ids, stamps = session.execute(_TOUCH_HEAD_AFTER_INSPECTIONS,
+                                             {"ids": sorted(lock_inspections)}).one()
     session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
     entry = _entry(settings, seq + 1, prev, actor, action, entity_type, entity_id, None, None, info, department_id)
     params = {"ae_id": entry.id, "ae_at": entry.at, "ae_actor_id": entry.actor_id, "ae_actor_label": entry.actor_label,
@@ -161,7 +166,7 @@ def begin_append(session: Session, actor: Actor, action: str, entity_type: str, 
               "ae_after": entry.after_digest,
               "ae_detail": None if entry.detail is None else _json_dumps(entry.detail),
               "ae_prev_hash": entry.prev_hash, "ae_hash": entry.hash}
-    return entry, params
+    return entry, params, dict(zip(ids or (), stamps or ()))
 
 
 def appended(session: Session, entry: AuditEntry) -> None:

@@ -355,6 +355,8 @@ class FieldBatch:
         now = utcnow()
         changed = [s for s in self.inspections.values() if s is not None and s.changed]
         touched = sorted(state.inspection.id for state in changed)
+        # each touched inspection's updated_at as read (every push that writes one moves it): compared under the lock
+        seen = {state.inspection.id: state.inspection.__dict__.get("updated_at") for state in changed}
         new_sections, section_updates, answer_inserts, answer_updates = [], [], [], []
         fact_ids: set[int] = set()      # inspections whose figure fact this push may change
         for state in changed:
@@ -402,9 +404,14 @@ class FieldBatch:
         session.add_all(self.new_flags)
         session.flush()                      # a section's push: nothing (no statement)
         self._write_media_refs(session)
-        entry, params = audit.begin_append(session, self.actor, "sync.push", "sync_client",
-                                           (outcome or {}).get("client_id"), detail=self._detail(touched, outcome),
-                                           department_id=self.actor.department_id, lock_inspections=touched)
+        entry, params, current = audit.begin_append(
+            session, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
+            detail=self._detail(touched, outcome), department_id=self.actor.department_id, lock_inspections=touched)
+        stale = sorted(iid for iid, read in seen.items() if _naive(current.get(iid)) != _naive(read))
+        if stale:
+            # another push changed one of these inspections between our read and our lock: what this push
+            # merged into was stale, writing it would lose the other's values; it is applied again from the start
+            raise StaleRead(stale)
         ctes: list[str] = []
         record_ = self.sync_record
         if record_ is not None:
@@ -518,6 +525,22 @@ _PEOPLE = literal_column(PEOPLE_OF_INSPECTION, JSON)
 def _timestamp(text: str) -> dt.datetime:
     """A timestamptz as PostgreSQL's JSON writes it (ISO 8601 with the session's offset), in UTC."""
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+
+
+class StaleRead(Exception):
+    """PostgreSQL: an inspection this push read was changed by another transaction before this push locked it
+    (``FieldBatch._finish_pg``); nothing of this push is kept, it is applied again (``syncing.push``)."""
+
+    def __init__(self, inspection_ids: list[int]) -> None:
+        super().__init__(f"inspections changed since read: {inspection_ids}")
+        self.inspection_ids = inspection_ids
+
+
+def _naive(value):
+    """A timestamp as naive UTC (the column's stored form), whichever way it was read."""
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 _CATALOGUES: dict[tuple, tuple[float, Catalogue]] = {}

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.db import is_retryable, utcnow
-from backend.errors import Conflict, DomainError, Forbidden, InvalidInput
+from backend.errors import Busy, Conflict, DomainError, Forbidden, InvalidInput
 from backend.inspections import bundle, record_pdf
 from backend.inspections.access import involved_inspections, involved_tasks
-from backend.inspections.batch import FieldBatch
+from backend.inspections.batch import FieldBatch, StaleRead
 from backend.inspections.handlers import HANDLERS
 from backend.inspections.signers import SignerChecks
 from sync import changes, engine, protocol
@@ -106,6 +106,14 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
             session.rollback()
             if attempt == PUSH_ATTEMPTS:
                 raise
+        except StaleRead as exc:
+            # another push wrote one of these inspections between this push's read and its lock: nothing of
+            # it was kept; applied again, it reads the other's values and merges into them
+            session.rollback()
+            if attempt == PUSH_ATTEMPTS:
+                raise Busy() from None
+            log.info("push of %s: inspections %s changed since read; applying it again", client_id,
+                     exc.inspection_ids)
         except OperationalError as exc:
             # PostgreSQL chose this push to break a deadlock, or could not serialise it: nothing of it was
             # kept; applied again from the start, it waits behind the other transaction and sees its commit
