@@ -83,7 +83,7 @@ class LiveServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_server", str(cfg)], cwd=ROOT, env=env,
                                          stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90   # importing the app takes seconds of CPU: far more on a loaded machine
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
