@@ -92,7 +92,8 @@ class LiveServer:
                 return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        self.stop()   # not left running after the test (a fixture that raises in its setup is not torn down)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
