@@ -19,6 +19,4 @@ fi
 echo "==> 测试数据库：SQLite${DATABASE_URL:+ 与 $DATABASE_URL}；Redis：$REDIS_URL"
 # Three workers on two cores: the suite waits much of its time on browsers, subprocesses and the database (two
 # workers kept the cores about half busy: 16 min 41 s for 3,497 tests); TEST_WORKERS=N to choose.
-# --dist loadgroup: a test at a time to whichever worker is free (the longest first: tests/conftest.py), and a
-# module that builds something costly once (pytest.mark.xdist_group) all to one worker.
-exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist loadgroup -q "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" -q "$@"

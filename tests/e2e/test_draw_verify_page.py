@@ -23,7 +23,7 @@ from playwright.sync_api import sync_playwright
 from backend.draws.verify import verify_record
 from tests.e2e.browser import launch_chromium
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("draw_verify_page")]   # one worker: one browser, one server
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
 PUBLIC = ROOT / "pwa" / "public"

@@ -26,8 +26,6 @@ from tests.conftest import fresh_database, make_test_app, rolled_back_session
 
 TODAY = dt.date(2026, 6, 15)
 SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
-# the module-scoped county is seeded by whichever worker runs the module: one worker runs all of it
-pytestmark = pytest.mark.xdist_group("demo_county")
 
 
 @pytest.fixture()

@@ -72,7 +72,6 @@ def import_jobs(db_session) -> int:
 
 # --- the request ------------------------------------------------------------------------------------------
 
-@pytest.mark.xdist_group("zip_bomb")   # the module-scoped bomb is built once, by one worker
 def test_the_zip_bomb_is_refused_by_the_request_from_its_central_directory(client, world, db_session, bomb,
                                                                             no_parsing):
     r = upload(client, world.admin_headers, "targets", bomb.read_bytes(), "名录.xlsx")
@@ -83,7 +82,6 @@ def test_the_zip_bomb_is_refused_by_the_request_from_its_central_directory(clien
     assert import_jobs(db_session) == 0  # refused before a job exists
 
 
-@pytest.mark.xdist_group("zip_bomb")   # the module-scoped bomb is built once, by one worker
 def test_the_job_refuses_the_zip_bomb_too(database, db_session, world, bomb, monkeypatch):
     """The job and the CLI do not rely on the request's check (and do not parse the file first)."""
     import openpyxl
@@ -305,7 +303,6 @@ def _gigantic_line(path: Path) -> Path:
     return path
 
 
-@pytest.mark.xdist_group("zip_bomb")   # the module-scoped bomb is built once, by one worker
 @pytest.mark.parametrize("case,fmt,code", [
     ("bomb", "xlsx", "import.file_too_large_unpacked"),
     ("cell", "xlsx", "import.cell_too_long"),

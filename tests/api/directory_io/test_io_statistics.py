@@ -20,9 +20,6 @@ from tests.conftest import fresh_database, require_postgresql
 from tests.factories import make_uscc
 
 
-pytestmark = pytest.mark.xdist_group("io_statistics")   # one worker makes the module's database
-
-
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory):
     require_postgresql("统计信息只在 PostgreSQL 上收集")
