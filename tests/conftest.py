@@ -258,16 +258,3 @@ def redis_url():
         pytest.fail(f"这些测试需要真实的 Redis（REDIS_URL={url}）：{exc}")
     return url
 
-
-# The directories whose tests run longest (browsers and server processes; real commits, subprocesses, a
-# thousand inspections through a lossy network) go first: test.sh hands tests to its workers one at a time
-# (``--dist loadgroup``), so the long ones start early and the many short ones even out the end, instead of a
-# worker finishing alone with a minute-long test while the others are done.
-LONG_FIRST = ("tests/e2e/", "tests/integration/", "tests/field/")
-
-
-def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        return next((n for n, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)), len(LONG_FIRST))
-
-    items.sort(key=rank)   # stable: within a rank, pytest's order (grouped by backend) is kept
