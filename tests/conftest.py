@@ -2,7 +2,8 @@
 
 * Every test that touches the database runs once per backend: SQLite always, and
   PostgreSQL when ``DATABASE_URL`` points at one (CI sets it).
-* The schema comes from the Alembic migrations, once per backend and test process.
+* The schema comes from the Alembic migrations, once per backend and test process: that migrated database is
+  the template every other database of the process is cloned from (``fresh_database``).
 * Each test runs inside one transaction that is rolled back at the end; services may
   commit freely (their commits release savepoints).
 * ``committed_db`` gives a test real commits (concurrency, rq workers, triggers) and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import uuid
 
 import pytest
@@ -38,11 +40,11 @@ def _pg_url_for(name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def _create_pg_database(name: str) -> str:
+def _create_pg_database(name: str, template: str | None = None) -> str:
     admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return _pg_url_for(name)
 
@@ -61,12 +63,42 @@ def new_database_url(backend: str, tmp_path_factory, label: str) -> str:
     return _create_pg_database(f"ss_{label}_{WORKER}_{os.getpid()}")
 
 
+_TEMPLATES: dict[str, str] = {}   # backend → a database of this process migrated to the head (never opened after)
+
+
+def _migrated_template(backend: str, tmp_path_factory) -> str:
+    """The migrations run once per backend and test process (a few seconds of CPU each time); every fresh
+    database is a copy of what they built (PostgreSQL's CREATE DATABASE … TEMPLATE, SQLite's backup)."""
+    if backend not in _TEMPLATES:
+        url = new_database_url(backend, tmp_path_factory, "template")
+        migrate.upgrade(url)
+        _TEMPLATES[backend] = url
+    return _TEMPLATES[backend]
+
+
+def _clone(backend: str, template: str, tmp_path_factory, label: str) -> str:
+    if backend == "postgresql":
+        return _create_pg_database(f"ss_{label}_{WORKER}_{os.getpid()}", template=make_url(template).database)
+    url = new_database_url(backend, tmp_path_factory, label)
+    source, target = sqlite3.connect(make_url(template).database), sqlite3.connect(make_url(url).database)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return url
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _TEMPLATES.get("postgresql"):
+        drop_pg_database(_TEMPLATES.pop("postgresql"))
+
+
 @contextlib.contextmanager
 def fresh_database(backend: str, tmp_path_factory, label: str):
-    """A new database of ``backend``, migrated, with the suite's audit key (also for tests without an app);
-    dropped afterwards."""
-    url = new_database_url(backend, tmp_path_factory, label)
-    migrate.upgrade(url)
+    """A new database of ``backend``, migrated (a copy of the process's migrated template), with the suite's
+    audit key (also for tests without an app); dropped afterwards."""
+    url = _clone(backend, _migrated_template(backend, tmp_path_factory), tmp_path_factory, label)
     db = Database(url)
     configure_audit(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
     try:
@@ -82,10 +114,24 @@ def require_postgresql(why: str) -> None:
         pytest.fail(f"这个测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：{why}")
 
 
+@pytest.fixture(scope="session")
+def _databases(tmp_path_factory):
+    """The suite's database of each backend, made when first asked and kept to the end of the process: the
+    tests of one backend and of the other alternate on a worker (xdist hands them out in turns), and a
+    switch must not cost a new database each time."""
+    made: dict[str, Database] = {}
+    with contextlib.ExitStack() as stack:
+        def get(backend: str) -> Database:
+            if backend not in made:
+                made[backend] = stack.enter_context(fresh_database(backend, tmp_path_factory, "t"))
+            return made[backend]
+
+        yield get
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def database(request, tmp_path_factory) -> Database:
-    with fresh_database(request.param, tmp_path_factory, "t") as db:
-        yield db
+def database(request, _databases) -> Database:
+    return _databases(request.param)
 
 
 def make_test_app(database: Database, tmp_path, **extra):
@@ -102,8 +148,21 @@ def make_test_app(database: Database, tmp_path, **extra):
 
 
 @pytest.fixture(scope="session")
-def app(database, tmp_path_factory):
-    return make_test_app(database, tmp_path_factory.mktemp("app"))
+def _apps(tmp_path_factory):
+    made: dict[str, object] = {}
+
+    def get(database: Database):
+        if database.dialect not in made:
+            made[database.dialect] = make_test_app(database, tmp_path_factory.mktemp("app"))
+        return made[database.dialect]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def app(database, _apps):
+    """The suite's app on ``database`` (one per backend, kept like the databases)."""
+    return _apps(database)
 
 
 @contextlib.contextmanager
@@ -198,3 +257,4 @@ def redis_url():
     except redis.exceptions.ConnectionError as exc:  # a failure, not a skip: CI must run this
         pytest.fail(f"这些测试需要真实的 Redis（REDIS_URL={url}）：{exc}")
     return url
+

@@ -45,6 +45,23 @@ def prepare_database(tmp: Path, *, today: dt.date | None = None) -> str:
     return url
 
 
+def copy_database(template: Path, tmp: Path) -> str:
+    """What :func:`prepare_database` made in ``template`` (its SQLite file and media folder), copied into ``tmp``:
+    the same clean demo county for each test at the cost of a file copy (seeding one takes seconds of CPU)."""
+    import shutil
+    import sqlite3
+
+    source, target = sqlite3.connect(template / "shuangsui.db"), sqlite3.connect(tmp / "shuangsui.db")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    if (template / "media").exists():
+        shutil.copytree(template / "media", tmp / "media")
+    return f"sqlite:///{tmp / 'shuangsui.db'}"
+
+
 class LiveServer:
     def __init__(self, tmp: Path, database_url: str, *, port: int | None = None, **config):
         self.tmp, self.port = tmp, port or free_port()
@@ -66,7 +83,7 @@ class LiveServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_server", str(cfg)], cwd=ROOT, env=env,
                                          stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90   # importing the app takes seconds of CPU: far more on a loaded machine
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
@@ -75,7 +92,8 @@ class LiveServer:
                 return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        self.stop()   # not left running after the test (a fixture that raises in its setup is not torn down)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
