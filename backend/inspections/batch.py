@@ -355,8 +355,11 @@ class FieldBatch:
         now = utcnow()
         changed = [s for s in self.inspections.values() if s is not None and s.changed]
         touched = sorted(state.inspection.id for state in changed)
-        # each touched inspection's updated_at as read (every push that writes one moves it): compared under the lock
-        seen = {state.inspection.id: state.inspection.__dict__.get("updated_at") for state in changed}
+        # each touched inspection's updated_at as read (every push that writes one moves it): compared under the
+        # lock. Not those the ORM updates itself below (a record submitted changes its inspection's status): its
+        # own UPDATE moves updated_at and takes the row's lock in the flush, before the lock statement
+        seen = {state.inspection.id: state.inspection.__dict__.get("updated_at") for state in changed
+                if not session.is_modified(state.inspection, include_collections=False)}
         new_sections, section_updates, answer_inserts, answer_updates = [], [], [], []
         fact_ids: set[int] = set()      # inspections whose figure fact this push may change
         for state in changed:
