@@ -283,16 +283,7 @@ class FieldBatch:
                     new_sections.append(s.row)
                 s.row.data, s.row.revs = s.meta(s.values), s.meta(s.revs)
                 s.row.rev, s.row.status, s.row.signed_hash, s.row.updated_at = s.rev, s.status, s.signed_hash, now
-            record = state.record
-            if record is not None and record.dirty:
-                if record.row is None:
-                    record.row = Record(inspection_id=state.inspection.id)
-                    session.add(record.row)
-                record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
-                record.row.state, record.row.content_hash = record.state, record.content_hash
-                record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
-                record.row.version = (record.row.version or 1) + 1
-                record.row.updated_at = now
+            _stage_record(session, state, now)
         if new_sections:
             session.add_all(new_sections)
             session.flush()
@@ -392,16 +383,7 @@ class FieldBatch:
                         s.point_times[cp] = now
                 s.dirty_points.clear()
                 s.dirty = False
-            record = state.record
-            if record is not None and record.dirty:
-                if record.row is None:
-                    record.row = Record(inspection_id=state.inspection.id)
-                    session.add(record.row)
-                record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
-                record.row.state, record.row.content_hash = record.state, record.content_hash
-                record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
-                record.row.version = (record.row.version or 1) + 1
-                record.row.updated_at = now
+            _stage_record(session, state, now)
         session.add_all(self.new_signatures)
         session.add_all(self.new_conflicts)
         session.add_all(self.new_flags)
@@ -528,6 +510,21 @@ _PEOPLE = literal_column(PEOPLE_OF_INSPECTION, JSON)
 def _timestamp(text: str) -> dt.datetime:
     """A timestamptz as PostgreSQL's JSON writes it (ISO 8601 with the session's offset), in UTC."""
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+
+
+def _stage_record(session: Session, state, now) -> None:
+    """A changed merged record onto its ORM row (both paths: the flush writes it)."""
+    record = state.record
+    if record is None or not record.dirty:
+        return
+    if record.row is None:
+        record.row = Record(inspection_id=state.inspection.id)
+        session.add(record.row)
+    record.row.data, record.row.revs, record.row.rev = dict(record.values), dict(record.revs), record.rev
+    record.row.state, record.row.content_hash = record.state, record.content_hash
+    record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
+    record.row.version = (record.row.version or 1) + 1
+    record.row.updated_at = now
 
 
 class StaleRead(Exception):
