@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from backend.db import is_busy
 from backend.errors import DomainError, InvalidInput, http_error_body
 from schemas.base import ErrorSchema
-from sync.protocol import bad_text
+from sync.protocol import JSON_STRING, SUSPECT_ESCAPE, SUSPECT_NUMBER, bad_text
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,6 @@ _MAX_SAFE_INT = 2**53 - 1
 MAX_JSON_DEPTH = 32          # objects and arrays inside one another
 MAX_NUMBER_DIGITS = 100      # digits in one JSON number (Python refuses to convert 4,301)
 
-# a JSON string, or the rest of the text when one is never closed (always matches: linear time)
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _PAIR = re.compile(r"\[\]|\{\}")
 _LONG_NUMBER = re.compile(r"[0-9]{%d,}" % (MAX_NUMBER_DIGITS + 1))
@@ -107,7 +105,7 @@ def json_text_problem(text: str) -> str | None:
     Runs before any parsing, in time linear in the text for each level and without recursion:
     strings are blanked, then the brackets left are paired off innermost-first, one level per pass.
     """
-    skeleton = _JSON_STRING.sub('""', text)
+    skeleton = JSON_STRING.sub('""', text)
     if _LONG_NUMBER.search(skeleton):
         return f"数字过长（最多 {MAX_NUMBER_DIGITS} 位）"
     brackets = _NOT_BRACKET.sub("", skeleton)
@@ -124,15 +122,13 @@ def json_text_problem(text: str) -> str | None:
 
 # what can make a decoded value unstorable shows in the text: a NUL or surrogate escape inside a string;
 # outside strings, a number of 16 digits or more (beyond 2**53), an exponent, NaN or Infinity
-_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-# (an exponent follows a digit: the e of true and false is not one, else no body would ever skip the walk)
-_SUSPECT_NUMBER = re.compile(r"[0-9]{16,}|[0-9][eE]|NaN|Infinity")
+# (sync.protocol's expressions, the push's screen: one source)
 
 
 def _may_hold_bad_values(text: str) -> bool:
     """False when a JSON text cannot hold a value ``_bad_value`` refuses (the walk is then skipped: a push
     of a thousand answers is screened by two regular expressions instead of a walk over every value)."""
-    return bool(_SUSPECT_ESCAPE.search(text) or _SUSPECT_NUMBER.search(_JSON_STRING.sub('""', text)))
+    return bool(SUSPECT_ESCAPE.search(text) or SUSPECT_NUMBER.search(JSON_STRING.sub('""', text)))
 
 
 def _bad_value(value, path: tuple = (), depth: int = 0) -> tuple[tuple, str] | None:
