@@ -349,5 +349,11 @@ def test_an_expert_is_attached_to_a_group_counted_as_the_screens_count_them(serv
         summary = page.locator("#preview-summary")
         page.wait_for_function("document.querySelector('#preview-summary')?.textContent.includes('第 9 组')")
         assert "选派到第 9 组，但按当前名录" in summary.inner_text() and "编号" not in summary.inner_text()
+        assert page.locator("#experts-redraw-note").count() == 0       # a draft: its experts go into its draw
+        # a drawn task: a change of its experts applies to a re-draw only, and the screen says so
+        _, drawn, _ = h.api(base, "GET", "/api/v1/tasks?status=drawn", token=h.token(base, "samr_planner"))
+        page.goto(f"{base}/office/tasks/{drawn['items'][0]['id']}")
+        page.wait_for_selector('#task-status[data-status="drawn"]')
+        assert "只用于重新抽取" in page.locator("#experts-redraw-note").inner_text()
         browser.close()
     assert not errors, errors
