@@ -26,9 +26,11 @@ targets go into the record (step 6).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -211,31 +213,52 @@ def inspector_lines(session: Session, department_codes: list[str],
     return lines, unqualified
 
 
-def declared_conflicts(session: Session, inspectors: list[str], targets: list[str]) -> list[tuple[str, str]]:
-    """Declared conflicts between an eligible inspector and an eligible target (a short table)."""
-    rows = session.execute(
-        select(Department.code, Inspector.cert_no, Target.code, func.coalesce(Target.risk_class, UNCLASSIFIED))
+def conflict_rows(session: Session) -> list[tuple[str, str, str]]:
+    """Every declared conflict in force: (department code, certificate no., target code) (a short table)."""
+    return [tuple(row) for row in session.execute(
+        select(Department.code, Inspector.cert_no, Target.code)
         .select_from(InspectorConflict)
         .join(Inspector, Inspector.id == InspectorConflict.inspector_id)
         .join(Department, Department.id == Inspector.department_id)
         .join(Target, Target.id == InspectorConflict.target_id)
-        .where(InspectorConflict.retired_at.is_(None))).all()
+        .where(InspectorConflict.retired_at.is_(None)))]
+
+
+def declared_conflicts(rows: list[tuple[str, str, str]], inspectors: list[str],
+                       targets: list[str]) -> list[tuple[str, str]]:
+    """Those of ``conflict_rows`` between an eligible inspector and an eligible target, sorted."""
     strata = list(_count_prefixes(targets))
     out = set()
-    for dept, cert, code, _risk in rows:
+    for dept, cert, code in rows:
         if contains_line(inspectors, f"{dept}|{cert}") and any(
                 contains_line(targets, f"{s}|{code}") for s in strata):
             out.add((cert, code))
     return sorted(out)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the frozen lists are held: each collection of the youngest
+    objects that runs while a list of a million lines is young walks all its lines (about 30 ms), and
+    the rows and tuples made meanwhile start several. Strings make no cycles; what else is made meanwhile
+    is collected afterwards. (The collector is the process's: a thread that paused it too ends with it
+    running again, whichever ends first.)"""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def freeze(session: Session, task: Task, department_codes: list[str], *, max_visits: int | None = None,
            year: int | None = None) -> Eligible:
+    inspectors, unqualified = inspector_lines(session, department_codes, required_qualifications(task))
+    conflicts = conflict_rows(session)
     lines = fetch_lines(session, target_verdicts(task, year=year, max_visits=max_visits))
     cut = bisect.bisect_left(lines, '"')   # "!reason|code" lines sort first ("!" < '"' < letters)
     excluded = [line[1:] for line in lines[:cut]]
     excluded.sort()
-    targets = lines[cut:]
-    del lines
-    inspectors, unqualified = inspector_lines(session, department_codes, required_qualifications(task))
-    return Eligible(targets, excluded, inspectors, declared_conflicts(session, inspectors, targets), unqualified)
+    del lines[:cut]                        # the targets, in place (no second list of a million)
+    return Eligible(lines, excluded, inspectors, declared_conflicts(conflicts, inspectors, lines), unqualified)
