@@ -135,7 +135,7 @@ def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | No
 
     Each branch of the CASE gives its whole prefix ("!reason|", "stratum|") as a constant, so a row
     costs one concatenation, and the strata are a simple CASE on the risk class (evaluated once) rather
-    than a NOT IN followed by the class again: a million candidates cost PostgreSQL ~0.1 s less."""
+    than a NOT IN followed by the class again: a million candidates cost PostgreSQL about 0.1 s less."""
     year = year or (task.start_date.year if task.start_date else dt.date.today().year)
     jan1, jan1_local = _year_bounds(year)
     switches = {"inspected_this_year": True, "a_class_exempt": True, **(task.exclusions or {})}
@@ -243,12 +243,12 @@ def collector_paused() -> Iterator[None]:
     the rows and tuples made meanwhile start several. Strings make no cycles; what else is made meanwhile
     is collected afterwards. (The collector is the process's: a thread that paused it too ends with it
     running again, whichever ends first.)"""
-    paused = gc.isenabled()
+    running = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if running:
             gc.enable()
 
 
