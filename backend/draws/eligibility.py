@@ -60,12 +60,12 @@ class Eligible:
     unqualified: dict[str, int] = dataclasses.field(default_factory=dict)  # dept → left out for qualifications
 
     def counts(self) -> dict:
-        return {"targets": _count_prefixes(self.target_lines), "excluded": _count_prefixes(self.excluded_lines),
-                "inspectors": _count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts),
+        return {"targets": count_prefixes(self.target_lines), "excluded": count_prefixes(self.excluded_lines),
+                "inspectors": count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts),
                 "unqualified": dict(sorted(self.unqualified.items()))}
 
 
-def _count_prefixes(lines: list[str]) -> dict[str, int]:
+def count_prefixes(lines: list[str]) -> dict[str, int]:
     """Lines per "key|" prefix of a sorted list, without looking at every line."""
     out: dict[str, int] = {}
     i = 0
@@ -227,7 +227,7 @@ def conflict_rows(session: Session) -> list[tuple[str, str, str]]:
 def declared_conflicts(rows: list[tuple[str, str, str]], inspectors: list[str],
                        targets: list[str]) -> list[tuple[str, str]]:
     """Those of ``conflict_rows`` between an eligible inspector and an eligible target, sorted."""
-    strata = list(_count_prefixes(targets))
+    strata = list(count_prefixes(targets))
     out = set()
     for dept, cert, code in rows:
         if contains_line(inspectors, f"{dept}|{cert}") and any(
