@@ -26,9 +26,11 @@ targets go into the record (step 6).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -58,12 +60,12 @@ class Eligible:
     unqualified: dict[str, int] = dataclasses.field(default_factory=dict)  # dept → left out for qualifications
 
     def counts(self) -> dict:
-        return {"targets": _count_prefixes(self.target_lines), "excluded": _count_prefixes(self.excluded_lines),
-                "inspectors": _count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts),
+        return {"targets": count_prefixes(self.target_lines), "excluded": count_prefixes(self.excluded_lines),
+                "inspectors": count_prefixes(self.inspector_lines), "conflicts": len(self.conflicts),
                 "unqualified": dict(sorted(self.unqualified.items()))}
 
 
-def _count_prefixes(lines: list[str]) -> dict[str, int]:
+def count_prefixes(lines: list[str]) -> dict[str, int]:
     """Lines per "key|" prefix of a sorted list, without looking at every line."""
     out: dict[str, int] = {}
     i = 0
@@ -129,7 +131,11 @@ def required_qualifications(task: Task) -> dict[str, list[str]]:
 
 
 def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | None = None):
-    """SELECT of one line per candidate: "stratum|code", or "!reason|code" when excluded."""
+    """SELECT of one line per candidate: "stratum|code", or "!reason|code" when excluded.
+
+    Each branch of the CASE gives its whole prefix ("!reason|", "stratum|") as a constant, so a row
+    costs one concatenation, and the strata are a simple CASE on the risk class (evaluated once) rather
+    than a NOT IN followed by the class again: a million candidates cost PostgreSQL about 0.1 s less."""
     year = year or (task.start_date.year if task.start_date else dt.date.today().year)
     jan1, jan1_local = _year_bounds(year)
     switches = {"inspected_this_year": True, "a_class_exempt": True, **(task.exclusions or {})}
@@ -139,8 +145,10 @@ def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | No
     this_year = and_(Inspection.task_id != task.id, Inspection.status.in_(live), Inspection.created_at >= jan1_local)
     stratum = literal("all") if task.strata_mode == "all" else func.coalesce(Target.risk_class, UNCLASSIFIED)
 
-    # uncorrelated IN (subquery): a hashed lookup on PostgreSQL, an ephemeral index on SQLite
-    whens = [(Target.status.in_(_STATUS_EXCLUDED), literal("!") + Target.status)]
+    # uncorrelated IN (subquery): a hashed lookup on PostgreSQL, an ephemeral index on SQLite.
+    # Nearly every candidate is active: one comparison settles the status for it
+    whens = [(and_(Target.status != "active", Target.status.in_(_STATUS_EXCLUDED)),
+              literal("!") + Target.status + literal("|"))]
     if switches["inspected_this_year"] and item_ids:
         # one IN over both sources (one hashed lookup per candidate, not two)
         whens.append((Target.id.in_(union_all(
@@ -148,16 +156,17 @@ def target_verdicts(task: Task, *, year: int | None = None, max_visits: int | No
                                                       TargetItemHistory.last_inspected_on >= jan1),
             select(Inspection.target_id).join(TaskItem, TaskItem.task_id == Inspection.task_id)
             .where(this_year, TaskItem.item_id.in_(item_ids)))),
-            literal("!inspected_this_year")))
+            literal("!inspected_this_year|")))
     if max_visits:
         whens.append((Target.id.in_(select(Inspection.target_id).where(this_year).group_by(Inspection.target_id)
-                                    .having(func.count() >= max_visits)), literal("!visit_cap")))
+                                    .having(func.count() >= max_visits)), literal("!visit_cap|")))
     if switches["a_class_exempt"]:
         whens.append((and_(Target.risk_class == "A", Target.tags_text.contains(f",{EXEMPT_TAG},", autoescape=True)),
-                      literal("!a_class_exempt")))
-    whens.append((stratum.not_in(strata or ["-"]),
-                  case((stratum == "A", literal("!a_class_exempt")), else_=literal("!no_stratum"))))
-    line = (case(*whens, else_=stratum) + literal("|") + Target.code).label("line")
+                      literal("!a_class_exempt|")))
+    prefixes = {s: f"{s}|" for s in strata}
+    prefixes.setdefault("A", "!a_class_exempt|")   # class A outside the plan: 无事不扰
+    prefix = case({k: literal(v) for k, v in prefixes.items()}, value=stratum, else_=literal("!no_stratum|"))
+    line = (case(*whens, else_=prefix) + Target.code).label("line")
     return select(line).where(*target_filter_clauses(task.filters or {}), Target.type.in_(object_types(task)))
 
 
@@ -204,31 +213,52 @@ def inspector_lines(session: Session, department_codes: list[str],
     return lines, unqualified
 
 
-def declared_conflicts(session: Session, inspectors: list[str], targets: list[str]) -> list[tuple[str, str]]:
-    """Declared conflicts between an eligible inspector and an eligible target (a short table)."""
-    rows = session.execute(
-        select(Department.code, Inspector.cert_no, Target.code, func.coalesce(Target.risk_class, UNCLASSIFIED))
+def conflict_rows(session: Session) -> list[tuple[str, str, str]]:
+    """Every declared conflict in force: (department code, certificate no., target code) (a short table)."""
+    return [tuple(row) for row in session.execute(
+        select(Department.code, Inspector.cert_no, Target.code)
         .select_from(InspectorConflict)
         .join(Inspector, Inspector.id == InspectorConflict.inspector_id)
         .join(Department, Department.id == Inspector.department_id)
         .join(Target, Target.id == InspectorConflict.target_id)
-        .where(InspectorConflict.retired_at.is_(None))).all()
-    strata = list(_count_prefixes(targets))
+        .where(InspectorConflict.retired_at.is_(None)))]
+
+
+def declared_conflicts(rows: list[tuple[str, str, str]], inspectors: list[str],
+                       targets: list[str]) -> list[tuple[str, str]]:
+    """Those of ``conflict_rows`` between an eligible inspector and an eligible target, sorted."""
+    strata = list(count_prefixes(targets))
     out = set()
-    for dept, cert, code, _risk in rows:
+    for dept, cert, code in rows:
         if contains_line(inspectors, f"{dept}|{cert}") and any(
                 contains_line(targets, f"{s}|{code}") for s in strata):
             out.add((cert, code))
     return sorted(out)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the frozen lists are held: each collection of the youngest
+    objects that runs while a list of a million lines is young walks all its lines (about 30 ms), and
+    the rows and tuples made meanwhile start several. Strings make no cycles; what else is made meanwhile
+    is collected afterwards. (The collector is the process's: a thread that paused it too ends with it
+    running again, whichever ends first.)"""
+    running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()
+
+
 def freeze(session: Session, task: Task, department_codes: list[str], *, max_visits: int | None = None,
            year: int | None = None) -> Eligible:
+    inspectors, unqualified = inspector_lines(session, department_codes, required_qualifications(task))
+    conflicts = conflict_rows(session)
     lines = fetch_lines(session, target_verdicts(task, year=year, max_visits=max_visits))
     cut = bisect.bisect_left(lines, '"')   # "!reason|code" lines sort first ("!" < '"' < letters)
     excluded = [line[1:] for line in lines[:cut]]
     excluded.sort()
-    targets = lines[cut:]
-    del lines
-    inspectors, unqualified = inspector_lines(session, department_codes, required_qualifications(task))
-    return Eligible(targets, excluded, inspectors, declared_conflicts(session, inspectors, targets), unqualified)
+    del lines[:cut]                        # the targets, in place (no second list of a million)
+    return Eligible(lines, excluded, inspectors, declared_conflicts(conflicts, inspectors, lines), unqualified)

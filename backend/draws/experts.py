@@ -131,9 +131,9 @@ def frozen_conflicts(session: Session, codes: list[str], target_lines: list[str]
     """Sorted "expert|target" lines: declared conflicts of the attached experts with eligible targets."""
     if not codes:
         return []
-    from backend.draws.eligibility import contains_line, split_by_prefix
+    from backend.draws.eligibility import contains_line, count_prefixes
 
-    strata = list(split_by_prefix(target_lines))
+    strata = list(count_prefixes(target_lines))   # the keys only: no value copied (0.4 s at a million)
     rows = session.execute(
         select(Expert.code, Target.code).select_from(ExpertConflict)
         .join(Expert, Expert.id == ExpertConflict.expert_id).join(Target, Target.id == ExpertConflict.target_id)

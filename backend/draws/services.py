@@ -27,7 +27,7 @@ from backend.audit import services as audit
 from backend.db import analyze_grown, bulk_insert, utcnow
 from backend.directory.models import Department, Expert, Inspector, Target
 from backend.draws import algorithm, experts, feasibility, lists
-from backend.draws.eligibility import EXCLUSION_REASONS, freeze
+from backend.draws.eligibility import EXCLUSION_REASONS, collector_paused, freeze
 from backend.draws.models import DRAW_STATUSES, Draw, GroupMember, InspectionGroup, TargetReplacement
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.figures import facts
@@ -120,8 +120,9 @@ def preview(session: Session, actor: Actor, task_id: Any, settings: DrawSettings
     (``can_draw``) and if not why (``reasons``), and what might still make it fail (``warnings``)."""
     task = _editable_task(session, actor, task_id)
     plan = experts.draw_plan(session, task)
-    eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
-    return feasibility.assess(task, plan, eligible, experts.attached(session, task))
+    with collector_paused():
+        eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
+        return feasibility.assess(task, plan, eligible, experts.attached(session, task))
 
 
 def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings, *, reason: str | None = None,
@@ -136,15 +137,21 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
             plans.ensure_drawable(task)
         task = _claim(session, task, ("confirmed",), "committed")
     plan = experts.draw_plan(session, task)
-    eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
     attached = experts.attached(session, task)
-    verdict = feasibility.assess(task, plan, eligible, attached)
-    reasons = [r for r in verdict["reasons"] if r["code"] != "draw.already_committed"]  # we moved the status
-    if reasons:
-        session.rollback()   # the status claim, and a re-draw's superseding: nothing is frozen
-        raise CannotDraw("不能摇号：" + "；".join(r["message"] for r in reasons),
-                         details={"reasons": reasons, "warnings": verdict["warnings"]})
-    frozen = {"targets": lists.pack(eligible.target_lines), "inspectors": lists.pack(eligible.inspector_lines)}
+    with collector_paused():
+        eligible = freeze(session, task, _department_codes(task), max_visits=settings.max_visits)
+        verdict = feasibility.assess(task, plan, eligible, attached)
+        reasons = [r for r in verdict["reasons"] if r["code"] != "draw.already_committed"]  # we moved the status
+        if reasons:
+            session.rollback()   # the status claim, and a re-draw's superseding: nothing is frozen
+            raise CannotDraw("不能摇号：" + "；".join(r["message"] for r in reasons),
+                             details={"reasons": reasons, "warnings": verdict["warnings"]})
+        frozen = {"targets": lists.pack(eligible.target_lines), "inspectors": lists.pack(eligible.inspector_lines),
+                  "conflicts": [f"{i}|{e}" for i, e in eligible.conflicts], "excluded": eligible.excluded_lines}
+        if plan.get("experts"):
+            frozen["expert_conflicts"] = experts.frozen_conflicts(
+                session, sorted({e["id"] for e in plan["experts"]}), eligible.target_lines)
+        del eligible   # the million target lines, before the collector runs again
     c = commitment_of_hashes(task.code, plan, frozen["targets"].sha256, frozen["inspectors"].sha256)
     seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
     draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,
@@ -153,13 +160,9 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
                 reason=reason)
     session.add(draw)
     session.flush()
-    lists.store(session, draw.id, "targets", frozen.pop("targets"))
-    lists.store(session, draw.id, "inspectors", frozen.pop("inspectors"))
-    lists.store(session, draw.id, "conflicts", [f"{i}|{e}" for i, e in eligible.conflicts])
-    lists.store(session, draw.id, "excluded", eligible.excluded_lines)
-    if plan.get("experts"):
-        lists.store(session, draw.id, "expert_conflicts", experts.frozen_conflicts(
-            session, sorted({e["id"] for e in plan["experts"]}), eligible.target_lines))
+    for kind in ("targets", "inspectors", "conflicts", "excluded", "expert_conflicts"):
+        if kind in frozen:
+            lists.store(session, draw.id, kind, frozen.pop(kind))
     audit.record(session, actor, "draw.commit", "draw", f"{task.code}#{seq}",
                  after={"commitment": c.commitment, "plan_hash": c.plan_hash, "targets_hash": c.targets_hash,
                         "inspectors_hash": c.inspectors_hash},

@@ -2,9 +2,13 @@
 applies to. Inspectors: only those holding every qualification their department's items require."""
 from __future__ import annotations
 
+import datetime as dt
+
+from backend.draws.eligibility import freeze
 from backend.draws.verify import verify_record
 from backend.plans.models import PlanItem, TaskItem
 from tests.api.draws.test_draw_flow import commit, seed
+from tests.factories import item_history
 
 
 def record(client, s):
@@ -114,3 +118,34 @@ def test_items_take_required_qualifications_through_the_api(client, factory, aut
     for bad in (["a", "a"], [""], ["x" * 65], "食品"):
         r = client.patch(f"/api/v1/items/{item_id}", json={"required_qualifications": bad}, headers=admin)
         assert r.status_code == 422, (bad, r.json)
+
+
+def test_each_verdict_gives_its_line(scenario, factory, db_session):
+    """One line per candidate, whichever branch of the freeze query decides it: "stratum|code" or
+    "!reason|code", sorted, the reason's lines apart."""
+    s = scenario(risk=("B",), per_class=1, strata={"B": {"num": 1, "den": 1}, "U": {"num": 1, "den": 1}})
+    tag = f"场景{s.lead.code}"
+    made = {
+        "B": factory.target(risk_class="B", tags=[tag]),
+        "U": factory.target(risk_class=None, tags=[tag]),                        # unclassified: stratum U
+        "a_class_exempt": factory.target(risk_class="A", tags=[tag]),            # A, no stratum A
+        "a_class_exempt/tag": factory.target(risk_class="A", tags=[tag, "无事不扰"]),
+        "no_stratum": factory.target(risk_class="C", tags=[tag]),
+        "deregistered": factory.target(risk_class="B", tags=[tag], status="deregistered"),
+        "moved_out": factory.target(risk_class=None, tags=[tag], status="moved_out"),
+        "inspected_this_year": factory.target(risk_class="B", tags=[tag]),
+    }
+    item_history(factory, made["inspected_this_year"], s.item, dt.date(2026, 2, 1))
+    db_session.flush()
+    eligible = freeze(db_session, s.task, [s.lead.code, s.other.code])
+    assert eligible.target_lines == sorted([f"B|{s.targets[0].code}", f"B|{made['B'].code}", f"U|{made['U'].code}"])
+    assert eligible.excluded_lines == sorted(f"{reason.split('/')[0]}|{t.code}" for reason, t in made.items()
+                                             if reason not in ("B", "U"))
+
+    s.task.strata_mode, s.task.strata = "all", {"all": {"num": 1, "den": 1}}
+    s.task.exclusions = {"inspected_this_year": False, "a_class_exempt": False}
+    db_session.flush()
+    eligible = freeze(db_session, s.task, [s.lead.code, s.other.code])
+    assert eligible.excluded_lines == sorted(f"{reason}|{made[reason].code}" for reason in ("deregistered", "moved_out"))
+    assert eligible.target_lines == sorted(f"all|{t.code}" for t in [*s.targets, *made.values()]
+                                           if t.status == "active")
