@@ -42,7 +42,8 @@ class Inspection(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # task_id and draw_id repeat what the group says (for queries); only group_id and target_id are
-    # foreign keys, because each key costs a check per row when a draw saves 30,000 inspections
+    # foreign keys, because each key costs a check per row when a draw saves 30,000 inspections (also on a
+    # NULL: completed_by and followup_id are plain integers since migration 0022)
     task_id: Mapped[int] = mapped_column()
     draw_id: Mapped[int] = mapped_column()
     group_id: Mapped[int] = mapped_column(ForeignKey("inspection_group.id"), index=True)
@@ -54,7 +55,9 @@ class Inspection(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    completed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # the user who submitted the record (deadlines.complete, from the signed-in user); not a foreign key (migration
+    # 0022): a draw leaves it NULL, yet the key's check was queued and fired for each of its 30,000 rows
+    completed_by: Mapped[int | None] = mapped_column(Integer)
     # the completion date in Beijing time, and the publication deadline counted from it
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
     publication_due_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -66,8 +69,9 @@ class Inspection(Base):
     # 不适合公开 approved (backend/publication/results.py): exempt from publication, never "late"
     publication_exempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # a re-inspection (复查) of this follow-up (backend/followups/reinspections.py): no draw of its own, no
-    # publication clock, left out of every figure; None for an inspection drawn
-    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followup.id", use_alter=True))
+    # publication clock, left out of every figure; None for an inspection drawn. Not a foreign key (migration 0022,
+    # as completed_by): set only by followups/reinspections.py, from the follow-up row it has locked
+    followup_id: Mapped[int | None] = mapped_column(Integer)
 
     target = relationship("Target", lazy="joined")
     task = relationship("Task", lazy="joined", primaryjoin="Inspection.task_id == Task.id",
