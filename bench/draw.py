@@ -163,8 +163,9 @@ def _undraw(db, task_id: int) -> None:
     from sqlalchemy import text
 
     with db.engine.begin() as conn:
-        for table in ("inspection_member_override", "inspection", "group_member", "inspection_group", "draw_list",
-                      "draw"):
+        # figure_fact first: it has no foreign key to inspection (migration 0022) to take its rows with them
+        for table in ("inspection_member_override", "figure_fact", "inspection", "group_member", "inspection_group",
+                      "draw_list", "draw"):
             conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("UPDATE task SET status = 'confirmed' WHERE id = :id"), {"id": task_id})
 

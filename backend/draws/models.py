@@ -98,7 +98,8 @@ class GroupMember(Base):
     __table_args__ = (UniqueConstraint("group_id", "inspector_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("inspection_group.id"), index=True)
+    # no index of its own (migration 0022): the unique (group_id, inspector_id) serves the group's lookups
+    group_id: Mapped[int] = mapped_column(ForeignKey("inspection_group.id"))
     inspector_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"), index=True)
     department_id: Mapped[int] = mapped_column()                 # the inspector's (repeated for queries)
     position: Mapped[int] = mapped_column(Integer)               # order as drawn within the department
