@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -301,6 +301,14 @@ def _revoke_user(session: Session, user_id: int, reason: str) -> None:
                     .execution_options(synchronize_session=False))
 
 
+# The account of an access token and whether its login is live, in one statement built once: every
+# authenticated request runs it, and building it anew cost more CPU than the database spends answering it.
+_ACCOUNT_OF_TOKEN = select(User, select(RefreshToken.id).where(
+    RefreshToken.family_id == bindparam("sid"), RefreshToken.user_id == User.id,
+    RefreshToken.revoked_at.is_(None), RefreshToken.family_expires_at > bindparam("now")).exists()
+).where(User.id == bindparam("user_id"))
+
+
 def user_for_access_token(session: Session, settings: TokenSettings, token: str) -> tuple[User, str]:
     """The account and the login (``sid``) an access token stands for, checked against the database."""
     claims = decode_access_token(settings, token)
@@ -310,10 +318,7 @@ def user_for_access_token(session: Session, settings: TokenSettings, token: str)
         user_id = None
     row = None
     if user_id is not None and abs(user_id) < 2**63:
-        live = select(RefreshToken.id).where(
-            RefreshToken.family_id == claims["sid"], RefreshToken.user_id == User.id,
-            RefreshToken.revoked_at.is_(None), RefreshToken.family_expires_at > utcnow()).exists()
-        row = session.execute(select(User, live).where(User.id == user_id)).first()
+        row = session.execute(_ACCOUNT_OF_TOKEN, {"user_id": user_id, "sid": claims["sid"], "now": utcnow()}).first()
     if row is None:
         raise NotAuthenticated("登录凭证无效，请重新登录", code="auth.token_invalid")
     user, session_live = row
