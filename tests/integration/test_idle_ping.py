@@ -66,3 +66,20 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_fails_once(monkeypatch
         assert pings == []
     finally:
         engine.dispose()
+
+
+def test_a_request_on_a_connection_that_died_a_moment_ago_answers_503_and_the_next_one_works(
+        tmp_path, tmp_path_factory):
+    """The app's side of the above: the request whose statement meets the dead connection is answered
+    ``503 db.unavailable`` (its session's end does not raise on the dead connection), and the next is served."""
+    require_postgresql("the ping after idle is a PostgreSQL pool's")
+    from tests.conftest import fresh_database, make_test_app
+
+    with fresh_database("postgresql", tmp_path_factory, "ping") as database:
+        app = make_test_app(database, tmp_path)
+        client = app.test_client()
+        assert client.get("/api/public/plans").status_code == 200
+        _kill_pooled_backend(database.engine)
+        r = client.get("/api/public/plans")
+        assert r.status_code == 503 and r.json["code"] == "db.unavailable", r.json
+        assert client.get("/api/public/plans").status_code == 200
