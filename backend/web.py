@@ -149,7 +149,6 @@ def discard_request_session() -> None:
         session.rollback()
         session.close()
     g.pop("actor", None)
-    g.pop("user", None)
 
 
 class NoCookieSession(SessionInterface):
