@@ -75,7 +75,7 @@ def in_process(args, env: dict, token: str, pg: PgCpu) -> None:
 
     from backend import create_app
 
-    app = create_app(env | {"REDIS_URL": None})
+    app = create_app(env | {"REDIS_URL": None, "REMINDERS_TIMER": False})   # no sweep thread outliving the bench
     db = app.extensions["shuangsui.db"]
     counted = {"n": 0}
     event.listen(db.engine, "before_cursor_execute", lambda *_a: counted.__setitem__("n", counted["n"] + 1))
@@ -109,7 +109,7 @@ def in_process(args, env: dict, token: str, pg: PgCpu) -> None:
 
 def through_gunicorn(args, env: dict, token: str, pg: PgCpu) -> None:
     port = free_port()
-    env = {**os.environ, **env, "PGAPPNAME": "bench-web"}
+    env = {**os.environ, **env, "PGAPPNAME": "bench-web", "REMINDERS_TIMER": "0"}
     if args.conf:
         cmd = [str(ROOT / ".venv/bin/gunicorn"), "-c", "python:backend.gunicorn_conf", "-w", "1",
                "-b", f"127.0.0.1:{port}"]
