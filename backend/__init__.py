@@ -70,8 +70,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     def _close_session(_exc):
         session = g.pop("db_session", None)
         if session is not None:
-            session.rollback()
-            session.close()
+            session.close()   # ends (rolls back) whatever the request left open, and hands the connection back
 
     return app
 

@@ -362,7 +362,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError):
-        return jsonify(err.to_dict()), err.status, err.headers
+        # X-Error-Code set here: ``error_code_header`` need not parse the body back
+        return jsonify(err.to_dict()), err.status, {**err.headers, "X-Error-Code": err.code}
 
     @app.errorhandler(OperationalError)
     def _db_busy(err: OperationalError):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from typing import Iterator
 
 import orjson
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -102,8 +103,42 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 10.0
+_IDLE_SINCE = "shuangsui_idle_since"
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only when it has lain unused in the pool for ``PING_AFTER_IDLE_S``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip for every request, for
+    connections a busy server used milliseconds before. A connection idle long enough for the server to have
+    restarted (or a firewall to have dropped it) is still pinged first; a dead one is replaced, and the pool's
+    other connections with it, as the pre-ping does. A restart within those seconds reaches a request as the
+    error of its first statement: ``503 db.unavailable`` (the request may be sent again; nothing was committed),
+    and SQLAlchemy then replaces every connection of the pool.
+    """
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError("the connection was dead after lying idle in the pool") from exc
+            raise
 
 
 def is_write_session(session: Session) -> bool:

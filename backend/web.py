@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, request
+from flask.sessions import SessionInterface
 from werkzeug.routing import IntegerConverter
 from werkzeug.serving import WSGIRequestHandler
 
@@ -75,22 +76,46 @@ class RowIdConverter(IntegerConverter):
         return number if 1 <= number <= MAX_ROW_ID else 0
 
 
+# (lower-case name, name, value): the headers are matched case-insensitively
+_SECURITY_ITEMS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+
+
 def security_headers(response):
-    """``after_request``: the same protective headers on every answer."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    logged_in = bool(request.headers.get("Authorization"))
+    """``after_request``: the same protective headers on every answer.
+
+    Runs on every request, so it reads the response's headers once, into a dict, instead of asking
+    Werkzeug's ``Headers`` for each (a linear search, and an exception for every absent header)."""
+    headers = response.headers
+    present: dict[str, str] = {}
+    for key, value in headers.items():
+        present.setdefault(key.lower(), value)
+    for lower, name, value in _SECURITY_ITEMS:
+        if lower not in present:
+            headers.add(name, value)
+    logged_in = bool(request.environ.get("HTTP_AUTHORIZATION"))
     # a view may keep its own "private" caching (immutable content-addressed photos stay in the
     # browser's cache only); any other answer to a logged-in caller, and every token answer, is never stored
-    if request.path.startswith(TOKEN_PATHS) or (
-            logged_in and not (response.cache_control.private or response.cache_control.no_store)):
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
+    if request.path.startswith(TOKEN_PATHS) or (logged_in and not _private_or_no_store(present.get("cache-control"))):
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
     if logged_in:
-        response.vary.add("Authorization")
-    if response.status_code == 503:  # busy or unavailable for now: nothing was done, ask again shortly
-        response.headers.setdefault("Retry-After", "1")
+        vary = present.get("vary")
+        if not vary:
+            headers["Vary"] = "Authorization"
+        elif "authorization" not in {v.strip().lower() for v in vary.split(",")}:
+            headers["Vary"] = f"{vary}, Authorization"
+    if response.status_code == 503 and "retry-after" not in present:
+        # busy or unavailable for now: nothing was done, ask again shortly
+        headers["Retry-After"] = "1"
     return response
+
+
+def _private_or_no_store(cache_control: str | None) -> bool:
+    """Whether a ``Cache-Control`` value has the ``private`` or the ``no-store`` directive."""
+    if not cache_control:
+        return False
+    return not {"private", "no-store"}.isdisjoint(
+        part.split("=", 1)[0].strip().lower() for part in cache_control.split(","))
 
 
 class ShuangsuiFlask(Flask):
@@ -124,7 +149,17 @@ def discard_request_session() -> None:
         session.rollback()
         session.close()
     g.pop("actor", None)
-    g.pop("user", None)
+
+
+class NoCookieSession(SessionInterface):
+    """Flask's session, never used: the API knows its callers by bearer tokens and sets no cookie. Flask's
+    default would still build a signing serializer and look for the cookie on every request."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response) -> None:
+        return None
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -136,4 +171,5 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = RowIdConverter
+    app.session_interface = NoCookieSession()
     app.after_request(security_headers)

@@ -50,10 +50,9 @@ def authenticate(required: bool) -> Actor | None:
             raise NotAuthenticated()
         g.actor = None
         return None
-    user, session_id = services.user_for_access_token(current_app.extensions["shuangsui.session"](),
-                                                      current_app.extensions["shuangsui.tokens"], token)
-    g.actor = Actor.of_user(user, address=client_address())
-    g.user = user
+    account, session_id = services.user_for_access_token(current_app.extensions["shuangsui.session"](),
+                                                         current_app.extensions["shuangsui.tokens"], token)
+    g.actor = Actor.of_user(account, address=client_address())
     g.session_id = session_id
     return g.actor
 

@@ -479,6 +479,8 @@ def _before_commit(session: Session) -> None:
 
 
 def _forget(conn) -> None:
+    if conn.invalidated:   # the connection died (its notes with it); asking its info would raise instead
+        return
     conn.info.pop(NOTES, None)
 
 

@@ -83,8 +83,11 @@ def _bare(status: int, **headers: str) -> Response:
     return response
 
 
+_UPLOAD_OUT = UploadOut()
+
+
 def _state_response(state: services.UploadState, status: int) -> Response:
-    response = jsonify(UploadOut().dump(state))
+    response = jsonify(_UPLOAD_OUT.dump(state))
     response.status_code = status
     response.headers.update(TUS_HEADERS)
     response.headers["Upload-Offset"] = str(state.offset)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -37,7 +38,7 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO, Iterable, Mapping
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,10 +155,13 @@ UPLOAD_KINDS = {Role.INSPECTOR: ("photo", "signature", "pdf", "audio", "video")}
 def may_upload(session: Session, actor: Actor, kind: str | None = None) -> None:
     """Refuse a caller whose role uploads nothing (or not this kind), or an officer with no inspection
     still open (assigned or in progress) that could refer to the file."""
-    from backend.inspections.access import ACTIVE
-    from backend.inspections.models import Inspection
-    from backend.inspections.services import my_inspections_query
+    _may_upload_kind(actor, kind)
+    if session.scalar(_open_inspection_query(), {"inspector_id": actor.inspector_id}) is None:
+        raise _no_inspection()
 
+
+def _may_upload_kind(actor: Actor, kind: str | None) -> None:
+    """``may_upload`` without its question to the database."""
     kinds = UPLOAD_KINDS.get(actor.role, ())
     if not kinds:
         raise Forbidden("只有执法检查人员可以为检查记录上传文件", code="forbidden.role")
@@ -165,10 +169,23 @@ def may_upload(session: Session, actor: Actor, kind: str | None = None) -> None:
         raise Forbidden(f"你的角色不能上传{checks.KIND_LABELS.get(kind, kind)}", code="upload.kind_not_allowed")
     if actor.inspector_id is None:
         raise Forbidden("当前账号未关联执法检查人员，没有检查任务，不能上传文件", code="forbidden.not_inspector")
-    open_one = (my_inspections_query(actor).with_only_columns(Inspection.id).order_by(None)
-                .where(Inspection.status.in_(ACTIVE)).limit(1))
-    if session.scalar(open_one) is None:
-        raise Forbidden("你当前没有进行中的检查任务，没有需要上传的文件", code="upload.no_inspection")
+
+
+def _no_inspection() -> Forbidden:
+    return Forbidden("你当前没有进行中的检查任务，没有需要上传的文件", code="upload.no_inspection")
+
+
+@functools.cache
+def _open_inspection_query():
+    """One inspection still open of the officer bound as ``inspector_id``: the query of ``my_inspections_query``
+    built once (every upload asks it; building it took longer than running it)."""
+    from backend.inspections.access import ACTIVE
+    from backend.inspections.models import Inspection
+    from backend.inspections.services import my_inspections_query
+
+    officer = Actor(user_id=None, label="", inspector_id=bindparam("inspector_id"))  # type: ignore[arg-type]
+    return (my_inspections_query(officer).with_only_columns(Inspection.id).order_by(None)
+            .where(Inspection.status.in_(ACTIVE)).limit(1))
 
 
 def _declared(settings: MediaSettings, actor: Actor, *, sha256, length, media_type, filename=None,
@@ -188,6 +205,21 @@ def _size_words(n: int) -> str:
     return checks._size_text(n)
 
 
+# the files a user holds that no record refers to yet: how many, how many bytes (built once: every upload asks)
+_UNREFERENCED = (select(func.count().label("files"), func.coalesce(func.sum(Media.size), 0).label("bytes"))
+                 .select_from(MediaHolder).join(Media, Media.sha256 == MediaHolder.sha256)
+                 .where(MediaHolder.user_id == bindparam("holder_id"),
+                        ~exists().where(MediaRef.sha256 == Media.sha256, MediaRef.bound.is_(True))))
+
+
+@functools.cache
+def _open_inspection_and_unreferenced():
+    """``may_upload``'s question and ``_check_quotas``'s of a whole file, in one statement (one round trip):
+    (an open inspection's id or None, files held unreferenced, their bytes)."""
+    unreferenced = _UNREFERENCED.subquery()
+    return select(_open_inspection_query().scalar_subquery(), *unreferenced.c).select_from(unreferenced)
+
+
 def _check_quotas(session: Session, settings: MediaSettings, actor: Actor, length: int, *,
                   new_session: bool) -> None:
     """What one user may have waiting on the server: unfinished uploads (how many, how many bytes they
@@ -205,11 +237,11 @@ def _check_quotas(session: Session, settings: MediaSettings, actor: Actor, lengt
                 f"未完成的上传已占用 {_size_words(reserved)}，加上本文件将超过每人 {_size_words(settings.max_open_bytes)} "
                 "的上限；请先完成或取消已有上传", code="upload.reserved_full",
                 details={"reserved": int(reserved), "length": length, "limit": settings.max_open_bytes})
-    used = ~exists().where(MediaRef.sha256 == Media.sha256, MediaRef.bound.is_(True))
-    files, size = session.execute(
-        select(func.count(), func.coalesce(func.sum(Media.size), 0))
-        .select_from(MediaHolder).join(Media, Media.sha256 == MediaHolder.sha256)
-        .where(MediaHolder.user_id == actor.user_id, used)).one()
+    files, size = session.execute(_UNREFERENCED, {"holder_id": actor.user_id}).one()
+    _check_unreferenced(settings, files, size, length)
+
+
+def _check_unreferenced(settings: MediaSettings, files: int, size: int, length: int) -> None:
     if files + 1 > settings.max_unreferenced_files or size + length > settings.max_unreferenced_bytes:
         raise TooManyRequests(
             f"你已上传但尚未被检查记录引用的文件有 {files} 个（{_size_words(int(size))}），已达每人上限"
@@ -223,6 +255,12 @@ def holds(session: Session, user_id: int | None, sha256: str) -> bool:
     return user_id is not None and session.get(MediaHolder, (sha256, user_id)) is not None
 
 
+# the references a user wrote to a file before its bytes arrived, bound now (built once: every upload runs it)
+_BIND_REFS = (update(MediaRef).where(MediaRef.sha256 == bindparam("ref_sha256"),
+                                     MediaRef.added_by == bindparam("ref_added_by"), MediaRef.bound.is_(False))
+              .values(bound=True).execution_options(synchronize_session=False))
+
+
 def _hold(session: Session, media: Media, actor: Actor, *, new: bool = False) -> None:
     """``actor`` has sent these bytes: they hold the file, and the references they wrote before it arrived
     are bound now. Part of the caller's transaction. ``new``: the file's row was just added (nobody holds it)."""
@@ -230,9 +268,7 @@ def _hold(session: Session, media: Media, actor: Actor, *, new: bool = False) ->
         return
     if new or session.get(MediaHolder, (media.sha256, actor.user_id)) is None:
         session.add(MediaHolder(sha256=media.sha256, user_id=actor.user_id, created_at=utcnow()))
-    bound = session.execute(update(MediaRef).where(MediaRef.sha256 == media.sha256,
-                                                   MediaRef.added_by == actor.user_id, MediaRef.bound.is_(False))
-                            .values(bound=True).execution_options(synchronize_session=False)).rowcount
+    bound = session.execute(_BIND_REFS, {"ref_sha256": media.sha256, "ref_added_by": actor.user_id}).rowcount
     if bound:
         media.touched_at = utcnow()
 
@@ -289,8 +325,12 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
     photo (the client has just asked ``HEAD``): no look-up before the insert, which catches a clash.
     """
     declared = _declared(settings, actor, **declaration)
-    may_upload(session, actor, declared.kind)
-    _check_quotas(session, settings, actor, declared.length, new_session=False)
+    _may_upload_kind(actor, declared.kind)   # may_upload and _check_quotas, their questions in one statement
+    open_id, files, size = session.execute(_open_inspection_and_unreferenced(), {
+        "inspector_id": actor.inspector_id, "holder_id": actor.user_id}).one()
+    if open_id is None:
+        raise _no_inspection()
+    _check_unreferenced(settings, files, size, declared.length)
     if dialect_of(session) == "sqlite":
         session.commit()  # a SQLite reader cannot write later once another writer has committed: end it
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)

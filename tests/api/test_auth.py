@@ -157,6 +157,28 @@ def test_an_access_token_without_a_login_is_refused(client, factory, app):
     assert r.status_code == 401 and r.json["code"] == "auth.token_invalid"
 
 
+def test_a_token_already_verified_is_refused_once_it_expires(client, factory, monkeypatch):
+    """The app remembers the claims of tokens it has verified (``TokenSettings.verified``); the expiry is still
+    checked on every request, with PyJWT's 30 s leeway, and a token changed by one byte is verified anew."""
+    from backend.auth import tokens
+
+    user = factory.user(Role.PLANNER)
+    access = login(client, user.username).json["access_token"]
+    headers = {"Authorization": f"Bearer {access}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    exp = next(c["exp"] for t, c in client.application.extensions["shuangsui.tokens"].verified.items() if t == access)
+    monkeypatch.setattr(tokens.time, "time", lambda: exp + tokens.LEEWAY_S - 1)
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    monkeypatch.setattr(tokens.time, "time", lambda: exp + tokens.LEEWAY_S)
+    r = client.get("/api/v1/auth/me", headers=headers)
+    assert r.status_code == 401 and r.json["code"] == "auth.token_expired"
+    monkeypatch.undo()
+    forged = access[:-2] + ("A" if access[-2] != "A" else "B") + access[-1]
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json["code"] == "auth.token_invalid"
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+
 # --- a spent refresh token is not always a theft (issue 6, 1.6) -------------------------------------------------
 
 def _audit_count(db_session, action: str) -> int:

@@ -188,8 +188,14 @@ def test_who_may_upload(field, factory, db_session, client, auth):
         _, headers = auth.as_role(role, department)
         r = Uploader(client, headers).upload(files.mp4(), "video/mp4")
         assert r.status_code == 403 and r.json["code"] == "forbidden.role", (role, r.json)
+        photo = files.photo(64, 48)
+        r = Uploader(client, headers).create_tus(photo, body=photo)   # the whole file in one request
+        assert r.status_code == 403 and r.json["code"] == "forbidden.role", (role, r.json)
     idle = factory.user(Role.INSPECTOR, inspector=factory.inspector(field.lead_dept))   # in no drawn group
     r = Uploader(client, auth.headers(idle)).upload(files.photo(64, 48))
+    assert r.status_code == 403 and r.json["code"] == "upload.no_inspection"
+    photo = files.photo(64, 48, seed=5)
+    r = Uploader(client, auth.headers(idle)).create_tus(photo, body=photo)
     assert r.status_code == 403 and r.json["code"] == "upload.no_inspection"
     officer = Uploader(client, auth.headers(field.lead_officer))
     r = officer.upload(clip, "video/mp4")
@@ -200,6 +206,9 @@ def test_who_may_upload(field, factory, db_session, client, auth):
         inspection.status = "completed"
     db_session.flush()
     r = officer.upload(files.photo(64, 48, seed=8))
+    assert r.status_code == 403 and r.json["code"] == "upload.no_inspection"
+    photo = files.photo(64, 48, seed=8)
+    r = officer.create_tus(photo, body=photo)
     assert r.status_code == 403 and r.json["code"] == "upload.no_inspection"
 
 
@@ -228,6 +237,11 @@ def test_files_no_record_uses_are_bounded_per_user(field, app):
         r = officer.upload(files.photo(64, 48, seed=13))
         assert r.status_code == 429 and r.json["code"] == "upload.unreferenced_full", r.json
         assert r.json["details"]["files"] == 2 and r.json["details"]["max_files"] == 2
+        photo = files.photo(64, 48, seed=14)
+        r = officer.create_tus(photo, body=photo)   # the whole file in one request: the same bound
+        assert r.status_code == 429 and r.json["code"] == "upload.unreferenced_full", r.json
+        assert r.json["details"]["files"] == 2 and r.json["details"]["bytes"] == sum(
+            len(files.photo(64, 48, seed=seed)) for seed in (11, 12))
         # the record refers to them: room again
         phone = field.phone(field.lead_officer)
         point = field.points(field.lead_item)[0]
