@@ -352,7 +352,7 @@ class FieldBatch:
         touched = sorted(state.inspection.id for state in changed)
         # each touched inspection's updated_at as read (every push that writes one moves it): compared under the
         # lock. Not those the ORM updates itself below (a record submitted changes its inspection's status): its
-        # own UPDATE moves updated_at and takes the row's lock in the flush, before the lock statement
+        # own UPDATE moves updated_at and takes the row's lock in the flush, before the write statement
         seen = {state.inspection.id: state.inspection.__dict__.get("updated_at") for state in changed
                 if not session.is_modified(state.inspection, include_collections=False)}
         new_sections, section_updates, answer_inserts, answer_updates = [], [], [], []
