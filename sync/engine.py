@@ -277,13 +277,14 @@ class SyncRecord:
 
 _RECORD_CTES = (
     "sync_c AS (UPDATE sync_client SET last_push_at = :sr_now, last_mutation_id = :sr_last, "
-    "label = COALESCE(:sr_label, label) WHERE id = :sr_client_id)",
+    "label = COALESCE(:sr_label, label) WHERE id = :sr_client_id RETURNING 1)",
     "sync_m AS (INSERT INTO sync_mutation (client_id, mutation_id, name, status, code, message, result, "
     "payload_sha256, inspection_id, device_time, applied_at) "
     "SELECT v.client_id, v.mutation_id, v.name, v.status, v.code, v.message, v.result, v.payload_sha256, "
     "v.inspection_id, v.device_time, v.applied_at FROM json_to_recordset(CAST(:sr_rows AS json)) AS v("
     "client_id varchar, mutation_id bigint, name varchar, status varchar, code varchar, message text, result json, "
-    "payload_sha256 varchar, inspection_id integer, device_time timestamptz, applied_at timestamptz))")
+    "payload_sha256 varchar, inspection_id integer, device_time timestamptz, applied_at timestamptz) RETURNING 1)")
+RECORD_PARTS = ("sync_c", "sync_m")    # their names, for a caller whose statement must write them before its last part
 
 
 def record_ctes(record: SyncRecord) -> tuple[tuple[str, ...], dict]:

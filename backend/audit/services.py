@@ -22,7 +22,7 @@ import hashlib
 import hmac
 from typing import Any, Iterable
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -124,13 +124,10 @@ def record(session: Session, actor: Actor, action: str, entity_type: str, entity
     return entry
 
 
-# PostgreSQL: the head's lock taken after the row locks of the inspections a push writes (``FOR NO KEY UPDATE``,
-# what their UPDATE takes: the order every writer follows, rows first, audit head second), in one statement
-_TOUCH_HEAD_AFTER_INSPECTIONS = text(
-    "WITH l AS (SELECT id, updated_at FROM inspection WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id "
-    "FOR NO KEY UPDATE) "
-    "UPDATE audit_head SET seq = seq WHERE id = 1 AND (SELECT count(*) FROM l) >= 0 RETURNING seq, hash, "
-    "(SELECT array_agg(l.id ORDER BY l.id) FROM l), (SELECT array_agg(l.updated_at ORDER BY l.id) FROM l)")
+# PostgreSQL: the head's lock and read as a part (CTE) of the caller's write statement, taken last: its ``{after}``
+# is a condition that reads the statement's other parts (a one-time filter, evaluated before the head's row is
+# scanned), so that they are written first and the head is held only from there to commit
+HEAD_LOCK_CTE = "audit_l AS (UPDATE audit_head SET seq = seq WHERE id = 1 AND {after} RETURNING seq, hash)"
 
 # PostgreSQL: the entry and the head's move as two parts (CTEs) of the caller's one statement; the head's move
 # reads the entry's RETURNING, so the entry is written first (the triggers see it, as with two statements)
@@ -143,21 +140,18 @@ APPEND_CTES = (
 )
 
 
-def begin_append(session: Session, actor: Actor, action: str, entity_type: str, entity_id: Any = None, *,
-                 detail: dict | None = None, department_id: int | None = None,
-                 lock_inspections: list[int] = ()) -> tuple[AuditEntry, dict, dict]:
-    """PostgreSQL, :func:`record` in two statements instead of three: this one locks the rows of
-    ``lock_inspections`` and then the head, and reads the head; the entry (hashed here, exactly as ``record``
-    hashes it) is written with the head's move by the caller's next statement (``APPEND_CTES`` with the
-    returned parameters). Call :func:`appended` after that statement. Also returned: each locked inspection's
-    ``updated_at`` as it is now, under the lock (naive UTC), for the caller to see whether what it read
-    before is still current."""
+def append_after(session: Session, seq: int, prev: str, actor: Actor, action: str, entity_type: str,
+                 entity_id: Any = None, *, detail: dict | None = None, department_id: int | None = None
+                 ) -> tuple[AuditEntry, dict]:
+    """PostgreSQL, :func:`record` in two statements, the head held the shortest time: the caller's write
+    statement took the head's lock last and read it (``HEAD_LOCK_CTE``: ``seq``, ``prev``); the entry, built and
+    hashed here exactly as ``record`` does, is written with the head's move by the caller's next statement
+    (``APPEND_CTES`` with the returned parameters), right before commit. Call :func:`appended` after that
+    statement."""
     from backend.db import _json_dumps
 
     settings = settings_for(session)
     info = _info(actor, None, None, detail)
-    seq, prev, ids, stamps = session.execute(_TOUCH_HEAD_AFTER_INSPECTIONS,
-                                             {"ids": sorted(lock_inspections)}).one()
     session.info["audit_head_tx"] = session.get_transaction()   # this transaction holds the head's lock now
     entry = _entry(settings, seq + 1, prev, actor, action, entity_type, entity_id, None, None, info, department_id)
     params = {"ae_id": entry.id, "ae_at": entry.at, "ae_actor_id": entry.actor_id, "ae_actor_label": entry.actor_label,
@@ -166,11 +160,11 @@ def begin_append(session: Session, actor: Actor, action: str, entity_type: str, 
               "ae_after": entry.after_digest,
               "ae_detail": None if entry.detail is None else _json_dumps(entry.detail),
               "ae_prev_hash": entry.prev_hash, "ae_hash": entry.hash}
-    return entry, params, dict(zip(ids or (), stamps or ()))
+    return entry, params
 
 
 def appended(session: Session, entry: AuditEntry) -> None:
-    """After the statement that wrote ``begin_append``'s entry."""
+    """After the statement that wrote ``append_after``'s entry."""
     settings = settings_for(session)
     if anchors.is_due(settings, entry.id, entry.action):
         anchors.mark_due(session, settings)

@@ -3,7 +3,8 @@
 Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
 lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
-writing two (``_finish_pg``: the locks, then one statement of CTEs); SQLite keeps the ORM path.
+writing two (``_finish_pg``: the rows' locks and writes, the audit head's lock last; then the audit entry and
+the change rows, right before commit); SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
@@ -333,11 +334,14 @@ class FieldBatch:
 
     def _finish_pg(self, session: Session, outcome=None) -> None:
         """PostgreSQL: what ``finish`` writes, in two statements (besides what the ORM flushes for records,
-        signatures, conflicts, flags and media, which a section's push has none of): the touched inspections'
-        rows locked, then the audit head, read (``audit.begin_append``); then one statement of CTEs: the client's
-        progress and its mutations' outcomes (``sync_record``), the sections, the inspections, the answers,
-        the audit entry and the head's move, the change sequence's head and the change rows. Same rows, same
-        values, same lock order (rows, audit head, sync head) as the statements one by one."""
+        signatures, conflicts, flags and media, which a section's push has none of). The first: the touched
+        inspections' rows locked and compared with what was read (a push gone stale writes nothing and raises
+        ``StaleRead``), the client's progress and its mutations' outcomes (``sync_record``), the sections, the
+        inspections, the answers, and last the audit head, locked and read. The second, the last before commit:
+        the audit entry (hashed in between) and the head's move, the change sequence's head and the change rows,
+        the figure facts' refresh locks. Same rows, same values, same lock order (rows, audit head, sync head,
+        facts) as the statements one by one; the heads are held from the end of the first statement to commit,
+        not across the writes (docs/decisions.md, "The audit head held from the last write to commit")."""
         from sqlalchemy import text
         from sqlalchemy.orm.attributes import set_committed_value
 
@@ -348,7 +352,7 @@ class FieldBatch:
         touched = sorted(state.inspection.id for state in changed)
         # each touched inspection's updated_at as read (every push that writes one moves it): compared under the
         # lock. Not those the ORM updates itself below (a record submitted changes its inspection's status): its
-        # own UPDATE moves updated_at and takes the row's lock in the flush, before the lock statement
+        # own UPDATE moves updated_at and takes the row's lock in the flush, before the write statement
         seen = {state.inspection.id: state.inspection.__dict__.get("updated_at") for state in changed
                 if not session.is_modified(state.inspection, include_collections=False)}
         new_sections, section_updates, answer_inserts, answer_updates = [], [], [], []
@@ -389,54 +393,51 @@ class FieldBatch:
         session.add_all(self.new_flags)
         session.flush()                      # a section's push: nothing (no statement)
         self._write_media_refs(session)
-        entry, params, current = audit.begin_append(
-            session, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
-            detail=self._detail(touched, outcome), department_id=self.actor.department_id, lock_inspections=touched)
-        stale = sorted(iid for iid, read in seen.items() if _naive(current.get(iid)) != _naive(read))
-        if stale:
-            # another push changed one of these inspections between our read and our lock: what this push
-            # merged into was stale, writing it would lose the other's values; it is applied again from the start
-            raise StaleRead(stale)
-        ctes: list[str] = []
+        # the write: the touched inspections' rows locked first (``lock_i``) and their updated_at compared with
+        # what was read (``stale_i``); the writes, each only when nothing went stale (which also makes each read
+        # the lock first); the audit head's lock last (``audit_l``), after every write
+        ok = "(SELECT cardinality(ids) = 0 FROM stale_i)"
+        ctes: list[str] = [
+            "lock_i AS (SELECT id, updated_at FROM inspection WHERE id = ANY(CAST(:touched AS integer[])) ORDER BY id "
+            "FOR NO KEY UPDATE)",
+            "stale_i AS (SELECT COALESCE(array_agg(lock_i.id ORDER BY lock_i.id), '{}') AS ids FROM lock_i "
+            "JOIN json_to_recordset(CAST(:seen AS json)) AS r(id integer, at timestamptz) ON r.id = lock_i.id "
+            "WHERE lock_i.updated_at IS DISTINCT FROM r.at)"]
+        written: list[str] = []          # the parts the head's lock waits for
+        params: dict = {"touched": touched, "now": now,
+                        "seen": _json_dumps([{"id": i, "at": _aware(at)} for i, at in seen.items()])}
         record_ = self.sync_record
         if record_ is not None:
             from sync import engine
 
             parts, more = engine.record_ctes(record_)
             ctes += parts
+            written += engine.RECORD_PARTS
             params.update(more)
             fact_ids |= self._facts_of_writes(record_)
         elif touched:
             fact_ids |= set(touched)
-        params["now"] = now
         if new_sections:
             ctes.append("new_s AS (INSERT INTO inspection_section (inspection_id, department_id, data, revs, rev, "
                         "status, signed_hash, created_at, updated_at) SELECT v.inspection_id, v.department_id, "
                         "v.data, v.revs, v.rev, v.status, v.signed_hash, :now, :now FROM json_to_recordset("
                         "CAST(:new_sections AS json)) AS v(inspection_id integer, department_id integer, data json, "
-                        "revs json, rev integer, status varchar, signed_hash varchar) "
+                        f"revs json, rev integer, status varchar, signed_hash varchar) WHERE {ok} "
                         "RETURNING id, inspection_id, department_id)")
             params["new_sections"] = _json_dumps(new_sections)
+            written.append("new_s")
         if section_updates:
             ctes.append("upd_s AS (UPDATE inspection_section AS t SET data = v.data, revs = v.revs, rev = v.rev, "
                         "status = v.status, signed_hash = v.signed_hash, updated_at = :now FROM json_to_recordset("
                         "CAST(:section_updates AS json)) AS v(id integer, data json, revs json, rev integer, "
-                        "status varchar, signed_hash varchar) WHERE t.id = v.id)")
+                        f"status varchar, signed_hash varchar) WHERE t.id = v.id AND {ok} RETURNING 1)")
             params["section_updates"] = _json_dumps(section_updates)
+            written.append("upd_s")
         if touched:  # started when first written, changed now
             ctes.append("upd_i AS (UPDATE inspection SET status = CASE WHEN status = 'assigned' THEN 'in_progress' "
                         "ELSE status END, started_at = COALESCE(started_at, :now), updated_at = :now "
-                        "WHERE id = ANY(CAST(:touched AS integer[])))")
-            params["touched"] = touched
-            ctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
-            ctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
-                        "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', :now "
-                        "FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, inspection_id integer, "
-                        "task_id integer))")
-            params["n_changes"] = len(touched)
-            params["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
-                                              "task_id": self.inspections[iid].inspection.task_id}
-                                             for n, iid in enumerate(touched, 1)])
+                        f"WHERE id = ANY(CAST(:touched AS integer[])) AND {ok} RETURNING 1)")
+            written.append("upd_i")
         if answer_inserts:
             new_join = ("LEFT JOIN new_s ON new_s.inspection_id = v.inspection_id "
                         "AND new_s.department_id = v.department_id" if new_sections else "")
@@ -445,31 +446,59 @@ class FieldBatch:
                         f"updated_at, first_at) SELECT {section_id}, v.check_point_id, v.data, v.revs, v.updated_by, "
                         f":now, :now FROM json_to_recordset(CAST(:answer_inserts AS json)) AS v(section_id integer, "
                         f"inspection_id integer, department_id integer, check_point_id integer, data json, revs json, "
-                        f"updated_by integer) {new_join})")
+                        f"updated_by integer) {new_join} WHERE {ok} RETURNING 1)")
             params["answer_inserts"] = _json_dumps(answer_inserts)
+            written.append("ins_a")
         if answer_updates:
             ctes.append("upd_a AS (UPDATE section_answer AS t SET data = v.data, revs = v.revs, "
                         "updated_by = v.updated_by, updated_at = :now FROM json_to_recordset("
                         "CAST(:answer_updates AS json)) AS v(section_id integer, check_point_id integer, data json, "
                         "revs json, updated_by integer) WHERE t.section_id = v.section_id "
-                        "AND t.check_point_id = v.check_point_id)")
+                        f"AND t.check_point_id = v.check_point_id AND {ok} RETURNING 1)")
             params["answer_updates"] = _json_dumps(answer_updates)
-        ctes += audit.APPEND_CTES
-        main = ["SELECT 0 AS id, 0 AS inspection_id, 0 AS department_id"]
+            written.append("upd_a")
+        ctes.append(audit.HEAD_LOCK_CTE.format(after=" AND ".join(
+            [ok, *(f"(SELECT count(*) FROM {w}) >= 0" for w in written)])))
+        new_ids = ("(SELECT json_agg(json_build_array(id, inspection_id, department_id)) FROM new_s)"
+                   if new_sections else "NULL")
+        stale, seq, prev, made = session.execute(text(
+            "WITH " + ", ".join(ctes) + " SELECT (SELECT ids FROM stale_i), (SELECT seq FROM audit_l), "
+            f"(SELECT hash FROM audit_l), {new_ids}"), params).one()
+        if stale:
+            # another push changed one of these inspections between our read and our lock: what this push
+            # merged into was stale (nothing of it was written), writing it would lose the other's values; it is
+            # applied again from the start
+            raise StaleRead(sorted(stale))
+        # the last statement before commit, the heads held: the audit entry and the head's move onto it, the
+        # change sequence's head and the change rows, and the figure facts' refresh locks
+        entry, params = audit.append_after(
+            session, seq, prev, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
+            detail=self._detail(touched, outcome), department_id=self.actor.department_id)
+        ctes = list(audit.APPEND_CTES)
+        if touched:
+            ctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
+            ctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
+                        "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', :now "
+                        "FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, inspection_id integer, "
+                        "task_id integer))")
+            params["now"] = now
+            params["n_changes"] = len(touched)
+            params["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
+                                              "task_id": self.inspections[iid].inspection.task_id}
+                                             for n, iid in enumerate(touched, 1)])
+        main = "SELECT 0"
         if fact_ids:
             # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
             # refresh before commit is one statement then
             ctes.append(facts.LOCK_CTE)
             params.update(facts.lock_parts(session, fact_ids))
-            main = ["SELECT 0 AS id, 0 AS inspection_id, (SELECT n FROM fact_lock) AS department_id"]
-        if new_sections:
-            main.append("SELECT id, inspection_id, department_id FROM new_s")
-        made = session.execute(text("WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(main)), params).all()
+            main = "SELECT (SELECT n FROM fact_lock)"
+        session.execute(text("WITH " + ", ".join(ctes) + " " + main), params)
         audit.appended(session, entry)
         if record_ is not None:
             engine.recorded(record_)
         if new_sections:
-            ids = {(r.inspection_id, r.department_id): r.id for r in made if r.id}
+            ids = {(i, d): sid for sid, i, d in made or ()}
             for state in changed:
                 for s in state.sections.values():
                     if s.row is None and (s.inspection_id, s.department_id) in ids:
@@ -536,10 +565,10 @@ class StaleRead(Exception):
         self.inspection_ids = inspection_ids
 
 
-def _naive(value):
-    """A timestamp as naive UTC (the column's stored form), whichever way it was read."""
-    if value is not None and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+def _aware(value):
+    """A timestamp as read, in UTC with its zone (compared by the write statement with the column's value)."""
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
     return value
 
 
