@@ -93,11 +93,13 @@ def get_session():
 
 
 def _init_tokens(app: Flask) -> None:
+    from backend.auth import passwords
     from backend.auth.services import RefreshPolicy
     from backend.auth.throttle import LoginPolicy
     from backend.auth.tokens import TokenSettings
 
     c = app.config
+    passwords.configure(app)
     app.extensions["shuangsui.tokens"] = TokenSettings(c["SECRET_KEY"], c["JWT_ISSUER"], c["JWT_AUDIENCE"],
                                                        c["ACCESS_TOKEN_MINUTES"])
     app.extensions["shuangsui.refresh"] = RefreshPolicy(c["REFRESH_TOKEN_DAYS"], c["REFRESH_FAMILY_DAYS"],

@@ -1,7 +1,7 @@
 """Configuration from the environment, with safe defaults for one machine.
 
 Every setting can be overridden by the mapping given to ``create_app`` (tests) or by
-an environment variable of the same name. The embedded default is a SQLite file,
+an environment variable of the same name (except ``PASSWORD_HASH_COST``: tests only). The embedded default is a SQLite file,
 jobs in-process and files in a folder under ``instance/``.
 """
 from __future__ import annotations
@@ -68,6 +68,9 @@ def from_environment() -> dict:
         "LOGIN_WINDOW_MINUTES": _int("LOGIN_WINDOW_MINUTES", 15),
         "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 20),
         "LOGIN_ALERT_FAILURES": _int("LOGIN_ALERT_FAILURES", 50),
+        # argon2's cost (backend/auth/passwords.py): None is production's; the test suite passes a cheap one
+        # ({"time_cost": …, "memory_cost": …, "parallelism": …}). Never read from the environment
+        "PASSWORD_HASH_COST": None,
         # jobs: "inline" runs them in this process; with REDIS_URL set they go to rq
         "JOBS_INLINE_THREAD": os.environ.get("JOBS_INLINE_THREAD", "1") == "1",
         "JOB_RETRIES": _int("JOB_RETRIES", 2),

@@ -32,6 +32,10 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL.startswith("postgresql") else 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEST_SECRET = "test-secret-key-for-the-test-suite-only-0123456789"
 TEST_AUDIT_KEY = "test-audit-key-for-the-test-suite-only-0123456789"
+# argon2 at a cost of microseconds instead of production's few hundred ms of CPU a hash (a login, a co-signature,
+# a password change, a demo seed): the suite's apps, live servers and factories hash at it; production's cost is
+# tested in tests/api/test_app.py. It differs from the "older parameters" of tests/integration/test_auth_transactions.py
+TEST_PASSWORD_COST = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
 
 
 def _pg_url_for(name: str) -> str:
@@ -109,6 +113,20 @@ def fresh_database(backend: str, tmp_path_factory, label: str):
             drop_pg_database(url)
 
 
+@contextlib.contextmanager
+def at_test_password_cost():
+    """Passwords hashed outside any app (a demo seed) at the suite's cost, as the suite's apps hash them."""
+    from flask import Flask
+
+    from backend.auth import passwords
+
+    bare = Flask(__name__)
+    bare.config["PASSWORD_HASH_COST"] = TEST_PASSWORD_COST
+    passwords.configure(bare)
+    with bare.app_context():
+        yield
+
+
 def require_postgresql(why: str) -> None:
     if not PG_URL.startswith("postgresql"):
         pytest.fail(f"这个测试需要 PostgreSQL（DATABASE_URL={PG_URL!r}）：{why}")
@@ -138,7 +156,7 @@ def make_test_app(database: Database, tmp_path, **extra):
     config = {
         "TESTING": True, "DATABASE": database, "DATABASE_URL": database.url, "SECRET_KEY": TEST_SECRET,
         "MEDIA_DIR": str(tmp_path / "media"), "JOBS_INLINE_THREAD": False, "REDIS_URL": None,
-        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_MAX_FAILURES": 5, "PASSWORD_HASH_COST": TEST_PASSWORD_COST,
         # the audit key of the suite; no anchor file (each test rolls back what an anchor would record):
         # the tests of anchoring pass their own
         "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None,

@@ -5,14 +5,15 @@ import itertools
 import random
 
 from backend.auth.models import User
-from backend.auth.passwords import hash_password
+from backend.auth.passwords import Passwords
 from backend.auth.roles import Role
 from backend.directory.models import (CheckPoint, Department, Expert, Inspector, InspectorConflict, Item, Region,
                                       Target)
 from backend.directory.rules import USCC_ALPHABET, tags_text, uscc_check_char
+from tests.conftest import TEST_PASSWORD_COST
 
 PASSWORD = "Passw0rd!"
-PASSWORD_HASH = hash_password(PASSWORD)  # once: argon2 is deliberately slow
+PASSWORD_HASH = Passwords(TEST_PASSWORD_COST).hash(PASSWORD)  # the suite's apps' cost (tests/conftest.py)
 _seq = itertools.count(1)
 
 

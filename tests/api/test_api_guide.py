@@ -48,8 +48,10 @@ MUST_RUN = [
 
 def seed_demo_county(database) -> None:
     from backend.demo.seed import seed_demo
+    from tests.conftest import at_test_password_cost
 
-    seed_demo(database, **DEMO)
+    with at_test_password_cost():   # the demo password hashed as the suite's app hashes (the guide logs in)
+        seed_demo(database, **DEMO)
 
 
 @pytest.fixture()

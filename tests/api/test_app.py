@@ -8,9 +8,11 @@ import jwt
 import pytest
 
 from backend import create_app
+from backend.auth import passwords
 from backend.auth.models import User
 from backend.auth.roles import Role
-from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_PASSWORD_COST, TEST_SECRET
+from tests.factories import PASSWORD_HASH
 
 # the development default that used to sit in backend/config.py: public, so never a signing key
 OLD_PUBLIC_KEY = "dev-insecure-secret-key-change-me"
@@ -83,6 +85,28 @@ def test_a_token_forged_with_the_old_public_key_is_refused_by_the_default_app(
     r = client.get("/api/v1/users", headers={"Authorization": f"Bearer {genuine.access_token}"})
     assert r.status_code == 200 and admin.id in [u["id"] for u in r.json["items"]]
     assert db_session.get(User, admin.id).role == "sysadmin"
+
+
+def test_an_app_hashes_passwords_at_the_production_cost_unless_its_config_says_otherwise(monkeypatch, tmp_path, app):
+    """argon2id at RFC 9106's low-memory cost (3 passes, 64 MiB, 4 lanes) in every app that is not told otherwise;
+    the suite's apps (``PASSWORD_HASH_COST``) hash at a cheap cost, and that setting is never read from the
+    environment."""
+    monkeypatch.setenv("PASSWORD_HASH_COST", "1")
+    production = create_app(_bare_config(tmp_path))
+    assert production.config["PASSWORD_HASH_COST"] is None
+    with production.app_context():
+        stored = passwords.hash_password("Passw0rd!")
+        assert passwords.verify_password(stored, "Passw0rd!") and not passwords.needs_rehash(stored)
+        assert passwords.current().dummy.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert passwords.hash_password("Passw0rd!").startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # outside any app
+    with app.app_context():   # the suite's: cheap, and a production hash is one to upgrade at the next login
+        cheap = passwords.hash_password("Passw0rd!")
+        assert passwords.verify_password(stored, "Passw0rd!") and passwords.needs_rehash(stored)
+    params = ",".join(f"{k[0]}={v}" for k, v in zip(("memory_cost", "time_cost", "parallelism"),
+                                                    (TEST_PASSWORD_COST["memory_cost"], TEST_PASSWORD_COST["time_cost"],
+                                                     TEST_PASSWORD_COST["parallelism"])))
+    assert cheap.startswith(f"$argon2id$v=19${params}$") and PASSWORD_HASH.startswith(f"$argon2id$v=19${params}$")
 
 
 def test_config_mapping_overrides_environment(monkeypatch, tmp_path):

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_PASSWORD_COST, TEST_SECRET, at_test_password_cost
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "pwa" / "dist"
@@ -40,7 +40,8 @@ def prepare_database(tmp: Path, *, today: dt.date | None = None) -> str:
     migrate.upgrade(url)
     db = Database(url)
     configure(db.engine, AuditSettings(key=TEST_AUDIT_KEY.encode()))
-    seed_demo(db, targets=200, inspectors=128, seed=7, today=today, media_dir=str(tmp / "media"))  # LiveServer's
+    with at_test_password_cost():   # the demo password hashed as the live server's app hashes
+        seed_demo(db, targets=200, inspectors=128, seed=7, today=today, media_dir=str(tmp / "media"))  # LiveServer's
     db.engine.dispose()
     return url
 
@@ -68,7 +69,7 @@ class LiveServer:
         self.config = {"DATABASE_URL": database_url, "MEDIA_DIR": str(tmp / "media"), "SECRET_KEY": TEST_SECRET,
                        "AUDIT_KEY": TEST_AUDIT_KEY, "AUDIT_ANCHOR_FILE": None, "PWA_APP_DIR": str(DIST), "PWA_OFFICE_DIR": str(OFFICE_DIST),
                        "JOBS_INLINE_THREAD": False, "REDIS_URL": None, "LOGIN_MAX_FAILURES": 50,
-                       "LOGIN_ADDRESS_MAX_FAILURES": 1000, **config}
+                       "LOGIN_ADDRESS_MAX_FAILURES": 1000, "PASSWORD_HASH_COST": TEST_PASSWORD_COST, **config}
         self.proc: subprocess.Popen | None = None
         self.log = tmp / "server.log"
 

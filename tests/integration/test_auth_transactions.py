@@ -9,7 +9,8 @@ from argon2 import PasswordHasher
 from flask import g
 from sqlalchemy import event
 
-from backend.auth import services
+from backend.auth import passwords, services
+from backend.auth.models import User
 from backend.auth.roles import Role
 from tests.conftest import make_test_app
 from tests.factories import PASSWORD, AuthActions, Factory
@@ -104,6 +105,11 @@ def test_argon2_runs_outside_transactions_and_login_writes_take_the_lock_first(c
         post("/api/v1/users", {"username": "created-one", "display_name": "新账号", "role": "inspector",
                                "department_id": dept.id, "password": "Created-pass-1"}, admin_headers, expect=201)
 
+    with committed_db.session_scope(write=False) as session:
+        upgraded = session.get(User, old_style.id).password_hash
+    with app.app_context():   # the older parameters' hash was replaced by one of the app's cost
+        assert upgraded != weak_hash and passwords.needs_rehash(weak_hash) and not passwords.needs_rehash(upgraded)
+        assert passwords.verify_password(upgraded, PASSWORD)
     names = {name for name, _ in slow_calls}
     assert names == {"verify_password", "hash_password"} and len(slow_calls) >= 8
     assert not any(in_transaction for _, in_transaction in slow_calls), slow_calls

@@ -186,16 +186,14 @@ def test_reminders_fire_from_rq_cron_and_a_real_worker_with_the_clock_moved_forw
     name = f"test-{uuid.uuid4().hex[:8]}"
     queue = Queue(name, connection=Redis.from_url(redis_url))
     try:
-        # 12 February 2026: six working days to the end date (13, 14 February, 24–27): nothing yet
-        env = _env(committed_db, redis_url, name, tmp_path, REMINDERS_TODAY="2026-02-12")
-        _cron_enqueues([RQ, "cron", "backend.notifications.cron_config", "--url", redis_url],
-                       env, queue, 1)
-        _burst_workers(env)
-        assert _notes(committed_db) == []
-        # the clock moves to Friday 13 February: due soon, to the lead's planner and the group's leader
-        env = _env(committed_db, redis_url, name, tmp_path, REMINDERS_TODAY="2026-02-13")
-        _cron_enqueues([RQ, "cron", "backend.notifications.cron_config", "--url", redis_url],
-                       env, queue, 1)
+        # 12 February 2026: six working days to the end date (13, 14 February, 24–27): nothing yet; then the clock
+        # moves to Friday 13 February: due soon, to the lead's planner and the group's leader. Each day's scheduler
+        # puts its sweep (the day in its arguments) on the queue; one worker runs both, in that order
+        for day in ("2026-02-12", "2026-02-13"):
+            env = _env(committed_db, redis_url, name, tmp_path, REMINDERS_TODAY=day)
+            _cron_enqueues([RQ, "cron", "backend.notifications.cron_config", "--url", redis_url],
+                           env, queue, queue.count + 1)
+        assert queue.count == 2
         _burst_workers(env)
         assert _notes(committed_db) == sorted((u, str(w["task"]), "due_soon") for u in people)
         # then to 28 February, past the end date: two schedulers (the project's command this time) put two
@@ -215,6 +213,7 @@ def test_reminders_fire_from_rq_cron_and_a_real_worker_with_the_clock_moved_forw
             runs = session.scalars(select(Job).where(Job.name == "reminders.sweep").order_by(Job.created_at)).all()
             assert [j.status for j in runs] == ["done"] * 4 and {j.backend for j in runs} == {"rq"}
             assert [j.result["today"] for j in runs] == ["2026-02-12", "2026-02-13", "2026-02-28", "2026-02-28"]
+            assert [j.result["created"] for j in runs[:2]] == [0, len(people)]    # nothing on the 12th
             assert sorted(j.result["created"] for j in runs[2:]) == [0, len(people)]
             assert session.scalar(select(func.count()).select_from(Notification)) == 2 * len(people)
     finally:

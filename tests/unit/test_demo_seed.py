@@ -22,7 +22,7 @@ from backend.followups.models import Followup
 from backend.inspections.models import Inspection
 from backend.plans.models import Task
 from backend.publication.models import PublishedResult
-from tests.conftest import fresh_database, make_test_app, rolled_back_session
+from tests.conftest import at_test_password_cost, fresh_database, make_test_app, rolled_back_session
 
 TODAY = dt.date(2026, 6, 15)
 SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
@@ -31,7 +31,8 @@ SMALL = {"targets": 500, "inspectors": 120, "seed": 11, "today": TODAY}
 @pytest.fixture()
 def seeded(database, db_session, tmp_path):
     """The demo county seeded for a test that changes it (rolled back after)."""
-    return seed_demo(database, **SMALL, media_dir=str(tmp_path / "media"))
+    with at_test_password_cost():
+        return seed_demo(database, **SMALL, media_dir=str(tmp_path / "media"))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,8 @@ def demo_county(database, tmp_path_factory):
     only read it (seeding takes seconds; a dozen tests each seeding their own cost a minute of the suite)."""
     root = tmp_path_factory.mktemp("demo")
     with fresh_database(database.dialect, tmp_path_factory, "demo") as db:
-        result = seed_demo(db, **SMALL, media_dir=str(root / "media"))
+        with at_test_password_cost():   # the demo password hashed as the suite's apps hash (the tests log in)
+            result = seed_demo(db, **SMALL, media_dir=str(root / "media"))
         yield SimpleNamespace(db=db, seeded=result, app=make_test_app(db, root), media=root / "media")
 
 
@@ -235,7 +237,8 @@ def test_force_links_a_free_inspector_when_the_usual_one_is_taken(seeded, databa
     user = db_session.scalar(select(User).where(User.username == "samr_inspector"))
     user.username = "samr_inspector_old"  # the account was renamed; its inspector stays linked to it
     db_session.flush()
-    again = seed_demo(database, **SMALL, force=True)
+    with at_test_password_cost():
+        again = seed_demo(database, **SMALL, force=True)
     created = {a.username: a for a in again.accounts if a.created}
     assert set(created) == {"samr_inspector"} and again.counts["targets"] == 0
     fresh = db_session.scalar(select(User).where(User.username == "samr_inspector"))

@@ -45,8 +45,8 @@ def _sections_from(session, inspection_id, client):
                                  status="applied", inspection_id=inspection_id))
 
 
-@pytest.fixture()
-def data(app, client, factory, auth, db_session):
+def build_data(app, client, factory, auth, db_session) -> Data:
+    """The data set (tests/api/figures/conftest.py builds it once per module and backend)."""
     f = build_field(app, client, factory, auth, db_session, targets=8)
     world = World(f, factory.user(Role.PUBLISHER, f.lead_dept), factory.user(Role.DEPT_ADMIN, f.lead_dept),
                   factory.user(Role.PUBLISHER, f.other_dept), factory.user(Role.PUBLISHER, factory.department()))
