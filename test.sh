@@ -17,9 +17,11 @@ if [ -z "${SKIP_STATIC:-}" ]; then   # SKIP_STATIC=1 ./test.sh tests/field: pyte
   (cd pwa && npm run --silent check && npx --no-install vitest run --reporter=dot)
 fi
 echo "==> 测试数据库：SQLite${DATABASE_URL:+ 与 $DATABASE_URL}；Redis：$REDIS_URL"
-# Three workers on two cores: the suite waits much of its time on browsers, subprocesses and the database (two
-# workers kept the cores about half busy: 16 min 41 s for 3,497 tests); TEST_WORKERS=N to choose.
+# Four workers on two cores: the suite waits much of its time on browsers, subprocesses and the database (two
+# workers kept the cores about half busy: 16 min 41 s for 3,497 tests; three, two thirds: 16 min 30 s for 3,543,
+# 20 min of the test processes' CPU); TEST_WORKERS=N to choose.
 # Byte-code cached: where the environment sets PYTHONDONTWRITEBYTECODE, each of the suite's ~100 Python
 # subprocesses (servers, workers, CLIs) compiled backend/ again, 0.35-0.5 s of CPU each.
 unset PYTHONDONTWRITEBYTECODE
-exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" -q "$@"
+# --durations=30: the slowest tests named at the end of every run (what the suite's wall time waits on)
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" -q --durations=30 "$@"

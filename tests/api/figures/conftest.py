@@ -6,29 +6,18 @@ rolled back after the test, so every test starts from the same data and none see
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.orm import sessionmaker
 
 from tests.api.figures.test_figures import build_data
+from tests.conftest import rolled_back_session
 from tests.factories import AuthActions, Factory
 
 
 @pytest.fixture(scope="module")
 def _module_transaction(app, database):
     """One connection and transaction for the module; the database's sessions (the tests', the app's) join it
-    through savepoints (as ``tests.conftest.rolled_back_session`` does for one test)."""
-    connection = database.engine.connect()
-    transaction = connection.begin()
-    original = database.sessionmaker
-    database.sessionmaker = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                                         expire_on_commit=False)
-    session = database.sessionmaker()
-    try:
-        yield connection, session
-    finally:
-        session.close()
-        database.sessionmaker = original
-        transaction.rollback()
-        connection.close()
+    through savepoints (``tests.conftest.rolled_back_session``, held for the module instead of one test)."""
+    with rolled_back_session(database) as session:
+        yield session.bind, session
 
 
 @pytest.fixture(scope="module")
