@@ -139,6 +139,27 @@ def user_create(username, display_name, role, department_code, region_code, pass
         click.echo(f"已创建账号 {user.username}（id {user.id}）")
 
 
+@user_group.command("prune")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="保留天数（默认 LOGIN_RECORDS_DAYS，90；至少 7）")
+@with_appcontext
+def user_prune(days):
+    """删除超过保留期的登录记录与已失效的刷新令牌（每天由 cron 运行一次；记入审计日志）"""
+    from backend.auth import housekeeping
+    from backend.db import utcnow
+    from backend.errors import DomainError
+
+    keep = days or current_app.config["LOGIN_RECORDS_DAYS"]
+    try:
+        with db_handle().session_scope() as session:
+            counts = housekeeping.prune(session, Actor.system(), utcnow(), keep,
+                                        current_app.extensions["shuangsui.login"])
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(f"已清理：登录记录 {counts['login_attempts']} 条，失效的刷新令牌 {counts['refresh_tokens']} 个"
+               f"（保留 {keep} 天）")
+
+
 # --- audit ---------------------------------------------------------------------------------
 @click.group("audit", help="审计日志")
 def audit_group():

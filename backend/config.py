@@ -68,6 +68,9 @@ def from_environment() -> dict:
         "LOGIN_WINDOW_MINUTES": _int("LOGIN_WINDOW_MINUTES", 15),
         "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 20),
         "LOGIN_ALERT_FAILURES": _int("LOGIN_ALERT_FAILURES", 50),
+        # `shuangsui user prune` (daily from cron): login attempts and ended refresh-token families older than
+        # this many days are deleted (backend/auth/housekeeping.py; at least 7)
+        "LOGIN_RECORDS_DAYS": _int("LOGIN_RECORDS_DAYS", 90),
         # argon2's cost (backend/auth/passwords.py): None is production's; the test suite passes a cheap one
         # ({"time_cost": …, "memory_cost": …, "parallelism": …}). Never read from the environment
         "PASSWORD_HASH_COST": None,
