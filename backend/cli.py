@@ -242,6 +242,7 @@ DOMAIN_COMMANDS = [
     ("backend.media.cli", "media_group"),
     ("backend.notifications.cli", "reminders_group"),
     ("backend.figures.cli", "figures_group"),
+    ("backend.inspections.cli", "sync_group"),
 ]
 
 

@@ -111,20 +111,22 @@ Handler = Callable[[Context, dict], dict]
 
 
 def claim_client(session: Session, user_id: int, client_id: str, label: str | None = None,
-                 lock: bool = True, *, kind: str = "phone", max_clients: int | None = None) -> SyncClient:
+                 lock: bool = True, *, kind: str = "phone", max_clients: int | None = None,
+                 allow_retired: bool = False) -> SyncClient:
     """The client's row, registered to this user on first use (a push, a pull, the office screens) and, with
     ``lock``, locked for this transaction (one statement: an insert that, when the row exists, updates it to
     itself, which takes its lock and returns it).
 
     Raises :class:`ClientNotYours` (another user's), :class:`ClientRetired`, or, for a new device when the
-    user already has ``max_clients`` active ones, :class:`TooManyClients` (nothing is registered then)."""
+    user already has ``max_clients`` active ones, :class:`TooManyClients` (nothing is registered then).
+    ``allow_retired``: a retired client's row is returned (an administrator importing its exported outbox)."""
     if lock:
         client = _claim_locked(session, user_id, client_id, label, kind, max_clients)
     else:
         client = _claim(session, user_id, client_id, label, kind, max_clients)
     if client.user_id != user_id:
         raise ClientNotYours(client_id)
-    if client.retired_at is not None:
+    if client.retired_at is not None and not allow_retired:
         raise ClientRetired(client_id)
     return client
 
@@ -189,13 +191,14 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def push(session: Session, *, user_id: int, client_id: str, mutations: list[Mutation],
          handlers: dict[str, Handler], batch: Batch, label: str | None = None,
-         stop_before: dict | None = None, max_clients: int | None = None) -> PushOutcome:
+         stop_before: dict | None = None, max_clients: int | None = None,
+         allow_retired: bool = False) -> PushOutcome:
     """``stop_before``: ``{id, code, message}``, a mutation the domain will not take in this push (e.g. one
     co-signer too many): the batch stops there as at a gap, and the client pushes it again.
 
     A replayed id whose content differs from what was first received raises :class:`ReplayMismatch` before
     anything is applied (the caller refuses the whole push: nothing of the outbox is dropped)."""
-    client = claim_client(session, user_id, client_id, label, max_clients=max_clients)
+    client = claim_client(session, user_id, client_id, label, max_clients=max_clients, allow_retired=allow_retired)
     last = client.last_mutation_id
     earlier = {m.mutation_id: m for m in session.scalars(select(SyncMutation).where(
         SyncMutation.client_id == client_id,

@@ -72,10 +72,11 @@ def max_clients(settings: dict | None) -> int:
 
 def push(session: Session, actor: Actor, client_id: str, mutations: list[protocol.Mutation], *,
          settings: dict | None = None, signers: SignerChecks | None = None, label: str | None = None,
-         queue=None) -> dict:
+         queue=None, allow_retired: bool = False) -> dict:
     """Apply a batch (docs/sync.md §3). ``signers``: the co-signers checked before (``signers.check_push``).
     ``queue``: the job queue that renders the PDF of each record submitted by the batch (the jobs are created
-    in the batch's transaction, started after its commit)."""
+    in the batch's transaction, started after its commit). ``allow_retired``: an administrator's import of a
+    retired device's exported outbox (outbox_import.py)."""
     _officer(actor)
     signers = signers or SignerChecks()
     for attempt in range(1, PUSH_ATTEMPTS + 1):
@@ -84,7 +85,7 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
             # "submitted": the handlers append each inspection whose record they submitted (same list object)
             ctx_extra = {"signers": signers.verified, "submitted": []}
             outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label, signers.stop,
-                            max_clients(settings))
+                            max_clients(settings), allow_retired)
             jobs = record_pdf.schedule(session, queue, actor, ctx_extra["submitted"],
                                        attempts=int((settings or {}).get("JOB_RETRIES", 2)))
             session.commit()
@@ -129,10 +130,12 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
     return body
 
 
-def _push(session, actor, client_id, mutations, batch, extra, label, stop_before=None, limit=None):
+def _push(session, actor, client_id, mutations, batch, extra, label, stop_before=None, limit=None,
+          allow_retired=False):
     handlers = {name: _with_extra(fn, extra) for name, fn in HANDLERS.items()}
     return engine.push(session, user_id=actor.user_id, client_id=client_id, mutations=mutations,
-                       handlers=handlers, batch=batch, label=label, stop_before=stop_before, max_clients=limit)
+                       handlers=handlers, batch=batch, label=label, stop_before=stop_before, max_clients=limit,
+                       allow_retired=allow_retired)
 
 
 def _with_extra(fn, extra):

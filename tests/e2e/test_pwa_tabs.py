@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
+from backend import create_app
 from tests.e2e import pwa_helpers as h
 
 pytestmark = pytest.mark.e2e
@@ -59,7 +60,7 @@ def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(short_tokens)
             assert page.locator("text=登录已失效").count() == 0
         made = a.evaluate(NEXT_ID) - 1
         assert made == 2 * n
-        _logout_needs_everything_sent_or_exported(server, ctx, b, base, iid_b, points[1])
+        exported = _logout_needs_everything_sent_or_exported(server, ctx, b, base, iid_b, points[1])
         _low_storage_is_said(browser, base)
         browser.close()
     assert errors == []
@@ -81,12 +82,25 @@ def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(short_tokens)
         assert max(issued for _, issued, _ in tokens) >= 3             # the app's login was refreshed again and again
         reuse = conn.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'auth.refresh_reuse'")).scalar()
         assert reuse == 0
+    # the exported file, handed to an administrator and imported on the server: the offline edit arrives, once
+    cli = create_app({"TESTING": False, "REMINDERS_TIMER": False, **server.config}).test_cli_runner()
+    for _ in range(2):
+        result = cli.invoke(args=["sync", "import", str(exported)])
+        assert result.exit_code == 0 and "变更 1 条" in result.output, result.output
+    with engine.connect() as conn:
+        statuses = conn.execute(text(f"SELECT m.status, count(*) FROM sync_client c {mine} "
+                                     "JOIN sync_mutation m ON m.client_id = c.id GROUP BY m.status")).all()
+        assert statuses == [("applied", made)]
+        note = conn.execute(text("SELECT a.data FROM section_answer a JOIN inspection_section s ON s.id = a.section_id "
+                                 "WHERE s.inspection_id = :i AND a.check_point_id = :cp"),
+                            {"i": iid_b, "cp": int(points[1])}).scalar()
+        assert (json.loads(note) if isinstance(note, str) else note)["note"] == "离线补充的备注"
     engine.dispose()
 
 
-def _logout_needs_everything_sent_or_exported(server, ctx, page, base: str, iid: int, cp: str) -> None:
+def _logout_needs_everything_sent_or_exported(server, ctx, page, base: str, iid: int, cp: str) -> Path:
     """Offline with an unsent edit: logging out is refused; after exporting the unsent work to a file it is
-    allowed, and the file holds the edit."""
+    allowed, and the file holds the edit (kept: the file's path)."""
     net = h.Network(server, [ctx])
     net.down()
     page.goto(f"{base}/app/i/{iid}/inspect")
@@ -99,13 +113,16 @@ def _logout_needs_everything_sent_or_exported(server, ctx, page, base: str, iid:
     h.wait_text(page, "请先同步，或先“导出未发送记录”再退出")
     with page.expect_download() as download:
         page.click("#export")
-    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    kept = server.tmp / "exported-outbox.json"
+    download.value.save_as(kept)
+    exported = json.loads(kept.read_text(encoding="utf-8"))
     [mutation] = exported["outbox"]
     assert exported["kind"] == "shuangsui-outbox-export" and mutation["args"]["fields"][f"points.{cp}.note"]["value"] == "离线补充的备注"
     page.click("#logout")
     page.click(".van-dialog__confirm")
     page.wait_for_selector("#login-btn")
     net.up()
+    return kept
 
 
 def _low_storage_is_said(browser, base: str) -> None:

@@ -35,7 +35,7 @@ export async function buildExport(): Promise<{ json: string; maxId: number; name
       body: {
         kind: "shuangsui-outbox-export", version: 1, exported_at: new Date().toISOString(),
         client_id: cid, user: auth?.user ?? null,
-        note: "本文件含尚未发送到服务器的检查记录与照片，请交给系统管理员或组长导入；勿外传。",
+        note: "本文件含尚未发送到服务器的检查记录与照片，请交给系统管理员在服务器上导入（shuangsui sync import）；勿外传。",
         outbox: outbox.map((m) => ({ ...m, args: stripPassword(m.args) })),
         refused, inspections,
         photos: photos.map((p, i) => ({ ...p, data_base64: blobs[i] ? base64(blobs[i]!.data) : null })),

@@ -1,0 +1,44 @@
+"""``shuangsui sync import FILE``: deliver a phone's exported outbox (outbox_import.py, docs/sync.md §8)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from backend.actor import Actor
+
+
+@click.group("sync", help="离线同步")
+def sync_group():
+    pass
+
+
+@sync_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_command(file: Path):
+    """导入手机“导出未发送记录”生成的文件：照片与变更按原设备、原编号送达（已收到的不会重复；记入审计日志）"""
+    from backend.errors import DomainError
+    from backend.inspections import outbox_import
+    from backend.media.services import MediaSettings
+
+    try:
+        export = outbox_import.read_export(file.read_bytes())
+        with current_app.extensions["shuangsui.db"].session_scope() as session:
+            report = outbox_import.import_export(
+                session, export, by=Actor.system(), media_settings=MediaSettings.from_config(current_app.config),
+                settings=current_app.config, queue=current_app.extensions["shuangsui.jobs"], file_name=file.name)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message}（{exc.code}）")
+    s = outbox_import.summary(report)
+    click.echo(f"已导入 {report.username} 的设备 {report.client_id}：变更 {report.mutations} 条"
+               f"（新采用 {s['applied']}，冲突 {s['conflict']}，被拒 {s['rejected']}，此前已收到 {s['replayed']}）；"
+               f"照片新存 {report.photos_stored} 张，已有 {report.photos_known} 张"
+               + (f"，{len(report.photos_missing)} 张导出时没有内容" if report.photos_missing else ""))
+    for r in report.refused:
+        click.echo(f"  第 {r['id']} 条被拒：{r['message']}（{r['code']}）")
+    if report.stopped:
+        click.echo(f"  在第 {report.stopped.get('got')} 条停止：{report.stopped['message']}")
+        raise SystemExit(1)
