@@ -17,8 +17,10 @@ def sync_group():
 
 @sync_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--close-gap", is_flag=True,
+              help="变更编号不连续（手机提示 sync.gap）时：先停用该设备，再把缺口之后的变更按服务器期待的编号送达")
 @with_appcontext
-def import_command(file: Path):
+def import_command(file: Path, close_gap: bool):
     """导入手机“导出未发送记录”生成的文件：照片与变更按原设备、原编号送达（已收到的不会重复；记入审计日志）"""
     from backend.errors import DomainError
     from backend.inspections import outbox_import
@@ -29,7 +31,8 @@ def import_command(file: Path):
         with current_app.extensions["shuangsui.db"].session_scope() as session:
             report = outbox_import.import_export(
                 session, export, by=Actor.system(), media_settings=MediaSettings.from_config(current_app.config),
-                settings=current_app.config, queue=current_app.extensions["shuangsui.jobs"], file_name=file.name)
+                settings=current_app.config, queue=current_app.extensions["shuangsui.jobs"], file_name=file.name,
+                close_gap=close_gap)
     except DomainError as exc:
         raise click.ClickException(f"{exc.message}（{exc.code}）")
     s = outbox_import.summary(report)
@@ -37,8 +40,13 @@ def import_command(file: Path):
                f"（新采用 {s['applied']}，冲突 {s['conflict']}，被拒 {s['rejected']}，此前已收到 {s['replayed']}）；"
                f"照片新存 {report.photos_stored} 张，已有 {report.photos_known} 张"
                + (f"，{len(report.photos_missing)} 张导出时没有内容" if report.photos_missing else ""))
+    if report.gap:
+        first, last = report.gap["lost"]
+        click.echo(f"  第 {first}–{last} 条不在文件中（手机上已丢失）；设备已停用，其后 {len(report.gap['renumbered'])} 条"
+                   f"按新编号送达")
     for r in report.refused:
         click.echo(f"  第 {r['id']} 条被拒：{r['message']}（{r['code']}）")
     if report.stopped:
-        click.echo(f"  在第 {report.stopped.get('got')} 条停止：{report.stopped['message']}")
+        click.echo(f"  在第 {report.stopped.get('got')} 条停止：{report.stopped['message']}"
+                   + ("；确认缺少的变更已无法找回后，可加 --close-gap 送达其余变更" if report.stopped["code"] == "sync.gap" else ""))
         raise SystemExit(1)

@@ -12,6 +12,11 @@ applied twice; gaps stop the import where they stop a push. Two differences from
 * a co-signature whose password the export removed cannot be verified: it is refused
   (``sync.signer_not_exported``: the co-signer signs again on a phone), without counting as a failed login.
 
+A gap (the phone lost mutations: its app says ``sync.gap`` and asks for the file to be handed over) stops the
+import as it stops a push. With ``close_gap`` the import retires the device first (so that the phone, which still
+holds the mutations under their old ids, can never send them a second time) and delivers what follows the gap
+under the ids the server expects; what was lost stays lost, and the report says which ids.
+
 A file whose shape is wrong, or whose photo bytes do not match their hashes, is refused whole before anything
 is stored (``sync.import_bad_file``). One audit entry (``sync.import``) names the file, the device and the
 counts.
@@ -32,7 +37,7 @@ from sqlalchemy.orm import Session
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.models import User
-from backend.errors import InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.inspections import syncing
 from backend.inspections.signers import SIGNED_BY, SignerChecks
 from sync import protocol
@@ -72,6 +77,7 @@ class ImportReport:
     photos_stored: int = 0
     photos_known: int = 0
     photos_missing: list[str] = dataclasses.field(default_factory=list)   # exported without their bytes
+    gap: dict | None = None       # close_gap: {lost: [first, last], renumbered: [[old id, new id], …]}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -156,6 +162,26 @@ def _store_photos(session: Session, media_settings, actor: Actor, photos: list[P
         report.photos_stored += 1
 
 
+def _gap_not_closed(session: Session, client_id: str) -> None:
+    """A device whose gap an import closed has ids on the server that mean other mutations than the file's: no
+    file of it is imported again (its mutations past the gap would be applied a second time)."""
+    from backend.audit.models import AuditEntry
+
+    for detail in session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "sync.import",
+                                                                  AuditEntry.entity_id == client_id)):
+        if (detail or {}).get("gap"):
+            raise Conflict("这台设备的编号缺口已由一次导入补上（其后的变更已按新编号送达），不能再导入它的文件；"
+                           "如仍有未送达的记录，请在审计日志中核对 sync.import 后手工处理",
+                           code="sync.import_gap_closed", details={"client_id": client_id})
+
+
+def _retire(session: Session, by: Actor, client_id: str) -> None:
+    """The device, retired before the renumbered rest is delivered (its phone holds them under the old ids)."""
+    from backend.inspections import devices
+
+    devices.retire(session, by, client_id)
+
+
 def _unverifiable(mutations: list[protocol.Mutation]) -> SignerChecks:
     """Co-signatures the export stripped of their password: refused without a password check."""
     checks = SignerChecks()
@@ -167,17 +193,19 @@ def _unverifiable(mutations: list[protocol.Mutation]) -> SignerChecks:
 
 
 def import_export(session: Session, export: ExportFile, *, by: Actor, media_settings, settings: dict, queue,
-                  file_name: str | None = None) -> ImportReport:
-    """Deliver an exported outbox as its phone would have pushed it (commits as it goes, like the pushes)."""
+                  file_name: str | None = None, close_gap: bool = False) -> ImportReport:
+    """Deliver an exported outbox as its phone would have pushed it (commits as it goes, like the pushes).
+    ``close_gap``: past a gap, retire the device and deliver the rest under the ids the server expects."""
     user = _account(session, export.username)
     officer = Actor.of_user(user)
+    _gap_not_closed(session, export.client_id)
     report = ImportReport(export.username, export.client_id, mutations=len(export.outbox))
     _store_photos(session, media_settings, officer, export.photos, queue, report)
     counts: dict[str, int] = {}
-    for start in range(0, len(export.outbox), protocol.MAX_MUTATIONS):
-        chunk = export.outbox[start:start + protocol.MAX_MUTATIONS]
-        body = {"client_id": export.client_id,
-                "mutations": [{k: m[k] for k in ("id", "name", "args", "device_time") if k in m} for m in chunk]}
+    pending = [{k: m[k] for k in ("id", "name", "args", "device_time") if k in m} for m in export.outbox]
+    while pending:
+        chunk, pending = pending[:protocol.MAX_MUTATIONS], pending[protocol.MAX_MUTATIONS:]
+        body = {"client_id": export.client_id, "mutations": chunk}
         client_id, mutations = syncing.parse(json.dumps(body, ensure_ascii=False))
         answer = syncing.push(session, officer, client_id, mutations, settings=settings,
                               signers=_unverifiable(mutations), queue=queue, allow_retired=True)
@@ -186,8 +214,20 @@ def import_export(session: Session, export: ExportFile, *, by: Actor, media_sett
             counts[key] = counts.get(key, 0) + 1
             if result["status"] == "rejected" and not result.get("replayed"):
                 report.refused.append({k: result.get(k) for k in ("id", "code", "message", "inspection_id")})
-        if answer.get("stopped"):
-            report.stopped = answer["stopped"]
+        stopped = answer.get("stopped")
+        if not stopped:
+            continue
+        rest = [m for m in chunk if m["id"] >= stopped["got"]] + pending
+        if stopped["code"] == "sync.gap" and close_gap and report.gap is None:
+            _retire(session, by, export.client_id)
+            expected = stopped["expected"]
+            report.gap = {"lost": [expected, stopped["got"] - 1],
+                          "renumbered": [[m["id"], expected + i] for i, m in enumerate(rest)]}
+            pending = [{**m, "id": expected + i} for i, m in enumerate(rest)]
+        elif stopped["code"] == "sync.signer_limit":
+            pending = rest                 # the next co-signers: at once, as a phone does
+        else:
+            report.stopped = stopped
             break
     report.counts = counts
     audit.record(session, by, "sync.import", "sync_client", export.client_id,

@@ -140,3 +140,36 @@ def test_a_damaged_file_is_refused_whole(field, app, db_session, tmp_path, damag
     assert _mutations(db_session, phone.client_id) == 0
     assert db_session.get(Media, files.sha(photo)) is None
     assert db_session.scalar(select(AuditEntry).where(AuditEntry.action == "sync.import")) is None
+
+
+def test_a_gap_stops_the_import_and_closing_it_retires_the_device_first(field, app, db_session, tmp_path):
+    officer = field.lead_officer
+    phone = field.phone(officer)
+    cp = field.points(field.lead_item)[0]
+    for note in ("第一条", "丢失的第二条", "第三条"):
+        phone.set_section(field.inspection.id, field.lead_dept.id, {f"points.{cp}.note": note})
+    export = export_of(phone, officer)
+    export["outbox"] = [m for m in export["outbox"] if m["id"] != 2]          # the phone lost mutation 2
+
+    stopped = run_import(app, tmp_path, export)
+    assert stopped.exit_code == 1 and "服务器期待第 2 条，收到第 3 条" in stopped.output and "--close-gap" in stopped.output
+    assert _answer(db_session, field, cp)["note"] == "第一条" and _mutations(db_session, phone.client_id) == 1
+
+    closed = app.test_cli_runner().invoke(args=["sync", "import", "--close-gap",
+                                                str(sorted(tmp_path.glob("outbox-*.json"))[0])])
+    assert closed.exit_code == 0, closed.output
+    assert "第 2–2 条不在文件中" in closed.output and "设备已停用" in closed.output
+    assert _answer(db_session, field, cp)["note"] == "第三条"
+    ids = db_session.scalars(select(SyncMutation.mutation_id).where(SyncMutation.client_id == phone.client_id)
+                             .order_by(SyncMutation.mutation_id)).all()
+    assert ids == [1, 2]                                                      # the third under the id expected
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "sync.import")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert entry.detail["gap"] == {"lost": [2, 2], "renumbered": [[3, 2]]}
+    # neither the phone (it holds mutation 3 under its old id) nor the file can deliver it a second time
+    with pytest.raises(Exception) as retired:
+        phone.push()
+    assert getattr(retired.value, "code", None) == "sync.client_retired"
+    again = run_import(app, tmp_path, export)
+    assert again.exit_code != 0 and "sync.import_gap_closed" in again.output
+    assert _mutations(db_session, phone.client_id) == 2
