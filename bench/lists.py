@@ -4,7 +4,8 @@
 
 Builds a fresh database ``ss_bench_lists`` beside the one named (migrations), then generates with
 ``INSERT … SELECT generate_series`` and ANALYZE: ``rows`` targets (20 towns, four risk classes, USCC-like codes,
-names, addresses), ``rows`` inspectors in 10 departments and ``rows`` inspections over 100 tasks. Then times,
+names, addresses), ``rows`` inspectors in 10 departments, ``rows`` inspections over 100 tasks and a published
+result of each completed one (the public list, ``/api/public/results``: 900,000). Then times,
 p50 of ``runs`` after one warm-up, the first page (and a deep page) of each list through the services the API
 calls (``paginate``: the page and its total), unfiltered and filtered, and the searches by name and by USCC
 prefix; prints whether the total was exact or the flagged estimate, and the plan (EXPLAIN ANALYZE) of the
@@ -98,6 +99,18 @@ def build(url: str, rows: int) -> None:
         FROM generate_series(1, {rows}) x(g)
         JOIN task t ON t.id = {first_task} + x.g % {TASKS}
         JOIN inspection_group g2 ON g2.task_id = t.id"""),
+        # the public results: one published version of each completed inspection (a twentieth of them
+        # superseded by a correction, which is not generated), completed over 1,000 days
+        ("published results", """
+        INSERT INTO published_result (inspection_id, department_id, kind, version, state, document, document_sha256,
+                                      record_hash, task_id, task_code, target_name, target_code, completed_on,
+                                      published_at)
+        SELECT i.id, t.lead_department_id, 'record', 1, CASE WHEN i.id % 20 = 0 THEN 'superseded' ELSE 'current' END,
+               '{"result_categories": [{"code": "no_problem", "label": "未发现问题"}]}'::json,
+               md5(i.id::text) || md5((i.id + 1)::text), md5(i.id::text) || md5((i.id + 7)::text), t.id, t.code,
+               x.name, x.uscc, date '2024-01-01' + (i.id % 1000), timestamp '2024-01-20' + (i.id % 1000) * interval '1 day'
+        FROM inspection i JOIN task t ON t.id = i.task_id JOIN target x ON x.id = i.target_id
+        WHERE i.status = 'completed'"""),
     ]
     with db.engine.begin() as conn:
         for name, sql in statements:
@@ -111,6 +124,15 @@ def build(url: str, rows: int) -> None:
     db.engine.dispose()
 
 
+def _public_page(session, stmt) -> dict:
+    """A page of the public list as the API answers it (the rows as the public reads them)."""
+    from backend.api import paginate
+    from backend.publication import results
+
+    page = paginate(session, stmt, {})
+    return {**page, "items": results.public_rows(session, page["items"])}
+
+
 def measure(url: str, runs: int) -> None:
     from sqlalchemy import event, text
 
@@ -120,6 +142,7 @@ def measure(url: str, runs: int) -> None:
     from backend.db import Database
     from backend.directory import inspectors, targets
     from backend.inspections import office
+    from backend.publication import results
 
     db = Database(url)
     statements: list[tuple[float, str, object, bool]] = []
@@ -141,6 +164,9 @@ def measure(url: str, runs: int) -> None:
         some = s.execute(text("SELECT uscc, name FROM target WHERE id = 424242 % (SELECT max(id) FROM target) + 1")).one()
         dept = s.scalar(text("SELECT min(id) FROM department"))
         task = s.scalar(text("SELECT min(id) FROM task"))
+        # (the first department leads the tasks whose inspections are all still assigned: none of its results)
+        some_published = s.execute(text("SELECT target_name, target_code FROM published_result "
+                                        "ORDER BY id LIMIT 1 OFFSET 424242 % (SELECT count(*) FROM published_result)")).one()
     cases = [
         ("targets, first page", lambda s: paginate(s, targets.targets_query(admin, {}), {})),
         ("targets, page 500", lambda s: paginate(s, targets.targets_query(admin, {}), {"page": 500})),
@@ -158,6 +184,15 @@ def measure(url: str, runs: int) -> None:
         ("inspections, first page", lambda s: paginate(s, office.list_query(s, admin, {}), {})),
         ("inspections, one task", lambda s: paginate(s, office.list_query(s, admin, {"task_id": task}), {})),
         ("inspections, status assigned", lambda s: paginate(s, office.list_query(s, admin, {"status": "assigned"}), {})),
+        ("public results, first page", lambda s: _public_page(s, results.public_query({}))),
+        ("public results, page 500", lambda s: paginate(s, results.public_query({}), {"page": 500})),
+        ("public results, with superseded", lambda s: paginate(s, results.public_query({"include_superseded": True}), {})),
+        ("public results, one department", lambda s: paginate(s, results.public_query({"department_id": dept + 1}), {})),
+        ("public results, one month", lambda s: paginate(s, results.public_query(
+            {"from_": dt.date(2025, 3, 1), "to": dt.date(2025, 3, 31)}), {})),
+        ("public results, name (rare)", lambda s: paginate(s, results.public_query({"q": some_published.target_name}), {})),
+        ("public results, name (common)", lambda s: paginate(s, results.public_query({"q": "黄河食品"}), {})),
+        ("public results, USCC", lambda s: paginate(s, results.public_query({"uscc": some_published.target_code}), {})),
     ]
     print(f"\n{'list page':34} {'p50 ms':>8} {'max ms':>8}  total")
     slowest = (0.0, None)

@@ -62,7 +62,12 @@ class PublishedResult(Base):
     __table_args__ = (UniqueConstraint("inspection_id", "department_id", "version"),
                       CheckConstraint("kind in ('record', 'department')", name="kind"),
                       CheckConstraint("state in ('current', 'superseded')", name="state"),
-                      Index("ix_published_result_state_completed", "state", "completed_on"),
+                      # the public list's order (``results.public_query``): current versions, and every version
+                      Index("ix_published_result_state_completed_id", "state", "completed_on", "id"),
+                      Index("ix_published_result_completed_id", "completed_on", "id"),
+                      # its search by a part of the business's name: trigrams (PostgreSQL, pg_trgm)
+                      Index("ix_published_result_target_name_trgm", "target_name", postgresql_using="gin",
+                            postgresql_ops={"target_name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
                       # the national file's period and order (``exports.national_query``)
                       Index("ix_published_result_published", "published_at", "id"))
 
@@ -78,7 +83,7 @@ class PublishedResult(Base):
     # search columns (copies of what the document says)
     task_id: Mapped[int] = mapped_column(Integer, index=True)
     task_code: Mapped[str] = mapped_column(String(32), index=True)
-    target_name: Mapped[str] = mapped_column(String(200), index=True)
+    target_name: Mapped[str] = mapped_column(String(200))
     target_code: Mapped[str | None] = mapped_column(String(32), index=True)   # USCC, else registration number
     completed_on: Mapped[dt.date] = mapped_column(Date)
     change_note: Mapped[str | None] = mapped_column(Text)         # a correction: what changed and why

@@ -493,6 +493,7 @@ def public_query(args: dict):
     if args.get("q"):
         needle = args["q"].strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(PublishedResult.target_name.like(f"%{needle}%", escape="\\"))
+        stmt = stmt.execution_options(few_matches_first=True)   # a rare name: found by trigrams, then sorted
     if args.get("uscc"):
         stmt = stmt.where(PublishedResult.target_code == args["uscc"].strip().upper())
     if args.get("task"):
