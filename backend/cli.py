@@ -68,6 +68,24 @@ def db_upgrade(revision):
 
     migrate.upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"数据库已升级到 {revision}")
+    if revision == "head":
+        _recount_deadlines_after_upgrade()
+
+
+def _recount_deadlines_after_upgrade() -> None:
+    """An upgrade may bring another calendar (a chinesecalendar that knows a new year, new rules): the stored
+    provisional deadlines are counted again on it (``calendar recount``, audited) whenever there are any."""
+    from sqlalchemy import select
+
+    from backend.inspections.models import Inspection
+    from backend.publication import services
+
+    with db_handle().session_scope() as session:
+        if session.scalar(select(Inspection.id).where(Inspection.due_provisional.is_(True),
+                                                      Inspection.completed_on.is_not(None)).limit(1)) is None:
+            return
+        result = services.recount_deadlines(session, Actor.system())
+    click.echo(f"暂定的公示期限已按现在的日历重新计算：改变 {result['deadlines_recomputed']} 个")
 
 
 @db_group.command("downgrade")

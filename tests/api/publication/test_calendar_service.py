@@ -320,3 +320,19 @@ def test_nothing_is_stored_when_the_notice_is_refused(db_session):
     with pytest.raises(InvalidInput):
         import_notice(db_session, ADMIN, parse_notice(data))
     assert db_session.get(CalendarYear, 2027) is None
+
+
+def test_an_upgrade_recounts_the_stored_provisional_deadlines(app, client, factory, auth, db_session):
+    from tests.field.conftest import build_field
+
+    inspection = build_field(app, client, factory, auth, db_session).inspection
+    # counted by an older calendar (Monday to Friday through 2027), then the software is upgraded
+    inspection.completed_on, inspection.publication_due_on, inspection.due_provisional = \
+        D(2026, 12, 14), D(2027, 1, 11), True
+    db_session.flush()
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "重新计算：改变 1 个" in result.output
+    db_session.refresh(inspection)
+    assert (inspection.publication_due_on, inspection.due_provisional) == (D(2027, 1, 12), True)
+    assert _audit(db_session, "calendar.recount")[0].detail["deadlines_recomputed"] == 1
