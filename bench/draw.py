@@ -21,8 +21,10 @@ fresh process (so that its memory is the draw's own):
   run on this machine; parallel workers are not counted). On a shared machine the CPU times say
   more than the wall times.
 
-``--reuse`` keeps a PostgreSQL database built by an earlier run (same ``--database``), so that the
-draw itself can be timed again and again; ``--code DIR`` runs the draw with the ``backend`` of
+``--reuse`` keeps a PostgreSQL database built by an earlier run (same ``--database``, brought up to this
+checkout's migrations: ``db upgrade``), so that the draw itself can be timed again and again (before each
+draw the last one is deleted, the tables it wrote vacuumed and analyzed, and a checkpoint taken: every run
+starts from the same state); ``--code DIR`` runs the draw with the ``backend`` of
 another checkout (say, main's, to compare before and after on the same data in the same sitting).
 
 Prints figures; it is not a test.
@@ -158,8 +160,16 @@ def _load_targets(session, db, rows, dept_id, now) -> None:
         session.execute(insert(Target), batch)
 
 
+_UNDRAWN = ("inspection_member_override", "figure_fact", "inspection", "group_member", "inspection_group",
+            "draw_list", "draw", "sync_change", "task")
+
+
 def _undraw(db, task_id: int) -> None:
-    """Back to a confirmed task, so that the same draw can be timed again."""
+    """Back to a confirmed task, so that the same draw can be timed again, on tables as a live directory's
+    would be (autovacuum is off here): the rows deleted vacuumed away and the statistics fresh, the
+    phones' change sequence of the bench's task emptied (it grew by 30,000 rows a draw), then a
+    checkpoint, as a real draw comes long after the last write to its businesses' pages (each page the
+    draw then writes first costs a full image in the WAL). Every run starts from the same state."""
     from sqlalchemy import text
 
     with db.engine.begin() as conn:
@@ -167,7 +177,12 @@ def _undraw(db, task_id: int) -> None:
         for table in ("inspection_member_override", "figure_fact", "inspection", "group_member", "inspection_group",
                       "draw_list", "draw"):
             conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("DELETE FROM sync_change WHERE task_id = :id"), {"id": task_id})
         conn.execute(text("UPDATE task SET status = 'confirmed' WHERE id = :id"), {"id": task_id})
+    if db.dialect == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(_UNDRAWN)}")
+            conn.exec_driver_sql("CHECKPOINT")
 
 
 # The phases printed: (label, module, attribute), in the order shown; nested ones are indented by two
@@ -478,6 +493,10 @@ def main() -> None:
 
         url = make_url(args.postgres).set(database=args.database).render_as_string(hide_password=False)
         task_id = _task_id(url) if args.reuse else None
+        if task_id is not None:   # a database an older checkout built: its schema brought up to this one's
+            from backend import migrate
+
+            migrate.upgrade(url)
         admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
                               isolation_level="AUTOCOMMIT")
         if task_id is None:
