@@ -214,9 +214,12 @@ PHASES = [
         ("  recusal", "backend.draws.algorithm", "_recuse"),
         ("store reserve lists", "backend.draws.lists", "store"),
         ("save assignments", "backend.draws.services", "_save_assignments"),
+        ("save assignments", "backend.draws.services_save", "save_assignments"),
         ("  inspections, members (INSERT; new: + facts)", "backend.draws.services", "_insert_keyed"),
+        ("  inspections, members (INSERT + facts)", "backend.draws.services_save", "_insert_keyed"),
         ("audit entries", "backend.audit.services", "record"),
         ("announce to phones", "backend.draws.services", "announce_inspections"),
+        ("announce to phones", "backend.draws.services_save", "announce_inspections"),
         ("COMMIT", "sqlalchemy.orm", "Session.commit"),
         ("  figure facts (before the COMMIT)", "backend.figures.facts", "settle"),
         ("ANALYZE (after the commit)", "backend.draws.services", "analyze"),
@@ -240,7 +243,10 @@ class _Phases:
                 if key in seen:
                     continue
                 seen.add(key)
-                owner = importlib.import_module(module)
+                try:
+                    owner = importlib.import_module(module)
+                except ImportError:   # a module the checkout measured does not have (yet, or any more)
+                    continue
                 *path, name = attr.split(".")
                 for part in path:
                     owner = getattr(owner, part)
@@ -368,9 +374,14 @@ def _one_draw(db, task_id: int, record_path: str, processes: int | None, phases:
         figures["tickets_alone_cpu_s"] = time.process_time() - c3
         del targets, inspectors
         if record_path:
-            draw = s.get(services.Draw, draw_id)
+            from backend.draws.models import Draw
+            try:
+                from backend.draws.services_record import record_json_chunks
+            except ImportError:   # a checkout before services.py was split
+                record_json_chunks = services.record_json_chunks
+            draw = s.get(Draw, draw_id)
             with open(record_path, "w", encoding="utf-8") as out:
-                for chunk in services.record_json_chunks(s, draw):
+                for chunk in record_json_chunks(s, draw):
                     out.write(chunk)
         figures["result_digest"] = _result_digest(s, draw_id)
     phases.take()
@@ -422,11 +433,17 @@ def measure(label: str, url: str, n_targets: int, processes: int | None, *, task
         figures = json.loads(out.stdout.strip().splitlines()[-1])
         if verify:
             size = os.path.getsize(record) / 1e6
-            env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp}
+            # the checkout measured (the command's own entry point would import the one installed in .venv)
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp,
+                   "PYTHONPATH": os.pathsep.join([code or str(ROOT), os.environ.get("PYTHONPATH", "")])}
             t0 = time.perf_counter()
+            before = os.times()
             verified = subprocess.run([str(ROOT / ".venv/bin/shuangsui"), "draw", "verify", record], env=env,
                                       capture_output=True, text=True)
             verify_s = time.perf_counter() - t0
+            after = os.times()   # the command's CPU time, its forked rankers included (waited for)
+            verify_cpu_s = (after.children_user - before.children_user) + (after.children_system
+                                                                           - before.children_system)
     ratio = figures["seed_and_draw_s"] / figures["tickets_alone_s"]
     print(f"  code: {code or ROOT}  ({_load()} after)")
     print(f"  eligible {figures['eligible']:,}, selected {figures['selected']:,} in {figures['groups']} groups, "
@@ -455,7 +472,8 @@ def measure(label: str, url: str, n_targets: int, processes: int | None, *, task
                 wall, _calls, ours, db_cpu = spent[f"{module}:{attr}"]
                 print(f"    {label:<40} {wall:6.3f} s {ours:6.3f} s {db_cpu:6.3f} s")
     if verify:
-        print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   "
+        figures["verify_s"], figures["verify_cpu_s"] = verify_s, verify_cpu_s
+        print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   CPU {verify_cpu_s:.2f} s   "
               f"{verified.stdout.strip().splitlines()[-1] if verified.stdout.strip() else verified.stderr[-200:]} "
               f"(goal ≤ 5 s)", flush=True)
     return figures
@@ -535,6 +553,11 @@ def _summary(results: dict[str, list[dict]]) -> None:
             values = [v for r in rounds for v in r[key]]
             print(f"    {key[4:]:<16} best {min(values):5.2f} s   median {statistics.median(values):5.2f} s   "
                   f"({len(values)} runs)")
+        for key in ("commit_cpu_s", "commit_db_cpu_s", "seed_and_draw_cpu_s", "seed_and_draw_db_cpu_s",
+                    "tickets_alone_cpu_s", "verify_s", "verify_cpu_s"):
+            values = [r[key] for r in rounds if key in r]
+            if values:   # the best run of each round
+                print(f"    {key:<22} best {min(values):5.2f} s   median {statistics.median(values):5.2f} s")
         print(f"    peak RSS        {max(r['peak_rss_mb'] for r in rounds):5.0f} MB; result digests "
               f"{sorted({r['result_digest'][:16] for r in rounds})}")
 
