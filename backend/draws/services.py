@@ -234,8 +234,9 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
         inspectors = lists.load_grouped(session, draw.id, "inspectors")
         conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
         try:
+            # one line per row of ``target``, whose code is unique (uq_target_code): no id can repeat
             result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
-                                    processes=settings.processes)
+                                    processes=settings.processes, targets_unique=True)
         except algorithm.DrawError as exc:
             session.rollback()
             _log_failure(session, actor, task, draw, source, (digits, dice if source == "dice" else None), seed,
