@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/draw.py [--targets 1000000] [--postgres URL] [--database NAME] [--reuse]
                                    [--repeat 3] [--code DIR] [--sqlite PATH] [--only pg|sqlite]
+    .venv/bin/python bench/draw.py --database NAME --reuse --only pg --save-trials 3
 
 For each database: build a fresh one (migrations), load 1,000,000 targets in four risk
 strata A/B/C/D (20/50/25/5 %) drawn at 1/2/5/12 % (about 3 % overall), 40 departments
@@ -26,6 +27,11 @@ checkout's migrations: ``db upgrade``), so that the draw itself can be timed aga
 draw the last one is deleted, the tables it wrote vacuumed and analyzed, and a checkpoint taken: every run
 starts from the same state); ``--code DIR`` runs the draw with the ``backend`` of
 another checkout (say, main's, to compare before and after on the same data in the same sitting).
+
+``--save-trials ROUNDS`` times, instead of draws, the save of one draw's result alone (groups, members,
+inspections and their facts), as it is and with the keys and indexes of ``SAVE_VARIANTS`` dropped, each trial
+in a transaction rolled back after a checkpoint: what a migration would buy, before anyone writes it. The
+DDL locks the tables while a trial runs: use a copy of your own (``CREATE DATABASE … TEMPLATE …``).
 
 Prints figures; it is not a test.
 """
@@ -479,7 +485,94 @@ def measure(label: str, url: str, n_targets: int, processes: int | None, *, task
     return figures
 
 
+# --save-trials: what the save's keys and indexes cost, each dropped inside a transaction that is rolled back
+SAVE_VARIANTS = {
+    "as they are": [],
+    "no key inspection.target_id": ["ALTER TABLE inspection DROP CONSTRAINT fk_inspection_target_id_target"],
+    "no keys to inspection_group": [
+        "ALTER TABLE inspection DROP CONSTRAINT fk_inspection_group_id_inspection_group",
+        "ALTER TABLE group_member DROP CONSTRAINT fk_group_member_group_id_inspection_group"],
+    "no keys (those three, group_member.inspector_id)": [
+        "ALTER TABLE inspection DROP CONSTRAINT fk_inspection_target_id_target",
+        "ALTER TABLE inspection DROP CONSTRAINT fk_inspection_group_id_inspection_group",
+        "ALTER TABLE group_member DROP CONSTRAINT fk_group_member_group_id_inspection_group",
+        "ALTER TABLE group_member DROP CONSTRAINT fk_group_member_inspector_id_inspector"],
+    "no secondary index of figure_fact": [
+        f"DROP INDEX {i}" for i in ("ix_figure_fact_due", "ix_figure_fact_end", "ix_figure_fact_plan_end",
+                                    "ix_figure_fact_region_end", "ix_figure_fact_task")],
+}
+
+
+def save_trials(url: str, task_id: int, rounds: int) -> dict:
+    """In a fresh process: the draw's result computed once (the task committed again), then its save, once per
+    variant and round, each in a transaction rolled back after a VACUUM and a CHECKPOINT; the CPU of the
+    backend (and ours) per trial. Nothing stays: run it on a database of your own (the DDL locks the tables
+    for the trial's length)."""
+    import backend.models  # noqa: F401
+    from sqlalchemy import text
+
+    from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure as configure_audit
+    from backend.db import Database
+    from backend.draws import algorithm, lists, services
+    from backend.draws.models import Draw
+    from backend.plans.models import Task
+    try:
+        from backend.draws.services_save import save_assignments
+    except ImportError:   # a checkout before services.py was split
+        save_assignments = services._save_assignments
+
+    phases = _Phases()
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())
+    _undraw(db, task_id)
+    with db.session_scope() as s:
+        services.commit(s, Actor.system("bench"), task_id, services.DrawSettings())
+    with db.session_scope() as s:
+        draw = services.current_draw(s, s.get(Task, task_id), ("committed",))
+        seed = algorithm.seed_from(draw.commitment, "31415926535897932384")
+        result = algorithm.draw(draw.task.code, draw.plan, lists.load_grouped(s, draw.id, "targets"),
+                                lists.load_grouped(s, draw.id, "inspectors"),
+                                lists.pairs(lists.load(s, draw.id, "conflicts")), seed)
+        draw_id = draw.id
+    out: dict[str, list] = {v: [] for v in SAVE_VARIANTS}
+    for _ in range(rounds):
+        for variant, statements in SAVE_VARIANTS.items():
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM inspection, figure_fact, group_member, inspection_group")
+                conn.exec_driver_sql("CHECKPOINT")
+            with db.session() as s:
+                pid = s.connection().connection.driver_connection.info.backend_pid
+                phases.pids = {pid}
+                for statement in statements:
+                    s.execute(text(statement))
+                task, draw = s.get(Task, task_id), s.get(Draw, draw_id)
+                t0, c0, d0 = time.perf_counter(), time.process_time(), phases.db_cpu()
+                save_assignments(s, task, draw, result)
+                out[variant].append((time.perf_counter() - t0, time.process_time() - c0, phases.db_cpu() - d0))
+                s.rollback()
+    db.engine.dispose()
+    return out
+
+
+def _print_save_trials(out: dict) -> None:
+    import statistics
+
+    print(f"  the save alone, each variant in a transaction rolled back ({_load()}): median (min) of "
+          f"{len(next(iter(out.values())))} rounds")
+    print(f"    {'':<50} {'wall':>13} {'our CPU':>13} {'db CPU':>13}")
+    for variant, runs in out.items():
+        cells = "".join(f"  {statistics.median(r[i] for r in runs):5.2f} ({min(r[i] for r in runs):4.2f})"
+                        for i in range(3))
+        print(f"    {variant:<50}{cells}")
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--run-save-trials":
+        if sys.argv[5]:
+            sys.path.insert(0, sys.argv[5])
+        print(json.dumps(save_trials(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--run-draw":
         url, task_id, record, processes = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) or None
         repeat, code = int(sys.argv[6]), sys.argv[7]
@@ -503,6 +596,9 @@ def main() -> None:
     parser.add_argument("--sqlite", default=None, help="file for the SQLite run (default: a temporary file)")
     parser.add_argument("--only", choices=["pg", "sqlite"])
     parser.add_argument("--processes", type=int, default=0, help="rank tickets in this many processes (jobs/CLI)")
+    parser.add_argument("--save-trials", type=int, default=0, metavar="ROUNDS",
+                        help="PostgreSQL: instead of draws, time the save alone with the keys and indexes of "
+                             "SAVE_VARIANTS dropped, in transactions rolled back (a database of your own)")
     args = parser.parse_args()
     codes = [os.path.abspath(c) for c in args.code] or [""]
     if args.only != "sqlite":
@@ -522,6 +618,14 @@ def main() -> None:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{args.database}"'))
             task_id = build(url, args.targets)
+        if args.save_trials:
+            out = subprocess.run([sys.executable, __file__, "--run-save-trials", url, str(task_id),
+                                  str(args.save_trials), codes[0]], capture_output=True, text=True, check=False)
+            if out.returncode:
+                print(out.stderr[-3000:])
+                raise SystemExit(1)
+            _print_save_trials(json.loads(out.stdout.strip().splitlines()[-1]))
+            return
         results: dict[str, list[dict]] = {c: [] for c in codes}
         for _ in range(args.rounds):
             for c in codes:
