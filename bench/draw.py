@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/draw.py [--targets 1000000] [--postgres URL] [--database NAME] [--reuse]
                                    [--repeat 3] [--code DIR] [--sqlite PATH] [--only pg|sqlite]
+    .venv/bin/python bench/draw.py --database NAME --reuse --only pg --save-trials 3
 
 For each database: build a fresh one (migrations), load 1,000,000 targets in four risk
 strata A/B/C/D (20/50/25/5 %) drawn at 1/2/5/12 % (about 3 % overall), 40 departments
@@ -21,9 +22,16 @@ fresh process (so that its memory is the draw's own):
   run on this machine; parallel workers are not counted). On a shared machine the CPU times say
   more than the wall times.
 
-``--reuse`` keeps a PostgreSQL database built by an earlier run (same ``--database``), so that the
-draw itself can be timed again and again; ``--code DIR`` runs the draw with the ``backend`` of
+``--reuse`` keeps a PostgreSQL database built by an earlier run (same ``--database``, brought up to this
+checkout's migrations: ``db upgrade``), so that the draw itself can be timed again and again (before each
+draw the last one is deleted, the tables it wrote vacuumed and analyzed, and a checkpoint taken: every run
+starts from the same state); ``--code DIR`` runs the draw with the ``backend`` of
 another checkout (say, main's, to compare before and after on the same data in the same sitting).
+
+``--save-trials ROUNDS`` times, instead of draws, the save of one draw's result alone (groups, members,
+inspections and their facts), as it is and with the keys and indexes of ``SAVE_VARIANTS`` dropped, each trial
+in a transaction rolled back after a checkpoint: what a migration would buy, before anyone writes it. The
+DDL locks the tables while a trial runs: use a copy of your own (``CREATE DATABASE … TEMPLATE …``).
 
 Prints figures; it is not a test.
 """
@@ -158,8 +166,16 @@ def _load_targets(session, db, rows, dept_id, now) -> None:
         session.execute(insert(Target), batch)
 
 
+_UNDRAWN = ("inspection_member_override", "figure_fact", "inspection", "group_member", "inspection_group",
+            "draw_list", "draw", "sync_change", "task")
+
+
 def _undraw(db, task_id: int) -> None:
-    """Back to a confirmed task, so that the same draw can be timed again."""
+    """Back to a confirmed task, so that the same draw can be timed again, on tables as a live directory's
+    would be (autovacuum is off here): the rows deleted vacuumed away and the statistics fresh, the
+    phones' change sequence of the bench's task emptied (it grew by 30,000 rows a draw), then a
+    checkpoint, as a real draw comes long after the last write to its businesses' pages (each page the
+    draw then writes first costs a full image in the WAL). Every run starts from the same state."""
     from sqlalchemy import text
 
     with db.engine.begin() as conn:
@@ -167,7 +183,12 @@ def _undraw(db, task_id: int) -> None:
         for table in ("inspection_member_override", "figure_fact", "inspection", "group_member", "inspection_group",
                       "draw_list", "draw"):
             conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("DELETE FROM sync_change WHERE task_id = :id"), {"id": task_id})
         conn.execute(text("UPDATE task SET status = 'confirmed' WHERE id = :id"), {"id": task_id})
+    if db.dialect == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(_UNDRAWN)}")
+            conn.exec_driver_sql("CHECKPOINT")
 
 
 # The phases printed: (label, module, attribute), in the order shown; nested ones are indented by two
@@ -199,9 +220,12 @@ PHASES = [
         ("  recusal", "backend.draws.algorithm", "_recuse"),
         ("store reserve lists", "backend.draws.lists", "store"),
         ("save assignments", "backend.draws.services", "_save_assignments"),
+        ("save assignments", "backend.draws.services_save", "save_assignments"),
         ("  inspections, members (INSERT; new: + facts)", "backend.draws.services", "_insert_keyed"),
+        ("  inspections, members (INSERT + facts)", "backend.draws.services_save", "_insert_keyed"),
         ("audit entries", "backend.audit.services", "record"),
         ("announce to phones", "backend.draws.services", "announce_inspections"),
+        ("announce to phones", "backend.draws.services_save", "announce_inspections"),
         ("COMMIT", "sqlalchemy.orm", "Session.commit"),
         ("  figure facts (before the COMMIT)", "backend.figures.facts", "settle"),
         ("ANALYZE (after the commit)", "backend.draws.services", "analyze"),
@@ -225,7 +249,10 @@ class _Phases:
                 if key in seen:
                     continue
                 seen.add(key)
-                owner = importlib.import_module(module)
+                try:
+                    owner = importlib.import_module(module)
+                except ImportError:   # a module the checkout measured does not have (yet, or any more)
+                    continue
                 *path, name = attr.split(".")
                 for part in path:
                     owner = getattr(owner, part)
@@ -353,9 +380,14 @@ def _one_draw(db, task_id: int, record_path: str, processes: int | None, phases:
         figures["tickets_alone_cpu_s"] = time.process_time() - c3
         del targets, inspectors
         if record_path:
-            draw = s.get(services.Draw, draw_id)
+            from backend.draws.models import Draw
+            try:
+                from backend.draws.services_record import record_json_chunks
+            except ImportError:   # a checkout before services.py was split
+                record_json_chunks = services.record_json_chunks
+            draw = s.get(Draw, draw_id)
             with open(record_path, "w", encoding="utf-8") as out:
-                for chunk in services.record_json_chunks(s, draw):
+                for chunk in record_json_chunks(s, draw):
                     out.write(chunk)
         figures["result_digest"] = _result_digest(s, draw_id)
     phases.take()
@@ -407,11 +439,17 @@ def measure(label: str, url: str, n_targets: int, processes: int | None, *, task
         figures = json.loads(out.stdout.strip().splitlines()[-1])
         if verify:
             size = os.path.getsize(record) / 1e6
-            env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp}
+            # the checkout measured (the command's own entry point would import the one installed in .venv)
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/cli.db", "MEDIA_DIR": tmp,
+                   "PYTHONPATH": os.pathsep.join([code or str(ROOT), os.environ.get("PYTHONPATH", "")])}
             t0 = time.perf_counter()
+            before = os.times()
             verified = subprocess.run([str(ROOT / ".venv/bin/shuangsui"), "draw", "verify", record], env=env,
                                       capture_output=True, text=True)
             verify_s = time.perf_counter() - t0
+            after = os.times()   # the command's CPU time, its forked rankers included (waited for)
+            verify_cpu_s = (after.children_user - before.children_user) + (after.children_system
+                                                                           - before.children_system)
     ratio = figures["seed_and_draw_s"] / figures["tickets_alone_s"]
     print(f"  code: {code or ROOT}  ({_load()} after)")
     print(f"  eligible {figures['eligible']:,}, selected {figures['selected']:,} in {figures['groups']} groups, "
@@ -440,13 +478,101 @@ def measure(label: str, url: str, n_targets: int, processes: int | None, *, task
                 wall, _calls, ours, db_cpu = spent[f"{module}:{attr}"]
                 print(f"    {label:<40} {wall:6.3f} s {ours:6.3f} s {db_cpu:6.3f} s")
     if verify:
-        print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   "
+        figures["verify_s"], figures["verify_cpu_s"] = verify_s, verify_cpu_s
+        print(f"  shuangsui draw verify ({size:.0f} MB record)  {verify_s:6.2f} s   CPU {verify_cpu_s:.2f} s   "
               f"{verified.stdout.strip().splitlines()[-1] if verified.stdout.strip() else verified.stderr[-200:]} "
               f"(goal ≤ 5 s)", flush=True)
     return figures
 
 
+# --save-trials: what the save's keys and indexes cost, each dropped inside a transaction that is rolled back
+SAVE_VARIANTS = {
+    "as they are": [],
+    "no key inspection.target_id": ["ALTER TABLE inspection DROP CONSTRAINT fk_inspection_target_id_target"],
+    "no keys to inspection_group": [
+        "ALTER TABLE inspection DROP CONSTRAINT fk_inspection_group_id_inspection_group",
+        "ALTER TABLE group_member DROP CONSTRAINT fk_group_member_group_id_inspection_group"],
+    "no keys (those three, group_member.inspector_id)": [
+        "ALTER TABLE inspection DROP CONSTRAINT fk_inspection_target_id_target",
+        "ALTER TABLE inspection DROP CONSTRAINT fk_inspection_group_id_inspection_group",
+        "ALTER TABLE group_member DROP CONSTRAINT fk_group_member_group_id_inspection_group",
+        "ALTER TABLE group_member DROP CONSTRAINT fk_group_member_inspector_id_inspector"],
+    "no secondary index of figure_fact": [
+        f"DROP INDEX {i}" for i in ("ix_figure_fact_due", "ix_figure_fact_end", "ix_figure_fact_plan_end",
+                                    "ix_figure_fact_region_end", "ix_figure_fact_task")],
+}
+
+
+def save_trials(url: str, task_id: int, rounds: int) -> dict:
+    """In a fresh process: the draw's result computed once (the task committed again), then its save, once per
+    variant and round, each in a transaction rolled back after a VACUUM and a CHECKPOINT; the CPU of the
+    backend (and ours) per trial. Nothing stays: run it on a database of your own (the DDL locks the tables
+    for the trial's length)."""
+    import backend.models  # noqa: F401
+    from sqlalchemy import text
+
+    from backend.actor import Actor
+    from backend.audit.keys import AuditSettings, configure as configure_audit
+    from backend.db import Database
+    from backend.draws import algorithm, lists, services
+    from backend.draws.models import Draw
+    from backend.plans.models import Task
+    try:
+        from backend.draws.services_save import save_assignments
+    except ImportError:   # a checkout before services.py was split
+        save_assignments = services._save_assignments
+
+    phases = _Phases()
+    db = Database(url)
+    configure_audit(db.engine, AuditSettings.ephemeral())
+    _undraw(db, task_id)
+    with db.session_scope() as s:
+        services.commit(s, Actor.system("bench"), task_id, services.DrawSettings())
+    with db.session_scope() as s:
+        draw = services.current_draw(s, s.get(Task, task_id), ("committed",))
+        seed = algorithm.seed_from(draw.commitment, "31415926535897932384")
+        result = algorithm.draw(draw.task.code, draw.plan, lists.load_grouped(s, draw.id, "targets"),
+                                lists.load_grouped(s, draw.id, "inspectors"),
+                                lists.pairs(lists.load(s, draw.id, "conflicts")), seed)
+        draw_id = draw.id
+    out: dict[str, list] = {v: [] for v in SAVE_VARIANTS}
+    for _ in range(rounds):
+        for variant, statements in SAVE_VARIANTS.items():
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM inspection, figure_fact, group_member, inspection_group")
+                conn.exec_driver_sql("CHECKPOINT")
+            with db.session() as s:
+                pid = s.connection().connection.driver_connection.info.backend_pid
+                phases.pids = {pid}
+                for statement in statements:
+                    s.execute(text(statement))
+                task, draw = s.get(Task, task_id), s.get(Draw, draw_id)
+                t0, c0, d0 = time.perf_counter(), time.process_time(), phases.db_cpu()
+                save_assignments(s, task, draw, result)
+                out[variant].append((time.perf_counter() - t0, time.process_time() - c0, phases.db_cpu() - d0))
+                s.rollback()
+    db.engine.dispose()
+    return out
+
+
+def _print_save_trials(out: dict) -> None:
+    import statistics
+
+    print(f"  the save alone, each variant in a transaction rolled back ({_load()}): median (min) of "
+          f"{len(next(iter(out.values())))} rounds")
+    print(f"    {'':<50} {'wall':>13} {'our CPU':>13} {'db CPU':>13}")
+    for variant, runs in out.items():
+        cells = "".join(f"  {statistics.median(r[i] for r in runs):5.2f} ({min(r[i] for r in runs):4.2f})"
+                        for i in range(3))
+        print(f"    {variant:<50}{cells}")
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--run-save-trials":
+        if sys.argv[5]:
+            sys.path.insert(0, sys.argv[5])
+        print(json.dumps(save_trials(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--run-draw":
         url, task_id, record, processes = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) or None
         repeat, code = int(sys.argv[6]), sys.argv[7]
@@ -470,6 +596,9 @@ def main() -> None:
     parser.add_argument("--sqlite", default=None, help="file for the SQLite run (default: a temporary file)")
     parser.add_argument("--only", choices=["pg", "sqlite"])
     parser.add_argument("--processes", type=int, default=0, help="rank tickets in this many processes (jobs/CLI)")
+    parser.add_argument("--save-trials", type=int, default=0, metavar="ROUNDS",
+                        help="PostgreSQL: instead of draws, time the save alone with the keys and indexes of "
+                             "SAVE_VARIANTS dropped, in transactions rolled back (a database of your own)")
     args = parser.parse_args()
     codes = [os.path.abspath(c) for c in args.code] or [""]
     if args.only != "sqlite":
@@ -478,6 +607,10 @@ def main() -> None:
 
         url = make_url(args.postgres).set(database=args.database).render_as_string(hide_password=False)
         task_id = _task_id(url) if args.reuse else None
+        if task_id is not None:   # a database an older checkout built: its schema brought up to this one's
+            from backend import migrate
+
+            migrate.upgrade(url)
         admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
                               isolation_level="AUTOCOMMIT")
         if task_id is None:
@@ -485,6 +618,14 @@ def main() -> None:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{args.database}"'))
             task_id = build(url, args.targets)
+        if args.save_trials:
+            out = subprocess.run([sys.executable, __file__, "--run-save-trials", url, str(task_id),
+                                  str(args.save_trials), codes[0]], capture_output=True, text=True, check=False)
+            if out.returncode:
+                print(out.stderr[-3000:])
+                raise SystemExit(1)
+            _print_save_trials(json.loads(out.stdout.strip().splitlines()[-1]))
+            return
         results: dict[str, list[dict]] = {c: [] for c in codes}
         for _ in range(args.rounds):
             for c in codes:
@@ -516,6 +657,11 @@ def _summary(results: dict[str, list[dict]]) -> None:
             values = [v for r in rounds for v in r[key]]
             print(f"    {key[4:]:<16} best {min(values):5.2f} s   median {statistics.median(values):5.2f} s   "
                   f"({len(values)} runs)")
+        for key in ("commit_cpu_s", "commit_db_cpu_s", "seed_and_draw_cpu_s", "seed_and_draw_db_cpu_s",
+                    "tickets_alone_cpu_s", "verify_s", "verify_cpu_s"):
+            values = [r[key] for r in rounds if key in r]
+            if values:   # the best run of each round
+                print(f"    {key:<22} best {min(values):5.2f} s   median {statistics.median(values):5.2f} s")
         print(f"    peak RSS        {max(r['peak_rss_mb'] for r in rounds):5.0f} MB; result digests "
               f"{sorted({r['result_digest'][:16] for r in rounds})}")
 

@@ -8,7 +8,7 @@ from backend import get_session
 from backend.api import blueprint, paginate
 from backend.auth.access import current_actor, public, requires
 from backend.auth.roles import Role
-from backend.draws import experts, services
+from backend.draws import experts, services, services_record
 from backend.draws.models import Draw
 from backend.inspections.services import my_inspections_query
 from backend.plans import services as plans
@@ -114,8 +114,8 @@ class TaskGroups(MethodView):
     def get(self, args, task_id):
         """当前有效摇号的检查组（分页）：组长、成员与检查对象"""
         session = get_session()
-        page = paginate(session, services.groups_query(session, current_actor(), task_id), args)
-        page["items"] = services.group_rows(session, page["items"])
+        page = paginate(session, services_record.groups_query(session, current_actor(), task_id), args)
+        page["items"] = services_record.group_rows(session, page["items"])
         return page
 
 
@@ -151,8 +151,8 @@ class PublicDrawList(MethodView):
     def get(self, args):
         """已公布的摇号（分页，最新在前）：任务、牵头部门、日期、符合条件户数与抽取户数、复核链接（无需登录，不含个人信息）"""
         session = get_session()
-        page = paginate(session, services.public_draw_list_query(args), args, scalars=False)
-        return {**page, "items": [services.public_draw_row(*row) for row in page["items"]]}
+        page = paginate(session, services_record.public_draw_list_query(args), args, scalars=False)
+        return {**page, "items": [services_record.public_draw_row(*row) for row in page["items"]]}
 
 
 @public_blp.route("/draws/<string:task_code>")
@@ -163,7 +163,7 @@ class PublicDraws(MethodView):
     def get(self, args, task_code):
         """任务的全部摇号（分页，按次序）：承诺值、随机数、种子与结果（无需登录）"""
         session = get_session()
-        return paginate(session, services.public_draws_query(session, task_code), args)
+        return paginate(session, services_record.public_draws_query(session, task_code), args)
 
 
 @public_blp.route("/draws/<string:task_code>/record")
@@ -175,8 +175,8 @@ class PublicDrawRecord(MethodView):
     def get(self, args, task_code):
         """公开的摇号记录（JSON），任何人可下载复核"""
         session = get_session()
-        draw = services.get_public_draw(session, task_code, args.get("seq"))
-        chunks = services.record_json_chunks(session, draw)
+        draw = services_record.get_public_draw(session, task_code, args.get("seq"))
+        chunks = services_record.record_json_chunks(session, draw)
         filename = f"draw-{task_code}-{draw.seq}.json"
         return Response(chunks, mimetype="application/json",
                         headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -1,4 +1,4 @@
-"""A task's draw (DRAW.md): commit, seed and draw, re-draw, replace a target, publish the record.
+"""A task's draw (DRAW.md): commit, seed and draw, re-draw, reopen, replace a target.
 
 Every step is one transaction and one or more audit entries. Two draws of one task at the
 same time: the first to change the task's status wins (a conditional UPDATE that takes the
@@ -11,37 +11,37 @@ everything the draw did; the attempt, with its seed, is then logged on its own a
 with the draw, which becomes ``failed``: its commitment is spent, so no second seed is taken
 for it. The planner reopens the task with a reason (``reopen``): the draw stays public,
 marked ``abandoned``, and the task is ``confirmed`` again, editable and ready to commit anew.
+
+Saving the assignments and telling the phones: ``services_save``; reading the groups and the
+published record: ``services_record``.
 """
 from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.audit import services as audit
-from backend.db import analyze_grown, bulk_insert, utcnow
-from backend.directory.models import Department, Expert, Inspector, Target
-from backend.draws import algorithm, experts, feasibility, lists
-from backend.draws.eligibility import EXCLUSION_REASONS, collector_paused, freeze
-from backend.draws.models import DRAW_STATUSES, Draw, GroupMember, InspectionGroup, TargetReplacement
+from backend.db import analyze_grown, utcnow
+from backend.directory.models import Inspector, Target
+from backend.draws import algorithm, experts, feasibility, lists, services_save
+from backend.draws.eligibility import collector_paused, freeze
+from backend.draws.models import Draw, InspectionGroup, TargetReplacement
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
-from backend.figures import facts
 from backend.inspections.models import Inspection, InspectionMember
 from backend.plans import services as plans
-from backend.plans.models import Plan, Task
-from sync import changes
+from backend.plans.models import Task
 from sync.canonical import sha256_hex
 
 DICE_MIN, DICE_MAX = 20, 200
 DICE_SEPARATORS = " \t\r\n\u3000"  # spaces (also full-width) and line breaks between digits are dropped
 DICE_RULE = f"须为 {DICE_MIN} 至 {DICE_MAX} 位 0–9 的半角数字，数字之间可用空格或换行分隔（分隔符不计入）"
 REPLACE_REASONS = algorithm.TARGET_REPLACEMENT_REASONS  # closed, deregistered, revoked
-_CHUNK = 5000
 
 
 @dataclasses.dataclass
@@ -234,8 +234,9 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
         inspectors = lists.load_grouped(session, draw.id, "inspectors")
         conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
         try:
+            # one line per row of ``target``, whose code is unique (uq_target_code): no id can repeat
             result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
-                                    processes=settings.processes)
+                                    processes=settings.processes, targets_unique=True)
         except algorithm.DrawError as exc:
             session.rollback()
             _log_failure(session, actor, task, draw, source, (digits, dice if source == "dice" else None), seed,
@@ -251,7 +252,7 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                     [f"{s}|{code}" for s in sorted(result.target_reserve) for code in result.target_reserve[s]])
         lists.store(session, draw.id, "insp_reserve",
                     [f"{d}|{c}" for d in sorted(result.inspector_reserve) for c in result.inspector_reserve[d]])
-        ids = _save_assignments(session, task, draw, result)
+        ids = services_save.save_assignments(session, task, draw, result)
         audit.record(session, actor, "draw.seed", "draw", f"{task.code}#{draw.seq}",
                      after={"seed": seed, "dice": digits, "dice_entered": draw.dice_entered, "source": source},
                      detail={"task": task.code, "seq": draw.seq, "commitment": draw.commitment,
@@ -263,8 +264,9 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                              "replacements": len(result.replacements)},
                      department_id=task.lead_department_id)
         # the ids saved (PostgreSQL), or by the task's index (draw_id has none of its own; a province's are millions)
-        announce_inspections(session, task.id, (Inspection.task_id == task.id) & (Inspection.draw_id == draw.id), "draw",
-                             ids=ids)
+        services_save.announce_inspections(session, task.id,
+                                           (Inspection.task_id == task.id) & (Inspection.draw_id == draw.id), "draw",
+                                           ids=ids)
         session.commit()
     written = len(ids) if ids is not None else sum(len(g.targets) for g in result.groups)
     analyze_after_draw(session, {"inspection": written, "sync_change": written, "inspection_group": len(result.groups),
@@ -277,14 +279,6 @@ def analyze_after_draw(session: Session, written: dict[str, int]) -> list[str]:
     """Thousands of rows just written: where they are many beside what the table held, the planner needs
     statistics now (autovacuum may be off); where the table held many more, the old statistics still hold."""
     return analyze_grown(session, written)
-
-
-def announce_inspections(session: Session, task_id: int, where, reason: str, *, ids: list[int] | None = None) -> None:
-    """Tell the officers' phones (the sync change sequence) that these inspections changed (``where``, or
-    ``ids`` when the caller knows them). Call last."""
-    ids = sorted(ids) if ids is not None else list(
-        session.scalars(select(Inspection.id).where(where).order_by(Inspection.id)))
-    changes.append_inspections(session, ids, task_id, reason)
 
 
 def _log_failure(session, actor, task, draw, source, dice: tuple[str, str | None], seed, witnesses, exc) -> None:
@@ -303,161 +297,6 @@ def _log_failure(session, actor, task, draw, source, dice: tuple[str, str | None
                          "details": exc.details},
                  department_id=task.lead_department_id)
     session.commit()
-
-
-def _ids_by(session: Session, column, key_column, keys: list[str]) -> dict[str, int]:
-    """{key: id}, looked up in chunks of IN lists."""
-    out: dict[str, int] = {}
-    for i in range(0, len(keys), _CHUNK):
-        out.update(session.execute(select(key_column, column).where(key_column.in_(keys[i:i + _CHUNK]))).all())
-    return out
-
-
-def _save_assignments(session: Session, task: Task, draw: Draw, result: algorithm.DrawResult) -> list[int] | None:
-    """Groups, their members and one inspection per selected target, in few statements. Returns the
-    inspections' ids in group order (PostgreSQL, where they are known without reading them back), or None."""
-    stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
-    few = sorted({g.leader for g in result.groups} | {r.out for r in result.replacements}
-                 | {r.in_ for r in result.replacements})
-    inspector_ids = _ids_by(session, Inspector.id, Inspector.cert_no, few)
-    dept_ids = dict(session.execute(select(Department.code, Department.id)
-                                    .where(Department.code.in_(list(draw.plan["members"])))).all())
-    group_ids: list[int] = []
-    if result.groups:
-        group_ids = list(session.scalars(
-            insert(InspectionGroup).returning(InspectionGroup.id, sort_by_parameter_order=True),
-            [{"draw_id": draw.id, "task_id": task.id, "number": n, "leader_id": inspector_ids[g.leader]}
-             for n, g in enumerate(result.groups)]))
-    members = [(cert, group_ids[n], dept_ids[d], pos) for n, g in enumerate(result.groups)
-               for d, certs in g.members.items() for pos, cert in enumerate(certs)]
-    inspections = [(code, group_ids[n], stratum_of[code], p * len(result.groups) + n)
-                   for n, g in enumerate(result.groups) for p, code in enumerate(g.targets)]
-    _insert_keyed(session, GroupMember, "inspector", "cert_no", "inspector_id", members,
-                  ("group_id", "department_id", "position"), {})
-    now = utcnow()
-    constants = {"task_id": task.id, "draw_id": draw.id, "status": "assigned", "created_at": now, "updated_at": now}
-    if session.get_bind().dialect.name == "postgresql":
-        # the figures' fact of each new inspection written by the same statement (``_FRESH_FACTS``)
-        level = session.scalar(select(func.coalesce(Plan.level, "county")).where(Plan.id == task.plan_id))
-        ids = _insert_keyed(session, Inspection, "target", "code", "target_id", inspections,
-                            ("group_id", "stratum", "position"), constants, parent_columns=("region_code",),
-                            also=_FRESH_FACTS, also_params={"f_plan_id": task.plan_id, "f_end_date": task.end_date,
-                                                            "f_level": level})
-    else:
-        ids = _insert_keyed(session, Inspection, "target", "code", "target_id", inspections,
-                            ("group_id", "stratum", "position"), constants)
-        facts.note(session, "draw", [draw.id])   # inserted by SQL the ORM does not see: their facts
-    if result.replacements:
-        if ids is not None:
-            inspection_of = {row[0]: i for row, i in zip(inspections, ids)}
-        else:
-            target_ids = _ids_by(session, Target.id, Target.code, sorted({r.target for r in result.replacements}))
-            by_target = dict(session.execute(
-                select(Inspection.target_id, Inspection.id).where(Inspection.draw_id == draw.id,
-                                                                  Inspection.target_id.in_(list(target_ids.values())))
-            ).all())
-            inspection_of = {code: by_target[i] for code, i in target_ids.items()}
-        session.execute(insert(InspectionMember), [
-            {"inspection_id": inspection_of[r.target], "department_id": dept_ids[r.dept],
-             "out_inspector_id": inspector_ids[r.out], "in_inspector_id": inspector_ids[r.in_]}
-            for r in result.replacements])
-    return ids
-
-
-_PG_TYPES = {int: "bigint", str: "text"}
-
-# The figures' fact (backend/figures/facts.py) of an inspection just drawn, as ``facts.fact_select`` computes it
-# for one: assigned, not a re-inspection, nothing submitted, published or exempt, no record, no section, no
-# write from any client. Written by the statement that inserts the inspections, from what it holds already
-# (the business's region read by the same probe as its id): refreshing 30,000 new facts afterwards read every
-# business again and took as long as inserting the inspections. The figures' tests compare the facts after a
-# draw with a rebuild by ``fact_select``.
-_FRESH_FACTS = f"""
-        , facts AS (
-            INSERT INTO figure_fact ({', '.join(facts.COLUMNS)})
-            SELECT fresh.ids[x.n], :c_task_id, :f_plan_id, CAST(:f_end_date AS date), :f_level, x.parent_id,
-                   x.region_code, x.stratum, :c_status, false, false, false, false, false, false, false, 0,
-                   NULL, NULL, NULL
-            FROM x CROSS JOIN fresh)"""
-
-
-def _insert_keyed(session: Session, model, parent: str, parent_key: str, id_column: str, rows: list[tuple],
-                  columns: tuple[str, ...], constants: dict, **postgresql) -> list[int] | None:
-    """Insert rows given as (parent key, *columns), turning each key (a code) into the parent's id.
-
-    PostgreSQL (``_pg_insert_keyed``, which takes the keywords ``postgresql``): one statement, no pass over
-    the whole parent table. Returns the new rows' ids in the order of ``rows``. Elsewhere: look the ids up in
-    chunks, then insert many rows; returns None.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return _pg_insert_keyed(session, model.__tablename__, parent, parent_key, id_column, rows, columns,
-                                constants, **postgresql)
-    if not rows:
-        return None
-    parent_model = {"target": Target, "inspector": Inspector}[parent]
-    ids = _ids_by(session, parent_model.id, getattr(parent_model, parent_key), sorted({r[0] for r in rows}))
-    bulk_insert(session, model, [{id_column: ids[r[0]], **dict(zip(columns, r[1:])), **constants} for r in rows])
-    return None
-
-
-def _pg_insert_keyed(session: Session, table: str, parent: str, parent_key: str, id_column: str, rows: list[tuple],
-                     columns: tuple[str, ...], constants: dict, *, parent_columns: tuple[str, ...] = (),
-                     also: str = "", also_params: dict | None = None) -> list[int]:
-    """PostgreSQL: ``_insert_keyed`` in one statement.
-
-    * Each column travels as one text joined by "|" (no key, stratum or number holds one: the draw's ids
-      are checked for it), split by ``string_to_array``: an array parameter of 30,000 values costs
-      psycopg a Python loop over them (0.1 s a column here), a join costs nothing.
-    * Each key is looked up by one probe of the parent's unique index on the key, in key order (the index's
-      pages in order: 30 % less time than in the rows' order). The LIMIT 1 changes nothing, the key being
-      unique, but keeps the planner from joining the keys to the whole parent table: a hash of 1,000,000
-      targets, which spilled to disk, and grows with the directory where the probes grow with the draw.
-    * The new ids come from the table's sequence, the n-th smallest to the n-th row, so that ids follow the
-      order of ``rows`` (a group's inspections, in order) as they did when the rows were inserted in that order.
-    * The rows are inserted in parent id order: the foreign key's check of each row (an index probe and a
-      row lock on the parent) then walks the parent's index and pages in order, as do the inserts into the
-      indexes that start with the parent id.
-    * ``also``: more of the statement (``, name AS (INSERT …)``), which may read ``x`` (n, parent_id, the
-      columns, and ``parent_columns`` of the parent row, read by the same probe) and ``fresh.ids[x.n]``.
-    """
-    if not rows:
-        return []
-    n = len(rows)
-    texts = {f"a{i}": "|".join(map(str, (r[i] for r in rows))) for i in range(len(columns) + 1)}
-    kinds = [_PG_TYPES[type(rows[0][i])] for i in range(len(columns) + 1)]
-    split = ", ".join(f"string_to_array(:a{i}, '|')" + ("" if kinds[i] == "text" else f"::{kinds[i]}[]")
-                      for i in range(len(columns) + 1))
-    names = ", ".join(columns)
-    consts = "".join(f", :c_{k}" for k in constants)
-    sql = f"""
-        WITH x AS MATERIALIZED (
-            SELECT x.n, p.id AS parent_id, {', '.join('x.' + c for c in columns)}{''.join(', p.' + c for c in parent_columns)}
-            FROM (SELECT * FROM unnest({split}) WITH ORDINALITY AS x(k, {names}, n) ORDER BY k) AS x
-            CROSS JOIN LATERAL (SELECT {', '.join(('id', *parent_columns))} FROM {parent}
-                                WHERE {parent_key} = x.k LIMIT 1) AS p),
-        fresh AS MATERIALIZED (
-            SELECT array_agg(v ORDER BY v) AS ids
-            FROM (SELECT nextval((SELECT pg_get_serial_sequence('{table}', 'id'))::regclass) AS v
-                  FROM generate_series(1, :n)) AS s),
-        inserted AS (
-            INSERT INTO {table} (id, {id_column}, {names}{''.join(', ' + k for k in constants)})
-            SELECT fresh.ids[x.n], x.parent_id, {', '.join('x.' + c for c in columns)}{consts}
-            FROM x CROSS JOIN fresh ORDER BY x.parent_id
-            RETURNING id){also}
-        SELECT count(*), string_agg(id::text, ',') FROM inserted"""
-    params = texts | {"n": n} | {f"c_{k}": v for k, v in constants.items()} | (also_params or {})
-    # the probes' estimated cost (8 a probe) passes jit_above_cost: compiling the statement took longer (0.2-0.8 s)
-    # than running it; JIT is off for this statement only (a failure rolls the transaction back, and the setting)
-    jit = session.scalar(text("SELECT current_setting('jit')"))
-    session.execute(text("SELECT set_config('jit', 'off', true)"))
-    count, ids = session.execute(text(sql), params).one()
-    session.execute(text("SELECT set_config('jit', :was, true)"), {"was": jit})
-    if count != n:
-        missing = {r[0] for r in rows} - {r[0] for r in session.execute(
-            text(f"SELECT {parent_key} FROM {parent} WHERE {parent_key} = ANY(string_to_array(:k, '|'))"),
-            {"k": texts["a0"]})}
-        raise RuntimeError(f"{table}: {n - count} keys not found in {parent} (first: {min(missing, default='?')})")
-    return sorted(map(int, ids.split(","))) if ids else []
 
 
 # --- re-draw and target replacement --------------------------------------------------------
@@ -483,7 +322,7 @@ def redraw(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
     audit.record(session, actor, "draw.supersede", "draw", f"{task.code}#{previous.seq}",
                  detail={"task": task.code, "seq": previous.seq, "reason": reason},
                  department_id=task.lead_department_id)
-    announce_inspections(session, task.id, Inspection.draw_id == previous.id, "superseded")
+    services_save.announce_inspections(session, task.id, Inspection.draw_id == previous.id, "superseded")
     return commit(session, actor, task.id, settings, reason=reason, replacing=previous)
 
 
@@ -577,7 +416,7 @@ def replace_target(session: Session, actor: Actor, inspection_id: Any, *, reason
         audit.record(session, actor, "draw.recuse_for_replacement", "draw", f"{task.code}#{draw.seq}",
                      detail={"task": task.code, "target": in_code, "recusals": recusals},
                      department_id=task.lead_department_id)
-    announce_inspections(session, task.id, Inspection.id.in_(touched), "replaced")
+    services_save.announce_inspections(session, task.id, Inspection.id.in_(touched), "replaced")
     session.commit()
     return new
 
@@ -607,226 +446,3 @@ def _recuse_for_new_target(session: Session, draw: Draw, inspection: Inspection,
                                      out_inspector_id=member.inspector_id, in_inspector_id=in_id))
         done.append({"dept": dept, "out": cert, "in": choice})
     return done
-
-
-# --- reading -------------------------------------------------------------------------------
-
-def task_by_code(session: Session, code: str) -> Task:
-    task = session.scalar(select(Task).where(Task.code == code))
-    if task is None:
-        raise NotFound("任务不存在", code="task.not_found")
-    return task
-
-
-def groups_query(session: Session, actor: Actor, task_id: Any):
-    """The groups of the task's current draw, by number (none before the draw)."""
-    task = plans.read_task(session, actor, task_id)
-    draw = current_draw(session, task, ("drawn",))
-    return (select(InspectionGroup).options(selectinload(InspectionGroup.members))
-            .where(InspectionGroup.draw_id == (draw.id if draw else None),
-                   InspectionGroup.id.not_in(select(Inspection.group_id).where(Inspection.followup_id.is_not(None))))
-            .order_by(InspectionGroup.number))
-
-
-def group_rows(session: Session, groups: list[InspectionGroup]) -> list[dict]:
-    """Groups as published: leader (row id and certificate number), members, inspections in S order."""
-    by_group: dict[int, list] = {g.id: [] for g in groups}
-    if by_group:
-        for inspection in session.scalars(select(Inspection).where(Inspection.group_id.in_(list(by_group)))
-                                          .order_by(Inspection.position)):
-            by_group[inspection.group_id].append(inspection)
-    return [{"id": g.id, "number": g.number, "leader_id": g.leader_id, "leader_cert_no": g.leader.cert_no,
-             "leader_name": g.leader.name, "members": g.members, "inspections": by_group[g.id]} for g in groups]
-
-
-def public_draws_query(session: Session, task_code: str):
-    """Every draw of the task, oldest first; 404 when the task has none yet."""
-    task, _ = public_draws(session, task_code)
-    return select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)
-
-
-PUBLIC_LIST_STATUSES = ("committed", "drawn")
-
-
-def public_draw_list_query(args: dict):
-    """The public list of draws (GET /api/public/draws): every committed or drawn draw, newest first, with its
-    task and lead department; ``q`` a part of the task's name or code, ``department_id`` the lead department,
-    ``year`` the plan's year, ``status`` committed | drawn. No person is named (a row is counts and links)."""
-    from backend.plans.models import Plan
-
-    stmt = (select(Draw, Task, Department)
-            .join(Task, Task.id == Draw.task_id)
-            .join(Department, Department.id == Task.lead_department_id)
-            .where(Draw.status.in_(PUBLIC_LIST_STATUSES)))
-    if args.get("status"):
-        stmt = stmt.where(Draw.status == args["status"])
-    if args.get("department_id") is not None:
-        stmt = stmt.where(Task.lead_department_id == args["department_id"])
-    if args.get("year") is not None:
-        stmt = stmt.where(Task.plan_id.in_(select(Plan.id).where(Plan.year == args["year"])))
-    q = (args.get("q") or "").strip()
-    if q:
-        stmt = stmt.where((Task.name.icontains(q, autoescape=True)) | (Task.code.icontains(q, autoescape=True)))
-    return stmt.order_by(func.coalesce(Draw.drawn_at, Draw.committed_at).desc(), Draw.id.desc())
-
-
-def _count_sum(counts: dict | None, key: str) -> int:
-    value = (counts or {}).get(key)
-    return sum(v for v in value.values() if isinstance(v, int)) if isinstance(value, dict) else 0
-
-
-def public_draw_row(draw: Draw, task: Task, department: Department) -> dict:
-    """One row of the public list: the task, its lead department, when, how many candidates and drawn, links."""
-    from backend.publication.calendar import beijing_date
-
-    seq = draw.seq
-    return {"task_code": task.code, "task_name": task.name, "seq": seq, "status": draw.status,
-            "status_label": DRAW_STATUSES.get(draw.status, draw.status),
-            "department": {"id": department.id, "code": department.code, "name": department.name},
-            "committed_at": draw.committed_at, "drawn_at": draw.drawn_at,
-            "date": beijing_date(draw.drawn_at or draw.committed_at),
-            "candidates": _count_sum(draw.counts, "targets"), "drawn": _count_sum(draw.counts, "selected"),
-            "url": f"/tasks/{task.code}?seq={seq}",
-            "record_url": f"/api/public/draws/{task.code}/record?seq={seq}",
-            "verify_url": f"/draw/verify.html?record=/api/public/draws/{task.code}/record%3Fseq%3D{seq}"}
-
-
-def public_draws(session: Session, task_code: str) -> tuple[Task, list[Draw]]:
-    task = task_by_code(session, task_code)
-    draws = session.scalars(select(Draw).where(Draw.task_id == task.id).order_by(Draw.seq)).all()
-    if not draws:
-        raise NotFound("该任务尚未公布摇号信息", code="draw.not_found")
-    return task, draws
-
-
-def get_public_draw(session: Session, task_code: str, seq: int | None = None) -> Draw:
-    task, draws = public_draws(session, task_code)
-    if seq is None:
-        live = [d for d in draws if d.status in ("committed", "drawn")]
-        return (live or draws)[-1]
-    for d in draws:
-        if d.seq == seq:
-            return d
-    raise NotFound(f"该任务没有第 {seq} 次摇号", code="draw.not_found")
-
-
-def record_header(session: Session, draw: Draw) -> dict:
-    """Everything of the published record but the long lists."""
-    task = draw.task
-    users = _user_labels(session, [draw.committed_by, draw.drawn_by, draw.abandoned_by])
-    departments = dict(session.execute(select(Department.code, Department.name)
-                                       .where(Department.code.in_(list(draw.plan["members"])))).all())
-    names: dict[str, dict[str, str]] = {"targets": {}, "inspectors": {}}
-    if draw.result:
-        codes = [c for g in draw.result["groups"] for c in g["targets"]]
-        replaced = session.scalars(select(TargetReplacement).where(TargetReplacement.draw_id == draw.id)
-                                   .order_by(TargetReplacement.id)).all()
-        codes += [r.in_code for r in replaced]
-        for i in range(0, len(codes), _CHUNK):
-            names["targets"].update(session.execute(select(Target.code, Target.name)
-                                                    .where(Target.code.in_(codes[i:i + _CHUNK]))).all())
-        certs = sorted({c for g in draw.result["groups"] for ms in g["members"].values() for c in ms}
-                       | {r["in"] for r in draw.result["replacements"]})
-        for i in range(0, len(certs), _CHUNK):
-            names["inspectors"].update(session.execute(select(Inspector.cert_no, Inspector.name)
-                                                       .where(Inspector.cert_no.in_(certs[i:i + _CHUNK]))).all())
-        # DRAW.md's shape {stratum, out, in, reason}, in the order they happened, plus label, note and time
-        target_replacements = [{"stratum": r.stratum, "out": r.out_code, "in": r.in_code, "reason": r.reason_code,
-                                "reason_label": REPLACE_REASONS.get(r.reason_code, r.reason_code), "note": r.note,
-                                "at": r.replaced_at.isoformat()} for r in replaced]
-    else:
-        target_replacements = []
-    return {
-        "algorithm": draw.algorithm, "task": task.code, "plan": draw.plan,
-        "commitment": draw.commitment, "dice": draw.dice, "seed": draw.seed, "result": draw.result,
-        "draw": {"seq": draw.seq, "status": draw.status, "status_label": DRAW_STATUSES.get(draw.status, draw.status),
-                 "committed_at": draw.committed_at.isoformat(),
-                 "committed_by": users.get(draw.committed_by), "drawn_at": draw.drawn_at.isoformat() if draw.drawn_at else None,
-                 "drawn_by": users.get(draw.drawn_by), "seed_source": draw.seed_source,
-                 "dice_entered": draw.dice_entered, "witnesses": draw.witnesses,
-                 "reason": draw.reason, "superseded_reason": draw.superseded_reason, "counts": draw.counts,
-                 "plan_hash": draw.plan_hash, "targets_hash": draw.targets_hash,
-                 "inspectors_hash": draw.inspectors_hash,
-                 # seeds that could not complete this draw, and why it was given up (every seed is public)
-                 "failed_attempts": list(draw.failed_attempts or []),
-                 "abandoned_reason": draw.abandoned_reason,
-                 "abandoned_at": draw.abandoned_at.isoformat() if draw.abandoned_at else None,
-                 "abandoned_by": users.get(draw.abandoned_by)},
-        "task_info": {"name": task.name, "plan_code": task.plan.code, "plan_name": task.plan.name,
-                      "lead_department": task.lead_department.name, "start_date": _iso(task.start_date),
-                      "end_date": _iso(task.end_date), "draw_date": _iso(task.draw_date),
-                      "experts": _expert_facts(session, draw.plan)},
-        "expert_conflicts": [list(p) for p in lists.pairs(lists.load(session, draw.id, "expert_conflicts"))],
-        "expert_recusals": experts.draw_recusals(session, draw),
-        "departments": departments,
-        "names": names,
-        "target_replacements": target_replacements,
-        "exclusion_reasons": EXCLUSION_REASONS,
-        "audit_anchor": _audit_anchor(session, task, draw),
-    }
-
-
-def _audit_anchor(session: Session, task: Task, draw: Draw) -> dict:
-    """The audit chain's head when the draw was committed and when it was drawn (not part of dsr/v1):
-    anyone keeping the record holds a point of the chain that its keepers cannot move later."""
-    from backend.audit.models import AuditEntry
-
-    out: dict[str, dict | None] = {"commit": None, "seed": None}
-    for moment, action in (("commit", "draw.commit"), ("seed", "draw.result")):
-        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == action,
-                                                         AuditEntry.entity_id == f"{task.code}#{draw.seq}")
-                                .order_by(AuditEntry.id.desc()).limit(1)).first()
-        if entry is not None:
-            out[moment] = {"seq": entry.id, "hash": entry.hash, "at": _iso(entry.at)}
-    return out
-
-
-def _expert_facts(session: Session, plan: dict) -> list[dict]:
-    """The experts the committed plan names, with their names and organisations."""
-    entries = plan.get("experts") or []
-    if not entries:
-        return []
-    known = {e.code: e for e in session.scalars(select(Expert).where(Expert.code.in_({x["id"] for x in entries})))}
-    return [{"group": x["group"], "id": x["id"], "name": known[x["id"]].name if x["id"] in known else None,
-             "organization": known[x["id"]].organization if x["id"] in known else None,
-             "title": known[x["id"]].title if x["id"] in known else None} for x in entries]
-
-
-def _iso(value):
-    return value.isoformat() if value else None
-
-
-def _user_labels(session: Session, ids: list[int | None]) -> dict[int, str]:
-    from backend.auth.models import User
-
-    wanted = [i for i in ids if i]
-    if not wanted:
-        return {}
-    return {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(wanted)))}
-
-
-def record_json_chunks(session: Session, draw: Draw) -> Iterator[str]:
-    """The published record as JSON text, streamed. Reads the database now; the returned
-    iterator only decompresses and formats, so it may run after the session is gone."""
-    import json
-
-    header = record_header(session, draw)
-    blobs = {kind: lists.raw(session, draw.id, kind) for kind in ("targets", "inspectors", "conflicts", "excluded")}
-    dump = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
-
-    def chunks() -> Iterator[str]:
-        yield "{" + dump(header)[1:-1]
-        for key, make in (
-            ("targets", lambda a, b: {"id": b, "stratum": a}),
-            ("inspectors", lambda a, b: {"id": b, "dept": a}),
-            ("conflicts", lambda a, b: [a, b]),
-            ("excluded", lambda a, b: {"id": b, "reason": a}),
-        ):
-            yield f',"{key}":['
-            rows = lists.pairs(lists.unpack(blobs[key]))
-            for i in range(0, len(rows), 20000):
-                yield ("," if i else "") + ",".join(dump(make(a, b)) for a, b in rows[i:i + 20000])
-            yield "]"
-        yield "}"
-
-    return chunks()

@@ -393,6 +393,9 @@ def _check_failed_attempts(record: Mapping, attempts: Any, report: VerifyReport,
     if s.complaints:
         out.extend(s.complaints)
         return
+    if not attempts:   # the usual []: no lists to regroup (a million targets: 0.1 s)
+        report.failed_attempts = 0
+        return
     targets, inspectors, conflicts = record_inputs(record)
     for n, attempt in enumerate(attempts):
         path = f"draw.failed_attempts[{n}]"

@@ -8,7 +8,7 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from backend.draws.services import public_draw_list_query
+from backend.draws.services_record import public_draw_list_query
 from backend.publication.exports import national_query
 from backend.publication.models import PublishedResult
 

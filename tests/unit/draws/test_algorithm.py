@@ -437,6 +437,16 @@ def test_invalid_input(task, targets, inspectors, field, reason):
     assert err.value.message == f"抽取名单无效：{field} {reason}"
 
 
+def test_targets_vouched_unique_are_not_checked_and_draw_the_same():
+    targets = {"all": ids("a", 8)}
+    inspectors = {"SAMR": ids("s", 4), "TAX": ids("t", 4)}
+    assert draw("T", PLAN, targets, inspectors, [], SEED, targets_unique=True) == draw(
+        "T", PLAN, targets, inspectors, [], SEED)
+    draw("T", PLAN, {"all": ["a", "b", "a"]}, {"SAMR": ["s"], "TAX": ["t"]}, [], SEED, targets_unique=True)
+    with pytest.raises(InvalidInput):   # the inspectors are checked all the same
+        draw("T", PLAN, {"all": ["a"]}, {"SAMR": ["s1"], "TAX": ["s1"]}, [], SEED, targets_unique=True)
+
+
 def test_empty_lists_of_unknown_strata_and_departments_are_harmless():
     r = draw("T", PLAN, {"all": ids("a", 4), "X": []}, {"SAMR": ids("s", 2), "TAX": ids("t", 2), "EPB": []}, [], SEED)
     assert r.selected == {"all": r.selected["all"]} and len(r.groups) == 1
