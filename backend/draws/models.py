@@ -89,7 +89,9 @@ class InspectionGroup(Base):
     number: Mapped[int] = mapped_column(Integer)                 # 0, 1, 2, … as in the record
     leader_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"))
 
-    members: Mapped[list["GroupMember"]] = relationship(order_by="GroupMember.id")
+    # group_member.group_id has no foreign key (migration 0024): the join is said here
+    members: Mapped[list["GroupMember"]] = relationship(
+        order_by="GroupMember.id", primaryjoin="InspectionGroup.id == foreign(GroupMember.group_id)")
     leader = relationship("Inspector", lazy="joined")
 
 
@@ -98,8 +100,9 @@ class GroupMember(Base):
     __table_args__ = (UniqueConstraint("group_id", "inspector_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # no index of its own (migration 0022): the unique (group_id, inspector_id) serves the group's lookups
-    group_id: Mapped[int] = mapped_column(ForeignKey("inspection_group.id"))
+    # no index of its own (migration 0022): the unique (group_id, inspector_id) serves the group's lookups; no
+    # foreign key (0024): written with its group in the draw's transaction, and groups are never deleted
+    group_id: Mapped[int] = mapped_column(Integer)
     inspector_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"), index=True)
     department_id: Mapped[int] = mapped_column()                 # the inspector's (repeated for queries)
     position: Mapped[int] = mapped_column(Integer)               # order as drawn within the department

@@ -41,12 +41,13 @@ class Inspection(Base):
                             postgresql_where=text("publication_due_on IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # task_id and draw_id repeat what the group says (for queries); only group_id and target_id are
-    # foreign keys, because each key costs a check per row when a draw saves 30,000 inspections (also on a
-    # NULL: completed_by and followup_id are plain integers since migration 0022)
+    # task_id and draw_id repeat what the group says (for queries); only target_id is a foreign key, because each
+    # key costs a check per row when a draw saves 30,000 inspections (also on a NULL: completed_by and followup_id
+    # are plain integers since migration 0022, group_id since 0024)
     task_id: Mapped[int] = mapped_column()
     draw_id: Mapped[int] = mapped_column()
-    group_id: Mapped[int] = mapped_column(ForeignKey("inspection_group.id"), index=True)
+    # no foreign key (migration 0024): written with its group in the draw's transaction; groups are never deleted
+    group_id: Mapped[int] = mapped_column(Integer, index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("target.id"), index=True)
     stratum: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)               # position in S (the group's order)
