@@ -44,7 +44,8 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
         session.commit()
         raise DomainError(f"照片处理失败：{media.error}", code="media.process_failed") from exc
     facts = derived.facts
-    _processed(media, derived, store.put_bytes(derived.thumb), store.put_bytes(derived.public), utcnow())
+    public_sha256 = media.sha256 if derived.public_is_original else store.put_bytes(derived.public)
+    _processed(media, derived, store.put_bytes(derived.thumb), public_sha256, utcnow())
     audit.record(session, actor, "media.processed", "media", media.sha256, detail=_processed_detail(media, facts))
     session.commit()
     return {"sha256": media.sha256, "status": "ready", "thumb_sha256": media.thumb_sha256,

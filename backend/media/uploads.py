@@ -21,14 +21,14 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.roles import Role
-from backend.db import dialect_of, utcnow
+from backend.db import _json_dumps, dialect_of, utcnow
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests
 from backend.media import checks, processing, storage
 from backend.media.checks import MediaRefused
@@ -225,10 +225,9 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
     _check_unreferenced(settings, files, size, declared.length)
     if dialect_of(session) == "sqlite":
         session.commit()  # a SQLite reader cannot write later once another writer has committed: end it
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     path = settings.uploads_dir / f"whole-{uuid.uuid4().hex}"
     try:
-        with open(path, "w+b") as file:
+        with _new_file(path) as file:
             received, digest = 0, hashlib.sha256()
             while chunk := stream.read(min(READ_CHUNK, declared.length - received + 1)):
                 received += len(chunk)
@@ -246,6 +245,15 @@ def store_whole(session: Session, settings: MediaSettings, actor: Actor, *, stre
     finally:
         path.unlink(missing_ok=True)
     return UploadState(None, declared.length, declared.length, media, deduplicated=not new)
+
+
+def _new_file(path: Path) -> BinaryIO:
+    """``path`` opened to write and read, its folder made if it is not there yet."""
+    try:
+        return open(path, "w+b")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w+b")  # noqa: SIM115
 
 
 def _size(path: Path) -> int | None:
@@ -399,7 +407,9 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     store = settings.store
     store.put_file(path, actual, move=True)
     if derived is not None:
-        thumb_sha256, public_sha256 = store.put_bytes(derived.thumb), store.put_bytes(derived.public)
+        thumb_sha256 = store.put_bytes(derived.thumb)
+        # the app's copies carry no metadata: their public copy is the upload itself, hashed once already
+        public_sha256 = actual if derived.public_is_original else store.put_bytes(derived.public)
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS
     job = None
@@ -414,23 +424,29 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
                           created_at=now, touched_at=now, processed_at=None if processed else now)
             if derived is not None:
                 _processed(media, derived, thumb_sha256, public_sha256, now)
-            session.add(media)
             if processed and derived is None:
                 job = jobs.create_job(session, "media.process", {"sha256": actual}, actor, settings.job_attempts,
                                       queue.backend)
         else:
             media.touched_at = now
-        session.flush()
-        _hold(session, media, actor, new=new)
-        if upload.id is not None:
-            session.execute(delete(Upload).where(Upload.id == upload.id))
         detail = {"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
                   "filename": upload.filename, "width": facts.width, "height": facts.height,
                   "upload": upload.id, "job": job.id if job else None}
         if derived is not None:   # what the job's media.processed entry would say
             detail["processed"] = _processed_detail(media, derived.facts)
-        audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
-                     detail=detail)
+        if new and actor.user_id is not None and dialect_of(session) == "postgresql":
+            if job is not None:
+                session.flush()   # the job's row
+            _record_new_pg(session, media, actor, upload.id, detail)
+        else:
+            if new:
+                session.add(media)
+            session.flush()
+            _hold(session, media, actor, new=new)
+            if upload.id is not None:
+                session.execute(delete(Upload).where(Upload.id == upload.id))
+            audit.record(session, actor, "media.upload", "media", actual, department_id=actor.department_id,
+                         detail=detail)
         session.commit()
     except IntegrityError:  # the same bytes are stored already (another request, a moment ago)
         session.rollback()
@@ -444,6 +460,53 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     if job is not None:
         queue.submit(job.id, job.max_attempts)
     return media, True
+
+
+_MEDIA_COLUMNS = ("sha256", "kind", "media_type", "size", "filename", "width", "height", "status", "error", "exif_gps",
+                  "exif_time", "exif_offset", "orientation_fixed", "thumb_sha256", "public_sha256", "uploaded_by",
+                  "created_at", "processed_at", "touched_at")
+
+
+@functools.cache
+def _new_file_pg(with_session: bool):
+    """PostgreSQL: a new file's row, its holder, the references its sender wrote before it arrived bound, the
+    session's row deleted (``with_session``) and the audit head's lock taken last and read, in one statement."""
+    values = ", ".join(f"CAST(:m_{c} AS json)" if c == "exif_gps" else f":m_{c}" for c in _MEDIA_COLUMNS)
+    ctes = [f"m AS (INSERT INTO media ({', '.join(_MEDIA_COLUMNS)}) VALUES ({values}) RETURNING sha256)",
+            "h AS (INSERT INTO media_holder (sha256, user_id, created_at) SELECT sha256, :holder_id, :m_created_at "
+            "FROM m RETURNING 1)",
+            "r AS (UPDATE media_ref SET bound = true WHERE sha256 = :m_sha256 AND added_by = :holder_id "
+            "AND NOT bound RETURNING 1)"]
+    written = ["h", "r"]
+    if with_session:
+        ctes.append("u AS (DELETE FROM upload WHERE id = :upload_id RETURNING 1)")
+        written.append("u")
+    ctes.append(audit.HEAD_LOCK_CTE.format(after=" AND ".join(f"(SELECT count(*) FROM {w}) >= 0" for w in written)))
+    return text("WITH " + ", ".join(ctes) + " SELECT (SELECT seq FROM audit_l), (SELECT hash FROM audit_l)")
+
+
+@functools.cache
+def _append_pg():
+    return text("WITH " + ", ".join(audit.APPEND_CTES) + " SELECT 0")
+
+
+def _record_new_pg(session: Session, media: Media, actor: Actor, upload_id: str | None, detail: dict) -> None:
+    """PostgreSQL, what the ORM path does for a file just stored (its row, ``_hold``, the session's row deleted,
+    ``media.upload`` audited) in two statements instead of six: the writes with the audit head's lock last
+    (``_new_file_pg``), then the entry and the head's move (``audit.APPEND_CTES``), as a push writes them.
+    A clash with the same bytes stored a moment ago raises ``IntegrityError`` from the first, as the flush did."""
+    for column in _MEDIA_COLUMNS:   # the columns' scalar defaults, as a flush would fill them in
+        default = Media.__table__.c[column].default
+        if getattr(media, column) is None and default is not None and default.is_scalar:
+            setattr(media, column, default.arg)
+    params = {f"m_{c}": getattr(media, c) for c in _MEDIA_COLUMNS}
+    params["m_exif_gps"] = None if media.exif_gps is None else _json_dumps(media.exif_gps)
+    params["holder_id"], params["upload_id"] = actor.user_id, upload_id
+    seq, prev = session.execute(_new_file_pg(upload_id is not None), params).one()
+    entry, params = audit.append_after(session, seq, prev, actor, "media.upload", "media", media.sha256,
+                                       detail=detail, department_id=actor.department_id)
+    session.execute(_append_pg(), params)
+    audit.appended(session, entry)
 
 
 def abort_upload(session: Session, settings: MediaSettings, actor: Actor, upload_id: str) -> None:
