@@ -1,13 +1,16 @@
 """Benchmark: a 200 KB photo, ``HEAD`` then the upload, through gunicorn on PostgreSQL.
 
-    .venv/bin/python bench/media.py [--postgres URL] [--photos 200] [--workers 2] [--jobs inline|rq]
-                                    [--pace 0.25] [--redis URL] [--nice -10]
+    .venv/bin/python bench/media.py [--postgres URL] [--photos 200] [--workers 2] [--threads 8] [--jobs inline|rq]
+                                    [--pace 0.25] [--redis URL] [--nice -10] [--plain] [--code DIR] [--quick]
     .venv/bin/python bench/media.py --profile 40 [--sort cumtime] [--top 40]
 
 Builds a fresh PostgreSQL database (migrations), one officer with an inspection open, and starts gunicorn
-(sync workers, ``backend:create_app()``) on a free loopback port. One client sends, for each of N distinct
-1920×1440 JPEGs of about 200 KB (one photo with a unique comment segment, so every file has its own hash
-and needs the full check):
+on a free loopback port as production runs it (``backend/gunicorn_conf.py``: gthread workers, keep-alive,
+the access log, here discarded; ``bench/_server.py``), or with ``--plain`` as plain sync workers (one
+connection a request: the figures before issue 14 session 7). ``--code DIR``: the server runs another
+checkout (e.g. ``git archive main | tar -x -C DIR``), for side-by-side figures with the same client.
+One client, one keep-alive connection, sends for each of N distinct 1920×1440 JPEGs of about 200 KB
+(one photo with a unique comment segment, so every file has its own hash and needs the full check):
 
 * ``HEAD /api/media/<sha256>`` → 404, then
 * ``POST /api/uploads`` with the tus headers and the whole file as body (creation-with-upload)
@@ -18,11 +21,12 @@ and needs the full check):
 It prints p50 / p90 / p99 of the pair and of each request, for two ways of sending: paced (one photo
 every ``--pace`` seconds, as a phone does: the processing job of the last photo has finished) and
 back to back (processing of earlier photos competes for the two cores); and the CPU per photo of every
-process (``CpuMeter``: the requests, the processing, PostgreSQL's backends, gunicorn's master), which
-matters more than the wall times on a shared machine. The processing job runs in a thread of the web
-worker (``--jobs inline``, the embedded default) or in an rq worker process (``--jobs rq``, needs
-Redis). Also: the two-request variant (POST JSON, then one PATCH) and the server's own check cost
-(SHA-256 + Pillow decode) on the same photo.
+process (``CpuMeter``: gunicorn's workers, PostgreSQL's backends, gunicorn's master, an rq worker), which
+matters more than the wall times on a shared machine. The app's photos (upright JPEGs, no profile) are
+processed in their upload request; any other goes to a job, run in a thread of the web worker (``--jobs
+inline``, the embedded default) or in an rq worker process (``--jobs rq``, needs Redis). Also: the
+two-request variant (POST JSON, then one PATCH) and the server's own check cost (SHA-256 + Pillow decode)
+on the same photo; ``--quick``: the paced runs and the CPU only.
 
 ``--profile N``: no gunicorn; N photos through Flask's test client in this process, the requests and
 the processing job under cProfile (CPU time), with the SQL statements of each.
@@ -36,7 +40,6 @@ import base64
 import hashlib
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +51,9 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._server import free_port, start_gunicorn, stop  # noqa: E402,F401  (free_port: bench/requests.py's)
+
 SECRET = "bench-secret-key-0123456789-0123456789-abcdef"
 
 
@@ -75,12 +81,6 @@ def variant(photo: bytes, n: int) -> bytes:
     """The same picture with a unique JPEG comment (COM) segment after SOI: a different file."""
     text = f"bench photo {n} {os.getpid()} {time.time_ns()}".encode()
     return photo[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + photo[2:]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup_database(admin_url: str) -> str:
@@ -200,9 +200,10 @@ def _children(pid: int) -> list[int]:
 class CpuMeter:
     """CPU seconds (user + system, from /proc) of every process a photo costs, split by what it does.
 
-    * ``request``: the main thread of each gunicorn worker (a sync worker serves its requests there);
-    * ``processing``: the other threads of the gunicorn workers (``--jobs inline``: the job thread), or
-      the rq worker with its reaped work-horses (``--jobs rq``);
+    * ``workers``: gunicorn's workers, every thread (gthread: the request threads, the main loop that
+      accepts and keeps connections alive; the photos processed in their request; ``--jobs inline``: the
+      job thread);
+    * ``processing``: ``--jobs rq``: the rq worker with its reaped work-horses;
     * ``postgres``: the backends connected to the bench's database (pg_stat_activity; a backend that
       exits within the window is lost: the pools keep theirs). With ``--jobs rq`` the web's and the
       worker's backends are told apart by ``application_name`` (PGAPPNAME);
@@ -221,15 +222,10 @@ class CpuMeter:
         return {pid: name for pid, name in rows}
 
     def sample(self) -> dict:
-        out = {"request": 0.0, "processing": 0.0, "master": _stat_cpu(f"/proc/{self.server_pid}/stat") or 0.0,
+        out = {"workers": 0.0, "processing": 0.0, "master": _stat_cpu(f"/proc/{self.server_pid}/stat") or 0.0,
                "pg": {}}
         for pid in _children(self.server_pid):
-            total = _stat_cpu(f"/proc/{pid}/stat")
-            main = _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
-            if total is None or main is None:
-                continue
-            out["request"] += main
-            out["processing"] += total - main
+            out["workers"] += _stat_cpu(f"/proc/{pid}/stat") or 0.0
         if self.worker_pid is not None:
             out["processing"] += _stat_cpu(f"/proc/{self.worker_pid}/stat", children=True) or 0.0
             for pid in _children(self.worker_pid):   # a work-horse still running
@@ -250,7 +246,7 @@ class CpuMeter:
                 pg_jobs += delta
             else:
                 pg_web += delta
-        ms = {k: (end[k] - start[k]) * 1000 / photos for k in ("request", "processing", "master")}
+        ms = {k: (end[k] - start[k]) * 1000 / photos for k in ("workers", "processing", "master")}
         ms["pg_web"], ms["pg_jobs"] = pg_web * 1000 / photos, pg_jobs * 1000 / photos
         ms["total"] = sum(ms.values())
         return ms
@@ -261,10 +257,10 @@ class CpuMeter:
 
 def report_cpu(ms: dict, jobs: str) -> None:
     print(f"  CPU per photo, all processes: {ms['total']:.1f} ms")
-    print(f"    gunicorn workers, the requests (main threads): {ms['request']:.1f} ms")
-    where = "the job thread of the gunicorn workers" if jobs == "inline" else "the rq worker and its work-horses"
-    print(f"    the photo's processing ({where}): {ms['processing']:.1f} ms")
+    where = " and their job thread" if jobs == "inline" else ""
+    print(f"    gunicorn workers (the requests, the processing done in them{where}): {ms['workers']:.1f} ms")
     if jobs == "rq":
+        print(f"    the rq worker and its work-horses: {ms['processing']:.1f} ms")
         print(f"    PostgreSQL backends: {ms['pg_web'] + ms['pg_jobs']:.1f} ms (the web's {ms['pg_web']:.1f}, "
               f"the worker's {ms['pg_jobs']:.1f}; a work-horse's connection ends with it, its backend's CPU is lost)")
     else:
@@ -272,8 +268,8 @@ def report_cpu(ms: dict, jobs: str) -> None:
     print(f"    gunicorn master: {ms['master']:.1f} ms")
 
 
-def wait_processed(url: str, expected: int, timeout: float = 60.0) -> int:
-    """Wait until no photo is left processing; return how many are ready."""
+def wait_processed(url: str, expected: int, timeout: float = 60.0) -> tuple[int, int]:
+    """Wait until no photo is left processing; return how many are ready, and how many went to a job."""
     import psycopg
 
     deadline = time.monotonic() + timeout
@@ -283,7 +279,8 @@ def wait_processed(url: str, expected: int, timeout: float = 60.0) -> int:
                                        "count(*) FILTER (WHERE status = 'processing') FROM media").fetchone()
             if busy == 0 or time.monotonic() > deadline:
                 time.sleep(0.2)   # the job's last statements after the row's commit
-                return ready
+                jobs = conn.execute("SELECT count(*) FROM job WHERE name = 'media.process'").fetchone()[0]
+                return ready, jobs
             time.sleep(0.1)
 
 
@@ -443,6 +440,12 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: gunicorn_conf's, 8)")
+    parser.add_argument("--plain", action="store_true", help="plain sync workers instead of backend/gunicorn_conf.py")
+    parser.add_argument("--conf", default=None, metavar="FILE",
+                        help="a gunicorn config file instead of backend/gunicorn_conf.py (hooks: a profiler, say)")
+    parser.add_argument("--code", default=str(ROOT), help="the checkout the server runs (default: this one)")
+    parser.add_argument("--quick", action="store_true", help="the paced runs and the CPU only")
     parser.add_argument("--jobs", choices=["inline", "rq"], default="inline")
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--pace", type=float, default=0.25, help="seconds between photos in the paced run")
@@ -460,33 +463,30 @@ def main() -> None:
     if args.profile:
         profile(args, photo)
         return
-    print(f"photo: 1920×1440 JPEG, {len(photo):,} bytes; {args.photos} distinct files per run; "
-          f"gunicorn {args.workers} sync workers; PostgreSQL; processing: {args.jobs}"
+    served = (f"{args.workers} sync workers" if args.plain else
+              f"backend/gunicorn_conf.py, {args.workers} gthread workers × {args.threads or 8} threads")
+    print(f"photo: 1920×1440 JPEG, {len(photo):,} bytes; {args.photos} distinct files per run; gunicorn {served}"
+          f"{'' if Path(args.code).resolve() == ROOT else f' serving {args.code}'}; PostgreSQL; processing: {args.jobs}"
           + (f"; niceness {args.nice}" if args.nice else ""))
-    check_cost(photo)
+    if not args.quick:
+        check_cost(photo)
     url = setup_database(args.postgres)
     media_dir = tempfile.mkdtemp(prefix="bench-media-")
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "MEDIA_DIR": media_dir,
            "SHUANGSUI_INSTANCE": media_dir, "REDIS_URL": args.redis if args.jobs == "rq" else "",
-           "RQ_QUEUE": f"bench-{os.getpid()}", "PGAPPNAME": "bench-web"}
+           "RQ_QUEUE": f"bench-{os.getpid()}", "PGAPPNAME": "bench-web",
+           "REMINDERS_TIMER": "0", "SHUANGSUI_LOG_LEVEL": "warning"}   # no reminder sweeps in the figures
     token = officer_token(env)
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by gunicorn and the rq worker
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-                               "--log-level", "warning", "backend:create_app()"], cwd=ROOT, env=env)
-    worker = None
-    if args.jobs == "rq":
-        worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "jobs", "worker"], cwd=ROOT,
-                                  env={**env, "PGAPPNAME": "bench-jobs"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = worker = None
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        server, port = start_gunicorn(env, conf=False if args.plain else (args.conf or True), workers=args.workers, threads=args.threads,
+                                      code=args.code)
+        if args.jobs == "rq":
+            worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "jobs", "worker"], cwd=args.code,
+                                      env={**env, "PGAPPNAME": "bench-jobs", "PYTHONPATH": args.code},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = Client(port, token)
         counter = iter(range(10**9))
         for _ in range(10):  # warm both workers
@@ -514,13 +514,14 @@ def main() -> None:
         report("HEAD then upload (the pair)", pairs)
         report("  HEAD /api/media/<sha256> → 404", heads)
         report("  POST /api/uploads with the photo → 201", posts)
-        processed = wait_processed(url, photos_sent + 10)
+        processed, by_job = wait_processed(url, photos_sent + 10)
         cpu = CpuMeter.per_photo(cpu_start, meter.sample(), photos_sent)
-        print(f"  PostgreSQL round trip in a tight loop (SELECT 1) now: p50 {rtt:.2f} ms; the pair makes about 15 (pool pre-ping, "
-              f"BEGIN, the account, the file row, inserts, the audit head, COMMIT/ROLLBACK)")
-        print(f"  photos processed (ready): {processed} of {photos_sent + 10}")
+        print(f"  PostgreSQL round trip in a tight loop (SELECT 1) now: p50 {rtt:.2f} ms")
+        print(f"  photos processed (ready): {processed} of {photos_sent + 10}, {by_job} of them by a job")
         report_cpu(cpu, args.jobs)
         meter.close()
+        if args.quick:
+            return
 
         pairs = [sum(upload_one(client, variant(photo, next(counter)))) for _ in range(args.photos)]
         print("back to back (processing of earlier photos competes for the cores)")
@@ -534,8 +535,8 @@ def main() -> None:
         print("paced, two requests: POST (JSON declaration) then one PATCH")
         report("POST + PATCH", two)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            stop(server)
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=30)

@@ -24,8 +24,6 @@ import argparse
 import hashlib
 import http.client
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.media import SECRET, _children, _stat_cpu, drop_database, free_port, officer_token, setup_database  # noqa: E402
+from bench._server import start_gunicorn, stop  # noqa: E402
+from bench.media import SECRET, _children, _stat_cpu, drop_database, officer_token, setup_database  # noqa: E402
 
 MISSING = hashlib.sha256(b"not stored").hexdigest()
 
@@ -108,24 +107,13 @@ def in_process(args, env: dict, token: str, pg: PgCpu) -> None:
 
 
 def through_gunicorn(args, env: dict, token: str, pg: PgCpu) -> None:
-    port = free_port()
     env = {**os.environ, **env, "PGAPPNAME": "bench-web", "REMINDERS_TIMER": "0"}
     if args.conf:
-        cmd = [str(ROOT / ".venv/bin/gunicorn"), "-c", "python:backend.gunicorn_conf", "-w", "1",
-               "-b", f"127.0.0.1:{port}"]
         what = "backend/gunicorn_conf.py (gthread, access log to a discarded stdout), one worker"
     else:
-        cmd = [str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-               "backend:create_app()"]
         what = "one sync worker, no access log"
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    server, port = start_gunicorn(env, conf=args.conf, workers=1)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         print(f"through gunicorn ({what}), one keep-alive connection:")
         for label, (method, path, headers, status) in kinds(token).items():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -151,8 +139,7 @@ def through_gunicorn(args, env: dict, token: str, pg: PgCpu) -> None:
                   f"(the client: {me_ms:.2f} ms)")
             conn.close()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -399,30 +398,16 @@ def service_push(url: str, data: dict, rounds: int) -> None:
 
 # --- HTTP phases ---------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_gunicorn(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    from bench._server import start_gunicorn as start
+
     inst = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     env = {**os.environ, "DATABASE_URL": url, "SHUANGSUI_INSTANCE": str(inst), "MEDIA_DIR": str(inst / "media"),
-           "SHUANGSUI_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads),
            "SHUANGSUI_ACCESS_LOG": "/dev/null", "SHUANGSUI_LOG_LEVEL": "warning", "REDIS_URL": "",
            "AUDIT_KEY": "bench-audit-key-" + "x" * 32, "SECRET_KEY": "bench-secret-key-" + "y" * 32,
            "LOGIN_ACCOUNT_CEILING": "100000"}
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "python:backend.gunicorn_conf"], env=env,
-                            cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return proc, base
+    proc, port = start(env, workers=workers, threads=threads, stderr=subprocess.PIPE)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def _client(base: str, username: str):

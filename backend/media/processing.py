@@ -41,6 +41,7 @@ class Derived:
     thumb: bytes
     public: bytes
     orientation_fixed: bool
+    public_is_original: bool = False   # the public copy is the original's bytes (nothing to strip): stored already
 
 
 def _text(value) -> str:
@@ -166,11 +167,11 @@ def _to_srgb(im: Image.Image) -> Image.Image:
         return im
 
 
-def _encode(im: Image.Image, quality: int) -> bytes:
+def _encode(im: Image.Image, quality: int, optimize: bool = True) -> bytes:
     clean = _rgb(im)
     clean.info = {}
     out = io.BytesIO()
-    clean.save(out, "JPEG", quality=quality, optimize=True)
+    clean.save(out, "JPEG", quality=quality, optimize=optimize)
     data = out.getvalue()
     strip_check(data)
     return data
@@ -204,10 +205,22 @@ def _fit(size: tuple[int, int], edge: int) -> tuple[int, int] | None:
     return edge, round_aspect(edge / aspect, key=lambda n: 0 if n == 0 else abs(aspect - edge / n))
 
 
-def _thumbnail(im: Image.Image, edge: int) -> Image.Image:
+def _thumbnail(im: Image.Image, edge: int, resample=Image.Resampling.LANCZOS) -> Image.Image:
     """A new image at most ``edge`` on its long side (``thumbnail``'s size and two-step resampling)."""
     size = _fit(im.size, edge)
-    return im.copy() if size is None else im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return im.copy() if size is None else im.resize(size, resample, reducing_gap=2.0)
+
+
+# The thumbnail: bicubic, not Lanczos (0.9 of 2.8 ms less for a 1/4-scale 1920 px photo; 40.5 dB PSNR against
+# Lanczos from the full-size picture, above what its JPEG quality 80 keeps), and without ``optimize``
+# (the same pixels, 3.8% more bytes, 0.5 ms less; with both, 31.4 KB instead of 31.1 for the bench's
+# photo): made in the upload request of every app photo.
+THUMB_RESAMPLE = Image.Resampling.BICUBIC
+THUMB_QUALITY = 80
+
+
+def _thumb_bytes(im: Image.Image, edge: int) -> bytes:
+    return _encode(_thumbnail(im, edge, THUMB_RESAMPLE), THUMB_QUALITY, optimize=False)
 
 
 def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
@@ -230,28 +243,30 @@ def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
         facts = read_facts(im, default_zone)
         exif = im.getexif()
         turn = _transposition(exif)
-        public_bytes = None
+        public_bytes, original = None, False
         if turn is None and im.format == "JPEG" and not im.info.get("icc_profile"):
             with open(path, "rb") as f:
-                public_bytes = clean_jpeg(f.read(), max_edge=public_max_edge)
+                data = f.read()
+            public_bytes = clean_jpeg(data, max_edge=public_max_edge)
+            original = public_bytes == data
         if public_bytes is None and clean_only:
             return None
         if public_bytes is not None:
             if im.format == "JPEG":
                 im.draft("RGB", (thumb_edge, thumb_edge))
             im.load()
-            thumb_bytes = _encode(_thumbnail(im, thumb_edge), 80)
+            thumb_bytes = _thumb_bytes(im, thumb_edge)
         else:
             if im.format == "JPEG":
                 im.draft("RGB", (public_max_edge, public_max_edge))
             im.load()
             upright = im.transpose(turn) if turn is not None else im
             public = _to_srgb(upright)
-            thumb_bytes = _encode(_thumbnail(public, thumb_edge), 80)
+            thumb_bytes = _thumb_bytes(public, thumb_edge)
             if max(public.size) > public_max_edge:
                 public = _thumbnail(public, public_max_edge)
             public_bytes = _encode(public, 90)
-    return Derived(facts, thumb_bytes, public_bytes, facts.orientation not in (None, 1))
+    return Derived(facts, thumb_bytes, public_bytes, facts.orientation not in (None, 1), original)
 
 
 # JPEG markers a clean copy keeps: the frame header (SOFn), tables (DHT, DAC, DQT), the restart interval

@@ -7,7 +7,8 @@
 * ``POST /api/uploads`` (JSON or tus headers; the body may carry the first bytes),
   ``HEAD``/``PATCH``/``DELETE /api/uploads/<id>``
 
-The protocol is in docs/sync.md ("Photos and attachments"); the rules are in services.py.
+The protocol is in docs/sync.md ("Photos and attachments"); the rules are in services.py (re-exported from
+uploads.py, references.py, upkeep.py).
 """
 from __future__ import annotations
 

@@ -104,8 +104,11 @@ class _Spooling:
 
     def temporary(self) -> tuple[int, str]:
         tmp_dir = self.work_dir / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=tmp_dir, prefix="up-")
+        try:   # the folder is made once, not asked for at every file
+            return tempfile.mkstemp(dir=tmp_dir, prefix="up-")
+        except FileNotFoundError:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=tmp_dir, prefix="up-")
 
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
         fd, tmp_path = self.temporary()
@@ -170,8 +173,11 @@ class LocalStore(_Spooling):
                 os.unlink(source)
             return
         if move and _same_device(source, self.root):
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, final)   # atomic: a reader sees no file or the whole file
+            try:
+                os.replace(source, final)   # atomic: a reader sees no file or the whole file
+            except FileNotFoundError:       # the first file of its folder (or no source: raised again)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, final)
             return
         fd, tmp_path = self.temporary()
         os.close(fd)

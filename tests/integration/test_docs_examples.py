@@ -347,7 +347,8 @@ def test_a_device_too_many_is_refused_with_the_devices_the_text_lists(field, mon
 SOURCES = ["sync/engine.py", "sync/protocol.py", "backend/inspections/sync_routes.py", "backend/inspections/handlers.py",
            "backend/inspections/syncing.py", "backend/inspections/signers.py", "backend/inspections/devices.py",
            "backend/inspections/access.py", "backend/inspections/media_access.py", "backend/media/routes.py",
-           "backend/media/services.py", "backend/media/checks.py"]
+           "backend/media/services.py", "backend/media/common.py", "backend/media/uploads.py",
+           "backend/media/references.py", "backend/media/upkeep.py", "backend/media/checks.py"]
 # codes that never reach a client of the sync protocol (a background job's failure, recorded on the file)
 NOT_ANSWERED = {"media.process_failed"}
 

@@ -284,3 +284,34 @@ def test_two_uploads_of_the_same_bytes_store_one_file(uploader, auth, client, db
     r = second.patch(b.headers["Location"], 0, data)   # finished after the first: same file, no error
     assert r.status_code == 200 and r.json["media"]["sha256"] == files.sha(data)
     assert len(db_session.scalars(select(Media).where(Media.sha256 == files.sha(data))).all()) == 1
+
+
+def test_a_whole_photo_is_written_in_four_statements_on_postgresql(uploader, database, db_session):
+    """The account, the officer's open inspection with their unreferenced files, then on PostgreSQL the file's
+    row, its holder, the references bound and the audit head's lock in one statement, the entry and the head's
+    move in the next (SQLite: the ORM's writes, one by one); the chain stays whole."""
+    from sqlalchemy import event
+
+    from backend.audit import services as audit
+
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):   # the test's nesting
+            seen.append(" ".join(statement.split())[:80])
+
+    data = files.photo(seed=61)
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        r = uploader.create_tus(data, body=data)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert r.status_code == 201, r.json
+    assert len(seen) == (4 if database.dialect == "postgresql" else 8), seen
+    media = db_session.get(Media, files.sha(data))
+    assert media.status == "ready" and media.thumb_sha256 and media.public_sha256 == media.sha256
+    assert media.orientation_fixed is False and media.touched_at == media.created_at
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "media.upload",
+                                                        AuditEntry.entity_id == media.sha256)).one()
+    assert entry.detail["processed"]["thumb_sha256"] == media.thumb_sha256 and entry.detail["job"] is None
+    assert audit.verify_chain(db_session).ok

@@ -1,0 +1,125 @@
+"""The media jobs' work (no Flask): processing a stored photo, and the scheduled clean-up."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from backend.actor import Actor
+from backend.audit import services as audit
+from backend.db import dialect_of, utcnow
+from backend.errors import Conflict, DomainError, NotFound
+from backend.media import processing
+from backend.media.common import PROCESSED_KINDS, MediaSettings, _processed, _processed_detail
+from backend.media.models import Media, MediaHolder, MediaRef, Upload
+from backend.media.references import info
+from backend.media.uploads import _Locked
+
+def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor) -> dict:
+    """The processing job: EXIF facts into the row, a thumbnail and a copy stripped of metadata.
+
+    The original file is only read. Kinds other than photos need nothing and are marked ready.
+    """
+    media = info(session, sha256)
+    if media is None:
+        return {"sha256": sha256, "skipped": "已不存在"}
+    if media.kind not in PROCESSED_KINDS:
+        if media.status != "ready":
+            media.status, media.processed_at = "ready", utcnow()
+        session.commit()
+        return {"sha256": media.sha256, "status": media.status}
+    store = settings.store
+    session.commit()  # no transaction held during the image work
+    try:
+        with store.local_file(media.sha256) as path:   # S3: a temporary copy
+            derived = processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
+                                        default_zone=settings.timezone)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row and in the job
+        media.status, media.error, media.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:1000], utcnow()
+        audit.record(session, actor, "media.process_failed", "media", media.sha256, detail={"error": media.error})
+        session.commit()
+        raise DomainError(f"照片处理失败：{media.error}", code="media.process_failed") from exc
+    facts = derived.facts
+    public_sha256 = media.sha256 if derived.public_is_original else store.put_bytes(derived.public)
+    _processed(media, derived, store.put_bytes(derived.thumb), public_sha256, utcnow())
+    audit.record(session, actor, "media.processed", "media", media.sha256, detail=_processed_detail(media, facts))
+    session.commit()
+    return {"sha256": media.sha256, "status": "ready", "thumb_sha256": media.thumb_sha256,
+            "public_sha256": media.public_sha256, "gps": facts.gps,
+            "exif_time": facts.time.isoformat() if facts.time else None}
+
+
+def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.datetime | None = None) -> dict:
+    """The scheduled clean-up: files no inspection references, untouched for the grace period, and
+    expired upload sessions with their bytes. Anything referenced stays. One audit entry per run."""
+    now = now or utcnow()
+    cutoff = now - settings.orphan_grace
+    if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
+        session.execute(update(Media).where(Media.sha256 == "").values(touched_at=now))
+    unreferenced = ~exists().where(MediaRef.sha256 == Media.sha256, MediaRef.bound.is_(True))
+    candidates = list(session.scalars(select(Media.sha256).where(Media.touched_at < cutoff, unreferenced)))
+    deleted: list[tuple[str, str | None, str | None]] = []
+    for i in range(0, len(candidates), 500):
+        # re-checked by the DELETE itself: a reference added meanwhile (it touches the row) keeps the file
+        rows = session.execute(delete(Media).where(Media.sha256.in_(candidates[i:i + 500]),
+                                                   Media.touched_at < cutoff, unreferenced)
+                               .returning(Media.sha256, Media.thumb_sha256, Media.public_sha256)
+                               .execution_options(synchronize_session=False)).all()
+        deleted.extend(tuple(r) for r in rows)
+        gone = [r[0] for r in rows]
+        if gone:
+            session.execute(delete(MediaHolder).where(MediaHolder.sha256.in_(gone)))
+    expired = list(session.scalars(select(Upload).where(Upload.expires_at <= now)))
+    expired_ids = []
+    for upload in expired:
+        path = settings.part_path(upload)
+        try:
+            with _Locked(path):
+                path.unlink(missing_ok=True)
+        except Conflict:
+            continue  # being written right now: next run
+        except NotFound:
+            pass
+        expired_ids.append(upload.id)
+    if expired_ids:
+        session.execute(delete(Upload).where(Upload.id.in_(expired_ids)))
+    session.commit()
+
+    files, freed = 0, 0
+    for sha in {s for row in deleted for s in row if s}:
+        still_used = session.scalar(select(func.count()).select_from(Media).where(
+            or_(Media.sha256 == sha, Media.thumb_sha256 == sha, Media.public_sha256 == sha)))
+        if not still_used:
+            size = settings.store.remove(sha)
+            files, freed = files + (size > 0), freed + size
+    stray = _remove_stray_parts(session, settings, now)
+    counts = {"media_deleted": len(deleted), "files_deleted": files, "bytes_freed": freed,
+              "uploads_expired": len(expired_ids), "stray_files_deleted": stray,
+              "grace_days": settings.orphan_grace.days}
+    audit.record(session, actor, "media.cleanup", "media", None, detail=counts)
+    session.commit()
+    return counts
+
+
+def _remove_stray_parts(session: Session, settings: MediaSettings, now: dt.datetime) -> int:
+    """Part files without a session and temporary files of the store, left by a crash, once old."""
+    limit = now.timestamp() - settings.upload_expiry.total_seconds()
+    removed = 0
+    for folder, known in ((settings.uploads_dir, True), (Path(settings.media_dir) / "tmp", False)):
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            if not entry.is_file() or entry.stat().st_mtime >= min(limit, time.time() - 3600):
+                continue
+            if known and session.get(Upload, entry.name) is not None:
+                continue
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
