@@ -534,8 +534,8 @@ _PREFETCH: list = []
 def _prefetch_statement():
     """``_prefetch_pg``'s statement, built once (its cache key with it: each push only binds ``wanted``). What a
     push reads of the task and the business, not their every column and eager relationship (the task's plan and
-    lead department, the business's 20 columns: ~70 of the 160 columns the ORM's default loading asked for, each
-    described by psycopg on every push); the rest loads on first use (a submit's follow-ups, the PDF)."""
+    lead department, the business's 20 columns): 62 columns where the ORM's default loading asked for 126, each
+    described by psycopg on every push; the rest loads on first use (a submit's follow-ups, the PDF)."""
     if not _PREFETCH:
         _PREFETCH.append(
             select(Inspection, Task, Record, Section, _ANSWERS, _PEOPLE, FigureFact.from_phone)
