@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -154,14 +154,28 @@ def _claim_locked(session: Session, user_id: int, client_id: str, label: str | N
     the row. A row it created (its ``created_at`` is this one) is a new device: the limit is checked then, and a
     refusal is rolled back by the caller (nothing registered)."""
     now = utcnow()
-    stmt = _upsert(session, id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0,
-                   created_at=now)
-    stmt = stmt.on_conflict_do_update(index_elements=[stmt.table.c.id], set_={"id": stmt.excluded.id})
-    client = session.scalars(select(SyncClient).from_statement(stmt.returning(*SyncClient.__table__.c)),
+    client = session.scalars(_claim_statement(session.get_bind().dialect.name),
+                             {"id": client_id, "user_id": user_id, "kind": kind, "label": label, "created_at": now},
                              execution_options={"populate_existing": True}).one()
     if client.created_at == now and kind == "phone" and max_clients is not None and client.user_id == user_id:
         _check_limit(session, user_id, client_id, max_clients)
     return client
+
+
+_CLAIMS: dict[str, Any] = {}
+
+
+def _claim_statement(dialect: str):
+    """``_claim_locked``'s statement, built once per dialect with its values bound at execution (every push runs
+    it: building the insert, its ``excluded`` columns and the ORM's select from it anew was ~1/8 of a push's CPU)."""
+    stmt = _CLAIMS.get(dialect)
+    if stmt is None:
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SyncClient.__table__).values(
+            id=bindparam("id"), user_id=bindparam("user_id"), kind=bindparam("kind"), label=bindparam("label"),
+            last_mutation_id=0, created_at=bindparam("created_at"))
+        ins = ins.on_conflict_do_update(index_elements=[ins.table.c.id], set_={"id": ins.excluded.id})
+        stmt = _CLAIMS[dialect] = select(SyncClient).from_statement(ins.returning(*SyncClient.__table__.c))
+    return stmt
 
 
 def _claim(session: Session, user_id: int, client_id: str, label: str | None, kind: str,

@@ -15,11 +15,11 @@ the team lead to resolve. Fields the mutation does not name are untouched (they 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 
-@dataclasses.dataclass(frozen=True)
-class FieldWrite:
+class FieldWrite(NamedTuple):
+    """One write of a mutation (a tuple: a push makes a hundred of them)."""
     path: str
     value: Any
     base_rev: int
@@ -44,8 +44,14 @@ class MergePlan:
     conflicts: list[FieldConflict] = dataclasses.field(default_factory=list)
 
 
+_PLAIN = frozenset((str, int, bool, float, type(None)))
+
+
 def same(a: Any, b: Any) -> bool:
     """JSON equality that tells 1 from 1.0's cousin True and from "1" (Python's == does not)."""
+    kind = a.__class__
+    if kind is b.__class__ and kind in _PLAIN:
+        return a == b
     if type(a) is not type(b):
         if isinstance(a, bool) or isinstance(b, bool):
             return False
@@ -62,15 +68,16 @@ def same(a: Any, b: Any) -> bool:
 def plan_merge(values: Mapping[str, Any], revs: Mapping[str, list], writes: list[FieldWrite],
                client_id: str) -> MergePlan:
     plan = MergePlan()
-    for w in writes:
-        current = values.get(w.path)
-        rev, writer = (revs.get(w.path) or (0, None))[:2]
-        if same(current, w.value):
-            plan.unchanged.append(w.path)
-        elif w.base_rev == rev or (writer is not None and writer == client_id):
-            plan.changes[w.path] = w.value
+    for path, value, base_rev in writes:
+        current = values.get(path)
+        if same(current, value):
+            plan.unchanged.append(path)
+            continue
+        rev, writer = (revs.get(path) or (0, None))[:2]
+        if base_rev == rev or (writer is not None and writer == client_id):
+            plan.changes[path] = value
         else:
-            plan.conflicts.append(FieldConflict(w.path, w.base_rev, current, rev, writer, w.value))
+            plan.conflicts.append(FieldConflict(path, base_rev, current, rev, writer, value))
     return plan
 
 

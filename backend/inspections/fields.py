@@ -332,19 +332,21 @@ def parse_writes(raw: Any, check_for: Callable[[str], Check | str]) -> tuple[lis
         return [], {"fields": ["须为对象 {路径: {value, base_rev}}，至少一项"]}
     if len(raw) > MAX_WRITES:
         return [], {"fields": [f"一条变更最多写 {MAX_WRITES} 个字段"]}
-    for path, write in raw.items():
+    add = writes.append
+    for path, write in raw.items():   # (a push's 100 writes each pass here: kept to the cheapest tests)
         if not isinstance(path, str) or len(path) > 80:
             errors[str(path)[:80]] = ["路径无效"]
             continue
-        if not isinstance(write, dict) or set(write) != {"value", "base_rev"}:
+        if not isinstance(write, dict) or len(write) != 2 or "value" not in write or "base_rev" not in write:
             errors[path] = ["须为 {value, base_rev}（两项都须有；从未见过该字段时 base_rev 为 0）"]
             continue
         base = write["base_rev"]
-        if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base < 2**31:
+        if (base.__class__ is not int and (not isinstance(base, int) or isinstance(base, bool))) \
+                or not 0 <= base < 2147483648:
             errors[path] = ["base_rev 须为非负整数（从未见过该字段时为 0）"]
             continue
         check = check_for(path)
-        if isinstance(check, str):
+        if check.__class__ is str:
             errors[path] = [check]
             continue
         value = write["value"]
@@ -353,8 +355,11 @@ def parse_writes(raw: Any, check_for: Callable[[str], Check | str]) -> tuple[lis
             if problem:
                 errors[path] = [problem]
                 continue
-        writes.append(FieldWrite(path, value, base))
+        add(FieldWrite(path, value, base))
     return writes, errors
+
+
+_SCALARS = frozenset((str, bool, int, float, type(None)))
 
 
 def media_hashes(values: list) -> set[str]:
@@ -362,6 +367,8 @@ def media_hashes(values: list) -> set[str]:
     or an object with ``photos`` (an outcome)."""
     out: set[str] = set()
     for v in values:
+        if v.__class__ in _SCALARS:
+            continue
         if isinstance(v, list):
             out.update(x["sha256"] for x in v if isinstance(x, dict) and isinstance(x.get("sha256"), str))
         elif isinstance(v, dict):

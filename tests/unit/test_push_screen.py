@@ -29,6 +29,16 @@ def test_strings_emptied_as_a_character_by_character_scan_does():
         assert protocol.JSON_STRING.sub('""', text) == _skeleton(text), repr(text)
 
 
+def test_strings_emptied_by_splitting_at_quotes_as_the_expression_does():
+    rnd = random.Random(15)
+    alphabet = ['"', "\\", "a", "u", "[", "{", "}", "\n", "中", "1", "e"]
+    samples = ['x"abc\\', '"a\\"', '"\\', '"abc', '"a"b"c\\""', '["\\\\"]', '{"k": "v\\"[", "n": [1, 2]}', "", '"', '""',
+               '{"note": "\\u73b0\\n[", "n": [1, {"a": "]"}]}']
+    samples += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 20))) for _ in range(50000)]
+    for text in samples:
+        assert protocol.strings_emptied(text) == _skeleton(text), repr(text)
+
+
 def test_suspect_numbers_outside_strings_only():
     def suspect(text):
         return bool(protocol.SUSPECT_NUMBER.search(protocol.JSON_STRING.sub('""', text)))
