@@ -11,8 +11,9 @@ changes.
 ``LONGEST``: a key names a test, a parametrization or a module (a nodeid prefix; ``prefix*suffix`` for the
 nodeids between, e.g. one backend of a module); all the tests a key names go to one worker together (a module
 whose tests share a module-scoped fixture stays whole), with the seconds they took in a full run on two cores
-(test.sh prints the 30 slowest at the end of every run). The figures only rank them; a test missing from the
-list runs with the rest, as before.
+(test.sh prints the 30 slowest at the end of every run; the rest scaled from runs of tests/e2e, tests/integration
+and tests/field with --durations). The figures only rank them; a test missing from the list runs with the
+rest, as before.
 """
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ LONGEST: dict[str, float] = {
     "tests/integration/test_lossy_sync.py::test_a_lossy_network_loses_and_doubles_nothing[sqlite]": 30,
     "tests/integration/test_reminders.py::test_reminders_fire_from_rq_cron_and_a_real_worker_with_the_clock_moved_forward[postgresql]": 47,
     "tests/integration/test_reminders.py::test_reminders_fire_from_rq_cron_and_a_real_worker_with_the_clock_moved_forward[sqlite]": 34,
+    # real rq workers, gunicorn, S3 and concurrent writers
+    "tests/integration/test_media_s3.py::test_an_rq_worker_with_a_disk_of_its_own_processes_a_photo_from_s3[postgresql]": 34,
+    "tests/integration/test_media_s3.py::test_an_rq_worker_with_a_disk_of_its_own_processes_a_photo_from_s3[sqlite]": 18,
+    "tests/integration/test_jobs.py::test_rq_worker_runs_jobs_with_retries_on_real_redis[sqlite]": 20,
+    "tests/integration/test_jobs.py::test_rq_worker_runs_jobs_with_retries_on_real_redis[postgresql]": 14,
+    "tests/integration/test_two_app_servers.py": 18,
+    "tests/integration/test_concurrent_draws.py::test_concurrent_commits_and_draws[postgresql]": 13,
+    "tests/integration/test_media_uploads.py::test_photos_are_processed_by_an_rq_worker_when_redis_is_configured[postgresql]": 10,
+    "tests/integration/test_media_uploads.py::test_photos_are_processed_by_an_rq_worker_when_redis_is_configured[sqlite]": 9,
+    "tests/integration/test_gunicorn.py": 9,
+    "tests/integration/test_docs_examples.py::test_the_parts_of_an_inspection_are_those_of_the_text[sqlite]": 9,
+    "tests/field/test_jobs_while_phones_push.py::test_jobs_complete_while_ten_phones_push[sqlite]": 12,
+    "tests/field/test_jobs_while_phones_push.py::test_jobs_complete_while_ten_phones_push[postgresql]": 7,
+    "tests/field/test_reinspections.py::test_a_reinspection_is_pushed_from_the_phones_and_closes_its_followup[postgresql]": 11,
+    "tests/field/test_pdf.py::test_the_job_emits_a_change_so_a_phone_already_up_to_date_learns_the_pdf[sqlite]": 10,
+    "tests/field/test_pdf.py::test_a_missing_font_answers_a_clear_error_and_the_job_can_be_run_again[sqlite]": 9,
+    "tests/field/test_pdf.py::test_a_missing_font_answers_a_clear_error_and_the_job_can_be_run_again[postgresql]": 9,
+    "tests/field/test_pdf_jobs.py::test_the_draft_is_made_by_a_job_once_per_content[sqlite]": 8,
+    "tests/unit/test_pdf_assets.py::test_the_default_font_is_wenquanyi_zen_hei": 8,
     # the browser tests (a live server and Chromium each)
     "tests/e2e/test_pwa_field.py::test_two_officers_offline_then_the_lead_submits[flaky]": 49,
     "tests/e2e/test_pwa_field.py::test_two_officers_offline_then_the_lead_submits[direct]": 41,
