@@ -23,5 +23,7 @@ echo "==> 测试数据库：SQLite${DATABASE_URL:+ 与 $DATABASE_URL}；Redis：
 # Byte-code cached: where the environment sets PYTHONDONTWRITEBYTECODE, each of the suite's ~100 Python
 # subprocesses (servers, workers, CLIs) compiled backend/ again, 0.35-0.5 s of CPU each.
 unset PYTHONDONTWRITEBYTECODE
-# --durations=30: the slowest tests named at the end of every run (what the suite's wall time waits on)
+# The longest tests go out first, one at a time to whichever worker is free (tests/scheduling.py, hooked in
+# tests/conftest.py): in xdist's plain order they came where their modules fell, and the run waited ~4 min on
+# its last 1% of tests. --durations=30: the slowest tests named at the end of every run (keep that list true).
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" -q --durations=30 "$@"

@@ -93,6 +93,16 @@ def _clone(backend: str, template: str, tmp_path_factory, label: str) -> str:
     return url
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)   # (optional: -p no:xdist runs without it)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's ``load`` distribution with the longest tests handed out first (tests/scheduling.py)."""
+    if config.getvalue("dist") == "load":
+        from tests.scheduling import LongestFirst
+
+        return LongestFirst(config, log)
+    return None
+
+
 def pytest_sessionfinish(session, exitstatus):
     if _TEMPLATES.get("postgresql"):
         drop_pg_database(_TEMPLATES.pop("postgresql"))
