@@ -125,7 +125,7 @@ class FieldBatch:
         self.photo_flags_seen: dict[int, set] = {}  # photo_checks: (path, code, photo id) flagged per inspection
         self.sync_record = None                    # PostgreSQL: the push's own record, written by ``finish``
         self.defer_final = False                   # PostgreSQL: ``finish`` leaves its last statement to ``commit``
-        self.final = None                          # that statement, pending: (statement, parameters, fact ids)
+        self.final = None                          # that statement, pending (``_finish_pg``)
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -465,6 +465,37 @@ class FieldBatch:
             [ok, *(f"(SELECT count(*) FROM {w}) >= 0" for w in written)])))
         new_ids = ("(SELECT json_agg(json_build_array(id, inspection_id, department_id)) FROM new_s)"
                    if new_sections else "NULL")
+        # the last statement before commit, the heads held: the audit entry and the head's move onto it, the
+        # change sequence's head and the change rows, and the figure facts' refresh locks. Built here, before the
+        # write statement takes the heads: only the audit entry (hashed onto the head) is made while they are held
+        detail = self._detail(touched, outcome)
+        fctes = list(audit.APPEND_CTES)
+        fparams: dict = {}
+        if touched:
+            fctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
+            fctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
+                         "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', "
+                         ":now FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, "
+                         "inspection_id integer, task_id integer))")
+            fparams["now"] = now
+            fparams["n_changes"] = len(touched)
+            fparams["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
+                                               "task_id": self.inspections[iid].inspection.task_id}
+                                              for n, iid in enumerate(touched, 1)])
+        main = "SELECT 0"
+        # the caller commits right after (``commit``): the facts noted by this push's flushes are refreshed with
+        # this statement's and COMMIT in one round trip; a note of anything but an inspection is left to the
+        # refresh before commit, the statement sent at once
+        noted = facts.noted_inspections(session) if self.defer_final else None
+        if noted is not None:
+            fact_ids |= noted
+        if fact_ids:
+            # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
+            # refresh before commit is one statement then
+            fctes.append(facts.LOCK_CTE)
+            fparams.update(facts.lock_parts(session, fact_ids))
+            main = "SELECT (SELECT n FROM fact_lock)"
+        final = text("WITH " + ", ".join(fctes) + " " + main)
         stale, seq, prev, made = session.execute(text(
             "WITH " + ", ".join(ctes) + " SELECT (SELECT ids FROM stale_i), (SELECT seq FROM audit_l), "
             f"(SELECT hash FROM audit_l), {new_ids}"), params).one()
@@ -473,63 +504,39 @@ class FieldBatch:
             # merged into was stale (nothing of it was written), writing it would lose the other's values; it is
             # applied again from the start
             raise StaleRead(sorted(stale))
-        # the last statement before commit, the heads held: the audit entry and the head's move onto it, the
-        # change sequence's head and the change rows, and the figure facts' refresh locks
-        entry, params = audit.append_after(
+        entry, more = audit.append_after(
             session, seq, prev, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
-            detail=self._detail(touched, outcome), department_id=self.actor.department_id)
-        ctes = list(audit.APPEND_CTES)
-        if touched:
-            ctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
-            ctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
-                        "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', :now "
-                        "FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, inspection_id integer, "
-                        "task_id integer))")
-            params["now"] = now
-            params["n_changes"] = len(touched)
-            params["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
-                                              "task_id": self.inspections[iid].inspection.task_id}
-                                             for n, iid in enumerate(touched, 1)])
-        main = "SELECT 0"
-        # the caller commits right after (``commit``): the facts noted by this push's flushes are refreshed with
-        # this statement's and COMMIT in one round trip; a note of anything but an inspection is left to the
-        # refresh before commit, the statement sent now
-        noted = facts.noted_inspections(session) if self.defer_final else None
-        if noted is not None:
-            fact_ids |= noted
-        if fact_ids:
-            # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
-            # refresh before commit is one statement then
-            ctes.append(facts.LOCK_CTE)
-            params.update(facts.lock_parts(session, fact_ids))
-            main = "SELECT (SELECT n FROM fact_lock)"
-        final = text("WITH " + ", ".join(ctes) + " " + main)
-        if noted is not None:
-            self.final = (final, params, sorted(fact_ids))
-        else:
-            session.execute(final, params)
-        audit.appended(session, entry)
-        if record_ is not None:
-            engine.recorded(record_)
-        if new_sections:
-            ids = {(i, d): sid for sid, i, d in made or ()}
-            for state in changed:
-                for s in state.sections.values():
-                    if s.row is None and (s.inspection_id, s.department_id) in ids:
-                        s.row = Section(id=ids[(s.inspection_id, s.department_id)], inspection_id=s.inspection_id,
-                                        department_id=s.department_id, data=s.meta(s.values), revs=s.meta(s.revs),
-                                        rev=s.rev, status=s.status, signed_hash=s.signed_hash, created_at=now,
-                                        updated_at=now)
-        if self.final is None:
-            facts.note(session, "inspection", sorted(fact_ids))
+            detail=detail, department_id=self.actor.department_id)
+        fparams.update(more)
+        def written() -> None:     # after the statement: what it wrote told to the objects
+            audit.appended(session, entry)
+            if record_ is not None:
+                engine.recorded(record_)
+            if new_sections:
+                ids = {(i, d): sid for sid, i, d in made or ()}
+                for state in changed:
+                    for s in state.sections.values():
+                        if s.row is None and (s.inspection_id, s.department_id) in ids:
+                            s.row = Section(id=ids[(s.inspection_id, s.department_id)],
+                                            inspection_id=s.inspection_id, department_id=s.department_id,
+                                            data=s.meta(s.values), revs=s.meta(s.revs), rev=s.rev, status=s.status,
+                                            signed_hash=s.signed_hash, created_at=now, updated_at=now)
+
+        if noted is not None:      # sent by ``commit`` (or ``send_final``), the heads' window as short as can be
+            self.final = (final, fparams, sorted(fact_ids), written)
+            return
+        session.execute(final, fparams)
+        written()
+        facts.note(session, "inspection", sorted(fact_ids))
 
     def send_final(self, session: Session) -> None:
         """Send the last statement ``_finish_pg`` left pending (``defer_final``) now, for a caller that writes more
         in the transaction (a submitted record's PDF jobs, whose audit entries follow the push's)."""
         if self.final is not None:
-            final, params, fact_ids = self.final
+            final, params, fact_ids, written = self.final
             self.final = None
             session.execute(final, params)
+            written()
             facts.note(session, "inspection", fact_ids)
 
     def commit(self, session: Session) -> None:
@@ -545,7 +552,7 @@ class FieldBatch:
         if pending is None:
             session.commit()
             return
-        final, params, fact_ids = pending
+        final, params, fact_ids, written = pending
         noted = facts.noted_inspections(session)
         if noted is None or not noted <= set(fact_ids):      # noted since ``_finish_pg``: not expected; safe
             self.final = pending
@@ -568,6 +575,7 @@ class FieldBatch:
             if conn.dialect.is_disconnect(exc, raw, None):
                 conn.invalidate(exc)
             raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
+        written()
         facts.forget_noted(session)           # refreshed above
         session.commit()                      # the ORM's bookkeeping: the transaction has ended (no round trip)
 
