@@ -4,7 +4,8 @@ Handlers read and change this state in memory; ``finish`` writes what changed in
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
 lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
 writing two (``_finish_pg``: the rows' locks and writes, the audit head's lock last; then the audit entry and
-the change rows, right before commit); SQLite keeps the ORM path.
+the change rows, sent with the figure facts' refresh and COMMIT in one round trip by ``commit``, psycopg's
+pipeline mode); SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
