@@ -346,7 +346,9 @@ class FieldBatch:
         the audit entry (hashed in between) and the head's move, the change sequence's head and the change rows,
         the figure facts' refresh locks. Same rows, same values, same lock order (rows, audit head, sync head,
         facts) as the statements one by one; the heads are held from the end of the first statement to commit,
-        not across the writes (docs/decisions.md, "The audit head held from the last write to commit")."""
+        not across the writes (docs/decisions.md, "The audit head held from the last write to commit"). With
+        ``defer_final`` the second is built before the first and left to ``commit``, which sends it with the
+        facts' refresh and COMMIT in one round trip."""
         from sqlalchemy import text
         from sqlalchemy.orm.attributes import set_committed_value
 
@@ -509,6 +511,7 @@ class FieldBatch:
             session, seq, prev, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
             detail=detail, department_id=self.actor.department_id)
         fparams.update(more)
+
         def written() -> None:     # after the statement: what it wrote told to the objects
             audit.appended(session, entry)
             if record_ is not None:
