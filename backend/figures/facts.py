@@ -323,6 +323,22 @@ def note(session: Session, kind: str, ids: Iterable[int]) -> None:
                                                                   for i in ids)
 
 
+def noted_inspections(session: Session) -> set[int] | None:
+    """The inspections noted in this transaction so far, when every note names an inspection (a push's); None
+    when one names anything else (those are resolved by ``settle``)."""
+    notes = session.connection().info.get(NOTES) or set()
+    if any(kind != "inspection" for kind, _ in notes):
+        return None
+    return {i for _, i in notes}
+
+
+def forget_noted(session: Session) -> None:
+    """The notes refreshed by the caller itself (``refresh`` with the ids of ``noted_inspections``, its locks
+    held): nothing left for the refresh before commit."""
+    session.connection().info.pop(NOTES, None)
+    session.info.pop(TOUCHED, None)
+
+
 def _resolve(conn: Connection, notes: set) -> set[int]:
     from backend.inspections.models import Inspection
 

@@ -4,7 +4,8 @@ Handlers read and change this state in memory; ``finish`` writes what changed in
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
 lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
 writing two (``_finish_pg``: the rows' locks and writes, the audit head's lock last; then the audit entry and
-the change rows, right before commit); SQLite keeps the ORM path.
+the change rows, sent with the figure facts' refresh and COMMIT in one round trip by ``commit``, psycopg's
+pipeline mode); SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import functools
 from typing import Any
 
 from sqlalchemy import JSON, TextClause, bindparam, case, func, literal_column, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, lazyload, load_only, selectinload
 
 from backend.actor import Actor
@@ -123,6 +126,8 @@ class FieldBatch:
         self.resolutions: list[dict] = []          # conflicts resolved, for the push's audit entry
         self.photo_flags_seen: dict[int, set] = {}  # photo_checks: (path, code, photo id) flagged per inspection
         self.sync_record = None                    # PostgreSQL: the push's own record, written by ``finish``
+        self.defer_final = False                   # PostgreSQL: ``finish`` leaves its last statement to ``commit``
+        self.final = None                          # that statement, pending (``_finish_pg``)
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -336,7 +341,9 @@ class FieldBatch:
         the audit entry (hashed in between) and the head's move, the change sequence's head and the change rows,
         the figure facts' refresh locks. Same rows, same values, same lock order (rows, audit head, sync head,
         facts) as the statements one by one; the heads are held from the end of the first statement to commit,
-        not across the writes (docs/decisions.md, "The audit head held from the last write to commit")."""
+        not across the writes (docs/decisions.md, "The audit head held from the last write to commit"). With
+        ``defer_final`` the second is built before the first and left to ``commit``, which sends it with the
+        facts' refresh and COMMIT in one round trip."""
         from sqlalchemy.orm.attributes import set_committed_value
 
         from backend.db import _json_dumps
@@ -455,6 +462,37 @@ class FieldBatch:
             [ok, *(f"(SELECT count(*) FROM {w}) >= 0" for w in written)])))
         new_ids = ("(SELECT json_agg(json_build_array(id, inspection_id, department_id)) FROM new_s)"
                    if new_sections else "NULL")
+        # the last statement before commit, the heads held: the audit entry and the head's move onto it, the
+        # change sequence's head and the change rows, and the figure facts' refresh locks. Built here, before the
+        # write statement takes the heads: only the audit entry (hashed onto the head) is made while they are held
+        detail = self._detail(touched, outcome)
+        fctes = list(audit.APPEND_CTES)
+        fparams: dict = {}
+        if touched:
+            fctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
+            fctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
+                         "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', "
+                         ":now FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, "
+                         "inspection_id integer, task_id integer))")
+            fparams["now"] = now
+            fparams["n_changes"] = len(touched)
+            fparams["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
+                                               "task_id": self.inspections[iid].inspection.task_id}
+                                              for n, iid in enumerate(touched, 1)])
+        main = "SELECT 0"
+        # the caller commits right after (``commit``): the facts noted by this push's flushes are refreshed with
+        # this statement's and COMMIT in one round trip; a note of anything but an inspection is left to the
+        # refresh before commit, the statement sent at once
+        noted = facts.noted_inspections(session) if self.defer_final else None
+        if noted is not None:
+            fact_ids |= noted
+        if fact_ids:
+            # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
+            # refresh before commit is one statement then
+            fctes.append(facts.LOCK_CTE)
+            fparams.update(facts.lock_parts(session, fact_ids))
+            main = "SELECT (SELECT n FROM fact_lock)"
+        final = _text("WITH " + ", ".join(fctes) + " " + main)
         stale, seq, prev, made = session.execute(_text(
             "WITH " + ", ".join(ctes) + " SELECT (SELECT ids FROM stale_i), (SELECT seq FROM audit_l), "
             f"(SELECT hash FROM audit_l), {new_ids}"), params).one()
@@ -463,44 +501,81 @@ class FieldBatch:
             # merged into was stale (nothing of it was written), writing it would lose the other's values; it is
             # applied again from the start
             raise StaleRead(sorted(stale))
-        # the last statement before commit, the heads held: the audit entry and the head's move onto it, the
-        # change sequence's head and the change rows, and the figure facts' refresh locks
-        entry, params = audit.append_after(
+        entry, more = audit.append_after(
             session, seq, prev, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
-            detail=self._detail(touched, outcome), department_id=self.actor.department_id)
-        ctes = list(audit.APPEND_CTES)
-        if touched:
-            ctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
-            ctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
-                        "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', :now "
-                        "FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, inspection_id integer, "
-                        "task_id integer))")
-            params["now"] = now
-            params["n_changes"] = len(touched)
-            params["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
-                                              "task_id": self.inspections[iid].inspection.task_id}
-                                             for n, iid in enumerate(touched, 1)])
-        main = "SELECT 0"
-        if fact_ids:
-            # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
-            # refresh before commit is one statement then
-            ctes.append(facts.LOCK_CTE)
-            params.update(facts.lock_parts(session, fact_ids))
-            main = "SELECT (SELECT n FROM fact_lock)"
-        session.execute(_text("WITH " + ", ".join(ctes) + " " + main), params)
-        audit.appended(session, entry)
-        if record_ is not None:
-            engine.recorded(record_)
-        if new_sections:
-            ids = {(i, d): sid for sid, i, d in made or ()}
-            for state in changed:
-                for s in state.sections.values():
-                    if s.row is None and (s.inspection_id, s.department_id) in ids:
-                        s.row = Section(id=ids[(s.inspection_id, s.department_id)], inspection_id=s.inspection_id,
-                                        department_id=s.department_id, data=s.meta(s.values), revs=s.meta(s.revs),
-                                        rev=s.rev, status=s.status, signed_hash=s.signed_hash, created_at=now,
-                                        updated_at=now)
+            detail=detail, department_id=self.actor.department_id)
+        fparams.update(more)
+
+        def written() -> None:     # after the statement: what it wrote told to the objects
+            audit.appended(session, entry)
+            if record_ is not None:
+                engine.recorded(record_)
+            if new_sections:
+                ids = {(i, d): sid for sid, i, d in made or ()}
+                for state in changed:
+                    for s in state.sections.values():
+                        if s.row is None and (s.inspection_id, s.department_id) in ids:
+                            s.row = Section(id=ids[(s.inspection_id, s.department_id)],
+                                            inspection_id=s.inspection_id, department_id=s.department_id,
+                                            data=s.meta(s.values), revs=s.meta(s.revs), rev=s.rev, status=s.status,
+                                            signed_hash=s.signed_hash, created_at=now, updated_at=now)
+
+        if noted is not None:      # sent by ``commit`` (or ``send_final``), the heads' window as short as can be
+            self.final = (final, fparams, sorted(fact_ids), written)
+            return
+        session.execute(final, fparams)
+        written()
         facts.note(session, "inspection", sorted(fact_ids))
+
+    def send_final(self, session: Session) -> None:
+        """Send the last statement ``_finish_pg`` left pending (``defer_final``) now, for a caller that writes more
+        in the transaction (a submitted record's PDF jobs, whose audit entries follow the push's)."""
+        if self.final is not None:
+            final, params, fact_ids, written = self.final
+            self.final = None
+            session.execute(final, params)
+            written()
+            facts.note(session, "inspection", fact_ids)
+
+    def commit(self, session: Session) -> None:
+        """Commit the push's transaction. When ``_finish_pg`` left its last statement pending (``defer_final``,
+        PostgreSQL), that statement (the audit entry, the heads' moves, the change rows, the facts' locks), the
+        figure facts' refresh and COMMIT are sent together and answered together (psycopg's pipeline mode): the
+        heads are held from the write statement's answer for one round trip, not three, and the thread does
+        not wait for a CPU (and the GIL) between them while holding them. The same statements in the same order:
+        an error in one skips the rest (COMMIT included), raised as SQLAlchemy raises it, and the transaction
+        is rolled back by the caller. A session inside a savepoint (the tests' shared transaction) sends the
+        statements the same way and leaves the commit to ``session.commit``."""
+        pending, self.final = self.final, None
+        if pending is None:
+            session.commit()
+            return
+        final, params, fact_ids, written = pending
+        noted = facts.noted_inspections(session)
+        if noted is None or not noted <= set(fact_ids):      # noted since ``_finish_pg``: not expected; safe
+            self.final = pending
+            self.send_final(session)
+            session.commit()
+            return
+        session.flush()                       # nothing (``_finish_pg`` flushed); anything would go first
+        conn = session.connection()
+        root = not conn.in_nested_transaction() and not isinstance(session.bind, Connection)
+        raw = conn.connection.driver_connection
+        import psycopg
+
+        try:
+            with raw.pipeline():
+                conn.execute(final, params)
+                facts.refresh(conn, fact_ids, held=set(facts.buckets(fact_ids)))
+                if root:
+                    raw.execute("COMMIT", prepare=False)
+        except psycopg.Error as exc:          # answered at the pipeline's end: wrapped as SQLAlchemy would
+            if conn.dialect.is_disconnect(exc, raw, None):
+                conn.invalidate(exc)
+            raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
+        written()
+        facts.forget_noted(session)           # refreshed above
+        session.commit()                      # the ORM's bookkeeping: the transaction has ended (no round trip)
 
     def _facts_of_writes(self, record_) -> set[int]:
         """The inspections whose figure fact the push's section writes may change (``from_phone``: a section's

@@ -81,14 +81,17 @@ def push(session: Session, actor: Actor, client_id: str, mutations: list[protoco
     signers = signers or SignerChecks()
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         batch = FieldBatch(session, actor, settings)
+        batch.defer_final = True          # its last statement goes with COMMIT (``FieldBatch.commit``)
         try:
             # "submitted": the handlers append each inspection whose record they submitted (same list object)
             ctx_extra = {"signers": signers.verified, "submitted": []}
             outcome = _push(session, actor, client_id, mutations, batch, ctx_extra, label, signers.stop,
                             max_clients(settings), allow_retired)
+            if ctx_extra["submitted"] and queue is not None:
+                batch.send_final(session)     # the PDF jobs' audit entries follow the push's
             jobs = record_pdf.schedule(session, queue, actor, ctx_extra["submitted"],
                                        attempts=int((settings or {}).get("JOB_RETRIES", 2)))
-            session.commit()
+            batch.commit(session)
             break
         except (engine.ClientNotYours, engine.ClientRetired, engine.TooManyClients) as exc:
             session.rollback()
