@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Load, Session, selectinload
 
 from backend.actor import Actor
 from backend.directory.models import Department, Expert, Inspector, Target
@@ -64,10 +64,16 @@ def public_draw_list_query(args: dict):
     ``year`` the plan's year, ``status`` committed | drawn. No person is named (a row is counts and links)."""
     from backend.plans.models import Plan
 
+    # the three rows as selected and nothing else: their eager relationships (Draw.task, the task's department and
+    # plan, …) joined the task a second time and a plan and departments the row never reads
     stmt = (select(Draw, Task, Department)
             .join(Task, Task.id == Draw.task_id)
             .join(Department, Department.id == Task.lead_department_id)
-            .where(Draw.status.in_(PUBLIC_LIST_STATUSES)))
+            .where(Draw.status.in_(PUBLIC_LIST_STATUSES))
+            .options(*(Load(entity).lazyload("*") for entity in (Draw, Task, Department)),
+                     # a draw's columns the row reads: not its plan and result (a drawn result names every pick)
+                     Load(Draw).load_only(Draw.seq, Draw.status, Draw.committed_at, Draw.drawn_at, Draw.counts,
+                                          Draw.task_id)))
     if args.get("status"):
         stmt = stmt.where(Draw.status == args["status"])
     if args.get("department_id") is not None:

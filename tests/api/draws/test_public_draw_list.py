@@ -49,3 +49,13 @@ def test_the_public_lists_committed_and_drawn_draws_without_personal_data(client
     for bad in ("status=superseded", "year=99", "department_id=x", "page_size=1000", "q=" + "长" * 65):
         r = client.get(f"/api/public/draws?{bad}")
         assert r.status_code == 422 and r.json["message"], bad
+
+
+def test_the_list_reads_each_row_once_and_no_draws_plan_or_result(database):
+    """The task is joined once (not again by Draw.task's eager join), and a page reads neither a draw's plan nor
+    its result (a drawn result names every pick)."""
+    from backend.draws.services_record import public_draw_list_query
+
+    sql = str(public_draw_list_query({"q": "抽查"}).compile(dialect=database.engine.dialect))
+    assert sql.count("JOIN task") == 1 and sql.count("JOIN") == 2, sql
+    assert "draw.result" not in sql and "draw.plan" not in sql
