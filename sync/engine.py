@@ -100,11 +100,16 @@ class PushOutcome:
 
     @property
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.results:
-            key = "replayed" if r.get("replayed") else r["status"]
-            out[key] = out.get(key, 0) + 1
-        return out
+        return result_counts(self.results)
+
+
+def result_counts(results: list[dict], into: dict[str, int] | None = None) -> dict[str, int]:
+    """How many results of each status (``replayed`` for those answered from what was stored), added to ``into``."""
+    out = {} if into is None else into
+    for r in results:
+        key = "replayed" if r.get("replayed") else r["status"]
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 Handler = Callable[[Context, dict], dict]

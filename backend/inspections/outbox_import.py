@@ -38,10 +38,10 @@ from backend.actor import Actor
 from backend.audit import services as audit
 from backend.auth.models import User
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.inspections import syncing
+from backend.inspections import devices, syncing
 from backend.inspections.signers import SIGNED_BY, SignerChecks
 from sync import protocol
-from sync.engine import Refused
+from sync.engine import Refused, result_counts
 
 EXPORT_KIND = "shuangsui-outbox-export"
 STRIPPED_PASSWORD = "（已删除）"  # what the export writes in place of a co-signer's password
@@ -175,13 +175,6 @@ def _gap_not_closed(session: Session, client_id: str) -> None:
                            code="sync.import_gap_closed", details={"client_id": client_id})
 
 
-def _retire(session: Session, by: Actor, client_id: str) -> None:
-    """The device, retired before the renumbered rest is delivered (its phone holds them under the old ids)."""
-    from backend.inspections import devices
-
-    devices.retire(session, by, client_id)
-
-
 def _unverifiable(mutations: list[protocol.Mutation]) -> SignerChecks:
     """Co-signatures the export stripped of their password: refused without a password check."""
     checks = SignerChecks()
@@ -209,9 +202,8 @@ def import_export(session: Session, export: ExportFile, *, by: Actor, media_sett
         client_id, mutations = syncing.parse(json.dumps(body, ensure_ascii=False))
         answer = syncing.push(session, officer, client_id, mutations, settings=settings,
                               signers=_unverifiable(mutations), queue=queue, allow_retired=True)
+        result_counts(answer["results"], counts)
         for result in answer["results"]:
-            key = "replayed" if result.get("replayed") else result["status"]
-            counts[key] = counts.get(key, 0) + 1
             if result["status"] == "rejected" and not result.get("replayed"):
                 report.refused.append({k: result.get(k) for k in ("id", "code", "message", "inspection_id")})
         stopped = answer.get("stopped")
@@ -219,7 +211,7 @@ def import_export(session: Session, export: ExportFile, *, by: Actor, media_sett
             continue
         rest = [m for m in chunk if m["id"] >= stopped["got"]] + pending
         if stopped["code"] == "sync.gap" and close_gap and report.gap is None:
-            _retire(session, by, export.client_id)
+            devices.retire(session, by, export.client_id)   # before the rest is renumbered
             expected = stopped["expected"]
             report.gap = {"lost": [expected, stopped["got"] - 1],
                           "renumbered": [[m["id"], expected + i] for i, m in enumerate(rest)]}
