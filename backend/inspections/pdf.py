@@ -63,11 +63,15 @@ class Settings:
     font: str | None = None
     font_bold: str | None = None
     timezone: str = "Asia/Shanghai"
+    thumb_edge: int = 320           # a photo's thumbnail made here is the one the server stores (MEDIA_*)
+    public_max_edge: int = 2560
 
     @classmethod
     def from_config(cls, config, media_dir: str | None = None) -> "Settings":
         return cls(media_dir=str(media_dir or config["MEDIA_DIR"]), font=config.get("PDF_FONT") or None,
-                   font_bold=config.get("PDF_FONT_BOLD") or None, timezone=str(config.get("TIMEZONE", "Asia/Shanghai")))
+                   font_bold=config.get("PDF_FONT_BOLD") or None, timezone=str(config.get("TIMEZONE", "Asia/Shanghai")),
+                   thumb_edge=int(config.get("MEDIA_THUMB_EDGE", 320)),
+                   public_max_edge=int(config.get("MEDIA_PUBLIC_MAX_EDGE", 2560)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -458,7 +462,8 @@ class _Writer:
             caption = f"照片 {n} · {sha[:10]}"
             if p.get("caption"):
                 caption = f"{_clean(p['caption'])} · {sha[:8]}"
-            out.append((photo_bytes(self.settings.media_dir, sha, self.media.get(sha)), caption))
+            out.append((photo_bytes(self.settings.media_dir, sha, self.media.get(sha), thumb_edge=self.settings.thumb_edge,
+                                    public_max_edge=self.settings.public_max_edge), caption))
         return out
 
     def flags_for(self, department_id, prefix: str) -> list[str]:

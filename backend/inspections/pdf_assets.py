@@ -157,8 +157,15 @@ def reduced_copy(path: Path, edge: int = THUMB_EDGE) -> bytes | None:
         return None
 
 
-def photo_bytes(media_dir: str, sha256: str, info: dict | None) -> bytes | None:
-    """The picture to show for a photo: its thumbnail when ready, else a reduced copy of the original."""
+def photo_bytes(media_dir: str, sha256: str, info: dict | None, *, thumb_edge: int = THUMB_EDGE,
+                public_max_edge: int = 2560) -> bytes | None:
+    """The picture to show for a photo: its thumbnail when made; a photo whose thumbnail is made on first need
+    (``media.common.on_first_need``: the app's plain copies) gets the thumbnail it will have, made here with the
+    server's settings (``processing.derive``: the same bytes, so the PDF is the same before and after it is
+    stored); any other (still processing) a reduced copy of the original."""
+    from backend.media.common import on_first_need
+    from backend.media.processing import derive
+
     store = storage.get(media_dir)
     try:
         if info and info.get("thumb_sha256"):
@@ -169,6 +176,12 @@ def photo_bytes(media_dir: str, sha256: str, info: dict | None) -> bytes | None:
         if info is None or info.get("kind") not in (None, "photo"):
             return None
         with store.local_file(sha256) as original:
+            if on_first_need(info.get("kind"), info.get("status"), info.get("thumb_sha256")):
+                try:
+                    return derive(original, thumb_edge=thumb_edge, public_max_edge=public_max_edge,
+                                  default_zone="UTC").thumb    # the zone only dates EXIF facts, not used here
+                except Exception:  # noqa: BLE001 - as the reader that stores it would: no thumbnail from it
+                    pass
             return reduced_copy(original)
     except (ValueError, FileNotFoundError):          # not a hash; not stored
         return None

@@ -20,6 +20,22 @@ from backend.media.models import Media, Upload
 PROCESSED_KINDS = ("photo",)          # kinds a job processes; the others are ready when stored
 
 
+def on_first_need(kind: str | None, status: str | None, thumb_sha256: str | None) -> bool:
+    """A photo stored ready whose thumbnail and public copy are made when first asked for (``upkeep.derived``):
+    a plain photo (``processing.plain_facts``), its facts read in its upload request, its copies not made yet."""
+    return kind in PROCESSED_KINDS and status == "ready" and thumb_sha256 is None
+
+
+def app_settings() -> "MediaSettings":
+    """The Flask app's media settings, made once (for code called from a request or the CLI with no settings)."""
+    from flask import current_app
+
+    extensions = current_app.extensions
+    if "shuangsui.media" not in extensions:
+        extensions["shuangsui.media"] = MediaSettings.from_config(current_app.config)
+    return extensions["shuangsui.media"]
+
+
 @dataclasses.dataclass(frozen=True)
 class MediaSettings:
     media_dir: str
@@ -113,6 +129,13 @@ def _processed(media: Media, derived: processing.Derived, thumb_sha256: str, pub
     media.thumb_sha256, media.public_sha256 = thumb_sha256, public_sha256
     media.exif_gps, media.exif_time, media.exif_offset = facts.gps, facts.time, facts.offset
     media.orientation_fixed = derived.orientation_fixed
+    media.status, media.error, media.processed_at = "ready", None, now
+
+
+def _facts_read(media: Media, facts: processing.PhotoFacts, now: dt.datetime) -> None:
+    """A plain photo's row: its EXIF facts, ready; its copies made on first need (``upkeep.derived``)."""
+    media.exif_gps, media.exif_time, media.exif_offset = facts.gps, facts.time, facts.offset
+    media.orientation_fixed = False
     media.status, media.error, media.processed_at = "ready", None, now
 
 

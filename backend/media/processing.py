@@ -10,7 +10,6 @@ with every metadata segment removed (``clean_jpeg``), the same pixels, no re-enc
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -223,8 +222,22 @@ def _thumb_bytes(im: Image.Image, edge: int) -> bytes:
     return _encode(_thumbnail(im, edge, THUMB_RESAMPLE), THUMB_QUALITY, optimize=False)
 
 
-def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
-           clean_only: bool = False, decoded: Image.Image | None = None) -> Derived | None:
+def plain_facts(im: Image.Image, *, public_max_edge: int, default_zone: str) -> PhotoFacts | None:
+    """The EXIF facts of an open photo whose derived copies are cheap, read from its header (nothing decoded);
+    None for any other. Cheap: a JPEG already upright, without a colour profile, within the public size (the
+    app's copies) — its thumbnail is a decode at 1/4 scale and its public copy, most likely, its own picture
+    without metadata (``clean_jpeg``), made on first need (``upkeep.derived``). Never raises."""
+    try:
+        if im.format != "JPEG" or im.info.get("icc_profile") or max(im.size) > public_max_edge:
+            return None
+        if _transposition(im.getexif()) is not None:
+            return None
+        return read_facts(im, default_zone)
+    except Exception:  # noqa: BLE001 - unreadable EXIF: the job reads it and records why it fails
+        return None
+
+
+def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str) -> Derived:
     """Read the facts of the photo at ``path`` and make its thumbnail and its copy for publication.
 
     The file is opened once and decoded once. A JPEG that is already upright, carries no colour profile
@@ -232,14 +245,10 @@ def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
     compressed picture in the public copy (``clean_jpeg``: every metadata segment and anything after the
     image dropped, nothing re-encoded), and is decoded only at the thumbnail's scale (JPEG DCT scaling,
     ``draft``). Any other photo is decoded once at the public copy's scale, turned upright, converted to
-    sRGB and re-encoded; its thumbnail is reduced from that same decoded picture. ``clean_only``: None
-    instead of a re-encoded public copy (nothing decoded). ``decoded``: the JPEG at ``path`` already decoded
-    at a scale of at least the thumbnail's (the upload check's, ``checks.check_file(keep_edge=)``), with
-    ``clean_only``: not decoded again.
+    sRGB and re-encoded; its thumbnail is reduced from that same decoded picture. The same file always
+    gives the same bytes (a reader that makes the thumbnail itself gets the one stored later).
     """
-    if decoded is not None and not clean_only:
-        raise ValueError("a decoded picture serves only a clean copy")
-    with contextlib.nullcontext(decoded) if decoded is not None else Image.open(path) as im:
+    with Image.open(path) as im:
         facts = read_facts(im, default_zone)
         exif = im.getexif()
         turn = _transposition(exif)
@@ -249,8 +258,6 @@ def derive(path, *, thumb_edge: int, public_max_edge: int, default_zone: str,
                 data = f.read()
             public_bytes = clean_jpeg(data, max_edge=public_max_edge)
             original = public_bytes == data
-        if public_bytes is None and clean_only:
-            return None
         if public_bytes is not None:
             if im.format == "JPEG":
                 im.draft("RGB", (thumb_edge, thumb_edge))

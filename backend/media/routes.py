@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 from werkzeug.exceptions import ClientDisconnected
@@ -24,6 +24,7 @@ from werkzeug.http import http_date
 from backend import get_session
 from backend.api import blueprint, body_limit
 from backend.auth.access import ANY_USER, current_actor, requires
+from backend.db import dialect_of, is_write_session
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.media import checks, services
 from backend.media.sending import send_stored_file
@@ -52,10 +53,7 @@ _TUS_DOC = {
 
 
 def _settings() -> services.MediaSettings:
-    extensions = current_app.extensions
-    if "shuangsui.media" not in extensions:
-        extensions["shuangsui.media"] = services.MediaSettings.from_config(current_app.config)
-    return extensions["shuangsui.media"]
+    return services.app_settings()
 
 
 def _queue():
@@ -270,8 +268,28 @@ class MediaFile(MethodView):
         return send_stored(media.sha256, media.media_type)
 
 
+def _writer():
+    """The request's session made a write session (a GET about to write): on SQLite it takes the write lock
+    up front, so two requests making a photo's copies at once queue instead of both making them."""
+    session = get_session()
+    if dialect_of(session) == "sqlite" and not is_write_session(session):
+        discarded = g.pop("db_session")
+        discarded.rollback()
+        discarded.close()
+        g.db_write = True
+        session = get_session()
+    return session
+
+
 def _derived(sha256: str, which: str) -> Response:
     media = services.readable(get_session(), current_actor(), sha256)
+    if services.on_first_need(media.kind, media.status, media.thumb_sha256):   # made now, by the first to ask
+        sha256 = media.sha256
+        session = _writer()
+        media = services.derived(session, _settings(), sha256)
+        session.commit()
+        if media is None:   # cleaned up meanwhile
+            raise services.Unreadable()
     derived = media.thumb_sha256 if which == "thumb" else media.public_sha256
     if derived is None:
         if media.status == "processing":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 from pathlib import Path
@@ -14,10 +15,40 @@ from backend.audit import services as audit
 from backend.db import dialect_of, utcnow
 from backend.errors import Conflict, DomainError, NotFound
 from backend.media import processing
-from backend.media.common import PROCESSED_KINDS, MediaSettings, _processed, _processed_detail
+from backend.media.common import PROCESSED_KINDS, MediaSettings, _processed, _processed_detail, on_first_need
 from backend.media.models import Media, MediaHolder, MediaRef, Upload
 from backend.media.references import info
 from backend.media.uploads import _Locked
+
+log = logging.getLogger(__name__)
+
+
+def derived(session: Session, settings: MediaSettings, sha256: str) -> Media | None:
+    """The photo's row with its thumbnail and public copy made, if they are made on first need and not yet
+    (``common.on_first_need``): the row is locked first (``FOR UPDATE``; on SQLite the caller's write session
+    holds the database's write lock), read again, and whoever finds the copies still missing makes them, so two
+    readers asking at once do not both make them: the second waits, then finds them. Part of the caller's
+    transaction (no commit). The copies are a function of the original (``processing.derive``): the bytes a
+    reader made for itself (a record's PDF) are those stored here. A photo they cannot be made of is marked
+    failed (logged; the original stays), as the job marks it."""
+    media = session.scalar(select(Media).where(Media.sha256 == sha256).with_for_update()
+                           .execution_options(populate_existing=True))
+    if media is None or not on_first_need(media.kind, media.status, media.thumb_sha256):
+        return media
+    store = settings.store
+    try:
+        with store.local_file(media.sha256) as path:   # S3: a temporary copy
+            made = processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
+                                     default_zone=settings.timezone)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row
+        log.warning("photo %s: its thumbnail and public copy could not be made", media.sha256, exc_info=True)
+        media.status, media.error, media.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:1000], utcnow()
+        return media
+    media.public_sha256 = media.sha256 if made.public_is_original else store.put_bytes(made.public)
+    media.thumb_sha256 = store.put_bytes(made.thumb)
+    session.flush()
+    return media
+
 
 def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor) -> dict:
     """The processing job: EXIF facts into the row, a thumbnail and a copy stripped of metadata.

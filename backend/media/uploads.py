@@ -5,8 +5,8 @@ created with the file's declared SHA-256, length and type; bytes are appended at
 the server holds (the size of the session's part file, so no database write per chunk); when
 the last byte arrives the whole file is hashed, checked by kind and, when accepted, moved into
 the content-addressed store and recorded in ``media``. A small file may come whole in one POST
-(``store_whole``: no session row). Photos are then processed by a job, or in their request when
-that is cheap (``_process_now``). Declaring an upload of a stored file the caller may not read is
+(``store_whole``: no session row). Photos are then processed by a job, or, the app's plain copies,
+have their facts read in the request and their thumbnail and public copy made on first need. Declaring an upload of a stored file the caller may not read is
 answered as for a new file: the bytes must be sent (and checked) before anything is said about it.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from backend.db import _json_dumps, dialect_of, utcnow
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests
 from backend.media import checks, processing, storage
 from backend.media.checks import MediaRefused
-from backend.media.common import (PROCESSED_KINDS, MediaSettings, UploadState, _processed, _processed_detail,
+from backend.media.common import (PROCESSED_KINDS, MediaSettings, UploadState, _facts_read, _processed_detail,
                                   clean_filename, normalise_hash)
 from backend.media.models import Media, MediaHolder, MediaRef, Upload
 from backend.media.references import may_read
@@ -356,31 +356,16 @@ def _refuse(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     return error
 
 
-def _process_now(settings: MediaSettings, upload: Upload, path: Path,
-                 facts: checks.Facts) -> processing.Derived | None:
-    """A photo sent whole whose processing is cheap, processed in its upload request: a JPEG already upright,
-    without a colour profile, within the public size (the app's copies). Its public copy is its compressed
-    picture without metadata (``processing.clean_jpeg``), so the work left is a decode at the thumbnail's
-    scale, which the upload check has made (``facts.image``); a job would cost more than the work. None: the
-    job does it (any other photo, or a failure here, which the job meets again and records)."""
-    if upload.kind not in PROCESSED_KINDS or upload.media_type != "image/jpeg":
-        return None
-    try:
-        return processing.derive(path, thumb_edge=settings.thumb_edge, public_max_edge=settings.public_max_edge,
-                                 default_zone=settings.timezone, clean_only=True, decoded=facts.image)
-    except Exception:  # noqa: BLE001 - the job tries again and records why it fails
-        log.warning("photo %s: processing in the request failed, left to the job", upload.sha256, exc_info=True)
-        return None
-
-
 def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upload, path: Path, file: BinaryIO,
             queue, known_new: bool = False, digest=None) -> tuple[Media, bool]:
     """The last byte has arrived: hash, check, store, record, and hand photos to the processing job.
 
     ``upload`` is the session (or, for ``store_whole``, an unsaved declaration); ``file`` is open on ``path``;
     ``digest``: the SHA-256 of its bytes when the caller hashed them as they arrived. Returns the file's row
-    and whether this upload stored it (False: the same bytes were there already). A whole photo (``known_new``)
-    may be processed here (``_process_now``) instead of by the job.
+    and whether this upload stored it (False: the same bytes were there already). A plain photo (the app's
+    copies: ``processing.plain_facts``) needs no job: its EXIF facts are read here from the header the check
+    opens, and its thumbnail and public copy are made when first asked for (``upkeep.derived``).
+    ``known_new``: the caller has just been told the file is not stored (``HEAD``): no look-up before the insert.
     """
     from backend.jobs import services as jobs
 
@@ -396,20 +381,16 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
         raise _refuse(session, settings, actor, upload, path, DomainError(
             "文件校验失败：收到的内容与声明的 SHA-256 不一致，已丢弃，请重新上传", code="upload.hash_mismatch",
             status=422, details={"declared": upload.sha256, "actual": actual}), actual)
-    now_too = known_new and upload.kind in PROCESSED_KINDS and upload.media_type == "image/jpeg"
+    look = None
+    if upload.kind in PROCESSED_KINDS and upload.media_type == "image/jpeg":
+        look = functools.partial(processing.plain_facts, public_max_edge=settings.public_max_edge,
+                                 default_zone=settings.timezone)
     try:
-        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits,
-                                  keep_edge=settings.thumb_edge if now_too else None)
+        facts = checks.check_file(path, upload.kind, upload.media_type, settings.limits, look=look)
     except MediaRefused as refused:
         raise _refuse(session, settings, actor, upload, path, refused, actual) from None
-
-    derived = _process_now(settings, upload, path, facts) if now_too else None
-    store = settings.store
-    store.put_file(path, actual, move=True)
-    if derived is not None:
-        thumb_sha256 = store.put_bytes(derived.thumb)
-        # the app's copies carry no metadata: their public copy is the upload itself, hashed once already
-        public_sha256 = actual if derived.public_is_original else store.put_bytes(derived.public)
+    plain: processing.PhotoFacts | None = facts.looked   # a plain photo's EXIF facts: no job
+    settings.store.put_file(path, actual, move=True)
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS
     job = None
@@ -422,9 +403,9 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
                           filename=upload.filename, width=facts.width, height=facts.height,
                           status="processing" if processed else "ready", uploaded_by=actor.user_id,
                           created_at=now, touched_at=now, processed_at=None if processed else now)
-            if derived is not None:
-                _processed(media, derived, thumb_sha256, public_sha256, now)
-            if processed and derived is None:
+            if plain is not None:
+                _facts_read(media, plain, now)
+            if processed and plain is None:
                 job = jobs.create_job(session, "media.process", {"sha256": actual}, actor, settings.job_attempts,
                                       queue.backend)
         else:
@@ -432,8 +413,8 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
         detail = {"kind": upload.kind, "media_type": upload.media_type, "size": upload.length,
                   "filename": upload.filename, "width": facts.width, "height": facts.height,
                   "upload": upload.id, "job": job.id if job else None}
-        if derived is not None:   # what the job's media.processed entry would say
-            detail["processed"] = _processed_detail(media, derived.facts)
+        if plain is not None and new:   # what the job's media.processed entry would say (no copies yet)
+            detail["processed"] = _processed_detail(media, plain)
         if new and actor.user_id is not None and dialect_of(session) == "postgresql":
             if job is not None:
                 session.flush()   # the job's row

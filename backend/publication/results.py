@@ -28,7 +28,9 @@ from backend.inspections.rules import OUTCOME_CATEGORY, RESULT_CATEGORIES
 from backend.draws.models import GroupMember
 from backend.plans.models import Task, TaskItem
 from backend.publication import redaction
+from backend.media.common import app_settings, on_first_need
 from backend.media.models import Media
+from backend.media.upkeep import derived as media_derived
 from backend.publication.models import (EXEMPTION_STATUSES, RESULT_KINDS, RESULT_STATES, PublicationExemption,
                                         PublishedPhoto, PublishedResult)
 
@@ -279,6 +281,9 @@ def _public_photos(session: Session, ctx: Context, department_ids: list[int], ch
     if foreign:
         raise InvalidInput("所选照片不是本部门在该检查中拍摄并已上传的照片", code="publication.bad_photos",
                            errors={"photos": [f"不可公开：{c[:12]}…" for c in foreign]})
+    for c in chosen:   # the app's photos: their public copy is made when first needed, now (upkeep.derived)
+        if on_first_need(stored[c].kind, stored[c].status, stored[c].thumb_sha256):
+            stored[c] = media_derived(session, app_settings(), c)
     waiting = [c for c in chosen if stored[c].public_sha256 is None]
     if waiting:
         raise Conflict("照片仍在处理中（正在生成去除元数据的公开副本），请稍后再发布", code="publication.photos_processing",
@@ -544,7 +549,9 @@ def photo_choices(session: Session, ctx: Context, department_ids: list[int]) -> 
         media = stored.get(sha)
         if media is None or media.kind != "photo":
             continue            # named but not uploaded yet, or not a photo: it cannot be ticked
-        out.append({**row, "public_sha256": media.public_sha256, "ready": media.public_sha256 is not None})
+        out.append({**row, "public_sha256": media.public_sha256,    # null until made (on first need: publishing)
+                    "ready": media.public_sha256 is not None or on_first_need(media.kind, media.status,
+                                                                               media.thumb_sha256)})
     return out
 
 

@@ -41,6 +41,24 @@ def test_a_photo_still_processing_is_shown_as_a_reduced_upright_copy_without_met
         assert not im.getexif() and "icc_profile" not in im.info
 
 
+def test_a_photo_whose_thumbnail_is_made_on_first_need_shows_the_thumbnail_it_will_have(tmp_path):
+    """The app's photos have no thumbnail until a reader asks (media.upkeep.derived): the PDF makes the same
+    bytes itself, so a record's PDF is the same before and after the thumbnail is stored."""
+    from backend.media import processing
+
+    original = photo(1600, 1200, exif=camera_exif(orientation=1))
+    sha = storage.store_bytes(tmp_path, original)
+    data = pdf_assets.photo_bytes(str(tmp_path), sha, {"kind": "photo", "status": "ready", "thumb_sha256": None})
+    stored = processing.derive(storage.path_for(tmp_path, sha), thumb_edge=320, public_max_edge=2560,
+                               default_zone="Asia/Shanghai").thumb
+    assert data == stored
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (320, 240) and not im.getexif()
+    bigger = pdf_assets.photo_bytes(str(tmp_path), sha, {"kind": "photo", "status": "ready", "thumb_sha256": None},
+                                    thumb_edge=400)
+    assert Image.open(io.BytesIO(bigger)).size == (400, 300)     # the server's MEDIA_THUMB_EDGE
+
+
 def test_a_ready_photo_uses_its_thumbnail_and_a_missing_one_shows_nothing(tmp_path):
     thumb = photo(320, 240, seed=4)
     thumb_sha = storage.store_bytes(tmp_path, thumb)

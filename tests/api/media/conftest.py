@@ -52,6 +52,11 @@ class Uploader:
                 return r
             offset = int(r.headers["Upload-Offset"])
 
+    def derive(self, sha256: str) -> None:
+        """Ask for the photo's thumbnail, as an office screen does: a plain photo's copies are made now."""
+        r = self.client.get(f"/api/media/{sha256}/thumb", headers=self.headers)
+        assert r.status_code == 200, r.json
+
     def head_media(self, sha256: str):
         return self.client.head(f"/api/media/{sha256}", headers=self.headers)
 

@@ -32,6 +32,7 @@ def test_cleanup_deletes_orphans_after_the_grace_period_and_keeps_the_rest(app, 
     kept, recent = (files.photo(320, 240, seed=s) for s in (52, 53))
     for data in (orphan, kept, recent):
         assert uploader.upload(data).status_code == 200
+    uploader.derive(files.sha(orphan))     # its copies are made when first asked for
     orphan_row = db_session.get(Media, files.sha(orphan))
     derived = [orphan_row.thumb_sha256, orphan_row.public_sha256]
     services.add_references(db_session, [files.sha(kept)], inspection.id, Actor.system())
@@ -61,8 +62,9 @@ def test_cleanup_deletes_orphans_after_the_grace_period_and_keeps_the_rest(app, 
 
 
 def test_a_derived_copy_shared_with_another_file_is_kept(app, uploader, media_dir, db_session):
-    data = files.photo(320, 240, seed=56)
+    data = files.photo(320, 240, seed=56, exif=files.camera_exif(orientation=1))
     uploader.upload(data)
+    uploader.derive(files.sha(data))
     row = db_session.get(Media, files.sha(data))
     twin = Media(sha256="9" * 64, kind="photo", media_type="image/jpeg", size=1, status="ready",
                  thumb_sha256=row.thumb_sha256, public_sha256=None, touched_at=utcnow() + dt.timedelta(days=30))

@@ -147,6 +147,15 @@ def test_a_reference_before_its_upload_waits_for_its_writer(field, db_session):
     assert Uploader(field.client, field.auth.headers(writer)).upload(data).status_code == 200
     db_session.refresh(ref)
     assert ref.bound is True and _get(field, field.lead_user, sha).status_code == 200
+    # a plain photo: ready, its thumbnail made when first asked for; the pull names it once made
+    lead = field.phone(field.lead_user)
+    lead.pull()
+    entry = lead.docs["inspection"][field.inspection.id]["media"][sha]
+    assert entry["status"] == "ready" and entry["thumb_sha256"] is None
+    thumb = _get(field, field.lead_user, sha, "/thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    db_session.expire_all()
+    assert services.info(db_session, sha).thumb_sha256 == files.sha(thumb.data)
 
 
 def test_files_are_served_under_neutral_names_with_the_type_found_in_them(field):

@@ -105,7 +105,7 @@ def test_a_failed_processing_keeps_the_original_and_says_so(uploader, media_dir,
         raise OSError("disk on fire")
 
     monkeypatch.setattr(processing, "derive", broken)
-    data = files.photo(320, 240, seed=34)
+    data = files.photo(320, 240, seed=34, exif=files.camera_exif(orientation=6))   # to be turned: the job's
     assert uploader.upload(data).status_code == 200
     media = services.info(db_session, files.sha(data))
     assert media.status == "failed" and "disk on fire" in media.error
@@ -142,6 +142,7 @@ def test_a_phones_copy_is_its_own_public_copy(uploader, media_dir, db_session):
 
     data = files.photo(1200, 900, seed=35)
     uploader.upload(data)
+    uploader.derive(files.sha(data))
     media = services.info(db_session, files.sha(data))
     assert media.status == "ready" and media.public_sha256 == media.sha256   # stored once
     thumb = Image.open(storage.path_for(media_dir, media.thumb_sha256))
@@ -159,6 +160,7 @@ def test_an_upright_camera_photo_keeps_its_pixels_and_loses_its_metadata(uploade
         out, "JPEG", quality=85, exif=files.camera_exif(orientation=1), comment=b"TestCam secret", xmp=xmp)
     data = out.getvalue() + b"\x00\x00\x00\x18ftypmp42 GPS video of the scene"
     uploader.upload(data)
+    uploader.derive(files.sha(data))
     media = services.info(db_session, files.sha(data))
     assert media.status == "ready" and media.exif_gps["lat"] == 34.7751389 and media.orientation_fixed is False
     public = storage.path_for(media_dir, media.public_sha256).read_bytes()
@@ -209,29 +211,63 @@ def test_the_thumbnail_has_the_size_pillow_s_thumbnail_gives():
         assert processing._thumbnail(Image.new("1", size), 320).size == expected.size, size
 
 
-def test_a_whole_phone_copy_is_ready_in_its_upload_request(uploader, media_dir, db_session):
-    """Sent whole (HEAD, then one POST) and cheap to process (upright JPEG, no colour profile): thumbnail and
-    public copy are made in the request, no job; the upload's audit entry says what the job's would have."""
+def test_a_phone_copy_is_ready_in_its_upload_request_and_its_copies_made_when_first_asked_for(
+        uploader, media_dir, db_session):
+    """Sent whole or in chunks, a plain photo (upright JPEG, no colour profile: the app's copies) needs no job:
+    its EXIF facts are read in the request from the header the check opens, and it is ready; its thumbnail
+    and public copy are made by the first reader that asks (not in the upload request). The upload's audit
+    entry says what the job's would have."""
     from backend.audit.models import AuditEntry
     from backend.jobs.models import Job
     from backend.media import services
 
-    data = files.photo(1200, 900, seed=38, exif=files.camera_exif(orientation=1))
-    sha = files.sha(data)
-    r = uploader.create_tus(data, body=data)
-    assert r.status_code == 201 and r.json["media"]["status"] == "ready", r.json
-    media = services.info(db_session, sha)
-    assert media.processed_at is not None and media.exif_gps["lat"] == 34.7751389
-    assert media.exif_offset == "+08:00" and media.orientation_fixed is False
-    assert Image.open(storage.path_for(media_dir, media.thumb_sha256)).size == (320, 240)
-    public = storage.path_for(media_dir, media.public_sha256).read_bytes()
-    assert b"GPS" not in public and b"TestCam" not in public and _pixels_equal(public, data)
+    for n, whole in enumerate((True, False)):
+        data = files.photo(1200, 900, seed=(38, 46)[n], exif=files.camera_exif(orientation=1))
+        sha = files.sha(data)
+        r = uploader.create_tus(data, body=data) if whole else uploader.upload(data, chunk=50_000)
+        assert r.status_code in (200, 201) and r.json["media"]["status"] == "ready", r.json
+        assert r.json["media"]["thumb_sha256"] is None and r.json["media"]["public_sha256"] is None
+        media = services.info(db_session, sha)
+        assert media.processed_at is not None and media.exif_gps["lat"] == 34.7751389
+        assert media.exif_offset == "+08:00" and media.orientation_fixed is False
+        assert media.thumb_sha256 is None and media.public_sha256 is None
+        entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "media.upload",
+                                                            AuditEntry.entity_id == sha)).one()
+        assert entry.detail["job"] is None and entry.detail["processed"] == {
+            "thumb_sha256": None, "public_sha256": None, "gps": True,
+            "exif_time": "2026-11-20T02:31:05Z", "orientation_fixed": False}
+
+        thumb = uploader.client.get(f"/api/media/{sha}/thumb", headers=uploader.headers)
+        assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.data)).size == (320, 240)
+        db_session.expire_all()
+        media = services.info(db_session, sha)
+        assert Image.open(storage.path_for(media_dir, media.thumb_sha256)).size == (320, 240)
+        public = uploader.client.get(f"/api/media/{sha}/public", headers=uploader.headers).data
+        assert public == storage.path_for(media_dir, media.public_sha256).read_bytes()
+        assert b"GPS" not in public and b"TestCam" not in public and _pixels_equal(public, data)
     assert db_session.query(Job).filter(Job.name == "media.process").count() == 0
-    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "media.upload",
-                                                        AuditEntry.entity_id == sha)).one()
-    assert entry.detail["job"] is None and entry.detail["processed"] == {
-        "thumb_sha256": media.thumb_sha256, "public_sha256": media.public_sha256, "gps": True,
-        "exif_time": "2026-11-20T02:31:05Z", "orientation_fixed": False}
+
+
+def test_the_copies_made_on_first_need_are_made_once(uploader, media_dir, db_session, monkeypatch):
+    """The row is locked and read again before the copies are made: a second reader finds them made."""
+    from backend.media import services
+
+    made = []
+    real = processing.derive
+
+    def counted(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "derive", counted)
+    data = files.photo(640, 480, seed=57)
+    uploader.upload(data)
+    for suffix in ("thumb", "public", "thumb"):
+        assert uploader.client.get(f"/api/media/{files.sha(data)}/{suffix}", headers=uploader.headers).status_code == 200
+    assert made == [1]
+    settings = services.MediaSettings.from_config(uploader.client.application.config)
+    assert services.derived(db_session, settings, files.sha(data)).thumb_sha256 and made == [1]   # already made
+    assert services.derived(db_session, settings, "0" * 64) is None
 
 
 def test_a_whole_photo_that_needs_turning_is_left_to_the_job(uploader, db_session):
@@ -243,21 +279,23 @@ def test_a_whole_photo_that_needs_turning_is_left_to_the_job(uploader, db_sessio
     assert db_session.query(Job).filter(Job.name == "media.process").count() == 1
 
 
-def test_a_failure_in_the_request_is_left_to_the_job(uploader, db_session, monkeypatch):
+def test_copies_that_cannot_be_made_on_first_need_mark_the_photo_failed(uploader, media_dir, db_session,
+                                                                        monkeypatch):
     from backend.media import services
 
-    calls = []
-
-    def broken(*args, **kwargs):
-        calls.append(kwargs.get("clean_only", False))
+    def broken(*_args, **_kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(processing, "derive", broken)
     data = files.photo(640, 480, seed=40)
     r = uploader.create_tus(data, body=data)
-    assert r.status_code == 201 and r.json["media"]["status"] == "processing"
+    assert r.status_code == 201 and r.json["media"]["status"] == "ready"
+    monkeypatch.setattr(processing, "derive", broken)
+    r = uploader.client.get(f"/api/media/{files.sha(data)}/thumb", headers=uploader.headers)
+    assert r.status_code == 404 and r.json["code"] == "media.no_derived"
+    db_session.expire_all()
     media = services.info(db_session, files.sha(data))
-    assert calls[0] is True and media.status in ("processing", "failed")
+    assert media.status == "failed" and "disk on fire" in media.error
+    assert storage.path_for(media_dir, media.sha256).read_bytes() == data      # the original stays
 
 
 def test_no_clean_copy_beyond_the_public_size():
@@ -266,19 +304,27 @@ def test_no_clean_copy_beyond_the_public_size():
     assert processing.clean_jpeg(data, max_edge=159) is None
 
 
-def test_the_upload_check_can_keep_its_decoded_picture_for_the_thumbnail(tmp_path):
+def test_the_upload_check_reads_a_plain_photo_s_facts_from_its_header(tmp_path):
+    """What ``look`` returns comes back with the check's facts; ``plain_facts`` tells the app's copies (no job)
+    from photos to turn, with a colour profile, or larger than the public size (the job's)."""
+    import functools
+
     from backend.media import checks
 
-    path = tmp_path / "photo.jpg"
-    path.write_bytes(files.photo(1920, 1440, seed=41, exif=files.camera_exif(orientation=1)))
     limits = checks.Limits.from_config({})
-    assert checks.check_file(path, "photo", "image/jpeg", limits).image is None
-    facts = checks.check_file(path, "photo", "image/jpeg", limits, keep_edge=320)
-    assert (facts.width, facts.height) == (1920, 1440) and facts.image.size == (480, 360)   # 1/4 scale
-    derived = processing.derive(path, thumb_edge=320, public_max_edge=2560, default_zone="UTC", clean_only=True,
-                                decoded=facts.image)
-    again = processing.derive(path, thumb_edge=320, public_max_edge=2560, default_zone="UTC")
-    assert derived.public == again.public and derived.facts == again.facts
-    assert Image.open(io.BytesIO(derived.thumb)).size == (320, 240)
-    assert processing.derive(path, thumb_edge=320, public_max_edge=1000, default_zone="UTC", clean_only=True,
-                             decoded=facts.image) is None
+    look = functools.partial(processing.plain_facts, public_max_edge=2560, default_zone="UTC")
+    cases = {"plain.jpg": (files.photo(1920, 1440, seed=41, exif=files.camera_exif(orientation=1)), True),
+             "turned.jpg": (files.photo(640, 480, seed=42, exif=files.camera_exif(orientation=6)), False),
+             "profile.jpg": (files.photo(640, 480, seed=43, icc=ImageCms.ImageCmsProfile(
+                 ImageCms.createProfile("LAB")).tobytes()), False),
+             "large.jpg": (files.photo(2600, 1000, seed=44), False)}
+    for name, (data, plain) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert checks.check_file(path, "photo", "image/jpeg", limits).looked is None
+        facts = checks.check_file(path, "photo", "image/jpeg", limits, look=look)
+        assert (facts.looked is not None) is plain, name
+    facts = checks.check_file(tmp_path / "plain.jpg", "photo", "image/jpeg", limits, look=look)
+    assert (facts.width, facts.height) == (1920, 1440) and facts.looked.gps["lat"] == 34.7751389
+    assert facts.looked == processing.derive(tmp_path / "plain.jpg", thumb_edge=320, public_max_edge=2560,
+                                             default_zone="UTC").facts

@@ -26,9 +26,9 @@ def world(app, client, factory, auth, db_session):
     return build_world(app, client, factory, auth, db_session)
 
 
-def _upload(client, world, user, seed: int) -> str:
+def _upload(client, world, user, seed: int, orientation: int = 6) -> str:
     """An officer's camera photo (EXIF with GPS and time), uploaded while the inspection is open."""
-    data = files.photo(640, 480, seed=seed, exif=files.camera_exif())
+    data = files.photo(640, 480, seed=seed, exif=files.camera_exif(orientation=orientation))
     r = Uploader(client, world.headers(user)).upload(data, filename="门头.jpg")
     assert r.status_code in (200, 204), r.json
     return files.sha(data)
@@ -105,6 +105,29 @@ def test_only_photos_of_the_publishers_own_part_may_be_ticked(client, world):
 
 
 STATUS = "/api/v1/publication/inspections/{}"
+
+
+def test_a_phone_photo_s_public_copy_is_made_when_it_is_first_ticked(client, world):
+    """The app's photos (upright, no profile) have their copies made on first need: the status lists them as
+    ready with no copy yet; a preview (or the publication) makes the copy, without metadata, in its request."""
+    f = world.field
+    own = _upload(client, world, f.lead_user, 4, orientation=1)
+    iid = world.submit(0)
+    _in_section(world, own, f.lead_dept.id, f.lead_item)
+    media = world.session.get(Media, own)
+    assert media.status == "ready" and media.thumb_sha256 is None and media.public_sha256 is None
+    [photo] = client.get(STATUS.format(iid), headers=world.headers(world.lead_publisher)).json["photos"]
+    assert photo["ready"] is True and photo["public_sha256"] is None
+    preview = client.post(PUBLISH.format(iid), json={"photos": [own]}, headers=world.headers(world.lead_publisher))
+    assert preview.status_code == 201, preview.json
+    world.session.refresh(media)
+    assert media.public_sha256 and media.public_sha256 != own and media.thumb_sha256
+    assert preview.json["content"]["photos"] == [{"sha256": media.public_sha256,
+                                                   "url": f"/api/public/photos/{media.public_sha256}"}]
+    r = client.get(preview.json["content"]["photos"][0]["url"])
+    assert r.status_code == 200
+    with Image.open(io.BytesIO(r.data)) as im:
+        assert not im.getexif() and "exif" not in im.info
 
 
 def test_the_status_lists_the_photos_each_publisher_may_tick(client, world):
