@@ -15,15 +15,18 @@ One client, one keep-alive connection, sends for each of N distinct 1920×1440 J
 * ``HEAD /api/media/<sha256>`` → 404, then
 * ``POST /api/uploads`` with the tus headers and the whole file as body (creation-with-upload)
   → 201, stored: hashed as it arrives, decoded (JPEG draft), moved into the store, recorded, audited;
-  the photo (upright, no colour profile) is processed in the request (thumbnail, public copy), others
-  by a job.
+  the photo (upright, no colour profile) has its EXIF facts read in the request and its thumbnail and
+  public copy made on first need, others are processed by a job;
+
+and after the paced runs ``GET /api/media/<sha256>/thumb`` once for each photo (as an office screen shows
+it: the copies are made then, when not made before), inside the CPU figure.
 
 It prints p50 / p90 / p99 of the pair and of each request, for two ways of sending: paced (one photo
 every ``--pace`` seconds, as a phone does: the processing job of the last photo has finished) and
 back to back (processing of earlier photos competes for the two cores); and the CPU per photo of every
 process (``CpuMeter``: gunicorn's workers, PostgreSQL's backends, gunicorn's master, an rq worker), which
-matters more than the wall times on a shared machine. The app's photos (upright JPEGs, no profile) are
-processed in their upload request; any other goes to a job, run in a thread of the web worker (``--jobs
+matters more than the wall times on a shared machine. The app's photos (upright JPEGs, no profile) have
+their copies made on first need; any other goes to a job, run in a thread of the web worker (``--jobs
 inline``, the embedded default) or in an rq worker process (``--jobs rq``, needs Redis). Also: the
 two-request variant (POST JSON, then one PATCH) and the server's own check cost (SHA-256 + Pillow decode)
 on the same photo; ``--quick``: the paced runs and the CPU only.
@@ -148,8 +151,10 @@ class Client:
         return response.status, response, data
 
 
-def upload_one(client: Client, data: bytes) -> tuple[float, float]:
+def upload_one(client: Client, data: bytes, sent: list | None = None) -> tuple[float, float]:
     sha = hashlib.sha256(data).hexdigest()
+    if sent is not None:
+        sent.append(sha)
     t0 = time.perf_counter()
     status, _, _ = client.call("HEAD", f"/api/media/{sha}")
     t1 = time.perf_counter()
@@ -495,11 +500,11 @@ def main() -> None:
 
         runs = []
         meter = CpuMeter(server.pid, worker.pid if worker else None, args.postgres, make_url(url).database)
-        cpu_start, photos_sent = meter.sample(), 0
+        cpu_start, photos_sent, sent = meter.sample(), 0, []
         for run in range(args.runs):
             heads, posts, pairs = [], [], []
             for _ in range(args.photos):
-                h, p = upload_one(client, variant(photo, next(counter)))
+                h, p = upload_one(client, variant(photo, next(counter)), sent)
                 heads.append(h)
                 posts.append(p)
                 pairs.append(h + p)
@@ -515,10 +520,23 @@ def main() -> None:
         report("  HEAD /api/media/<sha256> → 404", heads)
         report("  POST /api/uploads with the photo → 201", posts)
         processed, by_job = wait_processed(url, photos_sent + 10)
-        cpu = CpuMeter.per_photo(cpu_start, meter.sample(), photos_sent)
+        cpu_uploaded = meter.sample()
+        thumbs = []
+        for sha in sent:   # an office screen shows each photo's thumbnail once (made then, if not made yet)
+            t = time.perf_counter()
+            status, _, _ = client.call("GET", f"/api/media/{sha}/thumb")
+            thumbs.append(time.perf_counter() - t)
+            assert status == 200, status
+        cpu_end = meter.sample()
+        cpu = CpuMeter.per_photo(cpu_start, cpu_end, photos_sent)
         print(f"  PostgreSQL round trip in a tight loop (SELECT 1) now: p50 {rtt:.2f} ms")
         print(f"  photos processed (ready): {processed} of {photos_sent + 10}, {by_job} of them by a job")
+        report("  then GET /api/media/<sha256>/thumb, once each", thumbs)
         report_cpu(cpu, args.jobs)
+        uploads, shown = (CpuMeter.per_photo(cpu_start, cpu_uploaded, photos_sent),
+                          CpuMeter.per_photo(cpu_uploaded, cpu_end, photos_sent))
+        print(f"    of which the upload (HEAD, POST, processing): {uploads['total']:.1f} ms; the first GET of its "
+              f"thumbnail: {shown['total']:.1f} ms")
         meter.close()
         if args.quick:
             return

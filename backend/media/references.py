@@ -18,9 +18,10 @@ For the sync engine (these neither commit nor audit: the caller's transaction do
 """
 from __future__ import annotations
 
-from typing import Iterable
+import functools
+from typing import Iterable, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -185,3 +186,42 @@ def readable(session: Session, actor: Actor, sha256: str) -> Media:
     if media is None or not may_read(session, actor, media):
         raise Unreadable()
     return media
+
+
+class Head(NamedTuple):
+    """What ``HEAD /api/media/<sha256>`` says of a file."""
+
+    sha256: str
+    kind: str
+    media_type: str
+    size: int
+    status: str
+
+
+@functools.cache
+def _head_query():
+    """A file's few columns and whether the user bound as ``holder_id`` holds it: one indexed look-up."""
+    held = exists().where(MediaHolder.sha256 == Media.sha256, MediaHolder.user_id == bindparam("holder_id"))
+    return select(Media.kind, Media.media_type, Media.size, Media.status, held).where(
+        Media.sha256 == bindparam("sha256"))
+
+
+def head(session: Session, actor: Actor, sha256: str) -> Head:
+    """``readable`` for ``HEAD`` (the phone asks it before every upload): one statement, no ORM object, for a
+    file not stored (the usual answer, 404) and for one its caller holds or may read for their role; the
+    records' references are read only for anyone else. Same answers as ``readable``."""
+    try:
+        sha256 = normalise_hash(sha256)
+    except InvalidInput:
+        raise Unreadable() from None
+    row = session.execute(_head_query(), {"sha256": sha256, "holder_id": actor.user_id}).one_or_none()
+    if row is None:
+        raise Unreadable()
+    kind, media_type, size, status, held = row
+    if not (held or actor.user_id is None or actor.role in (Role.SYSADMIN, Role.SUPERVISOR)):
+        from backend.inspections.media_access import sees
+
+        inspections = references(session, sha256, bound_only=True)
+        if not (inspections and sees(session, actor, sha256, inspections)):
+            raise Unreadable()
+    return Head(sha256, kind, media_type, size, status)

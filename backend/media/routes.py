@@ -248,7 +248,7 @@ class MediaFile(MethodView):
                         "404": {"description": "media.not_found：没有该文件，或本人无权读取：需要上传"}})
     def head(self, sha256):
         """按 SHA-256 查询本人能否读取该文件（上传前先查；无权查看的文件与不存在的一样答 404）"""
-        media = services.readable(get_session(), current_actor(), sha256)
+        media = services.head(get_session(), current_actor(), sha256)
         response = Response(status=200)
         response.headers["Content-Type"] = media.media_type
         response.headers["Content-Length"] = str(media.size)
