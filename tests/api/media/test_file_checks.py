@@ -51,6 +51,22 @@ def test_a_truncated_jpeg_is_refused(uploader, media_dir):
     assert "截断" in r.json["message"]
 
 
+def test_a_photo_sent_whole_and_cut_short_is_refused_though_its_header_is_whole(uploader, media_dir):
+    """The check decodes every scan (at 1/8 scale): a header parse and Pillow's ``verify()``, which reads no
+    scan of a JPEG, would let these pass; a plain photo's facts come from its header alone, and are not enough."""
+    import io
+
+    from PIL import Image
+
+    whole = files.photo(1920, 1440, seed=22, exif=files.camera_exif(orientation=1))
+    for cut in (whole[: len(whole) // 2], whole[:-200]):
+        with Image.open(io.BytesIO(cut)) as im:
+            im.verify()                                   # says nothing of the missing bytes
+        r = uploader.create_tus(cut, body=cut)            # HEAD, then one POST: the app's fast path
+        assert r.status_code == 422 and r.json["code"] == "media.truncated", r.json
+        assert not storage.exists(str(media_dir), files.sha(cut))
+
+
 def test_random_bytes_named_jpg_are_refused(uploader, media_dir):
     r = _refused(uploader, media_dir, files.random_bytes(), "image/jpeg", "media.not_an_image",
                  filename="IMG_0001.jpg")

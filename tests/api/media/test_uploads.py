@@ -315,3 +315,29 @@ def test_a_whole_photo_is_written_in_four_statements_on_postgresql(uploader, dat
                                                         AuditEntry.entity_id == media.sha256)).one()
     assert entry.detail["processed"]["gps"] is False and entry.detail["job"] is None
     assert audit.verify_chain(db_session).ok
+
+
+def test_head_asks_one_statement_after_the_account(uploader, database, db_session):
+    """``HEAD /api/media/<sha256>`` before every upload: the account, then one indexed look-up of the file with
+    its holder, for a file not stored (404) as for one the caller holds (200)."""
+    from sqlalchemy import event
+
+    data = files.photo(seed=62)
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(" ".join(statement.split())[:80])
+
+    for expected in (404, 200):
+        seen.clear()
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            r = uploader.head_media(files.sha(data))
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        assert r.status_code == expected and len(seen) == 2 and seen[1].startswith("SELECT media.kind"), seen
+        if expected == 200:
+            assert r.headers["X-Media-Status"] == "ready" and r.headers["Content-Length"] == str(len(data))
+            assert r.headers["ETag"] == f'"{files.sha(data)}"' and r.headers["X-Media-Kind"] == "photo"
+        assert uploader.create_tus(data, body=data).status_code in (200, 201)
