@@ -41,8 +41,10 @@ class MediaOut(BaseSchema):
     exif_offset = fields.String(allow_none=True, metadata={
         "description": "照片自带的时区偏移；为空表示照片未记录时区，按系统时区（北京时间）换算"})
     orientation_fixed = fields.Boolean()
-    thumb_sha256 = fields.String(allow_none=True)
-    public_sha256 = fields.String(allow_none=True)
+    thumb_sha256 = fields.String(allow_none=True, metadata={
+        "description": "缩略图的 SHA-256；尚未生成时为空（应用拍摄的照片在首次读取 …/thumb 或 …/public 时生成）"})
+    public_sha256 = fields.String(allow_none=True, metadata={
+        "description": "去除元数据的公开副本的 SHA-256；尚未生成时为空（同上）"})
     created_at = fields.DateTime()
     processed_at = fields.DateTime(allow_none=True)
 

@@ -10323,7 +10323,9 @@ export interface components {
             /** @description 照片自带的时区偏移；为空表示照片未记录时区，按系统时区（北京时间）换算 */
             exif_offset?: string | null;
             orientation_fixed?: boolean;
+            /** @description 缩略图的 SHA-256；尚未生成时为空（应用拍摄的照片在首次读取 …/thumb 或 …/public 时生成） */
             thumb_sha256?: string | null;
+            /** @description 去除元数据的公开副本的 SHA-256；尚未生成时为空（同上） */
             public_sha256?: string | null;
             /** Format: date-time */
             created_at?: string;
