@@ -193,3 +193,26 @@ def test_a_list_export_and_its_import_go_through_the_bucket(database, db_session
     s3_server.client().delete_object(Bucket=bucket, Key=_key(sha))
     gone = client.get(f"/api/v1/exports/files/{job['id']}", headers=planner_headers)
     assert gone.status_code == 404 and gone.json["code"] == "export.file_missing"
+
+
+def test_a_plain_photo_s_copies_are_made_from_s3_on_first_need(committed_db, tmp_path, s3_server):  # noqa: F811
+    """The app's photo (upright, no profile) sent whole: nothing but the original in the bucket until a reader
+    asks; then the thumbnail and the public copy, made from a temporary copy, go to the bucket, nothing stays
+    on this machine's disk."""
+    bucket = s3_server.new_bucket()
+    app = make_test_app(committed_db, tmp_path, **s3_server.settings(bucket, prefix="shuangsui/"))
+    officer = _on_duty(app, committed_db)
+    up = Uploader(app.test_client(), AuthActions(app, None).headers(officer))
+    data = files.photo(seed=73, exif=files.camera_exif(orientation=1))
+    sha = files.sha(data)
+    r = up.create_tus(data, body=data)
+    assert r.status_code == 201 and r.json["media"]["status"] == "ready", r.json
+    assert set(s3_server.objects(bucket)) == {_key(sha)}
+    thumb = up.client.get(f"/api/media/{sha}/thumb", headers=up.headers)
+    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.data)).size == (320, 240)
+    with committed_db.session_scope() as session:
+        media = services.info(session, sha)
+        made = {media.thumb_sha256, media.public_sha256}
+    assert files.sha(thumb.data) in made and None not in made and sha not in made   # EXIF dropped: a copy
+    assert set(s3_server.objects(bucket)) == {_key(sha), *map(_key, made)}
+    assert _stored_locally(app.config["MEDIA_DIR"]) == []
