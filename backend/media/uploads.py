@@ -5,16 +5,16 @@ created with the file's declared SHA-256, length and type; bytes are appended at
 the server holds (the size of the session's part file, so no database write per chunk); when
 the last byte arrives the whole file is hashed, checked by kind and, when accepted, moved into
 the content-addressed store and recorded in ``media``. A small file may come whole in one POST
-(``store_whole``: no session row). Photos are then processed by a job, or, the app's plain copies,
-have their facts read in the request and their thumbnail and public copy made on first need. Declaring an upload of a stored file the caller may not read is
-answered as for a new file: the bytes must be sent (and checked) before anything is said about it.
+(``store_whole``: no session row). Photos are then processed by a job; the app's plain copies have
+their facts read in the request and their thumbnail and public copy made on first need (``upkeep.derived``).
+Declaring an upload of a stored file the caller may not read is answered as for a new file: the bytes
+must be sent (and checked) before anything is said about it.
 """
 from __future__ import annotations
 
 import fcntl
 import functools
 import hashlib
-import logging
 import os
 import re
 import uuid
@@ -37,7 +37,6 @@ from backend.media.common import (PROCESSED_KINDS, MediaSettings, UploadState, _
 from backend.media.models import Media, MediaHolder, MediaRef, Upload
 from backend.media.references import may_read
 
-log = logging.getLogger(__name__)
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 READ_CHUNK = 256 * 1024
 WHOLE_MAX_BYTES = 4 * 1024 * 1024     # a POST carrying a whole file up to this size is stored with no session
