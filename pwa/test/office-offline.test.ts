@@ -31,6 +31,8 @@ describe("the preview", () => {
     expect(lines[4]).toContain("1 个代签在导出时删去了密码");
     expect(previewLines({ ...preview, device: { label: null, last_mutation_id: 3, retired_at: "2026-12-01T00:00:00Z" } })[1])
       .toBe("设备：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f，服务器已收到第 3 条为止，已停用");
+    expect(previewLines({ ...preview, device: { label: null, last_mutation_id: 0, retired_at: null } })[1])
+      .toBe("设备：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f，服务器尚未收到它的变更");
   });
   it("explains a gap, and none when the ids follow on", () => {
     expect(gapText(preview)).toBe("");

@@ -50,7 +50,8 @@ export function previewLines(p: Preview): string[] {
   const officer = p.officer;
   const lines = [
     `账号：${officer?.display_name ?? ""}（${officer?.username ?? ""}）${officer?.department_name ? `，${officer.department_name}` : ""}`,
-    `设备：${p.client_id}${p.device ? `${p.device.label ? `（${p.device.label}）` : ""}，服务器已收到第 ${p.device.last_mutation_id} 条为止${p.device.retired_at ? "，已停用" : ""}`
+    `设备：${p.client_id}${p.device ? `${p.device.label ? `（${p.device.label}）` : ""}，${p.device.last_mutation_id
+      ? `服务器已收到第 ${p.device.last_mutation_id} 条为止` : "服务器尚未收到它的变更"}${p.device.retired_at ? "，已停用" : ""}`
       : "（服务器上还没有这台设备）"}`,
     `变更：共 ${p.mutations} 条${p.mutations ? `（第 ${p.first_id}–${p.last_id} 条）` : ""}；服务器已收到 ${p.already_received} 条（不会重复采用），将送达 ${p.to_deliver} 条`,
     `照片：${p.photos} 张${p.photos_on_server ? `，其中 ${p.photos_on_server} 张服务器上已有` : ""}${p.photos_without_data ? `，${p.photos_without_data} 张导出时没有内容` : ""}`,
