@@ -52,7 +52,8 @@ def test_a_department_admin_previews_confirms_and_finds_it_listed(field, app, db
     phone.push()
     cp = _notes(field, phone, ["地下室无信号时记录"])
     photo = files.photo(64, 48, seed=81)
-    phone.set_section(field.inspection.id, field.lead_dept.id, {f"points.{cp}.photos": [{"id": str(uuid.uuid4()), "sha256": files.sha(photo)}]})
+    phone.set_section(field.inspection.id, field.lead_dept.id,
+                      {f"points.{cp}.photos": [{"id": str(uuid.uuid4()), "sha256": files.sha(photo)}]})
     export = export_of(phone, officer, {files.sha(photo): photo})
 
     r = upload(field, admin, export)
