@@ -1,7 +1,7 @@
 """导入离线记录 in the office (Chromium): an officer's phone, offline, exports its unsent edit to a file (the app's
 “导出未发送记录”); the department's admin uploads the file on the office screen, reads the preview, confirms, and
 sees the edit applied in the result table and the import listed; the same file again is answered as already
-received. Screenshot: docs/screenshots/office-offline-import.png."""
+received. axe-core: no serious or critical violation. Screenshot: docs/screenshots/office-offline-import.png."""
 from __future__ import annotations
 
 import json
@@ -22,6 +22,7 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
     docs = h.pulled(base, "samr_inspector")
     iid = sorted(docs["inspection"].values(), key=lambda d: d["position"])[0]["id"]
     errors: list[str] = []
+    found: dict[str, list] = {}
     with sync_playwright() as p:
         browser, ctx, phone = h.open_phone(p, errors)
         h.login(phone, base, "samr_inspector")
@@ -45,6 +46,7 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         assert "新采用 1 条" in page.inner_text(".result-summary")
         page.wait_for_selector(".paged-table .import-status[data-status='imported']")
         o.shot(page, "offline-import")
+        found["result"] = h.axe_violations(page)
 
         # the same file again: the preview says the server has it; confirmed, it is answered, not applied twice
         page.click(".offline-again")
@@ -59,8 +61,10 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         # one past import opens with its preview and result
         page.locator(".paged-table .el-table__row").nth(1).click()
         page.wait_for_selector(".offline-import .outcomes .outcome[data-status='applied']")
+        found["one import"] = h.axe_violations(page)
         browser.close()
     assert errors == []
+    assert {screen: v for screen, v in found.items() if v} == {}
     engine = create_engine(server.config["DATABASE_URL"])
     with engine.connect() as conn:
         statuses = conn.execute(text("SELECT m.status, count(*) FROM sync_client c JOIN user_account u ON u.id = c.user_id "

@@ -223,3 +223,16 @@ def test_a_pending_upload_is_cancelled(field, app, db_session):
     assert not storage.exists(app.config["MEDIA_DIR"], db_session.get(OutboxImport, shown["id"]).file_sha256)
     assert confirm(field, admin, shown["id"]).json["code"] == "sync.import_not_pending"
     assert _mutations(db_session, phone.client_id) == 0
+
+
+def test_a_device_of_another_account_is_refused(field, db_session):
+    officer = field.lead_officer
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    other = field.phone(field.lead_user)
+    _notes(field, other, ["组长的一条"])
+    other.push()                                   # the device belongs to the lead
+    phone = field.phone(officer)
+    _notes(field, phone, ["一"])
+    export = {**export_of(phone, officer), "client_id": other.client_id}
+    r = upload(field, admin, export)
+    assert (r.status_code, r.json["code"]) == (403, "sync.client_not_yours") and _imports(db_session) == 0
