@@ -19,6 +19,7 @@ at a realistic size (50 mutations, 20 photos) it costs well under a second (docs
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 
 from sqlalchemy import select, update
@@ -113,7 +114,7 @@ def preview(session: Session, actor: Actor, stored: Stored, raw: bytes, file_nam
     sha256, size = storage.get(stored.media_dir).put_stream(io.BytesIO(raw))
     row = OutboxImport(status="previewed", file_name=file_name, file_sha256=sha256, file_size=size,
                        client_id=facts["client_id"], officer_id=officer.id, department_id=officer.department_id,
-                       preview=facts, close_gap=False, created_by=actor.user_id, created_by_label=actor.label,
+                       preview=facts, close_gap=False, created_by=actor.user_id, created_by_label=actor.label[:128],
                        created_at=utcnow())
     session.add(row)
     session.commit()
@@ -176,14 +177,28 @@ def confirm(session: Session, actor: Actor, stored: Stored, import_id: int, *, c
                        f"须勾选“补上缺口（停用该设备）”再导入；未导入任何记录",
                        code="sync.import_gap_unconfirmed", details={"gap": facts["gap"]})
     _claim(session, row, "importing")
+    return _run(session, actor, stored, row.id, export, facts, close_gap=close_gap, media_settings=media_settings,
+                settings=settings, queue=queue)[0]
+
+
+def _run(session: Session, actor: Actor, stored: Stored | None, import_id: int, export, facts: dict, *,
+         close_gap: bool, media_settings, settings: dict, queue) -> tuple[OutboxImport, outbox_import.ImportReport]:
+    """The import of a claimed row (status importing) through outbox_import.import_export, its outcome kept on the
+    row. A failure marks the row failed (what was delivered before it stays delivered) and is raised again."""
+    row = session.get(OutboxImport, import_id)
     try:
         report = outbox_import.import_export(session, export, by=actor, media_settings=media_settings,
                                              settings=settings, queue=queue, file_name=row.file_name,
-                                             close_gap=close_gap, audit_detail={"import_id": row.id})
-    except DomainError as exc:
+                                             close_gap=close_gap, audit_detail={"import_id": import_id})
+    except Exception as exc:
         session.rollback()
         row = session.get(OutboxImport, import_id)
-        row.status, row.result = "failed", {"code": exc.code, "message": exc.message}
+        if isinstance(exc, DomainError):
+            row.result = {"code": exc.code, "message": exc.message}
+        else:
+            row.result = {"code": "sync.import_failed", "message": "导入中断（服务器内部错误）：已送达的记录保留，"
+                                                                   "可重新上传同一文件，已收到的不会重复采用"}
+        row.status = "failed"
         _finish(session, stored, row, actor, close_gap)
         raise
     row = session.get(OutboxImport, import_id)
@@ -191,14 +206,30 @@ def confirm(session: Session, actor: Actor, stored: Stored, import_id: int, *, c
     row.preview = facts
     row.result = {**report.to_dict(), "summary": outbox_import.summary(report)}
     _finish(session, stored, row, actor, close_gap)
-    return row
+    return row, report
 
 
-def _finish(session: Session, stored: Stored, row: OutboxImport, actor: Actor, close_gap: bool) -> None:
-    row.close_gap, row.imported_by, row.imported_by_label, row.imported_at = close_gap, actor.user_id, actor.label, \
-        utcnow()
+def import_direct(session: Session, actor: Actor, raw: bytes, file_name: str, *, close_gap: bool, media_settings,
+                  settings: dict, queue) -> tuple[OutboxImport, outbox_import.ImportReport]:
+    """``shuangsui sync import``: checked as an upload is, imported at once (a gap stops it unless ``close_gap``),
+    and listed with the office's uploads (the file itself is not kept)."""
+    export, officer, facts = _checked(session, actor, raw)
+    row = OutboxImport(status="importing", file_name=file_name[-200:], file_sha256=hashlib.sha256(raw).hexdigest(),
+                       file_size=len(raw), client_id=facts["client_id"], officer_id=officer.id,
+                       department_id=officer.department_id, preview=facts, close_gap=close_gap,
+                       created_by=actor.user_id, created_by_label=actor.label[:128], created_at=utcnow())
+    session.add(row)
     session.commit()
-    _forget_file(session, stored, row)
+    return _run(session, actor, None, row.id, export, facts, close_gap=close_gap, media_settings=media_settings,
+                settings=settings, queue=queue)
+
+
+def _finish(session: Session, stored: Stored | None, row: OutboxImport, actor: Actor, close_gap: bool) -> None:
+    row.close_gap, row.imported_by, row.imported_by_label, row.imported_at = close_gap, actor.user_id, \
+        actor.label[:128], utcnow()
+    session.commit()
+    if stored is not None:
+        _forget_file(session, stored, row)
 
 
 def cancel(session: Session, actor: Actor, stored: Stored, import_id: int) -> OutboxImport:

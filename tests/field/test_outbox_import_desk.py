@@ -236,3 +236,17 @@ def test_a_device_of_another_account_is_refused(field, db_session):
     export = {**export_of(phone, officer), "client_id": other.client_id}
     r = upload(field, admin, export)
     assert (r.status_code, r.json["code"]) == (403, "sync.client_not_yours") and _imports(db_session) == 0
+
+
+def test_an_import_from_the_shell_is_listed_too(field, app, db_session, tmp_path):
+    from tests.field.test_outbox_import import run_import
+
+    officer = field.lead_officer
+    phone = field.phone(officer)
+    _notes(field, phone, ["一"])
+    assert run_import(app, tmp_path, export_of(phone, officer)).exit_code == 0
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    [item] = field.client.get(URL, headers=field.auth.headers(admin)).json["items"]
+    assert item["status"] == "imported" and item["created_by_label"].startswith("cli")
+    assert item["summary"]["applied"] == 1 and item["officer"]["username"] == officer.username
+    assert storage.exists(app.config["MEDIA_DIR"], db_session.get(OutboxImport, item["id"]).file_sha256) is False
