@@ -250,3 +250,20 @@ def test_an_import_from_the_shell_is_listed_too(field, app, db_session, tmp_path
     assert item["status"] == "imported" and item["created_by_label"].startswith("cli")
     assert item["summary"]["applied"] == 1 and item["officer"]["username"] == officer.username
     assert storage.exists(app.config["MEDIA_DIR"], db_session.get(OutboxImport, item["id"]).file_sha256) is False
+
+
+def test_a_refusal_during_the_import_marks_the_upload_failed(field, db_session):
+    officer = field.lead_officer
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    phone = field.phone(officer)
+    cp = _notes(field, phone, ["手机上的原文"])
+    export = export_of(phone, officer)
+    phone.push()
+    export["outbox"][0]["args"]["fields"][f"points.{cp}.note"]["value"] = "文件中被改动的内容"
+    shown = upload(field, admin, export).json
+    assert shown["preview"]["already_received"] == 1
+    r = confirm(field, admin, shown["id"])
+    assert (r.status_code, r.json["code"]) == (409, "sync.replay_mismatch")
+    row = field.client.get(f"{URL}/{shown['id']}", headers=field.auth.headers(admin)).json
+    assert row["status"] == "failed" and row["result"]["code"] == "sync.replay_mismatch"
+    assert _answer(db_session, field, cp)["note"] == "手机上的原文"
