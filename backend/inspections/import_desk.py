@@ -19,6 +19,7 @@ at a realistic size (50 mutations, 20 photos) it costs well under a second (docs
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import io
 
@@ -150,11 +151,30 @@ def _claim(session: Session, row: OutboxImport, status: str) -> None:
 
 def _forget_file(session: Session, stored: Stored, row: OutboxImport) -> None:
     """The file is no longer needed once imported or cancelled (unless another pending upload is the same file)."""
+    _remove_unless_pending(session, storage.get(stored.media_dir), row)
+
+
+def _remove_unless_pending(session: Session, store, row: OutboxImport) -> None:
     others = session.scalar(select(OutboxImport.id).where(OutboxImport.file_sha256 == row.file_sha256,
                                                           OutboxImport.id != row.id,
                                                           OutboxImport.status == "previewed").limit(1))
     if others is None:
-        storage.get(stored.media_dir).remove(row.file_sha256)
+        store.remove(row.file_sha256)
+
+
+def expire_stale(session: Session, store, now: dt.datetime, older_than: dt.timedelta) -> int:
+    """Uploads left unconfirmed longer than ``older_than`` (the media clean-up's upload expiry): cancelled, their
+    files removed (media/upkeep.py, the scheduled clean-up)."""
+    rows = list(session.scalars(select(OutboxImport).where(OutboxImport.status == "previewed",
+                                                           OutboxImport.created_at < now - older_than)))
+    hours = int(older_than.total_seconds() // 3600)
+    for row in rows:
+        row.status, row.imported_at, row.imported_by_label = "cancelled", now, "系统（逾期未确认）"
+        row.result = {"code": "sync.import_expired", "message": f"上传后 {hours} 小时内未确认导入，已自动取消"}
+    session.commit()
+    for row in rows:
+        _remove_unless_pending(session, store, row)
+    return len(rows)
 
 
 def confirm(session: Session, actor: Actor, stored: Stored, import_id: int, *, close_gap: bool, media_settings,

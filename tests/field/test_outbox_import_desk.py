@@ -267,3 +267,30 @@ def test_a_refusal_during_the_import_marks_the_upload_failed(field, db_session):
     row = field.client.get(f"{URL}/{shown['id']}", headers=field.auth.headers(admin)).json
     assert row["status"] == "failed" and row["result"]["code"] == "sync.replay_mismatch"
     assert _answer(db_session, field, cp)["note"] == "手机上的原文"
+
+
+def test_an_upload_left_unconfirmed_expires_with_the_media_clean_up(field, app, db_session):
+    import datetime as dt
+
+    from backend.actor import Actor
+    from backend.media import upkeep
+    from backend.media.common import MediaSettings
+
+    officer = field.lead_officer
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    phone = field.phone(officer)
+    _notes(field, phone, ["一"])
+    old, fresh = (upload(field, admin, export_of(phone, officer), name).json for name in ("old.json", "fresh.json"))
+    row = db_session.get(OutboxImport, old["id"])
+    settings = MediaSettings.from_config(app.config)
+    row.created_at = row.created_at - settings.upload_expiry - dt.timedelta(minutes=1)
+    db_session.commit()
+    counts = upkeep.cleanup(db_session, settings, Actor.system())
+    assert counts["outbox_imports_expired"] == 1
+    db_session.expire_all()
+    expired = db_session.get(OutboxImport, old["id"])
+    assert expired.status == "cancelled" and expired.result["code"] == "sync.import_expired"
+    assert db_session.get(OutboxImport, fresh["id"]).status == "previewed"
+    # the same file is still pending in the fresh upload: kept for it
+    assert storage.exists(app.config["MEDIA_DIR"], expired.file_sha256)
+    assert confirm(field, admin, fresh["id"]).json["status"] == "imported"
