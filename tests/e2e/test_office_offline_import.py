@@ -1,7 +1,8 @@
 """导入离线记录 in the office (Chromium): an officer's phone, offline, exports its unsent edit to a file (the app's
 “导出未发送记录”); the department's admin uploads the file on the office screen, reads the preview, confirms, and
 sees the edit applied in the result table and the import listed; the same file again is answered as already
-received. axe-core: no serious or critical violation. Screenshot: docs/screenshots/office-offline-import.png."""
+received; a file with a gap is imported only after its own tick and a second dialog (the device retired).
+axe-core: no serious or critical violation. Screenshot: docs/screenshots/office-offline-import.png."""
 from __future__ import annotations
 
 import json
@@ -62,6 +63,25 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         page.locator(".paged-table .el-table__row").nth(1).click()
         page.wait_for_selector(".offline-import .outcomes .outcome[data-status='applied']")
         found["one import"] = h.axe_violations(page)
+
+        # a file whose ids leave a gap (mutation 2 lost on the phone): a warning, its own tick, a second dialog
+        gapped = server.tmp / "gapped-outbox.json"
+        body = json.loads(exported.read_text(encoding="utf-8"))
+        body["outbox"] = [{**m, "id": 3} for m in body["outbox"]]
+        gapped.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        page.goto(f"{base}/office/offline-imports")
+        page.set_input_files("#offline-file", str(gapped))
+        page.click(".offline-check")
+        page.wait_for_selector(".offline-preview[data-gap='true'] .preview-gap")
+        assert "第 2 条不在文件中" in page.inner_text(".preview-gap")
+        assert page.locator(".offline-confirm").is_disabled()
+        found["gap"] = h.axe_violations(page)
+        page.click(".close-gap")
+        page.click(".offline-confirm")
+        page.wait_for_selector(".gap-dialog .gap-confirm")
+        page.click(".gap-dialog .gap-confirm")
+        page.wait_for_selector(".offline-upload[data-phase='done'] .result-gap")
+        assert "设备已停用" in page.inner_text(".result-gap")
         browser.close()
     assert errors == []
     assert {screen: v for screen, v in found.items() if v} == {}
@@ -70,10 +90,13 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         statuses = conn.execute(text("SELECT m.status, count(*) FROM sync_client c JOIN user_account u ON u.id = c.user_id "
                                      "AND u.username = 'samr_inspector' JOIN sync_mutation m ON m.client_id = c.id "
                                      "GROUP BY m.status")).all()
-        assert statuses == [("applied", 1)]
+        assert statuses == [("applied", 2)]                          # the gapped file's mutation under id 2
+        retired = conn.execute(text("SELECT count(*) FROM sync_client c JOIN user_account u ON u.id = c.user_id "
+                                    "WHERE u.username = 'samr_inspector' AND c.retired_at IS NOT NULL")).scalar()
+        assert retired == 1
         note = conn.execute(text("SELECT a.data FROM section_answer a JOIN inspection_section s ON s.id = a.section_id "
                                  "WHERE s.inspection_id = :i AND a.check_point_id = :cp"), {"i": iid, "cp": int(cp)}).scalar()
         assert (json.loads(note) if isinstance(note, str) else note)["note"] == "离线补充的备注"
         actions = conn.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'sync.import'")).scalar()
-        assert actions == 2
+        assert actions == 3
     engine.dispose()
