@@ -223,6 +223,9 @@ def test_a_pending_upload_is_cancelled(field, app, db_session):
     assert not storage.exists(app.config["MEDIA_DIR"], db_session.get(OutboxImport, shown["id"]).file_sha256)
     assert confirm(field, admin, shown["id"]).json["code"] == "sync.import_not_pending"
     assert _mutations(db_session, phone.client_id) == 0
+    listed = field.client.get(f"{URL}?status=cancelled", headers=field.auth.headers(admin)).json
+    assert [i["id"] for i in listed["items"]] == [shown["id"]]
+    assert field.client.get(f"{URL}?status=imported", headers=field.auth.headers(admin)).json["total"] == 0
 
 
 def test_a_device_of_another_account_is_refused(field, db_session):
