@@ -5,6 +5,7 @@ import {
   statusTone, summaryText, type Preview,
 } from "../office/offline/lib";
 import { mayOpen, menuFor } from "../office/lib/menu";
+import { actionLabel } from "../office/lib/audit";
 
 const preview: Preview = {
   officer: { id: 4, username: "samr_inspector", display_name: "冯建桂", department_id: 1, department_name: "陕州区市场监督管理局" },
@@ -81,6 +82,12 @@ describe("the result", () => {
     expect(statusTone("cancelled")).toBe("info");
     expect(sizeText(512)).toBe("512 字节");
     expect(sizeText(6 * 1024 * 1024 + 300000)).toBe("6.3 MB");
+  });
+});
+
+describe("the audit log", () => {
+  it("names an import of an exported outbox", () => {
+    expect(actionLabel("sync.import")).toBe("离线记录 · 导入");
   });
 });
 
