@@ -23,6 +23,7 @@ BLUEPRINTS = [
     ("backend.publication.rest_routes", "public_blp"),
     ("backend.media.routes", "blp"),
     ("backend.inspections.sync_routes", "blp"),
+    ("backend.inspections.import_routes", "blp"),
     ("backend.inspections.routes", "blp"),
     ("backend.followups.routes", "blp"),
     ("backend.figures.routes", "blp"),

@@ -1,4 +1,5 @@
-"""``shuangsui sync import FILE``: deliver a phone's exported outbox (outbox_import.py, docs/sync.md §8)."""
+"""``shuangsui sync import FILE``: deliver a phone's exported outbox (outbox_import.py, docs/sync.md §10); the
+import is listed with the office's (import_desk.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,16 +24,16 @@ def sync_group():
 def import_command(file: Path, close_gap: bool):
     """导入手机“导出未发送记录”生成的文件：照片与变更按原设备、原编号送达（已收到的不会重复；记入审计日志）"""
     from backend.errors import DomainError
-    from backend.inspections import outbox_import
+    from backend.inspections import import_desk, outbox_import
     from backend.media.services import MediaSettings
 
     try:
-        export = outbox_import.read_export(file.read_bytes())
         with current_app.extensions["shuangsui.db"].session_scope() as session:
-            report = outbox_import.import_export(
-                session, export, by=Actor.system(), media_settings=MediaSettings.from_config(current_app.config),
-                settings=current_app.config, queue=current_app.extensions["shuangsui.jobs"], file_name=file.name,
-                close_gap=close_gap)
+            # checked as an office upload is, and listed with them (导入离线记录)
+            _row, report = import_desk.import_direct(
+                session, Actor.system(), file.read_bytes(), file.name, close_gap=close_gap,
+                media_settings=MediaSettings.from_config(current_app.config), settings=current_app.config,
+                queue=current_app.extensions["shuangsui.jobs"])
     except DomainError as exc:
         raise click.ClickException(f"{exc.message}（{exc.code}）")
     s = outbox_import.summary(report)

@@ -220,3 +220,29 @@ class Flag(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
     rev: Mapped[int | None] = mapped_column(Integer)                   # the revision of the flagged value
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxImport(Base):
+    """A phone's exported outbox, uploaded by an administrator (the office's 导入离线记录, import_desk.py): the
+    file as checked and previewed, then, once confirmed, what its import did, mutation by mutation."""
+
+    __tablename__ = "outbox_import"
+    __table_args__ = (Index("ix_outbox_import_department_created", "department_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))          # previewed | imported | stopped | failed | cancelled
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[str] = mapped_column(String(64))     # the stored file (media storage) until it is imported
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    client_id: Mapped[str] = mapped_column(String(36), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    department_id: Mapped[int | None] = mapped_column(Integer)   # the officer's (who may see and confirm it)
+    preview: Mapped[dict] = mapped_column(JSON)
+    close_gap: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_by_label: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    imported_by_label: Mapped[str | None] = mapped_column(String(128))
+    imported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -78,6 +78,9 @@ class ImportReport:
     photos_known: int = 0
     photos_missing: list[str] = dataclasses.field(default_factory=list)   # exported without their bytes
     gap: dict | None = None       # close_gap: {lost: [first, last], renumbered: [[old id, new id], …]}
+    # each mutation's answer, in order: {id, name, status, replayed, code, message} (the office's result table;
+    # not in the audit entry, which keeps the counts and the refusals)
+    outcomes: list[dict] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -186,7 +189,8 @@ def _unverifiable(mutations: list[protocol.Mutation]) -> SignerChecks:
 
 
 def import_export(session: Session, export: ExportFile, *, by: Actor, media_settings, settings: dict, queue,
-                  file_name: str | None = None, close_gap: bool = False) -> ImportReport:
+                  file_name: str | None = None, close_gap: bool = False,
+                  audit_detail: dict | None = None) -> ImportReport:
     """Deliver an exported outbox as its phone would have pushed it (commits as it goes, like the pushes).
     ``close_gap``: past a gap, retire the device and deliver the rest under the ids the server expects."""
     user = _account(session, export.username)
@@ -203,7 +207,11 @@ def import_export(session: Session, export: ExportFile, *, by: Actor, media_sett
         answer = syncing.push(session, officer, client_id, mutations, settings=settings,
                               signers=_unverifiable(mutations), queue=queue, allow_retired=True)
         result_counts(answer["results"], counts)
+        names = {m["id"]: m.get("name") for m in chunk}
         for result in answer["results"]:
+            report.outcomes.append({"id": result["id"], "name": names.get(result["id"]), "status": result["status"],
+                                    "replayed": bool(result.get("replayed")), "code": result.get("code"),
+                                    "message": result.get("message")})
             if result["status"] == "rejected" and not result.get("replayed"):
                 report.refused.append({k: result.get(k) for k in ("id", "code", "message", "inspection_id")})
         stopped = answer.get("stopped")
@@ -224,7 +232,9 @@ def import_export(session: Session, export: ExportFile, *, by: Actor, media_sett
     report.counts = counts
     audit.record(session, by, "sync.import", "sync_client", export.client_id,
                  detail={"file": file_name, "username": export.username, "exported_at": export.exported_at,
-                         **{k: v for k, v in report.to_dict().items() if k not in ("username", "client_id")}})
+                         **{k: v for k, v in report.to_dict().items()
+                            if k not in ("username", "client_id", "outcomes")}, **(audit_detail or {})},
+                 department_id=user.department_id)
     session.commit()
     return report
 

@@ -86,7 +86,8 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
 
 def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.datetime | None = None) -> dict:
     """The scheduled clean-up: files no inspection references, untouched for the grace period, and
-    expired upload sessions with their bytes. Anything referenced stays. One audit entry per run."""
+    expired upload sessions with their bytes (and the office's uploads of exported outboxes left unconfirmed as
+    long). Anything referenced stays. One audit entry per run."""
     now = now or utcnow()
     cutoff = now - settings.orphan_grace
     if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
@@ -128,9 +129,12 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
             size = settings.store.remove(sha)
             files, freed = files + (size > 0), freed + size
     stray = _remove_stray_parts(session, settings, now)
+    from backend.inspections import import_desk   # an exported outbox uploaded in the office, never confirmed
+
+    stale_imports = import_desk.expire_stale(session, settings.store, now, settings.upload_expiry)
     counts = {"media_deleted": len(deleted), "files_deleted": files, "bytes_freed": freed,
               "uploads_expired": len(expired_ids), "stray_files_deleted": stray,
-              "grace_days": settings.orphan_grace.days}
+              "outbox_imports_expired": stale_imports, "grace_days": settings.orphan_grace.days}
     audit.record(session, actor, "media.cleanup", "media", None, detail=counts)
     session.commit()
     return counts

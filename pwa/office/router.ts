@@ -4,6 +4,7 @@ import { homeFor, mayOpen } from "./lib/menu";
 import { planningRoutes } from "./planning/routes";
 import { publicationRoutes } from "./publication/routes";
 import { figuresRoutes } from "./figures/routes";
+import { offlineRoutes } from "./offline/routes";
 
 // Screens are loaded when opened (each page loads only what it uses). Other helpers add their domains' routes here.
 export const routes: RouteRecordRaw[] = [
@@ -19,6 +20,7 @@ export const routes: RouteRecordRaw[] = [
   ...planningRoutes,
   ...publicationRoutes,
   ...figuresRoutes,
+  ...offlineRoutes,
   { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue"), meta: { title: "无权访问" } },
   { path: "/:rest(.*)*", redirect: "/" },
 ];

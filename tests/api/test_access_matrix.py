@@ -64,6 +64,7 @@ class Row:
     positive: frozenset | None = None   # roles checked for being let through (default: all allowed)
     state: str = "drawn"          # the scenario task's status: draft, consulting, confirmed, committed, drawn
     upload: bool = False          # send the list's import template as the multipart field "file"
+    export: bool = False          # send an exported outbox of A's officer as the multipart field "file"
     headers: tuple = ()           # extra request headers, as (name, value) pairs
     raw: bytes | None = None      # a raw body (sent as it is, with the content type given in ``headers``)
     hidden: bool = False          # the wrong department gets 404 (what one may not read is not there), not 403
@@ -200,6 +201,12 @@ ROWS = [
     # a user's devices: their own list; retired by the owner, an admin of the owner's department or the sysadmin
     Row("GET", "/api/sync/clients", frozenset({I})),
     Row("POST", "/api/sync/clients/{sync_client}/retire", frozenset({I, DA, S}), (DA,)),
+    # an exported outbox imported in the office: the system admin, or an admin of the officer's department
+    Row("GET", "/api/sync/imports", ADMINS),
+    Row("POST", "/api/sync/imports", ADMINS, (DA,), export=True),
+    Row("GET", "/api/sync/imports/{outbox_import}", ADMINS, (DA,)),
+    Row("DELETE", "/api/sync/imports/{outbox_import}", ADMINS, (DA,)),
+    Row("POST", "/api/sync/imports/{outbox_import}/confirm", ADMINS, (DA,), body={}),
     # the inspection record on the office side (writes: the group's lead, checked in the service)
     Row("GET", "/api/v1/inspections", STAFF_READ, query="?task_id={task}"),
     Row("GET", "/api/v1/inspections/{inspection}", ALL, (DA, P), positive=frozenset({S, SV, DA, P})),
@@ -365,6 +372,7 @@ class World:
                           "followup_notified": lambda: self._followup("notify", "notified", "B", notified="A")})
         self.made["media"] = lambda: self._media()["media"]
         self.made["sync_client"] = self._sync_client
+        self.made["outbox_import"] = self._outbox_import
         # a new file: its uploader, A's officer, takes part in the inspection (officers upload only then)
         self.made["new_sha"] = lambda: (self._media(), hashlib.sha256(uuid.uuid4().bytes).hexdigest())[1]
 
@@ -514,6 +522,20 @@ class World:
         self.factory._add(SyncClient(id=client_id, user_id=self.user(I, "A").id, kind="phone", last_mutation_id=0))
         return client_id
 
+    def outbox_file(self) -> bytes:
+        """A phone's exported outbox (nothing left to send) of the officer of A, from a new device."""
+        import json
+
+        return json.dumps({"kind": "shuangsui-outbox-export", "version": 1, "client_id": str(uuid.uuid4()),
+                           "user": {"username": self.user(I, "A").username}, "outbox": [], "photos": []}).encode()
+
+    def _outbox_import(self) -> int:
+        """An uploaded export of A's officer, previewed, not yet confirmed."""
+        r = self.client.post("/api/sync/imports", data={"file": (io.BytesIO(self.outbox_file()), "outbox.json")},
+                             content_type="multipart/form-data", headers=self.headers(S, "A"))
+        assert r.status_code == 201, r.json
+        return r.json["id"]
+
     def _export_job(self) -> str:
         r = self.client.post("/api/v1/exports/inspectors?format=csv", headers=self.headers(DA, "A"))
         assert r.status_code == 202, r.json
@@ -584,6 +606,9 @@ def _call(client, world, row: Row, role=None, dept: str = "A", anonymous: bool =
         list_name = row.path.rsplit("/", 1)[-1]
         template = client.get(f"/api/v1/templates/{list_name}.csv").data
         kwargs["data"] = {"file": (io.BytesIO(template), f"{list_name}.csv")}
+        kwargs["content_type"] = "multipart/form-data"
+    elif row.export:
+        kwargs["data"] = {"file": (io.BytesIO(world.outbox_file()), "outbox.json")}
         kwargs["content_type"] = "multipart/form-data"
     elif row.raw is not None:
         kwargs["data"] = row.raw

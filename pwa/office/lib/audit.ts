@@ -4,7 +4,7 @@ const ENTITIES: Record<string, string> = {
   inspector: "执法检查人员", inspectors: "执法检查人员名录库", expert: "专家", experts: "专家库", department: "部门",
   departments: "部门", region: "行政区划", regions: "行政区划", user: "账号", auth: "登录", plan: "年度抽查计划",
   task: "抽查任务", draw: "摇号", inspection: "检查", calendar: "工作日历", publication: "公示", followup: "后续处置",
-  inspector_conflict: "回避声明", expert_conflict: "专家回避",
+  inspector_conflict: "回避声明", expert_conflict: "专家回避", sync: "离线记录",
 };
 const VERBS: Record<string, string> = {
   create: "新增", update: "修改", retire: "停用", unretire: "恢复", import: "导入", export: "导出", freeze: "冻结",

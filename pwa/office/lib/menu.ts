@@ -13,6 +13,7 @@ export const MENU: MenuGroup[] = [
     key: "lists", title: "名录与账号", entries: [
       { path: "/lists/targets", title: "名录库（一单两库）", roles: STAFF },
       { path: "/accounts", title: "账号", roles: ADMINS },
+      { path: "/offline-imports", title: "导入离线记录", roles: ADMINS },
       { path: "/calendar", title: "工作日历", roles: ADMINS },
       { path: "/audit", title: "审计日志", roles: ["sysadmin", "dept_admin", "supervisor"] },
     ],

@@ -6347,6 +6347,285 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sync/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 导入离线记录的列表（最新的在前）：部门管理员看本部门人员的，系统管理员看全部
+         * @description 权限：系统管理员、部门管理员
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 页码，从 1 开始 */
+                    page?: number;
+                    /** @description 每页条数（1–200） */
+                    page_size?: number;
+                    /** @description 只列出该状态的导入 */
+                    status?: "previewed" | "importing" | "imported" | "stopped" | "failed" | "cancelled";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OutboxImportRowOutPage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * 上传手机“导出未发送记录”的文件：整份校验（与 shuangsui sync import 相同），返回预览，尚不导入
+         * @description 权限：系统管理员、部门管理员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": components["schemas"]["ImportFiles"];
+                };
+            };
+            responses: {
+                /** @description 已校验并保存的文件及其预览（status previewed）；尚未导入任何记录 */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OutboxImportOut"];
+                    };
+                };
+                /** @description sync.import_no_file：没有文件；sync.import_empty_file：文件是空的 */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description forbidden.department：不是本部门人员的文件；sync.client_not_yours：设备属于其他账号 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_unknown_user：文件中的账号不存在 */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_gap_closed：这台设备的缺口已由一次导入补上 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_too_large：超过 MAX_UPLOAD_MB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_bad_file：不是导出文件、版本不符、编号无序、照片与 SHA-256 不符等；forbidden.not_inspector：账号不是执法检查人员 */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sync/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * 一次导入：预览，确认后的结果（逐条变更：采用、此前已收到、被拒及代码）
+         * @description 权限：系统管理员、部门管理员
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    import_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OutboxImportOut"];
+                    };
+                };
+                /** @description forbidden.department：不是本部门人员的 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * 取消一次尚未确认的导入（删除上传的文件，保留这一行）
+         * @description 权限：系统管理员、部门管理员
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    import_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description 已取消（status cancelled），文件已删除 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OutboxImportOut"];
+                    };
+                };
+                /** @description sync.import_not_pending：已导入或已取消 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sync/imports/{import_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 确认导入：重新预览后按手机推送的方式送达（已收到的不重复采用）；记入审计日志 sync.import
+         * @description 权限：系统管理员、部门管理员
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    import_id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ConfirmIn"];
+                };
+            };
+            responses: {
+                /** @description 导入后的这一行：status imported，或 stopped（在某条停止，见 result.stopped） */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OutboxImportOut"];
+                    };
+                };
+                /** @description forbidden.department：不是本部门人员的 */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_not_found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description sync.import_gap_unconfirmed：有缺口而未设 close_gap（未导入任何记录）；sync.import_not_pending：已导入或已取消；sync.import_gap_closed；sync.import_file_missing：文件已不在服务器上 */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/inspections": {
         parameters: {
             query?: never;
@@ -10496,6 +10775,169 @@ export interface components {
              * @description 停用时间；在用的为 null
              */
             retired_at?: string | null;
+        };
+        ImportOfficerOut: {
+            id?: number;
+            username?: string;
+            display_name?: string;
+            department_id?: number | null;
+            department_name?: string | null;
+        };
+        ImportDeviceOut: {
+            /** @description 设备名称 */
+            label?: string | null;
+            /** @description 服务器已收到的该设备最后一条变更的编号 */
+            last_mutation_id?: number;
+            /** @description 停用时间；null：在用 */
+            retired_at?: string | null;
+        };
+        ImportGapOut: {
+            /** @description 服务器期待的下一条编号 */
+            expected?: number;
+            /** @description 文件中接下来的编号 */
+            got?: number;
+            /** @description [首, 末]：不在文件中的编号（手机上已丢失） */
+            lost?: number[];
+            /** @description 缺口之后的变更条数（补上缺口时按新编号送达） */
+            after?: number;
+        };
+        ImportPreviewOut: {
+            officer?: components["schemas"]["ImportOfficerOut"];
+            client_id?: string;
+            exported_at?: string | null;
+            /** @description null：服务器上还没有这台设备 */
+            device?: components["schemas"]["ImportDeviceOut"] | (Record<string, never> | null);
+            /** @description 文件中的变更条数 */
+            mutations?: number;
+            first_id?: number | null;
+            last_id?: number | null;
+            /** @description 服务器已收到的（不会重复采用） */
+            already_received?: number;
+            /** @description 将送达的（缺口之前的；补上缺口时另加 gap.after 条） */
+            to_deliver?: number;
+            photos?: number;
+            /** @description 服务器上已有的照片 */
+            photos_on_server?: number;
+            /** @description 导出时没有内容的照片 */
+            photos_without_data?: number;
+            /** @description 导出删去了密码的代签：无法核验，将被拒（sync.signer_not_exported） */
+            unverifiable_signatures?: number;
+            /** @description null：编号接续，没有缺口 */
+            gap?: components["schemas"]["ImportGapOut"] | (Record<string, never> | null);
+        };
+        ImportSummaryOut: {
+            applied?: number;
+            conflict?: number;
+            rejected?: number;
+            replayed?: number;
+        };
+        OutboxImportRowOut: {
+            id?: number;
+            /** @enum {string} */
+            status?: "previewed" | "importing" | "imported" | "stopped" | "failed" | "cancelled";
+            readonly status_label?: unknown;
+            file_name?: string;
+            file_size?: number;
+            client_id?: string;
+            /** @description 文件的账号 */
+            officer?: components["schemas"]["ImportOfficerOut"];
+            department_id?: number | null;
+            close_gap?: boolean;
+            preview?: components["schemas"]["ImportPreviewOut"];
+            /** @description 上传人 */
+            created_by_label?: string;
+            /** Format: date-time */
+            created_at?: string;
+            /** @description 确认（或取消）人 */
+            imported_by_label?: string | null;
+            /** Format: date-time */
+            imported_at?: string | null;
+            /** @description 结果的计数（确认导入后） */
+            summary?: components["schemas"]["ImportSummaryOut"];
+        };
+        OutboxImportRowOutPage: {
+            items: components["schemas"]["OutboxImportRowOut"][];
+            /** @description 总条数 */
+            total: number;
+            page: number;
+            page_size: number;
+            /** @description 总页数 */
+            pages: number;
+            /** @description 仅在 total 为估计值时出现且为 true（匹配超过 10000 条时，PostgreSQL 按统计信息估计） */
+            total_estimated?: boolean;
+        };
+        ImportFiles: {
+            /**
+             * Format: binary
+             * @description 手机“导出未发送记录”生成的 JSON 文件
+             */
+            file?: string;
+        };
+        ImportOutcomeOut: {
+            /** @description 变更编号（补上缺口后为新编号） */
+            id?: number;
+            name?: string | null;
+            /** @enum {string} */
+            status?: "applied" | "conflict" | "rejected";
+            /** @description 此前已收到（按当时的结果答复，未再次采用） */
+            replayed?: boolean;
+            /** @description 被拒或冲突的代码 */
+            code?: string | null;
+            message?: string | null;
+        };
+        ImportResultOut: {
+            mutations?: number;
+            summary?: components["schemas"]["ImportSummaryOut"];
+            outcomes?: components["schemas"]["ImportOutcomeOut"][];
+            refused?: {
+                [key: string]: unknown;
+            }[];
+            /** @description 在何处停止（code、message、got）；null：全部处理 */
+            stopped?: {
+                [key: string]: unknown;
+            } | null;
+            photos_stored?: number;
+            photos_known?: number;
+            photos_missing?: string[];
+            /** @description 补上的缺口：lost [首, 末]，renumbered [[原编号, 新编号], …] */
+            gap?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description 导入失败时：错误代码 */
+            code?: string;
+            /** @description 导入失败时：说明 */
+            message?: string;
+        };
+        OutboxImportOut: {
+            id?: number;
+            /** @enum {string} */
+            status?: "previewed" | "importing" | "imported" | "stopped" | "failed" | "cancelled";
+            readonly status_label?: unknown;
+            file_name?: string;
+            file_size?: number;
+            client_id?: string;
+            /** @description 文件的账号 */
+            officer?: components["schemas"]["ImportOfficerOut"];
+            department_id?: number | null;
+            close_gap?: boolean;
+            preview?: components["schemas"]["ImportPreviewOut"];
+            /** @description 确认导入后：导入的结果 */
+            result?: components["schemas"]["ImportResultOut"] | (Record<string, never> | null);
+            /** @description 上传人 */
+            created_by_label?: string;
+            /** Format: date-time */
+            created_at?: string;
+            /** @description 确认（或取消）人 */
+            imported_by_label?: string | null;
+            /** Format: date-time */
+            imported_at?: string | null;
+        };
+        ConfirmIn: {
+            /**
+             * @description 补上缺口：文件的变更编号不接续服务器已收到的（手机提示 sync.gap）时，先停用该设备，再把缺口之后的变更按服务器期待的编号送达；预览有缺口而未设为 true 则不导入（sync.import_gap_unconfirmed）
+             * @default false
+             */
+            close_gap: boolean;
         };
         InspectionRowOut: {
             id?: number;

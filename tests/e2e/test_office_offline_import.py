@@ -1,0 +1,102 @@
+"""导入离线记录 in the office (Chromium): an officer's phone, offline, exports its unsent edit to a file (the app's
+“导出未发送记录”); the department's admin uploads the file on the office screen, reads the preview, confirms, and
+sees the edit applied in the result table and the import listed; the same file again is answered as already
+received; a file with a gap is imported only after its own tick and a second dialog (the device retired).
+axe-core: no serious or critical violation. Screenshot: docs/screenshots/office-offline-import.png."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
+
+from tests.e2e import office_helpers as o
+from tests.e2e import pwa_helpers as h
+from tests.e2e.test_pwa_tabs import _logout_needs_everything_sent_or_exported
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_exported_outbox_is_imported_through_the_office_screen(server):
+    base = server.url
+    docs = h.pulled(base, "samr_inspector")
+    iid = sorted(docs["inspection"].values(), key=lambda d: d["position"])[0]["id"]
+    errors: list[str] = []
+    found: dict[str, list] = {}
+    with sync_playwright() as p:
+        browser, ctx, phone = h.open_phone(p, errors)
+        h.login(phone, base, "samr_inspector")
+        phone.goto(f"{base}/app/i/{iid}/inspect")
+        phone.wait_for_selector(".point")
+        cp = phone.locator(".point").nth(0).get_attribute("data-cp")
+        exported = _logout_needs_everything_sent_or_exported(server, ctx, phone, base, iid, cp)
+
+        _office_ctx, page = o.open_office(browser, errors)
+        o.login(page, base, "samr_admin")
+        page.click("a[href='/office/offline-imports'], .el-menu-item:has-text('导入离线记录')")
+        page.wait_for_selector(".offline-upload[data-phase='pick']")
+        page.set_input_files("#offline-file", str(exported))
+        page.click(".offline-check")
+        page.wait_for_selector(".offline-upload[data-phase='previewed'] .offline-preview[data-gap='false']")
+        preview = page.inner_text(".offline-preview")
+        assert "samr_inspector" in preview and "将送达 1 条" in preview, preview
+        assert page.locator(".close-gap").count() == 0                   # no gap: no second confirmation
+        page.click(".offline-confirm")
+        page.wait_for_selector(".offline-upload[data-phase='done'] .outcomes .outcome[data-status='applied']")
+        assert "新采用 1 条" in page.inner_text(".result-summary")
+        page.wait_for_selector(".paged-table .import-status[data-status='imported']")
+        o.shot(page, "offline-import")
+        found["result"] = h.axe_violations(page)
+
+        # the same file again: the preview says the server has it; confirmed, it is answered, not applied twice
+        page.click(".offline-again")
+        page.set_input_files("#offline-file", str(exported))
+        page.click(".offline-check")
+        page.wait_for_selector(".offline-upload[data-phase='previewed']")
+        assert "服务器已收到 1 条" in page.inner_text(".offline-preview")
+        page.click(".offline-confirm")
+        page.wait_for_selector(".outcomes .outcome[data-status='replayed']")
+        assert page.locator(".paged-table .import-status[data-status='imported']").count() == 2
+
+        # one past import opens with its preview and result
+        page.locator(".paged-table .el-table__row").nth(1).click()
+        page.wait_for_selector(".offline-import .outcomes .outcome[data-status='applied']")
+        found["one import"] = h.axe_violations(page)
+
+        # a file whose ids leave a gap (mutation 2 lost on the phone): a warning, its own tick, a second dialog
+        gapped = server.tmp / "gapped-outbox.json"
+        body = json.loads(exported.read_text(encoding="utf-8"))
+        body["outbox"] = [{**m, "id": 3} for m in body["outbox"]]
+        gapped.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        page.goto(f"{base}/office/offline-imports")
+        page.set_input_files("#offline-file", str(gapped))
+        page.click(".offline-check")
+        page.wait_for_selector(".offline-preview[data-gap='true'] .preview-gap")
+        assert "第 2 条不在文件中" in page.inner_text(".preview-gap")
+        assert page.locator(".offline-confirm").is_disabled()
+        found["gap"] = h.axe_violations(page)
+        page.click(".close-gap")
+        page.click(".offline-confirm")
+        page.wait_for_selector(".gap-dialog .gap-confirm")
+        page.click(".gap-dialog .gap-confirm")
+        page.wait_for_selector(".offline-upload[data-phase='done'] .result-gap")
+        assert "设备已停用" in page.inner_text(".result-gap")
+        browser.close()
+    assert errors == []
+    assert {screen: v for screen, v in found.items() if v} == {}
+    engine = create_engine(server.config["DATABASE_URL"])
+    with engine.connect() as conn:
+        statuses = conn.execute(text("SELECT m.status, count(*) FROM sync_client c JOIN user_account u ON u.id = c.user_id "
+                                     "AND u.username = 'samr_inspector' JOIN sync_mutation m ON m.client_id = c.id "
+                                     "GROUP BY m.status")).all()
+        assert statuses == [("applied", 2)]                          # the gapped file's mutation under id 2
+        retired = conn.execute(text("SELECT count(*) FROM sync_client c JOIN user_account u ON u.id = c.user_id "
+                                    "WHERE u.username = 'samr_inspector' AND c.retired_at IS NOT NULL")).scalar()
+        assert retired == 1
+        note = conn.execute(text("SELECT a.data FROM section_answer a JOIN inspection_section s ON s.id = a.section_id "
+                                 "WHERE s.inspection_id = :i AND a.check_point_id = :cp"), {"i": iid, "cp": int(cp)}).scalar()
+        assert (json.loads(note) if isinstance(note, str) else note)["note"] == "离线补充的备注"
+        actions = conn.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'sync.import'")).scalar()
+        assert actions == 3
+    engine.dispose()
