@@ -127,7 +127,8 @@ def _lazy_descriptions(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _lazy(dbapi_connection, _record):
-        dbapi_connection.cursor_factory = LazyCursor
+        if dbapi_connection.cursor_factory is Cursor:     # not a cursor class chosen in ``connect_args``
+            dbapi_connection.cursor_factory = LazyCursor
 
 
 try:

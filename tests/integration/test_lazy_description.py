@@ -18,6 +18,7 @@ def test_the_description_is_psycopgs_for_the_statement_it_was_asked_about():
             cursor = conn.connection.dbapi_connection.cursor()
             cursor.execute("SELECT 1 AS a, 'x'::text AS b, now() AS c")
             lazy = cursor.description
+            assert type(lazy).__name__ == "_LazyDescription"      # the engine's cursors are the lazy ones
             with psycopg.connect(PG_URL) as plain:
                 expected = plain.execute("SELECT 1 AS a, 'x'::text AS b, now() AS c").description
             cursor.execute("SELECT 2 AS z")                 # the cursor moves on: the first answer stands
