@@ -12,8 +12,13 @@ from typing import Any
 import rfc8785
 
 
+_LEAVES = frozenset((str, int, bool, float, type(None)))     # returned as they are (floats too: see the end)
+
+
 def plain(value: Any) -> Any:
     """Turn values JSON does not know (datetimes, decimals, enums, UUIDs, sets) into JSON ones."""
+    if value.__class__ in _LEAVES:       # (text, numbers, flags, null: most of an audit entry's values)
+        return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -40,20 +40,21 @@ class SectionState:
     """A section as a flat path → value map with its revisions; new until first written."""
 
     def __init__(self, inspection_id: int, department_id: int, row: Section | None,
-                 answers: dict[int, tuple[dict, dict, dt.datetime]]):
+                 answers: dict[int, tuple[dict, dict]]):
         self.inspection_id, self.department_id, self.row = inspection_id, department_id, row
         self.values: dict[str, Any] = dict(row.data) if row else {}
         self.revs: dict[str, list] = dict(row.revs) if row else {}
+        values, revs = self.values, self.revs
         self.rev = row.rev if row else 0
         self.status = row.status if row else "open"
         self.signed_hash = row.signed_hash if row else None
         self.stored_points = set(answers)
-        self.point_times = {cp: t for cp, (_d, _r, t) in answers.items()}
-        for cp, (data, revs, _t) in answers.items():
-            for f, v in data.items():
-                self.values[f"points.{cp}.{f}"] = v
-            for f, r in revs.items():
-                self.revs[f"points.{cp}.{f}"] = r
+        for cp, (point_data, point_revs) in answers.items():
+            prefix = f"points.{cp}."
+            for f, v in point_data.items():
+                values[prefix + f] = v
+            for f, r in point_revs.items():
+                revs[prefix + f] = r
         self.dirty_points: set[int] = set()
         self.dirty = False
         self.writer_id: int | None = None
@@ -72,9 +73,18 @@ class SectionState:
     def meta(self, source: dict) -> dict:
         return {k: v for k, v in source.items() if not k.startswith("points.")}
 
-    def point(self, source: dict, cp: int) -> dict:
+    def point_row(self, cp: int) -> tuple[dict, dict]:
+        """A check point's answer and its revisions (``{field: value}``, ``{field: [rev, client]}``)."""
         prefix = f"points.{cp}."
-        return {f: source[prefix + f] for f in POINT_FIELD_NAMES if prefix + f in source}
+        values, revs = self.values, self.revs
+        data, point_revs = {}, {}
+        for f in POINT_FIELD_NAMES:
+            path = prefix + f
+            if path in values:
+                data[f] = values[path]
+            if path in revs:
+                point_revs[f] = revs[path]
+        return data, point_revs
 
 
 class RecordState:
@@ -141,7 +151,7 @@ class FieldBatch:
         # one query: the inspection, its task, its record, its sections and their answers (a row per answer)
         loaded = self.session.execute(
             select(Inspection, Task, Record, Section, SectionAnswer.check_point_id, SectionAnswer.data,
-                   SectionAnswer.revs, SectionAnswer.first_at, FigureFact.from_phone)
+                   SectionAnswer.revs, FigureFact.from_phone)
             .join(Task, Task.id == Inspection.task_id)
             .outerjoin(FigureFact, FigureFact.inspection_id == Inspection.id)
             .outerjoin(Record, Record.inspection_id == Inspection.id)
@@ -154,7 +164,7 @@ class FieldBatch:
             self.inspections[iid] = None
         sections: dict[int, Section] = {}
         answers: dict[int, dict] = {}
-        for row, task, record, section, cp, data, revs, first_at, from_phone in loaded:
+        for row, task, record, section, cp, data, revs, from_phone in loaded:
             if self.inspections[row.id] is None:
                 self.inspections[row.id] = state = InspectionState(row, task, parts[row.id],
                                                                    fact_from_phone=from_phone)
@@ -163,7 +173,7 @@ class FieldBatch:
             if section is not None:
                 sections[section.id] = section
                 if cp is not None:
-                    answers.setdefault(section.id, {})[cp] = (data, revs, first_at)
+                    answers.setdefault(section.id, {})[cp] = (data, revs)
         for s in sections.values():
             self.inspections[s.inspection_id].sections[s.department_id] = SectionState(
                 s.inspection_id, s.department_id, s, answers.get(s.id, {}))
@@ -185,7 +195,7 @@ class FieldBatch:
             if section is not None:
                 state.sections[section.department_id] = SectionState(
                     section.inspection_id, section.department_id, section,
-                    {cp: (data, revs, _timestamp(first_at)) for cp, data, revs, first_at in answers or ()})
+                    {cp: (data, revs) for cp, data, revs in answers or ()})
 
     def inspection(self, inspection_id: int) -> InspectionState | None:
         if inspection_id not in self.inspections:
@@ -291,14 +301,14 @@ class FieldBatch:
         for state in changed:
             for s in state.sections.values():
                 for cp in s.dirty_points:
-                    row = {"section_id": s.row.id, "check_point_id": cp, "data": s.point(s.values, cp),
-                           "revs": s.point(s.revs, cp), "updated_by": s.writer_id}
+                    data, point_revs = s.point_row(cp)
+                    row = {"section_id": s.row.id, "check_point_id": cp, "data": data, "revs": point_revs,
+                           "updated_by": s.writer_id}
                     if cp in s.stored_points:
                         answer_updates.append(row)
                     else:
                         answer_inserts.append({**row, "updated_at": now, "first_at": now})
                         s.stored_points.add(cp)
-                        s.point_times[cp] = now
                 s.dirty_points.clear()
                 s.dirty = False
         if touched:  # one statement for all: started when first written, changed now
@@ -375,17 +385,17 @@ class FieldBatch:
                     for k, v in values.items():
                         set_committed_value(s.row, k, v)
                     set_committed_value(s.row, "updated_at", now)
+                section_id = s.row.id if s.row is not None else None
                 for cp in s.dirty_points:
-                    row = {"section_id": s.row.id if s.row is not None else None,
-                           "inspection_id": s.inspection_id, "department_id": s.department_id,
-                           "check_point_id": cp, "data": s.point(s.values, cp), "revs": s.point(s.revs, cp),
-                           "updated_by": s.writer_id}
+                    data, point_revs = s.point_row(cp)
+                    row = {"section_id": section_id, "inspection_id": s.inspection_id,
+                           "department_id": s.department_id, "check_point_id": cp, "data": data,
+                           "revs": point_revs, "updated_by": s.writer_id}
                     if cp in s.stored_points:
                         answer_updates.append(row)
                     else:
                         answer_inserts.append(row)
                         s.stored_points.add(cp)
-                        s.point_times[cp] = now
                 s.dirty_points.clear()
                 s.dirty = False
             _stage_record(session, state, now)
@@ -599,8 +609,8 @@ class FieldBatch:
             media.add_references(session, sorted(hashes), inspection_id, self.actor)
 
 
-# PostgreSQL: a section's answers as one JSON array of [check point, data, revs, first_at] (``_prefetch_pg``)
-_ANSWERS = literal_column("(SELECT json_agg(json_build_array(a.check_point_id, a.data, a.revs, a.first_at)) "
+# PostgreSQL: a section's answers as one JSON array of [check point, data, revs] (``_prefetch_pg``)
+_ANSWERS = literal_column("(SELECT json_agg(json_build_array(a.check_point_id, a.data, a.revs)) "
                           "FROM section_answer a WHERE a.section_id = inspection_section.id)", JSON)
 _PEOPLE = literal_column(PEOPLE_OF_INSPECTION, JSON)
 _PREFETCH: list = []
@@ -636,11 +646,6 @@ def _text(statement: str) -> TextClause:
     TextClause finds its binds with a regular expression over the whole text (3 KB here), 8% of a push's CPU
     when built anew each time."""
     return text(statement)
-
-
-def _timestamp(text: str) -> dt.datetime:
-    """A timestamptz as PostgreSQL's JSON writes it (ISO 8601 with the session's offset), in UTC."""
-    return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
 
 
 def _stage_record(session: Session, state, now) -> None:

@@ -334,10 +334,11 @@ def parse_writes(raw: Any, check_for: Callable[[str], Check | str]) -> tuple[lis
         return [], {"fields": [f"一条变更最多写 {MAX_WRITES} 个字段"]}
     add = writes.append
     for path, write in raw.items():   # (a push's 100 writes each pass here: kept to the cheapest tests)
-        if not isinstance(path, str) or len(path) > 80:
+        if (path.__class__ is not str and not isinstance(path, str)) or len(path) > 80:
             errors[str(path)[:80]] = ["路径无效"]
             continue
-        if not isinstance(write, dict) or len(write) != 2 or "value" not in write or "base_rev" not in write:
+        if (write.__class__ is not dict and not isinstance(write, dict)) or len(write) != 2 \
+                or "value" not in write or "base_rev" not in write:
             errors[path] = ["须为 {value, base_rev}（两项都须有；从未见过该字段时 base_rev 为 0）"]
             continue
         base = write["base_rev"]
@@ -359,7 +360,7 @@ def parse_writes(raw: Any, check_for: Callable[[str], Check | str]) -> tuple[lis
     return writes, errors
 
 
-_SCALARS = frozenset((str, bool, int, float, type(None)))
+SCALARS = frozenset((str, bool, int, float, type(None)))
 
 
 def media_hashes(values: list) -> set[str]:
@@ -367,7 +368,7 @@ def media_hashes(values: list) -> set[str]:
     or an object with ``photos`` (an outcome)."""
     out: set[str] = set()
     for v in values:
-        if v.__class__ in _SCALARS:
+        if v.__class__ in SCALARS:
             continue
         if isinstance(v, list):
             out.update(x["sha256"] for x in v if isinstance(x, dict) and isinstance(x.get("sha256"), str))

@@ -14,7 +14,7 @@ from backend.inspections import checks, media_access, signers
 from backend.inspections.access import GONE_REASONS, Participant
 from backend.inspections.batch import FieldBatch, InspectionState
 from sync.canonical import record_hash, section_hash
-from backend.inspections.fields import SHA256_RE, UUID_RE, media_hashes, parse_writes, person, record_check
+from backend.inspections.fields import SCALARS, SHA256_RE, UUID_RE, media_hashes, parse_writes, person, record_check
 from backend.inspections.models import Conflict, Signature
 from sync.engine import Context, Refused
 from sync.fields import FieldWrite, plan_merge
@@ -243,8 +243,12 @@ def _write(ctx: Context, state: InspectionState, target, scope: str, department_
     revs = target.apply(plan, ctx.client_id, ctx.user_id)
     revs.update({p: (target.revs.get(p) or [0])[0] for p in plan.unchanged})
     conflicts = _conflict_rows(ctx, state, scope, department_id, planned)
-    batch.add_media(state.inspection.id, media_hashes([w.value for w in writes]))
-    batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, writes, plan, revs))
+    # files and GPS fixes are objects and lists: a write of a text, a number, a flag or null names no file and
+    # raises no flag (a section's push is mostly those: they are not looked at three more times)
+    structured = [w for w in writes if w.value.__class__ not in SCALARS]
+    if structured:
+        batch.add_media(state.inspection.id, media_hashes([w.value for w in structured]))
+        batch.new_flags.extend(checks.flags_for_writes(batch, state, department_id, structured, plan, revs))
     batch.touched(state)
     result: dict[str, Any] = {"status": "conflict" if conflicts else "applied", "inspection_id": state.inspection.id,
                               "revs": revs}

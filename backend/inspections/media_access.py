@@ -60,12 +60,13 @@ _known: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # batch → 
 
 def named_in(args: dict) -> set[str]:
     """The files a mutation's arguments name: photos and attachments in its fields, a signature image."""
-    from backend.inspections.fields import SHA256_RE, media_hashes
+    from backend.inspections.fields import SCALARS, SHA256_RE, media_hashes
 
     out: set[str] = set()
     fields = args.get("fields")
-    if isinstance(fields, dict):
-        out |= media_hashes([w.get("value") for w in fields.values() if isinstance(w, dict)])
+    if isinstance(fields, dict):   # (a section's hundred writes: texts and flags skipped at once)
+        out |= media_hashes([v for w in fields.values() if (w.__class__ is dict or isinstance(w, dict))
+                             and (v := w.get("value")).__class__ not in SCALARS])
     image = args.get("image_sha256")
     if isinstance(image, str):
         out.add(image)

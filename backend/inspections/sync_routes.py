@@ -66,9 +66,10 @@ class Push(MethodView):
                               errors={"json": ["请求体不是有效的 JSON"]}) from None
         client_id, mutations = syncing.parse(text)
         session = get_session()
-        checks = check_push(session, current_app.extensions["shuangsui.login"], current_actor(), client_id,
-                            mutations, client_address())
-        return syncing.push(session, current_actor(), client_id, mutations, settings=current_app.config,
+        actor = current_actor()          # its address is client_address(), read when the caller was authenticated
+        checks = check_push(session, current_app.extensions["shuangsui.login"], actor, client_id, mutations,
+                            actor.address)
+        return syncing.push(session, actor, client_id, mutations, settings=current_app.config,
                             signers=checks, label=label, queue=current_app.extensions["shuangsui.jobs"])
 
 
