@@ -77,6 +77,8 @@ class Saver:
         if not self.pg:
             return
         session.flush()
+        # what the thread needs of the ORM objects, read here: the thread touches no ORM object nor the session
+        self.draw_id, self.task_id, self.depts = draw.id, task.id, list(draw.plan["members"])
         self.conn = session.connection()
         # the probes' estimated cost (8 a probe) passes jit_above_cost: compiling the statements took longer
         # (0.2-0.8 s) than running them; JIT is off until ``finish`` (a failure rolls the setting back too)
@@ -122,12 +124,11 @@ class Saver:
 
     def _save_crew(self, members: list[dict[str, list[str]]], leaders: list[str]) -> None:
         """The groups (numbered in order) and their members as drawn."""
-        task, draw = self.task, self.draw
         self.group_ids = _pg_insert_keyed(self.conn, "inspection_group", "inspector", "cert_no", "leader_id",
                                           [(leader, n) for n, leader in enumerate(leaders)], ("number",),
-                                          {"draw_id": draw.id, "task_id": task.id})
+                                          {"draw_id": self.draw_id, "task_id": self.task_id})
         dept_ids = dict(self.conn.execute(select(Department.code, Department.id)
-                                          .where(Department.code.in_(list(draw.plan["members"])))).all())
+                                          .where(Department.code.in_(self.depts))).all())
         rows = [(cert, self.group_ids[n], dept_ids[d], pos) for n, group in enumerate(members)
                 for d, certs in group.items() for pos, cert in enumerate(certs)]
         _pg_insert_keyed(self.conn, "group_member", "inspector", "cert_no", "inspector_id", rows,
