@@ -645,3 +645,11 @@ def test_too_few_inspectors_before_any_target_when_the_crew_is_wanted():
              {"SAMR": ids("s", 9), "TAX": ids("t", 4)}, [], SEED, on_crew=ranked.append,
              on_selected=lambda s, codes: ranked.append(s))
     assert err.value.details == {"dept": "TAX", "have": 4, "need": 6} and ranked == []
+
+
+def test_a_selection_is_handed_over_only_once_its_ids_are_checked():
+    handed = []
+    with pytest.raises(InvalidInput) as err:
+        draw("T", PLAN, {"all": ["a|1", "b"]}, {"SAMR": ["s"], "TAX": ["t"]}, [], SEED,
+             on_selected=lambda s, codes: handed.append(codes))
+    assert err.value.details["field"] == "targets.id" and handed == []
