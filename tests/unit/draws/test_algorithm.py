@@ -653,3 +653,12 @@ def test_a_selection_is_handed_over_only_once_its_ids_are_checked():
         draw("T", PLAN, {"all": ["a|1", "b"]}, {"SAMR": ["s"], "TAX": ["t"]}, [], SEED,
              on_selected=lambda s, codes: handed.append(codes))
     assert err.value.details["field"] == "targets.id" and handed == []
+
+
+def test_a_department_with_no_member_a_group_is_left_out_of_groups_and_recusal():
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    plan = small(members={"SAMR": 1, "TAX": 1, "ZERO": 0})
+    r = draw("T", plan, targets, {**inspectors, "ZERO": ids("z", 3)}, [(out, target), ("z0000", target)], SEED)
+    assert all(set(g.members) == {"SAMR", "TAX"} for g in r.groups)
+    assert [(x.dept, x.out) for x in r.replacements] == [("TAX", out)]
+    assert r.inspector_reserve["ZERO"] == sorted(r.inspector_reserve["ZERO"], key=lambda i: ticket(SEED, "insp", "T", "ZERO", i))
