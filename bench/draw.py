@@ -223,6 +223,11 @@ PHASES = [
         ("save assignments", "backend.draws.services_save", "save_assignments"),
         ("  inspections, members (INSERT; new: + facts)", "backend.draws.services", "_insert_keyed"),
         ("  inspections, members (INSERT + facts)", "backend.draws.services_save", "_insert_keyed"),
+        ("groups, members (sent while ranking)", "backend.draws.services_save", "Saver._save_crew"),
+        ("businesses locked (sent while ranking)", "backend.draws.services_save", "Saver._lock_targets"),
+        ("waiting for what was sent", "backend.draws.services_save", "Saver.wait"),
+        ("save assignments (after the ranking)", "backend.draws.services_save", "Saver.finish"),
+        ("  inspections (INSERT + facts)", "backend.draws.services_save", "_pg_insert_inspections"),
         ("audit entries", "backend.audit.services", "record"),
         ("announce to phones", "backend.draws.services", "announce_inspections"),
         ("announce to phones", "backend.draws.services_save", "announce_inspections"),
@@ -255,8 +260,8 @@ class _Phases:
                     continue
                 *path, name = attr.split(".")
                 for part in path:
-                    owner = getattr(owner, part)
-                if not hasattr(owner, name):
+                    owner = getattr(owner, part, None)
+                if owner is None or not hasattr(owner, name):
                     continue
                 setattr(owner, name, self._wrap(getattr(owner, name), key))
 

@@ -468,6 +468,8 @@ def draw(
     *,
     processes: int | None = None,
     targets_unique: bool = False,
+    on_crew: Callable[[Crew], None] | None = None,
+    on_selected: Callable[[str, list[str]], None] | None = None,
 ) -> DrawResult:
     """Steps 3-7 of DRAW.md. ``targets``: stratum -> eligible ids; ``inspectors``:
     dept -> eligible ids; ``conflicts``: (inspector id, target id) pairs. Input order
@@ -477,7 +479,14 @@ def draw(
 
     ``targets_unique``: the caller vouches that no target id occurs twice, and the check is
     skipped (0.15 s for a million ids). The app's frozen lists are one line per row of a table
-    whose code is unique; a record from elsewhere (the verifier's) is always checked."""
+    whose code is unique; a record from elsewhere (the verifier's) is always checked.
+
+    ``on_crew`` and ``on_selected`` let a caller start work on parts of the result while the rest is
+    computed (the app saves them meanwhile): ``on_crew(crew)`` gets steps 5 and 7 (the groups' members as
+    drawn and their leaders), which need only the number of groups, known from the strata's sizes: they
+    are then drawn before the targets (a department with too few inspectors fails before any ticket of a
+    target). ``on_selected(stratum, ids)`` gets each stratum's selection as soon as it is ranked; the
+    strata are ranked the largest selection first (the order of the work, not of the result)."""
     _check_code(task, "task")
     p = _validate_plan(plan)
 
@@ -496,23 +505,54 @@ def draw(
 
     # 3. targets
     strata = sorted(p.strata)
-    selected: dict[str, list[str]] = {}
-    target_reserve: dict[str, list[str]] = {}
-    eligible: dict[str, int] = {}
-    for s in strata:
+    sizes = {s: stratum_size(len(targets.get(s, ())), p.strata[s]) for s in strata}
+    n_groups = -(-sum(sizes.values()) // p.group_load)
+    crew = None
+    if on_crew is not None:   # steps 5 and 7 need only the number of groups
+        crew = _crew(seed, task, p, inspectors, n_groups)
+        on_crew(crew)
+    ranked_of: dict[str, list[str]] = {}
+    for s in sorted(strata, key=lambda s: (-sizes[s], s)):
         ids = targets.get(s, ())
-        n = len(ids)
-        k = stratum_size(n, p.strata[s])
-        ranked = [i for _, i in rank_smallest(seed, ("ent", task), ids, k + _reserve_size(reserve, n, k), processes)]
-        selected[s], target_reserve[s], eligible[s] = ranked[:k], ranked[k:], n
+        n, k = len(ids), sizes[s]
+        ranked_of[s] = [i for _, i in rank_smallest(seed, ("ent", task), ids, k + _reserve_size(reserve, n, k),
+                                                    processes)]
+        if on_selected is not None:
+            _check_codes(ranked_of[s][:k], "targets.id")
+            on_selected(s, ranked_of[s][:k])
+    selected = {s: ranked_of[s][:sizes[s]] for s in strata}
+    target_reserve = {s: ranked_of[s][sizes[s]:] for s in strata}
+    eligible = {s: len(targets.get(s, ())) for s in strata}
     for ids in selected.values():
         _check_codes(ids, "targets.id")
 
     # 4. groups of targets
     order = _order(seed, ("asg", task), itertools.chain.from_iterable(selected[s] for s in strata))
-    n_groups = -(-len(order) // p.group_load)
     depts = sorted(d for d, m in p.members.items() if m > 0)
 
+    # 5. and 7. inspectors and leaders (unless drawn already)
+    if crew is None:
+        crew = _crew(seed, task, p, inspectors, n_groups)
+    groups = [Group(order[g::n_groups], crew.members[g], crew.leaders[g]) for g in range(n_groups)]
+
+    # 6. recusal
+    replacements = _recuse(groups, depts, crew.reserve, conflicts)
+
+    return DrawResult(selected, target_reserve, groups, replacements, crew.reserve, eligible)
+
+
+@dataclass(frozen=True)
+class Crew:
+    """Steps 5 and 7: each group's members as drawn (dept -> ids, P_d order) and its leader, and each
+    department's reserve. They depend on the number of groups, not on which targets are drawn."""
+    members: list[dict[str, list[str]]]
+    leaders: list[str]
+    reserve: dict[str, list[str]]
+
+
+def _crew(seed: str, task: str, p: _Plan, inspectors: Mapping[str, Sequence[str]], n_groups: int) -> Crew:
+    """Steps 5 and 7 for ``n_groups`` groups."""
+    depts = sorted(d for d, m in p.members.items() if m > 0)
     # 5. inspectors: check every department's count before drawing anything
     for d in sorted(p.members):
         have, need = len(inspectors.get(d, ())), n_groups * p.members[d]
@@ -524,18 +564,13 @@ def draw(
         ranked = _order(seed, ("insp", task, d), inspectors.get(d, ()))
         need = n_groups * p.members[d]
         drawn[d], inspector_reserve[d] = ranked[:need], ranked[need:]
-    groups = []
+    members, leaders = [], []
     for g in range(n_groups):
-        members = {d: drawn[d][g * p.members[d] : (g + 1) * p.members[d]] for d in depts}
+        members.append({d: drawn[d][g * p.members[d] : (g + 1) * p.members[d]] for d in depts})
         # 7. leader, from the lead department's members as drawn
         lead_ticket = ticketer(seed, "lead", task, str(g))
-        leader = min((lead_ticket(i), i) for i in members[p.lead])[1]
-        groups.append(Group(order[g::n_groups], members, leader))
-
-    # 6. recusal
-    replacements = _recuse(groups, depts, inspector_reserve, conflicts)
-
-    return DrawResult(selected, target_reserve, groups, replacements, inspector_reserve, eligible)
+        leaders.append(min((lead_ticket(i), i) for i in members[g][p.lead])[1])
+    return Crew(members, leaders, inspector_reserve)
 
 
 def _recuse(groups: list[Group], depts: list[str], inspector_reserve: Mapping[str, Sequence[str]],

@@ -233,16 +233,24 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
         targets = lists.load_grouped(session, draw.id, "targets")
         inspectors = lists.load_grouped(session, draw.id, "inspectors")
         conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
+        # the groups, members and drawn businesses' rows sent while the rest is ranked (services_save.Saver);
+        # with forked rankers, in this thread (no fork while a thread holds the connection)
+        saver = services_save.Saver(session, task, draw, overlap=not settings.processes or settings.processes <= 1)
         try:
             # one line per row of ``target``, whose code is unique (uq_target_code): no id can repeat
             result = algorithm.draw(task.code, draw.plan, targets, inspectors, conflicts, seed,
-                                    processes=settings.processes, targets_unique=True)
+                                    processes=settings.processes, targets_unique=True,
+                                    on_crew=saver.crew, on_selected=saver.selected)
         except algorithm.DrawError as exc:
+            saver.close()   # what it sent goes with the rollback
             session.rollback()
             _log_failure(session, actor, task, draw, source, (digits, dice if source == "dice" else None), seed,
                          witnesses, exc)
             raise DrawFailed(exc.message + "。该随机数与失败原因已公开记录；请说明理由重新开放任务后重新冻结名单",
                              code=exc.code, details=exc.details)
+        finally:
+            saver.close()
+        saver.wait()   # before the session is used again
         draw.status, draw.seed_source, draw.dice, draw.seed = "drawn", source, digits, seed
         draw.dice_entered = dice if source == "dice" else None
         draw.witnesses = list(witnesses or [])
@@ -252,7 +260,7 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
                     [f"{s}|{code}" for s in sorted(result.target_reserve) for code in result.target_reserve[s]])
         lists.store(session, draw.id, "insp_reserve",
                     [f"{d}|{c}" for d in sorted(result.inspector_reserve) for c in result.inspector_reserve[d]])
-        ids = services_save.save_assignments(session, task, draw, result)
+        ids = saver.finish(result)
         audit.record(session, actor, "draw.seed", "draw", f"{task.code}#{draw.seq}",
                      after={"seed": seed, "dice": digits, "dice_entered": draw.dice_entered, "source": source},
                      detail={"task": task.code, "seq": draw.seq, "commitment": draw.commitment,

@@ -1,12 +1,17 @@
 """A draw's assignments saved, and the officers' phones told (the last part of ``services.seed_and_draw``).
 
-The groups, their members and one inspection per drawn target, written in few statements: on PostgreSQL
-one ``INSERT … SELECT`` a table, the codes turned into ids by index probes, the inspections' figure facts
-in the same statement (docs/decisions.md, "The draw's save"); elsewhere the ids looked up in chunks and the
-rows inserted in bulk. ``announce_inspections`` appends the inspections to the phones' change sequence.
+The groups, their members and one inspection per drawn target, written in few statements. On PostgreSQL
+``Saver`` sends the groups and members, and locks the drawn businesses, while the targets are ranked (a
+thread on the draw's own connection and transaction), then inserts the inspections and their figure facts
+in one ``INSERT … SELECT`` (docs/decisions.md, "The draw's save"); elsewhere the ids are looked up in chunks
+and the rows inserted in bulk at the end. ``announce_inspections`` appends the inspections to the phones'
+change sequence.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -41,9 +46,212 @@ def _ids_by(session: Session, column, key_column, keys: list[str]) -> dict[str, 
 def save_assignments(session: Session, task: Task, draw: Draw, result: algorithm.DrawResult) -> list[int] | None:
     """Groups, their members and one inspection per selected target, in few statements. Returns the
     inspections' ids in group order (PostgreSQL, where they are known without reading them back), or None."""
+    with Saver(session, task, draw, overlap=False) as saver:
+        return saver.finish(result)
+
+
+class Saver:
+    """A draw's rows written while the draw is computed (PostgreSQL; elsewhere ``finish`` does it all).
+
+    ``algorithm.draw`` hands over the groups' members and leaders before it ranks any target
+    (``crew``), then each stratum's selection as soon as it is ranked (``selected``). Meanwhile a thread
+    sends, through the draw's own connection and transaction, the groups and their members, and probes
+    the selected businesses by code, locking each one (``FOR KEY SHARE``, the lock the foreign key of
+    ``inspection.target_id`` takes; taken again by our own transaction it costs nothing, so the check
+    writes no page and no WAL). The server does this on the other core while Python ranks the rest.
+    ``finish`` then inserts the inspections and their facts with the ids already known: the only
+    statement left for after the ranking. One transaction: nothing is kept unless the draw commits.
+
+    ``overlap`` False (or forked rankers: no fork while a thread holds the connection) sends the same
+    statements in this thread, in the same order. Use as a context manager: leaving it waits for the
+    thread, so that the session can be rolled back or used again.
+    """
+
+    def __init__(self, session: Session, task: Task, draw: Draw, *, overlap: bool = True) -> None:
+        self.session, self.task, self.draw = session, task, draw
+        self.pg = session.get_bind().dialect.name == "postgresql"
+        self.group_ids: list[int] | None = None
+        self.targets: dict[str, tuple[int, str | None]] = {}   # code -> (id, region code)
+        self._pool: ThreadPoolExecutor | None = None
+        self._sent: list = []
+        if not self.pg:
+            return
+        session.flush()
+        # what the thread needs of the ORM objects, read here: the thread touches no ORM object nor the session
+        self.draw_id, self.task_id, self.depts = draw.id, task.id, list(draw.plan["members"])
+        self.conn = session.connection()
+        # the probes' estimated cost (8 a probe) passes jit_above_cost: compiling the statements took longer
+        # (0.2-0.8 s) than running them; JIT is off until ``finish`` (a failure rolls the setting back too)
+        self.jit = self.conn.scalar(text("SELECT current_setting('jit')"))
+        self.conn.execute(text("SELECT set_config('jit', 'off', true)"))
+        if overlap:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="draw-save")
+
+    def __enter__(self) -> Saver:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the thread (its errors are ``wait``'s to raise)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _send(self, fn, *args) -> None:
+        if self._pool is None:
+            fn(*args)
+        else:
+            self._sent.append(self._pool.submit(fn, *args))
+
+    def crew(self, crew: algorithm.Crew) -> None:
+        """``algorithm.draw``'s ``on_crew``."""
+        if self.pg:
+            self._send(self._save_crew, crew.members, crew.leaders)
+
+    def selected(self, stratum: str, codes: list[str]) -> None:
+        """``algorithm.draw``'s ``on_selected``."""
+        if self.pg:
+            self._send(self._lock_targets, codes)
+
+    def wait(self) -> None:
+        """Everything sent is done; its first error raised. Call before the session is used again."""
+        self.close()
+        sent, self._sent = self._sent, []
+        for future in sent:
+            future.result()
+
+    def _save_crew(self, members: list[dict[str, list[str]]], leaders: list[str]) -> None:
+        """The groups (numbered in order) and their members as drawn."""
+        self.group_ids = _pg_insert_keyed(self.conn, "inspection_group", "inspector", "cert_no", "leader_id",
+                                          [(leader, n) for n, leader in enumerate(leaders)], ("number",),
+                                          {"draw_id": self.draw_id, "task_id": self.task_id})
+        dept_ids = dict(self.conn.execute(select(Department.code, Department.id)
+                                          .where(Department.code.in_(self.depts))).all())
+        rows = [(cert, self.group_ids[n], dept_ids[d], pos) for n, group in enumerate(members)
+                for d, certs in group.items() for pos, cert in enumerate(certs)]
+        _pg_insert_keyed(self.conn, "group_member", "inspector", "cert_no", "inspector_id", rows,
+                         ("group_id", "department_id", "position"), {})
+
+    def _lock_targets(self, codes: list[str]) -> None:
+        """The businesses of these codes: their ids and regions, each row locked as the foreign key would."""
+        if not codes:
+            return
+        codes = sorted(codes)   # the unique index's pages in order
+        found = self.conn.scalar(text(_LOCK_TARGETS), {"codes": "|".join(codes)})
+        found = orjson.loads(found) if found else []
+        if len(found) != len(codes):
+            _missing(self.conn, "inspection", "target", "code", codes, len(found))
+        self.targets.update(zip(codes, map(tuple, found)))
+
+    def finish(self, result: algorithm.DrawResult) -> list[int] | None:
+        """The inspections (and what is left to send): their ids in group order on PostgreSQL, else None."""
+        self.wait()
+        if not self.pg:
+            return _save_elsewhere(self.session, self.task, self.draw, result)
+        session, task, draw = self.session, self.task, self.draw
+        if self.group_ids is None:
+            self._save_crew([g.members for g in result.groups], [g.leader for g in result.groups])
+        for codes in result.selected.values():
+            self._lock_targets([c for c in codes if c not in self.targets])
+        stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
+        n_groups = len(result.groups)
+        inspections = [(code, self.group_ids[n], stratum_of[code], p * n_groups + n)
+                       for n, g in enumerate(result.groups) for p, code in enumerate(g.targets)]
+        ids = _pg_insert_inspections(self.conn, task, draw, inspections, self.targets)
+        self.conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": self.jit})
+        if result.replacements:
+            _save_replacements(session, draw, result, {row[0]: i for row, i in zip(inspections, ids)})
+        return ids
+
+
+# each selected business's id and region, in the order of the codes given, its row locked as the foreign key of
+# inspection.target_id locks it (probes of uq_target_code, in code order; see _pg_insert_keyed for the LIMIT)
+_LOCK_TARGETS = """
+    SELECT json_agg(json_build_array(p.id, p.region_code) ORDER BY x.n)::text
+    FROM unnest(string_to_array(:codes, '|')) WITH ORDINALITY AS x(k, n)
+    CROSS JOIN LATERAL (SELECT id, region_code FROM target WHERE code = x.k LIMIT 1 FOR KEY SHARE) AS p"""
+
+
+def _missing(conn, table: str, parent: str, parent_key: str, keys: list[str], found: int) -> None:
+    missing = set(keys) - {r[0] for r in conn.execute(
+        text(f"SELECT {parent_key} FROM {parent} WHERE {parent_key} = ANY(string_to_array(:k, '|'))"),
+        {"k": "|".join(keys)})}
+    raise RuntimeError(f"{table}: {len(keys) - found} keys not found in {parent} (first: {min(missing, default='?')})")
+
+
+def _pg_insert_inspections(conn, task: Task, draw: Draw, rows: list[tuple], targets: dict) -> list[int]:
+    """One inspection per row (code, group id, stratum, position) and its figures' fact (``_FRESH_FACTS``), the
+    businesses' ids and regions known (``Saver._lock_targets``). Returns the ids in the order of ``rows``: the
+    n-th smallest id of the sequence to the n-th row; rows inserted in business id order (the foreign key's
+    check and the indexes led by ``target_id`` walk in order)."""
+    if not rows:
+        return []
+    level = conn.scalar(select(func.coalesce(Plan.level, "county")).where(Plan.id == task.plan_id))
+    now = utcnow()
+    found = [targets[r[0]] for r in rows]
+    count, ids = conn.execute(text(_INSERT_INSPECTIONS), {
+        "target_ids": "|".join(str(f[0]) for f in found), "regions": orjson.dumps([f[1] for f in found]).decode(),
+        "group_ids": "|".join(str(r[1]) for r in rows), "strata": "|".join(r[2] for r in rows),
+        "positions": "|".join(str(r[3]) for r in rows), "n": len(rows), "task_id": task.id, "draw_id": draw.id,
+        "status": "assigned", "now": now, "plan_id": task.plan_id, "end_date": task.end_date, "level": level,
+    }).one()
+    if count != len(rows):
+        raise RuntimeError(f"inspection: {count} rows inserted of {len(rows)}")
+    return sorted(map(int, ids.split(",")))
+
+
+# The figures' fact (backend/figures/facts.py) of an inspection just drawn, as ``facts.fact_select`` computes it
+# for one: assigned, not a re-inspection, nothing submitted, published or exempt, no record, no section, no
+# write from any client. Written by the statement that inserts the inspections, from what it holds already
+# (the business's region read by the probe that found its id): refreshing 30,000 new facts afterwards read
+# every business again and took as long as inserting the inspections. The figures' tests compare the facts
+# after a draw with a rebuild by ``fact_select``.
+_INSERT_INSPECTIONS = f"""
+    WITH r AS MATERIALIZED (
+        SELECT array_agg(j.v ORDER BY j.n) AS regions
+        FROM json_array_elements_text(CAST(:regions AS json)) WITH ORDINALITY AS j(v, n)),
+    x AS MATERIALIZED (
+        SELECT x.* FROM r CROSS JOIN LATERAL unnest(
+            string_to_array(:target_ids, '|')::integer[], string_to_array(:group_ids, '|')::integer[],
+            string_to_array(:strata, '|'), string_to_array(:positions, '|')::integer[], r.regions)
+            WITH ORDINALITY AS x(target_id, group_id, stratum, position, region_code, n)),
+    fresh AS MATERIALIZED (
+        SELECT array_agg(v ORDER BY v) AS ids
+        FROM (SELECT nextval((SELECT pg_get_serial_sequence('inspection', 'id'))::regclass) AS v
+              FROM generate_series(1, :n)) AS s),
+    inserted AS (
+        INSERT INTO inspection (id, target_id, group_id, stratum, position, task_id, draw_id, status, created_at,
+                                updated_at)
+        SELECT fresh.ids[x.n], x.target_id, x.group_id, x.stratum, x.position, :task_id, :draw_id, :status, :now, :now
+        FROM x CROSS JOIN fresh ORDER BY x.target_id
+        RETURNING id),
+    facts AS (
+        INSERT INTO figure_fact ({', '.join(facts.COLUMNS)})
+        SELECT fresh.ids[x.n], :task_id, :plan_id, CAST(:end_date AS date), :level, x.target_id, x.region_code,
+               x.stratum, :status, false, false, false, false, false, false, false, 0, NULL, NULL, NULL
+        FROM x CROSS JOIN fresh)
+    SELECT count(*), string_agg(id::text, ',') FROM inserted"""
+
+
+def _save_replacements(session: Session, draw: Draw, result: algorithm.DrawResult,
+                       inspection_of: dict[str, int]) -> None:
+    """The recusal's replacements (step 6), each on its inspection."""
+    certs = sorted({r.out for r in result.replacements} | {r.in_ for r in result.replacements})
+    inspector_ids = _ids_by(session, Inspector.id, Inspector.cert_no, certs)
+    dept_ids = dict(session.execute(select(Department.code, Department.id)
+                                    .where(Department.code.in_(list(draw.plan["members"])))).all())
+    session.execute(insert(InspectionMember), [
+        {"inspection_id": inspection_of[r.target], "department_id": dept_ids[r.dept],
+         "out_inspector_id": inspector_ids[r.out], "in_inspector_id": inspector_ids[r.in_]}
+        for r in result.replacements])
+
+
+def _save_elsewhere(session: Session, task: Task, draw: Draw, result: algorithm.DrawResult) -> None:
+    """Not PostgreSQL (SQLite): the ids looked up in chunks, the rows inserted in bulk."""
     stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
-    few = sorted({g.leader for g in result.groups} | {r.out for r in result.replacements}
-                 | {r.in_ for r in result.replacements})
+    few = sorted({g.leader for g in result.groups})
     inspector_ids = _ids_by(session, Inspector.id, Inspector.cert_no, few)
     dept_ids = dict(session.execute(select(Department.code, Department.id)
                                     .where(Department.code.in_(list(draw.plan["members"])))).all())
@@ -60,75 +268,37 @@ def save_assignments(session: Session, task: Task, draw: Draw, result: algorithm
     _insert_keyed(session, GroupMember, "inspector", "cert_no", "inspector_id", members,
                   ("group_id", "department_id", "position"), {})
     now = utcnow()
-    constants = {"task_id": task.id, "draw_id": draw.id, "status": "assigned", "created_at": now, "updated_at": now}
-    if session.get_bind().dialect.name == "postgresql":
-        # the figures' fact of each new inspection written by the same statement (``_FRESH_FACTS``)
-        level = session.scalar(select(func.coalesce(Plan.level, "county")).where(Plan.id == task.plan_id))
-        ids = _insert_keyed(session, Inspection, "target", "code", "target_id", inspections,
-                            ("group_id", "stratum", "position"), constants, parent_columns=("region_code",),
-                            also=_FRESH_FACTS, also_params={"f_plan_id": task.plan_id, "f_end_date": task.end_date,
-                                                            "f_level": level})
-    else:
-        ids = _insert_keyed(session, Inspection, "target", "code", "target_id", inspections,
-                            ("group_id", "stratum", "position"), constants)
-        facts.note(session, "draw", [draw.id])   # inserted by SQL the ORM does not see: their facts
+    _insert_keyed(session, Inspection, "target", "code", "target_id", inspections, ("group_id", "stratum", "position"),
+                  {"task_id": task.id, "draw_id": draw.id, "status": "assigned", "created_at": now, "updated_at": now})
+    facts.note(session, "draw", [draw.id])   # inserted by SQL the ORM does not see: their facts
     if result.replacements:
-        if ids is not None:
-            inspection_of = {row[0]: i for row, i in zip(inspections, ids)}
-        else:
-            target_ids = _ids_by(session, Target.id, Target.code, sorted({r.target for r in result.replacements}))
-            by_target = dict(session.execute(
-                select(Inspection.target_id, Inspection.id).where(Inspection.draw_id == draw.id,
-                                                                  Inspection.target_id.in_(list(target_ids.values())))
-            ).all())
-            inspection_of = {code: by_target[i] for code, i in target_ids.items()}
-        session.execute(insert(InspectionMember), [
-            {"inspection_id": inspection_of[r.target], "department_id": dept_ids[r.dept],
-             "out_inspector_id": inspector_ids[r.out], "in_inspector_id": inspector_ids[r.in_]}
-            for r in result.replacements])
-    return ids
+        target_ids = _ids_by(session, Target.id, Target.code, sorted({r.target for r in result.replacements}))
+        by_target = dict(session.execute(
+            select(Inspection.target_id, Inspection.id).where(Inspection.draw_id == draw.id,
+                                                              Inspection.target_id.in_(list(target_ids.values())))
+        ).all())
+        _save_replacements(session, draw, result, {code: by_target[i] for code, i in target_ids.items()})
+    return None
 
 
 _PG_TYPES = {int: "bigint", str: "text"}
 
-# The figures' fact (backend/figures/facts.py) of an inspection just drawn, as ``facts.fact_select`` computes it
-# for one: assigned, not a re-inspection, nothing submitted, published or exempt, no record, no section, no
-# write from any client. Written by the statement that inserts the inspections, from what it holds already
-# (the business's region read by the same probe as its id): refreshing 30,000 new facts afterwards read every
-# business again and took as long as inserting the inspections. The figures' tests compare the facts after a
-# draw with a rebuild by ``fact_select``.
-_FRESH_FACTS = f"""
-        , facts AS (
-            INSERT INTO figure_fact ({', '.join(facts.COLUMNS)})
-            SELECT fresh.ids[x.n], :c_task_id, :f_plan_id, CAST(:f_end_date AS date), :f_level, x.parent_id,
-                   x.region_code, x.stratum, :c_status, false, false, false, false, false, false, false, 0,
-                   NULL, NULL, NULL
-            FROM x CROSS JOIN fresh)"""
-
 
 def _insert_keyed(session: Session, model, parent: str, parent_key: str, id_column: str, rows: list[tuple],
-                  columns: tuple[str, ...], constants: dict, **postgresql) -> list[int] | None:
-    """Insert rows given as (parent key, *columns), turning each key (a code) into the parent's id.
-
-    PostgreSQL (``_pg_insert_keyed``, which takes the keywords ``postgresql``): one statement, no pass over
-    the whole parent table. Returns the new rows' ids in the order of ``rows``. Elsewhere: look the ids up in
-    chunks, then insert many rows; returns None.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return _pg_insert_keyed(session, model.__tablename__, parent, parent_key, id_column, rows, columns,
-                                constants, **postgresql)
+                  columns: tuple[str, ...], constants: dict) -> None:
+    """Not PostgreSQL: insert rows given as (parent key, *columns), each key (a code) turned into the parent's
+    id, looked up in chunks; then the rows inserted in bulk."""
     if not rows:
-        return None
+        return
     parent_model = {"target": Target, "inspector": Inspector}[parent]
     ids = _ids_by(session, parent_model.id, getattr(parent_model, parent_key), sorted({r[0] for r in rows}))
     bulk_insert(session, model, [{id_column: ids[r[0]], **dict(zip(columns, r[1:])), **constants} for r in rows])
-    return None
 
 
-def _pg_insert_keyed(session: Session, table: str, parent: str, parent_key: str, id_column: str, rows: list[tuple],
-                     columns: tuple[str, ...], constants: dict, *, parent_columns: tuple[str, ...] = (),
-                     also: str = "", also_params: dict | None = None) -> list[int]:
-    """PostgreSQL: ``_insert_keyed`` in one statement.
+def _pg_insert_keyed(conn, table: str, parent: str, parent_key: str, id_column: str, rows: list[tuple],
+                     columns: tuple[str, ...], constants: dict) -> list[int]:
+    """PostgreSQL: insert rows given as (parent key, *columns), each key (a code) turned into the parent's id,
+    in one statement; returns the new rows' ids in the order of ``rows``.
 
     * Each column travels as one text joined by "|" (no key, stratum or number holds one: the draw's ids
       are checked for it), split by ``string_to_array``: an array parameter of 30,000 values costs
@@ -142,8 +312,7 @@ def _pg_insert_keyed(session: Session, table: str, parent: str, parent_key: str,
     * The rows are inserted in parent id order: the foreign key's check of each row (an index probe and a
       row lock on the parent) then walks the parent's index and pages in order, as do the inserts into the
       indexes that start with the parent id.
-    * ``also``: more of the statement (``, name AS (INSERT …)``), which may read ``x`` (n, parent_id, the
-      columns, and ``parent_columns`` of the parent row, read by the same probe) and ``fresh.ids[x.n]``.
+    The caller turns JIT off (``Saver``): 30,000 probes are estimated past ``jit_above_cost``.
     """
     if not rows:
         return []
@@ -156,10 +325,9 @@ def _pg_insert_keyed(session: Session, table: str, parent: str, parent_key: str,
     consts = "".join(f", :c_{k}" for k in constants)
     sql = f"""
         WITH x AS MATERIALIZED (
-            SELECT x.n, p.id AS parent_id, {', '.join('x.' + c for c in columns)}{''.join(', p.' + c for c in parent_columns)}
+            SELECT x.n, p.id AS parent_id, {', '.join('x.' + c for c in columns)}
             FROM (SELECT * FROM unnest({split}) WITH ORDINALITY AS x(k, {names}, n) ORDER BY k) AS x
-            CROSS JOIN LATERAL (SELECT {', '.join(('id', *parent_columns))} FROM {parent}
-                                WHERE {parent_key} = x.k LIMIT 1) AS p),
+            CROSS JOIN LATERAL (SELECT id FROM {parent} WHERE {parent_key} = x.k LIMIT 1) AS p),
         fresh AS MATERIALIZED (
             SELECT array_agg(v ORDER BY v) AS ids
             FROM (SELECT nextval((SELECT pg_get_serial_sequence('{table}', 'id'))::regclass) AS v
@@ -168,18 +336,10 @@ def _pg_insert_keyed(session: Session, table: str, parent: str, parent_key: str,
             INSERT INTO {table} (id, {id_column}, {names}{''.join(', ' + k for k in constants)})
             SELECT fresh.ids[x.n], x.parent_id, {', '.join('x.' + c for c in columns)}{consts}
             FROM x CROSS JOIN fresh ORDER BY x.parent_id
-            RETURNING id){also}
+            RETURNING id)
         SELECT count(*), string_agg(id::text, ',') FROM inserted"""
-    params = texts | {"n": n} | {f"c_{k}": v for k, v in constants.items()} | (also_params or {})
-    # the probes' estimated cost (8 a probe) passes jit_above_cost: compiling the statement took longer (0.2-0.8 s)
-    # than running it; JIT is off for this statement only (a failure rolls the transaction back, and the setting)
-    jit = session.scalar(text("SELECT current_setting('jit')"))
-    session.execute(text("SELECT set_config('jit', 'off', true)"))
-    count, ids = session.execute(text(sql), params).one()
-    session.execute(text("SELECT set_config('jit', :was, true)"), {"was": jit})
+    params = texts | {"n": n} | {f"c_{k}": v for k, v in constants.items()}
+    count, ids = conn.execute(text(sql), params).one()
     if count != n:
-        missing = {r[0] for r in rows} - {r[0] for r in session.execute(
-            text(f"SELECT {parent_key} FROM {parent} WHERE {parent_key} = ANY(string_to_array(:k, '|'))"),
-            {"k": texts["a0"]})}
-        raise RuntimeError(f"{table}: {n - count} keys not found in {parent} (first: {min(missing, default='?')})")
+        _missing(conn, table, parent, parent_key, sorted({r[0] for r in rows}), count)
     return sorted(map(int, ids.split(","))) if ids else []

@@ -609,3 +609,56 @@ def test_draw_error_text():
     assert repr(e) == ("TooFewInspectors('draw.too_few_inspectors', '部门 TAX 可抽取的检查人员不足：现有 1 人，需要 2 人', "
                        "{'dept': 'TAX', 'have': 1, 'need': 2})")
     assert DrawError("x").code == "draw.error"
+
+
+# --------------------------------------------------------------------------- parts handed over early
+
+
+def test_parts_handed_over_early_are_the_result_and_change_nothing():
+    """``on_crew`` gets the groups' members and leaders before any target is ranked, ``on_selected`` each
+    stratum's selection once, as soon as it is ranked (the largest selection first); the result is the same
+    as without them (the app saves these parts while the rest is ranked)."""
+    plan = small(strata={"A": {"num": 1, "den": 10}, "B": {"num": 1, "den": 2}, "C": {"num": 1, "den": 4}},
+                 members={"SAMR": 2, "TAX": 1}, group_load=3)
+    targets = {"A": ids("a", 40), "B": ids("b", 30), "C": ids("c", 20)}
+    inspectors = {"SAMR": ids("s", 40), "TAX": ids("t", 20)}
+    conflicts = [(i, t) for i in inspectors["TAX"][:6] for t in targets["B"]]
+    calls = []
+    with_parts = draw("T", plan, targets, inspectors, conflicts, SEED,
+                      on_crew=lambda crew: calls.append(("crew", crew)),
+                      on_selected=lambda s, codes: calls.append((s, list(codes))))
+    plain = draw("T", plan, targets, inspectors, conflicts, SEED)
+    assert with_parts == plain and with_parts.to_record_result() == plain.to_record_result()
+    assert with_parts.replacements   # recusal ran on the groups built from the early crew
+    assert [c[0] for c in calls] == ["crew", "B", "C", "A"]   # sizes 15, 5, 4
+    crew = calls[0][1]
+    assert crew.members == [g.members for g in plain.groups] and crew.leaders == [g.leader for g in plain.groups]
+    assert crew.reserve == plain.inspector_reserve
+    assert {s: codes for s, codes in calls[1:]} == plain.selected
+    assert list(with_parts.selected) == ["A", "B", "C"]   # the record's order, whatever the order of the work
+
+
+def test_too_few_inspectors_before_any_target_when_the_crew_is_wanted():
+    ranked = []
+    with pytest.raises(TooFewInspectors) as err:
+        draw("T", small(members={"SAMR": 1, "TAX": 2}), {"all": ids("a", 10)},
+             {"SAMR": ids("s", 9), "TAX": ids("t", 4)}, [], SEED, on_crew=ranked.append,
+             on_selected=lambda s, codes: ranked.append(s))
+    assert err.value.details == {"dept": "TAX", "have": 4, "need": 6} and ranked == []
+
+
+def test_a_selection_is_handed_over_only_once_its_ids_are_checked():
+    handed = []
+    with pytest.raises(InvalidInput) as err:
+        draw("T", PLAN, {"all": ["a|1", "b"]}, {"SAMR": ["s"], "TAX": ["t"]}, [], SEED,
+             on_selected=lambda s, codes: handed.append(codes))
+    assert err.value.details["field"] == "targets.id" and handed == []
+
+
+def test_a_department_with_no_member_a_group_is_left_out_of_groups_and_recusal():
+    targets, inspectors, plain, target, out, first, second = find_replacement_case()
+    plan = small(members={"SAMR": 1, "TAX": 1, "ZERO": 0})
+    r = draw("T", plan, targets, {**inspectors, "ZERO": ids("z", 3)}, [(out, target), ("z0000", target)], SEED)
+    assert all(set(g.members) == {"SAMR", "TAX"} for g in r.groups)
+    assert [(x.dept, x.out) for x in r.replacements] == [("TAX", out)]
+    assert r.inspector_reserve["ZERO"] == sorted(r.inspector_reserve["ZERO"], key=lambda i: ticket(SEED, "insp", "T", "ZERO", i))

@@ -1,0 +1,88 @@
+"""A draw's rows (groups, members, inspections, facts) as the result says, whether sent while the targets were
+ranked (PostgreSQL: ``services_save.Saver``'s thread) or at the end; nothing kept when any part fails."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from backend.directory.models import Department, Inspector, Target
+from backend.draws import services_save
+from backend.draws.models import Draw, GroupMember, InspectionGroup
+from backend.figures.facts import FigureFact
+from backend.inspections.models import Inspection
+from backend.plans.models import Task
+from tests.api.draws.test_draw_flow import commit, seed
+
+
+def test_the_rows_are_the_result_and_ids_follow_the_groups(client, scenario, db_session):
+    s = scenario()
+    assert commit(client, s).status_code == 201
+    r = seed(client, s)
+    assert r.status_code == 200, r.json
+    result = r.json["result"]
+    draw_id = db_session.scalar(select(Draw.id).where(Draw.task_id == s.task.id))
+    groups = db_session.execute(select(InspectionGroup.id, InspectionGroup.number, Inspector.cert_no)
+                                .join(Inspector, Inspector.id == InspectionGroup.leader_id)
+                                .where(InspectionGroup.draw_id == draw_id).order_by(InspectionGroup.id)).all()
+    assert [g.number for g in groups] == list(range(len(result["groups"])))   # ids in the groups' order
+    assert [g.cert_no for g in groups] == [g["leader"] for g in result["groups"]]
+    number = {g.id: g.number for g in groups}
+    members = db_session.execute(select(GroupMember.group_id, Department.code, GroupMember.position, Inspector.cert_no)
+                                 .join(Inspector, Inspector.id == GroupMember.inspector_id)
+                                 .join(Department, Department.id == GroupMember.department_id)
+                                 .where(GroupMember.group_id.in_(list(number)))).all()
+    drawn = {}
+    for m in sorted(members, key=lambda m: (number[m.group_id], m.code, m.position)):
+        drawn.setdefault(number[m.group_id], {}).setdefault(m.code, []).append(m.cert_no)
+    assert [drawn[n] for n in range(len(groups))] == [g["members"] for g in result["groups"]]
+    rows = db_session.execute(select(Inspection.id, Inspection.group_id, Inspection.position, Inspection.stratum,
+                                     Target.code, Inspection.status)
+                              .join(Target, Target.id == Inspection.target_id)
+                              .where(Inspection.draw_id == draw_id).order_by(Inspection.id)).all()
+    n_groups = len(groups)
+    # ids follow the groups' order: group 0's targets in order, then group 1's, ...
+    assert [(number[r.group_id], r.code) for r in rows] == [
+        (n, code) for n, g in enumerate(result["groups"]) for code in g["targets"]]
+    assert all(r.position == [c for c in result["groups"][number[r.group_id]]["targets"]].index(r.code) * n_groups
+               + number[r.group_id] for r in rows)
+    stratum_of = {code: st for st, codes in result["selected"].items() for code in codes}
+    assert all(r.stratum == stratum_of[r.code] and r.status == "assigned" for r in rows)
+    facts = dict(db_session.execute(select(FigureFact.inspection_id, FigureFact.stratum)
+                                    .where(FigureFact.task_id == s.task.id)).all())
+    assert facts == {r.id: r.stratum for r in rows}
+
+
+def test_a_failure_in_what_was_sent_while_ranking_keeps_nothing(client, scenario, db_session, monkeypatch):
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the rows are sent while ranking on PostgreSQL only")
+    s = scenario()
+    assert commit(client, s).status_code == 201
+    sent = []
+
+    def lost(self, codes):
+        sent.append(self.group_ids)   # the groups and members were sent before
+        self.conn.execute(text("SELECT 1 / 0"))   # an error of the database, in the thread
+
+    monkeypatch.setattr(services_save.Saver, "_lock_targets", lost)
+    r = seed(client, s)
+    assert r.status_code == 422, r.json   # the database error of the thread is the request's
+    assert r.json["code"] == "invalid_value"
+    assert sent and sent[0]   # the groups were inserted by then
+    assert db_session.scalar(select(func.count()).select_from(InspectionGroup)) == 0
+    assert db_session.scalar(select(func.count()).select_from(GroupMember)) == 0
+    assert db_session.scalar(select(func.count()).select_from(Inspection)) == 0
+    assert db_session.scalar(select(Task.status).where(Task.id == s.task.id)
+                             .execution_options(populate_existing=True)) == "committed"
+
+
+def test_a_failed_draw_after_the_crew_was_sent_keeps_no_group(client, scenario, factory, db_session):
+    """The recusal fails after the groups and members were sent (PostgreSQL): they go with the rollback; the
+    failure itself is kept (test_draw_flow)."""
+    s = scenario(risk=("D",), per_class=2, strata={"D": {"num": 1, "den": 1}}, inspectors=(2, 1), group_load=2)
+    for inspector in s.inspectors[s.lead.code]:
+        factory.conflict(inspector, s.targets[0])
+    assert commit(client, s).status_code == 201
+    r = seed(client, s)
+    assert r.status_code == 422 and r.json["code"] == "draw.no_replacement"
+    assert db_session.scalar(select(func.count()).select_from(InspectionGroup)) == 0
+    assert db_session.scalar(select(func.count()).select_from(GroupMember)) == 0
