@@ -54,7 +54,8 @@ _MAC_FIELDS = ("at", "actor_id", "actor_label", "action", "entity_type", "entity
 
 def pending_mac(key: bytes, fields: dict) -> str:
     """HMAC-SHA256 under the audit key of a pending row's content (``_MAC_FIELDS``)."""
-    message = b"chain_pending\n" + canonical_json({k: fields[k] for k in _MAC_FIELDS})
+    # the time as its canonical text: the rest is plain JSON then, written by the standard library's C encoder
+    message = b"chain_pending\n" + canonical_json({**{k: fields[k] for k in _MAC_FIELDS}, "at": plain(fields["at"])})
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -166,18 +167,19 @@ def _link(settings, rows) -> tuple:
                       "detail": {"reason": "mac", "row": sha256_hex(canonical_json(
                           {**{k: fields[k] for k in _MAC_FIELDS}, "mac": row.mac}))}, "changes": None}
         seq += 1
-        hashed = {"id": seq, "at": at, "actor_id": fields["actor_id"], "actor_label": fields["actor_label"],
+        # ``record``'s fields (``_hashed_fields``), the time as its canonical text (the same bytes, hashed faster)
+        hashed = {"id": seq, "at": plain(at), "actor_id": fields["actor_id"], "actor_label": fields["actor_label"],
                   "action": fields["action"], "entity_type": fields["entity_type"], "entity_id": fields["entity_id"],
                   "department_id": fields["department_id"], "before": None, "after": None,
                   "detail": fields["detail"]}
         digest = entry_hash(prev, hashed, settings.key)
         entries.append({**{k: v for k, v in hashed.items() if k not in ("before", "after")},
-                        "at": at.isoformat(), "prev_hash": prev, "hash": digest, "pending_id": row.id})
+                        "prev_hash": prev, "hash": digest, "pending_id": row.id})
         prev = digest
         due = due or anchors.is_due(settings, seq, fields["action"])
         for entity, inspection_id, task_id, reason in fields["changes"] or ():
             changes.append({"n": len(changes) + 1, "entity": entity, "inspection_id": inspection_id,
-                            "task_id": task_id, "reason": reason, "at": at.isoformat()})
+                            "task_id": task_id, "reason": reason, "at": hashed["at"]})
     params = {"entries": _json_dumps(entries), "head_seq": seq, "head_hash": prev, "n_entries": len(entries)}
     if changes:
         params.update({"n_changes": len(changes), "changes": _json_dumps(changes)})
