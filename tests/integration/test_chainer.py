@@ -190,3 +190,24 @@ def test_concurrent_pushes_give_a_whole_chain_and_change_numbers_without_gaps(pg
         entries = s.scalars(select(AuditEntry).where(AuditEntry.id > head0, AuditEntry.action == "sync.push")
                             .order_by(AuditEntry.id)).all()
         assert [e.detail["inspections"][0] for e in entries] == pushed
+
+
+def test_a_push_that_writes_more_audit_entries_links_its_own_row_in_its_transaction(pg):
+    """``FieldBatch.send_final``'s safety net (``chainer.link_own``): the push's row linked before the entries that
+    follow it in the same transaction, the heads held from there to commit."""
+    with pg.session_scope() as s:
+        head0, seq0 = s.get(AuditHead, 1).seq, s.scalar(select(SyncHead.seq))
+        fields = chainer.pending(s, Actor.system("test"), "sync.push", "sync_client", "x",
+                                 detail={"inspections": [7]}, changes=[("inspection", 7, 3, "push")],
+                                 at=audit.utcnow())
+        pid = s.execute(text("WITH " + chainer.PENDING_CTE.format(ok="true") + " SELECT id FROM chain_p"),
+                        chainer.pending_params(fields)).scalar_one()
+        chainer.link_own(s, pid, fields)
+        audit.record(s, Actor.system("test"), "job.enqueue", "job", 1)      # after it, the head held already
+    with pg.session_scope(write=False) as s:
+        assert [e.action for e in s.scalars(select(AuditEntry).where(AuditEntry.id > head0)
+                                            .order_by(AuditEntry.id))] == ["sync.push", "job.enqueue"]
+        assert s.scalar(select(func.count()).select_from(ChainPending)) == 0
+        assert s.execute(select(SyncChange.seq, SyncChange.inspection_id).where(SyncChange.seq > seq0)).all() \
+            == [(seq0 + 1, 7)]
+        assert verify_chain(s).ok
