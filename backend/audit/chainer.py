@@ -8,7 +8,7 @@ touches no global row, so pushes commit in parallel (the WAL flush of many share
 
 Right after its commit, and before it answers, the push runs :func:`run`: one short transaction that takes the
 chainer's lock (a transaction advisory lock), reads the pending rows in id order (those committed; each locked,
-so that a row linked by the chainer before is skipped), takes the audit head's lock (the row, as ``record`` does),
+so that a row linked by the chainer before is skipped), takes the audit head's row lock (the lock ``record`` waits for),
 hashes each entry exactly as ``record`` would at the next positions, and in one statement writes the entries,
 moves the audit head onto the last, numbers the change rows from ``sync_head`` and writes them, moves the sync
 head, and deletes the pending rows; then commits. A push that waited for the lock while another linked its row
@@ -93,13 +93,14 @@ def pending_params(fields: dict) -> dict:
 
 
 # the chainer's lock, the pending rows (locked: one linked meanwhile by the lock's last holder is skipped, though
-# this statement's snapshot, taken before the lock was granted, still shows it) and the audit head's lock and
-# value, the latter only when there is a row to link (else nothing is written: no WAL flush at commit)
+# this statement's snapshot, taken before the lock was granted, still shows it) and the audit head's row lock (the
+# one ``record``'s UPDATE takes) and value, the latter only when there is a row to link (else nothing is locked nor
+# written: no WAL flush at commit); a row lock, not a touch: the head gets one new version a run, by the write
 _READ = text(
     "WITH p AS MATERIALIZED (SELECT id, at, actor_id, actor_label, action, entity_type, entity_id, department_id, "
     "detail, changes, mac FROM chain_pending WHERE (SELECT pg_advisory_xact_lock(:space, 1)) IS NOT NULL "
     "ORDER BY id LIMIT :limit FOR UPDATE), "
-    "h AS (UPDATE audit_head SET seq = seq WHERE id = 1 AND EXISTS (SELECT 1 FROM p) RETURNING seq, hash) "
+    "h AS MATERIALIZED (SELECT seq, hash FROM audit_head WHERE id = 1 AND EXISTS (SELECT 1 FROM p) FOR UPDATE) "
     "SELECT p.id, p.at, p.actor_id, p.actor_label, p.action, p.entity_type, p.entity_id, p.department_id, "
     "p.detail, p.changes, p.mac, h.seq, h.hash FROM p, h ORDER BY p.id")
 
