@@ -211,3 +211,19 @@ def test_a_push_that_writes_more_audit_entries_links_its_own_row_in_its_transact
         assert s.execute(select(SyncChange.seq, SyncChange.inspection_id).where(SyncChange.seq > seq0)).all() \
             == [(seq0 + 1, 7)]
         assert verify_chain(s).ok
+
+
+def test_audit_verify_links_what_a_crash_left_then_verifies(pg, tmp_path, monkeypatch):
+    app, ids, dept, officer = _field(pg, tmp_path)
+    phone = _phone(app, officer)
+    monkeypatch.setattr(chainer, "after_commit", lambda session, mine: None)     # the process died here
+    phone.set_section(ids[0], dept, {"note": "现场已检查"})
+    assert [r["status"] for r in phone.push()] == ["applied"]
+    monkeypatch.undo()
+    _pending0, head0, seq0 = _state(pg)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "已将 1 条待入链的审计记录链入审计链" in result.output and "审计链完整" in result.output
+    assert _state(pg) == (0, head0 + 1, seq0 + 1)
+    result = app.test_cli_runner().invoke(args=["audit", "chain"])
+    assert result.exit_code == 0 and "已链入 0 条" in result.output
