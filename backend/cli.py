@@ -189,7 +189,7 @@ def audit_group():
               help="已下载的摇号记录（JSON）：一并核对记录中的审计链锚点（可多次给出）")
 @with_appcontext
 def audit_verify(records):
-    """逐条校验审计哈希链并核对锚点，指出第一处断裂；链完整时在锚点文件中记下当前链头"""
+    """先链入待入链的审计记录，再逐条校验审计哈希链并核对锚点，指出第一处断裂；链完整时在锚点文件中记下当前链头"""
     import json
     from pathlib import Path
 
@@ -206,16 +206,33 @@ def audit_verify(records):
         for one in (data.get("draws") or [data]) if isinstance(data, dict) else []:
             if isinstance(one, dict):
                 extra += anchors.from_record(one, Path(path).name)
+    from backend.audit import chainer
+
     with db_handle().session_scope() as session:
+        linked = chainer.run(session)       # entries committed and not linked yet (a crash after a push's commit)
         report = verify_chain(session, extra_anchors=extra)
         settings = settings_for(session)
+    if linked:
+        click.echo(f"已将 {linked} 条待入链的审计记录链入审计链")
     if report.ok:
         anchored = report.head_seq and anchors.append(settings, report.head_seq, report.head_hash, report.legacy_seq)
         click.echo(f"审计链完整：共 {report.checked} 条记录，核对锚点 {report.anchors} 个"
-                   + (f"；已在锚点文件中记下第 {report.head_seq} 条" if anchored else ""))
+                   + (f"；已在锚点文件中记下第 {report.head_seq} 条" if anchored else "")
+                   + (f"；另有 {report.pending} 条刚提交的记录待入链" if report.pending else ""))
         return
     click.echo(f"审计链断裂：{report.reason}（已校验 {report.checked} 条完好记录）", err=True)
     sys.exit(1)
+
+
+@audit_group.command("chain")
+@with_appcontext
+def audit_chain():
+    """把已提交、尚未链入审计链的记录（推送提交后进程中断留下的）链入审计链，并为其变更编号"""
+    from backend.audit import chainer
+
+    with db_handle().session_scope() as session:
+        linked = chainer.run(session)
+    click.echo(f"已链入 {linked} 条待入链的审计记录")
 
 
 # --- jobs ----------------------------------------------------------------------------------

@@ -236,15 +236,15 @@ def truncate_all(database: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as conn:
         if database.dialect == "postgresql":
-            for table in ("audit_entry", "audit_head"):
+            for table in ("audit_entry", "audit_head", "chain_pending"):
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
-            for table in ("audit_entry", "audit_head"):
+            for table in ("audit_entry", "audit_head", "chain_pending"):
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         else:
             triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                         "AND tbl_name IN ('audit_entry', 'audit_head')")).all()
+                                         "AND tbl_name IN ('audit_entry', 'audit_head', 'chain_pending')")).all()
             for name, _sql in triggers:
                 conn.execute(text(f'DROP TRIGGER "{name}"'))
             for name in tables:

@@ -22,14 +22,14 @@ import hashlib
 import hmac
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.audit import anchors
 from backend.audit.anchors import Anchor
 from backend.audit.keys import settings_for
-from backend.audit.models import AuditEntry, AuditHead
+from backend.audit.models import AuditEntry, AuditHead, ChainPending
 from backend.db import utcnow
 from sync.canonical import canonical_json, digest, plain, sha256_hex
 
@@ -180,6 +180,7 @@ class ChainReport:
     head_seq: int | None = None
     head_hash: str | None = None
     legacy_seq: int = 0
+    pending: int = 0                 # entries committed, not linked into the chain yet (``chainer``): not a break
 
 
 def verify_chain(session: Session, batch: int = 5000, extra_anchors: Iterable[Anchor] = ()) -> ChainReport:
@@ -204,9 +205,11 @@ def verify_chain(session: Session, batch: int = 5000, extra_anchors: Iterable[An
     moved = [a for a in file_anchors if a.legacy_seq is not None and a.legacy_seq != legacy]
     boundary_break = min((min(a.legacy_seq, legacy) + 1 for a in moved), default=None)
 
+    pending = session.scalar(select(func.count()).select_from(ChainPending))
+
     def report(ok, checked, broken_at=None, reason=None):
         return ChainReport(ok, checked, broken_at, reason, anchors=len(known), head_seq=head.seq,
-                           head_hash=head.hash, legacy_seq=legacy)
+                           head_hash=head.hash, legacy_seq=legacy, pending=pending)
 
     prev_hash, expected_id, checked, last_id, last_good_anchor = GENESIS, 1, 0, 0, 0
     while True:

@@ -3,9 +3,10 @@
 Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
 lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
-writing two (``_finish_pg``: the rows' locks and writes, the audit head's lock last; then the audit entry and
-the change rows, sent with the figure facts' refresh and COMMIT in one round trip by ``commit``, psycopg's
-pipeline mode); SQLite keeps the ORM path.
+writing one (``_finish_pg``: the rows' locks and writes, the push's audit entry and change rows as one pending row,
+the figure facts' refresh locks), then ``commit`` sends the facts' refresh with COMMIT in one round trip (psycopg's
+pipeline mode) and has the chainer (``backend.audit.chainer``) link the pending row into the audit chain and number
+its changes; the push's transaction touches no global row. SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload, lazyload, load_only, selectinload
 
 from backend.actor import Actor
-from backend.audit import services as audit
+from backend.audit import chainer, services as audit
 from backend.db import bulk_insert, bulk_update_json, utcnow
 from backend.directory.models import Item, Target
 from backend.figures import facts
@@ -136,8 +137,8 @@ class FieldBatch:
         self.resolutions: list[dict] = []          # conflicts resolved, for the push's audit entry
         self.photo_flags_seen: dict[int, set] = {}  # photo_checks: (path, code, photo id) flagged per inspection
         self.sync_record = None                    # PostgreSQL: the push's own record, written by ``finish``
-        self.defer_final = False                   # PostgreSQL: ``finish`` leaves its last statement to ``commit``
-        self.final = None                          # that statement, pending (``_finish_pg``)
+        self.defer_final = False                   # PostgreSQL: committed by ``commit`` (the chainer's run after it)
+        self.final: Pending | None = None          # what ``_finish_pg`` left to ``commit``
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -343,17 +344,16 @@ class FieldBatch:
         return detail
 
     def _finish_pg(self, session: Session, outcome=None) -> None:
-        """PostgreSQL: what ``finish`` writes, in two statements (besides what the ORM flushes for records,
-        signatures, conflicts, flags and media, which a section's push has none of). The first: the touched
-        inspections' rows locked and compared with what was read (a push gone stale writes nothing and raises
-        ``StaleRead``), the client's progress and its mutations' outcomes (``sync_record``), the sections, the
-        inspections, the answers, and last the audit head, locked and read. The second, the last before commit:
-        the audit entry (hashed in between) and the head's move, the change sequence's head and the change rows,
-        the figure facts' refresh locks. Same rows, same values, same lock order (rows, audit head, sync head,
-        facts) as the statements one by one; the heads are held from the end of the first statement to commit,
-        not across the writes (docs/decisions.md, "The audit head held from the last write to commit"). With
-        ``defer_final`` the second is built before the first and left to ``commit``, which sends it with the
-        facts' refresh and COMMIT in one round trip."""
+        """PostgreSQL: what ``finish`` writes, in one statement (besides what the ORM flushes for records,
+        signatures, conflicts, flags and media, which a section's push has none of): the touched inspections' rows
+        locked and compared with what was read (a push gone stale writes nothing and raises ``StaleRead``), the
+        client's progress and its mutations' outcomes (``sync_record``), the sections, the inspections, the
+        answers, the push's audit entry and change rows as one pending row (``chainer.PENDING_CTE``), and last the
+        figure facts' refresh locks. No global row is touched: pushes commit in parallel, and ``commit`` has the
+        chainer link the row into the chain after the commit (docs/decisions.md, "Pushes commit in parallel, the
+        chainer links them"). A push that holds the audit head already, submits a record (its PDF jobs' audit
+        entries follow the push's) or is not committed by ``commit`` (``defer_final`` unset) appends its entry and
+        changes in its transaction instead, as ``finish`` does (``inline``)."""
         from sqlalchemy.orm.attributes import set_committed_value
 
         from backend.db import _json_dumps
@@ -468,124 +468,116 @@ class FieldBatch:
                         f"AND t.check_point_id = v.check_point_id AND {ok} RETURNING 1)")
             params["answer_updates"] = _json_dumps(answer_updates)
             written.append("upd_a")
-        ctes.append(audit.HEAD_LOCK_CTE.format(after=" AND ".join(
-            [ok, *(f"(SELECT count(*) FROM {w}) >= 0" for w in written)])))
+        after = " AND ".join([ok, *(f"(SELECT count(*) FROM {w}) >= 0" for w in written)])
         new_ids = ("(SELECT json_agg(json_build_array(id, inspection_id, department_id)) FROM new_s)"
                    if new_sections else "NULL")
-        # the last statement before commit, the heads held: the audit entry and the head's move onto it, the
-        # change sequence's head and the change rows, and the figure facts' refresh locks. Built here, before the
-        # write statement takes the heads: only the audit entry (hashed onto the head) is made while they are held
         detail = self._detail(touched, outcome)
-        fctes = list(audit.APPEND_CTES)
-        fparams: dict = {}
-        if touched:
-            fctes.append("sync_h AS (UPDATE sync_head SET seq = seq + :n_changes WHERE id = 1 RETURNING seq)")
-            fctes.append("sync_x AS (INSERT INTO sync_change (seq, entity, inspection_id, task_id, reason, at) "
-                         "SELECT sync_h.seq - :n_changes + v.n, 'inspection', v.inspection_id, v.task_id, 'push', "
-                         ":now FROM sync_h, json_to_recordset(CAST(:changes AS json)) AS v(n integer, "
-                         "inspection_id integer, task_id integer))")
-            fparams["now"] = now
-            fparams["n_changes"] = len(touched)
-            fparams["changes"] = _json_dumps([{"n": n, "inspection_id": iid,
-                                               "task_id": self.inspections[iid].inspection.task_id}
-                                              for n, iid in enumerate(touched, 1)])
-        main = "SELECT 0"
-        # the caller commits right after (``commit``): the facts noted by this push's flushes are refreshed with
-        # this statement's and COMMIT in one round trip; a note of anything but an inspection is left to the
-        # refresh before commit, the statement sent at once
-        noted = facts.noted_inspections(session) if self.defer_final else None
-        if noted is not None:
-            fact_ids |= noted
-        if fact_ids:
-            # the figure facts' refresh locks, taken last as their refresh would (the heads held already): the
-            # refresh before commit is one statement then
-            fctes.append(facts.LOCK_CTE)
-            fparams.update(facts.lock_parts(session, fact_ids))
-            main = "SELECT (SELECT n FROM fact_lock)"
-        final = _text("WITH " + ", ".join(fctes) + " " + main)
-        stale, seq, prev, made = session.execute(_text(
-            "WITH " + ", ".join(ctes) + " SELECT (SELECT ids FROM stale_i), (SELECT seq FROM audit_l), "
-            f"(SELECT hash FROM audit_l), {new_ids}"), params).one()
+        client_id = (outcome or {}).get("client_id")
+        # the push's audit entry and change rows: one pending row, written with the rest, linked into the chain
+        # after commit (``backend.audit.chainer``): this transaction touches no global row. Appended in the
+        # transaction instead (``inline``, the heads held to commit) when it writes more audit entries after this
+        # (a record submitted: its PDF jobs'), holds the audit head already, or is not committed by ``commit``
+        inline = (not self.defer_final or session.info.get("audit_head_tx") is session.get_transaction()
+                  or any(s.record is not None and s.record.dirty and s.record.state == "submitted" for s in changed))
+        main = ["(SELECT ids FROM stale_i)", new_ids]
+        noted = None
+        if not inline:
+            fields = chainer.pending(session, self.actor, "sync.push", "sync_client", client_id, detail=detail,
+                                     department_id=self.actor.department_id, at=now,
+                                     changes=[("inspection", iid, self.inspections[iid].inspection.task_id, "push")
+                                              for iid in touched])
+            ctes.append(chainer.PENDING_CTE.format(ok=ok))
+            params.update(chainer.pending_params(fields))
+            main.append("(SELECT id FROM chain_p)")
+            # the caller commits right after (``commit``): the facts noted by this push's flushes are refreshed
+            # with COMMIT in one round trip; a note of anything but an inspection is left to the refresh before
+            # commit
+            noted = facts.noted_inspections(session)
+            if noted is not None:
+                fact_ids |= noted
+                if fact_ids:
+                    # the figure facts' refresh locks, taken as their refresh would, after every write (a
+                    # condition reading the writes, evaluated before the locks): the refresh is one statement then
+                    ctes.append(facts.LOCK_CTE)
+                    params.update(facts.lock_parts(session, fact_ids))
+                    main.append(f"(SELECT n FROM fact_lock WHERE {after})")
+        got = session.execute(_text("WITH " + ", ".join(ctes) + " SELECT " + ", ".join(main)), params).one()
+        stale, made = got[0], got[1]
         if stale:
             # another push changed one of these inspections between our read and our lock: what this push
             # merged into was stale (nothing of it was written), writing it would lose the other's values; it is
             # applied again from the start
             raise StaleRead(sorted(stale))
-        entry, more = audit.append_after(
-            session, seq, prev, self.actor, "sync.push", "sync_client", (outcome or {}).get("client_id"),
-            detail=detail, department_id=self.actor.department_id)
-        fparams.update(more)
-
-        def written() -> None:     # after the statement: what it wrote told to the objects
-            audit.appended(session, entry)
-            if record_ is not None:
-                engine.recorded(record_)
-            if new_sections:
-                ids = {(i, d): sid for sid, i, d in made or ()}
-                for state in changed:
-                    for s in state.sections.values():
-                        if s.row is None and (s.inspection_id, s.department_id) in ids:
-                            s.row = Section(id=ids[(s.inspection_id, s.department_id)],
-                                            inspection_id=s.inspection_id, department_id=s.department_id,
-                                            data=s.meta(s.values), revs=s.meta(s.revs), rev=s.rev, status=s.status,
-                                            signed_hash=s.signed_hash, created_at=now, updated_at=now)
-
-        if noted is not None:      # sent by ``commit`` (or ``send_final``), the heads' window as short as can be
-            self.final = (final, fparams, sorted(fact_ids), written)
+        if record_ is not None:
+            engine.recorded(record_)
+        if new_sections:      # what the statement wrote told to the objects
+            ids = {(i, d): sid for sid, i, d in made or ()}
+            for state in changed:
+                for s in state.sections.values():
+                    if s.row is None and (s.inspection_id, s.department_id) in ids:
+                        s.row = Section(id=ids[(s.inspection_id, s.department_id)],
+                                        inspection_id=s.inspection_id, department_id=s.department_id,
+                                        data=s.meta(s.values), revs=s.meta(s.revs), rev=s.rev, status=s.status,
+                                        signed_hash=s.signed_hash, created_at=now, updated_at=now)
+        if inline:
+            audit.record(session, self.actor, "sync.push", "sync_client", client_id, detail=detail,
+                         department_id=self.actor.department_id)
+            changes.append(session, [changes.Change("inspection", iid, self.inspections[iid].inspection.task_id,
+                                                    "push") for iid in touched])
+            facts.note(session, "inspection", sorted(fact_ids))
             return
-        session.execute(final, fparams)
-        written()
-        facts.note(session, "inspection", sorted(fact_ids))
+        self.final = Pending(got[2], fields, sorted(fact_ids) if noted is not None else None)
+        if noted is None:
+            facts.note(session, "inspection", sorted(fact_ids))
 
     def send_final(self, session: Session) -> None:
-        """Send the last statement ``_finish_pg`` left pending (``defer_final``) now, for a caller that writes more
-        in the transaction (a submitted record's PDF jobs, whose audit entries follow the push's)."""
-        if self.final is not None:
-            final, params, fact_ids, written = self.final
-            self.final = None
-            session.execute(final, params)
-            written()
-            facts.note(session, "inspection", fact_ids)
+        """For a caller that writes more audit entries in the push's transaction (a submitted record's PDF jobs,
+        whose entries follow the push's): the push's pending row, if ``_finish_pg`` left one, is linked now, in
+        this transaction (the audit head held from here to commit). ``_finish_pg`` appends in the transaction
+        already when the push submits a record; this is the safety net."""
+        pending, self.final = self.final, None
+        if pending is not None:
+            chainer.link_own(session, pending.id, pending.fields)
+            if pending.fact_ids is not None:
+                facts.note(session, "inspection", pending.fact_ids)
 
     def commit(self, session: Session) -> None:
-        """Commit the push's transaction. When ``_finish_pg`` left its last statement pending (``defer_final``,
-        PostgreSQL), that statement (the audit entry, the heads' moves, the change rows, the facts' locks), the
-        figure facts' refresh and COMMIT are sent together and answered together (psycopg's pipeline mode): the
-        heads are held from the write statement's answer for one round trip, not three, and the thread does
-        not wait for a CPU (and the GIL) between them while holding them. The same statements in the same order:
-        an error in one skips the rest (COMMIT included), raised as SQLAlchemy raises it, and the transaction
-        is rolled back by the caller. A session inside a savepoint (the tests' shared transaction) sends the
-        statements the same way and leaves the commit to ``session.commit``."""
+        """Commit the push's transaction, then link its pending row into the chain (``chainer.after_commit``:
+        its own short transaction) before the caller answers. When ``_finish_pg`` took the figure facts' refresh
+        locks (PostgreSQL), their refresh and COMMIT are sent together and answered together (psycopg's pipeline
+        mode). The same statements in the same order: an error in one skips the rest (COMMIT included), raised as
+        SQLAlchemy raises it, and the transaction is rolled back by the caller. A session inside a savepoint (the
+        tests' shared transaction) sends the statements the same way and leaves the commit to ``session.commit``;
+        the chain's run follows in that same transaction."""
         pending, self.final = self.final, None
         if pending is None:
             session.commit()
             return
-        final, params, fact_ids, written = pending
-        noted = facts.noted_inspections(session)
-        if noted is None or not noted <= set(fact_ids):      # noted since ``_finish_pg``: not expected; safe
-            self.final = pending
-            self.send_final(session)
+        fact_ids = pending.fact_ids
+        noted = facts.noted_inspections(session) if fact_ids else None
+        if not fact_ids or noted is None or not noted <= set(fact_ids):
+            if fact_ids:                      # noted since ``_finish_pg``: not expected; safe
+                facts.note(session, "inspection", fact_ids)
             session.commit()
-            return
-        session.flush()                       # nothing (``_finish_pg`` flushed); anything would go first
-        conn = session.connection()
-        root = not conn.in_nested_transaction() and not isinstance(session.bind, Connection)
-        raw = conn.connection.driver_connection
-        import psycopg
+        else:
+            session.flush()                   # nothing (``_finish_pg`` flushed); anything would go first
+            conn = session.connection()
+            root = not conn.in_nested_transaction() and not isinstance(session.bind, Connection)
+            raw = conn.connection.driver_connection
+            import psycopg
 
-        try:
-            with raw.pipeline():
-                conn.execute(final, params)
-                facts.refresh(conn, fact_ids, held=set(facts.buckets(fact_ids)))
-                if root:
-                    raw.execute("COMMIT", prepare=False)
-        except psycopg.Error as exc:          # answered at the pipeline's end: wrapped as SQLAlchemy would
-            if conn.dialect.is_disconnect(exc, raw, None):
-                conn.invalidate(exc)
-            raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
-        written()
-        facts.forget_noted(session)           # refreshed above
-        session.commit()                      # the ORM's bookkeeping: the transaction has ended (no round trip)
+            try:
+                with raw.pipeline():
+                    facts.refresh(conn, fact_ids, held=set(facts.buckets(fact_ids)))
+                    if root:
+                        raw.execute("COMMIT", prepare=False)
+            except psycopg.Error as exc:      # answered at the pipeline's end: wrapped as SQLAlchemy would
+                if conn.dialect.is_disconnect(exc, raw, None):
+                    conn.invalidate(exc)
+                raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
+            facts.forget_noted(session)       # refreshed above
+            session.commit()                  # the ORM's bookkeeping: the transaction has ended (no round trip)
+        chainer.after_commit(session, pending.id)
 
     def _facts_of_writes(self, record_) -> set[int]:
         """The inspections whose figure fact the push's section writes may change (``from_phone``: a section's
@@ -661,6 +653,15 @@ def _stage_record(session: Session, state, now) -> None:
     record.row.submitted_by, record.row.submitted_at = record.submitted_by, record.submitted_at
     record.row.version = (record.row.version or 1) + 1
     record.row.updated_at = now
+
+
+@dataclasses.dataclass
+class Pending:
+    """What ``_finish_pg`` leaves to ``commit``: the push's pending row (its id and content) and the inspections
+    whose figure facts are refreshed with COMMIT (their locks taken; None: left to the refresh before commit)."""
+    id: int
+    fields: dict
+    fact_ids: list[int] | None
 
 
 class StaleRead(Exception):

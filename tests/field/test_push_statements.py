@@ -61,7 +61,7 @@ def test_section_pushes_write_what_they_wrote_before(field, db_session):
     assert [e.detail["inspections"] for e in pushes[-3:]] == [[first.id], sorted([first.id, second.id]), [first.id]]
 
 
-def test_a_sections_push_sends_at_most_six_statements_on_postgresql(field, db_session, database):
+def test_a_sections_push_sends_few_statements_on_postgresql(field, db_session, database):
     if database.dialect != "postgresql":
         return
     phone = field.phone(field.lead_officer)
@@ -80,5 +80,10 @@ def test_a_sections_push_sends_at_most_six_statements_on_postgresql(field, db_se
             assert [r["status"] for r in phone.push()] == ["applied"]
         finally:
             stop()
-        counts.append(len([s for s in seen if not s.upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]))
-    assert counts[0] <= 6 and counts[1] <= 6, counts
+        sent = [s for s in seen if not s.upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
+        # the chainer's run after the push's commit (backend/audit/chainer.py): its read and its write
+        chain = [s for s in sent if s.startswith(("WITH p AS MATERIALIZED", "WITH audit_e AS"))]
+        counts.append((len(sent) - len(chain), len(chain)))
+    # the push's own transaction: 5 for a section's first write, 4 for a rewrite (the audit entry, the heads and the
+    # change rows left it for the chainer's 2, which no longer hold every other push back)
+    assert counts[0][0] <= 5 and counts[1][0] <= 4 and counts[0][1] == counts[1][1] == 2, counts
