@@ -1,8 +1,8 @@
 """outbox_import: a phone's exported outbox uploaded in the office (导入离线记录, backend/inspections/import_desk.py):
 the file as previewed, who confirmed it and when, and what its import did, mutation by mutation
 
-Revision ID: 0027
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import backend.db
 
 
-revision = '0027'
-down_revision = '0024'
+revision = '0026'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
