@@ -2,7 +2,6 @@
 ranked (PostgreSQL: ``services_save.Saver``'s thread) or at the end; nothing kept when any part fails."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select, text
 
 from backend.directory.models import Department, Inspector, Target
