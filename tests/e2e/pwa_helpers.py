@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.browser import launch_chromium
 
@@ -284,6 +285,22 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def click_to_confirm(page, trigger: str, timeout: float = 30.0) -> None:
+    """Click ``trigger`` and confirm the dialog it opens. A button enabled by reactive state (the record's hash,
+    its signatures) may be clicked in the instant a re-render takes its state away again: its handler then
+    returns without a dialog (what an officer's second tap would do, the test does too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.click(trigger)
+        try:
+            page.wait_for_selector(".van-dialog__confirm", timeout=4000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+    page.click(".van-dialog__confirm")
 
 
 def wait_text(page, text: str, timeout: float = 20000) -> None:

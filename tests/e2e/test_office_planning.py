@@ -301,7 +301,10 @@ def test_a_committed_draw_reopened_with_a_reason_and_a_task_sent_back_in_会审(
         page.fill("#reason-input", "见证人未能到场，摇号改期举行")
         page.click(".reason-confirm")
         page.wait_for_selector('#task-status[data-status="confirmed"]')
-        h.wait_js(page, "!document.querySelector('.el-overlay-dialog.is-closing')")   # the reason dialog has closed
+        # the reason dialog has closed: its fade-out may start after the status shows, so wait until every overlay
+        # is hidden (Element Plus keeps it in the page with display: none), not only until none is closing
+        h.wait_js(page, "[...document.querySelectorAll('.el-overlay')].every(e => getComputedStyle(e).display === 'none')"
+                        " && !document.querySelector('.el-overlay-dialog.is-closing')")
         found = h.axe_violations(page)
         browser.close()
     _, draws, _ = h.api(base, "GET", f"/api/public/draws/{tasks[0]['code']}")

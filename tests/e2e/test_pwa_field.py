@@ -222,8 +222,7 @@ def _run(server, base: str, *, lossy: bool) -> None:
         h.draw_signature(lead, "#merge #sig-canvas")
         lead.click("#rep-sign")
         lead.wait_for_selector("text=代表已签名")
-        lead.click("#submit")                # enabled once the record's hash is known and every signature is in
-        lead.click(".van-dialog__confirm")
+        h.click_to_confirm(lead, "#submit")  # enabled once the record's hash is known and every signature is in
         lead.wait_for_selector('#record-state[data-state="submit-pending"]')
         h.sync(lead)
         lead.goto(f"{base}/app/i/{iid}/merge")
