@@ -1,6 +1,8 @@
 """GPS and time flags: computed from each fix against the registered location, kept, shown to the lead."""
 from __future__ import annotations
 
+import hashlib
+
 from backend.inspections.geo import wgs84_to_gcj02
 
 HERE = (34.7700, 111.1900)          # WGS-84, where the business really is
@@ -93,3 +95,41 @@ def test_the_record_shows_what_the_server_knows_of_each_photo(field):
     media = phone.docs["inspection"][field.inspection.id]["media"]
     assert media["ef" * 32] is None                       # named, not uploaded yet
     assert media[sha]["kind"] == "photo" and media[sha]["status"] in ("processing", "ready")
+
+
+def test_the_pull_names_the_thumbnail_made_when_its_copy_of_the_inspection_was_sent(field):
+    """A plain photo's thumbnail is made on first need (docs/sync.md §7): a pull sent before says
+    ``thumb_sha256: null`` (not made yet). Making it is no change of the inspection: the pulls from that cursor
+    do not bring it again; its hash is the ``ETag`` of ``GET …/thumb`` (how a phone checks a thumbnail it keeps),
+    and every copy of the inspection sent from then on names it."""
+    import io
+    import uuid
+
+    from PIL import Image
+
+    phone = field.phone(field.other_officer)
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 10)).save(buf, "JPEG")
+    sha = phone.upload(buf.getvalue(), "image/jpeg")
+    cp = field.points(field.other_item)[0]
+    phone.set_section(field.inspection.id, field.other_dept.id, {
+        f"points.{cp}.photos": [{"id": str(uuid.uuid4()), "sha256": sha}]})
+    assert phone.push()[0]["status"] == "applied"
+    phone.pull()
+    media = phone.docs["inspection"][field.inspection.id]["media"]
+    assert media[sha]["status"] == "ready" and media[sha]["thumb_sha256"] is None     # not made yet
+
+    thumb = phone._send("GET", f"/api/media/{sha}/thumb")
+    assert thumb.status == 200 and Image.open(io.BytesIO(thumb.content)).size == (320, 240)
+    made = {k.lower(): v for k, v in thumb.headers.items()}["etag"].strip('"')
+    assert made == hashlib.sha256(thumb.content).hexdigest()
+    assert phone.pull() == 0                           # making a copy changed nothing the phone was sent
+    assert phone.docs["inspection"][field.inspection.id]["media"][sha]["thumb_sha256"] is None
+
+    fresh = field.phone(field.other_officer)           # a copy sent now (a first pull, or any later change)
+    fresh.pull()
+    assert fresh.docs["inspection"][field.inspection.id]["media"][sha]["thumb_sha256"] == made
+    phone.set_section(field.inspection.id, field.other_dept.id, {f"points.{cp}.note": "门头照片"})
+    phone.push()
+    phone.pull()
+    assert phone.docs["inspection"][field.inspection.id]["media"][sha]["thumb_sha256"] == made
