@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from backend.inspections.import_desk import STATUS_LABELS
+from backend.inspections.import_desk import STATUS_LABELS, shown_status
 from schemas.base import BaseSchema, PageArgs, QuerySchema
 
 
@@ -88,14 +88,18 @@ class ImportResultOut(Schema):
     photos_known = fields.Integer()
     photos_missing = fields.List(fields.String())
     gap = fields.Dict(allow_none=True, metadata={"description": "补上的缺口：lost [首, 末]，renumbered [[原编号, 新编号], …]"})
+    gap_closing = fields.Dict(metadata={"description": "导入中（或中断）时：正在补上的缺口 {expected, got}，停用设备之前记下；"
+                                                      "再次确认时按同样的新编号补上"})
     code = fields.String(metadata={"description": "导入失败时：错误代码"})
     message = fields.String(metadata={"description": "导入失败时：说明"})
 
 
 class OutboxImportOut(Schema):
     id = fields.Integer()
-    status = fields.String(metadata={"enum": list(STATUS_LABELS)})
-    status_label = fields.Function(lambda r: STATUS_LABELS.get(r.status, r.status))
+    status = fields.Function(shown_status, metadata={
+        "type": "string", "enum": list(STATUS_LABELS),
+        "description": "interrupted（导入中断）：导入中的进程已不在（5 分钟没有进展），可再次确认，从头续完，已送达的不会重复采用"})
+    status_label = fields.Function(lambda r: STATUS_LABELS.get(shown_status(r), r.status))
     file_name = fields.String()
     file_size = fields.Integer()
     client_id = fields.String()

@@ -92,10 +92,14 @@ class ImportConfirm(MethodView):
     @blp.alt_response(403, description="forbidden.department：不是本部门人员的")
     @blp.alt_response(404, description="sync.import_not_found")
     @blp.alt_response(409, description="sync.import_gap_unconfirmed：有缺口而未设 close_gap（未导入任何记录）；"
-                                       "sync.import_not_pending：已导入或已取消；sync.import_gap_closed；"
-                                       "sync.import_file_missing：文件已不在服务器上")
+                                       "sync.import_not_pending：已导入、已取消或正在导入；sync.import_gap_closed；"
+                                       "sync.import_file_missing：文件已不在服务器上；sync.import_reupload：中断后"
+                                       "设备编号已有变化，须重新上传")
     def post(self, data, import_id):
-        """确认导入：重新预览后按手机推送的方式送达（已收到的不重复采用）；记入审计日志 sync.import"""
+        """确认导入：重新预览后按手机推送的方式送达（已收到的不重复采用）；记入审计日志 sync.import
+
+        导入中断（status interrupted：进程已不在）的也可再次确认：从头续完，已送达的答为此前已收到，记入 sync.import_resume。
+        """
         app = current_app
         return import_desk.confirm(get_session(), current_actor(), _stored(), import_id, close_gap=data["close_gap"],
                                    media_settings=MediaSettings.from_config(app.config), settings=app.config,

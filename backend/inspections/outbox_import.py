@@ -165,10 +165,20 @@ def _store_photos(session: Session, media_settings, actor: Actor, photos: list[P
         report.photos_stored += 1
 
 
-def _gap_not_closed(session: Session, client_id: str) -> None:
+def _gap_not_closed(session: Session, client_id: str, *, resuming: int | None = None) -> None:
     """A device whose gap an import closed has ids on the server that mean other mutations than the file's: no
-    file of it is imported again (its mutations past the gap would be applied a second time)."""
+    file of it is imported again (its mutations past the gap would be applied a second time). An import closing
+    it that was interrupted counts too (its row recorded the gap before the device was retired): only that row
+    may go on (``resuming``, import_desk)."""
     from backend.audit.models import AuditEntry
+    from backend.inspections.models import OutboxImport
+
+    for row_id, result in session.execute(select(OutboxImport.id, OutboxImport.result).where(
+            OutboxImport.client_id == client_id, OutboxImport.status == "importing")):
+        if row_id != resuming and (result or {}).get("gap_closing"):
+            raise Conflict(f"这台设备的编号缺口正由第 {row_id} 次导入补上（该导入中断后须重新确认它本身），不能再导入"
+                           f"它的其他文件", code="sync.import_gap_closed",
+                           details={"client_id": client_id, "import_id": row_id})
 
     for detail in session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "sync.import",
                                                                   AuditEntry.entity_id == client_id)):
@@ -188,18 +198,41 @@ def _unverifiable(mutations: list[protocol.Mutation]) -> SignerChecks:
     return checks
 
 
+def renumbered(outbox: list[dict], gap: dict) -> list[dict]:
+    """The outbox as a closed gap delivers it: the mutations from ``gap["got"]`` on under the ids from
+    ``gap["expected"]`` on (the same mapping every time: an interrupted import resumed delivers the same ids)."""
+    kept = [m for m in outbox if m["id"] < gap["expected"]]
+    rest = [m for m in outbox if m["id"] >= gap["got"]]
+    return kept + [{**m, "id": gap["expected"] + i} for i, m in enumerate(rest)]
+
+
 def import_export(session: Session, export: ExportFile, *, by: Actor, media_settings, settings: dict, queue,
                   file_name: str | None = None, close_gap: bool = False,
-                  audit_detail: dict | None = None) -> ImportReport:
+                  audit_detail: dict | None = None, progress=None, resume_gap: dict | None = None,
+                  resuming: int | None = None) -> ImportReport:
     """Deliver an exported outbox as its phone would have pushed it (commits as it goes, like the pushes).
-    ``close_gap``: past a gap, retire the device and deliver the rest under the ids the server expects."""
+    ``close_gap``: past a gap, retire the device and deliver the rest under the ids the server expects.
+
+    ``progress(step, gap=None)``: called after the photos and after each batch (its commits are the import's
+    heartbeat, import_desk), and with ``gap`` ({expected, got}) when a gap is about to be closed, before the device
+    is retired: the caller commits it, so that an import interrupted past that point is resumed with the same
+    numbering (``resume_gap``; the device retired again if it was not yet) and never delivers a mutation twice.
+    ``resuming``: the desk's row being resumed (its own recorded gap does not refuse it)."""
     user = _account(session, export.username)
     officer = Actor.of_user(user)
-    _gap_not_closed(session, export.client_id)
+    _gap_not_closed(session, export.client_id, resuming=resuming)
     report = ImportReport(export.username, export.client_id, mutations=len(export.outbox))
     _store_photos(session, media_settings, officer, export.photos, queue, report)
+    if progress is not None:
+        progress("photos")
     counts: dict[str, int] = {}
     pending = [{k: m[k] for k in ("id", "name", "args", "device_time") if k in m} for m in export.outbox]
+    if resume_gap is not None:
+        devices.retire(session, by, export.client_id)        # a no-op once retired
+        moved = [m for m in pending if m["id"] >= resume_gap["got"]]
+        report.gap = {"lost": [resume_gap["expected"], resume_gap["got"] - 1],
+                      "renumbered": [[m["id"], resume_gap["expected"] + i] for i, m in enumerate(moved)]}
+        pending = renumbered(pending, resume_gap)
     while pending:
         chunk, pending = pending[:protocol.MAX_MUTATIONS], pending[protocol.MAX_MUTATIONS:]
         body = {"client_id": export.client_id, "mutations": chunk}
@@ -215,10 +248,14 @@ def import_export(session: Session, export: ExportFile, *, by: Actor, media_sett
             if result["status"] == "rejected" and not result.get("replayed"):
                 report.refused.append({k: result.get(k) for k in ("id", "code", "message", "inspection_id")})
         stopped = answer.get("stopped")
+        if progress is not None:
+            progress("batch")
         if not stopped:
             continue
         rest = [m for m in chunk if m["id"] >= stopped["got"]] + pending
         if stopped["code"] == "sync.gap" and close_gap and report.gap is None:
+            if progress is not None:   # recorded first: resumed past here, the same numbering
+                progress("gap", gap={"expected": stopped["expected"], "got": stopped["got"]})
             devices.retire(session, by, export.client_id)   # before the rest is renumbered
             expected = stopped["expected"]
             report.gap = {"lost": [expected, stopped["got"] - 1],

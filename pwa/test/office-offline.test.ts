@@ -79,6 +79,8 @@ describe("the result", () => {
     expect(statusTone("imported")).toBe("success");
     expect(statusTone("previewed")).toBe("warning");
     expect(statusTone("failed")).toBe("danger");
+    expect(statusTone("interrupted")).toBe("danger");
+    expect(statusTone("importing")).toBe("warning");
     expect(statusTone("cancelled")).toBe("info");
     expect(sizeText(512)).toBe("512 字节");
     expect(sizeText(6 * 1024 * 1024 + 300000)).toBe("6.3 MB");

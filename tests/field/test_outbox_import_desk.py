@@ -297,3 +297,158 @@ def test_an_upload_left_unconfirmed_expires_with_the_media_clean_up(field, app, 
     # the same file is still pending in the fresh upload: kept for it
     assert storage.exists(app.config["MEDIA_DIR"], expired.file_sha256)
     assert confirm(field, admin, fresh["id"]).json["status"] == "imported"
+
+
+class Killed(BaseException):
+    """The server process dies: no ``except Exception`` of the import runs, the row is left as it was."""
+
+
+def _dies_after(monkeypatch, batches: int):
+    """The process dies right after the ``batches``-th batch was delivered (committed), before the import hears
+    its answer."""
+    from backend.inspections import syncing
+
+    real, calls = syncing.push, []
+
+    def push(*args, **kwargs):
+        answer = real(*args, **kwargs)
+        calls.append(answer)
+        if len(calls) == batches:
+            raise Killed()
+        return answer
+    monkeypatch.setattr(syncing, "push", push)
+    return lambda: monkeypatch.setattr(syncing, "push", real)
+
+
+def _left_for(db_session, import_id: int, minutes: int = 6) -> None:
+    import datetime as dt
+
+    db_session.expire_all()
+    row = db_session.get(OutboxImport, import_id)
+    row.imported_at = row.imported_at - dt.timedelta(minutes=minutes)
+    db_session.commit()
+
+
+def _row(field, admin, import_id):
+    return field.client.get(f"{URL}/{import_id}", headers=field.auth.headers(admin)).json
+
+
+def test_an_import_whose_process_died_is_shown_interrupted_and_confirmed_again_exactly_once(
+        field, db_session, monkeypatch):
+    officer = field.lead_officer
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    phone = field.phone(officer)
+    notes = [f"第 {n} 条记录" for n in range(1, 231)]        # three batches: 100, 100, 30
+    cp = _notes(field, phone, notes)
+    shown = upload(field, admin, export_of(phone, officer)).json
+    revive = _dies_after(monkeypatch, 2)
+    with pytest.raises(Killed):
+        confirm(field, admin, shown["id"])
+    revive()
+    assert _mutations(db_session, phone.client_id) == 200 and _answer(db_session, field, cp)["note"] == notes[199]
+    row = _row(field, admin, shown["id"])
+    assert (row["status"], row["status_label"], row["result"]) == ("importing", "导入中", None)
+    r = confirm(field, admin, shown["id"])                 # its heart beat a moment ago: still running, perhaps
+    assert (r.status_code, r.json["code"]) == (409, "sync.import_not_pending") and "正在进行" in r.json["message"]
+
+    _left_for(db_session, shown["id"])
+    row = _row(field, admin, shown["id"])
+    assert (row["status"], row["status_label"]) == ("interrupted", "导入中断")
+    listed = field.client.get(f"{URL}?status=interrupted", headers=field.auth.headers(admin)).json
+    assert [i["id"] for i in listed["items"]] == [shown["id"]]
+    assert field.client.get(f"{URL}?status=importing", headers=field.auth.headers(admin)).json["items"] == []
+
+    done = confirm(field, admin, shown["id"]).json
+    assert done["status"] == "imported", done
+    assert done["result"]["summary"] == {"applied": 30, "conflict": 0, "rejected": 0, "replayed": 200}
+    assert [o["id"] for o in done["result"]["outcomes"]] == list(range(1, 231))
+    assert _mutations(db_session, phone.client_id) == 230 and _answer(db_session, field, cp)["note"] == notes[-1]
+    resumed = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "sync.import_resume")).all()
+    assert len(resumed) == 1 and resumed[0].entity_id == str(shown["id"])
+    assert resumed[0].detail["client_id"] == phone.client_id and resumed[0].detail["gap_closing"] is None
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == "sync.import")) == 1
+    r = confirm(field, admin, shown["id"])
+    assert (r.status_code, r.json["code"]) == (409, "sync.import_not_pending")
+
+
+def test_a_gap_whose_closing_was_interrupted_is_closed_the_same_way_again(field, db_session, monkeypatch):
+    """Past the gap the mutations go under new ids: resumed, the same ids (recorded before the device was
+    retired), so none is delivered twice under two ids, and no other file of the device is imported meanwhile."""
+    officer = field.lead_officer
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    phone = field.phone(officer)
+    cp = _notes(field, phone, ["第一条"])
+    phone.push()
+    notes = [f"缺口后第 {n} 条" for n in range(1, 151)]
+    _notes(field, phone, ["丢失的一条", *notes])
+    export = export_of(phone, officer)
+    export["outbox"] = [m for m in export["outbox"] if m["id"] != 2]          # the phone lost mutation 2
+    shown = upload(field, admin, export).json
+    assert shown["preview"]["gap"]["lost"] == [2, 2]
+    revive = _dies_after(monkeypatch, 2)       # the first batch stops at the gap; the second delivers 2..101
+    with pytest.raises(Killed):
+        confirm(field, admin, shown["id"], close_gap=True)
+    revive()
+    db_session.expire_all()
+    assert db_session.get(SyncClient, phone.client_id).retired_at is not None
+    assert _mutations(db_session, phone.client_id) == 101 and _answer(db_session, field, cp)["note"] == notes[99]
+    other = upload(field, admin, export)               # the same device's file, while the gap is being closed
+    assert (other.status_code, other.json["code"]) == (409, "sync.import_gap_closed")
+
+    _left_for(db_session, shown["id"])
+    done = confirm(field, admin, shown["id"]).json     # resumed as it was confirmed: closing the gap
+    assert done["status"] == "imported" and done["close_gap"] is True, done
+    assert done["result"]["summary"] == {"applied": 50, "conflict": 0, "rejected": 0, "replayed": 100}
+    assert done["result"]["gap"] == {"lost": [2, 2], "renumbered": [[i, i - 1] for i in range(3, 153)]}
+    assert [o["id"] for o in done["result"]["outcomes"]] == list(range(2, 152))
+    assert _mutations(db_session, phone.client_id) == 151 and _answer(db_session, field, cp)["note"] == notes[-1]
+    assert db_session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "sync.import_resume"))[
+        "gap_closing"] == {"expected": 2, "got": 3}
+    r = upload(field, admin, export)
+    assert (r.status_code, r.json["code"]) == (409, "sync.import_gap_closed")
+
+
+def test_the_shell_resumes_its_own_interrupted_import_and_a_new_upload_supersedes_it(
+        field, app, db_session, monkeypatch, tmp_path):
+    from tests.field.test_outbox_import import run_import
+
+    officer = field.lead_officer
+    admin = field.factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    phone = field.phone(officer)
+    notes = [f"第 {n} 条" for n in range(1, 151)]
+    cp = _notes(field, phone, notes)
+    export = export_of(phone, officer)
+    revive = _dies_after(monkeypatch, 1)
+    with pytest.raises(Killed):
+        run_import(app, tmp_path, export)
+    revive()
+    [first] = db_session.scalars(select(OutboxImport)).all()
+    again = run_import(app, tmp_path, export)          # at once: perhaps still running
+    assert again.exit_code != 0 and "同一文件的导入正在进行" in again.output and _imports(db_session) == 1
+    _left_for(db_session, first.id)
+    again = run_import(app, tmp_path, export)
+    assert again.exit_code == 0, again.output
+    assert "新采用 50" in again.output and "此前已收到 100" in again.output and _imports(db_session) == 1
+    assert _mutations(db_session, phone.client_id) == 150 and _answer(db_session, field, cp)["note"] == notes[-1]
+    assert db_session.get(OutboxImport, first.id).status == "imported"
+
+    more = [f"又一条 {n}" for n in range(1, 121)]       # interrupted again, then uploaded in the office instead
+    _notes(field, phone, more)
+    export = export_of(phone, officer)
+    revive = _dies_after(monkeypatch, 2)               # 151–200 delivered
+    with pytest.raises(Killed):
+        run_import(app, tmp_path, export)
+    revive()
+    assert _mutations(db_session, phone.client_id) == 200
+    left = db_session.scalars(select(OutboxImport).order_by(OutboxImport.id.desc())).first()
+    _left_for(db_session, left.id)
+    assert _row(field, admin, left.id)["status"] == "interrupted"
+    r = confirm(field, admin, left.id)                 # the shell kept no file
+    assert (r.status_code, r.json["code"]) == (409, "sync.import_file_missing")
+    done = confirm(field, admin, upload(field, admin, export).json["id"]).json
+    assert done["status"] == "imported"
+    assert done["result"]["summary"] == {"applied": 70, "conflict": 0, "rejected": 0, "replayed": 200}
+    assert _mutations(db_session, phone.client_id) == 270 and _answer(db_session, field, cp)["note"] == more[-1]
+    row = _row(field, admin, left.id)
+    assert row["status"] == "failed" and row["result"]["code"] == "sync.import_superseded"

@@ -89,7 +89,7 @@ export function statusTone(status: string | undefined): "success" | "info" | "wa
   switch (status) {
     case "imported": return "success";
     case "previewed": case "importing": return "warning";
-    case "stopped": case "failed": return "danger";
+    case "stopped": case "failed": case "interrupted": return "danger";
     default: return "info";
   }
 }
@@ -107,3 +107,7 @@ export function notReached(result: OutboxImport["result"]): number {
   if (!result) return 0;
   return Math.max(0, (result.mutations ?? 0) - (result.outcomes?.length ?? 0));
 }
+
+/** What an interrupted import (its process died mid-import) means, and what confirming it again does. */
+export const INTERRUPTED_TEXT = "导入进行中服务器进程中断（5 分钟没有进展）：已送达的记录保留。可重新确认导入：从头续完，"
+  + "已送达的答为“此前已收到”，不会重复采用；正在补上的缺口按同样的新编号补上。";

@@ -6366,7 +6366,7 @@ export interface paths {
                     /** @description 每页条数（1–200） */
                     page_size?: number;
                     /** @description 只列出该状态的导入 */
-                    status?: "previewed" | "importing" | "imported" | "stopped" | "failed" | "cancelled";
+                    status?: "previewed" | "importing" | "interrupted" | "imported" | "stopped" | "failed" | "cancelled";
                 };
                 header?: never;
                 path?: never;
@@ -6609,7 +6609,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description sync.import_gap_unconfirmed：有缺口而未设 close_gap（未导入任何记录）；sync.import_not_pending：已导入或已取消；sync.import_gap_closed；sync.import_file_missing：文件已不在服务器上 */
+                /** @description sync.import_gap_unconfirmed：有缺口而未设 close_gap（未导入任何记录）；sync.import_not_pending：已导入、已取消或正在导入；sync.import_gap_closed；sync.import_file_missing：文件已不在服务器上；sync.import_reupload：中断后设备编号已有变化，须重新上传 */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -10833,8 +10833,11 @@ export interface components {
         };
         OutboxImportRowOut: {
             id?: number;
-            /** @enum {string} */
-            status?: "previewed" | "importing" | "imported" | "stopped" | "failed" | "cancelled";
+            /**
+             * @description interrupted（导入中断）：导入中的进程已不在（5 分钟没有进展），可再次确认，从头续完，已送达的不会重复采用
+             * @enum {string}
+             */
+            readonly status?: "previewed" | "importing" | "interrupted" | "imported" | "stopped" | "failed" | "cancelled";
             readonly status_label?: unknown;
             file_name?: string;
             file_size?: number;
@@ -10903,6 +10906,10 @@ export interface components {
             gap?: {
                 [key: string]: unknown;
             } | null;
+            /** @description 导入中（或中断）时：正在补上的缺口 {expected, got}，停用设备之前记下；再次确认时按同样的新编号补上 */
+            gap_closing?: {
+                [key: string]: unknown;
+            };
             /** @description 导入失败时：错误代码 */
             code?: string;
             /** @description 导入失败时：说明 */
@@ -10910,8 +10917,11 @@ export interface components {
         };
         OutboxImportOut: {
             id?: number;
-            /** @enum {string} */
-            status?: "previewed" | "importing" | "imported" | "stopped" | "failed" | "cancelled";
+            /**
+             * @description interrupted（导入中断）：导入中的进程已不在（5 分钟没有进展），可再次确认，从头续完，已送达的不会重复采用
+             * @enum {string}
+             */
+            readonly status?: "previewed" | "importing" | "interrupted" | "imported" | "stopped" | "failed" | "cancelled";
             readonly status_label?: unknown;
             file_name?: string;
             file_size?: number;
