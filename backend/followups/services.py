@@ -212,7 +212,6 @@ def _day(data: Mapping, key: str, label: str, row: Followup) -> dt.date:
 def _evidence(session: Session, actor: Actor, row: Followup, values: Any, needed: str | None) -> list[str]:
     """The evidence files: stored, readable by ``actor``; referenced by the inspection so they are kept."""
     from backend.media import services as media
-    from backend.media.models import MediaRef
 
     if values is None:
         values = []
@@ -233,10 +232,10 @@ def _evidence(session: Session, actor: Actor, row: Followup, values: Any, needed
         except NotFound:
             raise _invalid("followup.evidence_unreadable", f"证据文件 {sha[:12]}… 不存在或你无权查看，请先上传",
                            "evidence") from None
-        if session.scalar(select(MediaRef.id).where(MediaRef.sha256 == sha,
-                                                    MediaRef.inspection_id == row.inspection_id)) is None:
-            session.add(MediaRef(sha256=sha, inspection_id=row.inspection_id, added_by=actor.user_id, bound=True,
-                                 created_at=utcnow()))
+    # through the references' own function: the files' rows are touched (locked), so a clean-up running now
+    # re-checks them and keeps them (a reference inserted alone, uncommitted, was not seen by its DELETE: the
+    # evidence could go with the files nobody used); bound, since the actor may read each
+    media.add_references(session, hashes, row.inspection_id, actor)
     return hashes
 
 

@@ -338,3 +338,33 @@ def test_the_business_record(field, factory, db_session):
     assert r.status_code == 403 and r.json["code"] == "forbidden.role"
     r = field.client.get("/api/v1/targets/99999999/inspections", headers=field.auth.headers(admin))
     assert r.status_code == 404 and r.json["code"] == "target.not_found"
+
+
+def test_evidence_is_referenced_as_the_records_files_are_and_survives_the_clean_up(field, factory, db_session, app):
+    """The step references its evidence through ``media.add_references``: the file's row is touched (the lock a
+    clean-up running at that moment re-checks), and a reference that was waiting (named by someone who had not sent
+    the bytes) is bound by the actor, who may read the file."""
+    from backend.actor import Actor
+    from backend.media import upkeep
+    from backend.media.common import MediaSettings
+    from backend.media.models import MediaRef
+
+    inspection_id = submit_with_followups(field, db_session)
+    fid = _rows(db_session, inspection_id)[RECTIFY].id
+    admin = factory.user(Role.DEPT_ADMIN, field.lead_dept)
+    photo = evidence(factory, admin)
+    long_ago = utcnow() - dt.timedelta(days=30)
+    db_session.get(Media, photo).touched_at = long_ago
+    db_session.add(MediaRef(sha256=photo, inspection_id=inspection_id, added_by=field.lead_user.id, bound=False,
+                            created_at=long_ago))
+    db_session.commit()
+    _step(field, admin, fid, "reinspection", {"inspected_on": today_shanghai().isoformat(), "findings": "已悬挂",
+                                              "outcome": "rectified", "evidence": [photo]})
+    db_session.expire_all()
+    assert db_session.get(Media, photo).touched_at > long_ago
+    ref = db_session.scalar(select(MediaRef).where(MediaRef.sha256 == photo, MediaRef.inspection_id == inspection_id))
+    assert ref.bound is True and ref.added_by == admin.id
+    upkeep.cleanup(db_session, MediaSettings.from_config(app.config), Actor.system(),
+                   now=utcnow() + dt.timedelta(days=60))
+    db_session.expire_all()
+    assert db_session.get(Media, photo) is not None
