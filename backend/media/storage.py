@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import io
 import os
 import re
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping, Protocol, runtime_checkable
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
@@ -87,6 +89,11 @@ class Store(Protocol):
     def list(self) -> Iterator[tuple[str, int]]:
         """Every stored file as (sha256, size), in no promised order (the clean-up's inventory)."""
 
+    def remove_stale_partials(self, before: float) -> int:
+        """What a writer that died left half-written, begun before ``before`` (a POSIX time): the temporary files
+        of ``work_dir/tmp`` and, in a bucket, the unfinished multipart uploads (invisible, and stored, until
+        aborted). Return how many were removed (the scheduled clean-up)."""
+
 
 def _hash_file(path: str | os.PathLike) -> tuple[str, int]:
     h, size = hashlib.sha256(), 0
@@ -137,6 +144,19 @@ class _Spooling:
     def read_bytes(self, sha256: str) -> bytes:
         with self.open(sha256) as f:
             return f.read()
+
+    def remove_stale_partials(self, before: float) -> int:
+        folder, removed = self.work_dir / "tmp", 0
+        if not folder.is_dir():
+            return 0
+        for entry in os.scandir(folder):
+            try:
+                if entry.is_file() and entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
 
 
 class LocalStore(_Spooling):
@@ -359,6 +379,31 @@ class S3Store(_Spooling):
             return 0
         self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
         return size
+
+    def remove_stale_partials(self, before: float) -> int:
+        """The temporary files, and the multipart uploads under this prefix begun before ``before``: a writer
+        killed in the middle of one (boto3 aborts it only when it sees the failure) leaves its parts stored in the
+        bucket, listed nowhere but here. A live upload is minutes old; ``before`` is hours ago."""
+        from botocore.exceptions import ClientError
+
+        removed = super().remove_stale_partials(before)
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self.prefix)
+        try:
+            for page in pages:
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"].timestamp() >= before:
+                        continue
+                    try:
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                           UploadId=upload["UploadId"])
+                        removed += 1
+                    except ClientError as exc:   # finished or aborted meanwhile: nothing left
+                        if not _missing(exc) and exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                            raise
+        except ClientError as exc:   # keys without the two rights: the rest of the clean-up still runs
+            log.warning("未能清理对象存储中未完成的分段上传（需要 ListBucketMultipartUploads 与 AbortMultipartUpload 权限）：%s",
+                        exc)
+        return removed
 
     def list(self) -> Iterator[tuple[str, int]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)

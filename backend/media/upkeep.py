@@ -5,7 +5,6 @@ import datetime as dt
 import logging
 import os
 import time
-from pathlib import Path
 
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -141,20 +140,20 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
 
 
 def _remove_stray_parts(session: Session, settings: MediaSettings, now: dt.datetime) -> int:
-    """Part files without a session and temporary files of the store, left by a crash, once old."""
-    limit = now.timestamp() - settings.upload_expiry.total_seconds()
+    """Part files without a session, and what the store's writers left half-written (its temporary files; in a
+    bucket, unfinished multipart uploads: ``Store.remove_stale_partials``), left by a crash, once old."""
+    limit = min(now.timestamp() - settings.upload_expiry.total_seconds(), time.time() - 3600)
     removed = 0
-    for folder, known in ((settings.uploads_dir, True), (Path(settings.media_dir) / "tmp", False)):
-        if not folder.is_dir():
-            continue
+    folder = settings.uploads_dir
+    if folder.is_dir():
         for entry in os.scandir(folder):
-            if not entry.is_file() or entry.stat().st_mtime >= min(limit, time.time() - 3600):
+            if not entry.is_file() or entry.stat().st_mtime >= limit:
                 continue
-            if known and session.get(Upload, entry.name) is not None:
+            if session.get(Upload, entry.name) is not None:
                 continue
             try:
                 os.unlink(entry.path)
                 removed += 1
             except FileNotFoundError:
                 pass
-    return removed
+    return removed + settings.store.remove_stale_partials(limit)     # its work_dir is MEDIA_DIR

@@ -3,6 +3,7 @@ folder, and S3 through boto3 talking HTTP to a real S3-compatible server on loop
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import io
 import os
@@ -179,3 +180,66 @@ def test_an_app_with_a_wrong_store_setting_does_not_start(tmp_path):
     with pytest.raises(RuntimeError, match="MEDIA_S3_BUCKET"):
         create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MEDIA_DIR": str(tmp_path / "m"),
                     "SECRET_KEY": "k" * 40, "MEDIA_STORAGE": "s3"})
+
+
+@contextlib.contextmanager
+def _begun_now(store):
+    """moto dates every multipart upload 2010-11-10 in its listing: the listing as S3 gives it, begun now."""
+    if store.kind != "s3":
+        yield
+        return
+    import datetime as dt
+
+    real = store.client.get_paginator
+
+    def get_paginator(name):
+        paginator = real(name)
+        if name != "list_multipart_uploads":
+            return paginator
+
+        class Now:
+            def paginate(self, **kw):
+                for page in paginator.paginate(**kw):
+                    for u in page.get("Uploads", ()):
+                        u["Initiated"] = dt.datetime.now(dt.timezone.utc)
+                    yield page
+        return Now()
+    store.client.get_paginator = get_paginator
+    try:
+        yield
+    finally:
+        store.client.get_paginator = real
+
+
+def test_what_a_dead_writer_left_half_written_is_removed_once_old(store):
+    """``remove_stale_partials``: the temporary files of ``work_dir/tmp`` and, in a bucket, an unfinished multipart
+    upload (a writer killed mid-PUT: its parts stay stored, listed nowhere else) — only those begun before the
+    limit; stored files are never touched."""
+    import time
+
+    kept = store.put_bytes(b"a stored file")
+    fd, tmp_path = store.temporary()
+    os.write(fd, b"half a spool")
+    os.close(fd)
+    os.utime(tmp_path, (time.time() - 7200, time.time() - 7200))
+    fd, fresh_tmp = store.temporary()
+    os.close(fd)
+    if store.kind == "s3":
+        key = store.key(sha(b"never finished"))
+        upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)["UploadId"]
+        store.client.upload_part(Bucket=store.bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"x" * 1024)
+
+        def unfinished():
+            return [u["UploadId"] for u in store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", ())]
+        assert unfinished() == [upload]
+    with _begun_now(store):
+        assert store.remove_stale_partials(time.time() - 3600) == 1      # the old spool only
+    assert not os.path.exists(tmp_path) and os.path.exists(fresh_tmp)
+    if store.kind == "s3":
+        assert unfinished() == [upload]                                   # begun a moment ago: a live upload
+    assert store.remove_stale_partials(time.time() + 60) == (3 if store.kind == "s3" else 2) - 1
+    assert not os.path.exists(fresh_tmp)
+    if store.kind == "s3":
+        assert unfinished() == []
+    assert list(store.list()) == [(kept, 13)] and store.read_bytes(kept) == b"a stored file"
+    assert store.remove_stale_partials(time.time() + 60) == 0
