@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import io
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -385,7 +385,7 @@ def page_query(actor: Actor, status: str | None = None):
     if actor.role != Role.SYSADMIN:
         stmt = stmt.where(OutboxImport.department_id == actor.department_id)
     if status in ("importing", "interrupted"):     # one stored status, told apart by its heartbeat
-        stale = OutboxImport.imported_at < utcnow() - STALE_AFTER
+        stale = func.coalesce(OutboxImport.imported_at, OutboxImport.created_at) < utcnow() - STALE_AFTER
         stmt = stmt.where(OutboxImport.status == "importing", stale if status == "interrupted" else ~stale)
     elif status:
         stmt = stmt.where(OutboxImport.status == status)

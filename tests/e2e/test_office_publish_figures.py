@@ -300,14 +300,36 @@ def test_a_participant_publisher_chooses_its_own_categories_and_the_public_reads
         picker.wait_for()
         before = page.locator(".category-picker .el-tag").all_inner_texts()   # the part's own, as submitted
         assert before, "the select starts from the part's submitted categories"
+        # The preview asked while no category is chosen (it shows the part's own) is held back until the preview of
+        # the choice below has been shown, then let through: it arrives last, as it may under load (its answer
+        # used to replace the newer one on screen). Made certain here rather than left to chance.
+        held: list = []
+
+        def hold_unchosen(route):
+            if "result_categories" in (route.request.post_data or ""):
+                route.continue_()
+            else:
+                held.append(route)
+        page.route("**/api/v1/publication/inspections/*/preview", hold_unchosen)
         # replace them: clear each chosen one, then choose 未发现开展本次抽查涉及的经营活动
         for close in page.locator(".category-picker .el-tag .el-tag__close").all()[::-1]:
             close.click()
+        for _ in range(100):      # the preview of "none chosen" is asked 250 ms after the last change
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "clearing the categories asks a preview"
         page.click(".el-select:has(#categories-select)")
         page.click('.el-select-dropdown__item:has-text("未发现开展本次抽查涉及的经营活动") >> visible=true')
         page.keyboard.press("Escape")
         assert page.locator(".category-picker .el-tag").all_inner_texts() == ["未发现开展本次抽查涉及的经营活动"]
         h.wait_js(page, "document.querySelector('.public-preview').innerText.includes('未发现开展本次抽查涉及的经营活动')")
+        for route in held:        # the older answers arrive now
+            with page.expect_response(lambda r: r.request == route.request):
+                route.continue_()
+        page.unroute("**/api/v1/publication/inspections/*/preview")
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert "未发现开展本次抽查涉及的经营活动" in page.inner_text(".public-preview")
         assert not any(label in page.inner_text(".public-preview") for label in before
                        if label != "未发现开展本次抽查涉及的经营活动")
         _no_serious(page, "公示审核（参与部门）")

@@ -140,7 +140,10 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
         states: dict = {}
         draft = None
         while time.monotonic() < deadline:
-            if draft is None or draft.status_code == 202:       # the lead's draft PDF: a job, polled
+            # the lead's draft PDF: a job, polled; asked again after a 503 too (``busy``: the write lock was not had in
+            # SQLITE_BUSY_TIMEOUT_S while ten phones push without a pause — "ask again", docs/api.md), which the loop
+            # took for the final answer and the test then failed on
+            if draft is None or draft.status_code in (202, 503):
                 draft = http.get(f"/api/v1/inspections/{quiet_inspection}/record.pdf?draft=1", headers=lead_headers)
             states = {name: http.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
                       for name, (job_id, headers) in jobs.items()}
@@ -152,7 +155,7 @@ def test_jobs_complete_while_ten_phones_push(committed_db, tmp_path, monkeypatch
             finally:
                 processing.close()
             if all(s.get("status") in ("done", "failed") for s in states.values()) and photos == PHONES \
-                    and not unprocessed and draft.status_code != 202:
+                    and not unprocessed and draft.status_code not in (202, 503):
                 break
             if not any(t.is_alive() for t in threads):
                 break
