@@ -18,6 +18,23 @@ from tests.e2e.test_pwa_tabs import _logout_needs_everything_sent_or_exported
 pytestmark = pytest.mark.e2e
 
 
+def _left_importing(server) -> int:
+    """The newest upload as a process that died mid-import leaves it: importing, its heartbeat 10 minutes old."""
+    import datetime as dt
+
+    from backend.db import Database
+    from backend.inspections.models import OutboxImport
+
+    db = Database(server.config["DATABASE_URL"])
+    try:
+        with db.session_scope() as session:
+            row = session.get(OutboxImport, session.query(OutboxImport.id).order_by(OutboxImport.id.desc()).first()[0])
+            row.status, row.imported_at = "importing", dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)
+            return row.id
+    finally:
+        db.engine.dispose()
+
+
 def test_an_exported_outbox_is_imported_through_the_office_screen(server):
     base = server.url
     docs = h.pulled(base, "samr_inspector")
@@ -64,6 +81,23 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         page.wait_for_selector(".offline-import .outcomes .outcome[data-status='applied']")
         found["one import"] = h.axe_violations(page)
 
+        # an import whose server process died (left importing, no heartbeat for 10 minutes): listed 导入中断, and
+        # confirmed again on its page; what was delivered is answered 此前已收到
+        page.goto(f"{base}/office/offline-imports")
+        page.set_input_files("#offline-file", str(exported))
+        page.click(".offline-check")
+        page.wait_for_selector(".offline-upload[data-phase='previewed']")
+        left = _left_importing(server)
+        page.goto(f"{base}/office/offline-imports")
+        page.wait_for_selector(".paged-table .import-status[data-status='interrupted']")
+        page.goto(f"{base}/office/offline-imports/{left}")
+        page.wait_for_selector(".import-interrupted .offline-resume")
+        assert "已送达的记录保留" in page.inner_text(".import-interrupted")
+        found["interrupted"] = h.axe_violations(page)
+        page.click(".offline-resume")
+        page.wait_for_selector(".offline-import .outcomes .outcome[data-status='replayed']")
+        assert "已导入" in page.inner_text(".offline-import h1")
+
         # a file whose ids leave a gap (mutation 2 lost on the phone): a warning, its own tick, a second dialog
         gapped = server.tmp / "gapped-outbox.json"
         body = json.loads(exported.read_text(encoding="utf-8"))
@@ -98,5 +132,6 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
                                  "WHERE s.inspection_id = :i AND a.check_point_id = :cp"), {"i": iid, "cp": int(cp)}).scalar()
         assert (json.loads(note) if isinstance(note, str) else note)["note"] == "离线补充的备注"
         actions = conn.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'sync.import'")).scalar()
-        assert actions == 3
+        assert actions == 4
+        assert conn.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'sync.import_resume'")).scalar() == 1
     engine.dispose()
