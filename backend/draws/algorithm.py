@@ -187,12 +187,17 @@ def seed_from(commitment_hex: str, digits: str) -> str:
 # --------------------------------------------------------------------------- ranking
 
 
-def _smallest(seed: str, prefix_parts: Sequence[str], ids: Iterable[str], n: int) -> list[tuple[bytes, str]]:
+_NOTHING = object()
+
+
+def _smallest(seed: str, prefix_parts: Sequence[str], ids: Iterable[str] | Iterable[bytes],
+              n: int) -> list[tuple[bytes, str]]:
     """The n smallest (ticket, id) pairs, in order, without sorting everything. Ids
     whose ticket is above the n-th smallest seen so far are dropped at once; the others
     go to a buffer as ticket + UTF-8(id) (one bytes object, which sorts like the pair
     since tickets have a fixed length and UTF-8 keeps code point order), cut back to
-    n by a sort whenever it holds 2n."""
+    n by a sort whenever it holds 2n. Ids given as UTF-8 bytes (all of them, as the first
+    one is) are hashed as they are; the pairs returned hold text either way."""
     if n <= 0:
         return []
     icopy, ocopy = _states(seed, prefix_parts)
@@ -200,8 +205,10 @@ def _smallest(seed: str, prefix_parts: Sequence[str], ids: Iterable[str], n: int
     append = buf.append
     limit = max(2 * n, 4096)
     bound = b"\xff" * 33  # above every 32-byte ticket
-    for i in ids:
-        b = i.encode("utf-8")
+    source = iter(ids)
+    first = next(source, _NOTHING)
+    source = itertools.chain(() if first is _NOTHING else (first,), source)
+    for b in (source if isinstance(first, bytes) else map(str.encode, source)):   # UTF-8
         h = icopy()
         h.update(b)
         o = ocopy()
@@ -229,12 +236,13 @@ def _smallest_to_pipe(conn, seed: str, prefix_parts: tuple[str, ...], ids: Seque
 def rank_smallest(
     seed: str,
     prefix_parts: Sequence[str],
-    ids: Sequence[str],
+    ids: Sequence[str] | Sequence[bytes],
     k: int,
     processes: int | None = None,
 ) -> list[tuple[bytes, str]]:
     """The k smallest (ticket(seed, *prefix_parts, id), id) pairs in ticket order
-    (equal ticket: smaller id first).
+    (equal ticket: smaller id first). ``ids`` may be UTF-8 bytes (all of them): the pairs
+    returned hold the ids as text either way.
 
     ``processes`` > 1 splits ``ids`` into that many slices: forked children rank all
     slices but the last, which this process ranks meanwhile, and the slices' k
@@ -479,7 +487,9 @@ def draw(
 
     ``targets_unique``: the caller vouches that no target id occurs twice, and the check is
     skipped (0.15 s for a million ids). The app's frozen lists are one line per row of a table
-    whose code is unique; a record from elsewhere (the verifier's) is always checked.
+    whose code is unique; a record from elsewhere (the verifier's) is always checked. The targets'
+    ids may also be given as UTF-8 bytes, each stratum's all one way (the app's frozen lists, read without
+    decoding them): the ranking hashes them as they are; the result holds text either way.
 
     ``on_crew`` and ``on_selected`` let a caller start work on parts of the result while the rest is
     computed (the app saves them meanwhile): ``on_crew(crew)`` gets steps 5 and 7 (the groups' members as
