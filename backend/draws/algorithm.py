@@ -15,6 +15,11 @@ is 0.75-1.15 million tickets per second, against 0.33-0.46 million for
 ``hmac.new``/``hmac.digest``, 0.5-0.64 million for ``HMAC.copy``, 0.63-0.93 million for
 copying an OpenSSL HMAC context and 0.5-0.72 million for two ``sha256(...)`` calls on
 concatenated bytes (ranges: quiet and loaded runs). ``bench/tickets.py`` prints them.
+The states are CPython's own SHA-256 (``_sha256``) where there is one: OpenSSL's compresses a
+block faster (SHA-NI), but a ticket is two blocks and two copies of the state, and copying
+CPython's (a struct) costs far less than copying an OpenSSL context: a million tickets in
+0.50 s of CPU instead of 0.63 s here (same bytes; the test vectors pin them). Large texts
+(the commitment's lines) are still hashed by ``hashlib.sha256`` (OpenSSL).
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rfc8785
+
+try:   # CPython's own SHA-256: its state is a plain struct, cheaper to copy than OpenSSL's context (see above)
+    from _sha256 import sha256 as _sha256   # Python 3.11
+except ImportError:  # pragma: no cover - other versions and builds
+    try:
+        from _sha2 import sha256 as _sha256   # Python 3.12 and later
+    except ImportError:
+        _sha256 = hashlib.sha256
 
 ALGORITHM = "dsr/v1"
 # why a drawn target may be replaced from its stratum's reserve (DRAW.md step 3); a business
@@ -112,9 +125,9 @@ def _states(seed: str, prefix_parts: Sequence[str]):
     """Bound ``copy`` methods of the HMAC inner state (key^ipad, message prefix
     absorbed) and outer state (key^opad)."""
     key = _key_block(seed)
-    inner = hashlib.sha256(key.translate(_IPAD))
+    inner = _sha256(key.translate(_IPAD))
     inner.update("".join(f"{p}|" for p in (ALGORITHM, *prefix_parts)).encode("utf-8"))
-    outer = hashlib.sha256(key.translate(_OPAD))
+    outer = _sha256(key.translate(_OPAD))
     return inner.copy, outer.copy
 
 
@@ -298,9 +311,19 @@ class _Slice:
 
 
 def _order(seed: str, prefix_parts: Sequence[str], ids: Iterable[str]) -> list[str]:
-    """All ids in ticket order."""
-    t = ticketer(seed, *prefix_parts)
-    return [i for _, i in sorted((t(i), i) for i in ids)]
+    """All ids in ticket order: each as ticket + UTF-8(id), one bytes object that sorts like the pair
+    (``_smallest``'s), so the sort compares bytes, not tuples (a fifth less time for 150,000 ids)."""
+    icopy, ocopy = _states(seed, prefix_parts)
+    keyed = []
+    append = keyed.append
+    for b in map(str.encode, ids):   # UTF-8
+        h = icopy()
+        h.update(b)
+        o = ocopy()
+        o.update(h.digest())
+        append(o.digest() + b)
+    keyed.sort()
+    return [x[32:].decode("utf-8") for x in keyed]
 
 
 # --------------------------------------------------------------------------- plan
