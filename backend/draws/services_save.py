@@ -81,12 +81,9 @@ class Saver:
         self.draw_id, self.task_id, self.depts = draw.id, task.id, list(draw.plan["members"])
         self.conn = session.connection()
         # the probes' estimated cost (8 a probe) passes jit_above_cost: compiling the statements took longer
-        # (0.2-0.8 s) than running them; JIT is off until ``finish`` (a failure rolls the setting back too).
-        # work_mem at least _WORK_MEM meanwhile: the statements sort their rows (the inspections by business,
-        # the new ids, the regions, the locked rows' answer), at 150,000 inspections (5,000,000 candidates) some
-        # 10-20 MB, which went to disk at the default 4 MB
-        self.settings = self.conn.execute(text("SELECT current_setting('jit'), current_setting('work_mem')")).one()
-        self.conn.execute(text(_RAISED), {"least": _WORK_MEM})
+        # (0.2-0.8 s) than running them; JIT is off until ``finish`` (a failure rolls the setting back too)
+        self.jit = self.conn.scalar(text("SELECT current_setting('jit')"))
+        self.conn.execute(text("SELECT set_config('jit', 'off', true)"))
         if overlap:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="draw-save")
 
@@ -163,17 +160,10 @@ class Saver:
         inspections = [(code, self.group_ids[n], stratum_of[code], p * n_groups + n)
                        for n, g in enumerate(result.groups) for p, code in enumerate(g.targets)]
         ids = _pg_insert_inspections(self.conn, task, draw, inspections, self.targets)
-        self.conn.execute(text("SELECT set_config('jit', :jit, true), set_config('work_mem', :work_mem, true)"),
-                          {"jit": self.settings[0], "work_mem": self.settings[1]})
+        self.conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": self.jit})
         if result.replacements:
             _save_replacements(session, draw, result, {row[0]: i for row, i in zip(inspections, ids)})
         return ids
-
-
-_WORK_MEM = "64MB"
-_RAISED = """SELECT set_config('jit', 'off', true), set_config('work_mem', CASE
-    WHEN pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(:least) THEN :least
-    ELSE current_setting('work_mem') END, true)"""
 
 
 # each selected business's id and region, in the order of the codes given, its row locked as the foreign key of
