@@ -81,10 +81,12 @@ def load(session: Session, draw_id: int, kind: str) -> list[str]:
     return unpack(raw(session, draw_id, kind))
 
 
-def load_grouped(session: Session, draw_id: int, kind: str) -> dict[str, list[str]]:
+def load_grouped(session: Session, draw_id: int, kind: str, *, as_bytes: bool = False) -> dict[str, list]:
     """{key: [value, ...]} of a list of sorted "key|value" lines (targets, inspectors), as
     ``eligibility.split_by_prefix(load(...))`` gives, without making a string per line first: the
-    lines of one key are one stretch of the text, split at each "\n<key>|"."""
+    lines of one key are one stretch of the text, split at each "\n<key>|". ``as_bytes``: the values as
+    UTF-8 bytes (the keys still text), for ``algorithm.draw``'s targets: no text is decoded, and the ranking
+    hashes the bytes as they are instead of encoding each id again (about 0.08 s a million)."""
     stored = raw(session, draw_id, kind)
     if stored is None or stored[2] == 0:
         return {}
@@ -92,30 +94,36 @@ def load_grouped(session: Session, draw_id: int, kind: str) -> dict[str, list[st
     text = zlib.decompress(stored[0])
     if hashlib.sha256(text).hexdigest() != stored[1]:
         raise RuntimeError("a frozen draw list does not match its hash")
+    del stored
+    if as_bytes:
+        return split_sorted(text, count)
     decoded = text.decode("utf-8")
-    del text, stored   # 100 MB each for 5,000,000 targets
+    del text   # 100 MB each for 5,000,000 targets
     return split_sorted(decoded, count)
 
 
-def split_sorted(text: str, count: int) -> dict[str, list[str]]:
-    """``count`` sorted "key|value" lines joined by "\n" (no "|" or line break in a value), grouped."""
-    out: dict[str, list[str]] = {}
+def split_sorted(text: str | bytes, count: int) -> dict[str, list]:
+    """``count`` sorted "key|value" lines joined by "\n" (no "|" or line break in a value), grouped. Bytes (UTF-8)
+    give bytes values under text keys."""
+    bar, newline = ("|", "\n") if isinstance(text, str) else (b"|", b"\n")
+    name = str if isinstance(text, str) else bytes.decode
+    out: dict = {}
     start, end_of_text = 0, len(text)
     while start < end_of_text:
-        key = text[start:text.index("|", start)]
-        sep = "\n" + key + "|"
+        key = text[start:text.index(bar, start)]
+        sep = newline + key + bar
         last = text.rfind(sep, start)   # sorted: the key's lines are one stretch, the last one starts here
-        end = text.find("\n", start if last < 0 else last + 1)
+        end = text.find(newline, start if last < 0 else last + 1)
         end = end_of_text if end < 0 else end
-        if key in out:
+        if name(key) in out:
             break                        # not sorted after all: see below
-        out[key] = text[start + len(key) + 1:end].split(sep)
+        out[name(key)] = text[start + len(key) + 1:end].split(sep)
         start = end + 1
     if sum(len(v) for v in out.values()) != count:
         out = {}                         # not sorted (a stretch swallowed other lines): line by line
-        for line in text.split("\n"):
-            key, value = line.split("|", 1)
-            out.setdefault(key, []).append(value)
+        for line in text.split(newline):
+            key, value = line.split(bar, 1)
+            out.setdefault(name(key), []).append(value)
     return out
 
 

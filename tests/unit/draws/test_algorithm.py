@@ -339,6 +339,21 @@ def test_draw_in_processes_gives_the_same_result():
     assert two == one
 
 
+def test_targets_as_utf8_bytes_draw_the_same_in_one_process_or_several():
+    """The app hands the frozen target lists over as UTF-8 bytes (``lists.load_grouped(as_bytes=True)``)."""
+    case = CASES[1]
+    targets, inspectors, conflicts = record_inputs(case)
+    encoded = {s: [i.encode("utf-8") for i in v] for s, v in targets.items()}
+    assert draw(case["task"], case["plan"], encoded, inspectors, conflicts, case["seed"], targets_unique=True) == draw(
+        case["task"], case["plan"], targets, inspectors, conflicts, case["seed"])
+    population = [f"9144{i:014d}é" for i in range(120_000)]
+    one = rank_smallest(SEED, ("ent", "T"), population, 3000)
+    raw = [i.encode("utf-8") for i in population]
+    assert rank_smallest(SEED, ("ent", "T"), raw, 3000) == one
+    assert rank_smallest(SEED, ("ent", "T"), raw, 3000, processes=2) == one
+    assert rank_smallest(SEED, ("ent", "T"), [], 3) == []
+
+
 def test_input_order_does_not_matter():
     case = CASES[1]
     targets, inspectors, conflicts = record_inputs(case)

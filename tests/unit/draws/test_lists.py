@@ -35,6 +35,17 @@ def test_split_sorted_is_split_by_prefix_and_falls_back_line_by_line_when_not_so
         assert lists.split_sorted("\n".join(lines), len(lines)) == expected
 
 
+def test_split_sorted_of_utf8_bytes_gives_the_values_as_bytes_under_text_keys():
+    rng = random.Random(4)
+    for _ in range(300):
+        keys = rng.sample(["A", "B", "AB", "C", "all", "é", "D01"], rng.randint(1, 4))
+        lines = _lines(rng, keys, rng.randint(1, 30))
+        for order in (lines, rng.sample(lines, len(lines))):
+            as_text = lists.split_sorted("\n".join(order), len(order))
+            assert lists.split_sorted("\n".join(order).encode("utf-8"), len(order)) == {
+                k: [v.encode("utf-8") for v in vs] for k, vs in as_text.items()}
+
+
 def test_pack_hashes_the_text_the_commitment_hashes():
     lines = ["A|911", "B|912", "B|913"]
     packed = lists.pack(lines)
