@@ -545,7 +545,8 @@ class FieldBatch:
         """Commit the push's transaction, then link its pending row into the chain (``chainer.after_commit``:
         its own short transaction) before the caller answers. When ``_finish_pg`` took the figure facts' refresh
         locks (PostgreSQL), their refresh and COMMIT are sent together and answered together (psycopg's pipeline
-        mode). The same statements in the same order: an error in one skips the rest (COMMIT included), raised as
+        mode), and the chainer's BEGIN and first statement with them (``chainer.commit_and_read``): one round trip.
+        The same statements in the same order: an error in one skips the rest (COMMIT included), raised as
         SQLAlchemy raises it, and the transaction is rolled back by the caller. A session inside a savepoint (the
         tests' shared transaction) sends the statements the same way and leaves the commit to ``session.commit``;
         the chain's run follows in that same transaction."""
@@ -554,30 +555,55 @@ class FieldBatch:
             session.commit()
             return
         fact_ids = pending.fact_ids
-        noted = facts.noted_inspections(session) if fact_ids else None
-        if not fact_ids or noted is None or not noted <= set(fact_ids):
-            if fact_ids:                      # noted since ``_finish_pg``: not expected; safe
-                facts.note(session, "inspection", fact_ids)
-            session.commit()
-        else:
-            session.flush()                   # nothing (``_finish_pg`` flushed); anything would go first
-            conn = session.connection()
-            root = not conn.in_nested_transaction() and not isinstance(session.bind, Connection)
-            raw = conn.connection.driver_connection
-            import psycopg
+        session.flush()                       # nothing (``_finish_pg`` flushed); anything would go first
+        noted = facts.noted_inspections(session)
+        if fact_ids and (noted is None or not noted <= set(fact_ids)):
+            facts.note(session, "inspection", fact_ids)   # noted since ``_finish_pg``: not expected; safe
+            fact_ids, noted = None, None
+        conn = session.connection()
+        root = not conn.in_nested_transaction() and not isinstance(session.bind, Connection)
+        if root and noted is not None and noted <= set(fact_ids or ()):
+            # nothing left for the refresh before commit: COMMIT goes with the chainer's first statement
+            held = set(facts.buckets(fact_ids)) if fact_ids else None
 
+            def send(conn, raw):
+                if fact_ids:
+                    facts.refresh(conn, fact_ids, held=held)
+                facts.forget_noted(session)   # refreshed here (or nothing noted)
+                return raw.execute("COMMIT", prepare=False)
+            session.info[chainer.COMMIT_FIRST] = send
             try:
-                with raw.pipeline():
-                    facts.refresh(conn, fact_ids, held=set(facts.buckets(fact_ids)))
-                    if root:
-                        raw.execute("COMMIT", prepare=False)
-            except psycopg.Error as exc:      # answered at the pipeline's end: wrapped as SQLAlchemy would
-                if conn.dialect.is_disconnect(exc, raw, None):
-                    conn.invalidate(exc)
-                raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
-            facts.forget_noted(session)       # refreshed above
-            session.commit()                  # the ORM's bookkeeping: the transaction has ended (no round trip)
+                chainer.after_commit(session, pending.id)
+            finally:
+                send = session.info.pop(chainer.COMMIT_FIRST, None)
+            if send is not None:              # the chain's run did not send it (replaced: a crash simulated)
+                self._commit_pipelined(session, send)
+            return
+        if fact_ids:                          # inside a savepoint: the refresh alone pipelined, then the commit
+            def refresh(conn, raw):
+                facts.refresh(conn, fact_ids, held=set(facts.buckets(fact_ids)))
+                facts.forget_noted(session)
+            self._commit_pipelined(session, refresh)
+        else:
+            session.commit()
         chainer.after_commit(session, pending.id)
+
+    @staticmethod
+    def _commit_pipelined(session: Session, send) -> None:
+        """``send``'s statements (the facts' refresh, COMMIT) in one pipeline, an error raised as SQLAlchemy would;
+        then the ORM told (no round trip when ``send`` committed)."""
+        import psycopg
+
+        conn = session.connection()
+        raw = conn.connection.driver_connection
+        try:
+            with raw.pipeline():
+                send(conn, raw)
+        except psycopg.Error as exc:      # answered at the pipeline's end: wrapped as SQLAlchemy would
+            if conn.dialect.is_disconnect(exc, raw, None):
+                conn.invalidate(exc)
+            raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
+        session.commit()
 
     def _facts_of_writes(self, record_) -> set[int]:
         """The inspections whose figure fact the push's section writes may change (``from_phone``: a section's
