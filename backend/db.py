@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import re
 import time
 from collections.abc import Sequence
 from typing import Iterator
@@ -210,6 +212,77 @@ def _ping_after_idle(engine: Engine) -> None:
             if dialect.is_disconnect(exc, dbapi_connection, None):
                 raise InvalidatePoolError("the connection was dead after lying idle in the pool") from exc
             raise
+
+
+def raw_rows(session: Session, statement: str, params: dict) -> list[tuple]:
+    """PostgreSQL: ``statement`` (psycopg's ``%(name)s`` parameters) on the raw psycopg connection of the session's
+    transaction, its rows as tuples: for the few statements every push sends, where SQLAlchemy's execution and
+    result processing cost more than the statement itself. An error is raised as SQLAlchemy raises it (a lost
+    connection invalidated: the pool replaces it, ``is_retryable`` and the API's answers see the same classes)."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    try:
+        with raw.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+    except psycopg.Error as exc:
+        if conn.dialect.is_disconnect(exc, raw, None):
+            conn.invalidate(exc)
+        raise DBAPIError.instance(statement, params, exc, psycopg.Error, dialect=conn.dialect) from exc
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.lru_cache(maxsize=256)
+def psycopg_sql(statement: str) -> str:
+    """A statement written with SQLAlchemy's ``:name`` parameters, for psycopg (``%(name)s``; ``%`` doubled)."""
+    return _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
+
+
+def loaded(session: Session, cls, values: dict, *, overwrite: bool = False):
+    """The ORM object of a row read by ``raw_rows``, as a query would give it: the one in the session already
+    (its attributes not loaded filled in; all of them with ``overwrite``, as ``populate_existing``), or a new
+    persistent one, its values as loaded (no change recorded; columns not given load on first use)."""
+    from sqlalchemy.orm import make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    mapper = cls.__mapper__
+    key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    obj = session.identity_map.get(key)
+    if obj is not None:
+        have = obj.__dict__
+        for k, v in values.items():
+            if overwrite or k not in have:
+                set_committed_value(obj, k, v)
+        return obj
+    obj = cls._sa_class_manager.new_instance()
+    obj.__dict__.update(values)           # a new instance: no history to keep (reset below, as a load leaves it)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def row_reader(cls, keys: Sequence[str] | None = None):
+    """``(columns, read)`` for reading ``cls``'s rows with ``raw_rows``: its column names (``keys``: these
+    attributes only) and a function from a row's values, in that order, to ``{attribute: value}`` as SQLAlchemy's
+    result processing gives them (``UTCDateTime`` in ``datetime.timezone.utc``)."""
+    attrs = [a for a in cls.__mapper__.column_attrs if keys is None or a.key in keys]
+    names = [a.columns[0].name for a in attrs]
+    attr_keys = [a.key for a in attrs]
+    utc = [i for i, a in enumerate(attrs) if isinstance(a.columns[0].type, UTCDateTime)]
+
+    def read(values) -> dict:
+        out = dict(zip(attr_keys, values))
+        for i in utc:
+            v = values[i]
+            if v is not None:
+                out[attr_keys[i]] = v.astimezone(dt.timezone.utc)
+        return out
+    return names, read
 
 
 def is_write_session(session: Session) -> bool:

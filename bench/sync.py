@@ -184,7 +184,11 @@ def _pct(values: list[float], p: float) -> float:
 # --- 0. one single-section push, in process: statements and a profile ----------------------------------
 
 class _Statements:
-    """Counts what a request sends the database: SQLAlchemy's cursor executions and COPYs (bulk_insert)."""
+    """Counts what a request sends the database: every statement psycopg's cursors execute (through SQLAlchemy or
+    on the raw connection: the chainer's, the pipelined ones) and COPYs (bulk_insert); transaction control (BEGIN,
+    COMMIT, savepoints) not counted."""
+
+    CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
     def __init__(self):
         self.log: list[str] = []
@@ -192,31 +196,28 @@ class _Statements:
 
     def __enter__(self):
         import psycopg
-        from sqlalchemy import event
-        from sqlalchemy.engine import Engine
 
-        event.listen(Engine, "before_cursor_execute", self._sql)
-        self._copy = psycopg.Cursor.copy
+        self._copy, self._execute = psycopg.Cursor.copy, psycopg.Cursor.execute
         counter = self
 
         def copy(cursor, statement, *a, **kw):
             if counter.on:
                 counter.log.append(str(statement))
             return counter._copy(cursor, statement, *a, **kw)
-        psycopg.Cursor.copy = copy
+
+        def execute(cursor, query, *a, **kw):
+            if counter.on:
+                text = " ".join((query if isinstance(query, str) else query.decode()).split())
+                if not text.upper().startswith(counter.CONTROL):
+                    counter.log.append(text)
+            return counter._execute(cursor, query, *a, **kw)
+        psycopg.Cursor.copy, psycopg.Cursor.execute = copy, execute
         return self
 
     def __exit__(self, *exc):
         import psycopg
-        from sqlalchemy import event
-        from sqlalchemy.engine import Engine
 
-        event.remove(Engine, "before_cursor_execute", self._sql)
-        psycopg.Cursor.copy = self._copy
-
-    def _sql(self, conn, cursor, statement, parameters, context, executemany):
-        if self.on:
-            self.log.append(" ".join(statement.split()))
+        psycopg.Cursor.copy, psycopg.Cursor.execute = self._copy, self._execute
 
 
 def local_app(url: str):

@@ -43,9 +43,11 @@ def plain(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> bytes:
-    if not _json_exact(value):  # already plain JSON values: ``plain`` would copy them unchanged
+    exact = _json_exact(value)
+    if not exact:               # already plain JSON values: ``plain`` would copy them unchanged
         value = plain(value)
-    if _json_exact(value):
+        exact = _json_exact(value)
+    if exact:                   # (walked once: a push's 30-answer payload is ~100 values)
         try:
             return _dumps(value).encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it with its own error

@@ -30,6 +30,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 from typing import Any, Iterable
 
 from sqlalchemy import text
@@ -126,6 +127,11 @@ _CHANGES = (
 )
 _WRITE = {has_changes: text("WITH " + ", ".join(_ENTRIES + (_CHANGES if has_changes else ())) + " SELECT 0")
           for has_changes in (False, True)}
+# the same statements for the raw psycopg connection (``commit_and_link``): SQLAlchemy's ``text`` execution and
+# result processing cost more than the statements themselves here
+_READ_RAW = re.sub(r":(\w+)", r"%(\1)s", _READ.text)
+_WRITE_RAW = {k: re.sub(r":(\w+)", r"%(\1)s", v.text) for k, v in _WRITE.items()}
+COMMIT_FIRST = "chainer.commit_first"   # session.info: the caller's COMMIT, sent by ``after_commit`` (see there)
 
 
 def run(session: Session, mine: int | None = None, limit: int = BATCH) -> int:
@@ -215,12 +221,107 @@ def _write_and_commit(session: Session, statement, params: dict, due: bool, sett
 
 def after_commit(session: Session, mine: int) -> None:
     """A push's run after its commit, before it answers. Its writes are committed whatever happens here: should
-    the run fail (the database gone away…), the row stays pending and the next run links it; logged."""
+    the run fail (the database gone away…), the row stays pending and the next run links it; logged.
+
+    When the caller left its COMMIT to this run (``session.info[COMMIT_FIRST]``: a function that queues the
+    caller's last statements and COMMIT in a pipeline and returns COMMIT's cursor), it is sent with this run's
+    BEGIN and first statement in one round trip (``commit_and_link``). An error of the caller's statements or
+    COMMIT is raised as SQLAlchemy raises it (nothing of the caller kept); one after COMMIT is the run's."""
+    send = session.info.pop(COMMIT_FIRST, None)
+    if send is not None:
+        rows = commit_and_read(session, send)        # raises when the caller's COMMIT did not succeed
+        try:
+            if rows is None or link_read(session, rows, mine):
+                return
+        except Exception:  # noqa: BLE001 - committed already; the next run links the row
+            _end_raw(session)
+            log.exception("审计记录入链失败（待入链记录 %s 留待下次入链）", mine)
+            return
     try:
         run(session, mine)
     except Exception:  # noqa: BLE001 - committed already; the next run links the row
         session.rollback()
         log.exception("审计记录入链失败（待入链记录 %s 留待下次入链）", mine)
+
+
+def _raw(session: Session):
+    conn = session.connection()
+    return conn, conn.connection.driver_connection
+
+
+def commit_and_read(session: Session, send) -> list | None:
+    """The caller's statements and COMMIT (queued by ``send``), then this run's BEGIN and read (``_READ``), in
+    one pipeline on the session's psycopg connection: one round trip. Returns the rows read (the run's
+    transaction left open on the raw connection, the session's not yet told its transaction ended), or None when
+    the read failed after COMMIT succeeded (logged; the connection's state settled). Raises as SQLAlchemy would
+    when anything before COMMIT's end failed (the server skipped the rest: nothing committed)."""
+    import psycopg
+    from psycopg.rows import namedtuple_row
+
+    conn, raw = _raw(session)
+    committed = None
+    read = raw.cursor(row_factory=namedtuple_row)
+    try:
+        with raw.pipeline():
+            committed = send(conn, raw)
+            raw.execute("BEGIN", prepare=False)
+            read.execute(_READ_RAW, {"space": LOCK_SPACE, "limit": BATCH})
+    except psycopg.Error as exc:          # answered at the pipeline's end
+        res = committed.pgresult if committed is not None else None
+        if res is None or res.status != psycopg.pq.ExecStatus.COMMAND_OK:   # the caller's: wrapped as SQLAlchemy would
+            if conn.dialect.is_disconnect(exc, raw, None):
+                conn.invalidate(exc)
+            raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
+        log.exception("审计记录入链失败（读取待入链记录时出错，留待下次入链）")
+        _end_raw(session)
+        return None
+    return read.fetchall()
+
+
+def link_read(session: Session, rows: list, mine: int) -> bool:
+    """``run``'s first step on the raw connection for the rows ``commit_and_read`` read: their entries written and
+    COMMIT in one round trip (nothing read: the lock released), then the session told its transaction ended (no
+    round trip). Returns whether the run is over (else ``run`` goes on: more than a batch was pending)."""
+    import psycopg
+
+    conn, raw = _raw(session)
+    if not rows:
+        raw.execute("COMMIT", prepare=False)     # the lock released; nothing was written
+        session.commit()                          # the ORM's bookkeeping: no round trip
+        return True
+    settings = settings_for(session)
+    statement, params, due = _link(settings, rows)
+    try:
+        with raw.pipeline():
+            raw.execute(_WRITE_RAW[statement is _WRITE[True]], params)
+            raw.execute("COMMIT", prepare=False)
+    except psycopg.Error as exc:
+        if conn.dialect.is_disconnect(exc, raw, None):
+            conn.invalidate(exc)
+        raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=conn.dialect) from exc
+    if due:
+        anchors.mark_due(session, settings)
+    session.commit()                              # the ORM's bookkeeping (and the anchor, when due): no round trip
+    return len(rows) < BATCH or mine <= rows[-1].id
+
+
+def _end_raw(session: Session) -> None:
+    """After a failure of the run on the raw connection (the caller's COMMIT done): its transaction rolled back,
+    the session's ended (a connection gone away: invalidated, the session rolled back)."""
+    import psycopg
+
+    try:
+        conn, raw = _raw(session)
+        if not raw.closed and not conn.invalidated:
+            raw.rollback()
+            session.commit()                      # the ORM's bookkeeping: the connection is idle, no round trip
+            return
+    except (psycopg.Error, Exception):  # noqa: BLE001 - the connection is given up below
+        pass
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001
+        log.exception("审计入链失败后回滚会话出错")
 
 
 def pending_count(session: Session) -> int:
