@@ -445,5 +445,43 @@ def paginate(session: Session, stmt, args: dict, *, scalars: bool = True) -> dic
     return envelope
 
 
+def plain_json_response(body: dict, schema, plain: frozenset[str] | None = None):
+    """``body`` sent as it is (orjson), when the response ``schema`` would only copy it: every key of ``body`` is one
+    of the schema's fields and, in each object of its lists (of ``Nested`` objects), one of ``plain`` (fields whose
+    dump is the value itself: integers, strings, booleans, raw values, plain dicts); otherwise ``body`` is returned
+    for flask-smorest to dump through the schema as usual. The keys go in the schema's order and the bytes are
+    ``jsonify``'s, save the spelling of some floats (``1e16`` for ``1e+16``); what orjson cannot write (dates,
+    Decimals) goes through Flask's own conversion, as with ``jsonify``. Saves the dump and the pure-Python encoding
+    of a sync push's answer (a hundred revisions in it): ~40 µs a push."""
+    import orjson
+    from flask import current_app
+
+    if current_app.debug:        # the indented answer of the debug mode
+        return body
+    fields = schema.dump_fields
+    if not body.keys() <= fields.keys():
+        return body
+    out = {}
+    for key, field in fields.items():
+        if key not in body:
+            continue
+        value = body[key]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            nested = getattr(getattr(field, "inner", None), "schema", None)
+            if nested is None or plain is None or not all(isinstance(item, dict) and item.keys() <= plain
+                                                           for item in value):
+                return body
+            order = nested.dump_fields
+            value = [{k: item[k] for k in order if k in item} for item in value]
+        out[key] = value
+    try:
+        data = orjson.dumps(out, default=current_app.json.default,
+                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except (TypeError, orjson.JSONEncodeError):
+        return body                 # an integer past 64 bits, say: the usual way refuses or writes it
+    return current_app.response_class(data + b"\n", mimetype="application/json")
+
+
 def blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
     return Blueprint(name, import_name, url_prefix=url_prefix, description=description)

@@ -398,15 +398,18 @@ def service_push(url: str, data: dict, rounds: int) -> None:
 
 # --- HTTP phases ---------------------------------------------------------------------------------------
 
-def start_gunicorn(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(url: str, workers: int, threads: int, code: Path = ROOT, access_log: str = "/dev/null",
+                   extra_env: dict | None = None, worker_class: str | None = None) -> tuple[subprocess.Popen, str]:
     from bench._server import start_gunicorn as start
 
     inst = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     env = {**os.environ, "DATABASE_URL": url, "SHUANGSUI_INSTANCE": str(inst), "MEDIA_DIR": str(inst / "media"),
-           "SHUANGSUI_ACCESS_LOG": "/dev/null", "SHUANGSUI_LOG_LEVEL": "warning", "REDIS_URL": "",
+           "SHUANGSUI_ACCESS_LOG": access_log, "SHUANGSUI_LOG_LEVEL": "warning", "REDIS_URL": "",
            "AUDIT_KEY": "bench-audit-key-" + "x" * 32, "SECRET_KEY": "bench-secret-key-" + "y" * 32,
-           "LOGIN_ACCOUNT_CEILING": "100000"}
-    proc, port = start(env, workers=workers, threads=threads, stderr=subprocess.PIPE)
+           "LOGIN_ACCOUNT_CEILING": "100000", **(extra_env or {})}
+    log = open(inst / "server.log", "w")                  # gunicorn's errors (a pipe nobody read could fill)
+    proc, port = start(env, workers=workers, threads=threads, code=code, stderr=log, worker_class=worker_class)
+    log.close()
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -427,11 +430,8 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _server_pids(master: int, url: str) -> list[int]:
-    """gunicorn's master and workers, and the PostgreSQL backends serving this database."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
+def _gunicorn_pids(master: int) -> list[int]:
+    """gunicorn's master and its workers."""
     pids = [master]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -439,13 +439,64 @@ def _server_pids(master: int, url: str) -> list[int]:
                 pids.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             pass
-    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    eng = create_engine(u)
-    with eng.connect() as c:
-        pids += [p for (p,) in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
-                                              "AND pid <> pg_backend_pid()"), {"d": u.database})]
-    eng.dispose()
     return pids
+
+
+def _db_backends(url: str) -> tuple[list[int], int]:
+    """The PostgreSQL backends serving this database (this query's own left out), and how many sessions the
+    database has had so far (``pg_stat_database.sessions``: a pool that opens and closes connections shows)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    eng = create_engine(u, poolclass=__import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+    with eng.connect() as c:
+        pids = [p for (p,) in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
+                                             "AND pid <> pg_backend_pid()"), {"d": u.database})]
+        sessions = c.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = :d"),
+                             {"d": u.database}).scalar() or 0
+    eng.dispose()
+    return pids, int(sessions)
+
+
+def _server_pids(master: int, url: str) -> list[int]:
+    """gunicorn's master and workers, and the PostgreSQL backends serving this database."""
+    return _gunicorn_pids(master) + _db_backends(url)[0]
+
+
+class Meter:
+    """The CPU a phase cost, split: gunicorn (master and workers), PostgreSQL (the backends of this database; one
+    that ends during the phase takes its time with it, hence ``connections``: the sessions opened meanwhile, each
+    one more backend started, whose CPU is not counted if it ended), and this client process (every
+    thread); with the load average (1 minute) at its start and end."""
+
+    def __init__(self, master: int, url: str):
+        self.master, self.url = master, url
+
+    def __enter__(self):
+        self.load0 = os.getloadavg()[0]
+        self.gunicorn = {p: _cpu(p) for p in _gunicorn_pids(self.master)}
+        pids, self.sessions = _db_backends(self.url)
+        self.db = {p: _cpu(p) for p in pids}
+        self.client = time.process_time()
+        self.wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.client = time.process_time() - self.client
+        self.gunicorn = sum(_cpu(p) - self.gunicorn.get(p, 0.0) for p in _gunicorn_pids(self.master))
+        pids, sessions = _db_backends(self.url)
+        self.connections = sessions - self.sessions - 1          # less this meter's own
+        self.db = sum(_cpu(p) - self.db.get(p, 0.0) for p in pids)
+        self.load1 = os.getloadavg()[0]
+
+    def line(self, sections: int) -> str:
+        per = 1000 / sections
+        total = self.gunicorn + self.db + self.client
+        return (f"CPU a section {total * per:.2f} ms all in = gunicorn {self.gunicorn * per:.2f} + PostgreSQL "
+                f"{self.db * per:.2f} + client {self.client * per:.2f}; the cores {total / self.wall / os.cpu_count():.0%} "
+                f"busy with these; {self.connections} database connections opened; load {self.load0:.2f}→{self.load1:.2f}")
 
 
 def sequential_pushes(base: str, url: str, master: int, data: dict, officer: dict, n: int) -> None:
@@ -475,7 +526,7 @@ def sequential_pushes(base: str, url: str, master: int, data: dict, officer: dic
           f"{server * 1000:.1f} ms (goal ≤ 10), the client {client * 1000:.1f} ms ({len(pids)} server processes)")
 
 
-def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> None:
+def concurrent_pushes(base: str, data: dict, clients: int, per_client: int, meter: Meter) -> None:
     officers = data["officers"][:clients]
     phones = [_client(base, o["username"]) for o in officers]
     latencies: list[float] = []
@@ -498,16 +549,18 @@ def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> N
             latencies.append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=run, args=(p, o)) for p, o in zip(phones, officers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    with meter:
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
     n = len(latencies)
     print(f"2. {clients} concurrent clients, one 30-answer section per request, {n} requests:")
     print(f"   {n / wall:.0f} sections/s (goal ≥ 300), p50 {_pct(latencies, 50) * 1000:.0f} ms, "
           f"p99 {_pct(latencies, 99) * 1000:.0f} ms (goal ≤ 100), errors {len(errors)}")
+    print(f"   {meter.line(n)}")
     for e in errors[:3]:
         print("   ", e)
 
@@ -554,7 +607,7 @@ def pull_backlog(url: str) -> None:
               f"{took * 1000:.0f} ms, {documents} documents")
 
 
-def many_officers(base: str, data: dict, n: int) -> None:
+def many_officers(base: str, data: dict, n: int, meter: Meter) -> None:
     officers = data["officers"][:n]
     phones = []
     for o in officers:
@@ -578,16 +631,18 @@ def many_officers(base: str, data: dict, n: int) -> None:
         latencies.append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=run, args=(p,)) for p in phones]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(600)
-    wall = time.perf_counter() - t0
+    with meter:
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        wall = time.perf_counter() - t0
     sections = sum(len(o["inspections"]) for o in officers)
     print(f"4. {len(phones)} officers at once (each: push {len(officers[0]['inspections'])} sections, then pull): "
           f"{wall:.1f} s, {sections / wall:.0f} sections/s, per officer p50 {_pct(latencies, 50):.2f} s, "
           f"p99 {_pct(latencies, 99):.2f} s, errors {len(errors)}")
+    print(f"   {meter.line(sections)}")
     for e in errors[:5]:
         print("   ", e)
 
@@ -615,6 +670,12 @@ def main() -> None:
     ap.add_argument("--sequential", type=int, default=300, help="requests of phase 2a")
     ap.add_argument("--log-statements", action="store_true", help="print phase 0's statements")
     ap.add_argument("--quick", action="store_true", help="fewer requests in phase 2")
+    ap.add_argument("--code", type=Path, default=ROOT,
+                    help="serve this checkout instead (e.g. a clone of main, for side-by-side figures)")
+    ap.add_argument("--access-log", default="/dev/null",
+                    help="where gunicorn writes its access log (SHUANGSUI_ACCESS_LOG; 'off': none)")
+    ap.add_argument("--worker-class", default=None, help="gunicorn's worker class (default: the configuration's, gthread)")
+    ap.add_argument("--http-only", action="store_true", help="phases 2a, 2 and 4 only (no 0, 1 or 3)")
     args = ap.parse_args()
     print(_load())
     t0 = time.perf_counter()
@@ -623,21 +684,27 @@ def main() -> None:
     officers = 2 if args.single_only else args.officers + 2
     data = build(args.postgres, officers, per_officer=5)
     print(f"built {officers} groups in {time.perf_counter() - t0:.1f} s")
-    single_push(args.postgres, data, data["officers"][-2], args.profile, args.log_statements)
+    if not args.http_only:
+        single_push(args.postgres, data, data["officers"][-2], args.profile, args.log_statements)
     if args.single_only:
         return
-    if not args.skip_big:
+    if not args.skip_big and not args.http_only:
         service_push_on_big(args)
     if not args.skip_http:
-        proc, base = start_gunicorn(args.postgres, args.workers, args.threads)
+        proc, base = start_gunicorn(args.postgres, args.workers, args.threads, code=args.code,
+                                    access_log=args.access_log, worker_class=args.worker_class)
+        print(f"gunicorn: {args.workers} {args.worker_class or 'gthread'} workers × {args.threads} threads serving "
+              f"{args.code}, access log {args.access_log}")
+        meter = Meter(proc.pid, args.postgres)
         try:
             sequential_pushes(base, args.postgres, proc.pid, data, data["officers"][-1], args.sequential)
-            concurrent_pushes(base, data, 10, 5 if args.quick else 30)
-            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190))
+            concurrent_pushes(base, data, 10, 5 if args.quick else 30, meter)
+            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190), meter)
         finally:
             proc.terminate()
             proc.wait(30)
-        pull_backlog(_sibling(args.postgres, "pull"))
+        if not args.http_only:
+            pull_backlog(_sibling(args.postgres, "pull"))
     print(_load())
 
 
