@@ -1,6 +1,7 @@
 """Benchmark: the sync protocol on PostgreSQL (docs/sync.md). Prints figures; it is not a test.
 
-    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http] [--single-only]
+    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http] [--single-only] [--http-only]
+        [--code DIR] [--workers 4] [--threads 8] [--worker-class gthread] [--access-log PATH|off]
 
 Scratch databases: the one named by --postgres, and beside it ``<name>_big`` and ``<name>_pull``.
 
@@ -24,6 +25,19 @@ answers), plus an officer of the tax department. Then:
    since their last pull, pages of 100 and of 500 (the app in process);
 4. **200 simulated officers** pushing at once through gunicorn (loopback, each one push of
    its sections then a pull): throughput, p50, p99, errors.
+
+Phases 2 and 4 also print the CPU a section, all processes and split: gunicorn (master and workers), PostgreSQL
+(the backends of this database; the database connections opened during the phase are counted, since a backend
+that ends takes its CPU with it) and this client process, with the load average before and after.
+
+The client shares the cores with the server it measures, so it is kept cheap; the workload is unchanged (one
+section a request, the same 30-answer record, 10 clients, 190 officers, one thread and one kept-alive connection
+each, sync.client.Client's protocol). Since session 9: the phones speak HTTP through ``bench/_http.py``'s
+``RawTransport`` (a socket, the answer's headers split once) instead of ``http.client`` (``email.parser``), 0.40 →
+0.26 ms of client CPU a push (``--transport http.client`` for the old one); phase 2's request bodies are encoded
+before the clock starts (as ``Client._send`` encodes them: the same bytes). ``--code DIR`` serves another checkout
+(a clone of main, side by side), ``--workers``/``--threads``/``--worker-class`` gunicorn's shape, ``--access-log``
+where its access log goes (``off``: none), ``--http-only`` phases 2a, 2 and 4 alone.
 
 The 200 KB photo figure is bench/media.py's.
 """
@@ -413,10 +427,16 @@ def start_gunicorn(url: str, workers: int, threads: int, code: Path = ROOT, acce
     return proc, f"http://127.0.0.1:{port}"
 
 
+TRANSPORT = ["raw"]      # --transport
+
+
 def _client(base: str, username: str):
     from sync.client import Client, HttpTransport
 
-    c = Client(HttpTransport(base, timeout=180))   # a loaded machine: workers may still be starting
+    from bench._http import RawTransport
+
+    kind = RawTransport if TRANSPORT[0] == "raw" else HttpTransport
+    c = Client(kind(base, timeout=180))   # a loaded machine: workers may still be starting
     c.login(username, PASSWORD)
     return c
 
@@ -533,22 +553,29 @@ def concurrent_pushes(base: str, data: dict, clients: int, per_client: int, mete
     errors: list[str] = []
     barrier = threading.Barrier(clients)
 
-    def run(phone, officer):
-        barrier.wait()
+    def bodies(phone, officer) -> list[bytes]:
+        """The client's requests, encoded before the clock starts (as ``Client._send`` encodes them)."""
+        out = []
         for k in range(per_client):
             iid = officer["inspections"][k % len(officer["inspections"])]
             m = mutation(k + 1, iid, data["samr"], data["points"])
-            body = {"client_id": phone.client_id, "mutations": [m]}
+            out.append(json.dumps({"client_id": phone.client_id, "mutations": [m]}, ensure_ascii=False,
+                                  separators=(",", ":")).encode())
+        return out
+
+    def run(phone, requests):
+        barrier.wait()
+        for body in requests:
             t0 = time.perf_counter()
             try:
-                r = phone._send("POST", "/api/sync/push", json_body=body)
+                r = phone._send("POST", "/api/sync/push", body=body, headers={"Content-Type": "application/json"})
                 if r.status != 200 or r.json["results"][0]["status"] != "applied":
                     errors.append(f"{r.status} {r.content[:200]!r}")
             except Exception as exc:  # noqa: BLE001
                 errors.append(repr(exc))
             latencies.append(time.perf_counter() - t0)
 
-    threads = [threading.Thread(target=run, args=(p, o)) for p, o in zip(phones, officers)]
+    threads = [threading.Thread(target=run, args=(p, bodies(p, o))) for p, o in zip(phones, officers)]
     with meter:
         t0 = time.perf_counter()
         for t in threads:
@@ -675,8 +702,11 @@ def main() -> None:
     ap.add_argument("--access-log", default="/dev/null",
                     help="where gunicorn writes its access log (SHUANGSUI_ACCESS_LOG; 'off': none)")
     ap.add_argument("--worker-class", default=None, help="gunicorn's worker class (default: the configuration's, gthread)")
+    ap.add_argument("--transport", choices=("raw", "http.client"), default="raw",
+                    help="the simulated phones' HTTP: bench/_http.py's RawTransport or sync.client.HttpTransport")
     ap.add_argument("--http-only", action="store_true", help="phases 2a, 2 and 4 only (no 0, 1 or 3)")
     args = ap.parse_args()
+    TRANSPORT[0] = args.transport
     print(_load())
     t0 = time.perf_counter()
     # one officer leads the big group (the 100-section pushes); the others have 5 businesses each; the last two
