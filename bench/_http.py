@@ -51,11 +51,9 @@ class RawTransport:
         lines = buf[:end].decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers: dict[str, str] = {}
-        for line in lines[1:]:
+        for line in lines[1:]:            # a repeated header: the last one, as sync.client.HttpTransport keeps
             name, _, value = line.partition(":")
-            name = name.strip().lower()
-            value = value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            headers[name.strip().lower()] = value.strip()
         buf = buf[end + 4:]
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             content, self._buf = b"", buf
