@@ -441,13 +441,13 @@ def _client(base: str, username: str):
     return c
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds (user + system) of one process so far; 0 when it is gone."""
+def _cpu(pid: int, system_only: bool = False) -> float:
+    """CPU seconds (user + system, or system alone) of one process so far; 0 when it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[12]) + (0 if system_only else int(fields[11]))) / os.sysconf("SC_CLK_TCK")
 
 
 def _gunicorn_pids(master: int) -> list[int]:
@@ -496,6 +496,7 @@ class Meter:
     def __enter__(self):
         self.load0 = os.getloadavg()[0]
         self.gunicorn = {p: _cpu(p) for p in _gunicorn_pids(self.master)}
+        self.kernel = {p: _cpu(p, system_only=True) for p in self.gunicorn}
         pids, self.sessions = _db_backends(self.url)
         self.db = {p: _cpu(p) for p in pids}
         self.client = time.process_time()
@@ -505,7 +506,9 @@ class Meter:
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.wall
         self.client = time.process_time() - self.client
-        self.gunicorn = sum(_cpu(p) - self.gunicorn.get(p, 0.0) for p in _gunicorn_pids(self.master))
+        pids = _gunicorn_pids(self.master)
+        self.gunicorn = sum(_cpu(p) - self.gunicorn.get(p, 0.0) for p in pids)
+        self.kernel = sum(_cpu(p, system_only=True) - self.kernel.get(p, 0.0) for p in pids)
         pids, sessions = _db_backends(self.url)
         self.connections = sessions - self.sessions - 1          # less this meter's own
         self.db = sum(_cpu(p) - self.db.get(p, 0.0) for p in pids)
@@ -516,7 +519,8 @@ class Meter:
         total = self.gunicorn + self.db + self.client
         return (f"CPU a section {total * per:.2f} ms all in = gunicorn {self.gunicorn * per:.2f} + PostgreSQL "
                 f"{self.db * per:.2f} + client {self.client * per:.2f}; the cores {total / self.wall / os.cpu_count():.0%} "
-                f"busy with these; {self.connections} database connections opened; load {self.load0:.2f}→{self.load1:.2f}")
+                f"busy with these; {self.connections} database connections opened; load {self.load0:.2f}→{self.load1:.2f}; "
+                f"gunicorn's in the kernel {self.kernel * per:.2f}")
 
 
 def sequential_pushes(base: str, url: str, master: int, data: dict, officer: dict, n: int) -> None:
