@@ -79,8 +79,9 @@ def _pool_options(config: Mapping) -> dict:
     """The connection pool of a process: ``DATABASE_POOL_SIZE`` connections kept open (gunicorn sets it to its threads
     a worker, ``backend/gunicorn_conf.py``: every thread of a busy worker finds one waiting), more opened only
     beyond that (up to 10) and closed again after use. SQLAlchemy's default, 5, is what stays unset."""
+    options = {"pool_use_lifo": True} if config.get("DATABASE_POOL_LIFO") else {}
     size = config.get("DATABASE_POOL_SIZE")
-    return {"pool_size": int(size)} if size else {}
+    return {**options, "pool_size": int(size)} if size else options
 
 
 def get_session():

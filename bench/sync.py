@@ -708,6 +708,12 @@ def main() -> None:
     ap.add_argument("--worker-class", default=None, help="gunicorn's worker class (default: the configuration's, gthread)")
     ap.add_argument("--transport", choices=("raw", "http.client"), default="raw",
                     help="the simulated phones' HTTP: bench/_http.py's RawTransport or sync.client.HttpTransport")
+    ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the server's environment (repeatable)")
+    ap.add_argument("--warm", action="store_true",
+                    help="before phase 2, 10 clients of their own push 30 sections each through the same server (give "
+                         "--officers 200 + 10: the 10 spare groups), so that every connection a worker opens has "
+                         "its statements prepared (psycopg prepares a statement on its 5th run on a connection)")
     ap.add_argument("--http-only", action="store_true", help="phases 2a, 2 and 4 only (no 0, 1 or 3)")
     args = ap.parse_args()
     TRANSPORT[0] = args.transport
@@ -726,12 +732,17 @@ def main() -> None:
         service_push_on_big(args)
     if not args.skip_http:
         proc, base = start_gunicorn(args.postgres, args.workers, args.threads, code=args.code,
-                                    access_log=args.access_log, worker_class=args.worker_class)
+                                    access_log=args.access_log, worker_class=args.worker_class,
+                                    extra_env=dict(kv.split("=", 1) for kv in args.server_env))
         print(f"gunicorn: {args.workers} {args.worker_class or 'gthread'} workers × {args.threads} threads serving "
-              f"{args.code}, access log {args.access_log}")
+              f"{args.code}, access log {args.access_log} {' '.join(args.server_env)}")
         meter = Meter(proc.pid, args.postgres)
         try:
             sequential_pushes(base, args.postgres, proc.pid, data, data["officers"][-1], args.sequential)
+            if args.warm:
+                spare = data["officers"][min(args.officers - 10, 190) + 10:-2][:10]
+                print(f"   warming: {len(spare)} clients of their own, 30 pushes each (not counted):")
+                concurrent_pushes(base, {**data, "officers": spare}, len(spare), 30, Meter(proc.pid, args.postgres))
             concurrent_pushes(base, data, 10, 5 if args.quick else 30, meter)
             many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190), meter)
         finally:
