@@ -7,7 +7,8 @@ import logging
 import math
 import re
 
-from flask import jsonify
+import orjson
+from flask import current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -59,8 +60,6 @@ class ShuangsuiApi(Api):
 
     def handle_http_exception(self, error: HTTPException):
         if error.code == 413:  # a body without a length went past the view's limit while being read
-            from flask import g
-
             refused = too_large(*(g.get("body_limit") or _view_limit()))
             return refused.to_dict(), 413
         data = getattr(error, "data", None) or {}
@@ -190,8 +189,6 @@ def size_text(n: int) -> str:
 
 def _view_limit() -> tuple[int, str | None, str | None]:
     """(bytes, code, message) of the request's view (its method's ``body_limit``, else the default)."""
-    from flask import current_app, request
-
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     cls = getattr(view, "view_class", None)
     fn = getattr(cls, request.method.lower(), None) if cls is not None else view
@@ -246,8 +243,6 @@ def limit_request_body() -> None:
     A body with a ``Content-Length`` is judged by it, unread. A body without one (``Transfer-Encoding:
     chunked``; the server marks it ``wsgi.input_terminated``, as Werkzeug's server and gunicorn do) is
     counted while it is read and refused the moment it goes past the limit, before any parser sees it."""
-    from flask import g, request
-
     refusal = _view_limit()
     limit = refusal[0]
     g.body_limit = refusal
@@ -265,8 +260,6 @@ def _read_body_first() -> None:
     SQLite's write lock (a write request takes it at its first query). JSON bodies are read by the
     screening below; raw streams (resumable uploads) are the view's, which ends its transaction
     before reading them."""
-    from flask import request
-
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
             "multipart/form-data", "application/x-www-form-urlencoded"):
         request.form  # noqa: B018 - parses the body (files to temporary files)
@@ -275,19 +268,15 @@ def _read_body_first() -> None:
 def _screens_own_body() -> bool:
     """A view that screens its own JSON body (``screens_own_body = True`` on its class): the sync push, whose one
     bad mutation is refused alone rather than the whole request (docs/sync.md §3)."""
-    from flask import current_app, request
-
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     return bool(getattr(getattr(view, "view_class", view), "screens_own_body", False))
 
 
 def screen_request_values() -> None:
     """Refuse, before any parsing, text no database can keep and numbers no client can represent."""
-    from flask import request
-
     _read_body_first()
     found, location = None, None
-    for key, values in request.args.lists():
+    for key, values in (request.args.lists() if request.environ.get("QUERY_STRING") else ()):
         found = _bad_value(key, (key,)) or next(filter(None, (_bad_value(v, (key,)) for v in values)), None)
         if found:
             location = "query"
@@ -453,9 +442,6 @@ def plain_json_response(body: dict, schema, plain: frozenset[str] | None = None)
     ``jsonify``'s, save the spelling of some floats (``1e16`` for ``1e+16``); what orjson cannot write (dates,
     Decimals) goes through Flask's own conversion, as with ``jsonify``. Saves the dump and the pure-Python encoding
     of a sync push's answer (a hundred revisions in it): ~40 µs a push."""
-    import orjson
-    from flask import current_app
-
     if current_app.debug:        # the indented answer of the debug mode
         return body
     fields = schema.dump_fields

@@ -18,14 +18,16 @@ def test_a_worker_keeps_as_many_connections_as_it_has_threads(monkeypatch):
     gunicorn_conf.post_fork(server, None)
     import os
 
-    assert os.environ["DATABASE_POOL_SIZE"] == "6"
+    assert os.environ["DATABASE_POOL_SIZE"] == "8"          # and the reminder timer's, and an in-process job's
     from backend.config import from_environment
 
-    assert _pool_options(from_environment()) == {"pool_size": 6}
+    assert _pool_options(from_environment()) == {"pool_size": 8}
     monkeypatch.setenv("DATABASE_POOL_SIZE", "3")            # the operator's own choice stays
     gunicorn_conf.post_fork(server, None)
     assert os.environ["DATABASE_POOL_SIZE"] == "3"
     assert _pool_options({"DATABASE_POOL_SIZE": None}) == {}   # unset: SQLAlchemy's default
+    assert _pool_options({"DATABASE_POOL_SIZE": 4, "DATABASE_POOL_LIFO": True}) == {"pool_size": 4,
+                                                                                    "pool_use_lifo": True}
 
 
 def test_a_pool_of_that_size_is_kept(tmp_path):
