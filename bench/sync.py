@@ -741,8 +741,11 @@ def main() -> None:
             sequential_pushes(base, args.postgres, proc.pid, data, data["officers"][-1], args.sequential)
             if args.warm:
                 spare = data["officers"][min(args.officers - 10, 190) + 10:-2][:10]
-                print(f"   warming: {len(spare)} clients of their own, 30 pushes each (not counted):")
-                concurrent_pushes(base, {**data, "officers": spare}, len(spare), 30, Meter(proc.pid, args.postgres))
+                if spare:
+                    print(f"   warming: {len(spare)} clients of their own, 30 pushes each (not counted):")
+                    concurrent_pushes(base, {**data, "officers": spare}, len(spare), 30, Meter(proc.pid, args.postgres))
+                else:
+                    print("   no spare groups to warm with (--officers 210 gives 10)")
             concurrent_pushes(base, data, 10, 5 if args.quick else 30, meter)
             many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190), meter)
         finally:
