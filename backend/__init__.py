@@ -53,7 +53,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
-    db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"])
+    db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"], **_pool_options(app.config))
     app.extensions["shuangsui.db"] = db
     app.extensions["shuangsui.session"] = get_session
     from backend.audit.keys import configure, settings_from_config
@@ -73,6 +73,16 @@ def create_app(config: Mapping | None = None) -> Flask:
             session.close()   # ends (rolls back) whatever the request left open, and hands the connection back
 
     return app
+
+
+def _pool_options(config: Mapping) -> dict:
+    """The connection pool of a process: ``DATABASE_POOL_SIZE`` connections kept open (gunicorn sets it to a worker's
+    threads and two, ``backend/gunicorn_conf.py``: every thread of a busy worker finds one waiting), more opened only
+    beyond that (up to 10) and closed again after use; SQLAlchemy's default, 5, when unset. ``DATABASE_POOL_LIFO``:
+    the connection used last is handed out first (SQLAlchemy's ``pool_use_lifo``; off: the oldest idle one)."""
+    options = {"pool_use_lifo": True} if config.get("DATABASE_POOL_LIFO") else {}
+    size = config.get("DATABASE_POOL_SIZE")
+    return {**options, "pool_size": int(size)} if size else options
 
 
 def get_session():

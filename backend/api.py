@@ -7,7 +7,8 @@ import logging
 import math
 import re
 
-from flask import jsonify
+import orjson
+from flask import current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -59,8 +60,6 @@ class ShuangsuiApi(Api):
 
     def handle_http_exception(self, error: HTTPException):
         if error.code == 413:  # a body without a length went past the view's limit while being read
-            from flask import g
-
             refused = too_large(*(g.get("body_limit") or _view_limit()))
             return refused.to_dict(), 413
         data = getattr(error, "data", None) or {}
@@ -190,8 +189,6 @@ def size_text(n: int) -> str:
 
 def _view_limit() -> tuple[int, str | None, str | None]:
     """(bytes, code, message) of the request's view (its method's ``body_limit``, else the default)."""
-    from flask import current_app, request
-
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     cls = getattr(view, "view_class", None)
     fn = getattr(cls, request.method.lower(), None) if cls is not None else view
@@ -246,8 +243,6 @@ def limit_request_body() -> None:
     A body with a ``Content-Length`` is judged by it, unread. A body without one (``Transfer-Encoding:
     chunked``; the server marks it ``wsgi.input_terminated``, as Werkzeug's server and gunicorn do) is
     counted while it is read and refused the moment it goes past the limit, before any parser sees it."""
-    from flask import g, request
-
     refusal = _view_limit()
     limit = refusal[0]
     g.body_limit = refusal
@@ -265,8 +260,6 @@ def _read_body_first() -> None:
     SQLite's write lock (a write request takes it at its first query). JSON bodies are read by the
     screening below; raw streams (resumable uploads) are the view's, which ends its transaction
     before reading them."""
-    from flask import request
-
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
             "multipart/form-data", "application/x-www-form-urlencoded"):
         request.form  # noqa: B018 - parses the body (files to temporary files)
@@ -275,19 +268,15 @@ def _read_body_first() -> None:
 def _screens_own_body() -> bool:
     """A view that screens its own JSON body (``screens_own_body = True`` on its class): the sync push, whose one
     bad mutation is refused alone rather than the whole request (docs/sync.md §3)."""
-    from flask import current_app, request
-
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     return bool(getattr(getattr(view, "view_class", view), "screens_own_body", False))
 
 
 def screen_request_values() -> None:
     """Refuse, before any parsing, text no database can keep and numbers no client can represent."""
-    from flask import request
-
     _read_body_first()
     found, location = None, None
-    for key, values in request.args.lists():
+    for key, values in (request.args.lists() if request.environ.get("QUERY_STRING") else ()):
         found = _bad_value(key, (key,)) or next(filter(None, (_bad_value(v, (key,)) for v in values)), None)
         if found:
             location = "query"
@@ -443,6 +432,41 @@ def paginate(session: Session, stmt, args: dict, *, scalars: bool = True) -> dic
     if not exact:
         envelope["total_estimated"] = True
     return envelope
+
+
+def plain_json_response(body: dict, schema, plain: frozenset[str] | None = None):
+    """``body`` sent as it is (orjson), when the response ``schema`` would only copy it: every key of ``body`` is one
+    of the schema's fields and, in each object of its lists (of ``Nested`` objects), one of ``plain`` (fields whose
+    dump is the value itself: integers, strings, booleans, raw values, plain dicts); otherwise ``body`` is returned
+    for flask-smorest to dump through the schema as usual. The keys go in the schema's order and the bytes are
+    ``jsonify``'s, save the spelling of some floats (``1e16`` for ``1e+16``); what orjson cannot write (dates,
+    Decimals) goes through Flask's own conversion, as with ``jsonify``. Saves the dump and the pure-Python encoding
+    of a sync push's answer (a hundred revisions in it): ~40 µs a push."""
+    if current_app.debug:        # the indented answer of the debug mode
+        return body
+    fields = schema.dump_fields
+    if not body.keys() <= fields.keys():
+        return body
+    out = {}
+    for key, field in fields.items():
+        if key not in body:
+            continue
+        value = body[key]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            nested = getattr(getattr(field, "inner", None), "schema", None)
+            if nested is None or plain is None or not all(isinstance(item, dict) and item.keys() <= plain
+                                                           for item in value):
+                return body
+            order = nested.dump_fields
+            value = [{k: item[k] for k in order if k in item} for item in value]
+        out[key] = value
+    try:
+        data = orjson.dumps(out, default=current_app.json.default,
+                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except (TypeError, orjson.JSONEncodeError):
+        return body                 # an integer past 64 bits, say: the usual way refuses or writes it
+    return current_app.response_class(data + b"\n", mimetype="application/json")
 
 
 def blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:

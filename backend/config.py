@@ -33,6 +33,9 @@ def from_environment() -> dict:
         # how many reverse proxies in front of the app append X-Forwarded-For / -Proto (0: trust none)
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'shuangsui.db'}",
+        # connections each process keeps open (unset: 5); gunicorn's workers set it to their threads
+        "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", 0) or None,
+        "DATABASE_POOL_LIFO": os.environ.get("DATABASE_POOL_LIFO", "") not in ("", "0"),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE") or "shuangsui",
         "MEDIA_DIR": os.environ.get("MEDIA_DIR") or str(INSTANCE / "media"),

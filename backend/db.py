@@ -308,9 +308,9 @@ def is_retryable(exc: BaseException) -> bool:
 class Database:
     """The engine and session factory of one app."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, **engine_options):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, **engine_options)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     @property

@@ -128,6 +128,24 @@ class ShuangsuiFlask(Flask):
     waited the whole busy timeout is not retried: it answers 503 with ``Retry-After``.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the plain functions ``ensure_sync`` has seen (a bound method by its function): Flask asks
+        # ``inspect.iscoroutinefunction`` of every hook, view and handler again on every request (~10 a request)
+        self._sync_functions: set = set()
+
+    def ensure_sync(self, func):
+        key = getattr(func, "__func__", func)
+        try:
+            if key in self._sync_functions:
+                return func
+        except TypeError:            # unhashable: asked each time, as Flask does
+            return super().ensure_sync(func)
+        wrapped = super().ensure_sync(func)
+        if wrapped is func and len(self._sync_functions) < 10_000:
+            self._sync_functions.add(key)
+        return wrapped
+
     def dispatch_request(self):
         try:
             return super().dispatch_request()

@@ -45,14 +45,14 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
 
 def start_gunicorn(env: dict, *, conf: bool | str = True, workers: int = 2, threads: int | None = None,
                    code: Path | str = ROOT, stdout=subprocess.DEVNULL, stderr=None,
-                   timeout: float = 30.0) -> tuple[subprocess.Popen, int]:
+                   timeout: float = 30.0, worker_class: str | None = None) -> tuple[subprocess.Popen, int]:
     """gunicorn serving ``backend:create_app()`` on a free loopback port, once it listens: (process, port).
 
     ``env`` is the whole environment of the server (the caller merges ``os.environ`` if it wants it).
     ``conf``: ``-c python:backend.gunicorn_conf`` as ``shuangsui run`` (gthread, ``threads`` per worker,
     its default 8 unless given; the access log goes to ``stdout``), or a config file of its own given by
     name (one that imports ``backend.gunicorn_conf`` and adds hooks, say); False: plain sync workers,
-    warnings only.
+    warnings only. ``worker_class``: another gunicorn worker class than the configuration's (``-k``).
     """
     port = free_port()
     code = Path(code)
@@ -62,6 +62,8 @@ def start_gunicorn(env: dict, *, conf: bool | str = True, workers: int = 2, thre
         cmd = [gunicorn, "-c", config, "-w", str(workers), "-b", f"127.0.0.1:{port}"]
         if threads is not None:
             cmd += ["--threads", str(threads)]
+        if worker_class:
+            cmd += ["-k", worker_class]
     else:
         cmd = [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                "backend:create_app()"]

@@ -1,6 +1,7 @@
 """Benchmark: the sync protocol on PostgreSQL (docs/sync.md). Prints figures; it is not a test.
 
-    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http] [--single-only]
+    .venv/bin/python bench/sync.py [--postgres URL] [--officers 200] [--skip-http] [--single-only] [--http-only]
+        [--code DIR] [--workers 4] [--threads 8] [--worker-class gthread] [--access-log PATH|off]
 
 Scratch databases: the one named by --postgres, and beside it ``<name>_big`` and ``<name>_pull``.
 
@@ -24,6 +25,19 @@ answers), plus an officer of the tax department. Then:
    since their last pull, pages of 100 and of 500 (the app in process);
 4. **200 simulated officers** pushing at once through gunicorn (loopback, each one push of
    its sections then a pull): throughput, p50, p99, errors.
+
+Phases 2 and 4 also print the CPU a section, all processes and split: gunicorn (master and workers), PostgreSQL
+(the backends of this database; the database connections opened during the phase are counted, since a backend
+that ends takes its CPU with it) and this client process, with the load average before and after.
+
+The client shares the cores with the server it measures, so it is kept cheap; the workload is unchanged (one
+section a request, the same 30-answer record, 10 clients, 190 officers, one thread and one kept-alive connection
+each, sync.client.Client's protocol). Since session 9: the phones speak HTTP through ``bench/_http.py``'s
+``RawTransport`` (a socket, the answer's headers split once) instead of ``http.client`` (``email.parser``), 0.40 →
+0.26 ms of client CPU a push (``--transport http.client`` for the old one); phase 2's request bodies are encoded
+before the clock starts (as ``Client._send`` encodes them: the same bytes). ``--code DIR`` serves another checkout
+(a clone of main, side by side), ``--workers``/``--threads``/``--worker-class`` gunicorn's shape, ``--access-log``
+where its access log goes (``off``: none), ``--http-only`` phases 2a, 2 and 4 alone.
 
 The 200 KB photo figure is bench/media.py's.
 """
@@ -399,40 +413,46 @@ def service_push(url: str, data: dict, rounds: int) -> None:
 
 # --- HTTP phases ---------------------------------------------------------------------------------------
 
-def start_gunicorn(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(url: str, workers: int, threads: int, code: Path = ROOT, access_log: str = "/dev/null",
+                   extra_env: dict | None = None, worker_class: str | None = None) -> tuple[subprocess.Popen, str]:
     from bench._server import start_gunicorn as start
 
     inst = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     env = {**os.environ, "DATABASE_URL": url, "SHUANGSUI_INSTANCE": str(inst), "MEDIA_DIR": str(inst / "media"),
-           "SHUANGSUI_ACCESS_LOG": "/dev/null", "SHUANGSUI_LOG_LEVEL": "warning", "REDIS_URL": "",
+           "SHUANGSUI_ACCESS_LOG": access_log, "SHUANGSUI_LOG_LEVEL": "warning", "REDIS_URL": "",
            "AUDIT_KEY": "bench-audit-key-" + "x" * 32, "SECRET_KEY": "bench-secret-key-" + "y" * 32,
-           "LOGIN_ACCOUNT_CEILING": "100000"}
-    proc, port = start(env, workers=workers, threads=threads, stderr=subprocess.PIPE)
+           "LOGIN_ACCOUNT_CEILING": "100000", **(extra_env or {})}
+    log = open(inst / "server.log", "w")                  # gunicorn's errors (a pipe nobody read could fill)
+    proc, port = start(env, workers=workers, threads=threads, code=code, stderr=log, worker_class=worker_class)
+    log.close()
     return proc, f"http://127.0.0.1:{port}"
+
+
+TRANSPORT = ["raw"]      # --transport
 
 
 def _client(base: str, username: str):
     from sync.client import Client, HttpTransport
 
-    c = Client(HttpTransport(base, timeout=180))   # a loaded machine: workers may still be starting
+    from bench._http import RawTransport
+
+    kind = RawTransport if TRANSPORT[0] == "raw" else HttpTransport
+    c = Client(kind(base, timeout=180))   # a loaded machine: workers may still be starting
     c.login(username, PASSWORD)
     return c
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds (user + system) of one process so far; 0 when it is gone."""
+def _cpu(pid: int, system_only: bool = False) -> float:
+    """CPU seconds (user + system, or system alone) of one process so far; 0 when it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[12]) + (0 if system_only else int(fields[11]))) / os.sysconf("SC_CLK_TCK")
 
 
-def _server_pids(master: int, url: str) -> list[int]:
-    """gunicorn's master and workers, and the PostgreSQL backends serving this database."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
+def _gunicorn_pids(master: int) -> list[int]:
+    """gunicorn's master and its workers."""
     pids = [master]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -440,13 +460,68 @@ def _server_pids(master: int, url: str) -> list[int]:
                 pids.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             pass
-    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    eng = create_engine(u)
-    with eng.connect() as c:
-        pids += [p for (p,) in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
-                                              "AND pid <> pg_backend_pid()"), {"d": u.database})]
-    eng.dispose()
     return pids
+
+
+def _db_backends(url: str) -> tuple[list[int], int]:
+    """The PostgreSQL backends serving this database (this query's own left out), and how many sessions the
+    database has had so far (``pg_stat_database.sessions``: a pool that opens and closes connections shows)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    eng = create_engine(u, poolclass=__import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+    with eng.connect() as c:
+        pids = [p for (p,) in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d "
+                                             "AND pid <> pg_backend_pid()"), {"d": u.database})]
+        sessions = c.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = :d"),
+                             {"d": u.database}).scalar() or 0
+    eng.dispose()
+    return pids, int(sessions)
+
+
+def _server_pids(master: int, url: str) -> list[int]:
+    """gunicorn's master and workers, and the PostgreSQL backends serving this database."""
+    return _gunicorn_pids(master) + _db_backends(url)[0]
+
+
+class Meter:
+    """The CPU a phase cost, split: gunicorn (master and workers), PostgreSQL (the backends of this database; one
+    that ends during the phase takes its time with it, hence ``connections``: the sessions opened meanwhile, each
+    one more backend started, whose CPU is not counted if it ended), and this client process (every
+    thread); with the load average (1 minute) at its start and end."""
+
+    def __init__(self, master: int, url: str):
+        self.master, self.url = master, url
+
+    def __enter__(self):
+        self.load0 = os.getloadavg()[0]
+        self.gunicorn = {p: _cpu(p) for p in _gunicorn_pids(self.master)}
+        self.kernel = {p: _cpu(p, system_only=True) for p in self.gunicorn}
+        pids, self.sessions = _db_backends(self.url)
+        self.db = {p: _cpu(p) for p in pids}
+        self.client = time.process_time()
+        self.wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.client = time.process_time() - self.client
+        pids = _gunicorn_pids(self.master)
+        self.gunicorn = sum(_cpu(p) - self.gunicorn.get(p, 0.0) for p in pids)
+        self.kernel = sum(_cpu(p, system_only=True) - self.kernel.get(p, 0.0) for p in pids)
+        pids, sessions = _db_backends(self.url)
+        self.connections = sessions - self.sessions - 1          # less this meter's own
+        self.db = sum(_cpu(p) - self.db.get(p, 0.0) for p in pids)
+        self.load1 = os.getloadavg()[0]
+
+    def line(self, sections: int) -> str:
+        per = 1000 / sections
+        total = self.gunicorn + self.db + self.client
+        return (f"CPU a section {total * per:.2f} ms all in = gunicorn {self.gunicorn * per:.2f} + PostgreSQL "
+                f"{self.db * per:.2f} + client {self.client * per:.2f}; the cores {total / self.wall / os.cpu_count():.0%} "
+                f"busy with these; {self.connections} database connections opened; load {self.load0:.2f}→{self.load1:.2f}; "
+                f"gunicorn's in the kernel {self.kernel * per:.2f}")
 
 
 def sequential_pushes(base: str, url: str, master: int, data: dict, officer: dict, n: int) -> None:
@@ -476,39 +551,48 @@ def sequential_pushes(base: str, url: str, master: int, data: dict, officer: dic
           f"{server * 1000:.1f} ms (goal ≤ 10), the client {client * 1000:.1f} ms ({len(pids)} server processes)")
 
 
-def concurrent_pushes(base: str, data: dict, clients: int, per_client: int) -> None:
+def concurrent_pushes(base: str, data: dict, clients: int, per_client: int, meter: Meter) -> None:
     officers = data["officers"][:clients]
     phones = [_client(base, o["username"]) for o in officers]
     latencies: list[float] = []
     errors: list[str] = []
     barrier = threading.Barrier(clients)
 
-    def run(phone, officer):
-        barrier.wait()
+    def bodies(phone, officer) -> list[bytes]:
+        """The client's requests, encoded before the clock starts (as ``Client._send`` encodes them)."""
+        out = []
         for k in range(per_client):
             iid = officer["inspections"][k % len(officer["inspections"])]
             m = mutation(k + 1, iid, data["samr"], data["points"])
-            body = {"client_id": phone.client_id, "mutations": [m]}
+            out.append(json.dumps({"client_id": phone.client_id, "mutations": [m]}, ensure_ascii=False,
+                                  separators=(",", ":")).encode())
+        return out
+
+    def run(phone, requests):
+        barrier.wait()
+        for body in requests:
             t0 = time.perf_counter()
             try:
-                r = phone._send("POST", "/api/sync/push", json_body=body)
+                r = phone._send("POST", "/api/sync/push", body=body, headers={"Content-Type": "application/json"})
                 if r.status != 200 or r.json["results"][0]["status"] != "applied":
                     errors.append(f"{r.status} {r.content[:200]!r}")
             except Exception as exc:  # noqa: BLE001
                 errors.append(repr(exc))
             latencies.append(time.perf_counter() - t0)
 
-    threads = [threading.Thread(target=run, args=(p, o)) for p, o in zip(phones, officers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    threads = [threading.Thread(target=run, args=(p, bodies(p, o))) for p, o in zip(phones, officers)]
+    with meter:
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
     n = len(latencies)
     print(f"2. {clients} concurrent clients, one 30-answer section per request, {n} requests:")
     print(f"   {n / wall:.0f} sections/s (goal ≥ 300), p50 {_pct(latencies, 50) * 1000:.0f} ms, "
           f"p99 {_pct(latencies, 99) * 1000:.0f} ms (goal ≤ 100), errors {len(errors)}")
+    print(f"   {meter.line(n)}")
     for e in errors[:3]:
         print("   ", e)
 
@@ -555,7 +639,7 @@ def pull_backlog(url: str) -> None:
               f"{took * 1000:.0f} ms, {documents} documents")
 
 
-def many_officers(base: str, data: dict, n: int) -> None:
+def many_officers(base: str, data: dict, n: int, meter: Meter) -> None:
     officers = data["officers"][:n]
     phones = []
     for o in officers:
@@ -579,16 +663,18 @@ def many_officers(base: str, data: dict, n: int) -> None:
         latencies.append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=run, args=(p,)) for p in phones]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(600)
-    wall = time.perf_counter() - t0
+    with meter:
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        wall = time.perf_counter() - t0
     sections = sum(len(o["inspections"]) for o in officers)
     print(f"4. {len(phones)} officers at once (each: push {len(officers[0]['inspections'])} sections, then pull): "
           f"{wall:.1f} s, {sections / wall:.0f} sections/s, per officer p50 {_pct(latencies, 50):.2f} s, "
           f"p99 {_pct(latencies, 99):.2f} s, errors {len(errors)}")
+    print(f"   {meter.line(sections)}")
     for e in errors[:5]:
         print("   ", e)
 
@@ -616,7 +702,22 @@ def main() -> None:
     ap.add_argument("--sequential", type=int, default=300, help="requests of phase 2a")
     ap.add_argument("--log-statements", action="store_true", help="print phase 0's statements")
     ap.add_argument("--quick", action="store_true", help="fewer requests in phase 2")
+    ap.add_argument("--code", type=Path, default=ROOT,
+                    help="serve this checkout instead (e.g. a clone of main, for side-by-side figures)")
+    ap.add_argument("--access-log", default="/dev/null",
+                    help="where gunicorn writes its access log (SHUANGSUI_ACCESS_LOG; 'off': none)")
+    ap.add_argument("--worker-class", default=None, help="gunicorn's worker class (default: the configuration's, gthread)")
+    ap.add_argument("--transport", choices=("raw", "http.client"), default="raw",
+                    help="the simulated phones' HTTP: bench/_http.py's RawTransport or sync.client.HttpTransport")
+    ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the server's environment (repeatable)")
+    ap.add_argument("--warm", action="store_true",
+                    help="before phase 2, 10 clients of their own push 30 sections each through the same server (give "
+                         "--officers 200 + 10: the 10 spare groups), so that every connection a worker opens has "
+                         "its statements prepared (psycopg prepares a statement on its 5th run on a connection)")
+    ap.add_argument("--http-only", action="store_true", help="phases 2a, 2 and 4 only (no 0, 1 or 3)")
     args = ap.parse_args()
+    TRANSPORT[0] = args.transport
     print(_load())
     t0 = time.perf_counter()
     # one officer leads the big group (the 100-section pushes); the others have 5 businesses each; the last two
@@ -624,21 +725,35 @@ def main() -> None:
     officers = 2 if args.single_only else args.officers + 2
     data = build(args.postgres, officers, per_officer=5)
     print(f"built {officers} groups in {time.perf_counter() - t0:.1f} s")
-    single_push(args.postgres, data, data["officers"][-2], args.profile, args.log_statements)
+    if not args.http_only:
+        single_push(args.postgres, data, data["officers"][-2], args.profile, args.log_statements)
     if args.single_only:
         return
-    if not args.skip_big:
+    if not args.skip_big and not args.http_only:
         service_push_on_big(args)
     if not args.skip_http:
-        proc, base = start_gunicorn(args.postgres, args.workers, args.threads)
+        proc, base = start_gunicorn(args.postgres, args.workers, args.threads, code=args.code,
+                                    access_log=args.access_log, worker_class=args.worker_class,
+                                    extra_env=dict(kv.split("=", 1) for kv in args.server_env))
+        print(f"gunicorn: {args.workers} {args.worker_class or 'gthread'} workers × {args.threads} threads serving "
+              f"{args.code}, access log {args.access_log} {' '.join(args.server_env)}")
+        meter = Meter(proc.pid, args.postgres)
         try:
             sequential_pushes(base, args.postgres, proc.pid, data, data["officers"][-1], args.sequential)
-            concurrent_pushes(base, data, 10, 5 if args.quick else 30)
-            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190))
+            if args.warm:
+                spare = data["officers"][min(args.officers - 10, 190) + 10:-2][:10]
+                if spare:
+                    print(f"   warming: {len(spare)} clients of their own, 30 pushes each (not counted):")
+                    concurrent_pushes(base, {**data, "officers": spare}, len(spare), 30, Meter(proc.pid, args.postgres))
+                else:
+                    print("   no spare groups to warm with (--officers 210 gives 10)")
+            concurrent_pushes(base, data, 10, 5 if args.quick else 30, meter)
+            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190), meter)
         finally:
             proc.terminate()
             proc.wait(30)
-        pull_backlog(_sibling(args.postgres, "pull"))
+        if not args.http_only:
+            pull_backlog(_sibling(args.postgres, "pull"))
     print(_load())
 
 

@@ -5,7 +5,7 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from backend import get_session
-from backend.api import blueprint, body_limit
+from backend.api import blueprint, body_limit, plain_json_response
 from backend.auth.access import client_address, current_actor, requires
 from backend.auth.roles import Role
 from backend.errors import DomainError
@@ -34,6 +34,13 @@ def _label() -> str | None:
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
     return syncing.check_label(raw)
+
+
+PUSH_OUT = PushOut()
+# the fields of a mutation's result whose dump through the schema is the value itself (a section's or a conflict's
+# answer: everything but a submitted record's dates and follow-up, which go through the schema)
+PLAIN_RESULT = frozenset({"id", "status", "replayed", "code", "message", "errors", "details", "revs", "conflicts",
+                          "inspection_id", "content_hash", "resolved", "device_time_ignored"})
 
 
 @blp.route("/push")
@@ -69,8 +76,9 @@ class Push(MethodView):
         actor = current_actor()          # its address is client_address(), read when the caller was authenticated
         checks = check_push(session, current_app.extensions["shuangsui.login"], actor, client_id, mutations,
                             actor.address)
-        return syncing.push(session, actor, client_id, mutations, settings=current_app.config,
+        body = syncing.push(session, actor, client_id, mutations, settings=current_app.config,
                             signers=checks, label=label, queue=current_app.extensions["shuangsui.jobs"])
+        return plain_json_response(body, PUSH_OUT, PLAIN_RESULT)
 
 
 @blp.route("/pull")
