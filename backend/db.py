@@ -234,38 +234,6 @@ def raw_rows(session: Session, statement: str, params: dict) -> list[tuple]:
         raise DBAPIError.instance(statement, params, exc, psycopg.Error, dialect=conn.dialect) from exc
 
 
-
-def raw_utf8_scalar(session: Session, stmt) -> bytes | None:
-    """PostgreSQL: the one text value of a SELECT (a SQLAlchemy statement) as the UTF-8 bytes the server sent,
-    not decoded: for the draw's joined target lines (20 MB at a million), read, sorted and hashed as bytes. The
-    statement runs on the raw psycopg connection of the session's transaction; errors raised as ``raw_rows``."""
-    import psycopg
-    from psycopg.adapt import Loader
-    from sqlalchemy.exc import DBAPIError
-
-    class Utf8Bytes(Loader):   # the connection's encoding is UTF-8 (checked below): the bytes are as sent
-        def load(self, data) -> bytes:
-            return bytes(data)
-
-    conn = session.connection()
-    raw = conn.connection.driver_connection
-    if raw.info.encoding != "utf-8":
-        value = session.scalar(stmt)
-        return None if value is None else value.encode("utf-8")
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    statement, params = str(compiled), compiled.params
-    try:
-        with raw.cursor() as cur:
-            cur.adapters.register_loader("text", Utf8Bytes)   # this cursor's only
-            cur.execute(statement, params)
-            row = cur.fetchone()
-            return None if row is None else row[0]
-    except psycopg.Error as exc:
-        if conn.dialect.is_disconnect(exc, raw, None):
-            conn.invalidate(exc)
-        raise DBAPIError.instance(statement, params, exc, psycopg.Error, dialect=conn.dialect) from exc
-
-
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 

@@ -127,7 +127,7 @@ def set_experts(session: Session, actor: Actor, task_id: Any, entries: list[Mapp
     return rows
 
 
-def frozen_conflicts(session: Session, codes: list[str], target_lines: list[str] | list[bytes]) -> list[str]:
+def frozen_conflicts(session: Session, codes: list[str], target_lines: list[str]) -> list[str]:
     """Sorted "expert|target" lines: declared conflicts of the attached experts with eligible targets."""
     if not codes:
         return []

@@ -22,13 +22,12 @@ class Packed:
     count: int
 
 
-def pack(lines: list[str] | list[bytes]) -> Packed:
-    """Text lines, or UTF-8 bytes lines (the same text once joined: nothing to encode)."""
-    text = b"\n".join(lines) if lines and isinstance(lines[0], bytes) else "\n".join(lines).encode("utf-8")
+def pack(lines: list[str]) -> Packed:
+    text = "\n".join(lines).encode("utf-8")
     return Packed(text, hashlib.sha256(text).hexdigest(), len(lines))
 
 
-def store(session: Session, draw_id: int, kind: str, lines: list[str] | list[bytes] | Packed) -> DrawList:
+def store(session: Session, draw_id: int, kind: str, lines: list[str] | Packed) -> DrawList:
     packed = lines if isinstance(lines, Packed) else pack(lines)
     row = DrawList(draw_id=draw_id, kind=kind, count=packed.count, sha256=packed.sha256,
                    data=compress(packed.text))

@@ -162,7 +162,7 @@ def _drawn_lead_members(db_session, s, dice="31415926535897932384"):
 
     plan = draw_plan_object(s.task)
     eligible = freeze(db_session, s.task, sorted(plan["members"]))
-    c = algorithm.commitment(s.task.code, plan, [tuple(x.decode().split("|")) for x in eligible.target_lines],
+    c = algorithm.commitment(s.task.code, plan, [tuple(x.split("|")) for x in eligible.target_lines],
                              [tuple(x.split("|")) for x in eligible.inspector_lines])
     seed_hex = algorithm.seed_from(c.commitment, dice)
     lead = [x.split("|")[1] for x in eligible.inspector_lines if x.startswith(s.lead.code + "|")]

@@ -138,22 +138,14 @@ def test_each_verdict_gives_its_line(scenario, factory, db_session):
     item_history(factory, made["inspected_this_year"], s.item, dt.date(2026, 2, 1))
     db_session.flush()
     eligible = freeze(db_session, s.task, [s.lead.code, s.other.code])
-    # UTF-8 bytes, in code point order of the text (what the commitment hashes)
-    assert eligible.target_lines == utf8(sorted([f"B|{s.targets[0].code}", f"B|{made['B'].code}",
-                                                 f"U|{made['U'].code}"]))
-    assert eligible.excluded_lines == utf8(sorted(f"{reason.split('/')[0]}|{t.code}" for reason, t in made.items()
-                                                  if reason not in ("B", "U")))
+    assert eligible.target_lines == sorted([f"B|{s.targets[0].code}", f"B|{made['B'].code}", f"U|{made['U'].code}"])
+    assert eligible.excluded_lines == sorted(f"{reason.split('/')[0]}|{t.code}" for reason, t in made.items()
+                                             if reason not in ("B", "U"))
 
     s.task.strata_mode, s.task.strata = "all", {"all": {"num": 1, "den": 1}}
     s.task.exclusions = {"inspected_this_year": False, "a_class_exempt": False}
     db_session.flush()
     eligible = freeze(db_session, s.task, [s.lead.code, s.other.code])
-    assert eligible.excluded_lines == utf8(sorted(f"{reason}|{made[reason].code}"
-                                                  for reason in ("deregistered", "moved_out")))
-    assert eligible.target_lines == utf8(sorted(f"all|{t.code}" for t in [*s.targets, *made.values()]
-                                                if t.status == "active"))
-    assert eligible.counts()["targets"] == {"all": len(eligible.target_lines)}
-
-
-def utf8(lines: list[str]) -> list[bytes]:
-    return [line.encode("utf-8") for line in lines]
+    assert eligible.excluded_lines == sorted(f"{reason}|{made[reason].code}" for reason in ("deregistered", "moved_out"))
+    assert eligible.target_lines == sorted(f"all|{t.code}" for t in [*s.targets, *made.values()]
+                                           if t.status == "active")

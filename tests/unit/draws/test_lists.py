@@ -12,7 +12,7 @@ import rfc8785
 
 from backend.draws import lists
 from backend.draws.algorithm import _check_unique, InvalidInput
-from backend.draws.eligibility import contains_line, count_prefixes, split_by_prefix
+from backend.draws.eligibility import split_by_prefix
 from sync.canonical import canonical_json
 
 
@@ -33,21 +33,6 @@ def test_split_sorted_is_split_by_prefix_and_falls_back_line_by_line_when_not_so
             key, value = line.split("|", 1)
             expected.setdefault(key, []).append(value)
         assert lists.split_sorted("\n".join(lines), len(lines)) == expected
-
-
-def test_utf8_bytes_lines_sort_count_find_and_pack_as_their_text():
-    """The frozen target lines are bytes: sorted in byte order they are in the text's code point order, and
-    counting, finding and packing them give what the text gives (the commitment's hash included)."""
-    rng = random.Random(5)
-    for _ in range(300):
-        keys = rng.sample(["A", "B", "AB", "all", "é", "中", "D01", "\U0001f600"], rng.randint(1, 4))
-        text = sorted(_lines(rng, keys, rng.randint(1, 40)) + [f"{k}|\uffff" for k in keys])  # U+FFFF < U+1F600
-        as_bytes = sorted(line.encode("utf-8") for line in text)
-        assert as_bytes == [line.encode("utf-8") for line in sorted(text)]
-        assert count_prefixes(as_bytes) == count_prefixes(text)
-        for line in [*rng.sample(text, min(3, len(text))), "A|nope", "中|1", "é|"]:
-            assert contains_line(as_bytes, line) == contains_line(text, line) == (line in text)
-        assert lists.pack(as_bytes) == lists.pack(text)
 
 
 def test_split_sorted_of_utf8_bytes_gives_the_values_as_bytes_under_text_keys():
