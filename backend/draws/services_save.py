@@ -2,8 +2,9 @@
 
 The groups, their members and one inspection per drawn target, written in few statements. On PostgreSQL
 ``Saver`` sends the groups and members, and locks the drawn businesses, while the targets are ranked (a
-thread on the draw's own connection and transaction), then inserts the inspections and their figure facts
-in one ``INSERT … SELECT`` (docs/decisions.md, "The draw's save"); elsewhere the ids are looked up in chunks
+thread on the draw's own connection and transaction) and inserts each stratum's figure facts under inspection ids
+drawn from the sequence then; then it inserts the inspections with those ids in one ``INSERT … SELECT``
+(docs/decisions.md, "The draw's save" and "Facts sent during the ranking"); elsewhere the ids are looked up in chunks
 and the rows inserted in bulk at the end. ``announce_inspections`` appends the inspections to the phones'
 change sequence.
 """
@@ -58,9 +59,12 @@ class Saver:
     sends, through the draw's own connection and transaction, the groups and their members, and probes
     the selected businesses by code, locking each one (``FOR KEY SHARE``, the lock the foreign key of
     ``inspection.target_id`` takes; taken again by our own transaction it costs nothing, so the check
-    writes no page and no WAL). The server does this on the other core while Python ranks the rest.
-    ``finish`` then inserts the inspections and their facts with the ids already known: the only
-    statement left for after the ranking. One transaction: nothing is kept unless the draw commits.
+    writes no page and no WAL), and inserts their figure facts, each under a new inspection id from the
+    sequence. The server does this on the other core while Python ranks the rest. ``finish`` then inserts
+    the inspections with the ids already known: the only statement left for after the ranking. Inspection
+    ids thus follow the order the strata were ranked in (and the codes within one), not the groups' order:
+    nothing reads a draw's inspections in id order for a meaning (the groups by ``position``). One
+    transaction: nothing is kept unless the draw commits.
 
     ``overlap`` False (or forked rankers: no fork while a thread holds the connection) sends the same
     statements in this thread, in the same order. Use as a context manager: leaving it waits for the
@@ -71,7 +75,7 @@ class Saver:
         self.session, self.task, self.draw = session, task, draw
         self.pg = session.get_bind().dialect.name == "postgresql"
         self.group_ids: list[int] | None = None
-        self.targets: dict[str, tuple[int, str | None]] = {}   # code -> (id, region code)
+        self.targets: dict[str, tuple[int, str | None, int]] = {}   # code -> (id, region code, inspection id)
         self._pool: ThreadPoolExecutor | None = None
         self._sent: list = []
         if not self.pg:
@@ -84,6 +88,9 @@ class Saver:
         # (0.2-0.8 s) than running them; JIT is off until ``finish`` (a failure rolls the setting back too)
         self.jit = self.conn.scalar(text("SELECT current_setting('jit')"))
         self.conn.execute(text("SELECT set_config('jit', 'off', true)"))
+        self.facts = {"task_id": task.id, "plan_id": task.plan_id, "end_date": task.end_date, "status": "assigned",
+                      "level": self.conn.scalar(select(func.coalesce(Plan.level, "county"))
+                                                .where(Plan.id == task.plan_id))}
         if overlap:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="draw-save")
 
@@ -113,7 +120,7 @@ class Saver:
     def selected(self, stratum: str, codes: list[str]) -> None:
         """``algorithm.draw``'s ``on_selected``."""
         if self.pg:
-            self._send(self._lock_targets, codes)
+            self._send(self._lock_targets, codes, stratum)
 
     def wait(self) -> None:
         """Everything sent is done; its first error raised. Call before the session is used again."""
@@ -134,12 +141,13 @@ class Saver:
         _pg_insert_keyed(self.conn, "group_member", "inspector", "cert_no", "inspector_id", rows,
                          ("group_id", "department_id", "position"), {})
 
-    def _lock_targets(self, codes: list[str]) -> None:
-        """The businesses of these codes: their ids and regions, each row locked as the foreign key would."""
+    def _lock_targets(self, codes: list[str], stratum: str) -> None:
+        """The businesses of these codes (drawn in ``stratum``): their ids and regions, each row locked as the
+        foreign key would; and their inspections' facts, under new inspection ids."""
         if not codes:
             return
         codes = sorted(codes)   # the unique index's pages in order
-        found = self.conn.scalar(text(_LOCK_TARGETS), {"codes": "|".join(codes)})
+        found = self.conn.scalar(text(_LOCK_TARGETS), {"codes": "|".join(codes), "stratum": stratum, **self.facts})
         found = orjson.loads(found) if found else []
         if len(found) != len(codes):
             _missing(self.conn, "inspection", "target", "code", codes, len(found))
@@ -150,16 +158,16 @@ class Saver:
         self.wait()
         if not self.pg:
             return _save_elsewhere(self.session, self.task, self.draw, result)
-        session, task, draw = self.session, self.task, self.draw
+        session, draw = self.session, self.draw
         if self.group_ids is None:
             self._save_crew([g.members for g in result.groups], [g.leader for g in result.groups])
-        for codes in result.selected.values():
-            self._lock_targets([c for c in codes if c not in self.targets])
+        for stratum, codes in result.selected.items():
+            self._lock_targets([c for c in codes if c not in self.targets], stratum)
         stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
         n_groups = len(result.groups)
         inspections = [(code, self.group_ids[n], stratum_of[code], p * n_groups + n)
                        for n, g in enumerate(result.groups) for p, code in enumerate(g.targets)]
-        ids = _pg_insert_inspections(self.conn, task, draw, inspections, self.targets)
+        ids = _pg_insert_inspections(self.conn, draw, inspections, self.targets)
         self.conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": self.jit})
         if result.replacements:
             _save_replacements(session, draw, result, {row[0]: i for row, i in zip(inspections, ids)})
@@ -167,11 +175,20 @@ class Saver:
 
 
 # each selected business's id and region, in the order of the codes given, its row locked as the foreign key of
-# inspection.target_id locks it (probes of uq_target_code, in code order; see _pg_insert_keyed for the LIMIT)
-_LOCK_TARGETS = """
-    SELECT json_agg(json_build_array(p.id, p.region_code) ORDER BY x.n)::text
-    FROM unnest(string_to_array(:codes, '|')) WITH ORDINALITY AS x(k, n)
-    CROSS JOIN LATERAL (SELECT id, region_code FROM target WHERE code = x.k LIMIT 1 FOR KEY SHARE) AS p"""
+# inspection.target_id locks it (probes of uq_target_code, in code order; see _pg_insert_keyed for the LIMIT); and
+# its inspection's id, new from the sequence, under which its figures' fact is inserted now (see _INSERT_INSPECTIONS)
+_LOCK_TARGETS = f"""
+    WITH p AS MATERIALIZED (
+        SELECT x.n, p.id, p.region_code,
+               nextval((SELECT pg_get_serial_sequence('inspection', 'id'))::regclass) AS inspection_id
+        FROM unnest(string_to_array(:codes, '|')) WITH ORDINALITY AS x(k, n)
+        CROSS JOIN LATERAL (SELECT id, region_code FROM target WHERE code = x.k LIMIT 1 FOR KEY SHARE) AS p),
+    facts AS (
+        INSERT INTO figure_fact ({', '.join(facts.COLUMNS)})
+        SELECT p.inspection_id, :task_id, :plan_id, CAST(:end_date AS date), :level, p.id, p.region_code,
+               :stratum, :status, false, false, false, false, false, false, false, 0, NULL, NULL, NULL
+        FROM p)
+    SELECT json_agg(json_build_array(p.id, p.region_code, p.inspection_id) ORDER BY p.n)::text FROM p"""
 
 
 def _missing(conn, table: str, parent: str, parent_key: str, keys: list[str], found: int) -> None:
@@ -181,58 +198,42 @@ def _missing(conn, table: str, parent: str, parent_key: str, keys: list[str], fo
     raise RuntimeError(f"{table}: {len(keys) - found} keys not found in {parent} (first: {min(missing, default='?')})")
 
 
-def _pg_insert_inspections(conn, task: Task, draw: Draw, rows: list[tuple], targets: dict) -> list[int]:
-    """One inspection per row (code, group id, stratum, position) and its figures' fact (``_FRESH_FACTS``), the
-    businesses' ids and regions known (``Saver._lock_targets``). Returns the ids in the order of ``rows``: the
-    n-th smallest id of the sequence to the n-th row; rows inserted in business id order (the foreign key's
-    check and the indexes led by ``target_id`` walk in order)."""
+def _pg_insert_inspections(conn, draw: Draw, rows: list[tuple], targets: dict) -> list[int]:
+    """One inspection per row (code, group id, stratum, position), under the id its fact was inserted with, the
+    businesses' ids known (``Saver._lock_targets``). Returns the ids in the order of ``rows``; rows inserted in
+    business id order (the foreign key's check and the indexes led by ``target_id`` walk in order)."""
     if not rows:
         return []
-    level = conn.scalar(select(func.coalesce(Plan.level, "county")).where(Plan.id == task.plan_id))
     now = utcnow()
     found = [targets[r[0]] for r in rows]
-    count, ids = conn.execute(text(_INSERT_INSPECTIONS), {
-        "target_ids": "|".join(str(f[0]) for f in found), "regions": orjson.dumps([f[1] for f in found]).decode(),
+    count = conn.scalar(text(_INSERT_INSPECTIONS), {
+        "ids": "|".join(str(f[2]) for f in found), "target_ids": "|".join(str(f[0]) for f in found),
         "group_ids": "|".join(str(r[1]) for r in rows), "strata": "|".join(r[2] for r in rows),
-        "positions": "|".join(str(r[3]) for r in rows), "n": len(rows), "task_id": task.id, "draw_id": draw.id,
-        "status": "assigned", "now": now, "plan_id": task.plan_id, "end_date": task.end_date, "level": level,
-    }).one()
+        "positions": "|".join(str(r[3]) for r in rows), "task_id": draw.task_id, "draw_id": draw.id,
+        "status": "assigned", "now": now,
+    })
     if count != len(rows):
         raise RuntimeError(f"inspection: {count} rows inserted of {len(rows)}")
-    return sorted(map(int, ids.split(",")))
+    return [f[2] for f in found]
 
 
 # The figures' fact (backend/figures/facts.py) of an inspection just drawn, as ``facts.fact_select`` computes it
 # for one: assigned, not a re-inspection, nothing submitted, published or exempt, no record, no section, no
-# write from any client. Written by the statement that inserts the inspections, from what it holds already
-# (the business's region read by the probe that found its id): refreshing 30,000 new facts afterwards read
-# every business again and took as long as inserting the inspections. The figures' tests compare the facts
-# after a draw with a rebuild by ``fact_select``.
-_INSERT_INSPECTIONS = f"""
-    WITH r AS MATERIALIZED (
-        SELECT array_agg(j.v ORDER BY j.n) AS regions
-        FROM json_array_elements_text(CAST(:regions AS json)) WITH ORDINALITY AS j(v, n)),
-    x AS MATERIALIZED (
-        SELECT x.* FROM r CROSS JOIN LATERAL unnest(
-            string_to_array(:target_ids, '|')::integer[], string_to_array(:group_ids, '|')::integer[],
-            string_to_array(:strata, '|'), string_to_array(:positions, '|')::integer[], r.regions)
-            WITH ORDINALITY AS x(target_id, group_id, stratum, position, region_code, n)),
-    fresh AS MATERIALIZED (
-        SELECT array_agg(v ORDER BY v) AS ids
-        FROM (SELECT nextval((SELECT pg_get_serial_sequence('inspection', 'id'))::regclass) AS v
-              FROM generate_series(1, :n)) AS s),
+# write from any client. Inserted by ``_LOCK_TARGETS`` as each stratum is ranked, from what the probe read (the
+# business's region), under the inspection's id taken from the sequence then; the inspection follows here, after
+# the ranking. The figures' tests compare the facts after a draw with a rebuild by ``fact_select``.
+_INSERT_INSPECTIONS = """
+    WITH x AS MATERIALIZED (
+        SELECT * FROM unnest(string_to_array(:ids, '|')::integer[], string_to_array(:target_ids, '|')::integer[],
+            string_to_array(:group_ids, '|')::integer[], string_to_array(:strata, '|'),
+            string_to_array(:positions, '|')::integer[]) AS x(id, target_id, group_id, stratum, position)),
     inserted AS (
         INSERT INTO inspection (id, target_id, group_id, stratum, position, task_id, draw_id, status, created_at,
                                 updated_at)
-        SELECT fresh.ids[x.n], x.target_id, x.group_id, x.stratum, x.position, :task_id, :draw_id, :status, :now, :now
-        FROM x CROSS JOIN fresh ORDER BY x.target_id
-        RETURNING id),
-    facts AS (
-        INSERT INTO figure_fact ({', '.join(facts.COLUMNS)})
-        SELECT fresh.ids[x.n], :task_id, :plan_id, CAST(:end_date AS date), :level, x.target_id, x.region_code,
-               x.stratum, :status, false, false, false, false, false, false, false, 0, NULL, NULL, NULL
-        FROM x CROSS JOIN fresh)
-    SELECT count(*), string_agg(id::text, ',') FROM inserted"""
+        SELECT x.id, x.target_id, x.group_id, x.stratum, x.position, :task_id, :draw_id, :status, :now, :now
+        FROM x ORDER BY x.target_id
+        RETURNING 1)
+    SELECT count(*) FROM inserted"""
 
 
 def _save_replacements(session: Session, draw: Draw, result: algorithm.DrawResult,
