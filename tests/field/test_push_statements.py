@@ -9,24 +9,7 @@ from backend.audit import services as audit
 from backend.inspections.models import Inspection, Section, SectionAnswer
 from sync.models import SyncChange, SyncClient
 from tests.field.test_figure_facts import assert_equal_to_a_rebuild
-
-
-def _statements(engine):
-    """Every statement psycopg's cursors execute, through SQLAlchemy or on the raw connection (the push's
-    prefetch, claim and write, the chainer's in a root transaction, the pipelined ones)."""
-    import psycopg
-
-    seen: list[str] = []
-    real = psycopg.Cursor.execute
-
-    def execute(cursor, query, *a, **kw):
-        seen.append(" ".join((query if isinstance(query, str) else query.decode()).split()))
-        return real(cursor, query, *a, **kw)
-    psycopg.Cursor.execute = execute
-
-    def stop():
-        psycopg.Cursor.execute = real
-    return seen, stop
+from tests.statements import sent_statements
 
 
 def test_section_pushes_write_what_they_wrote_before(field, db_session):
@@ -84,12 +67,8 @@ def test_a_sections_push_sends_few_statements_on_postgresql(field, db_session, d
         if note:
             values.update({f"points.{cp}.note": note for cp in field.points(field.lead_item)})
         phone.set_section(field.inspection.id, field.lead_dept.id, values)
-        seen, stop = _statements(engine)
-        try:
+        with sent_statements(engine, skip=("SAVEPOINT", "RELEASE", "ROLLBACK TO", "BEGIN", "COMMIT")) as sent:
             assert [r["status"] for r in phone.push()] == ["applied"]
-        finally:
-            stop()
-        sent = [s for s in seen if not s.upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO", "BEGIN", "COMMIT"))]
         # the chainer's run after the push's commit (backend/audit/chainer.py): its read and its write
         chain = [s for s in sent if s.startswith(("WITH p AS MATERIALIZED", "WITH audit_e AS"))]
         counts.append((len(sent) - len(chain), len(chain)))

@@ -12,6 +12,7 @@ from backend.auth.roles import Role
 from backend.media import storage
 from backend.media.models import Media, Upload
 from tests.api.media import files
+from tests.statements import sent_statements
 from tests.api.media.conftest import OCTETS, Uploader, on_duty
 
 
@@ -290,22 +291,11 @@ def test_a_whole_photo_is_written_in_four_statements_on_postgresql(uploader, dat
     """The account, the officer's open inspection with their unreferenced files, then on PostgreSQL the file's
     row, its holder, the references bound and the audit head's lock in one statement, the entry and the head's
     move in the next (SQLite: the ORM's writes, one by one); the chain stays whole."""
-    from sqlalchemy import event
-
     from backend.audit import services as audit
 
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):   # the test's nesting
-            seen.append(" ".join(statement.split())[:80])
-
     data = files.photo(seed=61)
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
+    with sent_statements(database.engine, width=80) as seen:
         r = uploader.create_tus(data, body=data)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
     assert r.status_code == 201, r.json
     assert len(seen) == (4 if database.dialect == "postgresql" else 8), seen
     media = db_session.get(Media, files.sha(data))
@@ -320,22 +310,10 @@ def test_a_whole_photo_is_written_in_four_statements_on_postgresql(uploader, dat
 def test_head_asks_one_statement_after_the_account(uploader, database, db_session):
     """``HEAD /api/media/<sha256>`` before every upload: the account, then one indexed look-up of the file with
     its holder, for a file not stored (404) as for one the caller holds (200)."""
-    from sqlalchemy import event
-
     data = files.photo(seed=62)
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            seen.append(" ".join(statement.split())[:80])
-
     for expected in (404, 200):
-        seen.clear()
-        event.listen(database.engine, "before_cursor_execute", count)
-        try:
+        with sent_statements(database.engine, width=80) as seen:
             r = uploader.head_media(files.sha(data))
-        finally:
-            event.remove(database.engine, "before_cursor_execute", count)
         assert r.status_code == expected and len(seen) == 2 and seen[1].startswith("SELECT media.kind"), seen
         if expected == 200:
             assert r.headers["X-Media-Status"] == "ready" and r.headers["Content-Length"] == str(len(data))
