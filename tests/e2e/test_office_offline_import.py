@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _left_importing(server) -> int:
-    """The newest upload as a process that died mid-import leaves it: importing, its heartbeat 10 minutes old."""
+    """The newest upload as a process that died mid-import leaves it: confirmed by its uploader, importing, its
+    heartbeat 10 minutes old."""
     import datetime as dt
 
     from backend.db import Database
@@ -30,6 +31,7 @@ def _left_importing(server) -> int:
         with db.session_scope() as session:
             row = session.get(OutboxImport, session.query(OutboxImport.id).order_by(OutboxImport.id.desc()).first()[0])
             row.status, row.imported_at = "importing", dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)
+            row.imported_by, row.imported_by_label = row.created_by, row.created_by_label   # as its confirmation set
             return row.id
     finally:
         db.engine.dispose()
@@ -93,6 +95,7 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         page.goto(f"{base}/office/offline-imports/{left}")
         page.wait_for_selector(".import-interrupted .offline-resume")
         assert "已送达的记录保留" in page.inner_text(".import-interrupted")
+        assert "最近进展于" in page.inner_text(".offline-import")     # its time is the last progress, not the confirmation
         found["interrupted"] = h.axe_violations(page)
         page.click(".offline-resume")
         page.wait_for_selector(".offline-import .outcomes .outcome[data-status='replayed']")
