@@ -28,6 +28,7 @@ from backend.auth.access import ANY_USER, current_actor, public, requires
 from backend.auth.roles import Role
 from backend.directory import exports, imports, readers, specs, templates
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
+from backend.jobs import retention
 from backend.jobs import services as jobs
 from backend.media import storage
 from backend.media.sending import send_stored_file
@@ -249,6 +250,7 @@ class ExportFile(MethodView):
         if job.status != "done" or not job.result:
             raise DomainError("导出尚未完成，请稍后再试", code="export.not_ready", status=409,
                               details={"status": job.status})
+        retention.check_not_expired(job.result)
         file_name = job.result["file_name"]
         fmt = job.result.get("format", "xlsx")
         try:

@@ -51,9 +51,12 @@ class MediaSettings:
     public_max_edge: int
     timezone: str
     job_attempts: int
+    export_retention: dt.timedelta | None = None   # export jobs' files (EXPORT_RETENTION_DAYS; None: forever)
 
     @classmethod
     def from_config(cls, config: Mapping) -> "MediaSettings":
+        from backend.jobs.retention import retention
+
         return cls(media_dir=str(config["MEDIA_DIR"]), limits=Limits.from_config(config),
                    upload_expiry=dt.timedelta(hours=int(config.get("MEDIA_UPLOAD_EXPIRY_HOURS", 72))),
                    max_open_uploads=int(config.get("MEDIA_MAX_OPEN_UPLOADS", 50)),
@@ -65,7 +68,8 @@ class MediaSettings:
                    thumb_edge=int(config.get("MEDIA_THUMB_EDGE", 320)),
                    public_max_edge=int(config.get("MEDIA_PUBLIC_MAX_EDGE", 2560)),
                    timezone=str(config.get("TIMEZONE", "Asia/Shanghai")),
-                   job_attempts=max(1, int(config.get("JOB_RETRIES", 2))))
+                   job_attempts=max(1, int(config.get("JOB_RETRIES", 2))),
+                   export_retention=retention(config))
 
     @property
     def store(self) -> storage.Store:

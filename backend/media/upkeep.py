@@ -131,9 +131,13 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
     from backend.inspections import import_desk   # an exported outbox uploaded in the office, never confirmed
 
     stale_imports = import_desk.expire_stale(session, settings.store, now, settings.upload_expiry)
+    from backend.jobs import retention   # export jobs' files, past EXPORT_RETENTION_DAYS
+
+    exported = retention.expire(session, settings.store, now, settings.export_retention)
     counts = {"media_deleted": len(deleted), "files_deleted": files, "bytes_freed": freed,
               "uploads_expired": len(expired_ids), "stray_files_deleted": stray,
-              "outbox_imports_expired": stale_imports, "grace_days": settings.orphan_grace.days}
+              "outbox_imports_expired": stale_imports, "grace_days": settings.orphan_grace.days, **exported,
+              "export_retention_days": settings.export_retention.days if settings.export_retention else 0}
     audit.record(session, actor, "media.cleanup", "media", None, detail=counts)
     session.commit()
     return counts

@@ -204,6 +204,31 @@ def test_a_list_export_and_its_import_go_through_the_bucket(database, db_session
     assert gone.status_code == 404 and gone.json["code"] == "export.file_missing"
 
 
+def test_an_old_export_is_removed_from_the_bucket(database, db_session, factory, auth, world,  # noqa: F811
+                                                 tmp_path, s3_server):  # noqa: F811
+    """EXPORT_RETENTION_DAYS past: the clean-up deletes the export's object and its download answers 410."""
+    from backend.auth.roles import Role
+    from backend.jobs.models import Job
+    from tests.api.directory_io.helpers import finished_job
+    from tests.api.directory_io.test_io_exports import _make_lists
+
+    bucket = s3_server.new_bucket()
+    app = make_test_app(database, tmp_path, **s3_server.settings(bucket, prefix="shuangsui/"))
+    client = app.test_client()
+    _make_lists(factory, world)
+    _planner, headers = auth.as_role(Role.PLANNER, world.dept)
+    job = finished_job(client, headers, client.post("/api/v1/exports/targets?format=xlsx", headers=headers))
+    sha = job["result"]["sha256"]
+    assert set(s3_server.objects(bucket)) == {_key(sha)}
+    db_session.execute(update(Job).where(Job.id == job["id"]).values(finished_at=utcnow() - dt.timedelta(days=31)))
+    db_session.flush()
+    counts = services.cleanup(db_session, services.MediaSettings.from_config(app.config), Actor.system())
+    assert counts["exports_expired"] == 1 and counts["export_files_deleted"] == 1
+    assert s3_server.objects(bucket) == {}
+    gone = client.get(f"/api/v1/exports/files/{job['id']}", headers=headers)
+    assert gone.status_code == 410 and gone.json["code"] == "export.expired"
+
+
 def test_a_plain_photo_s_copies_are_made_from_s3_on_first_need(committed_db, tmp_path, s3_server):  # noqa: F811
     """The app's photo (upright, no profile) sent whole: nothing but the original in the bucket until a reader
     asks; then the thumbnail and the public copy, made from a temporary copy, go to the bucket, nothing stays
