@@ -1,7 +1,7 @@
 // 导入离线记录 (office/offline/lib.ts): the preview in words, the gap's second confirmation, the result's labels.
 import { describe, expect, it } from "vitest";
 import {
-  confirmBody, gapText, mayConfirm, mutationLabel, notReached, outcomeLabel, outcomeTone, previewLines, sizeText,
+  confirmBody, deviceName, gapText, mayConfirm, mutationLabel, notReached, outcomeLabel, outcomeTone, previewLines, sizeText,
   statusTone, summaryText, type Preview,
 } from "../office/offline/lib";
 import { mayOpen, menuFor } from "../office/lib/menu";
@@ -18,22 +18,27 @@ const gapped: Preview = { ...preview, to_deliver: 0, gap: { expected: 4, got: 6,
 
 describe("the preview", () => {
   it("says who, which device, what the server has and what it would deliver", () => {
-    expect(previewLines(preview)).toEqual([
+    const lines = previewLines(preview);
+    expect(lines.map((l) => l.text)).toEqual([
       "账号：冯建桂（samr_inspector），陕州区市场监督管理局",
-      "设备：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f（执法终端），服务器已收到第 3 条为止",
+      "设备：执法终端（冯建桂，2026-11-30 13:00 导出），服务器已收到第 3 条为止",
       "变更：共 5 条（第 2–6 条）；服务器已收到 2 条（不会重复采用），将送达 3 条",
       "照片：4 张，其中 1 张服务器上已有",
     ]);
+    // the device's id only in the tooltip, for the support desk
+    expect(lines[1].title).toBe("设备编号：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f");
+    expect(lines.filter((l) => l.text.includes(String(preview.client_id)))).toEqual([]);
   });
   it("names a new device, a retired one, photos without content and co-signatures it cannot verify", () => {
     const lines = previewLines({ ...preview, device: null, photos_without_data: 2, unverifiable_signatures: 1 });
-    expect(lines[1]).toBe("设备：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f（服务器上还没有这台设备）");
-    expect(lines[3]).toContain("2 张导出时没有内容");
-    expect(lines[4]).toContain("1 个代签在导出时删去了密码");
-    expect(previewLines({ ...preview, device: { label: null, last_mutation_id: 3, retired_at: "2026-12-01T00:00:00Z" } })[1])
-      .toBe("设备：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f，服务器已收到第 3 条为止，已停用");
-    expect(previewLines({ ...preview, device: { label: null, last_mutation_id: 0, retired_at: null } })[1])
-      .toBe("设备：0f6c2a4e-8b1d-4c3a-9e5f-7a2b1c0d9e8f，服务器尚未收到它的变更");
+    expect(lines[1].text).toBe("设备：冯建桂的手机（2026-11-30 13:00 导出），服务器上还没有这台设备");
+    expect(lines[3].text).toContain("2 张导出时没有内容");
+    expect(lines[4].text).toContain("1 个代签在导出时删去了密码");
+    expect(previewLines({ ...preview, device: { label: null, last_mutation_id: 3, retired_at: "2026-12-01T00:00:00Z" } })[1].text)
+      .toBe("设备：冯建桂的手机（2026-11-30 13:00 导出），服务器已收到第 3 条为止，已停用");
+    expect(previewLines({ ...preview, exported_at: null, device: { label: " ", last_mutation_id: 0, retired_at: null } })[1].text)
+      .toBe("设备：冯建桂的手机，服务器尚未收到它的变更");
+    expect(deviceName({ device: null, officer: undefined })).toBe("未命名的设备");
   });
   it("explains a gap, and none when the ids follow on", () => {
     expect(gapText(preview)).toBe("");

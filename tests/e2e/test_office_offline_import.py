@@ -17,6 +17,25 @@ from tests.e2e.test_pwa_tabs import _logout_needs_everything_sent_or_exported
 
 pytestmark = pytest.mark.e2e
 
+_FOCUSED = """(selector) => { const e = document.activeElement; if (!e || !e.matches(selector)) return null;
+  const s = getComputedStyle(e); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; }"""
+
+
+def _tab_to(page, selector: str, limit: int = 30) -> None:
+    """Reach ``selector`` with the Tab key alone (from where the focus is), its focus ring visible."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        visible = page.evaluate(_FOCUSED, selector)
+        if visible is not None:
+            assert visible, f"{selector}: focused without a visible focus ring"
+            return
+    raise AssertionError(f"{selector}: not reached by Tab in {limit} presses")
+
+
+def _gap_below(page, above: str, below: str) -> float:
+    return page.evaluate("""([a, b]) => document.querySelector(b).getBoundingClientRect().top
+                              - document.querySelector(a).getBoundingClientRect().bottom""", [above, below])
+
 
 def _left_importing(server) -> int:
     """The newest upload as a process that died mid-import leaves it: confirmed by its uploader, importing, its
@@ -56,12 +75,22 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         page.click("a[href='/office/offline-imports'], .el-menu-item:has-text('导入离线记录')")
         page.wait_for_selector(".offline-upload[data-phase='pick']")
         page.set_input_files("#offline-file", str(exported))
-        page.click(".offline-check")
+        page.focus("#offline-file")                                       # by the keyboard: Tab, Enter
+        _tab_to(page, ".offline-check")
+        page.keyboard.press("Enter")
         page.wait_for_selector(".offline-upload[data-phase='previewed'] .offline-preview[data-gap='false']")
         preview = page.inner_text(".offline-preview")
         assert "samr_inspector" in preview and "将送达 1 条" in preview, preview
+        # the device by the name people know it by, the officer and the time of the export; its id in the tooltip
+        client_id = json.loads(exported.read_text(encoding="utf-8"))["client_id"]
+        device = page.inner_text(".offline-preview .preview-device")
+        assert client_id not in preview and " / Chrome（" in device and "导出）" in device, device
+        assert page.get_attribute(".offline-preview .preview-device", "title") == f"设备编号：{client_id}"
         assert page.locator(".close-gap").count() == 0                   # no gap: no second confirmation
-        page.click(".offline-confirm")
+        assert _gap_below(page, ".offline-preview", ".confirm-row") >= 12
+        page.evaluate("document.activeElement.blur()")
+        _tab_to(page, ".offline-confirm")
+        page.keyboard.press("Enter")
         page.wait_for_selector(".offline-upload[data-phase='done'] .outcomes .outcome[data-status='applied']")
         assert "新采用 1 条" in page.inner_text(".result-summary")
         page.wait_for_selector(".paged-table .import-status[data-status='imported']")
@@ -78,8 +107,11 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         page.wait_for_selector(".outcomes .outcome[data-status='replayed']")
         assert page.locator(".paged-table .import-status[data-status='imported']").count() == 2
 
-        # one past import opens with its preview and result
-        page.locator(".paged-table .el-table__row").nth(1).click()
+        # one past import opens with its preview and result (by the keyboard: its file name is a link)
+        page.evaluate("document.activeElement.blur()")
+        _tab_to(page, ".paged-table .import-link")
+        _tab_to(page, ".paged-table .import-link")                      # the second row: the first import
+        page.keyboard.press("Enter")
         page.wait_for_selector(".offline-import .outcomes .outcome[data-status='applied']")
         found["one import"] = h.axe_violations(page)
 
@@ -96,8 +128,21 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
         page.wait_for_selector(".import-interrupted .offline-resume")
         assert "已送达的记录保留" in page.inner_text(".import-interrupted")
         assert "最近进展于" in page.inner_text(".offline-import")     # its time is the last progress, not the confirmation
+        assert _gap_below(page, ".import-interrupted .el-alert", ".offline-resume") >= 12   # not flush under the alert
         found["interrupted"] = h.axe_violations(page)
-        page.click(".offline-resume")
+        # a system admin opens it too (the menu has it for them): it reads the same
+        _admin_ctx, admin = o.open_office(browser, errors)
+        o.login(admin, base, "admin")
+        admin.click(".el-menu-item:has-text('导入离线记录')")
+        admin.wait_for_selector(".paged-table .import-status[data-status='interrupted']")
+        admin.goto(f"{base}/office/offline-imports/{left}")
+        admin.wait_for_selector(".import-interrupted .offline-resume")
+        assert "导入中断" in admin.inner_text(".offline-import h1")
+        assert client_id not in admin.inner_text(".offline-import") and "导出）" in admin.inner_text(".preview-device")
+        _admin_ctx.close()
+        page.evaluate("document.activeElement.blur()")
+        _tab_to(page, ".offline-resume")                                 # by the keyboard: the back link, then this
+        page.keyboard.press("Enter")
         page.wait_for_selector(".offline-import .outcomes .outcome[data-status='replayed']")
         assert "已导入" in page.inner_text(".offline-import h1")
 

@@ -1,6 +1,7 @@
 // 导入离线记录: the words and choices of the screen that imports a phone's exported outbox (docs/api.md, "An
 // exported outbox, imported in the office"). Pure functions, tested in test/office-offline.test.ts.
 import type { components } from "../../src/api/openapi";
+import { fmtTime } from "../lib/format";
 
 type S = components["schemas"];
 export type OutboxImport = S["OutboxImportOut"];
@@ -45,19 +46,37 @@ export function summaryText(s: Summary | null | undefined): string {
   return `新采用 ${s.applied ?? 0} 条，冲突 ${s.conflict ?? 0} 条，被拒 ${s.rejected ?? 0} 条，此前已收到 ${s.replayed ?? 0} 条`;
 }
 
+/** The device as a person knows it: its label (the phone's 设备名称), else the officer's phone. Never its id. */
+export function deviceName(p: Pick<Preview, "device" | "officer">): string {
+  const label = p.device?.label?.trim();
+  if (label) return label;
+  return p.officer?.display_name ? `${p.officer.display_name}的手机` : "未命名的设备";
+}
+
+/** One line of the preview; `title`: what a tooltip adds (the device's id, for the support desk). */
+export interface PreviewLine { key: string; text: string; title?: string }
+
+function deviceLine(p: Preview): string {
+  const named = Boolean(p.device?.label?.trim());
+  const facts = [named ? p.officer?.display_name : "", p.exported_at ? `${fmtTime(p.exported_at)} 导出` : ""]
+    .filter(Boolean).join("，");
+  const state = p.device
+    ? `，${p.device.last_mutation_id ? `服务器已收到第 ${p.device.last_mutation_id} 条为止` : "服务器尚未收到它的变更"}${p.device.retired_at ? "，已停用" : ""}`
+    : "，服务器上还没有这台设备";
+  return `设备：${deviceName(p)}${facts ? `（${facts}）` : ""}${state}`;
+}
+
 /** What the preview says, line by line, for the admin to read before confirming. */
-export function previewLines(p: Preview): string[] {
+export function previewLines(p: Preview): PreviewLine[] {
   const officer = p.officer;
-  const lines = [
-    `账号：${officer?.display_name ?? ""}（${officer?.username ?? ""}）${officer?.department_name ? `，${officer.department_name}` : ""}`,
-    `设备：${p.client_id}${p.device ? `${p.device.label ? `（${p.device.label}）` : ""}，${p.device.last_mutation_id
-      ? `服务器已收到第 ${p.device.last_mutation_id} 条为止` : "服务器尚未收到它的变更"}${p.device.retired_at ? "，已停用" : ""}`
-      : "（服务器上还没有这台设备）"}`,
-    `变更：共 ${p.mutations} 条${p.mutations ? `（第 ${p.first_id}–${p.last_id} 条）` : ""}；服务器已收到 ${p.already_received} 条（不会重复采用），将送达 ${p.to_deliver} 条`,
-    `照片：${p.photos} 张${p.photos_on_server ? `，其中 ${p.photos_on_server} 张服务器上已有` : ""}${p.photos_without_data ? `，${p.photos_without_data} 张导出时没有内容` : ""}`,
+  const lines: PreviewLine[] = [
+    { key: "officer", text: `账号：${officer?.display_name ?? ""}（${officer?.username ?? ""}）${officer?.department_name ? `，${officer.department_name}` : ""}` },
+    { key: "device", text: deviceLine(p), title: `设备编号：${p.client_id}` },
+    { key: "mutations", text: `变更：共 ${p.mutations} 条${p.mutations ? `（第 ${p.first_id}–${p.last_id} 条）` : ""}；服务器已收到 ${p.already_received} 条（不会重复采用），将送达 ${p.to_deliver} 条` },
+    { key: "photos", text: `照片：${p.photos} 张${p.photos_on_server ? `，其中 ${p.photos_on_server} 张服务器上已有` : ""}${p.photos_without_data ? `，${p.photos_without_data} 张导出时没有内容` : ""}` },
   ];
   if (p.unverifiable_signatures) {
-    lines.push(`代签：${p.unverifiable_signatures} 个代签在导出时删去了密码，无法核验，将被拒（请代签人在手机上重新签名）`);
+    lines.push({ key: "signatures", text: `代签：${p.unverifiable_signatures} 个代签在导出时删去了密码，无法核验，将被拒（请代签人在手机上重新签名）` });
   }
   return lines;
 }
