@@ -40,6 +40,25 @@ def test_admin_logs_in_sees_the_menu_and_logs_out(server):
         page.wait_for_url("**/office/jobs")
         page.wait_for_selector(".paged-table")
 
+        # by the keyboard alone: Tab reaches each entry of the menu (its focus ring visible), Enter opens it
+        reached = []
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            focus = page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+                return {path: e.closest('[data-path]')?.dataset.path || null,
+                        ring: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0}; }""")
+            if focus["path"]:
+                assert focus["ring"], focus
+                reached.append(focus["path"])
+            if focus["path"] == "/offline-imports":
+                break
+        assert reached[:3] == ["/lists/targets", "/accounts", "/offline-imports"], reached
+        entries = page.evaluate("window.__samePage = true; history.length")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/office/offline-imports")
+        page.wait_for_selector(".offline-upload")
+        assert page.evaluate("history.length") == entries + 1 and page.evaluate("window.__samePage")  # no page load
+
         page.click("#logout-btn")
         page.wait_for_selector("#login-btn")
         assert page.evaluate("localStorage.getItem('shuangsui.office.auth')") is None
