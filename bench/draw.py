@@ -213,6 +213,8 @@ PHASES = [
         ("load lists", "backend.draws.lists", "load"),
         ("split lists", "backend.draws.services", "split_by_prefix"),
         ("load lists, split per key", "backend.draws.lists", "load_grouped"),
+        ("load lists (one read)", "backend.draws.lists", "raw_all"),
+        ("split lists per key (+ inflate, hash)", "backend.draws.lists", "unpack_grouped"),
         ("algorithm.draw", "backend.draws.services", "algorithm.draw"),
         ("  duplicate check", "backend.draws.algorithm", "_check_unique"),
         ("  rank targets (tickets)", "backend.draws.algorithm", "rank_smallest"),

@@ -230,9 +230,10 @@ def seed_and_draw(session: Session, actor: Actor, task_id: Any, settings: DrawSe
     # the collector paused while the lists of a million lines are held (eligibility.collector_paused: at a
     # million candidates about 180 collections walked them, 0.19 s of CPU a draw)
     with collector_paused():
-        targets = lists.load_grouped(session, draw.id, "targets", as_bytes=True)   # hashed as they are
-        inspectors = lists.load_grouped(session, draw.id, "inspectors")
-        conflicts = lists.pairs(lists.load(session, draw.id, "conflicts"))
+        stored = lists.raw_all(session, draw.id, ("targets", "inspectors", "conflicts"))   # one read
+        targets = lists.unpack_grouped(stored.pop("targets"), as_bytes=True)   # hashed as they are
+        inspectors = lists.unpack_grouped(stored.pop("inspectors"))
+        conflicts = lists.pairs(lists.unpack(stored.pop("conflicts")))
         # the groups, members and drawn businesses' rows sent while the rest is ranked (services_save.Saver);
         # with forked rankers, in this thread (no fork while a thread holds the connection)
         saver = services_save.Saver(session, task, draw, overlap=not settings.processes or settings.processes <= 1)

@@ -10,6 +10,7 @@ change sequence.
 """
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -46,7 +47,8 @@ def _ids_by(session: Session, column, key_column, keys: list[str]) -> dict[str, 
 
 def save_assignments(session: Session, task: Task, draw: Draw, result: algorithm.DrawResult) -> list[int] | None:
     """Groups, their members and one inspection per selected target, in few statements. Returns the
-    inspections' ids in group order (PostgreSQL, where they are known without reading them back), or None."""
+    inspections' ids in the order of their positions (PostgreSQL, where they are known without reading them
+    back), or None."""
     with Saver(session, task, draw, overlap=False) as saver:
         return saver.finish(result)
 
@@ -75,7 +77,8 @@ class Saver:
         self.session, self.task, self.draw = session, task, draw
         self.pg = session.get_bind().dialect.name == "postgresql"
         self.group_ids: list[int] | None = None
-        self.targets: dict[str, tuple[int, str | None, int]] = {}   # code -> (id, region code, inspection id)
+        # code -> (id, region code, inspection id, stratum)
+        self.targets: dict[str, tuple[int, str | None, int, str]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._sent: list = []
         if not self.pg:
@@ -154,7 +157,8 @@ class Saver:
         self.targets.update(zip(codes, map(tuple, found)))
 
     def finish(self, result: algorithm.DrawResult) -> list[int] | None:
-        """The inspections (and what is left to send): their ids in group order on PostgreSQL, else None."""
+        """The inspections (and what is left to send): their ids in the order of their positions (the groups in
+        turn) on PostgreSQL, else None."""
         self.wait()
         if not self.pg:
             return _save_elsewhere(self.session, self.task, self.draw, result)
@@ -163,20 +167,23 @@ class Saver:
             self._save_crew([g.members for g in result.groups], [g.leader for g in result.groups])
         for stratum, codes in result.selected.items():
             self._lock_targets([c for c in codes if c not in self.targets], stratum)
-        stratum_of = {code: s for s, codes in result.selected.items() for code in codes}
-        n_groups = len(result.groups)
-        inspections = [(code, self.group_ids[n], stratum_of[code], p * n_groups + n)
-                       for n, g in enumerate(result.groups) for p, code in enumerate(g.targets)]
-        ids = _pg_insert_inspections(self.conn, draw, inspections, self.targets)
+        ids = _pg_insert_inspections(self.conn, draw, by_position(result.groups), self.group_ids, self.targets)
         self.conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": self.jit})
         if result.replacements:
-            _save_replacements(session, draw, result, {row[0]: i for row, i in zip(inspections, ids)})
+            _save_replacements(session, draw, result, {code: t[2] for code, t in self.targets.items()})
         return ids
+
+
+def by_position(groups: list[algorithm.Group]) -> list[str]:
+    """The drawn targets in the order of their inspections' positions: step 4 deals them out to the groups in
+    turn (group n takes positions n, n + N, n + 2N, … of the N groups), so this is that order again."""
+    return [code for turn in itertools.zip_longest(*(g.targets for g in groups)) for code in turn if code is not None]
 
 
 # each selected business's id and region, in the order of the codes given, its row locked as the foreign key of
 # inspection.target_id locks it (probes of uq_target_code, in code order; see _pg_insert_keyed for the LIMIT); and
-# its inspection's id, new from the sequence, under which its figures' fact is inserted now (see _INSERT_INSPECTIONS)
+# its inspection's id, new from the sequence, under which its figures' fact is inserted now (see _INSERT_INSPECTIONS);
+# and the stratum again, kept with them for the inspections' statement
 _LOCK_TARGETS = f"""
     WITH p AS MATERIALIZED (
         SELECT x.n, p.id, p.region_code,
@@ -188,7 +195,8 @@ _LOCK_TARGETS = f"""
         SELECT p.inspection_id, :task_id, :plan_id, CAST(:end_date AS date), :level, p.id, p.region_code,
                :stratum, :status, false, false, false, false, false, false, false, 0, NULL, NULL, NULL
         FROM p)
-    SELECT json_agg(json_build_array(p.id, p.region_code, p.inspection_id) ORDER BY p.n)::text FROM p"""
+    SELECT json_agg(json_build_array(p.id, p.region_code, p.inspection_id, CAST(:stratum AS text)) ORDER BY p.n)::text
+    FROM p"""
 
 
 def _missing(conn, table: str, parent: str, parent_key: str, keys: list[str], found: int) -> None:
@@ -198,22 +206,23 @@ def _missing(conn, table: str, parent: str, parent_key: str, keys: list[str], fo
     raise RuntimeError(f"{table}: {len(keys) - found} keys not found in {parent} (first: {min(missing, default='?')})")
 
 
-def _pg_insert_inspections(conn, draw: Draw, rows: list[tuple], targets: dict) -> list[int]:
-    """One inspection per row (code, group id, stratum, position), under the id its fact was inserted with, the
-    businesses' ids known (``Saver._lock_targets``). Returns the ids in the order of ``rows``; rows inserted in
-    business id order (the foreign key's check and the indexes led by ``target_id`` walk in order)."""
-    if not rows:
+def _pg_insert_inspections(conn, draw: Draw, codes: list[str], group_ids: list[int], targets: dict) -> list[int]:
+    """One inspection per drawn target, ``codes`` in the order of their positions (``by_position``): position i,
+    group ``group_ids[i % N]``; under the id its fact was inserted with, the businesses' ids and strata known
+    (``Saver._lock_targets``). Returns the ids in the order of ``codes``; rows inserted in business id order (the
+    foreign key's check and the indexes led by ``target_id`` walk in order). Only the ids, the businesses' ids and
+    the strata travel, one text each: positions and groups follow from the order (the server numbers the rows)."""
+    if not codes:
         return []
     now = utcnow()
-    found = [targets[r[0]] for r in rows]
+    found = [targets[c] for c in codes]
     count = conn.scalar(text(_INSERT_INSPECTIONS), {
-        "ids": "|".join(str(f[2]) for f in found), "target_ids": "|".join(str(f[0]) for f in found),
-        "group_ids": "|".join(str(r[1]) for r in rows), "strata": "|".join(r[2] for r in rows),
-        "positions": "|".join(str(r[3]) for r in rows), "task_id": draw.task_id, "draw_id": draw.id,
-        "status": "assigned", "now": now,
+        "ids": "|".join([str(f[2]) for f in found]), "target_ids": "|".join([str(f[0]) for f in found]),
+        "strata": "|".join([f[3] for f in found]), "group_ids": "|".join(map(str, group_ids)),
+        "n_groups": len(group_ids), "task_id": draw.task_id, "draw_id": draw.id, "status": "assigned", "now": now,
     })
-    if count != len(rows):
-        raise RuntimeError(f"inspection: {count} rows inserted of {len(rows)}")
+    if count != len(codes):
+        raise RuntimeError(f"inspection: {count} rows inserted of {len(codes)}")
     return [f[2] for f in found]
 
 
@@ -224,14 +233,16 @@ def _pg_insert_inspections(conn, draw: Draw, rows: list[tuple], targets: dict) -
 # the ranking. The figures' tests compare the facts after a draw with a rebuild by ``fact_select``.
 _INSERT_INSPECTIONS = """
     WITH x AS MATERIALIZED (
-        SELECT * FROM unnest(string_to_array(:ids, '|')::integer[], string_to_array(:target_ids, '|')::integer[],
-            string_to_array(:group_ids, '|')::integer[], string_to_array(:strata, '|'),
-            string_to_array(:positions, '|')::integer[]) AS x(id, target_id, group_id, stratum, position)),
+        SELECT x.id, x.target_id, x.stratum, CAST(x.n - 1 AS integer) AS position
+        FROM unnest(string_to_array(:ids, '|')::integer[], string_to_array(:target_ids, '|')::integer[],
+                    string_to_array(:strata, '|')) WITH ORDINALITY AS x(id, target_id, stratum, n)),
+    g AS (SELECT string_to_array(:group_ids, '|')::integer[] AS ids),
     inserted AS (
         INSERT INTO inspection (id, target_id, group_id, stratum, position, task_id, draw_id, status, created_at,
                                 updated_at)
-        SELECT x.id, x.target_id, x.group_id, x.stratum, x.position, :task_id, :draw_id, :status, :now, :now
-        FROM x ORDER BY x.target_id
+        SELECT x.id, x.target_id, g.ids[x.position % CAST(:n_groups AS integer) + 1], x.stratum, x.position,
+               :task_id, :draw_id, :status, :now, :now
+        FROM x CROSS JOIN g ORDER BY x.target_id
         RETURNING 1)
     SELECT count(*) FROM inserted"""
 

@@ -94,10 +94,10 @@ def test_a_failure_after_the_facts_were_sent_keeps_no_fact(client, scenario, db_
     seen = []
     insert_inspections = services_save._pg_insert_inspections
 
-    def fails(conn, draw, rows, targets):
+    def fails(conn, *args):
         seen.append(conn.scalar(select(func.count()).select_from(FigureFact)))   # the facts, sent before
         conn.execute(text("SELECT 1 / 0"))
-        return insert_inspections(conn, draw, rows, targets)
+        return insert_inspections(conn, *args)
 
     monkeypatch.setattr(services_save, "_pg_insert_inspections", fails)
     r = seed(client, s)

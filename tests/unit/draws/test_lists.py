@@ -97,3 +97,38 @@ def test_canonical_json_is_rfc8785_byte_for_byte():
     for too_big in (2**53, -(2**53)):
         with pytest.raises(rfc8785.IntegerDomainError):
             canonical_json({"n": too_big})
+
+
+def _stored(lines: list[str]) -> tuple[bytes, str, int]:
+    packed = lists.pack(lines)
+    return lists.compress(packed.text), packed.sha256, packed.count
+
+
+@pytest.mark.parametrize("piece", [1, 7, 64, 1 << 18])
+def test_unpack_grouped_inflated_on_a_thread_splits_as_split_sorted(monkeypatch, piece):
+    """A large list as bytes is inflated piece by piece on a thread and split as the pieces come: the same
+    groups as ``split_sorted`` of the whole text, whatever the pieces' size, sorted or not."""
+    monkeypatch.setattr(lists, "_STREAM_FROM", 0)
+    monkeypatch.setattr(lists, "_PIECE", piece)
+    rng = random.Random(piece)
+    for _ in range(60 if piece > 1 else 15):
+        keys = rng.sample(["A", "B", "AB", "C", "all", "é", "D01", ""], rng.randint(1, 4))
+        lines = _lines(rng, keys, rng.randint(1, 200))
+        for order in (lines, rng.sample(lines, len(lines))):
+            expected = lists.split_sorted("\n".join(order).encode("utf-8"), len(order))
+            assert lists.unpack_grouped(_stored(order), as_bytes=True) == expected
+            assert lists.unpack_grouped(_stored(order)) == lists.split_sorted("\n".join(order), len(order))
+
+
+def test_unpack_grouped_of_a_million_lines_and_a_wrong_hash_or_stream(monkeypatch):
+    lines = sorted(f"{'ABCD'[i % 4]}|9141{i:014d}" for i in range(1_000_000))
+    stored = _stored(lines)
+    assert len(stored[0]) >= lists._STREAM_FROM   # inflated on the thread
+    got = lists.unpack_grouped(stored, as_bytes=True)
+    assert got == {k: [v.encode() for v in vs] for k, vs in split_by_prefix(lines).items()}
+    with pytest.raises(RuntimeError, match="hash"):
+        lists.unpack_grouped((stored[0], "0" * 64, stored[2]), as_bytes=True)
+    with pytest.raises(zlib.error):
+        lists.unpack_grouped((stored[0][:-9], stored[1], stored[2]), as_bytes=True)
+    with pytest.raises(zlib.error):
+        lists.unpack_grouped((stored[0] + b"x", stored[1], stored[2]), as_bytes=True)
