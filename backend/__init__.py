@@ -80,7 +80,8 @@ def _pool_options(config: Mapping) -> dict:
     """The connection pool of a process: ``DATABASE_POOL_SIZE`` connections kept open (gunicorn sets it to a worker's
     threads and two, ``backend/gunicorn_conf.py``: every thread of a busy worker finds one waiting), more opened only
     beyond that (up to 10) and closed again after use; SQLAlchemy's default, 5, when unset. ``DATABASE_POOL_LIFO``:
-    the connection used last is handed out first (SQLAlchemy's ``pool_use_lifo``; off: the oldest idle one)."""
+    the connection used last is handed out first (SQLAlchemy's ``pool_use_lifo``; off: the oldest idle one; gunicorn's
+    workers: on)."""
     options = {"pool_use_lifo": True} if config.get("DATABASE_POOL_LIFO") else {}
     size = config.get("DATABASE_POOL_SIZE")
     return {**options, "pool_size": int(size)} if size else options

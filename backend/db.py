@@ -85,7 +85,7 @@ PREPARE_THRESHOLD = 1
 
 def make_engine(url: str, *, prepare_threshold: int | None = None, **kwargs) -> Engine:
     """The engine of ``url``. PostgreSQL: psycopg prepares a statement on its ``prepare_threshold + 1``-th run on a
-    connection (``PREPARE_THRESHOLD`` when None; 0: at its first; ``_prepare_sooner``)."""
+    connection (``PREPARE_THRESHOLD`` when None; 0: at its first; negative: never; ``_prepare_sooner``)."""
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("postgresql://"):
@@ -130,7 +130,7 @@ def _prepare_sooner(engine: Engine, threshold: int) -> None:
     before, the least used deallocated."""
     @event.listens_for(engine, "connect")
     def _threshold(dbapi_connection, _record):
-        dbapi_connection.prepare_threshold = threshold
+        dbapi_connection.prepare_threshold = None if threshold < 0 else threshold   # None: psycopg never prepares
 
 
 def _lazy_descriptions(engine: Engine) -> None:

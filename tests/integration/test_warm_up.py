@@ -121,3 +121,18 @@ def test_the_threshold_is_a_setting(monkeypatch):
     assert from_environment()["DATABASE_PREPARE_THRESHOLD"] == 1
     monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "5")
     assert from_environment()["DATABASE_PREPARE_THRESHOLD"] == 5
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "off")
+    assert from_environment()["DATABASE_PREPARE_THRESHOLD"] == -1
+
+
+def test_off_prepares_nothing():
+    require_postgresql("psycopg's prepared statements")
+    db = Database(PG_URL, prepare_threshold=-1)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.connection.driver_connection.prepare_threshold is None
+            for _ in range(8):
+                conn.execute(text("SELECT count(*) FROM pg_class WHERE relname = :n AND relpages > -8"), {"n": "x"})
+            assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar() == 0
+    finally:
+        db.engine.dispose()
