@@ -337,7 +337,11 @@ class Database:
     def open_connections(self, n: int) -> int:
         """Open up to ``n`` connections of the pool now (those idle in it count), each checked with a round trip,
         and leave them in the pool: a worker's first requests (and a burst that busies all its threads) then open
-        none. Stops at the first failure, which is raised; returns the connections held at once."""
+        none. At most the pool's size (more would be closed again at once). Stops at the first failure, which is
+        raised; returns the connections held at once."""
+        size = getattr(self.engine.pool, "size", None)
+        if callable(size):
+            n = min(n, size())
         held = []
         try:
             for _ in range(n):

@@ -51,6 +51,8 @@ def test_the_connections_opened_at_start_are_the_ones_requests_use(tmp_path):
         assert len(opened) == 3
         assert db.open_connections(2) == 2             # those idle in the pool count: none opened
         assert len(opened) == 3
+        assert db.open_connections(9) == 5             # no more than the pool keeps
+        assert len(opened) == 5 and db.engine.pool.checkedin() == 5
     finally:
         db.engine.dispose()
 
