@@ -53,7 +53,8 @@ def create_app(config: Mapping | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
-    db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"], **_pool_options(app.config))
+    db = app.config.get("DATABASE") or Database(app.config["DATABASE_URL"], **_pool_options(app.config),
+                                                prepare_threshold=app.config.get("DATABASE_PREPARE_THRESHOLD"))
     app.extensions["shuangsui.db"] = db
     app.extensions["shuangsui.session"] = get_session
     from backend.audit.keys import configure, settings_from_config
@@ -79,10 +80,25 @@ def _pool_options(config: Mapping) -> dict:
     """The connection pool of a process: ``DATABASE_POOL_SIZE`` connections kept open (gunicorn sets it to a worker's
     threads and two, ``backend/gunicorn_conf.py``: every thread of a busy worker finds one waiting), more opened only
     beyond that (up to 10) and closed again after use; SQLAlchemy's default, 5, when unset. ``DATABASE_POOL_LIFO``:
-    the connection used last is handed out first (SQLAlchemy's ``pool_use_lifo``; off: the oldest idle one)."""
+    the connection used last is handed out first (SQLAlchemy's ``pool_use_lifo``; off: the oldest idle one; gunicorn's
+    workers: on)."""
     options = {"pool_use_lifo": True} if config.get("DATABASE_POOL_LIFO") else {}
     size = config.get("DATABASE_POOL_SIZE")
     return {**options, "pool_size": int(size)} if size else options
+
+
+def warm_up(app: Flask, connections: int) -> int:
+    """Make a process that just started ready for its first requests (gunicorn's ``post_worker_init`` calls it,
+    ``backend/gunicorn_conf.py``): the mappers configured (else the first query does it) and ``connections``
+    database connections opened into the pool (``Database.open_connections``), so that neither the first
+    requests nor a burst that busies every thread waits for PostgreSQL to start a backend. Returns the
+    connections opened; raises what failed (the caller logs it: nothing here is needed to serve)."""
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    if connections <= 0:
+        return 0
+    return app.extensions["shuangsui.db"].open_connections(connections)
 
 
 def get_session():

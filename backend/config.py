@@ -36,6 +36,10 @@ def from_environment() -> dict:
         # connections each process keeps open (unset: 5); gunicorn's workers set it to their threads
         "DATABASE_POOL_SIZE": _int("DATABASE_POOL_SIZE", 0) or None,
         "DATABASE_POOL_LIFO": os.environ.get("DATABASE_POOL_LIFO", "") not in ("", "0"),
+        # PostgreSQL: runs of a statement on a connection before psycopg prepares it there (backend/db.py)
+        # ("off": never, for a pooler in transaction mode)
+        "DATABASE_PREPARE_THRESHOLD": -1 if os.environ.get("DATABASE_PREPARE_THRESHOLD", "").strip().lower() == "off"
+        else _int("DATABASE_PREPARE_THRESHOLD", 1),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE") or "shuangsui",
         "MEDIA_DIR": os.environ.get("MEDIA_DIR") or str(INSTANCE / "media"),

@@ -15,6 +15,7 @@ on the command line win over this file.
 from __future__ import annotations
 
 import os
+import threading
 
 from gunicorn.glogging import Logger
 
@@ -48,6 +49,33 @@ def post_fork(server, worker):
     request once the load fell: a new PostgreSQL backend (its fork, its caches, its statements prepared again)
     every few requests (22 opened in 6 bursts of 8 clients on one worker, 7 with this)."""
     os.environ.setdefault("DATABASE_POOL_SIZE", str(server.cfg.threads + 2))
+    # the connection used last goes out first: with every thread's connection opened at start (``post_worker_init``)
+    # a worker with a few requests at a time keeps using the same few, whose statements are prepared and planned,
+    # instead of taking each of its connections in turn (each then pays its first runs' planning)
+    os.environ.setdefault("DATABASE_POOL_LIFO", "1")
+
+
+def post_worker_init(worker):
+    """A worker that has built its app opens a database connection for each of its threads
+    (``DATABASE_POOL_WARM``, unless set; 0: none) before its first request needs one, in a thread of its own: the
+    worker serves at once, and a failure (the database not there yet) is logged and leaves the pool to open
+    connections as requests need them, as without this."""
+    thread = threading.Thread(target=_warm_up, args=(worker.wsgi, worker.cfg.threads, worker.log),
+                              name="shuangsui-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up(app, threads: int, log) -> None:
+    try:
+        from backend import warm_up
+
+        value = os.environ.get("DATABASE_POOL_WARM")
+        opened = warm_up(app, int(value) if value not in (None, "") else threads)
+    except Exception as exc:  # noqa: BLE001 - never stops the worker: its requests open connections as before
+        log.warning("warm-up failed (connections are opened as requests need them): %r", exc)
+    else:
+        log.debug("warm-up: %d database connections open", opened)
 
 
 # what gunicorn's atoms read of a request's environment; ``AccessLogger`` gives it only these

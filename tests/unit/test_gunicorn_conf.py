@@ -14,6 +14,7 @@ from backend import _pool_options, gunicorn_conf
 
 def test_a_worker_keeps_as_many_connections_as_it_has_threads(monkeypatch):
     monkeypatch.delenv("DATABASE_POOL_SIZE", raising=False)
+    monkeypatch.delenv("DATABASE_POOL_LIFO", raising=False)
     server = types.SimpleNamespace(cfg=types.SimpleNamespace(threads=6))
     gunicorn_conf.post_fork(server, None)
     import os
@@ -21,10 +22,12 @@ def test_a_worker_keeps_as_many_connections_as_it_has_threads(monkeypatch):
     assert os.environ["DATABASE_POOL_SIZE"] == "8"          # and the reminder timer's, and an in-process job's
     from backend.config import from_environment
 
-    assert _pool_options(from_environment()) == {"pool_size": 8}
+    assert _pool_options(from_environment()) == {"pool_size": 8, "pool_use_lifo": True}   # the last used first
     monkeypatch.setenv("DATABASE_POOL_SIZE", "3")            # the operator's own choice stays
+    monkeypatch.setenv("DATABASE_POOL_LIFO", "0")
     gunicorn_conf.post_fork(server, None)
     assert os.environ["DATABASE_POOL_SIZE"] == "3"
+    assert _pool_options(from_environment()) == {"pool_size": 3}
     assert _pool_options({"DATABASE_POOL_SIZE": None}) == {}   # unset: SQLAlchemy's default
     assert _pool_options({"DATABASE_POOL_SIZE": 4, "DATABASE_POOL_LIFO": True}) == {"pool_size": 4,
                                                                                     "pool_use_lifo": True}
