@@ -434,14 +434,22 @@ def paginate(session: Session, stmt, args: dict, *, scalars: bool = True) -> dic
     return envelope
 
 
-def plain_json_response(body: dict, schema, plain: frozenset[str] | None = None):
+# where orjson and ``json`` write a float differently (Python's ``1e-05``, orjson's ``0.00001``; ``1e-07`` and
+# ``1e-7``): a number token (after ``:``, ``,`` or ``[``) below 1e-4 as orjson writes it. A string holding such text
+# is taken for one too (the usual way then writes the answer: the same bytes, only slower)
+_SMALL_FLOAT = re.compile(rb"[:,\[]-?(?:0\.0000|\d+(?:\.\d+)?e-)")
+
+
+def plain_json_response(body: dict, schema, plain: frozenset[str] | None = None, *, exact: bool = False):
     """``body`` sent as it is (orjson), when the response ``schema`` would only copy it: every key of ``body`` is one
     of the schema's fields and, in each object of its lists (of ``Nested`` objects), one of ``plain`` (fields whose
     dump is the value itself: integers, strings, booleans, raw values, plain dicts); otherwise ``body`` is returned
     for flask-smorest to dump through the schema as usual. The keys go in the schema's order and the bytes are
-    ``jsonify``'s, save the spelling of some floats (``1e16`` for ``1e+16``); what orjson cannot write (dates,
+    ``jsonify``'s, save the spelling of floats below 1e-4 (``0.00001`` for ``1e-05``); what orjson cannot write (dates,
     Decimals) goes through Flask's own conversion, as with ``jsonify``. Saves the dump and the pure-Python encoding
-    of a sync push's answer (a hundred revisions in it): ~40 µs a push."""
+    of a sync push's answer (a hundred revisions in it): ~40 µs a push. ``exact``: the bytes are ``jsonify``'s
+    whatever the floats (an answer with a float below 1e-4 in it is left to the usual way), as a pull's answer
+    must be (docs/sync.md §4: phones store what they were sent)."""
     if current_app.debug:        # the indented answer of the debug mode
         return body
     fields = schema.dump_fields
@@ -466,6 +474,8 @@ def plain_json_response(body: dict, schema, plain: frozenset[str] | None = None)
                             | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
     except (TypeError, orjson.JSONEncodeError):
         return body                 # an integer past 64 bits, say: the usual way refuses or writes it
+    if exact and _SMALL_FLOAT.search(data):
+        return body
     return current_app.response_class(data + b"\n", mimetype="application/json")
 
 

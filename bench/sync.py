@@ -24,7 +24,11 @@ answers), plus an officer of the tax department. Then:
 3. **pull of a 2,000-change backlog**: a lead of 200 businesses whose inspections changed 2,000 times
    since their last pull, pages of 100 and of 500 (the app in process);
 4. **200 simulated officers** pushing at once through gunicorn (loopback, each one push of
-   its sections then a pull): throughput, p50, p99, errors.
+   its sections then a pull): throughput, p50, p99, errors. ``--split-pull``: every officer pushes (all at once),
+   then every officer pulls (all at once), each part with its own CPU figures (the push's, the pull's);
+5. ``--pull-profile N`` (or ``--pull-only``, this phase alone on 3 groups): **one officer's first pull**, in process
+   (its 5 inspections, each with the 30-answer section it pushed): the statements, this process's CPU a pull, and
+   a cProfile summary of N pulls.
 
 Phases 2 and 4 also print the CPU a section, all processes and split: gunicorn (master and workers), PostgreSQL
 (the backends of this database; the database connections opened during the phase are counted, since a backend
@@ -639,7 +643,10 @@ def pull_backlog(url: str) -> None:
               f"{took * 1000:.0f} ms, {documents} documents")
 
 
-def many_officers(base: str, data: dict, n: int, meter: Meter) -> None:
+def many_officers(base: str, data: dict, n: int, meter: Meter, split: bool = False) -> None:
+    """Phase 4. ``split``: every officer pushes (all at once), then every officer pulls (all at once), each part
+    under its own meter, so that the CPU a section is told apart: the push's and the pull's (the default phase,
+    each officer's push then pull in one go, is left as it was)."""
     officers = data["officers"][:n]
     phones = []
     for o in officers:
@@ -652,31 +659,121 @@ def many_officers(base: str, data: dict, n: int, meter: Meter) -> None:
     errors: list[str] = []
     barrier = threading.Barrier(len(phones))
 
-    def run(phone):
+    def run(phone, steps):
         barrier.wait()
         t0 = time.perf_counter()
         try:
-            phone.push()
-            phone.pull()
+            for step in steps:
+                step(phone)
         except Exception as exc:  # noqa: BLE001
             errors.append(repr(exc)[:200])
         latencies.append(time.perf_counter() - t0)
 
-    threads = [threading.Thread(target=run, args=(p,)) for p in phones]
-    with meter:
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(600)
-        wall = time.perf_counter() - t0
+    def once(steps, part_meter) -> float:
+        threads = [threading.Thread(target=run, args=(p, steps)) for p in phones]
+        with part_meter:
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(600)
+            return time.perf_counter() - t0
+
     sections = sum(len(o["inspections"]) for o in officers)
-    print(f"4. {len(phones)} officers at once (each: push {len(officers[0]['inspections'])} sections, then pull): "
-          f"{wall:.1f} s, {sections / wall:.0f} sections/s, per officer p50 {_pct(latencies, 50):.2f} s, "
-          f"p99 {_pct(latencies, 99):.2f} s, errors {len(errors)}")
-    print(f"   {meter.line(sections)}")
+    per = len(officers[0]["inspections"])
+    if not split:
+        wall = once((lambda p: p.push(), lambda p: p.pull()), meter)
+        print(f"4. {len(phones)} officers at once (each: push {per} sections, then pull): "
+              f"{wall:.1f} s, {sections / wall:.0f} sections/s, per officer p50 {_pct(latencies, 50):.2f} s, "
+              f"p99 {_pct(latencies, 99):.2f} s, errors {len(errors)}")
+        print(f"   {meter.line(sections)}")
+    else:
+        pull_meter = Meter(meter.master, meter.url)
+        push_wall = once((lambda p: p.push(),), meter)
+        pushes, latencies[:] = list(latencies), []
+        pull_wall = once((lambda p: p.pull(),), pull_meter)
+        wall = push_wall + pull_wall
+        print(f"4. {len(phones)} officers, split (all push {per} sections at once, then all pull at once): "
+              f"{wall:.1f} s, {sections / wall:.0f} sections/s, errors {len(errors)}")
+        print(f"   push part: {push_wall:.1f} s, {sections / push_wall:.0f} sections/s, per officer p50 "
+              f"{_pct(pushes, 50):.2f} s, p99 {_pct(pushes, 99):.2f} s")
+        print(f"      {meter.line(sections)}")
+        print(f"   pull part: {pull_wall:.1f} s, per officer p50 {_pct(latencies, 50):.2f} s, p99 "
+              f"{_pct(latencies, 99):.2f} s (a section: the pull's cost over the {per} sections pushed)")
+        print(f"      {pull_meter.line(sections)}")
+        both = meter.gunicorn + meter.db + meter.client + pull_meter.gunicorn + pull_meter.db + pull_meter.client
+        print(f"   together: CPU a section {both * 1000 / sections:.2f} ms all in")
     for e in errors[:5]:
         print("   ", e)
+
+
+def pull_profile(url: str, data: dict, officer: dict, n: int) -> None:
+    """One officer's first pull (no cursor: its inspections with everything a phone needs), in process through
+    Flask's test client, after the officer pushed one whole section to each of them: the statements it sends, this
+    process's CPU a pull, and a cProfile summary of ``n`` pulls (the same first pull, again and again)."""
+    import cProfile
+    import io
+    import pstats
+
+    app = local_app(url)
+    client = app.test_client()
+    r = client.post("/api/v1/auth/login", json={"username": officer["username"], "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
+    client_id = str(uuid.uuid4())
+    mutations = [{"id": k + 1, "name": "section.set", "device_time": "2026-04-08T09:30:00+08:00",
+                  "args": {"inspection_id": iid, "department_id": data["samr"],
+                           "fields": section_values(data["points"], iid)}}
+                 for k, iid in enumerate(officer["inspections"])]
+    r = client.post("/api/sync/push", data=json.dumps({"client_id": client_id, "mutations": mutations}),
+                    headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 200, r.get_data()[:300]
+
+    def pull() -> int:
+        r = client.get(f"/api/sync/pull?client_id={client_id}", headers={**headers, "X-Device-Label": "bench"})
+        assert r.status_code == 200, r.get_data()[:300]
+        return len(r.get_data())
+
+    size = pull()
+    with _Statements() as st:
+        st.on = True
+        pull()
+        st.on = False
+    print(f"5. one officer's first pull, in process ({officer['username']}, {len(officer['inspections'])} "
+          f"inspections, each with a 30-answer section): {len(st.log)} statements, {size} bytes")
+    for s in st.log:
+        print("      ", s[:150])
+    for _ in range(5):
+        pull()
+    c0 = time.process_time()
+    for _ in range(n):
+        pull()
+    cpu = (time.process_time() - c0) / n
+    print(f"   {n} pulls: {cpu * 1000:.2f} ms of this process's CPU a pull")
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    for _ in range(n):
+        pull()
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    print(f"   profiled again: {stats.total_tt / n * 1000:.2f} ms of CPU a pull under the profiler")
+    groups: dict[str, float] = {}
+    for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        groups[_package(file)] = groups.get(_package(file), 0.0) + tt
+    print("   own time by package: " + ", ".join(f"{k} {v / stats.total_tt:.0%}" for k, v in
+                                                sorted(groups.items(), key=lambda kv: -kv[1])[:9]))
+    stats.sort_stats("cumulative").print_stats(r"(backend|sync|schemas)/", 20)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip() and (ln.strip()[0].isdigit())]
+    print("   top of our code by cumulative time (ncalls, tottime, percall, cumtime, percall, where):")
+    for ln in lines[:20]:
+        print("     ", ln.strip()[:150])
+    out.seek(0)
+    out.truncate()
+    stats.sort_stats("tottime").print_stats(15)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip() and (ln.strip()[0].isdigit())]
+    print("   top functions by own time:")
+    for ln in lines[1:16]:
+        print("     ", ln.strip()[:150])
 
 
 def _load() -> str:
@@ -716,15 +813,31 @@ def main() -> None:
                          "--officers 200 + 10: the 10 spare groups), so that every connection a worker opens has "
                          "its statements prepared (psycopg prepares a statement on its 5th run on a connection)")
     ap.add_argument("--http-only", action="store_true", help="phases 2a, 2 and 4 only (no 0, 1 or 3)")
+    ap.add_argument("--split-pull", action="store_true",
+                    help="phase 4 in two parts, each with its own CPU figures: every officer's push, then every pull")
+    ap.add_argument("--pull-profile", type=int, default=0, metavar="N",
+                    help="phase 5: one officer's first pull in process (statements, CPU, a profile of N pulls), on a "
+                         "group of its own (one more group is built)")
+    ap.add_argument("--pull-only", action="store_true", help="phase 5 alone (3 groups built; --pull-profile 200 "
+                                                             "unless given)")
     args = ap.parse_args()
     TRANSPORT[0] = args.transport
     print(_load())
     t0 = time.perf_counter()
     # one officer leads the big group (the 100-section pushes); the others have 5 businesses each; the last two
     # are phase 0's and phase 2a's alone
-    officers = 2 if args.single_only else args.officers + 2
+    if args.pull_only:
+        args.pull_profile = args.pull_profile or 200
+    officers = 2 if args.single_only or args.pull_only else args.officers + 2
+    officers += 1 if args.pull_profile else 0
     data = build(args.postgres, officers, per_officer=5)
     print(f"built {officers} groups in {time.perf_counter() - t0:.1f} s")
+    if args.pull_profile:
+        # phase 5's officer (a group of its own, before phase 0's and 2a's two), kept out of every other phase
+        profiled = data["officers"].pop(-3)
+        if args.pull_only:
+            pull_profile(args.postgres, data, profiled, args.pull_profile)
+            return
     if not args.http_only:
         single_push(args.postgres, data, data["officers"][-2], args.profile, args.log_statements)
     if args.single_only:
@@ -748,12 +861,15 @@ def main() -> None:
                 else:
                     print("   no spare groups to warm with (--officers 210 gives 10)")
             concurrent_pushes(base, data, 10, 5 if args.quick else 30, meter)
-            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190), meter)
+            many_officers(base, {**data, "officers": data["officers"][10:-2]}, min(args.officers - 10, 190), meter,
+                          split=args.split_pull)
         finally:
             proc.terminate()
             proc.wait(30)
         if not args.http_only:
             pull_backlog(_sibling(args.postgres, "pull"))
+    if args.pull_profile:
+        pull_profile(args.postgres, data, profiled, args.pull_profile)
     print(_load())
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-from sqlalchemy import literal_column, null, or_, select, union_all
+from sqlalchemy import bindparam, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
@@ -112,13 +112,9 @@ def _people(stmt):
             .outerjoin(User, (User.inspector_id == Inspector.id) & (User.status == "active")))
 
 
-def participation(session: Session, inspections: list[Inspection]) -> dict[int, Participation]:
-    """Participation of several inspections in one query: the groups' members, the stand-ins and the conflicts of
-    interest declared by any of them with these businesses (``kind`` m, o, c)."""
-    if not inspections:
-        return {}
-    group_ids = sorted({i.group_id for i in inspections})
-    ids = [i.id for i in inspections]
+def _participation_query():
+    """``participation``'s statement, built once (its groups, inspections and businesses bound as lists)."""
+    group_ids, ids, targets = (bindparam(n, expanding=True) for n in ("groups", "ids", "targets"))
     members_q = _people(
         select(literal_column("'m'").label("kind"), GroupMember.group_id.label("key"), GroupMember.inspector_id,
                GroupMember.position, InspectionGroup.leader_id.label("other"), null().label("reason"))
@@ -133,9 +129,22 @@ def participation(session: Session, inspections: list[Inspection]) -> dict[int, 
                        select(InspectionMember.in_inspector_id).where(InspectionMember.inspection_id.in_(ids)))
     conflicts_q = select(literal_column("'c'"), InspectorConflict.target_id, InspectorConflict.inspector_id, null(),
                          null(), InspectorConflict.reason, null(), null(), null(), null(), null(), null()).where(
-        InspectorConflict.target_id.in_({i.target_id for i in inspections}),
+        InspectorConflict.target_id.in_(targets),
         InspectorConflict.inspector_id.in_(people), InspectorConflict.retired_at.is_(None))
-    rows = session.execute(union_all(members_q, overrides_q, conflicts_q)).all()
+    return union_all(members_q, overrides_q, conflicts_q)
+
+
+_PARTICIPATION = _participation_query()
+
+
+def participation(session: Session, inspections: list[Inspection]) -> dict[int, Participation]:
+    """Participation of several inspections in one query: the groups' members, the stand-ins and the conflicts of
+    interest declared by any of them with these businesses (``kind`` m, o, c)."""
+    if not inspections:
+        return {}
+    params = {"groups": sorted({i.group_id for i in inspections}), "ids": [i.id for i in inspections],
+              "targets": sorted({i.target_id for i in inspections})}
+    rows = session.execute(_PARTICIPATION, params).all()
     return assemble(inspections, rows)
 
 

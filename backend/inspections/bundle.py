@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from backend.actor import Actor
-from backend.directory.models import Department, Item, Target
+from backend.db import dialect_of, raw_rows
+from backend.directory.models import CheckPoint, Department, Item, Target
 from backend.directory.rules import METHODS, RISK_CLASSES, TARGET_TYPES
 from backend.draws.models import InspectionGroup
 from backend.inspections import deadlines
@@ -24,11 +25,44 @@ from sync.canonical import record_hash, section_hash
 from backend.inspections.models import (INSPECTION_STATUSES, Conflict, Inspection, Record, Section, SectionAnswer,
                                         Signature)
 from backend.inspections.rules import RECORD_STATES, RESULT_CATEGORIES, SECTION_STATUSES
-from backend.plans.models import Task
+from backend.plans.models import Task, TaskDepartment, TaskItem
 
 RECENT_RESULTS = 3
 RESOLVED_SHOWN = 50    # resolved conflicts an inspection carries (the most recent); open ones all
 MEDIA_CHUNK = 5000     # hashes looked up in one statement (bind parameters are limited)
+
+# The statements a pull sends for its sections and its tasks' checklists: columns, not ORM objects (nothing here
+# is changed nor needs the identity map), built once (each pull only binds its ids: SQLAlchemy's compiled cache
+# is hit without building and coercing a new statement every time).
+_IDS = bindparam("ids", expanding=True)
+_INSPECTIONS = select(Inspection).where(Inspection.id.in_(_IDS)).order_by(Inspection.id)
+_RECORDS = select(Record).where(Record.inspection_id.in_(_IDS))
+_SIGNATURES = select(Signature).where(Signature.inspection_id.in_(_IDS)).order_by(Signature.created_at)
+_CONFLICTS = select(Conflict).where(Conflict.inspection_id.in_(_IDS)).order_by(Conflict.id)
+_GROUPS = select(InspectionGroup).where(InspectionGroup.id.in_(_IDS))
+_SECTIONS = (select(Section.id, Section.inspection_id, Section.department_id, Section.data, Section.revs, Section.rev,
+                    Section.status, Section.signed_hash, Section.updated_at, Department.code)
+             .join(Department, Department.id == Section.department_id)
+             .where(Section.inspection_id.in_(_IDS)).order_by(Section.id))
+# the answers in the order the database gives them, as the ORM's query of them had it (no ORDER BY): the order of a
+# section's ``content``, ``revs`` and ``server_times``
+_ANSWERS = (select(SectionAnswer.section_id, SectionAnswer.check_point_id, SectionAnswer.data, SectionAnswer.revs,
+                   SectionAnswer.first_at, SectionAnswer.updated_at)
+            .where(SectionAnswer.section_id.in_(_IDS)))
+_TASKS = (select(Task.id, Task.code, Task.name, Task.status, Task.start_date, Task.end_date, Task.draw_date,
+                 Task.lead_department_id).where(Task.id.in_(_IDS)).order_by(Task.id))
+_TASK_DEPARTMENTS = (select(TaskDepartment.task_id, TaskDepartment.department_id, TaskDepartment.role, Department.code,
+                            Department.name)
+                     .join(Department, Department.id == TaskDepartment.department_id)
+                     .where(TaskDepartment.task_id.in_(_IDS)).order_by(TaskDepartment.id))
+_TASK_ITEMS = (select(TaskItem.task_id, TaskItem.department_id, Item.id, Item.code, Item.category, Item.name,
+                      Item.kind, Item.methods, Item.legal_basis)
+               .join(Item, Item.id == TaskItem.item_id)
+               .where(TaskItem.task_id.in_(_IDS)).order_by(TaskItem.id))
+_CHECK_POINTS = (select(CheckPoint.item_id, CheckPoint.id, CheckPoint.seq, CheckPoint.text, CheckPoint.answer_type,
+                        CheckPoint.options, CheckPoint.required, CheckPoint.guidance)
+                 .where(CheckPoint.item_id.in_(_IDS), CheckPoint.retired_at.is_(None))
+                 .order_by(CheckPoint.item_id, CheckPoint.seq))
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
@@ -51,24 +85,20 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
     """
     if not inspection_ids:
         return []
-    inspections = list(session.scalars(select(Inspection).where(Inspection.id.in_(inspection_ids))
-                                       .order_by(Inspection.id)))
+    inspections = list(session.scalars(_INSPECTIONS, {"ids": list(inspection_ids)}))
     parts = participation(session, inspections)
     ids = [i.id for i in inspections]
     sections = _sections(session, ids)
-    records = {r.inspection_id: r for r in session.scalars(select(Record).where(Record.inspection_id.in_(ids)))}
+    records = {r.inspection_id: r for r in session.scalars(_RECORDS, {"ids": ids})}
     signatures: dict[int, list[Signature]] = {}
-    for s in session.scalars(select(Signature).where(Signature.inspection_id.in_(ids)).order_by(Signature.created_at)):
+    for s in session.scalars(_SIGNATURES, {"ids": ids}):
         signatures.setdefault(s.inspection_id, []).append(s)
     conflicts: dict[int, list[Conflict]] = {}
-    for c in session.scalars(select(Conflict).where(Conflict.inspection_id.in_(ids)).order_by(Conflict.id)):
+    for c in session.scalars(_CONFLICTS, {"ids": ids}):
         conflicts.setdefault(c.inspection_id, []).append(c)
     flags = flags_of(session, ids)
-    groups = {g.id: g for g in session.scalars(select(InspectionGroup).where(
-        InspectionGroup.id.in_({i.group_id for i in inspections})))}
+    groups = {g.id: g for g in session.scalars(_GROUPS, {"ids": sorted({i.group_id for i in inspections})})}
     recent = _recent_results(session, {i.target_id for i in inspections}, ids)
-    task_codes = dict(session.execute(select(Task.id, Task.code).where(
-        Task.id.in_({i.task_id for i in inspections}))).all())
     calendar = deadlines._calendar(session)
     reinspections = _reinspections(session, [i for i in inspections if i.followup_id is not None])
     out = []
@@ -102,7 +132,7 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
             "sections": mine,
             "signatures": [_signature(s) for s in signatures.get(inspection.id, [])
                            if sees_all or s.scope == "record" or s.department_id == me.department_id],
-            "record": (_record(record, _draft_hash(inspection, task_codes[inspection.task_id], part,
+            "record": (_record(record, _draft_hash(inspection, inspection.task.code, part,
                                                    sections.get(inspection.id, []), record))
                        if (sees_all and (lead_view or me.is_lead or record is not None)) else None),
             "conflicts": [_conflict(c) for c in _visible_conflicts(conflicts.get(inspection.id, []))
@@ -148,29 +178,62 @@ def _reinspections(session: Session, inspections: list[Inspection]) -> dict[int,
     return out
 
 
+def _section_rows(session: Session, ids: list[int]) -> tuple[list, list]:
+    """The sections of these inspections and their answers, as rows (``_SECTIONS``'s and ``_ANSWERS``'s columns).
+    PostgreSQL: on the raw psycopg connection (``backend.db.raw_rows``), the same statements, each id its own
+    parameter as SQLAlchemy's expanding ``IN`` writes them (an index lookup whatever psycopg's prepared plan; the
+    answers' order the same as theirs). The times come as psycopg gives them (aware, in the session's time zone):
+    ``_iso`` writes them in UTC."""
+    if dialect_of(session) != "postgresql":
+        rows = session.execute(_SECTIONS, {"ids": ids}).all()
+        return rows, (session.execute(_ANSWERS, {"ids": [r[0] for r in rows]}).all() if rows else [])
+    sections_sql = _raw_sql(_SECTIONS_PG, len(ids))
+    rows = raw_rows(session, sections_sql, {f"p{n}": v for n, v in enumerate(ids)})
+    if not rows:
+        return rows, []
+    answers_sql = _raw_sql(_ANSWERS_PG, len(rows))
+    return rows, raw_rows(session, answers_sql, {f"p{n}": r[0] for n, r in enumerate(rows)})
+
+
+_SECTIONS_PG = ("SELECT s.id, s.inspection_id, s.department_id, s.data, s.revs, s.rev, s.status, s.signed_hash, "
+                "s.updated_at, d.code FROM inspection_section s JOIN department d ON d.id = s.department_id "
+                "WHERE s.inspection_id IN ({}) ORDER BY s.id")
+_ANSWERS_PG = ("SELECT section_id, check_point_id, data, revs, first_at, updated_at FROM section_answer "
+               "WHERE section_id IN ({})")
+_RAW: dict[tuple[str, int], str] = {}
+
+
+def _raw_sql(template: str, count: int) -> str:
+    """``template`` with ``count`` parameters in its ``IN`` (one statement text a count: psycopg prepares each)."""
+    key = (template, count)
+    if key not in _RAW:
+        if len(_RAW) > 1000:
+            _RAW.clear()
+        _RAW[key] = template.format(", ".join(f"%(p{n})s" for n in range(count)))
+    return _RAW[key]
+
+
 def _sections(session: Session, ids: list[int]) -> dict[int, list[dict]]:
-    rows = list(session.scalars(select(Section).where(Section.inspection_id.in_(ids)).order_by(Section.id)))
+    rows, answer_rows = _section_rows(session, ids)
     if not rows:
         return {}
-    codes = dict(session.execute(select(Department.id, Department.code)
-                                 .where(Department.id.in_({r.department_id for r in rows}))).all())
     answers: dict[int, list] = {}
-    for a in session.scalars(select(SectionAnswer).where(SectionAnswer.section_id.in_([r.id for r in rows]))):
-        answers.setdefault(a.section_id, []).append(a)
+    for a in answer_rows:
+        answers.setdefault(a[0], []).append(a)
     out: dict[int, list[dict]] = {}
-    for r in rows:
-        values, revs, arrived = dict(r.data), {k: v[0] for k, v in r.revs.items()}, {}
-        for a in answers.get(r.id, []):
-            for f, v in a.data.items():
-                values[f"points.{a.check_point_id}.{f}"] = v
-            for f, v in a.revs.items():
-                revs[f"points.{a.check_point_id}.{f}"] = v[0]
-            arrived[str(a.check_point_id)] = {"first_at": _iso(a.first_at), "updated_at": _iso(a.updated_at)}
-        out.setdefault(r.inspection_id, []).append({
-            "department_id": r.department_id, "department_code": codes[r.department_id], "status": r.status,
-            "status_label": SECTION_STATUSES[r.status], "rev": r.rev, "content": values, "revs": revs,
-            "content_hash": section_hash(r.inspection_id, codes[r.department_id], values),
-            "signed_hash": r.signed_hash, "server_times": arrived, "updated_at": _iso(r.updated_at)})
+    for sid, inspection_id, department_id, data, section_revs, rev, status, signed_hash, updated_at, code in rows:
+        values, revs, arrived = dict(data), {k: v[0] for k, v in section_revs.items()}, {}
+        for _sid, cp, a_data, a_revs, first_at, a_updated_at in answers.get(sid, ()):
+            for f, v in a_data.items():
+                values[f"points.{cp}.{f}"] = v
+            for f, v in a_revs.items():
+                revs[f"points.{cp}.{f}"] = v[0]
+            arrived[str(cp)] = {"first_at": _iso(first_at), "updated_at": _iso(a_updated_at)}
+        out.setdefault(inspection_id, []).append({
+            "department_id": department_id, "department_code": code, "status": status,
+            "status_label": SECTION_STATUSES[status], "rev": rev, "content": values, "revs": revs,
+            "content_hash": section_hash(inspection_id, code, values),
+            "signed_hash": signed_hash, "server_times": arrived, "updated_at": _iso(updated_at)})
     return out
 
 
@@ -288,12 +351,15 @@ def _target_card(t: Target, recent: list[dict]) -> dict:
             "recent_results": recent}
 
 
+_RECENT = (select(Inspection.target_id, Inspection.completed_on, Task.code, Task.name, Record.data)
+           .join(Task, Task.id == Inspection.task_id).join(Record, Record.inspection_id == Inspection.id)
+           .where(Inspection.target_id.in_(bindparam("targets", expanding=True)), Inspection.status == "completed",
+                  Inspection.id.not_in(bindparam("exclude", expanding=True)))
+           .order_by(Inspection.target_id, Inspection.completed_at.desc()))
+
+
 def _recent_results(session: Session, target_ids: set[int], exclude: list[int]) -> dict[int, list[dict]]:
-    rows = session.execute(
-        select(Inspection.target_id, Inspection.completed_on, Task.code, Task.name, Record.data)
-        .join(Task, Task.id == Inspection.task_id).join(Record, Record.inspection_id == Inspection.id)
-        .where(Inspection.target_id.in_(target_ids), Inspection.status == "completed", Inspection.id.not_in(exclude))
-        .order_by(Inspection.target_id, Inspection.completed_at.desc())).all()
+    rows = session.execute(_RECENT, {"targets": sorted(target_ids), "exclude": list(exclude)}).all()
     out: dict[int, list[dict]] = {}
     for r in rows:
         bucket = out.setdefault(r.target_id, [])
@@ -308,31 +374,39 @@ def task_changes(session: Session, task_ids: set[int]) -> list[dict]:
     """The checklist of each task: its departments, items, check points and legal basis (public facts)."""
     if not task_ids:
         return []
-    tasks = list(session.scalars(select(Task).where(Task.id.in_(task_ids))
-                                 .options(selectinload(Task.departments), selectinload(Task.items))
-                                 .order_by(Task.id)))
-    item_ids = {ti.item_id for t in tasks for ti in t.items}
-    items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids))
-                                              .options(selectinload(Item.check_points)))}
+    ids = sorted(task_ids)
+    tasks = session.execute(_TASKS, {"ids": ids}).all()
+    departments: dict[int, list] = {}
+    for row in session.execute(_TASK_DEPARTMENTS, {"ids": ids}):
+        departments.setdefault(row.task_id, []).append(row)
+    task_items: dict[int, list] = {}
+    for row in session.execute(_TASK_ITEMS, {"ids": ids}):
+        task_items.setdefault(row.task_id, []).append(row)
+    points: dict[int, list[dict]] = {}
+    item_ids = sorted({row.id for rows in task_items.values() for row in rows})
+    for cp in (session.execute(_CHECK_POINTS, {"ids": item_ids}) if item_ids else ()):
+        points.setdefault(cp.item_id, []).append(
+            {"id": cp.id, "seq": cp.seq, "text": cp.text, "answer_type": cp.answer_type, "options": cp.options,
+             "required": cp.required, "guidance": cp.guidance})
     out = []
     for t in tasks:
-        departments = []
-        for td in sorted(t.departments, key=lambda d: (d.role != "lead", d.department.code)):
-            mine = [items[ti.item_id] for ti in sorted(t.items, key=lambda x: x.item_id)
-                    if ti.department_id == td.department_id]
-            departments.append({"id": td.department_id, "code": td.department.code, "name": td.department.name,
-                                "role": td.role, "items": [_item(i) for i in mine]})
+        mine = sorted(task_items.get(t.id, []), key=lambda x: x.id)
+        listed = []
+        for td in sorted(departments.get(t.id, []), key=lambda d: (d.role != "lead", d.code)):
+            listed.append({"id": td.department_id, "code": td.code, "name": td.name, "role": td.role,
+                           "items": [_item(i, points.get(i.id, [])) for i in mine
+                                     if i.department_id == td.department_id]})
         out.append({"type": "task", "id": t.id, "op": "put", "data": {
             "id": t.id, "code": t.code, "name": t.name, "status": t.status, "start_date": _iso(t.start_date),
             "end_date": _iso(t.end_date), "draw_date": _iso(t.draw_date),
-            "lead_department_id": t.lead_department_id, "departments": departments,
+            "lead_department_id": t.lead_department_id, "departments": listed,
             "verify_url": f"/draw/verify.html?task={t.code}"}})
     return out
 
 
-def _item(i: Item) -> dict[str, Any]:
+def _item(i, check_points: list[dict]) -> dict[str, Any]:
+    """An item of a task's checklist (a row of ``_TASK_ITEMS``) and its check points in use (new dicts: a pull's
+    answer is written after, but a caller may change what it got)."""
     return {"id": i.id, "code": i.code, "category": i.category, "name": i.name, "kind": i.kind,
             "methods": [{"code": m, "label": METHODS.get(m, m)} for m in i.methods], "legal_basis": i.legal_basis,
-            "check_points": [{"id": cp.id, "seq": cp.seq, "text": cp.text, "answer_type": cp.answer_type,
-                              "options": cp.options, "required": cp.required, "guidance": cp.guidance}
-                             for cp in i.check_points if cp.retired_at is None]}
+            "check_points": [dict(cp) for cp in check_points]}

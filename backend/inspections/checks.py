@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from backend.inspections import geo, photo_checks, rulebook
 from backend.inspections.fields import Catalogue, media_hashes
@@ -127,9 +127,12 @@ def missing_fix_flags(state, department_id: int, values: dict, revs: dict) -> li
                  message=f"{len(missing)} 个检查内容没有定位（签名时）", detail={"points": missing}, rev=None)]
 
 
+_FLAGS_OF = select(Flag).where(Flag.inspection_id.in_(bindparam("ids", expanding=True))).order_by(Flag.id)
+
+
 def flags_of(session, inspection_ids: list[int]) -> dict[int, list[Flag]]:
     out: dict[int, list[Flag]] = {}
-    for f in session.scalars(select(Flag).where(Flag.inspection_id.in_(inspection_ids)).order_by(Flag.id)):
+    for f in session.scalars(_FLAGS_OF, {"ids": list(inspection_ids)}):
         out.setdefault(f.inspection_id, []).append(f)
     return out
 

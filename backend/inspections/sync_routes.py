@@ -43,6 +43,11 @@ PLAIN_RESULT = frozenset({"id", "status", "replayed", "code", "message", "errors
                           "inspection_id", "content_hash", "resolved", "device_time_ignored"})
 
 
+PULL_OUT = PullOut()
+# every field of a change (``data``, the document, is raw: its dump is the value itself)
+PLAIN_CHANGE = frozenset({"type", "id", "op", "data", "reason_code", "reason"})
+
+
 @blp.route("/push")
 class Push(MethodView):
     # the body is screened here, mutation by mutation: one bad value refuses its mutation alone (docs/sync.md §3)
@@ -96,8 +101,10 @@ class Pull(MethodView):
                                        "sync.too_many_devices：设备数已达上限")
     def get(self, args):
         """拉取本人可见的检查任务的变化（按服务器变更序号分页）"""
-        return syncing.pull(get_session(), current_actor(), client_id=args["client_id"], cursor=args["cursor"],
+        body = syncing.pull(get_session(), current_actor(), client_id=args["client_id"], cursor=args["cursor"],
                             limit=args["limit"], label=_label(), settings=current_app.config)
+        # written with orjson, the same bytes as the schema's dump and ``jsonify`` (52 KB for 5 inspections)
+        return plain_json_response(body, PULL_OUT, PLAIN_CHANGE, exact=True)
 
 
 @blp.route("/signers/verify")
