@@ -32,6 +32,7 @@ from backend.inspections.models import Conflict, Flag, Inspection, Record, Secti
 from backend.media import services as media
 from backend.plans.models import Task, TaskItem
 from sync import changes
+from sync.engine import ReadAlong
 from sync.fields import MergePlan, apply_plan
 
 POINT_FIELD_NAMES = ("value", *POINT_FIELDS)
@@ -184,14 +185,33 @@ class FieldBatch:
         the section, its answers as one JSON array, the inspection's participation (``PEOPLE_OF_INSPECTION``),
         its figure fact's ``from_phone`` and its business. Read on the raw psycopg connection and made into the
         objects the ORM would have loaded (``backend.db.loaded``: ~4× less CPU than the ORM's loading)."""
+        sql, _parts = _prefetch_raw(len(wanted))
+        self._take_pg(wanted, raw_rows(self.session, sql, {f"w{n}": iid for n, iid in enumerate(wanted)}))
+
+    def read_along(self, mutations) -> ReadAlong | None:
+        """PostgreSQL: ``_prefetch_pg``'s read of what the mutations name, for ``sync.engine`` to send in the
+        client's claim (one statement, one round trip: docs/decisions.md, "The claim reads what a push names")."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return None
+        wanted = [i for i in dict.fromkeys(_named(mutations)) if i not in self.inspections]
+        if not wanted:
+            return None
+        sql, _parts = _prefetch_raw(len(wanted))
+        return ReadAlong(sql, {f"w{n}": iid for n, iid in enumerate(wanted)},
+                         lambda rows: self._take_pg(wanted, rows))
+
+    def _take_pg(self, wanted: list[int], loaded: list[tuple]) -> None:
+        """``_prefetch_raw``'s rows made into the push's state (a row whose inspection is null: none, the claim's
+        read finding nothing)."""
         session = self.session
-        sql, parts = _prefetch_raw(len(wanted))
-        loaded = raw_rows(session, sql, {f"w{n}": iid for n, iid in enumerate(wanted)})
+        _sql, parts = _prefetch_raw(len(wanted))
         for iid in wanted:
             self.inspections[iid] = None
         (ri, i_read), (rt, t_read), (rr, r_read), (rs, s_read), (rg, g_read) = parts
         for row in loaded:
             iid = row[ri.start]
+            if iid is None:
+                continue
             state = self.inspections[iid]
             if state is None:
                 inspection = db_loaded(session, Inspection, i_read(row[ri]))
@@ -266,8 +286,7 @@ class FieldBatch:
 
     def prepare(self, mutations) -> None:
         """Load what the mutations about to be applied name (not those being replayed)."""
-        self.prefetch([m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
-                       and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31])
+        self.prefetch(_named(mutations))
 
     def target_place(self, state: InspectionState) -> dict | None:
         t: Target = state.inspection.target
@@ -637,6 +656,12 @@ class FieldBatch:
     def _write_media_refs(self, session: Session) -> None:
         for inspection_id, hashes in self.media.items():
             media.add_references(session, sorted(hashes), inspection_id, self.actor)
+
+
+def _named(mutations) -> list[int]:
+    """The inspections the mutations name (ids a database keeps)."""
+    return [m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
+            and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31]
 
 
 _PREFETCH: dict[int, tuple] = {}
