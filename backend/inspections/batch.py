@@ -2,11 +2,12 @@
 
 Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
-lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
-writing one (``_finish_pg``: the rows' locks and writes, the push's audit entry and change rows as one pending row,
-the figure facts' refresh locks), then ``commit`` sends the facts' refresh with COMMIT in one round trip (psycopg's
-pipeline mode) and has the chainer (``backend.audit.chainer``) link the pending row into the audit chain and number
-its changes; the push's transaction touches no global row. SQLite keeps the ORM path.
+lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``'s, sent in the
+device claim's: ``read_along``) and the writing one (``_finish_pg``: the rows' locks and writes, the push's audit
+entry and change rows as one pending row, the figure facts' refresh locks), then ``commit`` sends the facts'
+refresh with COMMIT in one round trip (psycopg's pipeline mode) and has the chainer (``backend.audit.chainer``)
+link the pending row into the audit chain and number its changes; the push's transaction touches no global row.
+SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
