@@ -73,6 +73,16 @@ class Batch(Protocol):
 
 
 @dataclasses.dataclass
+class ReadAlong:
+    """A read the domain sends with the client's claim, in its one statement (PostgreSQL, ``claim_client``): a
+    ``SELECT`` (psycopg's ``%(name)s`` parameters, none named as the claim's), its parameters, and what takes its
+    rows once the claim is granted (not called when it is refused). The rows are read in the claim's snapshot."""
+    sql: str
+    params: dict
+    take: Callable[[list[tuple]], None]
+
+
+@dataclasses.dataclass
 class Context:
     session: Session
     user_id: int
@@ -117,22 +127,27 @@ Handler = Callable[[Context, dict], dict]
 
 def claim_client(session: Session, user_id: int, client_id: str, label: str | None = None,
                  lock: bool = True, *, kind: str = "phone", max_clients: int | None = None,
-                 allow_retired: bool = False) -> SyncClient:
+                 allow_retired: bool = False, along: ReadAlong | None = None) -> SyncClient:
     """The client's row, registered to this user on first use (a push, a pull, the office screens) and, with
     ``lock``, locked for this transaction (one statement: an insert that, when the row exists, updates it to
     itself, which takes its lock and returns it).
 
     Raises :class:`ClientNotYours` (another user's), :class:`ClientRetired`, or, for a new device when the
     user already has ``max_clients`` active ones, :class:`TooManyClients` (nothing is registered then).
-    ``allow_retired``: a retired client's row is returned (an administrator importing its exported outbox)."""
+    ``allow_retired``: a retired client's row is returned (an administrator importing its exported outbox).
+    ``along``: a read sent in the claim's statement (PostgreSQL, with ``lock``; elsewhere the caller reads after),
+    its rows handed over once the claim is granted."""
+    extra = None
     if lock:
-        client = _claim_locked(session, user_id, client_id, label, kind, max_clients)
+        client, extra = _claim_locked(session, user_id, client_id, label, kind, max_clients, along)
     else:
         client = _claim(session, user_id, client_id, label, kind, max_clients)
     if client.user_id != user_id:
         raise ClientNotYours(client_id)
     if client.retired_at is not None and not allow_retired:
         raise ClientRetired(client_id)
+    if extra is not None:
+        along.take(extra)
     return client
 
 
@@ -154,25 +169,32 @@ def _check_limit(session: Session, user_id: int, client_id: str, max_clients: in
 
 
 def _claim_locked(session: Session, user_id: int, client_id: str, label: str | None, kind: str,
-                  max_clients: int | None) -> SyncClient:
+                  max_clients: int | None, along: ReadAlong | None = None) -> tuple[SyncClient, list | None]:
     """One statement: an insert that, when the row exists, updates it to itself (which takes its lock), returning
     the row. A row it created (its ``created_at`` is this one) is a new device: the limit is checked then, and a
-    refusal is rolled back by the caller (nothing registered)."""
+    refusal is rolled back by the caller (nothing registered). PostgreSQL: ``along``'s read in the same statement
+    (each of its rows beside the client's; none: the client's with nulls), its rows returned (else None)."""
     now = utcnow()
     params = {"id": client_id, "user_id": user_id, "kind": kind, "label": label, "created_at": now}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         # on the raw psycopg connection (every push sends it: SQLAlchemy's ORM execution cost 4× the statement),
         # the object made as ``populate_existing`` would (``backend.db.loaded``)
-        sql, read = _claim_raw()
-        (row,) = raw_rows(session, sql, params)
-        client = loaded(session, SyncClient, read(row), overwrite=True)
+        sql, read, width = _claim_raw()
+        extra = None
+        if along is None:
+            (row,) = raw_rows(session, sql, params)
+        else:
+            rows = raw_rows(session, _claim_with(sql, along.sql), {**along.params, **params})
+            row, extra = rows[0], [r[width:] for r in rows]
+        client = loaded(session, SyncClient, read(row[:width]), overwrite=True)
     else:
         client = session.scalars(_claim_statement(dialect), params,
                                  execution_options={"populate_existing": True}).one()
+        extra = None
     if client.created_at == now and kind == "phone" and max_clients is not None and client.user_id == user_id:
         _check_limit(session, user_id, client_id, max_clients)
-    return client
+    return client, extra
 
 
 _CLAIMS: dict[str, Any] = {}
@@ -199,7 +221,23 @@ def _claim_raw():
         stmt = _CLAIMS["raw"] = (
             "INSERT INTO sync_client (id, user_id, kind, label, last_mutation_id, created_at) VALUES (%(id)s, "
             "%(user_id)s, %(kind)s, %(label)s, 0, %(created_at)s) ON CONFLICT (id) DO UPDATE SET id = excluded.id "
-            f"RETURNING {', '.join(names)}", read)
+            f"RETURNING {', '.join(names)}", read, len(names))
+    return stmt
+
+
+_CLAIMS_WITH: dict[str, str] = {}
+
+
+def _claim_with(claim: str, read: str) -> str:
+    """The claim and another read as one statement: the claim as a CTE, each row of the read beside the client's
+    row (the read's own plan kept: a subquery joined on true). One snapshot: a claim that waited for the client's
+    lock (the same device's other push) has the read see what was committed before it waited; a push guards its
+    reads against that as against any other push's (``FieldBatch._finish_pg``'s stale check)."""
+    stmt = _CLAIMS_WITH.get(read)
+    if stmt is None:
+        if len(_CLAIMS_WITH) > 1000:
+            _CLAIMS_WITH.clear()
+        stmt = _CLAIMS_WITH[read] = f"WITH claim AS ({claim}) SELECT claim.*, r.* FROM claim LEFT JOIN ({read}) AS r ON true"
     return stmt
 
 
@@ -237,7 +275,12 @@ def push(session: Session, *, user_id: int, client_id: str, mutations: list[Muta
 
     A replayed id whose content differs from what was first received raises :class:`ReplayMismatch` before
     anything is applied (the caller refuses the whole push: nothing of the outbox is dropped)."""
-    client = claim_client(session, user_id, client_id, label, max_clients=max_clients, allow_retired=allow_retired)
+    # the domain's read of what the mutations name, sent with the claim (PostgreSQL: one statement); those of
+    # mutations the claim shows to be replays are read too (a replay is rare; it reads and writes nothing more)
+    read_along = getattr(batch, "read_along", None)
+    along = read_along([m for m in mutations if m.problem is None]) if read_along is not None else None
+    client = claim_client(session, user_id, client_id, label, max_clients=max_clients, allow_retired=allow_retired,
+                          along=along)
     last = client.last_mutation_id
     earlier = {m.mutation_id: m for m in session.scalars(select(SyncMutation).where(
         SyncMutation.client_id == client_id,

@@ -2,11 +2,12 @@
 
 Handlers read and change this state in memory; ``finish`` writes what changed in a few bulk
 statements, then the push's one audit entry, then the change rows (last: the change sequence's
-lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``) and the
-writing one (``_finish_pg``: the rows' locks and writes, the push's audit entry and change rows as one pending row,
-the figure facts' refresh locks), then ``commit`` sends the facts' refresh with COMMIT in one round trip (psycopg's
-pipeline mode) and has the chainer (``backend.audit.chainer``) link the pending row into the audit chain and number
-its changes; the push's transaction touches no global row. SQLite keeps the ORM path.
+lock is held from there to commit). On PostgreSQL the loading is one statement (``_prefetch_pg``'s, sent in the
+device claim's: ``read_along``) and the writing one (``_finish_pg``: the rows' locks and writes, the push's audit
+entry and change rows as one pending row, the figure facts' refresh locks), then ``commit`` sends the facts'
+refresh with COMMIT in one round trip (psycopg's pipeline mode) and has the chainer (``backend.audit.chainer``)
+link the pending row into the audit chain and number its changes; the push's transaction touches no global row.
+SQLite keeps the ORM path.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from backend.inspections.models import Conflict, Flag, Inspection, Record, Secti
 from backend.media import services as media
 from backend.plans.models import Task, TaskItem
 from sync import changes
+from sync.engine import ReadAlong
 from sync.fields import MergePlan, apply_plan
 
 POINT_FIELD_NAMES = ("value", *POINT_FIELDS)
@@ -111,13 +113,42 @@ class RecordState:
 @dataclasses.dataclass
 class InspectionState:
     inspection: Inspection
-    task: Task
+    loaded_task: Task | None                 # None: made on first use (``task``) from ``unmade``
     part: Participation
     sections: dict[int, SectionState] = dataclasses.field(default_factory=dict)
     record: RecordState | None = None
     signatures: list[Signature] | None = None
     changed: bool = False
     fact_from_phone: bool | None = None      # its figure fact's from_phone as loaded (None: no fact)
+    task_created_at: dt.datetime | None = None
+    # PostgreSQL: (session, the task's values, the business's values or None) as read, their ORM objects made on
+    # first use: a section's push uses neither (its catalogue is the task id's), a signature or a submit both
+    unmade: tuple | None = None
+
+    @property
+    def task(self) -> Task:
+        if self.unmade is not None:
+            self.make_objects()
+        return self.loaded_task
+
+    @property
+    def target(self) -> Target | None:
+        """The inspection's business (what a push reads of it: ``_TARGET_COLUMNS``)."""
+        if self.unmade is not None:
+            self.make_objects()
+        return self.inspection.target
+
+    def make_objects(self) -> None:
+        """The task's and the business's ORM objects made from what was read (``inspection.task`` and
+        ``inspection.target`` then load without a statement)."""
+        if self.unmade is None:
+            return
+        session, task, target = self.unmade
+        self.unmade = None
+        self.loaded_task = db_loaded(session, Task, task)
+        if "target" not in self.inspection.__dict__:
+            set_committed_value(self.inspection, "target",
+                                db_loaded(session, Target, target) if target is not None else None)
 
 
 class FieldBatch:
@@ -168,7 +199,8 @@ class FieldBatch:
         for row, task, record, section, cp, data, revs, from_phone in loaded:
             if self.inspections[row.id] is None:
                 self.inspections[row.id] = state = InspectionState(row, task, parts[row.id],
-                                                                   fact_from_phone=from_phone)
+                                                                   fact_from_phone=from_phone,
+                                                                   task_created_at=task.created_at)
                 if record is not None:
                     state.record = RecordState(row.id, record)
             if section is not None:
@@ -183,26 +215,47 @@ class FieldBatch:
         """PostgreSQL: one statement, a row per section (not per answer): the inspection, its task, its record,
         the section, its answers as one JSON array, the inspection's participation (``PEOPLE_OF_INSPECTION``),
         its figure fact's ``from_phone`` and its business. Read on the raw psycopg connection and made into the
-        objects the ORM would have loaded (``backend.db.loaded``: ~4× less CPU than the ORM's loading)."""
+        objects the ORM would have loaded (``backend.db.loaded``: ~4× less CPU than the ORM's loading); the task's
+        and the business's when first used (``InspectionState.task``, ``.target``: a section's push uses neither).
+        ``sync.engine`` sends it in the client's claim instead (``read_along``)."""
+        sql, _parts = _prefetch_raw(len(wanted))
+        self._take_pg(wanted, raw_rows(self.session, sql, {f"w{n}": iid for n, iid in enumerate(wanted)}))
+
+    def read_along(self, mutations) -> ReadAlong | None:
+        """PostgreSQL: ``_prefetch_pg``'s read of what the mutations name, for ``sync.engine`` to send in the
+        client's claim (one statement, one round trip: docs/decisions.md, "The claim reads what a push names")."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return None
+        wanted = [i for i in dict.fromkeys(_named(mutations)) if i not in self.inspections]
+        if not wanted:
+            return None
+        sql, _parts = _prefetch_raw(len(wanted))
+        return ReadAlong(sql, {f"w{n}": iid for n, iid in enumerate(wanted)},
+                         lambda rows: self._take_pg(wanted, rows))
+
+    def _take_pg(self, wanted: list[int], loaded: list[tuple]) -> None:
+        """``_prefetch_raw``'s rows made into the push's state (a row whose inspection is null: none, the claim's
+        read finding nothing)."""
         session = self.session
-        sql, parts = _prefetch_raw(len(wanted))
-        loaded = raw_rows(session, sql, {f"w{n}": iid for n, iid in enumerate(wanted)})
+        _sql, parts = _prefetch_raw(len(wanted))
         for iid in wanted:
             self.inspections[iid] = None
         (ri, i_read), (rt, t_read), (rr, r_read), (rs, s_read), (rg, g_read) = parts
         for row in loaded:
             iid = row[ri.start]
+            if iid is None:
+                continue
             state = self.inspections[iid]
             if state is None:
                 inspection = db_loaded(session, Inspection, i_read(row[ri]))
-                task = db_loaded(session, Task, t_read(row[rt]))
-                target = db_loaded(session, Target, g_read(row[rg])) if row[rg.start] is not None else None
-                if "target" not in inspection.__dict__:
-                    set_committed_value(inspection, "target", target)
+                task = t_read(row[rt])
+                target = g_read(row[rg]) if row[rg.start] is not None else None
                 people = row[rs.stop + 1]
                 part = assemble([inspection], [PeopleRow(**p) for p in people or ()])[iid]
-                self.inspections[iid] = state = InspectionState(inspection, task, part,
-                                                                fact_from_phone=row[rs.stop + 2])
+                self.inspections[iid] = state = InspectionState(inspection, None, part,
+                                                                fact_from_phone=row[rs.stop + 2],
+                                                                task_created_at=task["created_at"],
+                                                                unmade=(session, task, target))
                 if row[rr.start] is not None:
                     state.record = RecordState(iid, db_loaded(session, Record, r_read(row[rr])))
             if row[rs.start] is not None:
@@ -242,9 +295,9 @@ class FieldBatch:
     def catalogue(self, task_id: int, department_id: int) -> Catalogue:
         key = (task_id, department_id)
         if key not in self.catalogues:
-            task = next((s.task for s in self.inspections.values() if s is not None and s.task.id == task_id), None)
-            self.catalogues[key] = cached_catalogue(self.session, task_id, department_id,
-                                                    task.created_at if task is not None else None)
+            created_at = next((s.task_created_at for s in self.inspections.values()
+                               if s is not None and s.inspection.task_id == task_id), None)
+            self.catalogues[key] = cached_catalogue(self.session, task_id, department_id, created_at)
         return self.catalogues[key]
 
     def section_checker(self, task_id: int, department_id: int):
@@ -266,11 +319,10 @@ class FieldBatch:
 
     def prepare(self, mutations) -> None:
         """Load what the mutations about to be applied name (not those being replayed)."""
-        self.prefetch([m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
-                       and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31])
+        self.prefetch(_named(mutations))
 
     def target_place(self, state: InspectionState) -> dict | None:
-        t: Target = state.inspection.target
+        t: Target = state.target
         if t.latitude is None or t.longitude is None:
             return None
         return {"latitude": t.latitude, "longitude": t.longitude, "datum": t.datum or "GCJ-02"}
@@ -637,6 +689,12 @@ class FieldBatch:
     def _write_media_refs(self, session: Session) -> None:
         for inspection_id, hashes in self.media.items():
             media.add_references(session, sorted(hashes), inspection_id, self.actor)
+
+
+def _named(mutations) -> list[int]:
+    """The inspections the mutations name (ids a database keeps)."""
+    return [m.args["inspection_id"] for m in mutations if isinstance(m.args.get("inspection_id"), int)
+            and not isinstance(m.args["inspection_id"], bool) and 0 < m.args["inspection_id"] < 2**31]
 
 
 _PREFETCH: dict[int, tuple] = {}

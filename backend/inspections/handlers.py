@@ -226,7 +226,7 @@ def section_set(ctx: Context, args: dict) -> dict:
     section = batch.section(state, department_id)
     if section.status == "signed":
         raise Refused("section.signed", "本部门的检查内容已签名，不能再修改；如需修改，请先撤回签名")
-    writes, errors = parse_writes(args.get("fields"), batch.section_checker(state.task.id, department_id))
+    writes, errors = parse_writes(args.get("fields"), batch.section_checker(state.inspection.task_id, department_id))
     return _write(ctx, state, section, "section", department_id, writes, errors, "检查内容有误")
 
 
@@ -279,7 +279,7 @@ def section_sign(ctx: Context, args: dict) -> dict:
                       details={"server_hash": server_hash})
     if _open_conflicts(ctx, state, department_id):
         raise Refused("section.conflicts_open", "本部门的检查内容有未处理的冲突，须由组长处理后再签名")
-    problems = checks.section_problems(batch.catalogue(state.task.id, department_id), section.values)
+    problems = checks.section_problems(batch.catalogue(state.inspection.task_id, department_id), section.values)
     if problems:
         raise Refused("section.incomplete", "检查内容不完整：" + "；".join(problems[:3]), details={"problems": problems})
     if any(s.signer_inspector_id == signer.inspector_id
@@ -338,7 +338,7 @@ def current_record_hash(batch: FieldBatch, state: InspectionState) -> str:
             continue
         s = state.sections.get(p.department_id)
         sections[p.department_code] = s.signed_hash if s is not None and s.status == "signed" else None
-    return record_hash(state.inspection.id, state.task.code, state.inspection.target.code, sections,
+    return record_hash(state.inspection.id, state.task.code, state.target.code, sections,
                        batch.record(state).values)
 
 
@@ -566,6 +566,7 @@ def record_submit(ctx: Context, args: dict) -> dict:
     from backend.inspections import deadlines
 
     record = batch.record(state)
+    state.make_objects()          # the deadlines, the follow-ups and the PDF's job read the task and the business
     if state.inspection.followup_id is not None:      # a 复查: it closes its follow-up (or sends it on)
         sections = [s.values for s in state.sections.values()]
         photos = reinspections.photos_of(sections, record.values)

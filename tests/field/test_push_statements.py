@@ -72,6 +72,9 @@ def test_a_sections_push_sends_few_statements_on_postgresql(field, db_session, d
         # the chainer's run after the push's commit (backend/audit/chainer.py): its read and its write
         chain = [s for s in sent if s.startswith(("WITH p AS MATERIALIZED", "WITH audit_e AS"))]
         counts.append((len(sent) - len(chain), len(chain)))
-    # the push's own transaction: 5 for a section's first write, 4 for a rewrite (the audit entry, the heads and the
-    # change rows left it for the chainer's 2, which no longer hold every other push back)
-    assert counts[0][0] <= 5 and counts[1][0] <= 4 and counts[0][1] == counts[1][1] == 2, counts
+    # the push's own transaction: 4 for a section's first write (the token's account, the claim with the read of
+    # what the push names, the write, the figure facts' refresh), 3 for a rewrite (its fact unchanged); the audit
+    # entry, the heads and the change rows left it for the chainer's 2, which no longer hold every other push back:
+    # 6 in all for a first write, 5 for a rewrite (issue 14: at most 6)
+    assert counts[0][0] <= 4 and counts[1][0] <= 3 and counts[0][1] == counts[1][1] == 2, counts
+    assert sum(counts[0]) <= 6 and sum(counts[1]) <= 5, counts

@@ -76,3 +76,67 @@ def test_a_section_changed_between_a_pushs_read_and_its_lock_loses_nothing(pg, t
         section = s.scalar(select(Section).where(Section.inspection_id == iid, Section.department_id == dept))
         text = repr(section.data)
     assert "甲：现场已检查" in text and "2026-04-08T10:30:00+08:00" in text and "09:00:00" not in text, text
+
+
+def test_one_devices_second_push_while_its_first_is_applied_loses_nothing(pg, tmp_path, monkeypatch):
+    """A phone sends its outbox again while its first push is still being applied (the answer lost to a timeout),
+    one more mutation added: the second push's claim waits for the first's lock on the device's row. The claim and
+    the read of what the push names are one statement (``sync.engine.claim_client``'s ``along``), its snapshot
+    taken before that wait: the read misses the first push's commit, the write statement finds it stale, and the
+    push is applied again (docs/decisions.md, "The claim reads what a push names"). Nothing is lost; the mutation
+    sent twice is answered as first applied."""
+    from sqlalchemy import text
+
+    app = make_test_app(pg, tmp_path / "app")
+    with pg.session_scope() as session:
+        factory = Factory(session)
+        f = build_field(app, app.test_client(), factory, AuthActions(app, factory), session, targets=1)
+        iid, dept, officer = f.inspections[0].id, f.lead_dept.id, f.lead_officer
+    first = Client(FlaskTransport(app.test_client()))
+    first.access_token = AuthActions(app, None).token(officer)
+    first.set_section(iid, dept, {"arrived_at": "2026-04-08T09:00:00+08:00"})
+    assert [r["status"] for r in first.push()] == ["applied"]      # the device registered, the section written
+    first.set_section(iid, dept, {"note": "甲：现场已检查"})
+    again = Client.from_state(FlaskTransport(app.test_client()), first.state())
+    again.set_section(iid, dept, {"arrived_at": "2026-04-08T10:30:00+08:00"})
+
+    real = batch_module.FieldBatch._finish_pg
+    finishes: list[int] = []
+    answers: list = []
+    errors: list[BaseException] = []
+
+    def waiting_claims() -> int:
+        with pg.session_scope(write=False) as s:
+            return s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND query LIKE 'WITH claim AS%'"))
+
+    def the_same_device_pushes_again(self, session, outcome=None):
+        finishes.append(outcome["from"])
+        if len(finishes) == 1:          # the first push has read the section and holds the device's row
+            def run():
+                try:
+                    answers.append(again.push())
+                except BaseException as exc:   # noqa: BLE001 - reported by the test
+                    errors.append(exc)
+            threading.Thread(target=run, daemon=True).start()
+            for _ in range(300):
+                if waiting_claims() or errors:
+                    break
+                threading.Event().wait(0.1)
+            assert waiting_claims() == 1, errors
+        return real(self, session, outcome)
+
+    monkeypatch.setattr(batch_module.FieldBatch, "_finish_pg", the_same_device_pushes_again)
+    assert [r["status"] for r in first.push()] == ["applied"]
+    for _ in range(300):
+        if answers or errors:
+            break
+        threading.Event().wait(0.1)
+    assert not errors, errors
+    assert [(r["id"], r["status"]) for r in answers[0]] == [(2, "applied"), (3, "applied")], answers
+    assert finishes == [2, 3, 3]        # the second push read before the first's commit: found stale, applied again
+
+    with pg.session_scope(write=False) as s:
+        section = s.scalar(select(Section).where(Section.inspection_id == iid, Section.department_id == dept))
+        text_ = repr(section.data)
+    assert "甲：现场已检查" in text_ and "2026-04-08T10:30:00+08:00" in text_ and "09:00:00" not in text_, text_
