@@ -138,7 +138,8 @@ def from_environment() -> dict:
         "PDF_MAX_ACTIVE_JOBS": _int("PDF_MAX_ACTIVE_JOBS", 3),
         # a list export longer than this is written by a job (202; backend/jobs/exports.py)
         "EXPORT_ASYNC_ROWS": _int("EXPORT_ASYNC_ROWS", 5000),     # renderings one person may have under way
-        # an export job's file is removed by the daily clean-up this long after (0: kept; backend/jobs/retention.py)
+        # an export job's file, a list import's upload: removed by the daily clean-up this long after (0: kept;
+        # backend/jobs/retention.py)
         "EXPORT_RETENTION_DAYS": _int("EXPORT_RETENTION_DAYS", 30),
         "PDF_FONT_BOLD": os.environ.get("PDF_FONT_BOLD") or None,
         # flask-smorest / OpenAPI

@@ -232,7 +232,7 @@ def send_job_file(job_id: str, names: tuple[str, ...] | None = None):
     result = row.result or {}
     from backend.jobs.retention import check_not_expired
 
-    check_not_expired(result)
+    check_not_expired(result, row.name)
     if not result.get("sha256") or not result.get("file_name"):
         raise NotFound("该后台任务没有生成文件", code="job.no_file")
     fmt = result.get("format", "")

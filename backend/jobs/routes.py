@@ -45,9 +45,10 @@ class JobDetail(MethodView):
 @blp.route("/<string:job_id>/file")
 class JobFile(MethodView):
     @requires(ANY_USER)
-    @blp.doc(responses={"200": {"description": "任务生成的文件（导出的 CSV / XLSX、通报 PDF）"},
+    @blp.doc(responses={"200": {"description": "任务生成的文件（导出的 CSV / XLSX、通报 PDF；名录导入：上传的文件）"},
                         "409": {"description": "job.not_ready：尚未完成（details 含进度）；job.failed：任务失败"},
-                        "404": {"description": "job.no_file：该任务不生成文件；export.file_missing：文件已被清理"}})
+                        "404": {"description": "job.no_file：该任务不生成文件；export.file_missing：文件已被清理"},
+                        "410": {"description": "export.expired / import.expired：文件已超过保留期限并被清理"}})
     def get(self, job_id):
         """下载后台任务生成的文件（仅限提交人或系统管理员）"""
         from backend.jobs.exports import send_job_file

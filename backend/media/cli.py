@@ -32,5 +32,6 @@ def cleanup_command(grace_days):
     click.echo(f"已清理：文件记录 {counts['media_deleted']} 个，磁盘文件 {counts['files_deleted']} 个"
                f"（{counts['bytes_freed']} 字节），过期上传会话 {counts['uploads_expired']} 个，"
                f"残留临时文件 {counts['stray_files_deleted']} 个（宽限期 {counts['grace_days']} 天）；"
-               f"过期导出 {counts['exports_expired']} 个，删除导出文件 {counts['export_files_deleted']} 个"
+               f"过期导出 {counts['exports_expired']} 个，删除导出文件 {counts['export_files_deleted']} 个，"
+               f"过期名录导入 {counts['imports_expired']} 个，删除导入文件 {counts['import_files_deleted']} 个"
                f"（保留 {counts['export_retention_days'] or '不限'} 天）")

@@ -51,7 +51,7 @@ class MediaSettings:
     public_max_edge: int
     timezone: str
     job_attempts: int
-    export_retention: dt.timedelta | None = None   # export jobs' files (EXPORT_RETENTION_DAYS; None: forever)
+    export_retention: dt.timedelta | None = None   # export jobs' files, list imports' uploads (EXPORT_RETENTION_DAYS; None: forever)
 
     @classmethod
     def from_config(cls, config: Mapping) -> "MediaSettings":

@@ -131,7 +131,7 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
     from backend.inspections import import_desk   # an exported outbox uploaded in the office, never confirmed
 
     stale_imports = import_desk.expire_stale(session, settings.store, now, settings.upload_expiry)
-    from backend.jobs import retention   # export jobs' files, past EXPORT_RETENTION_DAYS
+    from backend.jobs import retention   # export jobs' files and list imports' uploads, past EXPORT_RETENTION_DAYS
 
     exported = retention.expire(session, settings.store, now, settings.export_retention)
     counts = {"media_deleted": len(deleted), "files_deleted": files, "bytes_freed": freed,

@@ -59,6 +59,22 @@ def test_admin_logs_in_sees_the_menu_and_logs_out(server):
         page.wait_for_selector(".offline-upload")
         assert page.evaluate("history.length") == entries + 1 and page.evaluate("window.__samePage")  # no page load
 
+        # the pager's 每页条数 (an Element Plus select, its input drawn without an outline) by the keyboard: Tab
+        # from the count before it reaches it, and the box around it shows the shell's focus ring
+        page.click('[data-path="/jobs"]')
+        page.wait_for_url("**/office/jobs")
+        page.wait_for_selector(".paged-table .page-size")
+        page.click(".paged-table .pager .total")
+        for _ in range(5):
+            page.keyboard.press("Tab")
+            size = page.evaluate("""() => { const e = document.activeElement, box = e.closest('.el-select__wrapper');
+                const s = box && getComputedStyle(box);
+                return {inside: !!e.closest('.page-size'), label: e.getAttribute('aria-label'),
+                        ring: !!s && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2}; }""")
+            if size["inside"]:
+                break
+        assert size == {"inside": True, "label": "每页条数", "ring": True}, size
+
         page.click("#logout-btn")
         page.wait_for_selector("#login-btn")
         assert page.evaluate("localStorage.getItem('shuangsui.office.auth')") is None

@@ -229,6 +229,32 @@ def test_an_old_export_is_removed_from_the_bucket(database, db_session, factory,
     assert gone.status_code == 410 and gone.json["code"] == "export.expired"
 
 
+def test_an_old_list_import_s_upload_is_removed_from_the_bucket(database, db_session, world,  # noqa: F811
+                                                               tmp_path, s3_server):  # noqa: F811
+    """The same retention for a list import's upload: its object goes, its report stays, its file answers 410."""
+    import hashlib
+
+    from backend.jobs.models import Job
+    from tests.api.directory_io.helpers import csv_bytes, finished_job, upload
+    from tests.api.directory_io.test_io_imports import TARGET_HEADER, target_rows, usccs
+
+    bucket = s3_server.new_bucket()
+    app = make_test_app(database, tmp_path, **s3_server.settings(bucket, prefix="shuangsui/"))
+    client = app.test_client()
+    data = csv_bytes([TARGET_HEADER, *target_rows(usccs(2), world.dept.code)])
+    job = finished_job(client, world.admin_headers, upload(client, world.admin_headers, "targets", data, "名录.csv"))
+    assert job["status"] == "done", job
+    assert set(s3_server.objects(bucket)) == {_key(hashlib.sha256(data).hexdigest())}
+    db_session.execute(update(Job).where(Job.id == job["id"]).values(finished_at=utcnow() - dt.timedelta(days=31)))
+    db_session.flush()
+    counts = services.cleanup(db_session, services.MediaSettings.from_config(app.config), Actor.system())
+    assert counts["imports_expired"] == 1 and counts["import_files_deleted"] == 1
+    assert s3_server.objects(bucket) == {}
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=world.admin_headers).json["result"]["created"] == 2
+    gone = client.get(f"/api/v1/jobs/{job['id']}/file", headers=world.admin_headers)
+    assert gone.status_code == 410 and gone.json["code"] == "import.expired"
+
+
 def test_a_plain_photo_s_copies_are_made_from_s3_on_first_need(committed_db, tmp_path, s3_server):  # noqa: F811
     """The app's photo (upright, no profile) sent whole: nothing but the original in the bucket until a reader
     asks; then the thumbnail and the public copy, made from a temporary copy, go to the bucket, nothing stays

@@ -4246,7 +4246,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description 任务生成的文件（导出的 CSV / XLSX、通报 PDF） */
+                /** @description 任务生成的文件（导出的 CSV / XLSX、通报 PDF；名录导入：上传的文件） */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4262,6 +4262,13 @@ export interface paths {
                 };
                 /** @description job.not_ready：尚未完成（details 含进度）；job.failed：任务失败 */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description export.expired / import.expired：文件已超过保留期限并被清理 */
+                410: {
                     headers: {
                         [name: string]: unknown;
                     };

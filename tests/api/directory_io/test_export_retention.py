@@ -120,4 +120,4 @@ def test_the_cleanup_command_reports_the_exports(app, client, db_session, world,
     _age(db_session, _export(client, headers)["id"], 31)
     result = app.test_cli_runner().invoke(args=["media", "cleanup"])
     assert result.exit_code == 0, result.output
-    assert "过期导出 1 个，删除导出文件 1 个（保留 30 天）" in result.output
+    assert "过期导出 1 个，删除导出文件 1 个，过期名录导入 0 个，删除导入文件 0 个（保留 30 天）" in result.output
