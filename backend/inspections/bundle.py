@@ -44,11 +44,12 @@ _SECTIONS = (select(Section.id, Section.inspection_id, Section.department_id, Se
                     Section.status, Section.signed_hash, Section.updated_at, Department.code)
              .join(Department, Department.id == Section.department_id)
              .where(Section.inspection_id.in_(_IDS)).order_by(Section.id))
-# the answers in the order the database gives them, as the ORM's query of them had it (no ORDER BY): the order of a
-# section's ``content``, ``revs`` and ``server_times``
+# the answers by section and check point: the order of a section's ``content``, ``revs`` and ``server_times`` the same
+# on every pull and every database (it was the order the database gave them, which a plan could change)
 _ANSWERS = (select(SectionAnswer.section_id, SectionAnswer.check_point_id, SectionAnswer.data, SectionAnswer.revs,
                    SectionAnswer.first_at, SectionAnswer.updated_at)
-            .where(SectionAnswer.section_id.in_(_IDS)))
+            .where(SectionAnswer.section_id.in_(_IDS))
+            .order_by(SectionAnswer.section_id, SectionAnswer.check_point_id))
 _TASKS = (select(Task.id, Task.code, Task.name, Task.status, Task.start_date, Task.end_date, Task.draw_date,
                  Task.lead_department_id).where(Task.id.in_(_IDS)).order_by(Task.id))
 _TASK_DEPARTMENTS = (select(TaskDepartment.task_id, TaskDepartment.department_id, TaskDepartment.role, Department.code,
@@ -182,7 +183,7 @@ def _section_rows(session: Session, ids: list[int]) -> tuple[list, list]:
     """The sections of these inspections and their answers, as rows (``_SECTIONS``'s and ``_ANSWERS``'s columns).
     PostgreSQL: on the raw psycopg connection (``backend.db.raw_rows``), the same statements, each id its own
     parameter as SQLAlchemy's expanding ``IN`` writes them (an index lookup whatever psycopg's prepared plan; the
-    answers' order the same as theirs). The times come as psycopg gives them (aware, in the session's time zone):
+    answers by section and check point, as theirs). The times come as psycopg gives them (aware, in the session's time zone):
     ``_iso`` writes them in UTC."""
     if dialect_of(session) != "postgresql":
         rows = session.execute(_SECTIONS, {"ids": ids}).all()
@@ -199,7 +200,7 @@ _SECTIONS_PG = ("SELECT s.id, s.inspection_id, s.department_id, s.data, s.revs, 
                 "s.updated_at, d.code FROM inspection_section s JOIN department d ON d.id = s.department_id "
                 "WHERE s.inspection_id IN ({}) ORDER BY s.id")
 _ANSWERS_PG = ("SELECT section_id, check_point_id, data, revs, first_at, updated_at FROM section_answer "
-               "WHERE section_id IN ({})")
+               "WHERE section_id IN ({}) ORDER BY section_id, check_point_id")
 _RAW: dict[tuple[str, int], str] = {}
 
 

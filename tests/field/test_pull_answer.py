@@ -107,3 +107,26 @@ def test_a_first_pull_sends_the_same_statements_for_two_inspections_or_five(app,
     # (22 before the pull's sections read their department codes with them, the inspections their task's code, and
     # the checklist its items with the tasks' items); the same on SQLite
     assert len(counts[5]) == 19, (len(counts[5]), "\n".join(s[:100] for s in counts[5]))
+
+
+def test_a_sections_answers_come_in_check_point_order_whatever_was_written_last(field):
+    """A section's ``content``, ``revs`` and ``server_times`` list its check points in their ids' order on every
+    pull and every database: the first check point rewritten after the others (on PostgreSQL its row then lies
+    last in the table) still comes first."""
+    points = field.points(field.lead_item)
+    assert len(points) >= 2
+    lead = field.phone(field.lead_user)
+    lead.set_section(field.inspection.id, field.lead_dept.id, field.full_section(field.lead_item))
+    assert [r["status"] for r in lead.push()] == ["applied"]
+    lead.pull()
+    lead.set_section(field.inspection.id, field.lead_dept.id, {f"points.{points[0]}.result": "fail",
+                                                               f"points.{points[0]}.problem": "现场复核"})
+    assert [r["status"] for r in lead.push()] == ["applied"]
+    answer = _same_as_the_schema(field, field.lead_user)
+    doc = next(c["data"] for c in answer["changes"] if c["type"] == "inspection" and c["id"] == field.inspection.id)
+    [section] = [s for s in doc["sections"] if s["department_id"] == field.lead_dept.id]
+    order = sorted(points)
+    for key in ("content", "revs"):
+        seen = [int(k.split(".")[1]) for k in section[key] if k.startswith("points.")]
+        assert list(dict.fromkeys(seen)) == order, (key, seen)
+    assert [int(k) for k in section["server_times"]] == order
