@@ -204,6 +204,8 @@ PHASES = [
         ("feasibility", "backend.draws.services", "feasibility.assess"),
         ("commitment (join, SHA-256)", "backend.draws.services", "commitment_of_lines"),
         ("pack lists (join, SHA-256)", "backend.draws.lists", "pack"),
+        ("pack lists (join)", "backend.draws.lists", "join"),
+        ("seal lists (SHA-256 on a thread + compress)", "backend.draws.lists", "seal"),
         ("commitment of the hashes", "backend.draws.services", "commitment_of_hashes"),
         ("store lists (compress)", "backend.draws.lists", "store"),
         ("audit entries", "backend.audit.services", "record"),

@@ -146,12 +146,13 @@ def commit(session: Session, actor: Actor, task_id: Any, settings: DrawSettings,
             session.rollback()   # the status claim, and a re-draw's superseding: nothing is frozen
             raise CannotDraw("不能摇号：" + "；".join(r["message"] for r in reasons),
                              details={"reasons": reasons, "warnings": verdict["warnings"]})
-        frozen = {"targets": lists.pack(eligible.target_lines), "inspectors": lists.pack(eligible.inspector_lines),
-                  "conflicts": [f"{i}|{e}" for i, e in eligible.conflicts], "excluded": eligible.excluded_lines}
+        texts = {"targets": lists.join(eligible.target_lines), "inspectors": lists.join(eligible.inspector_lines)}
+        frozen = {"conflicts": [f"{i}|{e}" for i, e in eligible.conflicts], "excluded": eligible.excluded_lines}
         if plan.get("experts"):
             frozen["expert_conflicts"] = experts.frozen_conflicts(
                 session, sorted({e["id"] for e in plan["experts"]}), eligible.target_lines)
-        del eligible   # the million target lines, before the collector runs again
+        del eligible   # the million target lines, before the collector runs again (and before compressing)
+        frozen.update({kind: lists.seal(*texts.pop(kind)) for kind in ("targets", "inspectors")})
     c = commitment_of_hashes(task.code, plan, frozen["targets"].sha256, frozen["inspectors"].sha256)
     seq = (session.scalar(select(func.max(Draw.seq)).where(Draw.task_id == task.id)) or 0) + 1
     draw = Draw(task_id=task.id, seq=seq, status="committed", algorithm=algorithm.ALGORITHM, plan=plan,

@@ -55,6 +55,15 @@ def test_pack_hashes_the_text_the_commitment_hashes():
     assert lists.pack([]).sha256 == hashlib.sha256(b"").hexdigest()
 
 
+@pytest.mark.parametrize("count", [0, 3, 400_000])   # 400,000 lines: past 4 MB, hashed on a thread
+def test_seal_of_join_hashes_on_a_thread_what_pack_hashes_and_keeps_compress_bytes(count):
+    lines = [f"{'ABCD'[i % 4]}|{i:017d}" for i in range(count)]
+    plain, sealed = lists.pack(lines), lists.seal(*lists.join(lines))
+    assert (sealed.text, sealed.sha256, sealed.count) == (plain.text, plain.sha256, plain.count)
+    assert sealed.data == lists.compress(plain.text) and plain.data is None
+    assert zlib.decompress(sealed.data) == plain.text
+
+
 @pytest.mark.parametrize("size", [0, 1, 4096, (4 << 20) - 1, 4 << 20, (4 << 20) + 7, 9_000_001])
 def test_compress_gives_one_zlib_stream_of_the_text(size):
     rng = random.Random(size)
