@@ -66,16 +66,9 @@ _CHECK_POINTS = (select(CheckPoint.item_id, CheckPoint.id, CheckPoint.seq, Check
                  .order_by(CheckPoint.item_id, CheckPoint.seq))
 
 
-_UTC = dt.timezone.utc
-
-
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
-    """A time in UTC as ``…Z``, a date as is. Most times already come in UTC (the ORM's ``UTCDateTime``, psycopg
-    on a session in UTC): those skip the conversion (~300 times a first pull); the text is the same."""
     if value is None:
         return None
-    if value.__class__ is dt.datetime and value.tzinfo is _UTC:
-        return value.isoformat()[:-6] + "Z"
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
     return value.isoformat()
