@@ -2,7 +2,7 @@
 // fake-indexeddb and a fake server (a fetch that answers as docs/sync.md says the server does).
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { db, setKV } from "../src/lib/db";
-import { enqueue } from "../src/lib/outbox";
+import { enqueue, type NewPhoto } from "../src/lib/outbox";
 import { headline, summary, syncNow, type Picture } from "../src/lib/sync";
 import { counts, picture } from "../src/lib/store";
 import { cosigners, describeMutation, describeRefusal, recordState, rememberCosigner, STATE_LABELS } from "../src/lib/recordstate";
@@ -140,6 +140,35 @@ describe("a sync, as the phone reports it", () => {
     expect(results.map((r) => r.status)).toEqual(["applied", "applied"]);
     expect(recordState(7, [], results, [], {})).toBe("confirmed");
     expect(headline(picture(await counts()))).toMatchObject({ label: "已同步", ok: true });
+  });
+
+  it("a file named by a change written while the sync runs goes up before that change is pushed", async () => {
+    // the representative signs while a push is under way and 提交 follows at once: the push's loop takes both; the
+    // server must hold the signature's image before it judges the submit (else record.media_missing, for nothing)
+    const sha = "d".repeat(64);
+    const image: NewPhoto = {
+      meta: { sha256: sha, inspection_id: 7, type: "image/png", kind: "signature", size: 3, width: 1, height: 1,
+              created: "2026-04-08T01:00:00Z", uploaded: 0, offset: 0, upload_url: null, error: null },
+      data: new Uint8Array([1, 2, 3]).buffer, thumb: new Uint8Array([4]).buffer };
+    const honest = honestServer();
+    let written = false;
+    server = async (method, path, body) => {
+      if (path === "/api/sync/push" && !written) {
+        written = true;
+        await enqueue("record.representative", { inspection_id: 7, image_sha256: sha }, [image]);
+        await enqueue("record.submit", { inspection_id: 7, content_hash: "a".repeat(64) });
+      }
+      if (method === "HEAD" && path === `/api/media/${sha}`) return new Response(null, { status: 200 });
+      return honest(method, path, body);
+    };
+    await enqueue("record.set", { inspection_id: 7, fields: { opinion: { value: "好", base_rev: 0 } } });
+    expect(await syncNow()).toBe("synced");
+    const head = seen.findIndex((r) => r.method === "HEAD" && r.path === `/api/media/${sha}`);
+    const submit = seen.findIndex((r) => r.path === "/api/sync/push"
+      && (r.body as { mutations: { name: string }[] }).mutations.some((m) => m.name === "record.submit"));
+    expect(head).toBeGreaterThanOrEqual(0);
+    expect(submit).toBeGreaterThan(head);
+    expect(await db.photos.where("uploaded").equals(0).count()).toBe(0);
   });
 
   it("names every change in words, never by its code", () => {

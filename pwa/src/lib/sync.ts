@@ -206,6 +206,10 @@ async function push(): Promise<void> {
   const cid = await clientId();
   let renumbered = 0;
   for (;;) {
+    // a mutation written while this sync ran (a signature drawn, a photo taken, then 提交) may name a file the
+    // uploads before the push never saw: its bytes go first, so the server never judges a record.submit on a file
+    // it has not got yet (record.media_missing, a refusal the officer would have to answer for nothing)
+    if (await waitingUploads()) await uploads();
     // read and marked sent in one transaction: what is sent is what stays stored (outbox.ts, coalescing)
     const batch = await takeBatch((outbox) => batches(outbox)[0]);
     if (!batch.length) return;
@@ -311,6 +315,11 @@ async function pull(): Promise<number> {
 }
 
 // --- uploads --------------------------------------------------------------------------------------
+
+/** Files on the phone not on the server yet, and not refused by it. */
+async function waitingUploads(): Promise<number> {
+  return db.photos.where("uploaded").equals(0).filter((p) => !p.error).count();
+}
 
 async function uploads(): Promise<number> {
   const waiting = (await db.photos.where("uploaded").equals(0).toArray()).filter((p) => !p.error);
