@@ -1,6 +1,8 @@
 """Helpers of the import/export tests: build CSV/XLSX files, upload them, read the job back."""
 from __future__ import annotations
 
+import datetime as dt
+
 import csv
 import io
 import struct
@@ -200,3 +202,21 @@ def hostile_xlsx(path, *, sst_mb: int = 1000, header: list[str] | None = None, r
                     len(prefix) + sst_mb * len(block) + len(suffix)))
     _raw_zip(path, members)
     return path
+
+
+def age_job(db_session, job_id: str, days: int) -> None:
+    """The job finished ``days`` ago (the retention tests)."""
+    from sqlalchemy import update
+
+    from backend.db import utcnow
+    from backend.jobs.models import Job
+    db_session.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow() - dt.timedelta(days=days)))
+    db_session.flush()
+
+
+def cleanup(app, db_session, **config):
+    """The daily media clean-up, now, with ``config`` over the app's."""
+    from backend.actor import Actor
+    from backend.media import services
+    settings = services.MediaSettings.from_config({**app.config, **config})
+    return services.cleanup(db_session, settings, Actor.system())

@@ -7,15 +7,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from backend.actor import Actor
 from backend.audit.models import AuditEntry
 from backend.auth.roles import Role
 from backend.db import utcnow
 from backend.jobs.models import Job
-from backend.media import services, storage
+from backend.media import storage
 from backend.media.models import Media
 from backend.publication.models import PublicationExport
-from tests.api.directory_io.helpers import finished_job
+from tests.api.directory_io.helpers import age_job as _age, cleanup as _cleanup, finished_job
 from tests.api.directory_io.test_io_exports import _make_lists
 
 
@@ -28,16 +27,6 @@ def _export(client, headers) -> dict:
     job = finished_job(client, headers, client.post("/api/v1/exports/targets?format=csv", headers=headers))
     assert job["status"] == "done", job
     return job
-
-
-def _age(db_session, job_id: str, days: int) -> None:
-    db_session.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow() - dt.timedelta(days=days)))
-    db_session.flush()
-
-
-def _cleanup(app, db_session, **config):
-    settings = services.MediaSettings.from_config({**app.config, **config})
-    return services.cleanup(db_session, settings, Actor.system())
 
 
 def test_an_old_export_is_expired_its_file_removed_and_its_download_refused(app, client, db_session, world,

@@ -8,30 +8,19 @@ import datetime as dt
 import hashlib
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from backend.actor import Actor
 from backend.audit.models import AuditEntry
 from backend.db import utcnow
 from backend.jobs.models import Job
-from backend.media import services, storage
-from tests.api.directory_io.helpers import csv_bytes, finished_job, upload
+from backend.media import storage
+from tests.api.directory_io.helpers import age_job as _age, cleanup as _cleanup, csv_bytes, finished_job, upload
 from tests.api.directory_io.test_io_imports import TARGET_HEADER, target_rows, usccs
 
 
 def _import(client, world, data: bytes, name: str = "检查对象.csv", **form) -> dict:
     return finished_job(client, world.admin_headers, upload(client, world.admin_headers, "targets", data, name,
                                                             **form))
-
-
-def _age(db_session, job_id: str, days: int) -> None:
-    db_session.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow() - dt.timedelta(days=days)))
-    db_session.flush()
-
-
-def _cleanup(app, db_session, **config):
-    settings = services.MediaSettings.from_config({**app.config, **config})
-    return services.cleanup(db_session, settings, Actor.system())
 
 
 def test_old_imports_lose_their_upload_keep_their_report_and_the_file_answers_410(app, client, db_session, world):
