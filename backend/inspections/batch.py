@@ -470,16 +470,19 @@ class FieldBatch:
         # the write: the touched inspections' rows locked first (``lock_i``) and their updated_at compared with
         # what was read (``stale_i``); the writes, each only when nothing went stale (which also makes each read
         # the lock first); the audit head's lock last (``audit_l``), after every write
+        # (each id its own parameter, as the prefetch's: the generic plan of ``= ANY($1)``, or of a join with
+        # ``json_to_recordset`` alone, scanned the whole table; ``id IN ($1, …)`` is an index lookup whatever the
+        # plan: ``_ids_in``)
         ok = "(SELECT cardinality(ids) = 0 FROM stale_i)"
+        params: dict = {"now": now, "seen": _json_dumps([{"id": i, "at": _aware(at)} for i, at in seen.items()])}
+        touched_in = _ids_in("t", touched, params)
         ctes: list[str] = [
-            "lock_i AS (SELECT id, updated_at FROM inspection WHERE id = ANY(CAST(:touched AS integer[])) ORDER BY id "
+            f"lock_i AS (SELECT id, updated_at FROM inspection WHERE id IN ({touched_in}) ORDER BY id "
             "FOR NO KEY UPDATE)",
             "stale_i AS (SELECT COALESCE(array_agg(lock_i.id ORDER BY lock_i.id), '{}') AS ids FROM lock_i "
             "JOIN json_to_recordset(CAST(:seen AS json)) AS r(id integer, at timestamptz) ON r.id = lock_i.id "
             "WHERE lock_i.updated_at IS DISTINCT FROM r.at)"]
         written: list[str] = []          # the parts the head's lock waits for
-        params: dict = {"touched": touched, "now": now,
-                        "seen": _json_dumps([{"id": i, "at": _aware(at)} for i, at in seen.items()])}
         record_ = self.sync_record
         if record_ is not None:
             from sync import engine
@@ -501,16 +504,18 @@ class FieldBatch:
             params["new_sections"] = _json_dumps(new_sections)
             written.append("new_s")
         if section_updates:
+            updated_in = _ids_in("u", [u["id"] for u in section_updates], params)
             ctes.append("upd_s AS (UPDATE inspection_section AS t SET data = v.data, revs = v.revs, rev = v.rev, "
                         "status = v.status, signed_hash = v.signed_hash, updated_at = :now FROM json_to_recordset("
                         "CAST(:section_updates AS json)) AS v(id integer, data json, revs json, rev integer, "
-                        f"status varchar, signed_hash varchar) WHERE t.id = v.id AND {ok} RETURNING 1)")
+                        f"status varchar, signed_hash varchar) WHERE t.id IN ({updated_in}) AND t.id = v.id "
+                        f"AND {ok} RETURNING 1)")
             params["section_updates"] = _json_dumps(section_updates)
             written.append("upd_s")
         if touched:  # started when first written, changed now
             ctes.append("upd_i AS (UPDATE inspection SET status = CASE WHEN status = 'assigned' THEN 'in_progress' "
                         "ELSE status END, started_at = COALESCE(started_at, :now), updated_at = :now "
-                        f"WHERE id = ANY(CAST(:touched AS integer[])) AND {ok} RETURNING 1)")
+                        f"WHERE id IN ({touched_in}) AND {ok} RETURNING 1)")
             written.append("upd_i")
         if answer_inserts:
             new_join = ("LEFT JOIN new_s ON new_s.inspection_id = v.inspection_id "
@@ -524,11 +529,13 @@ class FieldBatch:
             params["answer_inserts"] = _json_dumps(answer_inserts)
             written.append("ins_a")
         if answer_updates:
+            sections_in = _ids_in("a", sorted({a["section_id"] for a in answer_updates if a["section_id"] is not None}),
+                                  params)
             ctes.append("upd_a AS (UPDATE section_answer AS t SET data = v.data, revs = v.revs, "
                         "updated_by = v.updated_by, updated_at = :now FROM json_to_recordset("
                         "CAST(:answer_updates AS json)) AS v(section_id integer, check_point_id integer, data json, "
-                        "revs json, updated_by integer) WHERE t.section_id = v.section_id "
-                        f"AND t.check_point_id = v.check_point_id AND {ok} RETURNING 1)")
+                        f"revs json, updated_by integer) WHERE t.section_id IN ({sections_in}) "
+                        f"AND t.section_id = v.section_id AND t.check_point_id = v.check_point_id AND {ok} RETURNING 1)")
             params["answer_updates"] = _json_dumps(answer_updates)
             written.append("upd_a")
         after = " AND ".join([ok, *(f"(SELECT count(*) FROM {w}) >= 0" for w in written)])
@@ -689,6 +696,16 @@ class FieldBatch:
     def _write_media_refs(self, session: Session) -> None:
         for inspection_id, hashes in self.media.items():
             media.add_references(session, sorted(hashes), inspection_id, self.actor)
+
+
+def _ids_in(prefix: str, ids: list[int], params: dict) -> str:
+    """``:p0, :p1, …`` for an ``IN (…)`` of these ids, each its own parameter (added to ``params``), ``NULL`` for
+    none: one statement text a number of ids, whose generic plan looks each id up by its index (``= ANY($1)`` was
+    planned as a scan of the table, the prefetch's lesson below; so was a join with ``json_to_recordset`` alone,
+    whose 100 rows the planner guesses)."""
+    for n, i in enumerate(ids):
+        params[f"{prefix}{n}"] = i
+    return ", ".join(f":{prefix}{n}" for n in range(len(ids))) or "NULL"
 
 
 def _named(mutations) -> list[int]:
