@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import Select, insert, or_, select, update
+from sqlalchemy import Select, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -76,8 +76,41 @@ def append_inspections(session: Session, inspection_ids: list[int], task_id: int
          "at": now} for i, iid in enumerate(inspection_ids)])
 
 
+_HEAD = select(SyncHead.seq).where(SyncHead.id == 1)
+
+
 def head(session: Session) -> int:
-    return session.scalar(select(SyncHead.seq).where(SyncHead.id == 1)) or 0
+    return session.scalar(_HEAD) or 0
+
+
+class ChangeQuery:
+    """``changed``'s two statements for readers who may see the inspections and tasks of two selects of ids, built
+    once: the selects may hold bound parameters of their own (``params`` of ``run``), so one ``ChangeQuery`` serves
+    every reader, and each pull only binds its values (SQLAlchemy's compiled cache is hit without building and
+    coercing the statements again)."""
+
+    def __init__(self, inspections: Select, tasks: Select):
+        in_range = (SyncChange.seq > bindparam("after")) & (SyncChange.seq <= bindparam("upto"))
+        self.inspections = (
+            select(SyncChange.inspection_id).where(in_range, SyncChange.entity == "inspection",
+                                                   SyncChange.inspection_id.in_(inspections),
+                                                   SyncChange.inspection_id > bindparam("after_id"))
+            .group_by(SyncChange.inspection_id).order_by(SyncChange.inspection_id).limit(bindparam("limit")))
+        # the tasks come once per pull, on its first page: every task that changed in the range, and the task of
+        # every inspection that did (whichever page brings the inspection)
+        self.tasks = (
+            select(SyncChange.task_id).where(in_range, SyncChange.task_id.is_not(None), or_(
+                (SyncChange.entity == "task") & SyncChange.task_id.in_(tasks),
+                (SyncChange.entity == "inspection") & SyncChange.inspection_id.in_(inspections)))
+            .group_by(SyncChange.task_id))
+
+    def run(self, session: Session, *, after: int, upto: int, after_id: int, limit: int,
+            params: dict | None = None) -> tuple[list[int], list[int]]:
+        """``changed``'s answer; ``params``: the values of the selects' own parameters."""
+        bound = {**(params or {}), "after": after, "upto": upto}
+        inspection_ids = list(session.scalars(self.inspections, {**bound, "after_id": after_id, "limit": limit + 1}))
+        task_ids = [] if after_id else list(session.scalars(self.tasks, bound))
+        return inspection_ids, task_ids
 
 
 def changed(session: Session, *, after: int, upto: int, inspections: Select, tasks: Select, after_id: int,
@@ -88,18 +121,6 @@ def changed(session: Session, *, after: int, upto: int, inspections: Select, tas
 
     Each is named once however often it changed: a pull sends its current state once. ``upto`` is a number
     read before: everything up to it has committed (the head's lock), so nothing in the range is missed.
+    (Statements built for this call; ``ChangeQuery`` builds them once.)
     """
-    in_range = (SyncChange.seq > after) & (SyncChange.seq <= upto)
-    inspection_ids = list(session.scalars(
-        select(SyncChange.inspection_id).where(in_range, SyncChange.entity == "inspection",
-                                               SyncChange.inspection_id.in_(inspections),
-                                               SyncChange.inspection_id > after_id)
-        .group_by(SyncChange.inspection_id).order_by(SyncChange.inspection_id).limit(limit + 1)))
-    # the tasks come once per pull, on its first page: every task that changed in the range, and the task of
-    # every inspection that did (whichever page brings the inspection)
-    task_ids = [] if after_id else list(session.scalars(
-        select(SyncChange.task_id).where(in_range, SyncChange.task_id.is_not(None), or_(
-            (SyncChange.entity == "task") & SyncChange.task_id.in_(tasks),
-            (SyncChange.entity == "inspection") & SyncChange.inspection_id.in_(inspections)))
-        .group_by(SyncChange.task_id)))
-    return inspection_ids, task_ids
+    return ChangeQuery(inspections, tasks).run(session, after=after, upto=upto, after_id=after_id, limit=limit)

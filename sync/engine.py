@@ -244,16 +244,19 @@ def _claim_with(claim: str, read: str) -> str:
 def _claim(session: Session, user_id: int, client_id: str, label: str | None, kind: str,
            max_clients: int | None) -> SyncClient:
     """Without a lock: read first; a new one is written (one short write, once)."""
-    client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                            .execution_options(populate_existing=True))
+    client = session.scalar(_CLIENT, {"client_id": client_id})
     if client is None:
         if kind == "phone" and max_clients is not None:
             _check_limit(session, user_id, client_id, max_clients)
         session.execute(_upsert(session, id=client_id, user_id=user_id, kind=kind, label=label, last_mutation_id=0,
                                 created_at=utcnow()).on_conflict_do_nothing())
-        client = session.scalar(select(SyncClient).where(SyncClient.id == client_id)
-                                .execution_options(populate_existing=True))
+        client = session.scalar(_CLIENT, {"client_id": client_id})
     return client
+
+
+# the client's row (its attributes as the database has them now), built once: each claim binds its id
+_CLIENT = (select(SyncClient).where(SyncClient.id == bindparam("client_id"))
+           .execution_options(populate_existing=True))
 
 
 def device_summary(row) -> dict:

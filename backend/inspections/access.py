@@ -24,6 +24,7 @@ from backend.auth.models import User
 from backend.directory.models import Department, Inspector, InspectorConflict
 from backend.draws.models import GroupMember, InspectionGroup
 from backend.inspections.models import Inspection, InspectionMember
+from sync import changes
 
 ACTIVE = ("assigned", "in_progress")
 GONE_REASONS = {
@@ -67,16 +68,23 @@ class Participation:
         return [p for p in self.participants if p.department_id == department_id]
 
 
-def involved_inspections(inspector_id: int):
-    """A select of the ids of every inspection this officer is or was part of (any status)."""
+def involved_inspections(inspector_id=None):
+    """A select of the ids of every inspection this officer is or was part of (any status); without an id, of the
+    officer bound as ``inspector_id`` (``CHANGES``)."""
+    inspector_id = bindparam("inspector_id") if inspector_id is None else inspector_id
     member_of = select(GroupMember.group_id).where(GroupMember.inspector_id == inspector_id)
     substitute = select(InspectionMember.inspection_id).where(InspectionMember.in_inspector_id == inspector_id)
     return select(Inspection.id).where(or_(Inspection.group_id.in_(member_of), Inspection.id.in_(substitute)))
 
 
-def involved_tasks(inspector_id: int):
+def involved_tasks(inspector_id=None):
+    inspector_id = bindparam("inspector_id") if inspector_id is None else inspector_id
     member_of = select(GroupMember.group_id).where(GroupMember.inspector_id == inspector_id)
     return select(InspectionGroup.task_id).where(InspectionGroup.id.in_(member_of))
+
+
+# what changed for an officer (bound as ``inspector_id``): a pull's statements, built once
+CHANGES = changes.ChangeQuery(involved_inspections(), involved_tasks())
 
 
 class _Member(NamedTuple):

@@ -7,9 +7,9 @@ member sees all of it (they sign it). Nothing else: another group's inspections 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
@@ -18,7 +18,8 @@ from backend.directory.models import CheckPoint, Department, Item, Target
 from backend.directory.rules import METHODS, RISK_CLASSES, TARGET_TYPES
 from backend.draws.models import InspectionGroup
 from backend.inspections import deadlines
-from backend.inspections.access import GONE_REASONS, Participation, participation
+from backend.inspections.access import (GONE_REASONS, PEOPLE_OF_INSPECTION, Participation, PeopleRow, assemble,
+                                        participation)
 from backend.inspections.checks import flags_of
 from backend.inspections.fields import media_hashes
 from sync.canonical import record_hash, section_hash
@@ -35,11 +36,84 @@ MEDIA_CHUNK = 5000     # hashes looked up in one statement (bind parameters are 
 # is changed nor needs the identity map), built once (each pull only binds its ids: SQLAlchemy's compiled cache
 # is hit without building and coercing a new statement every time).
 _IDS = bindparam("ids", expanding=True)
-_INSPECTIONS = select(Inspection).where(Inspection.id.in_(_IDS)).order_by(Inspection.id)
-_RECORDS = select(Record).where(Record.inspection_id.in_(_IDS))
-_SIGNATURES = select(Signature).where(Signature.inspection_id.in_(_IDS)).order_by(Signature.created_at)
-_CONFLICTS = select(Conflict).where(Conflict.inspection_id.in_(_IDS)).order_by(Conflict.id)
-_GROUPS = select(InspectionGroup).where(InspectionGroup.id.in_(_IDS))
+
+
+class InspectionRow(NamedTuple):
+    """What a pull reads of an inspection (``_INSPECTIONS``' columns, in order): its own columns that a document,
+    the participation and the deadline use, its task's code, its group's number, then its business and its record
+    (the last ``len(TargetRow._fields) + len(RecordRow._fields)`` columns, made into those two)."""
+    id: int
+    status: str
+    task_id: int
+    group_id: int
+    target_id: int
+    stratum: str
+    position: int
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    completed_on: dt.date | None
+    publication_due_on: dt.date | None
+    due_provisional: bool
+    clock_start: str | None
+    clock_start_on: dt.date | None
+    published_at: dt.datetime | None
+    publication_exempt_at: dt.datetime | None
+    followup_id: int | None
+    task_code: str | None
+    group_number: int | None
+    target: "TargetRow"
+    record: "RecordRow | None"
+
+
+class TargetRow(NamedTuple):
+    """The columns of a business its card shows (``_target_card``)."""
+    id: int
+    code: str
+    name: str
+    uscc: str | None
+    reg_no: str | None
+    type: str
+    address: str | None
+    region_code: str | None
+    latitude: float | None
+    longitude: float | None
+    datum: str | None
+    legal_rep: str | None
+    phone: str | None
+    risk_class: str | None
+    status: str
+
+
+class RecordRow(NamedTuple):
+    """The columns of an inspection's record a pull sends (``_record``, ``_draft_hash``, ``_current_rev``)."""
+    inspection_id: int
+    data: dict
+    revs: dict
+    rev: int
+    state: str
+    content_hash: str | None
+    version: int
+    submitted_at: dt.datetime | None
+    pdf_sha256: str | None
+
+
+_OWN = len(InspectionRow._fields) - 2
+_TARGET_END = _OWN + len(TargetRow._fields)
+# the inspections with their task's code, their group's number, their business and their record: one statement of
+# columns (no ORM object: a pull changes none of them; the ORM's joined task brought its plan and two departments)
+_INSPECTIONS = (select(*(getattr(Inspection, f) for f in InspectionRow._fields[:_OWN - 2]), Task.code,
+                       InspectionGroup.number, *(getattr(Target, f) for f in TargetRow._fields),
+                       *(getattr(Record, f) for f in RecordRow._fields))
+                .outerjoin(Task, Task.id == Inspection.task_id)
+                .outerjoin(InspectionGroup, InspectionGroup.id == Inspection.group_id)
+                .outerjoin(Target, Target.id == Inspection.target_id)
+                .outerjoin(Record, Record.inspection_id == Inspection.id)
+                .where(Inspection.id.in_(_IDS)).order_by(Inspection.id))
+# PostgreSQL: each inspection's participation with it (``PEOPLE_OF_INSPECTION``, as a push reads it): one statement less
+_INSPECTIONS_PG = _INSPECTIONS.add_columns(literal_column(f"({PEOPLE_OF_INSPECTION})"))
+_SIGNATURES = (select(*(c for c in Signature.__table__.c if c.key not in ("strokes", "client_id", "mutation_id")))
+               .where(Signature.inspection_id.in_(_IDS)).order_by(Signature.created_at))
+_CONFLICTS = select(*Conflict.__table__.c).where(Conflict.inspection_id.in_(_IDS)).order_by(Conflict.id)
 _SECTIONS = (select(Section.id, Section.inspection_id, Section.department_id, Section.data, Section.revs, Section.rev,
                     Section.status, Section.signed_hash, Section.updated_at, Department.code)
              .join(Department, Department.id == Section.department_id)
@@ -86,19 +160,16 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
     """
     if not inspection_ids:
         return []
-    inspections = list(session.scalars(_INSPECTIONS, {"ids": list(inspection_ids)}))
-    parts = participation(session, inspections)
+    inspections, parts = read_inspections(session, inspection_ids)
     ids = [i.id for i in inspections]
     sections = _sections(session, ids)
-    records = {r.inspection_id: r for r in session.scalars(_RECORDS, {"ids": ids})}
-    signatures: dict[int, list[Signature]] = {}
-    for s in session.scalars(_SIGNATURES, {"ids": ids}):
+    signatures: dict[int, list] = {}
+    for s in session.execute(_SIGNATURES, {"ids": ids}):
         signatures.setdefault(s.inspection_id, []).append(s)
-    conflicts: dict[int, list[Conflict]] = {}
-    for c in session.scalars(_CONFLICTS, {"ids": ids}):
+    conflicts: dict[int, list] = {}
+    for c in session.execute(_CONFLICTS, {"ids": ids}):
         conflicts.setdefault(c.inspection_id, []).append(c)
     flags = flags_of(session, ids)
-    groups = {g.id: g for g in session.scalars(_GROUPS, {"ids": sorted({i.group_id for i in inspections})})}
     recent = _recent_results(session, {i.target_id for i in inspections}, ids)
     calendar = deadlines._calendar(session)
     reinspections = _reinspections(session, [i for i in inspections if i.followup_id is not None])
@@ -118,7 +189,7 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
             else:
                 out.append(tombstone(inspection.id, "not_member", "你已不是该检查的检查组成员"))
             continue
-        record = records.get(inspection.id)
+        record = inspection.record
         state = record.state if record else "draft"
         sees_all = lead_view or me.is_lead or state != "draft"
         mine = [s for s in sections.get(inspection.id, []) if sees_all or s["department_id"] == me.department_id]
@@ -127,13 +198,13 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
             "task_id": inspection.task_id, "stratum": inspection.stratum, "position": inspection.position,
             "started_at": _iso(inspection.started_at), "completed_at": _iso(inspection.completed_at),
             "target": _target_card(inspection.target, recent.get(inspection.target_id, [])),
-            "group": _group(groups[inspection.group_id], part),
+            "group": _group(inspection, part),
             "me": None if me is None else {"inspector_id": me.inspector_id, "department_id": me.department_id,
                                            "is_lead": me.is_lead},
             "sections": mine,
             "signatures": [_signature(s) for s in signatures.get(inspection.id, [])
                            if sees_all or s.scope == "record" or s.department_id == me.department_id],
-            "record": (_record(record, _draft_hash(inspection, inspection.task.code, part,
+            "record": (_record(record, _draft_hash(inspection, inspection.task_code, part,
                                                    sections.get(inspection.id, []), record))
                        if (sees_all and (lead_view or me.is_lead or record is not None)) else None),
             "conflicts": [_conflict(c) for c in _visible_conflicts(conflicts.get(inspection.id, []))
@@ -149,7 +220,24 @@ def inspection_changes(session: Session, actor: Actor, inspection_ids: list[int]
     return out
 
 
-def _reinspections(session: Session, inspections: list[Inspection]) -> dict[int, dict]:
+def read_inspections(session: Session, inspection_ids: list[int]) -> tuple[list[InspectionRow],
+                                                                            dict[int, Participation]]:
+    """These inspections (those that exist, by id) as rows (``InspectionRow``), with their business and their
+    record, and their participation. PostgreSQL: one statement (the people of each inspection with it, as a push
+    reads them); SQLite: ``participation``'s after."""
+    postgres = dialect_of(session) == "postgresql"
+    out, parts = [], {}
+    for row in session.execute(_INSPECTIONS_PG if postgres else _INSPECTIONS, {"ids": list(inspection_ids)}):
+        record = row[_TARGET_END:_TARGET_END + len(RecordRow._fields)]
+        inspection = InspectionRow(*row[:_OWN], TargetRow(*row[_OWN:_TARGET_END]),
+                                   RecordRow(*record) if record[0] is not None else None)
+        out.append(inspection)
+        if postgres:
+            parts[inspection.id] = assemble([inspection], [PeopleRow(**p) for p in row[-1] or ()])[inspection.id]
+    return out, (parts if postgres else participation(session, out))
+
+
+def _reinspections(session: Session, inspections: list[InspectionRow]) -> dict[int, dict]:
     """For each re-inspection (复查): the follow-up it answers and what the first inspection found (the owner
     department's 不符合 check points, with their problem)."""
     from backend.followups.models import Followup
@@ -179,29 +267,46 @@ def _reinspections(session: Session, inspections: list[Inspection]) -> dict[int,
     return out
 
 
-def _section_rows(session: Session, ids: list[int]) -> tuple[list, list]:
-    """The sections of these inspections and their answers, as rows (``_SECTIONS``'s and ``_ANSWERS``'s columns).
-    PostgreSQL: on the raw psycopg connection (``backend.db.raw_rows``), the same statements, each id its own
-    parameter as SQLAlchemy's expanding ``IN`` writes them (an index lookup whatever psycopg's prepared plan; the
-    answers by section and check point, as theirs). The times come as psycopg gives them (aware, in the session's time zone):
-    ``_iso`` writes them in UTC."""
+def _section_rows(session: Session, ids: list[int]) -> list[tuple]:
+    """The sections of these inspections (``_SECTIONS``' columns), each with its answers last: a list of ``[check
+    point, data, revs, first_at, updated_at]`` in check-point order, the two times as ``_iso`` writes them.
+    SQLite: ``_SECTIONS`` and ``_ANSWERS``. PostgreSQL: one statement on the raw psycopg connection
+    (``backend.db.raw_rows``), each id its own parameter as SQLAlchemy's expanding ``IN`` writes them (an index
+    lookup whatever psycopg's prepared plan), the answers of a section one JSON array (``_ANSWERS_OF_SECTION``: one
+    value for psycopg to load where there were five a check point, and no time to convert in Python)."""
     if dialect_of(session) != "postgresql":
         rows = session.execute(_SECTIONS, {"ids": ids}).all()
-        return rows, (session.execute(_ANSWERS, {"ids": [r[0] for r in rows]}).all() if rows else [])
-    sections_sql = _raw_sql(_SECTIONS_PG, len(ids))
-    rows = raw_rows(session, sections_sql, {f"p{n}": v for n, v in enumerate(ids)})
-    if not rows:
-        return rows, []
-    answers_sql = _raw_sql(_ANSWERS_PG, len(rows))
-    return rows, raw_rows(session, answers_sql, {f"p{n}": r[0] for n, r in enumerate(rows)})
+        answers: dict[int, list] = {}
+        for sid, cp, data, revs, first_at, updated_at in (
+                session.execute(_ANSWERS, {"ids": [r[0] for r in rows]}) if rows else ()):
+            answers.setdefault(sid, []).append((cp, data, revs, _iso(first_at), _iso(updated_at)))
+        return [(*r, answers.get(r[0], ())) for r in rows]
+    rows = raw_rows(session, _raw_sql(_SECTIONS_PG, len(ids)), {f"p{n}": v for n, v in enumerate(ids)})
+    return [(*r[:-1], [(cp, data, revs, _utc_text(first_at), _utc_text(updated_at))
+                       for cp, data, revs, first_at, updated_at in r[-1] or ()]) for r in rows]
 
 
+# a section's answers as one JSON array, in check-point order (the answers' key: an index scan, no sort); each time
+# in UTC without a zone (``AT TIME ZONE 'UTC'``: whatever the session's zone), written as JSON writes a ``timestamp``
+# (ISO 8601, trailing zeros of the fraction dropped) for ``_utc_text``
+_ANSWERS_OF_SECTION = ("(SELECT json_agg(json_build_array(a.check_point_id, a.data, a.revs, a.first_at AT TIME ZONE "
+                       "'UTC', a.updated_at AT TIME ZONE 'UTC') ORDER BY a.check_point_id) "
+                       "FROM section_answer a WHERE a.section_id = s.id)")
 _SECTIONS_PG = ("SELECT s.id, s.inspection_id, s.department_id, s.data, s.revs, s.rev, s.status, s.signed_hash, "
-                "s.updated_at, d.code FROM inspection_section s JOIN department d ON d.id = s.department_id "
-                "WHERE s.inspection_id IN ({}) ORDER BY s.id")
-_ANSWERS_PG = ("SELECT section_id, check_point_id, data, revs, first_at, updated_at FROM section_answer "
-               "WHERE section_id IN ({}) ORDER BY section_id, check_point_id")
+                "s.updated_at, d.code, " + _ANSWERS_OF_SECTION + " FROM inspection_section s "
+                "JOIN department d ON d.id = s.department_id WHERE s.inspection_id IN ({}) ORDER BY s.id")
 _RAW: dict[tuple[str, int], str] = {}
+
+
+def _utc_text(text: str | None) -> str | None:
+    """A UTC time as PostgreSQL's JSON writes a ``timestamp`` (``2026-04-08T01:30:00.12``) written as ``_iso``
+    writes it (``2026-04-08T01:30:00.120000Z``: the fraction in six digits, none when it is zero)."""
+    if text is None:
+        return None
+    n = len(text)
+    if text[10:11] == "T" and (n == 19 or (20 < n <= 26 and text[19] == ".")):
+        return text + "0" * (26 - n) + "Z" if n > 19 else text + "Z"
+    return _iso(dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc))   # (not seen: a shape not above)
 
 
 def _raw_sql(template: str, count: int) -> str:
@@ -215,21 +320,16 @@ def _raw_sql(template: str, count: int) -> str:
 
 
 def _sections(session: Session, ids: list[int]) -> dict[int, list[dict]]:
-    rows, answer_rows = _section_rows(session, ids)
-    if not rows:
-        return {}
-    answers: dict[int, list] = {}
-    for a in answer_rows:
-        answers.setdefault(a[0], []).append(a)
     out: dict[int, list[dict]] = {}
-    for sid, inspection_id, department_id, data, section_revs, rev, status, signed_hash, updated_at, code in rows:
+    for (_sid, inspection_id, department_id, data, section_revs, rev, status, signed_hash, updated_at, code,
+         answers) in _section_rows(session, ids):
         values, revs, arrived = dict(data), {k: v[0] for k, v in section_revs.items()}, {}
-        for _sid, cp, a_data, a_revs, first_at, a_updated_at in answers.get(sid, ()):
+        for cp, a_data, a_revs, first_at, a_updated_at in answers:
             for f, v in a_data.items():
                 values[f"points.{cp}.{f}"] = v
             for f, v in a_revs.items():
                 revs[f"points.{cp}.{f}"] = v[0]
-            arrived[str(cp)] = {"first_at": _iso(first_at), "updated_at": _iso(a_updated_at)}
+            arrived[str(cp)] = {"first_at": first_at, "updated_at": a_updated_at}
         out.setdefault(inspection_id, []).append({
             "department_id": department_id, "department_code": code, "status": status,
             "status_label": SECTION_STATUSES[status], "rev": rev, "content": values, "revs": revs,
@@ -274,7 +374,7 @@ def _add_media(session: Session, docs: list[dict]) -> None:
             for sha in sorted(hashes)}
 
 
-def _record(record: Record | None, draft_hash: str) -> dict:
+def _record(record: RecordRow | None, draft_hash: str) -> dict:
     """``content_hash``: a draft's is the hash it would be finalised with now (§5.1); from finalisation on, the
     hash fixed for signing."""
     if record is None:
@@ -286,8 +386,8 @@ def _record(record: Record | None, draft_hash: str) -> dict:
             "submitted_at": _iso(record.submitted_at), "pdf_sha256": record.pdf_sha256}
 
 
-def _draft_hash(inspection: Inspection, task_code: str, part: Participation, sections: list[dict],
-                record: Record | None) -> str:
+def _draft_hash(inspection: InspectionRow, task_code: str, part: Participation, sections: list[dict],
+                record: RecordRow | None) -> str:
     """The record's hash as it stands (``handlers.current_record_hash``, from what was read here)."""
     signed: dict[str, str | None] = {}
     for p in part.participants:
@@ -297,14 +397,14 @@ def _draft_hash(inspection: Inspection, task_code: str, part: Participation, sec
     return record_hash(inspection.id, task_code, inspection.target.code, signed, record.data if record else {})
 
 
-def _visible_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
+def _visible_conflicts(conflicts: list) -> list:
     """Every open conflict, and the most recently resolved ones (their history is in the audit log)."""
     resolved = [c for c in conflicts if c.status != "open"]
     keep = {c.id for c in sorted(resolved, key=lambda c: (c.resolved_at or c.created_at, c.id))[-RESOLVED_SHOWN:]}
     return [c for c in conflicts if c.status == "open" or c.id in keep]
 
 
-def _signature(s: Signature) -> dict:
+def _signature(s) -> dict:
     return {"id": s.id, "scope": s.scope, "department_id": s.department_id, "role": s.role,
             "signer_user_id": s.signer_user_id, "signer_inspector_id": s.signer_inspector_id,
             "signer_name": s.signer_name, "signer_cert_no": s.signer_cert_no, "signer_detail": s.signer_detail,
@@ -313,14 +413,14 @@ def _signature(s: Signature) -> dict:
             "void_reason": s.void_reason}
 
 
-def _conflict(c: Conflict) -> dict:
+def _conflict(c) -> dict:
     return {"id": c.id, "scope": c.scope, "department_id": c.department_id, "path": c.path, "base_rev": c.base_rev,
             "server_value": c.server_value, "server_rev": c.server_rev, "client_value": c.client_value,
             "client_user_id": c.client_user_id, "device_time": _iso(c.device_time), "created_at": _iso(c.created_at),
             "status": c.status, "choice": c.choice, "resolved_at": _iso(c.resolved_at)}
 
 
-def _current_rev(f, sections: list[dict], record: Record | None) -> int | None:
+def _current_rev(f, sections: list[dict], record: RecordRow | None) -> int | None:
     if f.department_id is None:
         return (record.revs.get(f.path) or [None])[0] if record is not None else None
     section = next((s for s in sections if s["department_id"] == f.department_id), None)
@@ -334,15 +434,17 @@ def _flag(f, current_rev: int | None) -> dict:
             "created_at": _iso(f.created_at)}
 
 
-def _group(group: InspectionGroup, part: Participation) -> dict:
-    return {"id": group.id, "number": group.number,
+def _group(inspection: InspectionRow, part: Participation) -> dict:
+    if inspection.group_number is None:     # (groups are never deleted: as the group's lookup by id failed before)
+        raise LookupError(f"inspection {inspection.id}: its group {inspection.group_id} is missing")
+    return {"id": inspection.group_id, "number": inspection.group_number,
             "members": [{"inspector_id": p.inspector_id, "name": p.name, "cert_no": p.cert_no,
                          "department_id": p.department_id, "department_code": p.department_code,
                          "department_name": p.department_name, "is_lead": p.is_lead, "user_id": p.user_id}
                         for p in part.participants]}
 
 
-def _target_card(t: Target, recent: list[dict]) -> dict:
+def _target_card(t: TargetRow, recent: list[dict]) -> dict:
     return {"id": t.id, "code": t.code, "name": t.name, "uscc": t.uscc, "reg_no": t.reg_no, "type": t.type,
             "type_label": TARGET_TYPES.get(t.type, t.type), "address": t.address, "region_code": t.region_code,
             "location": (None if t.latitude is None or t.longitude is None else

@@ -11,7 +11,7 @@ from backend.actor import Actor
 from backend.db import is_retryable, utcnow
 from backend.errors import Busy, Conflict, DomainError, Forbidden, InvalidInput
 from backend.inspections import bundle, record_pdf
-from backend.inspections.access import involved_inspections, involved_tasks
+from backend.inspections.access import CHANGES
 from backend.inspections.batch import FieldBatch, StaleRead
 from backend.inspections.handlers import HANDLERS
 from backend.inspections.signers import SignerChecks
@@ -180,9 +180,8 @@ def pull(session: Session, actor: Actor, *, client_id: str, cursor: str | None, 
         session.commit()
     # a pull sends what changed in (after, upto]: upto is fixed by its first page, then pages go by id
     upto = at.upto if at.upto is not None else head
-    inspection_ids, task_ids = changes.changed(session, after=at.after, upto=upto,
-                                               inspections=involved_inspections(inspector_id),
-                                               tasks=involved_tasks(inspector_id), after_id=at.last_id, limit=limit)
+    inspection_ids, task_ids = CHANGES.run(session, after=at.after, upto=upto, after_id=at.last_id, limit=limit,
+                                           params={"inspector_id": inspector_id})
     has_more = len(inspection_ids) > limit
     inspection_ids = inspection_ids[:limit]
     docs = bundle.inspection_changes(session, actor, inspection_ids)
