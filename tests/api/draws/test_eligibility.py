@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from sqlalchemy import text
+
+from backend.draws import eligibility
 from backend.draws.eligibility import freeze
+from backend.directory.models import Target
 from backend.draws.verify import verify_record
 from backend.plans.models import PlanItem, TaskItem
 from tests.api.draws.test_draw_flow import commit, seed
@@ -149,3 +154,42 @@ def test_each_verdict_gives_its_line(scenario, factory, db_session):
     assert eligible.excluded_lines == sorted(f"{reason}|{made[reason].code}" for reason in ("deregistered", "moved_out"))
     assert eligible.target_lines == sorted(f"all|{t.code}" for t in [*s.targets, *made.values()]
                                            if t.status == "active")
+
+
+@pytest.mark.parametrize("chars", [0, 1, 3, eligibility.GROUP_CODE_CHARS])
+def test_the_target_lines_read_by_prefix_are_the_one_sorted_list(scenario, factory, db_session, monkeypatch, chars):
+    """On PostgreSQL the target lines come grouped by their first characters ("stratum|" or "!reason|" and
+    ``GROUP_CODE_CHARS`` of the code), each group sorted apart, the groups in the order of their prefixes;
+    on SQLite in one text sorted once. Either way the list is the code point order of all the lines: codes
+    shorter than the prefix, a code the beginning of another, a "|" inside a code, codes beyond ASCII and
+    beyond the Basic Multilingual Plane (where UTF-16 order is not code point order)."""
+    s = scenario(risk=("B",), per_class=2, strata={"B": {"num": 1, "den": 1}, "C": {"num": 1, "den": 1}})
+    tag = f"场景{s.lead.code}"
+    codes = ["A", "AB", "AB0", "AB01", "AB0A", "ABC|DEF", "ABC|DEG", "AB0123456789", "AB01234567890",
+             "AB0123456788", "AB012345678Z", "项目-甲-0001", "项目-甲-0002", "项目乙", "\U00020000-1", "\uff01X",
+             "\ufb01", "zz", "Z9", "91411203MA0000001X", "91411203MA0000002X", "91411203MA1000001X"]
+    for n, code in enumerate(codes):
+        factory.target(code=code, risk_class="BC"[n % 2], tags=[tag],
+                       status="deregistered" if n % 5 == 4 else "active")
+    db_session.flush()
+    monkeypatch.setattr(eligibility, "GROUP_CODE_CHARS", chars)
+    eligible = freeze(db_session, s.task, [s.lead.code, s.other.code])
+    made = [(("!deregistered" if n % 5 == 4 else "BC"[n % 2]), code) for n, code in enumerate(codes)]
+    assert eligible.target_lines == sorted([f"{k}|{c}" for k, c in made if k[0] != "!"]
+                                           + [f"B|{t.code}" for t in s.targets])
+    assert eligible.excluded_lines == sorted(f"deregistered|{c}" for k, c in made if k[0] == "!")
+    statement = eligibility.target_verdicts(s.task)
+    grouped = eligibility.fetch_lines(db_session, statement, grouped_by=Target.code)
+    assert grouped == eligibility.fetch_lines(db_session, statement) == sorted(grouped)
+    assert len(grouped) == len(codes) + len(s.targets)
+
+
+def test_the_grouped_read_raises_work_mem_for_its_statement_only(scenario, db_session):
+    s = scenario(risk=("B",), per_class=2, strata={"B": {"num": 1, "den": 1}})
+    if db_session.get_bind().dialect.name != "postgresql":
+        assert len(eligibility.fetch_lines(db_session, eligibility.target_verdicts(s.task), grouped_by=Target.code)) == 2
+        return
+    before = db_session.scalar(text("SELECT current_setting('work_mem')"))
+    assert before != eligibility.GROUP_WORK_MEM
+    assert len(eligibility.fetch_lines(db_session, eligibility.target_verdicts(s.task), grouped_by=Target.code)) == 2
+    assert db_session.scalar(text("SELECT current_setting('work_mem')")) == before
