@@ -176,10 +176,11 @@ def fetch_lines(session: Session, stmt, *, grouped_by=None) -> list[str]:
     The database joins them into one text: one value to fetch instead of a million rows.
     Python sorts them (measured on PostgreSQL 15: an ordered aggregate with COLLATE "C"
     took 2.1 s for 1,000,000 lines, joining unsorted 0.6 s and sorting in Python 0.6 s).
-    ``grouped_by`` (the target lines' code, on PostgreSQL): see ``fetch_lines_grouped``.
+    ``grouped_by`` (the target lines' code): read by ``fetch_lines_grouped`` when ``group_chars`` says so.
     """
-    if grouped_by is not None and session.get_bind().dialect.name == "postgresql":
-        return fetch_lines_grouped(session, stmt, grouped_by)
+    chars = None if grouped_by is None else group_chars(session)
+    if chars is not None:
+        return fetch_lines_grouped(session, stmt, grouped_by, chars)
     sub = stmt.subquery("q")
     joined = func.aggregate_strings(sub.c.line, "\n")
     blob = session.scalar(select(joined))
@@ -189,18 +190,43 @@ def fetch_lines(session: Session, stmt, *, grouped_by=None) -> list[str]:
     return lines
 
 
-# The lines grouped by this many first characters of their code (961 groups of the bench's codes, whose first
-# eight are the same: about 5,200 lines a group at 5,000,000; a province's codes vary earlier, so more groups)
-GROUP_CODE_CHARS = 10
+# Rows of ``target`` (the planner's count) from which its lines are read grouped: at 1,000,000 the CPU the
+# server adds (0.25-0.35 s) is about what Python's sort saves; at 5,000,000 Python saves far more
+GROUP_FROM = 2_000_000
 # Enough for the aggregate's states of 5,000,000 lines (about 100 MB of text, each group's text growing by
 # doubling): the hash table stays in memory. More than that spills to disk, with the same result
 GROUP_WORK_MEM = "512MB"
 
 
-def fetch_lines_grouped(session: Session, stmt, code) -> list[str]:
+def group_chars(session: Session) -> int | None:
+    """How many first characters of the code group the target lines (``fetch_lines_grouped``), or None
+    for one sort: SQLite, a directory under ``GROUP_FROM`` rows, or no statistics of ``target.code``.
+
+    The fewest characters that tell apart nine in ten of the bounds of the code's histogram (``pg_stats``:
+    about 100 bounds, a hundredth of the rows apart): then a group holds about a hundredth of the rows at
+    most, small enough to sort in the processor's caches, and there are as few groups as that allows (each
+    group costs the server: at 1,000,000 lines 31 groups took 0.2-0.4 s more CPU than one text, 961 groups
+    0.35-0.5 s, 29,791 groups 0.8 s). The bench's codes, whose first eight characters are all the same, take
+    ten (961 groups); a province's vary from the third character on (the region), and take fewer."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    row = session.execute(text(
+        "SELECT c.reltuples, s.histogram_bounds::text::text[] FROM pg_class c LEFT JOIN pg_stats s "
+        "ON s.schemaname = current_schema() AND s.tablename = 'target' AND s.attname = 'code' "
+        "WHERE c.oid = 'target'::regclass")).first()
+    if row is None or row[0] < GROUP_FROM or not row[1]:
+        return None
+    bounds = row[1]
+    for chars in range(1, max(map(len, bounds)) + 1):
+        if len({b[:chars] for b in bounds}) * 10 >= len(bounds) * 9:
+            return chars
+    return None
+
+
+def fetch_lines_grouped(session: Session, stmt, code, chars: int) -> list[str]:
     """``fetch_lines`` of "key|code" lines on PostgreSQL, for millions of them: the database joins the lines
-    per first ``GROUP_CODE_CHARS`` characters of ``code`` (a column of ``stmt``'s FROM), Python sorts each
-    group apart and deals its keys' lines to them, the groups taken in the order of their prefixes.
+    per first ``chars`` characters of ``code`` (a column of ``stmt``'s FROM), Python sorts each group apart
+    and deals its keys' lines to them, the groups taken in the order of their prefixes.
 
     The same list as one sort: a key's lines whose codes share a prefix are an interval of that key's
     sorted lines, and a group whose prefix sorts first holds codes that sort first (a prefix shorter than
@@ -212,7 +238,7 @@ def fetch_lines_grouped(session: Session, stmt, code) -> list[str]:
     cannot estimate and guesses as 200 groups (over the code itself it guessed a group a line and sorted
     all the lines in the database's collation: 8-9 s of the server's CPU at 5,000,000); the line is
     made once, in the subquery. ``work_mem`` is raised for this statement only (``GROUP_WORK_MEM``)."""
-    sub = stmt.add_columns(func.left(code, GROUP_CODE_CHARS).label("part")).offset(literal_column("0")).subquery("q")
+    sub = stmt.add_columns(func.left(code, chars).label("part")).offset(literal_column("0")).subquery("q")
     conn = session.connection()
     was = conn.scalar(text("SELECT current_setting('work_mem')"))
     conn.execute(text("SELECT set_config('work_mem', :mem, true)"), {"mem": GROUP_WORK_MEM})
