@@ -193,9 +193,6 @@ def fetch_lines(session: Session, stmt, *, grouped_by=None) -> list[str]:
 # Rows of ``target`` (the planner's count) from which its lines are read grouped: at 1,000,000 the CPU the
 # server adds (0.25-0.35 s) is about what Python's sort saves; at 5,000,000 Python saves far more
 GROUP_FROM = 2_000_000
-# Enough for the aggregate's states of 5,000,000 lines (about 100 MB of text, each group's text growing by
-# doubling): the hash table stays in memory. More than that spills to disk, with the same result
-GROUP_WORK_MEM = "512MB"
 
 
 def group_chars(session: Session) -> int | None:
@@ -237,14 +234,12 @@ def fetch_lines_grouped(session: Session, stmt, code, chars: int) -> list[str]:
     A hash aggregate: the prefix is a column of a subquery kept apart by ``OFFSET 0``, which the planner
     cannot estimate and guesses as 200 groups (over the code itself it guessed a group a line and sorted
     all the lines in the database's collation: 8-9 s of the server's CPU at 5,000,000); the line is
-    made once, in the subquery. ``work_mem`` is raised for this statement only (``GROUP_WORK_MEM``)."""
+    made once, in the subquery. ``work_mem`` as it is: the groups all appear among the first rows, and a
+    group found in memory grows there (5,000,000 lines: one batch, 138 MB, at 4 MB or 512 MB alike); groups
+    still appearing once ``work_mem`` is full wait on disk for a second pass, with the same result."""
     sub = stmt.add_columns(func.left(code, chars).label("part")).offset(literal_column("0")).subquery("q")
-    conn = session.connection()
-    was = conn.scalar(text("SELECT current_setting('work_mem')"))
-    conn.execute(text("SELECT set_config('work_mem', :mem, true)"), {"mem": GROUP_WORK_MEM})
-    groups = conn.execute(select(sub.c.part, func.string_agg(sub.c.line, literal_column("E'\\n'")))
-                          .group_by(sub.c.part)).all()
-    conn.execute(text("SELECT set_config('work_mem', :was, true)"), {"was": was})
+    groups = session.execute(select(sub.c.part, func.string_agg(sub.c.line, literal_column("E'\\n'")))
+                             .group_by(sub.c.part)).all()
     groups.sort(key=_first)   # code point order of the prefixes
     pieces: dict[str, list[list[str]]] = {}   # "key|" → its sorted lines, group by group
     for i in range(len(groups)):

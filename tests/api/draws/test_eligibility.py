@@ -204,13 +204,3 @@ def test_the_lines_are_grouped_by_as_few_characters_as_tell_apart_nine_in_ten_bo
     assert eligibility.group_chars(db_session) == 3
     bounds[:] = []
     assert eligibility.group_chars(db_session) is None
-
-
-def test_the_grouped_read_raises_work_mem_for_its_statement_only(scenario, db_session):
-    s = scenario(risk=("B",), per_class=2, strata={"B": {"num": 1, "den": 1}})
-    if db_session.get_bind().dialect.name != "postgresql":
-        return
-    before = db_session.scalar(text("SELECT current_setting('work_mem')"))
-    assert before != eligibility.GROUP_WORK_MEM
-    assert len(eligibility.fetch_lines_grouped(db_session, eligibility.target_verdicts(s.task), Target.code, 3)) == 2
-    assert db_session.scalar(text("SELECT current_setting('work_mem')")) == before
