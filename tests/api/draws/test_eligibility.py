@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from sqlalchemy import text
+
+from backend.draws import eligibility
 from backend.draws.eligibility import freeze
+from backend.directory.models import Target
 from backend.draws.verify import verify_record
 from backend.plans.models import PlanItem, TaskItem
 from tests.api.draws.test_draw_flow import commit, seed
@@ -149,3 +154,53 @@ def test_each_verdict_gives_its_line(scenario, factory, db_session):
     assert eligible.excluded_lines == sorted(f"{reason}|{made[reason].code}" for reason in ("deregistered", "moved_out"))
     assert eligible.target_lines == sorted(f"all|{t.code}" for t in [*s.targets, *made.values()]
                                            if t.status == "active")
+
+
+@pytest.mark.parametrize("chars", [0, 1, 3, 10])
+def test_the_target_lines_read_by_prefix_are_the_one_sorted_list(scenario, factory, db_session, monkeypatch, chars):
+    """A large directory on PostgreSQL: the target lines come grouped by their code's first characters, each
+    group sorted apart, the groups in the order of their prefixes; otherwise in one text sorted once. Either
+    way the list is the code point order of all the lines: codes shorter than the prefix, a code the
+    beginning of another, a "|" inside a code, codes beyond ASCII and beyond the Basic Multilingual Plane
+    (where UTF-16 order is not code point order), strata and reasons mixed in one group."""
+    s = scenario(risk=("B",), per_class=2, strata={"B": {"num": 1, "den": 1}, "C": {"num": 1, "den": 1}})
+    tag = f"场景{s.lead.code}"
+    codes = ["A", "AB", "AB0", "AB01", "AB0A", "ABC|DEF", "ABC|DEG", "AB0123456789", "AB01234567890",
+             "AB0123456788", "AB012345678Z", "项目-甲-0001", "项目-甲-0002", "项目乙", "\U00020000-1", "\uff01X",
+             "\ufb01", "zz", "Z9", "91411203MA0000001X", "91411203MA0000002X", "91411203MA1000001X"]
+    for n, code in enumerate(codes):
+        factory.target(code=code, risk_class="BC"[n % 2], tags=[tag],
+                       status="deregistered" if n % 5 == 4 else "active")
+    db_session.flush()
+    made = [(("!deregistered" if n % 5 == 4 else "BC"[n % 2]), code) for n, code in enumerate(codes)]
+    wanted = sorted([f"{k}|{c}" for k, c in made if k[0] != "!"] + [f"B|{t.code}" for t in s.targets])
+    statement = eligibility.target_verdicts(s.task)
+    plain = eligibility.fetch_lines(db_session, statement)
+    assert plain[len(codes) // 5:] == wanted   # the "!deregistered|" lines first
+    if db_session.get_bind().dialect.name == "postgresql":
+        assert eligibility.fetch_lines_grouped(db_session, statement, Target.code, chars) == plain
+        db_session.execute(text("ANALYZE target"))
+        monkeypatch.setattr(eligibility, "GROUP_FROM", 0)
+        assert eligibility.group_chars(db_session) is not None
+    eligible = freeze(db_session, s.task, [s.lead.code, s.other.code])
+    assert eligible.target_lines == wanted
+    assert eligible.excluded_lines == sorted(f"deregistered|{c}" for k, c in made if k[0] == "!")
+
+
+def test_the_lines_are_grouped_by_as_few_characters_as_tell_apart_nine_in_ten_bounds(db_session, monkeypatch):
+    """``group_chars`` reads the histogram of ``target.code``; none (or SQLite, or a small directory):
+    one sort."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        assert eligibility.group_chars(db_session) is None
+        return
+    assert eligibility.group_chars(db_session) is None   # under GROUP_FROM rows
+    monkeypatch.setattr(eligibility, "GROUP_FROM", 0)
+    bounds = [f"914112{n % 4:02d}{n:04d}XX" for n in range(40)]   # 8 characters: 4 prefixes; 9: 4; 10: 40
+    monkeypatch.setattr(db_session, "execute", lambda *a, **k: type("R", (), {"first": lambda self: (5e6, bounds)})())
+    assert eligibility.group_chars(db_session) == 12   # "91411203" + 4 digits: 40 apart from the 12th on
+    bounds[:] = [f"9{n % 30:02d}{n:03d}" for n in range(100)]   # 3 characters: 30 of 100; 5: 100
+    assert eligibility.group_chars(db_session) == 5
+    bounds[:] = [f"9{n:02d}{n % 7}" for n in range(100)]
+    assert eligibility.group_chars(db_session) == 3
+    bounds[:] = []
+    assert eligibility.group_chars(db_session) is None
