@@ -5,7 +5,15 @@ import datetime as dt
 
 import pytest
 
+from tests.e2e.browser import stop_shared
 from tests.e2e.live_server import LiveServer, copy_database, prepare_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_chromium():
+    """The test process's Chromium (tests/e2e/browser.py ``chromium``), stopped at the end of the run."""
+    yield
+    stop_shared()
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,6 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.browser import launch_chromium
-
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "Demo@2026"
@@ -31,14 +29,13 @@ def phone(browser, *, lat: float, lon: float, accuracy: float = 12.0):
     return ctx
 
 
-def open_phone(p, errors: list[str], *, lat: float = 34.72, lon: float = 111.09):
-    """Debian's Chromium with one phone (``phone``) near the demo county and its first page, watched
-    (``watch``): (browser, context, page)."""
-    browser = launch_chromium(p)
+def open_phone(browser, errors: list[str], *, lat: float = 34.72, lon: float = 111.09):
+    """One phone (``phone``) of the test's Chromium near the demo county and its first page, watched
+    (``watch``): (context, page)."""
     ctx = phone(browser, lat=lat, lon=lon)
     page = ctx.new_page()
     watch(page, errors)
-    return browser, ctx, page
+    return ctx, page
 
 
 def watch(page, errors: list[str]) -> None:

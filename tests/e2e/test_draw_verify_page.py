@@ -18,10 +18,9 @@ from urllib.parse import urlparse
 
 import pytest
 import rfc8785
-from playwright.sync_api import sync_playwright
 
 from backend.draws.verify import verify_record
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -51,10 +50,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = launch_chromium(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ every screen: no serious or critical violation. Screenshots: docs/screenshots/of
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.e2e import office_helpers as o
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +44,7 @@ def test_admin_imports_targets_fixes_a_bad_row_and_the_audit_chain_is_whole(serv
     def check(page, screen: str) -> None:
         found[screen] = h.axe_violations(page)
 
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         page.goto(f"{base}/office/")
         page.wait_for_selector("#login-btn")

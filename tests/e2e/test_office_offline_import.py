@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
 from tests.e2e import office_helpers as o
 from tests.e2e import pwa_helpers as h
 from tests.e2e.test_pwa_tabs import _logout_needs_everything_sent_or_exported
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -62,8 +62,8 @@ def test_an_exported_outbox_is_imported_through_the_office_screen(server):
     iid = sorted(docs["inspection"].values(), key=lambda d: d["position"])[0]["id"]
     errors: list[str] = []
     found: dict[str, list] = {}
-    with sync_playwright() as p:
-        browser, ctx, phone = h.open_phone(p, errors)
+    with chromium() as browser:
+        ctx, phone = h.open_phone(browser, errors)
         h.login(phone, base, "samr_inspector")
         phone.goto(f"{base}/app/i/{iid}/inspect")
         phone.wait_for_selector(".point")

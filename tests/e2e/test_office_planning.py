@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.e2e import office_helpers as o
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 PHONE = {"viewport": {"width": 360, "height": 640}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
@@ -30,8 +29,7 @@ def test_planner_from_an_empty_task_to_a_verified_draw(server):
         found[screen] = h.axe_violations(page)
         assert page.evaluate("document.documentElement.lang") == "zh-CN", screen
 
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         ctx.set_default_timeout(20000)
         o.login(page, base, "samr_planner")
@@ -162,8 +160,7 @@ def test_plan_draft_approve_publish_change_with_reason_and_a_replacement(server)
     year = dt.date.today().year
     errors: list[str] = []
     found: dict[str, list[dict]] = {}
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         ctx.set_default_timeout(20000)
         o.login(page, base, "samr_admin")
@@ -266,8 +263,7 @@ def test_a_committed_draw_reopened_with_a_reason_and_a_task_sent_back_in_会审(
     assert h.api(base, "POST", f"/api/v1/tasks/{tasks[0]['id']}/draw/commit", token=planner)[0] == 201
 
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         # 退回 with a reason, in the tax department's inbox
         tctx, tpage = o.open_office(browser, errors)
         tctx.set_default_timeout(20000)
@@ -319,8 +315,7 @@ def test_an_expert_is_attached_to_a_group_counted_as_the_screens_count_them(serv
     base = server.url
     year = dt.date.today().year
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         ctx.set_default_timeout(20000)
         o.login(page, base, "samr_planner")

@@ -11,11 +11,10 @@ import json
 import sqlite3
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.e2e import office_helpers as o
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -91,8 +90,7 @@ def test_a_publisher_publishes_a_record_the_public_finds_it_and_an_exemption_is_
     first, second = queue["items"][0], queue["items"][1]
     uscc = first["target_code"]
     photo = _a_photo_in_the_record(server.tmp, first["inspection_id"])
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         o.login(page, base, "samr_publisher")
         page.wait_for_url("**/office/publication")
@@ -211,8 +209,7 @@ def test_a_supervisor_drills_from_a_departments_on_time_rate_to_a_pdf_and_export
     sv = h.token(base, "supervisor")
     _, depts, _ = h.api(base, "GET", "/api/v1/departments?page_size=100", token=sv)
     samr = next(d for d in depts["items"] if d["code"] == "SAMR")
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         o.login(page, base, "supervisor")
         page.click('[data-path="/figures"]')
@@ -289,8 +286,7 @@ def test_a_participant_publisher_chooses_its_own_categories_and_the_public_reads
                if h.api(base, "GET", f"/api/v1/publication/inspections/{r['inspection_id']}",
                         token=tax)[1]["categories_editable"])
     iid = row["inspection_id"]
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         ctx.set_default_timeout(20000)
         o.login(page, base, "tax_publisher")

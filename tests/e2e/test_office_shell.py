@@ -3,10 +3,9 @@ of their role, and logs out; a planner sees another menu; under the page's stric
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.e2e import office_helpers as o
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -14,8 +13,7 @@ pytestmark = pytest.mark.e2e
 def test_admin_logs_in_sees_the_menu_and_logs_out(server):
     base = server.url
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
 
         page.goto(f"{base}/office/")

@@ -13,10 +13,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -44,8 +43,7 @@ def base_url(app, db_session):
 
 @pytest.fixture()
 def page(base_url):
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         context = browser.new_context(base_url=base_url)
         context.add_init_script(WATCH)
         pg = context.new_page()

@@ -11,12 +11,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from tests.api.publication.results_world import SECRETS, build_world
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -66,8 +65,7 @@ def test_the_public_finds_a_result_by_uscc_and_verifies_the_draw_on_a_phone(live
     def shot(page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"portal-{name}.png"), full_page=True)
 
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx = browser.new_context(base_url=live, locale="zh-CN", **PHONE)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from backend.actor import Actor
 from backend.draws import services
 from tests.api.draws.conftest import build_scenario
 from tests.conftest import make_test_app
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 from tests.factories import AuthActions, Factory
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +41,7 @@ def test_public_record_verifies_in_the_browser(live_app, committed_db):
         draw = services.seed_and_draw(session, actor, task_id, services.DrawSettings(), source="dice",
                                       dice="98765432109876543210", witnesses=["人大代表赵某"])
         commitment = draw.commitment
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

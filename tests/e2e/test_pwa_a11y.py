@@ -10,10 +10,9 @@ state and switch with the space bar. The page names itself: Chinese (``lang``), 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 STRUCTURE = ("landmark-one-main", "page-has-heading-one", "landmark-no-duplicate-main")
@@ -37,8 +36,7 @@ def test_every_phone_screen_has_no_serious_or_critical_violation(server):
         titles[screen] = page.title()
         assert page.evaluate("document.documentElement.lang") == "zh-CN", screen
 
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx = h.phone(browser, lat=place["lat"], lon=place["lon"])
         page = ctx.new_page()
         h.watch(page, errors)

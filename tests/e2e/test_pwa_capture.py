@@ -21,10 +21,9 @@ import pytest
 from PIL import Image
 from PIL.ExifTags import IFD
 from PIL.TiffImagePlugin import IFDRational
-from playwright.sync_api import sync_playwright
 
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -86,8 +85,7 @@ def test_offline_photos_and_text_survive_a_closed_tab_and_reach_the_server_with_
     beijing = camera_jpeg(39.915, 116.404, now, seed=2)            # EXIF says: taken 700 km away
     plain = h.jpeg(1600, 1200, orientation=1, seed=3)                # no EXIF evidence at all
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx = h.phone(browser, lat=lat, lon=lon)
         ctx.add_init_script(COUNT_PERSIST)
         page = ctx.new_page()
@@ -159,8 +157,7 @@ def test_two_tabs_one_edits_the_other_reads_and_takes_over(server):
     iid, doc = _inspection(base)
     place = doc["target"]["location"]
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx = h.phone(browser, lat=place["lat"], lon=place["lon"])
         a = ctx.new_page()
         h.watch(a, errors)

@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
 from sync.client import Client, HttpTransport
 from tests.e2e import pwa_helpers as h
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 CODE = re.compile(r"\b(sync|auth|signature|record|section)\.[a-z_]+\b")
@@ -49,8 +49,8 @@ def test_one_device_too_many_is_retired_on_the_sync_page_and_a_retired_phone_exp
         old.access_token = access
         old.pull()
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, ctx, page = h.open_phone(p, errors)
+    with chromium() as browser:
+        ctx, page = h.open_phone(browser, errors)
         _login(page, base, "samr_inspector")
 
         # the eleventh is refused: said plainly, with the way out, and nothing is lost
@@ -116,8 +116,8 @@ def test_one_device_too_many_is_retired_on_the_sync_page_and_a_retired_phone_exp
 def test_an_upload_head_answering_401_is_renewed_not_refused(short_tokens):
     base = short_tokens.url
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, ctx, page = h.open_phone(p, errors)
+    with chromium() as browser:
+        ctx, page = h.open_phone(browser, errors)
         h.login(page, base, "samr_inspector")
         iid = int(page.locator(".task-row").first.get_attribute("data-id"))
         page.goto(f"{base}/app/i/{iid}/inspect")
@@ -179,8 +179,8 @@ def test_a_provisional_due_date_says_which_days_wait_for_the_notice(server):
                           "due_provisional = 1 WHERE id = :id"), {"id": iid})
     engine.dispose()
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, ctx, lead = h.open_phone(p, errors)
+    with chromium() as browser:
+        ctx, lead = h.open_phone(browser, errors)
         h.login(lead, base, "samr_lead")
         row = lead.locator(f'.task-row[data-id="{iid}"]')
         assert "公示截止 2027-03-02（暂定）" in row.inner_text()
@@ -215,8 +215,8 @@ def test_a_late_recusal_is_told_with_the_business_and_the_typing_is_kept(server)
     doc = min((d for d in docs["inspection"].values() if d["status"] != "completed"), key=lambda d: d["position"])
     iid, name = doc["id"], doc["target"]["name"]
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, ctx, page = h.open_phone(p, errors)
+    with chromium() as browser:
+        ctx, page = h.open_phone(browser, errors)
         h.login(page, base, "samr_inspector")
         page.goto(f"{base}/app/i/{iid}/inspect")
         page.wait_for_selector(".point")

@@ -14,12 +14,11 @@ import io
 
 import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from sqlalchemy import create_engine, text
 
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 from tests.flaky_proxy import FlakyProxy
 
 pytestmark = pytest.mark.e2e
@@ -76,8 +75,7 @@ def _run(server, base: str, *, lossy: bool) -> None:
     lat, lon = place["lat"], place["lon"]            # standing at the door (a GCJ-02 map point: a few hundred metres off)
     depts = {d["code"]: d["id"] for d in docs["task"][docs["inspection"][iid]["task_id"]]["departments"]}
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         samr_ctx, tax_ctx = h.phone(browser, lat=lat, lon=lon), h.phone(browser, lat=lat + 0.0004, lon=lon, accuracy=25)
         samr, tax = samr_ctx.new_page(), tax_ctx.new_page()
         for page in (samr, tax):

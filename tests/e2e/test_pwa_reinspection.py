@@ -2,8 +2,7 @@
 follow-up of the demo county's history; the officer's app pulls it and lists it as 复查, with what was ordered."""
 from __future__ import annotations
 
-from playwright.sync_api import sync_playwright
-
+from tests.e2e.browser import chromium
 from tests.e2e.pwa_helpers import api, login, open_phone, pulled, token, wait_synced
 
 
@@ -21,8 +20,8 @@ def test_a_scheduled_reinspection_is_listed_as_fuzha_on_the_phone(server):
     rid = body["steps"][-1]["detail"]["inspection_id"]
 
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, ctx, page = open_phone(p, errors)
+    with chromium() as browser:
+        ctx, page = open_phone(browser, errors)
         try:
             login(page, base, "samr_inspector")
             wait_synced(page)
@@ -46,7 +45,6 @@ def test_the_office_task_page_lists_its_fuzha_and_links_each_to_its_followup(ser
     """A task's page in the office lists the follow-ups' 复查 of its businesses (the office list's ``followup_id``)
     apart from the drawn groups, each linking to the follow-up register opened on it."""
     from tests.e2e import office_helpers as o
-    from tests.e2e.browser import launch_chromium
 
     base = server.url
     admin = token(base, "samr_admin")
@@ -62,8 +60,7 @@ def test_the_office_task_page_lists_its_fuzha_and_links_each_to_its_followup(ser
     task_id = listed["items"][0]["task_id"]
 
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx, page = o.open_office(browser, errors)
         ctx.set_default_timeout(20000)
         o.login(page, base, "samr_admin")

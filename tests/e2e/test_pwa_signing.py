@@ -15,12 +15,11 @@ import time
 import uuid
 
 import pytest
-from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
 from sync.client import Client, HttpTransport
 from tests.e2e import pwa_helpers as h
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -158,8 +157,7 @@ def test_a_wrong_cosigning_password_is_refused_and_members_read_what_they_sign(s
     iid, members = prep["iid"], prep["members"]
     tax_member, samr_member = members["TAX"], members["SAMR"]
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         place = prep["doc"]["target"]["location"]
         member_ctx = h.phone(browser, lat=place["lat"], lon=place["lon"])
         member = member_ctx.new_page()
@@ -289,8 +287,7 @@ def test_the_merge_invents_no_time_and_saves_no_empty_followup(server):
     prep = _prepare(base, departed=False, finalize=False)
     iid, samr = prep["iid"], prep["depts"]["SAMR"]
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         lead = h.phone(browser, lat=34.7, lon=111.1).new_page()
         h.watch(lead, errors)
         h.login(lead, base, "samr_lead")
@@ -335,8 +332,7 @@ def test_a_planner_is_told_where_to_go_and_groups_count_from_one(server):
     doc = lead.docs["inspection"][iid]
     task = lead.docs["task"][doc["task_id"]]
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
+    with chromium() as browser:
         ctx = browser.new_context(**{**h.PHONE, "viewport": {"width": 390, "height": 844}})
         page = ctx.new_page()
         h.watch(page, errors)

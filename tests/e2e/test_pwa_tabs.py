@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
 from backend import create_app
 from tests.e2e import pwa_helpers as h
+from tests.e2e.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +33,8 @@ def test_two_tabs_sync_and_refresh_without_doubling_or_logging_out(short_tokens)
     # one tab edits an inspection at a time (docs/decisions.md "Two tabs"): each tab edits its own
     iid, iid_b = (d["id"] for d in sorted(docs["inspection"].values(), key=lambda d: d["position"])[:2])
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser, ctx, a = h.open_phone(p, errors)
+    with chromium() as browser:
+        ctx, a = h.open_phone(browser, errors)
         h.login(a, base, "samr_inspector")
         b = ctx.new_page()
         h.watch(b, errors)
