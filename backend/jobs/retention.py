@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 

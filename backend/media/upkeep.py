@@ -88,7 +88,8 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
 def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.datetime | None = None) -> dict:
     """The scheduled clean-up: files no inspection references, untouched for the grace period, and
     expired upload sessions with their bytes (and the office's uploads of exported outboxes left unconfirmed as
-    long). Anything referenced stays. One audit entry per run."""
+    long). Anything referenced stays, and a file goes only when nothing else names its bytes (``holders``: an
+    export, an upload…; checked and removed under the store's lock). One audit entry per run."""
     now = now or utcnow()
     cutoff = now - settings.orphan_grace
     if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
