@@ -16,12 +16,14 @@ upload and an office's outbox upload at once. A file is removed only when none o
 Every writer of the store puts the bytes in the transaction that records who names them, holding this module's
 lock shared (:func:`writing`); a deletion checks and removes under the same lock, exclusive (:func:`remove_unnamed`).
 So a writer either recorded its name before the check (the file is kept) or puts the bytes after the removal
-(the file is back): never a name without its file. PostgreSQL: an advisory lock (``pg_advisory_xact_lock``,
-shared by the writers, exclusive for the clean-up); SQLite: the database's one write lock (both sides write).
+(the file is back): never a name without its file. PostgreSQL: an advisory lock (``pg_advisory_xact_lock_shared``
+for the writers, which never wait for one another; the clean-up tries for it exclusive until no writer holds it);
+SQLite: the database's one write lock (both sides write).
 No Flask.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterable
 
 from sqlalchemy import or_, select, text, update
@@ -31,6 +33,7 @@ from backend.db import dialect_of, is_write_session
 
 LOCK_SPACE = 0x53544F52      # "STOR": pg_advisory_xact_lock(LOCK_SPACE, 1), the store's writers against removals
 CHUNK = 200                  # hashes checked and removed per locked transaction (writers wait at most this long)
+RETRY_S = 0.05              # PostgreSQL: the removal's wait between two tries while writers hold the lock
 _PENDING_OUTBOX = ("previewed", "importing")
 
 # tests: called under the lock, after the check, before the files are removed (an interleaving, not a timing)
@@ -60,8 +63,13 @@ def named(session: Session, shas: Iterable[str]) -> set[str]:
 
 def _lock(session: Session, *, shared: bool) -> None:
     if dialect_of(session) == "postgresql":
-        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        session.execute(text(f"SELECT {fn}(:space, 1)"), {"space": LOCK_SPACE})
+        if shared:
+            session.execute(text("SELECT pg_advisory_xact_lock_shared(:space, 1)"), {"space": LOCK_SPACE})
+            return
+        # the removal asks until no writer holds it, never waiting in the lock's queue: a waiting exclusive
+        # request would hold up every writer arriving after it until the slowest put under way ended
+        while not session.scalar(text("SELECT pg_try_advisory_xact_lock(:space, 1)"), {"space": LOCK_SPACE}):
+            _wait()
     elif is_write_session(session):   # SQLite: the write lock, which a write session takes at BEGIN IMMEDIATE
         session.connection()            # its transaction begun now if it was not (no statement otherwise)
     else:
@@ -69,6 +77,10 @@ def _lock(session: Session, *, shared: bool) -> None:
 
         session.execute(update(Media).where(Media.sha256 == "").values(size=0)
                         .execution_options(synchronize_session=False))
+
+
+def _wait() -> None:
+    time.sleep(RETRY_S)
 
 
 def writing(session: Session) -> None:

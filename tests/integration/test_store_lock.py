@@ -30,7 +30,7 @@ def _may(database, *, shared: bool) -> bool:
         cur.execute("ROLLBACK")
         return True
     finally:
-        raw.close()
+        raw.invalidate()     # not back to the pool with a busy timeout of 0
 
 
 def test_a_removal_checks_and_removes_while_no_writer_may_store(committed_db, tmp_path, monkeypatch):
@@ -77,3 +77,45 @@ def test_a_long_removal_takes_the_lock_a_chunk_at_a_time(committed_db, tmp_path,
     finally:
         session.close()
     assert chunks == [shas[0:2], shas[2:4], shas[4:]]
+
+
+def test_a_removal_waits_for_the_writers_without_holding_up_the_next_ones(committed_db, tmp_path, monkeypatch):
+    """A writer holds the lock: the removal waits for it (PostgreSQL: it tries again, never queueing, so a writer
+    arriving meanwhile is not held up behind it), then removes."""
+    import threading
+
+    store = storage.LocalStore(tmp_path)
+    sha = store.put_bytes(b"removed once the writer is done")
+    trying = threading.Event()
+    wait = holders._wait
+
+    def tried():
+        trying.set()
+        wait()
+
+    monkeypatch.setattr(holders, "_wait", tried)
+    writer = committed_db.session()
+    holders.writing(writer)
+    removed, failed = {}, []
+
+    def remove():
+        session = committed_db.session()
+        try:
+            removed.update(holders.remove_unnamed(session, store, [sha]))
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            failed.append(exc)
+        finally:
+            session.close()
+
+    thread = threading.Thread(target=remove)
+    thread.start()
+    try:
+        if committed_db.dialect == "postgresql":
+            assert trying.wait(60)                              # the removal is waiting for the writer
+            assert _may(committed_db, shared=True)              # another writer goes ahead at once
+            assert store.exists(sha)
+    finally:
+        writer.commit()
+        writer.close()
+        thread.join(60)
+    assert not thread.is_alive() and not failed and sha in removed and not store.exists(sha)
