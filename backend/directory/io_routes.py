@@ -30,7 +30,7 @@ from backend.directory import exports, imports, readers, specs, templates
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.jobs import retention
 from backend.jobs import services as jobs
-from backend.media import storage
+from backend.media import holders, storage
 from backend.media.sending import send_stored_file
 from schemas.base import QuerySchema
 from schemas.system import JobOut
@@ -165,20 +165,21 @@ class ImportUpload(MethodView):
         fmt = readers.format_of(file_name)
         media_dir = current_app.config["MEDIA_DIR"]
         limit = _upload_limit()
+        store = storage.get(media_dir)
         try:
-            sha256, size = storage.get(media_dir).put_stream(upload.stream, max_bytes=limit)
-        except storage.TooLarge:
+            with store.spool(upload.stream, max_bytes=limit) as (path, sha256, size):
+                if size == 0:
+                    raise DomainError("上传的文件是空的", code="import.empty_file", status=400)
+                # the container only (an XLSX's central directory: sizes, ratio, members); rows are read in the job
+                readers.precheck(path, fmt, readers.Limits.from_config(current_app.config))
+                holders.writing(session)   # the upload stored in the transaction of the job naming it
+                store.put_file(path, sha256, move=True)
+                job = jobs.enqueue(session, current_app.extensions["shuangsui.jobs"], "directory.import",
+                                   {"kind": spec.kind, "sha256": sha256, "file_name": file_name, "format": fmt,
+                                    "dry_run": bool(options["dry_run"]), "department_id": department_id},
+                                   actor, max_attempts=1)
+        except storage.TooLarge:   # while the upload was read (spool)
             raise _too_large(limit) from None
-        if size == 0:
-            raise DomainError("上传的文件是空的", code="import.empty_file", status=400)
-        # the container only (an XLSX's central directory: sizes, ratio, members); rows are read in the job
-        with storage.get(media_dir).local_file(sha256) as path:
-            readers.precheck(path, fmt, readers.Limits.from_config(current_app.config))
-        queue = current_app.extensions["shuangsui.jobs"]
-        job = jobs.enqueue(session, queue, "directory.import",
-                           {"kind": spec.kind, "sha256": sha256, "file_name": file_name, "format": fmt,
-                            "dry_run": bool(options["dry_run"]), "department_id": department_id},
-                           actor, max_attempts=1)
         session.refresh(job)
         return job
 

@@ -6,12 +6,11 @@ there too and returns its hash and Chinese file name in the job result.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+import contextlib
 
 from backend.directory import exports, imports, readers, specs
 from backend.errors import DomainError
+from backend.jobs.exports import spooled
 from backend.jobs.registry import job
 from backend.media import storage
 
@@ -59,21 +58,17 @@ def export_job(ctx, kind: str, format: str = "xlsx", filters: dict | None = None
     """Export the list ``kind`` (filtered and scoped for the job's creator) to a file in the media folder."""
     media_dir = _media_dir(ctx)
     spec = specs.spec_for(kind, "export.unknown_list")
-    tmp_dir = Path(media_dir) / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix=f".{format}")
-    try:
-        # a reading transaction: the export holds no lock, so writers (phones pushing) never wait for it
+    # a reading transaction: the export holds no lock, so writers (phones pushing) never wait for it
+    with contextlib.ExitStack() as stack:
         with ctx.db.session_scope(write=False) as session:
             total = exports.export_count(session, ctx.actor, kind, filters or {})
             ctx.progress(0, total, f"正在导出{spec.title}", force=True)
-            with os.fdopen(fd, "wb") as out:
-                rows = exports.export_to(out, session, ctx.actor, kind, format, filters or {},
-                                    progress=lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条"))
-        sha256, size = storage.get(media_dir).put_path(tmp_path, move=True)
-    finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
+            file = stack.enter_context(spooled(media_dir, lambda out: exports.export_to(
+                out, session, ctx.actor, kind, format, filters or {},
+                progress=lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条")), f".{format}"))
+        sha256, size, rows = file.sha256, file.size, file.answer
+        with ctx.db.session_scope() as session:   # the job names the file, then it is stored (Spooled.keep)
+            file.keep(session, ctx.job_id)
     ctx.progress(rows, rows, f"导出完成：共 {rows} 条", force=True)
     return {"list": kind, "list_title": spec.title, "format": format, "file_name": spec.file_name(format),
             "sha256": sha256, "size": size, "rows": rows, "filters": filters or {}}

@@ -361,7 +361,7 @@ def make(session: Session, actor: Actor, scope: services.Scope, settings: pdf.Se
 def report_job(ctx, quarter: str, department_id: int | None = None, region: str | None = None):
     """Gather the figures of the quarter (read transaction), render the PDF, store it, audit it."""
     from backend.audit import services as audit
-    from backend.jobs.exports import _media_dir, store_written
+    from backend.jobs.exports import _media_dir, spooled
 
     media_dir = _media_dir(ctx)
     settings = pdf.Settings.from_config(ctx.config or {}, media_dir)
@@ -369,9 +369,11 @@ def report_job(ctx, quarter: str, department_id: int | None = None, region: str 
         scope = quarter_scope(ctx.actor, quarter, department_id, region)
         report, rendered = make(session, ctx.actor, scope, settings,
                                 lambda done, total, message: ctx.progress(done, total, message, force=True))
-    sha256, size, _ = store_written(media_dir, lambda out: out.write(rendered.data), ".pdf")
     name = file_name(scope, report.department)
-    with ctx.db.session_scope() as session:
+    with spooled(media_dir, lambda out: out.write(rendered.data), ".pdf") as file, \
+            ctx.db.session_scope() as session:
+        sha256, size = file.sha256, file.size
+        file.keep(session, ctx.job_id)
         audit.record(session, ctx.actor, "figures.report", "figure", scope.period.text,
                      department_id=scope.department_id,
                      detail={"quarter": scope.period.text, "department_id": scope.department_id, "region": scope.region,

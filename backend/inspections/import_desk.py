@@ -34,7 +34,7 @@ from backend.db import utcnow
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.inspections import outbox_import
 from backend.inspections.models import OutboxImport
-from backend.media import storage
+from backend.media import holders, storage
 from backend.media.models import Media
 from sync.models import SyncClient
 
@@ -133,6 +133,7 @@ def preview(session: Session, actor: Actor, stored: Stored, raw: bytes, file_nam
     if not raw:
         raise DomainError("上传的文件是空的", code="sync.import_empty_file", status=400)
     _export, officer, facts = _checked(session, actor, raw)
+    holders.writing(session)      # the bytes and the row naming them in one transaction (no clean-up between)
     sha256, size = storage.get(stored.media_dir).put_stream(io.BytesIO(raw))
     row = OutboxImport(status="previewed", file_name=file_name, file_sha256=sha256, file_size=size,
                        client_id=facts["client_id"], officer_id=officer.id, department_id=officer.department_id,
@@ -208,12 +209,7 @@ def _forget_file(session: Session, stored: Stored, row: OutboxImport) -> None:
 
 
 def _remove_unless_pending(session: Session, store, row: OutboxImport) -> None:
-    others = session.scalar(select(OutboxImport.id).where(OutboxImport.file_sha256 == row.file_sha256,
-                                                          OutboxImport.id != row.id,
-                                                          OutboxImport.status.in_(("previewed", "importing")))
-                            .limit(1))
-    if others is None:
-        store.remove(row.file_sha256)
+    holders.remove_unnamed(session, store, [row.file_sha256])   # another waiting upload, an export, a photo…
 
 
 def expire_stale(session: Session, store, now: dt.datetime, older_than: dt.timedelta) -> int:
@@ -226,8 +222,7 @@ def expire_stale(session: Session, store, now: dt.datetime, older_than: dt.timed
         row.status, row.imported_at, row.imported_by_label = "cancelled", now, "系统（逾期未确认）"
         row.result = {"code": "sync.import_expired", "message": f"上传后 {hours} 小时内未确认导入，已自动取消"}
     session.commit()
-    for row in rows:
-        _remove_unless_pending(session, store, row)
+    holders.remove_unnamed(session, store, [row.file_sha256 for row in rows])
     return len(rows)
 
 

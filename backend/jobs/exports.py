@@ -15,6 +15,7 @@ list's own record) in a short write transaction afterwards. No Flask except in :
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -111,8 +112,33 @@ def _media_dir(ctx) -> str:
     return media_dir
 
 
-def store_written(media_dir: str, write_to: Callable[[BinaryIO], Any], suffix: str) -> tuple[str, int, Any]:
-    """Write a file through ``write_to`` into the media folder (content-addressed): (sha256, size, its answer)."""
+@dataclasses.dataclass
+class Spooled:
+    """A file written and hashed in ``MEDIA_DIR/tmp``, not yet in the store (:func:`spooled`)."""
+    media_dir: str
+    path: str
+    sha256: str
+    size: int
+    answer: Any
+
+    def keep(self, session: Session, job_id: str | None = None) -> None:
+        """Put the file into the store in ``session``'s transaction, which records who names it (commit it next):
+        under the store's lock (``holders.writing``), so a clean-up removing the same bytes either saw the name or
+        removed them before this put. A job names the file on its row now (``retention.claim``: its result is
+        recorded only after it returns)."""
+        from backend.jobs import retention
+        from backend.media import holders, storage
+
+        holders.writing(session)
+        if job_id is not None:
+            retention.claim(session, job_id, self.sha256)
+        storage.get(self.media_dir).put_file(self.path, self.sha256, move=True)
+
+
+@contextlib.contextmanager
+def spooled(media_dir: str, write_to: Callable[[BinaryIO], Any], suffix: str) -> Iterator[Spooled]:
+    """Write a file through ``write_to`` into ``MEDIA_DIR/tmp`` and hash it; :meth:`Spooled.keep` stores it
+    (content-addressed); a file not kept is removed on exit."""
     from backend.media import storage
 
     tmp_dir = Path(media_dir) / "tmp"
@@ -121,11 +147,11 @@ def store_written(media_dir: str, write_to: Callable[[BinaryIO], Any], suffix: s
     try:
         with os.fdopen(fd, "wb") as out:
             answer = write_to(out)
-        sha256, size = storage.get(media_dir).put_path(tmp_path, move=True)
+        sha256, size = storage.hash_file(tmp_path)
+        yield Spooled(media_dir, tmp_path, sha256, size, answer)
     finally:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
-    return sha256, size, answer
 
 
 @job(JOB)
@@ -134,18 +160,21 @@ def export_job(ctx, kind: str, format: str, params: dict | None = None):
     spec = spec_for(kind)
     params = params or {}
     media_dir = _media_dir(ctx)
-    with ctx.db.session_scope(write=False) as session:
-        total = spec.count(session, ctx.actor, params)
-        _check(spec, format, total)
-        ctx.progress(0, total, f"正在导出{spec.title}", force=True)
-        sha256, size, rows = store_written(
-            media_dir, lambda out: write(out, spec, session, ctx.actor, params, format,
-                                         lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条")),
-            f".{format}")
-    result = _result(spec, params, format, rows, sha256, size)
-    with ctx.db.session_scope() as session:
-        extra = spec.record(session, ctx.actor, params, format, {**result, "job_id": ctx.job_id}) \
-            if spec.record else None
+    with contextlib.ExitStack() as stack:
+        with ctx.db.session_scope(write=False) as session:
+            total = spec.count(session, ctx.actor, params)
+            _check(spec, format, total)
+            ctx.progress(0, total, f"正在导出{spec.title}", force=True)
+            file = stack.enter_context(spooled(
+                media_dir, lambda out: write(out, spec, session, ctx.actor, params, format,
+                                             lambda n: ctx.progress(n, total, f"已导出 {n} / {total} 条")),
+                f".{format}"))
+        rows = file.answer
+        result = _result(spec, params, format, rows, file.sha256, file.size)
+        with ctx.db.session_scope() as session:
+            file.keep(session, ctx.job_id)
+            extra = spec.record(session, ctx.actor, params, format, {**result, "job_id": ctx.job_id}) \
+                if spec.record else None
     ctx.progress(rows, rows, f"导出完成：共 {rows} 条", force=True)
     return {**result, **(extra or {})}
 
@@ -186,11 +215,13 @@ def respond(kind: str, params: dict, fmt: str, *, force_async: bool = False):
         from backend.media.sending import send_stored_file
 
         media_dir = current_app.config["MEDIA_DIR"]
-        sha256, size, rows = store_written(media_dir, lambda o: write(o, spec, session, actor, params, fmt), f".{fmt}")
-        result = _result(spec, params, fmt, rows, sha256, size)
-        if spec.record:
-            spec.record(session, actor, params, fmt, {**result, "job_id": None})
-        session.commit()
+        with spooled(media_dir, lambda o: write(o, spec, session, actor, params, fmt), f".{fmt}") as file:
+            sha256, rows = file.sha256, file.answer
+            result = _result(spec, params, fmt, rows, sha256, file.size)
+            file.keep(session)
+            if spec.record:
+                spec.record(session, actor, params, fmt, {**result, "job_id": None})
+            session.commit()
         response = send_stored_file(storage.get(media_dir), sha256, mimetype=MEDIA_TYPES[fmt], as_attachment=True,
                                     download_name=result["file_name"])
         return _attachment(response, result["file_name"], result["ascii_name"])

@@ -10,17 +10,18 @@ Two kinds of job name a file of the content-addressed store that no ``media`` ro
 
 Once such a job finished more than the retention period ago, :func:`expire` marks its result expired
 (``expired_at``: the job's file then answers 410 ``export.expired`` / ``import.expired``; an import's counts or
-bad rows stay readable) and removes the file from the store unless something still needs the same bytes: a
-``media`` row (a photo, a PDF), a kept national-publicity export (``publication_export``, kept with its file),
-an outbox upload of the import desk, or a job of either kind not finished or finished within the period. No Flask.
+bad rows stay readable) and removes the file from the store unless something still names the same bytes: the
+one check of the store's holders (``backend.media.holders``: a ``media`` row, a kept national-publicity export,
+a waiting outbox upload, a job of either kind not expired). The jobs to judge are read page by page (the job names,
+the finished statuses, finished before the cutoff and not yet expired: the JSON read by the database), so a
+year of jobs is never loaded at once. No Flask.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import DomainError
@@ -28,6 +29,7 @@ from backend.jobs.models import Job
 
 DEFAULT_DAYS = 30            # default of the setting EXPORT_RETENTION_DAYS (0: kept forever)
 _UNFINISHED = ("queued", "running", "retrying")
+PAGE = 500                    # expiring jobs marked (and their files removed) per transaction
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,21 @@ class Kept:
     key: str                                 # "export" / "import": the counts' names and the 410's code
     names: tuple[str, ...]                   # the job names
     statuses: tuple[str, ...]                # the finished statuses that are judged
-    file_of: Callable[[Job], str | None]     # the hash of the file the job names
+    field: str                               # the job's JSON column naming the file (its key "sha256")
     message: str                             # the 410's Chinese message
 
+    def file_of(self, job: Job) -> str | None:
+        """The hash of the file the job names."""
+        return (getattr(job, self.field) or {}).get("sha256")
 
-EXPORTS = Kept("export", ("export.file", "directory.export", "figures.report"), ("done",),
-               lambda job: (job.result or {}).get("sha256"), "导出文件已超过保留期限，已从服务器清理，请重新导出")
-IMPORTS = Kept("import", ("directory.import",), ("done", "failed"),
-               lambda job: (job.params or {}).get("sha256"),
+    def column(self):
+        """The same, read by the database (SQLite's ``json_extract``, PostgreSQL's ``->>``)."""
+        return getattr(Job, self.field)["sha256"].as_string()
+
+
+EXPORTS = Kept("export", ("export.file", "directory.export", "figures.report"), ("done",), "result",
+               "导出文件已超过保留期限，已从服务器清理，请重新导出")
+IMPORTS = Kept("import", ("directory.import",), ("done", "failed"), "params",
                "上传的导入文件已超过保留期限，已从服务器清理（导入结果仍可查看）；如需文件请使用本地留存的原件")
 KINDS = (EXPORTS, IMPORTS)
 EXPORT_JOBS = EXPORTS.names
@@ -80,56 +89,62 @@ def _named(job: Job) -> str | None:
     return kind_of(job.name).file_of(job)
 
 
-def _still_needed(session: Session, shas: set[str], cutoff: dt.datetime) -> set[str]:
-    """The hashes among ``shas`` that something other than an expiring job still names."""
-    from backend.inspections.models import OutboxImport
-    from backend.media.models import Media
-    from backend.publication.models import PublicationExport
+def claim(session: Session, job_id: str, sha256: str) -> None:
+    """A running job names the file it is about to store (``result.sha256``), before it is stored and in the
+    same transaction (``jobs.exports.Spooled.keep``); the job's outcome replaces the result when it returns."""
+    session.execute(update(Job).where(Job.id == job_id).values(result={"sha256": sha256})
+                    .execution_options(synchronize_session=False))
 
-    wanted = sorted(shas)
-    needed: set[str] = set()
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        for row in session.execute(select(Media.sha256, Media.thumb_sha256, Media.public_sha256).where(
-                or_(Media.sha256.in_(chunk), Media.thumb_sha256.in_(chunk), Media.public_sha256.in_(chunk)))):
-            needed.update(s for s in row if s)
-        needed.update(session.scalars(select(PublicationExport.sha256).where(PublicationExport.sha256.in_(chunk))))
-        needed.update(session.scalars(select(OutboxImport.file_sha256).where(OutboxImport.file_sha256.in_(chunk))))
-    # jobs of either kind not finished or finished within the period: few rows, read in Python
-    names = [n for k in KINDS for n in k.names]
-    recent = select(Job).where(Job.name.in_(names), or_(Job.finished_at.is_(None), Job.finished_at >= cutoff))
-    needed.update(s for s in map(_named, session.scalars(recent)) if s)
-    return needed & shas
+
+def named_by_jobs(session: Session, shas: list[str]) -> set[str]:
+    """The hashes among ``shas`` (at most a few hundred) that a job of either kind still names (the store's holders,
+    ``backend.media.holders.named``): only the jobs naming one of them are read."""
+    found: set[str] = set()
+    for kind in KINDS:
+        for job in session.scalars(select(Job).where(Job.name.in_(kind.names), kind.column().in_(shas))):
+            sha = _named(job)
+            if sha:
+                found.add(sha)
+    return found & set(shas)
+
+
+def _expiring(session: Session, kind: Kept, cutoff: dt.datetime, after: tuple | None) -> list[Job]:
+    """The next page of the kind's jobs finished before ``cutoff`` and not expired yet, in (finished_at, id)."""
+    stmt = select(Job).where(Job.name.in_(kind.names), Job.status.in_(kind.statuses), Job.finished_at < cutoff,
+                             Job.result["expired_at"].as_string().is_(None))
+    if after is not None:
+        stmt = stmt.where(or_(Job.finished_at > after[0], and_(Job.finished_at == after[0], Job.id > after[1])))
+    return list(session.scalars(stmt.order_by(Job.finished_at, Job.id).limit(PAGE)))
 
 
 def expire(session: Session, store, now: dt.datetime, keep: dt.timedelta | None) -> dict:
     """Mark the jobs of both kinds finished before ``now - keep`` expired and remove their files no one else
-    needs. Commits the marks first (the file then answers ``*.expired``), then removes the files. Counts per
-    kind: ``exports_expired``, ``export_files_deleted``, ``export_bytes_freed`` and the same for imports."""
+    names, a page of jobs at a time: the page's marks are committed first (the file then answers ``*.expired``),
+    then its files are removed (``holders.remove_unnamed``). Counts per kind: ``exports_expired``,
+    ``export_files_deleted``, ``export_bytes_freed`` and the same for imports."""
+    from backend.media import holders
+
     counts = {f"{k.key}{suffix}": 0 for k in KINDS for suffix in ("s_expired", "_files_deleted", "_bytes_freed")}
     if keep is None:
         return counts
     cutoff = now - keep
     stamp = now.isoformat()
-    shas: dict[str, Kept] = {}
     for kind in KINDS:
-        rows = session.scalars(select(Job).where(Job.name.in_(kind.names), Job.status.in_(kind.statuses),
-                                                 Job.finished_at < cutoff))
-        for row in rows:
-            if (row.result or {}).get("expired_at"):
-                continue
-            sha = kind.file_of(row)
-            row.result = {**(row.result or {}), "expired_at": stamp}   # a new dict: the JSON column sees the change
-            counts[f"{kind.key}s_expired"] += 1
-            if sha:
-                shas.setdefault(sha, kind)
-    session.commit()
-    if not shas:
-        return counts
-    for sha in sorted(set(shas) - _still_needed(session, set(shas), cutoff)):
-        size = store.remove(sha)
-        key = shas[sha].key
-        counts[f"{key}_files_deleted"] += size > 0
-        counts[f"{key}_bytes_freed"] += size
+        after = None
+        while rows := _expiring(session, kind, cutoff, after):
+            after = (rows[-1].finished_at, rows[-1].id)
+            shas = set()
+            for row in rows:
+                sha = kind.file_of(row)
+                row.result = {**(row.result or {}), "expired_at": stamp}   # a new dict: the JSON column sees it
+                counts[f"{kind.key}s_expired"] += 1
+                if sha:
+                    shas.add(sha)
+            session.commit()
+            for size in holders.remove_unnamed(session, store, shas).values():
+                counts[f"{kind.key}_files_deleted"] += size > 0
+                counts[f"{kind.key}_bytes_freed"] += size
+            if len(rows) < PAGE:
+                break
     session.commit()
     return counts

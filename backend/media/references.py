@@ -28,7 +28,7 @@ from backend.actor import Actor
 from backend.auth.roles import Role
 from backend.db import dialect_of, utcnow
 from backend.errors import InvalidInput, NotFound
-from backend.media import storage
+from backend.media import holders, storage
 from backend.media.common import _hashes, clean_filename, normalise_hash
 from backend.media.models import Media, MediaHolder, MediaRef
 
@@ -124,6 +124,7 @@ def add_generated(session: Session, media_dir: str, data: bytes, *, kind: str, m
     Part of the caller's transaction: no commit, no audit entry (the caller audits what it made).
     The same bytes stored before are recorded once (their row is touched).
     """
+    holders.writing(session)    # stored in the transaction of the row naming it (no clean-up removes it between)
     sha256 = storage.get(media_dir).put_bytes(data)
     now = utcnow()
     media = session.get(Media, sha256)

@@ -63,6 +63,10 @@ class Store(Protocol):
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
         """Copy ``stream`` into the store; return (sha256, size). ``TooLarge`` past ``max_bytes``."""
 
+    def spool(self, stream: BinaryIO, max_bytes: int | None = None
+              ) -> contextlib.AbstractContextManager[tuple[str, str, int]]:
+        """``stream`` in a temporary file, hashed, not yet stored: (path, SHA-256, size); removed on exit."""
+
     def put_bytes(self, data: bytes) -> str:
         """Store ``data``; return its SHA-256."""
 
@@ -95,7 +99,8 @@ class Store(Protocol):
         aborted). Return how many were removed (the scheduled clean-up)."""
 
 
-def _hash_file(path: str | os.PathLike) -> tuple[str, int]:
+def hash_file(path: str | os.PathLike) -> tuple[str, int]:
+    """(SHA-256, size) of the file at ``path``."""
     h, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -117,7 +122,10 @@ class _Spooling:
             tmp_dir.mkdir(parents=True, exist_ok=True)
             return tempfile.mkstemp(dir=tmp_dir, prefix="up-")
 
-    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
+    @contextlib.contextmanager
+    def spool(self, stream: BinaryIO, max_bytes: int | None = None) -> Iterator[tuple[str, str, int]]:
+        """``stream`` copied to a temporary file of ``work_dir/tmp`` and hashed: (its path, SHA-256, size), removed
+        on exit unless moved into the store (``put_file(path, sha256, move=True)``). ``TooLarge`` past ``max_bytes``."""
         fd, tmp_path = self.temporary()
         h, size = hashlib.sha256(), 0
         try:
@@ -128,16 +136,19 @@ class _Spooling:
                         raise TooLarge()
                     h.update(chunk)
                     out.write(chunk)
-            sha256 = h.hexdigest()
-            self.put_file(tmp_path, sha256, move=True)
-            return sha256, size
+            yield tmp_path, h.hexdigest(), size
         finally:
             if os.path.exists(tmp_path):
                 os.unlink(tmp_path)
 
+    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
+        with self.spool(stream, max_bytes) as (tmp_path, sha256, size):
+            self.put_file(tmp_path, sha256, move=True)
+            return sha256, size
+
     def put_path(self, source: str | os.PathLike, *, move: bool = False) -> tuple[str, int]:
         """Hash the file at ``source`` and store it; return (sha256, size)."""
-        sha256, size = _hash_file(source)
+        sha256, size = hash_file(source)
         self.put_file(source, sha256, move=move)
         return sha256, size
 
@@ -537,7 +548,7 @@ def store_file(media_dir: str | os.PathLike, source: str | os.PathLike, *, move:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    return _hash_file(path)[0]
+    return hash_file(path)[0]
 
 
 def remove(media_dir: str | os.PathLike, sha256: str) -> int:

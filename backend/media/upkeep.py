@@ -6,14 +6,14 @@ import logging
 import os
 import time
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from backend.actor import Actor
 from backend.audit import services as audit
 from backend.db import dialect_of, utcnow
 from backend.errors import Conflict, DomainError, NotFound
-from backend.media import processing
+from backend.media import holders, processing
 from backend.media.common import PROCESSED_KINDS, MediaSettings, _processed, _processed_detail, on_first_need
 from backend.media.models import Media, MediaHolder, MediaRef, Upload
 from backend.media.references import info
@@ -43,6 +43,7 @@ def derived(session: Session, settings: MediaSettings, sha256: str) -> Media | N
         log.warning("photo %s: its thumbnail and public copy could not be made", media.sha256, exc_info=True)
         media.status, media.error, media.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:1000], utcnow()
         return media
+    holders.writing(session)    # the copies stored in the transaction of the row naming them
     media.public_sha256 = media.sha256 if made.public_is_original else store.put_bytes(made.public)
     media.thumb_sha256 = store.put_bytes(made.thumb)
     session.flush()
@@ -74,6 +75,7 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
         session.commit()
         raise DomainError(f"照片处理失败：{media.error}", code="media.process_failed") from exc
     facts = derived.facts
+    holders.writing(session)    # the copies stored in the transaction of the row naming them
     public_sha256 = media.sha256 if derived.public_is_original else store.put_bytes(derived.public)
     _processed(media, derived, store.put_bytes(derived.thumb), public_sha256, utcnow())
     audit.record(session, actor, "media.processed", "media", media.sha256, detail=_processed_detail(media, facts))
@@ -86,7 +88,8 @@ def process(session: Session, settings: MediaSettings, sha256: str, actor: Actor
 def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.datetime | None = None) -> dict:
     """The scheduled clean-up: files no inspection references, untouched for the grace period, and
     expired upload sessions with their bytes (and the office's uploads of exported outboxes left unconfirmed as
-    long). Anything referenced stays. One audit entry per run."""
+    long). Anything referenced stays, and a file goes only when nothing else names its bytes (``holders``: an
+    export, an upload…; checked and removed under the store's lock). One audit entry per run."""
     now = now or utcnow()
     cutoff = now - settings.orphan_grace
     if dialect_of(session) == "sqlite":  # take the write lock first: the candidates are then read under it
@@ -120,13 +123,8 @@ def cleanup(session: Session, settings: MediaSettings, actor: Actor, *, now: dt.
         session.execute(delete(Upload).where(Upload.id.in_(expired_ids)))
     session.commit()
 
-    files, freed = 0, 0
-    for sha in {s for row in deleted for s in row if s}:
-        still_used = session.scalar(select(func.count()).select_from(Media).where(
-            or_(Media.sha256 == sha, Media.thumb_sha256 == sha, Media.public_sha256 == sha)))
-        if not still_used:
-            size = settings.store.remove(sha)
-            files, freed = files + (size > 0), freed + size
+    removed = holders.remove_unnamed(session, settings.store, {s for row in deleted for s in row if s})
+    files, freed = sum(size > 0 for size in removed.values()), sum(removed.values())
     stray = _remove_stray_parts(session, settings, now)
     from backend.inspections import import_desk   # an exported outbox uploaded in the office, never confirmed
 

@@ -30,7 +30,7 @@ from backend.audit import services as audit
 from backend.auth.roles import Role
 from backend.db import _json_dumps, dialect_of, utcnow
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests
-from backend.media import checks, processing, storage
+from backend.media import checks, holders, processing, storage
 from backend.media.checks import MediaRefused
 from backend.media.common import (PROCESSED_KINDS, MediaSettings, UploadState, _facts_read, _processed_detail,
                                   clean_filename, normalise_hash)
@@ -389,6 +389,7 @@ def _finish(session: Session, settings: MediaSettings, actor: Actor, upload: Upl
     except MediaRefused as refused:
         raise _refuse(session, settings, actor, upload, path, refused, actual) from None
     plain: processing.PhotoFacts | None = facts.looked   # a plain photo's EXIF facts: no job
+    holders.writing(session)    # stored in the transaction of the row naming it (no clean-up removes it between)
     settings.store.put_file(path, actual, move=True)
     now = utcnow()
     processed = upload.kind in PROCESSED_KINDS

@@ -107,7 +107,7 @@ def national_file_name(start: dt.date, end: dt.date, fmt: str) -> str:
 def export_national(session: Session, actor: Actor, media_dir: str, department_id: int | None, start: dt.date,
                     end: dt.date, fmt: str, *, source: str, job_id: str | None = None) -> PublicationExport:
     """Write the batch file into the media folder, keep a row for it, audit it."""
-    from backend.media import storage
+    from backend.media import holders, storage
 
     check_period(start, end)
     if fmt not in FORMATS:
@@ -118,6 +118,7 @@ def export_national(session: Session, actor: Actor, media_dir: str, department_i
     try:
         with os.fdopen(fd, "wb") as out:
             rows = write(out, fmt, "抽查检查结果", NATIONAL_HEADERS, national_rows(session, department_id, start, end))
+        holders.writing(session)      # stored in the transaction of the row naming it (committed by the caller)
         sha256, size = storage.get(media_dir).put_path(tmp_path, move=True)
     finally:
         if os.path.exists(tmp_path):

@@ -276,3 +276,36 @@ def test_a_plain_photo_s_copies_are_made_from_s3_on_first_need(committed_db, tmp
     assert files.sha(thumb.data) in made and None not in made and sha not in made   # EXIF dropped: a copy
     assert set(s3_server.objects(bucket)) == {_key(sha), *map(_key, made)}
     assert _stored_locally(app.config["MEDIA_DIR"]) == []
+
+
+def test_an_orphan_photo_s_bytes_that_a_recent_export_names_stay_in_the_bucket(database, db_session, factory,  # noqa: F811
+                                                                                auth, world, tmp_path, s3_server):  # noqa: F811
+    """One check of who names a file on S3 too: the orphan's row goes, its object stays while the export names
+    it, and goes with the export once the export expires."""
+    from backend.auth.roles import Role
+    from backend.jobs.models import Job
+    from tests.api.directory_io.helpers import finished_job
+    from tests.api.directory_io.test_io_exports import _make_lists
+
+    bucket = s3_server.new_bucket()
+    app = make_test_app(database, tmp_path, **s3_server.settings(bucket, prefix="shuangsui/"))
+    client = app.test_client()
+    _make_lists(factory, world)
+    _planner, headers = auth.as_role(Role.PLANNER, world.dept)
+    job = finished_job(client, headers, client.post("/api/v1/exports/targets?format=csv", headers=headers))
+    sha = job["result"]["sha256"]
+    db_session.add(Media(sha256=sha, kind="pdf", media_type="application/pdf", size=job["result"]["size"],
+                         status="ready", touched_at=utcnow() - dt.timedelta(days=30)))
+    db_session.flush()
+    settings = services.MediaSettings.from_config(app.config)
+
+    counts = services.cleanup(db_session, settings, Actor.system())
+    assert counts["media_deleted"] == 1 and counts["files_deleted"] == 0
+    assert set(s3_server.objects(bucket)) == {_key(sha)}
+    assert client.get(f"/api/v1/exports/files/{job['id']}", headers=headers).status_code == 200
+
+    db_session.execute(update(Job).where(Job.id == job["id"]).values(finished_at=utcnow() - dt.timedelta(days=31)))
+    db_session.flush()
+    counts = services.cleanup(db_session, settings, Actor.system())
+    assert counts["exports_expired"] == 1 and counts["export_files_deleted"] == 1
+    assert s3_server.objects(bucket) == {}
