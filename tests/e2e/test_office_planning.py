@@ -233,7 +233,13 @@ def test_plan_draft_approve_publish_change_with_reason_and_a_replacement(server)
         o.shot(page, "plan-replace")
         browser.close()
     _, record, _ = h.api(base, "GET", f"/api/public/draws/SS-{year}-DEMO/record")
-    assert [r["reason"] for r in record["target_replacements"]] == ["closed"]
+    reps = record["target_replacements"]
+    # the planner's replacement first; a reserve target the directory already shows closed, deregistered or
+    # revoked is itself replaced at once by the next (DRAW.md step 3): the demo's draw takes the day's dice, so
+    # on some days the reserve's first target is one of those
+    assert reps[0]["reason"] == "closed"
+    assert all(r["out"] == prev["in"] and r["stratum"] == prev["stratum"]
+               and r["reason"] in ("closed", "deregistered", "revoked") for prev, r in zip(reps, reps[1:]))
     bad = {k: v for k, v in found.items() if v}
     assert not bad, "\n".join(f"{k}:\n{h.describe_violations(v)}" for k, v in bad.items())
     assert not errors, errors
