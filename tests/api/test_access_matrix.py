@@ -667,6 +667,20 @@ def test_access(row, client, worlds):
         assert 200 <= r.status_code < 300, ("let through", role, r.status_code, r.get_json(silent=True))
 
 
+def test_a_shared_world_starts_afresh(client, worlds):
+    """What one caller (or test) changed in the module's shared world is gone for the next: the same new account
+    is made twice (a leak would be a 409), the values made on first use are made again."""
+    row = next(r for r in ROWS if (r.method, r.path) == ("POST", "/api/v1/users"))
+    for _ in range(2):
+        world = worlds.afresh("drawn", client)
+        assert "draft_plan" not in world.values and (DA, "B") not in world.users
+        world.value("draft_plan", None, "A")
+        r = _call(client, world, row, DA, "B")
+        assert r.status_code == 403, r.get_json(silent=True)
+        r = _call(client, world, row, S, "A")
+        assert r.status_code == 201, r.get_json(silent=True)
+
+
 def test_every_endpoint_has_a_row_and_a_rule(app):
     covered = {(r.method, r.path) for r in ROWS}
     missing, unruled = [], []
