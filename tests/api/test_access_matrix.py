@@ -32,6 +32,8 @@ from backend.inspections.models import Inspection
 from backend.jobs.models import Job
 from backend.plans.models import Plan, PlanDepartment, PlanItem
 from tests.api.draws.conftest import build_scenario
+from tests.api.shared_world import (_world_transaction, _worlds, db_session_fixture,  # noqa: F401 (fixtures)
+                                    worlds_fixture)
 from tests.factories import PASSWORD
 
 S, DA, P, I, SV = Role.SYSADMIN, Role.DEPT_ADMIN, Role.PLANNER, Role.INSPECTOR, Role.SUPERVISOR
@@ -376,6 +378,17 @@ class World:
         # a new file: its uploader, A's officer, takes part in the inspection (officers upload only then)
         self.made["new_sha"] = lambda: (self._media(), hashlib.sha256(uuid.uuid4().bytes).hexdigest())[1]
 
+    def keep(self) -> None:
+        """What the world has made so far is what ``restore`` comes back to (a world shared by a module's tests,
+        tests/api/shared_world.py: its rows are rolled back after each test, its lazily made values forgotten)."""
+        self._kept = (dict(self.values), dict(self.users))
+
+    def restore(self, client) -> None:
+        self.values, self.users = dict(self._kept[0]), dict(self._kept[1])
+        for made in ("_published_values", "_media_values", "_led_conflict"):
+            self.__dict__.pop(made, None)
+        self.client = client
+
     def user(self, role, dept: str):
         key = (role, dept)
         if key not in self.users:
@@ -622,8 +635,8 @@ def _id(row: Row) -> str:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_id)
-def test_access(row, app, client, factory, auth, db_session):
-    world = World(app, factory, auth, db_session, row.state, client)
+def test_access(row, client, worlds):
+    world = worlds.get(row.state, client)
     if row.allowed != PUBLIC:
         r = _call(client, world, row, anonymous=True)
         assert r.status_code == 401, (r.status_code, r.get_json(silent=True))
@@ -649,9 +662,23 @@ def test_access(row, app, client, factory, auth, db_session):
     for n, (role, anonymous) in enumerate(callers):
         # a request that changes something gets a world of its own per caller
         if n and row.method not in ("GET", "HEAD"):
-            world = World(app, factory, auth, db_session, row.state, client)
+            world = worlds.afresh(row.state, client)
         r = _call(client, world, row, role, row.right_in, anonymous=anonymous)
         assert 200 <= r.status_code < 300, ("let through", role, r.status_code, r.get_json(silent=True))
+
+
+def test_a_shared_world_starts_afresh(client, worlds):
+    """What one caller (or test) changed in the module's shared world is gone for the next: the same new account
+    is made twice (a leak would be a 409), the values made on first use are made again."""
+    row = next(r for r in ROWS if (r.method, r.path) == ("POST", "/api/v1/users"))
+    for _ in range(2):
+        world = worlds.afresh("drawn", client)
+        assert "draft_plan" not in world.values and (DA, "B") not in world.users
+        world.value("draft_plan", None, "A")
+        r = _call(client, world, row, DA, "B")
+        assert r.status_code == 403, r.get_json(silent=True)
+        r = _call(client, world, row, S, "A")
+        assert r.status_code == 201, r.get_json(silent=True)
 
 
 def test_every_endpoint_has_a_row_and_a_rule(app):

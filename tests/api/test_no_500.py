@@ -14,7 +14,9 @@ import re
 import pytest
 
 from backend.auth.roles import Role
-from tests.api.test_access_matrix import PUBLIC, ROWS, Row, World, _id
+from tests.api.shared_world import (_world_transaction, _worlds, db_session_fixture,  # noqa: F401 (fixtures)
+                                    worlds_fixture)
+from tests.api.test_access_matrix import PUBLIC, ROWS, Row, _id
 from tests.hostile import BAD_PATH_IDS, HOSTILE_QUERY_VALUES, HOSTILE_RAW_BODIES, HOSTILE_VALUES
 
 HOSTILE_BODIES = ["not json at all", "[]", "12", '{"a":', '"text"', "null", *HOSTILE_RAW_BODIES]
@@ -53,8 +55,8 @@ def _assert_shape(r):
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_id)
-def test_no_input_gives_a_500(row, app, client, factory, auth, db_session):
-    world = World(app, factory, auth, db_session)
+def test_no_input_gives_a_500(row, app, client, worlds):
+    world = worlds.get("drawn", client)
     if row.allowed == PUBLIC:
         headers = {}
     else:
