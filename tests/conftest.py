@@ -224,6 +224,14 @@ def rolled_back_session(database: Database):
         connection.close()
 
 
+@pytest.fixture(scope="module")
+def module_transaction(app, database):
+    """One connection and transaction for a module; the database's sessions (the module's data, the tests', the
+    app's) join it through savepoints (``rolled_back_session``, held for the module instead of one test)."""
+    with rolled_back_session(database) as session:
+        yield session.bind, session
+
+
 @pytest.fixture()
 def db_session(app, database):
     """One rolled-back transaction per test; the app's sessions join it through savepoints."""

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import text
 
 from backend.db import Base
-from tests.conftest import rolled_back_session
 from tests.factories import AuthActions, Factory
 
 STATES = ("draft", "consulting", "confirmed", "committed", "drawn")   # the task's status in a row's world
@@ -28,18 +27,10 @@ def _row_counts(connection) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def _world_transaction(app, database):
-    """One connection and transaction for the module; the database's sessions (the worlds', the app's) join it
-    through savepoints."""
-    with rolled_back_session(database) as session:
-        yield session.bind, session
-
-
-@pytest.fixture(scope="module")
-def _worlds(app, _world_transaction):
+def _worlds(app, module_transaction):
     from tests.api.test_access_matrix import World
 
-    connection, session = _world_transaction
+    connection, session = module_transaction
     factory = Factory(session)
     auth = AuthActions(app, factory)
     built = {state: World(app, factory, auth, session, state) for state in STATES}
@@ -81,8 +72,8 @@ class Worlds:
 
 
 @pytest.fixture(name="worlds")
-def worlds_fixture(_worlds, _world_transaction):
-    connection, session = _world_transaction
+def worlds_fixture(_worlds, module_transaction):
+    connection, session = module_transaction
     built, counts = _worlds
     shared = Worlds(connection, session, built)
     shared.begin()

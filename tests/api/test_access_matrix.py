@@ -32,7 +32,7 @@ from backend.inspections.models import Inspection
 from backend.jobs.models import Job
 from backend.plans.models import Plan, PlanDepartment, PlanItem
 from tests.api.draws.conftest import build_scenario
-from tests.api.shared_world import (_world_transaction, _worlds, db_session_fixture,  # noqa: F401 (fixtures)
+from tests.api.shared_world import (_worlds, db_session_fixture,  # noqa: F401 (fixtures)
                                     worlds_fixture)
 from tests.factories import PASSWORD
 

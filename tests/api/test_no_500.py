@@ -14,7 +14,7 @@ import re
 import pytest
 
 from backend.auth.roles import Role
-from tests.api.shared_world import (_world_transaction, _worlds, db_session_fixture,  # noqa: F401 (fixtures)
+from tests.api.shared_world import (_worlds, db_session_fixture,  # noqa: F401 (fixtures)
                                     worlds_fixture)
 from tests.api.test_access_matrix import PUBLIC, ROWS, Row, _id
 from tests.hostile import BAD_PATH_IDS, HOSTILE_QUERY_VALUES, HOSTILE_RAW_BODIES, HOSTILE_VALUES

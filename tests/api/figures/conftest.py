@@ -8,21 +8,12 @@ from __future__ import annotations
 import pytest
 
 from tests.api.figures.test_figures import build_data
-from tests.conftest import rolled_back_session
 from tests.factories import AuthActions, Factory
 
 
 @pytest.fixture(scope="module")
-def _module_transaction(app, database):
-    """One connection and transaction for the module; the database's sessions (the tests', the app's) join it
-    through savepoints (``tests.conftest.rolled_back_session``, held for the module instead of one test)."""
-    with rolled_back_session(database) as session:
-        yield session.bind, session
-
-
-@pytest.fixture(scope="module")
-def data(app, _module_transaction):
-    _connection, session = _module_transaction
+def data(app, module_transaction):
+    _connection, session = module_transaction
     factory = Factory(session)
     built = build_data(app, app.test_client(), factory, AuthActions(app, factory), session)
     session.commit()   # releases the session's savepoint: the data stays in the module's transaction
@@ -37,7 +28,7 @@ def _test_savepoint(request):
         yield
         return
     request.getfixturevalue("data")
-    connection, module_session = request.getfixturevalue("_module_transaction")
+    connection, module_session = request.getfixturevalue("module_transaction")
     savepoint = connection.begin_nested()
     # the data set's session takes its savepoint first, so that every other session's savepoint (the test's, the
     # app's) nests inside it and is gone before it is rolled back
